@@ -1,0 +1,1 @@
+//! MQTT 5.0 and 3.1.1 (protocol level 4).
