@@ -49,7 +49,8 @@ pub enum DecodeError {
     UnsupportedProtocolVersion,
     /// The CONNECT reserved flag is not 0 [MQTT-3.1.2-3].
     ReservedConnectFlag,
-    /// Will QoS or Will Retain set without the Will Flag [MQTT-3.1.2-11], [MQTT-3.1.2-13].
+    /// Will QoS or Will Retain set without the Will Flag (5.0: [MQTT-3.1.2-11],
+    /// [MQTT-3.1.2-13]; 3.1.1: [MQTT-3.1.2-13], [MQTT-3.1.2-15]).
     InvalidWillFlags,
     /// MQTT 3.1.1: Password Flag set without User Name Flag [MQTT-3.1.2-22].
     PasswordWithoutUsername,
@@ -61,7 +62,7 @@ pub enum DecodeError {
     ZeroPacketId,
     /// A topic name is empty (3.1.1) or holds a wildcard [MQTT-3.3.2-2], [MQTT-4.7.3-1].
     InvalidTopicName,
-    /// MQTT 5.0: a zero-length topic name without a Topic Alias [MQTT-3.3.2-1].
+    /// MQTT 5.0: a zero-length topic name without a Topic Alias (§3.3.2.1, §3.3.2.3.4).
     EmptyTopicWithoutAlias,
     /// A topic filter breaks the wildcard or shared-subscription rules [MQTT-4.7.1-1],
     /// [MQTT-4.7.1-2], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2].

@@ -480,3 +480,63 @@ from_packet!(
     Disconnect(Disconnect),
     Auth(Auth)
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V5: DecodeOptions = DecodeOptions::new(Version::V5);
+
+    #[test]
+    fn fixed_header_vectors() {
+        // PINGREQ, a PUBLISH with a two-byte remaining length, a SUBSCRIBE.
+        let cases: &[(&[u8], PacketType, u8, usize, usize)] = &[
+            (&[0xC0, 0x00], PacketType::PingReq, 0, 0, 2),
+            (&[0x3D, 0x80, 0x01], PacketType::Publish, 0xD, 128, 3),
+            (&[0x82, 0xFF, 0xFF, 0xFF, 0x7F], PacketType::Subscribe, 2, 268_435_455, 5),
+        ];
+        for &(bytes, ty, flags, remaining_len, header_len) in cases {
+            let h = FixedHeader { packet_type: ty, flags, remaining_len, header_len };
+            assert_eq!(FixedHeader::decode(bytes, &V5), Ok(Status::Complete(h)));
+            for n in 0..bytes.len() {
+                match FixedHeader::decode(&bytes[..n], &V5) {
+                    Ok(Status::Partial { needed }) => assert!(needed >= 1),
+                    other => panic!("{other:?}"),
+                }
+            }
+            let mut long = [0xEEu8; 8];
+            long[..bytes.len()].copy_from_slice(bytes);
+            assert_eq!(FixedHeader::decode(&long, &V5), Ok(Status::Complete(h)));
+        }
+    }
+
+    #[test]
+    fn fixed_header_errors() {
+        assert_eq!(FixedHeader::decode(&[0x00], &V5), Err(DecodeError::ReservedPacketType));
+        assert_eq!(
+            FixedHeader::decode(&[0xF0, 0x00], &DecodeOptions::new(Version::V3_1_1)),
+            Err(DecodeError::ReservedPacketType)
+        );
+        assert_eq!(FixedHeader::decode(&[0x63], &V5), Err(DecodeError::InvalidFixedHeaderFlags));
+        assert_eq!(FixedHeader::decode(&[0x36], &V5), Err(DecodeError::InvalidQos));
+        assert_eq!(FixedHeader::decode(&[0x39], &V5), Err(DecodeError::DupWithQos0));
+        assert_eq!(
+            FixedHeader::decode(&[0x30, 0x0A], &V5.with_max_packet_size(11)),
+            Err(DecodeError::PacketTooLarge { total_len: 12 })
+        );
+    }
+
+    #[test]
+    fn encode_writes_nothing_when_too_small() {
+        let p = Packet::PingReq;
+        let mut out = [0x55u8; 1];
+        assert_eq!(
+            p.encode(Version::V5, &mut out),
+            Err(EncodeError::BufferTooSmall { required: 2 })
+        );
+        assert_eq!(out, [0x55]);
+        let mut out = [0u8; 2];
+        assert_eq!(p.encode(Version::V5, &mut out), Ok(2));
+        assert_eq!(out, [0xC0, 0x00]);
+    }
+}

@@ -154,7 +154,7 @@ impl<'a> Publish<'a> {
             return Err(EncodeError::DupWithQos0);
         }
         if self.topic.is_empty() && v5 && self.properties.topic_alias().is_some() {
-            // A Topic Alias stands for the topic [MQTT-3.3.2-1].
+            // A Topic Alias stands for the topic (§3.3.2.3.4).
         } else {
             topic::validate_topic_name(self.topic).map_err(|_| EncodeError::InvalidTopicName)?;
         }
@@ -269,7 +269,7 @@ fn read_head<'a>(
     };
     if topic.is_empty() {
         // 3.1.1: the topic name is at least one character [MQTT-4.7.3-1]; 5.0: a zero-length
-        // topic needs a Topic Alias [MQTT-3.3.2-1], else it is a Protocol Error.
+        // topic needs a Topic Alias, else it is a Protocol Error (§3.3.2.1, §3.3.2.3.4).
         if version == Version::V3_1_1 {
             return Err(DecodeError::InvalidTopicName);
         }
