@@ -389,6 +389,30 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     })
 }
 
+/// Reads the identifier of the property at the front of `r` and skips its value without
+/// checking it; `None` at the end (or, impossibly for a validated list, on a bad identifier).
+#[inline]
+fn skip_property(r: &mut Reader<'_>) -> Option<PropertyId> {
+    let id = PropertyId::from_u8(r.u8().ok()?)?;
+    let n = match id.kind() {
+        Kind::Byte => 1,
+        Kind::U16 => 2,
+        Kind::U32 => 4,
+        Kind::VarInt => {
+            r.varint().ok()?;
+            0
+        }
+        Kind::Str | Kind::Bin => usize::from(r.u16().ok()?),
+        Kind::Pair => {
+            let k = usize::from(r.u16().ok()?);
+            r.bytes(k).ok()?;
+            usize::from(r.u16().ok()?)
+        }
+    };
+    r.bytes(n).ok()?;
+    Some(id)
+}
+
 /// A validated property list: the raw bytes after the Property Length, borrowed.
 ///
 /// Obtain one from a decoded packet, from [`Properties::parse`] or from [`PropertiesBuilder`].
@@ -410,6 +434,7 @@ impl<'a> Properties<'a> {
     pub const EMPTY: Properties<'static> = Properties { raw: &[] };
 
     /// Validates `raw` (the bytes after the Property Length) as the property list of `context`.
+    #[inline]
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
         let mut seen: u64 = 0;
@@ -430,6 +455,7 @@ impl<'a> Properties<'a> {
     }
 
     /// Reads a Property Length and the list it announces from `r`.
+    #[inline]
     pub(crate) fn read(r: &mut Reader<'a>, context: PropertyContext) -> Result<Self, DecodeError> {
         let len = r.varint()?;
         let raw = r.bytes(len as usize)?;
@@ -485,8 +511,9 @@ impl<'a> Properties<'a> {
     /// Checks that every property may be sent in `context` (encode side).
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
         let mut sub_id = false;
-        for p in self.iter() {
-            let id = p.id();
+        let mut r = Reader::new(self.raw);
+        // The list was validated when it was made: walk the identifiers, skipping the values.
+        while let Some(id) = skip_property(&mut r) {
             if !id.is_allowed_in(context) {
                 return Err(EncodeError::PropertyNotAllowed(id));
             }

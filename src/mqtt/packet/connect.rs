@@ -173,7 +173,7 @@ impl<'a> Connect<'a> {
         if let Some(w) = &self.will {
             len += props_len(&w.properties, v5, PropertyContext::Will)?;
             topic::validate_topic_name(w.topic).map_err(|_| EncodeError::InvalidTopicName)?;
-            len += wire::check_str(w.topic)?;
+            len += wire::prefixed_len(w.topic.len())?;
             len += wire::prefixed_len(w.payload.len())?;
         }
         if let Some(u) = self.username {

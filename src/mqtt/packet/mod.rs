@@ -198,6 +198,7 @@ impl FixedHeader {
     /// Checks the packet type, its flags [MQTT-2.1.3-1] (for PUBLISH: QoS 3 [MQTT-3.3.1-4] and
     /// DUP on QoS 0 [MQTT-3.3.1-2]), the remaining length encoding [MQTT-1.5.5-1] and the
     /// Maximum Packet Size in `options`.
+    #[inline]
     pub fn decode(buf: &[u8], options: &DecodeOptions) -> Result<Status<Self>, DecodeError> {
         let Some(&first) = buf.first() else { return Ok(Status::Partial { needed: 2 }) };
         let packet_type = PacketType::from_u8(first >> 4).ok_or(DecodeError::ReservedPacketType)?;
@@ -277,6 +278,7 @@ pub enum Packet<'a> {
 /// Decodes one packet from the front of `buf`; see the [module docs](self).
 ///
 /// Returns the packet and the number of bytes it took.
+#[inline]
 pub fn decode<'a>(
     buf: &'a [u8],
     options: &DecodeOptions,
@@ -304,6 +306,7 @@ impl<'a> Packet<'a> {
 
     /// Decodes the body (the `remaining_len` bytes after the fixed header) of a packet whose
     /// fixed header was already decoded with [`FixedHeader::decode`].
+    #[inline]
     pub fn decode_body(
         header: &FixedHeader,
         body: &'a [u8],
@@ -431,6 +434,7 @@ impl<'a> Packet<'a> {
     /// Encodes the packet into `buf` and returns the number of bytes written.
     ///
     /// On error nothing was written. CONNECT is encoded as its own [`Connect::version`].
+    #[inline]
     pub fn encode(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
         let version = self.effective_version(version);
         let body = self.body_len(version)?;

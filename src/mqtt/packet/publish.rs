@@ -96,6 +96,7 @@ impl<'a> Publish<'a> {
         f
     }
 
+    #[inline]
     pub(super) fn read(
         flags: u8,
         r: &mut Reader<'a>,
@@ -158,7 +159,7 @@ impl<'a> Publish<'a> {
         } else {
             topic::validate_topic_name(self.topic).map_err(|_| EncodeError::InvalidTopicName)?;
         }
-        let mut len = wire::check_str(self.topic)?;
+        let mut len = wire::prefixed_len(self.topic.len())?;
         if self.qos_pid.packet_id().is_some() {
             len += 2;
         }
@@ -208,6 +209,7 @@ impl<'a> Publish<'a> {
 
 /// Reads the PUBLISH head from `body`, which may be cut short of `remaining_len`. Returns the
 /// head and the number of body bytes it took, or how many more bytes are needed.
+#[inline]
 fn read_head<'a>(
     flags: u8,
     body: &'a [u8],
@@ -236,7 +238,7 @@ fn read_head<'a>(
     let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
     let mut pos = 2 + topic_len;
     need!(pos);
-    let topic = wire::utf8(&body[2..pos])?;
+    let (topic, chars) = wire::utf8_scan(&body[2..pos])?;
     let qos = (flags >> 1) & 0b11;
     let qos_pid = match qos {
         0 => QosPid::AtMostOnce,
@@ -276,7 +278,7 @@ fn read_head<'a>(
         if properties.topic_alias().is_none() {
             return Err(DecodeError::EmptyTopicWithoutAlias);
         }
-    } else if topic.bytes().any(|b| b == b'+' || b == b'#') {
+    } else if chars & wire::found::WILDCARD != 0 {
         return Err(DecodeError::InvalidTopicName); // [MQTT-3.3.2-2]
     }
     let publish = Publish {
