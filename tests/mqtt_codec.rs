@@ -921,6 +921,23 @@ fn reason_code_sets() {
 }
 
 #[test]
+fn auth_needs_a_method() {
+    // §3.15.2.2.2: a reason code without properties has no Authentication Method.
+    assert_malformed(&[0xF0, 0x01, 0x18], V5, DecodeError::MissingAuthenticationMethod, PROTO);
+    assert_malformed(
+        &[0xF0, 0x06, 0x18, 0x04, 0x16, 0x00, 0x01, b'x'],
+        V5,
+        DecodeError::AuthenticationDataWithoutMethod,
+        PROTO,
+    );
+    let mut out = [0u8; 8];
+    assert_eq!(
+        Packet::Auth(Auth::new(ReasonCode::ReAuthenticate)).encode(V5, &mut out),
+        Err(EncodeError::MissingAuthenticationMethod)
+    );
+}
+
+#[test]
 fn property_rules_in_packets() {
     // Topic Alias in PUBACK.
     assert_malformed(

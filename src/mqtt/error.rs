@@ -89,6 +89,11 @@ pub enum DecodeError {
     DuplicateProperty(PropertyId),
     /// A property value outside its range (Receive Maximum 0, Maximum QoS 2, ...).
     InvalidPropertyValue(PropertyId),
+    /// Authentication Data without Authentication Method (§3.1.2.11.10, §3.2.2.3.18,
+    /// §3.15.2.2.3).
+    AuthenticationDataWithoutMethod,
+    /// An AUTH with a reason code but no Authentication Method (§3.15.2.2.2).
+    MissingAuthenticationMethod,
     /// The packet has a valid type but is not the one the caller asked to decode (for example
     /// [`Publish::decode_head`](super::packet::Publish::decode_head) given a SUBSCRIBE).
     UnexpectedPacketType,
@@ -118,6 +123,8 @@ impl DecodeError {
             | InvalidPropertyValue(_)
             | SessionPresentOnError
             | UnexpectedPacketType
+            | AuthenticationDataWithoutMethod
+            | MissingAuthenticationMethod
             | ZeroPacketId => ReasonCode::ProtocolError,
             MalformedVarInt
             | NonMinimalVarInt
@@ -191,6 +198,10 @@ pub enum EncodeError {
     DuplicateProperty(PropertyId),
     /// The property value is outside its range (Maximum QoS 2, ...).
     InvalidPropertyValue(PropertyId),
+    /// Authentication Data without Authentication Method (§3.1.2.11.10).
+    AuthenticationDataWithoutMethod,
+    /// An AUTH with a body but no Authentication Method (§3.15.2.2.2).
+    MissingAuthenticationMethod,
 }
 
 impl core::fmt::Display for EncodeError {

@@ -11,6 +11,7 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use super::Qos;
 use super::error::{DecodeError, EncodeError};
+use super::topic;
 use super::wire::{self, Reader, Writer};
 
 /// Where a property list appears: the packet, or the will properties in CONNECT.
@@ -366,7 +367,11 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
             let s = r.string()?;
             match id {
                 I::ContentType => Property::ContentType(s),
-                I::ResponseTopic => Property::ResponseTopic(s),
+                // [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards.
+                I::ResponseTopic => match topic::validate_topic_name(s) {
+                    Ok(()) => Property::ResponseTopic(s),
+                    Err(_) => return Err(invalid),
+                },
                 I::AssignedClientIdentifier => Property::AssignedClientIdentifier(s),
                 I::AuthenticationMethod => Property::AuthenticationMethod(s),
                 I::ResponseInformation => Property::ResponseInformation(s),
@@ -451,6 +456,13 @@ impl<'a> Properties<'a> {
             }
             seen |= mask;
         }
+        // §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3: Authentication Data without an Authentication
+        // Method is a Protocol Error.
+        if seen & (1 << PropertyId::AuthenticationData as u8) != 0
+            && seen & (1 << PropertyId::AuthenticationMethod as u8) == 0
+        {
+            return Err(DecodeError::AuthenticationDataWithoutMethod);
+        }
         Ok(Properties { raw })
     }
 
@@ -511,9 +523,12 @@ impl<'a> Properties<'a> {
     /// Checks that every property may be sent in `context` (encode side).
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
         let mut sub_id = false;
+        let (mut auth_method, mut auth_data) = (false, false);
         let mut r = Reader::new(self.raw);
         // The list was validated when it was made: walk the identifiers, skipping the values.
         while let Some(id) = skip_property(&mut r) {
+            auth_method |= id == PropertyId::AuthenticationMethod;
+            auth_data |= id == PropertyId::AuthenticationData;
             if !id.is_allowed_in(context) {
                 return Err(EncodeError::PropertyNotAllowed(id));
             }
@@ -523,6 +538,9 @@ impl<'a> Properties<'a> {
                 }
                 sub_id = true;
             }
+        }
+        if auth_data && !auth_method {
+            return Err(EncodeError::AuthenticationDataWithoutMethod);
         }
         Ok(())
     }
@@ -630,8 +648,12 @@ impl<'b> PropertiesBuilder<'b> {
                 }
                 wire::varint_len(v)
             }
+            Property::ResponseTopic(s) => {
+                // [MQTT-3.3.2-14] a topic name without wildcards.
+                topic::validate_topic_name(s).map_err(|_| invalid)?;
+                wire::check_str(s)?
+            }
             Property::ContentType(s)
-            | Property::ResponseTopic(s)
             | Property::AssignedClientIdentifier(s)
             | Property::AuthenticationMethod(s)
             | Property::ResponseInformation(s)
@@ -751,11 +773,21 @@ mod tests {
         for p in all() {
             let mut buf = [0u8; 32];
             let mut b = PropertiesBuilder::new(&mut buf);
+            // Authentication Data needs an Authentication Method beside it.
+            let method = Property::AuthenticationMethod("m");
+            if p.id() == PropertyId::AuthenticationData {
+                b.push(method).unwrap();
+            }
             b.push(p).unwrap();
             let props = b.finish();
-            assert_eq!(props.as_bytes()[0], p.id() as u8);
             let parsed = Properties::parse(props.as_bytes(), context_for(p.id())).unwrap();
-            assert_eq!(parsed.iter().collect::<heapless::Vec<_, 2>>().as_slice(), &[p]);
+            let got = parsed.iter().collect::<heapless::Vec<_, 2>>();
+            if p.id() == PropertyId::AuthenticationData {
+                assert_eq!(got.as_slice(), &[method, p]);
+            } else {
+                assert_eq!(props.as_bytes()[0], p.id() as u8);
+                assert_eq!(got.as_slice(), &[p]);
+            }
         }
     }
 
@@ -829,6 +861,41 @@ mod tests {
             assert_eq!(e, DecodeError::InvalidPropertyValue(id));
             assert_eq!(e.reason_code(), crate::mqtt::ReasonCode::ProtocolError);
         }
+    }
+
+    #[test]
+    fn authentication_data_needs_a_method() {
+        let data_only = [0x16, 0, 1, b'x'];
+        assert_eq!(
+            Properties::parse(&data_only, PropertyContext::Connect),
+            Err(DecodeError::AuthenticationDataWithoutMethod)
+        );
+        let both = [0x16, 0, 1, b'x', 0x15, 0, 1, b'm'];
+        assert!(Properties::parse(&both, PropertyContext::Auth).is_ok());
+        let mut buf = [0u8; 8];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        b.push(Property::AuthenticationData(b"x")).unwrap();
+        assert_eq!(
+            b.finish().check(PropertyContext::Connect),
+            Err(EncodeError::AuthenticationDataWithoutMethod)
+        );
+    }
+
+    #[test]
+    fn response_topic_is_a_topic_name() {
+        assert_eq!(
+            Properties::parse(&[0x08, 0, 1, b'#'], PropertyContext::Publish),
+            Err(DecodeError::InvalidPropertyValue(PropertyId::ResponseTopic))
+        );
+        assert_eq!(
+            Properties::parse(&[0x08, 0, 0], PropertyContext::Will),
+            Err(DecodeError::InvalidPropertyValue(PropertyId::ResponseTopic))
+        );
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            PropertiesBuilder::new(&mut buf).push(Property::ResponseTopic("a/+")).unwrap_err(),
+            EncodeError::InvalidPropertyValue(PropertyId::ResponseTopic)
+        );
     }
 
     #[test]
