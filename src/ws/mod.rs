@@ -1,1 +1,3 @@
 //! WebSocket (RFC 6455).
+
+pub mod handshake;
