@@ -299,6 +299,10 @@ impl<K: MaskKeys> Connection<K> {
         &self.config
     }
 
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     /// How far the closing handshake went.
     pub fn state(&self) -> State {
         if self.close_sent && (self.close_received || self.failed) {

@@ -86,12 +86,9 @@ impl From<BufferTooSmall> for UsageError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ProtocolError {}
-#[cfg(feature = "std")]
-impl std::error::Error for UsageError {}
-#[cfg(feature = "std")]
-impl std::error::Error for BufferTooSmall {}
+impl core::error::Error for ProtocolError {}
+impl core::error::Error for UsageError {}
+impl core::error::Error for BufferTooSmall {}
 
 impl core::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

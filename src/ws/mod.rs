@@ -4,4 +4,5 @@ pub mod connection;
 pub mod error;
 pub mod frame;
 pub mod mask;
+pub mod stream;
 pub mod utf8;
