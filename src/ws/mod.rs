@@ -1,10 +1,10 @@
 //! WebSocket (RFC 6455).
 
-pub mod handshake;
 pub mod close;
+pub mod connection;
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod mask;
-pub mod utf8;
-pub mod connection;
 pub mod stream;
+pub mod utf8;
