@@ -147,28 +147,25 @@ fn serve(id: u64, mut tcp: TcpStream, origins: &[&str], peers: &Peers) -> io::Re
         {
             let mut guard = peer.lock().unwrap();
             let p = &mut *guard;
-            loop {
-                match p.conn.handle_input(&mut buf[start..end]) {
-                    Ok(Status::Progress { consumed, event }) => {
-                        if let Some(Event::Data { kind, data, last }) = event {
-                            message.extend_from_slice(data);
-                            if last {
-                                match (kind, std::str::from_utf8(&message)) {
-                                    (MessageKind::Text, Ok(t)) if is_chat_message(t) => {
-                                        outgoing.push(t.to_owned())
-                                    }
-                                    // Not a chat message: refuse it (RFC 6455 §7.4.1, 1003).
-                                    _ => {
-                                        let _ = p.conn.fail_with(CloseCode::UnsupportedData);
-                                    }
-                                }
-                                message.clear();
+            while let Ok(Status::Progress { consumed, event }) =
+                p.conn.handle_input(&mut buf[start..end])
+            {
+                if let Some(Event::Data { kind, data, last }) = event {
+                    message.extend_from_slice(data);
+                    if last {
+                        match (kind, std::str::from_utf8(&message)) {
+                            (MessageKind::Text, Ok(t)) if is_chat_message(t) => {
+                                outgoing.push(t.to_owned())
+                            }
+                            // Not a chat message: refuse it (RFC 6455 §7.4.1, 1003).
+                            _ => {
+                                let _ = p.conn.fail_with(CloseCode::UnsupportedData);
                             }
                         }
-                        start += consumed;
+                        message.clear();
                     }
-                    Ok(Status::NeedMore) | Ok(Status::Closed) | Err(_) => break,
                 }
+                start += consumed;
             }
             ws_util::flush_owed(&mut p.tcp, &mut p.conn)?;
             if p.conn.state() == State::Closed {
@@ -272,26 +269,23 @@ fn read_loop<K: MaskKeys>(
     loop {
         {
             let mut c = conn.lock().unwrap();
-            loop {
-                match c.handle_input(&mut buf[start..end]) {
-                    Ok(Status::Progress { consumed, event }) => {
-                        match event {
-                            Some(Event::Data { data, last, .. }) => {
-                                message.extend_from_slice(data);
-                                if last {
-                                    println!("{}", String::from_utf8_lossy(&message));
-                                    message.clear();
-                                }
-                            }
-                            Some(Event::Close { code, reason }) => {
-                                eprintln!("server closed: {code:?} {reason}")
-                            }
-                            _ => {}
+            while let Ok(Status::Progress { consumed, event }) =
+                c.handle_input(&mut buf[start..end])
+            {
+                match event {
+                    Some(Event::Data { data, last, .. }) => {
+                        message.extend_from_slice(data);
+                        if last {
+                            println!("{}", String::from_utf8_lossy(&message));
+                            message.clear();
                         }
-                        start += consumed;
                     }
-                    Ok(Status::NeedMore) | Ok(Status::Closed) | Err(_) => break,
+                    Some(Event::Close { code, reason }) => {
+                        eprintln!("server closed: {code:?} {reason}")
+                    }
+                    _ => {}
                 }
+                start += consumed;
             }
             ws_util::flush_owed(&mut writer.lock().unwrap(), &mut c)?;
             if c.state() == State::Closed {
