@@ -612,7 +612,7 @@ impl<K: MaskKeys> Connection<K> {
     ) -> Result<(usize, Option<Masker>), UsageError> {
         let opcode = self.data_opcode(kind)?;
         if len > i64::MAX as u64 {
-            return Err(UsageError::BufferTooSmall { required: usize::MAX });
+            return Err(UsageError::PayloadTooLong); // RFC 6455 §5.2
         }
         let mut header = FrameHeader { fin: last, ..FrameHeader::new(opcode, len) };
         if self.role == Role::Client {
@@ -1109,6 +1109,39 @@ mod tests {
         let (n, masker) = c.encode_data_header(&mut out, MessageKind::Binary, 5, true).unwrap();
         assert_eq!(n, 6);
         assert_eq!(masker.map(|m| m.key()), Some([0x37, 0xfa, 0x21, 0x3d]));
+    }
+
+    /// Arbitrary bytes never panic either role, in any chunking, and every error queues a close.
+    #[test]
+    fn random_input_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let small = Config { max_frame_size: 300, max_message_size: 600, ..Config::new() };
+        for round in 0..3000 {
+            let len = (next() % 80) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Bias towards plausible headers so that deeper states are reached.
+            if let Some(b) = bytes.get_mut(0) {
+                *b = [0x81, 0x82, 0x01, 0x00, 0x80, 0x88, 0x89, 0x8a][(next() % 8) as usize];
+            }
+            if let Some(b) = bytes.get_mut(1) {
+                *b = (*b & 0x80) | (next() % 130) as u8;
+            }
+            let chunk = 1 + (next() % 9) as usize;
+            let mut server = Connection::server(if round % 2 == 0 { small } else { Config::new() });
+            let r = drive(&mut server, &bytes, chunk);
+            if let Some(e) = r.error {
+                assert!(e.close_code().is_sendable());
+                assert_eq!(&r.sent[r.sent.len() - 4..r.sent.len() - 2], &[0x88, 0x02]);
+            }
+            let mut client = Connection::client(small, keys());
+            let _ = drive(&mut client, &bytes, chunk);
+        }
     }
 
     #[test]

@@ -78,6 +78,8 @@ pub enum UsageError {
     InvalidCloseCode,
     /// A fragment of one message type while a message of the other type is being sent.
     MessageInProgress,
+    /// A frame payload of 2^63 bytes or more (RFC 6455 §5.2).
+    PayloadTooLong,
 }
 
 impl From<BufferTooSmall> for UsageError {
