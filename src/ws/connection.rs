@@ -19,6 +19,42 @@
 //! 4. When [`Connection::state`] is [`State::Closed`], close the transport (a server closes TCP
 //!    first, RFC 6455 §7.1.1; a client waits a little for the server to do so).
 //!
+//! # Example: a server echoing what a client sends, in memory
+//!
+//! ```
+//! use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+//!
+//! let mut client = Connection::client(Config::new(), || [0x37, 0xfa, 0x21, 0x3d]);
+//! let mut server = Connection::server(Config::new());
+//!
+//! // The client sends a text message (masked).
+//! let mut wire = [0u8; 64];
+//! let n = client.encode_text(&mut wire, "Hello")?;
+//!
+//! // The server reads it: one call per frame header and piece of payload.
+//! let mut input = &mut wire[..n];
+//! let mut echo = [0u8; 64];
+//! let mut echo_len = 0;
+//! while let Status::Progress { consumed, event } = server.handle_input(input)? {
+//!     if let Some(Event::Data { kind: MessageKind::Text, data, last }) = event {
+//!         assert_eq!(data, b"Hello");
+//!         assert!(last);
+//!         let data = data.to_vec(); // the event borrows `input` and `server`
+//!         echo_len = server.encode_text(&mut echo, core::str::from_utf8(&data)?)?;
+//!     }
+//!     input = &mut input[consumed..];
+//! }
+//! // Drain what the server owes (nothing here: no ping, no close).
+//! assert_eq!(server.poll_transmit(&mut [0u8; 139])?, None);
+//!
+//! // The client reads the unmasked echo.
+//! let Status::Progress { event, .. } = client.handle_input(&mut echo[..echo_len])? else {
+//!     unreachable!()
+//! };
+//! assert!(matches!(event, Some(Event::Data { data: b"Hello", last: true, .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Invariants: a data piece is always the *tail* of the bytes a call consumed
 //! (`input[consumed - data.len()..consumed]`); a text message's pieces are valid UTF-8 up to
 //! their end (a code point may straddle two pieces); a [`ProtocolError`] has already queued the

@@ -1,4 +1,8 @@
 //! WebSocket (RFC 6455).
+//!
+//! Layers, bottom up: [`frame`] (header parse / emit), [`mask`] (in-place masking), [`utf8`]
+//! (incremental validation), [`close`] (close codes), [`connection`] (the sans-IO state machine
+//! per role), [`stream`] (an `embedded-io` byte stream over binary messages, for MQTT).
 
 pub mod close;
 pub mod connection;

@@ -14,6 +14,41 @@
 //!
 //! The opening handshake is done on `T` before the stream is made; bytes the peer sent after its
 //! handshake are handed in with [`Stream::new_after_handshake`].
+//!
+//! # Example
+//!
+//! ```
+//! use embedded_io::{Read, Write};
+//! use mqtt_ws::ws::connection::{Config, Connection};
+//! use mqtt_ws::ws::stream::{Stream, StreamError};
+//!
+//! /// Sends an MQTT PINGREQ over WebSocket and waits for the PINGRESP. `transport` has done
+//! /// the opening handshake; `leftover` is what arrived after the 101 response head.
+//! fn ping<T: Read + Write>(
+//!     transport: T,
+//!     leftover: &[u8],
+//!     mut random: impl FnMut() -> [u8; 4],
+//! ) -> Result<bool, StreamError<T::Error>> {
+//!     let mut rx = [0u8; 512];
+//!     rx[..leftover.len()].copy_from_slice(leftover);
+//!     let mut tx = [0u8; 512];
+//!     let conn = Connection::client(Config::new(), move || random());
+//!     let mut ws = Stream::new_after_handshake(transport, conn, &mut rx, leftover.len(), &mut tx)
+//!         .expect("buffers are large enough");
+//!     ws.write_all(&[0xc0, 0x00])?; // PINGREQ
+//!     ws.flush()?;
+//!     let mut resp = [0u8; 2];
+//!     let mut got = 0;
+//!     while got < 2 {
+//!         match ws.read(&mut resp[got..])? {
+//!             0 => return Ok(false), // the server closed
+//!             n => got += n,
+//!         }
+//!     }
+//!     ws.close(mqtt_ws::ws::close::CloseCode::Normal)?;
+//!     Ok(resp == [0xd0, 0x00]) // PINGRESP
+//! }
+//! ```
 
 use super::close::CloseCode;
 use super::connection::{Connection, Event, MaskKeys, NoMasking, State, Status, TextMessages};
