@@ -1,0 +1,1 @@
+//! Our side, filled from the mqtt-ws API.
