@@ -73,7 +73,10 @@ mod tests {
     fn arithmetic_saturates() {
         let t = Instant::from_millis(5);
         assert_eq!(t - Duration::from_millis(10), Instant::ZERO);
-        assert_eq!(Instant::from_millis(u64::MAX) + Duration::from_secs(1), Instant::from_millis(u64::MAX));
+        assert_eq!(
+            Instant::from_millis(u64::MAX) + Duration::from_secs(1),
+            Instant::from_millis(u64::MAX)
+        );
         assert_eq!(Instant::from_secs(2) - Instant::from_secs(3), Duration::ZERO);
         assert_eq!(Instant::from_secs(3) - Instant::from_secs(2), Duration::from_secs(1));
     }
