@@ -297,7 +297,8 @@ mod tests {
 
     #[test]
     fn rfc_examples_parse_and_emit() {
-        let cases: &[(&[u8], bool, Opcode, Option<[u8; 4]>, u64, usize)] = &[
+        type Case<'a> = (&'a [u8], bool, Opcode, Option<[u8; 4]>, u64, usize);
+        let cases: &[Case] = &[
             (HELLO_UNMASKED, true, Opcode::Text, None, 5, 2),
             (HELLO_MASKED, true, Opcode::Text, Some([0x37, 0xfa, 0x21, 0x3d]), 5, 6),
             (HEL, false, Opcode::Text, None, 3, 2),
