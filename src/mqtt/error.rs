@@ -1,0 +1,202 @@
+//! Codec errors.
+//!
+//! [`DecodeError`] is a remote fault: the peer sent bytes the specification calls malformed or a
+//! protocol error. [`DecodeError::reason_code`] gives the reason code the receiver must send
+//! (MQTT 5.0: in CONNACK or DISCONNECT; MQTT 3.1.1: the network connection is closed).
+//! [`EncodeError`] is local misuse or a buffer that is too small; nothing was written.
+
+use super::properties::PropertyId;
+use super::reason::ReasonCode;
+
+/// The peer sent a packet that breaks the specification.
+///
+/// Every variant names the statement it enforces; [`DecodeError::reason_code`] maps it to the
+/// reason code to send back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A variable byte integer continues past its fourth byte [MQTT-1.5.5].
+    MalformedVarInt,
+    /// A variable byte integer does not use the minimum number of bytes [MQTT-1.5.5-1].
+    NonMinimalVarInt,
+    /// Packet type 0, or AUTH (15) in MQTT 3.1.1 [MQTT-2.1.2].
+    ReservedPacketType,
+    /// Reserved fixed header flag bits have the wrong value [MQTT-2.1.3-1].
+    InvalidFixedHeaderFlags,
+    /// QoS 3 in a PUBLISH, a will or a subscription [MQTT-3.3.1-4].
+    InvalidQos,
+    /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
+    DupWithQos0,
+    /// The packet is larger than the Maximum Packet Size the receiver announced
+    /// [MQTT-3.1.2-24], [MQTT-3.2.2-15]. Known from the fixed header alone; `total_len`
+    /// bytes (fixed header included) can be skipped.
+    PacketTooLarge {
+        /// The whole packet's length in bytes, fixed header included.
+        total_len: usize,
+    },
+    /// The content runs past the end given by the remaining length [MQTT-2.1.4].
+    Truncated,
+    /// Bytes are left over after the content the remaining length announced [MQTT-2.1.4].
+    TrailingBytes,
+    /// A string is not well-formed UTF-8 (or encodes a surrogate) [MQTT-1.5.4-1].
+    InvalidUtf8,
+    /// A string contains U+0000 [MQTT-1.5.4-2].
+    NullCharacter,
+    /// The CONNECT protocol name is not "MQTT" [MQTT-3.1.2-1].
+    InvalidProtocolName,
+    /// The CONNECT protocol level is neither 4 (3.1.1) nor 5 (5.0) [MQTT-3.1.2-2].
+    UnsupportedProtocolVersion,
+    /// The CONNECT reserved flag is not 0 [MQTT-3.1.2-3].
+    ReservedConnectFlag,
+    /// Will QoS or Will Retain set without the Will Flag [MQTT-3.1.2-11], [MQTT-3.1.2-13].
+    InvalidWillFlags,
+    /// MQTT 3.1.1: Password Flag set without User Name Flag [MQTT-3.1.2-22].
+    PasswordWithoutUsername,
+    /// CONNACK acknowledge flags bits 7-1 are not 0 [MQTT-3.2.2-1].
+    InvalidConnAckFlags,
+    /// CONNACK with Session Present set and a failure reason code [MQTT-3.2.2-6].
+    SessionPresentOnError,
+    /// A packet identifier of 0 where one is required [MQTT-2.2.1-3].
+    ZeroPacketId,
+    /// A topic name is empty (3.1.1) or holds a wildcard [MQTT-3.3.2-2], [MQTT-4.7.3-1].
+    InvalidTopicName,
+    /// MQTT 5.0: a zero-length topic name without a Topic Alias [MQTT-3.3.2-1].
+    EmptyTopicWithoutAlias,
+    /// A topic filter breaks the wildcard or shared-subscription rules [MQTT-4.7.1-1],
+    /// [MQTT-4.7.1-2], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2].
+    InvalidTopicFilter,
+    /// Reserved bits of the subscription options are not 0 [MQTT-3.8.3-5].
+    InvalidSubscriptionOptions,
+    /// Retain Handling 3 [MQTT-3.8.3.1].
+    InvalidRetainHandling,
+    /// No Local set on a shared subscription [MQTT-3.8.3-4].
+    NoLocalOnSharedSubscription,
+    /// SUBSCRIBE or UNSUBSCRIBE without a topic filter [MQTT-3.8.3-3], [MQTT-3.10.3-2].
+    NoTopicFilters,
+    /// SUBACK or UNSUBACK without a reason code [MQTT-3.9.3], [MQTT-3.11.3].
+    NoReasonCodes,
+    /// A byte that is no reason code (or no 3.1.1 return code) [MQTT-2.4].
+    UnknownReasonCode(u8),
+    /// A reason code that this packet type may not carry [MQTT-2.4].
+    ReasonCodeNotAllowed(ReasonCode),
+    /// An unknown property identifier [MQTT-2.2.2].
+    UnknownProperty(u32),
+    /// A property this packet may not carry [MQTT-2.2.2.2].
+    PropertyNotAllowed(PropertyId),
+    /// A property that may appear once appears twice [MQTT-2.2.2.2].
+    DuplicateProperty(PropertyId),
+    /// A property value outside its range (Receive Maximum 0, Maximum QoS 2, ...).
+    InvalidPropertyValue(PropertyId),
+    /// The packet has a valid type but is not the one the caller asked to decode (for example
+    /// [`Publish::decode_head`](super::packet::Publish::decode_head) given a SUBSCRIBE).
+    UnexpectedPacketType,
+}
+
+impl DecodeError {
+    /// The reason code the receiver sends for this fault (MQTT 5.0), in CONNACK when it happens
+    /// on CONNECT and in DISCONNECT otherwise. MQTT 3.1.1 receivers close the connection.
+    pub const fn reason_code(self) -> ReasonCode {
+        use DecodeError::*;
+        match self {
+            PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            InvalidProtocolName | UnsupportedProtocolVersion => {
+                ReasonCode::UnsupportedProtocolVersion
+            }
+            InvalidTopicName => ReasonCode::TopicNameInvalid,
+            InvalidTopicFilter => ReasonCode::TopicFilterInvalid,
+            EmptyTopicWithoutAlias
+            | InvalidRetainHandling
+            | NoLocalOnSharedSubscription
+            | NoTopicFilters
+            | NoReasonCodes
+            | UnknownReasonCode(_)
+            | ReasonCodeNotAllowed(_)
+            | PropertyNotAllowed(_)
+            | DuplicateProperty(_)
+            | InvalidPropertyValue(_)
+            | SessionPresentOnError
+            | UnexpectedPacketType
+            | ZeroPacketId => ReasonCode::ProtocolError,
+            MalformedVarInt
+            | NonMinimalVarInt
+            | ReservedPacketType
+            | InvalidFixedHeaderFlags
+            | InvalidQos
+            | DupWithQos0
+            | Truncated
+            | TrailingBytes
+            | InvalidUtf8
+            | NullCharacter
+            | ReservedConnectFlag
+            | InvalidWillFlags
+            | PasswordWithoutUsername
+            | InvalidConnAckFlags
+            | InvalidSubscriptionOptions
+            | UnknownProperty(_) => ReasonCode::MalformedPacket,
+        }
+    }
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid MQTT packet: {self:?} (reason code {:?})", self.reason_code())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for DecodeError {}
+
+/// Encoding failed; nothing was written into the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// The buffer is too small: the packet needs `required` bytes.
+    BufferTooSmall {
+        /// Exact number of bytes the encoding needs.
+        required: usize,
+    },
+    /// The remaining length would exceed 268,435,455 bytes [MQTT-1.5.5].
+    PacketTooLarge,
+    /// A string or binary field longer than 65,535 bytes [MQTT-1.5.4], [MQTT-1.5.6].
+    StringTooLong,
+    /// A string contains U+0000 [MQTT-1.5.4-2].
+    NullCharacter,
+    /// Something only MQTT 5.0 has (properties, a reason code other than success, subscription
+    /// options other than QoS, AUTH) was asked of MQTT 3.1.1.
+    NotInVersion,
+    /// The topic name is empty or holds a wildcard [MQTT-3.3.2-2], [MQTT-4.7.3-1].
+    InvalidTopicName,
+    /// The topic filter breaks the wildcard or shared-subscription rules [MQTT-4.7.1].
+    InvalidTopicFilter,
+    /// MQTT 3.1.1: a password without a user name [MQTT-3.1.2-22].
+    PasswordWithoutUsername,
+    /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
+    DupWithQos0,
+    /// SUBSCRIBE or UNSUBSCRIBE without topic filters [MQTT-3.8.3-3], [MQTT-3.10.3-2].
+    NoTopicFilters,
+    /// SUBACK or UNSUBACK without reason codes.
+    NoReasonCodes,
+    /// No Local on a shared subscription [MQTT-3.8.3-4].
+    NoLocalOnSharedSubscription,
+    /// Session Present with a failure reason code [MQTT-3.2.2-6].
+    SessionPresentOnError,
+    /// The reason code may not be sent in this packet (or has no 3.1.1 equivalent) [MQTT-2.4].
+    ReasonCodeNotAllowed(ReasonCode),
+    /// The property may not be sent in this packet [MQTT-2.2.2.2].
+    PropertyNotAllowed(PropertyId),
+    /// The property may appear only once [MQTT-2.2.2.2].
+    DuplicateProperty(PropertyId),
+    /// The property value is outside its range (Maximum QoS 2, ...).
+    InvalidPropertyValue(PropertyId),
+}
+
+impl core::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "cannot encode MQTT packet: {self:?}")
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for EncodeError {}

@@ -1,0 +1,482 @@
+//! MQTT control packets: decode from and encode into caller buffers.
+//!
+//! # Decoding
+//!
+//! [`decode`] reads one packet from the front of a buffer and returns it with the number of bytes
+//! it used; bytes after the packet are left alone. A decoded [`Packet`] borrows topic, payload,
+//! strings, properties and subscription lists from the buffer (zero-copy). Invariants after a
+//! successful decode: every field was validated, so no accessor and no iterator of a decoded
+//! packet fails or panics.
+//!
+//! When the buffer holds less than one packet the result is [`Status::Partial`] with the number
+//! of bytes still needed: the exact remainder once the fixed header is complete (nothing is
+//! re-scanned: only the fixed header is read until the whole packet is there), at least one byte
+//! before that. A packet over the receiver's Maximum Packet Size is reported from the fixed header
+//! alone ([`DecodeError::PacketTooLarge`]) with its total length so the caller can skip it.
+//!
+//! CONNECT carries its protocol level; decoding it ignores [`DecodeOptions::version`] and reports
+//! the version in [`Connect::version`]. Every other packet is decoded as the version given.
+//!
+//! # Streaming large PUBLISH packets
+//!
+//! [`FixedHeader::decode`] reads the fixed header alone, then [`Publish::decode_head`] reads topic,
+//! packet identifier and properties from a buffer that holds only those and reports the payload
+//! length; the payload is then read in chunks by the caller. [`Publish::encode_head`] writes the
+//! head for a given payload length so a sender can stream the payload.
+//!
+//! # Encoding
+//!
+//! [`Packet::encoded_len`] computes the exact size (and validates the packet);
+//! [`Packet::encode`] writes into a `&mut [u8]` and returns the length. A buffer that is too small
+//! gives [`EncodeError::BufferTooSmall`] with the size required, and nothing is written.
+
+mod ack;
+mod connect;
+mod disconnect;
+mod publish;
+mod subscribe;
+
+pub use ack::Ack;
+pub use connect::{ConnAck, Connect, Will};
+pub use disconnect::{Auth, Disconnect};
+pub use publish::{Publish, PublishHead, QosPid};
+pub use subscribe::{
+    ReasonCodes, RetainHandling, SubAck, Subscribe, SubscribeFilters, Subscription,
+    SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeFilters,
+};
+
+use super::error::{DecodeError, EncodeError};
+use super::wire::{self, Reader, Writer};
+use super::{PacketId, Version};
+
+/// Result of a decode step that may need more input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status<T> {
+    /// Decoded.
+    Complete(T),
+    /// The buffer ends too early: at least `needed` more bytes are required (exactly `needed`
+    /// once the fixed header is complete).
+    Partial {
+        /// Bytes still missing.
+        needed: usize,
+    },
+}
+
+impl<T> Status<T> {
+    /// The value if complete.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Status::Complete(t) => Some(t),
+            Status::Partial { .. } => None,
+        }
+    }
+}
+
+/// What the receiver knows before it decodes a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct DecodeOptions {
+    /// The version of the connection (CONNECT is decoded as the level it carries).
+    pub version: Version,
+    /// The Maximum Packet Size the receiver announced, in bytes, fixed header included;
+    /// `u32::MAX` for no limit beyond the protocol's.
+    pub max_packet_size: u32,
+}
+
+impl DecodeOptions {
+    /// Options for `version` without a packet size limit.
+    pub const fn new(version: Version) -> Self {
+        Self { version, max_packet_size: u32::MAX }
+    }
+
+    /// The same options with a Maximum Packet Size.
+    pub const fn with_max_packet_size(self, max_packet_size: u32) -> Self {
+        Self { max_packet_size, ..self }
+    }
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self::new(Version::V5)
+    }
+}
+
+/// The control packet type (MQTT 5.0 §2.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum PacketType {
+    /// 1: client request to connect.
+    Connect = 1,
+    /// 2: connect acknowledgment.
+    ConnAck = 2,
+    /// 3: publish message.
+    Publish = 3,
+    /// 4: publish acknowledgment (QoS 1).
+    PubAck = 4,
+    /// 5: publish received (QoS 2 part 1).
+    PubRec = 5,
+    /// 6: publish release (QoS 2 part 2).
+    PubRel = 6,
+    /// 7: publish complete (QoS 2 part 3).
+    PubComp = 7,
+    /// 8: subscribe request.
+    Subscribe = 8,
+    /// 9: subscribe acknowledgment.
+    SubAck = 9,
+    /// 10: unsubscribe request.
+    Unsubscribe = 10,
+    /// 11: unsubscribe acknowledgment.
+    UnsubAck = 11,
+    /// 12: ping request.
+    PingReq = 12,
+    /// 13: ping response.
+    PingResp = 13,
+    /// 14: disconnect notification.
+    Disconnect = 14,
+    /// 15: authentication exchange (MQTT 5.0 only).
+    Auth = 15,
+}
+
+impl PacketType {
+    /// The type for the high nibble of the first byte; `None` for 0 (reserved).
+    pub const fn from_u8(v: u8) -> Option<Self> {
+        use PacketType::*;
+        Some(match v {
+            1 => Connect,
+            2 => ConnAck,
+            3 => Publish,
+            4 => PubAck,
+            5 => PubRec,
+            6 => PubRel,
+            7 => PubComp,
+            8 => Subscribe,
+            9 => SubAck,
+            10 => Unsubscribe,
+            11 => UnsubAck,
+            12 => PingReq,
+            13 => PingResp,
+            14 => Disconnect,
+            15 => Auth,
+            _ => return None,
+        })
+    }
+
+    /// The fixed header flags this type must carry, `None` for PUBLISH (§2.1.3 table 2-2).
+    const fn required_flags(self) -> Option<u8> {
+        match self {
+            PacketType::Publish => None,
+            PacketType::PubRel | PacketType::Subscribe | PacketType::Unsubscribe => Some(0b0010),
+            _ => Some(0),
+        }
+    }
+}
+
+/// The fixed header: type, flags and remaining length (§2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FixedHeader {
+    /// The packet type.
+    pub packet_type: PacketType,
+    /// The low nibble of the first byte (validated for the type).
+    pub flags: u8,
+    /// Bytes after the fixed header.
+    pub remaining_len: usize,
+    /// Bytes of the fixed header itself (2 to 5).
+    pub header_len: usize,
+}
+
+impl FixedHeader {
+    /// The whole packet's length.
+    pub const fn total_len(&self) -> usize {
+        self.header_len + self.remaining_len
+    }
+
+    /// Decodes and checks the fixed header at the front of `buf`.
+    ///
+    /// Checks the packet type, its flags [MQTT-2.1.3-1] (for PUBLISH: QoS 3 [MQTT-3.3.1-4] and
+    /// DUP on QoS 0 [MQTT-3.3.1-2]), the remaining length encoding [MQTT-1.5.5-1] and the
+    /// Maximum Packet Size in `options`.
+    pub fn decode(buf: &[u8], options: &DecodeOptions) -> Result<Status<Self>, DecodeError> {
+        let Some(&first) = buf.first() else { return Ok(Status::Partial { needed: 2 }) };
+        let packet_type = PacketType::from_u8(first >> 4).ok_or(DecodeError::ReservedPacketType)?;
+        // AUTH does not exist in 3.1.1, where 15 is reserved. A CONNECT tells its own version.
+        if packet_type == PacketType::Auth && options.version == Version::V3_1_1 {
+            return Err(DecodeError::ReservedPacketType);
+        }
+        let flags = first & 0x0f;
+        match packet_type.required_flags() {
+            Some(f) if f != flags => return Err(DecodeError::InvalidFixedHeaderFlags),
+            Some(_) => {}
+            None => {
+                let qos = (flags >> 1) & 0b11;
+                if qos == 3 {
+                    return Err(DecodeError::InvalidQos); // [MQTT-3.3.1-4]
+                }
+                if qos == 0 && flags & 0b1000 != 0 {
+                    return Err(DecodeError::DupWithQos0); // [MQTT-3.3.1-2]
+                }
+            }
+        }
+        let rest = buf.get(1..).unwrap_or_default();
+        let Some((remaining, n)) = wire::decode_varint(rest)? else {
+            return Ok(Status::Partial { needed: 1 });
+        };
+        let header = FixedHeader {
+            packet_type,
+            flags,
+            remaining_len: remaining as usize,
+            header_len: 1 + n,
+        };
+        let total_len = header.total_len();
+        if total_len as u64 > u64::from(options.max_packet_size) {
+            // [MQTT-3.1.2-24] / [MQTT-3.2.2-15]: larger than announced is a Packet Too Large.
+            return Err(DecodeError::PacketTooLarge { total_len });
+        }
+        Ok(Status::Complete(header))
+    }
+}
+
+/// Any control packet; each borrows the buffer it was decoded from (or the caller's data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Packet<'a> {
+    /// CONNECT.
+    Connect(Connect<'a>),
+    /// CONNACK.
+    ConnAck(ConnAck<'a>),
+    /// PUBLISH.
+    Publish(Publish<'a>),
+    /// PUBACK.
+    PubAck(Ack<'a>),
+    /// PUBREC.
+    PubRec(Ack<'a>),
+    /// PUBREL.
+    PubRel(Ack<'a>),
+    /// PUBCOMP.
+    PubComp(Ack<'a>),
+    /// SUBSCRIBE.
+    Subscribe(Subscribe<'a>),
+    /// SUBACK.
+    SubAck(SubAck<'a>),
+    /// UNSUBSCRIBE.
+    Unsubscribe(Unsubscribe<'a>),
+    /// UNSUBACK.
+    UnsubAck(UnsubAck<'a>),
+    /// PINGREQ.
+    PingReq,
+    /// PINGRESP.
+    PingResp,
+    /// DISCONNECT.
+    Disconnect(Disconnect<'a>),
+    /// AUTH (MQTT 5.0 only).
+    Auth(Auth<'a>),
+}
+
+/// Decodes one packet from the front of `buf`; see the [module docs](self).
+///
+/// Returns the packet and the number of bytes it took.
+pub fn decode<'a>(
+    buf: &'a [u8],
+    options: &DecodeOptions,
+) -> Result<Status<(Packet<'a>, usize)>, DecodeError> {
+    let header = match FixedHeader::decode(buf, options)? {
+        Status::Complete(h) => h,
+        Status::Partial { needed } => return Ok(Status::Partial { needed }),
+    };
+    let total = header.total_len();
+    let Some(body) = buf.get(header.header_len..total) else {
+        return Ok(Status::Partial { needed: total - buf.len() });
+    };
+    let packet = Packet::decode_body(&header, body, options.version)?;
+    Ok(Status::Complete((packet, total)))
+}
+
+impl<'a> Packet<'a> {
+    /// Same as [`decode`].
+    pub fn decode(
+        buf: &'a [u8],
+        options: &DecodeOptions,
+    ) -> Result<Status<(Packet<'a>, usize)>, DecodeError> {
+        decode(buf, options)
+    }
+
+    /// Decodes the body (the `remaining_len` bytes after the fixed header) of a packet whose
+    /// fixed header was already decoded with [`FixedHeader::decode`].
+    pub fn decode_body(
+        header: &FixedHeader,
+        body: &'a [u8],
+        version: Version,
+    ) -> Result<Packet<'a>, DecodeError> {
+        if body.len() != header.remaining_len {
+            return Err(if body.len() < header.remaining_len {
+                DecodeError::Truncated
+            } else {
+                DecodeError::TrailingBytes
+            });
+        }
+        let mut r = Reader::new(body);
+        let packet = match header.packet_type {
+            PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, version)?),
+            PacketType::Publish => Packet::Publish(Publish::read(header.flags, &mut r, version)?),
+            PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, version, header.packet_type)?),
+            PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, version, header.packet_type)?),
+            PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, version, header.packet_type)?),
+            PacketType::PubComp => Packet::PubComp(Ack::read(&mut r, version, header.packet_type)?),
+            PacketType::Subscribe => Packet::Subscribe(Subscribe::read(&mut r, version)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::read(&mut r, version)?),
+            PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(&mut r, version)?),
+            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(&mut r, version)?),
+            PacketType::PingReq => Packet::PingReq,
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(&mut r, version)?),
+            PacketType::Auth => Packet::Auth(Auth::read(&mut r, version)?),
+        };
+        // Content shorter than the remaining length [MQTT-2.1.4].
+        if !r.is_empty() {
+            return Err(DecodeError::TrailingBytes);
+        }
+        Ok(packet)
+    }
+
+    /// The packet's type.
+    pub const fn packet_type(&self) -> PacketType {
+        match self {
+            Packet::Connect(_) => PacketType::Connect,
+            Packet::ConnAck(_) => PacketType::ConnAck,
+            Packet::Publish(_) => PacketType::Publish,
+            Packet::PubAck(_) => PacketType::PubAck,
+            Packet::PubRec(_) => PacketType::PubRec,
+            Packet::PubRel(_) => PacketType::PubRel,
+            Packet::PubComp(_) => PacketType::PubComp,
+            Packet::Subscribe(_) => PacketType::Subscribe,
+            Packet::SubAck(_) => PacketType::SubAck,
+            Packet::Unsubscribe(_) => PacketType::Unsubscribe,
+            Packet::UnsubAck(_) => PacketType::UnsubAck,
+            Packet::PingReq => PacketType::PingReq,
+            Packet::PingResp => PacketType::PingResp,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// The first byte: type and flags.
+    fn first_byte(&self) -> u8 {
+        let ty = self.packet_type();
+        let flags = match self {
+            Packet::Publish(p) => p.flags(),
+            _ => ty.required_flags().unwrap_or(0),
+        };
+        (ty as u8) << 4 | flags
+    }
+
+    /// Validates the packet for `version` and returns its body length.
+    fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
+        match self {
+            Packet::Connect(p) => p.body_len(),
+            Packet::ConnAck(p) => p.body_len(version),
+            Packet::Publish(p) => p.body_len(version, p.payload.len()),
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.body_len(version, self.packet_type())
+            }
+            Packet::Subscribe(p) => p.body_len(version),
+            Packet::SubAck(p) => p.body_len(version),
+            Packet::Unsubscribe(p) => p.body_len(version),
+            Packet::UnsubAck(p) => p.body_len(version),
+            Packet::PingReq | Packet::PingResp => Ok(0),
+            Packet::Disconnect(p) => p.body_len(version),
+            Packet::Auth(p) => p.body_len(version),
+        }
+    }
+
+    fn write_body(&self, version: Version, w: &mut Writer<'_>) {
+        match self {
+            Packet::Connect(p) => p.write(w),
+            Packet::ConnAck(p) => p.write(version, w),
+            Packet::Publish(p) => {
+                p.write_head(version, w);
+                w.bytes(p.payload);
+            }
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                p.write(version, w)
+            }
+            Packet::Subscribe(p) => p.write(version, w),
+            Packet::SubAck(p) => p.write(version, w),
+            Packet::Unsubscribe(p) => p.write(version, w),
+            Packet::UnsubAck(p) => p.write(version, w),
+            Packet::PingReq | Packet::PingResp => {}
+            Packet::Disconnect(p) => p.write(version, w),
+            Packet::Auth(p) => p.write(w),
+        }
+    }
+
+    /// The version a packet is encoded as: CONNECT always as its own [`Connect::version`].
+    fn effective_version(&self, version: Version) -> Version {
+        match self {
+            Packet::Connect(c) => c.version,
+            _ => version,
+        }
+    }
+
+    /// Exact encoded size for `version`, after validating the packet.
+    ///
+    /// CONNECT is encoded as its own [`Connect::version`]; `version` is ignored for it.
+    pub fn encoded_len(&self, version: Version) -> Result<usize, EncodeError> {
+        let version = self.effective_version(version);
+        total_len(self.body_len(version)?)
+    }
+
+    /// Encodes the packet into `buf` and returns the number of bytes written.
+    ///
+    /// On error nothing was written. CONNECT is encoded as its own [`Connect::version`].
+    pub fn encode(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let version = self.effective_version(version);
+        let body = self.body_len(version)?;
+        let total = total_len(body)?;
+        let Some(out) = buf.get_mut(..total) else {
+            return Err(EncodeError::BufferTooSmall { required: total });
+        };
+        let mut w = Writer::new(out);
+        w.u8(self.first_byte());
+        w.varint(body);
+        self.write_body(version, &mut w);
+        debug_assert_eq!(w.pos(), total);
+        Ok(total)
+    }
+}
+
+/// Fixed header plus body, checking the remaining length limit [MQTT-1.5.5].
+pub(crate) fn total_len(body: usize) -> Result<usize, EncodeError> {
+    if body > wire::MAX_REMAINING_LEN {
+        return Err(EncodeError::PacketTooLarge);
+    }
+    Ok(1 + wire::varint_len(body) + body)
+}
+
+/// Reads a packet identifier that must not be 0 [MQTT-2.2.1-3].
+pub(crate) fn read_packet_id(r: &mut Reader<'_>) -> Result<PacketId, DecodeError> {
+    PacketId::new(r.u16()?).ok_or(DecodeError::ZeroPacketId)
+}
+
+macro_rules! from_packet {
+    ($($variant:ident($ty:ident)),*) => {$(
+        impl<'a> From<$ty<'a>> for Packet<'a> {
+            fn from(p: $ty<'a>) -> Self {
+                Packet::$variant(p)
+            }
+        }
+    )*};
+}
+from_packet!(
+    Connect(Connect),
+    ConnAck(ConnAck),
+    Publish(Publish),
+    Subscribe(Subscribe),
+    SubAck(SubAck),
+    Unsubscribe(Unsubscribe),
+    UnsubAck(UnsubAck),
+    Disconnect(Disconnect),
+    Auth(Auth)
+);

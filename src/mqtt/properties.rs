@@ -1,0 +1,841 @@
+//! MQTT 5.0 properties (§2.2.2): read zero-copy, written through a builder.
+//!
+//! Invariants: a [`Properties`] value only exists after its bytes were validated, either by
+//! [`Properties::parse`] (which every packet decoder calls) or by [`PropertiesBuilder`]; so
+//! [`Properties::iter`] is infallible and never re-checks. Validation covers: known identifiers,
+//! well-formed values (strings UTF-8 without U+0000), value ranges, the packets each property may
+//! appear in, and duplicates (only User Property may repeat; Subscription Identifier may repeat in
+//! PUBLISH).
+
+use core::num::{NonZeroU16, NonZeroU32};
+
+use super::Qos;
+use super::error::{DecodeError, EncodeError};
+use super::wire::{self, Reader, Writer};
+
+/// Where a property list appears: the packet, or the will properties in CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PropertyContext {
+    /// CONNECT properties.
+    Connect,
+    /// Will properties in the CONNECT payload.
+    Will,
+    /// CONNACK.
+    ConnAck,
+    /// PUBLISH.
+    Publish,
+    /// PUBACK.
+    PubAck,
+    /// PUBREC.
+    PubRec,
+    /// PUBREL.
+    PubRel,
+    /// PUBCOMP.
+    PubComp,
+    /// SUBSCRIBE.
+    Subscribe,
+    /// SUBACK.
+    SubAck,
+    /// UNSUBSCRIBE.
+    Unsubscribe,
+    /// UNSUBACK.
+    UnsubAck,
+    /// DISCONNECT.
+    Disconnect,
+    /// AUTH.
+    Auth,
+}
+
+const fn bit(c: PropertyContext) -> u16 {
+    1 << c as u16
+}
+
+const CONNECT: u16 = bit(PropertyContext::Connect);
+const WILL: u16 = bit(PropertyContext::Will);
+const CONNACK: u16 = bit(PropertyContext::ConnAck);
+const PUBLISH: u16 = bit(PropertyContext::Publish);
+const SUBSCRIBE: u16 = bit(PropertyContext::Subscribe);
+const DISCONNECT: u16 = bit(PropertyContext::Disconnect);
+const AUTH: u16 = bit(PropertyContext::Auth);
+const ACKS: u16 = bit(PropertyContext::PubAck)
+    | bit(PropertyContext::PubRec)
+    | bit(PropertyContext::PubRel)
+    | bit(PropertyContext::PubComp)
+    | bit(PropertyContext::SubAck)
+    | bit(PropertyContext::UnsubAck);
+const ALL: u16 = 0x3fff;
+
+/// The type of a property's value (§2.2.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Byte,
+    U16,
+    U32,
+    VarInt,
+    Str,
+    Bin,
+    Pair,
+}
+
+macro_rules! property_ids {
+    ($( $(#[$doc:meta])* $name:ident = $value:literal, $kind:ident, $ctx:expr; )*) => {
+        /// A property identifier (MQTT 5.0 §2.2.2.2, table 2-4).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        #[repr(u8)]
+        pub enum PropertyId {
+            $( $(#[$doc])* $name = $value, )*
+        }
+
+        impl PropertyId {
+            /// The identifier for its value, `None` if unknown.
+            pub const fn from_u8(b: u8) -> Option<Self> {
+                match b {
+                    $( $value => Some(Self::$name), )*
+                    _ => None,
+                }
+            }
+
+            const fn kind(self) -> Kind {
+                match self { $( Self::$name => Kind::$kind, )* }
+            }
+
+            const fn contexts(self) -> u16 {
+                match self { $( Self::$name => $ctx, )* }
+            }
+        }
+    };
+}
+
+property_ids! {
+    /// 0x01 Payload Format Indicator.
+    PayloadFormatIndicator = 0x01, Byte, PUBLISH | WILL;
+    /// 0x02 Message Expiry Interval.
+    MessageExpiryInterval = 0x02, U32, PUBLISH | WILL;
+    /// 0x03 Content Type.
+    ContentType = 0x03, Str, PUBLISH | WILL;
+    /// 0x08 Response Topic.
+    ResponseTopic = 0x08, Str, PUBLISH | WILL;
+    /// 0x09 Correlation Data.
+    CorrelationData = 0x09, Bin, PUBLISH | WILL;
+    /// 0x0B Subscription Identifier.
+    SubscriptionIdentifier = 0x0B, VarInt, PUBLISH | SUBSCRIBE;
+    /// 0x11 Session Expiry Interval.
+    SessionExpiryInterval = 0x11, U32, CONNECT | CONNACK | DISCONNECT;
+    /// 0x12 Assigned Client Identifier.
+    AssignedClientIdentifier = 0x12, Str, CONNACK;
+    /// 0x13 Server Keep Alive.
+    ServerKeepAlive = 0x13, U16, CONNACK;
+    /// 0x15 Authentication Method.
+    AuthenticationMethod = 0x15, Str, CONNECT | CONNACK | AUTH;
+    /// 0x16 Authentication Data.
+    AuthenticationData = 0x16, Bin, CONNECT | CONNACK | AUTH;
+    /// 0x17 Request Problem Information.
+    RequestProblemInformation = 0x17, Byte, CONNECT;
+    /// 0x18 Will Delay Interval.
+    WillDelayInterval = 0x18, U32, WILL;
+    /// 0x19 Request Response Information.
+    RequestResponseInformation = 0x19, Byte, CONNECT;
+    /// 0x1A Response Information.
+    ResponseInformation = 0x1A, Str, CONNACK;
+    /// 0x1C Server Reference.
+    ServerReference = 0x1C, Str, CONNACK | DISCONNECT;
+    /// 0x1F Reason String.
+    ReasonString = 0x1F, Str, CONNACK | ACKS | DISCONNECT | AUTH;
+    /// 0x21 Receive Maximum.
+    ReceiveMaximum = 0x21, U16, CONNECT | CONNACK;
+    /// 0x22 Topic Alias Maximum.
+    TopicAliasMaximum = 0x22, U16, CONNECT | CONNACK;
+    /// 0x23 Topic Alias.
+    TopicAlias = 0x23, U16, PUBLISH;
+    /// 0x24 Maximum QoS.
+    MaximumQos = 0x24, Byte, CONNACK;
+    /// 0x25 Retain Available.
+    RetainAvailable = 0x25, Byte, CONNACK;
+    /// 0x26 User Property.
+    UserProperty = 0x26, Pair, ALL;
+    /// 0x27 Maximum Packet Size.
+    MaximumPacketSize = 0x27, U32, CONNECT | CONNACK;
+    /// 0x28 Wildcard Subscription Available.
+    WildcardSubscriptionAvailable = 0x28, Byte, CONNACK;
+    /// 0x29 Subscription Identifier Available.
+    SubscriptionIdentifierAvailable = 0x29, Byte, CONNACK;
+    /// 0x2A Shared Subscription Available.
+    SharedSubscriptionAvailable = 0x2A, Byte, CONNACK;
+}
+
+impl PropertyId {
+    /// Whether a property list in `context` may carry this property [MQTT-2.2.2.2].
+    pub const fn is_allowed_in(self, context: PropertyContext) -> bool {
+        self.contexts() & bit(context) != 0
+    }
+
+    /// Whether the property may appear more than once in `context`.
+    pub const fn may_repeat_in(self, context: PropertyContext) -> bool {
+        matches!(self, PropertyId::UserProperty)
+            || (matches!(self, PropertyId::SubscriptionIdentifier)
+                && matches!(context, PropertyContext::Publish))
+    }
+}
+
+/// Payload Format Indicator values [MQTT-3.3.2.3.2].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PayloadFormat {
+    /// 0: unspecified bytes.
+    Unspecified,
+    /// 1: UTF-8 encoded character data.
+    Utf8,
+}
+
+/// One property with its value; strings and binary data borrow the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Property<'a> {
+    /// 0x01 Payload Format Indicator.
+    PayloadFormatIndicator(PayloadFormat),
+    /// 0x02 Message Expiry Interval, seconds.
+    MessageExpiryInterval(u32),
+    /// 0x03 Content Type.
+    ContentType(&'a str),
+    /// 0x08 Response Topic.
+    ResponseTopic(&'a str),
+    /// 0x09 Correlation Data.
+    CorrelationData(&'a [u8]),
+    /// 0x0B Subscription Identifier, 1 to 268,435,455.
+    SubscriptionIdentifier(NonZeroU32),
+    /// 0x11 Session Expiry Interval, seconds.
+    SessionExpiryInterval(u32),
+    /// 0x12 Assigned Client Identifier.
+    AssignedClientIdentifier(&'a str),
+    /// 0x13 Server Keep Alive, seconds.
+    ServerKeepAlive(u16),
+    /// 0x15 Authentication Method.
+    AuthenticationMethod(&'a str),
+    /// 0x16 Authentication Data.
+    AuthenticationData(&'a [u8]),
+    /// 0x17 Request Problem Information.
+    RequestProblemInformation(bool),
+    /// 0x18 Will Delay Interval, seconds.
+    WillDelayInterval(u32),
+    /// 0x19 Request Response Information.
+    RequestResponseInformation(bool),
+    /// 0x1A Response Information.
+    ResponseInformation(&'a str),
+    /// 0x1C Server Reference.
+    ServerReference(&'a str),
+    /// 0x1F Reason String.
+    ReasonString(&'a str),
+    /// 0x21 Receive Maximum.
+    ReceiveMaximum(NonZeroU16),
+    /// 0x22 Topic Alias Maximum.
+    TopicAliasMaximum(u16),
+    /// 0x23 Topic Alias.
+    TopicAlias(NonZeroU16),
+    /// 0x24 Maximum QoS: [`Qos::AtMostOnce`] or [`Qos::AtLeastOnce`].
+    MaximumQos(Qos),
+    /// 0x25 Retain Available.
+    RetainAvailable(bool),
+    /// 0x26 User Property: name, value.
+    UserProperty(&'a str, &'a str),
+    /// 0x27 Maximum Packet Size, bytes.
+    MaximumPacketSize(NonZeroU32),
+    /// 0x28 Wildcard Subscription Available.
+    WildcardSubscriptionAvailable(bool),
+    /// 0x29 Subscription Identifier Available.
+    SubscriptionIdentifierAvailable(bool),
+    /// 0x2A Shared Subscription Available.
+    SharedSubscriptionAvailable(bool),
+}
+
+impl Property<'_> {
+    /// The property's identifier.
+    pub const fn id(&self) -> PropertyId {
+        use Property as P;
+        use PropertyId as I;
+        match self {
+            P::PayloadFormatIndicator(_) => I::PayloadFormatIndicator,
+            P::MessageExpiryInterval(_) => I::MessageExpiryInterval,
+            P::ContentType(_) => I::ContentType,
+            P::ResponseTopic(_) => I::ResponseTopic,
+            P::CorrelationData(_) => I::CorrelationData,
+            P::SubscriptionIdentifier(_) => I::SubscriptionIdentifier,
+            P::SessionExpiryInterval(_) => I::SessionExpiryInterval,
+            P::AssignedClientIdentifier(_) => I::AssignedClientIdentifier,
+            P::ServerKeepAlive(_) => I::ServerKeepAlive,
+            P::AuthenticationMethod(_) => I::AuthenticationMethod,
+            P::AuthenticationData(_) => I::AuthenticationData,
+            P::RequestProblemInformation(_) => I::RequestProblemInformation,
+            P::WillDelayInterval(_) => I::WillDelayInterval,
+            P::RequestResponseInformation(_) => I::RequestResponseInformation,
+            P::ResponseInformation(_) => I::ResponseInformation,
+            P::ServerReference(_) => I::ServerReference,
+            P::ReasonString(_) => I::ReasonString,
+            P::ReceiveMaximum(_) => I::ReceiveMaximum,
+            P::TopicAliasMaximum(_) => I::TopicAliasMaximum,
+            P::TopicAlias(_) => I::TopicAlias,
+            P::MaximumQos(_) => I::MaximumQos,
+            P::RetainAvailable(_) => I::RetainAvailable,
+            P::UserProperty(..) => I::UserProperty,
+            P::MaximumPacketSize(_) => I::MaximumPacketSize,
+            P::WildcardSubscriptionAvailable(_) => I::WildcardSubscriptionAvailable,
+            P::SubscriptionIdentifierAvailable(_) => I::SubscriptionIdentifierAvailable,
+            P::SharedSubscriptionAvailable(_) => I::SharedSubscriptionAvailable,
+        }
+    }
+}
+
+fn bool_value(id: PropertyId, b: u8) -> Result<bool, DecodeError> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        // Any other value is a Protocol Error (§3.1.2.11, §3.2.2.3).
+        _ => Err(DecodeError::InvalidPropertyValue(id)),
+    }
+}
+
+/// Reads one property from the front of `r`, checking its value.
+fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
+    // The identifier is a variable byte integer [MQTT-2.2.2.2]; every known one fits one byte.
+    let raw = r.varint()?;
+    let id = u8::try_from(raw)
+        .ok()
+        .and_then(PropertyId::from_u8)
+        .ok_or(DecodeError::UnknownProperty(raw))?;
+    let invalid = DecodeError::InvalidPropertyValue(id);
+    use PropertyId as I;
+    Ok(match id.kind() {
+        Kind::Byte => {
+            let b = r.u8()?;
+            match id {
+                // [MQTT-3.3.2.3.2] 0 or 1.
+                I::PayloadFormatIndicator => Property::PayloadFormatIndicator(match b {
+                    0 => PayloadFormat::Unspecified,
+                    1 => PayloadFormat::Utf8,
+                    _ => return Err(invalid),
+                }),
+                // §3.2.2.3.4: Maximum QoS other than 0 or 1 is a Protocol Error.
+                I::MaximumQos => Property::MaximumQos(match b {
+                    0 => Qos::AtMostOnce,
+                    1 => Qos::AtLeastOnce,
+                    _ => return Err(invalid),
+                }),
+                I::RequestProblemInformation => {
+                    Property::RequestProblemInformation(bool_value(id, b)?)
+                }
+                I::RequestResponseInformation => {
+                    Property::RequestResponseInformation(bool_value(id, b)?)
+                }
+                I::RetainAvailable => Property::RetainAvailable(bool_value(id, b)?),
+                I::WildcardSubscriptionAvailable => {
+                    Property::WildcardSubscriptionAvailable(bool_value(id, b)?)
+                }
+                I::SubscriptionIdentifierAvailable => {
+                    Property::SubscriptionIdentifierAvailable(bool_value(id, b)?)
+                }
+                _ => Property::SharedSubscriptionAvailable(bool_value(id, b)?),
+            }
+        }
+        Kind::U16 => {
+            let v = r.u16()?;
+            match id {
+                I::ServerKeepAlive => Property::ServerKeepAlive(v),
+                // §3.1.2.11.3: Receive Maximum 0 is a Protocol Error.
+                I::ReceiveMaximum => Property::ReceiveMaximum(NonZeroU16::new(v).ok_or(invalid)?),
+                I::TopicAliasMaximum => Property::TopicAliasMaximum(v),
+                // [MQTT-3.3.2-8] Topic Alias 0 is a Protocol Error.
+                _ => Property::TopicAlias(NonZeroU16::new(v).ok_or(invalid)?),
+            }
+        }
+        Kind::U32 => {
+            let v = r.u32()?;
+            match id {
+                I::MessageExpiryInterval => Property::MessageExpiryInterval(v),
+                I::SessionExpiryInterval => Property::SessionExpiryInterval(v),
+                I::WillDelayInterval => Property::WillDelayInterval(v),
+                // §3.1.2.11.4: Maximum Packet Size 0 is a Protocol Error.
+                _ => Property::MaximumPacketSize(NonZeroU32::new(v).ok_or(invalid)?),
+            }
+        }
+        // §3.3.2.3.8: Subscription Identifier 0 is a Protocol Error.
+        Kind::VarInt => {
+            Property::SubscriptionIdentifier(NonZeroU32::new(r.varint()?).ok_or(invalid)?)
+        }
+        Kind::Str => {
+            let s = r.string()?;
+            match id {
+                I::ContentType => Property::ContentType(s),
+                I::ResponseTopic => Property::ResponseTopic(s),
+                I::AssignedClientIdentifier => Property::AssignedClientIdentifier(s),
+                I::AuthenticationMethod => Property::AuthenticationMethod(s),
+                I::ResponseInformation => Property::ResponseInformation(s),
+                I::ServerReference => Property::ServerReference(s),
+                _ => Property::ReasonString(s),
+            }
+        }
+        Kind::Bin => {
+            let b = r.binary()?;
+            match id {
+                I::CorrelationData => Property::CorrelationData(b),
+                _ => Property::AuthenticationData(b),
+            }
+        }
+        Kind::Pair => {
+            let k = r.string()?;
+            let v = r.string()?;
+            Property::UserProperty(k, v)
+        }
+    })
+}
+
+/// A validated property list: the raw bytes after the Property Length, borrowed.
+///
+/// Obtain one from a decoded packet, from [`Properties::parse`] or from [`PropertiesBuilder`].
+/// `Properties::default()` is the empty list.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Properties<'a> {
+    raw: &'a [u8],
+}
+
+impl core::fmt::Debug for Properties<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<'a> Properties<'a> {
+    /// The empty property list.
+    pub const EMPTY: Properties<'static> = Properties { raw: &[] };
+
+    /// Validates `raw` (the bytes after the Property Length) as the property list of `context`.
+    pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(raw);
+        let mut seen: u64 = 0;
+        while !r.is_empty() {
+            let p = read_property(&mut r)?;
+            let id = p.id();
+            // [MQTT-2.2.2.2] a property not defined for this packet is a Protocol Error.
+            if !id.is_allowed_in(context) {
+                return Err(DecodeError::PropertyNotAllowed(id));
+            }
+            let mask = 1u64 << (id as u8);
+            if seen & mask != 0 && !id.may_repeat_in(context) {
+                return Err(DecodeError::DuplicateProperty(id));
+            }
+            seen |= mask;
+        }
+        Ok(Properties { raw })
+    }
+
+    /// Reads a Property Length and the list it announces from `r`.
+    pub(crate) fn read(r: &mut Reader<'a>, context: PropertyContext) -> Result<Self, DecodeError> {
+        let len = r.varint()?;
+        let raw = r.bytes(len as usize)?;
+        Self::parse(raw, context)
+    }
+
+    /// The raw bytes (without the Property Length).
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// `true` if there are no properties.
+    pub const fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// The properties in wire order.
+    pub fn iter(&self) -> PropertiesIter<'a> {
+        PropertiesIter { r: Reader::new(self.raw) }
+    }
+
+    /// The first property with identifier `id`.
+    pub fn get(&self, id: PropertyId) -> Option<Property<'a>> {
+        self.iter().find(|p| p.id() == id)
+    }
+
+    /// The User Properties (name, value) in wire order.
+    pub fn user_properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.iter().filter_map(|p| match p {
+            Property::UserProperty(k, v) => Some((k, v)),
+            _ => None,
+        })
+    }
+
+    /// The Topic Alias, if present.
+    pub fn topic_alias(&self) -> Option<NonZeroU16> {
+        match self.get(PropertyId::TopicAlias) {
+            Some(Property::TopicAlias(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Bytes on the wire: the Property Length plus the list.
+    pub(crate) fn wire_len(&self) -> usize {
+        wire::varint_len(self.raw.len()) + self.raw.len()
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer<'_>) {
+        w.varint(self.raw.len());
+        w.bytes(self.raw);
+    }
+
+    /// Checks that every property may be sent in `context` (encode side).
+    pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
+        let mut sub_id = false;
+        for p in self.iter() {
+            let id = p.id();
+            if !id.is_allowed_in(context) {
+                return Err(EncodeError::PropertyNotAllowed(id));
+            }
+            if id == PropertyId::SubscriptionIdentifier && !id.may_repeat_in(context) {
+                if sub_id {
+                    return Err(EncodeError::DuplicateProperty(id));
+                }
+                sub_id = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> IntoIterator for Properties<'a> {
+    type Item = Property<'a>;
+    type IntoIter = PropertiesIter<'a>;
+    fn into_iter(self) -> PropertiesIter<'a> {
+        self.iter()
+    }
+}
+
+/// Iterator over a validated [`Properties`] list; never fails.
+#[derive(Debug, Clone)]
+pub struct PropertiesIter<'a> {
+    r: Reader<'a>,
+}
+
+impl<'a> Iterator for PropertiesIter<'a> {
+    type Item = Property<'a>;
+    fn next(&mut self) -> Option<Property<'a>> {
+        if self.r.is_empty() {
+            return None;
+        }
+        // The list was validated when the `Properties` was made, so this cannot fail; should it
+        // ever, iteration simply ends.
+        read_property(&mut self.r).ok()
+    }
+}
+
+/// Writes a property list into a caller buffer and hands back the [`Properties`] view.
+///
+/// Values are checked as they are pushed (ranges, string lengths, U+0000, duplicates); whether a
+/// property may appear in a given packet is checked when the packet is encoded.
+///
+/// ```
+/// use mqtt_ws::mqtt::properties::{Property, PropertiesBuilder};
+/// let mut buf = [0u8; 64];
+/// let mut b = PropertiesBuilder::new(&mut buf);
+/// b.push(Property::MessageExpiryInterval(60))?.push(Property::UserProperty("k", "v"))?;
+/// let props = b.finish();
+/// assert_eq!(props.iter().count(), 2);
+/// # Ok::<(), mqtt_ws::mqtt::EncodeError>(())
+/// ```
+#[derive(Debug)]
+pub struct PropertiesBuilder<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+    seen: u64,
+}
+
+impl<'b> PropertiesBuilder<'b> {
+    /// A builder writing into `buf`.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Self { buf, len: 0, seen: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` if nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `p`. On error nothing was appended.
+    pub fn push(&mut self, p: Property<'_>) -> Result<&mut Self, EncodeError> {
+        let id = p.id();
+        let mask = 1u64 << (id as u8);
+        let repeatable =
+            matches!(id, PropertyId::UserProperty | PropertyId::SubscriptionIdentifier);
+        if self.seen & mask != 0 && !repeatable {
+            return Err(EncodeError::DuplicateProperty(id));
+        }
+        let invalid = EncodeError::InvalidPropertyValue(id);
+        let value_len = match p {
+            Property::PayloadFormatIndicator(_)
+            | Property::RequestProblemInformation(_)
+            | Property::RequestResponseInformation(_)
+            | Property::RetainAvailable(_)
+            | Property::WildcardSubscriptionAvailable(_)
+            | Property::SubscriptionIdentifierAvailable(_)
+            | Property::SharedSubscriptionAvailable(_) => 1,
+            Property::MaximumQos(q) => {
+                if q == Qos::ExactlyOnce {
+                    return Err(invalid);
+                }
+                1
+            }
+            Property::ServerKeepAlive(_)
+            | Property::ReceiveMaximum(_)
+            | Property::TopicAliasMaximum(_)
+            | Property::TopicAlias(_) => 2,
+            Property::MessageExpiryInterval(_)
+            | Property::SessionExpiryInterval(_)
+            | Property::WillDelayInterval(_)
+            | Property::MaximumPacketSize(_) => 4,
+            Property::SubscriptionIdentifier(v) => {
+                let v = v.get() as usize;
+                if v > wire::MAX_REMAINING_LEN {
+                    return Err(invalid);
+                }
+                wire::varint_len(v)
+            }
+            Property::ContentType(s)
+            | Property::ResponseTopic(s)
+            | Property::AssignedClientIdentifier(s)
+            | Property::AuthenticationMethod(s)
+            | Property::ResponseInformation(s)
+            | Property::ServerReference(s)
+            | Property::ReasonString(s) => wire::check_str(s)?,
+            Property::CorrelationData(b) | Property::AuthenticationData(b) => {
+                wire::prefixed_len(b.len())?
+            }
+            Property::UserProperty(k, v) => wire::check_str(k)? + wire::check_str(v)?,
+        };
+        let required = self.len + 1 + value_len;
+        if required > self.buf.len() {
+            return Err(EncodeError::BufferTooSmall { required });
+        }
+        let mut w = Writer::new(&mut self.buf[self.len..required]);
+        w.u8(id as u8);
+        write_value(&mut w, &p);
+        self.len = required;
+        self.seen |= mask;
+        Ok(self)
+    }
+
+    /// The finished list, borrowing the builder's buffer.
+    pub fn finish(self) -> Properties<'b> {
+        let buf: &'b [u8] = self.buf;
+        Properties { raw: &buf[..self.len] }
+    }
+}
+
+fn write_value(w: &mut Writer<'_>, p: &Property<'_>) {
+    match *p {
+        Property::PayloadFormatIndicator(f) => w.u8(f as u8),
+        Property::MaximumQos(q) => w.u8(q.as_u8()),
+        Property::RequestProblemInformation(b)
+        | Property::RequestResponseInformation(b)
+        | Property::RetainAvailable(b)
+        | Property::WildcardSubscriptionAvailable(b)
+        | Property::SubscriptionIdentifierAvailable(b)
+        | Property::SharedSubscriptionAvailable(b) => w.u8(u8::from(b)),
+        Property::ServerKeepAlive(v) | Property::TopicAliasMaximum(v) => w.u16(v),
+        Property::ReceiveMaximum(v) | Property::TopicAlias(v) => w.u16(v.get()),
+        Property::MessageExpiryInterval(v)
+        | Property::SessionExpiryInterval(v)
+        | Property::WillDelayInterval(v) => w.u32(v),
+        Property::MaximumPacketSize(v) => w.u32(v.get()),
+        Property::SubscriptionIdentifier(v) => w.varint(v.get() as usize),
+        Property::ContentType(s)
+        | Property::ResponseTopic(s)
+        | Property::AssignedClientIdentifier(s)
+        | Property::AuthenticationMethod(s)
+        | Property::ResponseInformation(s)
+        | Property::ServerReference(s)
+        | Property::ReasonString(s) => w.string(s),
+        Property::CorrelationData(b) | Property::AuthenticationData(b) => w.binary(b),
+        Property::UserProperty(k, v) => {
+            w.string(k);
+            w.string(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nz16(v: u16) -> NonZeroU16 {
+        NonZeroU16::new(v).unwrap()
+    }
+    fn nz32(v: u32) -> NonZeroU32 {
+        NonZeroU32::new(v).unwrap()
+    }
+
+    /// One of each of the 27 properties.
+    fn all() -> [Property<'static>; 27] {
+        use Property as P;
+        [
+            P::PayloadFormatIndicator(PayloadFormat::Utf8),
+            P::MessageExpiryInterval(10),
+            P::ContentType("text/plain"),
+            P::ResponseTopic("r/t"),
+            P::CorrelationData(b"\x01\x02"),
+            P::SubscriptionIdentifier(nz32(300)),
+            P::SessionExpiryInterval(3600),
+            P::AssignedClientIdentifier("abc"),
+            P::ServerKeepAlive(30),
+            P::AuthenticationMethod("SCRAM"),
+            P::AuthenticationData(b"x"),
+            P::RequestProblemInformation(false),
+            P::WillDelayInterval(5),
+            P::RequestResponseInformation(true),
+            P::ResponseInformation("resp"),
+            P::ServerReference("other"),
+            P::ReasonString("why"),
+            P::ReceiveMaximum(nz16(10)),
+            P::TopicAliasMaximum(5),
+            P::TopicAlias(nz16(3)),
+            P::MaximumQos(Qos::AtLeastOnce),
+            P::RetainAvailable(true),
+            P::UserProperty("k", "v"),
+            P::MaximumPacketSize(nz32(1024)),
+            P::WildcardSubscriptionAvailable(false),
+            P::SubscriptionIdentifierAvailable(true),
+            P::SharedSubscriptionAvailable(true),
+        ]
+    }
+
+    fn context_for(id: PropertyId) -> PropertyContext {
+        use PropertyContext as C;
+        [C::Connect, C::Will, C::ConnAck, C::Publish, C::Disconnect, C::Auth, C::Subscribe]
+            .into_iter()
+            .find(|c| id.is_allowed_in(*c))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_property_round_trips() {
+        for p in all() {
+            let mut buf = [0u8; 32];
+            let mut b = PropertiesBuilder::new(&mut buf);
+            b.push(p).unwrap();
+            let props = b.finish();
+            assert_eq!(props.as_bytes()[0], p.id() as u8);
+            let parsed = Properties::parse(props.as_bytes(), context_for(p.id())).unwrap();
+            assert_eq!(parsed.iter().collect::<heapless::Vec<_, 2>>().as_slice(), &[p]);
+        }
+    }
+
+    #[test]
+    fn wire_bytes() {
+        let mut buf = [0u8; 32];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        b.push(Property::SubscriptionIdentifier(nz32(300))).unwrap();
+        b.push(Property::UserProperty("a", "b")).unwrap();
+        assert_eq!(b.finish().as_bytes(), &[0x0B, 0xAC, 0x02, 0x26, 0, 1, b'a', 0, 1, b'b']);
+    }
+
+    #[test]
+    fn context_rules() {
+        // Topic Alias in CONNECT.
+        assert_eq!(
+            Properties::parse(&[0x23, 0, 1], PropertyContext::Connect),
+            Err(DecodeError::PropertyNotAllowed(PropertyId::TopicAlias))
+        );
+        // Will Delay Interval only in will properties.
+        assert!(Properties::parse(&[0x18, 0, 0, 0, 1], PropertyContext::Will).is_ok());
+        assert_eq!(
+            Properties::parse(&[0x18, 0, 0, 0, 1], PropertyContext::Publish),
+            Err(DecodeError::PropertyNotAllowed(PropertyId::WillDelayInterval))
+        );
+    }
+
+    #[test]
+    fn duplicates() {
+        let twice = [0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2];
+        assert_eq!(
+            Properties::parse(&twice, PropertyContext::Publish),
+            Err(DecodeError::DuplicateProperty(PropertyId::MessageExpiryInterval))
+        );
+        let users = [0x26, 0, 1, b'a', 0, 0, 0x26, 0, 1, b'a', 0, 0];
+        assert_eq!(Properties::parse(&users, PropertyContext::PubAck).unwrap().iter().count(), 2);
+        let sub_ids = [0x0B, 1, 0x0B, 2];
+        assert!(Properties::parse(&sub_ids, PropertyContext::Publish).is_ok());
+        assert_eq!(
+            Properties::parse(&sub_ids, PropertyContext::Subscribe),
+            Err(DecodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier))
+        );
+        let mut buf = [0u8; 16];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        b.push(Property::TopicAlias(nz16(1))).unwrap();
+        assert_eq!(
+            b.push(Property::TopicAlias(nz16(2))).unwrap_err(),
+            EncodeError::DuplicateProperty(PropertyId::TopicAlias)
+        );
+    }
+
+    #[test]
+    fn value_rules() {
+        use PropertyContext as C;
+        let cases: &[(&[u8], C, PropertyId)] = &[
+            (&[0x21, 0, 0], C::Connect, PropertyId::ReceiveMaximum),
+            (&[0x24, 2], C::ConnAck, PropertyId::MaximumQos),
+            (&[0x01, 2], C::Publish, PropertyId::PayloadFormatIndicator),
+            (&[0x23, 0, 0], C::Publish, PropertyId::TopicAlias),
+            (&[0x0B, 0], C::Subscribe, PropertyId::SubscriptionIdentifier),
+            (&[0x27, 0, 0, 0, 0], C::Connect, PropertyId::MaximumPacketSize),
+            (&[0x17, 2], C::Connect, PropertyId::RequestProblemInformation),
+            (&[0x19, 2], C::Connect, PropertyId::RequestResponseInformation),
+            (&[0x25, 2], C::ConnAck, PropertyId::RetainAvailable),
+            (&[0x28, 2], C::ConnAck, PropertyId::WildcardSubscriptionAvailable),
+            (&[0x29, 2], C::ConnAck, PropertyId::SubscriptionIdentifierAvailable),
+            (&[0x2A, 2], C::ConnAck, PropertyId::SharedSubscriptionAvailable),
+        ];
+        for &(raw, c, id) in cases {
+            let e = Properties::parse(raw, c).unwrap_err();
+            assert_eq!(e, DecodeError::InvalidPropertyValue(id));
+            assert_eq!(e.reason_code(), crate::mqtt::ReasonCode::ProtocolError);
+        }
+    }
+
+    #[test]
+    fn malformed() {
+        // Unknown identifier.
+        assert_eq!(
+            Properties::parse(&[0x04, 0], PropertyContext::Publish),
+            Err(DecodeError::UnknownProperty(4))
+        );
+        // Value runs past the list.
+        assert_eq!(
+            Properties::parse(&[0x02, 0, 0], PropertyContext::Publish),
+            Err(DecodeError::Truncated)
+        );
+        // Invalid UTF-8 in a string value.
+        assert_eq!(
+            Properties::parse(&[0x03, 0, 1, 0xFF], PropertyContext::Publish),
+            Err(DecodeError::InvalidUtf8)
+        );
+    }
+
+    #[test]
+    fn builder_too_small_writes_nothing() {
+        let mut buf = [0u8; 4];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        assert_eq!(
+            b.push(Property::MessageExpiryInterval(1)).unwrap_err(),
+            EncodeError::BufferTooSmall { required: 5 }
+        );
+        assert!(b.is_empty());
+        assert_eq!(
+            b.push(Property::MaximumQos(Qos::ExactlyOnce)).unwrap_err(),
+            EncodeError::InvalidPropertyValue(PropertyId::MaximumQos)
+        );
+        assert_eq!(b.push(Property::ContentType("a\0")).unwrap_err(), EncodeError::NullCharacter);
+    }
+}

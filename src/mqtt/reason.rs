@@ -1,0 +1,311 @@
+//! Reason codes (MQTT 5.0 §2.4) and the 3.1.1 CONNACK / SUBACK return codes mapped onto them.
+//!
+//! Values 0x00, 0x01 and 0x02 carry several spec names; [`ReasonCode::NormalDisconnection`] and
+//! [`ReasonCode::GrantedQos0`] are associated constants equal to [`ReasonCode::Success`], and
+//! [`ReasonCode::GrantedQos1`] / [`ReasonCode::GrantedQos2`] are variants. The spec does not allow
+//! unknown reason codes, so there is no `Unknown` case: decoding rejects them.
+
+use super::Qos;
+
+macro_rules! reason_codes {
+    ($( $(#[$doc:meta])* $name:ident = $value:literal, $mask:expr; )*) => {
+        /// An MQTT 5.0 reason code (§2.4), named as the specification names it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        #[repr(u8)]
+        pub enum ReasonCode {
+            $( $(#[$doc])* $name = $value, )*
+        }
+
+        impl ReasonCode {
+            /// The reason code for a byte, `None` if the byte is no reason code.
+            pub const fn from_u8(b: u8) -> Option<Self> {
+                match b {
+                    $( $value => Some(Self::$name), )*
+                    _ => None,
+                }
+            }
+
+            /// Bit set of the [`ReasonContext`]s that may carry this code.
+            const fn contexts(self) -> u16 {
+                match self {
+                    $( Self::$name => $mask, )*
+                }
+            }
+        }
+    };
+}
+
+const CONNACK: u16 = 1 << ReasonContext::ConnAck as u16;
+const PUBACK: u16 = 1 << ReasonContext::PubAck as u16;
+const PUBREC: u16 = 1 << ReasonContext::PubRec as u16;
+const PUBREL: u16 = 1 << ReasonContext::PubRel as u16;
+const PUBCOMP: u16 = 1 << ReasonContext::PubComp as u16;
+const SUBACK: u16 = 1 << ReasonContext::SubAck as u16;
+const UNSUBACK: u16 = 1 << ReasonContext::UnsubAck as u16;
+const DISCONNECT: u16 = 1 << ReasonContext::Disconnect as u16;
+const AUTH: u16 = 1 << ReasonContext::Auth as u16;
+const PUB: u16 = PUBACK | PUBREC;
+
+reason_codes! {
+    /// 0x00 Success (also Normal disconnection, Granted QoS 0).
+    Success = 0x00, CONNACK | PUB | PUBREL | PUBCOMP | SUBACK | UNSUBACK | DISCONNECT | AUTH;
+    /// 0x01 Granted QoS 1.
+    GrantedQos1 = 0x01, SUBACK;
+    /// 0x02 Granted QoS 2.
+    GrantedQos2 = 0x02, SUBACK;
+    /// 0x04 Disconnect with Will Message.
+    DisconnectWithWillMessage = 0x04, DISCONNECT;
+    /// 0x10 No matching subscribers.
+    NoMatchingSubscribers = 0x10, PUB;
+    /// 0x11 No subscription existed.
+    NoSubscriptionExisted = 0x11, UNSUBACK;
+    /// 0x18 Continue authentication.
+    ContinueAuthentication = 0x18, AUTH;
+    /// 0x19 Re-authenticate.
+    ReAuthenticate = 0x19, AUTH;
+    /// 0x80 Unspecified error.
+    UnspecifiedError = 0x80, CONNACK | PUB | SUBACK | UNSUBACK | DISCONNECT;
+    /// 0x81 Malformed Packet.
+    MalformedPacket = 0x81, CONNACK | DISCONNECT;
+    /// 0x82 Protocol Error.
+    ProtocolError = 0x82, CONNACK | DISCONNECT;
+    /// 0x83 Implementation specific error.
+    ImplementationSpecificError = 0x83, CONNACK | PUB | SUBACK | UNSUBACK | DISCONNECT;
+    /// 0x84 Unsupported Protocol Version.
+    UnsupportedProtocolVersion = 0x84, CONNACK;
+    /// 0x85 Client Identifier not valid.
+    ClientIdentifierNotValid = 0x85, CONNACK;
+    /// 0x86 Bad User Name or Password.
+    BadUserNameOrPassword = 0x86, CONNACK;
+    /// 0x87 Not authorized.
+    NotAuthorized = 0x87, CONNACK | PUB | SUBACK | UNSUBACK | DISCONNECT;
+    /// 0x88 Server unavailable.
+    ServerUnavailable = 0x88, CONNACK;
+    /// 0x89 Server busy.
+    ServerBusy = 0x89, CONNACK | DISCONNECT;
+    /// 0x8A Banned.
+    Banned = 0x8A, CONNACK;
+    /// 0x8B Server shutting down.
+    ServerShuttingDown = 0x8B, DISCONNECT;
+    /// 0x8C Bad authentication method.
+    BadAuthenticationMethod = 0x8C, CONNACK | DISCONNECT;
+    /// 0x8D Keep Alive timeout.
+    KeepAliveTimeout = 0x8D, DISCONNECT;
+    /// 0x8E Session taken over.
+    SessionTakenOver = 0x8E, DISCONNECT;
+    /// 0x8F Topic Filter invalid.
+    TopicFilterInvalid = 0x8F, SUBACK | UNSUBACK | DISCONNECT;
+    /// 0x90 Topic Name invalid.
+    TopicNameInvalid = 0x90, CONNACK | PUB | DISCONNECT;
+    /// 0x91 Packet Identifier in use.
+    PacketIdentifierInUse = 0x91, PUB | SUBACK | UNSUBACK;
+    /// 0x92 Packet Identifier not found.
+    PacketIdentifierNotFound = 0x92, PUBREL | PUBCOMP;
+    /// 0x93 Receive Maximum exceeded.
+    ReceiveMaximumExceeded = 0x93, DISCONNECT;
+    /// 0x94 Topic Alias invalid.
+    TopicAliasInvalid = 0x94, DISCONNECT;
+    /// 0x95 Packet too large.
+    PacketTooLarge = 0x95, CONNACK | DISCONNECT;
+    /// 0x96 Message rate too high.
+    MessageRateTooHigh = 0x96, DISCONNECT;
+    /// 0x97 Quota exceeded.
+    QuotaExceeded = 0x97, CONNACK | PUB | SUBACK | DISCONNECT;
+    /// 0x98 Administrative action.
+    AdministrativeAction = 0x98, DISCONNECT;
+    /// 0x99 Payload format invalid.
+    PayloadFormatInvalid = 0x99, CONNACK | PUB | DISCONNECT;
+    /// 0x9A Retain not supported.
+    RetainNotSupported = 0x9A, CONNACK | DISCONNECT;
+    /// 0x9B QoS not supported.
+    QosNotSupported = 0x9B, CONNACK | DISCONNECT;
+    /// 0x9C Use another server.
+    UseAnotherServer = 0x9C, CONNACK | DISCONNECT;
+    /// 0x9D Server moved.
+    ServerMoved = 0x9D, CONNACK | DISCONNECT;
+    /// 0x9E Shared Subscriptions not supported.
+    SharedSubscriptionsNotSupported = 0x9E, SUBACK | DISCONNECT;
+    /// 0x9F Connection rate exceeded.
+    ConnectionRateExceeded = 0x9F, CONNACK | DISCONNECT;
+    /// 0xA0 Maximum connect time.
+    MaximumConnectTime = 0xA0, DISCONNECT;
+    /// 0xA1 Subscription Identifiers not supported.
+    SubscriptionIdentifiersNotSupported = 0xA1, SUBACK | DISCONNECT;
+    /// 0xA2 Wildcard Subscriptions not supported.
+    WildcardSubscriptionsNotSupported = 0xA2, SUBACK | DISCONNECT;
+}
+
+/// The packets that carry reason codes; each allows its own set (MQTT 5.0 §2.4 table 2-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ReasonContext {
+    /// CONNACK.
+    ConnAck,
+    /// PUBACK.
+    PubAck,
+    /// PUBREC.
+    PubRec,
+    /// PUBREL.
+    PubRel,
+    /// PUBCOMP.
+    PubComp,
+    /// SUBACK.
+    SubAck,
+    /// UNSUBACK.
+    UnsubAck,
+    /// DISCONNECT.
+    Disconnect,
+    /// AUTH.
+    Auth,
+}
+
+#[allow(non_upper_case_globals)]
+impl ReasonCode {
+    /// 0x00 Normal disconnection (DISCONNECT), the same value as [`ReasonCode::Success`].
+    pub const NormalDisconnection: ReasonCode = ReasonCode::Success;
+    /// 0x00 Granted QoS 0 (SUBACK), the same value as [`ReasonCode::Success`].
+    pub const GrantedQos0: ReasonCode = ReasonCode::Success;
+
+    /// The byte on the wire.
+    #[inline]
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// `true` for 0x80 and above: the operation failed.
+    #[inline]
+    pub const fn is_error(self) -> bool {
+        self.code() >= 0x80
+    }
+
+    /// Whether `context` may carry this code [MQTT-2.4].
+    #[inline]
+    pub const fn is_allowed_in(self, context: ReasonContext) -> bool {
+        self.contexts() & (1 << context as u16) != 0
+    }
+
+    /// The SUBACK code granting `qos`.
+    pub const fn granted(qos: Qos) -> Self {
+        match qos {
+            Qos::AtMostOnce => Self::Success,
+            Qos::AtLeastOnce => Self::GrantedQos1,
+            Qos::ExactlyOnce => Self::GrantedQos2,
+        }
+    }
+
+    /// The MQTT 3.1.1 CONNACK return code (§3.2.2.3) as its 5.0 equivalent.
+    pub const fn from_v3_connack(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => Self::Success,
+            1 => Self::UnsupportedProtocolVersion,
+            2 => Self::ClientIdentifierNotValid,
+            3 => Self::ServerUnavailable,
+            4 => Self::BadUserNameOrPassword,
+            5 => Self::NotAuthorized,
+            _ => return None,
+        })
+    }
+
+    /// The MQTT 3.1.1 CONNACK return code for this code, `None` if 3.1.1 has no equivalent.
+    pub const fn to_v3_connack(self) -> Option<u8> {
+        Some(match self {
+            Self::Success => 0,
+            Self::UnsupportedProtocolVersion => 1,
+            Self::ClientIdentifierNotValid => 2,
+            Self::ServerUnavailable => 3,
+            Self::BadUserNameOrPassword => 4,
+            Self::NotAuthorized => 5,
+            _ => return None,
+        })
+    }
+
+    /// The MQTT 3.1.1 SUBACK return code (§3.9.3: 0, 1, 2 or 0x80 Failure) as its 5.0
+    /// equivalent (0x80 is [`ReasonCode::UnspecifiedError`]).
+    pub const fn from_v3_suback(code: u8) -> Option<Self> {
+        Some(match code {
+            0 => Self::Success,
+            1 => Self::GrantedQos1,
+            2 => Self::GrantedQos2,
+            0x80 => Self::UnspecifiedError,
+            _ => return None,
+        })
+    }
+
+    /// The MQTT 3.1.1 SUBACK return code: granted QoS as is, every failure as 0x80; `None` for
+    /// codes a SUBACK may not carry.
+    pub const fn to_v3_suback(self) -> Option<u8> {
+        if !self.is_allowed_in(ReasonContext::SubAck) {
+            return None;
+        }
+        Some(if self.is_error() { 0x80 } else { self.code() })
+    }
+}
+
+impl From<ReasonCode> for u8 {
+    fn from(r: ReasonCode) -> u8 {
+        r.code()
+    }
+}
+
+impl TryFrom<u8> for ReasonCode {
+    type Error = u8;
+    fn try_from(b: u8) -> Result<Self, u8> {
+        Self::from_u8(b).ok_or(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_byte_round_trips() {
+        let mut known = 0;
+        for b in 0..=255u8 {
+            if let Some(r) = ReasonCode::from_u8(b) {
+                assert_eq!(r.code(), b);
+                known += 1;
+            }
+        }
+        assert_eq!(known, 43);
+    }
+
+    #[test]
+    fn spec_names() {
+        assert_eq!(ReasonCode::NoMatchingSubscribers.code(), 0x10);
+        assert_eq!(ReasonCode::NormalDisconnection, ReasonCode::Success);
+        assert_eq!(ReasonCode::GrantedQos0.code(), 0);
+        assert_eq!(ReasonCode::WildcardSubscriptionsNotSupported.code(), 0xA2);
+    }
+
+    #[test]
+    fn contexts() {
+        use ReasonContext::*;
+        assert!(ReasonCode::NoMatchingSubscribers.is_allowed_in(PubAck));
+        assert!(!ReasonCode::NoMatchingSubscribers.is_allowed_in(PubRel));
+        assert!(ReasonCode::PacketIdentifierNotFound.is_allowed_in(PubComp));
+        assert!(!ReasonCode::GrantedQos1.is_allowed_in(ConnAck));
+        assert!(ReasonCode::ContinueAuthentication.is_allowed_in(Auth));
+        assert!(!ReasonCode::ContinueAuthentication.is_allowed_in(Disconnect));
+        assert!(ReasonCode::DisconnectWithWillMessage.is_allowed_in(Disconnect));
+        assert!(ReasonCode::Banned.is_allowed_in(ConnAck));
+        assert!(!ReasonCode::Banned.is_allowed_in(Disconnect));
+    }
+
+    #[test]
+    fn v3_mappings() {
+        assert_eq!(ReasonCode::from_v3_connack(5), Some(ReasonCode::NotAuthorized));
+        assert_eq!(ReasonCode::NotAuthorized.to_v3_connack(), Some(5));
+        assert_eq!(ReasonCode::from_v3_connack(6), None);
+        assert_eq!(ReasonCode::Banned.to_v3_connack(), None);
+        for c in 0..=5u8 {
+            assert_eq!(ReasonCode::from_v3_connack(c).and_then(ReasonCode::to_v3_connack), Some(c));
+        }
+        assert_eq!(ReasonCode::from_v3_suback(0x80), Some(ReasonCode::UnspecifiedError));
+        assert_eq!(ReasonCode::NotAuthorized.to_v3_suback(), Some(0x80));
+        assert_eq!(ReasonCode::GrantedQos2.to_v3_suback(), Some(2));
+        assert_eq!(ReasonCode::from_v3_suback(3), None);
+        assert_eq!(ReasonCode::Banned.to_v3_suback(), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! Topic names, topic filters, wildcard matching and shared subscriptions (MQTT 5.0 §4.7, §4.8).
+//!
+//! A topic name is a non-empty string without `+` or `#` [MQTT-4.7.3-1], [MQTT-3.3.2-2]. A topic
+//! filter is non-empty; `#` stands alone as the last level [MQTT-4.7.1-1] and `+` stands alone in
+//! its level [MQTT-4.7.1-2]. A shared subscription `$share/{ShareName}/{filter}` has a non-empty
+//! ShareName without `/`, `+` or `#` [MQTT-4.8.2-1] followed by `/` and a topic filter
+//! [MQTT-4.8.2-2]. Strings never contain U+0000 [MQTT-4.7.3-2].
+
+/// Why a topic name or filter is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TopicError {
+    /// Zero length [MQTT-4.7.3-1].
+    Empty,
+    /// Longer than 65,535 bytes [MQTT-4.7.3-3].
+    TooLong,
+    /// Contains U+0000 [MQTT-4.7.3-2].
+    NullCharacter,
+    /// A wildcard in a topic name [MQTT-3.3.2-2].
+    WildcardInName,
+    /// `#` not alone as the last level, or `+` not alone in its level [MQTT-4.7.1-1],
+    /// [MQTT-4.7.1-2].
+    MisplacedWildcard,
+    /// A shared subscription with an empty or invalid ShareName [MQTT-4.8.2-1].
+    InvalidShareName,
+    /// A shared subscription without a topic filter after the ShareName [MQTT-4.8.2-2].
+    MissingSharedFilter,
+}
+
+const SHARE_PREFIX: &str = "$share/";
+
+fn check_common(s: &str) -> Result<(), TopicError> {
+    if s.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if s.len() > u16::MAX as usize {
+        return Err(TopicError::TooLong);
+    }
+    if s.as_bytes().contains(&0) {
+        return Err(TopicError::NullCharacter);
+    }
+    Ok(())
+}
+
+/// Checks a topic name (PUBLISH, will topic).
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    check_common(name)?;
+    // [MQTT-3.3.2-2] The Topic Name MUST NOT contain wildcard characters.
+    if name.bytes().any(|b| b == b'+' || b == b'#') {
+        return Err(TopicError::WildcardInName);
+    }
+    Ok(())
+}
+
+/// Checks a topic filter's wildcard placement (without the shared-subscription rules).
+pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
+    check_common(filter)?;
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let bytes = level.as_bytes();
+        // [MQTT-4.7.1-1] '#' alone in the last level.
+        if bytes.contains(&b'#') && (bytes != b"#" || levels.peek().is_some()) {
+            return Err(TopicError::MisplacedWildcard);
+        }
+        // [MQTT-4.7.1-2] '+' occupies an entire level.
+        if bytes.contains(&b'+') && bytes != b"+" {
+            return Err(TopicError::MisplacedWildcard);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a topic filter with the MQTT 5.0 shared-subscription rules applied when it starts with
+/// `$share/`.
+pub fn validate_subscription_filter(filter: &str) -> Result<(), TopicError> {
+    match SharedSubscription::parse(filter)? {
+        Some(_) => Ok(()),
+        None => validate_topic_filter(filter),
+    }
+}
+
+/// A shared subscription `$share/{group}/{filter}` (MQTT 5.0 §4.8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SharedSubscription<'a> {
+    /// The ShareName.
+    pub group: &'a str,
+    /// The topic filter after the ShareName.
+    pub filter: &'a str,
+}
+
+impl<'a> SharedSubscription<'a> {
+    /// `Ok(None)` if `filter` is not a shared subscription, the validated parts if it is.
+    pub fn parse(filter: &'a str) -> Result<Option<Self>, TopicError> {
+        let Some(rest) = filter.strip_prefix(SHARE_PREFIX) else { return Ok(None) };
+        let Some((group, inner)) = rest.split_once('/') else {
+            // "$share/group" with nothing after: no filter [MQTT-4.8.2-2].
+            return Err(if rest.is_empty() || rest.contains(['+', '#']) {
+                TopicError::InvalidShareName
+            } else {
+                TopicError::MissingSharedFilter
+            });
+        };
+        // [MQTT-4.8.2-1] at least one character, no '/', '+' or '#'.
+        if group.is_empty() || group.contains(['+', '#']) {
+            return Err(TopicError::InvalidShareName);
+        }
+        // [MQTT-4.8.2-2] followed by a Topic Filter.
+        if inner.is_empty() {
+            return Err(TopicError::MissingSharedFilter);
+        }
+        validate_topic_filter(inner)?;
+        Ok(Some(SharedSubscription { group, filter: inner }))
+    }
+}
+
+/// Whether `filter` matches topic name `name` (MQTT 5.0 §4.7).
+///
+/// A shared subscription filter matches through the filter after its ShareName. Filters starting
+/// with a wildcard do not match names starting with `$` [MQTT-4.7.2-1]. Both arguments are assumed
+/// valid; invalid ones simply match nothing useful.
+pub fn matches(filter: &str, name: &str) -> bool {
+    let filter = match SharedSubscription::parse(filter) {
+        Ok(Some(s)) => s.filter,
+        _ => filter,
+    };
+    // [MQTT-4.7.2-1]
+    if name.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut f = filter.split('/');
+    let mut n = name.split('/');
+    loop {
+        match (f.next(), n.next()) {
+            // '#' also matches the parent level ("sport/#" matches "sport").
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_multi_level_examples() {
+        // §4.7.1.2
+        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1"));
+        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
+        assert!(matches("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"));
+        assert!(matches("sport/#", "sport"));
+        assert!(validate_topic_filter("#").is_ok());
+        assert!(validate_topic_filter("sport/tennis/#").is_ok());
+        assert_eq!(validate_topic_filter("sport/tennis#"), Err(TopicError::MisplacedWildcard));
+        assert_eq!(
+            validate_topic_filter("sport/tennis/#/ranking"),
+            Err(TopicError::MisplacedWildcard)
+        );
+    }
+
+    #[test]
+    fn spec_single_level_examples() {
+        // §4.7.1.3
+        assert!(matches("sport/tennis/+", "sport/tennis/player1"));
+        assert!(matches("sport/tennis/+", "sport/tennis/player2"));
+        assert!(!matches("sport/tennis/+", "sport/tennis/player1/ranking"));
+        assert!(!matches("sport/+", "sport"));
+        assert!(matches("sport/+", "sport/"));
+        for ok in ["+", "+/tennis/#", "sport/+/player1", "/+", "+/+"] {
+            assert!(validate_topic_filter(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(validate_topic_filter("sport+"), Err(TopicError::MisplacedWildcard));
+        assert!(matches("/+", "/finance"));
+        assert!(matches("+/+", "/finance"));
+        assert!(!matches("+", "/finance"));
+    }
+
+    #[test]
+    fn dollar_topics() {
+        // §4.7.2
+        assert!(!matches("#", "$SYS/monitor/Clients"));
+        assert!(!matches("+/monitor/Clients", "$SYS/monitor/Clients"));
+        assert!(matches("$SYS/#", "$SYS/monitor/Clients"));
+        assert!(matches("$SYS/monitor/+", "$SYS/monitor/Clients"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_topic_name("a/b").is_ok());
+        assert!(validate_topic_name("/").is_ok());
+        assert_eq!(validate_topic_name(""), Err(TopicError::Empty));
+        assert_eq!(validate_topic_name("a/+"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_topic_name("a/#"), Err(TopicError::WildcardInName));
+        assert_eq!(validate_topic_name("a\0"), Err(TopicError::NullCharacter));
+        assert_eq!(validate_topic_filter(""), Err(TopicError::Empty));
+    }
+
+    #[test]
+    fn shared() {
+        assert_eq!(
+            SharedSubscription::parse("$share/consumer1/sport/tennis/+"),
+            Ok(Some(SharedSubscription { group: "consumer1", filter: "sport/tennis/+" }))
+        );
+        assert_eq!(SharedSubscription::parse("sport/#"), Ok(None));
+        assert_eq!(SharedSubscription::parse("$share//a"), Err(TopicError::InvalidShareName));
+        assert_eq!(SharedSubscription::parse("$share/g+/a"), Err(TopicError::InvalidShareName));
+        assert_eq!(SharedSubscription::parse("$share/g#/a"), Err(TopicError::InvalidShareName));
+        assert_eq!(SharedSubscription::parse("$share/g"), Err(TopicError::MissingSharedFilter));
+        assert_eq!(SharedSubscription::parse("$share/g/"), Err(TopicError::MissingSharedFilter));
+        assert_eq!(SharedSubscription::parse("$share/g/a#"), Err(TopicError::MisplacedWildcard));
+        assert!(matches("$share/g/sport/#", "sport/tennis"));
+        assert!(validate_subscription_filter("$share/g/#").is_ok());
+        assert!(validate_subscription_filter("$share/g").is_err());
+    }
+}

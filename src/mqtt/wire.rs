@@ -1,0 +1,286 @@
+//! Wire primitives shared by the codec (crate-internal).
+//!
+//! Invariants: [`Reader`] never reads past the slice it was given and reports running out as
+//! [`DecodeError::Truncated`] (the packet's content is longer than its remaining length).
+//! [`Writer`] is only used after the exact encoded size was computed and checked against the
+//! caller's buffer, so it writes without further checks.
+
+use super::error::{DecodeError, EncodeError};
+
+/// Largest remaining length a variable byte integer can hold (four bytes) [MQTT-1.5.5].
+pub(crate) const MAX_REMAINING_LEN: usize = 268_435_455;
+
+/// Largest UTF-8 string or binary data length (two-byte length prefix) [MQTT-1.5.4], [MQTT-1.5.6].
+pub(crate) const MAX_STRING_LEN: usize = 65_535;
+
+/// Decodes a variable byte integer from the start of `buf`.
+///
+/// `Ok(None)` when `buf` ends before the integer does.
+#[inline]
+pub(crate) fn decode_varint(buf: &[u8]) -> Result<Option<(u32, usize)>, DecodeError> {
+    let mut value: u32 = 0;
+    for i in 0..4 {
+        let Some(&b) = buf.get(i) else { return Ok(None) };
+        value |= u32::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            // [MQTT-1.5.5-1] the encoded value MUST use the minimum number of bytes.
+            if i > 0 && b == 0 {
+                return Err(DecodeError::NonMinimalVarInt);
+            }
+            return Ok(Some((value, i + 1)));
+        }
+    }
+    // More than four bytes: malformed [MQTT-1.5.5].
+    Err(DecodeError::MalformedVarInt)
+}
+
+/// Number of bytes the variable byte integer encoding of `value` takes (`value` at most
+/// [`MAX_REMAINING_LEN`]).
+#[inline]
+pub(crate) const fn varint_len(value: usize) -> usize {
+    if value < 0x80 {
+        1
+    } else if value < 0x4000 {
+        2
+    } else if value < 0x20_0000 {
+        3
+    } else {
+        4
+    }
+}
+
+/// Length of a two-byte-prefixed string or binary field, or the misuse error.
+#[inline]
+pub(crate) fn prefixed_len(len: usize) -> Result<usize, EncodeError> {
+    if len > MAX_STRING_LEN { Err(EncodeError::StringTooLong) } else { Ok(2 + len) }
+}
+
+/// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2].
+#[inline]
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
+    // `from_utf8` rejects ill-formed sequences, overlong forms and surrogates [MQTT-1.5.4-1].
+    let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+    // [MQTT-1.5.4-2] a string MUST NOT include U+0000.
+    if bytes.contains(&0) {
+        return Err(DecodeError::NullCharacter);
+    }
+    Ok(s)
+}
+
+/// Checks a string the caller wants to send: length and U+0000 [MQTT-1.5.4-2].
+#[inline]
+pub(crate) fn check_str(s: &str) -> Result<usize, EncodeError> {
+    if s.as_bytes().contains(&0) {
+        return Err(EncodeError::NullCharacter);
+    }
+    prefixed_len(s.len())
+}
+
+/// Bounds-checked cursor over one packet body (or a part of it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    #[inline]
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self { buf }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
+        let (&b, rest) = self.buf.split_first().ok_or(DecodeError::Truncated)?;
+        self.buf = rest;
+        Ok(b)
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
+        let b = self.bytes(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if n > self.buf.len() {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    /// Binary data: two-byte length, then the bytes [MQTT-1.5.6].
+    #[inline]
+    pub(crate) fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.u16()?;
+        self.bytes(usize::from(n))
+    }
+
+    /// UTF-8 encoded string [MQTT-1.5.4].
+    #[inline]
+    pub(crate) fn string(&mut self) -> Result<&'a str, DecodeError> {
+        let b = self.binary()?;
+        utf8(b)
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self) -> Result<u32, DecodeError> {
+        match decode_varint(self.buf)? {
+            Some((v, n)) => {
+                self.buf = self.buf.get(n..).unwrap_or_default();
+                Ok(v)
+            }
+            None => Err(DecodeError::Truncated),
+        }
+    }
+
+    /// Everything left.
+    #[inline]
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        core::mem::take(&mut self.buf)
+    }
+}
+
+/// Writer into a buffer already checked to be large enough.
+pub(crate) struct Writer<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl<'b> Writer<'b> {
+    #[inline]
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    #[inline]
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
+    }
+
+    #[inline]
+    pub(crate) fn u16(&mut self, v: u16) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+
+    /// Two-byte length then the bytes; the length was checked by the size computation.
+    #[inline]
+    pub(crate) fn binary(&mut self, b: &[u8]) {
+        self.u16(b.len() as u16);
+        self.bytes(b);
+    }
+
+    #[inline]
+    pub(crate) fn string(&mut self, s: &str) {
+        self.binary(s.as_bytes());
+    }
+
+    #[inline]
+    pub(crate) fn varint(&mut self, mut v: usize) {
+        loop {
+            let mut b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v > 0 {
+                b |= 0x80;
+            }
+            self.u8(b);
+            if v == 0 {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Examples from the table in MQTT 5.0 §1.5.5.
+    const VECTORS: &[(u32, &[u8])] = &[
+        (0, &[0x00]),
+        (127, &[0x7f]),
+        (128, &[0x80, 0x01]),
+        (16_383, &[0xff, 0x7f]),
+        (16_384, &[0x80, 0x80, 0x01]),
+        (2_097_151, &[0xff, 0xff, 0x7f]),
+        (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+        (268_435_455, &[0xff, 0xff, 0xff, 0x7f]),
+    ];
+
+    #[test]
+    fn varint_vectors() {
+        for &(value, bytes) in VECTORS {
+            assert_eq!(decode_varint(bytes), Ok(Some((value, bytes.len()))));
+            assert_eq!(varint_len(value as usize), bytes.len());
+            let mut out = [0u8; 4];
+            let mut w = Writer::new(&mut out);
+            w.varint(value as usize);
+            assert_eq!(&out[..bytes.len()], bytes);
+            // Every strict prefix is incomplete.
+            for n in 0..bytes.len() {
+                assert_eq!(decode_varint(&bytes[..n]), Ok(None));
+            }
+            // Trailing bytes are left alone.
+            let mut long = [0xAAu8; 6];
+            long[..bytes.len()].copy_from_slice(bytes);
+            assert_eq!(decode_varint(&long), Ok(Some((value, bytes.len()))));
+        }
+    }
+
+    #[test]
+    fn varint_five_bytes_is_malformed() {
+        assert_eq!(
+            decode_varint(&[0xff, 0xff, 0xff, 0xff, 0x01]),
+            Err(DecodeError::MalformedVarInt)
+        );
+        assert_eq!(decode_varint(&[0x80, 0x80, 0x80, 0x80]), Err(DecodeError::MalformedVarInt));
+    }
+
+    #[test]
+    fn varint_non_minimal_is_malformed() {
+        assert_eq!(decode_varint(&[0x80, 0x00]), Err(DecodeError::NonMinimalVarInt));
+        assert_eq!(decode_varint(&[0x81, 0x80, 0x00]), Err(DecodeError::NonMinimalVarInt));
+    }
+
+    #[test]
+    fn utf8_rules() {
+        assert_eq!(utf8(b"a/b"), Ok("a/b"));
+        // U+D800 encoded as UTF-8 (a surrogate) [MQTT-1.5.4-1].
+        assert_eq!(utf8(&[0xED, 0xA0, 0x80]), Err(DecodeError::InvalidUtf8));
+        // Overlong encoding of '/'.
+        assert_eq!(utf8(&[0xC0, 0xAF]), Err(DecodeError::InvalidUtf8));
+        assert_eq!(utf8(b"a\0b"), Err(DecodeError::NullCharacter));
+        // U+FEFF is allowed and not stripped [MQTT-1.5.4-3].
+        assert_eq!(utf8("\u{FEFF}a".as_bytes()), Ok("\u{FEFF}a"));
+    }
+}
