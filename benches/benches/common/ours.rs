@@ -1,0 +1,103 @@
+//! Our side: mqtt-ws's codec and WebSocket read path, used as a caller uses them.
+
+use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+use mqtt_ws::ws::mask::apply_mask;
+
+/// The server's read path for one text message already in the caller's receive buffer, through
+/// `ws::Connection` (header parse, mask check, in-place unmask, UTF-8 check, message rules).
+/// Returns the text length.
+pub fn ws_read_text(buf: &mut [u8]) -> usize {
+    let mut conn = Connection::server(Config::new());
+    let mut pos = 0;
+    let mut text = 0;
+    loop {
+        let input = &mut buf[pos..];
+        match conn.handle_input(input).expect("valid client frame") {
+            Status::Progress { consumed, event } => {
+                pos += consumed;
+                match event {
+                    None => {}
+                    Some(Event::Data { kind: MessageKind::Text, data, last }) => {
+                        text += data.len();
+                        if last {
+                            return text;
+                        }
+                    }
+                    Some(other) => panic!("unexpected event {other:?}"),
+                }
+            }
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+}
+
+/// Unmasks `buf` in place with the benchmark key.
+pub fn unmask(buf: &mut [u8]) {
+    apply_mask(mqtt_ws_benches::MASK_KEY, 0, buf);
+}
+
+use mqtt_ws::mqtt::Version;
+use mqtt_ws::mqtt::packet::{DecodeOptions, Packet, Status as MqttStatus, decode};
+use mqtt_ws::mqtt::properties::{Properties, Property};
+
+/// Decodes one MQTT 5.0 packet from the front of `bytes`.
+pub fn mqtt_decode(bytes: &[u8]) -> Packet<'_> {
+    match decode(bytes, &DecodeOptions::new(Version::V5)).expect("valid packet") {
+        MqttStatus::Complete((packet, _)) => packet,
+        MqttStatus::Partial { .. } => panic!("incomplete packet"),
+    }
+}
+
+/// Decodes one packet and reads every field, as rumqttc's decoder (which copies every property
+/// into a struct) does: our decoded properties and filter lists are validated views that are
+/// only walked when read, so the walk is part of the comparison. Returns a value depending on
+/// every field so nothing is optimised away.
+pub fn mqtt_decode_visit(bytes: &[u8]) -> usize {
+    let packet = mqtt_decode(bytes);
+    match packet {
+        Packet::Publish(p) => {
+            p.topic.len() + p.payload.len() + visit(p.properties) + p.qos_pid.qos() as usize
+        }
+        Packet::Connect(c) => {
+            let will = c.will.map_or(0, |w| w.topic.len() + w.payload.len() + visit(w.properties));
+            c.client_id.len()
+                + usize::from(c.keep_alive)
+                + visit(c.properties)
+                + will
+                + c.username.map_or(0, str::len)
+                + c.password.map_or(0, <[u8]>::len)
+        }
+        Packet::Subscribe(s) => {
+            usize::from(s.packet_id.get())
+                + visit(s.properties)
+                + s.filters
+                    .iter()
+                    .map(|f| f.filter.len() + usize::from(f.options.to_byte()))
+                    .sum::<usize>()
+        }
+        other => panic!("no visitor for {:?}", other.packet_type()),
+    }
+}
+
+fn visit(props: Properties<'_>) -> usize {
+    props
+        .iter()
+        .map(|p| match p {
+            Property::ContentType(s) | Property::ResponseTopic(s) => s.len(),
+            Property::UserProperty(k, v) => k.len() + v.len(),
+            Property::MessageExpiryInterval(v)
+            | Property::SessionExpiryInterval(v)
+            | Property::WillDelayInterval(v) => v as usize,
+            Property::SubscriptionIdentifier(v) => v.get() as usize,
+            Property::MaximumPacketSize(v) => v.get() as usize,
+            Property::ReceiveMaximum(v) => usize::from(v.get()),
+            Property::TopicAliasMaximum(v) => usize::from(v),
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Encodes `packet` as MQTT 5.0 into `out` (which has room for it) and returns its length.
+pub fn mqtt_encode(packet: &Packet<'_>, out: &mut [u8]) -> usize {
+    packet.encode(Version::V5, out).expect("encodable packet")
+}

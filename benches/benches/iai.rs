@@ -1,0 +1,136 @@
+//! Instruction counts (callgrind) for the same cases as the criterion benches: exact and
+//! repeatable on a noisy machine. Set-up functions run outside the measured call.
+//!
+//! Names: `<case>_<side>` with side `ours` (mqtt-ws) or the peer's name; `scripts/bench` pairs
+//! them into ratios.
+
+mod common;
+
+use std::hint::black_box;
+use std::io::Cursor;
+
+use bytes::BytesMut;
+use iai_callgrind::{library_benchmark, library_benchmark_group, main};
+use mqtt_ws::mqtt::packet::Packet;
+use rumqttc::v5::mqttbytes::v5::Packet as RumqttcPacket;
+use tungstenite::protocol::WebSocket;
+
+use common::{ours, peers};
+use mqtt_ws_benches::{CopyBuffers, masked_text_message, payload};
+
+fn packet_bytes(case: &str) -> Vec<u8> {
+    common::mqtt_cases().into_iter().find(|(n, _)| *n == case).expect("known case").1
+}
+
+// ---- WebSocket -------------------------------------------------------------------------------
+
+fn ws_frame(len: usize) -> Vec<u8> {
+    masked_text_message(len)
+}
+
+fn ws_tungstenite(len: usize) -> WebSocket<Cursor<Vec<u8>>> {
+    peers::tungstenite_server(&masked_text_message(len))
+}
+
+#[library_benchmark]
+#[bench::text_16(args = (16), setup = ws_frame)]
+#[bench::text_1k(args = (1024), setup = ws_frame)]
+#[bench::text_64k(args = (65536), setup = ws_frame)]
+fn ws_read_ours(mut frame: Vec<u8>) -> usize {
+    black_box(ours::ws_read_text(&mut frame))
+}
+
+#[library_benchmark]
+#[bench::text_16(args = (16), setup = ws_tungstenite)]
+#[bench::text_1k(args = (1024), setup = ws_tungstenite)]
+#[bench::text_64k(args = (65536), setup = ws_tungstenite)]
+fn ws_read_tungstenite(mut ws: WebSocket<Cursor<Vec<u8>>>) -> usize {
+    black_box(peers::tungstenite_read(&mut ws))
+}
+
+fn copy_buffers(len: usize) -> CopyBuffers {
+    CopyBuffers::new(len, &payload(len))
+}
+
+#[library_benchmark]
+#[bench::size_64k(args = (65536), setup = ws_frame)]
+fn ws_unmask_ours(mut frame: Vec<u8>) -> Vec<u8> {
+    ours::unmask(&mut frame[..65536]);
+    frame
+}
+
+#[library_benchmark]
+#[bench::size_64k(args = (65536), setup = copy_buffers)]
+fn ws_unmask_copy_from_slice(mut bufs: CopyBuffers) -> CopyBuffers {
+    let (src, dst) = bufs.split();
+    dst.copy_from_slice(src);
+    bufs
+}
+
+library_benchmark_group!(
+    name = ws;
+    benchmarks = ws_read_ours, ws_read_tungstenite, ws_unmask_ours, ws_unmask_copy_from_slice
+);
+
+// ---- MQTT ------------------------------------------------------------------------------------
+
+fn rumqttc_input(case: &str) -> BytesMut {
+    peers::rumqttc_input(&packet_bytes(case))
+}
+
+fn rumqttc_packet(case: &str) -> (RumqttcPacket, BytesMut) {
+    let bytes = packet_bytes(case);
+    (peers::rumqttc_decode(&mut peers::rumqttc_input(&bytes)), BytesMut::with_capacity(bytes.len()))
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = rumqttc_input)]
+#[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
+#[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
+fn mqtt_decode_rumqttc(mut input: BytesMut) -> RumqttcPacket {
+    black_box(peers::rumqttc_decode(&mut input))
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = rumqttc_packet)]
+#[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_packet)]
+#[bench::connect_will(args = ("connect_will"), setup = rumqttc_packet)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_packet)]
+fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> BytesMut {
+    black_box(peers::rumqttc_encode(&packet, &mut out));
+    out
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = packet_bytes)]
+#[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
+#[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
+fn mqtt_decode_ours(bytes: Vec<u8>) -> usize {
+    black_box(ours::mqtt_decode_visit(&bytes))
+}
+
+fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
+    // The packet value borrows its bytes; leaking them (in set-up, once per run) lets it outlive
+    // the set-up function.
+    let bytes: &'static [u8] = Vec::leak(packet_bytes(case));
+    (ours::mqtt_decode(bytes), vec![0u8; bytes.len()])
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = ours_encode_input)]
+#[bench::publish_1k(args = ("publish_1k"), setup = ours_encode_input)]
+#[bench::connect_will(args = ("connect_will"), setup = ours_encode_input)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = ours_encode_input)]
+fn mqtt_encode_ours((packet, mut out): (Packet<'static>, Vec<u8>)) -> Vec<u8> {
+    black_box(ours::mqtt_encode(&packet, &mut out));
+    out
+}
+
+library_benchmark_group!(
+    name = mqtt;
+    benchmarks = mqtt_decode_ours, mqtt_decode_rumqttc, mqtt_encode_ours, mqtt_encode_rumqttc
+);
+
+main!(library_benchmark_groups = ws, mqtt);

@@ -1,0 +1,58 @@
+//! MQTT 5.0 decode and encode, mqtt-ws vs rumqttc's v5 codec on the same bytes, same run.
+//!
+//! Group `mqtt_decode_<case>` / `mqtt_encode_<case>`, functions `mqtt-ws` and `rumqttc`.
+//! Decode starts from the packet bytes in the reader's buffer and reads every field (rumqttc
+//! copies them all into its structs; mqtt-ws validates at decode and walks its views when read);
+//! encode starts from the decoded packet value and writes into a buffer with room for it.
+//! Buffer set-up is not timed.
+
+mod common;
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+use common::{mqtt_cases, ours, peers};
+
+fn decode(c: &mut Criterion) {
+    for (name, bytes) in mqtt_cases() {
+        let mut g = c.benchmark_group(format!("mqtt_decode_{name}"));
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function("mqtt-ws", |b| {
+            b.iter(|| black_box(ours::mqtt_decode_visit(black_box(&bytes))))
+        });
+        g.bench_function("rumqttc", |b| {
+            b.iter_batched_ref(
+                || peers::rumqttc_input(&bytes),
+                |input| black_box(peers::rumqttc_decode(input)),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    for (name, bytes) in mqtt_cases() {
+        let mut g = c.benchmark_group(format!("mqtt_encode_{name}"));
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        let mut out = vec![0u8; bytes.len()];
+        let ours_packet = ours::mqtt_decode(&bytes);
+        g.bench_function("mqtt-ws", |b| {
+            b.iter(|| black_box(ours::mqtt_encode(black_box(&ours_packet), &mut out)))
+        });
+        let packet = peers::rumqttc_decode(&mut peers::rumqttc_input(&bytes));
+        g.bench_function("rumqttc", |b| {
+            b.iter_batched_ref(
+                || BytesMut::with_capacity(bytes.len()),
+                |out| black_box(peers::rumqttc_encode(black_box(&packet), out)),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, decode, encode);
+criterion_main!(benches);
