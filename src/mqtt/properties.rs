@@ -543,10 +543,10 @@ impl<'a> Properties<'a> {
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
         let ids = self.present & !REPEATED_SUB_ID;
         let bad = ids & !ALLOWED[context as usize];
-        if bad != 0 {
-            if let Some(id) = PropertyId::from_u8(bad.trailing_zeros() as u8) {
-                return Err(EncodeError::PropertyNotAllowed(id));
-            }
+        if bad != 0
+            && let Some(id) = PropertyId::from_u8(bad.trailing_zeros() as u8)
+        {
+            return Err(EncodeError::PropertyNotAllowed(id));
         }
         if self.present & REPEATED_SUB_ID != 0 && context != PropertyContext::Publish {
             return Err(EncodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier));
