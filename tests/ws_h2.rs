@@ -2,6 +2,7 @@
 //! client, both mapping the WebSocket handshake with `ws::handshake::extended_connect`, then
 //! WebSocket frames exchanged over the one HTTP/2 stream by a `ws::connection::Connection` at
 //! each end.
+#![cfg(feature = "ws")]
 
 use bytes::Bytes;
 use h2::RecvStream;

@@ -164,7 +164,8 @@ impl<'b> Request<'b> {
         self.head.bytes.len()
     }
 
-    /// The request target, e.g. `/mqtt` (query included).
+    /// The request target as sent: usually a path such as `/mqtt?x=1`, or an absolute URI
+    /// (RFC 6455 §4.2.1 item 1 allows both).
     pub fn path(&self) -> &'b str {
         self.path
     }
