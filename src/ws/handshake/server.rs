@@ -70,8 +70,6 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     for line in lines {
         let h = parse_field(line).ok_or(RequestError::Malformed)?;
         let (name, value) = (h.name.as_bytes(), h.value);
-        // The fields read below are text: they must be ASCII.
-        let ascii = is_ascii_field_value(value);
         if eq_ci(name, "Host") {
             host.see(value);
         } else if eq_ci(name, "Upgrade") {
@@ -93,7 +91,8 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
         } else {
             continue;
         }
-        non_ascii |= !ascii;
+        // The fields read above are text: they must be ASCII.
+        non_ascii |= !is_ascii_field_value(value);
     }
     if non_ascii {
         return Err(RequestError::InvalidField);
