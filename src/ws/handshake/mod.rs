@@ -1,4 +1,6 @@
-//! The WebSocket opening handshake: HTTP/1.1 Upgrade (RFC 6455 §4) for both roles.
+//! The WebSocket opening handshake: HTTP/1.1 Upgrade (RFC 6455 §4) for both roles, and the
+//! extended-CONNECT mapping over HTTP/2 (RFC 8441) and HTTP/3 (RFC 9220) in
+//! [`extended_connect`].
 //!
 //! Sans-IO like the rest of the crate: requests and responses are written into caller buffers
 //! (all or nothing, [`EncodeError::BufferTooSmall`] with the exact size), received heads are
@@ -46,6 +48,7 @@
 
 mod client;
 mod error;
+pub mod extended_connect;
 mod head;
 mod key;
 mod origin;
