@@ -3,6 +3,7 @@
 //! buffer (so it crosses WebSocket messages both ways), PINGREQ / PINGRESP, and a clean close.
 //! Starts its own broker on free ports; run with
 //! `cargo test --test ws_stream_mosquitto -- --ignored` (needs `mosquitto` installed).
+#![cfg(feature = "ws")]
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
