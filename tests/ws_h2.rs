@@ -1,13 +1,16 @@
 //! RFC 8441 end to end: an `h2` server with the extended CONNECT protocol enabled and an `h2`
 //! client, both mapping the WebSocket handshake with `ws::handshake::extended_connect`, then
-//! WebSocket frames exchanged over the one HTTP/2 stream.
-//!
-//! The frames are built and parsed by the small RFC 6455 §5.2 helpers at the end of this file,
-//! so that the test depends on the handshake only.
+//! WebSocket frames exchanged over the one HTTP/2 stream by a `ws::connection::Connection` at
+//! each end.
+#![cfg(feature = "ws")]
 
 use bytes::Bytes;
 use h2::RecvStream;
 use http::{Method, Request, Response, StatusCode};
+use mqtt_ws::ws::close::CloseCode;
+use mqtt_ws::ws::connection::{
+    Config, Connection, Event, MaskKeys, MessageKind, State, Status as WsStatus,
+};
 use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
 use mqtt_ws::ws::handshake::{OriginPolicy, ResponseError};
 use tokio::io::DuplexStream;
@@ -104,16 +107,24 @@ async fn server(io: DuplexStream) {
     let mut send = respond.send_response(response, false).unwrap();
 
     let mut body = req.into_body();
-    let mut reader = FrameReader::default();
+    let mut ws = Connection::server(Config::new());
+    let mut rx = Vec::new();
+    let mut out = vec![0u8; 1024];
     loop {
-        let frame = reader.next(&mut body).await;
-        assert!(frame.masked, "RFC 6455 §5.1: a client masks every frame");
-        match frame.opcode {
-            OP_CLOSE => {
-                send.send_data(encode_frame(OP_CLOSE, &frame.payload, None), true).unwrap();
+        match next_message(&mut ws, &mut body, &mut rx).await {
+            Message::Data(kind, data) => {
+                assert_eq!(kind, MessageKind::Binary);
+                let n = ws.encode_binary(&mut out, &data).unwrap();
+                send.send_data(Bytes::copy_from_slice(&out[..n]), false).unwrap();
+            }
+            Message::Close(code) => {
+                assert_eq!(code, Some(CloseCode::Normal));
+                // The reply close frame is queued by the connection (RFC 6455 §5.5.1).
+                let n = ws.poll_transmit(&mut out).unwrap().expect("close reply owed");
+                send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
+                assert_eq!(ws.state(), State::Closed);
                 return;
             }
-            op => send.send_data(encode_frame(op, &frame.payload, None), false).unwrap(),
         }
     }
 }
@@ -152,21 +163,30 @@ async fn websocket_over_one_http2_stream() {
     assert_eq!(accepted.status(), 200);
     assert_eq!(accepted.protocol(), Some("mqtt"));
 
-    // An MQTT 3.1.1 CONNECT and PINGREQ in binary frames, the close handshake after them.
+    // An MQTT 3.1.1 CONNECT, a PINGREQ and a larger payload in binary messages, then the close
+    // handshake.
     let mut body = response.into_body();
-    let mut reader = FrameReader::default();
+    let mut keys = 0u32;
+    let mut ws = Connection::client(Config::new(), move || {
+        keys = keys.wrapping_mul(2_654_435_761).wrapping_add(0x9E37_79B9);
+        keys.to_be_bytes()
+    });
+    let mut rx = Vec::new();
+    let mut out = vec![0u8; 1024];
     let connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00";
-    for (i, payload) in [&connect[..], b"\xc0\x00", &[0xAB; 300][..]].iter().enumerate() {
-        let mask = [i as u8, 0x37, 0xFA, 0x21];
-        send.send_data(encode_frame(OP_BINARY, payload, Some(mask)), false).unwrap();
-        let echo = reader.next(&mut body).await;
-        assert!(!echo.masked, "RFC 6455 §5.1: a server never masks");
-        assert_eq!((echo.opcode, echo.payload.as_slice()), (OP_BINARY, *payload));
+    for payload in [&connect[..], b"\xc0\x00", &[0xAB; 300][..]] {
+        let n = ws.encode_binary(&mut out, payload).unwrap();
+        assert_ne!(&out[n - payload.len()..n], payload, "RFC 6455 §5.1: a client masks");
+        send.send_data(Bytes::copy_from_slice(&out[..n]), false).unwrap();
+        let echo = next_message(&mut ws, &mut body, &mut rx).await;
+        assert_eq!(echo, Message::Data(MessageKind::Binary, payload.to_vec()));
     }
-    send.send_data(encode_frame(OP_CLOSE, &1000u16.to_be_bytes(), Some([1, 2, 3, 4])), true)
-        .unwrap();
-    let close = reader.next(&mut body).await;
-    assert_eq!((close.opcode, close.payload.as_slice()), (OP_CLOSE, &1000u16.to_be_bytes()[..]));
+    ws.close(CloseCode::Normal, "").unwrap();
+    let n = ws.poll_transmit(&mut out).unwrap().expect("close frame queued");
+    send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
+    let close = next_message(&mut ws, &mut body, &mut rx).await;
+    assert_eq!(close, Message::Close(Some(CloseCode::Normal)));
+    assert_eq!(ws.state(), State::Closed);
     server.await.unwrap();
 }
 
@@ -208,78 +228,49 @@ async fn refusals_travel_as_http2_statuses() {
     assert_eq!(exchange(&base, &offer).await, Err(ResponseError::Status(400)));
 }
 
-// --- Minimal RFC 6455 §5.2 frames for this test -------------------------------------------
+// --- Reading whole messages from the HTTP/2 stream ----------------------------------------
 
-const OP_BINARY: u8 = 0x2;
-const OP_CLOSE: u8 = 0x8;
-
-/// A final frame with a payload shorter than 64 KiB, masked when `mask` is given.
-fn encode_frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Bytes {
-    let mut out = vec![0x80 | opcode];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
-        }
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    Bytes::from(out)
+#[derive(Debug, PartialEq, Eq)]
+enum Message {
+    Data(MessageKind, Vec<u8>),
+    Close(Option<CloseCode>),
 }
 
-struct Frame {
-    opcode: u8,
-    masked: bool,
-    payload: Vec<u8>,
-}
-
-/// Reassembles frames from HTTP/2 DATA chunks, which need not align with frames.
-#[derive(Default)]
-struct FrameReader {
-    buf: Vec<u8>,
-}
-
-impl FrameReader {
-    async fn next(&mut self, body: &mut RecvStream) -> Frame {
-        loop {
-            if let Some((frame, used)) = decode_frame(&self.buf) {
-                self.buf.drain(..used);
-                return frame;
+/// Runs `ws` over the DATA of `body` until a whole data message or a close frame arrives.
+/// DATA chunks need not align with frames; `rx` keeps the bytes not consumed yet.
+async fn next_message<K: MaskKeys>(
+    ws: &mut Connection<K>,
+    body: &mut RecvStream,
+    rx: &mut Vec<u8>,
+) -> Message {
+    let mut message: Option<(MessageKind, Vec<u8>)> = None;
+    loop {
+        let (consumed, done) = match ws.handle_input(rx).unwrap() {
+            WsStatus::Progress { consumed, event } => {
+                let done = match event {
+                    Some(Event::Data { kind, data, last }) => {
+                        message.get_or_insert_with(|| (kind, Vec::new())).1.extend_from_slice(data);
+                        last.then(|| {
+                            let (kind, data) = message.take().unwrap();
+                            Message::Data(kind, data)
+                        })
+                    }
+                    Some(Event::Close { code, .. }) => Some(Message::Close(code)),
+                    Some(Event::Ping(_) | Event::Pong(_)) | None => None,
+                };
+                (consumed, done)
             }
-            let chunk = body.data().await.expect("stream ended inside a frame").unwrap();
-            let _ = body.flow_control().release_capacity(chunk.len());
-            self.buf.extend_from_slice(&chunk);
+            WsStatus::NeedMore => {
+                let chunk = body.data().await.expect("stream ended inside a frame").unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                rx.extend_from_slice(&chunk);
+                continue;
+            }
+            WsStatus::Closed => panic!("connection closed while a message was awaited"),
+        };
+        rx.drain(..consumed);
+        if let Some(m) = done {
+            return m;
         }
     }
-}
-
-fn decode_frame(buf: &[u8]) -> Option<(Frame, usize)> {
-    let (&b0, &b1) = (buf.first()?, buf.get(1)?);
-    assert_eq!(b0 & 0xF0, 0x80, "only final frames without RSV bits are sent here");
-    let masked = b1 & 0x80 != 0;
-    let (len, mut at) = match b1 & 0x7F {
-        126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
-        127 => panic!("no 64-bit lengths are sent here"),
-        n => (n as usize, 2),
-    };
-    let key = if masked {
-        let key: [u8; 4] = buf.get(at..at + 4)?.try_into().unwrap();
-        at += 4;
-        Some(key)
-    } else {
-        None
-    };
-    let data = buf.get(at..at + len)?;
-    let payload = match key {
-        Some(k) => data.iter().enumerate().map(|(i, b)| b ^ k[i % 4]).collect(),
-        None => data.to_vec(),
-    };
-    Some((Frame { opcode: b0 & 0x0F, masked, payload }, at + len))
 }

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 opening handshake through the public API: a client and a server wired in
 //! memory with bytes arriving in arbitrary chunks, the refusals a server sends, and (ignored by
 //! default, needs `mosquitto` installed) a handshake with a real Mosquitto broker.
+#![cfg(feature = "ws")]
 
 use mqtt_ws::ws::handshake::{
     Client, ClientRequest, EncodeError, Limits, MissingOrigin, OriginPolicy, Reject, RequestError,

@@ -7,8 +7,9 @@
 use core::str;
 
 use super::head::{
-    Head, Headers, Limits, Lines, ListValues, Put, ScanError, Scanner, Status, encode_with, eq_ci,
-    extension_name, is_ascii_field_value, is_field_value, is_token, parse_field,
+    Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
+    encode_with, eq_ci, extension_name, is_ascii_field_value, is_field_value, is_token,
+    list_has_ci, parse_field,
 };
 use super::key::Key;
 use super::{EncodeError, Field, ResponseError};
@@ -243,50 +244,64 @@ impl<'a> Client<'a> {
             // RFC 6455 §4.1 client check 1.
             return Err(ResponseError::Status(code));
         }
-        if !lines.all(|l| parse_field(l).is_some()) {
-            return Err(ResponseError::Malformed);
+        // One pass over the header lines; the checks then run in RFC 6455 §4.1 order.
+        let (mut upgrade, mut connection, mut accept, mut protocol) =
+            (false, false, Once::Absent, Once::Absent);
+        let mut unoffered_extension = false;
+        for line in lines {
+            let h = parse_field(line).ok_or(ResponseError::Malformed)?;
+            let (name, value) = (h.name.as_bytes(), h.value);
+            if eq_ci(name, "Upgrade") {
+                upgrade |= list_has_ci(value, "websocket");
+            } else if eq_ci(name, "Connection") {
+                connection |= list_has_ci(value, "upgrade");
+            } else if eq_ci(name, "Sec-WebSocket-Accept") {
+                accept.see(value);
+            } else if eq_ci(name, "Sec-WebSocket-Protocol") {
+                protocol.see(value);
+            } else if eq_ci(name, "Sec-WebSocket-Extensions") {
+                unoffered_extension |= !is_ascii_field_value(value)
+                    || !List::new(value).all(|ext| self.offered_extension(ext));
+            }
         }
         // RFC 6455 §4.1 client checks 2 and 3: token lists, case-insensitive.
-        if !head.list_contains_ci("Upgrade", "websocket") {
+        if !upgrade {
             return Err(ResponseError::Upgrade);
         }
-        if !head.list_contains_ci("Connection", "upgrade") {
+        if !connection {
             return Err(ResponseError::Connection);
         }
         // RFC 6455 §4.1 client check 4.
-        match head.single("Sec-WebSocket-Accept") {
-            Ok(Some(v)) if self.key.accept().matches(v) => {}
+        match accept {
+            Once::Present(v) if self.key.accept().matches(v) => {}
             _ => return Err(ResponseError::Accept),
         }
         // RFC 6455 §4.1 client check 5: only offered extensions.
-        for ext in head.list("Sec-WebSocket-Extensions") {
-            let name = extension_name(ext.as_bytes());
-            let offered = self
-                .request
-                .extensions
-                .iter()
-                .any(|o| extension_name(o.as_bytes()).eq_ignore_ascii_case(name));
-            if !offered {
-                return Err(ResponseError::Extension);
-            }
-        }
-        if head
-            .headers()
-            .any(|h| eq_ci(h.name.as_bytes(), "Sec-WebSocket-Extensions") && !h.value.is_ascii())
-        {
+        if unoffered_extension {
             return Err(ResponseError::Extension);
         }
         // RFC 6455 §4.1 client check 6: one subprotocol, one that was offered (compared
         // case-sensitively, RFC 7936 §2).
-        let protocol = match head.single("Sec-WebSocket-Protocol") {
-            Err(()) => return Err(ResponseError::Protocol),
-            Ok(None) => None,
-            Ok(Some(v)) => match str::from_utf8(v) {
+        let protocol = match protocol {
+            Once::Repeated => return Err(ResponseError::Protocol),
+            Once::Absent => None,
+            Once::Present(v) => match str::from_utf8(v) {
                 Ok(p) if self.request.protocols.contains(&p) => Some(p),
                 _ => return Err(ResponseError::Protocol),
             },
         };
         Ok(Accepted { head, protocol })
+    }
+}
+
+impl Client<'_> {
+    /// Whether the extension a server accepted (`name; params`) was offered, by name.
+    fn offered_extension(&self, ext: &[u8]) -> bool {
+        let name = extension_name(ext);
+        self.request
+            .extensions
+            .iter()
+            .any(|o| extension_name(o.as_bytes()).eq_ignore_ascii_case(name))
     }
 }
 

@@ -29,7 +29,7 @@ pub enum Field {
     Host,
     /// The path: empty, or holds whitespace or control bytes.
     Path,
-    /// The scheme (`:scheme`): not `http`, `https`, `ws`-like token.
+    /// The scheme (`:scheme`) is not a token such as `https`.
     Scheme,
     /// A subprotocol is not an RFC 9110 token (RFC 6455 §4.1 item 10).
     Protocol,

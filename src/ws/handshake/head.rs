@@ -143,17 +143,43 @@ impl<'b> Iterator for Lines<'b> {
     type Item = &'b [u8];
     fn next(&mut self) -> Option<&'b [u8]> {
         let rest = self.rest?;
-        match rest.windows(2).position(|w| w == b"\r\n") {
-            Some(at) => {
-                self.rest = rest.get(at + 2..);
-                rest.get(..at)
+        // Look for LF (a fast byte search) and accept it only after CR; a bare LF stays inside
+        // the line, where field parsing refuses it.
+        let mut from = 0;
+        while let Some(lf) = rest.get(from..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
+            let at = from + lf;
+            if at >= 1 && rest.get(at - 1) == Some(&b'\r') {
+                self.rest = rest.get(at + 1..);
+                return rest.get(..at - 1);
             }
-            None => {
-                self.rest = None;
-                Some(rest)
-            }
+            from = at + 1;
         }
+        self.rest = None;
+        Some(rest)
     }
+}
+
+/// A field that may appear at most once: where it was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Once<'b> {
+    Absent,
+    Present(&'b [u8]),
+    Repeated,
+}
+
+impl<'b> Once<'b> {
+    pub(crate) fn see(&mut self, value: &'b [u8]) {
+        *self = match self {
+            Once::Absent => Once::Present(value),
+            _ => Once::Repeated,
+        };
+    }
+}
+
+/// Whether any element of the comma-separated `value` equals `token` ASCII
+/// case-insensitively.
+pub(crate) fn list_has_ci(value: &[u8], token: &str) -> bool {
+    List::new(value).any(|item| eq_ci(item, token))
 }
 
 /// One header field line of a head.
@@ -235,27 +261,9 @@ impl<'b> Head<'b> {
         Headers { lines }
     }
 
-    /// The value of the only field named `name`, `Err(())` when it appears more than once.
-    pub(crate) fn single(&self, name: &str) -> Result<Option<&'b [u8]>, ()> {
-        let mut found = None;
-        for h in self.headers().filter(|h| eq_ci(h.name.as_bytes(), name)) {
-            if found.is_some() {
-                return Err(());
-            }
-            found = Some(h.value);
-        }
-        Ok(found)
-    }
-
     /// Every element of the comma-separated lists in all fields named `name`.
     pub(crate) fn list(&self, name: &'static str) -> ListValues<'b> {
         ListValues { headers: self.headers(), name, current: List::new(b"") }
-    }
-
-    /// Whether any list element of the fields named `name` equals `token` (ASCII
-    /// case-insensitively).
-    pub(crate) fn list_contains_ci(&self, name: &'static str, token: &str) -> bool {
-        self.list(name).any(|item| eq_ci(item.as_bytes(), token))
     }
 }
 

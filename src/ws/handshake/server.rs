@@ -9,8 +9,8 @@ use core::str;
 
 use super::client::{is_extension_offer, is_visible};
 use super::head::{
-    Head, Headers, Limits, Lines, ListValues, Put, ScanError, Scanner, Status, encode_with, eq_ci,
-    extension_name, is_ascii_field_value, is_token, parse_field,
+    Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
+    encode_with, eq_ci, extension_name, is_ascii_field_value, is_token, list_has_ci, parse_field,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
@@ -59,63 +59,76 @@ impl RequestParser {
     }
 }
 
-/// Checks a complete head against RFC 9112 and RFC 6455 §4.2.1.
+/// Checks a complete head against RFC 9112 and RFC 6455 §4.2.1, in one pass over its lines.
 fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     let mut lines = Lines::new(head.bytes);
     let path = parse_request_line(lines.next().unwrap_or(&[]))?;
-    if !lines.all(|l| parse_field(l).is_some()) {
-        return Err(RequestError::Malformed);
-    }
-    // The fields this module reads as text must be ASCII.
-    const ASCII: [&str; 8] = [
-        "Host",
-        "Origin",
-        "Upgrade",
-        "Connection",
-        "Sec-WebSocket-Key",
-        "Sec-WebSocket-Version",
-        "Sec-WebSocket-Protocol",
-        "Sec-WebSocket-Extensions",
-    ];
-    for h in head.headers() {
-        if ASCII.iter().any(|n| eq_ci(h.name.as_bytes(), n)) && !is_ascii_field_value(h.value) {
-            return Err(RequestError::InvalidField);
+    let (mut host, mut version, mut key, mut origin) =
+        (Once::Absent, Once::Absent, Once::Absent, Once::Absent);
+    let (mut upgrade, mut connection) = (false, false);
+    let (mut non_ascii, mut bad_protocol, mut bad_extension) = (false, false, false);
+    for line in lines {
+        let h = parse_field(line).ok_or(RequestError::Malformed)?;
+        let (name, value) = (h.name.as_bytes(), h.value);
+        if eq_ci(name, "Host") {
+            host.see(value);
+        } else if eq_ci(name, "Upgrade") {
+            upgrade |= list_has_ci(value, "websocket");
+        } else if eq_ci(name, "Connection") {
+            connection |= list_has_ci(value, "upgrade");
+        } else if eq_ci(name, "Sec-WebSocket-Version") {
+            version.see(value);
+        } else if eq_ci(name, "Sec-WebSocket-Key") {
+            key.see(value);
+        } else if eq_ci(name, "Origin") {
+            origin.see(value);
+        } else if eq_ci(name, "Sec-WebSocket-Protocol") {
+            // RFC 6455 §4.1 item 10: subprotocols are tokens.
+            bad_protocol |= !List::new(value).all(is_token);
+        } else if eq_ci(name, "Sec-WebSocket-Extensions") {
+            bad_extension |=
+                !List::new(value).all(|e| str::from_utf8(e).is_ok_and(is_extension_offer));
+        } else {
+            continue;
         }
+        // The fields read above are text: they must be ASCII.
+        non_ascii |= !is_ascii_field_value(value);
+    }
+    if non_ascii {
+        return Err(RequestError::InvalidField);
     }
     // RFC 6455 §4.2.1 item 2; RFC 9112 §3.2: exactly one Host.
-    let host = match head.single("Host") {
-        Ok(Some(h)) if is_visible(h) => as_str(h),
+    let host = match host {
+        Once::Present(h) if is_visible(h) => as_str(h),
         _ => return Err(RequestError::Host),
     };
     // RFC 6455 §4.2.1 items 3 and 4: token lists, case-insensitive.
-    if !head.list_contains_ci("Upgrade", "websocket") {
+    if !upgrade {
         return Err(RequestError::Upgrade);
     }
-    if !head.list_contains_ci("Connection", "upgrade") {
+    if !connection {
         return Err(RequestError::Connection);
     }
     // RFC 6455 §4.2.1 item 6, §4.4. Checked before the key so that a client of another version
     // learns which one to speak.
-    match head.single("Sec-WebSocket-Version") {
-        Err(()) => return Err(RequestError::DuplicateHeader),
-        Ok(None) => return Err(RequestError::MissingVersion),
-        Ok(Some(b"13")) => {}
-        Ok(Some(_)) => return Err(RequestError::UnsupportedVersion),
+    match version {
+        Once::Repeated => return Err(RequestError::DuplicateHeader),
+        Once::Absent => return Err(RequestError::MissingVersion),
+        Once::Present(b"13") => {}
+        Once::Present(_) => return Err(RequestError::UnsupportedVersion),
     }
     // RFC 6455 §4.2.1 item 5, §11.3.1: once, base64 of 16 bytes.
-    let key = match head.single("Sec-WebSocket-Key") {
-        Err(()) => return Err(RequestError::DuplicateHeader),
-        Ok(v) => v.and_then(Key::parse).ok_or(RequestError::Key)?,
+    let key = match key {
+        Once::Repeated => return Err(RequestError::DuplicateHeader),
+        Once::Absent => return Err(RequestError::Key),
+        Once::Present(v) => Key::parse(v).ok_or(RequestError::Key)?,
     };
-    let origin = match head.single("Origin") {
-        Err(()) => return Err(RequestError::DuplicateHeader),
-        Ok(v) => v.map(as_str),
+    let origin = match origin {
+        Once::Repeated => return Err(RequestError::DuplicateHeader),
+        Once::Absent => None,
+        Once::Present(v) => Some(as_str(v)),
     };
-    // RFC 6455 §4.1 item 10: subprotocols are tokens.
-    if !head.list("Sec-WebSocket-Protocol").all(|p| is_token(p.as_bytes())) {
-        return Err(RequestError::InvalidField);
-    }
-    if !head.list("Sec-WebSocket-Extensions").all(is_extension_offer) {
+    if bad_protocol || bad_extension {
         return Err(RequestError::InvalidField);
     }
     Ok(Request { head, path, host, origin, key })
@@ -164,7 +177,8 @@ impl<'b> Request<'b> {
         self.head.bytes.len()
     }
 
-    /// The request target, e.g. `/mqtt` (query included).
+    /// The request target as sent: usually a path such as `/mqtt?x=1`, or an absolute URI
+    /// (RFC 6455 §4.2.1 item 1 allows both).
     pub fn path(&self) -> &'b str {
         self.path
     }
