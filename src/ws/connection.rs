@@ -1,0 +1,1236 @@
+//! The WebSocket connection state machine (RFC 6455 §5, §7), one per endpoint, sans-IO.
+//!
+//! [`Connection`] turns received bytes into [`Event`]s and owes bytes back (pongs, close
+//! frames), which [`Connection::poll_transmit`] writes. It never reads a clock, never draws
+//! randomness (a client's masking keys come from the caller's [`MaskKeys`]) and never holds a
+//! data payload: data is unmasked in place in the caller's buffer and handed out in pieces, so a
+//! frame of any size (up to 2^63 - 1 bytes) passes through a buffer of [`MAX_HEADER_LEN`] bytes
+//! or more.
+//!
+//! # The run loop
+//!
+//! 1. Append received bytes to your buffer and call [`Connection::handle_input`] on the
+//!    unconsumed bytes. It consumes at most one frame header and one piece of payload per call
+//!    and reports how many bytes it used ([`Status::Progress`]). Drop those bytes (after using
+//!    the event: it borrows them) and call again. [`Status::NeedMore`] means: read more bytes.
+//! 2. After every input and command, call [`Connection::poll_transmit`] until it returns
+//!    `Ok(None)` and send what it wrote.
+//! 3. Send messages with [`Connection::encode_data`] (and `encode_text` / `encode_binary`).
+//! 4. When [`Connection::state`] is [`State::Closed`], close the transport (a server closes TCP
+//!    first, RFC 6455 §7.1.1; a client waits a little for the server to do so).
+//!
+//! # Example: a server echoing what a client sends, in memory
+//!
+//! ```
+//! use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+//!
+//! let mut client = Connection::client(Config::new(), || [0x37, 0xfa, 0x21, 0x3d]);
+//! let mut server = Connection::server(Config::new());
+//!
+//! // The client sends a text message (masked).
+//! let mut wire = [0u8; 64];
+//! let n = client.encode_text(&mut wire, "Hello")?;
+//!
+//! // The server reads it: one call per frame header and piece of payload.
+//! let mut input = &mut wire[..n];
+//! let mut echo = [0u8; 64];
+//! let mut echo_len = 0;
+//! while let Status::Progress { consumed, event } = server.handle_input(input)? {
+//!     if let Some(Event::Data { kind: MessageKind::Text, data, last }) = event {
+//!         assert_eq!(data, b"Hello");
+//!         assert!(last);
+//!         let data = data.to_vec(); // the event borrows `input` and `server`
+//!         echo_len = server.encode_text(&mut echo, core::str::from_utf8(&data)?)?;
+//!     }
+//!     input = &mut input[consumed..];
+//! }
+//! // Drain what the server owes (nothing here: no ping, no close).
+//! assert_eq!(server.poll_transmit(&mut [0u8; 139])?, None);
+//!
+//! // The client reads the unmasked echo.
+//! let Status::Progress { event, .. } = client.handle_input(&mut echo[..echo_len])? else {
+//!     unreachable!()
+//! };
+//! assert!(matches!(event, Some(Event::Data { data: b"Hello", last: true, .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Invariants: a data piece is always the *tail* of the bytes a call consumed
+//! (`input[consumed - data.len()..consumed]`); a text message's pieces are valid UTF-8 up to
+//! their end (a code point may straddle two pieces); a [`ProtocolError`] has already queued the
+//! close frame with its code, and after it the connection accepts no input.
+
+use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
+use super::error::{BufferTooSmall, ProtocolError, UsageError};
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv, encode_frame};
+use super::mask::Masker;
+use super::utf8::Utf8Validator;
+
+pub use super::frame::MAX_HEADER_LEN;
+
+/// Which end of the connection this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Role {
+    /// Masks every frame it sends; rejects masked frames.
+    Client,
+    /// Sends unmasked frames; requires masked frames unless configured otherwise.
+    Server,
+}
+
+/// The type of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum MessageKind {
+    /// UTF-8 text (validated on receipt).
+    Text,
+    /// Binary data.
+    Binary,
+}
+
+impl MessageKind {
+    const fn opcode(self) -> Opcode {
+        match self {
+            MessageKind::Text => Opcode::Text,
+            MessageKind::Binary => Opcode::Binary,
+        }
+    }
+}
+
+/// What a server does with unmasked frames from its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UnmaskedFrames {
+    /// Fail the connection with 1002 (RFC 6455 §5.1). The default.
+    Reject,
+    /// Accept them (for peers known to skip masking, for example on a trusted link).
+    Accept,
+}
+
+/// Whether text messages are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TextMessages {
+    /// Accept text messages (validated as UTF-8). The default.
+    Accept,
+    /// Fail the connection with 1003 when a text message starts (MQTT over WebSocket).
+    Reject,
+}
+
+/// Connection limits and policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// Largest frame payload accepted; larger frames fail with 1009 when their header arrives.
+    pub max_frame_size: u64,
+    /// Largest message accepted (sum of its frames); fails with 1009 when the header that
+    /// crosses it arrives.
+    pub max_message_size: u64,
+    /// Server only: unmasked frames from the client.
+    pub unmasked_frames: UnmaskedFrames,
+    /// Text messages.
+    pub text_messages: TextMessages,
+    /// RSV bits claimed by negotiated extensions (none by default).
+    pub extension_rsv: Rsv,
+}
+
+impl Config {
+    /// 16 MiB frames and messages, masks required, text accepted, no extensions.
+    pub const fn new() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 16 << 20,
+            unmasked_frames: UnmaskedFrames::Reject,
+            text_messages: TextMessages::Accept,
+            extension_rsv: Rsv::NONE,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where masking keys for a client's frames come from (RFC 6455 §5.3: a fresh, unpredictable
+/// key per frame, from a strong source of entropy). Any `FnMut() -> [u8; 4]` is one.
+pub trait MaskKeys {
+    /// The key for the next frame.
+    fn next_key(&mut self) -> [u8; 4];
+}
+
+impl<F: FnMut() -> [u8; 4]> MaskKeys for F {
+    fn next_key(&mut self) -> [u8; 4] {
+        self()
+    }
+}
+
+/// The [`MaskKeys`] of a server, which never masks; it is never asked for a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NoMasking;
+
+impl MaskKeys for NoMasking {
+    fn next_key(&mut self) -> [u8; 4] {
+        [0; 4]
+    }
+}
+
+/// The closing handshake as far as it went (RFC 6455 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum State {
+    /// Data flows both ways.
+    Open,
+    /// A close frame was sent or received (or is owed); the handshake is not complete.
+    Closing,
+    /// Close frames went both ways (or the connection failed and its close frame was sent):
+    /// close the transport.
+    Closed,
+}
+
+/// What [`Connection::handle_input`] found.
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Status<'a> {
+    /// Nothing consumed: more bytes are needed (keep the unconsumed ones and append).
+    NeedMore,
+    /// `consumed` bytes from the start of the input were used; `event`, if any, borrows them
+    /// (or the connection) until the next call.
+    Progress {
+        /// Bytes used from the start of the input.
+        consumed: usize,
+        /// What they meant, if anything yet.
+        event: Option<Event<'a>>,
+    },
+    /// The peer's close frame arrived or the connection failed: no more input is read.
+    Closed,
+}
+
+/// Something the peer sent.
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Event<'a> {
+    /// A piece of a data message, unmasked. Pieces of a text message are valid UTF-8 so far, but
+    /// a code point may straddle two pieces.
+    Data {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The piece.
+        data: &'a [u8],
+        /// This piece ends the message.
+        last: bool,
+    },
+    /// A ping; the pong is queued (poll [`Connection::poll_transmit`]).
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// The peer's close frame; the reply, if owed, is queued.
+    Close {
+        /// The status code, if the frame had one.
+        code: Option<CloseCode>,
+        /// The reason (empty if none).
+        reason: &'a str,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RxFrame {
+    opcode: Opcode,
+    fin: bool,
+    mask: Option<Masker>,
+    remaining: u64,
+}
+
+/// A control payload buffered whole (at most 125 bytes).
+#[derive(Debug, Clone, Copy)]
+struct ControlBuf {
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+    len: usize,
+}
+
+impl ControlBuf {
+    const EMPTY: ControlBuf = ControlBuf { bytes: [0; MAX_CONTROL_PAYLOAD], len: 0 };
+
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let end = self.len.saturating_add(data.len()).min(MAX_CONTROL_PAYLOAD);
+        if let Some(dst) = self.bytes.get_mut(self.len..end) {
+            dst.copy_from_slice(data.get(..dst.len()).unwrap_or(&[]));
+            self.len = end;
+        }
+    }
+}
+
+/// A WebSocket connection (RFC 6455) for one role. See the [module docs](self) for the run loop.
+///
+/// `K` supplies masking keys: a client needs a real source (`Connection::client(config, || key)`),
+/// a server uses [`NoMasking`].
+#[derive(Debug, Clone)]
+pub struct Connection<K: MaskKeys = NoMasking> {
+    role: Role,
+    config: Config,
+    keys: K,
+    // Receive side.
+    rx_frame: Option<RxFrame>,
+    rx_message: Option<MessageKind>,
+    rx_message_len: u64,
+    rx_rsv: Rsv,
+    utf8: Utf8Validator,
+    control: ControlBuf,
+    // Owed to the peer.
+    pong: Option<ControlBuf>,
+    close_owed: Option<ControlBuf>,
+    // Send side.
+    tx_message: Option<MessageKind>,
+    // Closing handshake.
+    close_sent: bool,
+    close_received: bool,
+    failed: bool,
+}
+
+impl Connection<NoMasking> {
+    /// A server-side connection, open (the opening handshake is done).
+    pub fn server(config: Config) -> Self {
+        Connection::new(Role::Server, config, NoMasking)
+    }
+}
+
+impl<K: MaskKeys> Connection<K> {
+    /// A client-side connection, open, masking each frame with a key from `keys`.
+    pub fn client(config: Config, keys: K) -> Self {
+        Connection::new(Role::Client, config, keys)
+    }
+
+    /// A connection for `role`; `keys` is only used by a client.
+    pub fn new(role: Role, config: Config, keys: K) -> Self {
+        Connection {
+            role,
+            config,
+            keys,
+            rx_frame: None,
+            rx_message: None,
+            rx_message_len: 0,
+            rx_rsv: Rsv::NONE,
+            utf8: Utf8Validator::new(),
+            control: ControlBuf::EMPTY,
+            pong: None,
+            close_owed: None,
+            tx_message: None,
+            close_sent: false,
+            close_received: false,
+            failed: false,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// How far the closing handshake went.
+    pub fn state(&self) -> State {
+        if self.close_sent && (self.close_received || self.failed) {
+            State::Closed
+        } else if self.close_sent || self.close_received || self.failed || self.close_owed.is_some()
+        {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// The RSV bits of the frame the last event came from (only ever set when
+    /// [`Config::extension_rsv`] allows them: an extension such as permessage-deflate reads
+    /// them here).
+    pub fn frame_rsv(&self) -> Rsv {
+        self.rx_rsv
+    }
+
+    /// Whether a data message sent with [`encode_data`](Self::encode_data) is unfinished.
+    pub fn is_sending_message(&self) -> bool {
+        self.tx_message.is_some()
+    }
+
+    /// Consumes at most one frame header and one piece of payload from the start of `input`,
+    /// unmasking the payload in place. See [`Status`] and the [module docs](self).
+    ///
+    /// `input` must be able to hold [`MAX_HEADER_LEN`] bytes, or a long header never completes.
+    pub fn handle_input<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<Status<'a>, ProtocolError> {
+        if self.close_received || self.failed {
+            return Ok(Status::Closed);
+        }
+        let mut offset = 0;
+        let frame = match self.rx_frame {
+            Some(frame) => frame,
+            None => {
+                let (header, len) = match FrameHeader::parse(input, self.config.extension_rsv) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => return Ok(Status::NeedMore),
+                    Err(e) => return Err(self.fail(e.into())),
+                };
+                trace!("ws rx header {:?}", header);
+                offset = len;
+                match self.start_frame(&header) {
+                    Ok(frame) => frame,
+                    Err(e) => return Err(self.fail(e)),
+                }
+            }
+        };
+        self.rx_frame = Some(frame);
+        self.payload(frame, input, offset)
+    }
+
+    /// Checks a new frame's header against the role, the message in progress and the limits.
+    fn start_frame(&mut self, h: &FrameHeader) -> Result<RxFrame, ProtocolError> {
+        match (self.role, h.mask) {
+            (Role::Server, None) if self.config.unmasked_frames == UnmaskedFrames::Reject => {
+                return Err(ProtocolError::UnmaskedFrame); // RFC 6455 §5.1
+            }
+            (Role::Client, Some(_)) => return Err(ProtocolError::MaskedFrame), // RFC 6455 §5.1
+            _ => {}
+        }
+        if h.payload_len > self.config.max_frame_size {
+            return Err(ProtocolError::FrameTooBig); // RFC 6455 §7.4.1 (1009)
+        }
+        self.rx_rsv = h.rsv;
+        match h.opcode {
+            Opcode::Continuation => {
+                if self.rx_message.is_none() {
+                    return Err(ProtocolError::UnexpectedContinuation); // RFC 6455 §5.4
+                }
+            }
+            Opcode::Text | Opcode::Binary => {
+                if self.rx_message.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation); // RFC 6455 §5.4
+                }
+                let kind =
+                    if h.opcode == Opcode::Text { MessageKind::Text } else { MessageKind::Binary };
+                if kind == MessageKind::Text && self.config.text_messages == TextMessages::Reject {
+                    return Err(ProtocolError::TextNotAccepted); // RFC 6455 §7.4.1 (1003)
+                }
+                self.rx_message = Some(kind);
+                self.rx_message_len = 0;
+                self.utf8.reset();
+            }
+            Opcode::Close | Opcode::Ping | Opcode::Pong => {
+                self.control.len = 0;
+            }
+        }
+        if !h.opcode.is_control() {
+            self.rx_message_len = match self.rx_message_len.checked_add(h.payload_len) {
+                Some(n) if n <= self.config.max_message_size => n,
+                _ => return Err(ProtocolError::MessageTooBig), // RFC 6455 §7.4.1 (1009)
+            };
+        }
+        Ok(RxFrame {
+            opcode: h.opcode,
+            fin: h.fin,
+            mask: h.mask.map(Masker::new),
+            remaining: h.payload_len,
+        })
+    }
+
+    /// Takes the next piece of the current frame's payload from `input[offset..]`.
+    fn payload<'a>(
+        &'a mut self,
+        mut frame: RxFrame,
+        input: &'a mut [u8],
+        offset: usize,
+    ) -> Result<Status<'a>, ProtocolError> {
+        let available = input.len().saturating_sub(offset);
+        let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
+        let end = offset + n;
+        let piece = input.get_mut(offset..end).unwrap_or(&mut []);
+        if let Some(m) = frame.mask.as_mut() {
+            m.apply(piece);
+        }
+        frame.remaining -= n as u64;
+        let frame_done = frame.remaining == 0;
+        self.rx_frame = if frame_done { None } else { Some(frame) };
+
+        if frame.opcode.is_control() {
+            self.control.push(piece);
+            if !frame_done {
+                return Ok(if end == 0 {
+                    Status::NeedMore
+                } else {
+                    Status::Progress { consumed: end, event: None }
+                });
+            }
+            return self.control_frame(frame.opcode, end);
+        }
+
+        let Some(kind) = self.rx_message else {
+            // Unreachable: start_frame opened the message.
+            return Err(self.fail(ProtocolError::UnexpectedContinuation));
+        };
+        if n == 0 && !frame_done {
+            return Ok(if end == 0 {
+                Status::NeedMore
+            } else {
+                Status::Progress { consumed: end, event: None }
+            });
+        }
+        let last = frame_done && frame.fin;
+        if kind == MessageKind::Text {
+            // RFC 6455 §8.1: fail on the first invalid byte.
+            let checked = self
+                .utf8
+                .feed(piece)
+                .and_then(|()| if last { self.utf8.finish(piece.len()) } else { Ok(()) });
+            if let Err(e) = checked {
+                return Err(self.fail(ProtocolError::InvalidUtf8(e)));
+            }
+        }
+        if last {
+            self.rx_message = None;
+        }
+        let data = input.get(offset..end).unwrap_or(&[]);
+        Ok(Status::Progress { consumed: end, event: Some(Event::Data { kind, data, last }) })
+    }
+
+    /// Acts on a complete control frame (now in `self.control`).
+    fn control_frame(
+        &mut self,
+        opcode: Opcode,
+        consumed: usize,
+    ) -> Result<Status<'_>, ProtocolError> {
+        let event = match opcode {
+            Opcode::Ping => {
+                // RFC 6455 §5.5.2: answer with a pong carrying the same data; only the latest
+                // unanswered ping needs one (§5.5.3). No pong after our close frame.
+                if !self.close_sent && self.close_owed.is_none() {
+                    self.pong = Some(self.control);
+                }
+                Event::Ping(self.control.as_slice())
+            }
+            Opcode::Pong => Event::Pong(self.control.as_slice()),
+            _ => {
+                let parsed = match parse_close_body(self.control.as_slice()) {
+                    Ok(p) => p.map(|(c, _)| c),
+                    Err(e) => return Err(self.fail(ProtocolError::InvalidClose(e))),
+                };
+                self.close_received = true;
+                if !self.close_sent && self.close_owed.is_none() {
+                    // RFC 6455 §5.5.1: reply with a close frame, echoing the status code.
+                    let mut reply = ControlBuf::EMPTY;
+                    if let Some(code) = parsed {
+                        reply.push(&code.as_u16().to_be_bytes());
+                    }
+                    self.close_owed = Some(reply);
+                    self.pong = None;
+                }
+                let body = self.control.as_slice();
+                let reason = body.get(2..).and_then(|r| core::str::from_utf8(r).ok()).unwrap_or("");
+                Event::Close { code: parsed, reason }
+            }
+        };
+        Ok(Status::Progress { consumed, event: Some(event) })
+    }
+
+    /// Fails the connection: queues a close frame with the error's code (unless one was already
+    /// sent or queued) and stops reading.
+    fn fail(&mut self, e: ProtocolError) -> ProtocolError {
+        debug!("ws protocol error {:?}", e);
+        self.failed = true;
+        self.rx_frame = None;
+        self.pong = None;
+        if !self.close_sent && self.close_owed.is_none() {
+            let mut body = ControlBuf::EMPTY;
+            body.push(&e.close_code().as_u16().to_be_bytes());
+            self.close_owed = Some(body);
+        }
+        e
+    }
+
+    /// Fails the connection on the caller's behalf (for example 1008 on a policy violation, or
+    /// 1003 for data it cannot take): queues a close frame with `code` unless one was sent or is
+    /// queued, and stops reading.
+    pub fn fail_with(&mut self, code: CloseCode) -> Result<(), UsageError> {
+        if !code.is_sendable() {
+            return Err(UsageError::InvalidCloseCode);
+        }
+        self.failed = true;
+        self.rx_frame = None;
+        self.pong = None;
+        if !self.close_sent && self.close_owed.is_none() {
+            let mut body = ControlBuf::EMPTY;
+            body.push(&code.as_u16().to_be_bytes());
+            self.close_owed = Some(body);
+        }
+        Ok(())
+    }
+
+    /// Writes the next frame owed to the peer (a pong, then a close frame) into `out` and returns
+    /// its length, or `None` when nothing is owed. Call it after every input and command until it
+    /// returns `None`. On `BufferTooSmall` nothing changed ([`MAX_HEADER_LEN`] + 125 bytes
+    /// always suffice).
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<Option<usize>, BufferTooSmall> {
+        if let Some(pong) = self.pong {
+            let n = self.emit_control(out, Opcode::Pong, pong.as_slice())?;
+            self.pong = None;
+            return Ok(Some(n));
+        }
+        if let Some(close) = self.close_owed {
+            let n = self.emit_control(out, Opcode::Close, close.as_slice())?;
+            self.close_owed = None;
+            self.close_sent = true;
+            return Ok(Some(n));
+        }
+        Ok(None)
+    }
+
+    fn emit_control(
+        &mut self,
+        out: &mut [u8],
+        opcode: Opcode,
+        payload: &[u8],
+    ) -> Result<usize, BufferTooSmall> {
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        self.emit_frame(out, header, payload)
+    }
+
+    /// Masks (client) and encodes; draws a key only once the frame is known to fit.
+    fn emit_frame(
+        &mut self,
+        out: &mut [u8],
+        mut header: FrameHeader,
+        payload: &[u8],
+    ) -> Result<usize, BufferTooSmall> {
+        if self.role == Role::Client {
+            header.mask = Some([0; 4]);
+        }
+        let required = header.encoded_len().saturating_add(payload.len());
+        if out.len() < required {
+            return Err(BufferTooSmall { required });
+        }
+        if self.role == Role::Client {
+            header.mask = Some(self.keys.next_key());
+        }
+        encode_frame(out, header, payload)
+    }
+
+    /// Encodes one frame of a data message into `out` and returns its length. The first call of
+    /// a message sets its `kind`; later calls continue it (same `kind`) until one with
+    /// `last = true`. A whole message is one call with `last = true`. Text is not checked here:
+    /// the pieces of a text message must add up to UTF-8 (use [`encode_text`](Self::encode_text)).
+    pub fn encode_data(
+        &mut self,
+        out: &mut [u8],
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<usize, UsageError> {
+        let opcode = self.data_opcode(kind)?;
+        let header = FrameHeader { fin: last, ..FrameHeader::new(opcode, payload.len() as u64) };
+        let n = self.emit_frame(out, header, payload)?;
+        self.tx_message = if last { None } else { Some(kind) };
+        Ok(n)
+    }
+
+    /// Encodes only the header of a data frame of `len` payload bytes (for payloads too large to
+    /// copy at once) and returns the header length and, for a client, the [`Masker`] the caller
+    /// must apply to the payload bytes it sends next. Message rules as in
+    /// [`encode_data`](Self::encode_data).
+    pub fn encode_data_header(
+        &mut self,
+        out: &mut [u8],
+        kind: MessageKind,
+        len: u64,
+        last: bool,
+    ) -> Result<(usize, Option<Masker>), UsageError> {
+        let opcode = self.data_opcode(kind)?;
+        if len > i64::MAX as u64 {
+            return Err(UsageError::PayloadTooLong); // RFC 6455 §5.2
+        }
+        let mut header = FrameHeader { fin: last, ..FrameHeader::new(opcode, len) };
+        if self.role == Role::Client {
+            header.mask = Some([0; 4]);
+        }
+        let required = header.encoded_len();
+        if out.len() < required {
+            return Err(UsageError::BufferTooSmall { required });
+        }
+        if self.role == Role::Client {
+            header.mask = Some(self.keys.next_key());
+        }
+        let n = header.emit(out)?;
+        self.tx_message = if last { None } else { Some(kind) };
+        Ok((n, header.mask.map(Masker::new)))
+    }
+
+    fn data_opcode(&self, kind: MessageKind) -> Result<Opcode, UsageError> {
+        if self.close_sent || self.close_owed.is_some() {
+            return Err(UsageError::Closed);
+        }
+        match self.tx_message {
+            None => Ok(kind.opcode()),
+            Some(k) if k == kind => Ok(Opcode::Continuation),
+            Some(_) => Err(UsageError::MessageInProgress),
+        }
+    }
+
+    /// Encodes a whole text message.
+    pub fn encode_text(&mut self, out: &mut [u8], text: &str) -> Result<usize, UsageError> {
+        self.encode_data(out, MessageKind::Text, text.as_bytes(), true)
+    }
+
+    /// Encodes a whole binary message.
+    pub fn encode_binary(&mut self, out: &mut [u8], data: &[u8]) -> Result<usize, UsageError> {
+        self.encode_data(out, MessageKind::Binary, data, true)
+    }
+
+    /// Encodes a ping with `payload` (at most 125 bytes).
+    pub fn encode_ping(&mut self, out: &mut [u8], payload: &[u8]) -> Result<usize, UsageError> {
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlTooLong); // RFC 6455 §5.5
+        }
+        if self.close_sent || self.close_owed.is_some() {
+            return Err(UsageError::Closed);
+        }
+        Ok(self.emit_control(out, Opcode::Ping, payload)?)
+    }
+
+    /// Starts the closing handshake: queues a close frame with `code` and `reason` (at most
+    /// [`MAX_CLOSE_REASON`] bytes) for [`poll_transmit`](Self::poll_transmit). Keep reading
+    /// until the peer's close frame arrives.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        if !code.is_sendable() {
+            return Err(UsageError::InvalidCloseCode); // RFC 6455 §7.4.1
+        }
+        if reason.len() > MAX_CLOSE_REASON {
+            return Err(UsageError::ControlTooLong); // RFC 6455 §5.5
+        }
+        if self.close_sent || self.close_owed.is_some() {
+            return Err(UsageError::Closed);
+        }
+        let mut body = ControlBuf::EMPTY;
+        body.push(&code.as_u16().to_be_bytes());
+        body.push(reason.as_bytes());
+        self.close_owed = Some(body);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use crate::ws::frame::FrameError;
+    use crate::ws::utf8::Utf8Error;
+    use std::string::String;
+    use std::vec::Vec;
+
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Rec {
+        Msg(MessageKind, Vec<u8>),
+        Ping(Vec<u8>),
+        Pong(Vec<u8>),
+        Close(Option<CloseCode>, String),
+    }
+
+    struct Run {
+        events: Vec<Rec>,
+        sent: Vec<u8>,
+        error: Option<ProtocolError>,
+        left: Vec<u8>,
+    }
+
+    /// Feeds `bytes` in chunks of `chunk` bytes, reassembling data pieces into messages and
+    /// draining `poll_transmit` after every step.
+    fn drive<K: MaskKeys>(c: &mut Connection<K>, bytes: &[u8], chunk: usize) -> Run {
+        let mut run = Run { events: Vec::new(), sent: Vec::new(), error: None, left: Vec::new() };
+        let mut buf: Vec<u8> = Vec::new();
+        let mut msg: Option<(MessageKind, Vec<u8>)> = None;
+        for piece in bytes.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                let used = match c.handle_input(&mut buf) {
+                    Ok(Status::NeedMore) | Ok(Status::Closed) => break,
+                    Ok(Status::Progress { consumed, event }) => {
+                        match event {
+                            Some(Event::Data { kind, data, last }) => {
+                                let m = msg.get_or_insert_with(|| (kind, Vec::new()));
+                                assert_eq!(m.0, kind);
+                                m.1.extend_from_slice(data);
+                                if last {
+                                    let (k, d) = msg.take().unwrap();
+                                    run.events.push(Rec::Msg(k, d));
+                                }
+                            }
+                            Some(Event::Ping(p)) => run.events.push(Rec::Ping(p.to_vec())),
+                            Some(Event::Pong(p)) => run.events.push(Rec::Pong(p.to_vec())),
+                            Some(Event::Close { code, reason }) => {
+                                run.events.push(Rec::Close(code, reason.into()))
+                            }
+                            None => {}
+                        }
+                        consumed
+                    }
+                    Err(e) => {
+                        run.error = Some(e);
+                        break;
+                    }
+                };
+                buf.drain(..used);
+                let mut out = [0u8; 256];
+                while let Some(n) = c.poll_transmit(&mut out).unwrap() {
+                    run.sent.extend_from_slice(&out[..n]);
+                }
+            }
+            let mut out = [0u8; 256];
+            while let Some(n) = c.poll_transmit(&mut out).unwrap() {
+                run.sent.extend_from_slice(&out[..n]);
+            }
+            if run.error.is_some() {
+                break;
+            }
+        }
+        run.left = buf;
+        run
+    }
+
+    fn keys() -> impl FnMut() -> [u8; 4] + Clone {
+        let mut n = 0u8;
+        move || {
+            n = n.wrapping_add(1);
+            [0x37, 0xfa, 0x21, n]
+        }
+    }
+
+    /// A masked frame as a client sends it.
+    fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [0xa1, 0xb2, 0xc3, 0xd4];
+        let mut out = std::vec![b0];
+        match payload.len() {
+            n @ 0..=125 => out.push(0x80 | n as u8),
+            n @ 126..=0xffff => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        out
+    }
+
+    /// Errors compared without the piece-relative UTF-8 offset.
+    fn normal(e: Option<ProtocolError>) -> Option<ProtocolError> {
+        e.map(|e| match e {
+            ProtocolError::InvalidUtf8(_) => ProtocolError::InvalidUtf8(Utf8Error { position: 0 }),
+            e => e,
+        })
+    }
+
+    /// Every way of feeding: whole, byte at a time, in 3-byte chunks; all give the same result.
+    fn all_ways<K: MaskKeys + Clone>(c: &Connection<K>, bytes: &[u8]) -> Run {
+        let whole = drive(&mut c.clone(), bytes, bytes.len());
+        for chunk in [1, 3, 7] {
+            let r = drive(&mut c.clone(), bytes, chunk);
+            assert_eq!(r.events, whole.events, "chunk {chunk}");
+            assert_eq!(normal(r.error), normal(whole.error), "chunk {chunk}");
+            if whole.error.is_none() {
+                assert_eq!(r.sent, whole.sent, "chunk {chunk}");
+            }
+        }
+        whole
+    }
+
+    // RFC 6455 §5.7 examples (server to client, unmasked).
+    const HELLO: &[u8] = &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+    const HEL_LO: &[u8] = &[0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+    const PING_HELLO: &[u8] = &[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+    const HELLO_MASKED: &[u8] = &[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+
+    fn text(s: &str) -> Rec {
+        Rec::Msg(MessageKind::Text, s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn rfc_examples_as_client() {
+        let c = Connection::client(Config::new(), keys());
+        assert_eq!(all_ways(&c, HELLO).events, [text("Hello")]);
+        assert_eq!(all_ways(&c, HEL_LO).events, [text("Hello")]);
+        let r = all_ways(&c, PING_HELLO);
+        assert_eq!(r.events, [Rec::Ping(b"Hello".to_vec())]);
+        // The pong is masked with the next key and carries the ping's data.
+        assert_eq!(r.sent, [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x01, 0x7f, 0x9f, 0x4d, 0x6d, 0x58]);
+        let mut big = std::vec![0x82, 0x7e, 0x01, 0x00];
+        big.extend((0..256).map(|i| i as u8));
+        let r = all_ways(&c, &big);
+        assert_eq!(r.events, [Rec::Msg(MessageKind::Binary, (0..256).map(|i| i as u8).collect())]);
+        let mut big64 = std::vec![0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0, 0];
+        big64.extend(core::iter::repeat_n(7u8, 65536));
+        let r = drive(&mut c.clone(), &big64, 1000);
+        assert_eq!(r.events, [Rec::Msg(MessageKind::Binary, std::vec![7u8; 65536])]);
+    }
+
+    #[test]
+    fn rfc_masked_example_as_server() {
+        let c = Connection::server(Config::new());
+        assert_eq!(all_ways(&c, HELLO_MASKED).events, [text("Hello")]);
+    }
+
+    #[test]
+    fn trailing_bytes_left_untouched() {
+        for frame in [HELLO, PING_HELLO, HEL_LO] {
+            let mut c = Connection::client(Config::new(), keys());
+            let mut input = frame.to_vec();
+            input.extend_from_slice(&[0xde, 0xad]);
+            let mut pos = 0;
+            while pos < frame.len() {
+                match c.handle_input(&mut input[pos..]).unwrap() {
+                    Status::Progress { consumed, .. } => pos += consumed,
+                    s => panic!("{s:?}"),
+                }
+            }
+            assert_eq!(pos, frame.len());
+            assert_eq!(&input[pos..], &[0xde, 0xad]);
+        }
+    }
+
+    #[test]
+    fn pieces_are_the_tail_of_consumed_bytes_and_small_buffers_stream() {
+        let mut c = Connection::server(Config::new());
+        let payload: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let frame = masked(0x82, &payload);
+        // A 20-byte window: the frame goes through in pieces.
+        let mut got = Vec::new();
+        let mut pos = 0;
+        let mut events = 0;
+        while pos < frame.len() {
+            let end = (pos + 20).min(frame.len());
+            let mut window = frame[pos..end].to_vec();
+            match c.handle_input(&mut window).unwrap() {
+                Status::Progress { consumed, event } => {
+                    if let Some(Event::Data { data, .. }) = event {
+                        got.extend_from_slice(data);
+                        events += 1;
+                    }
+                    pos += consumed;
+                }
+                s => panic!("{s:?}"),
+            }
+        }
+        assert_eq!(got, payload);
+        assert!(events >= 50);
+        // The tail invariant.
+        let mut c = Connection::server(Config::new());
+        let mut f = masked(0x82, b"abcdef");
+        let Status::Progress { consumed, event: Some(Event::Data { data, .. }) } =
+            c.handle_input(&mut f).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((consumed, data), (12, &b"abcdef"[..]));
+    }
+
+    #[test]
+    fn control_frames_between_fragments() {
+        let c = Connection::server(Config::new());
+        let mut bytes = masked(0x01, b"Hel");
+        bytes.extend(masked(0x89, b"p"));
+        bytes.extend(masked(0x8a, b"q"));
+        bytes.extend(masked(0x00, b"l"));
+        bytes.extend(masked(0x80, b"o"));
+        let r = all_ways(&c, &bytes);
+        assert_eq!(r.events, [Rec::Ping(b"p".to_vec()), Rec::Pong(b"q".to_vec()), text("Hello")]);
+        assert_eq!(r.sent, [0x8a, 0x01, b'p']);
+    }
+
+    #[test]
+    fn utf8_across_fragments() {
+        let c = Connection::server(Config::new());
+        let euro = "€".as_bytes();
+        let mut bytes = masked(0x01, &euro[..1]);
+        bytes.extend(masked(0x00, &euro[1..2]));
+        bytes.extend(masked(0x80, &euro[2..]));
+        assert_eq!(all_ways(&c, &bytes).events, [text("€")]);
+        // Invalid: fails on the fragment holding the first bad byte, before the message ends.
+        let mut bytes = masked(0x01, b"\xce\xba\xe1\xbd");
+        bytes.extend(masked(0x00, b"\xb9\xed\xa0\x80"));
+        bytes.extend(masked(0x80, b"ok"));
+        let r = all_ways(&c, &bytes);
+        assert_eq!(r.error, Some(ProtocolError::InvalidUtf8(Utf8Error { position: 2 })));
+        assert_eq!(r.sent, [0x88, 0x02, 0x03, 0xef]);
+        // Truncated at the message end.
+        let r = all_ways(&c, &masked(0x81, b"\xe2\x82"));
+        assert_eq!(r.error.map(|e| e.close_code()), Some(CloseCode::InvalidPayload));
+    }
+
+    /// (bytes from a client, expected error); the server answers with a close of its code.
+    #[test]
+    fn protocol_errors_close_with_their_code() {
+        let mut cont_first = masked(0x01, b"a");
+        cont_first.extend(masked(0x81, b"b"));
+        let cases: Vec<(Vec<u8>, ProtocolError, u16)> = std::vec![
+            (std::vec![0x81, 0x00], ProtocolError::UnmaskedFrame, 1002),
+            (masked(0x83, b""), ProtocolError::Frame(FrameError::ReservedOpcode(3)), 1002),
+            (masked(0x8b, b""), ProtocolError::Frame(FrameError::ReservedOpcode(0xb)), 1002),
+            (masked(0xc1, b"x"), ProtocolError::Frame(FrameError::ReservedBits(0x40)), 1002),
+            (
+                std::vec![0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4],
+                ProtocolError::Frame(FrameError::NonMinimalLength),
+                1002
+            ),
+            (
+                std::vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0],
+                ProtocolError::Frame(FrameError::LengthTooLarge),
+                1002
+            ),
+            (masked(0x09, b""), ProtocolError::Frame(FrameError::ControlFragmented), 1002),
+            (
+                std::vec![0x89, 0xfe, 0x00, 0x7e],
+                ProtocolError::Frame(FrameError::ControlTooLong),
+                1002
+            ),
+            (masked(0x80, b"x"), ProtocolError::UnexpectedContinuation, 1002),
+            (cont_first, ProtocolError::ExpectedContinuation, 1002),
+            (
+                masked(0x88, b"\x03"),
+                ProtocolError::InvalidClose(crate::ws::close::CloseBodyError::Truncated),
+                1002
+            ),
+            (
+                masked(0x88, b"\x03\xed"),
+                ProtocolError::InvalidClose(crate::ws::close::CloseBodyError::InvalidCode(1005)),
+                1002
+            ),
+            (
+                masked(0x88, b"\x03\xe8\xff"),
+                ProtocolError::InvalidClose(crate::ws::close::CloseBodyError::InvalidReason),
+                1007
+            ),
+            (masked(0x81, b"\xff"), ProtocolError::InvalidUtf8(Utf8Error { position: 0 }), 1007),
+            (
+                std::vec![0x82, 0xff, 0, 0, 0, 1, 0, 0, 0, 1, 9, 9, 9, 9],
+                ProtocolError::FrameTooBig,
+                1009
+            ),
+        ];
+        for (bytes, error, code) in cases {
+            let c = Connection::server(Config::new());
+            let r = all_ways(&c, &bytes);
+            assert_eq!(r.error, Some(error), "{bytes:02x?}");
+            assert_eq!(error.close_code().as_u16(), code);
+            let mut expect = std::vec![0x88, 0x02];
+            expect.extend_from_slice(&code.to_be_bytes());
+            assert_eq!(r.sent, expect, "{bytes:02x?}");
+            let mut c = Connection::server(Config::new());
+            let _ = drive(&mut c, &bytes, bytes.len());
+            assert_eq!(c.state(), State::Closed);
+            assert_eq!(c.handle_input(&mut [0x81, 0x80, 0, 0, 0, 0]), Ok(Status::Closed));
+        }
+        // A masked frame from a server.
+        let c = Connection::client(Config::new(), keys());
+        let r = all_ways(&c, &masked(0x81, b"x"));
+        assert_eq!(r.error, Some(ProtocolError::MaskedFrame));
+    }
+
+    #[test]
+    fn limits_checked_on_header() {
+        let config = Config { max_frame_size: 10, max_message_size: 15, ..Config::new() };
+        let c = Connection::server(config);
+        let r = all_ways(&c, &masked(0x82, &[0; 11]));
+        assert_eq!(r.error, Some(ProtocolError::FrameTooBig));
+        // Only the header is needed to fail.
+        let mut c2 = c.clone();
+        assert_eq!(
+            c2.handle_input(&mut masked(0x82, &[0; 11])[..6]),
+            Err(ProtocolError::FrameTooBig)
+        );
+        let mut bytes = masked(0x02, &[0; 10]);
+        bytes.extend(masked(0x80, &[0; 6]));
+        let r = all_ways(&c, &bytes);
+        assert_eq!(r.error, Some(ProtocolError::MessageTooBig));
+        assert_eq!(r.sent, [0x88, 0x02, 0x03, 0xf1]);
+        let text_off = Config { text_messages: TextMessages::Reject, ..Config::new() };
+        let r = all_ways(&Connection::server(text_off), &masked(0x81, b"hi"));
+        assert_eq!(r.error, Some(ProtocolError::TextNotAccepted));
+        assert_eq!(r.sent, [0x88, 0x02, 0x03, 0xeb]);
+    }
+
+    #[test]
+    fn rsv_bits_only_when_an_extension_claims_them() {
+        let r = all_ways(&Connection::server(Config::new()), &masked(0xc1, b"x"));
+        assert_eq!(r.error, Some(ProtocolError::Frame(FrameError::ReservedBits(0x40))));
+        let mut c = Connection::server(Config { extension_rsv: Rsv::RSV1, ..Config::new() });
+        let r = drive(&mut c, &masked(0xc2, b"z"), 100);
+        assert_eq!(r.events, [Rec::Msg(MessageKind::Binary, b"z".to_vec())]);
+        assert_eq!(c.frame_rsv(), Rsv::RSV1);
+    }
+
+    #[test]
+    fn unmasked_opt_out() {
+        let config = Config { unmasked_frames: UnmaskedFrames::Accept, ..Config::new() };
+        let c = Connection::server(config);
+        assert_eq!(all_ways(&c, HELLO).events, [text("Hello")]);
+    }
+
+    #[test]
+    fn close_handshake_initiated_by_peer() {
+        let c = Connection::server(Config::new());
+        let mut bytes = masked(0x88, b"\x03\xe8bye");
+        bytes.extend(masked(0x81, b"ignored"));
+        let r = all_ways(&c, &bytes);
+        assert_eq!(r.events, [Rec::Close(Some(CloseCode::Normal), "bye".into())]);
+        assert_eq!(r.sent, [0x88, 0x02, 0x03, 0xe8]);
+        assert_eq!(r.left, masked(0x81, b"ignored"));
+        let mut c = c.clone();
+        drive(&mut c, &masked(0x88, b""), 100);
+        assert_eq!(c.state(), State::Closed);
+        // An empty close is answered with an empty close.
+        let r = all_ways(&Connection::server(Config::new()), &masked(0x88, b""));
+        assert_eq!(r.events, [Rec::Close(None, String::new())]);
+        assert_eq!(r.sent, [0x88, 0x00]);
+    }
+
+    #[test]
+    fn close_handshake_initiated_locally() {
+        let mut c = Connection::server(Config::new());
+        assert_eq!(c.close(CloseCode::Reserved, ""), Err(UsageError::InvalidCloseCode));
+        assert_eq!(c.close(CloseCode::Normal, &"x".repeat(124)), Err(UsageError::ControlTooLong));
+        c.close(CloseCode::GoingAway, "bye").unwrap();
+        assert_eq!(c.state(), State::Closing);
+        assert_eq!(c.close(CloseCode::Normal, ""), Err(UsageError::Closed));
+        let mut out = [0u8; 8];
+        assert_eq!(c.poll_transmit(&mut out[..6]), Err(BufferTooSmall { required: 7 }));
+        assert_eq!(c.poll_transmit(&mut out), Ok(Some(7)));
+        assert_eq!(&out[..7], b"\x88\x05\x03\xe9bye");
+        assert_eq!(c.poll_transmit(&mut out), Ok(None));
+        assert_eq!(c.encode_text(&mut out, "x"), Err(UsageError::Closed));
+        // Data still arrives until the peer's close; pings get no pong after our close.
+        let mut bytes = masked(0x81, b"late");
+        bytes.extend(masked(0x89, b""));
+        bytes.extend(masked(0x88, b"\x03\xe9"));
+        let r = drive(&mut c, &bytes, 5);
+        assert_eq!(
+            r.events,
+            [
+                text("late"),
+                Rec::Ping(Vec::new()),
+                Rec::Close(Some(CloseCode::GoingAway), "".into())
+            ]
+        );
+        assert!(r.sent.is_empty());
+        assert_eq!(c.state(), State::Closed);
+    }
+
+    #[test]
+    fn sending_messages_and_fragments() {
+        let mut c = Connection::client(Config::new(), || [0x37, 0xfa, 0x21, 0x3d]);
+        let mut out = [0u8; 32];
+        let n = c.encode_text(&mut out, "Hello").unwrap();
+        assert_eq!(&out[..n], HELLO_MASKED);
+        let mut s = Connection::server(Config::new());
+        let n = s.encode_data(&mut out, MessageKind::Text, b"Hel", false).unwrap();
+        assert_eq!(&out[..n], &HEL_LO[..5]);
+        assert!(s.is_sending_message());
+        assert_eq!(
+            s.encode_data(&mut out, MessageKind::Binary, b"x", true),
+            Err(UsageError::MessageInProgress)
+        );
+        let n = s.encode_data(&mut out, MessageKind::Text, b"lo", true).unwrap();
+        assert_eq!(&out[..n], &HEL_LO[5..]);
+        assert_eq!(
+            s.encode_binary(&mut out[..3], b"abc"),
+            Err(UsageError::BufferTooSmall { required: 5 })
+        );
+        let n = s.encode_ping(&mut out, b"Hello").unwrap();
+        assert_eq!(&out[..n], PING_HELLO);
+        assert_eq!(s.encode_ping(&mut [0; 200], &[0; 126]), Err(UsageError::ControlTooLong));
+        let (n, masker) = s.encode_data_header(&mut out, MessageKind::Binary, 70000, true).unwrap();
+        assert_eq!((&out[..n], masker), (&[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x11, 0x70][..], None));
+        let (n, masker) = c.encode_data_header(&mut out, MessageKind::Binary, 5, true).unwrap();
+        assert_eq!(n, 6);
+        assert_eq!(masker.map(|m| m.key()), Some([0x37, 0xfa, 0x21, 0x3d]));
+    }
+
+    /// Arbitrary bytes never panic either role, in any chunking, and every error queues a close.
+    #[test]
+    fn random_input_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let small = Config { max_frame_size: 300, max_message_size: 600, ..Config::new() };
+        for round in 0..3000 {
+            let len = (next() % 80) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Bias towards plausible headers so that deeper states are reached.
+            if let Some(b) = bytes.get_mut(0) {
+                *b = [0x81, 0x82, 0x01, 0x00, 0x80, 0x88, 0x89, 0x8a][(next() % 8) as usize];
+            }
+            if let Some(b) = bytes.get_mut(1) {
+                *b = (*b & 0x80) | (next() % 130) as u8;
+            }
+            let chunk = 1 + (next() % 9) as usize;
+            let mut server = Connection::server(if round % 2 == 0 { small } else { Config::new() });
+            let r = drive(&mut server, &bytes, chunk);
+            if let Some(e) = r.error {
+                assert!(e.close_code().is_sendable());
+                assert_eq!(&r.sent[r.sent.len() - 4..r.sent.len() - 2], &[0x88, 0x02]);
+            }
+            let mut client = Connection::client(small, keys());
+            let _ = drive(&mut client, &bytes, chunk);
+        }
+    }
+
+    #[test]
+    fn client_server_round_trip() {
+        let mut client = Connection::client(Config::new(), keys());
+        let server = Connection::server(Config::new());
+        let mut wire = Vec::new();
+        let mut out = [0u8; 64];
+        for msg in ["one", "two", "three"] {
+            let n = client.encode_text(&mut out, msg).unwrap();
+            wire.extend_from_slice(&out[..n]);
+        }
+        let n = client.encode_ping(&mut out, b"p").unwrap();
+        wire.extend_from_slice(&out[..n]);
+        client.close(CloseCode::Normal, "done").unwrap();
+        let n = client.poll_transmit(&mut out).unwrap().unwrap();
+        wire.extend_from_slice(&out[..n]);
+        let r = all_ways(&server, &wire);
+        assert_eq!(
+            r.events,
+            [
+                text("one"),
+                text("two"),
+                text("three"),
+                Rec::Ping(b"p".to_vec()),
+                Rec::Close(Some(CloseCode::Normal), "done".into())
+            ]
+        );
+        let back = drive(&mut client, &r.sent, 2);
+        assert_eq!(
+            back.events,
+            [Rec::Pong(b"p".to_vec()), Rec::Close(Some(CloseCode::Normal), String::new())]
+        );
+        assert_eq!(client.state(), State::Closed);
+    }
+}

@@ -1,0 +1,111 @@
+//! WebSocket errors: remote faults (the peer broke RFC 6455) carry the close code the connection
+//! sends back; local misuse (the caller broke the API contract) is a separate type.
+
+use super::close::{CloseBodyError, CloseCode};
+use super::frame::FrameError;
+use super::utf8::Utf8Error;
+
+/// The output buffer is too small; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BufferTooSmall {
+    /// Bytes the operation needs.
+    pub required: usize,
+}
+
+/// The peer broke the protocol. The connection has queued a close frame with
+/// [`ProtocolError::close_code`] and accepts no more input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ProtocolError {
+    /// A malformed frame header.
+    Frame(FrameError),
+    /// A client sent an unmasked frame (RFC 6455 §5.1).
+    UnmaskedFrame,
+    /// A server sent a masked frame (RFC 6455 §5.1).
+    MaskedFrame,
+    /// A continuation frame with no message in progress (RFC 6455 §5.4).
+    UnexpectedContinuation,
+    /// A new text or binary frame while a fragmented message was in progress (RFC 6455 §5.4).
+    ExpectedContinuation,
+    /// A text message is not UTF-8 (RFC 6455 §8.1).
+    InvalidUtf8(Utf8Error),
+    /// A malformed close frame body.
+    InvalidClose(CloseBodyError),
+    /// A frame larger than the configured limit.
+    FrameTooBig,
+    /// A message larger than the configured limit.
+    MessageTooBig,
+    /// A text message where only binary is accepted.
+    TextNotAccepted,
+}
+
+impl ProtocolError {
+    /// The close code the connection sends for this fault.
+    pub const fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8(_)
+            | ProtocolError::InvalidClose(CloseBodyError::InvalidReason) => {
+                CloseCode::InvalidPayload
+            }
+            ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => CloseCode::MessageTooBig,
+            ProtocolError::TextNotAccepted => CloseCode::UnsupportedData,
+            _ => CloseCode::ProtocolError,
+        }
+    }
+}
+
+impl From<FrameError> for ProtocolError {
+    fn from(e: FrameError) -> Self {
+        ProtocolError::Frame(e)
+    }
+}
+
+/// The caller broke the API contract; nothing was sent and no state changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UsageError {
+    /// The output buffer is too small; nothing was written.
+    BufferTooSmall {
+        /// Bytes the operation needs.
+        required: usize,
+    },
+    /// A close frame was already sent (or is queued): no more frames may be sent.
+    Closed,
+    /// A control payload above 125 bytes (RFC 6455 §5.5).
+    ControlTooLong,
+    /// A close code that may not be sent (RFC 6455 §7.4.1).
+    InvalidCloseCode,
+    /// A fragment of one message type while a message of the other type is being sent.
+    MessageInProgress,
+    /// A frame payload of 2^63 bytes or more (RFC 6455 §5.2).
+    PayloadTooLong,
+}
+
+impl From<BufferTooSmall> for UsageError {
+    fn from(e: BufferTooSmall) -> Self {
+        UsageError::BufferTooSmall { required: e.required }
+    }
+}
+
+impl core::error::Error for ProtocolError {}
+impl core::error::Error for UsageError {}
+impl core::error::Error for BufferTooSmall {}
+
+impl core::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "websocket protocol error {:?} (close {})", self, self.close_code().as_u16())
+    }
+}
+
+impl core::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "websocket usage error {self:?}")
+    }
+}
+
+impl core::fmt::Display for BufferTooSmall {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "buffer too small: {} bytes required", self.required)
+    }
+}
