@@ -26,6 +26,7 @@ enum Ev {
     Refused(ReasonCode, Option<String>),
     Message { topic: String, payload: Vec<u8>, qos: Qos, dup: bool },
     Start { topic: String, len: usize },
+    Skipped { topic: String, len: usize },
     Chunk { data: Vec<u8>, offset: usize, last: bool },
     Published(u16, ReasonCode),
     Subscribed(u16, Vec<ReasonCode>),
@@ -49,6 +50,9 @@ fn own(e: Event<'_>) -> Ev {
         }
         Event::MessageStart { message, payload_len } => {
             Ev::Start { topic: message.topic.into(), len: payload_len }
+        }
+        Event::MessageSkipped { message, payload_len } => {
+            Ev::Skipped { topic: message.topic.into(), len: payload_len }
         }
         Event::MessageChunk { data, offset, last } => Ev::Chunk { data: data.into(), offset, last },
         Event::Published { packet_id, reason, .. } => Ev::Published(packet_id.get(), reason),
@@ -902,7 +906,11 @@ fn malformed_broker_cases() {
 
 #[test]
 fn large_payloads_are_streamed_in_chunks() {
-    let config = Config { max_packet_size: NonZeroU32::new(1000), ..Config::new(32) };
+    let config = Config {
+        max_packet_size: NonZeroU32::new(1000),
+        stream_large_payloads: true,
+        ..Config::new(32)
+    };
     let payload: Vec<u8> = (0..200u8).collect();
     for step in [usize::MAX, 1, 7, 32] {
         let mut h = Harness::with(config);
@@ -955,6 +963,40 @@ fn large_payloads_are_streamed_in_chunks() {
     };
     let e = h.feed(&enc(Version::V5, Packet::Disconnect(d))[..10]).unwrap_err();
     is_remote(e, RemoteFault::PacketTooLarge, ReasonCode::PacketTooLarge);
+}
+
+#[test]
+fn large_payloads_are_skipped_without_the_opt_in() {
+    let payload = [0x5au8; 100];
+    for step in [usize::MAX, 1, 10] {
+        let mut h = Harness::with(Config::new(32));
+        h.connected(&[]);
+        let mut bytes = incoming("big", &payload, QosPid::ExactlyOnce(pid(4)), false);
+        bytes.extend(incoming("small", b"ok", QosPid::AtLeastOnce(pid(5)), false));
+        let mut events = Vec::new();
+        let mut fed = 0;
+        while fed < bytes.len() {
+            let n = (32 - h.rx.len()).min(step).min(bytes.len() - fed);
+            events.extend(h.feed_in(&bytes[fed..fed + n], n).unwrap());
+            fed += n;
+        }
+        assert_eq!(
+            events,
+            [
+                Ev::Skipped { topic: "big".into(), len: 100 },
+                Ev::Message {
+                    topic: "small".into(),
+                    payload: b"ok".to_vec(),
+                    qos: Qos::AtLeastOnce,
+                    dup: false
+                }
+            ]
+        );
+        // PUBREC with Implementation Specific Error ends the QoS 2 exchange; the next message is
+        // acknowledged normally.
+        assert_eq!(h.drain(), [vec![0x50, 0x03, 0, 4, 0x83], vec![0x40, 0x02, 0, 5]]);
+        assert_eq!(h.client.state(), State::Connected);
+    }
 }
 
 #[test]

@@ -119,11 +119,16 @@ pub struct Config {
     /// Replace repeated topic names of outgoing PUBLISH packets by topic aliases, within the
     /// server's Topic Alias Maximum (MQTT 5.0).
     pub outgoing_aliases: bool,
+    /// Deliver a PUBLISH larger than `rx_buffer_len` in chunks ([`Event::MessageStart`],
+    /// [`Event::MessageChunk`]). Off: such a message is refused as Packet Too Large
+    /// ([`Event::MessageSkipped`]), its bytes skipped, and the connection goes on.
+    pub stream_large_payloads: bool,
 }
 
 impl Config {
     /// Defaults for a receive buffer of `rx_buffer_len` bytes: no Maximum Packet Size, 30 s
-    /// CONNACK timeout, PINGRESP awaited one keep-alive interval, outgoing aliases on.
+    /// CONNACK timeout, PINGRESP awaited one keep-alive interval, outgoing aliases on, messages
+    /// larger than the receive buffer skipped.
     pub const fn new(rx_buffer_len: usize) -> Self {
         Self {
             rx_buffer_len,
@@ -131,6 +136,7 @@ impl Config {
             connect_timeout: Duration::from_secs(30),
             ping_timeout: None,
             outgoing_aliases: true,
+            stream_large_payloads: false,
         }
     }
 }
@@ -373,6 +379,15 @@ pub enum Event<'a> {
         /// The message, with an empty payload.
         message: Message<'a>,
         /// The payload length.
+        payload_len: usize,
+    },
+    /// A message larger than the receive buffer, refused as Packet Too Large (0x95) because
+    /// [`Config::stream_large_payloads`] is off: its payload is skipped, a QoS 1/2 message is
+    /// acknowledged with Implementation Specific Error (0x83), and the connection goes on.
+    MessageSkipped {
+        /// The message, with an empty payload.
+        message: Message<'a>,
+        /// The payload length skipped.
         payload_len: usize,
     },
     /// A piece of the payload announced by [`Event::MessageStart`].
@@ -835,7 +850,21 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let p = head.publish;
-        let incoming = self.on_publish(&p)?;
+        let mut incoming = self.on_publish(&p)?;
+        let skip = !self.config.stream_large_payloads;
+        if skip {
+            // Refused: acknowledged with an error, so a QoS 2 exchange ends at PUBREC (§4.3.3).
+            let code = ReasonCode::ImplementationSpecificError;
+            incoming.ack = match p.qos_pid {
+                QosPid::AtMostOnce => None,
+                QosPid::AtLeastOnce(id) => Some(Control::PubAck(id, code)),
+                QosPid::ExactlyOnce(id) => {
+                    self.rx_qos2.retain(|i| *i != id);
+                    Some(Control::PubRec(id, code))
+                }
+            };
+        }
+        let deliver = incoming.deliver && !skip;
         if head.payload_len == 0 {
             if let Some(ack) = incoming.ack {
                 self.queue(ack);
@@ -844,16 +873,18 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             self.stream = Some(Streaming {
                 remaining: head.payload_len,
                 offset: 0,
-                deliver: incoming.deliver,
+                deliver,
                 ack: incoming.ack,
             });
         }
-        let event = if incoming.deliver {
+        let event = if incoming.deliver || skip {
             let this: &'a Self = self;
-            let topic = this.topic(incoming.topic);
-            Some(Event::MessageStart {
-                message: message(&p, topic, &[]),
-                payload_len: head.payload_len,
+            let message = message(&p, this.topic(incoming.topic), &[]);
+            let payload_len = head.payload_len;
+            Some(if skip {
+                Event::MessageSkipped { message, payload_len }
+            } else {
+                Event::MessageStart { message, payload_len }
             })
         } else {
             None
