@@ -53,6 +53,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for DriverError<E> {
 #[cfg(feature = "std")]
 impl<E: core::fmt::Debug> std::error::Error for DriverError<E> {}
 
+#[cfg(any(feature = "blocking", feature = "async"))]
 /// `true` if a read error only means "no bytes before the transport's timeout".
 fn is_timeout<E: embedded_io::Error>(e: &E) -> bool {
     matches!(e.kind(), embedded_io::ErrorKind::TimedOut | embedded_io::ErrorKind::Interrupted)
