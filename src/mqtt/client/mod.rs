@@ -274,6 +274,11 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The Subscription Identifiers of the subscriptions that matched (§3.3.2.3.8).
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = NonZeroU32> + 'a {
+        self.properties.subscription_identifiers()
+    }
+
     /// The Correlation Data of a request or response (§4.10).
     pub fn correlation_data(&self) -> Option<&'a [u8]> {
         match self.properties.get(PropertyId::CorrelationData) {
