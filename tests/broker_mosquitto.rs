@@ -14,7 +14,7 @@ use mqtt_ws::mqtt::client::{
     Client, Config, ConnectOptions, Event, Outgoing, Sent, SliceStore, request_properties,
     response_to,
 };
-use mqtt_ws::mqtt::packet::{Subscription, Will};
+use mqtt_ws::mqtt::packet::{Subscription, SubscriptionOptions, Will};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
@@ -50,6 +50,7 @@ enum Ev {
         user: Vec<(String, String)>,
         response_topic: Option<String>,
         correlation: Option<Vec<u8>>,
+        sub_ids: Vec<u32>,
     },
     Published(u16, ReasonCode),
     Subscribed(Vec<ReasonCode>),
@@ -67,6 +68,7 @@ fn own(e: Event<'_>) -> Ev {
             user: m.properties.user_properties().map(|(k, v)| (k.into(), v.into())).collect(),
             response_topic: m.response_topic().map(String::from),
             correlation: m.correlation_data().map(Vec::from),
+            sub_ids: m.subscription_identifiers().map(|i| i.get()).collect(),
         },
         Event::Published { packet_id, reason, .. } => Ev::Published(packet_id.get(), reason),
         Event::Subscribed { reason_codes, .. } => Ev::Subscribed(reason_codes.iter().collect()),
@@ -554,4 +556,44 @@ fn keep_alive_against_the_broker() {
         assert!(!ev.is_empty());
         l.disconnect();
     }
+}
+
+fn subscription_options_case(kind: Kind) {
+    let topic = unique(kind, "subopts");
+    let (a_id, b_id) = (format!("{topic}-a"), format!("{topic}-b"));
+    let (mut a, _) = Link::open(kind, &opts(&a_id));
+    let mut buf = [0u8; 16];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    b.push(Property::SubscriptionIdentifier(std::num::NonZeroU32::new(7).unwrap())).unwrap();
+    let props = b.finish();
+    let sub = [Subscription {
+        filter: &topic,
+        options: SubscriptionOptions {
+            no_local: true,
+            ..SubscriptionOptions::new(Qos::AtLeastOnce)
+        },
+    }];
+    with!(&mut a, c => c.subscribe(clock(), &sub, props).map_err(err).unwrap());
+    a.until(StdDuration::from_secs(5), |e| matches!(e, Ev::Subscribed(_)));
+    // No Local: our own message does not come back.
+    a.publish(&Outgoing::new(&topic, b"own"));
+    let (mut b, _) = Link::open(kind, &opts(&b_id));
+    b.publish(&Outgoing::new(&topic, b"other"));
+    let got = a.messages(StdDuration::from_millis(500));
+    assert_eq!(got.len(), 1, "{got:?}");
+    match &got[0] {
+        Ev::Message { payload, sub_ids, .. } => {
+            assert_eq!(payload, b"other");
+            assert_eq!(sub_ids, &[7], "subscription identifier delivered with the message");
+        }
+        other => panic!("{other:?}"),
+    }
+    a.disconnect();
+    b.disconnect();
+}
+
+#[test]
+#[ignore = "needs Mosquitto: run through scripts/broker"]
+fn subscription_options_and_identifiers() {
+    both(subscription_options_case);
 }
