@@ -1135,3 +1135,13 @@ fn arbitrary_broker_bytes_never_panic() {
         assert!(matches!(h.client.state(), State::Connected | State::Disconnected));
     }
 }
+
+#[test]
+fn client_state_is_small() {
+    // The session's own state (buffers are the caller's); aliases cost 2 x ALIASES x TOPIC bytes.
+    let no_alias = core::mem::size_of::<Client<SliceStore<'static, 8>, 16, 0, 0>>();
+    let default = core::mem::size_of::<Client<SliceStore<'static, 8>>>();
+    println!("Client without aliases: {no_alias} bytes, with the defaults: {default} bytes");
+    assert!(no_alias <= 768, "{no_alias}");
+    assert!(default <= 2 * 8 * 128 + 1024, "{default}");
+}
