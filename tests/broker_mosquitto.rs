@@ -118,10 +118,22 @@ fn tcp(p: u16) -> TcpStream {
 
 impl Link {
     fn open(kind: Kind, opts: &ConnectOptions<'_>) -> (Link, bool) {
+        Self::open_with(kind, client(), opts)
+    }
+
+    /// The client back, for a reconnect over a new transport (the old one is dropped).
+    fn into_client(self) -> Client<Store> {
+        match self {
+            Link::Tcp(c) => c.into_parts().1,
+            Link::Ws(c) => c.into_parts().1,
+        }
+    }
+
+    fn open_with(kind: Kind, client: Client<Store>, opts: &ConnectOptions<'_>) -> (Link, bool) {
         let mut link = match kind {
             Kind::Tcp => {
                 let t = StdIo(tcp(port("MQTT_TCP_PORT")));
-                Link::Tcp(Box::new(Connection::new(t, client(), leak(8192), leak(8192))))
+                Link::Tcp(Box::new(Connection::new(t, client, leak(8192), leak(8192))))
             }
             Kind::Ws => {
                 let p = port("MQTT_WS_PORT");
@@ -157,7 +169,7 @@ impl Link {
                 let ws = WsConnection::client(WsConfig::new(), keys);
                 let stream =
                     Stream::new_after_handshake(t, ws, rx, got - head, leak(8192)).unwrap();
-                Link::Ws(Box::new(Connection::new(stream, client(), leak(8192), leak(8192))))
+                Link::Ws(Box::new(Connection::new(stream, client, leak(8192), leak(8192))))
             }
         };
         with!(&mut link, c => c.connect(clock(), opts).map_err(err).unwrap());
@@ -596,4 +608,46 @@ fn subscription_options_case(kind: Kind) {
 #[ignore = "needs Mosquitto: run through scripts/broker"]
 fn subscription_options_and_identifiers() {
     both(subscription_options_case);
+}
+
+fn resume_case(kind: Kind) {
+    let topic = unique(kind, "resume");
+    let (s_id, p_id) = (format!("{topic}-s"), format!("{topic}-p"));
+    let (mut s, _) = Link::open(kind, &opts(&s_id));
+    s.subscribe(&[&topic], Qos::ExactlyOnce);
+    let mut o = opts(&p_id);
+    o.session_expiry = 60;
+    let (mut p, _) = Link::open(kind, &o);
+    // Sent, and the transport dies before any acknowledgement is read.
+    p.publish(&Outgoing::new(&topic, b"once").qos(Qos::ExactlyOnce));
+    p.publish(&Outgoing::new(&topic, b"at-least-once").qos(Qos::AtLeastOnce));
+    let mut client = p.into_client();
+    assert_eq!(client.in_flight(), 2);
+    client.connection_lost();
+    std::thread::sleep(StdDuration::from_millis(200));
+    o.clean_start = false;
+    let (mut p, present) = Link::open_with(kind, client, &o);
+    assert!(present);
+    // The client re-sends both with DUP; the broker completes them.
+    let mut done = Vec::new();
+    while done.len() < 2 {
+        if let Ev::Published(id, code) =
+            p.until(StdDuration::from_secs(5), |e| matches!(e, Ev::Published(..))).pop().unwrap()
+        {
+            assert_eq!(code, ReasonCode::Success);
+            done.push(id);
+        }
+    }
+    let got = payloads(&s.messages(StdDuration::from_millis(800)));
+    // Exactly once for QoS 2; at least once for QoS 1.
+    assert_eq!(got.iter().filter(|(b, _)| b == b"once").count(), 1, "{got:?}");
+    assert!(got.iter().any(|(b, _)| b == b"at-least-once"), "{got:?}");
+    p.disconnect();
+    s.disconnect();
+}
+
+#[test]
+#[ignore = "needs Mosquitto: run through scripts/broker"]
+fn session_resume_retransmits_with_dup() {
+    both(resume_case);
 }

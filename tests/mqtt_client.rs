@@ -572,10 +572,10 @@ fn reconnect_resends_with_dup_and_pubrel() {
         Err(Error::Usage(UsageError::AlreadyConnected))
     );
     let mut h2 = h;
-    // Simulate the loss: the caller knows the transport died and reconnects.
-    let lost =
-        h2.client.disconnect(h2.now, ReasonCode::NormalDisconnection, Properties::EMPTY, &mut out);
-    assert!(lost.is_ok());
+    // The transport died: the caller says so and reconnects.
+    h2.client.connection_lost();
+    assert_eq!(h2.client.state(), State::Disconnected);
+    assert_eq!(h2.client.in_flight(), 3);
     h2.connect(&opts);
     assert!(h2.drain().is_empty(), "nothing re-sent before CONNACK");
     h2.connack(true, &[]);
@@ -895,13 +895,14 @@ fn malformed_broker_cases() {
         );
         assert_eq!(h.client.poll_transmit(h.now, &mut out), Ok(None));
     }
-    // Before CONNACK: anything but CONNACK/AUTH; no DISCONNECT, the transport just closes.
+    // Before CONNACK: anything but CONNACK/AUTH is a protocol error too.
     let mut h = Harness::new();
     h.connect(&ConnectOptions::new("c"));
     let e = h.feed(&incoming("t", b"", QosPid::AtMostOnce, false)).unwrap_err();
     is_remote(e, RemoteFault::UnexpectedPacket(PacketType::Publish), ReasonCode::ProtocolError);
+    let out = h.drain();
+    assert_eq!(disconnect_reason(&h, &out), ReasonCode::ProtocolError);
     assert_eq!(h.client.state(), State::Disconnected);
-    assert!(h.drain().is_empty());
 }
 
 #[test]

@@ -1091,14 +1091,16 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Some(Event::Auth { reason: a.reason_code, properties: a.properties }))
     }
 
-    /// A broker fault: drop what was owed, queue DISCONNECT (5.0, once connected), report it.
+    /// A broker fault: drop what was owed, queue DISCONNECT (5.0), report it.
     fn fault(&mut self, fault: RemoteFault) -> Error {
         let e = RemoteError::new(fault);
         warn!("broker fault {:?}", e.fault);
         self.stream = None;
         self.control.clear();
         self.resend = None;
-        if self.version == Version::V5 && self.state == State::Connected {
+        // §4.13.1: the DISCONNECT with the reason code may go out before CONNACK too.
+        if self.version == Version::V5 && matches!(self.state, State::Connected | State::Connecting)
+        {
             self.close_reason = e.reason;
             self.state = State::Closing;
         } else {
@@ -1469,6 +1471,17 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         let _ = self.pending.push(Pending { id, kind, filters });
         self.last_sent = now;
         Ok(Sent { len, packet_id: Some(id) })
+    }
+
+    /// The transport closed or failed: forget the network connection without sending anything.
+    /// The session (in-flight messages, QoS 2 state) is kept for a resume by the next
+    /// [`Client::connect`] with `clean_start: false`.
+    pub fn connection_lost(&mut self) {
+        self.state = State::Disconnected;
+        self.control.clear();
+        self.stream = None;
+        self.resend = None;
+        self.ping_sent = None;
     }
 
     /// Encodes DISCONNECT into `out` and ends the session's connection (close the transport
