@@ -73,6 +73,7 @@
 //!   waiting for its PUBREL is acknowledged again but not delivered again [MQTT-4.3.3-10].
 //! - Topic aliases (both ways) live for one network connection and are reset by `connect`.
 
+mod alias;
 mod error;
 mod event;
 mod options;
@@ -85,6 +86,7 @@ pub use event::{
 pub use options::{Config, ConnectOptions, Outgoing, Sent};
 pub use store::{SliceStore, Store, StoreFull, Stored};
 
+use alias::TopicRef;
 use event::{message, published};
 use options::connect_properties;
 
@@ -217,21 +219,12 @@ struct Streaming {
     ack: Option<Control>,
 }
 
-/// Where a delivered topic name lives.
-#[derive(Debug, Clone, Copy)]
-enum TopicRef<'a> {
-    Input(&'a str),
-    Alias(usize),
-}
-
 /// What to do with an incoming PUBLISH.
 struct Incoming<'a> {
     topic: TopicRef<'a>,
     deliver: bool,
     ack: Option<Control>,
 }
-
-type AliasTopic<const T: usize> = heapless::String<T>;
 
 /// The MQTT client session state machine; see the [module docs](self) for the run loop.
 ///
@@ -263,8 +256,8 @@ pub struct Client<
     control: heapless::Deque<Control, CONTROL_QUEUE>,
     pending: heapless::Vec<Pending, PENDING_REQUESTS>,
     rx_qos2: heapless::Vec<PacketId, RX>,
-    aliases_in: heapless::Vec<(u16, AliasTopic<TOPIC>), ALIASES>,
-    aliases_out: heapless::Vec<AliasTopic<TOPIC>, ALIASES>,
+    aliases_in: alias::Inbound<ALIASES, TOPIC>,
+    aliases_out: alias::Outbound<ALIASES, TOPIC>,
     stream: Option<Streaming>,
 }
 
@@ -290,8 +283,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             control: heapless::Deque::new(),
             pending: heapless::Vec::new(),
             rx_qos2: heapless::Vec::new(),
-            aliases_in: heapless::Vec::new(),
-            aliases_out: heapless::Vec::new(),
+            aliases_in: alias::Inbound::new(),
+            aliases_out: alias::Outbound::new(),
             stream: None,
         }
     }
@@ -329,10 +322,6 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     /// Gives the store back (to keep it for a later session).
     pub fn into_store(self) -> S {
         self.store
-    }
-
-    fn alias_maximum() -> u16 {
-        u16::try_from(ALIASES).unwrap_or(u16::MAX)
     }
 
     fn decode_options(&self) -> DecodeOptions {
@@ -484,7 +473,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     fn topic<'a>(&'a self, t: TopicRef<'a>) -> &'a str {
         match t {
             TopicRef::Input(s) => s,
-            TopicRef::Alias(i) => self.aliases_in.get(i).map_or("", |(_, s)| s.as_str()),
+            TopicRef::Alias(i) => self.aliases_in.get(i),
         }
     }
 
@@ -554,37 +543,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
         let topic = match p.properties.topic_alias() {
             None => TopicRef::Input(p.topic),
-            Some(alias) => {
-                // [MQTT-3.3.2-9] no alias above the Topic Alias Maximum the client sent.
-                if ALIASES == 0 || alias.get() > Self::alias_maximum() {
-                    return Err(self.fault(RemoteFault::TopicAliasInvalid));
-                }
-                let slot = self.aliases_in.iter().position(|(a, _)| *a == alias.get());
-                if p.topic.is_empty() {
-                    match slot {
-                        Some(i) => TopicRef::Alias(i),
-                        // §3.3.2.3.4: an alias without a mapping is a Protocol Error.
-                        None => return Err(self.fault(RemoteFault::UnknownTopicAlias)),
-                    }
-                } else {
-                    let mut s = AliasTopic::<TOPIC>::new();
-                    if s.push_str(p.topic).is_err() {
-                        return Err(self.fault(RemoteFault::AliasTopicTooLong));
-                    }
-                    match slot {
-                        Some(i) => {
-                            if let Some(e) = self.aliases_in.get_mut(i) {
-                                e.1 = s;
-                            }
-                        }
-                        // At most ALIASES distinct aliases exist, so this always fits.
-                        None => {
-                            let _ = self.aliases_in.push((alias.get(), s));
-                        }
-                    }
-                    TopicRef::Input(p.topic)
-                }
-            }
+            Some(alias) => match self.aliases_in.resolve(alias, p.topic) {
+                Ok(t) => t,
+                Err(f) => return Err(self.fault(f)),
+            },
         };
         let (deliver, ack) = match p.qos_pid {
             QosPid::AtMostOnce => (true, None),
@@ -973,7 +935,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 Some(n) => n,
                 None => {
                     if new {
-                        self.aliases_out.pop();
+                        self.aliases_out.undo_last();
                     }
                     Packet::Publish(publish).encode(self.version, out)?
                 }
@@ -999,22 +961,12 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(())
     }
 
-    /// The alias for `topic` and whether it is newly assigned (the topic must be sent once).
+    /// The outgoing alias for `topic` (see [`alias::Outbound::assign`]).
     fn alias_for(&mut self, topic: &str) -> Option<(NonZeroU16, bool)> {
         if !self.config.outgoing_aliases || self.version != Version::V5 {
             return None;
         }
-        let limit = usize::from(self.server.topic_alias_maximum).min(ALIASES);
-        if let Some(i) = self.aliases_out.iter().position(|t| t.as_str() == topic) {
-            return NonZeroU16::new(u16::try_from(i + 1).ok()?).map(|a| (a, false));
-        }
-        if self.aliases_out.len() >= limit {
-            return None;
-        }
-        let mut s = AliasTopic::<TOPIC>::new();
-        s.push_str(topic).ok()?;
-        self.aliases_out.push(s).ok()?;
-        NonZeroU16::new(u16::try_from(self.aliases_out.len()).ok()?).map(|a| (a, true))
+        self.aliases_out.assign(topic, self.server.topic_alias_maximum)
     }
 
     /// Encodes `publish` with a Topic Alias (and an empty topic when the alias is known);
