@@ -41,18 +41,22 @@
 //!     }
 //!     rx_len += transport_recv(&mut rx[rx_len..]);
 //!     let mut start = 0;
-//!     let mut connected = false;
+//!     let mut just_connected = false;
 //!     while let Status::Complete(r) = client.handle_input(now(), &rx[start..rx_len])? {
 //!         start += r.consumed;
 //!         match r.event {
-//!             Some(Event::Connected(_)) => connected = true,
+//!             Some(Event::Connected(_)) => just_connected = true,
 //!             Some(Event::Message(m)) => { /* m.topic, m.payload */ }
 //!             _ => {}
 //!         }
 //!     }
 //!     rx.copy_within(start..rx_len, 0);
 //!     rx_len -= start;
-//!     if connected {
+//!     if just_connected {
+//!         // Drain first (the rule), then the command's own bytes.
+//!         while let Some(n) = client.poll_transmit(now(), &mut tx)? {
+//!             transport_send(&tx[..n]);
+//!         }
 //!         let sent = client.publish(now(), &Outgoing::new("home/livingroom/light", b"ON"), &mut tx)?;
 //!         transport_send(&tx[..sent.len]);
 //!     }
