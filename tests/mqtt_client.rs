@@ -895,6 +895,13 @@ fn malformed_broker_cases() {
         );
         assert_eq!(h.client.poll_transmit(h.now, &mut out), Ok(None));
     }
+    // Session Present after Clean Start.
+    let mut h = Harness::new();
+    h.connect(&ConnectOptions::new("c"));
+    let e = h.feed(&[0x20, 0x03, 0x01, 0x00, 0x00]).unwrap_err();
+    is_remote(e, RemoteFault::SessionPresentOnCleanStart, ReasonCode::ProtocolError);
+    let out = h.drain();
+    assert_eq!(disconnect_reason(&h, &out), ReasonCode::ProtocolError);
     // Before CONNACK: anything but CONNACK/AUTH is a protocol error too.
     let mut h = Harness::new();
     h.connect(&ConnectOptions::new("c"));

@@ -86,6 +86,8 @@ pub enum RemoteFault {
     PacketTooLarge,
     /// AUTH though the client sent no authentication method [MQTT-4.12.0-6].
     UnexpectedAuth,
+    /// CONNACK with Session Present after a CONNECT with Clean Start [MQTT-3.2.2-2].
+    SessionPresentOnCleanStart,
 }
 
 /// The broker broke the protocol. The connection is over: for MQTT 5.0 a DISCONNECT carrying
@@ -111,7 +113,8 @@ impl RemoteError {
             RemoteFault::UnexpectedPacket(_)
             | RemoteFault::AckMismatch
             | RemoteFault::UnknownTopicAlias
-            | RemoteFault::UnexpectedAuth => ReasonCode::ProtocolError,
+            | RemoteFault::UnexpectedAuth
+            | RemoteFault::SessionPresentOnCleanStart => ReasonCode::ProtocolError,
         };
         Self { fault, reason }
     }

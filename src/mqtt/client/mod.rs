@@ -251,6 +251,7 @@ pub struct Client<
     server: ServerLimits,
     keep_alive: u16,
     auth_method: bool,
+    clean_start: bool,
     connect_sent: Instant,
     last_sent: Instant,
     ping_sent: Option<Instant>,
@@ -278,6 +279,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             server: ServerLimits::default(),
             keep_alive: 0,
             auth_method: false,
+            clean_start: true,
             connect_sent: Instant::ZERO,
             last_sent: Instant::ZERO,
             ping_sent: None,
@@ -381,6 +383,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         self.server = ServerLimits::default();
         self.keep_alive = options.keep_alive;
         self.auth_method = options.auth_method.is_some();
+        self.clean_start = options.clean_start;
         self.connect_sent = now;
         self.last_sent = now;
         self.ping_sent = None;
@@ -576,6 +579,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.state == State::Connecting {
             // [MQTT-3.2.0-1]: CONNACK (or AUTH) first.
             return match packet {
+                Packet::ConnAck(c) if c.session_present && self.clean_start => {
+                    // [MQTT-3.2.2-2] Clean Start 1 means Session Present 0.
+                    Err(self.fault(RemoteFault::SessionPresentOnCleanStart))
+                }
                 Packet::ConnAck(c) => Ok(Some(self.on_connack(c))),
                 Packet::Auth(a) => self.on_auth(a),
                 _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
