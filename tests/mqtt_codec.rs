@@ -1130,3 +1130,143 @@ fn packet_type_and_size() {
     // Benchmarks care: keep the enum small.
     assert!(core::mem::size_of::<Packet<'_>>() <= 160, "{}", core::mem::size_of::<Packet<'_>>());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bytes captured from a real implementation: Mosquitto 2.0 (`mosquitto_pub` as a client, the
+// `mosquitto` broker answering a hand-written client).
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Decodes a stream of packets one by one; each re-encodes to its own bytes.
+fn decode_stream(bytes: &[u8], version: Version) -> Vec<Packet<'_>> {
+    let mut rest = bytes;
+    let mut packets = Vec::new();
+    while !rest.is_empty() {
+        let (p, used) = packet::decode(rest, &opts(version)).unwrap().complete().unwrap();
+        let mut out = vec![0u8; used];
+        assert_eq!(p.encode(version, &mut out), Ok(used), "{p:?}");
+        assert_eq!(out, &rest[..used], "{p:?}");
+        decode_all_ways(&rest[..used], version);
+        packets.push(p);
+        rest = &rest[used..];
+    }
+    packets
+}
+
+#[test]
+fn mosquitto_pub_v5() {
+    // mosquitto_pub -V mqttv5 -i pubv5 -q 2 -r -t a/b -m hello -k 45 -u user -P pass
+    //   -D publish user-property k v -D publish message-expiry-interval 60
+    //   -D connect session-expiry-interval 30
+    //   --will-topic w/t --will-payload bye --will-qos 1 -D will will-delay-interval 5
+    let b = hex(concat!(
+        "103600044d51545405ce002d08110000001e2100140005707562763505180000000500",
+        "03772f740003627965000475736572000470617373",
+        "35190003612f6200010c2600016b000176020000003c68656c6c6f",
+        "62020001",
+        "e000",
+    ));
+    let p = decode_stream(&b, V5);
+    let Packet::Connect(c) = p[0] else { panic!() };
+    assert_eq!((c.version, c.client_id, c.keep_alive, c.clean_start), (V5, "pubv5", 45, true));
+    assert_eq!(
+        c.properties.iter().collect::<Vec<_>>(),
+        [
+            Property::SessionExpiryInterval(30),
+            Property::ReceiveMaximum(NonZeroU16::new(20).unwrap())
+        ]
+    );
+    let w = c.will.unwrap();
+    assert_eq!(
+        (w.topic, w.payload, w.qos, w.retain),
+        ("w/t", &b"bye"[..], Qos::AtLeastOnce, false)
+    );
+    assert_eq!(w.properties.iter().collect::<Vec<_>>(), [Property::WillDelayInterval(5)]);
+    assert_eq!((c.username, c.password), (Some("user"), Some(&b"pass"[..])));
+    let Packet::Publish(m) = p[1] else { panic!() };
+    assert_eq!(
+        (m.topic, m.payload, m.qos_pid, m.retain),
+        ("a/b", &b"hello"[..], QosPid::ExactlyOnce(pid(1)), true)
+    );
+    assert_eq!(
+        m.properties.iter().collect::<Vec<_>>(),
+        [Property::UserProperty("k", "v"), Property::MessageExpiryInterval(60)]
+    );
+    assert_eq!(p[2], Packet::PubRel(Ack::new(pid(1))));
+    assert_eq!(p[3], Packet::Disconnect(Disconnect::new(ReasonCode::NormalDisconnection)));
+}
+
+#[test]
+fn mosquitto_pub_v3() {
+    // mosquitto_pub -V mqttv311 -i pubv3 -q 1 -t a/b -m hi -u user -P pass
+    //   --will-topic w/t --will-payload bye --will-retain
+    let b = hex(concat!(
+        "102700044d51545404e6003c000570756276330003772f740003627965000475736572000470617373",
+        "32090003612f6200016869",
+        "e000",
+    ));
+    let p = decode_stream(&b, V3);
+    let Packet::Connect(c) = p[0] else { panic!() };
+    assert_eq!((c.version, c.client_id, c.keep_alive), (V3, "pubv3", 60));
+    let w = c.will.unwrap();
+    assert_eq!((w.topic, w.payload, w.qos, w.retain), ("w/t", &b"bye"[..], Qos::AtMostOnce, true));
+    let Packet::Publish(m) = p[1] else { panic!() };
+    assert_eq!((m.topic, m.payload, m.qos_pid), ("a/b", &b"hi"[..], QosPid::AtLeastOnce(pid(1))));
+    assert_eq!(p[2], Packet::Disconnect(Disconnect::new(ReasonCode::NormalDisconnection)));
+}
+
+#[test]
+fn mosquitto_broker_v5() {
+    // CONNACK, SUBACK for "a/#" QoS 2 and "$share/g/x" QoS 1, a PUBLISH from mosquitto_pub with
+    // a user property and a content type, UNSUBACK for "a/#" and "nope", PINGRESP.
+    let b = hex(concat!(
+        "200900000622000a210014",
+        "90050001000201",
+        "321f0003612f620001142600016b00017603000a746578742f706c61696e686579",
+        "b0050002000011",
+        "d000",
+    ));
+    let p = decode_stream(&b, V5);
+    let Packet::ConnAck(a) = p[0] else { panic!() };
+    assert_eq!(a.reason_code, ReasonCode::Success);
+    assert_eq!(
+        a.properties.iter().collect::<Vec<_>>(),
+        [Property::TopicAliasMaximum(10), Property::ReceiveMaximum(NonZeroU16::new(20).unwrap())]
+    );
+    assert_eq!(
+        p[1],
+        Packet::SubAck(SubAck::new(pid(1), &[ReasonCode::GrantedQos2, ReasonCode::GrantedQos1]))
+    );
+    let Packet::Publish(m) = p[2] else { panic!() };
+    assert_eq!((m.topic, m.payload), ("a/b", &b"hey"[..]));
+    assert_eq!(
+        m.properties.iter().collect::<Vec<_>>(),
+        [Property::UserProperty("k", "v"), Property::ContentType("text/plain")]
+    );
+    assert_eq!(
+        p[3],
+        Packet::UnsubAck(UnsubAck::new(
+            pid(2),
+            &[ReasonCode::Success, ReasonCode::NoSubscriptionExisted]
+        ))
+    );
+    assert_eq!(p[4], Packet::PingResp);
+}
+
+#[test]
+fn mosquitto_broker_v3() {
+    let b =
+        hex(concat!("20020000", "900400010201", "320a0003612f620001686579", "b0020002", "d000"));
+    let p = decode_stream(&b, V3);
+    assert_eq!(p[0], Packet::ConnAck(ConnAck::new(ReasonCode::Success)));
+    assert_eq!(
+        p[1],
+        Packet::SubAck(SubAck::new(pid(1), &[ReasonCode::GrantedQos2, ReasonCode::GrantedQos1]))
+    );
+    let Packet::Publish(m) = p[2] else { panic!() };
+    assert_eq!((m.topic, m.payload, m.qos_pid), ("a/b", &b"hey"[..], QosPid::AtLeastOnce(pid(1))));
+    assert_eq!(p[3], Packet::UnsubAck(UnsubAck::new(pid(2), &[])));
+    assert_eq!(p[4], Packet::PingResp);
+}

@@ -394,30 +394,6 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     })
 }
 
-/// Reads the identifier of the property at the front of `r` and skips its value without
-/// checking it; `None` at the end (or, impossibly for a validated list, on a bad identifier).
-#[inline]
-fn skip_property(r: &mut Reader<'_>) -> Option<PropertyId> {
-    let id = PropertyId::from_u8(r.u8().ok()?)?;
-    let n = match id.kind() {
-        Kind::Byte => 1,
-        Kind::U16 => 2,
-        Kind::U32 => 4,
-        Kind::VarInt => {
-            r.varint().ok()?;
-            0
-        }
-        Kind::Str | Kind::Bin => usize::from(r.u16().ok()?),
-        Kind::Pair => {
-            let k = usize::from(r.u16().ok()?);
-            r.bytes(k).ok()?;
-            usize::from(r.u16().ok()?)
-        }
-    };
-    r.bytes(n).ok()?;
-    Some(id)
-}
-
 /// A validated property list: the raw bytes after the Property Length, borrowed.
 ///
 /// Obtain one from a decoded packet, from [`Properties::parse`] or from [`PropertiesBuilder`].
@@ -426,6 +402,35 @@ fn skip_property(r: &mut Reader<'_>) -> Option<PropertyId> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Properties<'a> {
     raw: &'a [u8],
+    /// Bit `id` set for each property present; [`REPEATED_SUB_ID`] if Subscription Identifier
+    /// appears more than once. A function of `raw`, computed when the list is validated.
+    present: u64,
+}
+
+/// Flag in [`Properties::present`]: more than one Subscription Identifier.
+const REPEATED_SUB_ID: u64 = 1 << 63;
+
+/// For each [`PropertyContext`], the bit set of property identifiers it allows.
+const ALLOWED: [u64; 14] = {
+    let mut table = [0u64; 14];
+    let mut id = 0u8;
+    while id < 64 {
+        if let Some(p) = PropertyId::from_u8(id) {
+            let mut c = 0;
+            while c < 14 {
+                if p.contexts() & (1 << c) != 0 {
+                    table[c] |= 1 << id;
+                }
+                c += 1;
+            }
+        }
+        id += 1;
+    }
+    table
+};
+
+const fn bit_of(id: PropertyId) -> u64 {
+    1 << id as u8
 }
 
 impl core::fmt::Debug for Properties<'_> {
@@ -436,13 +441,13 @@ impl core::fmt::Debug for Properties<'_> {
 
 impl<'a> Properties<'a> {
     /// The empty property list.
-    pub const EMPTY: Properties<'static> = Properties { raw: &[] };
+    pub const EMPTY: Properties<'static> = Properties { raw: &[], present: 0 };
 
     /// Validates `raw` (the bytes after the Property Length) as the property list of `context`.
     #[inline]
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
-        let mut seen: u64 = 0;
+        let mut present: u64 = 0;
         while !r.is_empty() {
             let p = read_property(&mut r)?;
             let id = p.id();
@@ -450,20 +455,31 @@ impl<'a> Properties<'a> {
             if !id.is_allowed_in(context) {
                 return Err(DecodeError::PropertyNotAllowed(id));
             }
-            let mask = 1u64 << (id as u8);
-            if seen & mask != 0 && !id.may_repeat_in(context) {
-                return Err(DecodeError::DuplicateProperty(id));
+            let mask = bit_of(id);
+            if present & mask != 0 {
+                if !id.may_repeat_in(context) {
+                    return Err(DecodeError::DuplicateProperty(id));
+                }
+                if id == PropertyId::SubscriptionIdentifier {
+                    present |= REPEATED_SUB_ID;
+                }
             }
-            seen |= mask;
+            present |= mask;
         }
         // §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3: Authentication Data without an Authentication
         // Method is a Protocol Error.
-        if seen & (1 << PropertyId::AuthenticationData as u8) != 0
-            && seen & (1 << PropertyId::AuthenticationMethod as u8) == 0
+        if present & bit_of(PropertyId::AuthenticationData) != 0
+            && present & bit_of(PropertyId::AuthenticationMethod) == 0
         {
             return Err(DecodeError::AuthenticationDataWithoutMethod);
         }
-        Ok(Properties { raw })
+        Ok(Properties { raw, present })
+    }
+
+    /// Whether a property with identifier `id` is present.
+    #[inline]
+    pub const fn contains(&self, id: PropertyId) -> bool {
+        self.present & bit_of(id) != 0
     }
 
     /// Reads a Property Length and the list it announces from `r`.
@@ -491,6 +507,9 @@ impl<'a> Properties<'a> {
 
     /// The first property with identifier `id`.
     pub fn get(&self, id: PropertyId) -> Option<Property<'a>> {
+        if !self.contains(id) {
+            return None;
+        }
         self.iter().find(|p| p.id() == id)
     }
 
@@ -502,12 +521,12 @@ impl<'a> Properties<'a> {
         })
     }
 
-    /// The Topic Alias, if present.
-    pub fn topic_alias(&self) -> Option<NonZeroU16> {
-        match self.get(PropertyId::TopicAlias) {
-            Some(Property::TopicAlias(a)) => Some(a),
+    /// The Subscription Identifiers in wire order (several in a PUBLISH, at most one elsewhere).
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = NonZeroU32> + 'a {
+        self.iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(id) => Some(id),
             _ => None,
-        }
+        })
     }
 
     /// Bytes on the wire: the Property Length plus the list.
@@ -522,28 +541,93 @@ impl<'a> Properties<'a> {
 
     /// Checks that every property may be sent in `context` (encode side).
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
-        let mut sub_id = false;
-        let (mut auth_method, mut auth_data) = (false, false);
-        let mut r = Reader::new(self.raw);
-        // The list was validated when it was made: walk the identifiers, skipping the values.
-        while let Some(id) = skip_property(&mut r) {
-            auth_method |= id == PropertyId::AuthenticationMethod;
-            auth_data |= id == PropertyId::AuthenticationData;
-            if !id.is_allowed_in(context) {
-                return Err(EncodeError::PropertyNotAllowed(id));
-            }
-            if id == PropertyId::SubscriptionIdentifier && !id.may_repeat_in(context) {
-                if sub_id {
-                    return Err(EncodeError::DuplicateProperty(id));
-                }
-                sub_id = true;
-            }
+        let ids = self.present & !REPEATED_SUB_ID;
+        let bad = ids & !ALLOWED[context as usize];
+        if bad != 0
+            && let Some(id) = PropertyId::from_u8(bad.trailing_zeros() as u8)
+        {
+            return Err(EncodeError::PropertyNotAllowed(id));
         }
-        if auth_data && !auth_method {
+        if self.present & REPEATED_SUB_ID != 0 && context != PropertyContext::Publish {
+            return Err(EncodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier));
+        }
+        if ids & bit_of(PropertyId::AuthenticationData) != 0
+            && ids & bit_of(PropertyId::AuthenticationMethod) == 0
+        {
             return Err(EncodeError::AuthenticationDataWithoutMethod);
         }
         Ok(())
     }
+}
+
+macro_rules! getters {
+    ($( $(#[$doc:meta])* $fn:ident: $variant:ident -> $ty:ty; )*) => {
+        /// Typed accessors for the properties that appear at most once.
+        impl<'a> Properties<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $fn(&self) -> Option<$ty> {
+                    match self.get(PropertyId::$variant) {
+                        Some(Property::$variant(v)) => Some(v),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+getters! {
+    /// Payload Format Indicator.
+    payload_format_indicator: PayloadFormatIndicator -> PayloadFormat;
+    /// Message Expiry Interval, seconds.
+    message_expiry_interval: MessageExpiryInterval -> u32;
+    /// Content Type.
+    content_type: ContentType -> &'a str;
+    /// Response Topic.
+    response_topic: ResponseTopic -> &'a str;
+    /// Correlation Data.
+    correlation_data: CorrelationData -> &'a [u8];
+    /// Session Expiry Interval, seconds.
+    session_expiry_interval: SessionExpiryInterval -> u32;
+    /// Assigned Client Identifier.
+    assigned_client_identifier: AssignedClientIdentifier -> &'a str;
+    /// Server Keep Alive, seconds.
+    server_keep_alive: ServerKeepAlive -> u16;
+    /// Authentication Method.
+    authentication_method: AuthenticationMethod -> &'a str;
+    /// Authentication Data.
+    authentication_data: AuthenticationData -> &'a [u8];
+    /// Request Problem Information.
+    request_problem_information: RequestProblemInformation -> bool;
+    /// Will Delay Interval, seconds.
+    will_delay_interval: WillDelayInterval -> u32;
+    /// Request Response Information.
+    request_response_information: RequestResponseInformation -> bool;
+    /// Response Information.
+    response_information: ResponseInformation -> &'a str;
+    /// Server Reference.
+    server_reference: ServerReference -> &'a str;
+    /// Reason String.
+    reason_string: ReasonString -> &'a str;
+    /// Receive Maximum.
+    receive_maximum: ReceiveMaximum -> NonZeroU16;
+    /// Topic Alias Maximum.
+    topic_alias_maximum: TopicAliasMaximum -> u16;
+    /// Topic Alias.
+    topic_alias: TopicAlias -> NonZeroU16;
+    /// Maximum QoS.
+    maximum_qos: MaximumQos -> Qos;
+    /// Retain Available.
+    retain_available: RetainAvailable -> bool;
+    /// Maximum Packet Size, bytes.
+    maximum_packet_size: MaximumPacketSize -> NonZeroU32;
+    /// Wildcard Subscription Available.
+    wildcard_subscription_available: WildcardSubscriptionAvailable -> bool;
+    /// Subscription Identifier Available.
+    subscription_identifier_available: SubscriptionIdentifierAvailable -> bool;
+    /// Shared Subscription Available.
+    shared_subscription_available: SharedSubscriptionAvailable -> bool;
 }
 
 impl<'a> IntoIterator for Properties<'a> {
@@ -672,6 +756,9 @@ impl<'b> PropertiesBuilder<'b> {
         w.u8(id as u8);
         write_value(&mut w, &p);
         self.len = required;
+        if self.seen & mask != 0 && id == PropertyId::SubscriptionIdentifier {
+            self.seen |= REPEATED_SUB_ID;
+        }
         self.seen |= mask;
         Ok(self)
     }
@@ -679,7 +766,7 @@ impl<'b> PropertiesBuilder<'b> {
     /// The finished list, borrowing the builder's buffer.
     pub fn finish(self) -> Properties<'b> {
         let buf: &'b [u8] = self.buf;
-        Properties { raw: &buf[..self.len] }
+        Properties { raw: &buf[..self.len], present: self.seen }
     }
 }
 
@@ -789,6 +876,20 @@ mod tests {
                 assert_eq!(got.as_slice(), &[p]);
             }
         }
+    }
+
+    #[test]
+    fn typed_getters() {
+        let raw = [0x21, 0, 10, 0x24, 1, 0x0B, 5, 0x26, 0, 1, b'k', 0, 1, b'v'];
+        let p = Properties::parse(&raw[..5], PropertyContext::ConnAck).unwrap();
+        assert_eq!(p.receive_maximum(), Some(nz16(10)));
+        assert_eq!(p.maximum_qos(), Some(Qos::AtLeastOnce));
+        assert_eq!(p.retain_available(), None);
+        let p = Properties::parse(&raw[5..], PropertyContext::Publish).unwrap();
+        assert_eq!(p.subscription_identifiers().collect::<heapless::Vec<_, 2>>(), [nz32(5)]);
+        assert_eq!(p.user_properties().next(), Some(("k", "v")));
+        assert!(p.contains(PropertyId::UserProperty));
+        assert!(!p.contains(PropertyId::TopicAlias));
     }
 
     #[test]

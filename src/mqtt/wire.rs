@@ -66,34 +66,36 @@ pub(crate) mod found {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `w` is zero (exact, SWAR).
+/// High bits set where `w` may have a zero byte: non-zero exactly when `w` has one (SWAR; a
+/// borrow can only add bits above a real zero byte).
 #[inline(always)]
-const fn has_zero(w: u64) -> bool {
-    w.wrapping_sub(LO) & !w & HI != 0
+const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
 }
 
-/// One pass over `bytes`, eight at a time, reporting NUL and wildcards.
+const PLUS: u64 = LO * b'+' as u64;
+const HASH: u64 = LO * b'#' as u64;
+
+/// One pass over `bytes`, eight at a time and branch-free, reporting NUL and wildcards.
 #[inline]
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
-    let mut f = 0u8;
+    let (mut nul, mut wild) = (0u64, 0u64);
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if has_zero(w) {
-            f |= found::NUL;
-        }
-        if has_zero(w ^ (LO * b'+' as u64)) || has_zero(w ^ (LO * b'#' as u64)) {
-            f |= found::WILDCARD;
-        }
+        nul |= zero_bytes(w);
+        wild |= zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH);
     }
-    for &b in chunks.remainder() {
-        f |= match b {
-            0 => found::NUL,
-            b'+' | b'#' => found::WILDCARD,
-            _ => 0,
-        };
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Pad the tail with a byte that matches nothing and test it as one more word.
+        let mut tail = [b'a'; 8];
+        tail[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(tail);
+        nul |= zero_bytes(w);
+        wild |= zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH);
     }
-    f
+    (if nul != 0 { found::NUL } else { 0 }) | (if wild != 0 { found::WILDCARD } else { 0 })
 }
 
 /// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2] and returns it

@@ -29,6 +29,21 @@
 //! [`Packet::encoded_len`] computes the exact size (and validates the packet);
 //! [`Packet::encode`] writes into a `&mut [u8]` and returns the length. A buffer that is too small
 //! gives [`EncodeError::BufferTooSmall`] with the size required, and nothing is written.
+//! Encoding validates what the caller built (topic names and filters, reason codes and
+//! properties allowed in the packet, 3.1.1 limits) and reports misuse as [`EncodeError`].
+//!
+//! # Implementation notes
+//!
+//! Parsing is hand-written over a bounds-checked cursor rather than `nom` combinators: every
+//! field is fixed-width or length-prefixed, so a cursor is as clear and keeps the hot PUBLISH
+//! path free of combinator overhead. Strings are checked in one pass (UTF-8, then NUL and
+//! wildcards eight bytes at a time). Property lists keep a bit set of the identifiers present,
+//! so checking a list against a packet type when encoding costs a few instructions.
+//!
+//! Not checked here because they need connection state or the direction of the packet: topic
+//! alias ranges, Receive Maximum, whether a client may send Subscription Identifiers or a
+//! server may send Disconnect with Will Message, and UTF-8 payloads announced by the Payload
+//! Format Indicator (a receiver MAY check those).
 
 mod ack;
 mod connect;
