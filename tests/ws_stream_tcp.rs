@@ -1,6 +1,7 @@
 //! `ws::Stream` over real TCP sockets on 127.0.0.1: opening handshake on the socket, bytes left
 //! over after the handshake handed in, then MQTT-sized binary traffic both ways through
-//! `embedded_io::{Read, Write}`, pings answered, and a clean close.
+//! `embedded_io::{Read, Write}` with writes and reads of many sizes, and a clean close.
+#![cfg(feature = "ws")]
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};

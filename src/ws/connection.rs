@@ -279,6 +279,7 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     rx_frame: Option<RxFrame>,
     rx_message: Option<MessageKind>,
     rx_message_len: u64,
+    rx_rsv: Rsv,
     utf8: Utf8Validator,
     control: ControlBuf,
     // Owed to the peer.
@@ -314,6 +315,7 @@ impl<K: MaskKeys> Connection<K> {
             rx_frame: None,
             rx_message: None,
             rx_message_len: 0,
+            rx_rsv: Rsv::NONE,
             utf8: Utf8Validator::new(),
             control: ControlBuf::EMPTY,
             pong: None,
@@ -349,6 +351,13 @@ impl<K: MaskKeys> Connection<K> {
         } else {
             State::Open
         }
+    }
+
+    /// The RSV bits of the frame the last event came from (only ever set when
+    /// [`Config::extension_rsv`] allows them: an extension such as permessage-deflate reads
+    /// them here).
+    pub fn frame_rsv(&self) -> Rsv {
+        self.rx_rsv
     }
 
     /// Whether a data message sent with [`encode_data`](Self::encode_data) is unfinished.
@@ -400,6 +409,7 @@ impl<K: MaskKeys> Connection<K> {
         if h.payload_len > self.config.max_frame_size {
             return Err(ProtocolError::FrameTooBig); // RFC 6455 §7.4.1 (1009)
         }
+        self.rx_rsv = h.rsv;
         match h.opcode {
             Opcode::Continuation => {
                 if self.rx_message.is_none() {
@@ -1059,6 +1069,16 @@ mod tests {
         let r = all_ways(&Connection::server(text_off), &masked(0x81, b"hi"));
         assert_eq!(r.error, Some(ProtocolError::TextNotAccepted));
         assert_eq!(r.sent, [0x88, 0x02, 0x03, 0xeb]);
+    }
+
+    #[test]
+    fn rsv_bits_only_when_an_extension_claims_them() {
+        let r = all_ways(&Connection::server(Config::new()), &masked(0xc1, b"x"));
+        assert_eq!(r.error, Some(ProtocolError::Frame(FrameError::ReservedBits(0x40))));
+        let mut c = Connection::server(Config { extension_rsv: Rsv::RSV1, ..Config::new() });
+        let r = drive(&mut c, &masked(0xc2, b"z"), 100);
+        assert_eq!(r.events, [Rec::Msg(MessageKind::Binary, b"z".to_vec())]);
+        assert_eq!(c.frame_rsv(), Rsv::RSV1);
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub enum StreamError<E> {
     Protocol(ProtocolError),
     /// The transport ended before the closing handshake.
     UnexpectedEof,
+    /// The transport took no bytes of a write.
+    WriteZero,
     /// A write after the closing handshake started.
     Closed,
     /// A caller error (such as an invalid close code).
@@ -92,6 +94,7 @@ impl<E: embedded_io::Error> embedded_io::Error for StreamError<E> {
             StreamError::Transport(e) => e.kind(),
             StreamError::Protocol(_) => embedded_io::ErrorKind::InvalidData,
             StreamError::UnexpectedEof => embedded_io::ErrorKind::ConnectionReset,
+            StreamError::WriteZero => embedded_io::ErrorKind::WriteZero,
             StreamError::Closed => embedded_io::ErrorKind::BrokenPipe,
             StreamError::Usage(_) => embedded_io::ErrorKind::InvalidInput,
         }
@@ -299,7 +302,7 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> Stream<'_, T, K> {
                 let pending = self.tx.get(self.tx_start..self.tx_end).unwrap_or(&[]);
                 let n = self.transport.write(pending).map_err(StreamError::Transport)?;
                 if n == 0 {
-                    return Err(StreamError::UnexpectedEof);
+                    return Err(StreamError::WriteZero);
                 }
                 self.tx_start += n;
             }
@@ -321,7 +324,9 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> Stream<'_, T, K> {
     }
 
     /// Closes cleanly: sends a close frame with `code`, then reads (dropping data) until the
-    /// peer's close frame arrives or the transport ends. Close the transport afterwards.
+    /// peer's close frame arrives or the transport ends. Close the transport afterwards. A peer
+    /// that never answers keeps this waiting as long as the transport's reads wait: bound it
+    /// with the transport's read timeout.
     pub fn close(&mut self, code: CloseCode) -> Result<(), StreamError<T::Error>> {
         self.start_close(code)?;
         self.drain_tx()?;
@@ -415,7 +420,7 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> Stream<
                 let pending = self.tx.get(self.tx_start..self.tx_end).unwrap_or(&[]);
                 let n = self.transport.write(pending).await.map_err(StreamError::Transport)?;
                 if n == 0 {
-                    return Err(StreamError::UnexpectedEof);
+                    return Err(StreamError::WriteZero);
                 }
                 self.tx_start += n;
             }
