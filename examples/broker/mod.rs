@@ -352,8 +352,8 @@ impl Broker {
             pending: VecDeque::new(),
             inflight: HashMap::new(),
         };
-        let result = c.run(rx);
-        c.finish();
+        let result = c.run(&rx);
+        c.finish(&rx);
         result
     }
 
@@ -400,9 +400,16 @@ impl Broker {
         conn_id: u64,
         expiry: u32,
         inflight: Vec<(PacketId, Delivery)>,
-        pending: Vec<Delivery>,
+        mut pending: Vec<Delivery>,
+        rx: &Receiver<Cmd>,
     ) {
         let mut st = self.lock();
+        // Messages routed to this connection after it stopped reading; none can follow while
+        // the lock is held and the session no longer points here.
+        pending.extend(rx.try_iter().filter_map(|c| match c {
+            Cmd::Deliver(d) => Some(d),
+            _ => None,
+        }));
         let Some(s) = st.sessions.get_mut(client_id) else { return };
         let current = s.conn.as_ref().is_some_and(|(id, _)| *id == conn_id);
         if current {
@@ -655,7 +662,7 @@ enum Action {
 }
 
 impl Conn {
-    fn run(&mut self, rx: Receiver<Cmd>) -> io::Result<()> {
+    fn run(&mut self, rx: &Receiver<Cmd>) -> io::Result<()> {
         loop {
             let now = self.broker.now();
             let wait = self
@@ -971,7 +978,7 @@ impl Conn {
     }
 
     /// After the session closed: the will, the session's fate, the socket.
-    fn finish(&mut self) {
+    fn finish(&mut self, rx: &Receiver<Cmd>) {
         let _ = self.drain();
         self.link.close();
         let closed = self.server.closed();
@@ -987,7 +994,7 @@ impl Conn {
         self.broker.log(|| format!("{client_id} disconnected: {closed:?}"));
         let inflight = self.inflight.drain().collect();
         let pending = self.pending.drain(..).collect();
-        self.broker.disconnect_session(&client_id, self.id, self.expiry, inflight, pending);
+        self.broker.disconnect_session(&client_id, self.id, self.expiry, inflight, pending, rx);
         let Some(will) = self.will.take() else { return };
         if closed.is_none_or(|c| c.will != WillAction::Publish) {
             return;
