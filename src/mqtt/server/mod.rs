@@ -30,6 +30,44 @@
 //! The largest packet the session accepts is [`Config::max_packet_size`]; it is announced to the
 //! client in CONNACK and must not exceed the caller's receive buffer.
 //!
+//! # Example
+//!
+//! ```
+//! use mqtt_ws::mqtt::server::{Accept, Config, Event, Server, Status};
+//! use mqtt_ws::time::Instant;
+//!
+//! let now = Instant::from_secs(1);
+//! let mut server: Server = Server::new(Config::new(), now);
+//! // A client's CONNECT (MQTT 5.0, client id "dev", keep-alive 10 s), then a PINGREQ.
+//! let input = [
+//!     0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 10, 0, 0, 3, b'd', b'e', b'v',
+//!     0xc0, 0x00,
+//! ];
+//! let Status::Progress { consumed, event: Some(Event::Connect(c)) } =
+//!     server.handle_input(now, &input)?
+//! else {
+//!     panic!("a CONNECT")
+//! };
+//! assert_eq!(c.client_id, "dev");
+//! let mut out = [0u8; 128];
+//! let n = server.accept(now, &Accept::default(), &mut out)?; // CONNACK: send out[..n]
+//! assert_eq!(out[0], 0x20);
+//!
+//! let Status::Progress { consumed: used, event: None } =
+//!     server.handle_input(now, &input[consumed..])?
+//! else {
+//!     panic!("a PINGREQ")
+//! };
+//! assert_eq!(consumed + used, input.len());
+//! // The drain rule: everything owed, until None.
+//! assert_eq!(server.poll_transmit(now, &mut out)?, Some(2));
+//! assert_eq!(out[..2], [0xd0, 0x00]); // PINGRESP
+//! assert_eq!(server.poll_transmit(now, &mut out)?, None);
+//! // Keep-alive: 1.5 x 10 s after the last packet.
+//! assert_eq!(server.poll_timeout(), Some(Instant::from_secs(16)));
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
+//!
 //! # Invariants
 //!
 //! - No input panics; each malformed packet ends in one [`RemoteError`], after which the session
