@@ -251,7 +251,7 @@ impl Broker {
             match parser.parse(&buf) {
                 Ok(HsStatus::Partial) => continue,
                 Ok(HsStatus::Complete(req)) => {
-                    if req.path() != "/mqtt" {
+                    if req.path().split('?').next() != Some("/mqtt") {
                         return http_reply(&mut tcp, "404 Not Found", "text/plain", b"not found\n");
                     }
                     let allowed: Vec<&str> =
@@ -289,7 +289,8 @@ impl Broker {
         let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
         let line = String::from_utf8_lossy(line);
         let mut parts = line.split(' ');
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let path = target.split('?').next().unwrap_or("");
         if method != "GET" {
             return http_reply(tcp, "405 Method Not Allowed", "text/plain", b"GET only\n");
         }
@@ -309,6 +310,7 @@ impl Broker {
                     b"mqtt.min.js not found: run `npm install mqtt` and pass --mqttjs\n",
                 ),
             },
+            "/favicon.ico" => http_reply(tcp, "204 No Content", "image/x-icon", b""),
             _ => http_reply(tcp, "404 Not Found", "text/plain", b"not found\n"),
         }
     }
