@@ -15,8 +15,8 @@
 //! With `--url` (and optionally `--ws-url`; without it the WebSocket scenarios use `--url`) the
 //! client side runs against that broker instead of the built-in one.
 //!
-//! The clients are a small blocking helper written on the packet codec
-//! (`examples/broker/client.rs`).
+//! The clients are the crate's `mqtt::client::Client`, pumped by a small blocking helper
+//! (`examples/broker/client.rs`) over TCP or `ws::Connection` framing.
 
 #[path = "broker/mod.rs"]
 mod broker;

@@ -1,4 +1,4 @@
-//! The example broker in this process, driven by the codec-based test client over TCP and
+//! The example broker in this process, driven by `mqtt::client::Client` over TCP and
 //! WebSocket: QoS flows, wildcards, shared subscriptions, retained messages, session resume
 //! with offline queueing, session takeover, wills and keep-alive, the WebSocket listener's
 //! page, path and Origin checks.

@@ -1,22 +1,60 @@
-//! A small blocking MQTT client for the demo and the broker tests, written on the packet codec
-//! (`mqtt_ws::mqtt::packet`) over a [`Link`] (TCP or WebSocket). It waits for each
-//! acknowledgement in turn; messages that arrive meanwhile are kept for [`MiniClient::recv`].
+//! A small blocking MQTT client for the demo and the broker tests: the crate's sans-IO
+//! [`mqtt_ws::mqtt::client::Client`] pumped over a [`Link`] (TCP or WebSocket) on this thread.
+//! Each call waits for its acknowledgement; messages that arrive meanwhile are kept for
+//! [`MiniClient::recv`].
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant as StdInstant};
 
-use mqtt_ws::mqtt::packet::{
-    self, Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid, Subscribe,
-    Subscription, Will,
+use mqtt_ws::mqtt::client::{
+    Client, Config, ConnectOptions as Options, Event, Outgoing, Store, StoreFull, Stored,
 };
+use mqtt_ws::mqtt::packet::{Status, Subscription, Will};
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
+use mqtt_ws::time::Instant;
 
 use super::link::Link;
 
 fn err(e: impl std::fmt::Debug) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
+}
+
+/// In-flight outgoing messages kept in a `Vec` (the client's [`Store`]).
+#[derive(Debug, Default)]
+pub struct VecStore {
+    entries: Vec<(PacketId, Option<Vec<u8>>)>,
+}
+
+impl Store for VecStore {
+    fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull> {
+        if self.entries.len() >= 64 || self.entries.iter().any(|(i, _)| *i == id) {
+            return Err(StoreFull);
+        }
+        self.entries.push((id, Some(packet.to_vec())));
+        Ok(())
+    }
+    fn release(&mut self, id: PacketId) -> bool {
+        self.entries.iter_mut().find(|(i, _)| *i == id).map(|e| e.1 = None).is_some()
+    }
+    fn remove(&mut self, id: PacketId) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|(i, _)| *i != id);
+        self.entries.len() < before
+    }
+    fn get(&self, index: usize) -> Option<Stored<'_>> {
+        self.entries.get(index).map(|(id, p)| match p {
+            Some(packet) => Stored::Publish { id: *id, packet },
+            None => Stored::Released { id: *id },
+        })
+    }
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
 }
 
 /// A message the client received.
@@ -44,12 +82,26 @@ impl Default for ConnectOptions<'_> {
     }
 }
 
+/// What an event said, owned so the event's borrow can end.
+enum Seen {
+    Connected(bool),
+    Refused(ReasonCode),
+    Published(PacketId, ReasonCode),
+    Subscribed(PacketId, Option<ReasonCode>),
+    Disconnected(ReasonCode),
+    Message,
+    Other,
+}
+
+const RX: usize = 64 * 1024;
+
 /// A connected client.
 pub struct MiniClient {
     link: Link,
-    version: Version,
+    client: Client<VecStore>,
     input: Vec<u8>,
-    next_id: u16,
+    tx: Vec<u8>,
+    epoch: StdInstant,
     received: VecDeque<Received>,
     /// Whether the CONNACK said Session Present.
     pub session_present: bool,
@@ -61,81 +113,89 @@ impl MiniClient {
         let (link, input) = Link::connect(url)?;
         let mut c = MiniClient {
             link,
-            version: options.version,
+            client: Client::new(VecStore::default(), Config::new(RX)),
             input,
-            next_id: 1,
+            tx: vec![0u8; RX],
+            epoch: StdInstant::now(),
             received: VecDeque::new(),
             session_present: false,
         };
-        let mut connect = Connect::new(options.version, client_id);
-        connect.keep_alive = options.keep_alive;
-        connect.clean_start = options.clean_start;
-        connect.will = options.will.map(|(topic, payload, qos, retain)| Will {
+        let mut o = Options::new(client_id);
+        o.version = options.version;
+        o.keep_alive = options.keep_alive;
+        o.clean_start = options.clean_start;
+        o.will = options.will.map(|(topic, payload, qos, retain)| Will {
             qos,
             retain,
-            properties: Properties::default(),
+            properties: Properties::EMPTY,
             topic,
             payload,
         });
-        c.send(Packet::Connect(connect))?;
-        let ack = c.wait(Duration::from_secs(5), |p| match p {
-            Packet::ConnAck(ConnAck { reason_code, session_present, .. }) => {
-                Some((*reason_code, *session_present))
-            }
+        let now = c.now();
+        let n = c.client.connect(now, &o, &mut c.tx).map_err(err)?;
+        c.send(n)?;
+        c.session_present = c.wait(Duration::from_secs(5), |s| match s {
+            Seen::Connected(present) => Some(Ok(*present)),
+            Seen::Refused(code) => Some(Err(err(format!("connection refused: {code:?}")))),
             _ => None,
-        })?;
-        if ack.0 != ReasonCode::Success {
-            return Err(err(format!("connection refused: {:?}", ack.0)));
-        }
-        c.session_present = ack.1;
+        })??;
         Ok(c)
     }
 
-    fn send(&mut self, p: Packet<'_>) -> io::Result<()> {
-        let mut buf = vec![0u8; p.encoded_len(self.version).map_err(err)?];
-        let n = p.encode(self.version, &mut buf).map_err(err)?;
-        self.link.send(&buf[..n])
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
     }
 
-    fn id(&mut self) -> PacketId {
-        let id = PacketId::new(self.next_id).expect("never 0");
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        id
+    fn send(&mut self, n: usize) -> io::Result<()> {
+        let bytes = self.tx[..n].to_vec();
+        self.link.send(&bytes)
     }
 
-    /// Reads and handles packets until `want` picks one, or `timeout` passes.
+    /// The drain rule: everything the client owes goes out.
+    fn flush(&mut self) -> io::Result<()> {
+        let now = self.now();
+        while let Some(n) = self.client.poll_transmit(now, &mut self.tx).map_err(err)? {
+            self.send(n)?;
+        }
+        Ok(())
+    }
+
+    /// Runs the client until `want` picks an event, or `timeout` passes.
     fn wait<T>(
         &mut self,
         timeout: Duration,
-        mut want: impl FnMut(&Packet<'_>) -> Option<T>,
+        mut want: impl FnMut(&Seen) -> Option<T>,
     ) -> io::Result<T> {
-        let deadline = Instant::now() + timeout;
+        let deadline = StdInstant::now() + timeout;
         loop {
-            // Everything already buffered first.
+            self.flush()?;
+            // Everything already buffered first, one packet per call.
             loop {
-                let options = DecodeOptions::new(self.version);
+                let now = self.now();
                 let input = std::mem::take(&mut self.input);
-                let (found, used, reply) = match packet::decode(&input, &options).map_err(err)? {
-                    packet::Status::Partial { .. } => {
+                let step = self.client.handle_input(now, &input).map_err(err);
+                let (consumed, seen) = match step {
+                    Ok(Status::Partial { .. }) => {
                         self.input = input;
                         break;
                     }
-                    packet::Status::Complete((p, used)) => {
-                        let found = want(&p);
-                        let reply = self.handle(&p);
-                        (found, used, reply)
+                    Ok(Status::Complete(r)) => (r.consumed, see(&mut self.received, r.event)),
+                    Err(e) => {
+                        self.input = input;
+                        return Err(e);
                     }
                 };
                 self.input = input;
-                self.input.drain(..used);
-                if let Some(r) = reply {
-                    self.send_owned(r)?;
+                self.input.drain(..consumed);
+                self.flush()?;
+                if let Seen::Disconnected(code) = seen {
+                    return Err(err(format!("the broker disconnected: {code:?}")));
                 }
-                if let Some(t) = found {
+                if let Some(t) = want(&seen) {
                     return Ok(t);
                 }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(StdInstant::now());
             if left.is_zero() {
                 return Err(io::ErrorKind::TimedOut.into());
             }
@@ -155,50 +215,48 @@ impl MiniClient {
                     if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
                 Err(e) => return Err(e),
             }
+            let now = self.now();
+            self.client.handle_timeout(now).map_err(err)?;
         }
     }
+}
 
-    /// Keeps messages and acknowledgements; returns the acknowledgement a packet calls for.
-    fn handle(&mut self, p: &Packet<'_>) -> Option<Owned> {
-        match p {
-            Packet::Publish(p) => {
-                let reply = match p.qos_pid {
-                    QosPid::AtMostOnce => None,
-                    QosPid::AtLeastOnce(id) => Some(Owned::Ack(id)),
-                    QosPid::ExactlyOnce(id) => Some(Owned::Rec(id)),
-                };
-                self.received.push_back(Received {
-                    topic: p.topic.to_owned(),
-                    payload: p.payload.to_vec(),
-                    qos: p.qos_pid.qos(),
-                    retain: p.retain,
-                });
-                reply
-            }
-            Packet::PubRel(a) => Some(Owned::Comp(a.packet_id)),
-            Packet::PubRec(a) if !a.reason_code.is_error() => Some(Owned::Rel(a.packet_id)),
-            _ => None,
+/// Keeps messages in `received`; returns what the event said.
+fn see(received: &mut VecDeque<Received>, event: Option<Event<'_>>) -> Seen {
+    match event {
+        Some(Event::Connected(c)) => Seen::Connected(c.session_present),
+        Some(Event::Refused { reason, .. }) => Seen::Refused(reason),
+        Some(Event::Message(m)) => {
+            received.push_back(Received {
+                topic: m.topic.to_owned(),
+                payload: m.payload.to_vec(),
+                qos: m.qos,
+                retain: m.retain,
+            });
+            Seen::Message
         }
-    }
-
-    fn send_owned(&mut self, o: Owned) -> io::Result<()> {
-        match o {
-            Owned::Ack(id) => self.send(Packet::PubAck(Ack::new(id))),
-            Owned::Rec(id) => self.send(Packet::PubRec(Ack::new(id))),
-            Owned::Rel(id) => self.send(Packet::PubRel(Ack::new(id))),
-            Owned::Comp(id) => self.send(Packet::PubComp(Ack::new(id))),
+        Some(Event::Published { packet_id, reason, .. }) => Seen::Published(packet_id, reason),
+        Some(Event::Subscribed { packet_id, reason_codes, .. }) => {
+            Seen::Subscribed(packet_id, reason_codes.iter().next())
         }
+        Some(Event::Disconnected { reason, .. }) => Seen::Disconnected(reason),
+        _ => Seen::Other,
     }
+}
 
+impl MiniClient {
     /// Subscribes and waits for SUBACK; returns the granted code.
     pub fn subscribe(&mut self, filter: &str, qos: Qos) -> io::Result<ReasonCode> {
-        let id = self.id();
         let subs = [Subscription::new(filter, qos)];
-        self.send(Packet::Subscribe(Subscribe::new(id, &subs)))?;
-        self.wait(Duration::from_secs(5), |p| match p {
-            Packet::SubAck(s) if s.packet_id == id => s.reason_codes.iter().next(),
+        let now = self.now();
+        let sent =
+            self.client.subscribe(now, &subs, Properties::EMPTY, &mut self.tx).map_err(err)?;
+        self.send(sent.len)?;
+        let id = sent.packet_id;
+        self.wait(Duration::from_secs(5), |s| match s {
+            Seen::Subscribed(p, code) if Some(*p) == id => Some(code.ok_or_else(|| err("no code"))),
             _ => None,
-        })
+        })?
     }
 
     /// Publishes and, for QoS 1 / 2, waits until the flow completes (PUBACK / PUBCOMP).
@@ -209,29 +267,13 @@ impl MiniClient {
         qos: Qos,
         retain: bool,
     ) -> io::Result<()> {
-        let mut p = Publish::new(topic, payload);
-        p.retain = retain;
-        let id = self.id();
-        p.qos_pid = match qos {
-            Qos::AtMostOnce => QosPid::AtMostOnce,
-            Qos::AtLeastOnce => QosPid::AtLeastOnce(id),
-            Qos::ExactlyOnce => QosPid::ExactlyOnce(id),
-        };
-        self.send(Packet::Publish(p))?;
-        let done = match qos {
-            Qos::AtMostOnce => return Ok(()),
-            Qos::AtLeastOnce => packet::PacketType::PubAck,
-            Qos::ExactlyOnce => packet::PacketType::PubComp,
-        };
-        let code = self.wait(Duration::from_secs(5), |p| match p {
-            Packet::PubAck(a) | Packet::PubComp(a)
-                if p.packet_type() == done && a.packet_id == id =>
-            {
-                Some(a.reason_code)
-            }
-            Packet::PubRec(a) if a.packet_id == id && a.reason_code.is_error() => {
-                Some(a.reason_code)
-            }
+        let msg = Outgoing::new(topic, payload).qos(qos).retain(retain);
+        let now = self.now();
+        let sent = self.client.publish(now, &msg, &mut self.tx).map_err(err)?;
+        self.send(sent.len)?;
+        let Some(id) = sent.packet_id else { return self.flush() };
+        let code = self.wait(Duration::from_secs(5), |s| match s {
+            Seen::Published(p, code) if *p == id => Some(*code),
             _ => None,
         })?;
         if code.is_error() {
@@ -245,19 +287,24 @@ impl MiniClient {
         if let Some(m) = self.received.pop_front() {
             return Ok(Some(m));
         }
-        let before = self.received.len();
-        match self.wait(timeout, |p| matches!(p, Packet::Publish(_)).then_some(())) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(None),
-            Err(e) => return Err(e),
+        let got = self.wait(timeout, |s| matches!(s, Seen::Message).then_some(()));
+        match got {
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+            Err(e) if self.received.is_empty() => return Err(e),
+            _ => {}
         }
-        debug_assert!(self.received.len() > before);
         Ok(self.received.pop_front())
     }
 
     /// Sends DISCONNECT (normal: the will is discarded) and closes.
     pub fn disconnect(mut self) -> io::Result<()> {
-        self.send(Packet::Disconnect(Disconnect::new(ReasonCode::Success)))?;
+        let now = self.now();
+        let n = self
+            .client
+            .disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY, &mut self.tx)
+            .map_err(err)?;
+        self.send(n)?;
+        self.flush()?;
         self.link.close();
         Ok(())
     }
@@ -266,12 +313,4 @@ impl MiniClient {
     pub fn drop_connection(self) {
         let _ = self.link.tcp().shutdown(std::net::Shutdown::Both);
     }
-}
-
-/// An acknowledgement owed to the broker.
-enum Owned {
-    Ack(PacketId),
-    Rec(PacketId),
-    Rel(PacketId),
-    Comp(PacketId),
 }
