@@ -624,7 +624,12 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Packet::Disconnect(d) => Some(self.on_disconnect(d)?),
             Packet::Auth(a) => {
                 // Re-authentication (MQTT 5.0 §4.12.1) only when CONNECT used a method.
-                if !self.auth_method || a.reason_code != ReasonCode::ReAuthenticate {
+                // The client starts it with 0x19 and answers the server's 0x18 with 0x18.
+                let step = matches!(
+                    a.reason_code,
+                    ReasonCode::ReAuthenticate | ReasonCode::ContinueAuthentication
+                );
+                if !self.auth_method || !step {
                     return Err(RemoteError::UnexpectedPacket(PacketType::Auth));
                 }
                 self.check_auth(&a)?;

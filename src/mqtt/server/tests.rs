@@ -697,7 +697,15 @@ fn enhanced_authentication_exchange() {
         feed(&mut s, 0, &enc(Packet::Auth(re), Version::V5)).unwrap(),
         Ev::Auth(ReasonCode::ReAuthenticate)
     );
+    s.auth(ReasonCode::ContinueAuthentication, "SCRAM", Some(b"s2"), &mut out).unwrap();
+    let mut step = Auth::new(ReasonCode::ContinueAuthentication);
+    step.properties = with_props(&cont, crate::mqtt::properties::PropertyContext::Auth);
+    assert_eq!(
+        feed(&mut s, 0, &enc(Packet::Auth(step), Version::V5)).unwrap(),
+        Ev::Auth(ReasonCode::ContinueAuthentication)
+    );
     s.auth(ReasonCode::Success, "SCRAM", None, &mut out).unwrap();
+    assert!(s.is_connected());
 
     let mut s2 = S::new(config(), Instant::ZERO);
     let mut c = Connect::new(Version::V5, "c");
