@@ -10,6 +10,7 @@ mod error;
 pub mod packet;
 pub mod properties;
 pub mod reason;
+pub mod server;
 pub mod topic;
 mod wire;
 

@@ -1,0 +1,1036 @@
+//! A small single-node MQTT broker built on `mqtt_ws::mqtt::server::Server`, shared by the
+//! `broker` and `demo` examples and the broker tests.
+//!
+//! One thread per connection owns its `Server` session and the socket's write half; a second
+//! thread reads the socket and hands bytes over a channel, the same channel that brings
+//! messages routed from other connections. Broker-wide state (sessions, subscriptions,
+//! retained messages) sits behind one mutex. Good for local use, tests, demos and gateways;
+//! production scale stays with EMQX or Mosquitto.
+//!
+//! Supported: MQTT 5.0 and 3.1.1 over TCP and WebSocket (path `/mqtt`, subprotocol `mqtt`,
+//! `Origin` allow-list), QoS 0/1/2 both ways, wildcards and shared subscriptions
+//! (`$share/group/filter`, round robin), retained messages, subscription identifiers, No Local,
+//! Retain As Published, Retain Handling, session expiry with bounded offline queues, session
+//! takeover, wills with Will Delay Interval, and incoming topic aliases.
+#![allow(dead_code)]
+
+pub mod client;
+pub mod link;
+#[path = "../ws_util/mod.rs"]
+pub mod ws_util;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::num::{NonZeroU16, NonZeroU32};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant as StdInstant};
+
+use mqtt_ws::mqtt::packet::{Publish, QosPid, RetainHandling, SubscriptionOptions};
+use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
+use mqtt_ws::mqtt::server::{
+    Accept, Availability, Config, Event, Server, Status, UsageError, WillAction,
+};
+use mqtt_ws::mqtt::topic::{self, SharedSubscription};
+use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::handshake::{OriginPolicy, RequestParser, Status as HsStatus};
+
+use link::Link;
+
+/// Largest MQTT packet the broker accepts (announced as Maximum Packet Size).
+pub const MAX_PACKET: u32 = 1 << 20;
+/// Messages kept per offline session (QoS 1 and 2 only); more are dropped.
+pub const MAX_QUEUED: usize = 1000;
+/// Receive Maximum each way.
+const INFLIGHT: usize = 32;
+
+type Session = Server<INFLIGHT, 16, 256>;
+
+/// How to run the broker.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Browser origins allowed on the WebSocket listener (requests without `Origin` are always
+    /// allowed). Empty: the WebSocket listener's own `http://` origins.
+    pub allowed_origins: Vec<String>,
+    /// Where MQTT.js's browser bundle (`mqtt.min.js`) is, served at `/mqtt.min.js`.
+    pub mqttjs: Option<PathBuf>,
+    /// Print connections and subscriptions.
+    pub verbose: bool,
+}
+
+/// An application message as the broker keeps it.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    pub topic: String,
+    pub payload: Arc<[u8]>,
+    pub qos: Qos,
+    pub retain: bool,
+    /// The publisher's properties that travel with the message (MQTT 5.0 §3.3.2.3), as a
+    /// validated PUBLISH property list.
+    pub props: Arc<[u8]>,
+    /// The connection it came from (for No Local).
+    pub from: u64,
+}
+
+/// A member of a shared subscription group: client, QoS, subscription identifier.
+type SharedMember = (String, Qos, Option<NonZeroU32>);
+
+/// A message on its way to one subscriber.
+#[derive(Clone, Debug)]
+struct Delivery {
+    msg: Msg,
+    sub_ids: Vec<NonZeroU32>,
+}
+
+enum Cmd {
+    Input(Vec<u8>),
+    Eof,
+    Deliver(Delivery),
+    Takeover,
+}
+
+#[derive(Clone, Debug)]
+struct Sub {
+    /// The filter as subscribed (`$share/g/f` included): the key for UNSUBSCRIBE.
+    full: String,
+    filter: String,
+    group: Option<String>,
+    options: SubscriptionOptions,
+    id: Option<NonZeroU32>,
+}
+
+struct SessionState {
+    conn: Option<(u64, Sender<Cmd>)>,
+    /// Bumped on every connection: a delayed will checks it did not change.
+    generation: u64,
+    subs: Vec<Sub>,
+    queue: VecDeque<Delivery>,
+    /// QoS 1 / 2 messages sent and not acknowledged when the last connection ended.
+    inflight: Vec<(PacketId, Delivery)>,
+    expiry: u32,
+    offline_since: Option<StdInstant>,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<String, SessionState>,
+    retained: BTreeMap<String, Msg>,
+    round_robin: HashMap<String, usize>,
+}
+
+/// The broker: shared state and listeners.
+#[derive(Clone)]
+pub struct Broker {
+    state: Arc<Mutex<State>>,
+    options: Arc<Options>,
+    next_conn: Arc<AtomicU64>,
+    epoch: StdInstant,
+    stop: Arc<AtomicBool>,
+}
+
+/// Addresses the broker listens on.
+#[derive(Clone, Copy, Debug)]
+pub struct Running {
+    pub tcp: Option<SocketAddr>,
+    pub ws: Option<SocketAddr>,
+}
+
+impl Broker {
+    pub fn new(options: Options) -> Self {
+        Broker {
+            state: Arc::default(),
+            options: Arc::new(options),
+            next_conn: Arc::new(AtomicU64::new(1)),
+            epoch: StdInstant::now(),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn log(&self, line: impl FnOnce() -> String) {
+        if self.options.verbose {
+            println!("broker: {}", line());
+        }
+    }
+
+    /// Binds the listeners and serves them on background threads.
+    pub fn start(&self, tcp: Option<&str>, ws: Option<&str>) -> io::Result<Running> {
+        let mut running = Running { tcp: None, ws: None };
+        if let Some(addr) = tcp {
+            let l = TcpListener::bind(addr)?;
+            running.tcp = Some(l.local_addr()?);
+            let b = self.clone();
+            thread::spawn(move || b.accept_loop(l, false));
+        }
+        if let Some(addr) = ws {
+            let l = TcpListener::bind(addr)?;
+            let local = l.local_addr()?;
+            running.ws = Some(local);
+            let mut b = self.clone();
+            if b.options.allowed_origins.is_empty() {
+                let mut o = (*b.options).clone();
+                let port = local.port();
+                o.allowed_origins = vec![
+                    format!("http://{local}"),
+                    format!("http://localhost:{port}"),
+                    format!("http://127.0.0.1:{port}"),
+                ];
+                b.options = Arc::new(o);
+            }
+            thread::spawn(move || b.accept_loop(l, true));
+        }
+        let b = self.clone();
+        thread::spawn(move || b.expiry_loop());
+        Ok(running)
+    }
+
+    fn accept_loop(self, listener: TcpListener, ws: bool) {
+        for stream in listener.incoming() {
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let Ok(tcp) = stream else { continue };
+            let _ = tcp.set_nodelay(true);
+            let b = self.clone();
+            thread::spawn(move || {
+                let result = if ws {
+                    b.serve_http(tcp)
+                } else {
+                    b.run_connection(Link::Tcp(tcp), Vec::new())
+                };
+                if let Err(e) = result {
+                    b.log(|| format!("connection ended: {e}"));
+                }
+            });
+        }
+    }
+
+    /// Drops sessions whose expiry interval ran out (MQTT 5.0 §4.1).
+    fn expiry_loop(self) {
+        while !self.stop.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(500));
+            let mut st = self.lock();
+            st.sessions.retain(|_, s| match s.offline_since {
+                Some(t) if s.expiry != u32::MAX => {
+                    t.elapsed() < Duration::from_secs(s.expiry.into())
+                }
+                _ => true,
+            });
+        }
+    }
+
+    /// Stops accepting connections (connected clients keep running until they leave).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
+    fn serve_http(&self, mut tcp: TcpStream) -> io::Result<()> {
+        let mut buf = Vec::new();
+        let mut parser = RequestParser::default();
+        let mut chunk = [0u8; 2048];
+        loop {
+            let n = tcp.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let head_done = buf.windows(4).any(|w| w == b"\r\n\r\n");
+            match parser.parse(&buf) {
+                Ok(HsStatus::Partial) => continue,
+                Ok(HsStatus::Complete(req)) => {
+                    if req.path().split('?').next() != Some("/mqtt") {
+                        return http_reply(&mut tcp, "404 Not Found", "text/plain", b"not found\n");
+                    }
+                    let allowed: Vec<&str> =
+                        self.options.allowed_origins.iter().map(String::as_str).collect();
+                    if let Err(e) = req.check_origin(&OriginPolicy::allow_list(&allowed)) {
+                        self.log(|| format!("refused origin {:?}", req.origin()));
+                        let r = e.reject();
+                        let mut out = vec![0u8; r.encoded_len()];
+                        let m = r.encode(&mut out).map_err(link_err)?;
+                        return tcp.write_all(&out[..m]);
+                    }
+                    // MQTT over WebSocket: the "mqtt" subprotocol (MQTT 5.0 §6.0).
+                    let protocol = req.select_protocol(&["mqtt"]);
+                    let accept = req.accept(protocol).map_err(link_err)?;
+                    let mut out = vec![0u8; accept.encoded_len()];
+                    let m = accept.encode(&mut out).map_err(link_err)?;
+                    tcp.write_all(&out[..m])?;
+                    let leftover = buf[req.head_len()..].to_vec();
+                    return self.run_connection(Link::ws_server(tcp), leftover);
+                }
+                Err(e) => {
+                    if head_done && !contains_ci(&buf, b"\nupgrade:") {
+                        return self.serve_page(&mut tcp, &buf);
+                    }
+                    let r = e.reject();
+                    let mut out = vec![0u8; r.encoded_len()];
+                    let m = r.encode(&mut out).map_err(link_err)?;
+                    return tcp.write_all(&out[..m]);
+                }
+            }
+        }
+    }
+
+    fn serve_page(&self, tcp: &mut TcpStream, head: &[u8]) -> io::Result<()> {
+        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let mut parts = line.split(' ');
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let path = target.split('?').next().unwrap_or("");
+        if method != "GET" {
+            return http_reply(tcp, "405 Method Not Allowed", "text/plain", b"GET only\n");
+        }
+        match path {
+            "/" | "/index.html" => http_reply(
+                tcp,
+                "200 OK",
+                "text/html; charset=utf-8",
+                include_bytes!("../web/index.html"),
+            ),
+            "/mqtt.min.js" => match self.options.mqttjs.as_ref().map(std::fs::read) {
+                Some(Ok(js)) => http_reply(tcp, "200 OK", "text/javascript", &js),
+                _ => http_reply(
+                    tcp,
+                    "404 Not Found",
+                    "text/plain",
+                    b"mqtt.min.js not found: run `npm install mqtt` and pass --mqttjs\n",
+                ),
+            },
+            "/favicon.ico" => http_reply(tcp, "204 No Content", "image/x-icon", b""),
+            _ => http_reply(tcp, "404 Not Found", "text/plain", b"not found\n"),
+        }
+    }
+
+    /// Runs one MQTT connection to its end.
+    pub fn run_connection(&self, link: Link, leftover: Vec<u8>) -> io::Result<()> {
+        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        let mut reader = link.tcp().try_clone()?;
+        let reader_tx = tx.clone();
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        let _ = reader_tx.send(Cmd::Eof);
+                        return;
+                    }
+                    Ok(n) => {
+                        if reader_tx.send(Cmd::Input(buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        if !leftover.is_empty() {
+            let _ = tx.send(Cmd::Input(leftover));
+        }
+        let mut c = Conn {
+            broker: self.clone(),
+            id: conn_id,
+            tx,
+            link,
+            server: Session::new(server_config(), self.now()),
+            input: Vec::new(),
+            out: vec![0u8; 4096],
+            client_id: None,
+            will: None,
+            expiry: 0,
+            pending: VecDeque::new(),
+            inflight: HashMap::new(),
+        };
+        let result = c.run(&rx);
+        c.finish(&rx);
+        result
+    }
+
+    /// A new connection for `client_id`: takes over a connected session, resumes or starts
+    /// one. Returns (session present, messages to send again, queued messages).
+    fn connect_session(
+        &self,
+        client_id: &str,
+        conn: (u64, Sender<Cmd>),
+        clean_start: bool,
+        expiry: u32,
+    ) -> (bool, Vec<(PacketId, Delivery)>, Vec<Delivery>) {
+        let mut st = self.lock();
+        if let Some(old) = st.sessions.get_mut(client_id)
+            && let Some((_, old_tx)) = old.conn.take()
+        {
+            // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed.
+            let _ = old_tx.send(Cmd::Takeover);
+        }
+        if clean_start {
+            st.sessions.remove(client_id);
+        }
+        let present = st.sessions.contains_key(client_id);
+        let s = st.sessions.entry(client_id.to_owned()).or_insert_with(|| SessionState {
+            conn: None,
+            generation: 0,
+            subs: Vec::new(),
+            queue: VecDeque::new(),
+            inflight: Vec::new(),
+            expiry,
+            offline_since: None,
+        });
+        s.conn = Some(conn);
+        s.generation += 1;
+        s.expiry = expiry;
+        s.offline_since = None;
+        (present, std::mem::take(&mut s.inflight), s.queue.drain(..).collect())
+    }
+
+    /// The connection `conn_id` of `client_id` ended: keep or drop the session.
+    fn disconnect_session(
+        &self,
+        client_id: &str,
+        conn_id: u64,
+        expiry: u32,
+        inflight: Vec<(PacketId, Delivery)>,
+        mut pending: Vec<Delivery>,
+        rx: &Receiver<Cmd>,
+    ) {
+        let mut st = self.lock();
+        // Messages routed to this connection after it stopped reading; none can follow while
+        // the lock is held and the session no longer points here.
+        pending.extend(rx.try_iter().filter_map(|c| match c {
+            Cmd::Deliver(d) => Some(d),
+            _ => None,
+        }));
+        let Some(s) = st.sessions.get_mut(client_id) else { return };
+        let current = s.conn.as_ref().is_some_and(|(id, _)| *id == conn_id);
+        if current {
+            s.conn = None;
+            s.expiry = expiry;
+            if expiry == 0 {
+                st.sessions.remove(client_id);
+                return;
+            }
+            s.offline_since = Some(StdInstant::now());
+            s.inflight = inflight;
+        } else {
+            // Taken over: what was in flight goes to the new connection's queue.
+            for (_, d) in inflight {
+                s.queue.push_back(d);
+            }
+        }
+        for d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
+            if s.queue.len() < MAX_QUEUED {
+                s.queue.push_back(d);
+            }
+        }
+        let Some(s) = st.sessions.get_mut(client_id) else { return };
+        if let Some((_, tx)) = &s.conn {
+            for d in s.queue.drain(..) {
+                let _ = tx.send(Cmd::Deliver(d));
+            }
+        }
+    }
+
+    /// Routes a message to every matching subscription, and keeps it if retained.
+    pub fn publish(&self, msg: Msg) {
+        let mut st = self.lock();
+        if msg.retain {
+            // [MQTT-3.3.1-6] an empty retained message removes the retained one.
+            if msg.payload.is_empty() {
+                st.retained.remove(&msg.topic);
+            } else {
+                st.retained.insert(msg.topic.clone(), msg.clone());
+            }
+        }
+        let mut shared: BTreeMap<(String, String), Vec<SharedMember>> = BTreeMap::new();
+        let mut deliveries: Vec<(String, Delivery)> = Vec::new();
+        for (client_id, s) in &st.sessions {
+            let mut best: Option<Delivery> = None;
+            for sub in &s.subs {
+                // [MQTT-4.7.2-1] topics starting with $ do not match filters starting with a
+                // wildcard; `topic::matches` implements that.
+                if !topic::matches(&sub.filter, &msg.topic) {
+                    continue;
+                }
+                if let Some(g) = &sub.group {
+                    shared.entry((g.clone(), sub.filter.clone())).or_default().push((
+                        client_id.clone(),
+                        sub.options.qos,
+                        sub.id,
+                    ));
+                    continue;
+                }
+                // [MQTT-3.8.3-3] No Local: not to the connection that published it.
+                if sub.options.no_local && s.conn.as_ref().is_some_and(|(id, _)| *id == msg.from) {
+                    continue;
+                }
+                let d = best.get_or_insert_with(|| {
+                    let mut m = msg.clone();
+                    m.qos = Qos::AtMostOnce;
+                    m.retain = false;
+                    Delivery { msg: m, sub_ids: Vec::new() }
+                });
+                // [MQTT-3.8.4-8] the QoS is the lower of the message's and the subscription's;
+                // overlapping subscriptions give the highest (§4.7.2... one copy, all ids).
+                d.msg.qos = d.msg.qos.max(msg.qos.min(sub.options.qos));
+                // [MQTT-3.3.1-12] Retain As Published keeps the flag, otherwise it is 0.
+                d.msg.retain |= sub.options.retain_as_published && msg.retain;
+                d.sub_ids.extend(sub.id);
+            }
+            if let Some(d) = best {
+                deliveries.push((client_id.clone(), d));
+            }
+        }
+        // Shared subscriptions: one member per group, round robin (MQTT 5.0 §4.8.2).
+        for ((group, filter), members) in shared {
+            let key = format!("{group}/{filter}");
+            let online: Vec<_> = members
+                .iter()
+                .filter(|(c, ..)| st.sessions.get(c).is_some_and(|s| s.conn.is_some()))
+                .collect();
+            let pool = if online.is_empty() { members.iter().collect() } else { online };
+            let n = st.round_robin.entry(key).or_insert(0);
+            let (c, qos, id) = pool[*n % pool.len()];
+            *n = n.wrapping_add(1);
+            let mut m = msg.clone();
+            m.qos = msg.qos.min(*qos);
+            m.retain = false;
+            deliveries
+                .push((c.clone(), Delivery { msg: m, sub_ids: id.iter().copied().collect() }));
+        }
+        for (client_id, d) in deliveries {
+            let Some(s) = st.sessions.get_mut(&client_id) else { continue };
+            match &s.conn {
+                Some((_, tx)) => {
+                    let _ = tx.send(Cmd::Deliver(d));
+                }
+                // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1).
+                None if d.msg.qos != Qos::AtMostOnce && s.queue.len() < MAX_QUEUED => {
+                    s.queue.push_back(d)
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Adds or replaces subscriptions; returns the retained messages to send.
+    fn subscribe(&self, client_id: &str, subs: Vec<Sub>) -> Vec<Delivery> {
+        let mut st = self.lock();
+        let mut retained = Vec::new();
+        let State { sessions, retained: kept, .. } = &mut *st;
+        let Some(s) = sessions.get_mut(client_id) else { return retained };
+        for sub in subs {
+            let existed = match s.subs.iter_mut().find(|x| x.full == sub.full) {
+                // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one.
+                Some(old) => {
+                    *old = sub.clone();
+                    true
+                }
+                None => {
+                    s.subs.push(sub.clone());
+                    false
+                }
+            };
+            let send = match sub.options.retain_handling {
+                RetainHandling::SendOnSubscribe => true,
+                RetainHandling::SendIfNew => !existed,
+                RetainHandling::DoNotSend => false,
+            };
+            // [MQTT-3.8.4-?] retained messages are not sent to shared subscriptions (§4.8.2).
+            if !send || sub.group.is_some() {
+                continue;
+            }
+            for m in kept.values().filter(|m| topic::matches(&sub.filter, &m.topic)) {
+                let mut m = m.clone();
+                m.qos = m.qos.min(sub.options.qos);
+                // [MQTT-3.3.1-9] retained messages sent on subscribe keep Retain 1.
+                m.retain = true;
+                retained.push(Delivery { msg: m, sub_ids: sub.id.into_iter().collect() });
+            }
+        }
+        retained
+    }
+
+    fn unsubscribe(&self, client_id: &str, filters: &[String]) -> Vec<ReasonCode> {
+        let mut st = self.lock();
+        let Some(s) = st.sessions.get_mut(client_id) else { return vec![] };
+        filters
+            .iter()
+            .map(|f| {
+                let before = s.subs.len();
+                s.subs.retain(|x| x.full != *f);
+                if s.subs.len() < before {
+                    ReasonCode::Success
+                } else {
+                    ReasonCode::NoSubscriptionExisted
+                }
+            })
+            .collect()
+    }
+
+    fn generation(&self, client_id: &str) -> Option<u64> {
+        self.lock().sessions.get(client_id).map(|s| s.generation)
+    }
+
+    fn is_online(&self, client_id: &str) -> bool {
+        self.lock().sessions.get(client_id).is_some_and(|s| s.conn.is_some())
+    }
+}
+
+fn server_config() -> Config {
+    let mut c = Config::new();
+    c.max_packet_size = MAX_PACKET;
+    c.topic_alias_maximum = 16;
+    c.max_keep_alive = NonZeroU16::new(3600);
+    c.retain = Availability::Available;
+    c
+}
+
+fn link_err(e: impl std::fmt::Debug) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+fn http_reply(tcp: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes())?;
+    tcp.write_all(body)
+}
+
+/// The properties of an incoming PUBLISH that travel to subscribers (MQTT 5.0 §3.3.2.3): all but
+/// Topic Alias and Subscription Identifier.
+fn forwarded_props(p: &Properties<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; p.as_bytes().len()];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    for prop in p.iter() {
+        if !matches!(prop, Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)) {
+            let _ = b.push(prop);
+        }
+    }
+    let n = b.len();
+    buf.truncate(n);
+    buf
+}
+
+/// The will of a CONNECT, kept until the connection ends.
+struct Will {
+    msg: Msg,
+    delay: u32,
+}
+
+struct Conn {
+    broker: Broker,
+    id: u64,
+    tx: Sender<Cmd>,
+    link: Link,
+    server: Session,
+    input: Vec<u8>,
+    out: Vec<u8>,
+    client_id: Option<String>,
+    will: Option<Will>,
+    expiry: u32,
+    /// Deliveries waiting for the client's Receive Maximum.
+    pending: VecDeque<Delivery>,
+    /// Sent QoS 1 / 2 deliveries by packet identifier.
+    inflight: HashMap<PacketId, Delivery>,
+}
+
+/// What an event asks of the connection, owned so the event's borrow can end.
+enum Action {
+    None,
+    Connect { client_id: String, clean_start: bool, expiry: u32, will: Option<Will>, auth: bool },
+    Publish(Msg),
+    Subscribe(PacketId, Vec<Result<Sub, ReasonCode>>),
+    Unsubscribe(PacketId, Vec<String>),
+    Acked(PacketId),
+    Disconnect(Option<u32>),
+}
+
+impl Conn {
+    fn run(&mut self, rx: &Receiver<Cmd>) -> io::Result<()> {
+        loop {
+            let now = self.broker.now();
+            let wait = self
+                .server
+                .poll_timeout()
+                .map_or(Duration::from_secs(1), |t| {
+                    Duration::from_millis(t.as_millis().saturating_sub(now.as_millis()))
+                })
+                .min(Duration::from_secs(1));
+            match rx.recv_timeout(wait) {
+                Ok(Cmd::Input(bytes)) => {
+                    let mut mqtt = std::mem::take(&mut self.input);
+                    let open = self.link.feed(&bytes, &mut mqtt)?;
+                    self.input = mqtt;
+                    self.process_input()?;
+                    if !open {
+                        self.server.connection_lost();
+                    }
+                }
+                Ok(Cmd::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                    self.server.connection_lost();
+                }
+                Ok(Cmd::Deliver(d)) => self.pending.push_back(d),
+                Ok(Cmd::Takeover) => {
+                    // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
+                    let _ = self.server.disconnect(ReasonCode::SessionTakenOver);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            self.server.handle_timeout(self.broker.now());
+            self.send_pending()?;
+            self.drain()?;
+            if self.server.closed().is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn drain(&mut self) -> io::Result<()> {
+        loop {
+            match self.server.poll_transmit(self.broker.now(), &mut self.out) {
+                Ok(Some(n)) => {
+                    let bytes = self.out[..n].to_vec();
+                    self.link.send(&bytes)?;
+                }
+                Ok(None) => return Ok(()),
+                Err(UsageError::BufferTooSmall { required }) => self.out.resize(required, 0),
+                Err(e) => return Err(link_err(e)),
+            }
+        }
+    }
+
+    fn process_input(&mut self) -> io::Result<()> {
+        let mut start = 0;
+        loop {
+            let now = self.broker.now();
+            let input = std::mem::take(&mut self.input);
+            let (consumed, action, failed) = match self.server.handle_input(now, &input[start..]) {
+                Ok(Status::Progress { consumed, event }) => {
+                    (consumed, action(self.id, event), false)
+                }
+                Ok(Status::TransmitFirst) => (0, Action::None, false),
+                Ok(Status::NeedMore { .. } | Status::AnswerPending | Status::Closed) => {
+                    self.input = input;
+                    break;
+                }
+                Err(e) => {
+                    self.broker.log(|| format!("client {}: {e}", self.id));
+                    (0, Action::None, true)
+                }
+            };
+            self.input = input;
+            start += consumed;
+            self.act(action)?;
+            self.drain()?;
+            if failed {
+                break;
+            }
+        }
+        self.input.drain(..start.min(self.input.len()));
+        Ok(())
+    }
+}
+
+fn action(conn_id: u64, event: Option<Event<'_>>) -> Action {
+    match event {
+        None => Action::None,
+        Some(Event::Connect(c)) => {
+            let client_id = if c.client_id.is_empty() {
+                format!("auto-{conn_id}")
+            } else {
+                c.client_id.to_owned()
+            };
+            let expiry = match c.version {
+                // 3.1.1: Clean Session 0 keeps the session "forever" (no expiry in 3.1.1).
+                Version::V3_1_1 if !c.clean_start => u32::MAX,
+                Version::V3_1_1 => 0,
+                Version::V5 => c.properties.session_expiry_interval().unwrap_or(0),
+            };
+            let will = c.will.as_ref().map(|w| Will {
+                msg: Msg {
+                    topic: w.topic.to_owned(),
+                    payload: w.payload.into(),
+                    qos: w.qos,
+                    retain: w.retain,
+                    props: forwarded_will_props(&w.properties).into(),
+                    from: conn_id,
+                },
+                delay: w.properties.will_delay_interval().unwrap_or(0),
+            });
+            Action::Connect {
+                client_id,
+                clean_start: c.clean_start,
+                expiry,
+                will,
+                auth: c.properties.authentication_method().is_some(),
+            }
+        }
+        Some(Event::Publish(p)) => Action::Publish(Msg {
+            topic: p.topic.to_owned(),
+            payload: p.payload.into(),
+            qos: p.qos_pid.qos(),
+            retain: p.retain,
+            props: forwarded_props(&p.properties).into(),
+            from: conn_id,
+        }),
+        Some(Event::Subscribe(s)) => {
+            let id = s.properties.subscription_identifiers().next();
+            let subs = s
+                .filters
+                .iter()
+                .map(|f| {
+                    let (group, filter) = match SharedSubscription::parse(f.filter) {
+                        Ok(Some(sh)) => (Some(sh.group.to_owned()), sh.filter.to_owned()),
+                        Ok(None) => (None, f.filter.to_owned()),
+                        Err(_) => return Err(ReasonCode::TopicFilterInvalid),
+                    };
+                    Ok(Sub { full: f.filter.to_owned(), filter, group, options: f.options, id })
+                })
+                .collect();
+            Action::Subscribe(s.packet_id, subs)
+        }
+        Some(Event::Unsubscribe(u)) => {
+            Action::Unsubscribe(u.packet_id, u.filters.iter().map(str::to_owned).collect())
+        }
+        Some(Event::Acknowledged { packet_id, .. }) => Action::Acked(packet_id),
+        Some(Event::Disconnect(d)) => Action::Disconnect(d.properties.session_expiry_interval()),
+        Some(Event::Auth(_)) => Action::None,
+    }
+}
+
+impl Conn {
+    fn act(&mut self, action: Action) -> io::Result<()> {
+        match action {
+            Action::None => {}
+            Action::Connect { client_id, clean_start, expiry, will, auth } => {
+                if auth {
+                    // No enhanced authentication methods here (MQTT 5.0 §4.12).
+                    let n = self
+                        .server
+                        .reject(ReasonCode::BadAuthenticationMethod, &mut self.out)
+                        .map_err(link_err)?;
+                    let bytes = self.out[..n].to_vec();
+                    return self.link.send(&bytes);
+                }
+                let (present, resend, queued) = self.broker.connect_session(
+                    &client_id,
+                    (self.id, self.tx.clone()),
+                    clean_start,
+                    expiry,
+                );
+                self.broker.log(|| {
+                    format!(
+                        "{client_id} connected ({:?}, session present: {present})",
+                        self.server.version()
+                    )
+                });
+                let assigned = (self.server.version() == Version::V5
+                    && client_id.starts_with("auto-"))
+                .then_some(client_id.as_str());
+                let accept = Accept {
+                    session_present: present,
+                    assigned_client_id: assigned,
+                    ..Accept::default()
+                };
+                let n = self
+                    .server
+                    .accept(self.broker.now(), &accept, &mut self.out)
+                    .map_err(link_err)?;
+                let bytes = self.out[..n].to_vec();
+                self.link.send(&bytes)?;
+                self.client_id = Some(client_id);
+                self.will = will;
+                self.expiry = expiry;
+                for (id, d) in resend {
+                    self.resend(id, d)?;
+                }
+                self.pending.extend(queued);
+            }
+            Action::Publish(msg) => self.broker.publish(msg),
+            Action::Subscribe(packet_id, subs) => {
+                let client_id = self.client_id.clone().unwrap_or_default();
+                let codes: Vec<ReasonCode> = subs
+                    .iter()
+                    .map(|s| match s {
+                        Ok(sub) => ReasonCode::granted(sub.options.qos),
+                        Err(code) => *code,
+                    })
+                    .collect();
+                let ok: Vec<Sub> = subs.into_iter().filter_map(Result::ok).collect();
+                self.broker.log(|| {
+                    format!(
+                        "{client_id} subscribed to {:?}",
+                        ok.iter().map(|s| &s.full).collect::<Vec<_>>()
+                    )
+                });
+                let retained = self.broker.subscribe(&client_id, ok);
+                let n = self.server.sub_ack(packet_id, &codes, &mut self.out).map_err(link_err)?;
+                let bytes = self.out[..n].to_vec();
+                self.link.send(&bytes)?;
+                self.pending.extend(retained);
+            }
+            Action::Unsubscribe(packet_id, filters) => {
+                let client_id = self.client_id.clone().unwrap_or_default();
+                let codes = self.broker.unsubscribe(&client_id, &filters);
+                let n =
+                    self.server.unsub_ack(packet_id, &codes, &mut self.out).map_err(link_err)?;
+                let bytes = self.out[..n].to_vec();
+                self.link.send(&bytes)?;
+            }
+            Action::Acked(id) => {
+                self.inflight.remove(&id);
+            }
+            Action::Disconnect(expiry) => {
+                if let Some(e) = expiry {
+                    self.expiry = e;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_packet<'a>(d: &'a Delivery, props_buf: &'a mut Vec<u8>) -> Publish<'a> {
+        let mut p = Publish::new(&d.msg.topic, &d.msg.payload);
+        p.retain = d.msg.retain;
+        let one = PacketId::new(1).expect("1 is not 0");
+        p.qos_pid = match d.msg.qos {
+            Qos::AtMostOnce => QosPid::AtMostOnce,
+            Qos::AtLeastOnce => QosPid::AtLeastOnce(one),
+            Qos::ExactlyOnce => QosPid::ExactlyOnce(one),
+        };
+        props_buf.resize(d.msg.props.len() + 5 * d.sub_ids.len(), 0);
+        let mut b = PropertiesBuilder::new(props_buf);
+        if let Ok(stored) = Properties::parse(&d.msg.props, PropertyContext::Publish) {
+            for prop in stored.iter() {
+                let _ = b.push(prop);
+            }
+        }
+        for id in &d.sub_ids {
+            let _ = b.push(Property::SubscriptionIdentifier(*id));
+        }
+        p.properties = b.finish();
+        p
+    }
+
+    fn send_pending(&mut self) -> io::Result<()> {
+        if !self.server.is_connected() {
+            return Ok(());
+        }
+        while let Some(d) = self.pending.front() {
+            if d.msg.qos != Qos::AtMostOnce && self.server.send_quota() == 0 {
+                break;
+            }
+            let d = self.pending.pop_front().expect("front exists");
+            let mut props = Vec::new();
+            let p = Self::publish_packet(&d, &mut props);
+            match self.server.publish(&p, &mut self.out) {
+                Ok(sent) => {
+                    let bytes = self.out[..sent.len].to_vec();
+                    self.link.send(&bytes)?;
+                    if let Some(id) = sent.packet_id {
+                        self.inflight.insert(id, d);
+                    }
+                }
+                Err(UsageError::BufferTooSmall { required }) => {
+                    self.out.resize(required, 0);
+                    self.pending.push_front(d);
+                }
+                // [MQTT-3.1.2-25] too large for the client: discarded.
+                Err(UsageError::PacketTooLarge { .. }) => {}
+                Err(e) => return Err(link_err(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn resend(&mut self, id: PacketId, d: Delivery) -> io::Result<()> {
+        let mut props = Vec::new();
+        let p = Self::publish_packet(&d, &mut props);
+        let len = p.payload.len() + p.topic.len() + p.properties.as_bytes().len() + 64;
+        if self.out.len() < len {
+            self.out.resize(len, 0);
+        }
+        match self.server.republish(id, &p, &mut self.out) {
+            Ok(n) => {
+                let bytes = self.out[..n].to_vec();
+                self.link.send(&bytes)?;
+                self.inflight.insert(id, d);
+            }
+            Err(_) => self.pending.push_back(d),
+        }
+        Ok(())
+    }
+
+    /// After the session closed: the will, the session's fate, the socket.
+    fn finish(&mut self, rx: &Receiver<Cmd>) {
+        let _ = self.drain();
+        self.link.close();
+        let closed = self.server.closed();
+        let Some(client_id) = self.client_id.take() else {
+            // Never connected, or taken over: the will (if due) is still published.
+            if let (Some(will), Some(c)) = (self.will.take(), closed)
+                && c.will == WillAction::Publish
+            {
+                self.broker.publish(will.msg);
+            }
+            return;
+        };
+        self.broker.log(|| format!("{client_id} disconnected: {closed:?}"));
+        let inflight = self.inflight.drain().collect();
+        let pending = self.pending.drain(..).collect();
+        self.broker.disconnect_session(&client_id, self.id, self.expiry, inflight, pending, rx);
+        let Some(will) = self.will.take() else { return };
+        if closed.is_none_or(|c| c.will != WillAction::Publish) {
+            return;
+        }
+        // [MQTT-3.1.3-9] the will waits for its delay (or the session's end, if sooner) and is
+        // dropped if the client reconnects first.
+        let delay = will.delay.min(self.expiry);
+        if delay == 0 {
+            self.broker.publish(will.msg);
+            return;
+        }
+        let broker = self.broker.clone();
+        let generation = broker.generation(&client_id);
+        thread::spawn(move || {
+            thread::sleep(Duration::from_secs(delay.into()));
+            let reconnected =
+                broker.generation(&client_id) != generation || broker.is_online(&client_id);
+            if !reconnected {
+                broker.publish(will.msg);
+            }
+        });
+    }
+}
+
+fn forwarded_will_props(p: &Properties<'_>) -> Vec<u8> {
+    // Will properties travel like PUBLISH properties, without Will Delay Interval.
+    let mut buf = vec![0u8; p.as_bytes().len()];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    for prop in p.iter() {
+        if !matches!(prop, Property::WillDelayInterval(_)) {
+            let _ = b.push(prop);
+        }
+    }
+    let n = b.len();
+    buf.truncate(n);
+    buf
+}

@@ -1,0 +1,88 @@
+// Run by scripts/browser-test: node browser-test.js TCP_PORT WS_PORT
+'use strict';
+const { spawn } = require('child_process');
+const mqtt = require('mqtt');
+const { chromium } = require('playwright-core');
+
+const [tcpPort, wsPort] = process.argv.slice(2);
+const wsUrl = `ws://127.0.0.1:${wsPort}/mqtt`;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function run(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+const mosquittoPub = (topic, msg) =>
+  run('mosquitto_pub', ['-h', '127.0.0.1', '-p', tcpPort, '-V', 'mqttv5', '-q', '1', '-t', topic, '-m', msg]);
+const mosquittoSubOne = (topic) =>
+  run('mosquitto_sub', ['-h', '127.0.0.1', '-p', tcpPort, '-V', 'mqttv5', '-t', topic, '-C', '1', '-W', '15']);
+
+function check(cond, what) {
+  if (!cond) throw new Error('check failed: ' + what);
+  console.log('ok -', what);
+}
+
+// MQTT.js in Node over WebSocket: QoS 0/1/2 round trips, MQTT 5.0 and 3.1.1.
+async function mqttjsNode(protocolVersion) {
+  const client = await mqtt.connectAsync(wsUrl, { protocolVersion, clientId: `node-v${protocolVersion}` });
+  const got = [];
+  client.on('message', (topic, payload, packet) => got.push([topic, payload.toString(), packet.qos]));
+  await client.subscribeAsync('mqttjs/#', { qos: 2 });
+  for (const qos of [0, 1, 2]) {
+    await client.publishAsync(`mqttjs/q${qos}`, `qos ${qos}`, { qos });
+  }
+  await mosquittoPub('mqttjs/cli', 'from mosquitto_pub');
+  for (let i = 0; i < 50 && got.length < 4; i++) await sleep(100);
+  check(JSON.stringify(got) ===
+    JSON.stringify([['mqttjs/q0', 'qos 0', 0], ['mqttjs/q1', 'qos 1', 1], ['mqttjs/q2', 'qos 2', 2],
+      ['mqttjs/cli', 'from mosquitto_pub', 1]]),
+    `MQTT.js (protocol ${protocolVersion}) over WebSocket: QoS 0/1/2 and a mosquitto_pub message`);
+  await sleep(50); // end a tick after the last ack
+  await client.endAsync();
+}
+
+async function browser() {
+  const b = await chromium.launch({
+    executablePath: process.env.CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run'],
+  });
+  try {
+    const page = await b.newPage();
+    page.on('console', (m) => console.log('page:', m.text()));
+    await page.goto(`http://127.0.0.1:${wsPort}/?id=browser-1`);
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'subscribed',
+      null, { timeout: 15000 });
+    check(true, 'the page connected over WebSocket and subscribed to chat/#');
+
+    await mosquittoPub('chat/cli', 'hello from the command line');
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.msg')].some((d) => d.textContent === 'chat/cli hello from the command line'),
+      null, { timeout: 15000 });
+    check(true, 'a message from mosquitto_pub appears on the page');
+
+    const sub = mosquittoSubOne('chat/browser');
+    await sleep(500); // let mosquitto_sub subscribe
+    await page.fill('#message', 'hello from the page');
+    await page.click('#pub');
+    const out = await sub;
+    check(out.trim() === 'hello from the page', 'a message sent from the page reaches mosquitto_sub');
+  } finally {
+    await b.close();
+  }
+}
+
+(async () => {
+  await mqttjsNode(5);
+  await mqttjsNode(4);
+  await browser();
+  console.log('browser test passed');
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,242 @@
+//! The example broker in this process, driven by `mqtt::client::Client` over TCP and
+//! WebSocket: QoS flows, wildcards, shared subscriptions, retained messages, session resume
+//! with offline queueing, session takeover, wills and keep-alive, the WebSocket listener's
+//! page, path and Origin checks.
+#![cfg(all(feature = "mqtt", feature = "ws"))]
+
+#[path = "../examples/broker/mod.rs"]
+mod broker;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use broker::client::{ConnectOptions, MiniClient, Received};
+use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
+
+struct Urls {
+    tcp: String,
+    ws: String,
+    ws_addr: String,
+}
+
+fn start() -> Urls {
+    let b = broker::Broker::new(broker::Options::default());
+    let r = b.start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).unwrap();
+    let (t, w) = (r.tcp.unwrap(), r.ws.unwrap());
+    Urls { tcp: format!("mqtt://{t}"), ws: format!("ws://{w}/mqtt"), ws_addr: w.to_string() }
+}
+
+fn connect(url: &str, id: &str) -> MiniClient {
+    MiniClient::connect(url, id, ConnectOptions::default()).unwrap()
+}
+
+fn recv(c: &mut MiniClient) -> Received {
+    c.recv(Duration::from_secs(5)).unwrap().expect("a message within 5 s")
+}
+
+fn nothing(c: &mut MiniClient) {
+    assert_eq!(c.recv(Duration::from_millis(200)).unwrap(), None);
+}
+
+#[test]
+fn qos_levels_and_wildcards_over_tcp_and_websocket() {
+    let u = start();
+    let mut sub = connect(&u.ws, "sub");
+    assert_eq!(sub.subscribe("a/+/c", Qos::ExactlyOnce).unwrap(), ReasonCode::GrantedQos2);
+    assert_eq!(sub.subscribe("z/#", Qos::AtLeastOnce).unwrap(), ReasonCode::GrantedQos1);
+    let mut publisher = connect(&u.tcp, "pub");
+    for qos in [Qos::AtMostOnce, Qos::AtLeastOnce, Qos::ExactlyOnce] {
+        publisher.publish("a/b/c", &[qos.as_u8()], qos, false).unwrap();
+        let m = recv(&mut sub);
+        assert_eq!(
+            (m.topic.as_str(), m.payload.as_slice(), m.qos),
+            ("a/b/c", &[qos.as_u8()][..], qos)
+        );
+    }
+    // Downgraded to the subscription's QoS [MQTT-3.8.4-8].
+    publisher.publish("z/1/2", b"q2", Qos::ExactlyOnce, false).unwrap();
+    assert_eq!(recv(&mut sub).qos, Qos::AtLeastOnce);
+    // Not matching.
+    publisher.publish("a/b/c/d", b"no", Qos::AtMostOnce, false).unwrap();
+    nothing(&mut sub);
+}
+
+#[test]
+fn retained_message_is_sent_on_subscribe_and_cleared_by_an_empty_one() {
+    let u = start();
+    let mut p = connect(&u.tcp, "p");
+    p.publish("r/t", b"kept", Qos::AtLeastOnce, true).unwrap();
+    let mut s = connect(&u.ws, "s");
+    s.subscribe("r/#", Qos::AtLeastOnce).unwrap();
+    let m = recv(&mut s);
+    assert_eq!((m.payload.as_slice(), m.retain), (&b"kept"[..], true));
+    p.publish("r/t", b"", Qos::AtLeastOnce, true).unwrap();
+    let m = recv(&mut s);
+    assert!(m.payload.is_empty());
+    let mut s2 = connect(&u.tcp, "s2");
+    s2.subscribe("r/#", Qos::AtLeastOnce).unwrap();
+    nothing(&mut s2);
+}
+
+#[test]
+fn shared_subscription_round_robin() {
+    let u = start();
+    let mut a = connect(&u.tcp, "a");
+    let mut b = connect(&u.ws, "b");
+    a.subscribe("$share/g/jobs/#", Qos::AtLeastOnce).unwrap();
+    b.subscribe("$share/g/jobs/#", Qos::AtLeastOnce).unwrap();
+    let mut p = connect(&u.tcp, "p");
+    for i in 0..4u8 {
+        p.publish("jobs/x", &[i], Qos::AtLeastOnce, false).unwrap();
+    }
+    let mut got = Vec::new();
+    for c in [&mut a, &mut b] {
+        for _ in 0..2 {
+            got.push(recv(c).payload[0]);
+        }
+        nothing(c);
+    }
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3]);
+}
+
+#[test]
+fn persistent_session_queues_while_offline() {
+    let u = start();
+    let v311 = |clean| ConnectOptions {
+        version: Version::V3_1_1,
+        clean_start: clean,
+        ..Default::default()
+    };
+    let mut s = MiniClient::connect(&u.tcp, "keeper", v311(false)).unwrap();
+    assert!(!s.session_present);
+    s.subscribe("q/#", Qos::AtLeastOnce).unwrap();
+    s.disconnect().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut p = connect(&u.tcp, "p");
+    p.publish("q/1", b"while away", Qos::AtLeastOnce, false).unwrap();
+    p.publish("q/0", b"qos0 is not queued", Qos::AtMostOnce, false).unwrap();
+    let mut s = MiniClient::connect(&u.ws, "keeper", v311(false)).unwrap();
+    assert!(s.session_present);
+    let m = recv(&mut s);
+    assert_eq!(m.payload, b"while away");
+    nothing(&mut s);
+    // Clean session: nothing kept.
+    s.disconnect().unwrap();
+    let s = MiniClient::connect(&u.tcp, "keeper", v311(true)).unwrap();
+    assert!(!s.session_present);
+}
+
+#[test]
+fn session_takeover_closes_the_old_connection_and_publishes_its_will() {
+    let u = start();
+    let mut monitor = connect(&u.tcp, "monitor");
+    monitor.subscribe("wills/#", Qos::AtLeastOnce).unwrap();
+    let with_will = ConnectOptions {
+        will: Some(("wills/dup", b"gone", Qos::AtLeastOnce, false)),
+        ..Default::default()
+    };
+    let mut first = MiniClient::connect(&u.tcp, "dup", with_will.clone()).unwrap();
+    let mut second = MiniClient::connect(&u.ws, "dup", ConnectOptions::default()).unwrap();
+    // The old connection gets DISCONNECT 0x8E and is closed.
+    assert!(first.recv(Duration::from_secs(5)).is_err());
+    assert_eq!(recv(&mut monitor).payload, b"gone");
+    second.subscribe("x", Qos::AtMostOnce).unwrap();
+}
+
+#[test]
+fn will_is_discarded_on_normal_disconnect_and_sent_on_keep_alive_timeout() {
+    let u = start();
+    let mut monitor = connect(&u.tcp, "monitor");
+    monitor.subscribe("status/#", Qos::AtLeastOnce).unwrap();
+    let opts = |topic: &'static str| ConnectOptions {
+        keep_alive: 1,
+        will: Some((topic, b"offline", Qos::AtLeastOnce, false)),
+        ..Default::default()
+    };
+    let polite = MiniClient::connect(&u.tcp, "polite", opts("status/polite")).unwrap();
+    polite.disconnect().unwrap();
+    nothing(&mut monitor);
+    // Silent for more than 1.5 x keep-alive [MQTT-3.1.2-22].
+    let _silent = MiniClient::connect(&u.ws, "silent", opts("status/silent")).unwrap();
+    let m = monitor.recv(Duration::from_secs(4)).unwrap().expect("the will");
+    assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("status/silent", &b"offline"[..]));
+}
+
+fn http(addr: &str, request: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.write_all(request.as_bytes()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tcp.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if out.windows(4).any(|w| w == b"\r\n\r\n") && !request.contains("Upgrade") {
+                    continue;
+                }
+                if out.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn websocket_listener_serves_the_page_and_checks_path_and_origin() {
+    let u = start();
+    let page = http(&u.ws_addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("mqtt.connect("));
+    let upgrade = |path: &str, origin: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: mqtt\r\nOrigin: {origin}\r\n\r\n",
+            u.ws_addr
+        )
+    };
+    let ok = http(&u.ws_addr, &upgrade("/mqtt", &format!("http://{}", u.ws_addr)));
+    assert!(ok.starts_with("HTTP/1.1 101"), "{ok}");
+    assert!(ok.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert!(ok.to_ascii_lowercase().contains("sec-websocket-protocol: mqtt"));
+    let evil = http(&u.ws_addr, &upgrade("/mqtt", "http://evil.example"));
+    assert!(evil.starts_with("HTTP/1.1 403"), "{evil}");
+    let wrong_path = http(&u.ws_addr, &upgrade("/other", &format!("http://{}", u.ws_addr)));
+    assert!(wrong_path.starts_with("HTTP/1.1 404"), "{wrong_path}");
+}
+
+#[test]
+fn malformed_client_gets_disconnect_and_others_keep_working() {
+    let u = start();
+    let mut s = connect(&u.tcp, "good");
+    s.subscribe("t", Qos::AtMostOnce).unwrap();
+    let addr = u.tcp.trim_start_matches("mqtt://");
+    let mut raw = TcpStream::connect(addr).unwrap();
+    // CONNECT (5.0, client id "bad"), then a PUBLISH with QoS 3.
+    raw.write_all(&[
+        0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 5, 2, 0, 0, 0, 0, 3, b'b', b'a', b'd',
+    ])
+    .unwrap();
+    raw.write_all(&[0x36, 0x03, 0, 1, b't']).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while let Ok(n) = raw.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    // CONNACK, then DISCONNECT with Malformed Packet (0x81), then the close.
+    let disconnect = got.windows(3).any(|w| w == [0xe0, 0x01, 0x81]);
+    assert!(disconnect, "{got:02x?}");
+    let mut p = connect(&u.ws, "p");
+    p.publish("t", b"still here", Qos::AtMostOnce, false).unwrap();
+    assert_eq!(recv(&mut s).payload, b"still here");
+}
