@@ -76,19 +76,19 @@ fn main() -> Result<(), Box<dyn Error>> {
         properties: b.finish(),
         ..Connect::new(VERSION, "living-room-panel")
     };
-    link.client_sends(&mut client_ws, &Packet::Connect(connect))?;
-    link.server_receives(&mut server_ws, |p| println!("server  <- {}", describe(p)))?;
+    link.send(Side::Client, &mut client_ws, &Packet::Connect(connect))?;
+    link.receive(Side::Server, &mut server_ws)?;
 
-    link.server_sends(&mut server_ws, &Packet::ConnAck(ConnAck::new(ReasonCode::Success)))?;
-    link.client_receives(&mut client_ws, |p| println!("client  <- {}", describe(p)))?;
+    link.send(Side::Server, &mut server_ws, &Packet::ConnAck(ConnAck::new(ReasonCode::Success)))?;
+    link.receive(Side::Client, &mut client_ws)?;
 
     let id = |n| PacketId::new(n).ok_or("packet id 0");
     let filters = [Subscription::new("home/+/light", Qos::AtLeastOnce)];
-    link.client_sends(&mut client_ws, &Packet::Subscribe(Subscribe::new(id(1)?, &filters)))?;
-    link.server_receives(&mut server_ws, |p| println!("server  <- {}", describe(p)))?;
+    link.send(Side::Client, &mut client_ws, &Packet::Subscribe(Subscribe::new(id(1)?, &filters)))?;
+    link.receive(Side::Server, &mut server_ws)?;
     let granted = [ReasonCode::GrantedQos1];
-    link.server_sends(&mut server_ws, &Packet::SubAck(SubAck::new(id(1)?, &granted)))?;
-    link.client_receives(&mut client_ws, |p| println!("client  <- {}", describe(p)))?;
+    link.send(Side::Server, &mut server_ws, &Packet::SubAck(SubAck::new(id(1)?, &granted)))?;
+    link.receive(Side::Client, &mut client_ws)?;
 
     // The broker forwards a message that matches the subscription.
     let light = Publish {
@@ -96,22 +96,22 @@ fn main() -> Result<(), Box<dyn Error>> {
         ..Publish::new("home/livingroom/light", b"ON")
     };
     assert!(mqtt_ws::mqtt::topic::matches("home/+/light", light.topic));
-    link.server_sends(&mut server_ws, &Packet::Publish(light))?;
-    link.client_receives(&mut client_ws, |p| println!("client  <- {}", describe(p)))?;
-    link.client_sends(&mut client_ws, &Packet::PubAck(Ack::new(id(7)?)))?;
-    link.server_receives(&mut server_ws, |p| println!("server  <- {}", describe(p)))?;
+    link.send(Side::Server, &mut server_ws, &Packet::Publish(light))?;
+    link.receive(Side::Client, &mut client_ws)?;
+    link.send(Side::Client, &mut client_ws, &Packet::PubAck(Ack::new(id(7)?)))?;
+    link.receive(Side::Server, &mut server_ws)?;
 
-    link.client_sends(&mut client_ws, &Packet::PingReq)?;
-    link.server_receives(&mut server_ws, |p| println!("server  <- {}", describe(p)))?;
-    link.server_sends(&mut server_ws, &Packet::PingResp)?;
-    link.client_receives(&mut client_ws, |p| println!("client  <- {}", describe(p)))?;
+    link.send(Side::Client, &mut client_ws, &Packet::PingReq)?;
+    link.receive(Side::Server, &mut server_ws)?;
+    link.send(Side::Server, &mut server_ws, &Packet::PingResp)?;
+    link.receive(Side::Client, &mut client_ws)?;
 
     // --- 3. Closing handshake -------------------------------------------------------------
     client_ws.close(CloseCode::Normal, "bye")?;
-    link.flush(&mut client_ws, true)?;
-    link.server_receives(&mut server_ws, |_| {})?;
-    link.flush(&mut server_ws, false)?;
-    link.client_receives(&mut client_ws, |_| {})?;
+    link.flush(Side::Client, &mut client_ws)?;
+    link.receive(Side::Server, &mut server_ws)?;
+    link.flush(Side::Server, &mut server_ws)?;
+    link.receive(Side::Client, &mut client_ws)?;
     println!(
         "\nclosed: client {:?}, server {:?}; {} bytes went up, {} came down",
         client_ws.state(),
@@ -120,6 +120,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         link.down_total
     );
     Ok(())
+}
+
+/// Which endpoint acts.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Client,
+    Server,
 }
 
 /// The two directions of the in-memory wire.
@@ -132,73 +139,62 @@ struct Link {
 }
 
 impl Link {
-    fn client_sends<K: MaskKeys>(
-        &mut self,
-        ws: &mut Connection<K>,
-        p: &Packet<'_>,
-    ) -> Result<(), Box<dyn Error>> {
-        let frame = frame_packet(ws, p)?;
-        println!(
-            "client  -> {:?}: {} bytes of MQTT in a {}-byte masked frame",
-            p.packet_type(),
-            p.encoded_len(VERSION)?,
-            frame.len()
-        );
-        self.up_total += frame.len();
-        self.up.extend_from_slice(&frame);
-        Ok(())
+    /// The bytes `from` sends travel here, and how many went that way in all.
+    fn outgoing(&mut self, from: Side) -> (&mut Vec<u8>, &mut usize) {
+        match from {
+            Side::Client => (&mut self.up, &mut self.up_total),
+            Side::Server => (&mut self.down, &mut self.down_total),
+        }
     }
 
-    fn server_sends<K: MaskKeys>(
+    /// `from` encodes `p` and sends it as one binary message.
+    fn send<K: MaskKeys>(
         &mut self,
+        from: Side,
         ws: &mut Connection<K>,
         p: &Packet<'_>,
     ) -> Result<(), Box<dyn Error>> {
         let frame = frame_packet(ws, p)?;
+        let (who, masked) =
+            if from == Side::Client { ("client", " masked") } else { ("server", "") };
         println!(
-            "server  -> {:?}: {} bytes of MQTT in a {}-byte frame",
+            "{who}  -> {:?}: {} bytes of MQTT in a {}-byte{masked} frame",
             p.packet_type(),
             p.encoded_len(VERSION)?,
             frame.len()
         );
-        self.down_total += frame.len();
-        self.down.extend_from_slice(&frame);
+        let (wire, total) = self.outgoing(from);
+        *total += frame.len();
+        wire.extend_from_slice(&frame);
         Ok(())
     }
 
     /// Moves whatever `ws` owes its peer (pongs, close frames) onto the wire.
     fn flush<K: MaskKeys>(
         &mut self,
+        from: Side,
         ws: &mut Connection<K>,
-        up: bool,
     ) -> Result<(), Box<dyn Error>> {
         let mut out = [0u8; 256];
         while let Some(n) = ws.poll_transmit(&mut out)? {
-            let (wire, total) = if up {
-                (&mut self.up, &mut self.up_total)
-            } else {
-                (&mut self.down, &mut self.down_total)
-            };
+            let (wire, total) = self.outgoing(from);
             wire.extend_from_slice(&out[..n]);
             *total += n;
         }
         Ok(())
     }
 
-    fn server_receives<K: MaskKeys>(
+    /// `to` reads everything on its incoming wire and prints the MQTT packets in it.
+    fn receive<K: MaskKeys>(
         &mut self,
+        to: Side,
         ws: &mut Connection<K>,
-        on_packet: impl FnMut(&Packet<'_>),
     ) -> Result<(), Box<dyn Error>> {
-        receive(ws, &mut self.up, on_packet)
-    }
-
-    fn client_receives<K: MaskKeys>(
-        &mut self,
-        ws: &mut Connection<K>,
-        on_packet: impl FnMut(&Packet<'_>),
-    ) -> Result<(), Box<dyn Error>> {
-        receive(ws, &mut self.down, on_packet)
+        let (wire, who) = match to {
+            Side::Client => (&mut self.down, "client"),
+            Side::Server => (&mut self.up, "server"),
+        };
+        receive(ws, wire, |p| println!("{who}  <- {}", describe(p)))
     }
 }
 
