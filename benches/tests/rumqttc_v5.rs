@@ -587,11 +587,7 @@ fn reason_and_users(reason: &Option<String>, users: &[(String, String)]) -> Prop
 /// rumqttc's ack properties: reason string and user properties.
 type AckProps<'a> = (&'a Option<String>, &'a Vec<(String, String)>);
 
-fn ack_to_ours(
-    id: u16,
-    code: u8,
-    p: Option<AckProps<'_>>,
-) -> Ack<'static> {
+fn ack_to_ours(id: u16, code: u8, p: Option<AckProps<'_>>) -> Ack<'static> {
     let mut ours = Ack::new(pid(id));
     ours.reason_code = rc(code);
     if let Some((reason, users)) = p {
