@@ -49,7 +49,8 @@ pub enum DecodeError {
     UnsupportedProtocolVersion,
     /// The CONNECT reserved flag is not 0 [MQTT-3.1.2-3].
     ReservedConnectFlag,
-    /// Will QoS or Will Retain set without the Will Flag [MQTT-3.1.2-11], [MQTT-3.1.2-13].
+    /// Will QoS or Will Retain set without the Will Flag (5.0: [MQTT-3.1.2-11],
+    /// [MQTT-3.1.2-13]; 3.1.1: [MQTT-3.1.2-13], [MQTT-3.1.2-15]).
     InvalidWillFlags,
     /// MQTT 3.1.1: Password Flag set without User Name Flag [MQTT-3.1.2-22].
     PasswordWithoutUsername,
@@ -61,7 +62,7 @@ pub enum DecodeError {
     ZeroPacketId,
     /// A topic name is empty (3.1.1) or holds a wildcard [MQTT-3.3.2-2], [MQTT-4.7.3-1].
     InvalidTopicName,
-    /// MQTT 5.0: a zero-length topic name without a Topic Alias [MQTT-3.3.2-1].
+    /// MQTT 5.0: a zero-length topic name without a Topic Alias (§3.3.2.1, §3.3.2.3.4).
     EmptyTopicWithoutAlias,
     /// A topic filter breaks the wildcard or shared-subscription rules [MQTT-4.7.1-1],
     /// [MQTT-4.7.1-2], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2].
@@ -88,6 +89,11 @@ pub enum DecodeError {
     DuplicateProperty(PropertyId),
     /// A property value outside its range (Receive Maximum 0, Maximum QoS 2, ...).
     InvalidPropertyValue(PropertyId),
+    /// Authentication Data without Authentication Method (§3.1.2.11.10, §3.2.2.3.18,
+    /// §3.15.2.2.3).
+    AuthenticationDataWithoutMethod,
+    /// An AUTH with a reason code but no Authentication Method (§3.15.2.2.2).
+    MissingAuthenticationMethod,
     /// The packet has a valid type but is not the one the caller asked to decode (for example
     /// [`Publish::decode_head`](super::packet::Publish::decode_head) given a SUBSCRIBE).
     UnexpectedPacketType,
@@ -117,6 +123,8 @@ impl DecodeError {
             | InvalidPropertyValue(_)
             | SessionPresentOnError
             | UnexpectedPacketType
+            | AuthenticationDataWithoutMethod
+            | MissingAuthenticationMethod
             | ZeroPacketId => ReasonCode::ProtocolError,
             MalformedVarInt
             | NonMinimalVarInt
@@ -190,6 +198,10 @@ pub enum EncodeError {
     DuplicateProperty(PropertyId),
     /// The property value is outside its range (Maximum QoS 2, ...).
     InvalidPropertyValue(PropertyId),
+    /// Authentication Data without Authentication Method (§3.1.2.11.10).
+    AuthenticationDataWithoutMethod,
+    /// An AUTH with a body but no Authentication Method (§3.15.2.2.2).
+    MissingAuthenticationMethod,
 }
 
 impl core::fmt::Display for EncodeError {

@@ -11,6 +11,7 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use super::Qos;
 use super::error::{DecodeError, EncodeError};
+use super::topic;
 use super::wire::{self, Reader, Writer};
 
 /// Where a property list appears: the packet, or the will properties in CONNECT.
@@ -366,7 +367,11 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
             let s = r.string()?;
             match id {
                 I::ContentType => Property::ContentType(s),
-                I::ResponseTopic => Property::ResponseTopic(s),
+                // [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards.
+                I::ResponseTopic => match topic::validate_topic_name(s) {
+                    Ok(()) => Property::ResponseTopic(s),
+                    Err(_) => return Err(invalid),
+                },
                 I::AssignedClientIdentifier => Property::AssignedClientIdentifier(s),
                 I::AuthenticationMethod => Property::AuthenticationMethod(s),
                 I::ResponseInformation => Property::ResponseInformation(s),
@@ -397,6 +402,35 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Properties<'a> {
     raw: &'a [u8],
+    /// Bit `id` set for each property present; [`REPEATED_SUB_ID`] if Subscription Identifier
+    /// appears more than once. A function of `raw`, computed when the list is validated.
+    present: u64,
+}
+
+/// Flag in [`Properties::present`]: more than one Subscription Identifier.
+const REPEATED_SUB_ID: u64 = 1 << 63;
+
+/// For each [`PropertyContext`], the bit set of property identifiers it allows.
+const ALLOWED: [u64; 14] = {
+    let mut table = [0u64; 14];
+    let mut id = 0u8;
+    while id < 64 {
+        if let Some(p) = PropertyId::from_u8(id) {
+            let mut c = 0;
+            while c < 14 {
+                if p.contexts() & (1 << c) != 0 {
+                    table[c] |= 1 << id;
+                }
+                c += 1;
+            }
+        }
+        id += 1;
+    }
+    table
+};
+
+const fn bit_of(id: PropertyId) -> u64 {
+    1 << id as u8
 }
 
 impl core::fmt::Debug for Properties<'_> {
@@ -407,12 +441,13 @@ impl core::fmt::Debug for Properties<'_> {
 
 impl<'a> Properties<'a> {
     /// The empty property list.
-    pub const EMPTY: Properties<'static> = Properties { raw: &[] };
+    pub const EMPTY: Properties<'static> = Properties { raw: &[], present: 0 };
 
     /// Validates `raw` (the bytes after the Property Length) as the property list of `context`.
+    #[inline]
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
-        let mut seen: u64 = 0;
+        let mut present: u64 = 0;
         while !r.is_empty() {
             let p = read_property(&mut r)?;
             let id = p.id();
@@ -420,16 +455,35 @@ impl<'a> Properties<'a> {
             if !id.is_allowed_in(context) {
                 return Err(DecodeError::PropertyNotAllowed(id));
             }
-            let mask = 1u64 << (id as u8);
-            if seen & mask != 0 && !id.may_repeat_in(context) {
-                return Err(DecodeError::DuplicateProperty(id));
+            let mask = bit_of(id);
+            if present & mask != 0 {
+                if !id.may_repeat_in(context) {
+                    return Err(DecodeError::DuplicateProperty(id));
+                }
+                if id == PropertyId::SubscriptionIdentifier {
+                    present |= REPEATED_SUB_ID;
+                }
             }
-            seen |= mask;
+            present |= mask;
         }
-        Ok(Properties { raw })
+        // §3.1.2.11.10, §3.2.2.3.18, §3.15.2.2.3: Authentication Data without an Authentication
+        // Method is a Protocol Error.
+        if present & bit_of(PropertyId::AuthenticationData) != 0
+            && present & bit_of(PropertyId::AuthenticationMethod) == 0
+        {
+            return Err(DecodeError::AuthenticationDataWithoutMethod);
+        }
+        Ok(Properties { raw, present })
+    }
+
+    /// Whether a property with identifier `id` is present.
+    #[inline]
+    pub const fn contains(&self, id: PropertyId) -> bool {
+        self.present & bit_of(id) != 0
     }
 
     /// Reads a Property Length and the list it announces from `r`.
+    #[inline]
     pub(crate) fn read(r: &mut Reader<'a>, context: PropertyContext) -> Result<Self, DecodeError> {
         let len = r.varint()?;
         let raw = r.bytes(len as usize)?;
@@ -453,6 +507,9 @@ impl<'a> Properties<'a> {
 
     /// The first property with identifier `id`.
     pub fn get(&self, id: PropertyId) -> Option<Property<'a>> {
+        if !self.contains(id) {
+            return None;
+        }
         self.iter().find(|p| p.id() == id)
     }
 
@@ -484,18 +541,20 @@ impl<'a> Properties<'a> {
 
     /// Checks that every property may be sent in `context` (encode side).
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
-        let mut sub_id = false;
-        for p in self.iter() {
-            let id = p.id();
-            if !id.is_allowed_in(context) {
-                return Err(EncodeError::PropertyNotAllowed(id));
-            }
-            if id == PropertyId::SubscriptionIdentifier && !id.may_repeat_in(context) {
-                if sub_id {
-                    return Err(EncodeError::DuplicateProperty(id));
-                }
-                sub_id = true;
-            }
+        let ids = self.present & !REPEATED_SUB_ID;
+        let bad = ids & !ALLOWED[context as usize];
+        if bad != 0
+            && let Some(id) = PropertyId::from_u8(bad.trailing_zeros() as u8)
+        {
+            return Err(EncodeError::PropertyNotAllowed(id));
+        }
+        if self.present & REPEATED_SUB_ID != 0 && context != PropertyContext::Publish {
+            return Err(EncodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier));
+        }
+        if ids & bit_of(PropertyId::AuthenticationData) != 0
+            && ids & bit_of(PropertyId::AuthenticationMethod) == 0
+        {
+            return Err(EncodeError::AuthenticationDataWithoutMethod);
         }
         Ok(())
     }
@@ -603,8 +662,12 @@ impl<'b> PropertiesBuilder<'b> {
                 }
                 wire::varint_len(v)
             }
+            Property::ResponseTopic(s) => {
+                // [MQTT-3.3.2-14] a topic name without wildcards.
+                topic::validate_topic_name(s).map_err(|_| invalid)?;
+                wire::check_str(s)?
+            }
             Property::ContentType(s)
-            | Property::ResponseTopic(s)
             | Property::AssignedClientIdentifier(s)
             | Property::AuthenticationMethod(s)
             | Property::ResponseInformation(s)
@@ -623,6 +686,9 @@ impl<'b> PropertiesBuilder<'b> {
         w.u8(id as u8);
         write_value(&mut w, &p);
         self.len = required;
+        if self.seen & mask != 0 && id == PropertyId::SubscriptionIdentifier {
+            self.seen |= REPEATED_SUB_ID;
+        }
         self.seen |= mask;
         Ok(self)
     }
@@ -630,7 +696,7 @@ impl<'b> PropertiesBuilder<'b> {
     /// The finished list, borrowing the builder's buffer.
     pub fn finish(self) -> Properties<'b> {
         let buf: &'b [u8] = self.buf;
-        Properties { raw: &buf[..self.len] }
+        Properties { raw: &buf[..self.len], present: self.seen }
     }
 }
 
@@ -724,11 +790,21 @@ mod tests {
         for p in all() {
             let mut buf = [0u8; 32];
             let mut b = PropertiesBuilder::new(&mut buf);
+            // Authentication Data needs an Authentication Method beside it.
+            let method = Property::AuthenticationMethod("m");
+            if p.id() == PropertyId::AuthenticationData {
+                b.push(method).unwrap();
+            }
             b.push(p).unwrap();
             let props = b.finish();
-            assert_eq!(props.as_bytes()[0], p.id() as u8);
             let parsed = Properties::parse(props.as_bytes(), context_for(p.id())).unwrap();
-            assert_eq!(parsed.iter().collect::<heapless::Vec<_, 2>>().as_slice(), &[p]);
+            let got = parsed.iter().collect::<heapless::Vec<_, 2>>();
+            if p.id() == PropertyId::AuthenticationData {
+                assert_eq!(got.as_slice(), &[method, p]);
+            } else {
+                assert_eq!(props.as_bytes()[0], p.id() as u8);
+                assert_eq!(got.as_slice(), &[p]);
+            }
         }
     }
 
@@ -802,6 +878,41 @@ mod tests {
             assert_eq!(e, DecodeError::InvalidPropertyValue(id));
             assert_eq!(e.reason_code(), crate::mqtt::ReasonCode::ProtocolError);
         }
+    }
+
+    #[test]
+    fn authentication_data_needs_a_method() {
+        let data_only = [0x16, 0, 1, b'x'];
+        assert_eq!(
+            Properties::parse(&data_only, PropertyContext::Connect),
+            Err(DecodeError::AuthenticationDataWithoutMethod)
+        );
+        let both = [0x16, 0, 1, b'x', 0x15, 0, 1, b'm'];
+        assert!(Properties::parse(&both, PropertyContext::Auth).is_ok());
+        let mut buf = [0u8; 8];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        b.push(Property::AuthenticationData(b"x")).unwrap();
+        assert_eq!(
+            b.finish().check(PropertyContext::Connect),
+            Err(EncodeError::AuthenticationDataWithoutMethod)
+        );
+    }
+
+    #[test]
+    fn response_topic_is_a_topic_name() {
+        assert_eq!(
+            Properties::parse(&[0x08, 0, 1, b'#'], PropertyContext::Publish),
+            Err(DecodeError::InvalidPropertyValue(PropertyId::ResponseTopic))
+        );
+        assert_eq!(
+            Properties::parse(&[0x08, 0, 0], PropertyContext::Will),
+            Err(DecodeError::InvalidPropertyValue(PropertyId::ResponseTopic))
+        );
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            PropertiesBuilder::new(&mut buf).push(Property::ResponseTopic("a/+")).unwrap_err(),
+            EncodeError::InvalidPropertyValue(PropertyId::ResponseTopic)
+        );
     }
 
     #[test]

@@ -27,26 +27,29 @@ pub enum TopicError {
     MissingSharedFilter,
 }
 
+use super::wire::{found, scan};
+
 const SHARE_PREFIX: &str = "$share/";
 
-fn check_common(s: &str) -> Result<(), TopicError> {
+fn check_common(s: &str) -> Result<u8, TopicError> {
     if s.is_empty() {
         return Err(TopicError::Empty);
     }
     if s.len() > u16::MAX as usize {
         return Err(TopicError::TooLong);
     }
-    if s.as_bytes().contains(&0) {
+    let flags = scan(s.as_bytes());
+    if flags & found::NUL != 0 {
         return Err(TopicError::NullCharacter);
     }
-    Ok(())
+    Ok(flags)
 }
 
 /// Checks a topic name (PUBLISH, will topic).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    check_common(name)?;
+    let flags = check_common(name)?;
     // [MQTT-3.3.2-2] The Topic Name MUST NOT contain wildcard characters.
-    if name.bytes().any(|b| b == b'+' || b == b'#') {
+    if flags & found::WILDCARD != 0 {
         return Err(TopicError::WildcardInName);
     }
     Ok(())
@@ -54,7 +57,9 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 
 /// Checks a topic filter's wildcard placement (without the shared-subscription rules).
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
-    check_common(filter)?;
+    if check_common(filter)? & found::WILDCARD == 0 {
+        return Ok(());
+    }
     let mut levels = filter.split('/').peekable();
     while let Some(level) = levels.next() {
         let bytes = level.as_bytes();

@@ -55,22 +55,73 @@ pub(crate) fn prefixed_len(len: usize) -> Result<usize, EncodeError> {
     if len > MAX_STRING_LEN { Err(EncodeError::StringTooLong) } else { Ok(2 + len) }
 }
 
+/// What [`scan`] found in a string's bytes.
+pub(crate) mod found {
+    /// A 0x00 byte.
+    pub const NUL: u8 = 2;
+    /// A `+` or `#`.
+    pub const WILDCARD: u8 = 4;
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bits set where `w` may have a zero byte: non-zero exactly when `w` has one (SWAR; a
+/// borrow can only add bits above a real zero byte).
+#[inline(always)]
+const fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+const PLUS: u64 = LO * b'+' as u64;
+const HASH: u64 = LO * b'#' as u64;
+
+/// One pass over `bytes`, eight at a time and branch-free, reporting NUL and wildcards.
+#[inline]
+pub(crate) fn scan(bytes: &[u8]) -> u8 {
+    let (mut nul, mut wild) = (0u64, 0u64);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        nul |= zero_bytes(w);
+        wild |= zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Pad the tail with a byte that matches nothing and test it as one more word.
+        let mut tail = [b'a'; 8];
+        tail[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(tail);
+        nul |= zero_bytes(w);
+        wild |= zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH);
+    }
+    (if nul != 0 { found::NUL } else { 0 }) | (if wild != 0 { found::WILDCARD } else { 0 })
+}
+
+/// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2] and returns it
+/// with the [`scan`] flags (so topic checks need no second pass).
+#[inline]
+pub(crate) fn utf8_scan(bytes: &[u8]) -> Result<(&str, u8), DecodeError> {
+    // `from_utf8` rejects ill-formed sequences, overlong forms and surrogates [MQTT-1.5.4-1].
+    let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+    let f = scan(bytes);
+    // [MQTT-1.5.4-2] a string MUST NOT include U+0000.
+    if f & found::NUL != 0 {
+        return Err(DecodeError::NullCharacter);
+    }
+    Ok((s, f))
+}
+
 /// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2].
 #[inline]
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
-    // `from_utf8` rejects ill-formed sequences, overlong forms and surrogates [MQTT-1.5.4-1].
-    let s = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
-    // [MQTT-1.5.4-2] a string MUST NOT include U+0000.
-    if bytes.contains(&0) {
-        return Err(DecodeError::NullCharacter);
-    }
-    Ok(s)
+    utf8_scan(bytes).map(|(s, _)| s)
 }
 
 /// Checks a string the caller wants to send: length and U+0000 [MQTT-1.5.4-2].
 #[inline]
 pub(crate) fn check_str(s: &str) -> Result<usize, EncodeError> {
-    if s.as_bytes().contains(&0) {
+    if scan(s.as_bytes()) & found::NUL != 0 {
         return Err(EncodeError::NullCharacter);
     }
     prefixed_len(s.len())
@@ -270,6 +321,28 @@ mod tests {
     fn varint_non_minimal_is_malformed() {
         assert_eq!(decode_varint(&[0x80, 0x00]), Err(DecodeError::NonMinimalVarInt));
         assert_eq!(decode_varint(&[0x81, 0x80, 0x00]), Err(DecodeError::NonMinimalVarInt));
+    }
+
+    #[test]
+    fn scan_finds_everything_everywhere() {
+        for len in 0..24 {
+            let base = [b'a'; 24];
+            assert_eq!(scan(&base[..len]), 0);
+            for i in 0..len {
+                for (b, f) in [(0u8, found::NUL), (b'+', found::WILDCARD), (b'#', found::WILDCARD)]
+                {
+                    let mut v = base;
+                    v[i] = b;
+                    assert_eq!(scan(&v[..len]), f, "len {len} at {i}");
+                }
+                // Bytes near the searched values do not match.
+                for b in [1u8, b'*', b',', b'"', b'$', 0x80, 0xAB, 0xA3, 0xFF] {
+                    let mut v = base;
+                    v[i] = b;
+                    assert_eq!(scan(&v[..len]), 0, "byte {b:#x} len {len} at {i}");
+                }
+            }
+        }
     }
 
     #[test]

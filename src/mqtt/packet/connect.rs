@@ -97,7 +97,8 @@ impl<'a> Connect<'a> {
         let will_qos = (flags & flag::WILL_QOS) >> flag::WILL_QOS_SHIFT;
         let will_retain = flags & flag::WILL_RETAIN != 0;
         if !will_flag && (will_qos != 0 || will_retain) {
-            // [MQTT-3.1.2-11] Will QoS 0 and [MQTT-3.1.2-13] Will Retain 0 without a will.
+            // Will QoS 0 and Will Retain 0 without a will: 5.0 [MQTT-3.1.2-11], [MQTT-3.1.2-13];
+            // 3.1.1 [MQTT-3.1.2-13], [MQTT-3.1.2-15].
             return Err(DecodeError::InvalidWillFlags);
         }
         // [MQTT-3.1.2-12] Will QoS 3 is malformed.
@@ -172,7 +173,7 @@ impl<'a> Connect<'a> {
         if let Some(w) = &self.will {
             len += props_len(&w.properties, v5, PropertyContext::Will)?;
             topic::validate_topic_name(w.topic).map_err(|_| EncodeError::InvalidTopicName)?;
-            len += wire::check_str(w.topic)?;
+            len += wire::prefixed_len(w.topic.len())?;
             len += wire::prefixed_len(w.payload.len())?;
         }
         if let Some(u) = self.username {

@@ -2,7 +2,7 @@
 
 use super::super::Version;
 use super::super::error::{DecodeError, EncodeError};
-use super::super::properties::{Properties, PropertyContext};
+use super::super::properties::{Properties, PropertyContext, PropertyId};
 use super::super::reason::{ReasonCode, ReasonContext};
 use super::super::wire::{Reader, Writer};
 use super::connect::{check_reason, props_len, read_reason};
@@ -117,7 +117,13 @@ impl<'a> Auth<'a> {
         if version == Version::V3_1_1 {
             return Err(DecodeError::ReservedPacketType);
         }
+        let body = !r.is_empty();
         let (reason_code, properties) = read_tail(r, ReasonContext::Auth, PropertyContext::Auth)?;
+        // §3.15.2.2.2: omitting the Authentication Method is a Protocol Error (only the bare
+        // Success form, remaining length 0, carries no properties at all).
+        if body && properties.get(PropertyId::AuthenticationMethod).is_none() {
+            return Err(DecodeError::MissingAuthenticationMethod);
+        }
         Ok(Auth { reason_code, properties })
     }
 
@@ -125,7 +131,16 @@ impl<'a> Auth<'a> {
         if version == Version::V3_1_1 {
             return Err(EncodeError::NotInVersion);
         }
-        tail_len(self.reason_code, &self.properties, ReasonContext::Auth, PropertyContext::Auth)
+        let len = tail_len(
+            self.reason_code,
+            &self.properties,
+            ReasonContext::Auth,
+            PropertyContext::Auth,
+        )?;
+        if len > 0 && self.properties.get(PropertyId::AuthenticationMethod).is_none() {
+            return Err(EncodeError::MissingAuthenticationMethod);
+        }
+        Ok(len)
     }
 
     pub(super) fn write(&self, w: &mut Writer<'_>) {

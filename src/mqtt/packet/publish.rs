@@ -96,6 +96,7 @@ impl<'a> Publish<'a> {
         f
     }
 
+    #[inline]
     pub(super) fn read(
         flags: u8,
         r: &mut Reader<'a>,
@@ -154,11 +155,11 @@ impl<'a> Publish<'a> {
             return Err(EncodeError::DupWithQos0);
         }
         if self.topic.is_empty() && v5 && self.properties.topic_alias().is_some() {
-            // A Topic Alias stands for the topic [MQTT-3.3.2-1].
+            // A Topic Alias stands for the topic (§3.3.2.3.4).
         } else {
             topic::validate_topic_name(self.topic).map_err(|_| EncodeError::InvalidTopicName)?;
         }
-        let mut len = wire::check_str(self.topic)?;
+        let mut len = wire::prefixed_len(self.topic.len())?;
         if self.qos_pid.packet_id().is_some() {
             len += 2;
         }
@@ -208,6 +209,7 @@ impl<'a> Publish<'a> {
 
 /// Reads the PUBLISH head from `body`, which may be cut short of `remaining_len`. Returns the
 /// head and the number of body bytes it took, or how many more bytes are needed.
+#[inline]
 fn read_head<'a>(
     flags: u8,
     body: &'a [u8],
@@ -236,7 +238,7 @@ fn read_head<'a>(
     let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
     let mut pos = 2 + topic_len;
     need!(pos);
-    let topic = wire::utf8(&body[2..pos])?;
+    let (topic, chars) = wire::utf8_scan(&body[2..pos])?;
     let qos = (flags >> 1) & 0b11;
     let qos_pid = match qos {
         0 => QosPid::AtMostOnce,
@@ -269,14 +271,14 @@ fn read_head<'a>(
     };
     if topic.is_empty() {
         // 3.1.1: the topic name is at least one character [MQTT-4.7.3-1]; 5.0: a zero-length
-        // topic needs a Topic Alias [MQTT-3.3.2-1], else it is a Protocol Error.
+        // topic needs a Topic Alias, else it is a Protocol Error (§3.3.2.1, §3.3.2.3.4).
         if version == Version::V3_1_1 {
             return Err(DecodeError::InvalidTopicName);
         }
         if properties.topic_alias().is_none() {
             return Err(DecodeError::EmptyTopicWithoutAlias);
         }
-    } else if topic.bytes().any(|b| b == b'+' || b == b'#') {
+    } else if chars & wire::found::WILDCARD != 0 {
         return Err(DecodeError::InvalidTopicName); // [MQTT-3.3.2-2]
     }
     let publish = Publish {
