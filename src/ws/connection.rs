@@ -19,6 +19,42 @@
 //! 4. When [`Connection::state`] is [`State::Closed`], close the transport (a server closes TCP
 //!    first, RFC 6455 §7.1.1; a client waits a little for the server to do so).
 //!
+//! # Example: a server echoing what a client sends, in memory
+//!
+//! ```
+//! use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+//!
+//! let mut client = Connection::client(Config::new(), || [0x37, 0xfa, 0x21, 0x3d]);
+//! let mut server = Connection::server(Config::new());
+//!
+//! // The client sends a text message (masked).
+//! let mut wire = [0u8; 64];
+//! let n = client.encode_text(&mut wire, "Hello")?;
+//!
+//! // The server reads it: one call per frame header and piece of payload.
+//! let mut input = &mut wire[..n];
+//! let mut echo = [0u8; 64];
+//! let mut echo_len = 0;
+//! while let Status::Progress { consumed, event } = server.handle_input(input)? {
+//!     if let Some(Event::Data { kind: MessageKind::Text, data, last }) = event {
+//!         assert_eq!(data, b"Hello");
+//!         assert!(last);
+//!         let data = data.to_vec(); // the event borrows `input` and `server`
+//!         echo_len = server.encode_text(&mut echo, core::str::from_utf8(&data)?)?;
+//!     }
+//!     input = &mut input[consumed..];
+//! }
+//! // Drain what the server owes (nothing here: no ping, no close).
+//! assert_eq!(server.poll_transmit(&mut [0u8; 139])?, None);
+//!
+//! // The client reads the unmasked echo.
+//! let Status::Progress { event, .. } = client.handle_input(&mut echo[..echo_len])? else {
+//!     unreachable!()
+//! };
+//! assert!(matches!(event, Some(Event::Data { data: b"Hello", last: true, .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Invariants: a data piece is always the *tail* of the bytes a call consumed
 //! (`input[consumed - data.len()..consumed]`); a text message's pieces are valid UTF-8 up to
 //! their end (a code point may straddle two pieces); a [`ProtocolError`] has already queued the
@@ -243,6 +279,7 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     rx_frame: Option<RxFrame>,
     rx_message: Option<MessageKind>,
     rx_message_len: u64,
+    rx_rsv: Rsv,
     utf8: Utf8Validator,
     control: ControlBuf,
     // Owed to the peer.
@@ -278,6 +315,7 @@ impl<K: MaskKeys> Connection<K> {
             rx_frame: None,
             rx_message: None,
             rx_message_len: 0,
+            rx_rsv: Rsv::NONE,
             utf8: Utf8Validator::new(),
             control: ControlBuf::EMPTY,
             pong: None,
@@ -299,6 +337,10 @@ impl<K: MaskKeys> Connection<K> {
         &self.config
     }
 
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     /// How far the closing handshake went.
     pub fn state(&self) -> State {
         if self.close_sent && (self.close_received || self.failed) {
@@ -309,6 +351,13 @@ impl<K: MaskKeys> Connection<K> {
         } else {
             State::Open
         }
+    }
+
+    /// The RSV bits of the frame the last event came from (only ever set when
+    /// [`Config::extension_rsv`] allows them: an extension such as permessage-deflate reads
+    /// them here).
+    pub fn frame_rsv(&self) -> Rsv {
+        self.rx_rsv
     }
 
     /// Whether a data message sent with [`encode_data`](Self::encode_data) is unfinished.
@@ -360,6 +409,7 @@ impl<K: MaskKeys> Connection<K> {
         if h.payload_len > self.config.max_frame_size {
             return Err(ProtocolError::FrameTooBig); // RFC 6455 §7.4.1 (1009)
         }
+        self.rx_rsv = h.rsv;
         match h.opcode {
             Opcode::Continuation => {
                 if self.rx_message.is_none() {
@@ -608,7 +658,7 @@ impl<K: MaskKeys> Connection<K> {
     ) -> Result<(usize, Option<Masker>), UsageError> {
         let opcode = self.data_opcode(kind)?;
         if len > i64::MAX as u64 {
-            return Err(UsageError::BufferTooSmall { required: usize::MAX });
+            return Err(UsageError::PayloadTooLong); // RFC 6455 §5.2
         }
         let mut header = FrameHeader { fin: last, ..FrameHeader::new(opcode, len) };
         if self.role == Role::Client {
@@ -1022,6 +1072,16 @@ mod tests {
     }
 
     #[test]
+    fn rsv_bits_only_when_an_extension_claims_them() {
+        let r = all_ways(&Connection::server(Config::new()), &masked(0xc1, b"x"));
+        assert_eq!(r.error, Some(ProtocolError::Frame(FrameError::ReservedBits(0x40))));
+        let mut c = Connection::server(Config { extension_rsv: Rsv::RSV1, ..Config::new() });
+        let r = drive(&mut c, &masked(0xc2, b"z"), 100);
+        assert_eq!(r.events, [Rec::Msg(MessageKind::Binary, b"z".to_vec())]);
+        assert_eq!(c.frame_rsv(), Rsv::RSV1);
+    }
+
+    #[test]
     fn unmasked_opt_out() {
         let config = Config { unmasked_frames: UnmaskedFrames::Accept, ..Config::new() };
         let c = Connection::server(config);
@@ -1105,6 +1165,39 @@ mod tests {
         let (n, masker) = c.encode_data_header(&mut out, MessageKind::Binary, 5, true).unwrap();
         assert_eq!(n, 6);
         assert_eq!(masker.map(|m| m.key()), Some([0x37, 0xfa, 0x21, 0x3d]));
+    }
+
+    /// Arbitrary bytes never panic either role, in any chunking, and every error queues a close.
+    #[test]
+    fn random_input_never_panics() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let small = Config { max_frame_size: 300, max_message_size: 600, ..Config::new() };
+        for round in 0..3000 {
+            let len = (next() % 80) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // Bias towards plausible headers so that deeper states are reached.
+            if let Some(b) = bytes.get_mut(0) {
+                *b = [0x81, 0x82, 0x01, 0x00, 0x80, 0x88, 0x89, 0x8a][(next() % 8) as usize];
+            }
+            if let Some(b) = bytes.get_mut(1) {
+                *b = (*b & 0x80) | (next() % 130) as u8;
+            }
+            let chunk = 1 + (next() % 9) as usize;
+            let mut server = Connection::server(if round % 2 == 0 { small } else { Config::new() });
+            let r = drive(&mut server, &bytes, chunk);
+            if let Some(e) = r.error {
+                assert!(e.close_code().is_sendable());
+                assert_eq!(&r.sent[r.sent.len() - 4..r.sent.len() - 2], &[0x88, 0x02]);
+            }
+            let mut client = Connection::client(small, keys());
+            let _ = drive(&mut client, &bytes, chunk);
+        }
     }
 
     #[test]

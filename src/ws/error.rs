@@ -78,6 +78,8 @@ pub enum UsageError {
     InvalidCloseCode,
     /// A fragment of one message type while a message of the other type is being sent.
     MessageInProgress,
+    /// A frame payload of 2^63 bytes or more (RFC 6455 §5.2).
+    PayloadTooLong,
 }
 
 impl From<BufferTooSmall> for UsageError {
@@ -86,12 +88,9 @@ impl From<BufferTooSmall> for UsageError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for ProtocolError {}
-#[cfg(feature = "std")]
-impl std::error::Error for UsageError {}
-#[cfg(feature = "std")]
-impl std::error::Error for BufferTooSmall {}
+impl core::error::Error for ProtocolError {}
+impl core::error::Error for UsageError {}
+impl core::error::Error for BufferTooSmall {}
 
 impl core::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

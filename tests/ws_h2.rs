@@ -1,0 +1,276 @@
+//! RFC 8441 end to end: an `h2` server with the extended CONNECT protocol enabled and an `h2`
+//! client, both mapping the WebSocket handshake with `ws::handshake::extended_connect`, then
+//! WebSocket frames exchanged over the one HTTP/2 stream by a `ws::connection::Connection` at
+//! each end.
+#![cfg(feature = "ws")]
+
+use bytes::Bytes;
+use h2::RecvStream;
+use http::{Method, Request, Response, StatusCode};
+use mqtt_ws::ws::close::CloseCode;
+use mqtt_ws::ws::connection::{
+    Config, Connection, Event, MaskKeys, MessageKind, State, Status as WsStatus,
+};
+use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
+use mqtt_ws::ws::handshake::{OriginPolicy, ResponseError};
+use tokio::io::DuplexStream;
+
+const ORIGIN: &str = "https://app.example.com";
+
+/// Turns what the h2 server received into the header list the mapping reads.
+fn request_list(req: &Request<RecvStream>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut pseudo = |n: &str, v: &str| list.push((n.into(), v.into()));
+    pseudo(":method", req.method().as_str());
+    if let Some(p) = req.extensions().get::<h2::ext::Protocol>() {
+        pseudo(":protocol", p.as_str());
+    }
+    if let Some(s) = req.uri().scheme_str() {
+        pseudo(":scheme", s);
+    }
+    if let Some(p) = req.uri().path_and_query() {
+        pseudo(":path", p.as_str());
+    }
+    if let Some(a) = req.uri().authority() {
+        pseudo(":authority", a.as_str());
+    }
+    for (name, value) in req.headers() {
+        list.push((name.as_str().into(), value.as_bytes().into()));
+    }
+    list
+}
+
+/// Turns a header list from the mapping into an h2 request.
+fn build_request<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Request<()> {
+    let (mut scheme, mut authority, mut path) = ("", "", "");
+    let mut builder = Request::builder();
+    for (name, value) in list {
+        match name {
+            ":method" => builder = builder.method(Method::from_bytes(value.as_bytes()).unwrap()),
+            ":protocol" => builder = builder.extension(h2::ext::Protocol::from(value)),
+            ":scheme" => scheme = value,
+            ":authority" => authority = value,
+            ":path" => path = value,
+            _ => builder = builder.header(name, value),
+        }
+    }
+    builder.uri(format!("{scheme}://{authority}{path}")).body(()).unwrap()
+}
+
+/// Turns a header list from the mapping into an h2 response.
+fn build_response<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Response<()> {
+    let mut builder = Response::builder();
+    for (name, value) in list {
+        match name {
+            ":status" => {
+                builder = builder.status(StatusCode::from_bytes(value.as_bytes()).unwrap())
+            }
+            _ => builder = builder.header(name, value),
+        }
+    }
+    builder.body(()).unwrap()
+}
+
+/// Turns what the h2 client received into the header list the mapping reads.
+fn response_list(resp: &Response<RecvStream>) -> Vec<(String, Vec<u8>)> {
+    let mut list = vec![(":status".to_string(), resp.status().as_str().as_bytes().to_vec())];
+    for (name, value) in resp.headers() {
+        list.push((name.as_str().to_string(), value.as_bytes().to_vec()));
+    }
+    list
+}
+
+/// The server: accepts one extended CONNECT, validates it with the mapping, answers, then
+/// echoes WebSocket data frames (unmasked, as a server sends them) until a Close, which it
+/// answers.
+async fn server(io: DuplexStream) {
+    let mut conn =
+        h2::server::Builder::new().enable_connect_protocol().handshake(io).await.unwrap();
+    let (req, mut respond) = conn.accept().await.unwrap().unwrap();
+    tokio::spawn(async move { while conn.accept().await.is_some() {} });
+
+    let list = request_list(&req);
+    let parsed = ServerConnect::parse(&list);
+    let parsed = match parsed
+        .and_then(|r| r.check_origin(&OriginPolicy::allow_list(&[ORIGIN])).map(|_| r))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let response = build_response(e.reject().connect_headers());
+            respond.send_response(response, true).unwrap();
+            return;
+        }
+    };
+    assert_eq!(parsed.path(), "/mqtt");
+    let protocol = parsed.select_protocol(&["mqtt"]);
+    let response = build_response(parsed.accept(protocol).unwrap());
+    let mut send = respond.send_response(response, false).unwrap();
+
+    let mut body = req.into_body();
+    let mut ws = Connection::server(Config::new());
+    let mut rx = Vec::new();
+    let mut out = vec![0u8; 1024];
+    loop {
+        match next_message(&mut ws, &mut body, &mut rx).await {
+            Message::Data(kind, data) => {
+                assert_eq!(kind, MessageKind::Binary);
+                let n = ws.encode_binary(&mut out, &data).unwrap();
+                send.send_data(Bytes::copy_from_slice(&out[..n]), false).unwrap();
+            }
+            Message::Close(code) => {
+                assert_eq!(code, Some(CloseCode::Normal));
+                // The reply close frame is queued by the connection (RFC 6455 §5.5.1).
+                let n = ws.poll_transmit(&mut out).unwrap().expect("close reply owed");
+                send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
+                assert_eq!(ws.state(), State::Closed);
+                return;
+            }
+        }
+    }
+}
+
+async fn client_connection(io: DuplexStream) -> h2::client::SendRequest<Bytes> {
+    let (client, conn) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    // RFC 8441 §3: only after the server's SETTINGS_ENABLE_CONNECT_PROTOCOL.
+    for _ in 0..1000 {
+        if client.is_extended_connect_protocol_enabled() {
+            return client;
+        }
+        tokio::task::yield_now().await;
+        client = client.ready().await.unwrap();
+    }
+    panic!("the server never enabled the extended CONNECT protocol");
+}
+
+#[tokio::test]
+async fn websocket_over_one_http2_stream() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(server(server_io));
+    let mut client = client_connection(client_io).await;
+
+    let offer = ClientConnect::new("https", "broker.example.com", "/mqtt")
+        .protocols(&["mqtt", "mqttv3.1"])
+        .origin(ORIGIN);
+    let request = build_request(offer.headers().unwrap());
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    let response = response.await.unwrap();
+    let list = response_list(&response);
+    let accepted = offer.validate_response(&list).unwrap();
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(accepted.protocol(), Some("mqtt"));
+
+    // An MQTT 3.1.1 CONNECT, a PINGREQ and a larger payload in binary messages, then the close
+    // handshake.
+    let mut body = response.into_body();
+    let mut keys = 0u32;
+    let mut ws = Connection::client(Config::new(), move || {
+        keys = keys.wrapping_mul(2_654_435_761).wrapping_add(0x9E37_79B9);
+        keys.to_be_bytes()
+    });
+    let mut rx = Vec::new();
+    let mut out = vec![0u8; 1024];
+    let connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00";
+    for payload in [&connect[..], b"\xc0\x00", &[0xAB; 300][..]] {
+        let n = ws.encode_binary(&mut out, payload).unwrap();
+        assert_ne!(&out[n - payload.len()..n], payload, "RFC 6455 §5.1: a client masks");
+        send.send_data(Bytes::copy_from_slice(&out[..n]), false).unwrap();
+        let echo = next_message(&mut ws, &mut body, &mut rx).await;
+        assert_eq!(echo, Message::Data(MessageKind::Binary, payload.to_vec()));
+    }
+    ws.close(CloseCode::Normal, "").unwrap();
+    let n = ws.poll_transmit(&mut out).unwrap().expect("close frame queued");
+    send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
+    let close = next_message(&mut ws, &mut body, &mut rx).await;
+    assert_eq!(close, Message::Close(Some(CloseCode::Normal)));
+    assert_eq!(ws.state(), State::Closed);
+    server.await.unwrap();
+}
+
+/// Sends a raw header list (bypassing `ClientConnect`) and returns how the client side of the
+/// mapping judges the answer.
+async fn exchange(list: &[(&str, &str)], offer: &ClientConnect<'_>) -> Result<u16, ResponseError> {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(server(server_io));
+    let mut client = client_connection(client_io).await;
+    let (response, _send) = client.send_request(build_request(list.iter().copied()), true).unwrap();
+    let response = response.await.unwrap();
+    let list = response_list(&response);
+    let result = offer.validate_response(&list).map(|a| a.status());
+    server.await.unwrap();
+    result
+}
+
+#[tokio::test]
+async fn refusals_travel_as_http2_statuses() {
+    let offer = ClientConnect::new("https", "broker.example.com", "/mqtt").protocols(&["mqtt"]);
+    let base = [
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "https"),
+        (":path", "/mqtt"),
+        (":authority", "broker.example.com"),
+        ("sec-websocket-protocol", "mqtt"),
+    ];
+    // Another WebSocket version: 426 (RFC 6455 §4.4).
+    let mut list = base.to_vec();
+    list.push(("sec-websocket-version", "8"));
+    assert_eq!(exchange(&list, &offer).await, Err(ResponseError::Status(426)));
+    // A foreign browser origin: 403 (RFC 6455 §10.2).
+    let mut list = base.to_vec();
+    list.push(("sec-websocket-version", "13"));
+    list.push(("origin", "https://evil.example.net"));
+    assert_eq!(exchange(&list, &offer).await, Err(ResponseError::Status(403)));
+    // No version at all: 400.
+    assert_eq!(exchange(&base, &offer).await, Err(ResponseError::Status(400)));
+}
+
+// --- Reading whole messages from the HTTP/2 stream ----------------------------------------
+
+#[derive(Debug, PartialEq, Eq)]
+enum Message {
+    Data(MessageKind, Vec<u8>),
+    Close(Option<CloseCode>),
+}
+
+/// Runs `ws` over the DATA of `body` until a whole data message or a close frame arrives.
+/// DATA chunks need not align with frames; `rx` keeps the bytes not consumed yet.
+async fn next_message<K: MaskKeys>(
+    ws: &mut Connection<K>,
+    body: &mut RecvStream,
+    rx: &mut Vec<u8>,
+) -> Message {
+    let mut message: Option<(MessageKind, Vec<u8>)> = None;
+    loop {
+        let (consumed, done) = match ws.handle_input(rx).unwrap() {
+            WsStatus::Progress { consumed, event } => {
+                let done = match event {
+                    Some(Event::Data { kind, data, last }) => {
+                        message.get_or_insert_with(|| (kind, Vec::new())).1.extend_from_slice(data);
+                        last.then(|| {
+                            let (kind, data) = message.take().unwrap();
+                            Message::Data(kind, data)
+                        })
+                    }
+                    Some(Event::Close { code, .. }) => Some(Message::Close(code)),
+                    Some(Event::Ping(_) | Event::Pong(_)) | None => None,
+                };
+                (consumed, done)
+            }
+            WsStatus::NeedMore => {
+                let chunk = body.data().await.expect("stream ended inside a frame").unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                rx.extend_from_slice(&chunk);
+                continue;
+            }
+            WsStatus::Closed => panic!("connection closed while a message was awaited"),
+        };
+        rx.drain(..consumed);
+        if let Some(m) = done {
+            return m;
+        }
+    }
+}
