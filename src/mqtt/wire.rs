@@ -88,10 +88,12 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        // Pad the tail with a byte that matches nothing and test it as one more word.
-        let mut tail = [b'a'; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        let w = u64::from_le_bytes(tail);
+        // Pad the tail with a byte that matches nothing and test it as one more word (built by
+        // shifting, which avoids a library call for a few bytes).
+        let mut w = LO * b'a' as u64;
+        for &b in rest.iter().rev() {
+            w = (w << 8) | u64::from(b);
+        }
         nul |= zero_bytes(w);
         wild |= zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH);
     }
