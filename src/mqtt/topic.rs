@@ -31,6 +31,7 @@ use super::wire::{found, scan};
 
 const SHARE_PREFIX: &str = "$share/";
 
+#[inline]
 fn check_common(s: &str) -> Result<u8, TopicError> {
     if s.is_empty() {
         return Err(TopicError::Empty);
@@ -56,21 +57,30 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 }
 
 /// Checks a topic filter's wildcard placement (without the shared-subscription rules).
+#[inline]
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
     if check_common(filter)? & found::WILDCARD == 0 {
         return Ok(());
     }
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        let bytes = level.as_bytes();
-        // [MQTT-4.7.1-1] '#' alone in the last level.
-        if bytes.contains(&b'#') && (bytes != b"#" || levels.peek().is_some()) {
+    wildcards_placed(filter.as_bytes())
+}
+
+/// One pass over a filter that has wildcards: each must fill its whole level.
+fn wildcards_placed(bytes: &[u8]) -> Result<(), TopicError> {
+    // The start of the filter behaves as if after a separator.
+    let mut prev = b'/';
+    for (i, &b) in bytes.iter().enumerate() {
+        let placed = match b {
+            // [MQTT-4.7.1-1] '#' alone in the last level.
+            b'#' => prev == b'/' && i + 1 == bytes.len(),
+            // [MQTT-4.7.1-2] '+' occupies an entire level.
+            b'+' => prev == b'/' && matches!(bytes.get(i + 1), None | Some(b'/')),
+            _ => true,
+        };
+        if !placed {
             return Err(TopicError::MisplacedWildcard);
         }
-        // [MQTT-4.7.1-2] '+' occupies an entire level.
-        if bytes.contains(&b'+') && bytes != b"+" {
-            return Err(TopicError::MisplacedWildcard);
-        }
+        prev = b;
     }
     Ok(())
 }
@@ -98,16 +108,19 @@ impl<'a> SharedSubscription<'a> {
     /// `Ok(None)` if `filter` is not a shared subscription, the validated parts if it is.
     pub fn parse(filter: &'a str) -> Result<Option<Self>, TopicError> {
         let Some(rest) = filter.strip_prefix(SHARE_PREFIX) else { return Ok(None) };
-        let Some((group, inner)) = rest.split_once('/') else {
+        let has_wildcard = |s: &str| s.bytes().any(|b| b == b'+' || b == b'#');
+        let Some(slash) = rest.bytes().position(|b| b == b'/') else {
             // "$share/group" with nothing after: no filter [MQTT-4.8.2-2].
-            return Err(if rest.is_empty() || rest.contains(['+', '#']) {
+            return Err(if rest.is_empty() || has_wildcard(rest) {
                 TopicError::InvalidShareName
             } else {
                 TopicError::MissingSharedFilter
             });
         };
+        // '/' is ASCII, so both sides are on character boundaries.
+        let (group, inner) = (rest.get(..slash).unwrap_or(""), rest.get(slash + 1..).unwrap_or(""));
         // [MQTT-4.8.2-1] at least one character, no '/', '+' or '#'.
-        if group.is_empty() || group.contains(['+', '#']) {
+        if group.is_empty() || has_wildcard(group) {
             return Err(TopicError::InvalidShareName);
         }
         // [MQTT-4.8.2-2] followed by a Topic Filter.
@@ -182,6 +195,16 @@ mod tests {
         assert!(matches("/+", "/finance"));
         assert!(matches("+/+", "/finance"));
         assert!(!matches("+", "/finance"));
+    }
+
+    #[test]
+    fn wildcard_placement_table() {
+        for ok in ["#", "/#", "+", "/+", "+/", "//+//", "a/+/b/#", "+/+/+", "+/#", "a b/+/#"] {
+            assert_eq!(validate_topic_filter(ok), Ok(()), "{ok}");
+        }
+        for bad in ["##", "#/", "#/a", "++", "+#", "#+", "a+", "+a", "a/+b/c", "a/b+/", "/a#"] {
+            assert_eq!(validate_topic_filter(bad), Err(TopicError::MisplacedWildcard), "{bad}");
+        }
     }
 
     #[test]

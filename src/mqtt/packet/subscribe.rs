@@ -2,6 +2,11 @@
 //!
 //! Decoded lists (topic filters, reason codes) are zero-copy: they keep the validated raw bytes
 //! and iterate over them without failing. Lists to encode are caller slices.
+//!
+//! Invariant: a decoded list's bytes passed every check of the version it was decoded for, so
+//! encoding it again for that version copies the bytes as they are. When a decoded filter list
+//! is valid UTF-8 as a whole (always for ASCII filters shorter than 128 bytes), it is kept as
+//! one `&str` and filters are sliced out of it, so reading them does not check UTF-8 again.
 
 use super::super::error::{DecodeError, EncodeError};
 use super::super::properties::{Properties, PropertyContext};
@@ -123,15 +128,115 @@ fn check_filter(filter: &str, version: Version) -> Result<bool, DecodeError> {
 }
 
 fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
+    // The filter checks include length and U+0000 [MQTT-1.5.4-2], so no second scan.
     let shared = check_filter(filter, version).map_err(|_| EncodeError::InvalidTopicFilter)?;
-    Ok((wire::check_str(filter)?, shared))
+    Ok((wire::prefixed_len(filter.len())?, shared))
 }
 
 #[derive(Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum List<'a, T: 'a> {
-    Raw(&'a [u8]),
+    /// Wire bytes validated when decoded as `Version`.
+    Raw(&'a [u8], Version),
+    /// The same, valid UTF-8 as a whole.
+    Text(&'a str, Version),
+    /// A caller's list to encode.
     Slice(&'a [T]),
+}
+
+impl<'a, T> List<'a, T> {
+    /// The wire bytes of a decoded list, when they were validated for `version`.
+    #[inline]
+    fn wire_for(&self, version: Version) -> Option<&'a [u8]> {
+        match *self {
+            List::Raw(b, v) if v == version => Some(b),
+            List::Text(t, v) if v == version => Some(t.as_bytes()),
+            _ => None,
+        }
+    }
+
+    fn iter(&self) -> ListIter<'a, T> {
+        match *self {
+            List::Raw(raw, _) => ListIter::Raw(Reader::new(raw)),
+            List::Text(text, _) => ListIter::Text(text),
+            List::Slice(s) => ListIter::Slice(s.iter()),
+        }
+    }
+}
+
+/// Splits a two-byte-prefixed string off the front of `text`: `Err` when `text` is too short,
+/// `Ok(None)` when the string does not start and end on character boundaries (so its bytes
+/// alone are not valid UTF-8).
+#[inline]
+fn split_text(text: &str) -> Result<Option<(&str, &str)>, DecodeError> {
+    let b = text.as_bytes();
+    let (Some(&hi), Some(&lo)) = (b.first(), b.get(1)) else { return Err(DecodeError::Truncated) };
+    let end = 2 + usize::from(u16::from_be_bytes([hi, lo]));
+    if end > b.len() {
+        return Err(DecodeError::Truncated);
+    }
+    // `get` checks that both ends are character boundaries; `end` being one makes the rest valid.
+    Ok(text.get(2..end).zip(text.get(end..)))
+}
+
+/// A cursor over a decoded filter list: string slices out of validated text when the list is
+/// valid UTF-8 as a whole, bytes otherwise.
+enum ListCursor<'a> {
+    Text(&'a str),
+    Raw(Reader<'a>),
+}
+
+impl<'a> ListCursor<'a> {
+    fn is_empty(&self) -> bool {
+        match self {
+            ListCursor::Text(t) => t.is_empty(),
+            ListCursor::Raw(r) => r.is_empty(),
+        }
+    }
+
+    /// A UTF-8 encoded string [MQTT-1.5.4].
+    #[inline]
+    fn string(&mut self) -> Result<&'a str, DecodeError> {
+        match self {
+            ListCursor::Text(t) => match split_text(t)? {
+                Some((s, rest)) => {
+                    // [MQTT-1.5.4-2] no U+0000 (UTF-8 was checked for the whole list).
+                    if wire::scan(s.as_bytes()) & wire::found::NUL != 0 {
+                        return Err(DecodeError::NullCharacter);
+                    }
+                    *t = rest;
+                    Ok(s)
+                }
+                // Not on character boundaries: the string's own bytes are not UTF-8.
+                None => Err(DecodeError::InvalidUtf8),
+            },
+            ListCursor::Raw(r) => r.string(),
+        }
+    }
+
+    #[inline]
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        match self {
+            ListCursor::Text(t) => {
+                let (&b, rest) = t.as_bytes().split_first().ok_or(DecodeError::Truncated)?;
+                match t.get(1..) {
+                    Some(rest) => *t = rest,
+                    // Not a character boundary: continue over the bytes.
+                    None => *self = ListCursor::Raw(Reader::new(rest)),
+                }
+                Ok(b)
+            }
+            ListCursor::Raw(r) => r.u8(),
+        }
+    }
+
+    /// The list to keep: text when the whole list was valid UTF-8.
+    fn list<T>(raw: &'a [u8], version: Version) -> List<'a, T> {
+        match core::str::from_utf8(raw) {
+            Ok(text) => List::Text(text, version),
+            Err(_) => List::Raw(raw, version),
+        }
+    }
 }
 
 macro_rules! list_impls {
@@ -144,16 +249,14 @@ macro_rules! list_impls {
 
             /// The entries in order.
             pub fn iter(&self) -> $iter<'a> {
-                $iter(match self.0 {
-                    List::Raw(raw) => ListIter::Raw(Reader::new(raw)),
-                    List::Slice(s) => ListIter::Slice(s.iter()),
-                })
+                $iter(self.0.iter())
             }
 
             /// `true` if there are no entries.
             pub fn is_empty(&self) -> bool {
                 match self.0 {
-                    List::Raw(raw) => raw.is_empty(),
+                    List::Raw(raw, _) => raw.is_empty(),
+                    List::Text(text, _) => text.is_empty(),
                     List::Slice(s) => s.is_empty(),
                 }
             }
@@ -195,6 +298,7 @@ macro_rules! list_impls {
 #[derive(Clone)]
 enum ListIter<'a, T> {
     Raw(Reader<'a>),
+    Text(&'a str),
     Slice(core::slice::Iter<'a, T>),
 }
 
@@ -206,19 +310,27 @@ list_impls!(SubscribeFilters, Subscription<'a>, SubscribeFiltersIter);
 
 impl<'a> Iterator for SubscribeFiltersIter<'a> {
     type Item = Subscription<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Subscription<'a>> {
-        match &mut self.0 {
-            ListIter::Slice(s) => s.next().copied(),
+        // Validated at decode; a failure (impossible) ends the iteration.
+        let (filter, options) = match &mut self.0 {
+            ListIter::Slice(s) => return s.next().copied(),
+            ListIter::Text(t) => {
+                let (filter, rest) = split_text(t).ok()??;
+                let (&options, _) = rest.as_bytes().split_first()?;
+                // Options bytes are ASCII (reserved bits clear), so this is a boundary.
+                *t = rest.get(1..)?;
+                (filter, options)
+            }
             ListIter::Raw(r) => {
                 if r.is_empty() {
                     return None;
                 }
-                // Validated at decode; a failure (impossible) ends the iteration.
-                let filter = r.string().ok()?;
-                let options = SubscriptionOptions::from_byte(r.u8().ok()?, Version::V5).ok()?;
-                Some(Subscription { filter, options })
+                (r.string().ok()?, r.u8().ok()?)
             }
-        }
+        };
+        let options = SubscriptionOptions::from_byte(options, Version::V5).ok()?;
+        Some(Subscription { filter, options })
     }
 }
 
@@ -230,9 +342,15 @@ list_impls!(UnsubscribeFilters, &'a str, UnsubscribeFiltersIter);
 
 impl<'a> Iterator for UnsubscribeFiltersIter<'a> {
     type Item = &'a str;
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         match &mut self.0 {
             ListIter::Slice(s) => s.next().copied(),
+            ListIter::Text(t) => {
+                let (filter, rest) = split_text(t).ok()??;
+                *t = rest;
+                Some(filter)
+            }
             ListIter::Raw(r) => {
                 if r.is_empty() {
                     return None;
@@ -256,6 +374,8 @@ impl Iterator for ReasonCodesIter<'_> {
             ListIter::Slice(s) => s.next().copied(),
             // Raw bytes hold 5.0 codes (3.1.1 SUBACK codes have the same values).
             ListIter::Raw(r) => ReasonCode::from_u8(r.u8().ok()?),
+            // Reason code lists are never kept as text.
+            ListIter::Text(_) => None,
         }
     }
 }
@@ -294,7 +414,11 @@ impl<'a> Subscribe<'a> {
         if raw.is_empty() {
             return Err(DecodeError::NoTopicFilters);
         }
-        let mut p = Reader::new(raw);
+        let list = ListCursor::list(raw, version);
+        let mut p = match list {
+            List::Text(text, _) => ListCursor::Text(text),
+            _ => ListCursor::Raw(Reader::new(raw)),
+        };
         while !p.is_empty() {
             let filter = p.string()?;
             let options = SubscriptionOptions::from_byte(p.u8()?, version)?;
@@ -304,12 +428,16 @@ impl<'a> Subscribe<'a> {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
             }
         }
-        Ok(Subscribe { packet_id, properties, filters: SubscribeFilters(List::Raw(raw)) })
+        Ok(Subscribe { packet_id, properties, filters: SubscribeFilters(list) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         let v5 = version == Version::V5;
         let mut len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            // Decoded for this version: every rule below already held [MQTT-3.8.3-3].
+            return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
+        }
         let mut any = false;
         for s in self.filters.iter() {
             any = true;
@@ -332,6 +460,10 @@ impl<'a> Subscribe<'a> {
         w.u16(self.packet_id.get());
         if version == Version::V5 {
             self.properties.write(w);
+        }
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            w.bytes(wire);
+            return;
         }
         for s in self.filters.iter() {
             w.string(s.filter);
@@ -384,7 +516,7 @@ impl<'a> SubAck<'a> {
                 return Err(DecodeError::ReasonCodeNotAllowed(code));
             }
         }
-        Ok(SubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw)) })
+        Ok(SubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
@@ -452,16 +584,24 @@ impl<'a> Unsubscribe<'a> {
         if raw.is_empty() {
             return Err(DecodeError::NoTopicFilters);
         }
-        let mut p = Reader::new(raw);
+        let list = ListCursor::list(raw, version);
+        let mut p = match list {
+            List::Text(text, _) => ListCursor::Text(text),
+            _ => ListCursor::Raw(Reader::new(raw)),
+        };
         while !p.is_empty() {
             check_filter(p.string()?, version)?;
         }
-        Ok(Unsubscribe { packet_id, properties, filters: UnsubscribeFilters(List::Raw(raw)) })
+        Ok(Unsubscribe { packet_id, properties, filters: UnsubscribeFilters(list) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         let v5 = version == Version::V5;
         let mut len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            // Decoded for this version: every rule below already held [MQTT-3.10.3-2].
+            return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
+        }
         let mut any = false;
         for f in self.filters.iter() {
             any = true;
@@ -479,6 +619,10 @@ impl<'a> Unsubscribe<'a> {
         w.u16(self.packet_id.get());
         if version == Version::V5 {
             self.properties.write(w);
+        }
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            w.bytes(wire);
+            return;
         }
         for f in self.filters.iter() {
             w.string(f);
@@ -515,7 +659,7 @@ impl<'a> UnsubAck<'a> {
             return Ok(UnsubAck {
                 packet_id,
                 properties: Properties::default(),
-                reason_codes: ReasonCodes(List::Raw(&[])),
+                reason_codes: ReasonCodes(List::Raw(&[], version)),
             });
         }
         let properties = Properties::read(r, PropertyContext::UnsubAck)?;
@@ -529,7 +673,7 @@ impl<'a> UnsubAck<'a> {
                 return Err(DecodeError::ReasonCodeNotAllowed(code));
             }
         }
-        Ok(UnsubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw)) })
+        Ok(UnsubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
