@@ -59,30 +59,76 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 /// Checks a topic filter's wildcard placement (without the shared-subscription rules).
 #[inline]
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
-    if check_common(filter)? & found::WILDCARD == 0 {
+    validate_filter_scanned(filter, check_common(filter)?)
+}
+
+/// [`validate_topic_filter`] for a filter whose [`scan`] flags are known (decode and encode scan
+/// strings once).
+#[inline]
+pub(crate) fn validate_filter_scanned(filter: &str, flags: u8) -> Result<(), TopicError> {
+    if filter.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if filter.len() > u16::MAX as usize {
+        return Err(TopicError::TooLong);
+    }
+    if flags & found::NUL != 0 {
+        return Err(TopicError::NullCharacter);
+    }
+    if flags & found::WILDCARD == 0 {
         return Ok(());
     }
     wildcards_placed(filter.as_bytes())
 }
 
-/// One pass over a filter that has wildcards: each must fill its whole level.
-fn wildcards_placed(bytes: &[u8]) -> Result<(), TopicError> {
+const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// High bit set in exactly the bytes of `w` equal to the byte repeated in `pattern`.
+#[inline(always)]
+const fn equal_bytes(w: u64, pattern: u64) -> u64 {
+    let x = w ^ pattern;
+    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
+}
+
+const PLUS: u64 = 0x0101_0101_0101_0101 * b'+' as u64;
+const HASH: u64 = 0x0101_0101_0101_0101 * b'#' as u64;
+
+/// Whether the wildcard at `i` (if any) fills its whole level.
+#[inline]
+fn placed(bytes: &[u8], i: usize) -> bool {
     // The start of the filter behaves as if after a separator.
-    let mut prev = b'/';
-    for (i, &b) in bytes.iter().enumerate() {
-        let placed = match b {
-            // [MQTT-4.7.1-1] '#' alone in the last level.
-            b'#' => prev == b'/' && i + 1 == bytes.len(),
-            // [MQTT-4.7.1-2] '+' occupies an entire level.
-            b'+' => prev == b'/' && matches!(bytes.get(i + 1), None | Some(b'/')),
-            _ => true,
-        };
-        if !placed {
-            return Err(TopicError::MisplacedWildcard);
-        }
-        prev = b;
+    let after_separator = i == 0 || bytes.get(i - 1) == Some(&b'/');
+    match bytes.get(i) {
+        // [MQTT-4.7.1-1] '#' alone in the last level.
+        Some(b'#') => after_separator && i + 1 == bytes.len(),
+        // [MQTT-4.7.1-2] '+' occupies an entire level.
+        Some(b'+') => after_separator && matches!(bytes.get(i + 1), None | Some(b'/')),
+        _ => true,
     }
-    Ok(())
+}
+
+/// Checks every wildcard of a filter, visiting only the wildcards (found eight bytes at a time).
+fn wildcards_placed(bytes: &[u8]) -> Result<(), TopicError> {
+    let check = |base: usize, w: u64| {
+        let mut m = equal_bytes(w, PLUS) | equal_bytes(w, HASH);
+        while m != 0 {
+            if !placed(bytes, base + (m.trailing_zeros() / 8) as usize) {
+                return Err(TopicError::MisplacedWildcard);
+            }
+            m &= m - 1;
+        }
+        Ok(())
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        check(base, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))?;
+        base += 8;
+    }
+    let rest = chunks.remainder();
+    let mut tail = [0u8; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    check(base, u64::from_le_bytes(tail))
 }
 
 /// Checks a topic filter with the MQTT 5.0 shared-subscription rules applied when it starts with
@@ -199,10 +245,41 @@ mod tests {
 
     #[test]
     fn wildcard_placement_table() {
-        for ok in ["#", "/#", "+", "/+", "+/", "//+//", "a/+/b/#", "+/+/+", "+/#", "a b/+/#"] {
+        for ok in [
+            "#",
+            "/#",
+            "+",
+            "/+",
+            "+/",
+            "//+//",
+            "a/+/b/#",
+            "+/+/+",
+            "+/#",
+            "a b/+/#",
+            "abcdefg/+",
+            "abcdefgh/+/#",
+            "abcdefg/#",
+        ] {
             assert_eq!(validate_topic_filter(ok), Ok(()), "{ok}");
         }
-        for bad in ["##", "#/", "#/a", "++", "+#", "#+", "a+", "+a", "a/+b/c", "a/b+/", "/a#"] {
+        for bad in [
+            "##",
+            "#/",
+            "#/a",
+            "++",
+            "+#",
+            "#+",
+            "a+",
+            "+a",
+            "a/+b/c",
+            "a/b+/",
+            "/a#",
+            "abcdefg+",
+            "abcdefgh+",
+            "abcdefg/+a",
+            "abcdefg/#/",
+            "*+,\"#$",
+        ] {
             assert_eq!(validate_topic_filter(bad), Err(TopicError::MisplacedWildcard), "{bad}");
         }
     }

@@ -111,25 +111,27 @@ fn filter_error(_: topic::TopicError) -> DecodeError {
     DecodeError::InvalidTopicFilter
 }
 
-/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE; in 5.0 with the shared rules.
-fn check_filter(filter: &str, version: Version) -> Result<bool, DecodeError> {
-    match version {
-        Version::V5 => {
-            let shared = SharedSubscription::parse(filter).map_err(filter_error)?.is_some();
-            if !shared {
-                topic::validate_topic_filter(filter).map_err(filter_error)?;
-            }
-            Ok(shared)
-        }
-        Version::V3_1_1 => {
-            topic::validate_topic_filter(filter).map(|_| false).map_err(filter_error)
-        }
+/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE, whose [`wire::scan`] flags are `flags`;
+/// in 5.0 with the shared rules. Returns whether it is a shared subscription.
+#[inline]
+fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, DecodeError> {
+    // [MQTT-4.7.3-2] no U+0000, in the ShareName too.
+    if flags & wire::found::NUL != 0 {
+        return Err(DecodeError::InvalidTopicFilter);
     }
+    if version == Version::V5 && filter.starts_with("$share/") {
+        SharedSubscription::parse(filter).map_err(filter_error)?;
+        return Ok(true);
+    }
+    topic::validate_filter_scanned(filter, flags).map_err(filter_error)?;
+    Ok(false)
 }
 
+#[inline]
 fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
-    // The filter checks include length and U+0000 [MQTT-1.5.4-2], so no second scan.
-    let shared = check_filter(filter, version).map_err(|_| EncodeError::InvalidTopicFilter)?;
+    // One scan: the filter checks include length and U+0000 [MQTT-1.5.4-2].
+    let shared = check_filter(filter, wire::scan(filter.as_bytes()), version)
+        .map_err(|_| EncodeError::InvalidTopicFilter)?;
     Ok((wire::prefixed_len(filter.len())?, shared))
 }
 
@@ -194,23 +196,24 @@ impl<'a> ListCursor<'a> {
         }
     }
 
-    /// A UTF-8 encoded string [MQTT-1.5.4].
+    /// A UTF-8 encoded string [MQTT-1.5.4] with its [`wire::scan`] flags.
     #[inline]
-    fn string(&mut self) -> Result<&'a str, DecodeError> {
+    fn string(&mut self) -> Result<(&'a str, u8), DecodeError> {
         match self {
             ListCursor::Text(t) => match split_text(t)? {
                 Some((s, rest)) => {
+                    let flags = wire::scan(s.as_bytes());
                     // [MQTT-1.5.4-2] no U+0000 (UTF-8 was checked for the whole list).
-                    if wire::scan(s.as_bytes()) & wire::found::NUL != 0 {
+                    if flags & wire::found::NUL != 0 {
                         return Err(DecodeError::NullCharacter);
                     }
                     *t = rest;
-                    Ok(s)
+                    Ok((s, flags))
                 }
                 // Not on character boundaries: the string's own bytes are not UTF-8.
                 None => Err(DecodeError::InvalidUtf8),
             },
-            ListCursor::Raw(r) => r.string(),
+            ListCursor::Raw(r) => wire::utf8_scan(r.binary()?),
         }
     }
 
@@ -420,9 +423,9 @@ impl<'a> Subscribe<'a> {
             _ => ListCursor::Raw(Reader::new(raw)),
         };
         while !p.is_empty() {
-            let filter = p.string()?;
+            let (filter, flags) = p.string()?;
             let options = SubscriptionOptions::from_byte(p.u8()?, version)?;
-            let shared = check_filter(filter, version)?;
+            let shared = check_filter(filter, flags, version)?;
             // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
             if shared && options.no_local {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
@@ -590,7 +593,8 @@ impl<'a> Unsubscribe<'a> {
             _ => ListCursor::Raw(Reader::new(raw)),
         };
         while !p.is_empty() {
-            check_filter(p.string()?, version)?;
+            let (filter, flags) = p.string()?;
+            check_filter(filter, flags, version)?;
         }
         Ok(Unsubscribe { packet_id, properties, filters: UnsubscribeFilters(list) })
     }
@@ -700,5 +704,141 @@ impl<'a> UnsubAck<'a> {
                 w.u8(code.code());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DecodeOptions, Packet, Status, decode};
+    use super::*;
+
+    /// A SUBSCRIBE (5.0, packet id 1, no properties) with `payload` as its filter list.
+    fn subscribe_bytes(payload: &[u8], out: &mut [u8; 512]) -> usize {
+        let body = 3 + payload.len();
+        let mut w = Writer::new(out);
+        w.u8(0x82);
+        w.varint(body);
+        w.u16(1);
+        w.u8(0);
+        w.bytes(payload);
+        w.pos()
+    }
+
+    fn decode_v(bytes: &[u8], version: Version) -> Result<Packet<'_>, DecodeError> {
+        match decode(bytes, &DecodeOptions::new(version))? {
+            Status::Complete((p, n)) => {
+                assert_eq!(n, bytes.len());
+                Ok(p)
+            }
+            Status::Partial { .. } => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn text_and_raw_lists_read_and_re_encode_alike() {
+        // A 200-byte filter: its length's low byte (0xC8) is not UTF-8 on its own, so the list
+        // is kept as bytes; a short one is kept as text.
+        let long = [b'a'; 200];
+        for filter in [&b"a/+"[..], &long[..]] {
+            let mut payload = [0u8; 256];
+            let mut w = Writer::new(&mut payload);
+            w.binary(filter);
+            w.u8(0x01);
+            w.binary(b"b/#");
+            w.u8(0x2A);
+            let n = w.pos();
+            let mut buf = [0u8; 512];
+            let len = subscribe_bytes(&payload[..n], &mut buf);
+            let Packet::Subscribe(s) = decode_v(&buf[..len], Version::V5).unwrap() else {
+                panic!("not a SUBSCRIBE")
+            };
+            let text = matches!(s.filters.0, List::Text(..));
+            assert_eq!(text, filter.len() < 128);
+            let got: heapless::Vec<_, 2> = s.filters.iter().collect();
+            assert_eq!(got[0].filter.as_bytes(), filter);
+            assert_eq!(got[0].options.qos, Qos::AtLeastOnce);
+            assert_eq!(
+                got[1],
+                Subscription {
+                    filter: "b/#",
+                    options: SubscriptionOptions::from_byte(0x2A, Version::V5).unwrap()
+                }
+            );
+            // Re-encoded as decoded, and the same through the slice path.
+            let mut out = [0u8; 512];
+            assert_eq!(Packet::Subscribe(s).encode(Version::V5, &mut out), Ok(len));
+            assert_eq!(&out[..len], &buf[..len]);
+            let built = Subscribe::new(s.packet_id, &got);
+            let mut out2 = [0u8; 512];
+            assert_eq!(Packet::Subscribe(built).encode(Version::V5, &mut out2), Ok(len));
+            assert_eq!(&out2[..len], &buf[..len]);
+            // 5.0 options do not exist in 3.1.1: the decoded list is checked again.
+            assert_eq!(
+                Packet::Subscribe(s).encode(Version::V3_1_1, &mut out),
+                Err(EncodeError::NotInVersion)
+            );
+        }
+    }
+
+    #[test]
+    fn text_list_rejects_what_the_byte_path_rejects() {
+        // Length 0xC3 then a continuation byte: valid UTF-8 as a whole ("é"), but the filter's
+        // own bytes start mid-character.
+        let mut payload = [b'a'; 0xC3 + 3];
+        payload[0] = 0;
+        payload[1] = 0xC3;
+        payload[2] = 0xA9;
+        payload[0xC3 + 2] = 0;
+        let mut buf = [0u8; 512];
+        let len = subscribe_bytes(&payload, &mut buf);
+        assert_eq!(decode_v(&buf[..len], Version::V5), Err(DecodeError::InvalidUtf8));
+        for (payload, err) in [
+            (&b"\0\x03a\0b\x00"[..], DecodeError::NullCharacter),
+            (b"\0\x03a+b\x00", DecodeError::InvalidTopicFilter),
+            (b"\0\x01a\xC0", DecodeError::InvalidSubscriptionOptions),
+            (b"\0\x01a\x03", DecodeError::InvalidQos),
+            (b"\0\x01a", DecodeError::Truncated),
+            (b"\0\x05a", DecodeError::Truncated),
+            (b"\0", DecodeError::Truncated),
+            (b"\0\x0c$share/g/a/#\x04", DecodeError::NoLocalOnSharedSubscription),
+            (b"\0\x08$share/g\x00", DecodeError::InvalidTopicFilter),
+        ] {
+            let len = subscribe_bytes(payload, &mut buf);
+            assert_eq!(decode_v(&buf[..len], Version::V5), Err(err), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn unsubscribe_lists_round_trip() {
+        let long = [b'x'; 130];
+        let long = core::str::from_utf8(&long).unwrap();
+        for filters in [&["a/+", "$share/g/#"][..], &[long, "b"][..]] {
+            let mut buf = [0u8; 512];
+            let u = Unsubscribe::new(pid(9), filters);
+            let len = Packet::Unsubscribe(u).encode(Version::V5, &mut buf).unwrap();
+            let Packet::Unsubscribe(d) = decode_v(&buf[..len], Version::V5).unwrap() else {
+                panic!("not an UNSUBSCRIBE")
+            };
+            assert!(d.filters.iter().eq(filters.iter().copied()));
+            let mut out = [0u8; 512];
+            assert_eq!(Packet::Unsubscribe(d).encode(Version::V5, &mut out), Ok(len));
+            assert_eq!(&out[..len], &buf[..len]);
+            // "$share/g/#" is an ordinary filter in 3.1.1, so both versions take it.
+            assert!(Packet::Unsubscribe(d).encode(Version::V3_1_1, &mut out).is_ok());
+        }
+    }
+
+    fn pid(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    #[test]
+    fn shared_filter_with_nul_in_share_name_is_refused_on_encode() {
+        let s = [Subscription::new("$share/g\0/a", Qos::AtMostOnce)];
+        let mut out = [0u8; 64];
+        assert_eq!(
+            Packet::Subscribe(Subscribe::new(pid(1), &s)).encode(Version::V5, &mut out),
+            Err(EncodeError::InvalidTopicFilter)
+        );
     }
 }
