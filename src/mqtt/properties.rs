@@ -394,6 +394,63 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     })
 }
 
+/// Checks one property at the front of `r` with the same rules as [`read_property`], without
+/// building the [`Property`] value (the validation pass of [`Properties::parse`]).
+#[inline]
+fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
+    let before = *r;
+    let b = r.u8()?;
+    let Some(id) = PropertyId::from_u8(b) else {
+        // Unknown, or a multi-byte identifier (none is defined): report as `read_property` does.
+        let mut again = before;
+        return read_property(&mut again).map(|p| p.id());
+    };
+    let invalid = DecodeError::InvalidPropertyValue(id);
+    use PropertyId as I;
+    match id.kind() {
+        // Every one-byte property is 0 or 1: Payload Format Indicator [MQTT-3.3.2.3.2],
+        // Maximum QoS (§3.2.2.3.4) and the booleans (§3.1.2.11, §3.2.2.3).
+        Kind::Byte => {
+            if r.u8()? > 1 {
+                return Err(invalid);
+            }
+        }
+        Kind::U16 => {
+            // §3.1.2.11.3 Receive Maximum 0, [MQTT-3.3.2-8] Topic Alias 0: Protocol Errors.
+            if r.u16()? == 0 && matches!(id, I::ReceiveMaximum | I::TopicAlias) {
+                return Err(invalid);
+            }
+        }
+        Kind::U32 => {
+            // §3.1.2.11.4: Maximum Packet Size 0 is a Protocol Error.
+            if r.u32()? == 0 && id == I::MaximumPacketSize {
+                return Err(invalid);
+            }
+        }
+        // §3.3.2.3.8: Subscription Identifier 0 is a Protocol Error.
+        Kind::VarInt => {
+            if r.varint()? == 0 {
+                return Err(invalid);
+            }
+        }
+        Kind::Str => {
+            let (s, flags) = wire::utf8_scan(r.binary()?)?;
+            // [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards, not empty.
+            if id == I::ResponseTopic && (s.is_empty() || flags & wire::found::WILDCARD != 0) {
+                return Err(invalid);
+            }
+        }
+        Kind::Bin => {
+            r.binary()?;
+        }
+        Kind::Pair => {
+            wire::utf8(r.binary()?)?;
+            wire::utf8(r.binary()?)?;
+        }
+    }
+    Ok(id)
+}
+
 /// A validated property list: the raw bytes after the Property Length, borrowed.
 ///
 /// Obtain one from a decoded packet, from [`Properties::parse`] or from [`PropertiesBuilder`].
@@ -449,8 +506,7 @@ impl<'a> Properties<'a> {
         let mut r = Reader::new(raw);
         let mut present: u64 = 0;
         while !r.is_empty() {
-            let p = read_property(&mut r)?;
-            let id = p.id();
+            let id = check_property(&mut r)?;
             // [MQTT-2.2.2.2] a property not defined for this packet is a Protocol Error.
             if !id.is_allowed_in(context) {
                 return Err(DecodeError::PropertyNotAllowed(id));
@@ -913,6 +969,70 @@ mod tests {
             PropertiesBuilder::new(&mut buf).push(Property::ResponseTopic("a/+")).unwrap_err(),
             EncodeError::InvalidPropertyValue(PropertyId::ResponseTopic)
         );
+    }
+
+    /// `Properties::parse` as first written: through `read_property`, building every value.
+    fn parse_by_reading(raw: &[u8], context: PropertyContext) -> Result<u64, DecodeError> {
+        let mut r = Reader::new(raw);
+        let mut present = 0u64;
+        while !r.is_empty() {
+            let id = read_property(&mut r)?.id();
+            if !id.is_allowed_in(context) {
+                return Err(DecodeError::PropertyNotAllowed(id));
+            }
+            if present & bit_of(id) != 0 && !id.may_repeat_in(context) {
+                return Err(DecodeError::DuplicateProperty(id));
+            }
+            present |= bit_of(id);
+        }
+        if present & bit_of(PropertyId::AuthenticationData) != 0
+            && present & bit_of(PropertyId::AuthenticationMethod) == 0
+        {
+            return Err(DecodeError::AuthenticationDataWithoutMethod);
+        }
+        Ok(present)
+    }
+
+    #[test]
+    fn validation_pass_agrees_with_reading() {
+        use PropertyContext as C;
+        let contexts = [C::Publish, C::Will, C::Connect, C::ConnAck, C::Subscribe];
+        let mut buf = [0u8; 4];
+        // Every identifier byte with every following two bytes, and a few longer tails.
+        for id in 0..=255u8 {
+            for v in
+                [0u8, 1, 0x7f, 0x80, 0xff].into_iter().flat_map(|h| (0..=255).map(move |l| [h, l]))
+            {
+                buf[0] = id;
+                buf[1..3].copy_from_slice(&v);
+                for len in [1, 2, 3] {
+                    let raw = &buf[..len];
+                    for c in contexts {
+                        let want = parse_by_reading(raw, c);
+                        let got = Properties::parse(raw, c).map(|p| p.present & !REPEATED_SUB_ID);
+                        assert_eq!(got, want, "{raw:?} in {c:?}");
+                    }
+                }
+            }
+        }
+        let lists: &[&[u8]] = &[
+            &[0x08, 0, 3, b'a', b'/', b'b'],
+            &[0x08, 0, 3, b'a', b'/', b'+'],
+            &[0x08, 0, 1, 0],
+            &[0x26, 0, 1, b'k', 0, 1, 0xFF],
+            &[0x26, 0, 1, b'k', 0, 1, 0],
+            &[0x27, 0, 0, 0, 1],
+            &[0x0B, 0x80, 0x01, 0x0B, 0x80, 0x00],
+            &[0x80, 0x01, 0],
+            &[0x81, 0x00],
+            &[0x80, 0x80, 0x80, 0x80],
+        ];
+        for raw in lists {
+            for c in contexts {
+                let got = Properties::parse(raw, c).map(|p| p.present & !REPEATED_SUB_ID);
+                assert_eq!(got, parse_by_reading(raw, c), "{raw:?} in {c:?}");
+            }
+        }
     }
 
     #[test]

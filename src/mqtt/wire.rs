@@ -88,10 +88,18 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        // Pad the tail with a byte that matches nothing and test it as one more word.
-        let mut tail = [b'a'; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        let w = u64::from_le_bytes(tail);
+        // The last eight bytes again when there are that many (re-testing bytes changes no
+        // flag), else the tail padded with a byte that matches nothing.
+        let w = match bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) {
+            Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+            _ => {
+                let mut tail = [b'a'; 8];
+                for (t, &b) in tail.iter_mut().zip(rest) {
+                    *t = b;
+                }
+                u64::from_le_bytes(tail)
+            }
+        };
         nul |= zero_bytes(w);
         wild |= zero_bytes(w ^ PLUS) | zero_bytes(w ^ HASH);
     }
