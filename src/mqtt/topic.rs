@@ -126,9 +126,23 @@ fn wildcards_placed(bytes: &[u8]) -> Result<(), TopicError> {
         base += 8;
     }
     let rest = chunks.remainder();
-    let mut tail = [0u8; 8];
-    tail[..rest.len()].copy_from_slice(rest);
-    check(base, u64::from_le_bytes(tail))
+    if rest.is_empty() {
+        return Ok(());
+    }
+    // The last eight bytes again when there are that many (checking a wildcard twice is
+    // harmless), else the tail padded with zeros.
+    match bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) {
+        Some(&[a, b, c, d, e, f, g, h]) => {
+            check(bytes.len() - 8, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
+        }
+        _ => {
+            let mut tail = [0u8; 8];
+            for (t, &b) in tail.iter_mut().zip(rest) {
+                *t = b;
+            }
+            check(base, u64::from_le_bytes(tail))
+        }
+    }
 }
 
 /// Checks a topic filter with the MQTT 5.0 shared-subscription rules applied when it starts with

@@ -83,33 +83,25 @@ pub(crate) mod found {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// High bits set where `w` may have a zero byte: non-zero exactly when `w` has one (SWAR; a
-/// borrow can only add bits above a real zero byte).
-#[inline(always)]
-const fn zero_bytes(w: u64) -> u64 {
-    w.wrapping_sub(LO) & !w & HI
-}
-
-/// `+` (0x2B) and `#` (0x23) differ only in bit 3: with that bit set in every byte, both are
-/// 0x2B, and no other byte is.
+// SWAR byte tests: `(w - LO) & !w & HI` has high bits set where `w` may have a zero byte, and
+// is non-zero exactly when `w` has one (a borrow can only add bits above a real zero byte).
+// `+` (0x2B) and `#` (0x23) differ only in bit 3: with that bit set in every byte both become
+// 0x2B and no other byte does, so `(w | BIT3) ^ PLUS` has a zero byte exactly where `w` has a
+// wildcard.
 const BIT3: u64 = LO * 0x08;
 const PLUS: u64 = LO * b'+' as u64;
-
-/// High bits set where `w` may have a `+` or `#` (same caveat as [`zero_bytes`]).
-#[inline(always)]
-const fn wildcard_bytes(w: u64) -> u64 {
-    zero_bytes((w | BIT3) ^ PLUS)
-}
 
 /// One pass over `bytes`, eight at a time and branch-free, reporting NUL and wildcards.
 #[inline]
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
+    // The two tests above, before their final `& HI`, which is applied once at the end.
     let (mut nul, mut wild) = (0u64, 0u64);
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        nul |= zero_bytes(w);
-        wild |= wildcard_bytes(w);
+        nul |= w.wrapping_sub(LO) & !w;
+        let x = (w | BIT3) ^ PLUS;
+        wild |= x.wrapping_sub(LO) & !x;
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
@@ -125,10 +117,12 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
                 u64::from_le_bytes(tail)
             }
         };
-        nul |= zero_bytes(w);
-        wild |= wildcard_bytes(w);
+        nul |= w.wrapping_sub(LO) & !w;
+        let x = (w | BIT3) ^ PLUS;
+        wild |= x.wrapping_sub(LO) & !x;
     }
-    (if nul != 0 { found::NUL } else { 0 }) | (if wild != 0 { found::WILDCARD } else { 0 })
+    (if nul & HI != 0 { found::NUL } else { 0 })
+        | (if wild & HI != 0 { found::WILDCARD } else { 0 })
 }
 
 /// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2] and returns it
