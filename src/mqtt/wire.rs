@@ -109,13 +109,8 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
         // flag), else the tail padded with a byte that matches nothing.
         let w = match bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) {
             Some(&[a, b, c, d, e, f, g, h]) => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
-            _ => {
-                let mut tail = [b'a'; 8];
-                for (t, &b) in tail.iter_mut().zip(rest) {
-                    *t = b;
-                }
-                u64::from_le_bytes(tail)
-            }
+            // Shifted in byte by byte: a copy into a padded array becomes a `memcpy` call.
+            _ => rest.iter().rev().fold(LO * u64::from(b'a'), |w, &b| w << 8 | u64::from(b)),
         };
         nul |= w.wrapping_sub(LO) & !w;
         let x = (w | BIT3) ^ PLUS;
