@@ -452,6 +452,10 @@ impl<'a> Packet<'a> {
     /// On error nothing was written. CONNECT is encoded as its own [`Connect::version`].
     #[inline]
     pub fn encode(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        if let Packet::Publish(p) = self {
+            // The hot path, without the per-packet-type dispatch below.
+            return p.encode(version, buf);
+        }
         let version = self.effective_version(version);
         let body = self.body_len(version)?;
         let total = total_len(body)?;
