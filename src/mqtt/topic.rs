@@ -119,13 +119,12 @@ fn wildcards_placed(bytes: &[u8]) -> Result<(), TopicError> {
         }
         Ok(())
     };
-    let mut chunks = bytes.chunks_exact(8);
+    let (words, rest) = bytes.as_chunks::<8>();
     let mut base = 0;
-    for c in &mut chunks {
-        check(base, u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))?;
+    for &w in words {
+        check(base, u64::from_le_bytes(w))?;
         base += 8;
     }
-    let rest = chunks.remainder();
     if rest.is_empty() {
         return Ok(());
     }

@@ -96,14 +96,13 @@ const PLUS: u64 = LO * b'+' as u64;
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
     // The two tests above, before their final `& HI`, which is applied once at the end.
     let (mut nul, mut wild) = (0u64, 0u64);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let (words, rest) = bytes.as_chunks::<8>();
+    for &c in words {
+        let w = u64::from_le_bytes(c);
         nul |= w.wrapping_sub(LO) & !w;
         let x = (w | BIT3) ^ PLUS;
         wild |= x.wrapping_sub(LO) & !x;
     }
-    let rest = chunks.remainder();
     if !rest.is_empty() {
         // The last eight bytes again when there are that many (re-testing bytes changes no
         // flag), else the tail padded with a byte that matches nothing.
