@@ -394,6 +394,81 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     })
 }
 
+/// Reads one property from a list already validated by [`Properties::parse`] or built by
+/// [`PropertiesBuilder`]: the value checks of [`read_property`] held, so they are not repeated
+/// (only the conversion to `&str` checks UTF-8 again, as safe code must). `None` only if the
+/// list ends.
+#[inline]
+fn read_valid<'a>(r: &mut Reader<'a>) -> Option<Property<'a>> {
+    use Property as P;
+    use PropertyId as I;
+    let id = PropertyId::from_u8(r.u8().ok()?)?;
+    Some(match id.kind() {
+        Kind::Byte => {
+            let set = r.u8().ok()? != 0;
+            match id {
+                I::PayloadFormatIndicator => P::PayloadFormatIndicator(if set {
+                    PayloadFormat::Utf8
+                } else {
+                    PayloadFormat::Unspecified
+                }),
+                I::MaximumQos => {
+                    P::MaximumQos(if set { Qos::AtLeastOnce } else { Qos::AtMostOnce })
+                }
+                I::RequestProblemInformation => P::RequestProblemInformation(set),
+                I::RequestResponseInformation => P::RequestResponseInformation(set),
+                I::RetainAvailable => P::RetainAvailable(set),
+                I::WildcardSubscriptionAvailable => P::WildcardSubscriptionAvailable(set),
+                I::SubscriptionIdentifierAvailable => P::SubscriptionIdentifierAvailable(set),
+                _ => P::SharedSubscriptionAvailable(set),
+            }
+        }
+        Kind::U16 => {
+            let v = r.u16().ok()?;
+            match id {
+                I::ServerKeepAlive => P::ServerKeepAlive(v),
+                I::ReceiveMaximum => P::ReceiveMaximum(NonZeroU16::new(v)?),
+                I::TopicAliasMaximum => P::TopicAliasMaximum(v),
+                _ => P::TopicAlias(NonZeroU16::new(v)?),
+            }
+        }
+        Kind::U32 => {
+            let v = r.u32().ok()?;
+            match id {
+                I::MessageExpiryInterval => P::MessageExpiryInterval(v),
+                I::SessionExpiryInterval => P::SessionExpiryInterval(v),
+                I::WillDelayInterval => P::WillDelayInterval(v),
+                _ => P::MaximumPacketSize(NonZeroU32::new(v)?),
+            }
+        }
+        Kind::VarInt => P::SubscriptionIdentifier(NonZeroU32::new(r.varint().ok()?)?),
+        Kind::Str => {
+            let s = core::str::from_utf8(r.binary().ok()?).ok()?;
+            match id {
+                I::ContentType => P::ContentType(s),
+                I::ResponseTopic => P::ResponseTopic(s),
+                I::AssignedClientIdentifier => P::AssignedClientIdentifier(s),
+                I::AuthenticationMethod => P::AuthenticationMethod(s),
+                I::ResponseInformation => P::ResponseInformation(s),
+                I::ServerReference => P::ServerReference(s),
+                _ => P::ReasonString(s),
+            }
+        }
+        Kind::Bin => {
+            let b = r.binary().ok()?;
+            match id {
+                I::CorrelationData => P::CorrelationData(b),
+                _ => P::AuthenticationData(b),
+            }
+        }
+        Kind::Pair => {
+            let k = core::str::from_utf8(r.binary().ok()?).ok()?;
+            let v = core::str::from_utf8(r.binary().ok()?).ok()?;
+            P::UserProperty(k, v)
+        }
+    })
+}
+
 /// Checks one property at the front of `r` with the same rules as [`read_property`], without
 /// building the [`Property`] value (the validation pass of [`Properties::parse`]).
 #[inline]
@@ -638,7 +713,7 @@ impl<'a> Iterator for PropertiesIter<'a> {
         }
         // The list was validated when the `Properties` was made, so this cannot fail; should it
         // ever, iteration simply ends.
-        read_property(&mut self.r).ok()
+        read_valid(&mut self.r)
     }
 }
 
@@ -865,6 +940,18 @@ mod tests {
     }
 
     #[test]
+    fn iterator_reads_every_property_as_read_property_does() {
+        let mut buf = [0u8; 256];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        for p in all() {
+            b.push(p).unwrap();
+        }
+        let props = b.finish();
+        assert!(props.iter().eq(all()));
+        assert_iter_matches_reading(props);
+    }
+
+    #[test]
     fn wire_bytes() {
         let mut buf = [0u8; 32];
         let mut b = PropertiesBuilder::new(&mut buf);
@@ -993,6 +1080,16 @@ mod tests {
         Ok(present)
     }
 
+    /// The infallible iterator yields what `read_property` reads from a validated list.
+    fn assert_iter_matches_reading(props: Properties<'_>) {
+        let mut r = Reader::new(props.as_bytes());
+        let mut it = props.iter();
+        while !r.is_empty() {
+            assert_eq!(it.next(), Some(read_property(&mut r).unwrap()));
+        }
+        assert_eq!(it.next(), None);
+    }
+
     #[test]
     fn validation_pass_agrees_with_reading() {
         use PropertyContext as C;
@@ -1009,7 +1106,11 @@ mod tests {
                     let raw = &buf[..len];
                     for c in contexts {
                         let want = parse_by_reading(raw, c);
-                        let got = Properties::parse(raw, c).map(|p| p.present & !REPEATED_SUB_ID);
+                        let parsed = Properties::parse(raw, c);
+                        if let Ok(p) = parsed {
+                            assert_iter_matches_reading(p);
+                        }
+                        let got = parsed.map(|p| p.present & !REPEATED_SUB_ID);
                         assert_eq!(got, want, "{raw:?} in {c:?}");
                     }
                 }
@@ -1029,6 +1130,9 @@ mod tests {
         ];
         for raw in lists {
             for c in contexts {
+                if let Ok(p) = Properties::parse(raw, c) {
+                    assert_iter_matches_reading(p);
+                }
                 let got = Properties::parse(raw, c).map(|p| p.present & !REPEATED_SUB_ID);
                 assert_eq!(got, parse_by_reading(raw, c), "{raw:?} in {c:?}");
             }
