@@ -256,6 +256,45 @@ mod tests {
         assert!(!matches("+", "/finance"));
     }
 
+    /// The placement rules level by level, as the specification states them.
+    fn placed_by_levels(filter: &str) -> bool {
+        let mut levels = filter.split('/').peekable();
+        while let Some(level) = levels.next() {
+            let last = levels.peek().is_none();
+            if level.contains('#') && (level != "#" || !last) {
+                return false;
+            }
+            if level.contains('+') && level != "+" {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn wildcard_placement_agrees_with_levels() {
+        // Every filter of up to 7 characters over {a, /, +, #}, and longer ones built from
+        // them so that wildcards sit at every position around the eight-byte word edges.
+        let alphabet = [b'a', b'/', b'+', b'#'];
+        let mut buf = [0u8; 24];
+        for len in 1..=7usize {
+            for mut n in 0..4usize.pow(len as u32) {
+                for b in buf.iter_mut().take(len) {
+                    *b = alphabet[n % 4];
+                    n /= 4;
+                }
+                for pad in [0usize, 1, 7, 8, 9, 15, 16] {
+                    let mut long = [b'x'; 24];
+                    long[pad..pad + len].copy_from_slice(&buf[..len]);
+                    for f in [&buf[..len], &long[..pad + len], &long[..]] {
+                        let f = core::str::from_utf8(f).unwrap();
+                        assert_eq!(validate_topic_filter(f).is_ok(), placed_by_levels(f), "{f:?}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn wildcard_placement_table() {
         for ok in [

@@ -135,6 +135,53 @@ fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), En
     Ok((wire::prefixed_len(filter.len())?, shared))
 }
 
+/// Checks the SUBSCRIBE entries to send and returns their encoded length.
+#[inline]
+fn subscriptions_len<'a>(
+    items: impl Iterator<Item = Subscription<'a>>,
+    version: Version,
+) -> Result<usize, EncodeError> {
+    let mut len = 0usize;
+    let mut any = false;
+    for s in items {
+        any = true;
+        let (n, shared) = encode_filter_len(s.filter, version)?;
+        // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
+        if shared && s.options.no_local {
+            return Err(EncodeError::NoLocalOnSharedSubscription);
+        }
+        if version == Version::V3_1_1 && s.options != SubscriptionOptions::new(s.options.qos) {
+            return Err(EncodeError::NotInVersion);
+        }
+        len = len.checked_add(n + 1).ok_or(EncodeError::PacketTooLarge)?;
+    }
+    // [MQTT-3.8.3-3] at least one topic filter.
+    if !any {
+        return Err(EncodeError::NoTopicFilters);
+    }
+    Ok(len)
+}
+
+/// Checks the UNSUBSCRIBE filters to send and returns their encoded length.
+#[inline]
+fn unsubscriptions_len<'a>(
+    items: impl Iterator<Item = &'a str>,
+    version: Version,
+) -> Result<usize, EncodeError> {
+    let mut len = 0usize;
+    let mut any = false;
+    for f in items {
+        any = true;
+        len =
+            len.checked_add(encode_filter_len(f, version)?.0).ok_or(EncodeError::PacketTooLarge)?;
+    }
+    // [MQTT-3.10.3-2] at least one topic filter.
+    if !any {
+        return Err(EncodeError::NoTopicFilters);
+    }
+    Ok(len)
+}
+
 #[derive(Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum List<'a, T: 'a> {
@@ -436,27 +483,17 @@ impl<'a> Subscribe<'a> {
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         let v5 = version == Version::V5;
-        let mut len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
+        let len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
         if let Some(wire) = self.filters.0.wire_for(version) {
             // Decoded for this version: every rule below already held [MQTT-3.8.3-3].
             return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
         }
-        let mut any = false;
-        for s in self.filters.iter() {
-            any = true;
-            let (n, shared) = encode_filter_len(s.filter, version)?;
-            if shared && s.options.no_local {
-                return Err(EncodeError::NoLocalOnSharedSubscription);
-            }
-            if !v5 && s.options != SubscriptionOptions::new(s.options.qos) {
-                return Err(EncodeError::NotInVersion);
-            }
-            len = len.checked_add(n + 1).ok_or(EncodeError::PacketTooLarge)?;
-        }
-        if !any {
-            return Err(EncodeError::NoTopicFilters);
-        }
-        Ok(len)
+        // A caller's slice is walked directly (a tighter loop than the list iterator).
+        let filters = match self.filters.0 {
+            List::Slice(items) => subscriptions_len(items.iter().copied(), version)?,
+            _ => subscriptions_len(self.filters.iter(), version)?,
+        };
+        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
@@ -468,9 +505,13 @@ impl<'a> Subscribe<'a> {
             w.bytes(wire);
             return;
         }
-        for s in self.filters.iter() {
+        let write = |w: &mut Writer<'_>, s: Subscription<'_>| {
             w.string(s.filter);
             w.u8(s.options.to_byte());
+        };
+        match self.filters.0 {
+            List::Slice(items) => items.iter().for_each(|&s| write(w, s)),
+            _ => self.filters.iter().for_each(|s| write(w, s)),
         }
     }
 }
@@ -601,22 +642,16 @@ impl<'a> Unsubscribe<'a> {
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         let v5 = version == Version::V5;
-        let mut len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
+        let len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
         if let Some(wire) = self.filters.0.wire_for(version) {
             // Decoded for this version: every rule below already held [MQTT-3.10.3-2].
             return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
         }
-        let mut any = false;
-        for f in self.filters.iter() {
-            any = true;
-            len = len
-                .checked_add(encode_filter_len(f, version)?.0)
-                .ok_or(EncodeError::PacketTooLarge)?;
-        }
-        if !any {
-            return Err(EncodeError::NoTopicFilters);
-        }
-        Ok(len)
+        let filters = match self.filters.0 {
+            List::Slice(items) => unsubscriptions_len(items.iter().copied(), version)?,
+            _ => unsubscriptions_len(self.filters.iter(), version)?,
+        };
+        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
@@ -628,8 +663,9 @@ impl<'a> Unsubscribe<'a> {
             w.bytes(wire);
             return;
         }
-        for f in self.filters.iter() {
-            w.string(f);
+        match self.filters.0 {
+            List::Slice(items) => items.iter().for_each(|f| w.string(f)),
+            _ => self.filters.iter().for_each(|f| w.string(f)),
         }
     }
 }
