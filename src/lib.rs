@@ -18,3 +18,6 @@ pub mod mqtt;
 
 #[cfg(feature = "ws")]
 pub mod ws;
+
+#[cfg(feature = "mqtt")]
+pub mod io;

@@ -1270,3 +1270,81 @@ fn mosquitto_broker_v3() {
     assert_eq!(p[3], Packet::UnsubAck(UnsubAck::new(pid(2), &[])));
     assert_eq!(p[4], Packet::PingResp);
 }
+
+/// A device with a 1 KiB receive buffer takes a PUBLISH with a 200 KiB payload followed by a
+/// PINGRESP: it decodes the head from the buffer, then consumes the payload in chunks.
+#[test]
+fn streaming_receive_through_a_small_buffer() {
+    const BUF: usize = 1024;
+    let payload: Vec<u8> = (0..200 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut pb = [0u8; 32];
+    let mut b = PropertiesBuilder::new(&mut pb);
+    b.push(Property::UserProperty("part", "1")).unwrap();
+    let big = Publish {
+        qos_pid: QosPid::AtLeastOnce(pid(3)),
+        properties: b.finish(),
+        ..Publish::new("files/firmware", &payload)
+    };
+    // The sender streams too: head first, then the payload as is.
+    let mut head = [0u8; 64];
+    let n = big.encode_head(V5, payload.len(), &mut head).unwrap();
+    let mut wire = head[..n].to_vec();
+    wire.extend_from_slice(&payload);
+    wire.extend_from_slice(&[0xD0, 0x00]);
+
+    let o = opts(V5);
+    let mut input = &wire[..]; // the transport
+    let mut buf = [0u8; BUF];
+    let mut filled = 0;
+    let mut received = Vec::new();
+    let mut pings = 0;
+    // Bytes of the current PUBLISH payload still to come, if one is being streamed.
+    let mut streaming: Option<usize> = None;
+    loop {
+        // Read what fits (the transport hands out at most 300 bytes per read).
+        let n = input.len().min(BUF - filled).min(300);
+        buf[filled..filled + n].copy_from_slice(&input[..n]);
+        input = &input[n..];
+        filled += n;
+        if filled == 0 && input.is_empty() {
+            break;
+        }
+        let mut used = 0;
+        if let Some(left) = streaming {
+            let take = left.min(filled);
+            received.extend_from_slice(&buf[..take]);
+            used = take;
+            streaming = if left == take { None } else { Some(left - take) };
+        } else {
+            match FixedHeader::decode(&buf[..filled], &o).unwrap() {
+                Status::Partial { .. } => {}
+                Status::Complete(h) if h.total_len() <= BUF => {
+                    if let Status::Complete((p, len)) = packet::decode(&buf[..filled], &o).unwrap()
+                    {
+                        assert_eq!(p, Packet::PingResp);
+                        pings += 1;
+                        used = len;
+                    }
+                }
+                Status::Complete(h) => {
+                    assert_eq!(h.packet_type, PacketType::Publish);
+                    if let Status::Complete(ph) = Publish::decode_head(&buf[..filled], &o).unwrap()
+                    {
+                        assert_eq!(ph.publish.topic, "files/firmware");
+                        assert_eq!(
+                            ph.publish.properties.user_properties().next(),
+                            Some(("part", "1"))
+                        );
+                        assert_eq!(ph.payload_len, payload.len());
+                        used = ph.head_len;
+                        streaming = Some(ph.payload_len);
+                    }
+                }
+            }
+        }
+        buf.copy_within(used..filled, 0);
+        filled -= used;
+    }
+    assert_eq!(received, payload);
+    assert_eq!(pings, 1);
+}

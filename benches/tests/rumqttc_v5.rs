@@ -1336,3 +1336,30 @@ fn benchmark_packets_agree() {
 // ---- unused imports guard for types only used in some configurations --------------------------
 #[allow(dead_code)]
 fn _types(_: SubscribeFilters<'_>, _: UnsubscribeFilters<'_>, _: ReasonCodes<'_>) {}
+
+/// Malformed packets: mqtt-ws refuses each with the error for the spec statement named, and
+/// rumqttc 0.25.1's decoder accepts every one of them (its PUBLISH topic is unchecked bytes).
+/// This records rumqttc's leniency; the cross-check above never relies on it.
+#[test]
+fn rumqttc_deviation_accepts_malformed() {
+    let cases: &[(&str, &str, &[u8])] = &[
+        // Wildcard in a PUBLISH topic name.
+        ("[MQTT-3.3.2-2]", "InvalidTopicName", &[0x30, 0x06, 0, 3, b'a', b'/', b'+', 0]),
+        // Topic name that is not UTF-8.
+        ("[MQTT-1.5.4-1]", "InvalidUtf8", &[0x30, 0x05, 0, 2, 0xc3, 0x28, 0]),
+        // U+0000 in a topic name.
+        ("[MQTT-1.5.4-2]", "NullCharacter", &[0x30, 0x05, 0, 2, b'a', 0, 0]),
+        // Payload Format Indicator twice.
+        ("[MQTT-2.2.2.2]", "DuplicateProperty", &[0x30, 0x09, 0, 1, b'a', 4, 1, 0, 1, 0, b'x']),
+        // Topic Alias 0.
+        ("[MQTT-3.3.2-8]", "InvalidPropertyValue", &[0x30, 0x07, 0, 1, b'a', 3, 0x23, 0, 0]),
+        // SUBSCRIBE whose options byte has the reserved bits 6 and 7 set.
+        ("[MQTT-3.8.3-5]", "InvalidSubscriptionOptions", &[0x82, 0x07, 0, 1, 0, 0, 1, b'a', 0xc0]),
+    ];
+    for (rule, error, bytes) in cases {
+        let ours = decode(bytes, &DecodeOptions::new(Version::V5));
+        assert!(format!("{ours:?}").contains(error), "{rule}: mqtt-ws gave {ours:?}");
+        let theirs = r::Packet::read(&mut BytesMut::from(*bytes), None);
+        assert!(theirs.is_ok(), "{rule}: rumqttc now refuses it ({theirs:?}): update this list");
+    }
+}

@@ -152,8 +152,7 @@ impl core::fmt::Display for DecodeError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for DecodeError {}
+impl core::error::Error for DecodeError {}
 
 /// Encoding failed; nothing was written into the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,5 +209,4 @@ impl core::fmt::Display for EncodeError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for EncodeError {}
+impl core::error::Error for EncodeError {}

@@ -5,6 +5,7 @@
 //! into a caller buffer. The protocol version is a parameter, not a separate API.
 //! [`properties`], [`reason`] and [`topic`] hold the pieces packets are made of.
 
+pub mod client;
 mod error;
 pub mod packet;
 pub mod properties;

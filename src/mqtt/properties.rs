@@ -652,12 +652,12 @@ impl<'a> Properties<'a> {
         })
     }
 
-    /// The Topic Alias, if present.
-    pub fn topic_alias(&self) -> Option<NonZeroU16> {
-        match self.get(PropertyId::TopicAlias) {
-            Some(Property::TopicAlias(a)) => Some(a),
+    /// The Subscription Identifiers in wire order (several in a PUBLISH, at most one elsewhere).
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = NonZeroU32> + 'a {
+        self.iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(id) => Some(id),
             _ => None,
-        }
+        })
     }
 
     /// Bytes on the wire: the Property Length plus the list.
@@ -689,6 +689,76 @@ impl<'a> Properties<'a> {
         }
         Ok(())
     }
+}
+
+macro_rules! getters {
+    ($( $(#[$doc:meta])* $fn:ident: $variant:ident -> $ty:ty; )*) => {
+        /// Typed accessors for the properties that appear at most once.
+        impl<'a> Properties<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $fn(&self) -> Option<$ty> {
+                    match self.get(PropertyId::$variant) {
+                        Some(Property::$variant(v)) => Some(v),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+getters! {
+    /// Payload Format Indicator.
+    payload_format_indicator: PayloadFormatIndicator -> PayloadFormat;
+    /// Message Expiry Interval, seconds.
+    message_expiry_interval: MessageExpiryInterval -> u32;
+    /// Content Type.
+    content_type: ContentType -> &'a str;
+    /// Response Topic.
+    response_topic: ResponseTopic -> &'a str;
+    /// Correlation Data.
+    correlation_data: CorrelationData -> &'a [u8];
+    /// Session Expiry Interval, seconds.
+    session_expiry_interval: SessionExpiryInterval -> u32;
+    /// Assigned Client Identifier.
+    assigned_client_identifier: AssignedClientIdentifier -> &'a str;
+    /// Server Keep Alive, seconds.
+    server_keep_alive: ServerKeepAlive -> u16;
+    /// Authentication Method.
+    authentication_method: AuthenticationMethod -> &'a str;
+    /// Authentication Data.
+    authentication_data: AuthenticationData -> &'a [u8];
+    /// Request Problem Information.
+    request_problem_information: RequestProblemInformation -> bool;
+    /// Will Delay Interval, seconds.
+    will_delay_interval: WillDelayInterval -> u32;
+    /// Request Response Information.
+    request_response_information: RequestResponseInformation -> bool;
+    /// Response Information.
+    response_information: ResponseInformation -> &'a str;
+    /// Server Reference.
+    server_reference: ServerReference -> &'a str;
+    /// Reason String.
+    reason_string: ReasonString -> &'a str;
+    /// Receive Maximum.
+    receive_maximum: ReceiveMaximum -> NonZeroU16;
+    /// Topic Alias Maximum.
+    topic_alias_maximum: TopicAliasMaximum -> u16;
+    /// Topic Alias.
+    topic_alias: TopicAlias -> NonZeroU16;
+    /// Maximum QoS.
+    maximum_qos: MaximumQos -> Qos;
+    /// Retain Available.
+    retain_available: RetainAvailable -> bool;
+    /// Maximum Packet Size, bytes.
+    maximum_packet_size: MaximumPacketSize -> NonZeroU32;
+    /// Wildcard Subscription Available.
+    wildcard_subscription_available: WildcardSubscriptionAvailable -> bool;
+    /// Subscription Identifier Available.
+    subscription_identifier_available: SubscriptionIdentifierAvailable -> bool;
+    /// Shared Subscription Available.
+    shared_subscription_available: SharedSubscriptionAvailable -> bool;
 }
 
 impl<'a> IntoIterator for Properties<'a> {
@@ -949,6 +1019,20 @@ mod tests {
         let props = b.finish();
         assert!(props.iter().eq(all()));
         assert_iter_matches_reading(props);
+    }
+
+    #[test]
+    fn typed_getters() {
+        let raw = [0x21, 0, 10, 0x24, 1, 0x0B, 5, 0x26, 0, 1, b'k', 0, 1, b'v'];
+        let p = Properties::parse(&raw[..5], PropertyContext::ConnAck).unwrap();
+        assert_eq!(p.receive_maximum(), Some(nz16(10)));
+        assert_eq!(p.maximum_qos(), Some(Qos::AtLeastOnce));
+        assert_eq!(p.retain_available(), None);
+        let p = Properties::parse(&raw[5..], PropertyContext::Publish).unwrap();
+        assert_eq!(p.subscription_identifiers().collect::<heapless::Vec<_, 2>>(), [nz32(5)]);
+        assert_eq!(p.user_properties().next(), Some(("k", "v")));
+        assert!(p.contains(PropertyId::UserProperty));
+        assert!(!p.contains(PropertyId::TopicAlias));
     }
 
     #[test]

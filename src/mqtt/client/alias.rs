@@ -1,0 +1,143 @@
+//! Topic alias tables (§3.3.2.3.4), one per direction, for one network connection.
+//!
+//! Invariants: [`Inbound`] holds at most `N` mappings, one per alias, each alias in `1..=N` (the
+//! Topic Alias Maximum the client announced); [`Outbound`] maps alias `i + 1` to its `i`th topic
+//! and never assigns more than the limit it is given. Topics longer than `T` bytes get no slot.
+
+use core::num::NonZeroU16;
+
+use super::RemoteFault;
+
+type Topic<const T: usize> = heapless::String<T>;
+
+/// Where a delivered topic name lives: in the packet, or in an inbound alias slot.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TopicRef<'a> {
+    Input(&'a str),
+    Alias(usize),
+}
+
+/// Aliases the server set, resolved for incoming PUBLISH packets.
+#[derive(Debug)]
+pub(super) struct Inbound<const N: usize, const T: usize> {
+    slots: heapless::Vec<(u16, Topic<T>), N>,
+}
+
+impl<const N: usize, const T: usize> Inbound<N, T> {
+    pub(super) const fn new() -> Self {
+        Self { slots: heapless::Vec::new() }
+    }
+
+    /// The Topic Alias Maximum announced in CONNECT.
+    pub(super) fn maximum() -> u16 {
+        u16::try_from(N).unwrap_or(u16::MAX)
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    /// Applies the Topic Alias of a PUBLISH with `topic` (possibly empty).
+    pub(super) fn resolve<'a>(
+        &mut self,
+        alias: NonZeroU16,
+        topic: &'a str,
+    ) -> Result<TopicRef<'a>, RemoteFault> {
+        // [MQTT-3.3.2-9] no alias above the Topic Alias Maximum the client sent.
+        if N == 0 || alias.get() > Self::maximum() {
+            return Err(RemoteFault::TopicAliasInvalid);
+        }
+        let slot = self.slots.iter().position(|(a, _)| *a == alias.get());
+        if topic.is_empty() {
+            // §3.3.2.3.4: an alias without a mapping is a Protocol Error.
+            return slot.map(TopicRef::Alias).ok_or(RemoteFault::UnknownTopicAlias);
+        }
+        let mut s = Topic::<T>::new();
+        s.push_str(topic).map_err(|_| RemoteFault::AliasTopicTooLong)?;
+        match slot.and_then(|i| self.slots.get_mut(i)) {
+            Some(e) => e.1 = s,
+            // At most N distinct aliases (1..=N) exist, so this always fits.
+            None => {
+                let _ = self.slots.push((alias.get(), s));
+            }
+        }
+        Ok(TopicRef::Input(topic))
+    }
+
+    /// The topic in slot `i` (from [`TopicRef::Alias`]).
+    pub(super) fn get(&self, i: usize) -> &str {
+        self.slots.get(i).map_or("", |(_, s)| s.as_str())
+    }
+}
+
+/// Aliases the client assigns to the topics it publishes to.
+#[derive(Debug)]
+pub(super) struct Outbound<const N: usize, const T: usize> {
+    topics: heapless::Vec<Topic<T>, N>,
+}
+
+impl<const N: usize, const T: usize> Outbound<N, T> {
+    pub(super) const fn new() -> Self {
+        Self { topics: heapless::Vec::new() }
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.topics.clear();
+    }
+
+    /// The alias for `topic` and whether it is newly assigned (the topic goes out once with it),
+    /// within `limit` (the server's Topic Alias Maximum); `None`: send the topic in full.
+    pub(super) fn assign(&mut self, topic: &str, limit: u16) -> Option<(NonZeroU16, bool)> {
+        if let Some(i) = self.topics.iter().position(|t| t.as_str() == topic) {
+            return NonZeroU16::new(u16::try_from(i + 1).ok()?).map(|a| (a, false));
+        }
+        if self.topics.len() >= usize::from(limit).min(N) {
+            return None;
+        }
+        let mut s = Topic::<T>::new();
+        s.push_str(topic).ok()?;
+        self.topics.push(s).ok()?;
+        NonZeroU16::new(u16::try_from(self.topics.len()).ok()?).map(|a| (a, true))
+    }
+
+    /// Forgets the alias just assigned (its PUBLISH could not carry it).
+    pub(super) fn undo_last(&mut self) {
+        self.topics.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(n: u16) -> NonZeroU16 {
+        NonZeroU16::new(n).unwrap()
+    }
+
+    #[test]
+    fn inbound_rules() {
+        let mut t = Inbound::<2, 8>::new();
+        assert!(matches!(t.resolve(a(1), "x/y"), Ok(TopicRef::Input("x/y"))));
+        match t.resolve(a(1), "") {
+            Ok(TopicRef::Alias(i)) => assert_eq!(t.get(i), "x/y"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(t.resolve(a(3), "z"), Err(RemoteFault::TopicAliasInvalid)));
+        assert!(matches!(t.resolve(a(2), ""), Err(RemoteFault::UnknownTopicAlias)));
+        assert!(matches!(t.resolve(a(2), "123456789"), Err(RemoteFault::AliasTopicTooLong)));
+        let mut none = Inbound::<0, 8>::new();
+        assert!(matches!(none.resolve(a(1), "x"), Err(RemoteFault::TopicAliasInvalid)));
+    }
+
+    #[test]
+    fn outbound_rules() {
+        let mut t = Outbound::<3, 8>::new();
+        assert_eq!(t.assign("a", 2), Some((a(1), true)));
+        assert_eq!(t.assign("a", 2), Some((a(1), false)));
+        assert_eq!(t.assign("b", 2), Some((a(2), true)));
+        assert_eq!(t.assign("c", 2), None, "the server's limit");
+        assert_eq!(t.assign("123456789", 3), None, "too long for a slot");
+        t.undo_last();
+        assert_eq!(t.assign("c", 2), Some((a(2), true)));
+    }
+}

@@ -1,0 +1,1153 @@
+//! The MQTT client session: a sans-IO state machine on top of the [packet codec](super::packet).
+//!
+//! [`Client`] owns no buffers and does no I/O. Bytes from the broker go in through
+//! [`Client::handle_input`], bytes for the broker come out of [`Client::poll_transmit`] (acks,
+//! pings, re-sent messages, DISCONNECT) or straight out of a command ([`Client::connect`],
+//! [`Client::publish`], [`Client::subscribe`], ...) that encodes into a caller buffer, and time
+//! comes in through [`Client::handle_timeout`]. Outgoing QoS 1/2 messages are kept in a caller
+//! [`Store`] until acknowledged, so they survive a reconnect.
+//!
+//! # The run loop invariant
+//!
+//! After **any** call that may owe the broker bytes (a command, `handle_input`,
+//! `handle_timeout`), call [`Client::poll_transmit`] until it returns `Ok(None)` and send what it
+//! wrote, in order; only then wait for input or for [`Client::poll_timeout`]. The canonical shape:
+//!
+//! 1. `connect(now, &options, out)`, send the bytes.
+//! 2. Loop: drain `poll_transmit`; wait for bytes or the deadline of `poll_timeout`.
+//! 3. On bytes: call `handle_input` until it reports [`Status::Partial`]; each call consumes at
+//!    most one packet (or one chunk of a large PUBLISH) and may yield one [`Event`], which borrows
+//!    the input (and the client) until the next call. Discard the `consumed` bytes.
+//! 4. On the deadline: `handle_timeout(now)` (harmless when early).
+//! 5. Commands (`publish`, `subscribe`, ...) any time after [`Event::Connected`]; their bytes go
+//!    out after whatever `poll_transmit` gave before.
+//!
+//! ```no_run
+//! use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
+//! use mqtt_ws::mqtt::packet::Status;
+//! use mqtt_ws::time::Instant;
+//! # fn transport_send(_: &[u8]) {}
+//! # fn transport_recv(_: &mut [u8]) -> usize { 0 }
+//! # fn now() -> Instant { Instant::ZERO }
+//! let mut store_buf = [0u8; 1024];
+//! let mut client: Client<SliceStore<'_, 8>> =
+//!     Client::new(SliceStore::new(&mut store_buf), Config::new(512));
+//! let (mut rx, mut rx_len, mut tx) = ([0u8; 512], 0usize, [0u8; 512]);
+//! let n = client.connect(now(), &ConnectOptions::new("sensor-1"), &mut tx)?;
+//! transport_send(&tx[..n]);
+//! loop {
+//!     while let Some(n) = client.poll_transmit(now(), &mut tx)? {
+//!         transport_send(&tx[..n]);
+//!     }
+//!     rx_len += transport_recv(&mut rx[rx_len..]);
+//!     let mut start = 0;
+//!     let mut just_connected = false;
+//!     while let Status::Complete(r) = client.handle_input(now(), &rx[start..rx_len])? {
+//!         start += r.consumed;
+//!         match r.event {
+//!             Some(Event::Connected(_)) => just_connected = true,
+//!             Some(Event::Message(m)) => { /* m.topic, m.payload */ }
+//!             _ => {}
+//!         }
+//!     }
+//!     rx.copy_within(start..rx_len, 0);
+//!     rx_len -= start;
+//!     if just_connected {
+//!         // Drain first (the rule), then the command's own bytes.
+//!         while let Some(n) = client.poll_transmit(now(), &mut tx)? {
+//!             transport_send(&tx[..n]);
+//!         }
+//!         let sent = client.publish(now(), &Outgoing::new("home/livingroom/light", b"ON"), &mut tx)?;
+//!         transport_send(&tx[..sent.len]);
+//!     }
+//!     client.handle_timeout(now())?;
+//! }
+//! # Ok::<(), mqtt_ws::mqtt::client::Error>(())
+//! ```
+//!
+//! # Invariants
+//!
+//! - No broker input panics; every broker fault is an [`Error::Remote`] naming the reason code
+//!   that the queued DISCONNECT carries (MQTT 5.0). Local misuse is an [`Error::Usage`] and changes
+//!   nothing.
+//! - A packet identifier is never reused while its message or request is in flight.
+//! - Outgoing QoS 1/2 messages are counted against the server's Receive Maximum; at the limit,
+//!   `publish` returns [`UsageError::ReceiveMaximumReached`] (backpressure, nothing dropped).
+//! - Incoming QoS 2 messages are delivered once: a re-sent PUBLISH with a packet identifier still
+//!   waiting for its PUBREL is acknowledged again but not delivered again [MQTT-4.3.3-10].
+//! - Topic aliases (both ways) live for one network connection and are reset by `connect`.
+
+mod alias;
+mod error;
+mod event;
+mod options;
+mod store;
+
+pub use error::{Error, RemoteError, RemoteFault, Timeout, UsageError};
+pub use event::{
+    Connected, Event, Message, Received, request_properties, response_to, server_reference,
+};
+pub use options::{Config, ConnectOptions, Outgoing, Sent};
+pub use store::{SliceStore, Store, StoreFull, Stored};
+
+use alias::TopicRef;
+use event::{message, published};
+use options::connect_properties;
+
+use core::num::{NonZeroU16, NonZeroU32};
+
+use super::packet::{
+    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, FixedHeader, Packet, PacketType,
+    Publish, QosPid, ReasonCodes, Status, SubAck, Subscribe, SubscribeFilters, Subscription,
+    UnsubAck, Unsubscribe, UnsubscribeFilters,
+};
+use super::properties::{Properties, Property, PropertyContext, PropertyId};
+use super::topic::SharedSubscription;
+use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
+use crate::time::{Duration, Instant};
+
+/// Bytes of stack scratch the client uses to merge property lists (CONNECT properties, a
+/// PUBLISH's properties plus a Topic Alias). Longer lists give [`UsageError::PropertiesTooLong`].
+pub const PROPERTY_SCRATCH: usize = 512;
+
+/// Capacity of the queue of small packets owed to the server (acks, PINGREQ).
+const CONTROL_QUEUE: usize = 8;
+
+/// Capacity of SUBSCRIBE/UNSUBSCRIBE requests waiting for their acknowledgement.
+const PENDING_REQUESTS: usize = 8;
+
+/// The session's connection state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum State {
+    /// No connection: call [`Client::connect`].
+    Disconnected,
+    /// CONNECT sent, CONNACK awaited (AUTH may be exchanged).
+    Connecting,
+    /// CONNACK received.
+    Connected,
+    /// A broker fault: the DISCONNECT is owed through `poll_transmit`, then the transport closes.
+    Closing,
+}
+
+/// What the server said it can take (CONNACK, §3.2.2.3); protocol defaults until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ServerLimits {
+    /// Receive Maximum: QoS 1/2 messages in flight at once.
+    pub receive_maximum: u16,
+    /// Maximum QoS.
+    pub maximum_qos: Qos,
+    /// Retain Available.
+    pub retain_available: bool,
+    /// Maximum Packet Size (`None`: the protocol's limit).
+    pub maximum_packet_size: Option<u32>,
+    /// Topic Alias Maximum.
+    pub topic_alias_maximum: u16,
+    /// Wildcard Subscription Available.
+    pub wildcard_subscriptions: bool,
+    /// Subscription Identifiers Available.
+    pub subscription_identifiers: bool,
+    /// Shared Subscription Available.
+    pub shared_subscriptions: bool,
+    /// Server Keep Alive, replacing the client's [MQTT-3.2.2-21].
+    pub keep_alive: Option<u16>,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            receive_maximum: u16::MAX,
+            maximum_qos: Qos::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: None,
+            topic_alias_maximum: 0,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
+            keep_alive: None,
+        }
+    }
+}
+
+impl ServerLimits {
+    fn from_properties(p: &Properties<'_>) -> Self {
+        let mut s = Self::default();
+        for prop in p.iter() {
+            match prop {
+                Property::ReceiveMaximum(v) => s.receive_maximum = v.get(),
+                Property::MaximumQos(q) => s.maximum_qos = q,
+                Property::RetainAvailable(b) => s.retain_available = b,
+                Property::MaximumPacketSize(v) => s.maximum_packet_size = Some(v.get()),
+                Property::TopicAliasMaximum(v) => s.topic_alias_maximum = v,
+                Property::WildcardSubscriptionAvailable(b) => s.wildcard_subscriptions = b,
+                Property::SubscriptionIdentifierAvailable(b) => s.subscription_identifiers = b,
+                Property::SharedSubscriptionAvailable(b) => s.shared_subscriptions = b,
+                Property::ServerKeepAlive(v) => s.keep_alive = Some(v),
+                _ => {}
+            }
+        }
+        s
+    }
+}
+
+/// A small packet owed to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    PubAck(PacketId, ReasonCode),
+    PubRec(PacketId, ReasonCode),
+    PubRel(PacketId, ReasonCode),
+    PubComp(PacketId, ReasonCode),
+    PingReq,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestKind {
+    Subscribe,
+    Unsubscribe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pending {
+    id: PacketId,
+    kind: RequestKind,
+    filters: usize,
+}
+
+/// A PUBLISH payload being delivered in chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Streaming {
+    remaining: usize,
+    offset: usize,
+    deliver: bool,
+    ack: Option<Control>,
+}
+
+/// What to do with an incoming PUBLISH.
+struct Incoming<'a> {
+    topic: TopicRef<'a>,
+    deliver: bool,
+    ack: Option<Control>,
+}
+
+/// The MQTT client session state machine; see the [module docs](self) for the run loop.
+///
+/// - `S`: the in-flight [`Store`] for outgoing QoS 1/2 messages.
+/// - `RX`: incoming QoS 2 messages awaiting PUBREL at once; announced as Receive Maximum (at
+///   least 1).
+/// - `ALIASES`: topic aliases each way; announced as Topic Alias Maximum (0 turns them off).
+/// - `TOPIC`: the longest topic name an alias slot holds.
+#[derive(Debug)]
+pub struct Client<
+    S: Store,
+    const RX: usize = 16,
+    const ALIASES: usize = 8,
+    const TOPIC: usize = 128,
+> {
+    store: S,
+    config: Config,
+    state: State,
+    version: Version,
+    server: ServerLimits,
+    keep_alive: u16,
+    auth_method: bool,
+    clean_start: bool,
+    connect_sent: Instant,
+    last_sent: Instant,
+    ping_sent: Option<Instant>,
+    next_id: u16,
+    resend: Option<usize>,
+    close_reason: ReasonCode,
+    control: heapless::Deque<Control, CONTROL_QUEUE>,
+    pending: heapless::Vec<Pending, PENDING_REQUESTS>,
+    rx_qos2: heapless::Vec<PacketId, RX>,
+    aliases_in: alias::Inbound<ALIASES, TOPIC>,
+    aliases_out: alias::Outbound<ALIASES, TOPIC>,
+    stream: Option<Streaming>,
+}
+
+impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
+    Client<S, RX, ALIASES, TOPIC>
+{
+    /// A disconnected client keeping in-flight messages in `store`.
+    pub fn new(store: S, config: Config) -> Self {
+        Self {
+            store,
+            config,
+            state: State::Disconnected,
+            version: Version::V5,
+            server: ServerLimits::default(),
+            keep_alive: 0,
+            auth_method: false,
+            clean_start: true,
+            connect_sent: Instant::ZERO,
+            last_sent: Instant::ZERO,
+            ping_sent: None,
+            next_id: 1,
+            resend: None,
+            close_reason: ReasonCode::Success,
+            control: heapless::Deque::new(),
+            pending: heapless::Vec::new(),
+            rx_qos2: heapless::Vec::new(),
+            aliases_in: alias::Inbound::new(),
+            aliases_out: alias::Outbound::new(),
+            stream: None,
+        }
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The protocol version of the current (or last) connection.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// What the server said it can take (defaults before CONNACK).
+    pub fn server(&self) -> &ServerLimits {
+        &self.server
+    }
+
+    /// The keep alive in force, in seconds (the server's if it sent one).
+    pub fn keep_alive(&self) -> u16 {
+        self.keep_alive
+    }
+
+    /// The in-flight store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Outgoing QoS 1/2 messages not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Gives the store back (to keep it for a later session).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    fn decode_options(&self) -> DecodeOptions {
+        let max = self.config.max_packet_size.map_or(u32::MAX, NonZeroU32::get);
+        DecodeOptions::new(self.version).with_max_packet_size(max)
+    }
+
+    /// Encodes CONNECT for `options` into `out` and starts a connection (a new network
+    /// connection: topic aliases reset). With `clean_start` the store is emptied.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        options: &ConnectOptions<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if matches!(self.state, State::Connecting | State::Connected) {
+            return Err(UsageError::AlreadyConnected.into());
+        }
+        let v5 = options.version == Version::V5;
+        if !v5
+            && (options.session_expiry != 0
+                || options.will.is_some_and(|w| !w.properties.is_empty())
+                || options.auth_method.is_some()
+                || options.auth_data.is_some()
+                || options.request_response_information
+                || !options.request_problem_information
+                || !options.user_properties.is_empty())
+        {
+            return Err(UsageError::NotInVersion.into());
+        }
+        if options.auth_data.is_some() && options.auth_method.is_none() {
+            return Err(UsageError::NoAuthenticationMethod.into());
+        }
+        let mut scratch = [0u8; PROPERTY_SCRATCH];
+        let properties = if v5 {
+            connect_properties::<RX, ALIASES>(&mut scratch, options, &self.config)?
+        } else {
+            Properties::EMPTY
+        };
+        let connect = Connect {
+            version: options.version,
+            clean_start: options.clean_start,
+            keep_alive: options.keep_alive,
+            properties,
+            client_id: options.client_id,
+            will: options.will,
+            username: options.username,
+            password: options.password,
+        };
+        let n = Packet::Connect(connect).encode(options.version, out)?;
+        self.version = options.version;
+        self.state = State::Connecting;
+        self.server = ServerLimits::default();
+        self.keep_alive = options.keep_alive;
+        self.auth_method = options.auth_method.is_some();
+        self.clean_start = options.clean_start;
+        self.connect_sent = now;
+        self.last_sent = now;
+        self.ping_sent = None;
+        self.resend = None;
+        self.control.clear();
+        self.pending.clear();
+        self.aliases_in.clear();
+        self.aliases_out.clear();
+        self.stream = None;
+        if options.clean_start {
+            self.store.clear();
+            self.rx_qos2.clear();
+        }
+        debug!("CONNECT sent ({=usize} bytes)", n);
+        Ok(n)
+    }
+
+    /// Reads at most one packet (or one chunk of a large PUBLISH) from the front of `input`.
+    ///
+    /// [`Status::Partial`] means more bytes are needed (nothing consumed). Call it again with the
+    /// rest of the input until it is partial; drain [`Client::poll_transmit`] afterwards.
+    pub fn handle_input<'a>(
+        &'a mut self,
+        now: Instant,
+        input: &'a [u8],
+    ) -> Result<Status<Received<'a>>, Error> {
+        let _ = now;
+        if matches!(self.state, State::Disconnected | State::Closing) {
+            return Err(UsageError::NotConnected.into());
+        }
+        if self.control.is_full() {
+            return Err(UsageError::TransmitPending.into());
+        }
+        if let Some(st) = self.stream.as_mut() {
+            if input.is_empty() {
+                return Ok(Status::Partial { needed: st.remaining });
+            }
+            let n = input.len().min(st.remaining);
+            let offset = st.offset;
+            st.offset += n;
+            st.remaining -= n;
+            let last = st.remaining == 0;
+            let deliver = st.deliver;
+            if last {
+                if let Some(ack) = st.ack {
+                    self.queue(ack);
+                }
+                self.stream = None;
+            }
+            let data = input.get(..n).unwrap_or_default();
+            let event = deliver.then_some(Event::MessageChunk { data, offset, last });
+            return Ok(Status::Complete(Received { consumed: n, event }));
+        }
+        let options = self.decode_options();
+        let header = match FixedHeader::decode(input, &options) {
+            Ok(Status::Complete(h)) => h,
+            Ok(Status::Partial { needed }) => return Ok(Status::Partial { needed }),
+            Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
+        };
+        let total = header.total_len();
+        if total > self.config.rx_buffer_len {
+            if header.packet_type == PacketType::Publish && self.state == State::Connected {
+                return self.start_stream(input, &options);
+            }
+            return Err(self.fault(RemoteFault::PacketTooLarge));
+        }
+        let Some(body) = input.get(header.header_len..total) else {
+            return Ok(Status::Partial { needed: total - input.len() });
+        };
+        let packet = match Packet::decode_body(&header, body, self.version) {
+            Ok(p) => p,
+            Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
+        };
+        trace!("received {:?}", header.packet_type);
+        let event = match packet {
+            Packet::Publish(p) => {
+                let incoming = self.on_publish(&p)?;
+                if let Some(ack) = incoming.ack {
+                    self.queue(ack);
+                }
+                if incoming.deliver {
+                    let this: &'a Self = self;
+                    let topic = this.topic(incoming.topic);
+                    Some(Event::Message(message(&p, topic, p.payload)))
+                } else {
+                    None
+                }
+            }
+            other => self.on_packet(other)?,
+        };
+        Ok(Status::Complete(Received { consumed: total, event }))
+    }
+
+    fn topic<'a>(&'a self, t: TopicRef<'a>) -> &'a str {
+        match t {
+            TopicRef::Input(s) => s,
+            TopicRef::Alias(i) => self.aliases_in.get(i),
+        }
+    }
+
+    fn start_stream<'a>(
+        &'a mut self,
+        input: &'a [u8],
+        options: &DecodeOptions,
+    ) -> Result<Status<Received<'a>>, Error> {
+        let head = match Publish::decode_head(input, options) {
+            Ok(Status::Complete(h)) => h,
+            Ok(Status::Partial { needed }) => {
+                if input.len() >= self.config.rx_buffer_len {
+                    // The head alone does not fit the receive buffer.
+                    return Err(self.fault(RemoteFault::PacketTooLarge));
+                }
+                return Ok(Status::Partial { needed });
+            }
+            Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
+        };
+        let p = head.publish;
+        let mut incoming = self.on_publish(&p)?;
+        let skip = !self.config.stream_large_payloads;
+        if skip {
+            // Refused: acknowledged with an error, so a QoS 2 exchange ends at PUBREC (§4.3.3).
+            let code = ReasonCode::ImplementationSpecificError;
+            incoming.ack = match p.qos_pid {
+                QosPid::AtMostOnce => None,
+                QosPid::AtLeastOnce(id) => Some(Control::PubAck(id, code)),
+                QosPid::ExactlyOnce(id) => {
+                    self.rx_qos2.retain(|i| *i != id);
+                    Some(Control::PubRec(id, code))
+                }
+            };
+        }
+        let deliver = incoming.deliver && !skip;
+        if head.payload_len == 0 {
+            if let Some(ack) = incoming.ack {
+                self.queue(ack);
+            }
+        } else {
+            self.stream = Some(Streaming {
+                remaining: head.payload_len,
+                offset: 0,
+                deliver,
+                ack: incoming.ack,
+            });
+        }
+        let event = if incoming.deliver || skip {
+            let this: &'a Self = self;
+            let message = message(&p, this.topic(incoming.topic), &[]);
+            let payload_len = head.payload_len;
+            Some(if skip {
+                Event::MessageSkipped { message, payload_len }
+            } else {
+                Event::MessageStart { message, payload_len }
+            })
+        } else {
+            None
+        };
+        Ok(Status::Complete(Received { consumed: head.head_len, event }))
+    }
+
+    /// Topic alias and QoS bookkeeping of an incoming PUBLISH.
+    fn on_publish<'a>(&mut self, p: &Publish<'a>) -> Result<Incoming<'a>, Error> {
+        if self.state != State::Connected {
+            return Err(self.fault(RemoteFault::UnexpectedPacket(PacketType::Publish)));
+        }
+        let topic = match p.properties.topic_alias() {
+            None => TopicRef::Input(p.topic),
+            Some(alias) => match self.aliases_in.resolve(alias, p.topic) {
+                Ok(t) => t,
+                Err(f) => return Err(self.fault(f)),
+            },
+        };
+        let (deliver, ack) = match p.qos_pid {
+            QosPid::AtMostOnce => (true, None),
+            QosPid::AtLeastOnce(id) => (true, Some(Control::PubAck(id, ReasonCode::Success))),
+            QosPid::ExactlyOnce(id) => {
+                let ack = Some(Control::PubRec(id, ReasonCode::Success));
+                if self.rx_qos2.contains(&id) {
+                    // [MQTT-4.3.3-10] a re-sent message is acknowledged, not delivered again.
+                    (false, ack)
+                } else if self.rx_qos2.push(id).is_err() {
+                    // [MQTT-3.3.4-9] more QoS 2 messages in flight than the Receive Maximum.
+                    return Err(self.fault(RemoteFault::ReceiveMaximumExceeded));
+                } else {
+                    (true, ack)
+                }
+            }
+        };
+        Ok(Incoming { topic, deliver, ack })
+    }
+
+    fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Event<'a>>, Error> {
+        let ty = packet.packet_type();
+        if self.state == State::Connecting {
+            // [MQTT-3.2.0-1]: CONNACK (or AUTH) first.
+            return match packet {
+                Packet::ConnAck(c) if c.session_present && self.clean_start => {
+                    // [MQTT-3.2.2-2] Clean Start 1 means Session Present 0.
+                    Err(self.fault(RemoteFault::SessionPresentOnCleanStart))
+                }
+                Packet::ConnAck(c) => Ok(Some(self.on_connack(c))),
+                Packet::Auth(a) => self.on_auth(a),
+                _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
+            };
+        }
+        match packet {
+            Packet::PubAck(a) => match self.store.find(a.packet_id) {
+                Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 1 => {
+                    self.store.remove(a.packet_id);
+                    Ok(Some(published(a)))
+                }
+                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
+                None => {
+                    warn!("PUBACK for unknown packet id {=u16}", a.packet_id.get());
+                    Ok(None)
+                }
+            },
+            Packet::PubRec(a) => match self.store.find(a.packet_id) {
+                Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 2 => {
+                    if a.reason_code.is_error() {
+                        // §4.3.3: a PUBREC with an error ends the exchange.
+                        self.store.remove(a.packet_id);
+                        Ok(Some(published(a)))
+                    } else {
+                        self.store.release(a.packet_id);
+                        self.queue(Control::PubRel(a.packet_id, ReasonCode::Success));
+                        Ok(None)
+                    }
+                }
+                Some(Stored::Released { .. }) => {
+                    self.queue(Control::PubRel(a.packet_id, ReasonCode::Success));
+                    Ok(None)
+                }
+                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
+                None => {
+                    self.queue(Control::PubRel(a.packet_id, ReasonCode::PacketIdentifierNotFound));
+                    Ok(None)
+                }
+            },
+            Packet::PubComp(a) => match self.store.find(a.packet_id) {
+                Some(Stored::Released { .. }) => {
+                    self.store.remove(a.packet_id);
+                    Ok(Some(published(a)))
+                }
+                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
+                None => Ok(None),
+            },
+            Packet::PubRel(a) => {
+                let code = match self.rx_qos2.iter().position(|id| *id == a.packet_id) {
+                    Some(i) => {
+                        self.rx_qos2.swap_remove(i);
+                        ReasonCode::Success
+                    }
+                    None => ReasonCode::PacketIdentifierNotFound,
+                };
+                self.queue(Control::PubComp(a.packet_id, code));
+                Ok(None)
+            }
+            Packet::SubAck(SubAck { packet_id, properties, reason_codes }) => {
+                self.take_pending(packet_id, RequestKind::Subscribe, reason_codes, true)?;
+                Ok(Some(Event::Subscribed { packet_id, reason_codes, properties }))
+            }
+            Packet::UnsubAck(UnsubAck { packet_id, properties, reason_codes }) => {
+                let counted = self.version == Version::V5;
+                self.take_pending(packet_id, RequestKind::Unsubscribe, reason_codes, counted)?;
+                Ok(Some(Event::Unsubscribed { packet_id, reason_codes, properties }))
+            }
+            Packet::PingResp => {
+                self.ping_sent = None;
+                Ok(Some(Event::Pong))
+            }
+            Packet::Disconnect(d) => {
+                info!("server DISCONNECT {:?}", d.reason_code);
+                self.state = State::Disconnected;
+                self.control.clear();
+                Ok(Some(Event::Disconnected { reason: d.reason_code, properties: d.properties }))
+            }
+            Packet::Auth(a) => self.on_auth(a),
+            _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
+        }
+    }
+
+    fn take_pending(
+        &mut self,
+        id: PacketId,
+        kind: RequestKind,
+        codes: ReasonCodes<'_>,
+        counted: bool,
+    ) -> Result<(), Error> {
+        let i = self.pending.iter().position(|p| p.id == id && p.kind == kind);
+        let Some(i) = i else { return Err(self.fault(RemoteFault::AckMismatch)) };
+        let filters = self.pending.get(i).map_or(0, |p| p.filters);
+        // [MQTT-3.8.4-6], [MQTT-3.10.4-5]: one reason code per topic filter.
+        if counted && codes.len() != filters {
+            return Err(self.fault(RemoteFault::AckMismatch));
+        }
+        self.pending.swap_remove(i);
+        Ok(())
+    }
+
+    fn on_connack<'a>(&mut self, c: ConnAck<'a>) -> Event<'a> {
+        if c.reason_code.is_error() {
+            info!("CONNACK refused {:?}", c.reason_code);
+            self.state = State::Disconnected;
+            return Event::Refused { reason: c.reason_code, properties: c.properties };
+        }
+        self.state = State::Connected;
+        self.server = ServerLimits::from_properties(&c.properties);
+        if let Some(ka) = self.server.keep_alive {
+            // [MQTT-3.2.2-21] the server's keep alive replaces the client's.
+            self.keep_alive = ka;
+        }
+        if c.session_present {
+            // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) and PUBREL packets.
+            self.resend = (!self.store.is_empty()).then_some(0);
+        } else {
+            // [MQTT-3.2.2-4]-style: no session on the server, so none here either.
+            self.store.clear();
+            self.rx_qos2.clear();
+        }
+        Event::Connected(Connected { session_present: c.session_present, properties: c.properties })
+    }
+
+    fn on_auth<'a>(&mut self, a: Auth<'a>) -> Result<Option<Event<'a>>, Error> {
+        if !self.auth_method {
+            // [MQTT-4.12.0-6] no AUTH unless CONNECT named a method.
+            return Err(self.fault(RemoteFault::UnexpectedAuth));
+        }
+        Ok(Some(Event::Auth { reason: a.reason_code, properties: a.properties }))
+    }
+
+    /// A broker fault: drop what was owed, queue DISCONNECT (5.0), report it.
+    fn fault(&mut self, fault: RemoteFault) -> Error {
+        let e = RemoteError::new(fault);
+        warn!("broker fault {:?}", e.fault);
+        self.stream = None;
+        self.control.clear();
+        self.resend = None;
+        // §4.13.1: the DISCONNECT with the reason code may go out before CONNACK too.
+        if self.version == Version::V5 && matches!(self.state, State::Connected | State::Connecting)
+        {
+            self.close_reason = e.reason;
+            self.state = State::Closing;
+        } else {
+            self.state = State::Disconnected;
+        }
+        Error::Remote(e)
+    }
+
+    fn queue(&mut self, c: Control) {
+        // handle_input refuses to start with a full queue and queues at most one item.
+        if self.control.push_back(c).is_err() {
+            warn!("control queue full");
+        }
+    }
+
+    /// Writes the next packet owed to the server into `out`: re-sent messages after a session
+    /// resume, acknowledgements, PINGREQ, the DISCONNECT after a broker fault.
+    ///
+    /// Call it after every other call until it returns `Ok(None)`. All-or-nothing: on
+    /// `BufferTooSmall { required }` nothing changed.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Result<Option<usize>, Error> {
+        match self.state {
+            State::Disconnected => Ok(None),
+            State::Closing => {
+                let mut d = Disconnect::new(self.close_reason);
+                if !self.close_reason.is_allowed_in(super::reason::ReasonContext::Disconnect) {
+                    d.reason_code = ReasonCode::ProtocolError;
+                }
+                let n = Packet::Disconnect(d).encode(self.version, out)?;
+                self.state = State::Disconnected;
+                Ok(Some(n))
+            }
+            State::Connecting | State::Connected => {
+                if self.state == State::Connected
+                    && let Some(n) = self.poll_resend(out)?
+                {
+                    self.last_sent = now;
+                    return Ok(Some(n));
+                }
+                let Some(&c) = self.control.front() else { return Ok(None) };
+                let n = self.encode_control(c, out)?;
+                self.control.pop_front();
+                self.last_sent = now;
+                Ok(Some(n))
+            }
+        }
+    }
+
+    fn poll_resend(&mut self, out: &mut [u8]) -> Result<Option<usize>, Error> {
+        let Some(i) = self.resend else { return Ok(None) };
+        let n = match self.store.get(i) {
+            None => {
+                self.resend = None;
+                return Ok(None);
+            }
+            Some(Stored::Publish { packet, .. }) => {
+                let Some(dst) = out.get_mut(..packet.len()) else {
+                    return Err(EncodeError::BufferTooSmall { required: packet.len() }.into());
+                };
+                dst.copy_from_slice(packet);
+                // [MQTT-3.3.1-1] DUP on a re-delivery.
+                if let Some(b) = dst.first_mut() {
+                    *b |= 0b1000;
+                }
+                packet.len()
+            }
+            Some(Stored::Released { id }) => {
+                self.encode_control(Control::PubRel(id, ReasonCode::Success), out)?
+            }
+        };
+        self.resend = Some(i + 1);
+        Ok(Some(n))
+    }
+
+    fn encode_control(&self, c: Control, out: &mut [u8]) -> Result<usize, Error> {
+        let v5 = self.version == Version::V5;
+        let ack = |id, code| Ack {
+            packet_id: id,
+            reason_code: if v5 { code } else { ReasonCode::Success },
+            properties: Properties::EMPTY,
+        };
+        let p = match c {
+            Control::PubAck(id, code) => Packet::PubAck(ack(id, code)),
+            Control::PubRec(id, code) => Packet::PubRec(ack(id, code)),
+            Control::PubRel(id, code) => Packet::PubRel(ack(id, code)),
+            Control::PubComp(id, code) => Packet::PubComp(ack(id, code)),
+            Control::PingReq => Packet::PingReq,
+        };
+        Ok(p.encode(self.version, out)?)
+    }
+
+    /// When to call [`Client::handle_timeout`] next; `None`: no timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Connecting => Some(self.connect_sent + self.config.connect_timeout),
+            State::Connected if self.keep_alive > 0 => Some(match self.ping_sent {
+                Some(t) => t + self.ping_timeout(),
+                None => self.last_sent + Duration::from_secs(u64::from(self.keep_alive)),
+            }),
+            _ => None,
+        }
+    }
+
+    fn ping_timeout(&self) -> Duration {
+        self.config.ping_timeout.unwrap_or(Duration::from_secs(u64::from(self.keep_alive)))
+    }
+
+    /// Drives keep-alive and the CONNACK deadline. Idempotent and harmless when early.
+    ///
+    /// A PINGREQ is queued when nothing was sent for the keep-alive interval (§3.1.2.10);
+    /// [`Error::Timeout`] means the connection is lost (close the transport, reconnect).
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        match self.state {
+            State::Connecting if now >= self.connect_sent + self.config.connect_timeout => {
+                self.state = State::Disconnected;
+                Err(Error::Timeout(Timeout::ConnAck))
+            }
+            State::Connected if self.keep_alive > 0 => {
+                if let Some(t) = self.ping_sent {
+                    if now >= t + self.ping_timeout() {
+                        self.state = State::Disconnected;
+                        self.control.clear();
+                        return Err(Error::Timeout(Timeout::PingResp));
+                    }
+                } else if now >= self.last_sent + Duration::from_secs(u64::from(self.keep_alive))
+                    && self.control.push_back(Control::PingReq).is_ok()
+                {
+                    self.ping_sent = Some(now);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn require_connected(&self) -> Result<(), Error> {
+        if self.state == State::Connected { Ok(()) } else { Err(UsageError::NotConnected.into()) }
+    }
+
+    fn id_in_use(&self, id: PacketId) -> bool {
+        self.pending.iter().any(|p| p.id == id) || self.store.find(id).is_some()
+    }
+
+    /// The next free packet identifier [MQTT-2.2.1-3]: never one still in flight.
+    fn alloc_id(&mut self) -> Result<PacketId, Error> {
+        for _ in 0..u16::MAX {
+            let n = self.next_id;
+            self.next_id = if n == u16::MAX { 1 } else { n + 1 };
+            if let Some(id) = PacketId::new(n)
+                && !self.id_in_use(id)
+            {
+                return Ok(id);
+            }
+        }
+        Err(UsageError::PacketIdsExhausted.into())
+    }
+
+    fn check_size(&self, len: usize) -> Result<(), Error> {
+        match self.server.maximum_packet_size {
+            // [MQTT-3.1.2-24] never send more than the server's Maximum Packet Size.
+            Some(max) if len as u64 > u64::from(max) => {
+                Err(UsageError::PacketTooLarge { len, max }.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Encodes a PUBLISH of `msg` into `out`. QoS 1/2 messages are also kept in the store until
+    /// acknowledged ([`Event::Published`]). Checks what the server said it can take first.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        msg: &Outgoing<'_>,
+        out: &mut [u8],
+    ) -> Result<Sent, Error> {
+        self.require_connected()?;
+        if self.version == Version::V3_1_1 && !msg.properties.is_empty() {
+            return Err(UsageError::NotInVersion.into());
+        }
+        if msg.properties.topic_alias().is_some() {
+            return Err(UsageError::TopicAliasNotAllowed.into());
+        }
+        if msg.qos > self.server.maximum_qos {
+            return Err(UsageError::QosNotSupported.into()); // [MQTT-3.2.2-11]
+        }
+        if msg.retain && !self.server.retain_available {
+            return Err(UsageError::RetainNotSupported.into()); // [MQTT-3.2.2-14]
+        }
+        let saved_id = self.next_id;
+        let qos_pid = match msg.qos {
+            Qos::AtMostOnce => QosPid::AtMostOnce,
+            qos => {
+                // [MQTT-4.9.0-2] no more than Receive Maximum unacknowledged QoS 1/2 PUBLISH.
+                if self.store.len() >= usize::from(self.server.receive_maximum) {
+                    return Err(UsageError::ReceiveMaximumReached.into());
+                }
+                let id = self.alloc_id()?;
+                if qos == Qos::AtLeastOnce {
+                    QosPid::AtLeastOnce(id)
+                } else {
+                    QosPid::ExactlyOnce(id)
+                }
+            }
+        };
+        let publish = Publish {
+            dup: false,
+            qos_pid,
+            retain: msg.retain,
+            topic: msg.topic,
+            properties: msg.properties,
+            payload: msg.payload,
+        };
+        if let Err(e) = self.store_publish(publish, out) {
+            // Nothing changed: the identifier is free for the next call.
+            self.next_id = saved_id;
+            return Err(e);
+        }
+        let len = match self.alias_for(msg.topic) {
+            Some((alias, new)) => match self.encode_aliased(publish, alias, new, out) {
+                Some(n) => n,
+                None => {
+                    if new {
+                        self.aliases_out.undo_last();
+                    }
+                    Packet::Publish(publish).encode(self.version, out)?
+                }
+            },
+            None => Packet::Publish(publish).encode(self.version, out)?,
+        };
+        self.last_sent = now;
+        Ok(Sent { len, packet_id: qos_pid.packet_id() })
+    }
+
+    /// Checks the size of `publish` and, for QoS 1/2, keeps its full encoding in the store.
+    fn store_publish(&mut self, publish: Publish<'_>, out: &mut [u8]) -> Result<(), Error> {
+        let len = Packet::Publish(publish).encoded_len(self.version)?;
+        self.check_size(len)?;
+        if len > out.len() {
+            return Err(EncodeError::BufferTooSmall { required: len }.into());
+        }
+        if let Some(id) = publish.qos_pid.packet_id() {
+            let n = Packet::Publish(publish).encode(self.version, out)?;
+            let stored = out.get(..n).unwrap_or_default();
+            self.store.insert(id, stored).map_err(|_| UsageError::StoreFull)?;
+        }
+        Ok(())
+    }
+
+    /// The outgoing alias for `topic` (see [`alias::Outbound::assign`]).
+    fn alias_for(&mut self, topic: &str) -> Option<(NonZeroU16, bool)> {
+        if !self.config.outgoing_aliases || self.version != Version::V5 {
+            return None;
+        }
+        self.aliases_out.assign(topic, self.server.topic_alias_maximum)
+    }
+
+    /// Encodes `publish` with a Topic Alias (and an empty topic when the alias is known);
+    /// `None` if it does not fit (scratch, `out` or the server's maximum).
+    fn encode_aliased(
+        &self,
+        publish: Publish<'_>,
+        alias: NonZeroU16,
+        new: bool,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let mut scratch = [0u8; PROPERTY_SCRATCH];
+        let raw = publish.properties.as_bytes();
+        let end = raw.len().checked_add(3)?;
+        scratch.get_mut(..raw.len())?.copy_from_slice(raw);
+        let [hi, lo] = alias.get().to_be_bytes();
+        scratch.get_mut(raw.len()..end)?.copy_from_slice(&[0x23, hi, lo]);
+        let properties = Properties::parse(scratch.get(..end)?, PropertyContext::Publish).ok()?;
+        let topic = if new { publish.topic } else { "" };
+        let p = Packet::Publish(Publish { topic, properties, ..publish });
+        let len = p.encoded_len(self.version).ok()?;
+        self.check_size(len).ok()?;
+        p.encode(self.version, out).ok()
+    }
+
+    /// Encodes SUBSCRIBE for `subscriptions` into `out`; [`Event::Subscribed`] reports the
+    /// SUBACK per filter. Wildcards, shared subscriptions and subscription identifiers the server
+    /// said it lacks are refused here.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        subscriptions: &[Subscription<'_>],
+        properties: Properties<'_>,
+        out: &mut [u8],
+    ) -> Result<Sent, Error> {
+        self.require_connected()?;
+        if self.version == Version::V3_1_1 && !properties.is_empty() {
+            return Err(UsageError::NotInVersion.into());
+        }
+        if properties.get(PropertyId::SubscriptionIdentifier).is_some()
+            && !self.server.subscription_identifiers
+        {
+            return Err(UsageError::SubscriptionIdentifiersNotSupported.into());
+        }
+        for s in subscriptions {
+            let shared = matches!(SharedSubscription::parse(s.filter), Ok(Some(_)));
+            if shared && !self.server.shared_subscriptions {
+                return Err(UsageError::SharedSubscriptionsNotSupported.into());
+            }
+            if s.filter.contains(['+', '#']) && !self.server.wildcard_subscriptions {
+                return Err(UsageError::WildcardSubscriptionsNotSupported.into());
+            }
+        }
+        let filters = SubscribeFilters::from_slice(subscriptions);
+        self.send_request(now, RequestKind::Subscribe, subscriptions.len(), out, |packet_id| {
+            Packet::Subscribe(Subscribe { packet_id, properties, filters })
+        })
+    }
+
+    /// Encodes UNSUBSCRIBE for `filters` into `out`; [`Event::Unsubscribed`] reports the
+    /// UNSUBACK.
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: &[&str],
+        properties: Properties<'_>,
+        out: &mut [u8],
+    ) -> Result<Sent, Error> {
+        self.require_connected()?;
+        if self.version == Version::V3_1_1 && !properties.is_empty() {
+            return Err(UsageError::NotInVersion.into());
+        }
+        let list = UnsubscribeFilters::from_slice(filters);
+        self.send_request(now, RequestKind::Unsubscribe, filters.len(), out, |packet_id| {
+            Packet::Unsubscribe(Unsubscribe { packet_id, properties, filters: list })
+        })
+    }
+
+    fn send_request<'p>(
+        &mut self,
+        now: Instant,
+        kind: RequestKind,
+        filters: usize,
+        out: &mut [u8],
+        make: impl FnOnce(PacketId) -> Packet<'p>,
+    ) -> Result<Sent, Error> {
+        if self.pending.is_full() {
+            return Err(UsageError::TooManyPendingRequests.into());
+        }
+        let saved = self.next_id;
+        let id = self.alloc_id()?;
+        let p = make(id);
+        let result = p.encoded_len(self.version).map_err(Error::from).and_then(|len| {
+            self.check_size(len)?;
+            Ok(p.encode(self.version, out)?)
+        });
+        let len = match result {
+            Ok(len) => len,
+            Err(e) => {
+                self.next_id = saved;
+                return Err(e);
+            }
+        };
+        let _ = self.pending.push(Pending { id, kind, filters });
+        self.last_sent = now;
+        Ok(Sent { len, packet_id: Some(id) })
+    }
+
+    /// The transport closed or failed: forget the network connection without sending anything.
+    /// The session (in-flight messages, QoS 2 state) is kept for a resume by the next
+    /// [`Client::connect`] with `clean_start: false`.
+    pub fn connection_lost(&mut self) {
+        self.state = State::Disconnected;
+        self.control.clear();
+        self.stream = None;
+        self.resend = None;
+        self.ping_sent = None;
+    }
+
+    /// Encodes DISCONNECT into `out` and ends the session's connection (close the transport
+    /// after sending). MQTT 3.1.1 carries no reason code or properties.
+    pub fn disconnect(
+        &mut self,
+        now: Instant,
+        reason: ReasonCode,
+        properties: Properties<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let _ = now;
+        if !matches!(self.state, State::Connected | State::Connecting) {
+            return Err(UsageError::NotConnected.into());
+        }
+        if self.version == Version::V3_1_1
+            && (reason != ReasonCode::NormalDisconnection || !properties.is_empty())
+        {
+            return Err(UsageError::NotInVersion.into());
+        }
+        let n = Packet::Disconnect(Disconnect { reason_code: reason, properties })
+            .encode(self.version, out)?;
+        self.state = State::Disconnected;
+        self.control.clear();
+        self.stream = None;
+        Ok(n)
+    }
+
+    /// Encodes AUTH into `out`: Continue Authentication during an exchange, Re-authenticate to
+    /// start one on a live connection (§4.12). Needs an authentication method in CONNECT.
+    pub fn auth(
+        &mut self,
+        now: Instant,
+        reason: ReasonCode,
+        properties: Properties<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        if self.version == Version::V3_1_1 {
+            return Err(UsageError::NotInVersion.into());
+        }
+        if !matches!(self.state, State::Connected | State::Connecting) {
+            return Err(UsageError::NotConnected.into());
+        }
+        if !self.auth_method {
+            return Err(UsageError::NoAuthenticationMethod.into()); // [MQTT-4.12.0-7]
+        }
+        let n = Packet::Auth(Auth { reason_code: reason, properties }).encode(self.version, out)?;
+        self.last_sent = now;
+        Ok(n)
+    }
+}
+
+/// The QoS bits of a stored PUBLISH.
+fn stored_qos(packet: &[u8]) -> u8 {
+    packet.first().map_or(0, |b| (b >> 1) & 0b11)
+}

@@ -1,0 +1,209 @@
+//! In-flight storage for outgoing QoS 1 and QoS 2 messages.
+//!
+//! The session keeps every PUBLISH it sent with QoS 1 or 2 until the server acknowledges it, so
+//! that it can be re-sent after a reconnect with session resume [MQTT-4.4.0-1]. Where those bytes
+//! live is the caller's choice: [`Store`] is the contract (RAM, flash, a file), [`SliceStore`] the
+//! ready-made implementation over a caller slice.
+//!
+//! Invariants: entries are kept in the order they were inserted (the order the PUBLISH packets
+//! were first sent, which is the order they are re-sent in [MQTT-4.6.0-1]); each packet
+//! identifier appears at most once; a stored packet is the exact PUBLISH as first encoded, with
+//! its full topic name and no Topic Alias, so it stays valid on a new connection.
+
+use crate::mqtt::PacketId;
+
+/// The store is full: no room for one more entry or for the packet's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StoreFull;
+
+/// One in-flight message, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Stored<'a> {
+    /// A PUBLISH not yet acknowledged (PUBACK for QoS 1, PUBREC for QoS 2): the encoded packet.
+    Publish {
+        /// Its packet identifier.
+        id: PacketId,
+        /// The whole encoded PUBLISH packet.
+        packet: &'a [u8],
+    },
+    /// A QoS 2 PUBLISH that got its PUBREC: the PUBREL is owed until PUBCOMP.
+    Released {
+        /// Its packet identifier.
+        id: PacketId,
+    },
+}
+
+impl Stored<'_> {
+    /// The entry's packet identifier.
+    pub const fn id(&self) -> PacketId {
+        match self {
+            Stored::Publish { id, .. } | Stored::Released { id } => *id,
+        }
+    }
+}
+
+/// Bounded storage for in-flight outgoing messages (see the [client module docs](super)).
+///
+/// Implementations must keep insertion order and must never panic. A device can implement it over
+/// flash so that unacknowledged messages survive a reboot.
+pub trait Store {
+    /// Stores `packet` (a whole encoded PUBLISH) under `id`, after every existing entry.
+    /// On [`StoreFull`] nothing changed.
+    fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull>;
+    /// Turns the entry `id` into [`Stored::Released`] (its bytes are no longer needed).
+    /// Returns `false` if there is no such entry.
+    fn release(&mut self, id: PacketId) -> bool;
+    /// Removes the entry `id`; returns `false` if there is none.
+    fn remove(&mut self, id: PacketId) -> bool;
+    /// The entry at `index`, oldest first; `None` past the end.
+    fn get(&self, index: usize) -> Option<Stored<'_>>;
+    /// The number of entries.
+    fn len(&self) -> usize;
+    /// Removes every entry.
+    fn clear(&mut self);
+
+    /// `true` if there are no entries.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The entry with identifier `id`.
+    fn find(&self, id: PacketId) -> Option<Stored<'_>> {
+        (0..self.len()).filter_map(|i| self.get(i)).find(|s| s.id() == id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    id: PacketId,
+    start: usize,
+    len: usize,
+    released: bool,
+}
+
+/// A [`Store`] over a caller byte slice, for at most `N` messages.
+///
+/// Packet bytes are kept back to back in the slice; removing an entry moves the bytes after it
+/// down, so the free space is always one piece at the end.
+#[derive(Debug)]
+pub struct SliceStore<'b, const N: usize> {
+    buf: &'b mut [u8],
+    used: usize,
+    entries: heapless::Vec<Entry, N>,
+}
+
+impl<'b, const N: usize> SliceStore<'b, N> {
+    /// An empty store keeping packet bytes in `buf`.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Self { buf, used: 0, entries: heapless::Vec::new() }
+    }
+
+    /// Bytes of `buf` still free.
+    pub fn free_bytes(&self) -> usize {
+        self.buf.len() - self.used
+    }
+
+    fn position(&self, id: PacketId) -> Option<usize> {
+        self.entries.iter().position(|e| e.id == id)
+    }
+
+    /// Drops the bytes of entry `i`, moving the bytes after it down.
+    fn drop_bytes(&mut self, i: usize) {
+        let Some(&Entry { start, len, .. }) = self.entries.get(i) else { return };
+        if len == 0 {
+            return;
+        }
+        self.buf.copy_within(start + len..self.used, start);
+        self.used -= len;
+        for e in self.entries.iter_mut().skip(i + 1) {
+            e.start -= len;
+        }
+        if let Some(e) = self.entries.get_mut(i) {
+            e.len = 0;
+        }
+    }
+}
+
+impl<const N: usize> Store for SliceStore<'_, N> {
+    fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull> {
+        let end = self.used.checked_add(packet.len()).ok_or(StoreFull)?;
+        if self.entries.is_full() || end > self.buf.len() || self.position(id).is_some() {
+            return Err(StoreFull);
+        }
+        self.buf[self.used..end].copy_from_slice(packet);
+        let entry = Entry { id, start: self.used, len: packet.len(), released: false };
+        self.entries.push(entry).map_err(|_| StoreFull)?;
+        self.used = end;
+        Ok(())
+    }
+
+    fn release(&mut self, id: PacketId) -> bool {
+        let Some(i) = self.position(id) else { return false };
+        self.drop_bytes(i);
+        if let Some(e) = self.entries.get_mut(i) {
+            e.released = true;
+        }
+        true
+    }
+
+    fn remove(&mut self, id: PacketId) -> bool {
+        let Some(i) = self.position(id) else { return false };
+        self.drop_bytes(i);
+        self.entries.remove(i);
+        true
+    }
+
+    fn get(&self, index: usize) -> Option<Stored<'_>> {
+        let e = self.entries.get(index)?;
+        Some(if e.released {
+            Stored::Released { id: e.id }
+        } else {
+            Stored::Publish { id: e.id, packet: self.buf.get(e.start..e.start + e.len)? }
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.used = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn keeps_order_and_compacts() {
+        let mut buf = [0u8; 10];
+        let mut s = SliceStore::<3>::new(&mut buf);
+        s.insert(id(1), b"aaa").unwrap();
+        s.insert(id(2), b"bbbb").unwrap();
+        assert_eq!(s.insert(id(3), b"cccc"), Err(StoreFull));
+        assert_eq!(s.insert(id(2), b"c"), Err(StoreFull), "duplicate id");
+        assert!(s.release(id(1)));
+        assert_eq!(s.free_bytes(), 6);
+        s.insert(id(3), b"cc").unwrap();
+        assert_eq!(s.get(0), Some(Stored::Released { id: id(1) }));
+        assert_eq!(s.get(1), Some(Stored::Publish { id: id(2), packet: b"bbbb" }));
+        assert_eq!(s.get(2), Some(Stored::Publish { id: id(3), packet: b"cc" }));
+        assert_eq!(s.insert(id(4), b""), Err(StoreFull), "entry limit");
+        assert!(s.remove(id(2)));
+        assert!(!s.remove(id(2)));
+        assert_eq!(s.get(1), Some(Stored::Publish { id: id(3), packet: b"cc" }));
+        assert_eq!(s.find(id(3)), Some(Stored::Publish { id: id(3), packet: b"cc" }));
+        assert_eq!(s.len(), 2);
+        s.clear();
+        assert!(s.is_empty());
+        assert_eq!(s.free_bytes(), 10);
+    }
+}
