@@ -59,11 +59,14 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 /// Checks a topic filter's wildcard placement (without the shared-subscription rules).
 #[inline]
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
-    validate_filter_scanned(filter, check_common(filter)?)
+    if filter.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    validate_filter_scanned(filter, scan_filter(filter.as_bytes()))
 }
 
-/// [`validate_topic_filter`] for a filter whose [`scan`] flags are known (decode and encode scan
-/// strings once).
+/// [`validate_topic_filter`] for a filter whose [`scan_filter`] flags are known (decode and
+/// encode scan strings once).
 #[inline]
 pub(crate) fn validate_filter_scanned(filter: &str, flags: u8) -> Result<(), TopicError> {
     if filter.is_empty() {
@@ -75,23 +78,20 @@ pub(crate) fn validate_filter_scanned(filter: &str, flags: u8) -> Result<(), Top
     if flags & found::NUL != 0 {
         return Err(TopicError::NullCharacter);
     }
-    if flags & found::WILDCARD == 0 {
-        return Ok(());
+    if flags & MISPLACED != 0 {
+        return Err(TopicError::MisplacedWildcard);
     }
-    wildcards_placed(filter.as_bytes())
+    Ok(())
 }
 
-const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+/// Flag of [`scan_filter`]: a wildcard that does not fill its whole level.
+pub(crate) const MISPLACED: u8 = 0x80;
 
-/// High bit set in exactly the bytes of `w` equal to the byte repeated in `pattern`.
-#[inline(always)]
-const fn equal_bytes(w: u64, pattern: u64) -> u64 {
-    let x = w ^ pattern;
-    !(((x & LO7).wrapping_add(LO7)) | x | LO7)
-}
-
-const PLUS: u64 = 0x0101_0101_0101_0101 * b'+' as u64;
-const HASH: u64 = 0x0101_0101_0101_0101 * b'#' as u64;
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = LO * 0x80;
+const LO7: u64 = LO * 0x7f;
+const BIT3: u64 = LO * 0x08;
+const PLUS: u64 = LO * b'+' as u64;
 
 /// Whether the wildcard at `i` (if any) fills its whole level.
 #[inline]
@@ -107,41 +107,54 @@ fn placed(bytes: &[u8], i: usize) -> bool {
     }
 }
 
-/// Checks every wildcard of a filter, visiting only the wildcards (found eight bytes at a time).
-fn wildcards_placed(bytes: &[u8]) -> Result<(), TopicError> {
-    let check = |base: usize, w: u64| {
-        let mut m = equal_bytes(w, PLUS) | equal_bytes(w, HASH);
-        while m != 0 {
-            if !placed(bytes, base + (m.trailing_zeros() / 8) as usize) {
-                return Err(TopicError::MisplacedWildcard);
-            }
-            m &= m - 1;
+/// Whether a wildcard in `w`, the eight bytes of `bytes` at `base`, is misplaced: finds them
+/// exactly (`+` and `#` differ only in bit 3) and checks their neighbours.
+#[inline]
+fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
+    let x = (w | BIT3) ^ PLUS;
+    let mut m = !(((x & LO7).wrapping_add(LO7)) | x | LO7);
+    while m != 0 {
+        if !placed(bytes, base + (m.trailing_zeros() / 8) as usize) {
+            return true;
         }
-        Ok(())
+        m &= m - 1;
+    }
+    false
+}
+
+/// [`scan`] for a topic filter, in the same single pass: the `found` flags, plus [`MISPLACED`]
+/// when a wildcard does not fill its level. Words without a wildcard cost what [`scan`] costs.
+#[inline]
+pub(crate) fn scan_filter(bytes: &[u8]) -> u8 {
+    let (mut nul, mut wild, mut misplaced) = (0u64, 0u64, false);
+    let mut word = |base: usize, w: u64| {
+        nul |= w.wrapping_sub(LO) & !w;
+        let x = (w | BIT3) ^ PLUS;
+        let here = x.wrapping_sub(LO) & !x & HI;
+        wild |= here;
+        if here != 0 {
+            misplaced |= misplaced_in(bytes, base, w);
+        }
     };
     let (words, rest) = bytes.as_chunks::<8>();
-    let mut base = 0;
-    for &w in words {
-        check(base, u64::from_le_bytes(w))?;
-        base += 8;
+    for (k, &c) in words.iter().enumerate() {
+        word(8 * k, u64::from_le_bytes(c));
     }
-    if rest.is_empty() {
-        return Ok(());
-    }
-    // The last eight bytes again when there are that many (checking a wildcard twice is
-    // harmless), else the tail padded with zeros.
-    match bytes.len().checked_sub(8).and_then(|start| bytes.get(start..)) {
-        Some(&[a, b, c, d, e, f, g, h]) => {
-            check(bytes.len() - 8, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
-        }
-        _ => {
-            let mut tail = [0u8; 8];
-            for (t, &b) in tail.iter_mut().zip(rest) {
-                *t = b;
+    if !rest.is_empty() {
+        // The last eight bytes again when there are that many (a second look changes nothing),
+        // else the tail padded with a byte that matches nothing.
+        match bytes.len().checked_sub(8).and_then(|start| Some((start, bytes.get(start..)?))) {
+            Some((start, &[a, b, c, d, e, f, g, h])) => {
+                word(start, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
             }
-            check(base, u64::from_le_bytes(tail))
+            _ => {
+                word(0, rest.iter().rev().fold(LO * u64::from(b'a'), |w, &b| w << 8 | u64::from(b)))
+            }
         }
     }
+    (if nul & HI != 0 { found::NUL } else { 0 })
+        | (if wild != 0 { found::WILDCARD } else { 0 })
+        | (if misplaced { MISPLACED } else { 0 })
 }
 
 /// Checks a topic filter with the MQTT 5.0 shared-subscription rules applied when it starts with

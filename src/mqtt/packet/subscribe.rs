@@ -111,7 +111,7 @@ fn filter_error(_: topic::TopicError) -> DecodeError {
     DecodeError::InvalidTopicFilter
 }
 
-/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE, whose [`wire::scan`] flags are `flags`;
+/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE, whose [`topic::scan_filter`] flags are `flags`;
 /// in 5.0 with the shared rules. Returns whether it is a shared subscription.
 #[inline]
 fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, DecodeError> {
@@ -130,7 +130,7 @@ fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, Decod
 #[inline]
 fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
     // One scan: the filter checks include length and U+0000 [MQTT-1.5.4-2].
-    let shared = check_filter(filter, wire::scan(filter.as_bytes()), version)
+    let shared = check_filter(filter, topic::scan_filter(filter.as_bytes()), version)
         .map_err(|_| EncodeError::InvalidTopicFilter)?;
     Ok((wire::prefixed_len(filter.len())?, shared))
 }
@@ -243,13 +243,13 @@ impl<'a> ListCursor<'a> {
         }
     }
 
-    /// A UTF-8 encoded string [MQTT-1.5.4] with its [`wire::scan`] flags.
+    /// A UTF-8 encoded topic filter [MQTT-1.5.4] with its [`topic::scan_filter`] flags.
     #[inline]
     fn string(&mut self) -> Result<(&'a str, u8), DecodeError> {
         match self {
             ListCursor::Text(t) => match split_text(t)? {
                 Some((s, rest)) => {
-                    let flags = wire::scan(s.as_bytes());
+                    let flags = topic::scan_filter(s.as_bytes());
                     // [MQTT-1.5.4-2] no U+0000 (UTF-8 was checked for the whole list).
                     if flags & wire::found::NUL != 0 {
                         return Err(DecodeError::NullCharacter);
@@ -260,7 +260,10 @@ impl<'a> ListCursor<'a> {
                 // Not on character boundaries: the string's own bytes are not UTF-8.
                 None => Err(DecodeError::InvalidUtf8),
             },
-            ListCursor::Raw(r) => wire::utf8_scan(r.binary()?),
+            ListCursor::Raw(r) => {
+                let s = wire::utf8(r.binary()?)?;
+                Ok((s, topic::scan_filter(s.as_bytes())))
+            }
         }
     }
 
