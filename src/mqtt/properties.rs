@@ -394,6 +394,138 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     })
 }
 
+/// Reads one property from a list already validated by [`Properties::parse`] or built by
+/// [`PropertiesBuilder`]: the value checks of [`read_property`] held, so they are not repeated
+/// (only the conversion to `&str` checks UTF-8 again, as safe code must). `None` only if the
+/// list ends.
+#[inline]
+fn read_valid<'a>(r: &mut Reader<'a>) -> Option<Property<'a>> {
+    use Property as P;
+    use PropertyId as I;
+    let id = PropertyId::from_u8(r.u8().ok()?)?;
+    Some(match id.kind() {
+        Kind::Byte => {
+            let set = r.u8().ok()? != 0;
+            match id {
+                I::PayloadFormatIndicator => P::PayloadFormatIndicator(if set {
+                    PayloadFormat::Utf8
+                } else {
+                    PayloadFormat::Unspecified
+                }),
+                I::MaximumQos => {
+                    P::MaximumQos(if set { Qos::AtLeastOnce } else { Qos::AtMostOnce })
+                }
+                I::RequestProblemInformation => P::RequestProblemInformation(set),
+                I::RequestResponseInformation => P::RequestResponseInformation(set),
+                I::RetainAvailable => P::RetainAvailable(set),
+                I::WildcardSubscriptionAvailable => P::WildcardSubscriptionAvailable(set),
+                I::SubscriptionIdentifierAvailable => P::SubscriptionIdentifierAvailable(set),
+                _ => P::SharedSubscriptionAvailable(set),
+            }
+        }
+        Kind::U16 => {
+            let v = r.u16().ok()?;
+            match id {
+                I::ServerKeepAlive => P::ServerKeepAlive(v),
+                I::ReceiveMaximum => P::ReceiveMaximum(NonZeroU16::new(v)?),
+                I::TopicAliasMaximum => P::TopicAliasMaximum(v),
+                _ => P::TopicAlias(NonZeroU16::new(v)?),
+            }
+        }
+        Kind::U32 => {
+            let v = r.u32().ok()?;
+            match id {
+                I::MessageExpiryInterval => P::MessageExpiryInterval(v),
+                I::SessionExpiryInterval => P::SessionExpiryInterval(v),
+                I::WillDelayInterval => P::WillDelayInterval(v),
+                _ => P::MaximumPacketSize(NonZeroU32::new(v)?),
+            }
+        }
+        Kind::VarInt => P::SubscriptionIdentifier(NonZeroU32::new(r.varint().ok()?)?),
+        Kind::Str => {
+            let s = core::str::from_utf8(r.binary().ok()?).ok()?;
+            match id {
+                I::ContentType => P::ContentType(s),
+                I::ResponseTopic => P::ResponseTopic(s),
+                I::AssignedClientIdentifier => P::AssignedClientIdentifier(s),
+                I::AuthenticationMethod => P::AuthenticationMethod(s),
+                I::ResponseInformation => P::ResponseInformation(s),
+                I::ServerReference => P::ServerReference(s),
+                _ => P::ReasonString(s),
+            }
+        }
+        Kind::Bin => {
+            let b = r.binary().ok()?;
+            match id {
+                I::CorrelationData => P::CorrelationData(b),
+                _ => P::AuthenticationData(b),
+            }
+        }
+        Kind::Pair => {
+            let k = core::str::from_utf8(r.binary().ok()?).ok()?;
+            let v = core::str::from_utf8(r.binary().ok()?).ok()?;
+            P::UserProperty(k, v)
+        }
+    })
+}
+
+/// Checks one property at the front of `r` with the same rules as [`read_property`], without
+/// building the [`Property`] value (the validation pass of [`Properties::parse`]).
+#[inline]
+fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
+    let before = *r;
+    let b = r.u8()?;
+    let Some(id) = PropertyId::from_u8(b) else {
+        // Unknown, or a multi-byte identifier (none is defined): report as `read_property` does.
+        let mut again = before;
+        return read_property(&mut again).map(|p| p.id());
+    };
+    let invalid = DecodeError::InvalidPropertyValue(id);
+    use PropertyId as I;
+    match id.kind() {
+        // Every one-byte property is 0 or 1: Payload Format Indicator [MQTT-3.3.2.3.2],
+        // Maximum QoS (§3.2.2.3.4) and the booleans (§3.1.2.11, §3.2.2.3).
+        Kind::Byte => {
+            if r.u8()? > 1 {
+                return Err(invalid);
+            }
+        }
+        Kind::U16 => {
+            // §3.1.2.11.3 Receive Maximum 0, [MQTT-3.3.2-8] Topic Alias 0: Protocol Errors.
+            if r.u16()? == 0 && matches!(id, I::ReceiveMaximum | I::TopicAlias) {
+                return Err(invalid);
+            }
+        }
+        Kind::U32 => {
+            // §3.1.2.11.4: Maximum Packet Size 0 is a Protocol Error.
+            if r.u32()? == 0 && id == I::MaximumPacketSize {
+                return Err(invalid);
+            }
+        }
+        // §3.3.2.3.8: Subscription Identifier 0 is a Protocol Error.
+        Kind::VarInt => {
+            if r.varint()? == 0 {
+                return Err(invalid);
+            }
+        }
+        Kind::Str => {
+            let (s, flags) = wire::utf8_scan(r.binary()?)?;
+            // [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards, not empty.
+            if id == I::ResponseTopic && (s.is_empty() || flags & wire::found::WILDCARD != 0) {
+                return Err(invalid);
+            }
+        }
+        Kind::Bin => {
+            r.binary()?;
+        }
+        Kind::Pair => {
+            wire::utf8(r.binary()?)?;
+            wire::utf8(r.binary()?)?;
+        }
+    }
+    Ok(id)
+}
+
 /// A validated property list: the raw bytes after the Property Length, borrowed.
 ///
 /// Obtain one from a decoded packet, from [`Properties::parse`] or from [`PropertiesBuilder`].
@@ -449,8 +581,7 @@ impl<'a> Properties<'a> {
         let mut r = Reader::new(raw);
         let mut present: u64 = 0;
         while !r.is_empty() {
-            let p = read_property(&mut r)?;
-            let id = p.id();
+            let id = check_property(&mut r)?;
             // [MQTT-2.2.2.2] a property not defined for this packet is a Protocol Error.
             if !id.is_allowed_in(context) {
                 return Err(DecodeError::PropertyNotAllowed(id));
@@ -652,7 +783,7 @@ impl<'a> Iterator for PropertiesIter<'a> {
         }
         // The list was validated when the `Properties` was made, so this cannot fail; should it
         // ever, iteration simply ends.
-        read_property(&mut self.r).ok()
+        read_valid(&mut self.r)
     }
 }
 
@@ -879,6 +1010,18 @@ mod tests {
     }
 
     #[test]
+    fn iterator_reads_every_property_as_read_property_does() {
+        let mut buf = [0u8; 256];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        for p in all() {
+            b.push(p).unwrap();
+        }
+        let props = b.finish();
+        assert!(props.iter().eq(all()));
+        assert_iter_matches_reading(props);
+    }
+
+    #[test]
     fn typed_getters() {
         let raw = [0x21, 0, 10, 0x24, 1, 0x0B, 5, 0x26, 0, 1, b'k', 0, 1, b'v'];
         let p = Properties::parse(&raw[..5], PropertyContext::ConnAck).unwrap();
@@ -997,6 +1140,87 @@ mod tests {
             PropertiesBuilder::new(&mut buf).push(Property::ResponseTopic("a/+")).unwrap_err(),
             EncodeError::InvalidPropertyValue(PropertyId::ResponseTopic)
         );
+    }
+
+    /// `Properties::parse` as first written: through `read_property`, building every value.
+    fn parse_by_reading(raw: &[u8], context: PropertyContext) -> Result<u64, DecodeError> {
+        let mut r = Reader::new(raw);
+        let mut present = 0u64;
+        while !r.is_empty() {
+            let id = read_property(&mut r)?.id();
+            if !id.is_allowed_in(context) {
+                return Err(DecodeError::PropertyNotAllowed(id));
+            }
+            if present & bit_of(id) != 0 && !id.may_repeat_in(context) {
+                return Err(DecodeError::DuplicateProperty(id));
+            }
+            present |= bit_of(id);
+        }
+        if present & bit_of(PropertyId::AuthenticationData) != 0
+            && present & bit_of(PropertyId::AuthenticationMethod) == 0
+        {
+            return Err(DecodeError::AuthenticationDataWithoutMethod);
+        }
+        Ok(present)
+    }
+
+    /// The infallible iterator yields what `read_property` reads from a validated list.
+    fn assert_iter_matches_reading(props: Properties<'_>) {
+        let mut r = Reader::new(props.as_bytes());
+        let mut it = props.iter();
+        while !r.is_empty() {
+            assert_eq!(it.next(), Some(read_property(&mut r).unwrap()));
+        }
+        assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn validation_pass_agrees_with_reading() {
+        use PropertyContext as C;
+        let contexts = [C::Publish, C::Will, C::Connect, C::ConnAck, C::Subscribe];
+        let mut buf = [0u8; 4];
+        // Every identifier byte with every following two bytes, and a few longer tails.
+        for id in 0..=255u8 {
+            for v in
+                [0u8, 1, 0x7f, 0x80, 0xff].into_iter().flat_map(|h| (0..=255).map(move |l| [h, l]))
+            {
+                buf[0] = id;
+                buf[1..3].copy_from_slice(&v);
+                for len in [1, 2, 3] {
+                    let raw = &buf[..len];
+                    for c in contexts {
+                        let want = parse_by_reading(raw, c);
+                        let parsed = Properties::parse(raw, c);
+                        if let Ok(p) = parsed {
+                            assert_iter_matches_reading(p);
+                        }
+                        let got = parsed.map(|p| p.present & !REPEATED_SUB_ID);
+                        assert_eq!(got, want, "{raw:?} in {c:?}");
+                    }
+                }
+            }
+        }
+        let lists: &[&[u8]] = &[
+            &[0x08, 0, 3, b'a', b'/', b'b'],
+            &[0x08, 0, 3, b'a', b'/', b'+'],
+            &[0x08, 0, 1, 0],
+            &[0x26, 0, 1, b'k', 0, 1, 0xFF],
+            &[0x26, 0, 1, b'k', 0, 1, 0],
+            &[0x27, 0, 0, 0, 1],
+            &[0x0B, 0x80, 0x01, 0x0B, 0x80, 0x00],
+            &[0x80, 0x01, 0],
+            &[0x81, 0x00],
+            &[0x80, 0x80, 0x80, 0x80],
+        ];
+        for raw in lists {
+            for c in contexts {
+                if let Ok(p) = Properties::parse(raw, c) {
+                    assert_iter_matches_reading(p);
+                }
+                let got = Properties::parse(raw, c).map(|p| p.present & !REPEATED_SUB_ID);
+                assert_eq!(got, parse_by_reading(raw, c), "{raw:?} in {c:?}");
+            }
+        }
     }
 
     #[test]

@@ -184,6 +184,23 @@ impl<'a> Publish<'a> {
         Ok(total_len(body)? - payload_len)
     }
 
+    /// Encodes the whole PUBLISH (as [`super::Packet::encode`] does).
+    #[inline]
+    pub(super) fn encode(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let body = self.body_len(version, self.payload.len())?;
+        let total = total_len(body)?;
+        let Some(out) = buf.get_mut(..total) else {
+            return Err(EncodeError::BufferTooSmall { required: total });
+        };
+        let mut w = Writer::new(out);
+        w.u8((PacketType::Publish as u8) << 4 | self.flags());
+        w.varint(body);
+        self.write_head(version, &mut w);
+        w.bytes(self.payload);
+        debug_assert_eq!(w.pos(), total);
+        Ok(total)
+    }
+
     /// Encodes the fixed header, topic, packet identifier and properties of a PUBLISH whose
     /// payload is `payload_len` bytes long, for a sender that streams the payload after it.
     /// `self.payload` is ignored. Returns the bytes written; nothing is written on error.

@@ -2,6 +2,11 @@
 //!
 //! Decoded lists (topic filters, reason codes) are zero-copy: they keep the validated raw bytes
 //! and iterate over them without failing. Lists to encode are caller slices.
+//!
+//! Invariant: a decoded list's bytes passed every check of the version it was decoded for, so
+//! encoding it again for that version copies the bytes as they are. When a decoded filter list
+//! is valid UTF-8 as a whole (always for ASCII filters shorter than 128 bytes), it is kept as
+//! one `&str` and filters are sliced out of it, so reading them does not check UTF-8 again.
 
 use super::super::error::{DecodeError, EncodeError};
 use super::super::properties::{Properties, PropertyContext};
@@ -106,32 +111,185 @@ fn filter_error(_: topic::TopicError) -> DecodeError {
     DecodeError::InvalidTopicFilter
 }
 
-/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE; in 5.0 with the shared rules.
-fn check_filter(filter: &str, version: Version) -> Result<bool, DecodeError> {
-    match version {
-        Version::V5 => {
-            let shared = SharedSubscription::parse(filter).map_err(filter_error)?.is_some();
-            if !shared {
-                topic::validate_topic_filter(filter).map_err(filter_error)?;
-            }
-            Ok(shared)
-        }
-        Version::V3_1_1 => {
-            topic::validate_topic_filter(filter).map(|_| false).map_err(filter_error)
-        }
+/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE, whose [`topic::scan_filter`] flags are `flags`;
+/// in 5.0 with the shared rules. Returns whether it is a shared subscription.
+#[inline]
+fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, DecodeError> {
+    // [MQTT-4.7.3-2] no U+0000, in the ShareName too.
+    if flags & wire::found::NUL != 0 {
+        return Err(DecodeError::InvalidTopicFilter);
     }
+    if version == Version::V5 && filter.starts_with("$share/") {
+        SharedSubscription::parse(filter).map_err(filter_error)?;
+        return Ok(true);
+    }
+    topic::validate_filter_scanned(filter, flags).map_err(filter_error)?;
+    Ok(false)
 }
 
+#[inline]
 fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
-    let shared = check_filter(filter, version).map_err(|_| EncodeError::InvalidTopicFilter)?;
-    Ok((wire::check_str(filter)?, shared))
+    // One scan: the filter checks include length and U+0000 [MQTT-1.5.4-2].
+    let shared = check_filter(filter, topic::scan_filter(filter.as_bytes()), version)
+        .map_err(|_| EncodeError::InvalidTopicFilter)?;
+    Ok((wire::prefixed_len(filter.len())?, shared))
+}
+
+/// Checks the SUBSCRIBE entries to send and returns their encoded length.
+#[inline]
+fn subscriptions_len<'a>(
+    items: impl Iterator<Item = Subscription<'a>>,
+    version: Version,
+) -> Result<usize, EncodeError> {
+    let mut len = 0usize;
+    let mut any = false;
+    for s in items {
+        any = true;
+        let (n, shared) = encode_filter_len(s.filter, version)?;
+        // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
+        if shared && s.options.no_local {
+            return Err(EncodeError::NoLocalOnSharedSubscription);
+        }
+        if version == Version::V3_1_1 && s.options != SubscriptionOptions::new(s.options.qos) {
+            return Err(EncodeError::NotInVersion);
+        }
+        len = len.checked_add(n + 1).ok_or(EncodeError::PacketTooLarge)?;
+    }
+    // [MQTT-3.8.3-3] at least one topic filter.
+    if !any {
+        return Err(EncodeError::NoTopicFilters);
+    }
+    Ok(len)
+}
+
+/// Checks the UNSUBSCRIBE filters to send and returns their encoded length.
+#[inline]
+fn unsubscriptions_len<'a>(
+    items: impl Iterator<Item = &'a str>,
+    version: Version,
+) -> Result<usize, EncodeError> {
+    let mut len = 0usize;
+    let mut any = false;
+    for f in items {
+        any = true;
+        len =
+            len.checked_add(encode_filter_len(f, version)?.0).ok_or(EncodeError::PacketTooLarge)?;
+    }
+    // [MQTT-3.10.3-2] at least one topic filter.
+    if !any {
+        return Err(EncodeError::NoTopicFilters);
+    }
+    Ok(len)
 }
 
 #[derive(Clone, Copy)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum List<'a, T: 'a> {
-    Raw(&'a [u8]),
+    /// Wire bytes validated when decoded as `Version`.
+    Raw(&'a [u8], Version),
+    /// The same, valid UTF-8 as a whole.
+    Text(&'a str, Version),
+    /// A caller's list to encode.
     Slice(&'a [T]),
+}
+
+impl<'a, T> List<'a, T> {
+    /// The wire bytes of a decoded list, when they were validated for `version`.
+    #[inline]
+    fn wire_for(&self, version: Version) -> Option<&'a [u8]> {
+        match *self {
+            List::Raw(b, v) if v == version => Some(b),
+            List::Text(t, v) if v == version => Some(t.as_bytes()),
+            _ => None,
+        }
+    }
+
+    fn iter(&self) -> ListIter<'a, T> {
+        match *self {
+            List::Raw(raw, _) => ListIter::Raw(Reader::new(raw)),
+            List::Text(text, _) => ListIter::Text(text),
+            List::Slice(s) => ListIter::Slice(s.iter()),
+        }
+    }
+}
+
+/// Splits a two-byte-prefixed string off the front of `text`: `Err` when `text` is too short,
+/// `Ok(None)` when the string does not start and end on character boundaries (so its bytes
+/// alone are not valid UTF-8).
+#[inline]
+fn split_text(text: &str) -> Result<Option<(&str, &str)>, DecodeError> {
+    let b = text.as_bytes();
+    let (Some(&hi), Some(&lo)) = (b.first(), b.get(1)) else { return Err(DecodeError::Truncated) };
+    let end = 2 + usize::from(u16::from_be_bytes([hi, lo]));
+    if end > b.len() {
+        return Err(DecodeError::Truncated);
+    }
+    // `get` checks that both ends are character boundaries; `end` being one makes the rest valid.
+    Ok(text.get(2..end).zip(text.get(end..)))
+}
+
+/// A cursor over a decoded filter list: string slices out of validated text when the list is
+/// valid UTF-8 as a whole, bytes otherwise.
+enum ListCursor<'a> {
+    Text(&'a str),
+    Raw(Reader<'a>),
+}
+
+impl<'a> ListCursor<'a> {
+    fn is_empty(&self) -> bool {
+        match self {
+            ListCursor::Text(t) => t.is_empty(),
+            ListCursor::Raw(r) => r.is_empty(),
+        }
+    }
+
+    /// A UTF-8 encoded topic filter [MQTT-1.5.4] with its [`topic::scan_filter`] flags.
+    #[inline]
+    fn string(&mut self) -> Result<(&'a str, u8), DecodeError> {
+        match self {
+            ListCursor::Text(t) => match split_text(t)? {
+                Some((s, rest)) => {
+                    let flags = topic::scan_filter(s.as_bytes());
+                    // [MQTT-1.5.4-2] no U+0000 (UTF-8 was checked for the whole list).
+                    if flags & wire::found::NUL != 0 {
+                        return Err(DecodeError::NullCharacter);
+                    }
+                    *t = rest;
+                    Ok((s, flags))
+                }
+                // Not on character boundaries: the string's own bytes are not UTF-8.
+                None => Err(DecodeError::InvalidUtf8),
+            },
+            ListCursor::Raw(r) => {
+                let s = wire::utf8(r.binary()?)?;
+                Ok((s, topic::scan_filter(s.as_bytes())))
+            }
+        }
+    }
+
+    #[inline]
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        match self {
+            ListCursor::Text(t) => {
+                let (&b, rest) = t.as_bytes().split_first().ok_or(DecodeError::Truncated)?;
+                match t.get(1..) {
+                    Some(rest) => *t = rest,
+                    // Not a character boundary: continue over the bytes.
+                    None => *self = ListCursor::Raw(Reader::new(rest)),
+                }
+                Ok(b)
+            }
+            ListCursor::Raw(r) => r.u8(),
+        }
+    }
+
+    /// The list to keep: text when the whole list was valid UTF-8.
+    fn list<T>(raw: &'a [u8], version: Version) -> List<'a, T> {
+        match core::str::from_utf8(raw) {
+            Ok(text) => List::Text(text, version),
+            Err(_) => List::Raw(raw, version),
+        }
+    }
 }
 
 macro_rules! list_impls {
@@ -144,16 +302,14 @@ macro_rules! list_impls {
 
             /// The entries in order.
             pub fn iter(&self) -> $iter<'a> {
-                $iter(match self.0 {
-                    List::Raw(raw) => ListIter::Raw(Reader::new(raw)),
-                    List::Slice(s) => ListIter::Slice(s.iter()),
-                })
+                $iter(self.0.iter())
             }
 
             /// `true` if there are no entries.
             pub fn is_empty(&self) -> bool {
                 match self.0 {
-                    List::Raw(raw) => raw.is_empty(),
+                    List::Raw(raw, _) => raw.is_empty(),
+                    List::Text(text, _) => text.is_empty(),
                     List::Slice(s) => s.is_empty(),
                 }
             }
@@ -195,6 +351,7 @@ macro_rules! list_impls {
 #[derive(Clone)]
 enum ListIter<'a, T> {
     Raw(Reader<'a>),
+    Text(&'a str),
     Slice(core::slice::Iter<'a, T>),
 }
 
@@ -206,19 +363,27 @@ list_impls!(SubscribeFilters, Subscription<'a>, SubscribeFiltersIter);
 
 impl<'a> Iterator for SubscribeFiltersIter<'a> {
     type Item = Subscription<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Subscription<'a>> {
-        match &mut self.0 {
-            ListIter::Slice(s) => s.next().copied(),
+        // Validated at decode; a failure (impossible) ends the iteration.
+        let (filter, options) = match &mut self.0 {
+            ListIter::Slice(s) => return s.next().copied(),
+            ListIter::Text(t) => {
+                let (filter, rest) = split_text(t).ok()??;
+                let (&options, _) = rest.as_bytes().split_first()?;
+                // Options bytes are ASCII (reserved bits clear), so this is a boundary.
+                *t = rest.get(1..)?;
+                (filter, options)
+            }
             ListIter::Raw(r) => {
                 if r.is_empty() {
                     return None;
                 }
-                // Validated at decode; a failure (impossible) ends the iteration.
-                let filter = r.string().ok()?;
-                let options = SubscriptionOptions::from_byte(r.u8().ok()?, Version::V5).ok()?;
-                Some(Subscription { filter, options })
+                (r.string().ok()?, r.u8().ok()?)
             }
-        }
+        };
+        let options = SubscriptionOptions::from_byte(options, Version::V5).ok()?;
+        Some(Subscription { filter, options })
     }
 }
 
@@ -230,9 +395,15 @@ list_impls!(UnsubscribeFilters, &'a str, UnsubscribeFiltersIter);
 
 impl<'a> Iterator for UnsubscribeFiltersIter<'a> {
     type Item = &'a str;
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         match &mut self.0 {
             ListIter::Slice(s) => s.next().copied(),
+            ListIter::Text(t) => {
+                let (filter, rest) = split_text(t).ok()??;
+                *t = rest;
+                Some(filter)
+            }
             ListIter::Raw(r) => {
                 if r.is_empty() {
                     return None;
@@ -256,6 +427,8 @@ impl Iterator for ReasonCodesIter<'_> {
             ListIter::Slice(s) => s.next().copied(),
             // Raw bytes hold 5.0 codes (3.1.1 SUBACK codes have the same values).
             ListIter::Raw(r) => ReasonCode::from_u8(r.u8().ok()?),
+            // Reason code lists are never kept as text.
+            ListIter::Text(_) => None,
         }
     }
 }
@@ -294,38 +467,36 @@ impl<'a> Subscribe<'a> {
         if raw.is_empty() {
             return Err(DecodeError::NoTopicFilters);
         }
-        let mut p = Reader::new(raw);
+        let list = ListCursor::list(raw, version);
+        let mut p = match list {
+            List::Text(text, _) => ListCursor::Text(text),
+            _ => ListCursor::Raw(Reader::new(raw)),
+        };
         while !p.is_empty() {
-            let filter = p.string()?;
+            let (filter, flags) = p.string()?;
             let options = SubscriptionOptions::from_byte(p.u8()?, version)?;
-            let shared = check_filter(filter, version)?;
+            let shared = check_filter(filter, flags, version)?;
             // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
             if shared && options.no_local {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
             }
         }
-        Ok(Subscribe { packet_id, properties, filters: SubscribeFilters(List::Raw(raw)) })
+        Ok(Subscribe { packet_id, properties, filters: SubscribeFilters(list) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         let v5 = version == Version::V5;
-        let mut len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
-        let mut any = false;
-        for s in self.filters.iter() {
-            any = true;
-            let (n, shared) = encode_filter_len(s.filter, version)?;
-            if shared && s.options.no_local {
-                return Err(EncodeError::NoLocalOnSharedSubscription);
-            }
-            if !v5 && s.options != SubscriptionOptions::new(s.options.qos) {
-                return Err(EncodeError::NotInVersion);
-            }
-            len = len.checked_add(n + 1).ok_or(EncodeError::PacketTooLarge)?;
+        let len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            // Decoded for this version: every rule below already held [MQTT-3.8.3-3].
+            return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
         }
-        if !any {
-            return Err(EncodeError::NoTopicFilters);
-        }
-        Ok(len)
+        // A caller's slice is walked directly (a tighter loop than the list iterator).
+        let filters = match self.filters.0 {
+            List::Slice(items) => subscriptions_len(items.iter().copied(), version)?,
+            _ => subscriptions_len(self.filters.iter(), version)?,
+        };
+        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
@@ -333,9 +504,17 @@ impl<'a> Subscribe<'a> {
         if version == Version::V5 {
             self.properties.write(w);
         }
-        for s in self.filters.iter() {
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            w.bytes(wire);
+            return;
+        }
+        let write = |w: &mut Writer<'_>, s: Subscription<'_>| {
             w.string(s.filter);
             w.u8(s.options.to_byte());
+        };
+        match self.filters.0 {
+            List::Slice(items) => items.iter().for_each(|&s| write(w, s)),
+            _ => self.filters.iter().for_each(|s| write(w, s)),
         }
     }
 }
@@ -384,7 +563,7 @@ impl<'a> SubAck<'a> {
                 return Err(DecodeError::ReasonCodeNotAllowed(code));
             }
         }
-        Ok(SubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw)) })
+        Ok(SubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
@@ -452,27 +631,30 @@ impl<'a> Unsubscribe<'a> {
         if raw.is_empty() {
             return Err(DecodeError::NoTopicFilters);
         }
-        let mut p = Reader::new(raw);
+        let list = ListCursor::list(raw, version);
+        let mut p = match list {
+            List::Text(text, _) => ListCursor::Text(text),
+            _ => ListCursor::Raw(Reader::new(raw)),
+        };
         while !p.is_empty() {
-            check_filter(p.string()?, version)?;
+            let (filter, flags) = p.string()?;
+            check_filter(filter, flags, version)?;
         }
-        Ok(Unsubscribe { packet_id, properties, filters: UnsubscribeFilters(List::Raw(raw)) })
+        Ok(Unsubscribe { packet_id, properties, filters: UnsubscribeFilters(list) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         let v5 = version == Version::V5;
-        let mut len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
-        let mut any = false;
-        for f in self.filters.iter() {
-            any = true;
-            len = len
-                .checked_add(encode_filter_len(f, version)?.0)
-                .ok_or(EncodeError::PacketTooLarge)?;
+        let len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            // Decoded for this version: every rule below already held [MQTT-3.10.3-2].
+            return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
         }
-        if !any {
-            return Err(EncodeError::NoTopicFilters);
-        }
-        Ok(len)
+        let filters = match self.filters.0 {
+            List::Slice(items) => unsubscriptions_len(items.iter().copied(), version)?,
+            _ => unsubscriptions_len(self.filters.iter(), version)?,
+        };
+        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
@@ -480,8 +662,13 @@ impl<'a> Unsubscribe<'a> {
         if version == Version::V5 {
             self.properties.write(w);
         }
-        for f in self.filters.iter() {
-            w.string(f);
+        if let Some(wire) = self.filters.0.wire_for(version) {
+            w.bytes(wire);
+            return;
+        }
+        match self.filters.0 {
+            List::Slice(items) => items.iter().for_each(|f| w.string(f)),
+            _ => self.filters.iter().for_each(|f| w.string(f)),
         }
     }
 }
@@ -515,7 +702,7 @@ impl<'a> UnsubAck<'a> {
             return Ok(UnsubAck {
                 packet_id,
                 properties: Properties::default(),
-                reason_codes: ReasonCodes(List::Raw(&[])),
+                reason_codes: ReasonCodes(List::Raw(&[], version)),
             });
         }
         let properties = Properties::read(r, PropertyContext::UnsubAck)?;
@@ -529,7 +716,7 @@ impl<'a> UnsubAck<'a> {
                 return Err(DecodeError::ReasonCodeNotAllowed(code));
             }
         }
-        Ok(UnsubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw)) })
+        Ok(UnsubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
@@ -556,5 +743,141 @@ impl<'a> UnsubAck<'a> {
                 w.u8(code.code());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DecodeOptions, Packet, Status, decode};
+    use super::*;
+
+    /// A SUBSCRIBE (5.0, packet id 1, no properties) with `payload` as its filter list.
+    fn subscribe_bytes(payload: &[u8], out: &mut [u8; 512]) -> usize {
+        let body = 3 + payload.len();
+        let mut w = Writer::new(out);
+        w.u8(0x82);
+        w.varint(body);
+        w.u16(1);
+        w.u8(0);
+        w.bytes(payload);
+        w.pos()
+    }
+
+    fn decode_v(bytes: &[u8], version: Version) -> Result<Packet<'_>, DecodeError> {
+        match decode(bytes, &DecodeOptions::new(version))? {
+            Status::Complete((p, n)) => {
+                assert_eq!(n, bytes.len());
+                Ok(p)
+            }
+            Status::Partial { .. } => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn text_and_raw_lists_read_and_re_encode_alike() {
+        // A 200-byte filter: its length's low byte (0xC8) is not UTF-8 on its own, so the list
+        // is kept as bytes; a short one is kept as text.
+        let long = [b'a'; 200];
+        for filter in [&b"a/+"[..], &long[..]] {
+            let mut payload = [0u8; 256];
+            let mut w = Writer::new(&mut payload);
+            w.binary(filter);
+            w.u8(0x01);
+            w.binary(b"b/#");
+            w.u8(0x2A);
+            let n = w.pos();
+            let mut buf = [0u8; 512];
+            let len = subscribe_bytes(&payload[..n], &mut buf);
+            let Packet::Subscribe(s) = decode_v(&buf[..len], Version::V5).unwrap() else {
+                panic!("not a SUBSCRIBE")
+            };
+            let text = matches!(s.filters.0, List::Text(..));
+            assert_eq!(text, filter.len() < 128);
+            let got: heapless::Vec<_, 2> = s.filters.iter().collect();
+            assert_eq!(got[0].filter.as_bytes(), filter);
+            assert_eq!(got[0].options.qos, Qos::AtLeastOnce);
+            assert_eq!(
+                got[1],
+                Subscription {
+                    filter: "b/#",
+                    options: SubscriptionOptions::from_byte(0x2A, Version::V5).unwrap()
+                }
+            );
+            // Re-encoded as decoded, and the same through the slice path.
+            let mut out = [0u8; 512];
+            assert_eq!(Packet::Subscribe(s).encode(Version::V5, &mut out), Ok(len));
+            assert_eq!(&out[..len], &buf[..len]);
+            let built = Subscribe::new(s.packet_id, &got);
+            let mut out2 = [0u8; 512];
+            assert_eq!(Packet::Subscribe(built).encode(Version::V5, &mut out2), Ok(len));
+            assert_eq!(&out2[..len], &buf[..len]);
+            // 5.0 options do not exist in 3.1.1: the decoded list is checked again.
+            assert_eq!(
+                Packet::Subscribe(s).encode(Version::V3_1_1, &mut out),
+                Err(EncodeError::NotInVersion)
+            );
+        }
+    }
+
+    #[test]
+    fn text_list_rejects_what_the_byte_path_rejects() {
+        // Length 0xC3 then a continuation byte: valid UTF-8 as a whole ("é"), but the filter's
+        // own bytes start mid-character.
+        let mut payload = [b'a'; 0xC3 + 3];
+        payload[0] = 0;
+        payload[1] = 0xC3;
+        payload[2] = 0xA9;
+        payload[0xC3 + 2] = 0;
+        let mut buf = [0u8; 512];
+        let len = subscribe_bytes(&payload, &mut buf);
+        assert_eq!(decode_v(&buf[..len], Version::V5), Err(DecodeError::InvalidUtf8));
+        for (payload, err) in [
+            (&b"\0\x03a\0b\x00"[..], DecodeError::NullCharacter),
+            (b"\0\x03a+b\x00", DecodeError::InvalidTopicFilter),
+            (b"\0\x01a\xC0", DecodeError::InvalidSubscriptionOptions),
+            (b"\0\x01a\x03", DecodeError::InvalidQos),
+            (b"\0\x01a", DecodeError::Truncated),
+            (b"\0\x05a", DecodeError::Truncated),
+            (b"\0", DecodeError::Truncated),
+            (b"\0\x0c$share/g/a/#\x04", DecodeError::NoLocalOnSharedSubscription),
+            (b"\0\x08$share/g\x00", DecodeError::InvalidTopicFilter),
+        ] {
+            let len = subscribe_bytes(payload, &mut buf);
+            assert_eq!(decode_v(&buf[..len], Version::V5), Err(err), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn unsubscribe_lists_round_trip() {
+        let long = [b'x'; 130];
+        let long = core::str::from_utf8(&long).unwrap();
+        for filters in [&["a/+", "$share/g/#"][..], &[long, "b"][..]] {
+            let mut buf = [0u8; 512];
+            let u = Unsubscribe::new(pid(9), filters);
+            let len = Packet::Unsubscribe(u).encode(Version::V5, &mut buf).unwrap();
+            let Packet::Unsubscribe(d) = decode_v(&buf[..len], Version::V5).unwrap() else {
+                panic!("not an UNSUBSCRIBE")
+            };
+            assert!(d.filters.iter().eq(filters.iter().copied()));
+            let mut out = [0u8; 512];
+            assert_eq!(Packet::Unsubscribe(d).encode(Version::V5, &mut out), Ok(len));
+            assert_eq!(&out[..len], &buf[..len]);
+            // "$share/g/#" is an ordinary filter in 3.1.1, so both versions take it.
+            assert!(Packet::Unsubscribe(d).encode(Version::V3_1_1, &mut out).is_ok());
+        }
+    }
+
+    fn pid(v: u16) -> PacketId {
+        PacketId::new(v).unwrap()
+    }
+
+    #[test]
+    fn shared_filter_with_nul_in_share_name_is_refused_on_encode() {
+        let s = [Subscription::new("$share/g\0/a", Qos::AtMostOnce)];
+        let mut out = [0u8; 64];
+        assert_eq!(
+            Packet::Subscribe(Subscribe::new(pid(1), &s)).encode(Version::V5, &mut out),
+            Err(EncodeError::InvalidTopicFilter)
+        );
     }
 }
