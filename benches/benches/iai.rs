@@ -111,11 +111,32 @@ fn mqtt_decode_ours(bytes: Vec<u8>) -> usize {
     black_box(ours::mqtt_decode_visit(&bytes))
 }
 
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = packet_bytes)]
+#[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
+#[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
+fn mqtt_parse_ours(bytes: Vec<u8>) -> usize {
+    black_box(ours::mqtt_decode(&bytes));
+    bytes.len()
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = rumqttc_input)]
+#[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
+#[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
+fn mqtt_parse_rumqttc(mut input: BytesMut) -> RumqttcPacket {
+    black_box(peers::rumqttc_decode(&mut input))
+}
+
 fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
     // The packet value borrows its bytes; leaking them (in set-up, once per run) lets it outlive
     // the set-up function.
     let bytes: &'static [u8] = Vec::leak(packet_bytes(case));
-    (ours::mqtt_decode(bytes), vec![0u8; bytes.len()])
+    let decoded = ours::mqtt_decode(bytes);
+    let subscriptions = Vec::leak(ours::subscriptions(&decoded));
+    (ours::built(decoded, subscriptions), vec![0u8; bytes.len()])
 }
 
 #[library_benchmark]
@@ -130,7 +151,13 @@ fn mqtt_encode_ours((packet, mut out): (Packet<'static>, Vec<u8>)) -> Vec<u8> {
 
 library_benchmark_group!(
     name = mqtt;
-    benchmarks = mqtt_decode_ours, mqtt_decode_rumqttc, mqtt_encode_ours, mqtt_encode_rumqttc
+    benchmarks =
+        mqtt_decode_ours,
+        mqtt_decode_rumqttc,
+        mqtt_parse_ours,
+        mqtt_parse_rumqttc,
+        mqtt_encode_ours,
+        mqtt_encode_rumqttc
 );
 
 main!(library_benchmark_groups = ws, mqtt);

@@ -1,10 +1,11 @@
 //! MQTT 5.0 decode and encode, mqtt-ws vs rumqttc's v5 codec on the same bytes, same run.
 //!
-//! Group `mqtt_decode_<case>` / `mqtt_encode_<case>`, functions `mqtt-ws` and `rumqttc`.
-//! Decode starts from the packet bytes in the reader's buffer and reads every field (rumqttc
-//! copies them all into its structs; mqtt-ws validates at decode and walks its views when read);
-//! encode starts from the decoded packet value and writes into a buffer with room for it.
-//! Buffer set-up is not timed.
+//! Groups `mqtt_decode_<case>`, `mqtt_parse_<case>`, `mqtt_encode_<case>`, functions `mqtt-ws`
+//! and `rumqttc`. Decode starts from the packet bytes in the reader's buffer and reads every
+//! field (rumqttc copies them all into its structs; mqtt-ws validates at decode and walks its
+//! views when they are read); parse is the same without reading the fields afterwards. Encode
+//! starts from the packet value a sender builds (rumqttc: its struct; mqtt-ws: the public
+//! constructors) and writes into a buffer with room for it. Buffer set-up is not timed.
 
 mod common;
 
@@ -33,12 +34,30 @@ fn decode(c: &mut Criterion) {
     }
 }
 
+fn parse(c: &mut Criterion) {
+    for (name, bytes) in mqtt_cases() {
+        let mut g = c.benchmark_group(format!("mqtt_parse_{name}"));
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function("mqtt-ws", |b| b.iter(|| black_box(ours::mqtt_decode(black_box(&bytes)))));
+        g.bench_function("rumqttc", |b| {
+            b.iter_batched_ref(
+                || peers::rumqttc_input(&bytes),
+                |input| black_box(peers::rumqttc_decode(input)),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+}
+
 fn encode(c: &mut Criterion) {
     for (name, bytes) in mqtt_cases() {
         let mut g = c.benchmark_group(format!("mqtt_encode_{name}"));
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         let mut out = vec![0u8; bytes.len()];
-        let ours_packet = ours::mqtt_decode(&bytes);
+        let decoded = ours::mqtt_decode(&bytes);
+        let subscriptions = ours::subscriptions(&decoded);
+        let ours_packet = ours::built(decoded, &subscriptions);
         g.bench_function("mqtt-ws", |b| {
             b.iter(|| black_box(ours::mqtt_encode(black_box(&ours_packet), &mut out)))
         });
@@ -54,5 +73,5 @@ fn encode(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decode, encode);
+criterion_group!(benches, decode, parse, encode);
 criterion_main!(benches);

@@ -241,8 +241,9 @@ thread_local! {
 #[derive(Debug)]
 pub struct CountingAllocator;
 
-// SAFETY-free: forwards to `System`; the crate itself forbids no unsafe because implementing
-// `GlobalAlloc` requires it.
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract holds as it does for `System`. (This benchmark-only crate needs
+// `unsafe` for the trait; mqtt-ws itself forbids it.)
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));

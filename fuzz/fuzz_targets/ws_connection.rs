@@ -11,7 +11,7 @@ use mqtt_ws::ws::connection::{
     Config, Connection, MaskKeys, Role, Status, TextMessages, UnmaskedFrames,
 };
 
-#[path = "ws_common.rs"]
+#[path = "ws_connection_common.rs"]
 mod ws_common;
 
 #[derive(Debug, Arbitrary)]

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use mqtt_ws::ws::connection::{Config, Connection};
 use mqtt_ws::ws::frame::{FrameHeader, Rsv};
 
-#[path = "ws_common.rs"]
+#[path = "ws_connection_common.rs"]
 mod ws_common;
 
 fuzz_target!(|data: &[u8]| {

@@ -37,7 +37,9 @@ pub fn unmask(buf: &mut [u8]) {
 }
 
 use mqtt_ws::mqtt::Version;
-use mqtt_ws::mqtt::packet::{DecodeOptions, Packet, Status as MqttStatus, decode};
+use mqtt_ws::mqtt::packet::{
+    DecodeOptions, Packet, Status as MqttStatus, Subscribe, Subscription, decode,
+};
 use mqtt_ws::mqtt::properties::{Properties, Property};
 
 /// Decodes one MQTT 5.0 packet from the front of `bytes`.
@@ -100,4 +102,26 @@ fn visit(props: Properties<'_>) -> usize {
 /// Encodes `packet` as MQTT 5.0 into `out` (which has room for it) and returns its length.
 pub fn mqtt_encode(packet: &Packet<'_>, out: &mut [u8]) -> usize {
     packet.encode(Version::V5, out).expect("encodable packet")
+}
+
+/// The subscriptions of a SUBSCRIBE (empty for other packets), to build it as a sender does.
+pub fn subscriptions<'a>(packet: &Packet<'a>) -> Vec<Subscription<'a>> {
+    match packet {
+        Packet::Subscribe(s) => s.filters.iter().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The packet a sender builds with the public constructors: for SUBSCRIBE, `Subscribe::new`
+/// over its own slice of subscriptions (a decoded SUBSCRIBE instead holds a view of the received
+/// bytes); every other packet is the same either way.
+pub fn built<'a>(packet: Packet<'a>, subscriptions: &'a [Subscription<'a>]) -> Packet<'a> {
+    match packet {
+        Packet::Subscribe(s) => {
+            let mut b = Subscribe::new(s.packet_id, subscriptions);
+            b.properties = s.properties;
+            Packet::Subscribe(b)
+        }
+        other => other,
+    }
 }

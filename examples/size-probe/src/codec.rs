@@ -1,0 +1,27 @@
+//! The MQTT codec: decode of every packet type (from opaque bytes, both versions), encode of
+//! whatever decoded (every packet type's encoder is reachable), the streaming PUBLISH head
+//! functions and the property builder.
+
+use core::hint::black_box;
+
+use mqtt_ws::mqtt::Version;
+use mqtt_ws::mqtt::packet::{DecodeOptions, Publish, Status, decode};
+use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
+
+pub fn exercise(input: &[u8], tx: &mut [u8]) {
+    let version =
+        if black_box(input.first().copied()) == Some(4) { Version::V3_1_1 } else { Version::V5 };
+    let options = DecodeOptions::new(version).with_max_packet_size(black_box(u32::MAX));
+    if let Ok(Status::Complete((packet, used))) = decode(input, &options) {
+        black_box(used);
+        black_box(packet.encode(version, tx).ok());
+    }
+    if let Ok(Status::Complete(head)) = Publish::decode_head(input, &options) {
+        black_box(head.publish.encode_head(version, head.payload_len, tx).ok());
+    }
+    let mut props = [0u8; 32];
+    let mut builder = PropertiesBuilder::new(&mut props);
+    let _ = builder.push(Property::MessageExpiryInterval(black_box(60)));
+    let _ = builder.push(Property::UserProperty(black_box("k"), black_box("v")));
+    black_box(builder.finish());
+}
