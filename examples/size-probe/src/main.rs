@@ -13,6 +13,8 @@ use core::panic::PanicInfo;
 
 use cortex_m_rt::entry;
 
+#[cfg(feature = "client")]
+mod client;
 #[cfg(feature = "codec")]
 mod codec;
 #[cfg(feature = "ws")]
@@ -27,6 +29,8 @@ fn main() -> ! {
         let input: &mut [u8] = black_box(&mut rx[..]);
         #[cfg(feature = "codec")]
         codec::exercise(input, &mut tx);
+        #[cfg(feature = "client")]
+        client::exercise(input, &mut tx);
         #[cfg(feature = "ws")]
         ws::exercise(input, &mut tx);
         black_box(input);
