@@ -23,6 +23,7 @@
 #![no_main]
 
 mod clock;
+mod stack;
 mod uart;
 
 use core::panic::PanicInfo;
@@ -74,12 +75,18 @@ fn now() -> Instant {
 
 #[entry]
 fn main() -> ! {
+    stack::paint();
     let core = cortex_m::Peripherals::take().unwrap_or_else(|| fail("core peripherals taken"));
     clock::start(core.SYST);
     let uart = uart::Uart::take().unwrap_or_else(|| fail("UART0 taken"));
     hprintln!("mqtt-ws on {} over {}: start", BOARD, TRANSPORT);
     match run(uart) {
         Ok(()) => {
+            hprintln!(
+                "peak stack: {} bytes (all buffers and state; client state alone: {} bytes)",
+                stack::peak(),
+                core::mem::size_of::<Client<SliceStore<'_, 4>>>()
+            );
             hprintln!("mqtt-ws on {} over {}: PASS in {} ms", BOARD, TRANSPORT, clock::now_ms());
             debug::exit(debug::EXIT_SUCCESS);
         }
