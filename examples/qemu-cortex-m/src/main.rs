@@ -5,7 +5,7 @@
 //!
 //! 1. CONNECT (MQTT 5.0, keep alive [`KEEP_ALIVE_S`] seconds); with the `ws` feature, first the
 //!    WebSocket opening handshake (`mqtt` subprotocol), then MQTT over `ws::Stream`;
-//! 2. SUBSCRIBE to [`topic`] at QoS 2;
+//! 2. SUBSCRIBE to `mqtt-ws/qemu/<board>/<tcp|ws>` at QoS 2;
 //! 3. PUBLISH one message at each QoS 0, 1 and 2 to that topic, and wait for PUBACK and
 //!    PUBCOMP and for all three messages to come back through the subscription;
 //! 4. stay idle until the client's keep-alive timer sends PINGREQ and PINGRESP arrives;
@@ -44,30 +44,30 @@ compile_error!("choose a board: --features lm3s6965evb or --features mps2-an386"
 #[cfg(all(feature = "lm3s6965evb", feature = "mps2-an386"))]
 compile_error!("choose one board feature");
 
-#[cfg(feature = "lm3s6965evb")]
-const BOARD: &str = "lm3s6965evb";
-#[cfg(feature = "mps2-an386")]
-const BOARD: &str = "mps2-an386";
-
-#[cfg(not(feature = "ws"))]
-const TRANSPORT: &str = "tcp";
-#[cfg(feature = "ws")]
-const TRANSPORT: &str = "ws";
+/// Names of this build: `BOARD`, `TRANSPORT`, the `TOPIC` published to and subscribed to, and
+/// the `CLIENT_ID` (each build its own, so that runs in parallel do not take over each other's
+/// session).
+macro_rules! names {
+    ($board:literal, $transport:literal) => {
+        const BOARD: &str = $board;
+        const TRANSPORT: &str = $transport;
+        const TOPIC: &str = concat!("mqtt-ws/qemu/", $board, "/", $transport);
+        const CLIENT_ID: &str = concat!("mqtt-ws-", $board, "-", $transport);
+    };
+}
+#[cfg(all(feature = "lm3s6965evb", not(feature = "ws")))]
+names!("lm3s6965evb", "tcp");
+#[cfg(all(feature = "lm3s6965evb", feature = "ws"))]
+names!("lm3s6965evb", "ws");
+#[cfg(all(feature = "mps2-an386", not(feature = "ws")))]
+names!("mps2-an386", "tcp");
+#[cfg(all(feature = "mps2-an386", feature = "ws"))]
+names!("mps2-an386", "ws");
 
 /// Keep alive announced in CONNECT: short, so that a PINGREQ goes out within the run.
 const KEEP_ALIVE_S: u16 = 2;
 /// The whole session must be over by then.
 const DEADLINE_MS: u64 = 20_000;
-
-/// The topic the firmware publishes to and subscribes to: `mqtt-ws/qemu/<board>/<transport>`.
-fn topic() -> &'static str {
-    match (BOARD, TRANSPORT) {
-        ("lm3s6965evb", "tcp") => "mqtt-ws/qemu/lm3s6965evb/tcp",
-        ("lm3s6965evb", _) => "mqtt-ws/qemu/lm3s6965evb/ws",
-        (_, "tcp") => "mqtt-ws/qemu/mps2-an386/tcp",
-        _ => "mqtt-ws/qemu/mps2-an386/ws",
-    }
-}
 
 fn now() -> Instant {
     Instant::from_millis(clock::now_ms())
@@ -209,13 +209,10 @@ fn session<T: Read + Write>(transport: T) -> Result<(), &'static str> {
     config.ping_timeout = Some(Duration::from_secs(5));
     let client: Client<SliceStore<'_, 4>> = Client::new(SliceStore::new(&mut store), config);
     let mut conn = Connection::new(transport, client, &mut rx, &mut tx);
-    let mut options = ConnectOptions::new(match TRANSPORT {
-        "tcp" => "mqtt-ws-qemu-tcp",
-        _ => "mqtt-ws-qemu-ws",
-    });
+    let mut options = ConnectOptions::new(CLIENT_ID);
     options.keep_alive = KEEP_ALIVE_S;
     conn.connect(now(), &options).map_err(driver)?;
-    let topic = topic();
+    let topic = TOPIC;
     let payloads: [&[u8]; 3] = [b"qos0 from qemu", b"qos1 from qemu", b"qos2 from qemu"];
     let mut ids = [None; 3];
     let mut p = Progress::default();
