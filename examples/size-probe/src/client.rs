@@ -1,44 +1,125 @@
-//! The MQTT client session: connect, read whatever the broker sent (every packet a client can
-//! receive), publish at each QoS, subscribe, unsubscribe, keep-alive timers, disconnect; the
-//! in-flight store is a caller slice.
+//! The MQTT client as a device runs it: the blocking driver over an opaque transport (with the
+//! `client-ws` feature, over `ws::Stream` after the client opening handshake), connect,
+//! subscribe, publish at QoS 0, 1 and 2, unsubscribe, keep-alive timers, incoming messages and
+//! acknowledgements, disconnect.
 
+use core::convert::Infallible;
 use core::hint::black_box;
 
-use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Outgoing, SliceStore};
-use mqtt_ws::mqtt::packet::{Status, Subscription};
+use embedded_io::{ErrorType, Read, Write};
+use mqtt_ws::io::blocking::Connection;
+use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
+use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{Qos, ReasonCode};
 use mqtt_ws::time::Instant;
 
-pub fn exercise(input: &[u8], tx: &mut [u8]) {
-    let mut store = [0u8; 1024];
-    let mut client: Client<SliceStore<'_, 8>, 4, 4, 64> =
-        Client::new(SliceStore::new(&mut store), Config::new(512));
-    let now = Instant::from_millis(black_box(1));
-    black_box(client.connect(now, &ConnectOptions::new("size-probe"), tx).ok());
-    let mut start = 0;
-    while let Some(rest) = input.get(start..) {
-        match client.handle_input(now, rest) {
-            Ok(Status::Complete(r)) => {
-                start += r.consumed;
-                black_box(&r.event);
-                if r.consumed == 0 {
-                    break;
+/// A transport whose received bytes and sent bytes the optimiser cannot see.
+struct Opaque<'a> {
+    input: &'a mut [u8],
+}
+
+impl ErrorType for Opaque<'_> {
+    type Error = Infallible;
+}
+
+impl Read for Opaque<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        let n = black_box(buf.len().min(self.input.len()));
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), self.input.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Opaque<'_> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        black_box(buf);
+        Ok(black_box(buf.len()))
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+pub fn exercise(input: &mut [u8], _tx: &mut [u8]) {
+    let transport = Opaque { input };
+    #[cfg(not(feature = "client-ws"))]
+    session(transport);
+    #[cfg(feature = "client-ws")]
+    over_websocket(transport);
+}
+
+#[cfg(feature = "client-ws")]
+fn over_websocket(mut transport: Opaque<'_>) {
+    use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
+    use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+    use mqtt_ws::ws::stream::Stream;
+
+    let (mut ws_rx, mut ws_tx) = ([0u8; 512], [0u8; 512]);
+    let request = ClientRequest::new("broker.local", "/mqtt").protocols(&["mqtt"]);
+    let Ok(mut handshake) = Handshake::new(request, black_box([7; 16])) else { return };
+    let Ok(n) = handshake.encode_request(&mut ws_tx) else { return };
+    let _ = transport.write_all(ws_tx.get(..n).unwrap_or_default());
+    let got = match transport.read(&mut ws_rx) {
+        Ok(n) => n,
+        Err(never) => match never {},
+    };
+    let head = match handshake.handle_response(ws_rx.get(..got).unwrap_or_default()) {
+        Ok(Status::Complete(accepted)) => accepted.head_len(),
+        _ => return,
+    };
+    ws_rx.copy_within(head..got, 0);
+    let mut key = black_box(0u32);
+    let ws = WsConnection::client(WsConfig::new(), move || {
+        key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        key.to_le_bytes()
+    });
+    if let Ok(stream) =
+        Stream::new_after_handshake(transport, ws, &mut ws_rx, got - head, &mut ws_tx)
+    {
+        session(stream);
+    }
+}
+
+fn session<T: Read + Write>(transport: T) {
+    let (mut rx, mut tx, mut store) = ([0u8; 512], [0u8; 512], [0u8; 512]);
+    let client: Client<SliceStore<'_, 4>> =
+        Client::new(SliceStore::new(&mut store), Config::new(rx.len()));
+    let mut conn = Connection::new(transport, client, &mut rx, &mut tx);
+    let now = || Instant::from_millis(black_box(0));
+    let mut options = ConnectOptions::new(black_box("size-probe"));
+    options.keep_alive = black_box(30);
+    if conn.connect(now(), &options).is_err() {
+        return;
+    }
+    let topic = black_box("probe/t");
+    for _ in 0..black_box(8) {
+        match conn.poll(now()) {
+            Ok(Some(Event::Connected(_))) => {
+                let sub = [Subscription::new(topic, Qos::ExactlyOnce)];
+                black_box(conn.subscribe(now(), &sub, Properties::EMPTY).ok());
+            }
+            Ok(Some(Event::Subscribed { .. })) => {
+                for qos in [Qos::AtMostOnce, Qos::AtLeastOnce, Qos::ExactlyOnce] {
+                    let msg = Outgoing::new(topic, black_box(b"x")).qos(qos);
+                    black_box(conn.publish(now(), &msg).ok());
                 }
             }
-            _ => break,
+            Ok(Some(Event::Message(m))) => {
+                black_box(m.payload);
+                black_box(conn.unsubscribe(now(), &[topic], Properties::EMPTY).ok());
+            }
+            Ok(event) => {
+                black_box(event);
+            }
+            Err(e) => {
+                black_box(e);
+                break;
+            }
         }
     }
-    while let Ok(Some(n)) = client.poll_transmit(now, tx) {
-        black_box(n);
-    }
-    let qos = Qos::from_u8(black_box(1)).unwrap_or(Qos::AtMostOnce);
-    let msg = Outgoing::new("probe/out", b"42").qos(qos);
-    black_box(client.publish(now, &msg, tx).ok());
-    let subs = [Subscription::new("probe/in/#", qos)];
-    black_box(client.subscribe(now, &subs, Properties::EMPTY, tx).ok());
-    black_box(client.unsubscribe(now, &["probe/in/#"], Properties::EMPTY, tx).ok());
-    black_box(client.poll_timeout());
-    black_box(client.handle_timeout(Instant::from_millis(black_box(60_000))).ok());
-    black_box(client.disconnect(now, ReasonCode::Success, Properties::EMPTY, tx).ok());
+    black_box(conn.client().poll_timeout());
+    black_box(conn.disconnect(now(), ReasonCode::NormalDisconnection, Properties::EMPTY).ok());
 }
