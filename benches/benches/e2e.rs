@@ -78,9 +78,16 @@ fn clock(start: StdInstant) -> Instant {
     Instant::from_millis(start.elapsed().as_millis() as u64)
 }
 
+/// `TCP_NODELAY` for every client's socket, the same for all three publishers: on, unless
+/// `E2E_NODELAY=0` (Nagle's algorithm on, rumqttc's default; it makes the QoS 1 runs stall on
+/// delayed acknowledgements now and then, so the rates scatter much more).
+fn nodelay() -> bool {
+    std::env::var("E2E_NODELAY").map_or(true, |v| v != "0")
+}
+
 fn tcp(read_timeout: Duration) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port())).expect("the broker listens");
-    s.set_nodelay(true).unwrap();
+    s.set_nodelay(nodelay()).unwrap();
     s.set_read_timeout(Some(read_timeout)).unwrap();
     s
 }
@@ -196,7 +203,7 @@ fn publish_async(topic: &str, case: Case, done: &AtomicBool) {
         let client: Client<SliceStore<'_, 64>, 64> =
             Client::new(SliceStore::new(&mut b.store), Config::new(b.rx.len()));
         let sock = tokio::net::TcpStream::connect(("127.0.0.1", port())).await.unwrap();
-        sock.set_nodelay(true).unwrap();
+        sock.set_nodelay(nodelay()).unwrap();
         let mut conn = mqtt_ws::io::asynch::Connection::new(
             FromTokio::new(sock),
             client,
@@ -252,6 +259,9 @@ fn publish_rumqttc(topic: &str, case: Case, done: &AtomicBool) {
         let mut options = MqttOptions::new(format!("{topic}-pub"), "127.0.0.1", port());
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(Some(64 * 1024));
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(nodelay());
+        options.set_network_options(network);
         let (client, mut eventloop) = AsyncClient::new(options, 1024);
         let payload = bytes::Bytes::from(vec![0x5a; case.size]);
         let qos = if case.qos == Qos::AtMostOnce { QoS::AtMostOnce } else { QoS::AtLeastOnce };
