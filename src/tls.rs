@@ -188,6 +188,7 @@ impl<T: io::Read + io::Write> TlsStream<T> {
                             io::ErrorKind::UnexpectedEof
                                 | io::ErrorKind::ConnectionReset
                                 | io::ErrorKind::ConnectionAborted
+                                | io::ErrorKind::BrokenPipe
                         ) =>
                         {
                             TlsError::Closed
@@ -256,6 +257,47 @@ mod tests {
     fn garbage_certificate_is_rejected() {
         let pem = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         assert!(matches!(client_config(pem), Err(TlsError::Config(_))));
+    }
+
+    #[cfg(unix)]
+    fn test_config() -> Arc<ClientConfig> {
+        // Any well-formed CA will do: these tests never get as far as a certificate.
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(RootCertStore::empty())
+                .with_no_client_auth(),
+        )
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn invalid_server_name() {
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        for name in ["", "not a host name", "bad..name"] {
+            let r = TlsStream::connect(test_config(), name, &a);
+            assert!(matches!(r, Err(TlsError::InvalidServerName)), "{name}: {r:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn peer_closing_during_the_handshake() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(b);
+        let r = TlsStream::connect(test_config(), "localhost", &a);
+        assert!(matches!(r, Err(TlsError::Closed)), "{r:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn garbage_from_the_peer_is_a_handshake_error() {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        b.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").unwrap();
+        let r = TlsStream::connect(test_config(), "localhost", &a);
+        assert!(matches!(r, Err(TlsError::Handshake(_))), "{r:?}");
     }
 
     #[test]
