@@ -6,6 +6,8 @@
 //! cargo run --example mqtt --features blocking,std -- sub -u ws://127.0.0.1:9002/mqtt -t F \
 //!     [-t F]... [-q 0|1|2] [-C COUNT] [-v] [-V 5|311] [-i ID] [-c] [-x EXPIRY]
 //! ```
+//! `mqtts://host:8883` and `wss://host:443/mqtt` use TLS: `--cafile CA.pem` (required) names the
+//! CA certificates to trust, `--cert CERT.pem --key KEY.pem` authenticate the client.
 //! `-c` resumes the session (clean start 0) instead of a clean start. Errors are one line on
 //! stderr and a non-zero exit.
 
@@ -23,7 +25,7 @@ use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
-use mqtt_ws::ws;
+use mqtt_ws::{tls, ws};
 
 #[derive(Default)]
 struct Args {
@@ -41,6 +43,9 @@ struct Args {
     user: Vec<(String, String)>,
     count: Option<usize>,
     verbose: bool,
+    cafile: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -74,6 +79,9 @@ fn parse_args() -> Result<Args, String> {
             "-x" => a.expiry = val(&mut it, "-x")?.parse().map_err(|_| "bad -x")?,
             "-C" => a.count = Some(val(&mut it, "-C")?.parse().map_err(|_| "bad -C")?),
             "-v" => a.verbose = true,
+            "--cafile" => a.cafile = Some(val(&mut it, "--cafile")?),
+            "--cert" => a.cert = Some(val(&mut it, "--cert")?),
+            "--key" => a.key = Some(val(&mut it, "--key")?),
             "-D" => {
                 let (what, k, v) = (val(&mut it, "-D")?, val(&mut it, "-D")?, val(&mut it, "-D")?);
                 if what != "user-property" {
@@ -109,31 +117,76 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let (ws, rest) = if let Some(r) = args.url.strip_prefix("mqtt://") {
-        (false, r)
+    let (ws, tls, rest) = if let Some(r) = args.url.strip_prefix("mqtt://") {
+        (false, false, r)
     } else if let Some(r) = args.url.strip_prefix("ws://") {
-        (true, r)
+        (true, false, r)
+    } else if let Some(r) = args.url.strip_prefix("mqtts://") {
+        (false, true, r)
+    } else if let Some(r) = args.url.strip_prefix("wss://") {
+        (true, true, r)
     } else {
-        return Err(format!("bad URL {}: use mqtt://host:port or ws://host:port/path", args.url));
+        return Err(format!(
+            "bad URL {}: use mqtt://host:port, mqtts://host:port, ws://host:port/path or \
+             wss://host:port/path",
+            args.url
+        ));
     };
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/mqtt"),
     };
+    let default_port = match (ws, tls) {
+        (false, false) => 1883,
+        (false, true) => 8883,
+        (true, false) => 80,
+        (true, true) => 443,
+    };
     let hostport = if hostport.contains(':') {
         hostport.to_string()
     } else {
-        format!("{hostport}:{}", if ws { 80 } else { 1883 })
+        format!("{hostport}:{default_port}")
     };
     let tcp =
         TcpStream::connect(&hostport).map_err(|e| format!("cannot connect to {hostport}: {e}"))?;
     tcp.set_read_timeout(Some(StdDuration::from_millis(200))).map_err(|e| e.to_string())?;
     tcp.set_nodelay(true).ok();
-    if !ws {
-        return session(StdIo(tcp), &args);
+    if !tls {
+        return if ws {
+            over_ws(StdIo(tcp), &hostport, path, &args)
+        } else {
+            session(StdIo(tcp), &args)
+        };
     }
-    let mut tcp = StdIo(tcp);
-    let request = ws::handshake::ClientRequest::new(&hostport, path).protocols(&["mqtt"]);
+    let read =
+        |what: &str, f: &str| std::fs::read(f).map_err(|e| format!("cannot read {what} {f}: {e}"));
+    let ca = read("--cafile", args.cafile.as_deref().ok_or("mqtts:// and wss:// need --cafile")?)?;
+    let config = match (&args.cert, &args.key) {
+        (None, None) => tls::client_config(&ca),
+        (Some(c), Some(k)) => {
+            tls::client_config_with_auth(&ca, &read("--cert", c)?, &read("--key", k)?)
+        }
+        _ => return Err("--cert and --key go together".into()),
+    }
+    .map_err(|e| e.to_string())?;
+    let host = hostport.rsplit_once(':').map_or(hostport.as_str(), |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let stream =
+        tls::TlsStream::connect(config, host, tcp).map_err(|e| format!("{hostport}: {e}"))?;
+    if ws { over_ws(stream, &hostport, path, &args) } else { session(stream, &args) }
+}
+
+/// The WebSocket opening handshake over `tcp` (plain or TLS), then the MQTT session.
+fn over_ws<T: Read + Write>(
+    mut tcp: T,
+    hostport: &str,
+    path: &str,
+    args: &Args,
+) -> Result<(), String>
+where
+    T::Error: core::fmt::Debug + core::fmt::Display,
+{
+    let request = ws::handshake::ClientRequest::new(hostport, path).protocols(&["mqtt"]);
     let nonce: [u8; 16] = rand_bytes();
     let mut hs = ws::handshake::Client::new(request, nonce).map_err(|e| format!("{e:?}"))?;
     let mut out = vec![0u8; hs.request_len()];
@@ -172,7 +225,7 @@ fn run() -> Result<(), String> {
     let mut tx = vec![0u8; 4096];
     let stream = ws::stream::Stream::new_after_handshake(tcp, conn, &mut rx, got - head, &mut tx)
         .map_err(|e| format!("{e:?}"))?;
-    session(stream, &args)
+    session(stream, args)
 }
 
 fn rand_bytes<const N: usize>() -> [u8; N] {

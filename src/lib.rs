@@ -21,3 +21,6 @@ pub mod ws;
 
 #[cfg(feature = "mqtt")]
 pub mod io;
+
+#[cfg(feature = "tls")]
+pub mod tls;

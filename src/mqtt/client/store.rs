@@ -85,11 +85,14 @@ struct Entry {
 
 /// A [`Store`] over a caller byte slice, for at most `N` messages.
 ///
-/// Packet bytes are kept back to back in the slice; removing an entry moves the bytes after it
-/// down, so the free space is always one piece at the end.
+/// Packet bytes are kept back to back in the slice between `head` and `used`. Removing the
+/// entry whose bytes come first (the usual case: acknowledgements arrive in order) only advances
+/// `head`; removing another moves the bytes after it down. An insert that does not fit at the
+/// end first moves the live bytes back to the start, so the free space is the two ends.
 #[derive(Debug)]
 pub struct SliceStore<'b, const N: usize> {
     buf: &'b mut [u8],
+    head: usize,
     used: usize,
     entries: heapless::Vec<Entry, N>,
 }
@@ -97,28 +100,52 @@ pub struct SliceStore<'b, const N: usize> {
 impl<'b, const N: usize> SliceStore<'b, N> {
     /// An empty store keeping packet bytes in `buf`.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Self { buf, used: 0, entries: heapless::Vec::new() }
+        Self { buf, head: 0, used: 0, entries: heapless::Vec::new() }
     }
 
     /// Bytes of `buf` still free.
     pub fn free_bytes(&self) -> usize {
-        self.buf.len() - self.used
+        self.buf.len() - self.used + self.head
+    }
+
+    /// Moves the live bytes from `head` back to the start of the slice.
+    fn compact(&mut self) {
+        let head = self.head;
+        self.buf.copy_within(head..self.used, 0);
+        self.used -= head;
+        self.head = 0;
+        for e in self.entries.iter_mut() {
+            // Entries without bytes may point anywhere below `used`.
+            e.start = e.start.saturating_sub(head);
+        }
     }
 
     fn position(&self, id: PacketId) -> Option<usize> {
         self.entries.iter().position(|e| e.id == id)
     }
 
-    /// Drops the bytes of entry `i`, moving the bytes after it down.
+    /// Drops the bytes of entry `i`: advances `head` past them if they come first, otherwise
+    /// moves the bytes after them down.
     fn drop_bytes(&mut self, i: usize) {
         let Some(&Entry { start, len, .. }) = self.entries.get(i) else { return };
         if len == 0 {
             return;
         }
+        if start == self.head {
+            self.head += len;
+            if self.head == self.used {
+                self.head = 0;
+                self.used = 0;
+            }
+            if let Some(e) = self.entries.get_mut(i) {
+                e.len = 0;
+            }
+            return;
+        }
         self.buf.copy_within(start + len..self.used, start);
         self.used -= len;
         for e in self.entries.iter_mut().skip(i + 1) {
-            e.start -= len;
+            e.start = e.start.saturating_sub(len);
         }
         if let Some(e) = self.entries.get_mut(i) {
             e.len = 0;
@@ -128,6 +155,9 @@ impl<'b, const N: usize> SliceStore<'b, N> {
 
 impl<const N: usize> Store for SliceStore<'_, N> {
     fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull> {
+        if self.head > 0 && self.buf.len() - self.used < packet.len() {
+            self.compact();
+        }
         let end = self.used.checked_add(packet.len()).ok_or(StoreFull)?;
         if self.entries.is_full() || end > self.buf.len() || self.position(id).is_some() {
             return Err(StoreFull);
@@ -170,6 +200,7 @@ impl<const N: usize> Store for SliceStore<'_, N> {
 
     fn clear(&mut self) {
         self.entries.clear();
+        self.head = 0;
         self.used = 0;
     }
 }
@@ -180,6 +211,30 @@ mod tests {
 
     fn id(n: u16) -> PacketId {
         PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn removing_in_order_moves_no_bytes_and_wraps() {
+        let mut buf = [0u8; 8];
+        let mut s = SliceStore::<4>::new(&mut buf);
+        s.insert(id(1), b"aaa").unwrap();
+        s.insert(id(2), b"bbb").unwrap();
+        assert!(s.remove(id(1)));
+        assert_eq!((s.head, s.used, s.free_bytes()), (3, 6, 5));
+        // Does not fit at the end (2 bytes left): the live bytes move back to the start.
+        s.insert(id(3), b"cccc").unwrap();
+        assert_eq!((s.head, s.used, s.free_bytes()), (0, 7, 1));
+        assert_eq!(s.get(0), Some(Stored::Publish { id: id(2), packet: b"bbb" }));
+        assert_eq!(s.get(1), Some(Stored::Publish { id: id(3), packet: b"cccc" }));
+        assert!(s.release(id(2)));
+        assert_eq!(s.get(0), Some(Stored::Released { id: id(2) }));
+        assert_eq!(s.free_bytes(), 4);
+        s.insert(id(4), b"dddd").unwrap();
+        assert_eq!(s.get(1), Some(Stored::Publish { id: id(3), packet: b"cccc" }));
+        assert_eq!(s.get(2), Some(Stored::Publish { id: id(4), packet: b"dddd" }));
+        assert_eq!(s.insert(id(5), b"e"), Err(StoreFull));
+        assert!(s.remove(id(3)) && s.remove(id(4)) && s.remove(id(2)));
+        assert_eq!((s.head, s.used, s.free_bytes()), (0, 0, 8));
     }
 
     #[test]
