@@ -307,6 +307,8 @@ fn run(qos_name: &str) {
             break;
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     let (have, twice) = (st.have, st.counts.iter().filter(|&&c| c > 1).count());
     println!(
         "reboot QoS {qos_name}: {MESSAGES} published by 3 processes (2 killed with SIGKILL, \
