@@ -260,3 +260,45 @@ fn a_refused_transport_backs_off_then_connects() {
         }
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_async_driver_reconnects_after_a_close_and_garbage() {
+    use embedded_io_adapters::tokio_1::FromTokio;
+    use mqtt_ws::io::asynch;
+
+    let port = broker(vec![
+        script(|s| {
+            read_connect(s);
+            let _ = s.write_all(&CONNACK[..3]);
+        }),
+        script(|s| {
+            read_connect(s);
+            let _ = s.write_all(&[0x00, 0x00]);
+            std::thread::sleep(StdDuration::from_secs(1));
+        }),
+    ]);
+    let open =
+        async move || tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(FromTokio::new);
+    let first = open().await.unwrap();
+    let client: Client<SliceStore<8>> = Client::new(SliceStore::new(leak(1024)), Config::new(1024));
+    let conn = asynch::Connection::new(first, client, leak(1024), leak(1024));
+    let backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(50), 1);
+    let mut l = asynch::Reconnecting::new(conn, ConnectOptions::new("async"), open, backoff);
+    let start = StdInstant::now();
+    let mut errors = Vec::new();
+    loop {
+        assert!(start.elapsed() < StdDuration::from_secs(10), "hung: {errors:?}");
+        let tick = tokio::time::timeout(StdDuration::from_millis(20), l.poll(clock())).await;
+        match tick {
+            Ok(Step::Lost { error, .. }) => errors.push(format!("{error:?}")),
+            Ok(Step::Offline { until }) => {
+                tokio::time::sleep(until.saturating_duration_since(clock())).await;
+            }
+            Ok(Step::Event(Event::Connected(_))) if errors.len() >= 2 => break,
+            _ => {}
+        }
+    }
+    assert_eq!(errors[0], "Closed");
+    assert!(errors[1].contains("Decode"), "{errors:?}");
+    assert_eq!(l.connects(), 3);
+}

@@ -6,7 +6,7 @@
 //!
 //! A driver owns the transport, the client and two caller buffers (receive and transmit). Each
 //! `poll` does one bounded step: send what the client owes, run its timers, read once if no whole
-//! packet is buffered, and hand back at most one [`Event`](crate::mqtt::client::Event).
+//! packet is buffered, and hand back at most one [`Event`].
 //! A transport read that fails with [`embedded_io::ErrorKind::TimedOut`] means "no bytes yet": it
 //! is how a blocking transport lets the driver send keep-alive pings ([`StdIo`] maps a std socket
 //! read timeout to it).
@@ -22,7 +22,8 @@ pub use backoff::Backoff;
 use crate::mqtt::client::{self, Event};
 use crate::time::Instant;
 
-/// What one step of a reconnecting driver did ([`blocking::Reconnecting::poll`]).
+/// What one step of a reconnecting driver did (`blocking::Reconnecting::poll`,
+/// `asynch::Reconnecting::poll`).
 ///
 /// `E` is the transport's error, `CE` the error of the caller's connect function.
 #[derive(Debug, Clone, PartialEq, Eq)]
