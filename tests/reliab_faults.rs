@@ -270,3 +270,76 @@ fn ws_qos1_survives_cuts() {
 fn ws_qos2_survives_cuts() {
     run(true, Qos::ExactlyOnce);
 }
+
+const MQTTJS_SUBSCRIBER: &str = r#"
+const mqtt = require('mqtt');
+const [url, topic, total] = process.argv.slice(2);
+const n = Number(total);
+const seen = new Uint8Array(n);
+let distinct = 0, twice = 0;
+const c = mqtt.connect(url, { protocolVersion: 5, clientId: 'rl-js-' + process.pid, clean: false,
+  properties: { sessionExpiryInterval: 600 } });
+c.on('error', (e) => { console.error('ERR ' + e.message); process.exit(2); });
+c.on('connect', () => c.subscribe(topic, { qos: 2 }, (err) => {
+  if (err) { console.error('ERR ' + err.message); process.exit(3); }
+  console.log('READY');
+}));
+c.on('message', (t, payload) => {
+  const seq = Number(payload.readBigUInt64BE(0));
+  if (seen[seq]++) { twice++; } else if (++distinct === n) {
+    setTimeout(() => { console.log('GOT ' + distinct + ' TWICE ' + twice); c.end(false, {}, () => process.exit(0)); }, 500);
+  }
+});
+setTimeout(() => { console.log('GOT ' + distinct + ' TWICE ' + twice); process.exit(4); }, 120000);
+"#;
+
+/// Once with another client as the subscriber: MQTT.js (outside the proxy) counts the QoS 2
+/// messages our publisher sends through the cutting proxy.
+#[test]
+#[ignore = "needs Mosquitto and MQTT.js: run through scripts/broker-mqttjs"]
+fn tcp_qos2_through_cuts_counted_by_mqttjs() {
+    use std::io::BufRead as _;
+    let node_path = std::env::var("MQTTJS_NODE_PATH").expect("run through scripts/broker-mqttjs");
+    let seed = seed() ^ 0x15;
+    let proxy = Proxy::start(port("MQTT_TCP_PORT"), seed, 60_000);
+    let tag = format!("{}-js", std::process::id());
+    let topic = format!("reliab/{tag}");
+    let dir = std::env::temp_dir().join(format!("mqttws-reliab-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("sub.js");
+    std::fs::write(&script, MQTTJS_SUBSCRIBER).unwrap();
+    let start = StdInstant::now();
+    let mut node = std::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("mqtt://127.0.0.1:{}", port("MQTT_TCP_PORT")))
+        .arg(&topic)
+        .arg(MESSAGES.to_string())
+        .env("NODE_PATH", &node_path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut lines = std::io::BufReader::new(node.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    let pp = proxy.port;
+    let publ = publisher(
+        move || open_tcp(pp),
+        &format!("rl-pub-{tag}"),
+        &topic,
+        Qos::ExactlyOnce,
+        start + LIMIT,
+    );
+    let got = lines.next().unwrap().unwrap();
+    let status = node.wait().unwrap();
+    println!(
+        "MQTT.js subscriber, TCP QoS 2: {MESSAGES} published, {got}; publisher: {} cuts, {} \
+         connections, {} lost; {:.1} s (seed {seed})",
+        proxy.cuts(),
+        publ.connects,
+        publ.lost,
+        start.elapsed().as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(got, format!("GOT {MESSAGES} TWICE 0"));
+    assert!(status.success());
+    assert!(proxy.cuts() > 0);
+}
