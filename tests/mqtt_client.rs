@@ -484,6 +484,42 @@ fn trailing_bytes_are_left_untouched() {
 }
 
 #[test]
+fn a_resumed_session_announces_only_the_free_qos2_slots() {
+    let mut h = Harness::new();
+    h.connected(&[]);
+    for id in 1..=3 {
+        h.feed(&incoming("t", b"", QosPid::ExactlyOnce(pid(id)), false)).unwrap();
+    }
+    h.drain();
+    h.client.connection_lost();
+    let announced = |h: &mut Harness, clean_start: bool| {
+        let mut opts = ConnectOptions::new("c1");
+        opts.clean_start = clean_start;
+        opts.session_expiry = 60;
+        let connect = h.connect(&opts);
+        let rm = match h.decode(&connect) {
+            Packet::Connect(c) => match c.properties.get(PropertyId::ReceiveMaximum) {
+                Some(Property::ReceiveMaximum(v)) => v.get(),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        };
+        h.client.connection_lost();
+        rm
+    };
+    // RX = 4, three carried over: the server may send one more before PUBRELs free slots.
+    assert_eq!(announced(&mut h, false), 1);
+    // A re-sent PUBLISH of a carried message is acknowledged, not delivered; one new fits.
+    h.connect(&ConnectOptions { clean_start: false, ..ConnectOptions::new("c1") });
+    h.connack(true, &[]);
+    assert!(h.feed(&incoming("t", b"", QosPid::ExactlyOnce(pid(2)), true)).unwrap().is_empty());
+    assert_eq!(h.feed(&incoming("t", b"", QosPid::ExactlyOnce(pid(9)), false)).unwrap().len(), 1);
+    h.drain();
+    h.client.connection_lost();
+    assert_eq!(announced(&mut h, true), 4, "clean start forgets the carried messages");
+}
+
+#[test]
 fn incoming_qos2_beyond_receive_maximum_is_a_fault() {
     let mut h = Harness::new();
     h.connected(&[]);

@@ -15,11 +15,11 @@
 
 use embedded_io_async::{Read, Write};
 
-use super::{DriverError, is_timeout};
-use crate::mqtt::ReasonCode;
-use crate::mqtt::client::{Client, ConnectOptions, Event, Outgoing, Sent, Store};
+use super::{Backoff, DriverError, Step, is_timeout};
+use crate::mqtt::client::{Client, ConnectOptions, Event, Outgoing, Sent, Store, UsageError};
 use crate::mqtt::packet::{Status, Subscription};
 use crate::mqtt::properties::Properties;
+use crate::mqtt::{Qos, ReasonCode};
 use crate::time::Instant;
 
 type Result<T, E> = core::result::Result<T, DriverError<E>>;
@@ -72,6 +72,22 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
     /// Takes the driver apart (the client keeps its store for a reconnect over a new transport).
     pub fn into_parts(self) -> (T, Client<S, RX, A, TP>) {
         (self.transport, self.client)
+    }
+
+    /// The network connection is gone (see [`Client::connection_lost`]): drops buffered input
+    /// and puts the session offline, keeping its in-flight messages for the next connection.
+    pub fn connection_lost(&mut self) {
+        self.rx_len = 0;
+        self.consumed = 0;
+        self.need_read = true;
+        self.client.connection_lost();
+    }
+
+    /// Swaps in a new transport after [`Connection::connection_lost`] (then call
+    /// [`Connection::connect`]); returns the old one.
+    pub fn replace_transport(&mut self, transport: T) -> T {
+        self.connection_lost();
+        core::mem::replace(&mut self.transport, transport)
     }
 
     async fn send(&mut self, n: usize) -> Result<(), T::Error> {
@@ -201,5 +217,215 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         let n = self.client.disconnect(now, reason, properties, self.tx)?;
         self.send(n).await?;
         self.transport.flush().await.map_err(DriverError::Transport)
+    }
+}
+
+/// Where a [`Reconnecting`] driver is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// A transport is there, CONNECT not sent yet.
+    Fresh,
+    /// CONNECT sent (and maybe CONNACK received).
+    Up,
+    /// Offline until `retry_at`; `cleanup`: the old connection still owes its goodbye.
+    Down { retry_at: Instant, cleanup: bool },
+}
+
+/// A [`Connection`] that reconnects by itself: on any connection failure it waits with
+/// exponential [`Backoff`], opens a new transport with the caller's `connect` function and
+/// resumes the session with Clean Start 0, so unacknowledged QoS 1/2 messages are re-sent with
+/// DUP and owed PUBRELs go out again [MQTT-4.4.0-1].
+///
+/// The session state machine knows nothing of this: the driver calls
+/// [`Client::connection_lost`] and [`Client::connect`] again. Every failure is reported as a
+/// [`Step`] and never ends the driver; a broker that stalls is detected by the keep alive
+/// (use a keep alive > 0: the bound is keep alive + PINGRESP timeout) and a missing CONNACK by
+/// `Config::connect_timeout`.
+///
+/// The async twin of the blocking driver's `Reconnecting` (see its docs): `connect` is an
+/// async closure opening a transport; on [`Step::Offline`] sleep with your executor's timer
+/// until the instant given, and race [`Reconnecting::poll`] against a timer as for
+/// [`Connection::poll`].
+#[derive(Debug)]
+pub struct Reconnecting<
+    'b,
+    'o,
+    T,
+    C,
+    S: Store,
+    const RX: usize = 16,
+    const A: usize = 8,
+    const TP: usize = 128,
+> {
+    conn: Connection<'b, T, S, RX, A, TP>,
+    options: ConnectOptions<'o>,
+    connect: C,
+    backoff: Backoff,
+    link: Link,
+    connects: u32,
+}
+
+impl<'b, 'o, T, C, CE, S, const RX: usize, const A: usize, const TP: usize>
+    Reconnecting<'b, 'o, T, C, S, RX, A, TP>
+where
+    T: Read + Write,
+    C: AsyncFnMut() -> core::result::Result<T, CE>,
+    S: Store,
+{
+    /// A driver over `conn` (a transport connected, no CONNECT sent yet), connecting with
+    /// `options` (the first time as given, then with Clean Start 0), opening new transports with
+    /// `connect` after `backoff`.
+    ///
+    /// For messages to survive a reconnect, the session must outlive the network connection:
+    /// give `options` a Session Expiry Interval > 0 (MQTT 5.0) or Clean Start 0 (3.1.1).
+    pub fn new(
+        conn: Connection<'b, T, S, RX, A, TP>,
+        options: ConnectOptions<'o>,
+        connect: C,
+        backoff: Backoff,
+    ) -> Self {
+        Self { conn, options, connect, backoff, link: Link::Fresh, connects: 0 }
+    }
+
+    /// The driver of the current connection.
+    pub fn connection(&self) -> &Connection<'b, T, S, RX, A, TP> {
+        &self.conn
+    }
+
+    /// The driver of the current connection, for the other commands (`subscribe`, ...). A
+    /// transport failure there shows up as [`Step::Lost`] on the next poll.
+    pub fn connection_mut(&mut self) -> &mut Connection<'b, T, S, RX, A, TP> {
+        &mut self.conn
+    }
+
+    /// The session.
+    pub fn client(&self) -> &Client<S, RX, A, TP> {
+        self.conn.client()
+    }
+
+    /// `true` once CONNACK accepted the current connection: commands can be sent.
+    pub fn is_connected(&self) -> bool {
+        self.link == Link::Up && self.conn.client().state() == crate::mqtt::client::State::Connected
+    }
+
+    /// CONNECT packets sent so far (the first connection and every reconnect).
+    pub fn connects(&self) -> u32 {
+        self.connects
+    }
+
+    /// Takes the driver apart.
+    pub fn into_parts(self) -> (Connection<'b, T, S, RX, A, TP>, C) {
+        (self.conn, self.connect)
+    }
+
+    fn schedule(&mut self, now: Instant, cleanup: bool) -> Instant {
+        let retry_at = now + self.backoff.next_delay();
+        self.link = Link::Down { retry_at, cleanup };
+        retry_at
+    }
+
+    async fn send_connect(&mut self, now: Instant) -> Option<DriverError<T::Error>> {
+        self.connects = self.connects.saturating_add(1);
+        match self.conn.connect(now, &self.options).await {
+            Ok(()) => {
+                self.link = Link::Up;
+                // [MQTT-4.4.0-1] resume the session from now on, so nothing in flight is lost.
+                self.options.clean_start = false;
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+
+    /// One step: connect or reconnect when due, otherwise [`Connection::poll`]. Never fails:
+    /// failures are [`Step::Lost`] and [`Step::ConnectFailed`], after which the driver waits
+    /// ([`Step::Offline`]) and tries again.
+    pub async fn poll(&mut self, now: Instant) -> Step<'_, T::Error, CE> {
+        match self.link {
+            Link::Fresh => match self.send_connect(now).await {
+                None => Step::Idle,
+                Some(error) => {
+                    self.conn.connection_lost();
+                    Step::Lost { error, retry_at: self.schedule(now, false) }
+                }
+            },
+            Link::Down { retry_at, cleanup } => {
+                if cleanup {
+                    // Best effort: the DISCONNECT a broker fault owes [MQTT-4.13.1-1].
+                    let _ = self.conn.flush(now).await;
+                    self.conn.connection_lost();
+                    self.link = Link::Down { retry_at, cleanup: false };
+                }
+                if now < retry_at {
+                    return Step::Offline { until: retry_at };
+                }
+                match (self.connect)().await {
+                    Err(error) => {
+                        Step::ConnectFailed { error, retry_at: self.schedule(now, false) }
+                    }
+                    Ok(t) => {
+                        drop(self.conn.replace_transport(t));
+                        match self.send_connect(now).await {
+                            None => Step::Idle,
+                            Some(error) => {
+                                self.conn.connection_lost();
+                                Step::Lost { error, retry_at: self.schedule(now, false) }
+                            }
+                        }
+                    }
+                }
+            }
+            Link::Up => match self.conn.poll(now).await {
+                Ok(None) => Step::Idle,
+                Ok(Some(ev)) => {
+                    match ev {
+                        Event::Connected(_) => self.backoff.reset(),
+                        Event::Refused { .. } | Event::Disconnected { .. } => {
+                            let retry_at = now + self.backoff.next_delay();
+                            self.link = Link::Down { retry_at, cleanup: true };
+                        }
+                        _ => {}
+                    }
+                    Step::Event(ev)
+                }
+                Err(error) => {
+                    // The session is cleaned up on the next poll (the event borrow ends here).
+                    let retry_at = now + self.backoff.next_delay();
+                    self.link = Link::Down { retry_at, cleanup: true };
+                    Step::Lost { error, retry_at }
+                }
+            },
+        }
+    }
+
+    fn lose(&mut self, now: Instant) {
+        self.conn.connection_lost();
+        self.schedule(now, false);
+    }
+
+    /// Publishes `msg` (see [`Client::publish`]); offline: [`UsageError::NotConnected`].
+    ///
+    /// A QoS 1/2 message the session accepted is `Ok` even if the transport failed while
+    /// sending it: it is in the store and goes out again after the reconnect.
+    pub async fn publish(&mut self, now: Instant, msg: &Outgoing<'_>) -> Result<Sent, T::Error> {
+        if !self.is_connected() {
+            return Err(DriverError::Mqtt(UsageError::NotConnected.into()));
+        }
+        if let Err(e) = self.conn.flush(now).await {
+            self.lose(now);
+            return Err(e);
+        }
+        let sent = self.conn.client.publish(now, msg, self.conn.tx)?;
+        let mut wrote = self.conn.send(sent.len).await;
+        if wrote.is_ok() {
+            wrote = self.conn.transport.flush().await.map_err(DriverError::Transport);
+        }
+        match wrote {
+            Ok(()) => Ok(sent),
+            Err(e) => {
+                self.lose(now);
+                if msg.qos == Qos::AtMostOnce { Err(e) } else { Ok(sent) }
+            }
+        }
     }
 }

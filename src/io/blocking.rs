@@ -28,11 +28,11 @@
 
 use embedded_io::{Read, Write};
 
-use super::{DriverError, is_timeout};
-use crate::mqtt::ReasonCode;
-use crate::mqtt::client::{Client, ConnectOptions, Event, Outgoing, Sent, Store};
+use super::{Backoff, DriverError, Step, is_timeout};
+use crate::mqtt::client::{Client, ConnectOptions, Event, Outgoing, Sent, Store, UsageError};
 use crate::mqtt::packet::{Status, Subscription};
 use crate::mqtt::properties::Properties;
+use crate::mqtt::{Qos, ReasonCode};
 use crate::time::Instant;
 
 type Result<T, E> = core::result::Result<T, DriverError<E>>;
@@ -85,6 +85,22 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
     /// Takes the driver apart (the client keeps its store for a reconnect over a new transport).
     pub fn into_parts(self) -> (T, Client<S, RX, A, TP>) {
         (self.transport, self.client)
+    }
+
+    /// The network connection is gone (see [`Client::connection_lost`]): drops buffered input
+    /// and puts the session offline, keeping its in-flight messages for the next connection.
+    pub fn connection_lost(&mut self) {
+        self.rx_len = 0;
+        self.consumed = 0;
+        self.need_read = true;
+        self.client.connection_lost();
+    }
+
+    /// Swaps in a new transport after [`Connection::connection_lost`] (then call
+    /// [`Connection::connect`]); returns the old one.
+    pub fn replace_transport(&mut self, transport: T) -> T {
+        self.connection_lost();
+        core::mem::replace(&mut self.transport, transport)
     }
 
     fn send(&mut self, n: usize) -> Result<(), T::Error> {
@@ -210,5 +226,245 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         let n = self.client.disconnect(now, reason, properties, self.tx)?;
         self.send(n)?;
         self.transport.flush().map_err(DriverError::Transport)
+    }
+}
+
+/// Where a [`Reconnecting`] driver is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// A transport is there, CONNECT not sent yet.
+    Fresh,
+    /// CONNECT sent (and maybe CONNACK received).
+    Up,
+    /// Offline until `retry_at`; `cleanup`: the old connection still owes its goodbye.
+    Down { retry_at: Instant, cleanup: bool },
+}
+
+/// A [`Connection`] that reconnects by itself: on any connection failure it waits with
+/// exponential [`Backoff`], opens a new transport with the caller's `connect` function and
+/// resumes the session with Clean Start 0, so unacknowledged QoS 1/2 messages are re-sent with
+/// DUP and owed PUBRELs go out again [MQTT-4.4.0-1].
+///
+/// The session state machine knows nothing of this: the driver calls
+/// [`Client::connection_lost`] and [`Client::connect`] again. Every failure is reported as a
+/// [`Step`] and never ends the driver; a broker that stalls is detected by the keep alive
+/// (use a keep alive > 0: the bound is keep alive + PINGRESP timeout) and a missing CONNACK by
+/// `Config::connect_timeout`.
+///
+/// ```no_run
+/// # #[cfg(feature = "std")] {
+/// use mqtt_ws::io::{Backoff, StdIo, Step, blocking::{Connection, Reconnecting}};
+/// use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, SliceStore};
+/// use mqtt_ws::time::{Duration, Instant};
+/// let open = || -> std::io::Result<StdIo<std::net::TcpStream>> {
+///     let tcp = std::net::TcpStream::connect("127.0.0.1:1883")?;
+///     tcp.set_read_timeout(Some(std::time::Duration::from_millis(500)))?;
+///     Ok(StdIo(tcp))
+/// };
+/// let start = std::time::Instant::now();
+/// let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
+/// let (mut rx, mut tx, mut store) = ([0u8; 1024], [0u8; 1024], [0u8; 4096]);
+/// let client: Client<SliceStore<'_, 16>> =
+///     Client::new(SliceStore::new(&mut store), Config::new(rx.len()));
+/// let conn = Connection::new(open().unwrap(), client, &mut rx, &mut tx);
+/// let mut options = ConnectOptions::new("light-1");
+/// options.clean_start = false;
+/// options.session_expiry = 3600;
+/// options.keep_alive = 30;
+/// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(30), 7);
+/// let mut link = Reconnecting::new(conn, options, open, backoff);
+/// loop {
+///     match link.poll(now()) {
+///         Step::Event(Event::Message(m)) => println!("{}: {:?}", m.topic, m.payload),
+///         Step::Offline { until } => {
+///             let ms = until.saturating_duration_since(now());
+///             std::thread::sleep(ms);
+///         }
+///         Step::Lost { error, .. } => eprintln!("connection lost: {error}"),
+///         _ => {}
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Reconnecting<
+    'b,
+    'o,
+    T,
+    C,
+    S: Store,
+    const RX: usize = 16,
+    const A: usize = 8,
+    const TP: usize = 128,
+> {
+    conn: Connection<'b, T, S, RX, A, TP>,
+    options: ConnectOptions<'o>,
+    connect: C,
+    backoff: Backoff,
+    link: Link,
+    connects: u32,
+}
+
+impl<'b, 'o, T, C, CE, S, const RX: usize, const A: usize, const TP: usize>
+    Reconnecting<'b, 'o, T, C, S, RX, A, TP>
+where
+    T: Read + Write,
+    C: FnMut() -> core::result::Result<T, CE>,
+    S: Store,
+{
+    /// A driver over `conn` (a transport connected, no CONNECT sent yet), connecting with
+    /// `options` (the first time as given, then with Clean Start 0), opening new transports with
+    /// `connect` after `backoff`.
+    ///
+    /// For messages to survive a reconnect, the session must outlive the network connection:
+    /// give `options` a Session Expiry Interval > 0 (MQTT 5.0) or Clean Start 0 (3.1.1).
+    pub fn new(
+        conn: Connection<'b, T, S, RX, A, TP>,
+        options: ConnectOptions<'o>,
+        connect: C,
+        backoff: Backoff,
+    ) -> Self {
+        Self { conn, options, connect, backoff, link: Link::Fresh, connects: 0 }
+    }
+
+    /// The driver of the current connection.
+    pub fn connection(&self) -> &Connection<'b, T, S, RX, A, TP> {
+        &self.conn
+    }
+
+    /// The driver of the current connection, for the other commands (`subscribe`, ...). A
+    /// transport failure there shows up as [`Step::Lost`] on the next poll.
+    pub fn connection_mut(&mut self) -> &mut Connection<'b, T, S, RX, A, TP> {
+        &mut self.conn
+    }
+
+    /// The session.
+    pub fn client(&self) -> &Client<S, RX, A, TP> {
+        self.conn.client()
+    }
+
+    /// `true` once CONNACK accepted the current connection: commands can be sent.
+    pub fn is_connected(&self) -> bool {
+        self.link == Link::Up && self.conn.client().state() == crate::mqtt::client::State::Connected
+    }
+
+    /// CONNECT packets sent so far (the first connection and every reconnect).
+    pub fn connects(&self) -> u32 {
+        self.connects
+    }
+
+    /// Takes the driver apart.
+    pub fn into_parts(self) -> (Connection<'b, T, S, RX, A, TP>, C) {
+        (self.conn, self.connect)
+    }
+
+    fn schedule(&mut self, now: Instant, cleanup: bool) -> Instant {
+        let retry_at = now + self.backoff.next_delay();
+        self.link = Link::Down { retry_at, cleanup };
+        retry_at
+    }
+
+    fn send_connect(&mut self, now: Instant) -> Option<DriverError<T::Error>> {
+        self.connects = self.connects.saturating_add(1);
+        match self.conn.connect(now, &self.options) {
+            Ok(()) => {
+                self.link = Link::Up;
+                // [MQTT-4.4.0-1] resume the session from now on, so nothing in flight is lost.
+                self.options.clean_start = false;
+                None
+            }
+            Err(e) => Some(e),
+        }
+    }
+
+    /// One step: connect or reconnect when due, otherwise [`Connection::poll`]. Never fails:
+    /// failures are [`Step::Lost`] and [`Step::ConnectFailed`], after which the driver waits
+    /// ([`Step::Offline`]) and tries again.
+    pub fn poll(&mut self, now: Instant) -> Step<'_, T::Error, CE> {
+        match self.link {
+            Link::Fresh => match self.send_connect(now) {
+                None => Step::Idle,
+                Some(error) => {
+                    self.conn.connection_lost();
+                    Step::Lost { error, retry_at: self.schedule(now, false) }
+                }
+            },
+            Link::Down { retry_at, cleanup } => {
+                if cleanup {
+                    // Best effort: the DISCONNECT a broker fault owes [MQTT-4.13.1-1].
+                    let _ = self.conn.flush(now);
+                    self.conn.connection_lost();
+                    self.link = Link::Down { retry_at, cleanup: false };
+                }
+                if now < retry_at {
+                    return Step::Offline { until: retry_at };
+                }
+                match (self.connect)() {
+                    Err(error) => {
+                        Step::ConnectFailed { error, retry_at: self.schedule(now, false) }
+                    }
+                    Ok(t) => {
+                        drop(self.conn.replace_transport(t));
+                        match self.send_connect(now) {
+                            None => Step::Idle,
+                            Some(error) => {
+                                self.conn.connection_lost();
+                                Step::Lost { error, retry_at: self.schedule(now, false) }
+                            }
+                        }
+                    }
+                }
+            }
+            Link::Up => match self.conn.poll(now) {
+                Ok(None) => Step::Idle,
+                Ok(Some(ev)) => {
+                    match ev {
+                        Event::Connected(_) => self.backoff.reset(),
+                        Event::Refused { .. } | Event::Disconnected { .. } => {
+                            let retry_at = now + self.backoff.next_delay();
+                            self.link = Link::Down { retry_at, cleanup: true };
+                        }
+                        _ => {}
+                    }
+                    Step::Event(ev)
+                }
+                Err(error) => {
+                    // The session is cleaned up on the next poll (the event borrow ends here).
+                    let retry_at = now + self.backoff.next_delay();
+                    self.link = Link::Down { retry_at, cleanup: true };
+                    Step::Lost { error, retry_at }
+                }
+            },
+        }
+    }
+
+    fn lose(&mut self, now: Instant) {
+        self.conn.connection_lost();
+        self.schedule(now, false);
+    }
+
+    /// Publishes `msg` (see [`Client::publish`]); offline: [`UsageError::NotConnected`].
+    ///
+    /// A QoS 1/2 message the session accepted is `Ok` even if the transport failed while
+    /// sending it: it is in the store and goes out again after the reconnect.
+    pub fn publish(&mut self, now: Instant, msg: &Outgoing<'_>) -> Result<Sent, T::Error> {
+        if !self.is_connected() {
+            return Err(DriverError::Mqtt(UsageError::NotConnected.into()));
+        }
+        if let Err(e) = self.conn.flush(now) {
+            self.lose(now);
+            return Err(e);
+        }
+        let sent = self.conn.client.publish(now, msg, self.conn.tx)?;
+        let wrote = self.conn.send(sent.len);
+        let wrote =
+            wrote.and_then(|()| self.conn.transport.flush().map_err(DriverError::Transport));
+        match wrote {
+            Ok(()) => Ok(sent),
+            Err(e) => {
+                self.lose(now);
+                if msg.qos == Qos::AtMostOnce { Err(e) } else { Ok(sent) }
+            }
+        }
     }
 }

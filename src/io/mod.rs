@@ -6,17 +6,55 @@
 //!
 //! A driver owns the transport, the client and two caller buffers (receive and transmit). Each
 //! `poll` does one bounded step: send what the client owes, run its timers, read once if no whole
-//! packet is buffered, and hand back at most one [`Event`](crate::mqtt::client::Event).
+//! packet is buffered, and hand back at most one [`Event`].
 //! A transport read that fails with [`embedded_io::ErrorKind::TimedOut`] means "no bytes yet": it
 //! is how a blocking transport lets the driver send keep-alive pings ([`StdIo`] maps a std socket
 //! read timeout to it).
 
 #[cfg(feature = "async")]
 pub mod asynch;
+mod backoff;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-use crate::mqtt::client;
+pub use backoff::Backoff;
+
+use crate::mqtt::client::{self, Event};
+use crate::time::Instant;
+
+/// What one step of a reconnecting driver did (`blocking::Reconnecting::poll`,
+/// `asynch::Reconnecting::poll`).
+///
+/// `E` is the transport's error, `CE` the error of the caller's connect function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a, E, CE> {
+    /// An event of the session. [`Event::Refused`] and [`Event::Disconnected`] also schedule a
+    /// reconnect.
+    Event(Event<'a>),
+    /// Nothing for the caller this time (a timeout, a partial packet, a CONNECT sent).
+    Idle,
+    /// The connection broke: a transport error, end of stream, a broker fault or a missed
+    /// CONNACK / PINGRESP. In-flight messages stay in the store; the next attempt is at
+    /// `retry_at`.
+    Lost {
+        /// Why.
+        error: DriverError<E>,
+        /// When the next connect attempt is due.
+        retry_at: Instant,
+    },
+    /// The caller's connect function failed; the next attempt is at `retry_at`.
+    ConnectFailed {
+        /// The connect function's error.
+        error: CE,
+        /// When the next connect attempt is due.
+        retry_at: Instant,
+    },
+    /// Offline, waiting for the backoff: nothing to do before `until` (sleep until then).
+    Offline {
+        /// When the next connect attempt is due.
+        until: Instant,
+    },
+}
 
 /// A driver failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

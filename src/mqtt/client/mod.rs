@@ -363,7 +363,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
         let mut scratch = [0u8; PROPERTY_SCRATCH];
         let properties = if v5 {
-            connect_properties::<RX, ALIASES>(&mut scratch, options, &self.config)?
+            let carried = if options.clean_start { 0 } else { self.rx_qos2.len() };
+            connect_properties::<RX, ALIASES>(&mut scratch, options, &self.config, carried)?
         } else {
             Properties::EMPTY
         };

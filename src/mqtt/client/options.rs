@@ -153,11 +153,13 @@ pub struct Sent {
     pub packet_id: Option<PacketId>,
 }
 
-/// The CONNECT properties for `o` (MQTT 5.0), written into `scratch`.
+/// The CONNECT properties for `o` (MQTT 5.0), written into `scratch`. `carried`: incoming QoS 2
+/// messages of the resumed session still waiting for their PUBREL.
 pub(super) fn connect_properties<'b, const RX: usize, const ALIASES: usize>(
     scratch: &'b mut [u8],
     o: &ConnectOptions<'_>,
     config: &Config,
+    carried: usize,
 ) -> Result<Properties<'b>, Error> {
     let too_long = |e: EncodeError| match e {
         EncodeError::BufferTooSmall { .. } => Error::Usage(UsageError::PropertiesTooLong),
@@ -167,8 +169,12 @@ pub(super) fn connect_properties<'b, const RX: usize, const ALIASES: usize>(
     if o.session_expiry != 0 {
         b.push(Property::SessionExpiryInterval(o.session_expiry)).map_err(too_long)?;
     }
+    // The server's send quota starts afresh on every network connection [MQTT-4.9.0-1], while
+    // the QoS 2 messages carried over from the last one still hold their slots until PUBREL:
+    // announce only the free slots, so the server never exceeds what the client can track.
+    let free = RX.saturating_sub(carried).max(1);
     let rx =
-        NonZeroU16::new(u16::try_from(RX).unwrap_or(u16::MAX).max(1)).unwrap_or(NonZeroU16::MIN);
+        NonZeroU16::new(u16::try_from(free).unwrap_or(u16::MAX).max(1)).unwrap_or(NonZeroU16::MIN);
     b.push(Property::ReceiveMaximum(rx)).map_err(too_long)?;
     if let Some(max) = config.max_packet_size {
         b.push(Property::MaximumPacketSize(max)).map_err(too_long)?;

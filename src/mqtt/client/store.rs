@@ -5,6 +5,19 @@
 //! live is the caller's choice: [`Store`] is the contract (RAM, flash, a file), [`SliceStore`] the
 //! ready-made implementation over a caller slice.
 //!
+//! # Keeping the session across a reboot
+//!
+//! The outgoing half of the session state is exactly the store's content: each unacknowledged
+//! PUBLISH as encoded, and the identifiers of QoS 2 messages whose PUBREL is owed. Packet
+//! identifiers still in the store are never reused. So a device that keeps its store in flash
+//! (every change written before the call returns) keeps its outgoing session across a reboot:
+//! rebuild the client over the same store with `Client::new` and connect with Clean Start 0 and
+//! a Session Expiry Interval > 0; after CONNACK with Session Present the messages go out again
+//! with DUP and the owed PUBRELs are re-sent [MQTT-4.4.0-1]. If the server has no session
+//! (Session Present 0) the store is cleared. Incoming QoS 2 messages waiting for their PUBREL
+//! are not in the store: a device that reboots while receiving QoS 2 may be given such a message
+//! again.
+//!
 //! Invariants: entries are kept in the order they were inserted (the order the PUBLISH packets
 //! were first sent, which is the order they are re-sent in [MQTT-4.6.0-1]); each packet
 //! identifier appears at most once; a stored packet is the exact PUBLISH as first encoded, with
