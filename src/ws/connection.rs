@@ -64,7 +64,7 @@ use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
 use super::error::{BufferTooSmall, ProtocolError, UsageError};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv, encode_frame};
 use super::mask::Masker;
-use super::utf8::Utf8Validator;
+use super::utf8::{Utf8Error, Utf8Validator};
 
 pub use super::frame::MAX_HEADER_LEN;
 
@@ -458,8 +458,18 @@ impl<K: MaskKeys> Connection<K> {
         let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
         let end = offset + n;
         let piece = input.get_mut(offset..end).unwrap_or(&mut []);
+        // Bytes at the start of `piece` known to be ASCII: between code points, a text piece is
+        // unmasked and checked for ASCII in one pass, and only the rest goes to the validator.
+        let mut ascii = 0;
         if let Some(m) = frame.mask.as_mut() {
-            m.apply(piece);
+            if !frame.opcode.is_control()
+                && self.rx_message == Some(MessageKind::Text)
+                && self.utf8.is_complete()
+            {
+                ascii = m.apply_ascii(piece);
+            } else {
+                m.apply(piece);
+            }
         }
         frame.remaining -= n as u64;
         let frame_done = frame.remaining == 0;
@@ -491,10 +501,14 @@ impl<K: MaskKeys> Connection<K> {
         let last = frame_done && frame.fin;
         if kind == MessageKind::Text {
             // RFC 6455 §8.1: fail on the first invalid byte.
-            let checked = self
-                .utf8
-                .feed(piece)
-                .and_then(|()| if last { self.utf8.finish(piece.len()) } else { Ok(()) });
+            let checked = match piece.get(ascii..) {
+                Some(rest) if !rest.is_empty() => self
+                    .utf8
+                    .feed(rest)
+                    .map_err(|e| Utf8Error { position: e.position.saturating_add(ascii) }),
+                _ => Ok(()),
+            }
+            .and_then(|()| if last { self.utf8.finish(piece.len()) } else { Ok(()) });
             if let Err(e) = checked {
                 return Err(self.fail(ProtocolError::InvalidUtf8(e)));
             }
