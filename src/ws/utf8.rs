@@ -258,6 +258,47 @@ mod tests {
     }
 
     #[test]
+    fn random_text_agrees_with_core_in_any_pieces() {
+        // Bytes drawn from a few classes (ASCII, continuation, every kind of lead byte), so most
+        // inputs hold long valid runs and then break in every possible way.
+        const CLASSES: [u8; 14] =
+            [b'a', b'~', 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xc0];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let mut bytes = std::vec::Vec::with_capacity(len);
+            for _ in 0..len {
+                let r = next();
+                // Mostly valid text so errors come late.
+                let b = if r % 4 == 0 {
+                    CLASSES[(r >> 8) as usize % CLASSES.len()]
+                } else {
+                    let s = ["x", "é", "€", "\u{10348}", "ab"][(r >> 8) as usize % 5];
+                    bytes.extend_from_slice(s.as_bytes());
+                    continue;
+                };
+                bytes.push(b);
+            }
+            let expected = core::str::from_utf8(&bytes).map(|_| ()).map_err(|e| e.valid_up_to());
+            let got = whole(&bytes);
+            match (got, expected) {
+                (Ok(()), Ok(())) => {}
+                (Err(g), Err(valid)) => assert!(g >= valid && g <= valid + 3, "{bytes:?}"),
+                _ => panic!("{bytes:?}: {got:?} vs core {expected:?}"),
+            }
+            let split = (next() as usize) % (bytes.len() + 1);
+            assert_eq!(split_feed(&bytes, split), got, "{bytes:?} split {split}");
+            assert_eq!(bytewise(&bytes), got, "{bytes:?}");
+        }
+    }
+
+    #[test]
     fn truncated_at_end() {
         assert_eq!(whole(b"ab\xe2\x82"), Err(4));
         assert_eq!(bytewise(b"\xf0\x9f\x98"), Err(3));
