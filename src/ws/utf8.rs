@@ -122,7 +122,8 @@ impl Utf8Validator {
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
         let mut state = self.state;
         let mut i = 0;
-        while let Some(&b) = bytes.get(i) {
+        while let Some(&first) = bytes.get(i) {
+            let mut b = first;
             if state == ACCEPT
                 && let Some(chunk) = bytes.get(i..i + 8)
             {
@@ -139,10 +140,9 @@ impl Utf8Validator {
                 } else {
                     high.leading_zeros()
                 } / 8;
-                if skip > 0 {
-                    i += skip as usize;
-                    continue;
-                }
+                // Go straight to the first non-ASCII byte (`skip` is below 8: `high` is not 0).
+                i += skip as usize;
+                b = word[(skip & 7) as usize];
             }
             let next = step(state, b);
             if next == REJECT {
