@@ -7,7 +7,7 @@
 //!
 //! The key is always the caller's: this module never makes up randomness.
 //!
-//! For text payloads, [`apply_mask_ascii`] unmasks and checks for ASCII in the same pass, while
+//! For text payloads, the connection unmasks and checks for ASCII in the same pass, while
 //! each word is still in a register: a UTF-8 validator then only has to look at the bytes from
 //! the first block that holds a non-ASCII byte.
 
