@@ -993,6 +993,32 @@ mod tests {
         assert_eq!(r.error.map(|e| e.close_code()), Some(CloseCode::InvalidPayload));
     }
 
+    /// Text unmasked with the ASCII check in the same pass: a bad byte after any run of ASCII, in
+    /// one frame or two, is found at its own offset; valid text after ASCII passes.
+    #[test]
+    fn utf8_after_ascii_runs() {
+        let c = Connection::server(Config::new());
+        for at in 0..70 {
+            let mut payload = std::vec![b'a'; 80];
+            payload[at] = 0xe9; // a lead byte followed by ASCII
+            let r = all_ways(&c, &masked(0x81, &payload));
+            assert_eq!(
+                r.error,
+                Some(ProtocolError::InvalidUtf8(Utf8Error { position: at + 1 })),
+                "at {at}"
+            );
+            payload[at + 1] = 0xa9;
+            payload[at + 2] = 0x80;
+            let valid = String::from_utf8(payload.clone()).unwrap();
+            assert_eq!(all_ways(&c, &masked(0x81, &payload)).events, [text(&valid)]);
+            // Split in two fragments right after the lead byte.
+            let mut bytes = masked(0x01, &payload[..=at]);
+            bytes.extend(masked(0x80, &payload[at + 1..]));
+            let r = all_ways(&c, &bytes);
+            assert_eq!((r.error, r.events), (None, std::vec![text(&valid)]), "at {at}");
+        }
+    }
+
     /// (bytes from a client, expected error); the server answers with a close of its code.
     #[test]
     fn protocol_errors_close_with_their_code() {
