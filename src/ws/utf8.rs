@@ -6,8 +6,8 @@
 //! above U+10FFFF), without waiting for the end of the message.
 //!
 //! The validator is a deterministic automaton over the well-formed byte sequences of Unicode 15
-//! table 3-7, stored as a *shift DFA*: the state is a bit offset, and `TABLE[byte] >> state`
-//! holds the next state in its low 6 bits, so a byte costs one load and one shift. Between code
+//! table 3-7, stored as a *shift DFA*: the state is a bit offset, and `ROWS[class] >> state`
+//! holds the next state in its low 6 bits, so a byte costs two loads and one shift. Between code
 //! points, ASCII is skipped a word (eight bytes) at a time, up to the next non-ASCII byte.
 //!
 //! Invariant: after `feed` returns `Ok`, every byte fed so far is valid UTF-8 or a valid prefix of
@@ -42,51 +42,93 @@ const AFTER_F0: u32 = 42;
 /// After 0xf4: the next byte must be 0x80..=0x8f (nothing above U+10FFFF).
 const AFTER_F4: u32 = 48;
 
-/// `TABLE[b] >> state & 63` is the state after byte `b` (Unicode 15 table 3-7).
-static TABLE: [u64; 256] = build_table();
+/// The bytes that behave alike in every state, numbered: [`CLASS`] maps a byte to its class
+/// and [`ROWS`] holds one transition row per class (384 bytes of tables instead of 2 KiB).
+const CLASS_REPRESENTATIVES: [u8; 12] =
+    [0x00, 0x80, 0x90, 0xa0, 0xc0, 0xc2, 0xe0, 0xe1, 0xed, 0xf0, 0xf1, 0xf4];
 
-const fn build_table() -> [u64; 256] {
+/// The class of every byte.
+static CLASS: [u8; 256] = build_classes();
+
+/// `ROWS[class] >> state & 63` is the state after a byte of `class` (Unicode 15 table 3-7).
+static ROWS: [u64; 16] = build_rows();
+
+const fn class_of(b: u8) -> u8 {
+    match b {
+        0x00..=0x7f => 0,
+        0x80..=0x8f => 1,
+        0x90..=0x9f => 2,
+        0xa0..=0xbf => 3,
+        0xc0..=0xc1 | 0xf5..=0xff => 4,
+        0xc2..=0xdf => 5,
+        0xe0 => 6,
+        0xe1..=0xec | 0xee..=0xef => 7,
+        0xed => 8,
+        0xf0 => 9,
+        0xf1..=0xf3 => 10,
+        0xf4 => 11,
+    }
+}
+
+const fn build_classes() -> [u8; 256] {
+    let mut classes = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        classes[b] = class_of(b as u8);
+        b += 1;
+    }
+    classes
+}
+
+const fn build_rows() -> [u64; 16] {
+    // Classes 12..16 are unused (all REJECT): 16 rows let a mask bound the index.
+    let mut rows = [0u64; 16];
+    let mut c = 0;
+    while c < 12 {
+        rows[c] = row(CLASS_REPRESENTATIVES[c]);
+        c += 1;
+    }
+    rows
+}
+
+/// The transitions on byte `b` from every state, packed.
+const fn row(b: u8) -> u64 {
     const fn edge(from: u32, to: u32) -> u64 {
         (to as u64) << from
     }
-    let mut table = [0u64; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] = match b {
-            0x00..=0x7f => edge(ACCEPT, ACCEPT),
-            0x80..=0xbf => {
-                let mut row = edge(CONT1, ACCEPT) | edge(CONT2, CONT1) | edge(CONT3, CONT2);
-                if b >= 0xa0 {
-                    row |= edge(AFTER_E0, CONT1);
-                } else {
-                    row |= edge(AFTER_ED, CONT1);
-                }
-                if b >= 0x90 {
-                    row |= edge(AFTER_F0, CONT2);
-                } else {
-                    row |= edge(AFTER_F4, CONT2);
-                }
-                row
+    match b {
+        0x00..=0x7f => edge(ACCEPT, ACCEPT),
+        0x80..=0xbf => {
+            let mut row = edge(CONT1, ACCEPT) | edge(CONT2, CONT1) | edge(CONT3, CONT2);
+            if b >= 0xa0 {
+                row |= edge(AFTER_E0, CONT1);
+            } else {
+                row |= edge(AFTER_ED, CONT1);
             }
-            0xc2..=0xdf => edge(ACCEPT, CONT1),
-            0xe0 => edge(ACCEPT, AFTER_E0),
-            0xe1..=0xec | 0xee..=0xef => edge(ACCEPT, CONT2),
-            0xed => edge(ACCEPT, AFTER_ED),
-            0xf0 => edge(ACCEPT, AFTER_F0),
-            0xf1..=0xf3 => edge(ACCEPT, CONT3),
-            0xf4 => edge(ACCEPT, AFTER_F4),
-            _ => 0, // 0xc0, 0xc1, 0xf5..=0xff never occur
-        };
-        b += 1;
+            if b >= 0x90 {
+                row |= edge(AFTER_F0, CONT2);
+            } else {
+                row |= edge(AFTER_F4, CONT2);
+            }
+            row
+        }
+        0xc2..=0xdf => edge(ACCEPT, CONT1),
+        0xe0 => edge(ACCEPT, AFTER_E0),
+        0xe1..=0xec | 0xee..=0xef => edge(ACCEPT, CONT2),
+        0xed => edge(ACCEPT, AFTER_ED),
+        0xf0 => edge(ACCEPT, AFTER_F0),
+        0xf1..=0xf3 => edge(ACCEPT, CONT3),
+        0xf4 => edge(ACCEPT, AFTER_F4),
+        _ => 0, // 0xc0, 0xc1, 0xf5..=0xff never occur
     }
-    table
 }
 
 /// The state after `b` from `state` (REJECT stays REJECT).
 #[inline(always)]
 fn step(state: u32, b: u8) -> u32 {
+    let row = ROWS[usize::from(CLASS[usize::from(b)] & 15)];
     // `state` is a multiple of 6 below 64: the shift never overflows.
-    ((TABLE[usize::from(b)] >> state) & 63) as u32
+    ((row >> state) & 63) as u32
 }
 
 /// The high bit of every byte of a word: set in a byte that is not ASCII.
@@ -295,6 +337,13 @@ mod tests {
             let split = (next() as usize) % (bytes.len() + 1);
             assert_eq!(split_feed(&bytes, split), got, "{bytes:?} split {split}");
             assert_eq!(bytewise(&bytes), got, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn classes_keep_every_transition() {
+        for b in 0..=255u8 {
+            assert_eq!(ROWS[usize::from(CLASS[usize::from(b)])], row(b), "{b:#x}");
         }
     }
 
