@@ -64,7 +64,7 @@ use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
 use super::error::{BufferTooSmall, ProtocolError, UsageError};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv, encode_frame};
 use super::mask::Masker;
-use super::utf8::Utf8Validator;
+use super::utf8::{Utf8Error, Utf8Validator};
 
 pub use super::frame::MAX_HEADER_LEN;
 
@@ -458,8 +458,18 @@ impl<K: MaskKeys> Connection<K> {
         let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
         let end = offset + n;
         let piece = input.get_mut(offset..end).unwrap_or(&mut []);
+        // Bytes at the start of `piece` known to be ASCII: between code points, a text piece is
+        // unmasked and checked for ASCII in one pass, and only the rest goes to the validator.
+        let mut ascii = 0;
         if let Some(m) = frame.mask.as_mut() {
-            m.apply(piece);
+            if !frame.opcode.is_control()
+                && self.rx_message == Some(MessageKind::Text)
+                && self.utf8.is_complete()
+            {
+                ascii = m.apply_ascii(piece);
+            } else {
+                m.apply(piece);
+            }
         }
         frame.remaining -= n as u64;
         let frame_done = frame.remaining == 0;
@@ -491,10 +501,14 @@ impl<K: MaskKeys> Connection<K> {
         let last = frame_done && frame.fin;
         if kind == MessageKind::Text {
             // RFC 6455 §8.1: fail on the first invalid byte.
-            let checked = self
-                .utf8
-                .feed(piece)
-                .and_then(|()| if last { self.utf8.finish(piece.len()) } else { Ok(()) });
+            let checked = match piece.get(ascii..) {
+                Some(rest) if !rest.is_empty() => self
+                    .utf8
+                    .feed(rest)
+                    .map_err(|e| Utf8Error { position: e.position.saturating_add(ascii) }),
+                _ => Ok(()),
+            }
+            .and_then(|()| if last { self.utf8.finish(piece.len()) } else { Ok(()) });
             if let Err(e) = checked {
                 return Err(self.fail(ProtocolError::InvalidUtf8(e)));
             }
@@ -977,6 +991,32 @@ mod tests {
         // Truncated at the message end.
         let r = all_ways(&c, &masked(0x81, b"\xe2\x82"));
         assert_eq!(r.error.map(|e| e.close_code()), Some(CloseCode::InvalidPayload));
+    }
+
+    /// Text unmasked with the ASCII check in the same pass: a bad byte after any run of ASCII, in
+    /// one frame or two, is found at its own offset; valid text after ASCII passes.
+    #[test]
+    fn utf8_after_ascii_runs() {
+        let c = Connection::server(Config::new());
+        for at in 0..70 {
+            let mut payload = std::vec![b'a'; 80];
+            payload[at] = 0xe9; // a lead byte followed by ASCII
+            let r = all_ways(&c, &masked(0x81, &payload));
+            assert_eq!(
+                r.error,
+                Some(ProtocolError::InvalidUtf8(Utf8Error { position: at + 1 })),
+                "at {at}"
+            );
+            payload[at + 1] = 0xa9;
+            payload[at + 2] = 0x80;
+            let valid = String::from_utf8(payload.clone()).unwrap();
+            assert_eq!(all_ways(&c, &masked(0x81, &payload)).events, [text(&valid)]);
+            // Split in two fragments right after the lead byte.
+            let mut bytes = masked(0x01, &payload[..=at]);
+            bytes.extend(masked(0x80, &payload[at + 1..]));
+            let r = all_ways(&c, &bytes);
+            assert_eq!((r.error, r.events), (None, std::vec![text(&valid)]), "at {at}");
+        }
     }
 
     /// (bytes from a client, expected error); the server answers with a close of its code.

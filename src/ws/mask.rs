@@ -6,6 +6,10 @@
 //! start and end anywhere.
 //!
 //! The key is always the caller's: this module never makes up randomness.
+//!
+//! For text payloads, the connection unmasks and checks for ASCII in the same pass, while
+//! each word is still in a register: a UTF-8 validator then only has to look at the bytes from
+//! the first block that holds a non-ASCII byte.
 
 /// A masking key together with the position reached in the payload, so that a payload can be
 /// (un)masked in any number of pieces.
@@ -36,6 +40,15 @@ impl Masker {
     pub fn apply(&mut self, buf: &mut [u8]) {
         self.phase = apply_mask(self.key, self.phase, buf);
     }
+
+    /// [`apply`](Self::apply) that also returns the length of a pure-ASCII prefix of the unmasked
+    /// piece (see [`apply_mask_ascii`]).
+    #[inline]
+    pub(crate) fn apply_ascii(&mut self, buf: &mut [u8]) -> usize {
+        let (phase, ascii) = apply_mask_ascii(self.key, self.phase, buf);
+        self.phase = phase;
+        ascii
+    }
 }
 
 /// XORs `buf` in place with `key`, starting at key offset `phase` (taken modulo 4), and returns
@@ -51,29 +64,103 @@ impl Masker {
 /// ```
 pub fn apply_mask(key: [u8; 4], phase: usize, buf: &mut [u8]) -> usize {
     let phase = phase % 4;
-    // The key as seen from the first byte of `buf`.
-    let rotated = [key[phase], key[(phase + 1) % 4], key[(phase + 2) % 4], key[(phase + 3) % 4]];
-    let word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
-        rotated[3],
-    ]);
+    xor_words(buf, key_word(key, phase));
+    (phase + buf.len() % 4) % 4
+}
+
+/// XORs `buf` with `word` repeated.
+#[inline(always)]
+fn xor_words(buf: &mut [u8], word: u64) {
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        let masked = u64::from_ne_bytes(bytes) ^ word;
-        chunk.copy_from_slice(&masked.to_ne_bytes());
+        xor_word(chunk, word);
     }
-    // Whole 8-byte chunks keep the phase, so the tail starts at `rotated[0]` again.
-    for (b, k) in chunks.into_remainder().iter_mut().zip(rotated.iter().cycle()) {
+    // Whole 8-byte chunks keep the phase, so the tail starts at the word's first byte again.
+    xor_tail(chunks.into_remainder(), word);
+}
+
+/// Bytes unmasked per ASCII check in [`apply_mask_ascii`]: whole words, so blocks keep the phase.
+const ASCII_BLOCK: usize = 32;
+
+/// The high bit of every byte of a word: set in a byte that is not ASCII.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Like [`apply_mask`], and also finds a prefix of the unmasked `buf` that is pure ASCII.
+/// Returns the phase for the byte after `buf` and the prefix length: `buf.len()` when every byte
+/// is ASCII, otherwise the start of the block of [`ASCII_BLOCK`] bytes (or of the tail after the
+/// last whole block) that holds the first non-ASCII byte. Everything after the prefix is still
+/// unmasked, only not checked.
+pub(crate) fn apply_mask_ascii(key: [u8; 4], phase: usize, buf: &mut [u8]) -> (usize, usize) {
+    let phase = phase % 4;
+    let word = key_word(key, phase);
+    let end_phase = (phase + buf.len() % 4) % 4;
+    let len = buf.len();
+    let mut blocks = buf.chunks_exact_mut(ASCII_BLOCK);
+    let mut ascii = 0;
+    for block in &mut blocks {
+        let mut high = 0;
+        for chunk in block.chunks_exact_mut(8) {
+            high |= xor_word(chunk, word);
+        }
+        if high & HIGH_BITS != 0 {
+            // The rest only needs unmasking: the validator reads it from `ascii` on.
+            for block in &mut blocks {
+                xor_words(block, word);
+            }
+            xor_words(blocks.into_remainder(), word);
+            return (end_phase, ascii);
+        }
+        ascii += ASCII_BLOCK;
+    }
+    let tail = blocks.into_remainder();
+    let mut chunks = tail.chunks_exact_mut(8);
+    let mut high = 0;
+    for chunk in &mut chunks {
+        high |= xor_word(chunk, word);
+    }
+    let high = high | u64::from(xor_tail(chunks.into_remainder(), word));
+    (end_phase, if high & HIGH_BITS == 0 { len } else { ascii })
+}
+
+/// The key as a word whose first byte (in memory order) is `key[phase]`.
+#[inline(always)]
+fn key_word(key: [u8; 4], phase: usize) -> u64 {
+    let k = u32::from_ne_bytes(key);
+    // Rotating the native-endian word moves `key[phase]` to the first byte in memory.
+    let rotated = if cfg!(target_endian = "little") {
+        k.rotate_right(8 * phase as u32)
+    } else {
+        k.rotate_left(8 * phase as u32)
+    };
+    let r = u64::from(rotated);
+    r | (r << 32)
+}
+
+/// XORs an 8-byte chunk with `word` and returns the result.
+#[inline(always)]
+fn xor_word(chunk: &mut [u8], word: u64) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    let masked = u64::from_ne_bytes(bytes) ^ word;
+    chunk.copy_from_slice(&masked.to_ne_bytes());
+    masked
+}
+
+/// XORs fewer than 8 bytes with the first bytes of `word`; returns the OR of the results.
+#[inline(always)]
+fn xor_tail(tail: &mut [u8], word: u64) -> u8 {
+    let mut high = 0;
+    for (b, k) in tail.iter_mut().zip(word.to_ne_bytes()) {
         *b ^= k;
+        high |= *b;
     }
-    (phase + buf.len() % 4) % 4
+    high
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::vec;
 
     fn naive(key: [u8; 4], start: usize, buf: &mut [u8]) {
         for (i, b) in buf.iter_mut().enumerate() {
@@ -120,8 +207,65 @@ mod tests {
         assert_eq!(&data, b"a longer payload that spans several words");
     }
 
+    /// Every byte of the result matches the bytewise XOR, and the prefix is ASCII, is the whole
+    /// buffer when all of it is ASCII, and stops at most one block before the first non-ASCII byte.
+    fn check_ascii(key: [u8; 4], start: usize, original: &[u8], split: usize) {
+        let mut expected = original.to_vec();
+        naive(key, start, &mut expected);
+        let mut got = original.to_vec();
+        let (a, b) = got.split_at_mut(split);
+        let (phase, ascii_a) = apply_mask_ascii(key, start, a);
+        assert_eq!(phase, (start + a.len()) % 4);
+        let (phase, ascii_b) = apply_mask_ascii(key, phase, b);
+        assert_eq!(phase, (start + original.len()) % 4);
+        assert_eq!(got, expected, "start {start} split {split}");
+        for (piece, ascii) in [(&expected[..split], ascii_a), (&expected[split..], ascii_b)] {
+            assert!(piece[..ascii].is_ascii());
+            match piece.iter().position(|b| *b >= 0x80) {
+                None => assert_eq!(ascii, piece.len()),
+                Some(at) => assert!(ascii <= at && at - ascii < ASCII_BLOCK.max(8)),
+            }
+        }
+    }
+
+    #[test]
+    fn fused_ascii_matches_bytewise_for_every_split_and_phase() {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let mut ascii = [0u8; 75];
+        for (i, b) in ascii.iter_mut().enumerate() {
+            *b = b'a' + (i % 26) as u8;
+        }
+        let mut masked = ascii;
+        for start in 0..4 {
+            masked.copy_from_slice(&ascii);
+            naive(key, start, &mut masked);
+            for split in 0..=masked.len() {
+                check_ascii(key, start, &masked, split);
+            }
+        }
+    }
+
+    #[test]
+    fn fused_ascii_finds_non_ascii_at_every_position() {
+        let key = [0x80, 0x01, 0xff, 0x7f];
+        for len in [1, 7, 8, 9, 15, 16, 31, 32, 33, 64, 70, 100] {
+            for at in 0..len {
+                let mut text = vec![b'x'; len];
+                text[at] = 0xc3;
+                for start in 0..4 {
+                    let mut masked = text.clone();
+                    naive(key, start, &mut masked);
+                    for split in [0, at / 2, at, (at + 1).min(len), len] {
+                        check_ascii(key, start, &masked, split);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn empty_keeps_phase() {
+        assert_eq!(apply_mask_ascii([1, 2, 3, 4], 7, &mut []), (3, 0));
         assert_eq!(apply_mask([1, 2, 3, 4], 2, &mut []), 2);
         assert_eq!(apply_mask([1, 2, 3, 4], 6, &mut []), 2);
     }

@@ -3,8 +3,12 @@
 //! A text message may arrive in many frames, and each frame in many pieces, split anywhere, even
 //! inside a code point. [`Utf8Validator`] remembers a partial code point between calls and fails
 //! on the first byte that can never be part of valid UTF-8 (overlong forms, surrogates, code points
-//! above U+10FFFF), without waiting for the end of the message. Runs of complete text go through
-//! `core::str::from_utf8`, whose ASCII path works a word at a time.
+//! above U+10FFFF), without waiting for the end of the message.
+//!
+//! The validator is a deterministic automaton over the well-formed byte sequences of Unicode 15
+//! table 3-7, stored as a *shift DFA*: the state is a bit offset, and `ROWS[class] >> state`
+//! holds the next state in its low 6 bits, so a byte costs two loads and one shift. Between code
+//! points, ASCII is skipped a word (eight bytes) at a time, up to the next non-ASCII byte.
 //!
 //! Invariant: after `feed` returns `Ok`, every byte fed so far is valid UTF-8 or a valid prefix of
 //! one code point still open at the end.
@@ -18,97 +22,191 @@ pub struct Utf8Error {
     pub position: usize,
 }
 
-/// An incremental UTF-8 validator. Cheap to copy, 3 bytes of state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+// DFA states, as bit offsets into a table row. REJECT is 0 so that every transition the table
+// does not list rejects, and stays rejected.
+const REJECT: u32 = 0;
+/// Between code points.
+const ACCEPT: u32 = 6;
+/// One continuation byte (0x80..=0xbf) still needed.
+const CONT1: u32 = 12;
+/// Two continuation bytes still needed.
+const CONT2: u32 = 18;
+/// Three continuation bytes still needed.
+const CONT3: u32 = 24;
+/// After 0xe0: the next byte must be 0xa0..=0xbf (no overlong form).
+const AFTER_E0: u32 = 30;
+/// After 0xed: the next byte must be 0x80..=0x9f (no surrogate).
+const AFTER_ED: u32 = 36;
+/// After 0xf0: the next byte must be 0x90..=0xbf (no overlong form).
+const AFTER_F0: u32 = 42;
+/// After 0xf4: the next byte must be 0x80..=0x8f (nothing above U+10FFFF).
+const AFTER_F4: u32 = 48;
+
+/// The bytes that behave alike in every state, numbered: [`CLASS`] maps a byte to its class
+/// and [`ROWS`] holds one transition row per class (384 bytes of tables instead of 2 KiB).
+const CLASS_REPRESENTATIVES: [u8; 12] =
+    [0x00, 0x80, 0x90, 0xa0, 0xc0, 0xc2, 0xe0, 0xe1, 0xed, 0xf0, 0xf1, 0xf4];
+
+/// The class of every byte.
+static CLASS: [u8; 256] = build_classes();
+
+/// `ROWS[class] >> state & 63` is the state after a byte of `class` (Unicode 15 table 3-7).
+static ROWS: [u64; 16] = build_rows();
+
+const fn class_of(b: u8) -> u8 {
+    match b {
+        0x00..=0x7f => 0,
+        0x80..=0x8f => 1,
+        0x90..=0x9f => 2,
+        0xa0..=0xbf => 3,
+        0xc0..=0xc1 | 0xf5..=0xff => 4,
+        0xc2..=0xdf => 5,
+        0xe0 => 6,
+        0xe1..=0xec | 0xee..=0xef => 7,
+        0xed => 8,
+        0xf0 => 9,
+        0xf1..=0xf3 => 10,
+        0xf4 => 11,
+    }
+}
+
+const fn build_classes() -> [u8; 256] {
+    let mut classes = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        classes[b] = class_of(b as u8);
+        b += 1;
+    }
+    classes
+}
+
+const fn build_rows() -> [u64; 16] {
+    // Classes 12..16 are unused (all REJECT): 16 rows let a mask bound the index.
+    let mut rows = [0u64; 16];
+    let mut c = 0;
+    while c < 12 {
+        rows[c] = row(CLASS_REPRESENTATIVES[c]);
+        c += 1;
+    }
+    rows
+}
+
+/// The transitions on byte `b` from every state, packed.
+const fn row(b: u8) -> u64 {
+    const fn edge(from: u32, to: u32) -> u64 {
+        (to as u64) << from
+    }
+    match b {
+        0x00..=0x7f => edge(ACCEPT, ACCEPT),
+        0x80..=0xbf => {
+            let mut row = edge(CONT1, ACCEPT) | edge(CONT2, CONT1) | edge(CONT3, CONT2);
+            if b >= 0xa0 {
+                row |= edge(AFTER_E0, CONT1);
+            } else {
+                row |= edge(AFTER_ED, CONT1);
+            }
+            if b >= 0x90 {
+                row |= edge(AFTER_F0, CONT2);
+            } else {
+                row |= edge(AFTER_F4, CONT2);
+            }
+            row
+        }
+        0xc2..=0xdf => edge(ACCEPT, CONT1),
+        0xe0 => edge(ACCEPT, AFTER_E0),
+        0xe1..=0xec | 0xee..=0xef => edge(ACCEPT, CONT2),
+        0xed => edge(ACCEPT, AFTER_ED),
+        0xf0 => edge(ACCEPT, AFTER_F0),
+        0xf1..=0xf3 => edge(ACCEPT, CONT3),
+        0xf4 => edge(ACCEPT, AFTER_F4),
+        _ => 0, // 0xc0, 0xc1, 0xf5..=0xff never occur
+    }
+}
+
+/// The state after `b` from `state` (REJECT stays REJECT).
+#[inline(always)]
+fn step(state: u32, b: u8) -> u32 {
+    let row = ROWS[usize::from(CLASS[usize::from(b)] & 15)];
+    // `state` is a multiple of 6 below 64: the shift never overflows.
+    ((row >> state) & 63) as u32
+}
+
+/// The high bit of every byte of a word: set in a byte that is not ASCII.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// An incremental UTF-8 validator. Cheap to copy, one word of state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Utf8Validator {
-    /// Continuation bytes still expected for the open code point (0 when between code points).
-    needed: u8,
-    /// Inclusive range the next continuation byte must fall in.
-    lo: u8,
-    hi: u8,
+    /// The DFA state: never `REJECT` between calls.
+    state: u32,
+}
+
+impl Default for Utf8Validator {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
-        Utf8Validator { needed: 0, lo: 0x80, hi: 0xbf }
+        Utf8Validator { state: ACCEPT }
     }
 
     /// Whether the bytes fed so far end between code points.
     pub const fn is_complete(&self) -> bool {
-        self.needed == 0
+        self.state == ACCEPT
     }
 
     /// Validates the next piece of the message. On error the validator is left as it was before
     /// the offending byte; the message is invalid whatever follows.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
+        let mut state = self.state;
         let mut i = 0;
-        // Finish an open code point byte by byte.
-        while self.needed > 0 {
-            let Some(&b) = bytes.get(i) else { return Ok(()) };
-            let saved = *self;
-            if self.step(b).is_err() {
-                *self = saved;
+        while let Some(&first) = bytes.get(i) {
+            let mut b = first;
+            if state == ACCEPT
+                && let Some(chunk) = bytes.get(i..i + 8)
+            {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                let high = u64::from_ne_bytes(word) & HIGH_BITS;
+                if high == 0 {
+                    i += 8; // eight ASCII bytes between code points
+                    continue;
+                }
+                // Skip the ASCII bytes before the first non-ASCII one.
+                let skip = if cfg!(target_endian = "little") {
+                    high.trailing_zeros()
+                } else {
+                    high.leading_zeros()
+                } / 8;
+                // Go straight to the first non-ASCII byte (`skip` is below 8: `high` is not 0).
+                i += skip as usize;
+                b = word[(skip & 7) as usize];
+            }
+            let next = step(state, b);
+            if next == REJECT {
+                self.state = state;
                 return Err(Utf8Error { position: i });
             }
+            state = next;
             i += 1;
         }
-        let rest = bytes.get(i..).unwrap_or(&[]);
-        let Err(e) = core::str::from_utf8(rest) else { return Ok(()) };
-        let valid = e.valid_up_to();
-        // Either an invalid sequence (stepping through it finds the exact offending byte and
-        // leaves the validator just before it) or a valid prefix of a code point at the end
-        // (stepping through it remembers it).
-        i += valid;
-        for &b in rest.get(valid..).unwrap_or(&[]) {
-            let saved = *self;
-            if self.step(b).is_err() {
-                *self = saved;
-                return Err(Utf8Error { position: i });
-            }
-            i += 1;
-        }
+        self.state = state;
         Ok(())
     }
 
     /// Checks that the message ends between code points. `len` is reported as the error position
     /// (pass the length of the last piece, or 0).
     pub fn finish(&self, len: usize) -> Result<(), Utf8Error> {
-        if self.needed == 0 { Ok(()) } else { Err(Utf8Error { position: len }) }
+        if self.state == ACCEPT { Ok(()) } else { Err(Utf8Error { position: len }) }
     }
 
     /// Resets the validator for a new message.
     pub fn reset(&mut self) {
         *self = Self::new();
-    }
-
-    /// One byte of the state machine (Unicode 15 table 3-7, "well-formed UTF-8 byte sequences").
-    fn step(&mut self, b: u8) -> Result<(), ()> {
-        if self.needed > 0 {
-            if b < self.lo || b > self.hi {
-                return Err(());
-            }
-            self.needed -= 1;
-            self.lo = 0x80;
-            self.hi = 0xbf;
-            return Ok(());
-        }
-        let (needed, lo, hi) = match b {
-            0x00..=0x7f => (0, 0x80, 0xbf),
-            0xc2..=0xdf => (1, 0x80, 0xbf),
-            0xe0 => (2, 0xa0, 0xbf),
-            0xe1..=0xec | 0xee..=0xef => (2, 0x80, 0xbf),
-            0xed => (2, 0x80, 0x9f),
-            0xf0 => (3, 0x90, 0xbf),
-            0xf1..=0xf3 => (3, 0x80, 0xbf),
-            0xf4 => (3, 0x80, 0x8f),
-            _ => return Err(()),
-        };
-        self.needed = needed;
-        self.lo = lo;
-        self.hi = hi;
-        Ok(())
     }
 }
 
@@ -164,6 +262,88 @@ mod tests {
         for &(input, at) in cases {
             assert_eq!(whole(input), Err(at), "{input:?}");
             assert_eq!(bytewise(input), Err(at), "{input:?}");
+        }
+    }
+
+    /// Feeds `bytes` in two pieces split at `split`; returns the index of the failing byte.
+    fn split_feed(bytes: &[u8], split: usize) -> Result<(), usize> {
+        let mut v = Utf8Validator::new();
+        let (a, b) = bytes.split_at(split);
+        v.feed(a).map_err(|e| e.position)?;
+        v.feed(b).map_err(|e| split + e.position)?;
+        v.finish(bytes.len()).map_err(|e| e.position)
+    }
+
+    #[test]
+    fn long_text_fails_at_the_first_bad_byte_across_word_and_piece_boundaries() {
+        let text = "MQTT über WebSocket — sans-IO, no_std; \u{10348} ok".as_bytes();
+        for at in 0..=text.len() {
+            for bad in [0x80u8, 0xc0, 0xe0, 0xed, 0xf4, 0xff] {
+                let mut bytes = text.to_vec();
+                bytes.insert(at, bad);
+                let expected =
+                    core::str::from_utf8(&bytes).map(|_| ()).map_err(|e| e.valid_up_to());
+                let got = whole(&bytes);
+                assert_eq!(got.is_ok(), expected.is_ok(), "{bytes:?}");
+                if let (Err(g), Err(valid)) = (got, expected) {
+                    // The offending byte is at or after the end of core's valid prefix, within
+                    // the bad sequence (at most 3 bytes further), and never after the inserted one
+                    // plus the sequence it opened.
+                    assert!(g >= valid && g <= valid + 3, "{bytes:?}: {g} vs {valid}");
+                    for split in 0..=bytes.len() {
+                        assert_eq!(split_feed(&bytes, split), Err(g), "{bytes:?} split {split}");
+                    }
+                    assert_eq!(bytewise(&bytes), Err(g), "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_text_agrees_with_core_in_any_pieces() {
+        // Bytes drawn from a few classes (ASCII, continuation, every kind of lead byte), so most
+        // inputs hold long valid runs and then break in every possible way.
+        const CLASSES: [u8; 14] =
+            [b'a', b'~', 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xc0];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let mut bytes = std::vec::Vec::with_capacity(len);
+            for _ in 0..len {
+                let r = next();
+                // Mostly valid text so errors come late.
+                let b = if r % 4 == 0 {
+                    CLASSES[(r >> 8) as usize % CLASSES.len()]
+                } else {
+                    let s = ["x", "é", "€", "\u{10348}", "ab"][(r >> 8) as usize % 5];
+                    bytes.extend_from_slice(s.as_bytes());
+                    continue;
+                };
+                bytes.push(b);
+            }
+            let expected = core::str::from_utf8(&bytes).map(|_| ()).map_err(|e| e.valid_up_to());
+            let got = whole(&bytes);
+            match (got, expected) {
+                (Ok(()), Ok(())) => {}
+                (Err(g), Err(valid)) => assert!(g >= valid && g <= valid + 3, "{bytes:?}"),
+                _ => panic!("{bytes:?}: {got:?} vs core {expected:?}"),
+            }
+            let split = (next() as usize) % (bytes.len() + 1);
+            assert_eq!(split_feed(&bytes, split), got, "{bytes:?} split {split}");
+            assert_eq!(bytewise(&bytes), got, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn classes_keep_every_transition() {
+        for b in 0..=255u8 {
+            assert_eq!(ROWS[usize::from(CLASS[usize::from(b)])], row(b), "{b:#x}");
         }
     }
 
