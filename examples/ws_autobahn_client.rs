@@ -29,7 +29,7 @@ fn main() -> io::Result<()> {
         }
     }
     let path = format!("/updateReports?agent={agent}");
-    let (mut tcp, leftover) = ws_util::client_handshake(&base.host_port, &path)?;
+    let (mut tcp, leftover) = ws_util::client_handshake(&base.host_port, &path, &[])?;
     let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
     conn.close(mqtt_ws::ws::close::CloseCode::Normal, "").map_err(io::Error::other)?;
     ws_util::flush_owed(&mut tcp, &mut conn)?;
@@ -40,7 +40,7 @@ fn main() -> io::Result<()> {
 
 /// `/getCaseCount` answers with one text message holding the number.
 fn case_count(host_port: &str) -> io::Result<u32> {
-    let (mut tcp, leftover) = ws_util::client_handshake(host_port, "/getCaseCount")?;
+    let (mut tcp, leftover) = ws_util::client_handshake(host_port, "/getCaseCount", &[])?;
     let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
     let mut buf = vec![0u8; 4096];
     buf[..leftover.len()].copy_from_slice(&leftover);
@@ -78,7 +78,7 @@ fn case_count(host_port: &str) -> io::Result<u32> {
 }
 
 fn run_case(host_port: &str, path: &str) -> io::Result<()> {
-    let (mut tcp, leftover) = ws_util::client_handshake(host_port, path)?;
+    let (mut tcp, leftover) = ws_util::client_handshake(host_port, path, &[])?;
     let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
     let result = ws_util::message_loop(&mut tcp, &mut conn, &leftover, |kind, message| {
         Some((kind, message.to_vec()))

@@ -222,7 +222,7 @@ fn json_string(s: &str) -> String {
 
 fn client(url: &str) -> io::Result<()> {
     let url = ws_util::parse_ws_url(url)?;
-    let (tcp, leftover) = ws_util::client_handshake(&url.host_port, &url.path)?;
+    let (tcp, leftover) = ws_util::client_handshake(&url.host_port, &url.path, &[])?;
     let conn = Arc::new(Mutex::new(Connection::client(Config::new(), ws_util::mask_keys())));
     let writer = Arc::new(Mutex::new(tcp.try_clone()?));
     {

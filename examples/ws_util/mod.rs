@@ -122,15 +122,20 @@ pub fn parse_ws_url(url: &str) -> io::Result<WsUrl> {
     Ok(WsUrl { host_port: host_port.to_owned(), path: path.to_owned() })
 }
 
-/// Connects, sends the opening handshake for `path` and validates the 101; returns the socket
-/// and the bytes received after the response head.
-pub fn client_handshake(host_port: &str, path: &str) -> io::Result<(TcpStream, Vec<u8>)> {
+/// Connects, sends the opening handshake for `path` offering `protocols` (may be empty) and
+/// validates the 101; returns the socket and the bytes received after the response head.
+pub fn client_handshake(
+    host_port: &str,
+    path: &str,
+    protocols: &[&str],
+) -> io::Result<(TcpStream, Vec<u8>)> {
     let mut tcp = TcpStream::connect(host_port)?;
     tcp.set_nodelay(true)?;
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&random_u64().to_le_bytes());
     nonce[8..].copy_from_slice(&random_u64().to_le_bytes());
-    let mut client = Client::new(ClientRequest::new(host_port, path), nonce).map_err(io_err)?;
+    let request = ClientRequest::new(host_port, path).protocols(protocols);
+    let mut client = Client::new(request, nonce).map_err(io_err)?;
     let mut out = vec![0u8; client.request_len()];
     let n = client.encode_request(&mut out).map_err(io_err)?;
     tcp.write_all(&out[..n])?;

@@ -338,6 +338,8 @@ pub struct Server<
     last_rx: Instant,
     keep_alive: u16,
     auth_method: bool,
+    /// A re-authentication the client started is in progress (MQTT 5.0 §4.12.1).
+    reauthenticating: bool,
     will: bool,
     session_expiry_zero: bool,
     empty_client_id: bool,
@@ -371,6 +373,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             last_rx: now,
             keep_alive: 0,
             auth_method: false,
+            reauthenticating: false,
             will: false,
             session_expiry_zero: true,
             empty_client_id: false,
@@ -554,6 +557,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Phase::Authenticating => {
                 return match packet {
                     Packet::Auth(a) => {
+                        // [MQTT-4.12.0-3] the client answers the server's AUTH with 0x18.
+                        if a.reason_code != ReasonCode::ContinueAuthentication {
+                            return Err(RemoteError::UnexpectedAuthReason(a.reason_code));
+                        }
                         self.check_auth(&a)?;
                         self.phase = Phase::Answering;
                         Ok(Some(Pending::Ready(Event::Auth(a))))
@@ -624,15 +631,18 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Packet::Disconnect(d) => Some(self.on_disconnect(d)?),
             Packet::Auth(a) => {
                 // Re-authentication (MQTT 5.0 §4.12.1) only when CONNECT used a method.
-                // The client starts it with 0x19 and answers the server's 0x18 with 0x18.
-                let step = matches!(
-                    a.reason_code,
-                    ReasonCode::ReAuthenticate | ReasonCode::ContinueAuthentication
-                );
-                if !self.auth_method || !step {
+                if !self.auth_method {
                     return Err(RemoteError::UnexpectedPacket(PacketType::Auth));
                 }
+                match a.reason_code {
+                    // [MQTT-4.12.1-1] the client starts it with 0x19.
+                    ReasonCode::ReAuthenticate if !self.reauthenticating => {}
+                    // [MQTT-4.12.0-3] and answers the server's AUTH with 0x18.
+                    ReasonCode::ContinueAuthentication if self.reauthenticating => {}
+                    code => return Err(RemoteError::UnexpectedAuthReason(code)),
+                }
                 self.check_auth(&a)?;
+                self.reauthenticating = true;
                 Some(Event::Auth(a))
             }
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
@@ -910,6 +920,8 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         let n = Packet::Auth(auth).encode(self.version, out)?;
         if connecting {
             self.phase = Phase::Authenticating;
+        } else if reason_code == ReasonCode::Success {
+            self.reauthenticating = false;
         }
         Ok(n)
     }

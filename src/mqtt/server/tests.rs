@@ -720,6 +720,57 @@ fn enhanced_authentication_exchange() {
 }
 
 #[test]
+fn auth_reason_codes_follow_the_exchange() {
+    let m = props(&[Property::AuthenticationMethod("SCRAM")]);
+    let auth = |code| {
+        let mut a = Auth::new(code);
+        a.properties = with_props(&m, crate::mqtt::properties::PropertyContext::Auth);
+        enc(Packet::Auth(a), Version::V5)
+    };
+    let connecting = || {
+        let mut s = S::new(config(), Instant::ZERO);
+        let mut c = Connect::new(Version::V5, "c");
+        c.properties = with_props(&m, crate::mqtt::properties::PropertyContext::Connect);
+        feed(&mut s, 0, &enc(Packet::Connect(c), Version::V5)).unwrap();
+        s
+    };
+    // [MQTT-4.12.0-3] while connecting, the client answers with 0x18 only.
+    for code in [ReasonCode::ReAuthenticate, ReasonCode::Success] {
+        let mut s = connecting();
+        s.auth(ReasonCode::ContinueAuthentication, "SCRAM", None, &mut [0u8; 64]).unwrap();
+        assert_eq!(feed(&mut s, 0, &auth(code)), Err(RemoteError::UnexpectedAuthReason(code)));
+        assert_eq!(drain(&mut s)[0][..4], [0x20, 0x03, 0x00, 0x82]);
+    }
+    // After CONNACK: 0x18 before the client started a re-authentication is a protocol error.
+    let accepted = || {
+        let mut s = connecting();
+        let accept = Accept { authentication_method: Some("SCRAM"), ..Accept::default() };
+        s.accept(Instant::ZERO, &accept, &mut [0u8; 64]).unwrap();
+        s
+    };
+    let mut s = accepted();
+    let code = ReasonCode::ContinueAuthentication;
+    assert_eq!(feed(&mut s, 0, &auth(code)), Err(RemoteError::UnexpectedAuthReason(code)));
+    assert_eq!(disconnect_reason(&drain(&mut s)[0]), ReasonCode::ProtocolError);
+    // [MQTT-4.12.1-1] 0x19 starts it, then 0x18 answers; a second 0x19 meanwhile is refused.
+    let mut s = accepted();
+    assert_eq!(
+        feed(&mut s, 0, &auth(ReasonCode::ReAuthenticate)),
+        Ok(Ev::Auth(ReasonCode::ReAuthenticate))
+    );
+    let code = ReasonCode::ReAuthenticate;
+    assert_eq!(feed(&mut s, 0, &auth(code)), Err(RemoteError::UnexpectedAuthReason(code)));
+    // Once the server ends it with Success, another one may start.
+    let mut s = accepted();
+    feed(&mut s, 0, &auth(ReasonCode::ReAuthenticate)).unwrap();
+    s.auth(ReasonCode::Success, "SCRAM", None, &mut [0u8; 64]).unwrap();
+    assert_eq!(
+        feed(&mut s, 0, &auth(ReasonCode::ReAuthenticate)),
+        Ok(Ev::Auth(ReasonCode::ReAuthenticate))
+    );
+}
+
+#[test]
 fn auth_without_a_connect_method_is_a_protocol_error() {
     let mut s = connected(Version::V5, 0, false);
     let m = props(&[Property::AuthenticationMethod("X")]);
