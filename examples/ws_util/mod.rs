@@ -56,13 +56,8 @@ pub fn server_handshake(
 ) -> io::Result<ServerHandshake> {
     let mut buf = Vec::with_capacity(1024);
     let mut parser = RequestParser::default();
-    let mut chunk = [0u8; 1024];
     loop {
-        let n = tcp.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(tcp, &mut buf)?;
         let result = parser.parse(&buf);
         let reject = match result {
             Ok(HsStatus::Partial) => continue,
@@ -140,13 +135,8 @@ pub fn client_handshake(
     let n = client.encode_request(&mut out).map_err(io_err)?;
     tcp.write_all(&out[..n])?;
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
     loop {
-        let n = tcp.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(&mut tcp, &mut buf)?;
         match client.handle_response(&buf).map_err(io_err)? {
             HsStatus::Partial => continue,
             HsStatus::Complete(accepted) => {
@@ -187,6 +177,57 @@ pub fn send_message<K: MaskKeys>(
     tcp.write_all(&out[..n])
 }
 
+/// Appends what one read from `tcp` returns to `buf`, a handshake head in the making: the end
+/// of the stream is an error.
+pub fn read_more(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut chunk = [0u8; 1024];
+    let n = tcp.read(&mut chunk)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
+/// A receive buffer for `Connection::handle_input`: `buf[start..end]` holds the received bytes
+/// not yet consumed.
+pub struct RxBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RxBuf {
+    /// A buffer of `capacity` bytes (grown to hold `leftover`) that starts with `leftover`, the
+    /// bytes the peer sent right after its handshake.
+    pub fn new(capacity: usize, leftover: &[u8]) -> Self {
+        let mut buf = vec![0u8; capacity.max(leftover.len())];
+        buf[..leftover.len()].copy_from_slice(leftover);
+        RxBuf { buf, start: 0, end: leftover.len() }
+    }
+
+    /// The received bytes not yet consumed.
+    pub fn unconsumed(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.end]
+    }
+
+    /// Drops the first `n` unconsumed bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+    }
+
+    /// Moves the unconsumed bytes to the front and reads more from `r`; returns how many
+    /// (0: the peer closed the stream).
+    pub fn fill(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let n = r.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
 /// Runs the connection over `tcp` until the closing handshake ends or the peer goes away,
 /// reassembling messages and passing each whole message to `on_message`, whose reply is sent.
 /// `leftover` holds bytes received right after the handshake.
@@ -196,15 +237,13 @@ pub fn message_loop<K: MaskKeys>(
     leftover: &[u8],
     mut on_message: impl FnMut(MessageKind, &[u8]) -> Option<(MessageKind, Vec<u8>)>,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; (1 << 16).max(leftover.len())];
-    buf[..leftover.len()].copy_from_slice(leftover);
-    let (mut start, mut end) = (0, leftover.len());
+    let mut rx = RxBuf::new(1 << 16, leftover);
     let mut message = Vec::new();
     let mut out = Vec::new();
     loop {
         loop {
             let mut finished = None;
-            match conn.handle_input(&mut buf[start..end]) {
+            match conn.handle_input(rx.unconsumed()) {
                 Ok(Status::NeedMore) => break,
                 Ok(Status::Closed) => break,
                 Ok(Status::Progress { consumed, event }) => {
@@ -214,7 +253,7 @@ pub fn message_loop<K: MaskKeys>(
                             finished = Some(kind);
                         }
                     }
-                    start += consumed;
+                    rx.consume(consumed);
                 }
                 Err(_) => {
                     flush_owed(tcp, conn)?;
@@ -236,13 +275,8 @@ pub fn message_loop<K: MaskKeys>(
         if conn.state() == State::Closed {
             return Ok(());
         }
-        buf.copy_within(start..end, 0);
-        end -= start;
-        start = 0;
-        let n = tcp.read(&mut buf[end..])?;
-        if n == 0 {
+        if rx.fill(tcp)? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        end += n;
     }
 }
