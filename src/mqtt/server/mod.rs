@@ -591,8 +591,13 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                         self.outgoing[i].1 = Outgoing::PubComp;
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success));
                     }
-                    // A repeated PUBREC: PUBREL again [MQTT-4.3.3-?] (§4.3.3 step 2).
-                    Some(_) => self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success)),
+                    // A repeated PUBREC: PUBREL again (§4.3.3: a PUBREL answers each PUBREC).
+                    Some(i) if self.outgoing[i].1 == Outgoing::PubComp => {
+                        self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success))
+                    }
+                    // §4.3.2: a QoS 1 publish is acknowledged with PUBACK, never PUBREC.
+                    Some(_) => return Err(RemoteError::AckMismatch(PacketType::PubRec)),
+                    // MQTT 5.0 §3.6.2.1: PUBREL 0x92 for an identifier not in flight.
                     None => {
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::PacketIdentifierNotFound))
                     }
@@ -605,6 +610,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                         self.incoming_qos2.swap_remove(i);
                         ReasonCode::Success
                     }
+                    // MQTT 5.0 §3.7.2.1: PUBCOMP 0x92 for an identifier not awaiting PUBREL.
                     None => ReasonCode::PacketIdentifierNotFound,
                 };
                 self.owe(Owed::PubComp(a.packet_id, code));
@@ -676,11 +682,11 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         }
         if let Some(will) = &c.will {
             if will.qos > self.config.maximum_qos {
-                // MQTT 5.0 §3.2.2.3.4: a will QoS above Maximum QoS is refused with 0x9B.
+                // [MQTT-3.2.2-12] a will QoS above Maximum QoS is refused with 0x9B.
                 return Err(RemoteError::QosNotSupported);
             }
             if will.retain && !self.config.retain.is_available() {
-                // MQTT 5.0 §3.2.2.3.5: Will Retain without retain support is refused with 0x9A.
+                // [MQTT-3.2.2-13] Will Retain without retain support is refused with 0x9A.
                 return Err(RemoteError::RetainNotSupported);
             }
             self.will = true;
@@ -704,10 +710,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
 
     fn on_publish<'a>(&mut self, p: Publish<'a>) -> Result<Option<Pending<'a>>, RemoteError> {
         if p.qos_pid.qos() > self.config.maximum_qos {
-            return Err(RemoteError::QosNotSupported); // MQTT 5.0 §3.2.2.3.4
+            return Err(RemoteError::QosNotSupported); // [MQTT-3.2.2-11], 0x9B (§3.2.2.3.4)
         }
         if p.retain && !self.config.retain.is_available() {
-            return Err(RemoteError::RetainNotSupported); // MQTT 5.0 §3.2.2.3.5
+            return Err(RemoteError::RetainNotSupported); // [MQTT-3.2.2-14], 0x9A (§3.2.2.3.5)
         }
         if p.properties.contains(PropertyId::SubscriptionIdentifier) {
             return Err(RemoteError::SubscriptionIdentifierFromClient); // [MQTT-3.3.4-6]
@@ -719,7 +725,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Some(a) => Some(a.get()),
             None => None,
         };
-        // Receive Maximum: unacknowledged QoS 1 / 2 publishes (MQTT 5.0 §3.3.4).
+        // [MQTT-3.3.4-7] Receive Maximum: unacknowledged QoS 1 / 2 publishes; 0x93 (§3.3.4).
         let unacked = self.incoming_qos2.len() + self.unacked_qos1;
         let report = match p.qos_pid {
             QosPid::AtMostOnce => true,

@@ -603,6 +603,16 @@ fn outgoing_qos1_and_qos2_flows() {
     // PUBREC for an unknown identifier: PUBREL with 0x92.
     assert_eq!(feed(&mut s, 0, &[0x50, 0x02, 0x12, 0x34]).unwrap(), Ev::None);
     assert_eq!(drain(&mut s), vec![vec![0x62, 0x03, 0x12, 0x34, 0x92]]);
+    // PUBREC for a QoS 1 publish in flight: a protocol error, not a PUBREL.
+    let mut p = Publish::new("t", b"x");
+    p.qos_pid = QosPid::AtLeastOnce(pid(1));
+    let id = s.publish(&p, &mut [0u8; 64]).unwrap().packet_id.unwrap();
+    let [h, l] = id.get().to_be_bytes();
+    assert_eq!(
+        feed(&mut s, 0, &[0x50, 0x02, h, l]),
+        Err(RemoteError::AckMismatch(PacketType::PubRec))
+    );
+    assert_eq!(disconnect_reason(&drain(&mut s)[0]), ReasonCode::ProtocolError);
 }
 
 #[test]
