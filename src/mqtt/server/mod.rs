@@ -446,6 +446,14 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         if self.owed.is_full() {
             return Ok(Status::TransmitFirst);
         }
+        if self.phase == Phase::AwaitConnect
+            && input.first().is_some_and(|b| b >> 4 != PacketType::Connect as u8)
+        {
+            // [MQTT-3.1.0-1] the first packet must be CONNECT: refuse at its first byte rather
+            // than buffering up to a whole packet of something else.
+            self.close(Initiator::Server, ReasonCode::ProtocolError, None);
+            return Err(RemoteError::FirstPacketNotConnect);
+        }
         let options = self.decode_options();
         let (packet, consumed) = match packet::decode(input, &options) {
             Ok(packet::Status::Complete(p)) => p,
@@ -463,12 +471,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
     /// MQTT 5.0 and otherwise by closing; afterwards in DISCONNECT.
     fn fail_decode(&mut self, input: &[u8], e: crate::mqtt::DecodeError) -> RemoteError {
         if self.phase == Phase::AwaitConnect {
-            let is_connect = input.first().is_some_and(|b| b >> 4 == PacketType::Connect as u8);
-            if !is_connect {
-                // [MQTT-3.1.0-1] the first packet must be CONNECT: close without a reply.
-                self.close(Initiator::Server, ReasonCode::ProtocolError, None);
-                return RemoteError::FirstPacketNotConnect;
-            }
+            // `handle_input` refused anything but CONNECT at its first byte.
             if e == crate::mqtt::DecodeError::UnsupportedProtocolVersion {
                 // [MQTT-3.1.2-2] (3.1.1): CONNACK return code 0x01, then close. MQTT 5.0 allows
                 // the same for a level it does not support.

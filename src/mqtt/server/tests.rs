@@ -277,6 +277,21 @@ fn first_packet_must_be_connect() {
 }
 
 #[test]
+fn first_packet_not_connect_fails_at_its_first_byte() {
+    // A PUBLISH header announcing 16 KiB: refused before the rest arrives.
+    let mut s = S::new(config(), Instant::ZERO);
+    assert_eq!(
+        s.handle_input(Instant::ZERO, &[0x30, 0x80, 0x80]),
+        Err(RemoteError::FirstPacketNotConnect)
+    );
+    assert!(drain(&mut s).is_empty());
+    assert_eq!(s.handle_input(Instant::ZERO, &[0x10]), Ok(Status::Closed));
+    // A CONNECT still waits for its bytes.
+    let mut s = S::new(config(), Instant::ZERO);
+    assert!(matches!(s.handle_input(Instant::ZERO, &[0x10]), Ok(Status::NeedMore { .. })));
+}
+
+#[test]
 fn second_connect_is_a_protocol_error() {
     let mut s = connected(Version::V5, 0, true);
     assert_eq!(
