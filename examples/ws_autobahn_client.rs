@@ -29,7 +29,7 @@ fn main() -> io::Result<()> {
         }
     }
     let path = format!("/updateReports?agent={agent}");
-    let (mut tcp, leftover) = ws_util::client_handshake(&base.host_port, &path)?;
+    let (mut tcp, leftover) = ws_util::client_handshake(&base.host_port, &path, &[])?;
     let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
     conn.close(mqtt_ws::ws::close::CloseCode::Normal, "").map_err(io::Error::other)?;
     ws_util::flush_owed(&mut tcp, &mut conn)?;
@@ -40,14 +40,12 @@ fn main() -> io::Result<()> {
 
 /// `/getCaseCount` answers with one text message holding the number.
 fn case_count(host_port: &str) -> io::Result<u32> {
-    let (mut tcp, leftover) = ws_util::client_handshake(host_port, "/getCaseCount")?;
+    let (mut tcp, leftover) = ws_util::client_handshake(host_port, "/getCaseCount", &[])?;
     let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
-    let mut buf = vec![0u8; 4096];
-    buf[..leftover.len()].copy_from_slice(&leftover);
-    let (mut start, mut end) = (0, leftover.len());
+    let mut rx = ws_util::RxBuf::new(4096, &leftover);
     let mut text = Vec::new();
     loop {
-        match conn.handle_input(&mut buf[start..end]).map_err(io::Error::other)? {
+        match conn.handle_input(rx.unconsumed()).map_err(io::Error::other)? {
             Status::Progress { consumed, event } => {
                 if let Some(Event::Data { kind: MessageKind::Text, data, last }) = event {
                     text.extend_from_slice(data);
@@ -60,17 +58,12 @@ fn case_count(host_port: &str) -> io::Result<u32> {
                         return Ok(n);
                     }
                 }
-                start += consumed;
+                rx.consume(consumed);
             }
             Status::NeedMore => {
-                buf.copy_within(start..end, 0);
-                end -= start;
-                start = 0;
-                let n = tcp.read(&mut buf[end..])?;
-                if n == 0 {
+                if rx.fill(&mut tcp)? == 0 {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
-                end += n;
             }
             Status::Closed => return Err(io::ErrorKind::UnexpectedEof.into()),
         }
@@ -78,7 +71,7 @@ fn case_count(host_port: &str) -> io::Result<u32> {
 }
 
 fn run_case(host_port: &str, path: &str) -> io::Result<()> {
-    let (mut tcp, leftover) = ws_util::client_handshake(host_port, path)?;
+    let (mut tcp, leftover) = ws_util::client_handshake(host_port, path, &[])?;
     let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
     let result = ws_util::message_loop(&mut tcp, &mut conn, &leftover, |kind, message| {
         Some((kind, message.to_vec()))

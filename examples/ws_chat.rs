@@ -14,7 +14,7 @@
 #[path = "ws_util/mod.rs"]
 mod ws_util;
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -138,9 +138,7 @@ fn serve(id: u64, mut tcp: TcpStream, origins: &[&str], peers: &Peers) -> io::Re
     }));
     peers.lock().unwrap().push((id, peer.clone()));
 
-    let mut buf = vec![0u8; 16 << 10];
-    buf[..upgraded.leftover.len()].copy_from_slice(&upgraded.leftover);
-    let (mut start, mut end) = (0, upgraded.leftover.len());
+    let mut rx = ws_util::RxBuf::new(16 << 10, &upgraded.leftover);
     let mut message = Vec::new();
     loop {
         let mut outgoing = Vec::new();
@@ -148,7 +146,7 @@ fn serve(id: u64, mut tcp: TcpStream, origins: &[&str], peers: &Peers) -> io::Re
             let mut guard = peer.lock().unwrap();
             let p = &mut *guard;
             while let Ok(Status::Progress { consumed, event }) =
-                p.conn.handle_input(&mut buf[start..end])
+                p.conn.handle_input(rx.unconsumed())
             {
                 if let Some(Event::Data { kind, data, last }) = event {
                     message.extend_from_slice(data);
@@ -165,7 +163,7 @@ fn serve(id: u64, mut tcp: TcpStream, origins: &[&str], peers: &Peers) -> io::Re
                         message.clear();
                     }
                 }
-                start += consumed;
+                rx.consume(consumed);
             }
             ws_util::flush_owed(&mut p.tcp, &mut p.conn)?;
             if p.conn.state() == State::Closed {
@@ -176,14 +174,9 @@ fn serve(id: u64, mut tcp: TcpStream, origins: &[&str], peers: &Peers) -> io::Re
         for text in outgoing {
             broadcast(peers, &text);
         }
-        buf.copy_within(start..end, 0);
-        end -= start;
-        start = 0;
-        let n = tcp.read(&mut buf[end..])?;
-        if n == 0 {
+        if rx.fill(&mut tcp)? == 0 {
             return Ok(());
         }
-        end += n;
     }
 }
 
@@ -222,7 +215,7 @@ fn json_string(s: &str) -> String {
 
 fn client(url: &str) -> io::Result<()> {
     let url = ws_util::parse_ws_url(url)?;
-    let (tcp, leftover) = ws_util::client_handshake(&url.host_port, &url.path)?;
+    let (tcp, leftover) = ws_util::client_handshake(&url.host_port, &url.path, &[])?;
     let conn = Arc::new(Mutex::new(Connection::client(Config::new(), ws_util::mask_keys())));
     let writer = Arc::new(Mutex::new(tcp.try_clone()?));
     {
@@ -262,16 +255,12 @@ fn read_loop<K: MaskKeys>(
     conn: &Mutex<Connection<K>>,
     writer: &Mutex<TcpStream>,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; 16 << 10];
-    buf[..leftover.len()].copy_from_slice(leftover);
-    let (mut start, mut end) = (0, leftover.len());
+    let mut rx = ws_util::RxBuf::new(16 << 10, leftover);
     let mut message = Vec::new();
     loop {
         {
             let mut c = conn.lock().unwrap();
-            while let Ok(Status::Progress { consumed, event }) =
-                c.handle_input(&mut buf[start..end])
-            {
+            while let Ok(Status::Progress { consumed, event }) = c.handle_input(rx.unconsumed()) {
                 match event {
                     Some(Event::Data { data, last, .. }) => {
                         message.extend_from_slice(data);
@@ -285,20 +274,15 @@ fn read_loop<K: MaskKeys>(
                     }
                     _ => {}
                 }
-                start += consumed;
+                rx.consume(consumed);
             }
             ws_util::flush_owed(&mut writer.lock().unwrap(), &mut c)?;
             if c.state() == State::Closed {
                 return Ok(());
             }
         }
-        buf.copy_within(start..end, 0);
-        end -= start;
-        start = 0;
-        let n = tcp.read(&mut buf[end..])?;
-        if n == 0 {
+        if rx.fill(&mut tcp)? == 0 {
             return Ok(());
         }
-        end += n;
     }
 }

@@ -10,8 +10,6 @@ use mqtt_ws::ws::connection::{
     Config, Connection, Event, MaskKeys, MessageKind, NoMasking, State, Status, TextMessages,
 };
 
-use mqtt_ws::ws::handshake::{Client, ClientRequest, Status as HsStatus};
-
 use super::ws_util;
 
 fn io_err(e: impl std::fmt::Debug) -> io::Error {
@@ -95,33 +93,6 @@ fn client_key() -> [u8; 4] {
     [b[0], b[1], b[2], b[3]]
 }
 
-/// Connects and does the opening handshake for `path`, offering the `mqtt` subprotocol
-/// (MQTT 5.0 §6.0); returns the socket and the bytes received after the 101 response head.
-fn client_handshake(host_port: &str, path: &str) -> io::Result<(TcpStream, Vec<u8>)> {
-    let mut tcp = TcpStream::connect(host_port)?;
-    tcp.set_nodelay(true)?;
-    let mut nonce = [0u8; 16];
-    nonce[..8].copy_from_slice(&ws_util::random_u64().to_le_bytes());
-    nonce[8..].copy_from_slice(&ws_util::random_u64().to_le_bytes());
-    let request = ClientRequest::new(host_port, path).protocols(&["mqtt"]);
-    let mut client = Client::new(request, nonce).map_err(io_err)?;
-    let mut out = vec![0u8; client.request_len()];
-    let n = client.encode_request(&mut out).map_err(io_err)?;
-    tcp.write_all(&out[..n])?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    loop {
-        let n = tcp.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let HsStatus::Complete(accepted) = client.handle_response(&buf).map_err(io_err)? {
-            return Ok((tcp, buf[accepted.head_len()..].to_vec()));
-        }
-    }
-}
-
 /// The transport of one MQTT connection.
 pub enum Link {
     /// MQTT over TCP.
@@ -154,7 +125,7 @@ impl Link {
     pub fn connect(url: &str) -> io::Result<(Self, Vec<u8>)> {
         if url.starts_with("ws://") {
             let u = ws_util::parse_ws_url(url)?;
-            let (tcp, leftover) = client_handshake(&u.host_port, &u.path)?;
+            let (tcp, leftover) = ws_util::client_handshake(&u.host_port, &u.path, &["mqtt"])?;
             let mut link = Link::ws_client(tcp);
             let mut mqtt = Vec::new();
             if !leftover.is_empty() && !link.feed(&leftover, &mut mqtt)? {

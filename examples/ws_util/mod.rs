@@ -56,13 +56,8 @@ pub fn server_handshake(
 ) -> io::Result<ServerHandshake> {
     let mut buf = Vec::with_capacity(1024);
     let mut parser = RequestParser::default();
-    let mut chunk = [0u8; 1024];
     loop {
-        let n = tcp.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(tcp, &mut buf)?;
         let result = parser.parse(&buf);
         let reject = match result {
             Ok(HsStatus::Partial) => continue,
@@ -122,26 +117,26 @@ pub fn parse_ws_url(url: &str) -> io::Result<WsUrl> {
     Ok(WsUrl { host_port: host_port.to_owned(), path: path.to_owned() })
 }
 
-/// Connects, sends the opening handshake for `path` and validates the 101; returns the socket
-/// and the bytes received after the response head.
-pub fn client_handshake(host_port: &str, path: &str) -> io::Result<(TcpStream, Vec<u8>)> {
+/// Connects, sends the opening handshake for `path` offering `protocols` (may be empty) and
+/// validates the 101; returns the socket and the bytes received after the response head.
+pub fn client_handshake(
+    host_port: &str,
+    path: &str,
+    protocols: &[&str],
+) -> io::Result<(TcpStream, Vec<u8>)> {
     let mut tcp = TcpStream::connect(host_port)?;
     tcp.set_nodelay(true)?;
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&random_u64().to_le_bytes());
     nonce[8..].copy_from_slice(&random_u64().to_le_bytes());
-    let mut client = Client::new(ClientRequest::new(host_port, path), nonce).map_err(io_err)?;
+    let request = ClientRequest::new(host_port, path).protocols(protocols);
+    let mut client = Client::new(request, nonce).map_err(io_err)?;
     let mut out = vec![0u8; client.request_len()];
     let n = client.encode_request(&mut out).map_err(io_err)?;
     tcp.write_all(&out[..n])?;
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
     loop {
-        let n = tcp.read(&mut chunk)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(&mut tcp, &mut buf)?;
         match client.handle_response(&buf).map_err(io_err)? {
             HsStatus::Partial => continue,
             HsStatus::Complete(accepted) => {
@@ -182,6 +177,57 @@ pub fn send_message<K: MaskKeys>(
     tcp.write_all(&out[..n])
 }
 
+/// Appends what one read from `tcp` returns to `buf`, a handshake head in the making: the end
+/// of the stream is an error.
+pub fn read_more(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+    let mut chunk = [0u8; 1024];
+    let n = tcp.read(&mut chunk)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
+/// A receive buffer for `Connection::handle_input`: `buf[start..end]` holds the received bytes
+/// not yet consumed.
+pub struct RxBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl RxBuf {
+    /// A buffer of `capacity` bytes (grown to hold `leftover`) that starts with `leftover`, the
+    /// bytes the peer sent right after its handshake.
+    pub fn new(capacity: usize, leftover: &[u8]) -> Self {
+        let mut buf = vec![0u8; capacity.max(leftover.len())];
+        buf[..leftover.len()].copy_from_slice(leftover);
+        RxBuf { buf, start: 0, end: leftover.len() }
+    }
+
+    /// The received bytes not yet consumed.
+    pub fn unconsumed(&mut self) -> &mut [u8] {
+        &mut self.buf[self.start..self.end]
+    }
+
+    /// Drops the first `n` unconsumed bytes.
+    pub fn consume(&mut self, n: usize) {
+        self.start = self.start.saturating_add(n).min(self.end);
+    }
+
+    /// Moves the unconsumed bytes to the front and reads more from `r`; returns how many
+    /// (0: the peer closed the stream).
+    pub fn fill(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        let n = r.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
 /// Runs the connection over `tcp` until the closing handshake ends or the peer goes away,
 /// reassembling messages and passing each whole message to `on_message`, whose reply is sent.
 /// `leftover` holds bytes received right after the handshake.
@@ -191,15 +237,13 @@ pub fn message_loop<K: MaskKeys>(
     leftover: &[u8],
     mut on_message: impl FnMut(MessageKind, &[u8]) -> Option<(MessageKind, Vec<u8>)>,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; (1 << 16).max(leftover.len())];
-    buf[..leftover.len()].copy_from_slice(leftover);
-    let (mut start, mut end) = (0, leftover.len());
+    let mut rx = RxBuf::new(1 << 16, leftover);
     let mut message = Vec::new();
     let mut out = Vec::new();
     loop {
         loop {
             let mut finished = None;
-            match conn.handle_input(&mut buf[start..end]) {
+            match conn.handle_input(rx.unconsumed()) {
                 Ok(Status::NeedMore) => break,
                 Ok(Status::Closed) => break,
                 Ok(Status::Progress { consumed, event }) => {
@@ -209,7 +253,7 @@ pub fn message_loop<K: MaskKeys>(
                             finished = Some(kind);
                         }
                     }
-                    start += consumed;
+                    rx.consume(consumed);
                 }
                 Err(_) => {
                     flush_owed(tcp, conn)?;
@@ -231,13 +275,8 @@ pub fn message_loop<K: MaskKeys>(
         if conn.state() == State::Closed {
             return Ok(());
         }
-        buf.copy_within(start..end, 0);
-        end -= start;
-        start = 0;
-        let n = tcp.read(&mut buf[end..])?;
-        if n == 0 {
+        if rx.fill(tcp)? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        end += n;
     }
 }

@@ -289,6 +289,57 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         self.collect_owed();
         Ok(())
     }
+
+    /// The I/O-free part of one `read` round, shared by the blocking and async paths: copies
+    /// received payload into `buf[*total..]` and processes at most one frame piece.
+    fn read_round(&mut self, buf: &mut [u8], total: &mut usize) -> ReadNext {
+        if let Some(n) = self.take_data(buf.get_mut(*total..).unwrap_or(&mut [])) {
+            *total += n;
+            return if *total == buf.len() { ReadNext::Return(*total) } else { ReadNext::Again };
+        }
+        match self.step() {
+            Ok(Step::Again) => ReadNext::Again,
+            Ok(Step::NeedRead | Step::Eof) if *total > 0 => ReadNext::Return(*total),
+            Ok(Step::NeedRead) => ReadNext::Fill,
+            Ok(Step::Eof) => ReadNext::Eof,
+            Err(e) => ReadNext::Failed(e),
+        }
+    }
+
+    /// The I/O-free part of one round of the closing handshake's read loop: drops unread data
+    /// and processes at most one frame piece.
+    fn close_round(&mut self) -> Result<CloseNext, ProtocolError> {
+        self.data_start = self.data_end;
+        Ok(match self.step()? {
+            Step::Eof => CloseNext::Done,
+            Step::Again => CloseNext::Again,
+            Step::NeedRead => CloseNext::Fill,
+        })
+    }
+}
+
+/// What `read` does after a [`Stream::read_round`].
+enum ReadNext {
+    /// Send what is owed, then another round.
+    Again,
+    /// Return this many bytes.
+    Return(usize),
+    /// Read from the transport, then another round.
+    Fill,
+    /// The peer closed: send what is owed, flush, return 0.
+    Eof,
+    /// The peer broke the protocol: send the close frame if possible and fail.
+    Failed(ProtocolError),
+}
+
+/// What `close` does after a [`Stream::close_round`].
+enum CloseNext {
+    /// Another round.
+    Again,
+    /// Read from the transport (its end also ends the handshake).
+    Fill,
+    /// The peer's close frame arrived.
+    Done,
 }
 
 impl<T: embedded_io::ErrorType, K: MaskKeys> embedded_io::ErrorType for Stream<'_, T, K> {
@@ -332,11 +383,10 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> Stream<'_, T, K> {
         self.drain_tx()?;
         self.transport.flush().map_err(StreamError::Transport)?;
         loop {
-            self.data_start = self.data_end;
-            match self.step() {
-                Ok(Step::Eof) => break,
-                Ok(Step::Again) => {}
-                Ok(Step::NeedRead) => match self.fill_rx() {
+            match self.close_round() {
+                Ok(CloseNext::Done) => break,
+                Ok(CloseNext::Again) => {}
+                Ok(CloseNext::Fill) => match self.fill_rx() {
                     Err(StreamError::UnexpectedEof) => break,
                     r => r?,
                 },
@@ -365,24 +415,16 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Read
         let mut total = 0;
         loop {
             self.drain_tx()?;
-            if let Some(n) = self.take_data(buf.get_mut(total..).unwrap_or(&mut [])) {
-                total += n;
-                if total == buf.len() {
-                    return Ok(total);
-                }
-                continue;
-            }
-            match self.step() {
-                Ok(Step::Again) => {}
-                Ok(Step::NeedRead) if total > 0 => return Ok(total),
-                Ok(Step::NeedRead) => self.fill_rx()?,
-                Ok(Step::Eof) if total > 0 => return Ok(total),
-                Ok(Step::Eof) => {
+            match self.read_round(buf, &mut total) {
+                ReadNext::Again => {}
+                ReadNext::Return(n) => return Ok(n),
+                ReadNext::Fill => self.fill_rx()?,
+                ReadNext::Eof => {
                     self.drain_tx()?;
                     self.transport.flush().map_err(StreamError::Transport)?;
                     return Ok(0);
                 }
-                Err(e) => {
+                ReadNext::Failed(e) => {
                     let _ = self.drain_tx();
                     let _ = self.transport.flush();
                     return Err(StreamError::Protocol(e));
@@ -453,11 +495,10 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> Stream<
         self.drain_tx_async().await?;
         self.transport.flush().await.map_err(StreamError::Transport)?;
         loop {
-            self.data_start = self.data_end;
-            match self.step() {
-                Ok(Step::Eof) => break,
-                Ok(Step::Again) => {}
-                Ok(Step::NeedRead) => match self.fill_rx_async().await {
+            match self.close_round() {
+                Ok(CloseNext::Done) => break,
+                Ok(CloseNext::Again) => {}
+                Ok(CloseNext::Fill) => match self.fill_rx_async().await {
                     Err(StreamError::UnexpectedEof) => break,
                     r => r?,
                 },
@@ -492,24 +533,16 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedde
         let mut total = 0;
         loop {
             self.drain_tx_async().await?;
-            if let Some(n) = self.take_data(buf.get_mut(total..).unwrap_or(&mut [])) {
-                total += n;
-                if total == buf.len() {
-                    return Ok(total);
-                }
-                continue;
-            }
-            match self.step() {
-                Ok(Step::Again) => {}
-                Ok(Step::NeedRead) if total > 0 => return Ok(total),
-                Ok(Step::NeedRead) => self.fill_rx_async().await?,
-                Ok(Step::Eof) if total > 0 => return Ok(total),
-                Ok(Step::Eof) => {
+            match self.read_round(buf, &mut total) {
+                ReadNext::Again => {}
+                ReadNext::Return(n) => return Ok(n),
+                ReadNext::Fill => self.fill_rx_async().await?,
+                ReadNext::Eof => {
                     self.drain_tx_async().await?;
                     self.transport.flush().await.map_err(StreamError::Transport)?;
                     return Ok(0);
                 }
-                Err(e) => {
+                ReadNext::Failed(e) => {
                     let _ = self.drain_tx_async().await;
                     let _ = self.transport.flush().await;
                     return Err(StreamError::Protocol(e));

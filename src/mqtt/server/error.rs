@@ -29,6 +29,13 @@ pub enum RemoteError {
     NotAuthDuringAuthentication(PacketType),
     /// AUTH with a method other than the one of CONNECT [MQTT-4.12.0-5].
     AuthenticationMethodChanged,
+    /// AUTH with a reason code the exchange does not allow at this point: the client answers
+    /// the server's AUTH with Continue Authentication [MQTT-4.12.0-3] and starts a
+    /// re-authentication with Re-authenticate [MQTT-4.12.1-1].
+    UnexpectedAuthReason(ReasonCode),
+    /// An acknowledgement of the wrong flow: PUBREC for a QoS 1 publish in flight, which takes
+    /// PUBACK (MQTT 5.0 §4.3.2).
+    AckMismatch(PacketType),
     /// More unacknowledged QoS 1 and QoS 2 PUBLISH packets than the server's Receive Maximum
     /// (MQTT 5.0 §3.3.4).
     ReceiveMaximumExceeded,
@@ -67,6 +74,8 @@ impl RemoteError {
             | UnexpectedPacket(_)
             | NotAuthDuringAuthentication(_)
             | AuthenticationMethodChanged
+            | UnexpectedAuthReason(_)
+            | AckMismatch(_)
             | UnknownTopicAlias
             | SubscriptionIdentifierFromClient
             | SessionExpiryAfterZero => ReasonCode::ProtocolError,

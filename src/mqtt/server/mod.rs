@@ -338,6 +338,8 @@ pub struct Server<
     last_rx: Instant,
     keep_alive: u16,
     auth_method: bool,
+    /// A re-authentication the client started is in progress (MQTT 5.0 §4.12.1).
+    reauthenticating: bool,
     will: bool,
     session_expiry_zero: bool,
     empty_client_id: bool,
@@ -371,6 +373,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             last_rx: now,
             keep_alive: 0,
             auth_method: false,
+            reauthenticating: false,
             will: false,
             session_expiry_zero: true,
             empty_client_id: false,
@@ -443,6 +446,14 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         if self.owed.is_full() {
             return Ok(Status::TransmitFirst);
         }
+        if self.phase == Phase::AwaitConnect
+            && input.first().is_some_and(|b| b >> 4 != PacketType::Connect as u8)
+        {
+            // [MQTT-3.1.0-1] the first packet must be CONNECT: refuse at its first byte rather
+            // than buffering up to a whole packet of something else.
+            self.close(Initiator::Server, ReasonCode::ProtocolError, None);
+            return Err(RemoteError::FirstPacketNotConnect);
+        }
         let options = self.decode_options();
         let (packet, consumed) = match packet::decode(input, &options) {
             Ok(packet::Status::Complete(p)) => p,
@@ -460,12 +471,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
     /// MQTT 5.0 and otherwise by closing; afterwards in DISCONNECT.
     fn fail_decode(&mut self, input: &[u8], e: crate::mqtt::DecodeError) -> RemoteError {
         if self.phase == Phase::AwaitConnect {
-            let is_connect = input.first().is_some_and(|b| b >> 4 == PacketType::Connect as u8);
-            if !is_connect {
-                // [MQTT-3.1.0-1] the first packet must be CONNECT: close without a reply.
-                self.close(Initiator::Server, ReasonCode::ProtocolError, None);
-                return RemoteError::FirstPacketNotConnect;
-            }
+            // `handle_input` refused anything but CONNECT at its first byte.
             if e == crate::mqtt::DecodeError::UnsupportedProtocolVersion {
                 // [MQTT-3.1.2-2] (3.1.1): CONNACK return code 0x01, then close. MQTT 5.0 allows
                 // the same for a level it does not support.
@@ -554,6 +560,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Phase::Authenticating => {
                 return match packet {
                     Packet::Auth(a) => {
+                        // [MQTT-4.12.0-3] the client answers the server's AUTH with 0x18.
+                        if a.reason_code != ReasonCode::ContinueAuthentication {
+                            return Err(RemoteError::UnexpectedAuthReason(a.reason_code));
+                        }
                         self.check_auth(&a)?;
                         self.phase = Phase::Answering;
                         Ok(Some(Pending::Ready(Event::Auth(a))))
@@ -584,8 +594,13 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                         self.outgoing[i].1 = Outgoing::PubComp;
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success));
                     }
-                    // A repeated PUBREC: PUBREL again [MQTT-4.3.3-?] (§4.3.3 step 2).
-                    Some(_) => self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success)),
+                    // A repeated PUBREC: PUBREL again (§4.3.3: a PUBREL answers each PUBREC).
+                    Some(i) if self.outgoing[i].1 == Outgoing::PubComp => {
+                        self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success))
+                    }
+                    // §4.3.2: a QoS 1 publish is acknowledged with PUBACK, never PUBREC.
+                    Some(_) => return Err(RemoteError::AckMismatch(PacketType::PubRec)),
+                    // MQTT 5.0 §3.6.2.1: PUBREL 0x92 for an identifier not in flight.
                     None => {
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::PacketIdentifierNotFound))
                     }
@@ -598,6 +613,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                         self.incoming_qos2.swap_remove(i);
                         ReasonCode::Success
                     }
+                    // MQTT 5.0 §3.7.2.1: PUBCOMP 0x92 for an identifier not awaiting PUBREL.
                     None => ReasonCode::PacketIdentifierNotFound,
                 };
                 self.owe(Owed::PubComp(a.packet_id, code));
@@ -624,15 +640,18 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Packet::Disconnect(d) => Some(self.on_disconnect(d)?),
             Packet::Auth(a) => {
                 // Re-authentication (MQTT 5.0 §4.12.1) only when CONNECT used a method.
-                // The client starts it with 0x19 and answers the server's 0x18 with 0x18.
-                let step = matches!(
-                    a.reason_code,
-                    ReasonCode::ReAuthenticate | ReasonCode::ContinueAuthentication
-                );
-                if !self.auth_method || !step {
+                if !self.auth_method {
                     return Err(RemoteError::UnexpectedPacket(PacketType::Auth));
                 }
+                match a.reason_code {
+                    // [MQTT-4.12.1-1] the client starts it with 0x19.
+                    ReasonCode::ReAuthenticate if !self.reauthenticating => {}
+                    // [MQTT-4.12.0-3] and answers the server's AUTH with 0x18.
+                    ReasonCode::ContinueAuthentication if self.reauthenticating => {}
+                    code => return Err(RemoteError::UnexpectedAuthReason(code)),
+                }
                 self.check_auth(&a)?;
+                self.reauthenticating = true;
                 Some(Event::Auth(a))
             }
             Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp => {
@@ -666,11 +685,11 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         }
         if let Some(will) = &c.will {
             if will.qos > self.config.maximum_qos {
-                // MQTT 5.0 §3.2.2.3.4: a will QoS above Maximum QoS is refused with 0x9B.
+                // [MQTT-3.2.2-12] a will QoS above Maximum QoS is refused with 0x9B.
                 return Err(RemoteError::QosNotSupported);
             }
             if will.retain && !self.config.retain.is_available() {
-                // MQTT 5.0 §3.2.2.3.5: Will Retain without retain support is refused with 0x9A.
+                // [MQTT-3.2.2-13] Will Retain without retain support is refused with 0x9A.
                 return Err(RemoteError::RetainNotSupported);
             }
             self.will = true;
@@ -694,10 +713,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
 
     fn on_publish<'a>(&mut self, p: Publish<'a>) -> Result<Option<Pending<'a>>, RemoteError> {
         if p.qos_pid.qos() > self.config.maximum_qos {
-            return Err(RemoteError::QosNotSupported); // MQTT 5.0 §3.2.2.3.4
+            return Err(RemoteError::QosNotSupported); // [MQTT-3.2.2-11], 0x9B (§3.2.2.3.4)
         }
         if p.retain && !self.config.retain.is_available() {
-            return Err(RemoteError::RetainNotSupported); // MQTT 5.0 §3.2.2.3.5
+            return Err(RemoteError::RetainNotSupported); // [MQTT-3.2.2-14], 0x9A (§3.2.2.3.5)
         }
         if p.properties.contains(PropertyId::SubscriptionIdentifier) {
             return Err(RemoteError::SubscriptionIdentifierFromClient); // [MQTT-3.3.4-6]
@@ -709,7 +728,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Some(a) => Some(a.get()),
             None => None,
         };
-        // Receive Maximum: unacknowledged QoS 1 / 2 publishes (MQTT 5.0 §3.3.4).
+        // [MQTT-3.3.4-7] Receive Maximum: unacknowledged QoS 1 / 2 publishes; 0x93 (§3.3.4).
         let unacked = self.incoming_qos2.len() + self.unacked_qos1;
         let report = match p.qos_pid {
             QosPid::AtMostOnce => true,
@@ -910,6 +929,8 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         let n = Packet::Auth(auth).encode(self.version, out)?;
         if connecting {
             self.phase = Phase::Authenticating;
+        } else if reason_code == ReasonCode::Success {
+            self.reauthenticating = false;
         }
         Ok(n)
     }

@@ -277,6 +277,21 @@ fn first_packet_must_be_connect() {
 }
 
 #[test]
+fn first_packet_not_connect_fails_at_its_first_byte() {
+    // A PUBLISH header announcing 16 KiB: refused before the rest arrives.
+    let mut s = S::new(config(), Instant::ZERO);
+    assert_eq!(
+        s.handle_input(Instant::ZERO, &[0x30, 0x80, 0x80]),
+        Err(RemoteError::FirstPacketNotConnect)
+    );
+    assert!(drain(&mut s).is_empty());
+    assert_eq!(s.handle_input(Instant::ZERO, &[0x10]), Ok(Status::Closed));
+    // A CONNECT still waits for its bytes.
+    let mut s = S::new(config(), Instant::ZERO);
+    assert!(matches!(s.handle_input(Instant::ZERO, &[0x10]), Ok(Status::NeedMore { .. })));
+}
+
+#[test]
 fn second_connect_is_a_protocol_error() {
     let mut s = connected(Version::V5, 0, true);
     assert_eq!(
@@ -603,6 +618,16 @@ fn outgoing_qos1_and_qos2_flows() {
     // PUBREC for an unknown identifier: PUBREL with 0x92.
     assert_eq!(feed(&mut s, 0, &[0x50, 0x02, 0x12, 0x34]).unwrap(), Ev::None);
     assert_eq!(drain(&mut s), vec![vec![0x62, 0x03, 0x12, 0x34, 0x92]]);
+    // PUBREC for a QoS 1 publish in flight: a protocol error, not a PUBREL.
+    let mut p = Publish::new("t", b"x");
+    p.qos_pid = QosPid::AtLeastOnce(pid(1));
+    let id = s.publish(&p, &mut [0u8; 64]).unwrap().packet_id.unwrap();
+    let [h, l] = id.get().to_be_bytes();
+    assert_eq!(
+        feed(&mut s, 0, &[0x50, 0x02, h, l]),
+        Err(RemoteError::AckMismatch(PacketType::PubRec))
+    );
+    assert_eq!(disconnect_reason(&drain(&mut s)[0]), ReasonCode::ProtocolError);
 }
 
 #[test]
@@ -717,6 +742,57 @@ fn enhanced_authentication_exchange() {
         Err(RemoteError::NotAuthDuringAuthentication(PacketType::PingReq))
     );
     assert_eq!(drain(&mut s2)[0][..4], [0x20, 0x03, 0x00, 0x82]);
+}
+
+#[test]
+fn auth_reason_codes_follow_the_exchange() {
+    let m = props(&[Property::AuthenticationMethod("SCRAM")]);
+    let auth = |code| {
+        let mut a = Auth::new(code);
+        a.properties = with_props(&m, crate::mqtt::properties::PropertyContext::Auth);
+        enc(Packet::Auth(a), Version::V5)
+    };
+    let connecting = || {
+        let mut s = S::new(config(), Instant::ZERO);
+        let mut c = Connect::new(Version::V5, "c");
+        c.properties = with_props(&m, crate::mqtt::properties::PropertyContext::Connect);
+        feed(&mut s, 0, &enc(Packet::Connect(c), Version::V5)).unwrap();
+        s
+    };
+    // [MQTT-4.12.0-3] while connecting, the client answers with 0x18 only.
+    for code in [ReasonCode::ReAuthenticate, ReasonCode::Success] {
+        let mut s = connecting();
+        s.auth(ReasonCode::ContinueAuthentication, "SCRAM", None, &mut [0u8; 64]).unwrap();
+        assert_eq!(feed(&mut s, 0, &auth(code)), Err(RemoteError::UnexpectedAuthReason(code)));
+        assert_eq!(drain(&mut s)[0][..4], [0x20, 0x03, 0x00, 0x82]);
+    }
+    // After CONNACK: 0x18 before the client started a re-authentication is a protocol error.
+    let accepted = || {
+        let mut s = connecting();
+        let accept = Accept { authentication_method: Some("SCRAM"), ..Accept::default() };
+        s.accept(Instant::ZERO, &accept, &mut [0u8; 64]).unwrap();
+        s
+    };
+    let mut s = accepted();
+    let code = ReasonCode::ContinueAuthentication;
+    assert_eq!(feed(&mut s, 0, &auth(code)), Err(RemoteError::UnexpectedAuthReason(code)));
+    assert_eq!(disconnect_reason(&drain(&mut s)[0]), ReasonCode::ProtocolError);
+    // [MQTT-4.12.1-1] 0x19 starts it, then 0x18 answers; a second 0x19 meanwhile is refused.
+    let mut s = accepted();
+    assert_eq!(
+        feed(&mut s, 0, &auth(ReasonCode::ReAuthenticate)),
+        Ok(Ev::Auth(ReasonCode::ReAuthenticate))
+    );
+    let code = ReasonCode::ReAuthenticate;
+    assert_eq!(feed(&mut s, 0, &auth(code)), Err(RemoteError::UnexpectedAuthReason(code)));
+    // Once the server ends it with Success, another one may start.
+    let mut s = accepted();
+    feed(&mut s, 0, &auth(ReasonCode::ReAuthenticate)).unwrap();
+    s.auth(ReasonCode::Success, "SCRAM", None, &mut [0u8; 64]).unwrap();
+    assert_eq!(
+        feed(&mut s, 0, &auth(ReasonCode::ReAuthenticate)),
+        Ok(Ev::Auth(ReasonCode::ReAuthenticate))
+    );
 }
 
 #[test]
