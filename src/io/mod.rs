@@ -1,15 +1,15 @@
 //! Drivers: thin loops that pump a [`Client`](crate::mqtt::client::Client) over a transport.
 //!
 //! The transport contract is the ecosystem's own: [`embedded_io::Read`] + [`embedded_io::Write`]
-//! for [`blocking`], and their async twins for [`asynch`]. A TCP socket, a TLS stream, a UART, a
+//! for `blocking` (feature `blocking`), and their async twins for `asynch` (feature `async`). A TCP socket, a TLS stream, a UART, a
 //! `ws::Stream` (MQTT over WebSocket) or an in-memory pipe all work the same way.
 //!
 //! A driver owns the transport, the client and two caller buffers (receive and transmit). Each
 //! `poll` does one bounded step: send what the client owes, run its timers, read once if no whole
 //! packet is buffered, and hand back at most one [`Event`].
 //! A transport read that fails with [`embedded_io::ErrorKind::TimedOut`] means "no bytes yet": it
-//! is how a blocking transport lets the driver send keep-alive pings ([`StdIo`] maps a std socket
-//! read timeout to it).
+//! is how a blocking transport lets the driver send keep-alive pings (`blocking::StdIo` maps a std
+//! socket read timeout to it).
 
 #[cfg(feature = "async")]
 pub mod asynch;
