@@ -127,7 +127,7 @@ fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, Decod
     Ok(false)
 }
 
-#[inline]
+#[inline(always)]
 fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
     // One scan: the filter checks include length and U+0000 [MQTT-1.5.4-2].
     let shared = check_filter(filter, topic::scan_filter(filter.as_bytes()), version)
