@@ -244,7 +244,7 @@ impl<'a> ListCursor<'a> {
     }
 
     /// A UTF-8 encoded topic filter [MQTT-1.5.4] with its [`topic::scan_filter`] flags.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<(&'a str, u8), DecodeError> {
         match self {
             ListCursor::Text(t) => match split_text(t)? {
