@@ -787,6 +787,7 @@ pub struct PropertiesIter<'a> {
 
 impl<'a> Iterator for PropertiesIter<'a> {
     type Item = Property<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Property<'a>> {
         if self.r.is_empty() {
             return None;
