@@ -1270,6 +1270,12 @@ mod tests {
             &[0x08, 0, 1, 0],
             &[0x26, 0, 1, b'k', 0, 1, 0xFF],
             &[0x26, 0, 1, b'k', 0, 1, 0],
+            // Non-ASCII strings: valid, a surrogate, cut short after a full ASCII word.
+            &[0x03, 0, 2, 0xC3, 0xA9],
+            &[0x26, 0, 1, b'k', 0, 3, 0xED, 0xA0, 0x80],
+            &[0x08, 0, 10, b'a', b'/', b'b', b'c', b'd', b'e', b'f', b'g', 0xE2, 0x82],
+            &[0x08, 0, 10, b'a', b'/', b'b', b'c', b'd', b'e', b'f', b'g', 0xC3, 0xA9],
+            &[0x26, 0, 2, 0xC3, 0xA9, 0, 1, 0],
             &[0x27, 0, 0, 0, 1],
             &[0x0B, 0x80, 0x01, 0x0B, 0x80, 0x00],
             &[0x80, 0x01, 0],
