@@ -1,6 +1,10 @@
 //! Instruction counts (callgrind) for the same cases as the criterion benches: exact and
 //! repeatable on a noisy machine. Set-up functions run outside the measured call.
 //!
+//! Every measured function hands its input (and, for decode, the decoded value) back to the
+//! harness, so allocating and freeing buffers and packet values is outside the measurement for
+//! both sides alike; only what a decoder or encoder allocates itself is counted.
+//!
 //! Names: `<case>_<side>` with side `ours` (mqtt-ws) or the peer's name; `scripts/bench` pairs
 //! them into ratios.
 
@@ -88,8 +92,8 @@ fn rumqttc_packet(case: &str) -> (RumqttcPacket, BytesMut) {
 #[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
 #[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
-fn mqtt_decode_rumqttc(mut input: BytesMut) -> RumqttcPacket {
-    black_box(peers::rumqttc_decode(&mut input))
+fn mqtt_decode_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
+    (black_box(peers::rumqttc_decode(&mut input)), input)
 }
 
 #[library_benchmark]
@@ -97,9 +101,9 @@ fn mqtt_decode_rumqttc(mut input: BytesMut) -> RumqttcPacket {
 #[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_packet)]
 #[bench::connect_will(args = ("connect_will"), setup = rumqttc_packet)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_packet)]
-fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> BytesMut {
+fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> (RumqttcPacket, BytesMut) {
     black_box(peers::rumqttc_encode(&packet, &mut out));
-    out
+    (packet, out)
 }
 
 #[library_benchmark]
@@ -107,8 +111,8 @@ fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> BytesMut
 #[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
 #[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
-fn mqtt_decode_ours(bytes: Vec<u8>) -> usize {
-    black_box(ours::mqtt_decode_visit(&bytes))
+fn mqtt_decode_ours(bytes: Vec<u8>) -> (usize, Vec<u8>) {
+    (black_box(ours::mqtt_decode_visit(&bytes)), bytes)
 }
 
 #[library_benchmark]
@@ -116,9 +120,9 @@ fn mqtt_decode_ours(bytes: Vec<u8>) -> usize {
 #[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
 #[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
-fn mqtt_parse_ours(bytes: Vec<u8>) -> usize {
+fn mqtt_parse_ours(bytes: Vec<u8>) -> Vec<u8> {
     black_box(ours::mqtt_decode(&bytes));
-    bytes.len()
+    bytes
 }
 
 #[library_benchmark]
@@ -126,8 +130,8 @@ fn mqtt_parse_ours(bytes: Vec<u8>) -> usize {
 #[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
 #[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
-fn mqtt_parse_rumqttc(mut input: BytesMut) -> RumqttcPacket {
-    black_box(peers::rumqttc_decode(&mut input))
+fn mqtt_parse_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
+    (black_box(peers::rumqttc_decode(&mut input)), input)
 }
 
 fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {

@@ -509,9 +509,10 @@ fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
             }
         }
         Kind::Str => {
-            let (s, flags) = wire::utf8_scan(r.binary()?)?;
+            let b = r.binary()?;
+            let flags = wire::check_utf8(b)?;
             // [MQTT-3.3.2-14] the Response Topic is a topic name: no wildcards, not empty.
-            if id == I::ResponseTopic && (s.is_empty() || flags & wire::found::WILDCARD != 0) {
+            if id == I::ResponseTopic && (b.is_empty() || flags & wire::found::WILDCARD != 0) {
                 return Err(invalid);
             }
         }
@@ -519,8 +520,8 @@ fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
             r.binary()?;
         }
         Kind::Pair => {
-            wire::utf8(r.binary()?)?;
-            wire::utf8(r.binary()?)?;
+            wire::check_utf8(r.binary()?)?;
+            wire::check_utf8(r.binary()?)?;
         }
     }
     Ok(id)
@@ -580,15 +581,24 @@ impl<'a> Properties<'a> {
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
         let mut present: u64 = 0;
+        // Bit sets, so each property costs two tests: what `is_allowed_in` and `may_repeat_in`
+        // say for this context.
+        let allowed = ALLOWED[context as usize];
+        let repeatable = bit_of(PropertyId::UserProperty)
+            | if matches!(context, PropertyContext::Publish) {
+                bit_of(PropertyId::SubscriptionIdentifier)
+            } else {
+                0
+            };
         while !r.is_empty() {
             let id = check_property(&mut r)?;
+            let mask = bit_of(id);
             // [MQTT-2.2.2.2] a property not defined for this packet is a Protocol Error.
-            if !id.is_allowed_in(context) {
+            if allowed & mask == 0 {
                 return Err(DecodeError::PropertyNotAllowed(id));
             }
-            let mask = bit_of(id);
             if present & mask != 0 {
-                if !id.may_repeat_in(context) {
+                if repeatable & mask == 0 {
                     return Err(DecodeError::DuplicateProperty(id));
                 }
                 if id == PropertyId::SubscriptionIdentifier {
@@ -777,6 +787,7 @@ pub struct PropertiesIter<'a> {
 
 impl<'a> Iterator for PropertiesIter<'a> {
     type Item = Property<'a>;
+    #[inline]
     fn next(&mut self) -> Option<Property<'a>> {
         if self.r.is_empty() {
             return None;
@@ -1059,6 +1070,59 @@ mod tests {
         );
     }
 
+    /// The bit sets [`Properties::parse`] checks against agree with `is_allowed_in` and
+    /// `may_repeat_in` for every property in every context, once and twice.
+    #[test]
+    fn parse_follows_context_and_repeat_rules() {
+        use PropertyContext as C;
+        let contexts = [
+            C::Connect,
+            C::Will,
+            C::ConnAck,
+            C::Publish,
+            C::PubAck,
+            C::PubRec,
+            C::PubRel,
+            C::PubComp,
+            C::Subscribe,
+            C::SubAck,
+            C::Unsubscribe,
+            C::UnsubAck,
+            C::Disconnect,
+            C::Auth,
+        ];
+        for p in all() {
+            let id = p.id();
+            let mut buf = [0u8; 32];
+            let mut b = PropertiesBuilder::new(&mut buf);
+            b.push(p).unwrap();
+            let one = b.finish().as_bytes();
+            let mut twice = [0u8; 64];
+            twice[..one.len()].copy_from_slice(one);
+            twice[one.len()..2 * one.len()].copy_from_slice(one);
+            let twice = &twice[..2 * one.len()];
+            for c in contexts {
+                let auth_data_alone = id == PropertyId::AuthenticationData;
+                let expected_one = if !id.is_allowed_in(c) {
+                    Err(DecodeError::PropertyNotAllowed(id))
+                } else if auth_data_alone {
+                    Err(DecodeError::AuthenticationDataWithoutMethod)
+                } else {
+                    Ok(())
+                };
+                assert_eq!(Properties::parse(one, c).map(|_| ()), expected_one, "{id:?} {c:?}");
+                let expected_twice = if !id.is_allowed_in(c) {
+                    Err(DecodeError::PropertyNotAllowed(id))
+                } else if !id.may_repeat_in(c) {
+                    Err(DecodeError::DuplicateProperty(id))
+                } else {
+                    Ok(())
+                };
+                assert_eq!(Properties::parse(twice, c).map(|_| ()), expected_twice, "{id:?} {c:?}");
+            }
+        }
+    }
+
     #[test]
     fn duplicates() {
         let twice = [0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2];
@@ -1206,6 +1270,12 @@ mod tests {
             &[0x08, 0, 1, 0],
             &[0x26, 0, 1, b'k', 0, 1, 0xFF],
             &[0x26, 0, 1, b'k', 0, 1, 0],
+            // Non-ASCII strings: valid, a surrogate, cut short after a full ASCII word.
+            &[0x03, 0, 2, 0xC3, 0xA9],
+            &[0x26, 0, 1, b'k', 0, 3, 0xED, 0xA0, 0x80],
+            &[0x08, 0, 10, b'a', b'/', b'b', b'c', b'd', b'e', b'f', b'g', 0xE2, 0x82],
+            &[0x08, 0, 10, b'a', b'/', b'b', b'c', b'd', b'e', b'f', b'g', 0xC3, 0xA9],
+            &[0x26, 0, 2, 0xC3, 0xA9, 0, 1, 0],
             &[0x27, 0, 0, 0, 1],
             &[0x0B, 0x80, 0x01, 0x0B, 0x80, 0x00],
             &[0x80, 0x01, 0],

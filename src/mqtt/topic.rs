@@ -124,7 +124,7 @@ fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
 
 /// [`scan`] for a topic filter, in the same single pass: the `found` flags, plus [`MISPLACED`]
 /// when a wildcard does not fill its level. Words without a wildcard cost what [`scan`] costs.
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_filter(bytes: &[u8]) -> u8 {
     let (mut nul, mut wild, mut misplaced) = (0u64, 0u64, false);
     let mut word = |base: usize, w: u64| {

@@ -127,7 +127,7 @@ fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, Decod
     Ok(false)
 }
 
-#[inline]
+#[inline(always)]
 fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
     // One scan: the filter checks include length and U+0000 [MQTT-1.5.4-2].
     let shared = check_filter(filter, topic::scan_filter(filter.as_bytes()), version)
@@ -244,7 +244,7 @@ impl<'a> ListCursor<'a> {
     }
 
     /// A UTF-8 encoded topic filter [MQTT-1.5.4] with its [`topic::scan_filter`] flags.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Result<(&'a str, u8), DecodeError> {
         match self {
             ListCursor::Text(t) => match split_text(t)? {
