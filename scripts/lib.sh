@@ -1,6 +1,6 @@
 # Helpers shared by the scripts in this folder (sourced, not run).
 
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s [%s]\n' "$*" "$(date +%T)"; }
 
 # Runs `apt-get install` for the given Debian packages when any of them is missing.
 apt_install() {
