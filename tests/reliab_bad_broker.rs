@@ -2,7 +2,7 @@
 //! closes mid-packet. The reconnecting driver (`io::blocking::Reconnecting`) reports each as a
 //! typed error, reconnects by itself to a well-behaved connection, never panics and never hangs
 //! beyond the CONNACK timeout or keep alive + PINGRESP timeout.
-#![cfg(all(feature = "blocking", feature = "std"))]
+#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
 
 mod common_reliab;
 

@@ -12,7 +12,7 @@
 //!
 //! The child publisher is this test binary run again with `RELIAB_REBOOT_CHILD` set.
 //! `#[ignore]`d: run through `scripts/broker`.
-#![cfg(all(feature = "blocking", feature = "std"))]
+#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
 
 mod common_reliab;
 
