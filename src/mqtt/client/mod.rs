@@ -98,8 +98,8 @@ use core::num::{NonZeroU16, NonZeroU32};
 
 use super::packet::{
     Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, Packet,
-    PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, Subscribe, SubscribeFilters,
-    Subscription, TypedAck, UnsubAck, Unsubscribe, UnsubscribeFilters, decode_server_packet,
+    PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, SubscribeSlice,
+    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet,
 };
 use super::properties::{Properties, Property, PropertyContext, PropertyId};
 use super::topic::SharedSubscription;
@@ -1037,9 +1037,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 return Err(UsageError::WildcardSubscriptionsNotSupported.into());
             }
         }
-        let filters = SubscribeFilters::from_slice(subscriptions);
         self.send_request(now, RequestKind::Subscribe, subscriptions.len(), out, |packet_id| {
-            Subscribe { packet_id, properties, filters }
+            SubscribeSlice { packet_id, properties, items: subscriptions }
         })
     }
 
@@ -1056,9 +1055,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        let list = UnsubscribeFilters::from_slice(filters);
         self.send_request(now, RequestKind::Unsubscribe, filters.len(), out, |packet_id| {
-            Unsubscribe { packet_id, properties, filters: list }
+            UnsubscribeSlice { packet_id, properties, items: filters }
         })
     }
 

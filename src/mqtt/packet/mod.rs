@@ -60,6 +60,7 @@ pub use subscribe::{
     ReasonCodes, RetainHandling, SubAck, Subscribe, SubscribeFilters, Subscription,
     SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeFilters,
 };
+pub(crate) use subscribe::{SubscribeSlice, UnsubscribeSlice};
 
 use super::error::{DecodeError, EncodeError};
 use super::wire::{self, Reader, Writer};
@@ -580,7 +581,13 @@ macro_rules! encode_by_type {
         }
     )*};
 }
-encode_by_type!(Subscribe => Subscribe, Unsubscribe => Unsubscribe, Disconnect => Disconnect);
+encode_by_type!(
+    Subscribe => Subscribe,
+    Unsubscribe => Unsubscribe,
+    SubscribeSlice => Subscribe,
+    UnsubscribeSlice => Unsubscribe,
+    Disconnect => Disconnect
+);
 
 impl Encode for Auth<'_> {
     fn first(&self) -> u8 {
@@ -833,6 +840,20 @@ mod tests {
         check(&disconnect, disconnect.into());
         check(&subscribe, subscribe.into());
         check(&unsubscribe, unsubscribe.into());
+        let none = crate::mqtt::properties::Properties::default();
+        let slice = SubscribeSlice { packet_id: id, properties: none, items: &filters };
+        check(&slice, subscribe.into());
+        // Reason String is not allowed in SUBSCRIBE: the same error both ways.
+        check(
+            &SubscribeSlice { properties: props, ..slice },
+            Subscribe { properties: props, ..subscribe }.into(),
+        );
+        check(&SubscribeSlice { items: &[], ..slice }, Subscribe::new(id, &[]).into());
+        let bad = [Subscription::new("a/#/b", crate::mqtt::Qos::AtMostOnce)];
+        check(&SubscribeSlice { items: &bad, ..slice }, Subscribe::new(id, &bad).into());
+        let slice = UnsubscribeSlice { packet_id: id, properties: none, items: &["a/+", "b"] };
+        check(&slice, Unsubscribe::new(id, &["a/+", "b"]).into());
+        check(&UnsubscribeSlice { items: &[], ..slice }, Unsubscribe::new(id, &[]).into());
         check(&publish, publish.into());
         check(&connect, connect.into());
         check(&auth, auth.into());
