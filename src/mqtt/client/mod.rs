@@ -97,9 +97,9 @@ use options::connect_properties;
 use core::num::{NonZeroU16, NonZeroU32};
 
 use super::packet::{
-    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, FixedHeader, Packet, PacketType,
-    Publish, QosPid, ReasonCodes, Status, SubAck, Subscribe, SubscribeFilters, Subscription,
-    UnsubAck, Unsubscribe, UnsubscribeFilters,
+    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, Packet,
+    PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, SubscribeSlice,
+    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet,
 };
 use super::properties::{Properties, Property, PropertyContext, PropertyId};
 use super::topic::SharedSubscription;
@@ -378,7 +378,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             username: options.username,
             password: options.password,
         };
-        let n = Packet::Connect(connect).encode(options.version, out)?;
+        let n = connect.encode_as(options.version, out)?;
         self.version = options.version;
         self.state = State::Connecting;
         self.server = ServerLimits::default();
@@ -454,8 +454,13 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         let Some(body) = input.get(header.header_len..total) else {
             return Ok(Status::Partial { needed: total - input.len() });
         };
-        let packet = match Packet::decode_body(&header, body, self.version) {
-            Ok(p) => p,
+        // Only the decoders of server packets are linked; a type only a client sends is a
+        // protocol error whatever its body (§4.13.1).
+        let packet = match decode_server_packet(&header, body, self.version) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                return Err(self.fault(RemoteFault::UnexpectedPacket(header.packet_type)));
+            }
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         trace!("received {:?}", header.packet_type);
@@ -753,7 +758,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 if !self.close_reason.is_allowed_in(super::reason::ReasonContext::Disconnect) {
                     d.reason_code = ReasonCode::ProtocolError;
                 }
-                let n = Packet::Disconnect(d).encode(self.version, out)?;
+                let n = d.encode_as(self.version, out)?;
                 self.state = State::Disconnected;
                 Ok(Some(n))
             }
@@ -806,14 +811,14 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             reason_code: if v5 { code } else { ReasonCode::Success },
             properties: Properties::EMPTY,
         };
-        let p = match c {
-            Control::PubAck(id, code) => Packet::PubAck(ack(id, code)),
-            Control::PubRec(id, code) => Packet::PubRec(ack(id, code)),
-            Control::PubRel(id, code) => Packet::PubRel(ack(id, code)),
-            Control::PubComp(id, code) => Packet::PubComp(ack(id, code)),
-            Control::PingReq => Packet::PingReq,
+        let (ty, id, code) = match c {
+            Control::PubAck(id, code) => (PacketType::PubAck, id, code),
+            Control::PubRec(id, code) => (PacketType::PubRec, id, code),
+            Control::PubRel(id, code) => (PacketType::PubRel, id, code),
+            Control::PubComp(id, code) => (PacketType::PubComp, id, code),
+            Control::PingReq => return Ok(PingReq.encode_as(self.version, out)?),
         };
-        Ok(p.encode(self.version, out)?)
+        Ok(TypedAck(ty, ack(id, code)).encode_as(self.version, out)?)
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
@@ -949,10 +954,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                     if new {
                         self.aliases_out.undo_last();
                     }
-                    Packet::Publish(publish).encode(self.version, out)?
+                    publish.encode_as(self.version, out)?
                 }
             },
-            None => Packet::Publish(publish).encode(self.version, out)?,
+            None => publish.encode_as(self.version, out)?,
         };
         self.last_sent = now;
         Ok(Sent { len, packet_id: qos_pid.packet_id() })
@@ -960,13 +965,13 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
 
     /// Checks the size of `publish` and, for QoS 1/2, keeps its full encoding in the store.
     fn store_publish(&mut self, publish: Publish<'_>, out: &mut [u8]) -> Result<(), Error> {
-        let len = Packet::Publish(publish).encoded_len(self.version)?;
+        let len = publish.len_as(self.version)?;
         self.check_size(len)?;
         if len > out.len() {
             return Err(EncodeError::BufferTooSmall { required: len }.into());
         }
         if let Some(id) = publish.qos_pid.packet_id() {
-            let n = Packet::Publish(publish).encode(self.version, out)?;
+            let n = publish.encode_as(self.version, out)?;
             let stored = out.get(..n).unwrap_or_default();
             self.store.insert(id, stored).map_err(|_| UsageError::StoreFull)?;
         }
@@ -998,10 +1003,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         scratch.get_mut(raw.len()..end)?.copy_from_slice(&[0x23, hi, lo]);
         let properties = Properties::parse(scratch.get(..end)?, PropertyContext::Publish).ok()?;
         let topic = if new { publish.topic } else { "" };
-        let p = Packet::Publish(Publish { topic, properties, ..publish });
-        let len = p.encoded_len(self.version).ok()?;
+        let p = Publish { topic, properties, ..publish };
+        let len = p.len_as(self.version).ok()?;
         self.check_size(len).ok()?;
-        p.encode(self.version, out).ok()
+        p.encode_as(self.version, out).ok()
     }
 
     /// Encodes SUBSCRIBE for `subscriptions` into `out`; [`Event::Subscribed`] reports the
@@ -1032,9 +1037,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 return Err(UsageError::WildcardSubscriptionsNotSupported.into());
             }
         }
-        let filters = SubscribeFilters::from_slice(subscriptions);
         self.send_request(now, RequestKind::Subscribe, subscriptions.len(), out, |packet_id| {
-            Packet::Subscribe(Subscribe { packet_id, properties, filters })
+            SubscribeSlice { packet_id, properties, items: subscriptions }
         })
     }
 
@@ -1051,19 +1055,18 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        let list = UnsubscribeFilters::from_slice(filters);
         self.send_request(now, RequestKind::Unsubscribe, filters.len(), out, |packet_id| {
-            Packet::Unsubscribe(Unsubscribe { packet_id, properties, filters: list })
+            UnsubscribeSlice { packet_id, properties, items: filters }
         })
     }
 
-    fn send_request<'p>(
+    fn send_request<P: Encode>(
         &mut self,
         now: Instant,
         kind: RequestKind,
         filters: usize,
         out: &mut [u8],
-        make: impl FnOnce(PacketId) -> Packet<'p>,
+        make: impl FnOnce(PacketId) -> P,
     ) -> Result<Sent, Error> {
         if self.pending.is_full() {
             return Err(UsageError::TooManyPendingRequests.into());
@@ -1071,9 +1074,9 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         let saved = self.next_id;
         let id = self.alloc_id()?;
         let p = make(id);
-        let result = p.encoded_len(self.version).map_err(Error::from).and_then(|len| {
+        let result = p.len_as(self.version).map_err(Error::from).and_then(|len| {
             self.check_size(len)?;
-            Ok(p.encode(self.version, out)?)
+            Ok(p.encode_as(self.version, out)?)
         });
         let len = match result {
             Ok(len) => len,
@@ -1116,8 +1119,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         {
             return Err(UsageError::NotInVersion.into());
         }
-        let n = Packet::Disconnect(Disconnect { reason_code: reason, properties })
-            .encode(self.version, out)?;
+        let n = Disconnect { reason_code: reason, properties }.encode_as(self.version, out)?;
         self.state = State::Disconnected;
         self.control.clear();
         self.stream = None;
@@ -1142,7 +1144,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if !self.auth_method {
             return Err(UsageError::NoAuthenticationMethod.into()); // [MQTT-4.12.0-7]
         }
-        let n = Packet::Auth(Auth { reason_code: reason, properties }).encode(self.version, out)?;
+        let n = Auth { reason_code: reason, properties }.encode_as(self.version, out)?;
         self.last_sent = now;
         Ok(n)
     }

@@ -124,7 +124,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
     /// Moves the live bytes from `head` back to the start of the slice.
     fn compact(&mut self) {
         let head = self.head;
-        self.buf.copy_within(head..self.used, 0);
+        super::super::wire::move_down(self.buf, head, self.used, 0);
         self.used -= head;
         self.head = 0;
         for e in self.entries.iter_mut() {
@@ -155,7 +155,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
             }
             return;
         }
-        self.buf.copy_within(start + len..self.used, start);
+        super::super::wire::move_down(self.buf, start + len, self.used, start);
         self.used -= len;
         for e in self.entries.iter_mut().skip(i + 1) {
             e.start = e.start.saturating_sub(len);
@@ -194,7 +194,15 @@ impl<const N: usize> Store for SliceStore<'_, N> {
     fn remove(&mut self, id: PacketId) -> bool {
         let Some(i) = self.position(id) else { return false };
         self.drop_bytes(i);
-        self.entries.remove(i);
+        // `Vec::remove` by hand: one entry at a time, so no `memmove` is linked.
+        for j in i + 1..self.entries.len() {
+            if let Some(&e) = self.entries.get(j)
+                && let Some(d) = self.entries.get_mut(j - 1)
+            {
+                *d = e;
+            }
+        }
+        self.entries.pop();
         true
     }
 

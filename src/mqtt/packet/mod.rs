@@ -60,6 +60,7 @@ pub use subscribe::{
     ReasonCodes, RetainHandling, SubAck, Subscribe, SubscribeFilters, Subscription,
     SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeFilters,
 };
+pub(crate) use subscribe::{SubscribeSlice, UnsubscribeSlice};
 
 use super::error::{DecodeError, EncodeError};
 use super::wire::{self, Reader, Writer};
@@ -457,18 +458,208 @@ impl<'a> Packet<'a> {
             return p.encode(version, buf);
         }
         let version = self.effective_version(version);
-        let body = self.body_len(version)?;
-        let total = total_len(body)?;
-        let Some(out) = buf.get_mut(..total) else {
-            return Err(EncodeError::BufferTooSmall { required: total });
-        };
-        let mut w = Writer::new(out);
-        w.u8(self.first_byte());
-        w.varint(body);
-        self.write_body(version, &mut w);
-        debug_assert_eq!(w.pos(), total);
-        Ok(total)
+        encode_parts(self.first_byte(), self.body_len(version)?, buf, |w| {
+            self.write_body(version, w)
+        })
     }
+}
+
+/// Writes a packet of `body` bytes: first byte, remaining length, then `write` for the body.
+/// Nothing is written when `buf` is too small.
+#[inline]
+fn encode_parts(
+    first: u8,
+    body: usize,
+    buf: &mut [u8],
+    write: impl FnOnce(&mut Writer<'_>),
+) -> Result<usize, EncodeError> {
+    let total = total_len(body)?;
+    let Some(out) = buf.get_mut(..total) else {
+        return Err(EncodeError::BufferTooSmall { required: total });
+    };
+    let mut w = Writer::new(out);
+    w.u8(first);
+    w.varint(body);
+    write(&mut w);
+    debug_assert_eq!(w.pos(), total);
+    Ok(total)
+}
+
+/// One packet type's encoder, for callers that know the type statically (the client): calling
+/// it links that type's encoder alone, where [`Packet::encode`] links every type's. Same
+/// validation and output as [`Packet::encode`] / [`Packet::encoded_len`] of the same packet.
+pub(crate) trait Encode {
+    /// The first byte: type and flags.
+    fn first(&self) -> u8;
+    /// Validates for `version` and returns the body length.
+    fn body(&self, version: Version) -> Result<usize, EncodeError>;
+    /// Writes the body (after `body` succeeded).
+    fn write_to(&self, version: Version, w: &mut Writer<'_>);
+
+    /// Exact encoded size, as [`Packet::encoded_len`].
+    fn len_as(&self, version: Version) -> Result<usize, EncodeError> {
+        total_len(self.body(version)?)
+    }
+
+    /// Encodes into `buf`, as [`Packet::encode`].
+    fn encode_as(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        encode_parts(self.first(), self.body(version)?, buf, |w| self.write_to(version, w))
+    }
+}
+
+/// CONNECT is encoded as its own [`Connect::version`]; `version` is ignored.
+impl Encode for Connect<'_> {
+    fn first(&self) -> u8 {
+        (PacketType::Connect as u8) << 4
+    }
+    fn body(&self, _: Version) -> Result<usize, EncodeError> {
+        self.body_len()
+    }
+    fn write_to(&self, _: Version, w: &mut Writer<'_>) {
+        self.write(w)
+    }
+}
+
+impl Encode for Publish<'_> {
+    fn first(&self) -> u8 {
+        (PacketType::Publish as u8) << 4 | self.flags()
+    }
+    fn body(&self, version: Version) -> Result<usize, EncodeError> {
+        self.body_len(version, self.payload.len())
+    }
+    fn write_to(&self, version: Version, w: &mut Writer<'_>) {
+        self.write_head(version, w);
+        w.bytes(self.payload);
+    }
+    fn encode_as(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        self.encode(version, buf)
+    }
+}
+
+/// PUBACK, PUBREC, PUBREL or PUBCOMP (the type given) with its acknowledgement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TypedAck<'a>(pub PacketType, pub Ack<'a>);
+
+impl Encode for TypedAck<'_> {
+    fn first(&self) -> u8 {
+        (self.0 as u8) << 4 | self.0.required_flags().unwrap_or(0)
+    }
+    fn body(&self, version: Version) -> Result<usize, EncodeError> {
+        self.1.body_len(version, self.0)
+    }
+    fn write_to(&self, version: Version, w: &mut Writer<'_>) {
+        self.1.write(version, w)
+    }
+}
+
+/// PINGREQ.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PingReq;
+
+impl Encode for PingReq {
+    fn first(&self) -> u8 {
+        (PacketType::PingReq as u8) << 4
+    }
+    fn body(&self, _: Version) -> Result<usize, EncodeError> {
+        Ok(0)
+    }
+    fn write_to(&self, _: Version, _: &mut Writer<'_>) {}
+}
+
+macro_rules! encode_by_type {
+    ($($ty:ident => $pt:ident),*) => {$(
+        impl Encode for $ty<'_> {
+            fn first(&self) -> u8 {
+                (PacketType::$pt as u8) << 4 | PacketType::$pt.required_flags().unwrap_or(0)
+            }
+            fn body(&self, version: Version) -> Result<usize, EncodeError> {
+                self.body_len(version)
+            }
+            fn write_to(&self, version: Version, w: &mut Writer<'_>) {
+                self.write(version, w)
+            }
+        }
+    )*};
+}
+encode_by_type!(
+    Subscribe => Subscribe,
+    Unsubscribe => Unsubscribe,
+    SubscribeSlice => Subscribe,
+    UnsubscribeSlice => Unsubscribe,
+    Disconnect => Disconnect
+);
+
+impl Encode for Auth<'_> {
+    fn first(&self) -> u8 {
+        (PacketType::Auth as u8) << 4
+    }
+    fn body(&self, version: Version) -> Result<usize, EncodeError> {
+        self.body_len(version)
+    }
+    fn write_to(&self, _: Version, w: &mut Writer<'_>) {
+        self.write(w)
+    }
+}
+
+/// Decodes the body of a packet a server may send to a client (CONNACK, PUBLISH, PUBACK,
+/// PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as
+/// [`Packet::decode_body`] does; `Ok(None)` for a type only a client sends (CONNECT, SUBSCRIBE,
+/// UNSUBSCRIBE, PINGREQ), whose body is not read. Links only these decoders.
+pub(crate) fn decode_server_packet<'a>(
+    header: &FixedHeader,
+    body: &'a [u8],
+    version: Version,
+) -> Result<Option<Packet<'a>>, DecodeError> {
+    let ty = header.packet_type;
+    if matches!(
+        ty,
+        PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe | PacketType::PingReq
+    ) {
+        return Ok(None);
+    }
+    decode_body_with(header, body, |r| {
+        Ok(Some(match ty {
+            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
+            PacketType::Publish => Packet::Publish(Publish::read(header.flags, r, version)?),
+            PacketType::PubAck => Packet::PubAck(Ack::read(r, version, ty)?),
+            PacketType::PubRec => Packet::PubRec(Ack::read(r, version, ty)?),
+            PacketType::PubRel => Packet::PubRel(Ack::read(r, version, ty)?),
+            PacketType::PubComp => Packet::PubComp(Ack::read(r, version, ty)?),
+            PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
+            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
+            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
+            PacketType::Auth => Packet::Auth(Auth::read(r, version)?),
+            PacketType::PingResp => Packet::PingResp,
+            PacketType::Connect
+            | PacketType::Subscribe
+            | PacketType::Unsubscribe
+            | PacketType::PingReq => return Err(DecodeError::UnexpectedPacketType),
+        }))
+    })
+}
+
+/// Decodes a body (the `remaining_len` bytes after `header`) with `read`, checking the length
+/// as [`Packet::decode_body`] does, for callers that decode a few types alone.
+#[inline]
+pub(crate) fn decode_body_with<'a, T>(
+    header: &FixedHeader,
+    body: &'a [u8],
+    read: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    if body.len() != header.remaining_len {
+        return Err(if body.len() < header.remaining_len {
+            DecodeError::Truncated
+        } else {
+            DecodeError::TrailingBytes
+        });
+    }
+    let mut r = Reader::new(body);
+    let t = read(&mut r)?;
+    // Content shorter than the remaining length [MQTT-2.1.4].
+    if !r.is_empty() {
+        return Err(DecodeError::TrailingBytes);
+    }
+    Ok(t)
 }
 
 /// Fixed header plus body, checking the remaining length limit [MQTT-1.5.5].
@@ -548,6 +739,124 @@ mod tests {
             FixedHeader::decode(&[0x30, 0x0A], &V5.with_max_packet_size(11)),
             Err(DecodeError::PacketTooLarge { total_len: 12 })
         );
+    }
+
+    fn header_of(bytes: &[u8]) -> FixedHeader {
+        match FixedHeader::decode(bytes, &V5) {
+            Ok(Status::Complete(h)) => h,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn server_packet_decoder_matches_decode_body() {
+        let cases: &[&[u8]] = &[
+            &[0x20, 0x03, 0x01, 0x00, 0x00],       // CONNACK
+            &[0x30, 0x04, 0x00, 0x01, b't', 0x00], // PUBLISH
+            &[0x40, 0x02, 0x00, 0x07],             // PUBACK
+            &[0x50, 0x03, 0x00, 0x07, 0x10],       // PUBREC
+            &[0x62, 0x02, 0x00, 0x07],             // PUBREL
+            &[0x70, 0x02, 0x00, 0x07],             // PUBCOMP
+            &[0x90, 0x04, 0x00, 0x07, 0x00, 0x01], // SUBACK
+            &[0xB0, 0x04, 0x00, 0x07, 0x00, 0x00], // UNSUBACK
+            &[0xD0, 0x00],                         // PINGRESP
+            &[0xE0, 0x01, 0x8E],                   // DISCONNECT
+            &[0xF0, 0x00],                         // AUTH
+            &[0x40, 0x03, 0x00, 0x07, 0x10],       // PUBACK, bad reason
+            &[0x90, 0x03, 0x00, 0x07, 0x00],       // SUBACK without codes
+        ];
+        for &bytes in cases {
+            let h = header_of(bytes);
+            let body = &bytes[h.header_len..];
+            assert_eq!(
+                decode_server_packet(&h, body, Version::V5),
+                Packet::decode_body(&h, body, Version::V5).map(Some),
+                "{bytes:02x?}"
+            );
+            let short = &body[..body.len() - 1.min(body.len())];
+            if short.len() < body.len() {
+                assert_eq!(
+                    decode_server_packet(&h, short, Version::V5),
+                    Err(DecodeError::Truncated)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn server_packet_decoder_refuses_client_packets() {
+        let cases: &[&[u8]] = &[
+            &[0x10, 0x00],             // CONNECT (body not read)
+            &[0x82, 0x02, 0x00, 0x01], // SUBSCRIBE without filters
+            &[0xA2, 0x02, 0x00, 0x01], // UNSUBSCRIBE without filters
+            &[0xC0, 0x00],             // PINGREQ
+        ];
+        for &bytes in cases {
+            let h = header_of(bytes);
+            assert_eq!(decode_server_packet(&h, &bytes[h.header_len..], Version::V5), Ok(None));
+        }
+    }
+
+    #[test]
+    fn per_type_encoders_match_packet_encode() {
+        let props = [0x1F, 0x00, 0x01, b'r']; // Reason String "r"
+        let props = crate::mqtt::properties::Properties::parse(
+            &props,
+            crate::mqtt::properties::PropertyContext::Disconnect,
+        )
+        .unwrap();
+        let id = PacketId::new(7).unwrap();
+        let ack =
+            Ack { packet_id: id, reason_code: crate::mqtt::ReasonCode::Success, properties: props };
+        let disconnect =
+            Disconnect { reason_code: crate::mqtt::ReasonCode::Success, properties: props };
+        let filters = [Subscription::new("a/+", crate::mqtt::Qos::AtLeastOnce)];
+        let subscribe = Subscribe::new(id, &filters);
+        let unsubscribe = Unsubscribe::new(id, &["a/+"]);
+        let publish = Publish::new("t", b"x");
+        let connect = Connect::new(Version::V5, "c");
+        let auth = Auth {
+            reason_code: crate::mqtt::ReasonCode::ContinueAuthentication,
+            properties: Default::default(),
+        };
+        fn check<E: Encode>(e: &E, p: Packet<'_>) {
+            for v in [Version::V5, Version::V3_1_1] {
+                let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+                assert_eq!(e.encode_as(v, &mut a), p.encode(v, &mut b), "{p:?}");
+                assert_eq!(a, b);
+                assert_eq!(e.len_as(v), p.encoded_len(v));
+                assert_eq!(e.encode_as(v, &mut a[..1]), p.encode(v, &mut b[..1]));
+            }
+        }
+        for (ty, p) in [
+            (PacketType::PubAck, Packet::PubAck(ack)),
+            (PacketType::PubRec, Packet::PubRec(ack)),
+            (PacketType::PubRel, Packet::PubRel(ack)),
+            (PacketType::PubComp, Packet::PubComp(ack)),
+        ] {
+            check(&TypedAck(ty, ack), p);
+        }
+        check(&PingReq, Packet::PingReq);
+        check(&disconnect, disconnect.into());
+        check(&subscribe, subscribe.into());
+        check(&unsubscribe, unsubscribe.into());
+        let none = crate::mqtt::properties::Properties::default();
+        let slice = SubscribeSlice { packet_id: id, properties: none, items: &filters };
+        check(&slice, subscribe.into());
+        // Reason String is not allowed in SUBSCRIBE: the same error both ways.
+        check(
+            &SubscribeSlice { properties: props, ..slice },
+            Subscribe { properties: props, ..subscribe }.into(),
+        );
+        check(&SubscribeSlice { items: &[], ..slice }, Subscribe::new(id, &[]).into());
+        let bad = [Subscription::new("a/#/b", crate::mqtt::Qos::AtMostOnce)];
+        check(&SubscribeSlice { items: &bad, ..slice }, Subscribe::new(id, &bad).into());
+        let slice = UnsubscribeSlice { packet_id: id, properties: none, items: &["a/+", "b"] };
+        check(&slice, Unsubscribe::new(id, &["a/+", "b"]).into());
+        check(&UnsubscribeSlice { items: &[], ..slice }, Unsubscribe::new(id, &[]).into());
+        check(&publish, publish.into());
+        check(&connect, connect.into());
+        check(&auth, auth.into());
     }
 
     #[test]

@@ -746,6 +746,64 @@ impl<'a> UnsubAck<'a> {
     }
 }
 
+/// A SUBSCRIBE of a caller's slice, encoded exactly as [`Subscribe`] with
+/// [`SubscribeFilters::from_slice`] is, but without the paths for decoded lists: a client that
+/// only sends its own slices links less.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SubscribeSlice<'a> {
+    pub packet_id: PacketId,
+    pub properties: Properties<'a>,
+    pub items: &'a [Subscription<'a>],
+}
+
+impl SubscribeSlice<'_> {
+    pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
+        let v5 = version == Version::V5;
+        let len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
+        let filters = subscriptions_len(self.items.iter().copied(), version)?;
+        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
+    }
+
+    pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
+        w.u16(self.packet_id.get());
+        if version == Version::V5 {
+            self.properties.write(w);
+        }
+        for s in self.items {
+            w.string(s.filter);
+            w.u8(s.options.to_byte());
+        }
+    }
+}
+
+/// An UNSUBSCRIBE of a caller's slice, encoded exactly as [`Unsubscribe`] with
+/// [`UnsubscribeFilters::from_slice`] is, without the paths for decoded lists.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UnsubscribeSlice<'a> {
+    pub packet_id: PacketId,
+    pub properties: Properties<'a>,
+    pub items: &'a [&'a str],
+}
+
+impl UnsubscribeSlice<'_> {
+    pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
+        let v5 = version == Version::V5;
+        let len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
+        let filters = unsubscriptions_len(self.items.iter().copied(), version)?;
+        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
+    }
+
+    pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
+        w.u16(self.packet_id.get());
+        if version == Version::V5 {
+            self.properties.write(w);
+        }
+        for f in self.items {
+            w.string(f);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{DecodeOptions, Packet, Status, decode};
