@@ -534,6 +534,78 @@ fn incoming_qos2_beyond_receive_maximum_is_a_fault() {
     assert_eq!(h.client.state(), State::Disconnected);
 }
 
+/// The sequence seen from Mosquitto 2.0.11 with a backlog queued for a QoS 2 subscriber. A QoS 2
+/// message holds one of the Receive Maximum slots from its PUBLISH until the client's PUBCOMP
+/// [MQTT-3.3.4-9] (§4.9: the server's quota is only replenished by PUBCOMP). On each PUBCOMP
+/// for the oldest message in flight, that broker moves up to Receive Maximum queued messages
+/// into flight regardless of how many are still in flight, so it overshoots. RX = 4.
+#[test]
+fn qos2_slots_free_at_pubcomp_and_an_overshooting_broker_is_refused_every_time() {
+    let qos2 = |id: u16, dup: bool| incoming("t", b"m", QosPid::ExactlyOnce(pid(id)), dup);
+    let mut h = Harness::new();
+    let mut opts = ConnectOptions::new("c1");
+    opts.session_expiry = 600;
+    let connect = h.connect(&opts);
+    match h.decode(&connect) {
+        Packet::Connect(c) => assert_eq!(
+            c.properties.get(PropertyId::ReceiveMaximum),
+            Some(Property::ReceiveMaximum(NonZeroU16::new(4).unwrap()))
+        ),
+        other => panic!("{other:?}"),
+    }
+    h.connack(false, &[]);
+    // Four in flight: the quota the client announced.
+    for id in 1..=4 {
+        assert_eq!(h.feed(&qos2(id, false)).unwrap().len(), 1);
+        assert_eq!(h.drain(), [vec![0x50, 0x02, 0, id as u8]], "PUBREC {id}");
+    }
+    // PUBREL 1 / PUBCOMP 1 frees exactly one slot: one new message is within the quota.
+    assert!(h.feed(&ack(PacketType::PubRel, 1)).unwrap().is_empty());
+    assert_eq!(h.drain(), [vec![0x70, 0x02, 0, 1]], "PUBCOMP 1");
+    assert_eq!(h.feed(&qos2(5, false)).unwrap().len(), 1);
+    h.drain();
+    // PUBREL 2 / PUBCOMP 2, then the broker sends two new ones for the one freed slot.
+    h.feed(&ack(PacketType::PubRel, 2)).unwrap();
+    h.drain();
+    assert_eq!(h.feed(&qos2(6, false)).unwrap().len(), 1, "3, 4, 5, 6 in flight");
+    let e = h.feed(&qos2(7, false)).unwrap_err();
+    is_remote(e, RemoteFault::ReceiveMaximumExceeded, ReasonCode::ReceiveMaximumExceeded);
+    let out = h.drain();
+    assert_eq!(disconnect_reason(&h, &out), ReasonCode::ReceiveMaximumExceeded);
+    assert_eq!(h.client.state(), State::Disconnected);
+    h.rx.clear(); // the transport closes with the refused PUBLISH unread
+
+    // Resumed: 3, 4, 5 and 6 still wait for their PUBREL, no slot is free, and a Receive
+    // Maximum cannot be 0: the client announces 1.
+    opts.clean_start = false;
+    let connect = h.connect(&opts);
+    match h.decode(&connect) {
+        Packet::Connect(c) => assert_eq!(
+            c.properties.get(PropertyId::ReceiveMaximum),
+            Some(Property::ReceiveMaximum(NonZeroU16::MIN))
+        ),
+        other => panic!("{other:?}"),
+    }
+    h.connack(true, &[]);
+    // The broker re-sends the PUBRELs [MQTT-4.4.0-1], then the unacknowledged PUBLISH 7.
+    for id in 3..=6 {
+        assert!(h.feed(&ack(PacketType::PubRel, id)).unwrap().is_empty());
+        assert_eq!(h.drain(), [vec![0x70, 0x02, 0, id as u8]], "PUBCOMP {id}");
+    }
+    assert_eq!(h.feed(&qos2(7, true)).unwrap().len(), 1, "7 was never delivered");
+    h.drain();
+    // Compliant: three more fill the four slots. The backlog's next PUBLISH overshoots again,
+    // and the caller sees the same typed error on this connection too (no silent loop).
+    for id in 8..=10 {
+        assert_eq!(h.feed(&qos2(id, false)).unwrap().len(), 1);
+    }
+    h.drain();
+    let e = h.feed(&qos2(11, false)).unwrap_err();
+    is_remote(e, RemoteFault::ReceiveMaximumExceeded, ReasonCode::ReceiveMaximumExceeded);
+    let out = h.drain();
+    assert_eq!(disconnect_reason(&h, &out), ReasonCode::ReceiveMaximumExceeded);
+}
+
 #[test]
 fn receive_maximum_flow_control_and_packet_ids() {
     let mut h = Harness::new();
