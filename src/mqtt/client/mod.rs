@@ -75,6 +75,13 @@
 //!   `publish` returns [`UsageError::ReceiveMaximumReached`] (backpressure, nothing dropped).
 //! - Incoming QoS 2 messages are delivered once: a re-sent PUBLISH with a packet identifier still
 //!   waiting for its PUBREL is acknowledged again but not delivered again [MQTT-4.3.3-10].
+//! - An incoming QoS 2 message holds one slot of the announced Receive Maximum (`RX`) from its
+//!   PUBLISH until its PUBREL, when the PUBCOMP that frees the server's quota (§4.9) is queued.
+//!   A PUBLISH beyond that is refused with Receive Maximum Exceeded (0x93) [MQTT-3.3.4-9], on
+//!   every connection it happens. A resumed session announces only the slots its carried
+//!   messages leave free (at least 1). Mosquitto 2.0.11 overshoots while it has messages queued
+//!   for the client (each PUBCOMP of its oldest in-flight message releases up to Receive Maximum
+//!   more); there, choose `RX` above the backlog expected after a reconnect.
 //! - Topic aliases (both ways) live for one network connection and are reset by `connect`.
 
 mod alias;
