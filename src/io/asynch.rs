@@ -156,13 +156,26 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         }
     }
 
+    /// The shape of every command: send what is owed, let `encode` write the command into the
+    /// transmit buffer (returning its result and length), send it and flush the transport.
+    async fn command<R>(
+        &mut self,
+        now: Instant,
+        encode: impl FnOnce(
+            &mut Client<S, RX, A, TP>,
+            &mut [u8],
+        ) -> core::result::Result<(R, usize), crate::mqtt::client::Error>,
+    ) -> Result<R, T::Error> {
+        self.flush(now).await?;
+        let (result, n) = encode(&mut self.client, self.tx)?;
+        self.send(n).await?;
+        self.transport.flush().await.map_err(DriverError::Transport)?;
+        Ok(result)
+    }
+
     /// Publishes `msg` (see [`Client::publish`]) and sends it.
     pub async fn publish(&mut self, now: Instant, msg: &Outgoing<'_>) -> Result<Sent, T::Error> {
-        self.flush(now).await?;
-        let sent = self.client.publish(now, msg, self.tx)?;
-        self.send(sent.len).await?;
-        self.transport.flush().await.map_err(DriverError::Transport)?;
-        Ok(sent)
+        self.command(now, |c, tx| c.publish(now, msg, tx).map(|s| (s, s.len))).await
     }
 
     /// Subscribes (see [`Client::subscribe`]) and sends the request.
@@ -172,11 +185,10 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         subscriptions: &[Subscription<'_>],
         properties: Properties<'_>,
     ) -> Result<Sent, T::Error> {
-        self.flush(now).await?;
-        let sent = self.client.subscribe(now, subscriptions, properties, self.tx)?;
-        self.send(sent.len).await?;
-        self.transport.flush().await.map_err(DriverError::Transport)?;
-        Ok(sent)
+        self.command(now, |c, tx| {
+            c.subscribe(now, subscriptions, properties, tx).map(|s| (s, s.len))
+        })
+        .await
     }
 
     /// Unsubscribes (see [`Client::unsubscribe`]) and sends the request.
@@ -186,11 +198,8 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         filters: &[&str],
         properties: Properties<'_>,
     ) -> Result<Sent, T::Error> {
-        self.flush(now).await?;
-        let sent = self.client.unsubscribe(now, filters, properties, self.tx)?;
-        self.send(sent.len).await?;
-        self.transport.flush().await.map_err(DriverError::Transport)?;
-        Ok(sent)
+        self.command(now, |c, tx| c.unsubscribe(now, filters, properties, tx).map(|s| (s, s.len)))
+            .await
     }
 
     /// Answers or starts enhanced authentication (see [`Client::auth`]).
@@ -200,10 +209,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         reason: ReasonCode,
         properties: Properties<'_>,
     ) -> Result<(), T::Error> {
-        self.flush(now).await?;
-        let n = self.client.auth(now, reason, properties, self.tx)?;
-        self.send(n).await?;
-        self.transport.flush().await.map_err(DriverError::Transport)
+        self.command(now, |c, tx| c.auth(now, reason, properties, tx).map(|n| ((), n))).await
     }
 
     /// Sends DISCONNECT (see [`Client::disconnect`]); close the transport afterwards.
@@ -213,10 +219,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         reason: ReasonCode,
         properties: Properties<'_>,
     ) -> Result<(), T::Error> {
-        self.flush(now).await?;
-        let n = self.client.disconnect(now, reason, properties, self.tx)?;
-        self.send(n).await?;
-        self.transport.flush().await.map_err(DriverError::Transport)
+        self.command(now, |c, tx| c.disconnect(now, reason, properties, tx).map(|n| ((), n))).await
     }
 }
 

@@ -165,13 +165,26 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         }
     }
 
+    /// The shape of every command: send what is owed, let `encode` write the command into the
+    /// transmit buffer (returning its result and length), send it and flush the transport.
+    fn command<R>(
+        &mut self,
+        now: Instant,
+        encode: impl FnOnce(
+            &mut Client<S, RX, A, TP>,
+            &mut [u8],
+        ) -> core::result::Result<(R, usize), crate::mqtt::client::Error>,
+    ) -> Result<R, T::Error> {
+        self.flush(now)?;
+        let (result, n) = encode(&mut self.client, self.tx)?;
+        self.send(n)?;
+        self.transport.flush().map_err(DriverError::Transport)?;
+        Ok(result)
+    }
+
     /// Publishes `msg` (see [`Client::publish`]) and sends it.
     pub fn publish(&mut self, now: Instant, msg: &Outgoing<'_>) -> Result<Sent, T::Error> {
-        self.flush(now)?;
-        let sent = self.client.publish(now, msg, self.tx)?;
-        self.send(sent.len)?;
-        self.transport.flush().map_err(DriverError::Transport)?;
-        Ok(sent)
+        self.command(now, |c, tx| c.publish(now, msg, tx).map(|s| (s, s.len)))
     }
 
     /// Subscribes (see [`Client::subscribe`]) and sends the request.
@@ -181,11 +194,9 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         subscriptions: &[Subscription<'_>],
         properties: Properties<'_>,
     ) -> Result<Sent, T::Error> {
-        self.flush(now)?;
-        let sent = self.client.subscribe(now, subscriptions, properties, self.tx)?;
-        self.send(sent.len)?;
-        self.transport.flush().map_err(DriverError::Transport)?;
-        Ok(sent)
+        self.command(now, |c, tx| {
+            c.subscribe(now, subscriptions, properties, tx).map(|s| (s, s.len))
+        })
     }
 
     /// Unsubscribes (see [`Client::unsubscribe`]) and sends the request.
@@ -195,11 +206,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         filters: &[&str],
         properties: Properties<'_>,
     ) -> Result<Sent, T::Error> {
-        self.flush(now)?;
-        let sent = self.client.unsubscribe(now, filters, properties, self.tx)?;
-        self.send(sent.len)?;
-        self.transport.flush().map_err(DriverError::Transport)?;
-        Ok(sent)
+        self.command(now, |c, tx| c.unsubscribe(now, filters, properties, tx).map(|s| (s, s.len)))
     }
 
     /// Answers or starts enhanced authentication (see [`Client::auth`]).
@@ -209,10 +216,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         reason: ReasonCode,
         properties: Properties<'_>,
     ) -> Result<(), T::Error> {
-        self.flush(now)?;
-        let n = self.client.auth(now, reason, properties, self.tx)?;
-        self.send(n)?;
-        self.transport.flush().map_err(DriverError::Transport)
+        self.command(now, |c, tx| c.auth(now, reason, properties, tx).map(|n| ((), n)))
     }
 
     /// Sends DISCONNECT (see [`Client::disconnect`]); close the transport afterwards.
@@ -222,10 +226,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         reason: ReasonCode,
         properties: Properties<'_>,
     ) -> Result<(), T::Error> {
-        self.flush(now)?;
-        let n = self.client.disconnect(now, reason, properties, self.tx)?;
-        self.send(n)?;
-        self.transport.flush().map_err(DriverError::Transport)
+        self.command(now, |c, tx| c.disconnect(now, reason, properties, tx).map(|n| ((), n)))
     }
 }
 
