@@ -28,6 +28,7 @@
 
 use embedded_io::{Read, Write};
 
+use super::redial::{Link, Redial};
 use super::{Backoff, DriverError, Step, is_timeout};
 use crate::mqtt::client::{Client, ConnectOptions, Event, Outgoing, Sent, Store, UsageError};
 use crate::mqtt::packet::{Status, Subscription};
@@ -230,17 +231,6 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
     }
 }
 
-/// Where a [`Reconnecting`] driver is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// A transport is there, CONNECT not sent yet.
-    Fresh,
-    /// CONNECT sent (and maybe CONNACK received).
-    Up,
-    /// Offline until `retry_at`; `cleanup`: the old connection still owes its goodbye.
-    Down { retry_at: Instant, cleanup: bool },
-}
-
 /// A [`Connection`] that reconnects by itself: on any connection failure it waits with
 /// exponential [`Backoff`], opens a new transport with the caller's `connect` function and
 /// resumes the session with Clean Start 0, so unacknowledged QoS 1/2 messages are re-sent with
@@ -301,9 +291,7 @@ pub struct Reconnecting<
     conn: Connection<'b, T, S, RX, A, TP>,
     options: ConnectOptions<'o>,
     connect: C,
-    backoff: Backoff,
-    link: Link,
-    connects: u32,
+    redial: Redial,
 }
 
 impl<'b, 'o, T, C, CE, S, const RX: usize, const A: usize, const TP: usize>
@@ -325,7 +313,7 @@ where
         connect: C,
         backoff: Backoff,
     ) -> Self {
-        Self { conn, options, connect, backoff, link: Link::Fresh, connects: 0 }
+        Self { conn, options, connect, redial: Redial::new(backoff) }
     }
 
     /// The driver of the current connection.
@@ -346,12 +334,12 @@ where
 
     /// `true` once CONNACK accepted the current connection: commands can be sent.
     pub fn is_connected(&self) -> bool {
-        self.link == Link::Up && self.conn.client().state() == crate::mqtt::client::State::Connected
+        self.redial.is_up() && self.conn.client().state() == crate::mqtt::client::State::Connected
     }
 
     /// CONNECT packets sent so far (the first connection and every reconnect).
     pub fn connects(&self) -> u32 {
-        self.connects
+        self.redial.connects()
     }
 
     /// Takes the driver apart.
@@ -359,35 +347,21 @@ where
         (self.conn, self.connect)
     }
 
-    fn schedule(&mut self, now: Instant, cleanup: bool) -> Instant {
-        let retry_at = now + self.backoff.next_delay();
-        self.link = Link::Down { retry_at, cleanup };
-        retry_at
-    }
-
     fn send_connect(&mut self, now: Instant) -> Option<DriverError<T::Error>> {
-        self.connects = self.connects.saturating_add(1);
-        match self.conn.connect(now, &self.options) {
-            Ok(()) => {
-                self.link = Link::Up;
-                // [MQTT-4.4.0-1] resume the session from now on, so nothing in flight is lost.
-                self.options.clean_start = false;
-                None
-            }
-            Err(e) => Some(e),
-        }
+        let result = self.conn.connect(now, &self.options);
+        self.redial.connect_sent(result, &mut self.options)
     }
 
     /// One step: connect or reconnect when due, otherwise [`Connection::poll`]. Never fails:
     /// failures are [`Step::Lost`] and [`Step::ConnectFailed`], after which the driver waits
     /// ([`Step::Offline`]) and tries again.
     pub fn poll(&mut self, now: Instant) -> Step<'_, T::Error, CE> {
-        match self.link {
+        match self.redial.link() {
             Link::Fresh => match self.send_connect(now) {
                 None => Step::Idle,
                 Some(error) => {
                     self.conn.connection_lost();
-                    Step::Lost { error, retry_at: self.schedule(now, false) }
+                    Step::Lost { error, retry_at: self.redial.schedule(now, false) }
                 }
             },
             Link::Down { retry_at, cleanup } => {
@@ -395,14 +369,14 @@ where
                     // Best effort: the DISCONNECT a broker fault owes [MQTT-4.13.1-1].
                     let _ = self.conn.flush(now);
                     self.conn.connection_lost();
-                    self.link = Link::Down { retry_at, cleanup: false };
+                    self.redial.cleaned_up();
                 }
                 if now < retry_at {
                     return Step::Offline { until: retry_at };
                 }
                 match (self.connect)() {
                     Err(error) => {
-                        Step::ConnectFailed { error, retry_at: self.schedule(now, false) }
+                        Step::ConnectFailed { error, retry_at: self.redial.schedule(now, false) }
                     }
                     Ok(t) => {
                         drop(self.conn.replace_transport(t));
@@ -410,7 +384,7 @@ where
                             None => Step::Idle,
                             Some(error) => {
                                 self.conn.connection_lost();
-                                Step::Lost { error, retry_at: self.schedule(now, false) }
+                                Step::Lost { error, retry_at: self.redial.schedule(now, false) }
                             }
                         }
                     }
@@ -419,21 +393,12 @@ where
             Link::Up => match self.conn.poll(now) {
                 Ok(None) => Step::Idle,
                 Ok(Some(ev)) => {
-                    match ev {
-                        Event::Connected(_) => self.backoff.reset(),
-                        Event::Refused { .. } | Event::Disconnected { .. } => {
-                            let retry_at = now + self.backoff.next_delay();
-                            self.link = Link::Down { retry_at, cleanup: true };
-                        }
-                        _ => {}
-                    }
+                    self.redial.on_event(now, &ev);
                     Step::Event(ev)
                 }
                 Err(error) => {
                     // The session is cleaned up on the next poll (the event borrow ends here).
-                    let retry_at = now + self.backoff.next_delay();
-                    self.link = Link::Down { retry_at, cleanup: true };
-                    Step::Lost { error, retry_at }
+                    Step::Lost { error, retry_at: self.redial.schedule(now, true) }
                 }
             },
         }
@@ -441,7 +406,7 @@ where
 
     fn lose(&mut self, now: Instant) {
         self.conn.connection_lost();
-        self.schedule(now, false);
+        self.redial.schedule(now, false);
     }
 
     /// Publishes `msg` (see [`Client::publish`]); offline: [`UsageError::NotConnected`].

@@ -16,6 +16,8 @@ pub mod asynch;
 mod backoff;
 #[cfg(feature = "blocking")]
 pub mod blocking;
+#[cfg(any(feature = "blocking", feature = "async"))]
+mod redial;
 
 pub use backoff::Backoff;
 
