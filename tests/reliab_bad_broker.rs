@@ -207,6 +207,48 @@ fn a_close_mid_publish_is_end_of_stream_then_reconnect() {
 }
 
 #[test]
+fn a_broker_that_drops_every_connection_after_connack_gets_growing_delays() {
+    // CONNACK, then the connection closes at once, six times: the CONNACK alone must not reset
+    // the backoff, or the client would reconnect at the base delay forever.
+    let drops = (0..6)
+        .map(|_| {
+            script(|s| {
+                read_connect(s);
+                let _ = s.write_all(&CONNACK);
+            })
+        })
+        .collect();
+    let mut l = link(broker(drops), 0);
+    let start = StdInstant::now();
+    let mut delays = Vec::new();
+    while delays.len() < 6 {
+        assert!(start.elapsed() < StdDuration::from_secs(5), "hung: {delays:?}");
+        match l.poll(clock()) {
+            Step::Lost { retry_at, .. } => {
+                delays.push(retry_at.saturating_duration_since(clock()));
+            }
+            Step::Offline { until } => sleep_until(until),
+            _ => {}
+        }
+    }
+    // Base 10 ms doubling to the 100 ms cap, each in [d/2, d]: by the fifth drop the delay is
+    // at least half the cap.
+    let ms = |d: &core::time::Duration| d.as_millis();
+    assert!(delays[4..].iter().all(|d| ms(d) >= 50), "{delays:?}");
+    assert!(delays.iter().all(|d| ms(d) <= 100), "{delays:?}");
+    // The seventh connection behaves.
+    loop {
+        assert!(start.elapsed() < StdDuration::from_secs(8), "never connected");
+        match l.poll(clock()) {
+            Step::Event(Event::Connected(_)) => break,
+            Step::Offline { until } => sleep_until(until),
+            _ => {}
+        }
+    }
+    assert_eq!(l.connects(), 7);
+}
+
+#[test]
 fn a_refused_transport_backs_off_then_connects() {
     // Nothing listens at first: every attempt fails, with growing delays.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -8,7 +8,8 @@
 use crate::time::Duration;
 
 /// Delays between reconnect attempts: `base`, doubling per failed attempt up to `cap`, each
-/// with random jitter; [`Backoff::reset`] after a successful connection.
+/// with random jitter; [`Backoff::reset`] once a connection proved useful (the `Reconnecting`
+/// drivers do so at the first progress after a CONNACK).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Backoff {
@@ -32,7 +33,7 @@ impl Backoff {
         self.attempt
     }
 
-    /// Back to the first delay (call it once connected).
+    /// Back to the first delay (call it once a connection made progress).
     pub fn reset(&mut self) {
         self.attempt = 0;
     }

@@ -5,6 +5,12 @@
 //! way down (a failed connect, a transport or protocol error, a refusal or a DISCONNECT) goes
 //! through [`Redial::schedule`], so each one waits out a backoff delay; after the first CONNECT
 //! that went out, later ones resume the session (Clean Start 0).
+//!
+//! The backoff resets only when a connection has proved useful: after its CONNACK, the first
+//! sign of progress (a message, an acknowledgement, a PINGRESP). A CONNACK alone is not enough:
+//! a broker that accepts and then drops or faults the connection at once (a takeover fight
+//! between two clients with the same identifier, a broker bug) would otherwise get a reconnect
+//! at the base delay forever.
 
 use super::Backoff;
 use crate::mqtt::client::{ConnectOptions, Event};
@@ -27,11 +33,13 @@ pub(crate) struct Redial {
     link: Link,
     backoff: Backoff,
     connects: u32,
+    /// CONNACK accepted on this link, no progress seen yet.
+    on_probation: bool,
 }
 
 impl Redial {
     pub(crate) fn new(backoff: Backoff) -> Self {
-        Self { link: Link::Fresh, backoff, connects: 0 }
+        Self { link: Link::Fresh, backoff, connects: 0, on_probation: false }
     }
 
     pub(crate) fn link(&self) -> Link {
@@ -49,6 +57,7 @@ impl Redial {
 
     /// Goes offline until the next backoff delay has passed; returns when that is.
     pub(crate) fn schedule(&mut self, now: Instant, cleanup: bool) -> Instant {
+        self.on_probation = false;
         let retry_at = now + self.backoff.next_delay();
         self.link = Link::Down { retry_at, cleanup };
         retry_at
@@ -79,15 +88,100 @@ impl Redial {
         }
     }
 
-    /// Follows an event of the session: CONNACK accepted resets the backoff; a refusal or a
-    /// DISCONNECT takes the link down (the old connection still owes its goodbye).
+    /// Follows an event of the session: the first progress after an accepted CONNACK resets
+    /// the backoff (see the [module docs](self)); a refusal or a DISCONNECT takes the link down
+    /// (the old connection still owes its goodbye).
     pub(crate) fn on_event(&mut self, now: Instant, event: &Event<'_>) {
         match event {
-            Event::Connected(_) => self.backoff.reset(),
+            Event::Connected(_) => self.on_probation = true,
             Event::Refused { .. } | Event::Disconnected { .. } => {
                 self.schedule(now, true);
             }
+            Event::Message(_)
+            | Event::MessageStart { .. }
+            | Event::MessageSkipped { .. }
+            | Event::Published { .. }
+            | Event::Subscribed { .. }
+            | Event::Unsubscribed { .. }
+            | Event::Pong
+                if core::mem::take(&mut self.on_probation) =>
+            {
+                self.backoff.reset();
+            }
             _ => {}
+        }
+    }
+
+    /// The backoff's failed attempts since it was last reset.
+    #[cfg(test)]
+    fn attempts(&self) -> u32 {
+        self.backoff.attempts()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mqtt::client::Connected;
+    use crate::mqtt::properties::Properties;
+    use crate::time::Duration;
+
+    fn connected() -> Event<'static> {
+        Event::Connected(Connected { session_present: false, properties: Properties::EMPTY })
+    }
+
+    fn redial() -> (Redial, ConnectOptions<'static>) {
+        let backoff = Backoff::new(Duration::from_millis(10), Duration::from_secs(10), 1);
+        (Redial::new(backoff), ConnectOptions::new("id"))
+    }
+
+    /// Up with CONNACK, then `faults` drops with nothing in between: the delay must grow.
+    #[test]
+    fn a_connack_alone_does_not_reset_the_backoff() {
+        let (mut r, mut options) = redial();
+        let mut now = Instant::ZERO;
+        let mut delays = heapless::Vec::<u64, 8>::new();
+        for _ in 0..6 {
+            assert_eq!(r.connect_sent::<()>(Ok(()), &mut options), None);
+            r.on_event(now, &connected());
+            let retry_at = r.schedule(now, true);
+            delays.push((retry_at - now).as_millis() as u64).unwrap();
+            now = retry_at;
+        }
+        assert_eq!(r.attempts(), 6);
+        // Equal jitter: the n-th delay is in [d/2, d] for d = 10 ms * 2^n.
+        for (n, d) in delays.iter().enumerate() {
+            let full = 10u64 << n;
+            assert!(*d >= full / 2 && *d <= full, "delay {n} = {d} ms, full {full}");
+        }
+    }
+
+    #[test]
+    fn progress_after_connack_resets_the_backoff_once() {
+        for progress in [
+            Event::Pong,
+            Event::Published {
+                packet_id: crate::mqtt::PacketId::new(1).unwrap(),
+                reason: crate::mqtt::ReasonCode::Success,
+                properties: Properties::EMPTY,
+            },
+        ] {
+            let (mut r, mut options) = redial();
+            for _ in 0..3 {
+                r.schedule(Instant::ZERO, false);
+            }
+            assert_eq!(r.attempts(), 3);
+            // Progress before any CONNACK on this link counts for nothing.
+            r.on_event(Instant::ZERO, &progress);
+            assert_eq!(r.attempts(), 3);
+            r.connect_sent::<()>(Ok(()), &mut options);
+            r.on_event(Instant::ZERO, &connected());
+            assert_eq!(r.attempts(), 3);
+            r.on_event(Instant::ZERO, &progress);
+            assert_eq!(r.attempts(), 0);
+            // A later drop starts again from the base delay.
+            let retry_at = r.schedule(Instant::ZERO, true);
+            assert!(retry_at - Instant::ZERO <= Duration::from_millis(10));
         }
     }
 }
