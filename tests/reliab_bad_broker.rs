@@ -99,6 +99,24 @@ fn until_reconnected(link: &mut Link) -> (Vec<DriverError<std::io::Error>>, StdD
     }
 }
 
+/// Polls until the driver is connected, at most 8 s after `start`.
+fn until_connected<T, C, CE>(
+    l: &mut Reconnecting<'_, '_, T, C, SliceStore<'_, 8>>,
+    start: StdInstant,
+) where
+    T: embedded_io::Read + embedded_io::Write,
+    C: FnMut() -> Result<T, CE>,
+{
+    loop {
+        assert!(start.elapsed() < StdDuration::from_secs(8), "never connected");
+        match l.poll(clock()) {
+            Step::Event(Event::Connected(_)) => break,
+            Step::Offline { until } => sleep_until(until),
+            _ => {}
+        }
+    }
+}
+
 fn remote(e: &DriverError<std::io::Error>) -> Option<RemoteFault> {
     match e {
         DriverError::Mqtt(Error::Remote(r)) => Some(r.fault),
@@ -237,14 +255,7 @@ fn a_broker_that_drops_every_connection_after_connack_gets_growing_delays() {
     assert!(delays[4..].iter().all(|d| ms(d) >= 50), "{delays:?}");
     assert!(delays.iter().all(|d| ms(d) <= 100), "{delays:?}");
     // The seventh connection behaves.
-    loop {
-        assert!(start.elapsed() < StdDuration::from_secs(8), "never connected");
-        match l.poll(clock()) {
-            Step::Event(Event::Connected(_)) => break,
-            Step::Offline { until } => sleep_until(until),
-            _ => {}
-        }
-    }
+    until_connected(&mut l, start);
     assert_eq!(l.connects(), 7);
 }
 
@@ -293,14 +304,7 @@ fn a_refused_transport_backs_off_then_connects() {
             std::thread::sleep(StdDuration::from_secs(1));
         }
     });
-    loop {
-        assert!(start.elapsed() < StdDuration::from_secs(8), "never connected");
-        match l.poll(clock()) {
-            Step::Event(Event::Connected(_)) => break,
-            Step::Offline { until } => sleep_until(until),
-            _ => {}
-        }
-    }
+    until_connected(&mut l, start);
 }
 
 #[tokio::test(flavor = "current_thread")]
