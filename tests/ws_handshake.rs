@@ -3,6 +3,8 @@
 //! default, needs `mosquitto` installed) a handshake with a real Mosquitto broker.
 #![cfg(feature = "ws")]
 
+mod common_ws;
+
 use mqtt_ws::ws::handshake::{
     Client, ClientRequest, EncodeError, Limits, MissingOrigin, OriginPolicy, Reject, RequestError,
     RequestParser, ResponseError, Status,
@@ -160,50 +162,10 @@ fn encoders_write_nothing_into_a_small_buffer() {
 #[ignore = "needs the mosquitto broker installed"]
 fn handshake_with_mosquitto() {
     use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
 
-    let free_port = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (tcp_port, ws_port) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("mqtt-ws-handshake-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "per_listener_settings false\nallow_anonymous true\npersistence false\n\
-listener {tcp_port} 127.0.0.1\nprotocol mqtt\n\
-listener {ws_port} 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n"
-        ),
-    )
-    .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _broker = Kill(
-        Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is installed"),
-    );
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut stream = loop {
-        match TcpStream::connect(("127.0.0.1", ws_port)) {
-            Ok(s) => break s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => panic!("mosquitto did not listen: {e}"),
-        }
-    };
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let broker = common_ws::Mosquitto::start("handshake");
+    let ws_port = broker.ws_port;
+    let mut stream = broker.connect_ws();
 
     let host = format!("127.0.0.1:{ws_port}");
     let mut client =
@@ -238,5 +200,4 @@ listener {ws_port} 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n"
         rest.extend_from_slice(&chunk[..n]);
     }
     assert_eq!(&rest[..6], &[0x82, 0x04, 0x20, 0x02, 0x00, 0x00], "binary frame with CONNACK 0");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,44 +5,16 @@
 //! `cargo test --test ws_stream_mosquitto -- --ignored` (needs `mosquitto` installed).
 #![cfg(feature = "ws")]
 
+mod common_ws;
+
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use embedded_io::{Read, Write};
+use mqtt_ws::io::StdIo;
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Connection, State};
 use mqtt_ws::ws::handshake::{Client, ClientRequest, Status};
 use mqtt_ws::ws::stream::{Stream, StreamError};
-
-/// `std::net::TcpStream` as an embedded-io transport.
-struct Tcp(TcpStream);
-
-impl embedded_io::ErrorType for Tcp {
-    type Error = embedded_io::ErrorKind;
-}
-impl Read for Tcp {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, embedded_io::ErrorKind> {
-        self.0.read(buf).map_err(|_| embedded_io::ErrorKind::Other)
-    }
-}
-impl Write for Tcp {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, embedded_io::ErrorKind> {
-        self.0.write(buf).map_err(|_| embedded_io::ErrorKind::Other)
-    }
-    fn flush(&mut self) -> Result<(), embedded_io::ErrorKind> {
-        self.0.flush().map_err(|_| embedded_io::ErrorKind::Other)
-    }
-}
-
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn read_exact<T: Read + Write>(
     ws: &mut Stream<'_, T, impl FnMut() -> [u8; 4]>,
@@ -100,38 +72,9 @@ fn packet(first: u8, body: &[u8]) -> Vec<u8> {
 #[test]
 #[ignore = "needs the mosquitto broker installed"]
 fn mqtt_over_ws_stream_with_mosquitto() {
-    let free_port = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (tcp_port, ws_port) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("mqtt-ws-stream-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "per_listener_settings false\nallow_anonymous true\npersistence false\n\
-listener {tcp_port} 127.0.0.1\nprotocol mqtt\n\
-listener {ws_port} 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n"
-        ),
-    )
-    .unwrap();
-    let _broker = Kill(
-        Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is installed"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut tcp = loop {
-        match TcpStream::connect(("127.0.0.1", ws_port)) {
-            Ok(s) => break s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => panic!("mosquitto did not listen: {e}"),
-        }
-    };
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let broker = common_ws::Mosquitto::start("stream");
+    let ws_port = broker.ws_port;
+    let mut tcp = broker.connect_ws();
 
     // Opening handshake on the socket, offering the `mqtt` subprotocol.
     let host = format!("127.0.0.1:{ws_port}");
@@ -162,7 +105,7 @@ listener {ws_port} 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n"
         (seed as u32).to_le_bytes()
     });
     let mut ws =
-        Stream::new_after_handshake(Tcp(tcp), conn, &mut rx, received - head, &mut tx).unwrap();
+        Stream::new_after_handshake(StdIo(tcp), conn, &mut rx, received - head, &mut tx).unwrap();
 
     // CONNECT (MQTT 3.1.1, clean session, keep-alive 60 s) -> CONNACK accepted.
     ws.write_all(&packet(0x10, b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x07ws-strm")).unwrap();
@@ -195,5 +138,4 @@ listener {ws_port} 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n"
     ws.flush().unwrap();
     ws.close(CloseCode::Normal).unwrap();
     assert_ne!(ws.connection().state(), State::Open);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,30 +7,11 @@ use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 
 use embedded_io::{Read, Write};
+use mqtt_ws::io::StdIo;
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Connection, State};
 use mqtt_ws::ws::handshake::{Client, ClientRequest, RequestParser, Status};
 use mqtt_ws::ws::stream::{MIN_TX_BUFFER, Stream};
-
-/// `std::net::TcpStream` as an embedded-io transport.
-struct Tcp(TcpStream);
-
-impl embedded_io::ErrorType for Tcp {
-    type Error = embedded_io::ErrorKind;
-}
-impl Read for Tcp {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, embedded_io::ErrorKind> {
-        self.0.read(buf).map_err(|_| embedded_io::ErrorKind::Other)
-    }
-}
-impl Write for Tcp {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, embedded_io::ErrorKind> {
-        self.0.write(buf).map_err(|_| embedded_io::ErrorKind::Other)
-    }
-    fn flush(&mut self) -> Result<(), embedded_io::ErrorKind> {
-        self.0.flush().map_err(|_| embedded_io::ErrorKind::Other)
-    }
-}
 
 /// Reads a whole handshake head into `rx` and returns (head length, bytes received).
 fn read_head(
@@ -78,7 +59,8 @@ fn mqtt_over_websocket_stream_over_tcp() {
         let mut tx = [0u8; MIN_TX_BUFFER + 100];
         let conn = Connection::server(Config::new());
         let mut ws =
-            Stream::new_after_handshake(Tcp(tcp), conn, &mut rx, received - head, &mut tx).unwrap();
+            Stream::new_after_handshake(StdIo(tcp), conn, &mut rx, received - head, &mut tx)
+                .unwrap();
         // Echo everything until the client closes.
         let mut got = Vec::new();
         let mut buf = [0u8; 333];
@@ -113,7 +95,7 @@ fn mqtt_over_websocket_stream_over_tcp() {
         k.to_le_bytes()
     });
     let mut ws =
-        Stream::new_after_handshake(Tcp(tcp), conn, &mut rx, received - head, &mut tx).unwrap();
+        Stream::new_after_handshake(StdIo(tcp), conn, &mut rx, received - head, &mut tx).unwrap();
     let mut echoed = Vec::new();
     let mut sizes = [1usize, 2, 5, 64, 186, 700].iter().cycle();
     let mut sent = 0;
