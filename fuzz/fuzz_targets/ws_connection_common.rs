@@ -68,3 +68,22 @@ pub fn check_end<K: MaskKeys>(conn: &mut Connection<K>) {
         assert!(matches!(conn.handle_input(&mut more), Ok(Status::Closed)));
     }
 }
+
+/// The frame targets' check, for a connection of either role: a header that parses re-emits to
+/// the same bytes (with and without RSV1 negotiated), and `conn` reading `data` from one buffer
+/// never panics and keeps its invariants.
+#[allow(dead_code)]
+pub fn frame_target<K: MaskKeys>(data: &[u8], mut conn: Connection<K>) {
+    use mqtt_ws::ws::frame::{FrameHeader, Rsv};
+    for rsv in [Rsv::NONE, Rsv::RSV1] {
+        if let Ok(Some((header, len))) = FrameHeader::parse(data, rsv) {
+            assert_eq!(len, header.encoded_len());
+            let mut out = [0u8; 14];
+            assert_eq!(header.emit(&mut out), Ok(len));
+            assert_eq!(&out[..len], &data[..len]);
+        }
+    }
+    let mut buf = data.to_vec();
+    pump(&mut conn, &mut buf);
+    check_end(&mut conn);
+}
