@@ -5,7 +5,18 @@
 //! (`io::blocking::Reconnecting`) and resume their sessions. QoS 1: none lost; QoS 2: none lost
 //! and none delivered twice (payloads carry a sequence number). Over TCP and over WebSocket.
 //!
-//! Seeded: set `RELIAB_SEED` to replay a run. `#[ignore]`d: run through `scripts/broker`.
+//! Seeded: set `RELIAB_SEED` to replay a run, `RELIAB_CUT_BYTES` to change how many bytes a
+//! connection may carry at most (default 60,000), `RELIAB_DEBUG` to trace events and messages.
+//! `#[ignore]`d: run through `scripts/broker`.
+//!
+//! Below about 20,000 bytes a connection, every resumed session's burst from the broker (owed
+//! PUBRELs and up to Receive Maximum queued messages) uses up the budget before the client's
+//! acknowledgements get through, so progress slows to a crawl; and Mosquitto 2.0.11 then breaks
+//! QoS 2 itself: when its write of a re-sent PUBREL fails, the reset at the next reconnect
+//! (`db__message_reconnect_reset_outgoing`) turns the message back into a PUBLISH (DUP 1), which
+//! the client, having already sent PUBCOMP for that Packet Identifier, must treat as a new
+//! message (MQTT 5.0 §4.3.3), and delivers twice. The broker's log shows `Received PUBREC`,
+//! then `Sending PUBREL` on each reconnect, then `Sending PUBLISH (d1 ...)` with the same id.
 #![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
 
 mod common_reliab;
@@ -41,6 +52,11 @@ fn debug(who: &str, what: &dyn std::fmt::Debug) {
     if std::env::var_os("RELIAB_DEBUG").is_some() {
         eprintln!("{:?} {who}: {what:?}", clock());
     }
+}
+
+/// The most bytes a proxied connection carries before it is cut (`RELIAB_CUT_BYTES`).
+fn cut_bytes() -> u64 {
+    std::env::var("RELIAB_CUT_BYTES").ok().and_then(|s| s.parse().ok()).unwrap_or(60_000)
 }
 
 fn seed() -> u64 {
@@ -161,6 +177,7 @@ fn subscriber<T: Read + Write, C: FnMut() -> Result<T, String>>(
             }
             Step::Event(Event::Message(m)) => {
                 let seq = u64::from_be_bytes(m.payload.try_into().expect("8-byte payload"));
+                debug(id, &format_args!("message {seq} id {:?} dup {}", m.packet_id, m.dup));
                 let c = &mut counts[seq as usize];
                 *c += 1;
                 if *c == 1 {
@@ -188,7 +205,7 @@ fn run(ws: bool, qos: Qos) {
     let seed = seed() ^ (u64::from(ws) << 8) ^ qos as u64;
     let upstream = if ws { port("MQTT_WS_PORT") } else { port("MQTT_TCP_PORT") };
     let (pub_proxy, sub_proxy) =
-        (Proxy::start(upstream, seed, 60_000), Proxy::start(upstream, seed + 1, 60_000));
+        (Proxy::start(upstream, seed, cut_bytes()), Proxy::start(upstream, seed + 1, cut_bytes()));
     let tag = format!("{}-{}-{:?}", std::process::id(), if ws { "ws" } else { "tcp" }, qos);
     let topic = format!("reliab/{tag}");
     let (pid, sid) = (format!("rl-pub-{tag}"), format!("rl-sub-{tag}"));
@@ -301,7 +318,7 @@ fn tcp_qos2_through_cuts_counted_by_mqttjs() {
     use std::io::BufRead as _;
     let node_path = std::env::var("MQTTJS_NODE_PATH").expect("run through scripts/broker-mqttjs");
     let seed = seed() ^ 0x15;
-    let proxy = Proxy::start(port("MQTT_TCP_PORT"), seed, 60_000);
+    let proxy = Proxy::start(port("MQTT_TCP_PORT"), seed, cut_bytes());
     let tag = format!("{}-js", std::process::id());
     let topic = format!("reliab/{tag}");
     let dir = std::env::temp_dir().join(format!("mqttws-reliab-{tag}"));
