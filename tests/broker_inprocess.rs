@@ -1,7 +1,7 @@
 //! The example broker in this process, driven by `mqtt::client::Client` over TCP and
 //! WebSocket: QoS flows, wildcards, shared subscriptions, retained messages, session resume
-//! with offline queueing, session takeover, wills and keep-alive, the WebSocket listener's
-//! page, path and Origin checks.
+//! with offline queueing, message expiry, session takeover, wills and keep-alive, the
+//! WebSocket listener's page, path and Origin checks.
 #![cfg(all(feature = "mqtt", feature = "ws"))]
 
 #[path = "../examples/broker/mod.rs"]
@@ -12,6 +12,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use broker::client::{ConnectOptions, MiniClient, Received};
+use mqtt_ws::mqtt::client::Outgoing;
+use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
 
 struct Urls {
@@ -126,6 +128,56 @@ fn persistent_session_queues_while_offline() {
     s.disconnect().unwrap();
     let s = MiniClient::connect(&u.tcp, "keeper", v311(true)).unwrap();
     assert!(!s.session_present);
+}
+
+#[test]
+fn message_expiry_interval_counts_down_and_expired_messages_are_dropped() {
+    let u = start();
+    let persistent =
+        ConnectOptions { clean_start: false, session_expiry: 60, ..Default::default() };
+    let mut s = MiniClient::connect(&u.tcp, "exp-s", persistent.clone()).unwrap();
+    s.subscribe("exp/#", Qos::AtLeastOnce).unwrap();
+    s.disconnect().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+
+    let mut p = connect(&u.tcp, "exp-p");
+    let mut publish = |topic: &str, retain: bool, expiry: Option<u32>| {
+        let mut buf = [0u8; 5];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        if let Some(e) = expiry {
+            b.push(Property::MessageExpiryInterval(e)).unwrap();
+        }
+        let msg = Outgoing::new(topic, b"m").qos(Qos::AtLeastOnce).retain(retain);
+        p.publish_message(msg.properties(b.finish())).unwrap();
+    };
+    publish("exp/retained-1s", true, Some(1));
+    publish("exp/retained-10s", true, Some(10));
+    publish("exp/queued-1s", false, Some(1));
+    publish("exp/queued-10s", false, Some(10));
+    publish("exp/queued-forever", false, None);
+    std::thread::sleep(Duration::from_millis(1100));
+
+    // Back online: the offline queue lost what expired; the rest carry the time left
+    // [MQTT-3.3.2-5], [MQTT-3.3.2-6].
+    let mut s = MiniClient::connect(&u.tcp, "exp-s", persistent).unwrap();
+    assert!(s.session_present);
+    let mut got: Vec<_> = (0..3).map(|_| recv(&mut s)).map(|m| (m.topic, m.expiry)).collect();
+    nothing(&mut s);
+    got.sort();
+    let left = |m: &(String, Option<u32>)| m.1.is_some_and(|e| (1..=9).contains(&e));
+    assert_eq!(got[0].0, "exp/queued-10s");
+    assert!(left(&got[0]), "{got:?}");
+    assert_eq!(got[1], ("exp/queued-forever".to_owned(), None));
+    assert_eq!(got[2].0, "exp/retained-10s");
+    assert!(left(&got[2]), "{got:?}");
+
+    // A new subscriber gets the retained message that has not expired, and only that one.
+    let mut late = connect(&u.ws, "exp-late");
+    late.subscribe("exp/#", Qos::AtLeastOnce).unwrap();
+    let m = recv(&mut late);
+    assert_eq!((m.topic.as_str(), m.retain), ("exp/retained-10s", true));
+    assert!(m.expiry.is_some_and(|e| (1..=9).contains(&e)), "{m:?}");
+    nothing(&mut late);
 }
 
 #[test]

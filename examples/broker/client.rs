@@ -64,6 +64,8 @@ pub struct Received {
     pub payload: Vec<u8>,
     pub qos: Qos,
     pub retain: bool,
+    /// The Message Expiry Interval it came with (MQTT 5.0).
+    pub expiry: Option<u32>,
 }
 
 /// CONNECT options.
@@ -72,13 +74,21 @@ pub struct ConnectOptions<'a> {
     pub version: Version,
     pub keep_alive: u16,
     pub clean_start: bool,
+    /// Session Expiry Interval in seconds (MQTT 5.0; 0: the session ends with the connection).
+    pub session_expiry: u32,
     /// Topic, payload, QoS, retain.
     pub will: Option<(&'a str, &'a [u8], Qos, bool)>,
 }
 
 impl Default for ConnectOptions<'_> {
     fn default() -> Self {
-        ConnectOptions { version: Version::V5, keep_alive: 30, clean_start: true, will: None }
+        ConnectOptions {
+            version: Version::V5,
+            keep_alive: 30,
+            clean_start: true,
+            session_expiry: 0,
+            will: None,
+        }
     }
 }
 
@@ -124,6 +134,7 @@ impl MiniClient {
         o.version = options.version;
         o.keep_alive = options.keep_alive;
         o.clean_start = options.clean_start;
+        o.session_expiry = options.session_expiry;
         o.will = options.will.map(|(topic, payload, qos, retain)| Will {
             qos,
             retain,
@@ -232,6 +243,7 @@ fn see(received: &mut VecDeque<Received>, event: Option<Event<'_>>) -> Seen {
                 payload: m.payload.to_vec(),
                 qos: m.qos,
                 retain: m.retain,
+                expiry: m.properties.message_expiry_interval(),
             });
             Seen::Message
         }
@@ -267,7 +279,11 @@ impl MiniClient {
         qos: Qos,
         retain: bool,
     ) -> io::Result<()> {
-        let msg = Outgoing::new(topic, payload).qos(qos).retain(retain);
+        self.publish_message(Outgoing::new(topic, payload).qos(qos).retain(retain))
+    }
+
+    /// Publishes `msg` (with its properties) like [`MiniClient::publish`].
+    pub fn publish_message(&mut self, msg: Outgoing<'_>) -> io::Result<()> {
         let now = self.now();
         let sent = self.client.publish(now, &msg, &mut self.tx).map_err(err)?;
         self.send(sent.len)?;

@@ -11,7 +11,9 @@
 //! `Origin` allow-list), QoS 0/1/2 both ways, wildcards and shared subscriptions
 //! (`$share/group/filter`, round robin), retained messages, subscription identifiers, No Local,
 //! Retain As Published, Retain Handling, session expiry with bounded offline queues, session
-//! takeover, wills with Will Delay Interval, and incoming topic aliases.
+//! takeover, wills with Will Delay Interval, Message Expiry Interval (expired messages are not
+//! delivered from queues or the retained store; the rest carry the time left), and incoming
+//! topic aliases.
 #![allow(dead_code)]
 
 pub mod client;
@@ -75,6 +77,24 @@ pub struct Msg {
     pub props: Arc<[u8]>,
     /// The connection it came from (for No Local).
     pub from: u64,
+    /// When its Message Expiry Interval runs out (set when the broker publishes it).
+    pub expires: Option<StdInstant>,
+}
+
+impl Msg {
+    /// Whether its Message Expiry Interval has passed at `now` [MQTT-3.3.2-5].
+    fn expired(&self, now: StdInstant) -> bool {
+        self.expires.is_some_and(|t| now >= t)
+    }
+}
+
+/// The Message Expiry Interval among a stored PUBLISH property list.
+fn expiry_interval(props: &[u8]) -> Option<u32> {
+    let props = Properties::parse(props, PropertyContext::Publish).ok()?;
+    props.iter().find_map(|p| match p {
+        Property::MessageExpiryInterval(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// A member of a shared subscription group: client, QoS, subscription identifier.
@@ -443,7 +463,11 @@ impl Broker {
     }
 
     /// Routes a message to every matching subscription, and keeps it if retained.
-    pub fn publish(&self, msg: Msg) {
+    pub fn publish(&self, mut msg: Msg) {
+        // The expiry clock starts when the broker has the message (for a will: when it is
+        // published, not when the CONNECT that carried it came in).
+        msg.expires = expiry_interval(&msg.props)
+            .map(|s| StdInstant::now() + Duration::from_secs(u64::from(s)));
         let mut st = self.lock();
         if msg.retain {
             // [MQTT-3.3.1-6] an empty retained message removes the retained one.
@@ -515,9 +539,16 @@ impl Broker {
                 Some((_, tx)) => {
                     let _ = tx.send(Cmd::Deliver(d));
                 }
-                // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1).
-                None if d.msg.qos != Qos::AtMostOnce && s.queue.len() < MAX_QUEUED => {
-                    s.queue.push_back(d)
+                // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1); expired
+                // messages make room first [MQTT-3.3.2-5].
+                None if d.msg.qos != Qos::AtMostOnce => {
+                    if s.queue.len() >= MAX_QUEUED {
+                        let now = StdInstant::now();
+                        s.queue.retain(|q| !q.msg.expired(now));
+                    }
+                    if s.queue.len() < MAX_QUEUED {
+                        s.queue.push_back(d);
+                    }
                 }
                 None => {}
             }
@@ -530,6 +561,9 @@ impl Broker {
         let mut retained = Vec::new();
         let State { sessions, retained: kept, .. } = &mut *st;
         let Some(s) = sessions.get_mut(client_id) else { return retained };
+        // [MQTT-3.3.2-5] an expired retained message is deleted, not sent.
+        let now = StdInstant::now();
+        kept.retain(|_, m| !m.expired(now));
         for sub in subs {
             let existed = match s.subs.iter_mut().find(|x| x.full == sub.full) {
                 // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one.
@@ -772,6 +806,7 @@ fn action(conn_id: u64, event: Option<Event<'_>>) -> Action {
                     retain: w.retain,
                     props: forwarded_will_props(&w.properties).into(),
                     from: conn_id,
+                    expires: None,
                 },
                 delay: w.properties.will_delay_interval().unwrap_or(0),
             });
@@ -790,6 +825,7 @@ fn action(conn_id: u64, event: Option<Event<'_>>) -> Action {
             retain: p.retain,
             props: forwarded_props(&p.properties).into(),
             from: conn_id,
+            expires: None,
         }),
         Some(Event::Subscribe(s)) => {
             let id = s.properties.subscription_identifiers().next();
@@ -920,6 +956,16 @@ impl Conn {
         let mut b = PropertiesBuilder::new(props_buf);
         if let Ok(stored) = Properties::parse(&d.msg.props, PropertyContext::Publish) {
             for prop in stored.iter() {
+                let prop = match (prop, d.msg.expires) {
+                    // [MQTT-3.3.2-6] the time left, in whole seconds (rounded up: a message
+                    // still deliverable never says 0).
+                    (Property::MessageExpiryInterval(_), Some(t)) => {
+                        let left = t.saturating_duration_since(StdInstant::now());
+                        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                        Property::MessageExpiryInterval(secs.clamp(1, u64::from(u32::MAX)) as u32)
+                    }
+                    (other, _) => other,
+                };
                 let _ = b.push(prop);
             }
         }
@@ -939,6 +985,10 @@ impl Conn {
                 break;
             }
             let d = self.pending.pop_front().expect("front exists");
+            // [MQTT-3.3.2-5] expired before onward delivery started: deleted.
+            if d.msg.expired(StdInstant::now()) {
+                continue;
+            }
             let mut props = Vec::new();
             let p = Self::publish_packet(&d, &mut props);
             match self.server.publish(&p, &mut self.out) {
