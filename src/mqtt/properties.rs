@@ -287,6 +287,7 @@ impl Property<'_> {
     }
 }
 
+#[cfg(test)]
 fn bool_value(id: PropertyId, b: u8) -> Result<bool, DecodeError> {
     match b {
         0 => Ok(false),
@@ -296,7 +297,10 @@ fn bool_value(id: PropertyId, b: u8) -> Result<bool, DecodeError> {
     }
 }
 
-/// Reads one property from the front of `r`, checking its value.
+/// Reads one property from the front of `r`, checking its value: the straightforward reader
+/// that the validation pass ([`check_property`]) and the iterator ([`read_valid`]) are tested
+/// against.
+#[cfg(test)]
 fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     // The identifier is a variable byte integer [MQTT-2.2.2.2]; every known one fits one byte.
     let raw = r.varint()?;
@@ -476,9 +480,9 @@ fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
     let before = *r;
     let b = r.u8()?;
     let Some(id) = PropertyId::from_u8(b) else {
-        // Unknown, or a multi-byte identifier (none is defined): report as `read_property` does.
+        // Unknown, or a multi-byte identifier: none is defined, so a well-formed one is unknown.
         let mut again = before;
-        return read_property(&mut again).map(|p| p.id());
+        return Err(DecodeError::UnknownProperty(again.varint()?));
     };
     let invalid = DecodeError::InvalidPropertyValue(id);
     use PropertyId as I;
@@ -577,7 +581,8 @@ impl<'a> Properties<'a> {
     pub const EMPTY: Properties<'static> = Properties { raw: &[], present: 0 };
 
     /// Validates `raw` (the bytes after the Property Length) as the property list of `context`.
-    #[inline]
+    // Out of line: the validation walker is linked once, not into every packet decoder.
+    #[inline(never)]
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
         let mut present: u64 = 0;
