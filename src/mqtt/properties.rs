@@ -191,63 +191,66 @@ pub enum PayloadFormat {
 }
 
 /// One property with its value; strings and binary data borrow the packet.
+///
+/// The discriminant of each variant is its identifier, so [`Property::id`] is a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
 pub enum Property<'a> {
     /// 0x01 Payload Format Indicator.
-    PayloadFormatIndicator(PayloadFormat),
+    PayloadFormatIndicator(PayloadFormat) = 0x01,
     /// 0x02 Message Expiry Interval, seconds.
-    MessageExpiryInterval(u32),
+    MessageExpiryInterval(u32) = 0x02,
     /// 0x03 Content Type.
-    ContentType(&'a str),
+    ContentType(&'a str) = 0x03,
     /// 0x08 Response Topic.
-    ResponseTopic(&'a str),
+    ResponseTopic(&'a str) = 0x08,
     /// 0x09 Correlation Data.
-    CorrelationData(&'a [u8]),
+    CorrelationData(&'a [u8]) = 0x09,
     /// 0x0B Subscription Identifier, 1 to 268,435,455.
-    SubscriptionIdentifier(NonZeroU32),
+    SubscriptionIdentifier(NonZeroU32) = 0x0B,
     /// 0x11 Session Expiry Interval, seconds.
-    SessionExpiryInterval(u32),
+    SessionExpiryInterval(u32) = 0x11,
     /// 0x12 Assigned Client Identifier.
-    AssignedClientIdentifier(&'a str),
+    AssignedClientIdentifier(&'a str) = 0x12,
     /// 0x13 Server Keep Alive, seconds.
-    ServerKeepAlive(u16),
+    ServerKeepAlive(u16) = 0x13,
     /// 0x15 Authentication Method.
-    AuthenticationMethod(&'a str),
+    AuthenticationMethod(&'a str) = 0x15,
     /// 0x16 Authentication Data.
-    AuthenticationData(&'a [u8]),
+    AuthenticationData(&'a [u8]) = 0x16,
     /// 0x17 Request Problem Information.
-    RequestProblemInformation(bool),
+    RequestProblemInformation(bool) = 0x17,
     /// 0x18 Will Delay Interval, seconds.
-    WillDelayInterval(u32),
+    WillDelayInterval(u32) = 0x18,
     /// 0x19 Request Response Information.
-    RequestResponseInformation(bool),
+    RequestResponseInformation(bool) = 0x19,
     /// 0x1A Response Information.
-    ResponseInformation(&'a str),
+    ResponseInformation(&'a str) = 0x1A,
     /// 0x1C Server Reference.
-    ServerReference(&'a str),
+    ServerReference(&'a str) = 0x1C,
     /// 0x1F Reason String.
-    ReasonString(&'a str),
+    ReasonString(&'a str) = 0x1F,
     /// 0x21 Receive Maximum.
-    ReceiveMaximum(NonZeroU16),
+    ReceiveMaximum(NonZeroU16) = 0x21,
     /// 0x22 Topic Alias Maximum.
-    TopicAliasMaximum(u16),
+    TopicAliasMaximum(u16) = 0x22,
     /// 0x23 Topic Alias.
-    TopicAlias(NonZeroU16),
+    TopicAlias(NonZeroU16) = 0x23,
     /// 0x24 Maximum QoS: [`Qos::AtMostOnce`] or [`Qos::AtLeastOnce`].
-    MaximumQos(Qos),
+    MaximumQos(Qos) = 0x24,
     /// 0x25 Retain Available.
-    RetainAvailable(bool),
+    RetainAvailable(bool) = 0x25,
     /// 0x26 User Property: name, value.
-    UserProperty(&'a str, &'a str),
+    UserProperty(&'a str, &'a str) = 0x26,
     /// 0x27 Maximum Packet Size, bytes.
-    MaximumPacketSize(NonZeroU32),
+    MaximumPacketSize(NonZeroU32) = 0x27,
     /// 0x28 Wildcard Subscription Available.
-    WildcardSubscriptionAvailable(bool),
+    WildcardSubscriptionAvailable(bool) = 0x28,
     /// 0x29 Subscription Identifier Available.
-    SubscriptionIdentifierAvailable(bool),
+    SubscriptionIdentifierAvailable(bool) = 0x29,
     /// 0x2A Shared Subscription Available.
-    SharedSubscriptionAvailable(bool),
+    SharedSubscriptionAvailable(bool) = 0x2A,
 }
 
 impl Property<'_> {
