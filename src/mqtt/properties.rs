@@ -542,24 +542,53 @@ fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Properties<'a> {
     raw: &'a [u8],
-    /// Bit `id` set for each property present; [`REPEATED_SUB_ID`] if Subscription Identifier
-    /// appears more than once. A function of `raw`, computed when the list is validated.
-    present: u64,
+    /// Bit [`bit_of`]`(id)` set for each property present; [`REPEATED_SUB_ID`] if Subscription
+    /// Identifier appears more than once. A function of `raw`, computed when the list is
+    /// validated.
+    present: u32,
 }
 
 /// Flag in [`Properties::present`]: more than one Subscription Identifier.
-const REPEATED_SUB_ID: u64 = 1 << 63;
+const REPEATED_SUB_ID: u32 = 1 << 31;
+
+/// For each identifier byte, its position among the 27 defined identifiers (0 for unknown
+/// bytes): the bit of [`Properties::present`] standing for it, so the set fits a `u32`.
+const INDEX: [u8; 64] = {
+    let mut table = [0u8; 64];
+    let (mut id, mut n) = (0u8, 0u8);
+    while id < 64 {
+        if PropertyId::from_u8(id).is_some() {
+            table[id as usize] = n;
+            n += 1;
+        }
+        id += 1;
+    }
+    table
+};
+
+/// The identifier for each bit of [`Properties::present`] (the inverse of [`INDEX`]).
+const BY_INDEX: [u8; 32] = {
+    let mut table = [0u8; 32];
+    let mut id = 0u8;
+    while id < 64 {
+        if PropertyId::from_u8(id).is_some() {
+            table[INDEX[id as usize] as usize] = id;
+        }
+        id += 1;
+    }
+    table
+};
 
 /// For each [`PropertyContext`], the bit set of property identifiers it allows.
-const ALLOWED: [u64; 14] = {
-    let mut table = [0u64; 14];
+const ALLOWED: [u32; 14] = {
+    let mut table = [0u32; 14];
     let mut id = 0u8;
     while id < 64 {
         if let Some(p) = PropertyId::from_u8(id) {
             let mut c = 0;
             while c < 14 {
                 if p.contexts() & (1 << c) != 0 {
-                    table[c] |= 1 << id;
+                    table[c] |= bit_of(p);
                 }
                 c += 1;
             }
@@ -569,8 +598,10 @@ const ALLOWED: [u64; 14] = {
     table
 };
 
-const fn bit_of(id: PropertyId) -> u64 {
-    1 << id as u8
+/// The bit of [`Properties::present`] for `id`.
+const fn bit_of(id: PropertyId) -> u32 {
+    // Identifiers are below 64, so the mask only spares a bounds check.
+    1 << INDEX[id as usize & 63]
 }
 
 impl core::fmt::Debug for Properties<'_> {
@@ -588,7 +619,7 @@ impl<'a> Properties<'a> {
     #[inline(never)]
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
-        let mut present: u64 = 0;
+        let mut present: u32 = 0;
         // Bit sets, so each property costs two tests: what `is_allowed_in` and `may_repeat_in`
         // say for this context.
         let allowed = ALLOWED[context as usize];
@@ -693,7 +724,7 @@ impl<'a> Properties<'a> {
         let ids = self.present & !REPEATED_SUB_ID;
         let bad = ids & !ALLOWED[context as usize];
         if bad != 0
-            && let Some(id) = PropertyId::from_u8(bad.trailing_zeros() as u8)
+            && let Some(id) = PropertyId::from_u8(BY_INDEX[bad.trailing_zeros() as usize & 31])
         {
             return Err(EncodeError::PropertyNotAllowed(id));
         }
@@ -824,7 +855,7 @@ impl<'a> Iterator for PropertiesIter<'a> {
 pub struct PropertiesBuilder<'b> {
     buf: &'b mut [u8],
     len: usize,
-    seen: u64,
+    seen: u32,
 }
 
 impl<'b> PropertiesBuilder<'b> {
@@ -846,7 +877,7 @@ impl<'b> PropertiesBuilder<'b> {
     /// Appends `p`. On error nothing was appended.
     pub fn push(&mut self, p: Property<'_>) -> Result<&mut Self, EncodeError> {
         let id = p.id();
-        let mask = 1u64 << (id as u8);
+        let mask = bit_of(id);
         let repeatable =
             matches!(id, PropertyId::UserProperty | PropertyId::SubscriptionIdentifier);
         if self.seen & mask != 0 && !repeatable {
@@ -1054,6 +1085,21 @@ mod tests {
         assert!(!p.contains(PropertyId::TopicAlias));
     }
 
+    /// Each identifier has its own bit below [`REPEATED_SUB_ID`], and [`BY_INDEX`] maps it back.
+    #[test]
+    fn present_bits() {
+        let mut seen = 0u32;
+        for p in all() {
+            let bit = bit_of(p.id());
+            assert_eq!(bit.count_ones(), 1);
+            assert_eq!(seen & bit, 0, "{:?}", p.id());
+            assert_eq!(bit & REPEATED_SUB_ID, 0);
+            assert_eq!(BY_INDEX[bit.trailing_zeros() as usize], p.id() as u8);
+            seen |= bit;
+        }
+        assert_eq!(seen.count_ones(), 27);
+    }
+
     #[test]
     fn wire_bytes() {
         let mut buf = [0u8; 32];
@@ -1215,9 +1261,9 @@ mod tests {
     }
 
     /// `Properties::parse` as first written: through `read_property`, building every value.
-    fn parse_by_reading(raw: &[u8], context: PropertyContext) -> Result<u64, DecodeError> {
+    fn parse_by_reading(raw: &[u8], context: PropertyContext) -> Result<u32, DecodeError> {
         let mut r = Reader::new(raw);
-        let mut present = 0u64;
+        let mut present = 0u32;
         while !r.is_empty() {
             let id = read_property(&mut r)?.id();
             if !id.is_allowed_in(context) {
