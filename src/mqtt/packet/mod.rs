@@ -329,22 +329,23 @@ impl<'a> Packet<'a> {
         body: &'a [u8],
         version: Version,
     ) -> Result<Packet<'a>, DecodeError> {
-        if body.len() != header.remaining_len {
-            return Err(if body.len() < header.remaining_len {
-                DecodeError::Truncated
-            } else {
-                DecodeError::TrailingBytes
-            });
-        }
+        check_body_len(header, body)?;
         let mut r = Reader::new(body);
-        let packet = match header.packet_type {
+        let ty = header.packet_type;
+        let packet = match ty {
             PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, version)?),
             PacketType::Publish => Packet::Publish(Publish::read(header.flags, &mut r, version)?),
-            PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, version, header.packet_type)?),
-            PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, version, header.packet_type)?),
-            PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, version, header.packet_type)?),
-            PacketType::PubComp => Packet::PubComp(Ack::read(&mut r, version, header.packet_type)?),
+            PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+                // One read for the four acknowledgements; only the variant differs.
+                let a = Ack::read(&mut r, version, ty)?;
+                match ty {
+                    PacketType::PubAck => Packet::PubAck(a),
+                    PacketType::PubRec => Packet::PubRec(a),
+                    PacketType::PubRel => Packet::PubRel(a),
+                    _ => Packet::PubComp(a),
+                }
+            }
             PacketType::Subscribe => Packet::Subscribe(Subscribe::read(&mut r, version)?),
             PacketType::SubAck => Packet::SubAck(SubAck::read(&mut r, version)?),
             PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(&mut r, version)?),
@@ -605,6 +606,7 @@ impl Encode for Auth<'_> {
 /// PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as
 /// [`Packet::decode_body`] does; `Ok(None)` for a type only a client sends (CONNECT, SUBSCRIBE,
 /// UNSUBSCRIBE, PINGREQ), whose body is not read. Links only these decoders.
+#[inline(never)]
 pub(crate) fn decode_server_packet<'a>(
     header: &FixedHeader,
     body: &'a [u8],
@@ -617,35 +619,41 @@ pub(crate) fn decode_server_packet<'a>(
     ) {
         return Ok(None);
     }
-    decode_body_with(header, body, |r| {
-        Ok(Some(match ty {
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
-            PacketType::Publish => Packet::Publish(Publish::read(header.flags, r, version)?),
-            PacketType::PubAck => Packet::PubAck(Ack::read(r, version, ty)?),
-            PacketType::PubRec => Packet::PubRec(Ack::read(r, version, ty)?),
-            PacketType::PubRel => Packet::PubRel(Ack::read(r, version, ty)?),
-            PacketType::PubComp => Packet::PubComp(Ack::read(r, version, ty)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
-            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
-            PacketType::Auth => Packet::Auth(Auth::read(r, version)?),
-            PacketType::PingResp => Packet::PingResp,
-            PacketType::Connect
-            | PacketType::Subscribe
-            | PacketType::Unsubscribe
-            | PacketType::PingReq => return Err(DecodeError::UnexpectedPacketType),
-        }))
-    })
+    check_body_len(header, body)?;
+    let mut r = Reader::new(body);
+    let r = &mut r;
+    let packet = match ty {
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
+        PacketType::Publish => Packet::Publish(Publish::read(header.flags, r, version)?),
+        PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+            // One read for the four acknowledgements; only the variant differs.
+            let a = Ack::read(r, version, ty)?;
+            match ty {
+                PacketType::PubAck => Packet::PubAck(a),
+                PacketType::PubRec => Packet::PubRec(a),
+                PacketType::PubRel => Packet::PubRel(a),
+                _ => Packet::PubComp(a),
+            }
+        }
+        PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
+        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
+        PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
+        PacketType::Auth => Packet::Auth(Auth::read(r, version)?),
+        PacketType::PingResp => Packet::PingResp,
+        PacketType::Connect
+        | PacketType::Subscribe
+        | PacketType::Unsubscribe
+        | PacketType::PingReq => return Ok(None),
+    };
+    // Content shorter than the remaining length [MQTT-2.1.4].
+    if !r.is_empty() {
+        return Err(DecodeError::TrailingBytes);
+    }
+    Ok(Some(packet))
 }
 
-/// Decodes a body (the `remaining_len` bytes after `header`) with `read`, checking the length
-/// as [`Packet::decode_body`] does, for callers that decode a few types alone.
-#[inline]
-pub(crate) fn decode_body_with<'a, T>(
-    header: &FixedHeader,
-    body: &'a [u8],
-    read: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
-) -> Result<T, DecodeError> {
+/// Checks that `body` is exactly the `remaining_len` bytes after `header`.
+fn check_body_len(header: &FixedHeader, body: &[u8]) -> Result<(), DecodeError> {
     if body.len() != header.remaining_len {
         return Err(if body.len() < header.remaining_len {
             DecodeError::Truncated
@@ -653,13 +661,7 @@ pub(crate) fn decode_body_with<'a, T>(
             DecodeError::TrailingBytes
         });
     }
-    let mut r = Reader::new(body);
-    let t = read(&mut r)?;
-    // Content shorter than the remaining length [MQTT-2.1.4].
-    if !r.is_empty() {
-        return Err(DecodeError::TrailingBytes);
-    }
-    Ok(t)
+    Ok(())
 }
 
 /// Fixed header plus body, checking the remaining length limit [MQTT-1.5.5].
