@@ -474,16 +474,31 @@ fn encode_parts(
     buf: &mut [u8],
     write: impl FnOnce(&mut Writer<'_>),
 ) -> Result<usize, EncodeError> {
-    let total = total_len(body)?;
+    let (mut w, total) = start_packet(first, body, buf, 0)?;
+    write(&mut w);
+    debug_assert_eq!(w.pos(), total);
+    Ok(total)
+}
+
+/// Checks the size of a packet with a `body`-byte body, `tail` bytes of which the caller sends
+/// later (a streamed payload), and writes its fixed header into `buf`. Returns the writer
+/// positioned after the fixed header and the bytes it will hold; nothing is written on error.
+/// Out of line: one copy for every packet type's encoder.
+#[inline(never)]
+pub(crate) fn start_packet(
+    first: u8,
+    body: usize,
+    buf: &mut [u8],
+    tail: usize,
+) -> Result<(Writer<'_>, usize), EncodeError> {
+    let total = total_len(body)? - tail;
     let Some(out) = buf.get_mut(..total) else {
         return Err(EncodeError::BufferTooSmall { required: total });
     };
     let mut w = Writer::new(out);
     w.u8(first);
     w.varint(body);
-    write(&mut w);
-    debug_assert_eq!(w.pos(), total);
-    Ok(total)
+    Ok((w, total))
 }
 
 /// One packet type's encoder, for callers that know the type statically (the client): calling

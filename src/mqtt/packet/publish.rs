@@ -6,7 +6,7 @@ use super::super::topic;
 use super::super::wire::{self, Reader, Writer};
 use super::super::{PacketId, Qos, Version};
 use super::connect::props_len;
-use super::{DecodeOptions, FixedHeader, PacketType, Status, total_len};
+use super::{DecodeOptions, FixedHeader, PacketType, Status, start_packet, total_len};
 
 const DUP: u8 = 0b1000;
 const RETAIN: u8 = 0b0001;
@@ -211,13 +211,9 @@ impl<'a> Publish<'a> {
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
         let body = self.body_len(version, payload_len)?;
-        let head = total_len(body)? - payload_len;
-        let Some(out) = buf.get_mut(..head) else {
-            return Err(EncodeError::BufferTooSmall { required: head });
-        };
-        let mut w = Writer::new(out);
-        w.u8((PacketType::Publish as u8) << 4 | self.flags());
-        w.varint(body);
+        let first = (PacketType::Publish as u8) << 4 | self.flags();
+        // `body` counts the payload, so the total is at least `payload_len`.
+        let (mut w, head) = start_packet(first, body, buf, payload_len)?;
         self.write_head(version, &mut w);
         debug_assert_eq!(w.pos(), head);
         Ok(head)
