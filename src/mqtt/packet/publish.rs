@@ -220,6 +220,14 @@ impl<'a> Publish<'a> {
     }
 }
 
+/// A two-byte integer from a two-byte field (the callers checked it is there; no panic path).
+fn be16(b: Option<&[u8]>) -> u16 {
+    match b {
+        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+        _ => 0,
+    }
+}
+
 /// Reads the PUBLISH head from `body`, which may be cut short of `remaining_len`. Returns the
 /// head and the number of body bytes it took, or how many more bytes are needed.
 #[inline]
@@ -248,16 +256,16 @@ fn read_head<'a>(
         };
     }
     need!(2);
-    let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    let topic_len = usize::from(be16(body.get(..2)));
     let mut pos = 2 + topic_len;
     need!(pos);
-    let (topic, chars) = wire::utf8_scan(&body[2..pos])?;
+    let (topic, chars) = wire::utf8_scan(body.get(2..pos).unwrap_or_default())?;
     let qos = (flags >> 1) & 0b11;
     let qos_pid = match qos {
         0 => QosPid::AtMostOnce,
         _ => {
             need!(pos + 2);
-            let id = u16::from_be_bytes([body[pos], body[pos + 1]]);
+            let id = be16(body.get(pos..pos + 2));
             pos += 2;
             // [MQTT-2.2.1-3] a QoS > 0 PUBLISH has a non-zero packet identifier.
             let id = PacketId::new(id).ok_or(DecodeError::ZeroPacketId)?;
@@ -276,7 +284,8 @@ fn read_head<'a>(
         pos += n;
         let end = pos.checked_add(len as usize).ok_or(DecodeError::Truncated)?;
         need!(end);
-        let props = Properties::parse(&body[pos..end], PropertyContext::Publish)?;
+        let props =
+            Properties::parse(body.get(pos..end).unwrap_or_default(), PropertyContext::Publish)?;
         pos = end;
         props
     } else {
