@@ -1,7 +1,7 @@
 //! PUBLISH (§3.3), whole or streamed (head first, payload in chunks).
 
 use super::super::error::{DecodeError, EncodeError};
-use super::super::properties::{Properties, PropertyContext};
+use super::super::properties::{Properties, PropertyContext, PropertyId};
 use super::super::topic;
 use super::super::wire::{self, Reader, Writer};
 use super::super::{PacketId, Qos, Version};
@@ -154,7 +154,7 @@ impl<'a> Publish<'a> {
             // [MQTT-3.3.1-2] DUP MUST be 0 for QoS 0; caller misuse.
             return Err(EncodeError::DupWithQos0);
         }
-        if self.topic.is_empty() && v5 && self.properties.topic_alias().is_some() {
+        if self.topic.is_empty() && v5 && self.properties.contains(PropertyId::TopicAlias) {
             // A Topic Alias stands for the topic (§3.3.2.3.4).
         } else {
             topic::validate_topic_name(self.topic).map_err(|_| EncodeError::InvalidTopicName)?;
@@ -297,7 +297,7 @@ fn read_head<'a>(
         if version == Version::V3_1_1 {
             return Err(DecodeError::InvalidTopicName);
         }
-        if properties.topic_alias().is_none() {
+        if !properties.contains(PropertyId::TopicAlias) {
             return Err(DecodeError::EmptyTopicWithoutAlias);
         }
     } else if chars & wire::found::WILDCARD != 0 {
