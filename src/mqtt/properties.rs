@@ -402,7 +402,7 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
 }
 
 /// Reads one property from a list already validated by [`Properties::parse`] or built by
-/// [`PropertiesBuilder`]: the value checks of [`read_property`] held, so they are not repeated
+/// [`PropertiesBuilder`]: the value checks of [`check_property`] held, so they are not repeated
 /// (only the conversion to `&str` checks UTF-8 again, as safe code must). `None` only if the
 /// list ends.
 #[inline]
@@ -476,7 +476,7 @@ fn read_valid<'a>(r: &mut Reader<'a>) -> Option<Property<'a>> {
     })
 }
 
-/// Checks one property at the front of `r` with the same rules as [`read_property`], without
+/// Checks one property at the front of `r` with the same rules as `read_property` (the test reference), without
 /// building the [`Property`] value (the validation pass of [`Properties::parse`]).
 #[inline]
 fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
