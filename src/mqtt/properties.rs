@@ -476,8 +476,9 @@ fn read_valid<'a>(r: &mut Reader<'a>) -> Option<Property<'a>> {
     })
 }
 
-/// Checks one property at the front of `r` with the same rules as `read_property` (the test reference), without
-/// building the [`Property`] value (the validation pass of [`Properties::parse`]).
+/// Checks one property at the front of `r` with the same rules as `read_property` (the test
+/// reference), without building the [`Property`] value (the validation pass of
+/// [`Properties::parse`]).
 #[inline]
 fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
     let before = *r;
