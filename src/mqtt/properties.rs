@@ -931,10 +931,10 @@ impl<'b> PropertiesBuilder<'b> {
             Property::UserProperty(k, v) => wire::check_str(k)? + wire::check_str(v)?,
         };
         let required = self.len + 1 + value_len;
-        if required > self.buf.len() {
+        let Some(out) = self.buf.get_mut(self.len..required) else {
             return Err(EncodeError::BufferTooSmall { required });
-        }
-        let mut w = Writer::new(&mut self.buf[self.len..required]);
+        };
+        let mut w = Writer::new(out);
         w.u8(id as u8);
         write_value(&mut w, &p);
         self.len = required;
