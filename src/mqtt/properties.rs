@@ -191,63 +191,66 @@ pub enum PayloadFormat {
 }
 
 /// One property with its value; strings and binary data borrow the packet.
+///
+/// The discriminant of each variant is its identifier, so [`Property::id`] is a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
 pub enum Property<'a> {
     /// 0x01 Payload Format Indicator.
-    PayloadFormatIndicator(PayloadFormat),
+    PayloadFormatIndicator(PayloadFormat) = 0x01,
     /// 0x02 Message Expiry Interval, seconds.
-    MessageExpiryInterval(u32),
+    MessageExpiryInterval(u32) = 0x02,
     /// 0x03 Content Type.
-    ContentType(&'a str),
+    ContentType(&'a str) = 0x03,
     /// 0x08 Response Topic.
-    ResponseTopic(&'a str),
+    ResponseTopic(&'a str) = 0x08,
     /// 0x09 Correlation Data.
-    CorrelationData(&'a [u8]),
+    CorrelationData(&'a [u8]) = 0x09,
     /// 0x0B Subscription Identifier, 1 to 268,435,455.
-    SubscriptionIdentifier(NonZeroU32),
+    SubscriptionIdentifier(NonZeroU32) = 0x0B,
     /// 0x11 Session Expiry Interval, seconds.
-    SessionExpiryInterval(u32),
+    SessionExpiryInterval(u32) = 0x11,
     /// 0x12 Assigned Client Identifier.
-    AssignedClientIdentifier(&'a str),
+    AssignedClientIdentifier(&'a str) = 0x12,
     /// 0x13 Server Keep Alive, seconds.
-    ServerKeepAlive(u16),
+    ServerKeepAlive(u16) = 0x13,
     /// 0x15 Authentication Method.
-    AuthenticationMethod(&'a str),
+    AuthenticationMethod(&'a str) = 0x15,
     /// 0x16 Authentication Data.
-    AuthenticationData(&'a [u8]),
+    AuthenticationData(&'a [u8]) = 0x16,
     /// 0x17 Request Problem Information.
-    RequestProblemInformation(bool),
+    RequestProblemInformation(bool) = 0x17,
     /// 0x18 Will Delay Interval, seconds.
-    WillDelayInterval(u32),
+    WillDelayInterval(u32) = 0x18,
     /// 0x19 Request Response Information.
-    RequestResponseInformation(bool),
+    RequestResponseInformation(bool) = 0x19,
     /// 0x1A Response Information.
-    ResponseInformation(&'a str),
+    ResponseInformation(&'a str) = 0x1A,
     /// 0x1C Server Reference.
-    ServerReference(&'a str),
+    ServerReference(&'a str) = 0x1C,
     /// 0x1F Reason String.
-    ReasonString(&'a str),
+    ReasonString(&'a str) = 0x1F,
     /// 0x21 Receive Maximum.
-    ReceiveMaximum(NonZeroU16),
+    ReceiveMaximum(NonZeroU16) = 0x21,
     /// 0x22 Topic Alias Maximum.
-    TopicAliasMaximum(u16),
+    TopicAliasMaximum(u16) = 0x22,
     /// 0x23 Topic Alias.
-    TopicAlias(NonZeroU16),
+    TopicAlias(NonZeroU16) = 0x23,
     /// 0x24 Maximum QoS: [`Qos::AtMostOnce`] or [`Qos::AtLeastOnce`].
-    MaximumQos(Qos),
+    MaximumQos(Qos) = 0x24,
     /// 0x25 Retain Available.
-    RetainAvailable(bool),
+    RetainAvailable(bool) = 0x25,
     /// 0x26 User Property: name, value.
-    UserProperty(&'a str, &'a str),
+    UserProperty(&'a str, &'a str) = 0x26,
     /// 0x27 Maximum Packet Size, bytes.
-    MaximumPacketSize(NonZeroU32),
+    MaximumPacketSize(NonZeroU32) = 0x27,
     /// 0x28 Wildcard Subscription Available.
-    WildcardSubscriptionAvailable(bool),
+    WildcardSubscriptionAvailable(bool) = 0x28,
     /// 0x29 Subscription Identifier Available.
-    SubscriptionIdentifierAvailable(bool),
+    SubscriptionIdentifierAvailable(bool) = 0x29,
     /// 0x2A Shared Subscription Available.
-    SharedSubscriptionAvailable(bool),
+    SharedSubscriptionAvailable(bool) = 0x2A,
 }
 
 impl Property<'_> {
@@ -287,6 +290,7 @@ impl Property<'_> {
     }
 }
 
+#[cfg(test)]
 fn bool_value(id: PropertyId, b: u8) -> Result<bool, DecodeError> {
     match b {
         0 => Ok(false),
@@ -296,7 +300,10 @@ fn bool_value(id: PropertyId, b: u8) -> Result<bool, DecodeError> {
     }
 }
 
-/// Reads one property from the front of `r`, checking its value.
+/// Reads one property from the front of `r`, checking its value: the straightforward reader
+/// that the validation pass ([`check_property`]) and the iterator ([`read_valid`]) are tested
+/// against.
+#[cfg(test)]
 fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     // The identifier is a variable byte integer [MQTT-2.2.2.2]; every known one fits one byte.
     let raw = r.varint()?;
@@ -395,7 +402,7 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
 }
 
 /// Reads one property from a list already validated by [`Properties::parse`] or built by
-/// [`PropertiesBuilder`]: the value checks of [`read_property`] held, so they are not repeated
+/// [`PropertiesBuilder`]: the value checks of [`check_property`] held, so they are not repeated
 /// (only the conversion to `&str` checks UTF-8 again, as safe code must). `None` only if the
 /// list ends.
 #[inline]
@@ -469,16 +476,17 @@ fn read_valid<'a>(r: &mut Reader<'a>) -> Option<Property<'a>> {
     })
 }
 
-/// Checks one property at the front of `r` with the same rules as [`read_property`], without
-/// building the [`Property`] value (the validation pass of [`Properties::parse`]).
+/// Checks one property at the front of `r` with the same rules as `read_property` (the test
+/// reference), without building the [`Property`] value (the validation pass of
+/// [`Properties::parse`]).
 #[inline]
 fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
     let before = *r;
     let b = r.u8()?;
     let Some(id) = PropertyId::from_u8(b) else {
-        // Unknown, or a multi-byte identifier (none is defined): report as `read_property` does.
+        // Unknown, or a multi-byte identifier: none is defined, so a well-formed one is unknown.
         let mut again = before;
-        return read_property(&mut again).map(|p| p.id());
+        return Err(DecodeError::UnknownProperty(again.varint()?));
     };
     let invalid = DecodeError::InvalidPropertyValue(id);
     use PropertyId as I;
@@ -535,24 +543,53 @@ fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Properties<'a> {
     raw: &'a [u8],
-    /// Bit `id` set for each property present; [`REPEATED_SUB_ID`] if Subscription Identifier
-    /// appears more than once. A function of `raw`, computed when the list is validated.
-    present: u64,
+    /// Bit [`bit_of`]`(id)` set for each property present; [`REPEATED_SUB_ID`] if Subscription
+    /// Identifier appears more than once. A function of `raw`, computed when the list is
+    /// validated.
+    present: u32,
 }
 
 /// Flag in [`Properties::present`]: more than one Subscription Identifier.
-const REPEATED_SUB_ID: u64 = 1 << 63;
+const REPEATED_SUB_ID: u32 = 1 << 31;
+
+/// For each identifier byte, its position among the 27 defined identifiers (0 for unknown
+/// bytes): the bit of [`Properties::present`] standing for it, so the set fits a `u32`.
+const INDEX: [u8; 64] = {
+    let mut table = [0u8; 64];
+    let (mut id, mut n) = (0u8, 0u8);
+    while id < 64 {
+        if PropertyId::from_u8(id).is_some() {
+            table[id as usize] = n;
+            n += 1;
+        }
+        id += 1;
+    }
+    table
+};
+
+/// The identifier for each bit of [`Properties::present`] (the inverse of [`INDEX`]).
+const BY_INDEX: [u8; 32] = {
+    let mut table = [0u8; 32];
+    let mut id = 0u8;
+    while id < 64 {
+        if PropertyId::from_u8(id).is_some() {
+            table[INDEX[id as usize] as usize] = id;
+        }
+        id += 1;
+    }
+    table
+};
 
 /// For each [`PropertyContext`], the bit set of property identifiers it allows.
-const ALLOWED: [u64; 14] = {
-    let mut table = [0u64; 14];
+const ALLOWED: [u32; 14] = {
+    let mut table = [0u32; 14];
     let mut id = 0u8;
     while id < 64 {
         if let Some(p) = PropertyId::from_u8(id) {
             let mut c = 0;
             while c < 14 {
                 if p.contexts() & (1 << c) != 0 {
-                    table[c] |= 1 << id;
+                    table[c] |= bit_of(p);
                 }
                 c += 1;
             }
@@ -562,8 +599,10 @@ const ALLOWED: [u64; 14] = {
     table
 };
 
-const fn bit_of(id: PropertyId) -> u64 {
-    1 << id as u8
+/// The bit of [`Properties::present`] for `id`.
+const fn bit_of(id: PropertyId) -> u32 {
+    // Identifiers are below 64, so the mask only spares a bounds check.
+    1 << INDEX[id as usize & 63]
 }
 
 impl core::fmt::Debug for Properties<'_> {
@@ -577,10 +616,11 @@ impl<'a> Properties<'a> {
     pub const EMPTY: Properties<'static> = Properties { raw: &[], present: 0 };
 
     /// Validates `raw` (the bytes after the Property Length) as the property list of `context`.
-    #[inline]
+    // Out of line: the validation walker is linked once, not into every packet decoder.
+    #[inline(never)]
     pub fn parse(raw: &'a [u8], context: PropertyContext) -> Result<Self, DecodeError> {
         let mut r = Reader::new(raw);
-        let mut present: u64 = 0;
+        let mut present: u32 = 0;
         // Bit sets, so each property costs two tests: what `is_allowed_in` and `may_repeat_in`
         // say for this context.
         let allowed = ALLOWED[context as usize];
@@ -685,7 +725,7 @@ impl<'a> Properties<'a> {
         let ids = self.present & !REPEATED_SUB_ID;
         let bad = ids & !ALLOWED[context as usize];
         if bad != 0
-            && let Some(id) = PropertyId::from_u8(bad.trailing_zeros() as u8)
+            && let Some(id) = PropertyId::from_u8(BY_INDEX[bad.trailing_zeros() as usize & 31])
         {
             return Err(EncodeError::PropertyNotAllowed(id));
         }
@@ -816,7 +856,7 @@ impl<'a> Iterator for PropertiesIter<'a> {
 pub struct PropertiesBuilder<'b> {
     buf: &'b mut [u8],
     len: usize,
-    seen: u64,
+    seen: u32,
 }
 
 impl<'b> PropertiesBuilder<'b> {
@@ -838,7 +878,7 @@ impl<'b> PropertiesBuilder<'b> {
     /// Appends `p`. On error nothing was appended.
     pub fn push(&mut self, p: Property<'_>) -> Result<&mut Self, EncodeError> {
         let id = p.id();
-        let mask = 1u64 << (id as u8);
+        let mask = bit_of(id);
         let repeatable =
             matches!(id, PropertyId::UserProperty | PropertyId::SubscriptionIdentifier);
         if self.seen & mask != 0 && !repeatable {
@@ -891,10 +931,10 @@ impl<'b> PropertiesBuilder<'b> {
             Property::UserProperty(k, v) => wire::check_str(k)? + wire::check_str(v)?,
         };
         let required = self.len + 1 + value_len;
-        if required > self.buf.len() {
+        let Some(out) = self.buf.get_mut(self.len..required) else {
             return Err(EncodeError::BufferTooSmall { required });
-        }
-        let mut w = Writer::new(&mut self.buf[self.len..required]);
+        };
+        let mut w = Writer::new(out);
         w.u8(id as u8);
         write_value(&mut w, &p);
         self.len = required;
@@ -1044,6 +1084,21 @@ mod tests {
         assert_eq!(p.user_properties().next(), Some(("k", "v")));
         assert!(p.contains(PropertyId::UserProperty));
         assert!(!p.contains(PropertyId::TopicAlias));
+    }
+
+    /// Each identifier has its own bit below [`REPEATED_SUB_ID`], and [`BY_INDEX`] maps it back.
+    #[test]
+    fn present_bits() {
+        let mut seen = 0u32;
+        for p in all() {
+            let bit = bit_of(p.id());
+            assert_eq!(bit.count_ones(), 1);
+            assert_eq!(seen & bit, 0, "{:?}", p.id());
+            assert_eq!(bit & REPEATED_SUB_ID, 0);
+            assert_eq!(BY_INDEX[bit.trailing_zeros() as usize], p.id() as u8);
+            seen |= bit;
+        }
+        assert_eq!(seen.count_ones(), 27);
     }
 
     #[test]
@@ -1207,9 +1262,9 @@ mod tests {
     }
 
     /// `Properties::parse` as first written: through `read_property`, building every value.
-    fn parse_by_reading(raw: &[u8], context: PropertyContext) -> Result<u64, DecodeError> {
+    fn parse_by_reading(raw: &[u8], context: PropertyContext) -> Result<u32, DecodeError> {
         let mut r = Reader::new(raw);
-        let mut present = 0u64;
+        let mut present = 0u32;
         while !r.is_empty() {
             let id = read_property(&mut r)?.id();
             if !id.is_allowed_in(context) {

@@ -26,8 +26,9 @@ macro_rules! reason_codes {
                 }
             }
 
-            /// Bit set of the [`ReasonContext`]s that may carry this code.
-            const fn contexts(self) -> u16 {
+            /// Bit set of the [`ReasonContext`]s that may carry this code, as listed (the
+            /// source of [`CONTEXTS`]).
+            const fn listed_contexts(self) -> u16 {
                 match self {
                     $( Self::$name => $mask, )*
                 }
@@ -160,6 +161,64 @@ pub enum ReasonContext {
     Auth,
 }
 
+/// The bit of a [`ReasonContext`] in a [`CONTEXTS`] entry: PUBACK and PUBREC allow the same
+/// codes (§3.4.2.1, §3.5.2.1), so they share one and the set fits a byte.
+const fn context_bit(context: ReasonContext) -> u8 {
+    match context {
+        ReasonContext::ConnAck => 1,
+        ReasonContext::PubAck | ReasonContext::PubRec => 2,
+        ReasonContext::PubRel => 4,
+        ReasonContext::PubComp => 8,
+        ReasonContext::SubAck => 16,
+        ReasonContext::UnsubAck => 32,
+        ReasonContext::Disconnect => 64,
+        ReasonContext::Auth => 128,
+    }
+}
+
+/// The first codes (0x00 to 0x19) have entries `0..0x1A` of [`CONTEXTS`]; the errors (0x80 to
+/// 0xA2, no gaps) follow.
+const LOW_CODES: usize = 0x1A;
+
+/// The contexts that may carry each code, as [`context_bit`]s, by [`ReasonCode::table_index`]:
+/// a 61-byte table is smaller than the match over 43 codes.
+const CONTEXTS: [u8; LOW_CODES + 0x23] = {
+    const CTX: [ReasonContext; 9] = [
+        ReasonContext::ConnAck,
+        ReasonContext::PubAck,
+        ReasonContext::PubRec,
+        ReasonContext::PubRel,
+        ReasonContext::PubComp,
+        ReasonContext::SubAck,
+        ReasonContext::UnsubAck,
+        ReasonContext::Disconnect,
+        ReasonContext::Auth,
+    ];
+    let mut table = [0u8; LOW_CODES + 0x23];
+    let mut b = 0u8;
+    loop {
+        if let Some(code) = ReasonCode::from_u8(b) {
+            let listed = code.listed_contexts();
+            // PUBACK and PUBREC must agree for their shared bit.
+            assert!((listed & PUBACK == 0) == (listed & PUBREC == 0));
+            let mut bits = 0u8;
+            let mut c = 0;
+            while c < CTX.len() {
+                if listed & (1 << CTX[c] as u16) != 0 {
+                    bits |= context_bit(CTX[c]);
+                }
+                c += 1;
+            }
+            table[code.table_index()] = bits;
+        }
+        if b == u8::MAX {
+            break;
+        }
+        b += 1;
+    }
+    table
+};
+
 #[allow(non_upper_case_globals)]
 impl ReasonCode {
     /// 0x00 Normal disconnection (DISCONNECT), the same value as [`ReasonCode::Success`].
@@ -179,10 +238,18 @@ impl ReasonCode {
         self.code() >= 0x80
     }
 
+    /// This code's entry in [`CONTEXTS`].
+    const fn table_index(self) -> usize {
+        let c = self as usize;
+        if c < 0x80 { c } else { c - 0x80 + LOW_CODES }
+    }
+
     /// Whether `context` may carry this code [MQTT-2.4].
     #[inline]
     pub const fn is_allowed_in(self, context: ReasonContext) -> bool {
-        self.contexts() & (1 << context as u16) != 0
+        let i = self.table_index();
+        let bits = if i < CONTEXTS.len() { CONTEXTS[i] } else { 0 };
+        bits & context_bit(context) != 0
     }
 
     /// The SUBACK code granting `qos`.
@@ -277,6 +344,22 @@ mod tests {
         assert_eq!(ReasonCode::NormalDisconnection, ReasonCode::Success);
         assert_eq!(ReasonCode::GrantedQos0.code(), 0);
         assert_eq!(ReasonCode::WildcardSubscriptionsNotSupported.code(), 0xA2);
+    }
+
+    /// The table agrees with the list for every code and context.
+    #[test]
+    fn context_table_matches_the_list() {
+        use ReasonContext::*;
+        let all = [ConnAck, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, Disconnect, Auth];
+        for b in 0..=255u8 {
+            if let Some(r) = ReasonCode::from_u8(b) {
+                assert!(r.code() < LOW_CODES as u8 || r.code() >= 0x80, "{r:?}");
+                for c in all {
+                    let listed = r.listed_contexts() & (1 << c as u16) != 0;
+                    assert_eq!(r.is_allowed_in(c), listed, "{r:?} in {c:?}");
+                }
+            }
+        }
     }
 
     #[test]

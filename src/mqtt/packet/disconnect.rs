@@ -121,7 +121,7 @@ impl<'a> Auth<'a> {
         let (reason_code, properties) = read_tail(r, ReasonContext::Auth, PropertyContext::Auth)?;
         // §3.15.2.2.2: omitting the Authentication Method is a Protocol Error (only the bare
         // Success form, remaining length 0, carries no properties at all).
-        if body && properties.get(PropertyId::AuthenticationMethod).is_none() {
+        if body && !properties.contains(PropertyId::AuthenticationMethod) {
             return Err(DecodeError::MissingAuthenticationMethod);
         }
         Ok(Auth { reason_code, properties })
@@ -137,7 +137,7 @@ impl<'a> Auth<'a> {
             ReasonContext::Auth,
             PropertyContext::Auth,
         )?;
-        if len > 0 && self.properties.get(PropertyId::AuthenticationMethod).is_none() {
+        if len > 0 && !self.properties.contains(PropertyId::AuthenticationMethod) {
             return Err(EncodeError::MissingAuthenticationMethod);
         }
         Ok(len)

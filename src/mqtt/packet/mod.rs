@@ -329,22 +329,23 @@ impl<'a> Packet<'a> {
         body: &'a [u8],
         version: Version,
     ) -> Result<Packet<'a>, DecodeError> {
-        if body.len() != header.remaining_len {
-            return Err(if body.len() < header.remaining_len {
-                DecodeError::Truncated
-            } else {
-                DecodeError::TrailingBytes
-            });
-        }
+        check_body_len(header, body)?;
         let mut r = Reader::new(body);
-        let packet = match header.packet_type {
+        let ty = header.packet_type;
+        let packet = match ty {
             PacketType::Connect => Packet::Connect(Connect::read(&mut r)?),
             PacketType::ConnAck => Packet::ConnAck(ConnAck::read(&mut r, version)?),
             PacketType::Publish => Packet::Publish(Publish::read(header.flags, &mut r, version)?),
-            PacketType::PubAck => Packet::PubAck(Ack::read(&mut r, version, header.packet_type)?),
-            PacketType::PubRec => Packet::PubRec(Ack::read(&mut r, version, header.packet_type)?),
-            PacketType::PubRel => Packet::PubRel(Ack::read(&mut r, version, header.packet_type)?),
-            PacketType::PubComp => Packet::PubComp(Ack::read(&mut r, version, header.packet_type)?),
+            PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+                // One read for the four acknowledgements; only the variant differs.
+                let a = Ack::read(&mut r, version, ty)?;
+                match ty {
+                    PacketType::PubAck => Packet::PubAck(a),
+                    PacketType::PubRec => Packet::PubRec(a),
+                    PacketType::PubRel => Packet::PubRel(a),
+                    _ => Packet::PubComp(a),
+                }
+            }
             PacketType::Subscribe => Packet::Subscribe(Subscribe::read(&mut r, version)?),
             PacketType::SubAck => Packet::SubAck(SubAck::read(&mut r, version)?),
             PacketType::Unsubscribe => Packet::Unsubscribe(Unsubscribe::read(&mut r, version)?),
@@ -473,16 +474,31 @@ fn encode_parts(
     buf: &mut [u8],
     write: impl FnOnce(&mut Writer<'_>),
 ) -> Result<usize, EncodeError> {
-    let total = total_len(body)?;
+    let (mut w, total) = start_packet(first, body, buf, 0)?;
+    write(&mut w);
+    debug_assert_eq!(w.pos(), total);
+    Ok(total)
+}
+
+/// Checks the size of a packet with a `body`-byte body, `tail` bytes of which the caller sends
+/// later (a streamed payload), and writes its fixed header into `buf`. Returns the writer
+/// positioned after the fixed header and the bytes it will hold; nothing is written on error.
+/// Out of line: one copy for every packet type's encoder.
+#[inline(never)]
+pub(crate) fn start_packet(
+    first: u8,
+    body: usize,
+    buf: &mut [u8],
+    tail: usize,
+) -> Result<(Writer<'_>, usize), EncodeError> {
+    let total = total_len(body)? - tail;
     let Some(out) = buf.get_mut(..total) else {
         return Err(EncodeError::BufferTooSmall { required: total });
     };
     let mut w = Writer::new(out);
     w.u8(first);
     w.varint(body);
-    write(&mut w);
-    debug_assert_eq!(w.pos(), total);
-    Ok(total)
+    Ok((w, total))
 }
 
 /// One packet type's encoder, for callers that know the type statically (the client): calling
@@ -605,6 +621,7 @@ impl Encode for Auth<'_> {
 /// PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as
 /// [`Packet::decode_body`] does; `Ok(None)` for a type only a client sends (CONNECT, SUBSCRIBE,
 /// UNSUBSCRIBE, PINGREQ), whose body is not read. Links only these decoders.
+#[inline(never)]
 pub(crate) fn decode_server_packet<'a>(
     header: &FixedHeader,
     body: &'a [u8],
@@ -617,35 +634,41 @@ pub(crate) fn decode_server_packet<'a>(
     ) {
         return Ok(None);
     }
-    decode_body_with(header, body, |r| {
-        Ok(Some(match ty {
-            PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
-            PacketType::Publish => Packet::Publish(Publish::read(header.flags, r, version)?),
-            PacketType::PubAck => Packet::PubAck(Ack::read(r, version, ty)?),
-            PacketType::PubRec => Packet::PubRec(Ack::read(r, version, ty)?),
-            PacketType::PubRel => Packet::PubRel(Ack::read(r, version, ty)?),
-            PacketType::PubComp => Packet::PubComp(Ack::read(r, version, ty)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
-            PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
-            PacketType::Auth => Packet::Auth(Auth::read(r, version)?),
-            PacketType::PingResp => Packet::PingResp,
-            PacketType::Connect
-            | PacketType::Subscribe
-            | PacketType::Unsubscribe
-            | PacketType::PingReq => return Err(DecodeError::UnexpectedPacketType),
-        }))
-    })
+    check_body_len(header, body)?;
+    let mut r = Reader::new(body);
+    let r = &mut r;
+    let packet = match ty {
+        PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
+        PacketType::Publish => Packet::Publish(Publish::read(header.flags, r, version)?),
+        PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+            // One read for the four acknowledgements; only the variant differs.
+            let a = Ack::read(r, version, ty)?;
+            match ty {
+                PacketType::PubAck => Packet::PubAck(a),
+                PacketType::PubRec => Packet::PubRec(a),
+                PacketType::PubRel => Packet::PubRel(a),
+                _ => Packet::PubComp(a),
+            }
+        }
+        PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
+        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
+        PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
+        PacketType::Auth => Packet::Auth(Auth::read(r, version)?),
+        PacketType::PingResp => Packet::PingResp,
+        PacketType::Connect
+        | PacketType::Subscribe
+        | PacketType::Unsubscribe
+        | PacketType::PingReq => return Ok(None),
+    };
+    // Content shorter than the remaining length [MQTT-2.1.4].
+    if !r.is_empty() {
+        return Err(DecodeError::TrailingBytes);
+    }
+    Ok(Some(packet))
 }
 
-/// Decodes a body (the `remaining_len` bytes after `header`) with `read`, checking the length
-/// as [`Packet::decode_body`] does, for callers that decode a few types alone.
-#[inline]
-pub(crate) fn decode_body_with<'a, T>(
-    header: &FixedHeader,
-    body: &'a [u8],
-    read: impl FnOnce(&mut Reader<'a>) -> Result<T, DecodeError>,
-) -> Result<T, DecodeError> {
+/// Checks that `body` is exactly the `remaining_len` bytes after `header`.
+fn check_body_len(header: &FixedHeader, body: &[u8]) -> Result<(), DecodeError> {
     if body.len() != header.remaining_len {
         return Err(if body.len() < header.remaining_len {
             DecodeError::Truncated
@@ -653,13 +676,7 @@ pub(crate) fn decode_body_with<'a, T>(
             DecodeError::TrailingBytes
         });
     }
-    let mut r = Reader::new(body);
-    let t = read(&mut r)?;
-    // Content shorter than the remaining length [MQTT-2.1.4].
-    if !r.is_empty() {
-        return Err(DecodeError::TrailingBytes);
-    }
-    Ok(t)
+    Ok(())
 }
 
 /// Fixed header plus body, checking the remaining length limit [MQTT-1.5.5].

@@ -1,12 +1,12 @@
 //! PUBLISH (§3.3), whole or streamed (head first, payload in chunks).
 
 use super::super::error::{DecodeError, EncodeError};
-use super::super::properties::{Properties, PropertyContext};
+use super::super::properties::{Properties, PropertyContext, PropertyId};
 use super::super::topic;
 use super::super::wire::{self, Reader, Writer};
 use super::super::{PacketId, Qos, Version};
 use super::connect::props_len;
-use super::{DecodeOptions, FixedHeader, PacketType, Status, total_len};
+use super::{DecodeOptions, FixedHeader, PacketType, Status, start_packet, total_len};
 
 const DUP: u8 = 0b1000;
 const RETAIN: u8 = 0b0001;
@@ -154,7 +154,7 @@ impl<'a> Publish<'a> {
             // [MQTT-3.3.1-2] DUP MUST be 0 for QoS 0; caller misuse.
             return Err(EncodeError::DupWithQos0);
         }
-        if self.topic.is_empty() && v5 && self.properties.topic_alias().is_some() {
+        if self.topic.is_empty() && v5 && self.properties.contains(PropertyId::TopicAlias) {
             // A Topic Alias stands for the topic (§3.3.2.3.4).
         } else {
             topic::validate_topic_name(self.topic).map_err(|_| EncodeError::InvalidTopicName)?;
@@ -211,16 +211,20 @@ impl<'a> Publish<'a> {
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
         let body = self.body_len(version, payload_len)?;
-        let head = total_len(body)? - payload_len;
-        let Some(out) = buf.get_mut(..head) else {
-            return Err(EncodeError::BufferTooSmall { required: head });
-        };
-        let mut w = Writer::new(out);
-        w.u8((PacketType::Publish as u8) << 4 | self.flags());
-        w.varint(body);
+        let first = (PacketType::Publish as u8) << 4 | self.flags();
+        // `body` counts the payload, so the total is at least `payload_len`.
+        let (mut w, head) = start_packet(first, body, buf, payload_len)?;
         self.write_head(version, &mut w);
         debug_assert_eq!(w.pos(), head);
         Ok(head)
+    }
+}
+
+/// A two-byte integer from a two-byte field (the callers checked it is there; no panic path).
+fn be16(b: Option<&[u8]>) -> u16 {
+    match b {
+        Some(&[hi, lo]) => u16::from_be_bytes([hi, lo]),
+        _ => 0,
     }
 }
 
@@ -252,16 +256,16 @@ fn read_head<'a>(
         };
     }
     need!(2);
-    let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+    let topic_len = usize::from(be16(body.get(..2)));
     let mut pos = 2 + topic_len;
     need!(pos);
-    let (topic, chars) = wire::utf8_scan(&body[2..pos])?;
+    let (topic, chars) = wire::utf8_scan(body.get(2..pos).unwrap_or_default())?;
     let qos = (flags >> 1) & 0b11;
     let qos_pid = match qos {
         0 => QosPid::AtMostOnce,
         _ => {
             need!(pos + 2);
-            let id = u16::from_be_bytes([body[pos], body[pos + 1]]);
+            let id = be16(body.get(pos..pos + 2));
             pos += 2;
             // [MQTT-2.2.1-3] a QoS > 0 PUBLISH has a non-zero packet identifier.
             let id = PacketId::new(id).ok_or(DecodeError::ZeroPacketId)?;
@@ -280,7 +284,8 @@ fn read_head<'a>(
         pos += n;
         let end = pos.checked_add(len as usize).ok_or(DecodeError::Truncated)?;
         need!(end);
-        let props = Properties::parse(&body[pos..end], PropertyContext::Publish)?;
+        let props =
+            Properties::parse(body.get(pos..end).unwrap_or_default(), PropertyContext::Publish)?;
         pos = end;
         props
     } else {
@@ -292,7 +297,7 @@ fn read_head<'a>(
         if version == Version::V3_1_1 {
             return Err(DecodeError::InvalidTopicName);
         }
-        if properties.topic_alias().is_none() {
+        if !properties.contains(PropertyId::TopicAlias) {
             return Err(DecodeError::EmptyTopicWithoutAlias);
         }
     } else if chars & wire::found::WILDCARD != 0 {
