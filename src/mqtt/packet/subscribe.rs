@@ -718,8 +718,8 @@ impl<'a> Unsubscribe<'a> {
     }
 }
 
-/// UNSUBACK. MQTT 3.1.1 has only the packet identifier: decoded reason codes are empty and
-/// reason codes to encode are not sent.
+/// UNSUBACK. MQTT 3.1.1 has only the packet identifier: decoded reason codes are empty, and
+/// encoding reason codes for 3.1.1 is refused with [`EncodeError::NotInVersion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UnsubAck<'a> {
@@ -766,6 +766,10 @@ impl<'a> UnsubAck<'a> {
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         if version == Version::V3_1_1 {
+            // A 3.1.1 UNSUBACK is the packet identifier alone: reason codes are 5.0 only.
+            if !self.reason_codes.is_empty() {
+                return Err(EncodeError::NotInVersion);
+            }
             props_len(&self.properties, false, PropertyContext::UnsubAck)?;
             return Ok(2);
         }
@@ -958,6 +962,29 @@ mod tests {
             // "$share/g/#" is an ordinary filter in 3.1.1, so both versions take it.
             assert!(Packet::Unsubscribe(d).encode(Version::V3_1_1, &mut out).is_ok());
         }
+    }
+
+    #[test]
+    fn v311_unsuback_refuses_reason_codes() {
+        let mut out = [0u8; 16];
+        let codes = [ReasonCode::Success];
+        let with_codes = Packet::UnsubAck(UnsubAck::new(pid(7), &codes));
+        assert_eq!(with_codes.encode(Version::V3_1_1, &mut out), Err(EncodeError::NotInVersion));
+        assert_eq!(with_codes.encoded_len(Version::V3_1_1), Err(EncodeError::NotInVersion));
+        assert_eq!(out, [0u8; 16]);
+        // Without reason codes: the packet identifier alone.
+        let bare = Packet::UnsubAck(UnsubAck::new(pid(7), &[]));
+        assert_eq!(bare.encode(Version::V3_1_1, &mut out), Ok(4));
+        assert_eq!(out[..4], [0xB0, 0x02, 0x00, 0x07]);
+        // A 3.1.1 UNSUBACK decodes with no reason codes and re-encodes as it was.
+        let Packet::UnsubAck(d) = decode_v(&out[..4], Version::V3_1_1).unwrap() else {
+            panic!("not an UNSUBACK")
+        };
+        let mut again = [0u8; 16];
+        assert_eq!(Packet::UnsubAck(d).encode(Version::V3_1_1, &mut again), Ok(4));
+        assert_eq!(again[..4], out[..4]);
+        // 5.0 requires them.
+        assert_eq!(bare.encode(Version::V5, &mut out), Err(EncodeError::NoReasonCodes));
     }
 
     fn pid(v: u16) -> PacketId {
