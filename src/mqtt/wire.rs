@@ -125,18 +125,19 @@ const LO7: u64 = LO * 0x7f;
 const BIT3: u64 = LO * 0x08;
 const PLUS: u64 = LO * b'+' as u64;
 
-/// Whether the wildcard at `i` (if any) fills its whole level.
+/// Whether the wildcard at `i` fills its whole level.
 #[inline]
 fn placed(bytes: &[u8], i: usize) -> bool {
-    // The start of the string behaves as if after a separator.
-    let after_separator = i == 0 || bytes.get(i - 1) == Some(&b'/');
-    match bytes.get(i) {
-        // [MQTT-4.7.1-1] '#' alone in the last level.
-        Some(b'#') => after_separator && i + 1 == bytes.len(),
-        // [MQTT-4.7.1-2] '+' occupies an entire level.
-        Some(b'+') => after_separator && matches!(bytes.get(i + 1), None | Some(b'/')),
-        _ => true,
-    }
+    // The start of the string behaves as if after a separator, its end as if before one.
+    let at = |j: usize| bytes.get(j).copied().unwrap_or(b'/');
+    let prev = i.checked_sub(1).map_or(b'/', at);
+    prev == b'/'
+        && match at(i) {
+            // [MQTT-4.7.1-1] '#' alone in the last level.
+            b'#' => i + 1 == bytes.len(),
+            // [MQTT-4.7.1-2] '+' occupies an entire level.
+            _ => at(i + 1) == b'/',
+        }
 }
 
 /// Whether the wildcard in `w`, the eight bytes of `bytes` at `base`, are misplaced: finds
