@@ -553,6 +553,40 @@ impl<'a> Subscribe<'a> {
     }
 }
 
+/// Reads a SUBACK (`unsuback` false) or UNSUBACK body, one reader for both: packet
+/// identifier, properties (5.0) and at least one reason code allowed in the packet; a 3.1.1
+/// UNSUBACK is the packet identifier alone.
+#[inline(never)]
+fn read_ack<'a>(
+    r: &mut Reader<'a>,
+    version: Version,
+    unsuback: bool,
+) -> Result<(PacketId, Properties<'a>, ReasonCodes<'a>), DecodeError> {
+    let packet_id = read_packet_id(r)?;
+    let v5 = version == Version::V5;
+    if unsuback && !v5 {
+        return Ok((packet_id, Properties::default(), ReasonCodes(List::Raw(&[], version))));
+    }
+    let (properties, context) = match unsuback {
+        false => (PropertyContext::SubAck, ReasonContext::SubAck),
+        true => (PropertyContext::UnsubAck, ReasonContext::UnsubAck),
+    };
+    let properties = if v5 { Properties::read(r, properties)? } else { Properties::default() };
+    let raw = r.rest();
+    if raw.is_empty() {
+        return Err(DecodeError::NoReasonCodes);
+    }
+    for &b in raw {
+        // 3.1.1 has SUBACK return codes only: 0-2 granted QoS, 0x80 failure.
+        let code = if v5 { ReasonCode::from_u8(b) } else { ReasonCode::from_v3_suback(b) }
+            .ok_or(DecodeError::UnknownReasonCode(b))?;
+        if !code.is_allowed_in(context) {
+            return Err(DecodeError::ReasonCodeNotAllowed(code));
+        }
+    }
+    Ok((packet_id, properties, ReasonCodes(List::Raw(raw, version))))
+}
+
 /// SUBACK. In 3.1.1 the return codes are mapped: 0-2 granted QoS, 0x80
 /// [`ReasonCode::UnspecifiedError`]; on encode every failure code becomes 0x80.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -577,27 +611,8 @@ impl<'a> SubAck<'a> {
     }
 
     pub(super) fn read(r: &mut Reader<'a>, version: Version) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r)?;
-        let properties = if version == Version::V5 {
-            Properties::read(r, PropertyContext::SubAck)?
-        } else {
-            Properties::default()
-        };
-        let raw = r.rest();
-        if raw.is_empty() {
-            return Err(DecodeError::NoReasonCodes);
-        }
-        for &b in raw {
-            let code = match version {
-                Version::V5 => ReasonCode::from_u8(b),
-                Version::V3_1_1 => ReasonCode::from_v3_suback(b),
-            }
-            .ok_or(DecodeError::UnknownReasonCode(b))?;
-            if !code.is_allowed_in(ReasonContext::SubAck) {
-                return Err(DecodeError::ReasonCodeNotAllowed(code));
-            }
-        }
-        Ok(SubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
+        let (packet_id, properties, reason_codes) = read_ack(r, version, false)?;
+        Ok(SubAck { packet_id, properties, reason_codes })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
@@ -742,26 +757,8 @@ impl<'a> UnsubAck<'a> {
     }
 
     pub(super) fn read(r: &mut Reader<'a>, version: Version) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r)?;
-        if version == Version::V3_1_1 {
-            return Ok(UnsubAck {
-                packet_id,
-                properties: Properties::default(),
-                reason_codes: ReasonCodes(List::Raw(&[], version)),
-            });
-        }
-        let properties = Properties::read(r, PropertyContext::UnsubAck)?;
-        let raw = r.rest();
-        if raw.is_empty() {
-            return Err(DecodeError::NoReasonCodes);
-        }
-        for &b in raw {
-            let code = ReasonCode::from_u8(b).ok_or(DecodeError::UnknownReasonCode(b))?;
-            if !code.is_allowed_in(ReasonContext::UnsubAck) {
-                return Err(DecodeError::ReasonCodeNotAllowed(code));
-            }
-        }
-        Ok(UnsubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
+        let (packet_id, properties, reason_codes) = read_ack(r, version, true)?;
+        Ok(UnsubAck { packet_id, properties, reason_codes })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
@@ -961,6 +958,71 @@ mod tests {
             assert_eq!(&out[..len], &buf[..len]);
             // "$share/g/#" is an ordinary filter in 3.1.1, so both versions take it.
             assert!(Packet::Unsubscribe(d).encode(Version::V3_1_1, &mut out).is_ok());
+        }
+    }
+
+    fn ack_codes(p: Packet<'_>) -> ReasonCodes<'_> {
+        match p {
+            Packet::SubAck(a) => a.reason_codes,
+            Packet::UnsubAck(a) => a.reason_codes,
+            other => panic!("not an acknowledgement: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn suback_and_unsuback_reason_code_rules() {
+        use ReasonCode as R;
+        let (v5, v3) = (Version::V5, Version::V3_1_1);
+        for (bytes, version, want) in [
+            // SUBACK: at least one code, known, allowed in SUBACK (§3.9.3).
+            (&[0x90, 0x03, 0x00, 0x01, 0x00][..], v5, Err(DecodeError::NoReasonCodes)),
+            (&[0x90, 0x04, 0x00, 0x01, 0x00, 0x03], v5, Err(DecodeError::UnknownReasonCode(3))),
+            (
+                &[0x90, 0x04, 0x00, 0x01, 0x00, 0x11],
+                v5,
+                Err(DecodeError::ReasonCodeNotAllowed(R::NoSubscriptionExisted)),
+            ),
+            (&[0x90, 0x02, 0x00, 0x01], v3, Err(DecodeError::NoReasonCodes)),
+            // 3.1.1 return codes are 0-2 and 0x80 only.
+            (&[0x90, 0x03, 0x00, 0x01, 0x87], v3, Err(DecodeError::UnknownReasonCode(0x87))),
+            (
+                &[0x90, 0x04, 0x00, 0x01, 0x02, 0x80],
+                v3,
+                Ok(&[R::GrantedQos2, R::UnspecifiedError][..]),
+            ),
+            // UNSUBACK: the same rules in 5.0, the packet identifier alone in 3.1.1.
+            (&[0xB0, 0x03, 0x00, 0x01, 0x00], v5, Err(DecodeError::NoReasonCodes)),
+            (&[0xB0, 0x04, 0x00, 0x01, 0x00, 0x03], v5, Err(DecodeError::UnknownReasonCode(3))),
+            (
+                &[0xB0, 0x04, 0x00, 0x01, 0x00, 0x01],
+                v5,
+                Err(DecodeError::ReasonCodeNotAllowed(R::GrantedQos1)),
+            ),
+            (&[0xB0, 0x04, 0x00, 0x01, 0x00, 0x11], v5, Ok(&[R::NoSubscriptionExisted][..])),
+            (&[0xB0, 0x03, 0x00, 0x01, 0x00], v3, Err(DecodeError::TrailingBytes)),
+            (&[0xB0, 0x02, 0x00, 0x01], v3, Ok(&[][..])),
+        ] {
+            match (decode_v(bytes, version).map(ack_codes), want) {
+                (Ok(c), Ok(w)) => assert!(c.iter().eq(w.iter().copied()), "{bytes:x?}"),
+                (Err(e), Err(w)) => assert_eq!(e, w, "{bytes:x?}"),
+                (r, w) => panic!("{bytes:x?}: {r:?} vs {w:?}"),
+            }
+            // Cut short: partial; with trailing bytes: the same result, the rest untouched.
+            for n in 0..bytes.len() {
+                let r = decode(&bytes[..n], &DecodeOptions::new(version));
+                assert!(matches!(r, Ok(Status::Partial { .. })), "{bytes:x?} cut at {n}");
+            }
+            let mut long = [0xEEu8; 16];
+            long[..bytes.len()].copy_from_slice(bytes);
+            let r = decode(&long[..bytes.len() + 3], &DecodeOptions::new(version));
+            match (r, want) {
+                (Ok(Status::Complete((p, n))), Ok(w)) => {
+                    assert_eq!(n, bytes.len());
+                    assert!(ack_codes(p).iter().eq(w.iter().copied()));
+                }
+                (Err(e), Err(w)) => assert_eq!(e, w),
+                (r, w) => panic!("{bytes:x?}: {r:?} vs {w:?}"),
+            }
         }
     }
 
