@@ -317,6 +317,33 @@ impl<'a> ListCursor<'a> {
     }
 }
 
+impl SubscribeFilters<'_> {
+    /// Number of entries (counts decoded lists by walking them).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+impl UnsubscribeFilters<'_> {
+    /// Number of entries (counts decoded lists by walking them).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+impl ReasonCodes<'_> {
+    /// Number of reason codes.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            // One byte per code, every byte a code (checked when decoded).
+            List::Raw(raw, _) => raw.len(),
+            // Reason code lists are never kept as text.
+            List::Text(..) => 0,
+            List::Slice(s) => s.len(),
+        }
+    }
+}
+
 macro_rules! list_impls {
     ($name:ident, $item:ty, $iter:ident) => {
         impl<'a> $name<'a> {
@@ -337,11 +364,6 @@ macro_rules! list_impls {
                     List::Text(text, _) => text.is_empty(),
                     List::Slice(s) => s.is_empty(),
                 }
-            }
-
-            /// Number of entries (counts decoded lists by walking them).
-            pub fn len(&self) -> usize {
-                self.iter().count()
             }
         }
 
@@ -1003,7 +1025,10 @@ mod tests {
             (&[0xB0, 0x02, 0x00, 0x01], v3, Ok(&[][..])),
         ] {
             match (decode_v(bytes, version).map(ack_codes), want) {
-                (Ok(c), Ok(w)) => assert!(c.iter().eq(w.iter().copied()), "{bytes:x?}"),
+                (Ok(c), Ok(w)) => {
+                    assert!(c.iter().eq(w.iter().copied()), "{bytes:x?}");
+                    assert_eq!(c.len(), w.len());
+                }
                 (Err(e), Err(w)) => assert_eq!(e, w, "{bytes:x?}"),
                 (r, w) => panic!("{bytes:x?}: {r:?} vs {w:?}"),
             }
