@@ -292,14 +292,16 @@ impl<'a> Reader<'a> {
 
     #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        let (&b, rest) = self.buf.split_first_chunk().ok_or(DecodeError::Truncated)?;
+        self.buf = rest;
+        Ok(u16::from_be_bytes(b))
     }
 
     #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        let (&b, rest) = self.buf.split_first_chunk().ok_or(DecodeError::Truncated)?;
+        self.buf = rest;
+        Ok(u32::from_be_bytes(b))
     }
 
     #[inline]
