@@ -363,9 +363,14 @@ impl<'b> Writer<'b> {
         self.pos
     }
 
+    // The size was checked before writing: the bounds checks below never fail, and a failed one
+    // would only skip the write (no panic path in the firmware).
+
     #[inline]
     pub(crate) fn u8(&mut self, b: u8) {
-        self.buf[self.pos] = b;
+        if let Some(to) = self.buf.get_mut(self.pos) {
+            *to = b;
+        }
         self.pos += 1;
     }
 
@@ -381,8 +386,11 @@ impl<'b> Writer<'b> {
 
     #[inline]
     pub(crate) fn bytes(&mut self, b: &[u8]) {
-        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
-        self.pos += b.len();
+        let end = self.pos + b.len();
+        if let Some(to) = self.buf.get_mut(self.pos..end) {
+            to.copy_from_slice(b);
+        }
+        self.pos = end;
     }
 
     /// Two-byte length then the bytes; the length was checked by the size computation.
