@@ -31,139 +31,76 @@ use super::wire::{found, scan};
 
 const SHARE_PREFIX: &str = "$share/";
 
-#[inline]
-fn check_common(s: &str) -> Result<u8, TopicError> {
-    if s.is_empty() {
-        return Err(TopicError::Empty);
-    }
-    if s.len() > u16::MAX as usize {
-        return Err(TopicError::TooLong);
-    }
-    let flags = scan(s.as_bytes());
-    if flags & found::NUL != 0 {
-        return Err(TopicError::NullCharacter);
-    }
-    Ok(flags)
-}
-
 /// Checks a topic name (PUBLISH, will topic).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
-    let flags = check_common(name)?;
     // [MQTT-3.3.2-2] The Topic Name MUST NOT contain wildcard characters.
-    if flags & found::WILDCARD != 0 {
+    if scan_topic(name)? & found::WILDCARD != 0 {
         return Err(TopicError::WildcardInName);
     }
     Ok(())
 }
 
 /// Checks a topic filter's wildcard placement (without the shared-subscription rules).
-#[inline]
 pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
-    if filter.is_empty() {
-        return Err(TopicError::Empty);
-    }
-    validate_filter_scanned(filter, scan_filter(filter.as_bytes()))
-}
-
-/// [`validate_topic_filter`] for a filter whose [`scan_filter`] flags are known (decode and
-/// encode scan strings once).
-#[inline]
-pub(crate) fn validate_filter_scanned(filter: &str, flags: u8) -> Result<(), TopicError> {
-    if filter.is_empty() {
-        return Err(TopicError::Empty);
-    }
-    if filter.len() > u16::MAX as usize {
-        return Err(TopicError::TooLong);
-    }
-    if flags & found::NUL != 0 {
-        return Err(TopicError::NullCharacter);
-    }
-    if flags & MISPLACED != 0 {
-        return Err(TopicError::MisplacedWildcard);
-    }
-    Ok(())
-}
-
-/// Flag of [`scan_filter`]: a wildcard that does not fill its whole level.
-pub(crate) const MISPLACED: u8 = 0x80;
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = LO * 0x80;
-const LO7: u64 = LO * 0x7f;
-const BIT3: u64 = LO * 0x08;
-const PLUS: u64 = LO * b'+' as u64;
-
-/// Whether the wildcard at `i` (if any) fills its whole level.
-#[inline]
-fn placed(bytes: &[u8], i: usize) -> bool {
-    // The start of the filter behaves as if after a separator.
-    let after_separator = i == 0 || bytes.get(i - 1) == Some(&b'/');
-    match bytes.get(i) {
-        // [MQTT-4.7.1-1] '#' alone in the last level.
-        Some(b'#') => after_separator && i + 1 == bytes.len(),
-        // [MQTT-4.7.1-2] '+' occupies an entire level.
-        Some(b'+') => after_separator && matches!(bytes.get(i + 1), None | Some(b'/')),
-        _ => true,
-    }
-}
-
-/// Whether a wildcard in `w`, the eight bytes of `bytes` at `base`, is misplaced: finds them
-/// exactly (`+` and `#` differ only in bit 3) and checks their neighbours.
-#[inline]
-fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
-    let x = (w | BIT3) ^ PLUS;
-    let mut m = !(((x & LO7).wrapping_add(LO7)) | x | LO7);
-    while m != 0 {
-        if !placed(bytes, base + (m.trailing_zeros() / 8) as usize) {
-            return true;
-        }
-        m &= m - 1;
-    }
-    false
-}
-
-/// [`scan`] for a topic filter, in the same single pass: the `found` flags, plus [`MISPLACED`]
-/// when a wildcard does not fill its level. Words without a wildcard cost what [`scan`] costs.
-#[inline(always)]
-pub(crate) fn scan_filter(bytes: &[u8]) -> u8 {
-    let (mut nul, mut wild, mut misplaced) = (0u64, 0u64, false);
-    let mut word = |base: usize, w: u64| {
-        nul |= w.wrapping_sub(LO) & !w;
-        let x = (w | BIT3) ^ PLUS;
-        let here = x.wrapping_sub(LO) & !x & HI;
-        wild |= here;
-        if here != 0 {
-            misplaced |= misplaced_in(bytes, base, w);
-        }
-    };
-    let (words, rest) = bytes.as_chunks::<8>();
-    for (k, &c) in words.iter().enumerate() {
-        word(8 * k, u64::from_le_bytes(c));
-    }
-    if !rest.is_empty() {
-        // The last eight bytes again when there are that many (a second look changes nothing),
-        // else the tail padded with a byte that matches nothing.
-        match bytes.len().checked_sub(8).and_then(|start| Some((start, bytes.get(start..)?))) {
-            Some((start, &[a, b, c, d, e, f, g, h])) => {
-                word(start, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
-            }
-            _ => {
-                word(0, rest.iter().rev().fold(LO * u64::from(b'a'), |w, &b| w << 8 | u64::from(b)))
-            }
-        }
-    }
-    (if nul & HI != 0 { found::NUL } else { 0 })
-        | (if wild != 0 { found::WILDCARD } else { 0 })
-        | (if misplaced { MISPLACED } else { 0 })
+    check_filter(filter, false).map(drop)
 }
 
 /// Checks a topic filter with the MQTT 5.0 shared-subscription rules applied when it starts with
 /// `$share/`.
 pub fn validate_subscription_filter(filter: &str) -> Result<(), TopicError> {
-    match SharedSubscription::parse(filter)? {
-        Some(_) => Ok(()),
-        None => validate_topic_filter(filter),
+    check_filter(filter, true).map(drop)
+}
+
+/// The rules for every topic name and filter: length and U+0000, then the [`scan`] flags.
+#[inline]
+fn scan_topic(s: &str) -> Result<u8, TopicError> {
+    // [MQTT-4.7.3-1] at least one character.
+    if s.is_empty() {
+        return Err(TopicError::Empty);
     }
+    // [MQTT-4.7.3-3] at most 65,535 bytes.
+    if s.len() > u16::MAX as usize {
+        return Err(TopicError::TooLong);
+    }
+    let flags = scan(s.as_bytes());
+    // [MQTT-4.7.3-2] no U+0000 (in a ShareName either).
+    if flags & found::NUL != 0 {
+        return Err(TopicError::NullCharacter);
+    }
+    Ok(flags)
+}
+
+/// The one topic filter check behind every filter validator, with the shared-subscription rules
+/// when `shared` is set (MQTT 5.0), in one [`scan`] of the whole string. Returns where the topic
+/// filter starts: after `$share/{ShareName}/` for a shared subscription, else 0.
+#[inline(never)]
+pub(crate) fn check_filter(filter: &str, shared: bool) -> Result<usize, TopicError> {
+    let flags = scan_topic(filter)?;
+    let mut start = 0;
+    let b = filter.as_bytes();
+    // The first byte alone tells most filters apart from `$share/`.
+    if shared
+        && b.first() == Some(&b'$')
+        && let Some(rest) = b.strip_prefix(SHARE_PREFIX.as_bytes())
+    {
+        let slash = rest.iter().position(|&c| c == b'/');
+        let group = rest.get(..slash.unwrap_or(rest.len())).unwrap_or_default();
+        // [MQTT-4.8.2-1] at least one character, no '/', '+' or '#'.
+        if group.is_empty() || group.iter().any(|&c| c == b'+' || c == b'#') {
+            return Err(TopicError::InvalidShareName);
+        }
+        // [MQTT-4.8.2-2] followed by '/' and a Topic Filter.
+        start = SHARE_PREFIX.len() + group.len() + 1;
+        if slash.is_none() || start == b.len() {
+            return Err(TopicError::MissingSharedFilter);
+        }
+    }
+    // [MQTT-4.7.1-1], [MQTT-4.7.1-2]; the filter after a ShareName follows a '/', so its first
+    // level is checked as a first level.
+    if flags & found::MISPLACED != 0 {
+        return Err(TopicError::MisplacedWildcard);
+    }
+    Ok(start)
 }
 
 /// A shared subscription `$share/{group}/{filter}` (MQTT 5.0 §4.8.2).
@@ -179,28 +116,13 @@ pub struct SharedSubscription<'a> {
 impl<'a> SharedSubscription<'a> {
     /// `Ok(None)` if `filter` is not a shared subscription, the validated parts if it is.
     pub fn parse(filter: &'a str) -> Result<Option<Self>, TopicError> {
-        let Some(rest) = filter.strip_prefix(SHARE_PREFIX) else { return Ok(None) };
-        let has_wildcard = |s: &str| s.bytes().any(|b| b == b'+' || b == b'#');
-        let Some(slash) = rest.bytes().position(|b| b == b'/') else {
-            // "$share/group" with nothing after: no filter [MQTT-4.8.2-2].
-            return Err(if rest.is_empty() || has_wildcard(rest) {
-                TopicError::InvalidShareName
-            } else {
-                TopicError::MissingSharedFilter
-            });
-        };
-        // '/' is ASCII, so both sides are on character boundaries.
-        let (group, inner) = (rest.get(..slash).unwrap_or(""), rest.get(slash + 1..).unwrap_or(""));
-        // [MQTT-4.8.2-1] at least one character, no '/', '+' or '#'.
-        if group.is_empty() || has_wildcard(group) {
-            return Err(TopicError::InvalidShareName);
+        if !filter.starts_with(SHARE_PREFIX) {
+            return Ok(None);
         }
-        // [MQTT-4.8.2-2] followed by a Topic Filter.
-        if inner.is_empty() {
-            return Err(TopicError::MissingSharedFilter);
-        }
-        validate_topic_filter(inner)?;
-        Ok(Some(SharedSubscription { group, filter: inner }))
+        let start = check_filter(filter, true)?;
+        // Both ends are next to an ASCII '/', so on character boundaries.
+        let group = filter.get(SHARE_PREFIX.len()..start - 1).unwrap_or_default();
+        Ok(Some(SharedSubscription { group, filter: filter.get(start..).unwrap_or_default() }))
     }
 }
 
@@ -382,6 +304,15 @@ mod tests {
         assert_eq!(SharedSubscription::parse("$share/g"), Err(TopicError::MissingSharedFilter));
         assert_eq!(SharedSubscription::parse("$share/g/"), Err(TopicError::MissingSharedFilter));
         assert_eq!(SharedSubscription::parse("$share/g/a#"), Err(TopicError::MisplacedWildcard));
+        // [MQTT-4.7.3-2] no U+0000 anywhere, the ShareName included.
+        assert_eq!(SharedSubscription::parse("$share/g\0/a"), Err(TopicError::NullCharacter));
+        assert_eq!(validate_subscription_filter("$share/g/a\0"), Err(TopicError::NullCharacter));
+        // A ShareName of wildcards is refused even where it would fill a level.
+        assert_eq!(SharedSubscription::parse("$share/+/a"), Err(TopicError::InvalidShareName));
+        assert_eq!(SharedSubscription::parse("$share/#"), Err(TopicError::InvalidShareName));
+        assert_eq!(SharedSubscription::parse("$share/"), Err(TopicError::InvalidShareName));
+        // In a plain filter check, `$share/` is an ordinary first level.
+        assert_eq!(validate_topic_filter("$share/g"), Ok(()));
         assert!(matches("$share/g/sport/#", "sport/tennis"));
         assert!(validate_subscription_filter("$share/g/#").is_ok());
         assert!(validate_subscription_filter("$share/g").is_err());

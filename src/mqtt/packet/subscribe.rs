@@ -11,8 +11,8 @@
 use super::super::error::{DecodeError, EncodeError};
 use super::super::properties::{Properties, PropertyContext};
 use super::super::reason::{ReasonCode, ReasonContext};
-use super::super::topic::{self, SharedSubscription};
-use super::super::wire::{self, Reader, Writer};
+use super::super::topic;
+use super::super::wire::{Reader, Writer};
 use super::super::{PacketId, Qos, Version};
 use super::connect::{check_reason, props_len};
 use super::read_packet_id;
@@ -107,77 +107,108 @@ impl<'a> Subscription<'a> {
     }
 }
 
-fn filter_error(_: topic::TopicError) -> DecodeError {
-    DecodeError::InvalidTopicFilter
+/// Whether filters follow the shared-subscription rules in `version`: shared subscriptions
+/// exist in 5.0 only (in 3.1.1 `$share/...` is an ordinary filter).
+fn shared_rules(version: Version) -> bool {
+    version == Version::V5
 }
 
-/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE, whose [`topic::scan_filter`] flags are `flags`;
-/// in 5.0 with the shared rules. Returns whether it is a shared subscription.
+/// Checks a filter received in SUBSCRIBE/UNSUBSCRIBE (UTF-8 already checked); in 5.0 with the
+/// shared rules. Returns whether it is a shared subscription.
 #[inline]
-fn check_filter(filter: &str, flags: u8, version: Version) -> Result<bool, DecodeError> {
-    // [MQTT-4.7.3-2] no U+0000, in the ShareName too.
-    if flags & wire::found::NUL != 0 {
-        return Err(DecodeError::InvalidTopicFilter);
+fn read_filter(filter: &str, version: Version) -> Result<bool, DecodeError> {
+    match topic::check_filter(filter, shared_rules(version)) {
+        Ok(start) => Ok(start != 0),
+        // [MQTT-1.5.4-2] a string MUST NOT include U+0000.
+        Err(topic::TopicError::NullCharacter) => Err(DecodeError::NullCharacter),
+        Err(_) => Err(DecodeError::InvalidTopicFilter),
     }
-    if version == Version::V5 && filter.starts_with("$share/") {
-        SharedSubscription::parse(filter).map_err(filter_error)?;
-        return Ok(true);
-    }
-    topic::validate_filter_scanned(filter, flags).map_err(filter_error)?;
-    Ok(false)
 }
 
-#[inline(always)]
-fn encode_filter_len(filter: &str, version: Version) -> Result<(usize, bool), EncodeError> {
+/// Checks one entry to send (a filter, with its options in a SUBSCRIBE) for `version` and
+/// returns its encoded length.
+fn check_entry(
+    filter: &str,
+    options: Option<SubscriptionOptions>,
+    version: Version,
+) -> Result<usize, EncodeError> {
     // One scan: the filter checks include length and U+0000 [MQTT-1.5.4-2].
-    let shared = check_filter(filter, topic::scan_filter(filter.as_bytes()), version)
-        .map_err(|_| EncodeError::InvalidTopicFilter)?;
-    Ok((wire::prefixed_len(filter.len())?, shared))
+    let shared = topic::check_filter(filter, shared_rules(version))
+        .map_err(|_| EncodeError::InvalidTopicFilter)?
+        != 0;
+    let Some(options) = options else { return Ok(2 + filter.len()) };
+    // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
+    if shared && options.no_local {
+        return Err(EncodeError::NoLocalOnSharedSubscription);
+    }
+    if version == Version::V3_1_1 && options != SubscriptionOptions::new(options.qos) {
+        return Err(EncodeError::NotInVersion);
+    }
+    Ok(3 + filter.len())
 }
 
-/// Checks the SUBSCRIBE entries to send and returns their encoded length.
-#[inline]
-fn subscriptions_len<'a>(
-    items: impl Iterator<Item = Subscription<'a>>,
-    version: Version,
-) -> Result<usize, EncodeError> {
-    let mut len = 0usize;
-    let mut any = false;
-    for s in items {
-        any = true;
-        let (n, shared) = encode_filter_len(s.filter, version)?;
-        // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
-        if shared && s.options.no_local {
-            return Err(EncodeError::NoLocalOnSharedSubscription);
-        }
-        if version == Version::V3_1_1 && s.options != SubscriptionOptions::new(s.options.qos) {
-            return Err(EncodeError::NotInVersion);
-        }
-        len = len.checked_add(n + 1).ok_or(EncodeError::PacketTooLarge)?;
-    }
-    // [MQTT-3.8.3-3] at least one topic filter.
-    if !any {
-        return Err(EncodeError::NoTopicFilters);
-    }
-    Ok(len)
+/// A caller's list to encode: SUBSCRIBE entries or UNSUBSCRIBE filters.
+#[derive(Clone, Copy)]
+enum Entries<'a> {
+    Subscribe(&'a [Subscription<'a>]),
+    Unsubscribe(&'a [&'a str]),
 }
 
-/// Checks the UNSUBSCRIBE filters to send and returns their encoded length.
-#[inline]
-fn unsubscriptions_len<'a>(
-    items: impl Iterator<Item = &'a str>,
+/// The body of a SUBSCRIBE or UNSUBSCRIBE of a caller's list, in one walk for both packet
+/// types and both steps: without `w`, checks everything for `version` and returns the body
+/// length; with `w` (after that succeeded), writes the body and returns 0.
+#[inline(never)]
+fn entries_body(
+    packet_id: PacketId,
+    properties: &Properties<'_>,
+    entries: Entries<'_>,
     version: Version,
+    mut w: Option<&mut Writer<'_>>,
 ) -> Result<usize, EncodeError> {
-    let mut len = 0usize;
-    let mut any = false;
-    for f in items {
-        any = true;
-        len =
-            len.checked_add(encode_filter_len(f, version)?.0).ok_or(EncodeError::PacketTooLarge)?;
+    let v5 = version == Version::V5;
+    let (context, n) = match entries {
+        Entries::Subscribe(s) => (PropertyContext::Subscribe, s.len()),
+        Entries::Unsubscribe(f) => (PropertyContext::Unsubscribe, f.len()),
+    };
+    let mut len = 0;
+    match &mut w {
+        Some(w) => {
+            w.u16(packet_id.get());
+            if v5 {
+                properties.write(w);
+            }
+        }
+        None => {
+            len = 2 + props_len(properties, v5, context)?;
+            // [MQTT-3.8.3-3], [MQTT-3.10.3-2] at least one topic filter.
+            if n == 0 {
+                return Err(EncodeError::NoTopicFilters);
+            }
+        }
     }
-    // [MQTT-3.10.3-2] at least one topic filter.
-    if !any {
-        return Err(EncodeError::NoTopicFilters);
+    for i in 0..n {
+        let (filter, options) = match entries {
+            Entries::Subscribe(s) => match s.get(i) {
+                Some(s) => (s.filter, Some(s.options)),
+                None => break,
+            },
+            Entries::Unsubscribe(f) => match f.get(i) {
+                Some(&f) => (f, None),
+                None => break,
+            },
+        };
+        match &mut w {
+            Some(w) => {
+                w.string(filter);
+                if let Some(options) = options {
+                    w.u8(options.to_byte());
+                }
+            }
+            None => {
+                let n = check_entry(filter, options, version)?;
+                len = n.checked_add(len).ok_or(EncodeError::PacketTooLarge)?;
+            }
+        }
     }
     Ok(len)
 }
@@ -243,26 +274,20 @@ impl<'a> ListCursor<'a> {
         }
     }
 
-    /// A UTF-8 encoded topic filter [MQTT-1.5.4] with its [`topic::scan_filter`] flags.
+    /// A UTF-8 encoded string [MQTT-1.5.4-1] (U+0000 is left to the filter check).
     #[inline(always)]
-    fn string(&mut self) -> Result<(&'a str, u8), DecodeError> {
+    fn string(&mut self) -> Result<&'a str, DecodeError> {
         match self {
             ListCursor::Text(t) => match split_text(t)? {
                 Some((s, rest)) => {
-                    let flags = topic::scan_filter(s.as_bytes());
-                    // [MQTT-1.5.4-2] no U+0000 (UTF-8 was checked for the whole list).
-                    if flags & wire::found::NUL != 0 {
-                        return Err(DecodeError::NullCharacter);
-                    }
                     *t = rest;
-                    Ok((s, flags))
+                    Ok(s)
                 }
                 // Not on character boundaries: the string's own bytes are not UTF-8.
                 None => Err(DecodeError::InvalidUtf8),
             },
             ListCursor::Raw(r) => {
-                let s = wire::utf8(r.binary()?)?;
-                Ok((s, topic::scan_filter(s.as_bytes())))
+                core::str::from_utf8(r.binary()?).map_err(|_| DecodeError::InvalidUtf8)
             }
         }
     }
@@ -292,6 +317,33 @@ impl<'a> ListCursor<'a> {
     }
 }
 
+impl SubscribeFilters<'_> {
+    /// Number of entries (counts decoded lists by walking them).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+impl UnsubscribeFilters<'_> {
+    /// Number of entries (counts decoded lists by walking them).
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+impl ReasonCodes<'_> {
+    /// Number of reason codes.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            // One byte per code, every byte a code (checked when decoded).
+            List::Raw(raw, _) => raw.len(),
+            // Reason code lists are never kept as text.
+            List::Text(..) => 0,
+            List::Slice(s) => s.len(),
+        }
+    }
+}
+
 macro_rules! list_impls {
     ($name:ident, $item:ty, $iter:ident) => {
         impl<'a> $name<'a> {
@@ -312,11 +364,6 @@ macro_rules! list_impls {
                     List::Text(text, _) => text.is_empty(),
                     List::Slice(s) => s.is_empty(),
                 }
-            }
-
-            /// Number of entries (counts decoded lists by walking them).
-            pub fn len(&self) -> usize {
-                self.iter().count()
             }
         }
 
@@ -473,9 +520,8 @@ impl<'a> Subscribe<'a> {
             _ => ListCursor::Raw(Reader::new(raw)),
         };
         while !p.is_empty() {
-            let (filter, flags) = p.string()?;
+            let shared = read_filter(p.string()?, version)?;
             let options = SubscriptionOptions::from_byte(p.u8()?, version)?;
-            let shared = check_filter(filter, flags, version)?;
             // [MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error.
             if shared && options.no_local {
                 return Err(DecodeError::NoLocalOnSharedSubscription);
@@ -485,21 +531,35 @@ impl<'a> Subscribe<'a> {
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
+        let (id, props) = (self.packet_id, &self.properties);
+        if let List::Slice(items) = self.filters.0 {
+            return entries_body(id, props, Entries::Subscribe(items), version, None);
+        }
         let v5 = version == Version::V5;
-        let len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
+        let mut len = 2 + props_len(props, v5, PropertyContext::Subscribe)?;
         if let Some(wire) = self.filters.0.wire_for(version) {
             // Decoded for this version: every rule below already held [MQTT-3.8.3-3].
             return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
         }
-        // A caller's slice is walked directly (a tighter loop than the list iterator).
-        let filters = match self.filters.0 {
-            List::Slice(items) => subscriptions_len(items.iter().copied(), version)?,
-            _ => subscriptions_len(self.filters.iter(), version)?,
-        };
-        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
+        // Decoded for the other version (so not empty): checked again entry by entry.
+        for s in self.filters.iter() {
+            let n = check_entry(s.filter, Some(s.options), version)?;
+            len = len.checked_add(n).ok_or(EncodeError::PacketTooLarge)?;
+        }
+        Ok(len)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
+        if let List::Slice(items) = self.filters.0 {
+            let _ = entries_body(
+                self.packet_id,
+                &self.properties,
+                Entries::Subscribe(items),
+                version,
+                Some(w),
+            );
+            return;
+        }
         w.u16(self.packet_id.get());
         if version == Version::V5 {
             self.properties.write(w);
@@ -508,15 +568,45 @@ impl<'a> Subscribe<'a> {
             w.bytes(wire);
             return;
         }
-        let write = |w: &mut Writer<'_>, s: Subscription<'_>| {
+        for s in self.filters.iter() {
             w.string(s.filter);
             w.u8(s.options.to_byte());
-        };
-        match self.filters.0 {
-            List::Slice(items) => items.iter().for_each(|&s| write(w, s)),
-            _ => self.filters.iter().for_each(|s| write(w, s)),
         }
     }
+}
+
+/// Reads a SUBACK (`unsuback` false) or UNSUBACK body, one reader for both: packet
+/// identifier, properties (5.0) and at least one reason code allowed in the packet; a 3.1.1
+/// UNSUBACK is the packet identifier alone.
+#[inline(never)]
+fn read_ack<'a>(
+    r: &mut Reader<'a>,
+    version: Version,
+    unsuback: bool,
+) -> Result<(PacketId, Properties<'a>, ReasonCodes<'a>), DecodeError> {
+    let packet_id = read_packet_id(r)?;
+    let v5 = version == Version::V5;
+    if unsuback && !v5 {
+        return Ok((packet_id, Properties::default(), ReasonCodes(List::Raw(&[], version))));
+    }
+    let (properties, context) = match unsuback {
+        false => (PropertyContext::SubAck, ReasonContext::SubAck),
+        true => (PropertyContext::UnsubAck, ReasonContext::UnsubAck),
+    };
+    let properties = if v5 { Properties::read(r, properties)? } else { Properties::default() };
+    let raw = r.rest();
+    if raw.is_empty() {
+        return Err(DecodeError::NoReasonCodes);
+    }
+    for &b in raw {
+        // 3.1.1 has SUBACK return codes only: 0-2 granted QoS, 0x80 failure.
+        let code = if v5 { ReasonCode::from_u8(b) } else { ReasonCode::from_v3_suback(b) }
+            .ok_or(DecodeError::UnknownReasonCode(b))?;
+        if !code.is_allowed_in(context) {
+            return Err(DecodeError::ReasonCodeNotAllowed(code));
+        }
+    }
+    Ok((packet_id, properties, ReasonCodes(List::Raw(raw, version))))
 }
 
 /// SUBACK. In 3.1.1 the return codes are mapped: 0-2 granted QoS, 0x80
@@ -543,27 +633,8 @@ impl<'a> SubAck<'a> {
     }
 
     pub(super) fn read(r: &mut Reader<'a>, version: Version) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r)?;
-        let properties = if version == Version::V5 {
-            Properties::read(r, PropertyContext::SubAck)?
-        } else {
-            Properties::default()
-        };
-        let raw = r.rest();
-        if raw.is_empty() {
-            return Err(DecodeError::NoReasonCodes);
-        }
-        for &b in raw {
-            let code = match version {
-                Version::V5 => ReasonCode::from_u8(b),
-                Version::V3_1_1 => ReasonCode::from_v3_suback(b),
-            }
-            .ok_or(DecodeError::UnknownReasonCode(b))?;
-            if !code.is_allowed_in(ReasonContext::SubAck) {
-                return Err(DecodeError::ReasonCodeNotAllowed(code));
-            }
-        }
-        Ok(SubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
+        let (packet_id, properties, reason_codes) = read_ack(r, version, false)?;
+        Ok(SubAck { packet_id, properties, reason_codes })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
@@ -637,27 +708,41 @@ impl<'a> Unsubscribe<'a> {
             _ => ListCursor::Raw(Reader::new(raw)),
         };
         while !p.is_empty() {
-            let (filter, flags) = p.string()?;
-            check_filter(filter, flags, version)?;
+            read_filter(p.string()?, version)?;
         }
         Ok(Unsubscribe { packet_id, properties, filters: UnsubscribeFilters(list) })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
+        let (id, props) = (self.packet_id, &self.properties);
+        if let List::Slice(items) = self.filters.0 {
+            return entries_body(id, props, Entries::Unsubscribe(items), version, None);
+        }
         let v5 = version == Version::V5;
-        let len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
+        let mut len = 2 + props_len(props, v5, PropertyContext::Unsubscribe)?;
         if let Some(wire) = self.filters.0.wire_for(version) {
             // Decoded for this version: every rule below already held [MQTT-3.10.3-2].
             return len.checked_add(wire.len()).ok_or(EncodeError::PacketTooLarge);
         }
-        let filters = match self.filters.0 {
-            List::Slice(items) => unsubscriptions_len(items.iter().copied(), version)?,
-            _ => unsubscriptions_len(self.filters.iter(), version)?,
-        };
-        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
+        // Decoded for the other version (so not empty): checked again filter by filter.
+        for f in self.filters.iter() {
+            let n = check_entry(f, None, version)?;
+            len = len.checked_add(n).ok_or(EncodeError::PacketTooLarge)?;
+        }
+        Ok(len)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
+        if let List::Slice(items) = self.filters.0 {
+            let _ = entries_body(
+                self.packet_id,
+                &self.properties,
+                Entries::Unsubscribe(items),
+                version,
+                Some(w),
+            );
+            return;
+        }
         w.u16(self.packet_id.get());
         if version == Version::V5 {
             self.properties.write(w);
@@ -666,15 +751,12 @@ impl<'a> Unsubscribe<'a> {
             w.bytes(wire);
             return;
         }
-        match self.filters.0 {
-            List::Slice(items) => items.iter().for_each(|f| w.string(f)),
-            _ => self.filters.iter().for_each(|f| w.string(f)),
-        }
+        self.filters.iter().for_each(|f| w.string(f));
     }
 }
 
-/// UNSUBACK. MQTT 3.1.1 has only the packet identifier: decoded reason codes are empty and
-/// reason codes to encode are not sent.
+/// UNSUBACK. MQTT 3.1.1 has only the packet identifier: decoded reason codes are empty, and
+/// encoding reason codes for 3.1.1 is refused with [`EncodeError::NotInVersion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct UnsubAck<'a> {
@@ -697,30 +779,16 @@ impl<'a> UnsubAck<'a> {
     }
 
     pub(super) fn read(r: &mut Reader<'a>, version: Version) -> Result<Self, DecodeError> {
-        let packet_id = read_packet_id(r)?;
-        if version == Version::V3_1_1 {
-            return Ok(UnsubAck {
-                packet_id,
-                properties: Properties::default(),
-                reason_codes: ReasonCodes(List::Raw(&[], version)),
-            });
-        }
-        let properties = Properties::read(r, PropertyContext::UnsubAck)?;
-        let raw = r.rest();
-        if raw.is_empty() {
-            return Err(DecodeError::NoReasonCodes);
-        }
-        for &b in raw {
-            let code = ReasonCode::from_u8(b).ok_or(DecodeError::UnknownReasonCode(b))?;
-            if !code.is_allowed_in(ReasonContext::UnsubAck) {
-                return Err(DecodeError::ReasonCodeNotAllowed(code));
-            }
-        }
-        Ok(UnsubAck { packet_id, properties, reason_codes: ReasonCodes(List::Raw(raw, version)) })
+        let (packet_id, properties, reason_codes) = read_ack(r, version, true)?;
+        Ok(UnsubAck { packet_id, properties, reason_codes })
     }
 
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
         if version == Version::V3_1_1 {
+            // A 3.1.1 UNSUBACK is the packet identifier alone: reason codes are 5.0 only.
+            if !self.reason_codes.is_empty() {
+                return Err(EncodeError::NotInVersion);
+            }
             props_len(&self.properties, false, PropertyContext::UnsubAck)?;
             return Ok(2);
         }
@@ -758,21 +826,18 @@ pub(crate) struct SubscribeSlice<'a> {
 
 impl SubscribeSlice<'_> {
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
-        let v5 = version == Version::V5;
-        let len = 2 + props_len(&self.properties, v5, PropertyContext::Subscribe)?;
-        let filters = subscriptions_len(self.items.iter().copied(), version)?;
-        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
+        entries_body(
+            self.packet_id,
+            &self.properties,
+            Entries::Subscribe(self.items),
+            version,
+            None,
+        )
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
-        w.u16(self.packet_id.get());
-        if version == Version::V5 {
-            self.properties.write(w);
-        }
-        for s in self.items {
-            w.string(s.filter);
-            w.u8(s.options.to_byte());
-        }
+        let entries = Entries::Subscribe(self.items);
+        let _ = entries_body(self.packet_id, &self.properties, entries, version, Some(w));
     }
 }
 
@@ -787,20 +852,13 @@ pub(crate) struct UnsubscribeSlice<'a> {
 
 impl UnsubscribeSlice<'_> {
     pub(super) fn body_len(&self, version: Version) -> Result<usize, EncodeError> {
-        let v5 = version == Version::V5;
-        let len = 2 + props_len(&self.properties, v5, PropertyContext::Unsubscribe)?;
-        let filters = unsubscriptions_len(self.items.iter().copied(), version)?;
-        len.checked_add(filters).ok_or(EncodeError::PacketTooLarge)
+        let entries = Entries::Unsubscribe(self.items);
+        entries_body(self.packet_id, &self.properties, entries, version, None)
     }
 
     pub(super) fn write(&self, version: Version, w: &mut Writer<'_>) {
-        w.u16(self.packet_id.get());
-        if version == Version::V5 {
-            self.properties.write(w);
-        }
-        for f in self.items {
-            w.string(f);
-        }
+        let entries = Entries::Unsubscribe(self.items);
+        let _ = entries_body(self.packet_id, &self.properties, entries, version, Some(w));
     }
 }
 
@@ -923,6 +981,97 @@ mod tests {
             // "$share/g/#" is an ordinary filter in 3.1.1, so both versions take it.
             assert!(Packet::Unsubscribe(d).encode(Version::V3_1_1, &mut out).is_ok());
         }
+    }
+
+    fn ack_codes(p: Packet<'_>) -> ReasonCodes<'_> {
+        match p {
+            Packet::SubAck(a) => a.reason_codes,
+            Packet::UnsubAck(a) => a.reason_codes,
+            other => panic!("not an acknowledgement: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn suback_and_unsuback_reason_code_rules() {
+        use ReasonCode as R;
+        let (v5, v3) = (Version::V5, Version::V3_1_1);
+        for (bytes, version, want) in [
+            // SUBACK: at least one code, known, allowed in SUBACK (§3.9.3).
+            (&[0x90, 0x03, 0x00, 0x01, 0x00][..], v5, Err(DecodeError::NoReasonCodes)),
+            (&[0x90, 0x04, 0x00, 0x01, 0x00, 0x03], v5, Err(DecodeError::UnknownReasonCode(3))),
+            (
+                &[0x90, 0x04, 0x00, 0x01, 0x00, 0x11],
+                v5,
+                Err(DecodeError::ReasonCodeNotAllowed(R::NoSubscriptionExisted)),
+            ),
+            (&[0x90, 0x02, 0x00, 0x01], v3, Err(DecodeError::NoReasonCodes)),
+            // 3.1.1 return codes are 0-2 and 0x80 only.
+            (&[0x90, 0x03, 0x00, 0x01, 0x87], v3, Err(DecodeError::UnknownReasonCode(0x87))),
+            (
+                &[0x90, 0x04, 0x00, 0x01, 0x02, 0x80],
+                v3,
+                Ok(&[R::GrantedQos2, R::UnspecifiedError][..]),
+            ),
+            // UNSUBACK: the same rules in 5.0, the packet identifier alone in 3.1.1.
+            (&[0xB0, 0x03, 0x00, 0x01, 0x00], v5, Err(DecodeError::NoReasonCodes)),
+            (&[0xB0, 0x04, 0x00, 0x01, 0x00, 0x03], v5, Err(DecodeError::UnknownReasonCode(3))),
+            (
+                &[0xB0, 0x04, 0x00, 0x01, 0x00, 0x01],
+                v5,
+                Err(DecodeError::ReasonCodeNotAllowed(R::GrantedQos1)),
+            ),
+            (&[0xB0, 0x04, 0x00, 0x01, 0x00, 0x11], v5, Ok(&[R::NoSubscriptionExisted][..])),
+            (&[0xB0, 0x03, 0x00, 0x01, 0x00], v3, Err(DecodeError::TrailingBytes)),
+            (&[0xB0, 0x02, 0x00, 0x01], v3, Ok(&[][..])),
+        ] {
+            match (decode_v(bytes, version).map(ack_codes), want) {
+                (Ok(c), Ok(w)) => {
+                    assert!(c.iter().eq(w.iter().copied()), "{bytes:x?}");
+                    assert_eq!(c.len(), w.len());
+                }
+                (Err(e), Err(w)) => assert_eq!(e, w, "{bytes:x?}"),
+                (r, w) => panic!("{bytes:x?}: {r:?} vs {w:?}"),
+            }
+            // Cut short: partial; with trailing bytes: the same result, the rest untouched.
+            for n in 0..bytes.len() {
+                let r = decode(&bytes[..n], &DecodeOptions::new(version));
+                assert!(matches!(r, Ok(Status::Partial { .. })), "{bytes:x?} cut at {n}");
+            }
+            let mut long = [0xEEu8; 16];
+            long[..bytes.len()].copy_from_slice(bytes);
+            let r = decode(&long[..bytes.len() + 3], &DecodeOptions::new(version));
+            match (r, want) {
+                (Ok(Status::Complete((p, n))), Ok(w)) => {
+                    assert_eq!(n, bytes.len());
+                    assert!(ack_codes(p).iter().eq(w.iter().copied()));
+                }
+                (Err(e), Err(w)) => assert_eq!(e, w),
+                (r, w) => panic!("{bytes:x?}: {r:?} vs {w:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn v311_unsuback_refuses_reason_codes() {
+        let mut out = [0u8; 16];
+        let codes = [ReasonCode::Success];
+        let with_codes = Packet::UnsubAck(UnsubAck::new(pid(7), &codes));
+        assert_eq!(with_codes.encode(Version::V3_1_1, &mut out), Err(EncodeError::NotInVersion));
+        assert_eq!(with_codes.encoded_len(Version::V3_1_1), Err(EncodeError::NotInVersion));
+        assert_eq!(out, [0u8; 16]);
+        // Without reason codes: the packet identifier alone.
+        let bare = Packet::UnsubAck(UnsubAck::new(pid(7), &[]));
+        assert_eq!(bare.encode(Version::V3_1_1, &mut out), Ok(4));
+        assert_eq!(out[..4], [0xB0, 0x02, 0x00, 0x07]);
+        // A 3.1.1 UNSUBACK decodes with no reason codes and re-encodes as it was.
+        let Packet::UnsubAck(d) = decode_v(&out[..4], Version::V3_1_1).unwrap() else {
+            panic!("not an UNSUBACK")
+        };
+        let mut again = [0u8; 16];
+        assert_eq!(Packet::UnsubAck(d).encode(Version::V3_1_1, &mut again), Ok(4));
+        assert_eq!(again[..4], out[..4]);
+        // 5.0 requires them.
+        assert_eq!(bare.encode(Version::V5, &mut out), Err(EncodeError::NoReasonCodes));
     }
 
     fn pid(v: u16) -> PacketId {

@@ -1080,7 +1080,9 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         if self.phase != Phase::Connected {
             return Err(self.not_connected());
         }
-        Ok(Packet::UnsubAck(UnsubAck::new(packet_id, reason_codes)).encode(self.version, out)?)
+        // A 3.1.1 UNSUBACK carries no reason codes (the encoder refuses them).
+        let codes = if self.version == Version::V5 { reason_codes } else { &[] };
+        Ok(Packet::UnsubAck(UnsubAck::new(packet_id, codes)).encode(self.version, out)?)
     }
 
     /// Ends the session from the server side with `reason_code` (for example

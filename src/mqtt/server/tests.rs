@@ -507,6 +507,16 @@ fn subscribe_and_unsubscribe_are_answered_by_the_caller() {
 }
 
 #[test]
+fn v311_unsuback_leaves_out_the_reason_codes() {
+    let mut s = connected(Version::V3_1_1, 0, false);
+    let bytes = enc(Packet::Unsubscribe(Unsubscribe::new(pid(4), &["a/#"])), Version::V3_1_1);
+    assert_eq!(feed(&mut s, 0, &bytes).unwrap(), Ev::Unsubscribe(4));
+    let mut out = [0u8; 32];
+    let n = s.unsub_ack(pid(4), &[ReasonCode::Success], &mut out).unwrap();
+    assert_eq!(out[..n], [0xb0, 0x02, 0x00, 0x04]);
+}
+
+#[test]
 fn pingreq_gets_one_pingresp() {
     let mut s = connected(Version::V5, 0, false);
     feed(&mut s, 0, &[0xc0, 0x00]).unwrap();
