@@ -108,7 +108,7 @@ use super::packet::{
     PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, SubscribeSlice,
     Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet,
 };
-use super::properties::{Properties, Property, PropertyContext, PropertyId};
+use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
 use super::topic::SharedSubscription;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
 use crate::time::{Duration, Instant};
@@ -849,27 +849,24 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     /// A PINGREQ is queued when nothing was sent for the keep-alive interval (§3.1.2.10);
     /// [`Error::Timeout`] means the connection is lost (close the transport, reconnect).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        match self.state {
-            State::Connecting if now >= self.connect_sent + self.config.connect_timeout => {
-                self.state = State::Disconnected;
-                Err(Error::Timeout(Timeout::ConnAck))
-            }
-            State::Connected if self.keep_alive > 0 => {
-                if let Some(t) = self.ping_sent {
-                    if now >= t + self.ping_timeout() {
-                        self.state = State::Disconnected;
-                        self.control.clear();
-                        return Err(Error::Timeout(Timeout::PingResp));
-                    }
-                } else if now >= self.last_sent + Duration::from_secs(u64::from(self.keep_alive))
-                    && self.control.push_back(Control::PingReq).is_ok()
-                {
-                    self.ping_sent = Some(now);
-                }
-                Ok(())
-            }
-            _ => Ok(()),
+        // One deadline, the one `poll_timeout` gives: CONNACK, PINGRESP or the next PINGREQ.
+        let Some(deadline) = self.poll_timeout() else { return Ok(()) };
+        if now < deadline {
+            return Ok(());
         }
+        if self.state == State::Connecting {
+            self.state = State::Disconnected;
+            return Err(Error::Timeout(Timeout::ConnAck));
+        }
+        if self.ping_sent.is_some() {
+            self.state = State::Disconnected;
+            self.control.clear();
+            return Err(Error::Timeout(Timeout::PingResp));
+        }
+        if self.control.push_back(Control::PingReq).is_ok() {
+            self.ping_sent = Some(now);
+        }
+        Ok(())
     }
 
     fn require_connected(&self) -> Result<(), Error> {
@@ -1003,12 +1000,14 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         out: &mut [u8],
     ) -> Option<usize> {
         let mut scratch = [0u8; PROPERTY_SCRATCH];
-        let raw = publish.properties.as_bytes();
-        let end = raw.len().checked_add(3)?;
-        scratch.get_mut(..raw.len())?.copy_from_slice(raw);
-        let [hi, lo] = alias.get().to_be_bytes();
-        scratch.get_mut(raw.len()..end)?.copy_from_slice(&[0x23, hi, lo]);
-        let properties = Properties::parse(scratch.get(..end)?, PropertyContext::Publish).ok()?;
+        // The builder (already linked) rather than a second inlined copy of the parser: the
+        // caller's properties are valid, so pushing them again gives the same bytes.
+        let mut b = PropertiesBuilder::new(&mut scratch);
+        for p in publish.properties.iter() {
+            b.push(p).ok()?;
+        }
+        b.push(Property::TopicAlias(alias)).ok()?;
+        let properties = b.finish();
         let topic = if new { publish.topic } else { "" };
         let p = Publish { topic, properties, ..publish };
         let len = p.len_as(self.version).ok()?;
