@@ -830,14 +830,15 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            State::Connecting => Some(self.connect_sent + self.config.connect_timeout),
-            State::Connected if self.keep_alive > 0 => Some(match self.ping_sent {
-                Some(t) => t + self.ping_timeout(),
-                None => self.last_sent + Duration::from_secs(u64::from(self.keep_alive)),
-            }),
-            _ => None,
-        }
+        let (from, after) = match self.state {
+            State::Connecting => (self.connect_sent, self.config.connect_timeout),
+            State::Connected if self.keep_alive > 0 => match self.ping_sent {
+                Some(t) => (t, self.ping_timeout()),
+                None => (self.last_sent, Duration::from_secs(u64::from(self.keep_alive))),
+            },
+            _ => return None,
+        };
+        Some(from + after)
     }
 
     fn ping_timeout(&self) -> Duration {
