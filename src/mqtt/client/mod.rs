@@ -1079,7 +1079,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             if shared && !self.server.shared_subscriptions {
                 return Err(UsageError::SharedSubscriptionsNotSupported.into());
             }
-            if s.filter.contains(['+', '#']) && !self.server.wildcard_subscriptions {
+            // Bytes, not chars: '+' and '#' are ASCII, never inside a multi-byte character.
+            if s.filter.bytes().any(|b| b == b'+' || b == b'#')
+                && !self.server.wildcard_subscriptions
+            {
                 return Err(UsageError::WildcardSubscriptionsNotSupported.into());
             }
         }
