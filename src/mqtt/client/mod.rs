@@ -413,6 +413,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     ///
     /// [`Status::Partial`] means more bytes are needed (nothing consumed). Call it again with the
     /// rest of the input until it is partial; drain [`Client::poll_transmit`] afterwards.
+    #[inline(never)]
     pub fn handle_input<'a>(
         &'a mut self,
         now: Instant,
@@ -497,6 +498,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
     }
 
+    #[inline(never)]
     fn start_stream<'a>(
         &'a mut self,
         input: &'a [u8],
@@ -587,6 +589,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Incoming { topic, deliver, ack })
     }
 
+    #[inline(never)]
     fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Event<'a>>, Error> {
         let ty = packet.packet_type();
         if self.state == State::Connecting {
