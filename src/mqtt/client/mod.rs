@@ -526,7 +526,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 QosPid::AtMostOnce => None,
                 QosPid::AtLeastOnce(id) => Some(Control::PubAck(id, code)),
                 QosPid::ExactlyOnce(id) => {
-                    self.rx_qos2.retain(|i| *i != id);
+                    self.release_rx(id);
                     Some(Control::PubRec(id, code))
                 }
             };
@@ -648,12 +648,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 None => Ok(None),
             },
             Packet::PubRel(a) => {
-                let code = match self.rx_qos2.iter().position(|id| *id == a.packet_id) {
-                    Some(i) => {
-                        self.rx_qos2.swap_remove(i);
-                        ReasonCode::Success
-                    }
-                    None => ReasonCode::PacketIdentifierNotFound,
+                let code = if self.release_rx(a.packet_id) {
+                    ReasonCode::Success
+                } else {
+                    ReasonCode::PacketIdentifierNotFound
                 };
                 self.queue(Control::PubComp(a.packet_id, code));
                 Ok(None)
@@ -729,6 +727,12 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             return Err(self.fault(RemoteFault::UnexpectedAuth));
         }
         Ok(Some(Event::Auth { reason: a.reason_code, properties: a.properties }))
+    }
+
+    /// Frees the Receive Maximum slot of incoming QoS 2 message `id`; `false` if it held none.
+    fn release_rx(&mut self, id: PacketId) -> bool {
+        let i = self.rx_qos2.iter().position(|i| *i == id);
+        i.map(|i| self.rx_qos2.swap_remove(i)).is_some()
     }
 
     /// A broker fault: drop what was owed, queue DISCONNECT (5.0), report it.
