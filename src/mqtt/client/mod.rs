@@ -1016,6 +1016,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     }
 
     /// Checks the size of `publish` and, for QoS 1/2, keeps its full encoding in the store.
+    #[inline(never)]
     fn store_publish(&mut self, publish: Publish<'_>, out: &mut [u8]) -> Result<(), Error> {
         let len = publish.len_as(self.version)?;
         self.check_size(len)?;
