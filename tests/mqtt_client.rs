@@ -1145,6 +1145,11 @@ fn mqtt_3_1_1_mode() {
     h.feed(&[0x50, 0x02, 0, 1]).unwrap();
     assert_eq!(h.drain(), [vec![0x62, 0x02, 0, 1]]);
     assert_eq!(h.feed(&[0x70, 0x02, 0, 1]).unwrap(), [Ev::Published(1, ReasonCode::Success)]);
+    // PUBREC and PUBREL for unknown identifiers: 3.1.1 acknowledgements carry no reason code.
+    h.feed(&[0x50, 0x02, 0, 9]).unwrap();
+    assert_eq!(h.drain(), [vec![0x62, 0x02, 0, 9]]);
+    h.feed(&[0x62, 0x02, 0, 8]).unwrap();
+    assert_eq!(h.drain(), [vec![0x70, 0x02, 0, 8]]);
     // 3.1.1 UNSUBACK has no reason codes.
     let mut out = [0u8; 32];
     h.client.unsubscribe(h.now, &["t"], Properties::EMPTY, &mut out).unwrap();
