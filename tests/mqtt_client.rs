@@ -234,7 +234,7 @@ fn is_remote(e: Error, fault: RemoteFault, reason: ReasonCode) {
     match e {
         Error::Remote(r) => {
             assert_eq!(r.fault, fault);
-            assert_eq!(r.reason, reason);
+            assert_eq!(r.reason(), reason);
         }
         other => panic!("{other:?}"),
     }
@@ -1066,7 +1066,7 @@ fn large_payloads_are_streamed_in_chunks() {
     h.connected(&[]);
     let bytes = incoming("t", &[0u8; 1000], QosPid::AtMostOnce, false);
     let e = h.feed(&bytes[..8]).unwrap_err();
-    assert!(matches!(e, Error::Remote(r) if r.reason == ReasonCode::PacketTooLarge));
+    assert!(matches!(e, Error::Remote(r) if r.reason() == ReasonCode::PacketTooLarge));
     let out = h.drain();
     assert_eq!(disconnect_reason(&h, &out), ReasonCode::PacketTooLarge);
     // A non-PUBLISH larger than the receive buffer cannot be streamed.

@@ -745,7 +745,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         // §4.13.1: the DISCONNECT with the reason code may go out before CONNACK too.
         if self.version == Version::V5 && matches!(self.state, State::Connected | State::Connecting)
         {
-            self.close_reason = e.reason;
+            self.close_reason = e.reason();
             self.state = State::Closing;
         } else {
             self.state = State::Disconnected;
