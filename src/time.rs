@@ -40,8 +40,8 @@ impl Instant {
 
 /// Converts a duration to whole milliseconds, saturating at `u64::MAX`.
 const fn millis(d: Duration) -> u64 {
-    let ms = d.as_millis();
-    if ms > u64::MAX as u128 { u64::MAX } else { ms as u64 }
+    // In u64 (no u128 arithmetic): whole seconds, then the milliseconds of the fraction.
+    d.as_secs().saturating_mul(1000).saturating_add(d.subsec_millis() as u64)
 }
 
 impl Add<Duration> for Instant {

@@ -234,7 +234,7 @@ fn is_remote(e: Error, fault: RemoteFault, reason: ReasonCode) {
     match e {
         Error::Remote(r) => {
             assert_eq!(r.fault, fault);
-            assert_eq!(r.reason, reason);
+            assert_eq!(r.reason(), reason);
         }
         other => panic!("{other:?}"),
     }
@@ -1066,7 +1066,7 @@ fn large_payloads_are_streamed_in_chunks() {
     h.connected(&[]);
     let bytes = incoming("t", &[0u8; 1000], QosPid::AtMostOnce, false);
     let e = h.feed(&bytes[..8]).unwrap_err();
-    assert!(matches!(e, Error::Remote(r) if r.reason == ReasonCode::PacketTooLarge));
+    assert!(matches!(e, Error::Remote(r) if r.reason() == ReasonCode::PacketTooLarge));
     let out = h.drain();
     assert_eq!(disconnect_reason(&h, &out), ReasonCode::PacketTooLarge);
     // A non-PUBLISH larger than the receive buffer cannot be streamed.
@@ -1145,6 +1145,11 @@ fn mqtt_3_1_1_mode() {
     h.feed(&[0x50, 0x02, 0, 1]).unwrap();
     assert_eq!(h.drain(), [vec![0x62, 0x02, 0, 1]]);
     assert_eq!(h.feed(&[0x70, 0x02, 0, 1]).unwrap(), [Ev::Published(1, ReasonCode::Success)]);
+    // PUBREC and PUBREL for unknown identifiers: 3.1.1 acknowledgements carry no reason code.
+    h.feed(&[0x50, 0x02, 0, 9]).unwrap();
+    assert_eq!(h.drain(), [vec![0x62, 0x02, 0, 9]]);
+    h.feed(&[0x62, 0x02, 0, 8]).unwrap();
+    assert_eq!(h.drain(), [vec![0x70, 0x02, 0, 8]]);
     // 3.1.1 UNSUBACK has no reason codes.
     let mut out = [0u8; 32];
     h.client.unsubscribe(h.now, &["t"], Properties::EMPTY, &mut out).unwrap();

@@ -133,6 +133,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
     ///
     /// Blocks in the transport's `read` (give the transport a read timeout shorter than the
     /// keep alive so pings go out; see the [module docs](super)).
+    #[inline(never)]
     pub fn poll(&mut self, now: Instant) -> Result<Option<Event<'_>>, T::Error> {
         if self.consumed > 0 {
             crate::mqtt::move_down(self.rx, self.consumed, self.rx_len, 0);

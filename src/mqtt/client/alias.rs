@@ -52,14 +52,18 @@ impl<const N: usize, const T: usize> Inbound<N, T> {
             // §3.3.2.3.4: an alias without a mapping is a Protocol Error.
             return slot.map(TopicRef::Alias).ok_or(RemoteFault::UnknownTopicAlias);
         }
-        let mut s = Topic::<T>::new();
-        s.push_str(topic).map_err(|_| RemoteFault::AliasTopicTooLong)?;
-        match slot.and_then(|i| self.slots.get_mut(i)) {
-            Some(e) => e.1 = s,
-            // At most N distinct aliases (1..=N) exist, so this always fits.
-            None => {
-                let _ = self.slots.push((alias.get(), s));
-            }
+        if topic.len() > T {
+            return Err(RemoteFault::AliasTopicTooLong);
+        }
+        // Written in place (no slot-sized copy). At most N distinct aliases (1..=N) exist, so a
+        // new one always fits.
+        let i = slot.unwrap_or(self.slots.len());
+        if slot.is_none() {
+            let _ = self.slots.push((alias.get(), Topic::new()));
+        }
+        if let Some((_, s)) = self.slots.get_mut(i) {
+            s.clear();
+            let _ = s.push_str(topic);
         }
         Ok(TopicRef::Input(topic))
     }
@@ -94,9 +98,11 @@ impl<const N: usize, const T: usize> Outbound<N, T> {
         if self.topics.len() >= usize::from(limit).min(N) {
             return None;
         }
-        let mut s = Topic::<T>::new();
-        s.push_str(topic).ok()?;
-        self.topics.push(s).ok()?;
+        if topic.len() > T {
+            return None;
+        }
+        self.topics.push(Topic::new()).ok()?;
+        let _ = self.topics.last_mut()?.push_str(topic);
         NonZeroU16::new(u16::try_from(self.topics.len()).ok()?).map(|a| (a, true))
     }
 

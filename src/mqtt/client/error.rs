@@ -98,13 +98,16 @@ pub enum RemoteFault {
 pub struct RemoteError {
     /// What went wrong.
     pub fault: RemoteFault,
-    /// The reason code sent in DISCONNECT.
-    pub reason: ReasonCode,
 }
 
 impl RemoteError {
     pub(crate) fn new(fault: RemoteFault) -> Self {
-        let reason = match fault {
+        Self { fault }
+    }
+
+    /// The reason code sent in DISCONNECT.
+    pub const fn reason(&self) -> ReasonCode {
+        match self.fault {
             RemoteFault::Decode(e) => e.reason_code(),
             RemoteFault::ReceiveMaximumExceeded => ReasonCode::ReceiveMaximumExceeded,
             RemoteFault::TopicAliasInvalid => ReasonCode::TopicAliasInvalid,
@@ -115,8 +118,7 @@ impl RemoteError {
             | RemoteFault::UnknownTopicAlias
             | RemoteFault::UnexpectedAuth
             | RemoteFault::SessionPresentOnCleanStart => ReasonCode::ProtocolError,
-        };
-        Self { fault, reason }
+        }
     }
 }
 
@@ -165,7 +167,7 @@ impl core::fmt::Display for Error {
         match self {
             Error::Usage(e) => write!(f, "MQTT client: {e:?}"),
             Error::Remote(e) => {
-                write!(f, "MQTT broker fault: {:?} (reason code {:?})", e.fault, e.reason)
+                write!(f, "MQTT broker fault: {:?} (reason code {:?})", e.fault, e.reason())
             }
             Error::Timeout(t) => write!(f, "MQTT connection lost: no {t:?} in time"),
         }

@@ -108,7 +108,7 @@ use super::packet::{
     PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, SubscribeSlice,
     Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet,
 };
-use super::properties::{Properties, Property, PropertyContext, PropertyId};
+use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
 use super::topic::SharedSubscription;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
 use crate::time::{Duration, Instant};
@@ -277,6 +277,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     Client<S, RX, ALIASES, TOPIC>
 {
     /// A disconnected client keeping in-flight messages in `store`.
+    #[inline(never)]
     pub fn new(store: S, config: Config) -> Self {
         Self {
             store,
@@ -413,6 +414,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     ///
     /// [`Status::Partial`] means more bytes are needed (nothing consumed). Call it again with the
     /// rest of the input until it is partial; drain [`Client::poll_transmit`] afterwards.
+    #[inline(never)]
     pub fn handle_input<'a>(
         &'a mut self,
         now: Instant,
@@ -497,6 +499,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
     }
 
+    #[inline(never)]
     fn start_stream<'a>(
         &'a mut self,
         input: &'a [u8],
@@ -523,7 +526,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 QosPid::AtMostOnce => None,
                 QosPid::AtLeastOnce(id) => Some(Control::PubAck(id, code)),
                 QosPid::ExactlyOnce(id) => {
-                    self.rx_qos2.retain(|i| *i != id);
+                    self.release_rx(id);
                     Some(Control::PubRec(id, code))
                 }
             };
@@ -587,6 +590,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Incoming { topic, deliver, ack })
     }
 
+    #[inline(never)]
     fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Event<'a>>, Error> {
         let ty = packet.packet_type();
         if self.state == State::Connecting {
@@ -644,12 +648,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 None => Ok(None),
             },
             Packet::PubRel(a) => {
-                let code = match self.rx_qos2.iter().position(|id| *id == a.packet_id) {
-                    Some(i) => {
-                        self.rx_qos2.swap_remove(i);
-                        ReasonCode::Success
-                    }
-                    None => ReasonCode::PacketIdentifierNotFound,
+                let code = if self.release_rx(a.packet_id) {
+                    ReasonCode::Success
+                } else {
+                    ReasonCode::PacketIdentifierNotFound
                 };
                 self.queue(Control::PubComp(a.packet_id, code));
                 Ok(None)
@@ -727,6 +729,12 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Some(Event::Auth { reason: a.reason_code, properties: a.properties }))
     }
 
+    /// Frees the Receive Maximum slot of incoming QoS 2 message `id`; `false` if it held none.
+    fn release_rx(&mut self, id: PacketId) -> bool {
+        let i = self.rx_qos2.iter().position(|i| *i == id);
+        i.map(|i| self.rx_qos2.swap_remove(i)).is_some()
+    }
+
     /// A broker fault: drop what was owed, queue DISCONNECT (5.0), report it.
     fn fault(&mut self, fault: RemoteFault) -> Error {
         let e = RemoteError::new(fault);
@@ -737,7 +745,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         // §4.13.1: the DISCONNECT with the reason code may go out before CONNACK too.
         if self.version == Version::V5 && matches!(self.state, State::Connected | State::Connecting)
         {
-            self.close_reason = e.reason;
+            self.close_reason = e.reason();
             self.state = State::Closing;
         } else {
             self.state = State::Disconnected;
@@ -811,33 +819,73 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Some(n))
     }
 
+    /// Writes a control packet: PINGREQ (§3.12), or PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4 -
+    /// §3.7) without properties, in their short forms (5.0 §3.4.2.1: no reason code for Success;
+    /// 3.1.1 has none). Four or five bytes, written directly rather than through the codec.
     fn encode_control(&self, c: Control, out: &mut [u8]) -> Result<usize, Error> {
+        let (first, id, code) = match c {
+            Control::PubAck(id, code) => (0x40, id, code),
+            Control::PubRec(id, code) => (0x50, id, code),
+            // [MQTT-3.6.1-1] PUBREL's fixed header flags are 0b0010.
+            Control::PubRel(id, code) => (0x62, id, code),
+            Control::PubComp(id, code) => (0x70, id, code),
+            Control::PingReq => (0xC0, PacketId(NonZeroU16::MIN), ReasonCode::Success),
+        };
+        let [hi, lo] = id.get().to_be_bytes();
+        let with_code = self.version == Version::V5 && code != ReasonCode::Success;
+        let n = match c {
+            Control::PingReq => 2,
+            _ if with_code => 5,
+            _ => 4,
+        };
+        // Remaining length: what follows the two bytes of the fixed header.
+        let bytes = [first, n as u8 - 2, hi, lo, code.code()];
+        let (Some(dst), Some(src)) = (out.get_mut(..n), bytes.get(..n)) else {
+            return Err(EncodeError::BufferTooSmall { required: n }.into());
+        };
+        dst.copy_from_slice(src);
+        debug_assert!(self.codec_encodes(c, dst), "{c:?} differs from the codec's encoding");
+        Ok(n)
+    }
+
+    /// Debug builds check [`Client::encode_control`] against the codec's encoders.
+    fn codec_encodes(&self, c: Control, bytes: &[u8]) -> bool {
+        let ack = |ty, packet_id, reason_code| {
+            let properties = Properties::EMPTY;
+            TypedAck(ty, Ack { packet_id, reason_code, properties })
+        };
         let v5 = self.version == Version::V5;
-        let ack = |id, code| Ack {
-            packet_id: id,
-            reason_code: if v5 { code } else { ReasonCode::Success },
-            properties: Properties::EMPTY,
+        let code = |code| if v5 { code } else { ReasonCode::Success };
+        let mut buf = [0u8; 8];
+        let n = match c {
+            Control::PubAck(id, c) => {
+                ack(PacketType::PubAck, id, code(c)).encode_as(self.version, &mut buf)
+            }
+            Control::PubRec(id, c) => {
+                ack(PacketType::PubRec, id, code(c)).encode_as(self.version, &mut buf)
+            }
+            Control::PubRel(id, c) => {
+                ack(PacketType::PubRel, id, code(c)).encode_as(self.version, &mut buf)
+            }
+            Control::PubComp(id, c) => {
+                ack(PacketType::PubComp, id, code(c)).encode_as(self.version, &mut buf)
+            }
+            Control::PingReq => PingReq.encode_as(self.version, &mut buf),
         };
-        let (ty, id, code) = match c {
-            Control::PubAck(id, code) => (PacketType::PubAck, id, code),
-            Control::PubRec(id, code) => (PacketType::PubRec, id, code),
-            Control::PubRel(id, code) => (PacketType::PubRel, id, code),
-            Control::PubComp(id, code) => (PacketType::PubComp, id, code),
-            Control::PingReq => return Ok(PingReq.encode_as(self.version, out)?),
-        };
-        Ok(TypedAck(ty, ack(id, code)).encode_as(self.version, out)?)
+        n.ok().and_then(|n| buf.get(..n)) == Some(bytes)
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.state {
-            State::Connecting => Some(self.connect_sent + self.config.connect_timeout),
-            State::Connected if self.keep_alive > 0 => Some(match self.ping_sent {
-                Some(t) => t + self.ping_timeout(),
-                None => self.last_sent + Duration::from_secs(u64::from(self.keep_alive)),
-            }),
-            _ => None,
-        }
+        let (from, after) = match self.state {
+            State::Connecting => (self.connect_sent, self.config.connect_timeout),
+            State::Connected if self.keep_alive > 0 => match self.ping_sent {
+                Some(t) => (t, self.ping_timeout()),
+                None => (self.last_sent, Duration::from_secs(u64::from(self.keep_alive))),
+            },
+            _ => return None,
+        };
+        Some(from + after)
     }
 
     fn ping_timeout(&self) -> Duration {
@@ -849,27 +897,24 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     /// A PINGREQ is queued when nothing was sent for the keep-alive interval (§3.1.2.10);
     /// [`Error::Timeout`] means the connection is lost (close the transport, reconnect).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
-        match self.state {
-            State::Connecting if now >= self.connect_sent + self.config.connect_timeout => {
-                self.state = State::Disconnected;
-                Err(Error::Timeout(Timeout::ConnAck))
-            }
-            State::Connected if self.keep_alive > 0 => {
-                if let Some(t) = self.ping_sent {
-                    if now >= t + self.ping_timeout() {
-                        self.state = State::Disconnected;
-                        self.control.clear();
-                        return Err(Error::Timeout(Timeout::PingResp));
-                    }
-                } else if now >= self.last_sent + Duration::from_secs(u64::from(self.keep_alive))
-                    && self.control.push_back(Control::PingReq).is_ok()
-                {
-                    self.ping_sent = Some(now);
-                }
-                Ok(())
-            }
-            _ => Ok(()),
+        // One deadline, the one `poll_timeout` gives: CONNACK, PINGRESP or the next PINGREQ.
+        let Some(deadline) = self.poll_timeout() else { return Ok(()) };
+        if now < deadline {
+            return Ok(());
         }
+        if self.state == State::Connecting {
+            self.state = State::Disconnected;
+            return Err(Error::Timeout(Timeout::ConnAck));
+        }
+        if self.ping_sent.is_some() {
+            self.state = State::Disconnected;
+            self.control.clear();
+            return Err(Error::Timeout(Timeout::PingResp));
+        }
+        if self.control.push_back(Control::PingReq).is_ok() {
+            self.ping_sent = Some(now);
+        }
+        Ok(())
     }
 
     fn require_connected(&self) -> Result<(), Error> {
@@ -971,6 +1016,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     }
 
     /// Checks the size of `publish` and, for QoS 1/2, keeps its full encoding in the store.
+    #[inline(never)]
     fn store_publish(&mut self, publish: Publish<'_>, out: &mut [u8]) -> Result<(), Error> {
         let len = publish.len_as(self.version)?;
         self.check_size(len)?;
@@ -1003,12 +1049,14 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         out: &mut [u8],
     ) -> Option<usize> {
         let mut scratch = [0u8; PROPERTY_SCRATCH];
-        let raw = publish.properties.as_bytes();
-        let end = raw.len().checked_add(3)?;
-        scratch.get_mut(..raw.len())?.copy_from_slice(raw);
-        let [hi, lo] = alias.get().to_be_bytes();
-        scratch.get_mut(raw.len()..end)?.copy_from_slice(&[0x23, hi, lo]);
-        let properties = Properties::parse(scratch.get(..end)?, PropertyContext::Publish).ok()?;
+        // The builder (already linked) rather than a second inlined copy of the parser: the
+        // caller's properties are valid, so pushing them again gives the same bytes.
+        let mut b = PropertiesBuilder::new(&mut scratch);
+        for p in publish.properties.iter() {
+            b.push(p).ok()?;
+        }
+        b.push(Property::TopicAlias(alias)).ok()?;
+        let properties = b.finish();
         let topic = if new { publish.topic } else { "" };
         let p = Publish { topic, properties, ..publish };
         let len = p.len_as(self.version).ok()?;
@@ -1040,7 +1088,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             if shared && !self.server.shared_subscriptions {
                 return Err(UsageError::SharedSubscriptionsNotSupported.into());
             }
-            if s.filter.contains(['+', '#']) && !self.server.wildcard_subscriptions {
+            // Bytes, not chars: '+' and '#' are ASCII, never inside a multi-byte character.
+            if s.filter.bytes().any(|b| b == b'+' || b == b'#')
+                && !self.server.wildcard_subscriptions
+            {
                 return Err(UsageError::WildcardSubscriptionsNotSupported.into());
             }
         }
