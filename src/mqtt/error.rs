@@ -29,12 +29,9 @@ pub enum DecodeError {
     /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
     DupWithQos0,
     /// The packet is larger than the Maximum Packet Size the receiver announced
-    /// [MQTT-3.1.2-24], [MQTT-3.2.2-15]. Known from the fixed header alone; `total_len`
-    /// bytes (fixed header included) can be skipped.
-    PacketTooLarge {
-        /// The whole packet's length in bytes, fixed header included.
-        total_len: usize,
-    },
+    /// [MQTT-3.1.2-24], [MQTT-3.2.2-15]. Known from the fixed header alone:
+    /// [`FixedHeader::decode`](super::packet::FixedHeader::decode) gives the length to skip.
+    PacketTooLarge,
     /// The content runs past the end given by the remaining length [MQTT-2.1.4].
     Truncated,
     /// Bytes are left over after the content the remaining length announced [MQTT-2.1.4].
@@ -81,8 +78,9 @@ pub enum DecodeError {
     UnknownReasonCode(u8),
     /// A reason code that this packet type may not carry [MQTT-2.4].
     ReasonCodeNotAllowed(ReasonCode),
-    /// An unknown property identifier [MQTT-2.2.2].
-    UnknownProperty(u32),
+    /// An unknown property identifier [MQTT-2.2.2] (identifiers above 65,535, all
+    /// undefined, read as 65,535: the error stays four bytes, cheap to move on small targets).
+    UnknownProperty(u16),
     /// A property this packet may not carry [MQTT-2.2.2.2].
     PropertyNotAllowed(PropertyId),
     /// A property that may appear once appears twice [MQTT-2.2.2.2].
@@ -105,7 +103,7 @@ impl DecodeError {
     pub const fn reason_code(self) -> ReasonCode {
         use DecodeError::*;
         match self {
-            PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            PacketTooLarge => ReasonCode::PacketTooLarge,
             InvalidProtocolName | UnsupportedProtocolVersion => {
                 ReasonCode::UnsupportedProtocolVersion
             }

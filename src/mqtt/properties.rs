@@ -310,7 +310,7 @@ fn read_property<'a>(r: &mut Reader<'a>) -> Result<Property<'a>, DecodeError> {
     let id = u8::try_from(raw)
         .ok()
         .and_then(PropertyId::from_u8)
-        .ok_or(DecodeError::UnknownProperty(raw))?;
+        .ok_or(DecodeError::UnknownProperty(u16::try_from(raw).unwrap_or(u16::MAX)))?;
     let invalid = DecodeError::InvalidPropertyValue(id);
     use PropertyId as I;
     Ok(match id.kind() {
@@ -486,7 +486,8 @@ fn check_property(r: &mut Reader<'_>) -> Result<PropertyId, DecodeError> {
     let Some(id) = PropertyId::from_u8(b) else {
         // Unknown, or a multi-byte identifier: none is defined, so a well-formed one is unknown.
         let mut again = before;
-        return Err(DecodeError::UnknownProperty(again.varint()?));
+        let raw = again.varint()?;
+        return Err(DecodeError::UnknownProperty(u16::try_from(raw).unwrap_or(u16::MAX)));
     };
     let invalid = DecodeError::InvalidPropertyValue(id);
     use PropertyId as I;

@@ -250,7 +250,7 @@ impl FixedHeader {
         let total_len = header.total_len();
         if total_len as u64 > u64::from(options.max_packet_size) {
             // [MQTT-3.1.2-24] / [MQTT-3.2.2-15]: larger than announced is a Packet Too Large.
-            return Err(DecodeError::PacketTooLarge { total_len });
+            return Err(DecodeError::PacketTooLarge);
         }
         Ok(Status::Complete(header))
     }
@@ -754,7 +754,7 @@ mod tests {
         assert_eq!(FixedHeader::decode(&[0x39], &V5), Err(DecodeError::DupWithQos0));
         assert_eq!(
             FixedHeader::decode(&[0x30, 0x0A], &V5.with_max_packet_size(11)),
-            Err(DecodeError::PacketTooLarge { total_len: 12 })
+            Err(DecodeError::PacketTooLarge)
         );
     }
 

@@ -336,7 +336,7 @@ fn packet_over_max_size_gets_0x95() {
     let big = publish("t", QosPid::AtMostOnce, &[], &[0u8; 1100]);
     assert!(matches!(
         feed(&mut s, 0, &big[..8]),
-        Err(RemoteError::Decode(DecodeError::PacketTooLarge { .. }))
+        Err(RemoteError::Decode(DecodeError::PacketTooLarge))
     ));
     assert_eq!(disconnect_reason(&drain(&mut s)[0]), ReasonCode::PacketTooLarge);
 }
