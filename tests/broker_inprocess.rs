@@ -180,6 +180,82 @@ fn message_expiry_interval_counts_down_and_expired_messages_are_dropped() {
     nothing(&mut late);
 }
 
+/// A raw MQTT 5.0 connection that sends what the test says and answers nothing by itself.
+struct Raw {
+    tcp: TcpStream,
+    input: Vec<u8>,
+}
+
+impl Raw {
+    fn connect(addr: &str, client_id: &str, clean_start: bool) -> Raw {
+        use mqtt_ws::mqtt::packet::{Connect, Packet};
+        let mut props = [0u8; 5];
+        let mut b = PropertiesBuilder::new(&mut props);
+        b.push(Property::SessionExpiryInterval(60)).unwrap();
+        let mut c = Connect::new(Version::V5, client_id);
+        c.clean_start = clean_start;
+        c.properties = b.finish();
+        let mut raw = Raw { tcp: TcpStream::connect(addr).unwrap(), input: Vec::new() };
+        raw.tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        raw.send(&Packet::Connect(c));
+        raw
+    }
+
+    fn send(&mut self, p: &mqtt_ws::mqtt::packet::Packet<'_>) {
+        let mut buf = [0u8; 256];
+        let n = p.encode(Version::V5, &mut buf).unwrap();
+        self.tcp.write_all(&buf[..n]).unwrap();
+    }
+
+    /// The next packet, as (first byte, bytes); reads until one is complete.
+    fn next(&mut self) -> (u8, Vec<u8>) {
+        use mqtt_ws::mqtt::packet::{DecodeOptions, FixedHeader, Status};
+        loop {
+            if let Ok(Status::Complete(h)) =
+                FixedHeader::decode(&self.input, &DecodeOptions::new(Version::V5))
+                && self.input.len() >= h.total_len()
+            {
+                let p: Vec<u8> = self.input.drain(..h.total_len()).collect();
+                return (p[0], p);
+            }
+            let mut buf = [0u8; 512];
+            let n = self.tcp.read(&mut buf).expect("a packet within 5 s");
+            assert!(n > 0, "closed; have {:02x?}", self.input);
+            self.input.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[test]
+fn takeover_sends_what_was_in_flight_again_with_its_packet_identifier() {
+    use mqtt_ws::mqtt::PacketId;
+    use mqtt_ws::mqtt::packet::{Packet, Subscribe, Subscription};
+    let u = start();
+    let addr = u.tcp.trim_start_matches("mqtt://").to_owned();
+    let mut old = Raw::connect(&addr, "tko", true);
+    assert_eq!(old.next().0, 0x20, "CONNACK");
+    let subs = [Subscription::new("tko/t", Qos::ExactlyOnce)];
+    old.send(&Packet::Subscribe(Subscribe::new(PacketId::new(1).unwrap(), &subs)));
+    assert_eq!(old.next().0, 0x90, "SUBACK");
+    let mut p = connect(&u.tcp, "tko-p");
+    p.publish("tko/t", b"exactly once", Qos::ExactlyOnce, false).unwrap();
+    // The old connection gets the QoS 2 PUBLISH and never answers (its network died, say).
+    let (first, publish) = old.next();
+    assert_eq!(first, 0x34, "PUBLISH QoS 2, DUP 0: {publish:02x?}");
+    let id = &publish[2 + 2 + 5..2 + 2 + 5 + 2];
+
+    // The client comes back on a new connection before the broker noticed: a takeover.
+    let mut new = Raw::connect(&addr, "tko", false);
+    let (first, connack) = new.next();
+    assert_eq!((first, connack[2]), (0x20, 1), "CONNACK with session present: {connack:02x?}");
+    // [MQTT-4.4.0-1] the unacknowledged PUBLISH again, DUP 1, same Packet Identifier: a QoS 2
+    // receiver that recorded it will not deliver it twice [MQTT-4.3.3-9].
+    let (first, again) = new.next();
+    assert_eq!(first, 0x3c, "PUBLISH QoS 2, DUP 1: {again:02x?}");
+    assert_eq!(&again[2 + 2 + 5..2 + 2 + 5 + 2], id);
+    assert!(again.ends_with(b"exactly once"));
+}
+
 #[test]
 fn session_takeover_closes_the_old_connection_and_publishes_its_will() {
     let u = start();

@@ -11,7 +11,8 @@
 //! `Origin` allow-list), QoS 0/1/2 both ways, wildcards and shared subscriptions
 //! (`$share/group/filter`, round robin), retained messages, subscription identifiers, No Local,
 //! Retain As Published, Retain Handling, session expiry with bounded offline queues, session
-//! takeover, wills with Will Delay Interval, Message Expiry Interval (expired messages are not
+//! takeover (what the old connection had in flight goes out again on the new one, with its
+//! Packet Identifiers), wills with Will Delay Interval, Message Expiry Interval (expired messages are not
 //! delivered from queues or the retained store; the rest carry the time left), and incoming
 //! topic aliases.
 #![allow(dead_code)]
@@ -107,11 +108,29 @@ struct Delivery {
     sub_ids: Vec<NonZeroU32>,
 }
 
+/// What a taken-over connection hands to its successor: the QoS 1/2 messages it had in flight,
+/// to go out again with their Packet Identifiers and DUP 1 [MQTT-4.4.0-1].
+type Handover = Vec<(PacketId, Delivery)>;
+
+/// What an ending connection leaves of its session.
+struct Leaving {
+    conn_id: u64,
+    /// Its Session Expiry Interval at the end.
+    expiry: u32,
+    /// QoS 1 / 2 messages sent and not acknowledged.
+    inflight: Vec<(PacketId, Delivery)>,
+    /// Messages routed to it and not sent yet.
+    pending: Vec<Delivery>,
+    /// The connection that took the session over, if one did.
+    successor: Option<Sender<Handover>>,
+}
+
 enum Cmd {
     Input(Vec<u8>),
     Eof,
     Deliver(Delivery),
-    Takeover,
+    /// A new connection took the session over; what was in flight goes to it.
+    Takeover(Sender<Handover>),
 }
 
 #[derive(Clone, Debug)]
@@ -373,6 +392,7 @@ impl Broker {
             expiry: 0,
             pending: VecDeque::new(),
             inflight: HashMap::new(),
+            successor: None,
         };
         let result = c.run(&rx);
         c.finish(&rx);
@@ -388,13 +408,23 @@ impl Broker {
         clean_start: bool,
         expiry: u32,
     ) -> (bool, Vec<(PacketId, Delivery)>, Vec<Delivery>) {
+        let successor = {
+            let mut st = self.lock();
+            let old = st.sessions.get_mut(client_id).and_then(|s| s.conn.take());
+            old.map(|(_, old_tx)| {
+                // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed,
+                let (tx, rx) = mpsc::channel();
+                let _ = old_tx.send(Cmd::Takeover(tx));
+                rx
+            })
+        };
+        // and hands over what it had in flight (the lock is free meanwhile: it needs it to
+        // leave), so that the messages go out again with their Packet Identifiers and a QoS 2
+        // receiver recognises them [MQTT-4.3.3-9], [MQTT-4.4.0-1].
+        let handed_over = successor
+            .and_then(|rx| rx.recv_timeout(Duration::from_secs(2)).ok())
+            .unwrap_or_default();
         let mut st = self.lock();
-        if let Some(old) = st.sessions.get_mut(client_id)
-            && let Some((_, old_tx)) = old.conn.take()
-        {
-            // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed.
-            let _ = old_tx.send(Cmd::Takeover);
-        }
         if clean_start {
             st.sessions.remove(client_id);
         }
@@ -412,19 +442,15 @@ impl Broker {
         s.generation += 1;
         s.expiry = expiry;
         s.offline_since = None;
-        (present, std::mem::take(&mut s.inflight), s.queue.drain(..).collect())
+        // Clean Start discards the old session, what was in flight included [MQTT-3.1.2-4].
+        let mut resend = if clean_start { Vec::new() } else { handed_over };
+        resend.append(&mut s.inflight);
+        (present, resend, s.queue.drain(..).collect())
     }
 
-    /// The connection `conn_id` of `client_id` ended: keep or drop the session.
-    fn disconnect_session(
-        &self,
-        client_id: &str,
-        conn_id: u64,
-        expiry: u32,
-        inflight: Vec<(PacketId, Delivery)>,
-        mut pending: Vec<Delivery>,
-        rx: &Receiver<Cmd>,
-    ) {
+    /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
+    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &Receiver<Cmd>) {
+        let Leaving { conn_id, expiry, inflight, mut pending, successor } = leaving;
         let mut st = self.lock();
         // Messages routed to this connection after it stopped reading; none can follow while
         // the lock is held and the session no longer points here.
@@ -444,8 +470,13 @@ impl Broker {
             s.offline_since = Some(StdInstant::now());
             s.inflight = inflight;
         } else {
-            // Taken over: what was in flight goes to the new connection's queue.
-            for (_, d) in inflight {
+            // Taken over: what was in flight goes to the new connection, to be sent again with
+            // its Packet Identifiers; if that connection is gone too, to the queue.
+            let unsent = match successor {
+                Some(tx) => tx.send(inflight).err().map(|e| e.0),
+                None => Some(inflight),
+            };
+            for (_, d) in unsent.unwrap_or_default() {
                 s.queue.push_back(d);
             }
         }
@@ -684,6 +715,8 @@ struct Conn {
     pending: VecDeque<Delivery>,
     /// Sent QoS 1 / 2 deliveries by packet identifier.
     inflight: HashMap<PacketId, Delivery>,
+    /// Set when taken over: where `inflight` goes when this connection ends.
+    successor: Option<Sender<Handover>>,
 }
 
 /// What an event asks of the connection, owned so the event's borrow can end.
@@ -722,9 +755,10 @@ impl Conn {
                     self.server.connection_lost();
                 }
                 Ok(Cmd::Deliver(d)) => self.pending.push_back(d),
-                Ok(Cmd::Takeover) => {
+                Ok(Cmd::Takeover(successor)) => {
                     // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
                     let _ = self.server.disconnect(ReasonCode::SessionTakenOver);
+                    self.successor = Some(successor);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -1044,9 +1078,14 @@ impl Conn {
             return;
         };
         self.broker.log(|| format!("{client_id} disconnected: {closed:?}"));
-        let inflight = self.inflight.drain().collect();
-        let pending = self.pending.drain(..).collect();
-        self.broker.disconnect_session(&client_id, self.id, self.expiry, inflight, pending, rx);
+        let leaving = Leaving {
+            conn_id: self.id,
+            expiry: self.expiry,
+            inflight: self.inflight.drain().collect(),
+            pending: self.pending.drain(..).collect(),
+            successor: self.successor.take(),
+        };
+        self.broker.disconnect_session(&client_id, leaving, rx);
         let Some(will) = self.will.take() else { return };
         if closed.is_none_or(|c| c.will != WillAction::Publish) {
             return;
