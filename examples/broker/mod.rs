@@ -12,9 +12,9 @@
 //! (`$share/group/filter`, round robin), retained messages, subscription identifiers, No Local,
 //! Retain As Published, Retain Handling, session expiry with bounded offline queues, session
 //! takeover (what the old connection had in flight goes out again on the new one, with its
-//! Packet Identifiers), wills with Will Delay Interval, Message Expiry Interval (expired messages are not
-//! delivered from queues or the retained store; the rest carry the time left), and incoming
-//! topic aliases.
+//! Packet Identifiers), wills with Will Delay Interval, Message Expiry Interval (expired messages
+//! are not delivered from queues or the retained store; the rest carry the time left), and
+//! incoming topic aliases.
 #![allow(dead_code)]
 
 pub mod client;
