@@ -139,17 +139,23 @@ pub(crate) mod found {
     pub const MISPLACED: u8 = 8;
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-const LO7: u64 = LO * 0x7f;
+/// The scanner's word: the target's native width, so a 32-bit firmware tests four bytes with
+/// one instruction per step rather than eight bytes with two.
+type Word = usize;
+/// Bytes in a [`Word`].
+const W: usize = core::mem::size_of::<Word>();
+
+const LO: Word = Word::MAX / 0xff;
+const HI: Word = LO * 0x80;
+const LO7: Word = LO * 0x7f;
 
 // SWAR byte tests: `(w - LO) & !w & HI` has high bits set where `w` may have a zero byte, and
 // is non-zero exactly when `w` has one (a borrow can only add bits above a real zero byte).
 // `+` (0x2B) and `#` (0x23) differ only in bit 3: with that bit set in every byte both become
 // 0x2B and no other byte does, so `(w | BIT3) ^ PLUS` has a zero byte exactly where `w` has a
 // wildcard.
-const BIT3: u64 = LO * 0x08;
-const PLUS: u64 = LO * b'+' as u64;
+const BIT3: Word = LO * 0x08;
+const PLUS: Word = LO * b'+' as Word;
 
 /// Whether the wildcard at `i` fills its whole level.
 #[inline]
@@ -166,10 +172,10 @@ fn placed(bytes: &[u8], i: usize) -> bool {
         }
 }
 
-/// Whether the wildcard in `w`, the eight bytes of `bytes` at `base`, are misplaced: finds
+/// Whether a wildcard in `w`, the word of `bytes` at `base`, is misplaced: finds
 /// them exactly (`+` and `#` differ only in bit 3) and checks their neighbours.
 #[inline]
-fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
+fn misplaced_in(bytes: &[u8], base: usize, w: Word) -> bool {
     let x = (w | BIT3) ^ PLUS;
     // Exactly the wildcard bytes (no borrow between bytes).
     let mut m = !((x & LO7).wrapping_add(LO7) | x | LO7);
@@ -182,67 +188,78 @@ fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
     false
 }
 
-/// The last eight bytes when there are that many (with where they start), else the tail
+/// The last word of `bytes` when it is that long (with where they start), else the tail
 /// `rest` padded with a byte that matches nothing; re-testing bytes changes no flag.
 #[inline]
-fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, u64) {
-    match bytes.len().checked_sub(8).and_then(|start| Some((start, bytes.get(start..)?))) {
-        Some((start, &[a, b, c, d, e, f, g, h])) => {
-            (start, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
-        }
+fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, Word) {
+    match bytes.len().checked_sub(W).and_then(|start| Some((start, bytes.get(start..)?))) {
+        Some((start, b)) if let Some(&c) = b.first_chunk() => (start, Word::from_le_bytes(c)),
         // Shifted in byte by byte: a copy into a padded array becomes a `memcpy` call.
-        _ => (0, rest.iter().rev().fold(LO * u64::from(b'a'), |w, &b| w << 8 | u64::from(b))),
+        _ => (0, rest.iter().rev().fold(LO * Word::from(b'a'), |w, &b| w << 8 | Word::from(b))),
     }
 }
 
-/// Whether a wildcard in `bytes` does not fill its whole level: the second pass of [`scan`],
-/// only over strings holding a wildcard.
-#[inline]
-fn misplaced(bytes: &[u8]) -> bool {
-    let (words, rest) = bytes.as_chunks::<8>();
-    for (k, &c) in words.iter().enumerate() {
-        if misplaced_in(bytes, 8 * k, u64::from_le_bytes(c)) {
-            return true;
-        }
-    }
-    if rest.is_empty() {
-        return false;
-    }
-    let (base, w) = last_word(bytes, rest);
-    misplaced_in(bytes, base, w)
-}
-
-/// One pass over `bytes`, eight at a time and branch-free: the [`found`] flags. A string with a
-/// wildcard gets a second pass that checks each wildcard's neighbours ([`found::MISPLACED`]).
+/// The [`found`] flags of `bytes`. Every string check of the codec goes through this one
+/// function (with `from_utf8` where a `&str` is needed or a byte is above 0x7F), so a firmware
+/// links one scanner.
 ///
-/// Every string check of the codec goes through this one function (with `from_utf8` where a
-/// `&str` is needed or a byte is above 0x7F), so a firmware links one scanner.
+/// Most strings hold no NUL and no wildcard: a first loop, a word at a time, only collects
+/// the high bits and stops at the first word holding a NUL or a wildcard, to hand the string to
+/// [`scan_all`]. The early exit keeps the loop scalar and the function a leaf that saves no
+/// registers.
 #[inline(never)]
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
+    let mut high: Word = 0;
+    // Whether `w` holds a NUL or a wildcard (tests as in `scan_all`, without the final `& HI`).
+    let mut plain = |w: Word| {
+        high |= w;
+        let x = (w | BIT3) ^ PLUS;
+        (w.wrapping_sub(LO) & !w | x.wrapping_sub(LO) & !x) & HI == 0
+    };
+    let (words, rest) = bytes.as_chunks::<W>();
+    for &c in words {
+        if !plain(Word::from_le_bytes(c)) {
+            return scan_all(bytes);
+        }
+    }
+    if !rest.is_empty() && !plain(last_word(bytes, rest).1) {
+        return scan_all(bytes);
+    }
+    if high & HI != 0 { found::NON_ASCII } else { 0 }
+}
+
+/// [`scan`] for strings holding a NUL or a wildcard: one pass over `bytes`, a word at a time,
+/// for all the [`found`] flags; a word holding a wildcard also has each wildcard's neighbours
+/// checked ([`found::MISPLACED`]). Topic filters, which often hold a wildcard, come here
+/// directly.
+#[inline(never)]
+pub(crate) fn scan_all(bytes: &[u8]) -> u8 {
     // The tests above, before their final `& HI`, which is applied once at the end.
-    let (mut nul, mut wild, mut high) = (0u64, 0u64, 0u64);
-    let mut word = |w: u64| {
+    let (mut nul, mut wild, mut high, mut bad): (Word, Word, Word, bool) = (0, 0, 0, false);
+    let mut word = |base: usize, w: Word| {
         high |= w;
         nul |= w.wrapping_sub(LO) & !w;
         let x = (w | BIT3) ^ PLUS;
-        wild |= x.wrapping_sub(LO) & !x;
+        let here = x.wrapping_sub(LO) & !x & HI;
+        if here != 0 {
+            wild = here;
+            // The last word may repeat bytes of the one before: checking a wildcard twice
+            // changes nothing.
+            bad |= misplaced_in(bytes, base, w);
+        }
     };
-    let (words, rest) = bytes.as_chunks::<8>();
-    for &c in words {
-        word(u64::from_le_bytes(c));
+    let (words, rest) = bytes.as_chunks::<W>();
+    for (k, &c) in words.iter().enumerate() {
+        word(W * k, Word::from_le_bytes(c));
     }
     if !rest.is_empty() {
-        word(last_word(bytes, rest).1);
+        let (base, w) = last_word(bytes, rest);
+        word(base, w);
     }
-    let mut flags = (if nul & HI != 0 { found::NUL } else { 0 })
-        | (if high & HI != 0 { found::NON_ASCII } else { 0 });
-    if wild & HI != 0 {
-        flags |= found::WILDCARD;
-        if misplaced(bytes) {
-            flags |= found::MISPLACED;
-        }
-    }
-    flags
+    (if nul & HI != 0 { found::NUL } else { 0 })
+        | (if high & HI != 0 { found::NON_ASCII } else { 0 })
+        | (if wild != 0 { found::WILDCARD } else { 0 })
+        | (if bad { found::MISPLACED } else { 0 })
 }
 
 /// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2] without making a
