@@ -203,32 +203,28 @@ fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, Word) {
 /// function (with `from_utf8` where a `&str` is needed or a byte is above 0x7F), so a firmware
 /// links one scanner.
 ///
-/// Most strings hold no NUL and no wildcard: a first loop, a word at a time, only collects
-/// the high bits and stops at the first word holding a NUL or a wildcard, to hand the string to
-/// [`scan_all`]. The early exit keeps the loop scalar and the function a leaf that saves no
-/// registers.
+/// Most strings are ASCII without NUL or wildcard: a first loop, a word at a time, tests only
+/// that, fails fast at the first word where it does not hold and hands the string to
+/// [`scan_all`]. The early exit keeps the loop scalar and short.
 #[inline(never)]
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
-    let mut high: Word = 0;
-    // Whether `w` holds a NUL or a wildcard (tests as in `scan_all`, without the final `& HI`).
-    let mut plain = |w: Word| {
-        high |= w;
+    // `w - LO` has a high bit set in some byte exactly when `w` holds a 0x00 byte or one above
+    // 0x80, and `x - LO` when `w` holds a wildcard or a byte above 0x7F (borrows only add bits
+    // above a byte that already sets one): no high bit, no flag to report.
+    let plain = |w: Word| {
         let x = (w | BIT3) ^ PLUS;
-        (w.wrapping_sub(LO) & !w | x.wrapping_sub(LO) & !x) & HI == 0
+        (w.wrapping_sub(LO) | x.wrapping_sub(LO)) & HI == 0
     };
     let (words, rest) = bytes.as_chunks::<W>();
-    for &c in words {
-        if !plain(Word::from_le_bytes(c)) {
-            return scan_all(bytes);
-        }
+    if words.iter().all(|&c| plain(Word::from_le_bytes(c)))
+        && (rest.is_empty() || plain(last_word(bytes, rest).1))
+    {
+        return 0;
     }
-    if !rest.is_empty() && !plain(last_word(bytes, rest).1) {
-        return scan_all(bytes);
-    }
-    if high & HI != 0 { found::NON_ASCII } else { 0 }
+    scan_all(bytes)
 }
 
-/// [`scan`] for strings holding a NUL or a wildcard: one pass over `bytes`, a word at a time,
+/// [`scan`] for strings holding a NUL, a wildcard or a byte above 0x7F: one pass over `bytes`, a word at a time,
 /// for all the [`found`] flags; a word holding a wildcard also has each wildcard's neighbours
 /// checked ([`found::MISPLACED`]). Topic filters, which often hold a wildcard, come here
 /// directly.
