@@ -224,24 +224,32 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
     scan_all(bytes)
 }
 
-/// [`scan`] for strings holding a NUL, a wildcard or a byte above 0x7F: one pass over `bytes`, a word at a time,
-/// for all the [`found`] flags; a word holding a wildcard also has each wildcard's neighbours
-/// checked ([`found::MISPLACED`]). Topic filters, which often hold a wildcard, come here
-/// directly.
+/// [`scan`] for strings holding a NUL, a wildcard or a byte above 0x7F: one pass over `bytes`,
+/// a word at a time, for all the [`found`] flags; words that pass the fast test of [`scan`] are
+/// skipped, the others tested exactly, and a word holding a wildcard also has each wildcard's
+/// neighbours checked ([`found::MISPLACED`]). Topic filters, which often hold a wildcard, come
+/// here directly.
 #[inline(never)]
 pub(crate) fn scan_all(bytes: &[u8]) -> u8 {
-    // The tests above, before their final `& HI`, which is applied once at the end.
-    let (mut nul, mut wild, mut high, mut bad): (Word, Word, Word, bool) = (0, 0, 0, false);
+    let mut flags = 0;
     let mut word = |base: usize, w: Word| {
-        high |= w;
-        nul |= w.wrapping_sub(LO) & !w;
         let x = (w | BIT3) ^ PLUS;
-        let here = x.wrapping_sub(LO) & !x & HI;
-        if here != 0 {
-            wild = here;
+        if (w.wrapping_sub(LO) | x.wrapping_sub(LO)) & HI == 0 {
+            return;
+        }
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            flags |= found::NUL;
+        }
+        if w & HI != 0 {
+            flags |= found::NON_ASCII;
+        }
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            flags |= found::WILDCARD;
             // The last word may repeat bytes of the one before: checking a wildcard twice
             // changes nothing.
-            bad |= misplaced_in(bytes, base, w);
+            if misplaced_in(bytes, base, w) {
+                flags |= found::MISPLACED;
+            }
         }
     };
     let (words, rest) = bytes.as_chunks::<W>();
@@ -252,10 +260,7 @@ pub(crate) fn scan_all(bytes: &[u8]) -> u8 {
         let (base, w) = last_word(bytes, rest);
         word(base, w);
     }
-    (if nul & HI != 0 { found::NUL } else { 0 })
-        | (if high & HI != 0 { found::NON_ASCII } else { 0 })
-        | (if wild != 0 { found::WILDCARD } else { 0 })
-        | (if bad { found::MISPLACED } else { 0 })
+    flags
 }
 
 /// Validates a UTF-8 encoded string's content [MQTT-1.5.4-1], [MQTT-1.5.4-2] without making a
