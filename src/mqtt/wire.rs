@@ -215,10 +215,14 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
         let x = (w | BIT3) ^ PLUS;
         (w.wrapping_sub(LO) | x.wrapping_sub(LO)) & HI == 0
     };
-    let (words, rest) = bytes.as_chunks::<W>();
-    if words.iter().all(|&c| plain(Word::from_le_bytes(c)))
-        && (rest.is_empty() || plain(last_word(bytes, rest).1))
-    {
+    let mut rest = bytes;
+    while let Some((&c, r)) = rest.split_first_chunk() {
+        if !plain(Word::from_le_bytes(c)) {
+            return scan_all(bytes);
+        }
+        rest = r;
+    }
+    if rest.is_empty() || plain(last_word(bytes, rest).1) {
         return 0;
     }
     scan_all(bytes)
