@@ -256,9 +256,10 @@ pub(crate) fn scan_all(bytes: &[u8]) -> u8 {
             }
         }
     };
-    let (words, rest) = bytes.as_chunks::<W>();
-    for (k, &c) in words.iter().enumerate() {
-        word(W * k, Word::from_le_bytes(c));
+    let mut rest = bytes;
+    while let Some((&c, r)) = rest.split_first_chunk() {
+        word(bytes.len() - rest.len(), Word::from_le_bytes(c));
+        rest = r;
     }
     if !rest.is_empty() {
         let (base, w) = last_word(bytes, rest);
