@@ -72,9 +72,12 @@ fn scan_topic(s: &str, filter: bool) -> Result<u8, TopicError> {
 }
 
 /// The one topic filter check behind every filter validator, with the shared-subscription rules
-/// when `shared` is set (MQTT 5.0), in one [`scan`] of the whole string. Returns where the topic
-/// filter starts: after `$share/{ShareName}/` for a shared subscription, else 0.
-#[inline(never)]
+/// when `shared` is set (MQTT 5.0), in one [`scan_all`] of the whole string. Returns where the
+/// topic filter starts: after `$share/{ShareName}/` for a shared subscription, else 0.
+///
+/// `#[inline]` is a hint that an optimised build takes (the SUBSCRIBE decoder saves a call per
+/// filter) and a size-optimised one leaves (one copy in a firmware).
+#[inline]
 pub(crate) fn check_filter(filter: &str, shared: bool) -> Result<usize, TopicError> {
     let flags = scan_topic(filter, true)?;
     let mut start = 0;
