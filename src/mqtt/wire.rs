@@ -200,13 +200,13 @@ fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, Word) {
 }
 
 /// The [`found`] flags of `bytes`. Every string check of the codec goes through this one
-/// function (with `from_utf8` where a `&str` is needed or a byte is above 0x7F), so a firmware
-/// links one scanner.
+/// function (with `from_utf8` where a `&str` is needed or a byte is above 0x7F).
 ///
 /// Most strings are ASCII without NUL or wildcard: a first loop, a word at a time, tests only
-/// that, fails fast at the first word where it does not hold and hands the string to
-/// [`scan_all`]. The early exit keeps the loop scalar and short.
-#[inline(never)]
+/// that, fails fast at the first word where it does not hold and hands the string to the one
+/// out-of-line [`scan_all`]. The early exit keeps the loop scalar and short. `#[inline]` is a
+/// hint that an optimised build takes and a size-optimised firmware leaves (one copy).
+#[inline]
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
     // `w - LO` has a high bit set in some byte exactly when `w` holds a 0x00 byte or one above
     // 0x80, and `x - LO` when `w` holds a wildcard or a byte above 0x7F (borrows only add bits
