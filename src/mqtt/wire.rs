@@ -104,7 +104,8 @@
 //! an out-of-line word test inside [`scan_all`] (+17 per filter), [`scan_all`] inlined (codec
 //! firmware +240 B, PUBLISH slower), the per-filter entry check inlined into the list walker
 //! (+25 on SUBSCRIBE encode), a short string's tail loaded as two overlapping halves instead
-//! of byte by byte (CONNECT -33, PUBLISH +11).
+//! of byte by byte (CONNECT -33, PUBLISH +11), [`scan_all`]'s last word shifted so that no
+//! wildcard is checked twice (+50 on SUBSCRIBE).
 
 use super::error::{DecodeError, EncodeError};
 
