@@ -27,14 +27,14 @@ pub enum TopicError {
     MissingSharedFilter,
 }
 
-use super::wire::{found, scan};
+use super::wire::{found, scan, scan_all};
 
 const SHARE_PREFIX: &str = "$share/";
 
 /// Checks a topic name (PUBLISH, will topic).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     // [MQTT-3.3.2-2] The Topic Name MUST NOT contain wildcard characters.
-    if scan_topic(name)? & found::WILDCARD != 0 {
+    if scan_topic(name, false)? & found::WILDCARD != 0 {
         return Err(TopicError::WildcardInName);
     }
     Ok(())
@@ -51,9 +51,10 @@ pub fn validate_subscription_filter(filter: &str) -> Result<(), TopicError> {
     check_filter(filter, true).map(drop)
 }
 
-/// The rules for every topic name and filter: length and U+0000, then the [`scan`] flags.
+/// The rules for every topic name and filter: length and U+0000, then the scan flags
+/// ([`scan`] for a name, [`scan_all`] for a `filter`, which often holds wildcards).
 #[inline]
-fn scan_topic(s: &str) -> Result<u8, TopicError> {
+fn scan_topic(s: &str, filter: bool) -> Result<u8, TopicError> {
     // [MQTT-4.7.3-1] at least one character.
     if s.is_empty() {
         return Err(TopicError::Empty);
@@ -62,7 +63,7 @@ fn scan_topic(s: &str) -> Result<u8, TopicError> {
     if s.len() > u16::MAX as usize {
         return Err(TopicError::TooLong);
     }
-    let flags = scan(s.as_bytes());
+    let flags = if filter { scan_all(s.as_bytes()) } else { scan(s.as_bytes()) };
     // [MQTT-4.7.3-2] no U+0000 (in a ShareName either).
     if flags & found::NUL != 0 {
         return Err(TopicError::NullCharacter);
@@ -71,11 +72,14 @@ fn scan_topic(s: &str) -> Result<u8, TopicError> {
 }
 
 /// The one topic filter check behind every filter validator, with the shared-subscription rules
-/// when `shared` is set (MQTT 5.0), in one [`scan`] of the whole string. Returns where the topic
-/// filter starts: after `$share/{ShareName}/` for a shared subscription, else 0.
-#[inline(never)]
+/// when `shared` is set (MQTT 5.0), in one [`scan_all`] of the whole string. Returns where the
+/// topic filter starts: after `$share/{ShareName}/` for a shared subscription, else 0.
+///
+/// `#[inline]` is a hint that an optimised build takes (the SUBSCRIBE decoder saves a call per
+/// filter) and a size-optimised one leaves (one copy in a firmware).
+#[inline]
 pub(crate) fn check_filter(filter: &str, shared: bool) -> Result<usize, TopicError> {
-    let flags = scan_topic(filter)?;
+    let flags = scan_topic(filter, true)?;
     let mut start = 0;
     let b = filter.as_bytes();
     // The first byte alone tells most filters apart from `$share/`.

@@ -75,6 +75,37 @@
 //! `from_utf8` instead of the ASCII test in property strings (+36 B and +88 instructions per
 //! PUBLISH), a per-type `encode_as` through a vtable or a shared fixed-header writer (the client
 //! firmware grew by 260 B to 920 B: inlined, the size and encode steps share their work).
+//!
+//! # Fourth pass: speed back at the same flash
+//!
+//! Instructions per call (same benchmarks), from the end of the third pass with the rest of
+//! the codec as it is now ("before") to the steps below ("after"), and the first pass's figures
+//! for reference; client firmware 19,296 B before, 19,128 B after, codec firmware 15,032 B /
+//! 14,940 B:
+//!
+//! | case           | parse: first / before / after | decode and read   | encode            |
+//! |----------------|------------------------------:|------------------:|------------------:|
+//! | PUBLISH, 64 B  |               704 / 755 / 663 |   901 / 952 / 858 |   433 / 471 / 416 |
+//! | PUBLISH, 1 KiB |               704 / 755 / 663 |   901 / 952 / 858 |   546 / 584 / 529 |
+//! | CONNECT + will |            1985 / 2298 / 1993 | 2772 / 3084 / 2779 |   825 / 986 / 840 |
+//! | SUBSCRIBE × 10 |            3175 / 3433 / 2647 | 4274 / 4512 / 3773 | 2340 / 3180 / 2793 |
+//!
+//! Steps: [`scan`] became a fast path that only tests for "ASCII, no NUL, no wildcard" (one
+//! combined test per word, failing fast into [`scan_all`] at the first word where that does not
+//! hold), so the common string costs a short scalar loop; topic filters, which usually hold a
+//! wildcard, go to [`scan_all`] directly, which skips the words that pass the fast test and checks
+//! wildcards word by word where it finds them (no second pass); words are the target's native
+//! width (`usize`: a 32-bit firmware no longer does every step twice, which is what paid for
+//! the rest); both loops walk the words with `split_first_chunk`; and `#[inline]` hints on
+//! [`scan`] and the topic filter check, which an optimised build takes and a size-optimised
+//! firmware leaves (client firmware unchanged, codec firmware +88 B). What is left of
+//! SUBSCRIBE encode is mostly a call per filter into [`scan_all`] and its register saves.
+//! Tried and dropped: [`scan`] and [`scan_all`] as one function (+18 instructions per string),
+//! an out-of-line word test inside [`scan_all`] (+17 per filter), [`scan_all`] inlined (codec
+//! firmware +240 B, PUBLISH slower), the per-filter entry check inlined into the list walker
+//! (+25 on SUBSCRIBE encode), a short string's tail loaded as two overlapping halves instead
+//! of byte by byte (CONNECT -33, PUBLISH +11), [`scan_all`]'s last word shifted so that no
+//! wildcard is checked twice (+50 on SUBSCRIBE).
 
 use super::error::{DecodeError, EncodeError};
 
@@ -139,17 +170,23 @@ pub(crate) mod found {
     pub const MISPLACED: u8 = 8;
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-const LO7: u64 = LO * 0x7f;
+/// The scanner's word: the target's native width, so a 32-bit firmware tests four bytes with
+/// one instruction per step rather than eight bytes with two.
+type Word = usize;
+/// Bytes in a [`Word`].
+const W: usize = core::mem::size_of::<Word>();
+
+const LO: Word = Word::MAX / 0xff;
+const HI: Word = LO * 0x80;
+const LO7: Word = LO * 0x7f;
 
 // SWAR byte tests: `(w - LO) & !w & HI` has high bits set where `w` may have a zero byte, and
 // is non-zero exactly when `w` has one (a borrow can only add bits above a real zero byte).
 // `+` (0x2B) and `#` (0x23) differ only in bit 3: with that bit set in every byte both become
 // 0x2B and no other byte does, so `(w | BIT3) ^ PLUS` has a zero byte exactly where `w` has a
 // wildcard.
-const BIT3: u64 = LO * 0x08;
-const PLUS: u64 = LO * b'+' as u64;
+const BIT3: Word = LO * 0x08;
+const PLUS: Word = LO * b'+' as Word;
 
 /// Whether the wildcard at `i` fills its whole level.
 #[inline]
@@ -166,10 +203,10 @@ fn placed(bytes: &[u8], i: usize) -> bool {
         }
 }
 
-/// Whether the wildcard in `w`, the eight bytes of `bytes` at `base`, are misplaced: finds
+/// Whether a wildcard in `w`, the word of `bytes` at `base`, is misplaced: finds
 /// them exactly (`+` and `#` differ only in bit 3) and checks their neighbours.
 #[inline]
-fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
+fn misplaced_in(bytes: &[u8], base: usize, w: Word) -> bool {
     let x = (w | BIT3) ^ PLUS;
     // Exactly the wildcard bytes (no borrow between bytes).
     let mut m = !((x & LO7).wrapping_add(LO7) | x | LO7);
@@ -182,65 +219,82 @@ fn misplaced_in(bytes: &[u8], base: usize, w: u64) -> bool {
     false
 }
 
-/// The last eight bytes when there are that many (with where they start), else the tail
+/// The last word of `bytes` when it is that long (with where they start), else the tail
 /// `rest` padded with a byte that matches nothing; re-testing bytes changes no flag.
 #[inline]
-fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, u64) {
-    match bytes.len().checked_sub(8).and_then(|start| Some((start, bytes.get(start..)?))) {
-        Some((start, &[a, b, c, d, e, f, g, h])) => {
-            (start, u64::from_le_bytes([a, b, c, d, e, f, g, h]))
-        }
+fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, Word) {
+    match bytes.len().checked_sub(W).and_then(|start| Some((start, bytes.get(start..)?))) {
+        Some((start, b)) if let Some(&c) = b.first_chunk() => (start, Word::from_le_bytes(c)),
         // Shifted in byte by byte: a copy into a padded array becomes a `memcpy` call.
-        _ => (0, rest.iter().rev().fold(LO * u64::from(b'a'), |w, &b| w << 8 | u64::from(b))),
+        _ => (0, rest.iter().rev().fold(LO * Word::from(b'a'), |w, &b| w << 8 | Word::from(b))),
     }
 }
 
-/// Whether a wildcard in `bytes` does not fill its whole level: the second pass of [`scan`],
-/// only over strings holding a wildcard.
-#[inline]
-fn misplaced(bytes: &[u8]) -> bool {
-    let (words, rest) = bytes.as_chunks::<8>();
-    for (k, &c) in words.iter().enumerate() {
-        if misplaced_in(bytes, 8 * k, u64::from_le_bytes(c)) {
-            return true;
-        }
-    }
-    if rest.is_empty() {
-        return false;
-    }
-    let (base, w) = last_word(bytes, rest);
-    misplaced_in(bytes, base, w)
-}
-
-/// One pass over `bytes`, eight at a time and branch-free: the [`found`] flags. A string with a
-/// wildcard gets a second pass that checks each wildcard's neighbours ([`found::MISPLACED`]).
+/// The [`found`] flags of `bytes`. Every string check of the codec goes through this one
+/// function (with `from_utf8` where a `&str` is needed or a byte is above 0x7F).
 ///
-/// Every string check of the codec goes through this one function (with `from_utf8` where a
-/// `&str` is needed or a byte is above 0x7F), so a firmware links one scanner.
-#[inline(never)]
+/// Most strings are ASCII without NUL or wildcard: a first loop, a word at a time, tests only
+/// that, fails fast at the first word where it does not hold and hands the string to the one
+/// out-of-line [`scan_all`]. The early exit keeps the loop scalar and short. `#[inline]` is a
+/// hint that an optimised build takes and a size-optimised firmware leaves (one copy).
+#[inline]
 pub(crate) fn scan(bytes: &[u8]) -> u8 {
-    // The tests above, before their final `& HI`, which is applied once at the end.
-    let (mut nul, mut wild, mut high) = (0u64, 0u64, 0u64);
-    let mut word = |w: u64| {
-        high |= w;
-        nul |= w.wrapping_sub(LO) & !w;
+    // `w - LO` has a high bit set in some byte exactly when `w` holds a 0x00 byte or one above
+    // 0x80, and `x - LO` when `w` holds a wildcard or a byte above 0x7F (borrows only add bits
+    // above a byte that already sets one): no high bit, no flag to report.
+    let plain = |w: Word| {
         let x = (w | BIT3) ^ PLUS;
-        wild |= x.wrapping_sub(LO) & !x;
+        (w.wrapping_sub(LO) | x.wrapping_sub(LO)) & HI == 0
     };
-    let (words, rest) = bytes.as_chunks::<8>();
-    for &c in words {
-        word(u64::from_le_bytes(c));
+    let mut rest = bytes;
+    while let Some((&c, r)) = rest.split_first_chunk() {
+        if !plain(Word::from_le_bytes(c)) {
+            return scan_all(bytes);
+        }
+        rest = r;
+    }
+    if rest.is_empty() || plain(last_word(bytes, rest).1) {
+        return 0;
+    }
+    scan_all(bytes)
+}
+
+/// [`scan`] for strings holding a NUL, a wildcard or a byte above 0x7F: one pass over `bytes`,
+/// a word at a time, for all the [`found`] flags; words that pass the fast test of [`scan`] are
+/// skipped, the others tested exactly, and a word holding a wildcard also has each wildcard's
+/// neighbours checked ([`found::MISPLACED`]). Topic filters, which often hold a wildcard, come
+/// here directly.
+#[inline(never)]
+pub(crate) fn scan_all(bytes: &[u8]) -> u8 {
+    let mut flags = 0;
+    let mut word = |base: usize, w: Word| {
+        let x = (w | BIT3) ^ PLUS;
+        if (w.wrapping_sub(LO) | x.wrapping_sub(LO)) & HI == 0 {
+            return;
+        }
+        if w.wrapping_sub(LO) & !w & HI != 0 {
+            flags |= found::NUL;
+        }
+        if w & HI != 0 {
+            flags |= found::NON_ASCII;
+        }
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            flags |= found::WILDCARD;
+            // The last word may repeat bytes of the one before: checking a wildcard twice
+            // changes nothing.
+            if misplaced_in(bytes, base, w) {
+                flags |= found::MISPLACED;
+            }
+        }
+    };
+    let mut rest = bytes;
+    while let Some((&c, r)) = rest.split_first_chunk() {
+        word(bytes.len() - rest.len(), Word::from_le_bytes(c));
+        rest = r;
     }
     if !rest.is_empty() {
-        word(last_word(bytes, rest).1);
-    }
-    let mut flags = (if nul & HI != 0 { found::NUL } else { 0 })
-        | (if high & HI != 0 { found::NON_ASCII } else { 0 });
-    if wild & HI != 0 {
-        flags |= found::WILDCARD;
-        if misplaced(bytes) {
-            flags |= found::MISPLACED;
-        }
+        let (base, w) = last_word(bytes, rest);
+        word(base, w);
     }
     flags
 }
