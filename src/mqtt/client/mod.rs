@@ -104,9 +104,9 @@ use options::connect_properties;
 use core::num::{NonZeroU16, NonZeroU32};
 
 use super::packet::{
-    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, Packet,
-    PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, SubscribeSlice,
-    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet,
+    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, PacketType,
+    PingReq, Publish, QosPid, ReasonCodes, ServerPacket, Status, SubAck, SubscribeSlice,
+    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet, read_publish,
 };
 use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
 use super::topic::SharedSubscription;
@@ -454,10 +454,13 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let total = header.total_len();
-        if total > self.config.rx_buffer_len {
-            if header.packet_type == PacketType::Publish && self.state == State::Connected {
-                return self.start_stream(input, &options);
-            }
+        let too_large = total > self.config.rx_buffer_len;
+        if header.packet_type == PacketType::Publish
+            && (!too_large || self.state == State::Connected)
+        {
+            return self.publish_input(input, &header, too_large);
+        }
+        if too_large {
             return Err(self.fault(RemoteFault::PacketTooLarge));
         }
         let Some(body) = input.get(header.header_len..total) else {
@@ -473,22 +476,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         trace!("received {:?}", header.packet_type);
-        let event = match packet {
-            Packet::Publish(p) => {
-                let incoming = self.on_publish(&p)?;
-                if let Some(ack) = incoming.ack {
-                    self.queue(ack);
-                }
-                if incoming.deliver {
-                    let this: &'a Self = self;
-                    let topic = this.topic(incoming.topic);
-                    Some(Event::Message(message(&p, topic, p.payload)))
-                } else {
-                    None
-                }
-            }
-            other => self.on_packet(other)?,
-        };
+        let event = self.on_packet(header.packet_type, packet)?;
         Ok(Status::Complete(Received { consumed: total, event }))
     }
 
@@ -499,13 +487,25 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
     }
 
+    /// A PUBLISH after its fixed header: whole when it fits the receive buffer, else its head
+    /// now and the payload streamed in chunks (or skipped) by the next calls.
     #[inline(never)]
-    fn start_stream<'a>(
+    fn publish_input<'a>(
         &'a mut self,
         input: &'a [u8],
-        options: &DecodeOptions,
+        header: &FixedHeader,
+        too_large: bool,
     ) -> Result<Status<Received<'a>>, Error> {
-        let head = match Publish::decode_head(input, options) {
+        let total = header.total_len();
+        let body = if too_large {
+            input.get(header.header_len..).unwrap_or_default()
+        } else {
+            match input.get(header.header_len..total) {
+                Some(body) => body,
+                None => return Ok(Status::Partial { needed: total - input.len() }),
+            }
+        };
+        let (p, used) = match read_publish(header, body, self.version) {
             Ok(Status::Complete(h)) => h,
             Ok(Status::Partial { needed }) => {
                 if input.len() >= self.config.rx_buffer_len {
@@ -516,9 +516,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             }
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
-        let p = head.publish;
         let mut incoming = self.on_publish(&p)?;
-        let skip = !self.config.stream_large_payloads;
+        let skip = too_large && !self.config.stream_large_payloads;
         if skip {
             // Refused: acknowledged with an error, so a QoS 2 exchange ends at PUBREC (§4.3.3).
             let code = ReasonCode::ImplementationSpecificError;
@@ -531,32 +530,32 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 }
             };
         }
-        let deliver = incoming.deliver && !skip;
-        if head.payload_len == 0 {
-            if let Some(ack) = incoming.ack {
-                self.queue(ack);
-            }
-        } else {
+        let payload_len = header.remaining_len - used;
+        if too_large && payload_len > 0 {
             self.stream = Some(Streaming {
-                remaining: head.payload_len,
+                remaining: payload_len,
                 offset: 0,
-                deliver,
+                deliver: incoming.deliver && !skip,
                 ack: incoming.ack,
             });
+        } else if let Some(ack) = incoming.ack {
+            self.queue(ack);
         }
+        let consumed = if too_large { header.header_len + used } else { total };
         let event = if incoming.deliver || skip {
             let this: &'a Self = self;
-            let message = message(&p, this.topic(incoming.topic), &[]);
-            let payload_len = head.payload_len;
-            Some(if skip {
-                Event::MessageSkipped { message, payload_len }
+            let topic = this.topic(incoming.topic);
+            Some(if !too_large {
+                Event::Message(message(&p, topic, body.get(used..).unwrap_or_default()))
+            } else if skip {
+                Event::MessageSkipped { message: message(&p, topic, &[]), payload_len }
             } else {
-                Event::MessageStart { message, payload_len }
+                Event::MessageStart { message: message(&p, topic, &[]), payload_len }
             })
         } else {
             None
         };
-        Ok(Status::Complete(Received { consumed: head.head_len, event }))
+        Ok(Status::Complete(Received { consumed, event }))
     }
 
     /// Topic alias and QoS bookkeeping of an incoming PUBLISH.
@@ -591,22 +590,25 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     }
 
     #[inline(never)]
-    fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Event<'a>>, Error> {
-        let ty = packet.packet_type();
+    fn on_packet<'a>(
+        &mut self,
+        ty: PacketType,
+        packet: ServerPacket<'a>,
+    ) -> Result<Option<Event<'a>>, Error> {
         if self.state == State::Connecting {
             // [MQTT-3.2.0-1]: CONNACK (or AUTH) first.
             return match packet {
-                Packet::ConnAck(c) if c.session_present && self.clean_start => {
+                ServerPacket::ConnAck(c) if c.session_present && self.clean_start => {
                     // [MQTT-3.2.2-2] Clean Start 1 means Session Present 0.
                     Err(self.fault(RemoteFault::SessionPresentOnCleanStart))
                 }
-                Packet::ConnAck(c) => Ok(Some(self.on_connack(c))),
-                Packet::Auth(a) => self.on_auth(a),
+                ServerPacket::ConnAck(c) => Ok(Some(self.on_connack(c))),
+                ServerPacket::Auth(a) => self.on_auth(a),
                 _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
             };
         }
         match packet {
-            Packet::PubAck(a) => match self.store.find(a.packet_id) {
+            ServerPacket::Ack(PacketType::PubAck, a) => match self.store.find(a.packet_id) {
                 Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 1 => {
                     self.store.remove(a.packet_id);
                     Ok(Some(published(a)))
@@ -617,7 +619,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                     Ok(None)
                 }
             },
-            Packet::PubRec(a) => match self.store.find(a.packet_id) {
+            ServerPacket::Ack(PacketType::PubRec, a) => match self.store.find(a.packet_id) {
                 Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 2 => {
                     if a.reason_code.is_error() {
                         // §4.3.3: a PUBREC with an error ends the exchange.
@@ -639,7 +641,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                     Ok(None)
                 }
             },
-            Packet::PubComp(a) => match self.store.find(a.packet_id) {
+            ServerPacket::Ack(PacketType::PubComp, a) => match self.store.find(a.packet_id) {
                 Some(Stored::Released { .. }) => {
                     self.store.remove(a.packet_id);
                     Ok(Some(published(a)))
@@ -647,7 +649,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
                 None => Ok(None),
             },
-            Packet::PubRel(a) => {
+            ServerPacket::Ack(PacketType::PubRel, a) => {
                 let code = if self.release_rx(a.packet_id) {
                     ReasonCode::Success
                 } else {
@@ -656,26 +658,26 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 self.queue(Control::PubComp(a.packet_id, code));
                 Ok(None)
             }
-            Packet::SubAck(SubAck { packet_id, properties, reason_codes }) => {
+            ServerPacket::SubAck(SubAck { packet_id, properties, reason_codes }) => {
                 self.take_pending(packet_id, RequestKind::Subscribe, reason_codes, true)?;
                 Ok(Some(Event::Subscribed { packet_id, reason_codes, properties }))
             }
-            Packet::UnsubAck(UnsubAck { packet_id, properties, reason_codes }) => {
+            ServerPacket::UnsubAck(UnsubAck { packet_id, properties, reason_codes }) => {
                 let counted = self.version == Version::V5;
                 self.take_pending(packet_id, RequestKind::Unsubscribe, reason_codes, counted)?;
                 Ok(Some(Event::Unsubscribed { packet_id, reason_codes, properties }))
             }
-            Packet::PingResp => {
+            ServerPacket::PingResp => {
                 self.ping_sent = None;
                 Ok(Some(Event::Pong))
             }
-            Packet::Disconnect(d) => {
+            ServerPacket::Disconnect(d) => {
                 info!("server DISCONNECT {:?}", d.reason_code);
                 self.state = State::Disconnected;
                 self.control.clear();
                 Ok(Some(Event::Disconnected { reason: d.reason_code, properties: d.properties }))
             }
-            Packet::Auth(a) => self.on_auth(a),
+            ServerPacket::Auth(a) => self.on_auth(a),
             _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
         }
     }
