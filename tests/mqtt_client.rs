@@ -343,6 +343,25 @@ fn connect_announces_limits_and_honours_connack() {
 }
 
 #[test]
+fn shared_subscription_filters_are_checked_by_the_encoder() {
+    // The client only classifies a filter as shared (`$share/` prefix) to refuse it when the
+    // server has none; an invalid one is the encoder's error, and nothing is sent.
+    let mut h = Harness::new();
+    h.connected(&[]);
+    let mut out = [0u8; 64];
+    for bad in ["$share/", "$share/g", "$share/g/", "$share/+/a"] {
+        let sub = [Subscription::new(bad, Qos::AtMostOnce)];
+        assert_eq!(
+            h.client.subscribe(h.now, &sub, Properties::EMPTY, &mut out),
+            Err(mqtt_ws::mqtt::EncodeError::InvalidTopicFilter.into()),
+            "{bad}"
+        );
+    }
+    let sub = [Subscription::new("$share/g/a/#", Qos::AtMostOnce)];
+    assert!(h.client.subscribe(h.now, &sub, Properties::EMPTY, &mut out).is_ok());
+}
+
+#[test]
 fn keep_alive_pings_when_idle_and_times_out() {
     let mut h = Harness::new();
     let mut opts = ConnectOptions::new("c");

@@ -109,7 +109,6 @@ use super::packet::{
     Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet, read_publish,
 };
 use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
-use super::topic::SharedSubscription;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
 use crate::time::{Duration, Instant};
 
@@ -1080,14 +1079,15 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        if properties.get(PropertyId::SubscriptionIdentifier).is_some()
+        if properties.contains(PropertyId::SubscriptionIdentifier)
             && !self.server.subscription_identifiers
         {
             return Err(UsageError::SubscriptionIdentifiersNotSupported.into());
         }
         for s in subscriptions {
-            let shared = matches!(SharedSubscription::parse(s.filter), Ok(Some(_)));
-            if shared && !self.server.shared_subscriptions {
+            // A shared subscription's filter starts with `$share/` (§4.8.2); whether the rest
+            // is valid is the encoder's check.
+            if s.filter.starts_with("$share/") && !self.server.shared_subscriptions {
                 return Err(UsageError::SharedSubscriptionsNotSupported.into());
             }
             // Bytes, not chars: '+' and '#' are ASCII, never inside a multi-byte character.
