@@ -109,6 +109,7 @@ use super::packet::{
     Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet, read_publish,
 };
 use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
+use super::wire::Writer;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
 use crate::time::{Duration, Instant};
 
@@ -194,6 +195,41 @@ impl ServerLimits {
             }
         }
         s
+    }
+}
+
+/// The filters of a SUBSCRIBE or UNSUBSCRIBE request.
+#[derive(Clone, Copy)]
+enum Filters<'r> {
+    Subscribe(&'r [Subscription<'r>]),
+    Unsubscribe(&'r [&'r str]),
+}
+
+/// SUBSCRIBE or UNSUBSCRIBE: one encoder instance for both requests.
+#[derive(Clone, Copy)]
+enum Request<'r> {
+    Subscribe(SubscribeSlice<'r>),
+    Unsubscribe(UnsubscribeSlice<'r>),
+}
+
+impl Encode for Request<'_> {
+    fn first(&self) -> u8 {
+        match self {
+            Request::Subscribe(s) => s.first(),
+            Request::Unsubscribe(u) => u.first(),
+        }
+    }
+    fn body(&self, version: Version) -> Result<usize, EncodeError> {
+        match self {
+            Request::Subscribe(s) => s.body(version),
+            Request::Unsubscribe(u) => u.body(version),
+        }
+    }
+    fn write_to(&self, version: Version, w: &mut Writer<'_>) {
+        match self {
+            Request::Subscribe(s) => s.write_to(version, w),
+            Request::Unsubscribe(u) => u.write_to(version, w),
+        }
     }
 }
 
@@ -1097,9 +1133,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 return Err(UsageError::WildcardSubscriptionsNotSupported.into());
             }
         }
-        self.send_request(now, RequestKind::Subscribe, subscriptions.len(), out, |packet_id| {
-            SubscribeSlice { packet_id, properties, items: subscriptions }
-        })
+        self.send_request(now, properties, Filters::Subscribe(subscriptions), out)
     }
 
     /// Encodes UNSUBSCRIBE for `filters` into `out`; [`Event::Unsubscribed`] reports the
@@ -1115,25 +1149,36 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        self.send_request(now, RequestKind::Unsubscribe, filters.len(), out, |packet_id| {
-            UnsubscribeSlice { packet_id, properties, items: filters }
-        })
+        self.send_request(now, properties, Filters::Unsubscribe(filters), out)
     }
 
-    fn send_request<P: Encode>(
+    /// Encodes SUBSCRIBE or UNSUBSCRIBE with a fresh packet identifier and records the request;
+    /// one (non-generic) copy for both.
+    fn send_request(
         &mut self,
         now: Instant,
-        kind: RequestKind,
-        filters: usize,
+        properties: Properties<'_>,
+        filters: Filters<'_>,
         out: &mut [u8],
-        make: impl FnOnce(PacketId) -> P,
     ) -> Result<Sent, Error> {
         if self.pending.is_full() {
             return Err(UsageError::TooManyPendingRequests.into());
         }
         let saved = self.next_id;
-        let id = self.alloc_id()?;
-        let p = make(id);
+        let packet_id = self.alloc_id()?;
+        let (p, kind, filters) = match filters {
+            Filters::Subscribe(items) => (
+                Request::Subscribe(SubscribeSlice { packet_id, properties, items }),
+                RequestKind::Subscribe,
+                items.len(),
+            ),
+            Filters::Unsubscribe(items) => (
+                Request::Unsubscribe(UnsubscribeSlice { packet_id, properties, items }),
+                RequestKind::Unsubscribe,
+                items.len(),
+            ),
+        };
+        let id = packet_id;
         let result = p.len_as(self.version).map_err(Error::from).and_then(|len| {
             self.check_size(len)?;
             Ok(p.encode_as(self.version, out)?)
