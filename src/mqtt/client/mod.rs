@@ -1086,13 +1086,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         out: &mut [u8],
     ) -> Option<usize> {
         let mut scratch = [0u8; PROPERTY_SCRATCH];
-        // The builder (already linked) rather than a second inlined copy of the parser: the
-        // caller's properties are valid, so pushing them again gives the same bytes.
-        let mut b = PropertiesBuilder::new(&mut scratch);
-        for p in publish.properties.iter() {
-            b.push(p).ok()?;
-        }
-        b.push(Property::TopicAlias(alias)).ok()?;
+        // The caller's properties are valid: copied as they are, the alias appended.
+        let mut b = PropertiesBuilder::starting_with(&mut scratch, &publish.properties).ok()?;
+        // `publish` has no Topic Alias (refused in `publish`), so this is not a duplicate.
+        b.put(PropertyId::TopicAlias, &alias.get().to_be_bytes(), &[]).ok()?;
         let properties = b.finish();
         let topic = if new { publish.topic } else { "" };
         let p = Publish { topic, properties, ..publish };
