@@ -362,6 +362,29 @@ fn shared_subscription_filters_are_checked_by_the_encoder() {
 }
 
 #[test]
+fn connect_properties_longer_than_the_scratch_are_refused() {
+    let mut h = Harness::new();
+    let long = "v".repeat(200);
+    let pairs = [("a", long.as_str()), ("b", long.as_str()), ("c", long.as_str())];
+    let mut opts = ConnectOptions::new("c");
+    opts.user_properties = &pairs;
+    let mut out = vec![0u8; 2048];
+    assert_eq!(
+        h.client.connect(h.now, &opts, &mut out),
+        Err(Error::Usage(UsageError::PropertiesTooLong))
+    );
+    assert_eq!(h.client.state(), mqtt_ws::mqtt::client::State::Disconnected);
+    let bad = [("k", "a\0")];
+    opts.user_properties = &bad;
+    assert_eq!(
+        h.client.connect(h.now, &opts, &mut out),
+        Err(mqtt_ws::mqtt::EncodeError::NullCharacter.into())
+    );
+    opts.user_properties = &pairs[..2];
+    assert!(h.client.connect(h.now, &opts, &mut out).is_ok());
+}
+
+#[test]
 fn keep_alive_pings_when_idle_and_times_out() {
     let mut h = Harness::new();
     let mut opts = ConnectOptions::new("c");
