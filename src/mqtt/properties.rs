@@ -812,6 +812,52 @@ getters! {
     shared_subscription_available: SharedSubscriptionAvailable -> bool;
 }
 
+impl<'a> Properties<'a> {
+    /// Each property's identifier with its integer value (0 for strings, binary data and User
+    /// Properties), in wire order: for lookups of numbers that need no [`Property`] value, so
+    /// they link neither the iterator's conversions nor its UTF-8 checks.
+    pub(crate) fn ints(&self) -> IntsIter<'a> {
+        IntsIter { r: Reader::new(self.raw) }
+    }
+
+    /// The integer value of the first property `id` (see [`Properties::ints`]).
+    pub(crate) fn int(&self, id: PropertyId) -> Option<u32> {
+        if !self.contains(id) {
+            return None;
+        }
+        self.ints().find(|&(i, _)| i == id).map(|(_, v)| v)
+    }
+}
+
+/// Iterator of [`Properties::ints`] over a validated list.
+pub(crate) struct IntsIter<'a> {
+    r: Reader<'a>,
+}
+
+impl Iterator for IntsIter<'_> {
+    type Item = (PropertyId, u32);
+    fn next(&mut self) -> Option<(PropertyId, u32)> {
+        let r = &mut self.r;
+        let id = PropertyId::from_u8(r.u8().ok()?)?;
+        let v = match id.kind() {
+            Kind::Byte => u32::from(r.u8().ok()?),
+            Kind::U16 => u32::from(r.u16().ok()?),
+            Kind::U32 => r.u32().ok()?,
+            Kind::VarInt => r.varint().ok()?,
+            Kind::Str | Kind::Bin => {
+                r.binary().ok()?;
+                0
+            }
+            Kind::Pair => {
+                r.binary().ok()?;
+                r.binary().ok()?;
+                0
+            }
+        };
+        Some((id, v))
+    }
+}
+
 impl<'a> IntoIterator for Properties<'a> {
     type Item = Property<'a>;
     type IntoIter = PropertiesIter<'a>;
@@ -1102,6 +1148,40 @@ mod tests {
                 assert_eq!(got.as_slice(), &[p]);
             }
         }
+    }
+
+    #[test]
+    fn ints_give_every_identifier_and_number_as_the_iterator_does() {
+        let mut buf = [0u8; 256];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        for p in all() {
+            b.push(p).unwrap();
+        }
+        let props = b.finish();
+        let number = |p: Property<'_>| match p {
+            Property::PayloadFormatIndicator(f) => f as u32,
+            Property::MaximumQos(q) => u32::from(q.as_u8()),
+            Property::RequestProblemInformation(b)
+            | Property::RequestResponseInformation(b)
+            | Property::RetainAvailable(b)
+            | Property::WildcardSubscriptionAvailable(b)
+            | Property::SubscriptionIdentifierAvailable(b)
+            | Property::SharedSubscriptionAvailable(b) => u32::from(b),
+            Property::ServerKeepAlive(v) | Property::TopicAliasMaximum(v) => u32::from(v),
+            Property::ReceiveMaximum(v) | Property::TopicAlias(v) => u32::from(v.get()),
+            Property::MessageExpiryInterval(v)
+            | Property::SessionExpiryInterval(v)
+            | Property::WillDelayInterval(v) => v,
+            Property::MaximumPacketSize(v) | Property::SubscriptionIdentifier(v) => v.get(),
+            _ => 0,
+        };
+        assert!(props.ints().eq(all().into_iter().map(|p| (p.id(), number(p)))));
+        for p in all() {
+            assert_eq!(props.int(p.id()), Some(number(p)));
+        }
+        let empty = Properties::EMPTY;
+        assert_eq!(empty.int(PropertyId::TopicAlias), None);
+        assert_eq!(empty.ints().count(), 0);
     }
 
     #[test]

@@ -108,7 +108,7 @@ use super::packet::{
     PingReq, Publish, QosPid, ReasonCodes, ServerPacket, Status, SubAck, SubscribeSlice,
     Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet, read_publish,
 };
-use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
+use super::properties::{Properties, PropertiesBuilder, PropertyId};
 use super::wire::Writer;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
 use crate::time::{Duration, Instant};
@@ -180,17 +180,21 @@ impl Default for ServerLimits {
 impl ServerLimits {
     fn from_properties(p: &Properties<'_>) -> Self {
         let mut s = Self::default();
-        for prop in p.iter() {
-            match prop {
-                Property::ReceiveMaximum(v) => s.receive_maximum = v.get(),
-                Property::MaximumQos(q) => s.maximum_qos = q,
-                Property::RetainAvailable(b) => s.retain_available = b,
-                Property::MaximumPacketSize(v) => s.maximum_packet_size = Some(v.get()),
-                Property::TopicAliasMaximum(v) => s.topic_alias_maximum = v,
-                Property::WildcardSubscriptionAvailable(b) => s.wildcard_subscriptions = b,
-                Property::SubscriptionIdentifierAvailable(b) => s.subscription_identifiers = b,
-                Property::SharedSubscriptionAvailable(b) => s.shared_subscriptions = b,
-                Property::ServerKeepAlive(v) => s.keep_alive = Some(v),
+        // The list was validated: the booleans and Maximum QoS are 0 or 1, the numbers in range.
+        for (id, v) in p.ints() {
+            let set = v != 0;
+            match id {
+                PropertyId::ReceiveMaximum => s.receive_maximum = v as u16,
+                PropertyId::MaximumQos => {
+                    s.maximum_qos = if set { Qos::AtLeastOnce } else { Qos::AtMostOnce };
+                }
+                PropertyId::RetainAvailable => s.retain_available = set,
+                PropertyId::MaximumPacketSize => s.maximum_packet_size = Some(v),
+                PropertyId::TopicAliasMaximum => s.topic_alias_maximum = v as u16,
+                PropertyId::WildcardSubscriptionAvailable => s.wildcard_subscriptions = set,
+                PropertyId::SubscriptionIdentifierAvailable => s.subscription_identifiers = set,
+                PropertyId::SharedSubscriptionAvailable => s.shared_subscriptions = set,
+                PropertyId::ServerKeepAlive => s.keep_alive = Some(v as u16),
                 _ => {}
             }
         }
@@ -598,7 +602,9 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.state != State::Connected {
             return Err(self.fault(RemoteFault::UnexpectedPacket(PacketType::Publish)));
         }
-        let topic = match p.properties.topic_alias() {
+        let alias =
+            p.properties.int(PropertyId::TopicAlias).and_then(|v| NonZeroU16::new(v as u16));
+        let topic = match alias {
             None => TopicRef::Input(p.topic),
             Some(alias) => match self.aliases_in.resolve(alias, p.topic) {
                 Ok(t) => t,
@@ -998,7 +1004,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !msg.properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        if msg.properties.topic_alias().is_some() {
+        if msg.properties.contains(PropertyId::TopicAlias) {
             return Err(UsageError::TopicAliasNotAllowed.into());
         }
         if msg.qos > self.server.maximum_qos {
