@@ -630,7 +630,6 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Incoming { topic, deliver, ack })
     }
 
-    #[inline(never)]
     fn on_packet<'a>(
         &mut self,
         ty: PacketType,

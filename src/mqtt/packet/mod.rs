@@ -642,7 +642,7 @@ pub(crate) enum ServerPacket<'a> {
 /// PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as [`Packet::decode_body`]
 /// does; `Ok(None)` for PUBLISH (see [`read_publish`]) and for a type only a client sends
 /// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ), whose body is not read. Links only these decoders.
-#[inline(never)]
+#[inline]
 pub(crate) fn decode_server_packet<'a>(
     header: &FixedHeader,
     body: &'a [u8],
