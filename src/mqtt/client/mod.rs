@@ -528,7 +528,6 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
 
     /// A PUBLISH after its fixed header: whole when it fits the receive buffer, else its head
     /// now and the payload streamed in chunks (or skipped) by the next calls.
-    #[inline(never)]
     fn publish_input<'a>(
         &'a mut self,
         input: &'a [u8],
