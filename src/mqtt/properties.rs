@@ -1038,7 +1038,8 @@ impl<'b> PropertiesBuilder<'b> {
     /// The finished list, borrowing the builder's buffer.
     pub fn finish(self) -> Properties<'b> {
         let buf: &'b [u8] = self.buf;
-        Properties { raw: &buf[..self.len], present: self.seen }
+        // `len` never exceeds the buffer (every write checked it).
+        Properties { raw: buf.get(..self.len).unwrap_or_default(), present: self.seen }
     }
 }
 
