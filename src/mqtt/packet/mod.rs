@@ -641,7 +641,8 @@ pub(crate) enum ServerPacket<'a> {
 /// Decodes the body of a packet a server may send to a client (CONNACK, PUBACK, PUBREC,
 /// PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as [`Packet::decode_body`]
 /// does; `Ok(None)` for PUBLISH (see [`read_publish`]) and for a type only a client sends
-/// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ), whose body is not read. Links only these decoders.
+/// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ), whose body is not read (only its length checked).
+/// Links only these decoders.
 #[inline]
 pub(crate) fn decode_server_packet<'a>(
     header: &FixedHeader,
@@ -649,16 +650,6 @@ pub(crate) fn decode_server_packet<'a>(
     version: Version,
 ) -> Result<Option<ServerPacket<'a>>, DecodeError> {
     let ty = header.packet_type;
-    if matches!(
-        ty,
-        PacketType::Connect
-            | PacketType::Publish
-            | PacketType::Subscribe
-            | PacketType::Unsubscribe
-            | PacketType::PingReq
-    ) {
-        return Ok(None);
-    }
     check_body_len(header, body)?;
     let mut r = Reader::new(body);
     let r = &mut r;
