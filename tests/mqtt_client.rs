@@ -385,6 +385,41 @@ fn connect_properties_longer_than_the_scratch_are_refused() {
 }
 
 #[test]
+fn acknowledgements_that_do_not_match_the_exchange_are_protocol_errors() {
+    // (QoS of the message, PUBREC seen first, the acknowledgement that does not fit)
+    let cases = [
+        (Qos::ExactlyOnce, false, PacketType::PubAck),
+        (Qos::ExactlyOnce, true, PacketType::PubAck),
+        (Qos::AtLeastOnce, false, PacketType::PubRec),
+        (Qos::AtLeastOnce, false, PacketType::PubComp),
+        (Qos::ExactlyOnce, false, PacketType::PubComp),
+    ];
+    for (qos, released, ty) in cases {
+        let mut h = Harness::new();
+        h.connected(&[]);
+        let (_, id) = h.publish(&Outgoing::new("t", b"x").qos(qos)).unwrap();
+        let id = id.unwrap().get();
+        if released {
+            assert_eq!(h.feed(&ack(PacketType::PubRec, id)).unwrap(), []);
+            assert_eq!(h.drain(), [ack(PacketType::PubRel, id)]);
+        }
+        let e = h.feed(&ack(ty, id)).unwrap_err();
+        is_remote(e, RemoteFault::AckMismatch, ReasonCode::ProtocolError);
+    }
+    // Unknown identifiers: PUBACK and PUBCOMP are ignored, PUBREC is answered with a PUBREL
+    // carrying Packet Identifier Not Found.
+    let mut h = Harness::new();
+    h.connected(&[]);
+    assert_eq!(h.feed(&ack(PacketType::PubAck, 9)).unwrap(), []);
+    assert_eq!(h.feed(&ack(PacketType::PubComp, 9)).unwrap(), []);
+    assert!(h.drain().is_empty());
+    assert_eq!(h.feed(&ack(PacketType::PubRec, 9)).unwrap(), []);
+    let mut a = Ack::new(pid(9));
+    a.reason_code = ReasonCode::PacketIdentifierNotFound;
+    assert_eq!(h.drain(), [enc(Version::V5, Packet::PubRel(a))]);
+}
+
+#[test]
 fn keep_alive_pings_when_idle_and_times_out() {
     let mut h = Harness::new();
     let mut opts = ConnectOptions::new("c");

@@ -647,47 +647,47 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             };
         }
         match packet {
-            ServerPacket::Ack(PacketType::PubAck, a) => match self.store.find(a.packet_id) {
-                Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 1 => {
-                    self.store.remove(a.packet_id);
-                    Ok(Some(published(a)))
-                }
-                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
-                None => {
-                    warn!("PUBACK for unknown packet id {=u16}", a.packet_id.get());
-                    Ok(None)
-                }
-            },
-            ServerPacket::Ack(PacketType::PubRec, a) => match self.store.find(a.packet_id) {
-                Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 2 => {
-                    if a.reason_code.is_error() {
-                        // §4.3.3: a PUBREC with an error ends the exchange.
-                        self.store.remove(a.packet_id);
+            ServerPacket::Ack(ty, a) if ty != PacketType::PubRel => {
+                // What the store holds for the identifier: the QoS of a kept PUBLISH, RELEASED
+                // after its PUBREC, NOTHING; one lookup for PUBACK, PUBREC and PUBCOMP.
+                const RELEASED: u8 = 4;
+                const NOTHING: u8 = 5;
+                let id = a.packet_id;
+                let held = match self.store.find(id) {
+                    Some(Stored::Publish { packet, .. }) => stored_qos(packet),
+                    Some(Stored::Released { .. }) => RELEASED,
+                    None => NOTHING,
+                };
+                match (ty, held) {
+                    (PacketType::PubAck, 1) | (PacketType::PubComp, RELEASED) => {
+                        self.store.remove(id);
                         Ok(Some(published(a)))
-                    } else {
-                        self.store.release(a.packet_id);
-                        self.queue(Control::PubRel(a.packet_id, ReasonCode::Success));
+                    }
+                    (PacketType::PubRec, 2) if a.reason_code.is_error() => {
+                        // §4.3.3: a PUBREC with an error ends the exchange.
+                        self.store.remove(id);
+                        Ok(Some(published(a)))
+                    }
+                    (PacketType::PubRec, 2) => {
+                        self.store.release(id);
+                        self.queue(Control::PubRel(id, ReasonCode::Success));
                         Ok(None)
                     }
+                    (PacketType::PubRec, RELEASED) => {
+                        self.queue(Control::PubRel(id, ReasonCode::Success));
+                        Ok(None)
+                    }
+                    (PacketType::PubRec, NOTHING) => {
+                        self.queue(Control::PubRel(id, ReasonCode::PacketIdentifierNotFound));
+                        Ok(None)
+                    }
+                    (_, NOTHING) => {
+                        warn!("acknowledgement for unknown packet id {=u16}", id.get());
+                        Ok(None)
+                    }
+                    _ => Err(self.fault(RemoteFault::AckMismatch)),
                 }
-                Some(Stored::Released { .. }) => {
-                    self.queue(Control::PubRel(a.packet_id, ReasonCode::Success));
-                    Ok(None)
-                }
-                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
-                None => {
-                    self.queue(Control::PubRel(a.packet_id, ReasonCode::PacketIdentifierNotFound));
-                    Ok(None)
-                }
-            },
-            ServerPacket::Ack(PacketType::PubComp, a) => match self.store.find(a.packet_id) {
-                Some(Stored::Released { .. }) => {
-                    self.store.remove(a.packet_id);
-                    Ok(Some(published(a)))
-                }
-                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
-                None => Ok(None),
-            },
+            }
             ServerPacket::Ack(PacketType::PubRel, a) => {
                 let code = if self.release_rx(a.packet_id) {
                     ReasonCode::Success
