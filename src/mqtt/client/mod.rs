@@ -316,6 +316,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     Client<S, RX, ALIASES, TOPIC>
 {
     /// A disconnected client keeping in-flight messages in `store`.
+    #[inline(never)]
     pub fn new(store: S, config: Config) -> Self {
         Self {
             store,
