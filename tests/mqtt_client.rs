@@ -343,6 +343,83 @@ fn connect_announces_limits_and_honours_connack() {
 }
 
 #[test]
+fn shared_subscription_filters_are_checked_by_the_encoder() {
+    // The client only classifies a filter as shared (`$share/` prefix) to refuse it when the
+    // server has none; an invalid one is the encoder's error, and nothing is sent.
+    let mut h = Harness::new();
+    h.connected(&[]);
+    let mut out = [0u8; 64];
+    for bad in ["$share/", "$share/g", "$share/g/", "$share/+/a"] {
+        let sub = [Subscription::new(bad, Qos::AtMostOnce)];
+        assert_eq!(
+            h.client.subscribe(h.now, &sub, Properties::EMPTY, &mut out),
+            Err(mqtt_ws::mqtt::EncodeError::InvalidTopicFilter.into()),
+            "{bad}"
+        );
+    }
+    let sub = [Subscription::new("$share/g/a/#", Qos::AtMostOnce)];
+    assert!(h.client.subscribe(h.now, &sub, Properties::EMPTY, &mut out).is_ok());
+}
+
+#[test]
+fn connect_properties_longer_than_the_scratch_are_refused() {
+    let mut h = Harness::new();
+    let long = "v".repeat(200);
+    let pairs = [("a", long.as_str()), ("b", long.as_str()), ("c", long.as_str())];
+    let mut opts = ConnectOptions::new("c");
+    opts.user_properties = &pairs;
+    let mut out = vec![0u8; 2048];
+    assert_eq!(
+        h.client.connect(h.now, &opts, &mut out),
+        Err(Error::Usage(UsageError::PropertiesTooLong))
+    );
+    assert_eq!(h.client.state(), mqtt_ws::mqtt::client::State::Disconnected);
+    let bad = [("k", "a\0")];
+    opts.user_properties = &bad;
+    assert_eq!(
+        h.client.connect(h.now, &opts, &mut out),
+        Err(mqtt_ws::mqtt::EncodeError::NullCharacter.into())
+    );
+    opts.user_properties = &pairs[..2];
+    assert!(h.client.connect(h.now, &opts, &mut out).is_ok());
+}
+
+#[test]
+fn acknowledgements_that_do_not_match_the_exchange_are_protocol_errors() {
+    // (QoS of the message, PUBREC seen first, the acknowledgement that does not fit)
+    let cases = [
+        (Qos::ExactlyOnce, false, PacketType::PubAck),
+        (Qos::ExactlyOnce, true, PacketType::PubAck),
+        (Qos::AtLeastOnce, false, PacketType::PubRec),
+        (Qos::AtLeastOnce, false, PacketType::PubComp),
+        (Qos::ExactlyOnce, false, PacketType::PubComp),
+    ];
+    for (qos, released, ty) in cases {
+        let mut h = Harness::new();
+        h.connected(&[]);
+        let (_, id) = h.publish(&Outgoing::new("t", b"x").qos(qos)).unwrap();
+        let id = id.unwrap().get();
+        if released {
+            assert_eq!(h.feed(&ack(PacketType::PubRec, id)).unwrap(), []);
+            assert_eq!(h.drain(), [ack(PacketType::PubRel, id)]);
+        }
+        let e = h.feed(&ack(ty, id)).unwrap_err();
+        is_remote(e, RemoteFault::AckMismatch, ReasonCode::ProtocolError);
+    }
+    // Unknown identifiers: PUBACK and PUBCOMP are ignored, PUBREC is answered with a PUBREL
+    // carrying Packet Identifier Not Found.
+    let mut h = Harness::new();
+    h.connected(&[]);
+    assert_eq!(h.feed(&ack(PacketType::PubAck, 9)).unwrap(), []);
+    assert_eq!(h.feed(&ack(PacketType::PubComp, 9)).unwrap(), []);
+    assert!(h.drain().is_empty());
+    assert_eq!(h.feed(&ack(PacketType::PubRec, 9)).unwrap(), []);
+    let mut a = Ack::new(pid(9));
+    a.reason_code = ReasonCode::PacketIdentifierNotFound;
+    assert_eq!(h.drain(), [enc(Version::V5, Packet::PubRel(a))]);
+}
+
+#[test]
 fn keep_alive_pings_when_idle_and_times_out() {
     let mut h = Harness::new();
     let mut opts = ConnectOptions::new("c");

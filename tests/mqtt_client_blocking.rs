@@ -161,3 +161,56 @@ fn receive_buffer_smaller_than_configured_is_an_error() {
     }
     assert_eq!(result.unwrap_err(), DriverError::ReceiveBufferTooSmall);
 }
+
+/// A transport that takes at most `per_write` bytes per `write` (0: none at all).
+struct Trickle {
+    per_write: usize,
+    outbound: Vec<u8>,
+}
+
+impl embedded_io::ErrorType for Trickle {
+    type Error = ErrorKind;
+}
+
+impl embedded_io::Read for Trickle {
+    fn read(&mut self, _: &mut [u8]) -> Result<usize, ErrorKind> {
+        Err(ErrorKind::TimedOut)
+    }
+}
+
+impl embedded_io::Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        let n = buf.len().min(self.per_write);
+        self.outbound.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> Result<(), ErrorKind> {
+        Ok(())
+    }
+}
+
+#[test]
+fn short_writes_are_resumed_and_a_write_of_nothing_is_closed() {
+    let (mut rx, mut tx, mut store) = ([0u8; 256], [0u8; 256], [0u8; 256]);
+    let client: Client<SliceStore<'_, 4>> =
+        Client::new(SliceStore::new(&mut store), Config::new(256));
+    let trickle = Trickle { per_write: 3, outbound: Vec::new() };
+    let mut conn = Connection::new(trickle, client, &mut rx, &mut tx);
+    conn.connect(Instant::ZERO, &ConnectOptions::new("c")).unwrap();
+    let mut expected = [0u8; 64];
+    let mut c2 = [0u8; 64];
+    let mut other: Client<SliceStore<'_, 4>> =
+        Client::new(SliceStore::new(&mut c2), Config::new(256));
+    let n = other.connect(Instant::ZERO, &ConnectOptions::new("c"), &mut expected).unwrap();
+    assert_eq!(conn.transport().outbound, expected[..n]);
+
+    let (mut rx, mut tx, mut store) = ([0u8; 256], [0u8; 256], [0u8; 256]);
+    let client: Client<SliceStore<'_, 4>> =
+        Client::new(SliceStore::new(&mut store), Config::new(256));
+    let stuck = Trickle { per_write: 0, outbound: Vec::new() };
+    let mut conn = Connection::new(stuck, client, &mut rx, &mut tx);
+    assert!(matches!(
+        conn.connect(Instant::ZERO, &ConnectOptions::new("c")),
+        Err(DriverError::Closed)
+    ));
+}

@@ -104,9 +104,18 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
         core::mem::replace(&mut self.transport, transport)
     }
 
+    /// Writes the first `n` bytes of the transmit buffer. `write_all` by hand: a transport
+    /// that takes no byte (`Ok(0)`, which `write_all` panics on) is reported as
+    /// [`DriverError::Closed`].
     fn send(&mut self, n: usize) -> Result<(), T::Error> {
-        let bytes = self.tx.get(..n).unwrap_or_default();
-        self.transport.write_all(bytes).map_err(DriverError::Transport)?;
+        let mut bytes = self.tx.get(..n).unwrap_or_default();
+        while !bytes.is_empty() {
+            match self.transport.write(bytes) {
+                Ok(0) => return Err(DriverError::Closed),
+                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
+                Err(e) => return Err(DriverError::Transport(e)),
+            }
+        }
         Ok(())
     }
 

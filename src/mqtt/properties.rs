@@ -812,6 +812,52 @@ getters! {
     shared_subscription_available: SharedSubscriptionAvailable -> bool;
 }
 
+impl<'a> Properties<'a> {
+    /// Each property's identifier with its integer value (0 for strings, binary data and User
+    /// Properties), in wire order: for lookups of numbers that need no [`Property`] value, so
+    /// they link neither the iterator's conversions nor its UTF-8 checks.
+    pub(crate) fn ints(&self) -> IntsIter<'a> {
+        IntsIter { r: Reader::new(self.raw) }
+    }
+
+    /// The integer value of the first property `id` (see [`Properties::ints`]).
+    pub(crate) fn int(&self, id: PropertyId) -> Option<u32> {
+        if !self.contains(id) {
+            return None;
+        }
+        self.ints().find(|&(i, _)| i == id).map(|(_, v)| v)
+    }
+}
+
+/// Iterator of [`Properties::ints`] over a validated list.
+pub(crate) struct IntsIter<'a> {
+    r: Reader<'a>,
+}
+
+impl Iterator for IntsIter<'_> {
+    type Item = (PropertyId, u32);
+    fn next(&mut self) -> Option<(PropertyId, u32)> {
+        let r = &mut self.r;
+        let id = PropertyId::from_u8(r.u8().ok()?)?;
+        let v = match id.kind() {
+            Kind::Byte => u32::from(r.u8().ok()?),
+            Kind::U16 => u32::from(r.u16().ok()?),
+            Kind::U32 => r.u32().ok()?,
+            Kind::VarInt => r.varint().ok()?,
+            Kind::Str | Kind::Bin => {
+                r.binary().ok()?;
+                0
+            }
+            Kind::Pair => {
+                r.binary().ok()?;
+                r.binary().ok()?;
+                0
+            }
+        };
+        Some((id, v))
+    }
+}
+
 impl<'a> IntoIterator for Properties<'a> {
     type Item = Property<'a>;
     type IntoIter = PropertiesIter<'a>;
@@ -946,10 +992,54 @@ impl<'b> PropertiesBuilder<'b> {
         Ok(self)
     }
 
+    /// A builder that starts with the valid list `p`, copied into `buf` (to append to it).
+    pub(crate) fn starting_with(
+        buf: &'b mut [u8],
+        p: &Properties<'_>,
+    ) -> Result<Self, EncodeError> {
+        let raw = p.as_bytes();
+        let Some(dst) = buf.get_mut(..raw.len()) else {
+            return Err(EncodeError::BufferTooSmall { required: raw.len() });
+        };
+        dst.copy_from_slice(raw);
+        Ok(Self { buf, len: raw.len(), seen: p.present })
+    }
+
+    /// Appends property `id` with the value bytes `fixed` followed by the length-prefixed
+    /// `prefixed` (none, or a string, binary data, a User Property's name and value), for lists
+    /// the crate writes itself: the caller knows the value is in range and `id` not a duplicate,
+    /// and checked strings with `wire::check_str`. A smaller path than [`Self::push`]'s match
+    /// over every property. On error nothing was appended.
+    pub(crate) fn put(
+        &mut self,
+        id: PropertyId,
+        fixed: &[u8],
+        prefixed: &[&[u8]],
+    ) -> Result<(), EncodeError> {
+        let mut value_len = fixed.len();
+        for b in prefixed {
+            value_len += wire::prefixed_len(b.len())?;
+        }
+        let required = self.len + 1 + value_len;
+        let Some(out) = self.buf.get_mut(self.len..required) else {
+            return Err(EncodeError::BufferTooSmall { required });
+        };
+        let mut w = Writer::new(out);
+        w.u8(id as u8);
+        w.bytes(fixed);
+        for b in prefixed {
+            w.binary(b);
+        }
+        self.len = required;
+        self.seen |= bit_of(id);
+        Ok(())
+    }
+
     /// The finished list, borrowing the builder's buffer.
     pub fn finish(self) -> Properties<'b> {
         let buf: &'b [u8] = self.buf;
-        Properties { raw: &buf[..self.len], present: self.seen }
+        // `len` never exceeds the buffer (every write checked it).
+        Properties { raw: buf.get(..self.len).unwrap_or_default(), present: self.seen }
     }
 }
 
@@ -1059,6 +1149,40 @@ mod tests {
                 assert_eq!(got.as_slice(), &[p]);
             }
         }
+    }
+
+    #[test]
+    fn ints_give_every_identifier_and_number_as_the_iterator_does() {
+        let mut buf = [0u8; 256];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        for p in all() {
+            b.push(p).unwrap();
+        }
+        let props = b.finish();
+        let number = |p: Property<'_>| match p {
+            Property::PayloadFormatIndicator(f) => f as u32,
+            Property::MaximumQos(q) => u32::from(q.as_u8()),
+            Property::RequestProblemInformation(b)
+            | Property::RequestResponseInformation(b)
+            | Property::RetainAvailable(b)
+            | Property::WildcardSubscriptionAvailable(b)
+            | Property::SubscriptionIdentifierAvailable(b)
+            | Property::SharedSubscriptionAvailable(b) => u32::from(b),
+            Property::ServerKeepAlive(v) | Property::TopicAliasMaximum(v) => u32::from(v),
+            Property::ReceiveMaximum(v) | Property::TopicAlias(v) => u32::from(v.get()),
+            Property::MessageExpiryInterval(v)
+            | Property::SessionExpiryInterval(v)
+            | Property::WillDelayInterval(v) => v,
+            Property::MaximumPacketSize(v) | Property::SubscriptionIdentifier(v) => v.get(),
+            _ => 0,
+        };
+        assert!(props.ints().eq(all().into_iter().map(|p| (p.id(), number(p)))));
+        for p in all() {
+            assert_eq!(props.int(p.id()), Some(number(p)));
+        }
+        let empty = Properties::EMPTY;
+        assert_eq!(empty.int(PropertyId::TopicAlias), None);
+        assert_eq!(empty.ints().count(), 0);
     }
 
     #[test]
@@ -1382,5 +1506,74 @@ mod tests {
             EncodeError::InvalidPropertyValue(PropertyId::MaximumQos)
         );
         assert_eq!(b.push(Property::ContentType("a\0")).unwrap_err(), EncodeError::NullCharacter);
+    }
+
+    #[test]
+    fn put_writes_what_push_writes() {
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        let mut pushed = PropertiesBuilder::new(&mut a);
+        pushed
+            .push(Property::SessionExpiryInterval(7))
+            .unwrap()
+            .push(Property::ReceiveMaximum(nz16(5)))
+            .unwrap()
+            .push(Property::RequestProblemInformation(false))
+            .unwrap()
+            .push(Property::UserProperty("k", "v"))
+            .unwrap()
+            .push(Property::UserProperty("k", "w"))
+            .unwrap()
+            .push(Property::AuthenticationMethod("m"))
+            .unwrap()
+            .push(Property::AuthenticationData(b"d"))
+            .unwrap();
+        let mut put = PropertiesBuilder::new(&mut b);
+        put.put(PropertyId::SessionExpiryInterval, &7u32.to_be_bytes(), &[]).unwrap();
+        put.put(PropertyId::ReceiveMaximum, &5u16.to_be_bytes(), &[]).unwrap();
+        put.put(PropertyId::RequestProblemInformation, &[0], &[]).unwrap();
+        put.put(PropertyId::UserProperty, &[], &[b"k", b"v"]).unwrap();
+        put.put(PropertyId::UserProperty, &[], &[b"k", b"w"]).unwrap();
+        put.put(PropertyId::AuthenticationMethod, &[], &[b"m"]).unwrap();
+        put.put(PropertyId::AuthenticationData, &[], &[b"d"]).unwrap();
+        let (pushed, put) = (pushed.finish(), put.finish());
+        assert_eq!(pushed, put);
+        assert_eq!(Properties::parse(put.as_bytes(), PropertyContext::Connect), Ok(put));
+    }
+
+    #[test]
+    fn put_writes_nothing_when_too_small() {
+        let mut buf = [0xAAu8; 4];
+        let mut b = PropertiesBuilder::new(&mut buf);
+        b.put(PropertyId::TopicAlias, &1u16.to_be_bytes(), &[]).unwrap();
+        assert_eq!(
+            b.put(PropertyId::ContentType, &[], &[b"x"]),
+            Err(EncodeError::BufferTooSmall { required: 7 })
+        );
+        assert_eq!(b.len(), 3);
+        let too_long = [0u8; 65536];
+        assert_eq!(
+            b.put(PropertyId::CorrelationData, &[], &[&too_long]),
+            Err(EncodeError::StringTooLong)
+        );
+        assert_eq!(b.finish().as_bytes(), [0x23, 0x00, 0x01]);
+    }
+
+    #[test]
+    fn starting_with_copies_a_list_to_append_to() {
+        let raw = [0x0B, 0x01, 0x0B, 0x02, 0x26, 0, 1, b'k', 0, 1, b'v'];
+        let p = Properties::parse(&raw, PropertyContext::Publish).unwrap();
+        let mut buf = [0u8; 16];
+        let mut b = PropertiesBuilder::starting_with(&mut buf, &p).unwrap();
+        b.put(PropertyId::TopicAlias, &3u16.to_be_bytes(), &[]).unwrap();
+        let out = b.finish();
+        let mut expected = raw.to_vec();
+        expected.extend_from_slice(&[0x23, 0x00, 0x03]);
+        assert_eq!(out.as_bytes(), &expected[..]);
+        assert_eq!(Properties::parse(&expected, PropertyContext::Publish), Ok(out));
+        let mut small = [0u8; 10];
+        assert_eq!(
+            PropertiesBuilder::starting_with(&mut small, &p).map(|b| b.len()),
+            Err(EncodeError::BufferTooSmall { required: 11 })
+        );
     }
 }

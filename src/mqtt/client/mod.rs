@@ -104,12 +104,12 @@ use options::connect_properties;
 use core::num::{NonZeroU16, NonZeroU32};
 
 use super::packet::{
-    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, Packet,
-    PacketType, PingReq, Publish, QosPid, ReasonCodes, Status, SubAck, SubscribeSlice,
-    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet,
+    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, PacketType,
+    PingReq, Publish, QosPid, ReasonCodes, ServerPacket, Status, SubAck, SubscribeSlice,
+    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet, read_publish,
 };
-use super::properties::{Properties, PropertiesBuilder, Property, PropertyId};
-use super::topic::SharedSubscription;
+use super::properties::{Properties, PropertiesBuilder, PropertyId};
+use super::wire::Writer;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
 use crate::time::{Duration, Instant};
 
@@ -180,21 +180,60 @@ impl Default for ServerLimits {
 impl ServerLimits {
     fn from_properties(p: &Properties<'_>) -> Self {
         let mut s = Self::default();
-        for prop in p.iter() {
-            match prop {
-                Property::ReceiveMaximum(v) => s.receive_maximum = v.get(),
-                Property::MaximumQos(q) => s.maximum_qos = q,
-                Property::RetainAvailable(b) => s.retain_available = b,
-                Property::MaximumPacketSize(v) => s.maximum_packet_size = Some(v.get()),
-                Property::TopicAliasMaximum(v) => s.topic_alias_maximum = v,
-                Property::WildcardSubscriptionAvailable(b) => s.wildcard_subscriptions = b,
-                Property::SubscriptionIdentifierAvailable(b) => s.subscription_identifiers = b,
-                Property::SharedSubscriptionAvailable(b) => s.shared_subscriptions = b,
-                Property::ServerKeepAlive(v) => s.keep_alive = Some(v),
+        // The list was validated: the booleans and Maximum QoS are 0 or 1, the numbers in range.
+        for (id, v) in p.ints() {
+            let set = v != 0;
+            match id {
+                PropertyId::ReceiveMaximum => s.receive_maximum = v as u16,
+                PropertyId::MaximumQos => {
+                    s.maximum_qos = if set { Qos::AtLeastOnce } else { Qos::AtMostOnce };
+                }
+                PropertyId::RetainAvailable => s.retain_available = set,
+                PropertyId::MaximumPacketSize => s.maximum_packet_size = Some(v),
+                PropertyId::TopicAliasMaximum => s.topic_alias_maximum = v as u16,
+                PropertyId::WildcardSubscriptionAvailable => s.wildcard_subscriptions = set,
+                PropertyId::SubscriptionIdentifierAvailable => s.subscription_identifiers = set,
+                PropertyId::SharedSubscriptionAvailable => s.shared_subscriptions = set,
+                PropertyId::ServerKeepAlive => s.keep_alive = Some(v as u16),
                 _ => {}
             }
         }
         s
+    }
+}
+
+/// The filters of a SUBSCRIBE or UNSUBSCRIBE request.
+#[derive(Clone, Copy)]
+enum Filters<'r> {
+    Subscribe(&'r [Subscription<'r>]),
+    Unsubscribe(&'r [&'r str]),
+}
+
+/// SUBSCRIBE or UNSUBSCRIBE: one encoder instance for both requests.
+#[derive(Clone, Copy)]
+enum Request<'r> {
+    Subscribe(SubscribeSlice<'r>),
+    Unsubscribe(UnsubscribeSlice<'r>),
+}
+
+impl Encode for Request<'_> {
+    fn first(&self) -> u8 {
+        match self {
+            Request::Subscribe(s) => s.first(),
+            Request::Unsubscribe(u) => u.first(),
+        }
+    }
+    fn body(&self, version: Version) -> Result<usize, EncodeError> {
+        match self {
+            Request::Subscribe(s) => s.body(version),
+            Request::Unsubscribe(u) => u.body(version),
+        }
+    }
+    fn write_to(&self, version: Version, w: &mut Writer<'_>) {
+        match self {
+            Request::Subscribe(s) => s.write_to(version, w),
+            Request::Unsubscribe(u) => u.write_to(version, w),
+        }
     }
 }
 
@@ -454,10 +493,13 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let total = header.total_len();
-        if total > self.config.rx_buffer_len {
-            if header.packet_type == PacketType::Publish && self.state == State::Connected {
-                return self.start_stream(input, &options);
-            }
+        let too_large = total > self.config.rx_buffer_len;
+        if header.packet_type == PacketType::Publish
+            && (!too_large || self.state == State::Connected)
+        {
+            return self.publish_input(input, &header, too_large);
+        }
+        if too_large {
             return Err(self.fault(RemoteFault::PacketTooLarge));
         }
         let Some(body) = input.get(header.header_len..total) else {
@@ -473,22 +515,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         trace!("received {:?}", header.packet_type);
-        let event = match packet {
-            Packet::Publish(p) => {
-                let incoming = self.on_publish(&p)?;
-                if let Some(ack) = incoming.ack {
-                    self.queue(ack);
-                }
-                if incoming.deliver {
-                    let this: &'a Self = self;
-                    let topic = this.topic(incoming.topic);
-                    Some(Event::Message(message(&p, topic, p.payload)))
-                } else {
-                    None
-                }
-            }
-            other => self.on_packet(other)?,
-        };
+        let event = self.on_packet(header.packet_type, packet)?;
         Ok(Status::Complete(Received { consumed: total, event }))
     }
 
@@ -499,13 +526,24 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
     }
 
-    #[inline(never)]
-    fn start_stream<'a>(
+    /// A PUBLISH after its fixed header: whole when it fits the receive buffer, else its head
+    /// now and the payload streamed in chunks (or skipped) by the next calls.
+    fn publish_input<'a>(
         &'a mut self,
         input: &'a [u8],
-        options: &DecodeOptions,
+        header: &FixedHeader,
+        too_large: bool,
     ) -> Result<Status<Received<'a>>, Error> {
-        let head = match Publish::decode_head(input, options) {
+        let total = header.total_len();
+        let body = if too_large {
+            input.get(header.header_len..).unwrap_or_default()
+        } else {
+            match input.get(header.header_len..total) {
+                Some(body) => body,
+                None => return Ok(Status::Partial { needed: total - input.len() }),
+            }
+        };
+        let (p, used) = match read_publish(header, body, self.version) {
             Ok(Status::Complete(h)) => h,
             Ok(Status::Partial { needed }) => {
                 if input.len() >= self.config.rx_buffer_len {
@@ -516,9 +554,8 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             }
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
-        let p = head.publish;
         let mut incoming = self.on_publish(&p)?;
-        let skip = !self.config.stream_large_payloads;
+        let skip = too_large && !self.config.stream_large_payloads;
         if skip {
             // Refused: acknowledged with an error, so a QoS 2 exchange ends at PUBREC (§4.3.3).
             let code = ReasonCode::ImplementationSpecificError;
@@ -531,32 +568,32 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 }
             };
         }
-        let deliver = incoming.deliver && !skip;
-        if head.payload_len == 0 {
-            if let Some(ack) = incoming.ack {
-                self.queue(ack);
-            }
-        } else {
+        let payload_len = header.remaining_len - used;
+        if too_large && payload_len > 0 {
             self.stream = Some(Streaming {
-                remaining: head.payload_len,
+                remaining: payload_len,
                 offset: 0,
-                deliver,
+                deliver: incoming.deliver && !skip,
                 ack: incoming.ack,
             });
+        } else if let Some(ack) = incoming.ack {
+            self.queue(ack);
         }
+        let consumed = if too_large { header.header_len + used } else { total };
         let event = if incoming.deliver || skip {
             let this: &'a Self = self;
-            let message = message(&p, this.topic(incoming.topic), &[]);
-            let payload_len = head.payload_len;
-            Some(if skip {
-                Event::MessageSkipped { message, payload_len }
+            let topic = this.topic(incoming.topic);
+            Some(if !too_large {
+                Event::Message(message(&p, topic, body.get(used..).unwrap_or_default()))
+            } else if skip {
+                Event::MessageSkipped { message: message(&p, topic, &[]), payload_len }
             } else {
-                Event::MessageStart { message, payload_len }
+                Event::MessageStart { message: message(&p, topic, &[]), payload_len }
             })
         } else {
             None
         };
-        Ok(Status::Complete(Received { consumed: head.head_len, event }))
+        Ok(Status::Complete(Received { consumed, event }))
     }
 
     /// Topic alias and QoS bookkeeping of an incoming PUBLISH.
@@ -564,7 +601,9 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.state != State::Connected {
             return Err(self.fault(RemoteFault::UnexpectedPacket(PacketType::Publish)));
         }
-        let topic = match p.properties.topic_alias() {
+        let alias =
+            p.properties.int(PropertyId::TopicAlias).and_then(|v| NonZeroU16::new(v as u16));
+        let topic = match alias {
             None => TopicRef::Input(p.topic),
             Some(alias) => match self.aliases_in.resolve(alias, p.topic) {
                 Ok(t) => t,
@@ -590,64 +629,66 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(Incoming { topic, deliver, ack })
     }
 
-    #[inline(never)]
-    fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Event<'a>>, Error> {
-        let ty = packet.packet_type();
+    fn on_packet<'a>(
+        &mut self,
+        ty: PacketType,
+        packet: ServerPacket<'a>,
+    ) -> Result<Option<Event<'a>>, Error> {
         if self.state == State::Connecting {
             // [MQTT-3.2.0-1]: CONNACK (or AUTH) first.
             return match packet {
-                Packet::ConnAck(c) if c.session_present && self.clean_start => {
+                ServerPacket::ConnAck(c) if c.session_present && self.clean_start => {
                     // [MQTT-3.2.2-2] Clean Start 1 means Session Present 0.
                     Err(self.fault(RemoteFault::SessionPresentOnCleanStart))
                 }
-                Packet::ConnAck(c) => Ok(Some(self.on_connack(c))),
-                Packet::Auth(a) => self.on_auth(a),
+                ServerPacket::ConnAck(c) => Ok(Some(self.on_connack(c))),
+                ServerPacket::Auth(a) => self.on_auth(a),
                 _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
             };
         }
         match packet {
-            Packet::PubAck(a) => match self.store.find(a.packet_id) {
-                Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 1 => {
-                    self.store.remove(a.packet_id);
-                    Ok(Some(published(a)))
-                }
-                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
-                None => {
-                    warn!("PUBACK for unknown packet id {=u16}", a.packet_id.get());
-                    Ok(None)
-                }
-            },
-            Packet::PubRec(a) => match self.store.find(a.packet_id) {
-                Some(Stored::Publish { packet, .. }) if stored_qos(packet) == 2 => {
-                    if a.reason_code.is_error() {
-                        // §4.3.3: a PUBREC with an error ends the exchange.
-                        self.store.remove(a.packet_id);
+            ServerPacket::Ack(ty, a) if ty != PacketType::PubRel => {
+                // What the store holds for the identifier: the QoS of a kept PUBLISH, RELEASED
+                // after its PUBREC, NOTHING; one lookup for PUBACK, PUBREC and PUBCOMP.
+                const RELEASED: u8 = 4;
+                const NOTHING: u8 = 5;
+                let id = a.packet_id;
+                let held = match self.store.find(id) {
+                    Some(Stored::Publish { packet, .. }) => stored_qos(packet),
+                    Some(Stored::Released { .. }) => RELEASED,
+                    None => NOTHING,
+                };
+                match (ty, held) {
+                    (PacketType::PubAck, 1) | (PacketType::PubComp, RELEASED) => {
+                        self.store.remove(id);
                         Ok(Some(published(a)))
-                    } else {
-                        self.store.release(a.packet_id);
-                        self.queue(Control::PubRel(a.packet_id, ReasonCode::Success));
+                    }
+                    (PacketType::PubRec, 2) if a.reason_code.is_error() => {
+                        // §4.3.3: a PUBREC with an error ends the exchange.
+                        self.store.remove(id);
+                        Ok(Some(published(a)))
+                    }
+                    (PacketType::PubRec, 2) => {
+                        self.store.release(id);
+                        self.queue(Control::PubRel(id, ReasonCode::Success));
                         Ok(None)
                     }
+                    (PacketType::PubRec, RELEASED) => {
+                        self.queue(Control::PubRel(id, ReasonCode::Success));
+                        Ok(None)
+                    }
+                    (PacketType::PubRec, NOTHING) => {
+                        self.queue(Control::PubRel(id, ReasonCode::PacketIdentifierNotFound));
+                        Ok(None)
+                    }
+                    (_, NOTHING) => {
+                        warn!("acknowledgement for unknown packet id {=u16}", id.get());
+                        Ok(None)
+                    }
+                    _ => Err(self.fault(RemoteFault::AckMismatch)),
                 }
-                Some(Stored::Released { .. }) => {
-                    self.queue(Control::PubRel(a.packet_id, ReasonCode::Success));
-                    Ok(None)
-                }
-                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
-                None => {
-                    self.queue(Control::PubRel(a.packet_id, ReasonCode::PacketIdentifierNotFound));
-                    Ok(None)
-                }
-            },
-            Packet::PubComp(a) => match self.store.find(a.packet_id) {
-                Some(Stored::Released { .. }) => {
-                    self.store.remove(a.packet_id);
-                    Ok(Some(published(a)))
-                }
-                Some(_) => Err(self.fault(RemoteFault::AckMismatch)),
-                None => Ok(None),
-            },
-            Packet::PubRel(a) => {
+            }
+            ServerPacket::Ack(PacketType::PubRel, a) => {
                 let code = if self.release_rx(a.packet_id) {
                     ReasonCode::Success
                 } else {
@@ -656,26 +697,26 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 self.queue(Control::PubComp(a.packet_id, code));
                 Ok(None)
             }
-            Packet::SubAck(SubAck { packet_id, properties, reason_codes }) => {
+            ServerPacket::SubAck(SubAck { packet_id, properties, reason_codes }) => {
                 self.take_pending(packet_id, RequestKind::Subscribe, reason_codes, true)?;
                 Ok(Some(Event::Subscribed { packet_id, reason_codes, properties }))
             }
-            Packet::UnsubAck(UnsubAck { packet_id, properties, reason_codes }) => {
+            ServerPacket::UnsubAck(UnsubAck { packet_id, properties, reason_codes }) => {
                 let counted = self.version == Version::V5;
                 self.take_pending(packet_id, RequestKind::Unsubscribe, reason_codes, counted)?;
                 Ok(Some(Event::Unsubscribed { packet_id, reason_codes, properties }))
             }
-            Packet::PingResp => {
+            ServerPacket::PingResp => {
                 self.ping_sent = None;
                 Ok(Some(Event::Pong))
             }
-            Packet::Disconnect(d) => {
+            ServerPacket::Disconnect(d) => {
                 info!("server DISCONNECT {:?}", d.reason_code);
                 self.state = State::Disconnected;
                 self.control.clear();
                 Ok(Some(Event::Disconnected { reason: d.reason_code, properties: d.properties }))
             }
-            Packet::Auth(a) => self.on_auth(a),
+            ServerPacket::Auth(a) => self.on_auth(a),
             _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
         }
     }
@@ -961,7 +1002,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !msg.properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        if msg.properties.topic_alias().is_some() {
+        if msg.properties.contains(PropertyId::TopicAlias) {
             return Err(UsageError::TopicAliasNotAllowed.into());
         }
         if msg.qos > self.server.maximum_qos {
@@ -1049,13 +1090,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         out: &mut [u8],
     ) -> Option<usize> {
         let mut scratch = [0u8; PROPERTY_SCRATCH];
-        // The builder (already linked) rather than a second inlined copy of the parser: the
-        // caller's properties are valid, so pushing them again gives the same bytes.
-        let mut b = PropertiesBuilder::new(&mut scratch);
-        for p in publish.properties.iter() {
-            b.push(p).ok()?;
-        }
-        b.push(Property::TopicAlias(alias)).ok()?;
+        // The caller's properties are valid: copied as they are, the alias appended.
+        let mut b = PropertiesBuilder::starting_with(&mut scratch, &publish.properties).ok()?;
+        // `publish` has no Topic Alias (refused in `publish`), so this is not a duplicate.
+        b.put(PropertyId::TopicAlias, &alias.get().to_be_bytes(), &[]).ok()?;
         let properties = b.finish();
         let topic = if new { publish.topic } else { "" };
         let p = Publish { topic, properties, ..publish };
@@ -1078,14 +1116,15 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        if properties.get(PropertyId::SubscriptionIdentifier).is_some()
+        if properties.contains(PropertyId::SubscriptionIdentifier)
             && !self.server.subscription_identifiers
         {
             return Err(UsageError::SubscriptionIdentifiersNotSupported.into());
         }
         for s in subscriptions {
-            let shared = matches!(SharedSubscription::parse(s.filter), Ok(Some(_)));
-            if shared && !self.server.shared_subscriptions {
+            // A shared subscription's filter starts with `$share/` (§4.8.2); whether the rest
+            // is valid is the encoder's check.
+            if s.filter.starts_with("$share/") && !self.server.shared_subscriptions {
                 return Err(UsageError::SharedSubscriptionsNotSupported.into());
             }
             // Bytes, not chars: '+' and '#' are ASCII, never inside a multi-byte character.
@@ -1095,9 +1134,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 return Err(UsageError::WildcardSubscriptionsNotSupported.into());
             }
         }
-        self.send_request(now, RequestKind::Subscribe, subscriptions.len(), out, |packet_id| {
-            SubscribeSlice { packet_id, properties, items: subscriptions }
-        })
+        self.send_request(now, properties, Filters::Subscribe(subscriptions), out)
     }
 
     /// Encodes UNSUBSCRIBE for `filters` into `out`; [`Event::Unsubscribed`] reports the
@@ -1113,25 +1150,36 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         if self.version == Version::V3_1_1 && !properties.is_empty() {
             return Err(UsageError::NotInVersion.into());
         }
-        self.send_request(now, RequestKind::Unsubscribe, filters.len(), out, |packet_id| {
-            UnsubscribeSlice { packet_id, properties, items: filters }
-        })
+        self.send_request(now, properties, Filters::Unsubscribe(filters), out)
     }
 
-    fn send_request<P: Encode>(
+    /// Encodes SUBSCRIBE or UNSUBSCRIBE with a fresh packet identifier and records the request;
+    /// one (non-generic) copy for both.
+    fn send_request(
         &mut self,
         now: Instant,
-        kind: RequestKind,
-        filters: usize,
+        properties: Properties<'_>,
+        filters: Filters<'_>,
         out: &mut [u8],
-        make: impl FnOnce(PacketId) -> P,
     ) -> Result<Sent, Error> {
         if self.pending.is_full() {
             return Err(UsageError::TooManyPendingRequests.into());
         }
         let saved = self.next_id;
-        let id = self.alloc_id()?;
-        let p = make(id);
+        let packet_id = self.alloc_id()?;
+        let (p, kind, filters) = match filters {
+            Filters::Subscribe(items) => (
+                Request::Subscribe(SubscribeSlice { packet_id, properties, items }),
+                RequestKind::Subscribe,
+                items.len(),
+            ),
+            Filters::Unsubscribe(items) => (
+                Request::Unsubscribe(UnsubscribeSlice { packet_id, properties, items }),
+                RequestKind::Unsubscribe,
+                items.len(),
+            ),
+        };
+        let id = packet_id;
         let result = p.len_as(self.version).map_err(Error::from).and_then(|len| {
             self.check_size(len)?;
             Ok(p.encode_as(self.version, out)?)

@@ -1,11 +1,12 @@
 //! What the caller hands the client: its [`Config`], the [`ConnectOptions`] of a connection and
 //! the [`Outgoing`] messages it publishes.
 
-use core::num::{NonZeroU16, NonZeroU32};
+use core::num::NonZeroU32;
 
 use super::{Error, UsageError};
 use crate::mqtt::packet::Will;
-use crate::mqtt::properties::{Properties, PropertiesBuilder, Property};
+use crate::mqtt::properties::{Properties, PropertiesBuilder, PropertyId};
+use crate::mqtt::wire;
 use crate::mqtt::{EncodeError, PacketId, Qos, Version};
 use crate::time::Duration;
 
@@ -166,37 +167,43 @@ pub(super) fn connect_properties<'b, const RX: usize, const ALIASES: usize>(
         e => e.into(),
     };
     let mut b = PropertiesBuilder::new(scratch);
+    // Values in range by construction and each property once (User Property may repeat), so
+    // the builder's short path without its checks; strings are checked here.
+    let mut put =
+        |id, fixed: &[u8], prefixed: &[&[u8]]| b.put(id, fixed, prefixed).map_err(too_long);
     if o.session_expiry != 0 {
-        b.push(Property::SessionExpiryInterval(o.session_expiry)).map_err(too_long)?;
+        put(PropertyId::SessionExpiryInterval, &o.session_expiry.to_be_bytes(), &[])?;
     }
     // The server's send quota starts afresh on every network connection [MQTT-4.9.0-1], while
     // the QoS 2 messages carried over from the last one still hold their slots until PUBREL:
     // announce only the free slots, so the server never exceeds what the client can track.
     let free = RX.saturating_sub(carried).max(1);
-    let rx =
-        NonZeroU16::new(u16::try_from(free).unwrap_or(u16::MAX).max(1)).unwrap_or(NonZeroU16::MIN);
-    b.push(Property::ReceiveMaximum(rx)).map_err(too_long)?;
+    let rx = u16::try_from(free).unwrap_or(u16::MAX).max(1);
+    put(PropertyId::ReceiveMaximum, &rx.to_be_bytes(), &[])?;
     if let Some(max) = config.max_packet_size {
-        b.push(Property::MaximumPacketSize(max)).map_err(too_long)?;
+        put(PropertyId::MaximumPacketSize, &max.get().to_be_bytes(), &[])?;
     }
     if ALIASES > 0 {
         let max = u16::try_from(ALIASES).unwrap_or(u16::MAX);
-        b.push(Property::TopicAliasMaximum(max)).map_err(too_long)?;
+        put(PropertyId::TopicAliasMaximum, &max.to_be_bytes(), &[])?;
     }
     if o.request_response_information {
-        b.push(Property::RequestResponseInformation(true)).map_err(too_long)?;
+        put(PropertyId::RequestResponseInformation, &[1], &[])?;
     }
     if !o.request_problem_information {
-        b.push(Property::RequestProblemInformation(false)).map_err(too_long)?;
+        put(PropertyId::RequestProblemInformation, &[0], &[])?;
     }
     for &(k, v) in o.user_properties {
-        b.push(Property::UserProperty(k, v)).map_err(too_long)?;
+        wire::check_str(k)?;
+        wire::check_str(v)?;
+        put(PropertyId::UserProperty, &[], &[k.as_bytes(), v.as_bytes()])?;
     }
     if let Some(m) = o.auth_method {
-        b.push(Property::AuthenticationMethod(m)).map_err(too_long)?;
+        wire::check_str(m)?;
+        put(PropertyId::AuthenticationMethod, &[], &[m.as_bytes()])?;
     }
     if let Some(d) = o.auth_data {
-        b.push(Property::AuthenticationData(d)).map_err(too_long)?;
+        put(PropertyId::AuthenticationData, &[], &[d])?;
     }
     Ok(b.finish())
 }

@@ -617,45 +617,54 @@ impl Encode for Auth<'_> {
     }
 }
 
-/// Decodes the body of a packet a server may send to a client (CONNACK, PUBLISH, PUBACK,
-/// PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as
-/// [`Packet::decode_body`] does; `Ok(None)` for a type only a client sends (CONNECT, SUBSCRIBE,
-/// UNSUBSCRIBE, PINGREQ), whose body is not read. Links only these decoders.
-#[inline(never)]
+/// A packet a server may send to a client, other than PUBLISH (which the client reads with
+/// [`read_publish`] from the decoded fixed header, whole or streamed). Smaller than [`Packet`]:
+/// the client dispatches on it without the client-only variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerPacket<'a> {
+    /// CONNACK.
+    ConnAck(ConnAck<'a>),
+    /// PUBACK, PUBREC, PUBREL or PUBCOMP (the type given).
+    Ack(PacketType, Ack<'a>),
+    /// SUBACK.
+    SubAck(SubAck<'a>),
+    /// UNSUBACK.
+    UnsubAck(UnsubAck<'a>),
+    /// PINGRESP.
+    PingResp,
+    /// DISCONNECT.
+    Disconnect(Disconnect<'a>),
+    /// AUTH.
+    Auth(Auth<'a>),
+}
+
+/// Decodes the body of a packet a server may send to a client (CONNACK, PUBACK, PUBREC,
+/// PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP, DISCONNECT, AUTH) as [`Packet::decode_body`]
+/// does; `Ok(None)` for PUBLISH (see [`read_publish`]) and for a type only a client sends
+/// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ), whose body is not read (only its length checked).
+/// Links only these decoders.
+#[inline]
 pub(crate) fn decode_server_packet<'a>(
     header: &FixedHeader,
     body: &'a [u8],
     version: Version,
-) -> Result<Option<Packet<'a>>, DecodeError> {
+) -> Result<Option<ServerPacket<'a>>, DecodeError> {
     let ty = header.packet_type;
-    if matches!(
-        ty,
-        PacketType::Connect | PacketType::Subscribe | PacketType::Unsubscribe | PacketType::PingReq
-    ) {
-        return Ok(None);
-    }
     check_body_len(header, body)?;
     let mut r = Reader::new(body);
     let r = &mut r;
     let packet = match ty {
-        PacketType::ConnAck => Packet::ConnAck(ConnAck::read(r, version)?),
-        PacketType::Publish => Packet::Publish(Publish::read(header.flags, r, version)?),
+        PacketType::ConnAck => ServerPacket::ConnAck(ConnAck::read(r, version)?),
         PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
-            // One read for the four acknowledgements; only the variant differs.
-            let a = Ack::read(r, version, ty)?;
-            match ty {
-                PacketType::PubAck => Packet::PubAck(a),
-                PacketType::PubRec => Packet::PubRec(a),
-                PacketType::PubRel => Packet::PubRel(a),
-                _ => Packet::PubComp(a),
-            }
+            ServerPacket::Ack(ty, Ack::read(r, version, ty)?)
         }
-        PacketType::SubAck => Packet::SubAck(SubAck::read(r, version)?),
-        PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read(r, version)?),
-        PacketType::Disconnect => Packet::Disconnect(Disconnect::read(r, version)?),
-        PacketType::Auth => Packet::Auth(Auth::read(r, version)?),
-        PacketType::PingResp => Packet::PingResp,
+        PacketType::SubAck => ServerPacket::SubAck(SubAck::read(r, version)?),
+        PacketType::UnsubAck => ServerPacket::UnsubAck(UnsubAck::read(r, version)?),
+        PacketType::Disconnect => ServerPacket::Disconnect(Disconnect::read(r, version)?),
+        PacketType::Auth => ServerPacket::Auth(Auth::read(r, version)?),
+        PacketType::PingResp => ServerPacket::PingResp,
         PacketType::Connect
+        | PacketType::Publish
         | PacketType::Subscribe
         | PacketType::Unsubscribe
         | PacketType::PingReq => return Ok(None),
@@ -665,6 +674,19 @@ pub(crate) fn decode_server_packet<'a>(
         return Err(DecodeError::TrailingBytes);
     }
     Ok(Some(packet))
+}
+
+/// Reads the head of a PUBLISH whose fixed header `header` was already decoded, from `body`
+/// (the bytes after the fixed header, possibly cut short of `header.remaining_len`): the
+/// publish (payload empty) and the body bytes the head took, or how many more bytes the head
+/// needs. The same checks as [`Publish::decode_head`], without decoding the fixed header again.
+pub(crate) fn read_publish<'a>(
+    header: &FixedHeader,
+    body: &'a [u8],
+    version: Version,
+) -> Result<Status<(Publish<'a>, usize)>, DecodeError> {
+    let body = body.get(..header.remaining_len).unwrap_or(body);
+    publish::read_head(header.flags, body, header.remaining_len, version)
 }
 
 /// Checks that `body` is exactly the `remaining_len` bytes after `header`.
@@ -782,11 +804,41 @@ mod tests {
             &[0x40, 0x03, 0x00, 0x07, 0x10],       // PUBACK, bad reason
             &[0x90, 0x03, 0x00, 0x07, 0x00],       // SUBACK without codes
         ];
+        fn packet(p: ServerPacket<'_>) -> Packet<'_> {
+            match p {
+                ServerPacket::ConnAck(c) => Packet::ConnAck(c),
+                ServerPacket::Ack(PacketType::PubAck, a) => Packet::PubAck(a),
+                ServerPacket::Ack(PacketType::PubRec, a) => Packet::PubRec(a),
+                ServerPacket::Ack(PacketType::PubRel, a) => Packet::PubRel(a),
+                ServerPacket::Ack(_, a) => Packet::PubComp(a),
+                ServerPacket::SubAck(a) => Packet::SubAck(a),
+                ServerPacket::UnsubAck(a) => Packet::UnsubAck(a),
+                ServerPacket::PingResp => Packet::PingResp,
+                ServerPacket::Disconnect(d) => Packet::Disconnect(d),
+                ServerPacket::Auth(a) => Packet::Auth(a),
+            }
+        }
         for &bytes in cases {
             let h = header_of(bytes);
             let body = &bytes[h.header_len..];
+            if h.packet_type == PacketType::Publish {
+                // Read by `read_publish`, the head alone, whole or cut short.
+                assert_eq!(decode_server_packet(&h, body, Version::V5), Ok(None));
+                let Ok(Packet::Publish(whole)) = Packet::decode_body(&h, body, Version::V5) else {
+                    panic!("{bytes:02x?}")
+                };
+                let Ok(Status::Complete((head, used))) = read_publish(&h, body, Version::V5) else {
+                    panic!("{bytes:02x?}")
+                };
+                assert_eq!(Publish { payload: &body[used..], ..head }, whole);
+                assert_eq!(
+                    read_publish(&h, &body[..1], Version::V5),
+                    Ok(Status::Partial { needed: 1 })
+                );
+                continue;
+            }
             assert_eq!(
-                decode_server_packet(&h, body, Version::V5),
+                decode_server_packet(&h, body, Version::V5).map(|p| p.map(packet)),
                 Packet::decode_body(&h, body, Version::V5).map(Some),
                 "{bytes:02x?}"
             );

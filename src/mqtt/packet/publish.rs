@@ -231,7 +231,7 @@ fn be16(b: Option<&[u8]>) -> u16 {
 /// Reads the PUBLISH head from `body`, which may be cut short of `remaining_len`. Returns the
 /// head and the number of body bytes it took, or how many more bytes are needed.
 #[inline]
-fn read_head<'a>(
+pub(super) fn read_head<'a>(
     flags: u8,
     body: &'a [u8],
     remaining_len: usize,
