@@ -45,8 +45,11 @@ type Store = SliceStore<'static, 64>;
 /// subscriber, moves up to Receive Maximum queued messages into flight on each PUBCOMP for the
 /// oldest message in flight, whatever the number still in flight, and so sends past the Receive
 /// Maximum the client announced (MQTT 5.0 §3.3.4, §4.9); the client treats that as the protocol
-/// error it is (0x93), on every connection. Tracking many absorbs the overshoot in this test.
-const RX: usize = 512;
+/// error it is (0x93), on every connection. Tracking many absorbs the overshoot in this test:
+/// 512 was not always enough on a loaded machine, where the subscriber falls behind and the
+/// backlog grows; and each such fault, an abrupt close while the broker writes a burst, is what
+/// sets off the broker's other QoS 2 fault (see the module docs), so it must stay rare here.
+const RX: usize = 4096;
 
 fn debug(who: &str, what: &dyn std::fmt::Debug) {
     if std::env::var_os("RELIAB_DEBUG").is_some() {
