@@ -563,15 +563,20 @@ impl<K: MaskKeys> Connection<K> {
     /// sent or queued) and stops reading.
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         debug!("ws protocol error {:?}", e);
+        self.stop_with(e.close_code());
+        e
+    }
+
+    /// Stops reading and queues a close frame with `code` unless one was sent or is queued.
+    fn stop_with(&mut self, code: CloseCode) {
         self.failed = true;
         self.rx_frame = None;
         self.pong = None;
         if !self.close_sent && self.close_owed.is_none() {
             let mut body = ControlBuf::EMPTY;
-            body.push(&e.close_code().as_u16().to_be_bytes());
+            body.push(&code.as_u16().to_be_bytes());
             self.close_owed = Some(body);
         }
-        e
     }
 
     /// Fails the connection on the caller's behalf (for example 1008 on a policy violation, or
@@ -581,14 +586,7 @@ impl<K: MaskKeys> Connection<K> {
         if !code.is_sendable() {
             return Err(UsageError::InvalidCloseCode);
         }
-        self.failed = true;
-        self.rx_frame = None;
-        self.pong = None;
-        if !self.close_sent && self.close_owed.is_none() {
-            let mut body = ControlBuf::EMPTY;
-            body.push(&code.as_u16().to_be_bytes());
-            self.close_owed = Some(body);
-        }
+        self.stop_with(code);
         Ok(())
     }
 
