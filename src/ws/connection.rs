@@ -544,11 +544,7 @@ impl<K: MaskKeys> Connection<K> {
                 self.close_received = true;
                 if !self.close_sent && self.close_owed.is_none() {
                     // RFC 6455 §5.5.1: reply with a close frame, echoing the status code.
-                    let mut reply = ControlBuf::EMPTY;
-                    if let Some(code) = parsed {
-                        reply.push(&code.as_u16().to_be_bytes());
-                    }
-                    self.close_owed = Some(reply);
+                    self.owe_close(parsed);
                     self.pong = None;
                 }
                 let body = self.control.as_slice();
@@ -573,10 +569,18 @@ impl<K: MaskKeys> Connection<K> {
         self.rx_frame = None;
         self.pong = None;
         if !self.close_sent && self.close_owed.is_none() {
-            let mut body = ControlBuf::EMPTY;
-            body.push(&code.as_u16().to_be_bytes());
-            self.close_owed = Some(body);
+            self.owe_close(Some(code));
         }
+    }
+
+    /// Queues a close frame with `code` (none: an empty body); returns the body for a reason.
+    #[inline(always)]
+    fn owe_close(&mut self, code: Option<CloseCode>) -> &mut ControlBuf {
+        let body = self.close_owed.insert(ControlBuf::EMPTY);
+        if let Some(code) = code {
+            body.push(&code.as_u16().to_be_bytes());
+        }
+        body
     }
 
     /// Fails the connection on the caller's behalf (for example 1008 on a policy violation, or
@@ -733,10 +737,7 @@ impl<K: MaskKeys> Connection<K> {
         if self.close_sent || self.close_owed.is_some() {
             return Err(UsageError::Closed);
         }
-        let mut body = ControlBuf::EMPTY;
-        body.push(&code.as_u16().to_be_bytes());
-        body.push(reason.as_bytes());
-        self.close_owed = Some(body);
+        self.owe_close(Some(code)).push(reason.as_bytes());
         Ok(())
     }
 }
