@@ -10,7 +10,8 @@ use core::str;
 use super::client::{is_extension_offer, is_visible};
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
-    encode_with, eq_ci, extension_name, is_ascii_field_value, is_token, list_has_ci, parse_field,
+    encode_with, eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci,
+    parse_field,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
@@ -60,6 +61,18 @@ impl RequestParser {
 }
 
 /// Checks a complete head against RFC 9112 and RFC 6455 §4.2.1, in one pass over its lines.
+/// The request fields the server reads, in the order `validate` matches them.
+const REQUEST_FIELDS: [&str; 8] = [
+    "Host",
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Key",
+    "Origin",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+];
+
 fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     let mut lines = Lines::new(head.bytes);
     let path = parse_request_line(lines.next().unwrap_or(&[]))?;
@@ -69,27 +82,21 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     let (mut non_ascii, mut bad_protocol, mut bad_extension) = (false, false, false);
     for line in lines {
         let h = parse_field(line).ok_or(RequestError::Malformed)?;
-        let (name, value) = (h.name.as_bytes(), h.value);
-        if eq_ci(name, "Host") {
-            host.see(value);
-        } else if eq_ci(name, "Upgrade") {
-            upgrade |= list_has_ci(value, "websocket");
-        } else if eq_ci(name, "Connection") {
-            connection |= list_has_ci(value, "upgrade");
-        } else if eq_ci(name, "Sec-WebSocket-Version") {
-            version.see(value);
-        } else if eq_ci(name, "Sec-WebSocket-Key") {
-            key.see(value);
-        } else if eq_ci(name, "Origin") {
-            origin.see(value);
-        } else if eq_ci(name, "Sec-WebSocket-Protocol") {
+        let value = h.value;
+        match field_index(h.name.as_bytes(), &REQUEST_FIELDS) {
+            0 => host.see(value),
+            1 => upgrade |= list_has_ci(value, "websocket"),
+            2 => connection |= list_has_ci(value, "upgrade"),
+            3 => version.see(value),
+            4 => key.see(value),
+            5 => origin.see(value),
             // RFC 6455 §4.1 item 10: subprotocols are tokens.
-            bad_protocol |= !List::new(value).all(is_token);
-        } else if eq_ci(name, "Sec-WebSocket-Extensions") {
-            bad_extension |=
-                !List::new(value).all(|e| str::from_utf8(e).is_ok_and(is_extension_offer));
-        } else {
-            continue;
+            6 => bad_protocol |= !List::new(value).all(is_token),
+            7 => {
+                bad_extension |=
+                    !List::new(value).all(|e| str::from_utf8(e).is_ok_and(is_extension_offer));
+            }
+            _ => continue,
         }
         // The fields read above are text: they must be ASCII.
         non_ascii |= !is_ascii_field_value(value);
