@@ -94,15 +94,23 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// Writes the base64 digits of `input` into `out`, which the caller fills with `=` and sizes to
 /// `4 * ceil(len / 3)`; digits past the end of `out` are dropped (never the case for our sizes).
 fn encode_base64(input: &[u8], out: &mut [u8]) {
-    for (group, chunk) in out.chunks_mut(4).zip(input.chunks(3)) {
-        let mut bits = 0u32;
-        for i in 0..3 {
-            bits = bits << 8 | u32::from(chunk.get(i).copied().unwrap_or(0));
+    let (mut bits, mut held) = (0u32, 0u32);
+    let mut digits = out.iter_mut();
+    for &byte in input {
+        bits = bits << 8 | u32::from(byte);
+        held += 8;
+        while held >= 6 {
+            held -= 6;
+            if let Some(d) = digits.next() {
+                *d = ALPHABET[(bits >> held) as usize & 63];
+            }
         }
-        // n bytes give n + 1 digits; the rest of the group stays `=`.
-        for (i, digit) in group.iter_mut().take(chunk.len() + 1).enumerate() {
-            *digit = ALPHABET[(bits >> (18 - 6 * i)) as usize & 63];
-        }
+    }
+    // The last bits, zero-padded to a digit; the rest of `out` stays `=`.
+    if held > 0
+        && let Some(d) = digits.next()
+    {
+        *d = ALPHABET[(bits << (6 - held)) as usize & 63];
     }
 }
 
