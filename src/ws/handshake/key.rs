@@ -55,15 +55,18 @@ impl Key {
 
     /// The `Sec-WebSocket-Accept` value a server answers this key with. RFC 6455 §4.2.2 item 5.
     pub fn accept(&self) -> AcceptKey {
-        // The 60-byte message padded to two blocks: 0x80, zeros, the bit length (480) last.
-        let mut msg = [0u8; 128];
-        msg[..24].copy_from_slice(&self.0);
-        msg[24..60].copy_from_slice(GUID.as_bytes());
-        msg[60] = 0x80;
-        msg[126] = (480 >> 8) as u8;
-        msg[127] = (480 & 0xFF) as u8;
+        // The 60-byte message as big-endian words, padded to two blocks: 0x80, zeros, and the
+        // bit length (480) last.
+        let mut words = [[0u32; 16]; 2];
+        let message = self.0.iter().chain(GUID.as_bytes()).chain(&[0x80]);
+        for (i, &byte) in message.enumerate() {
+            if let Some(w) = words.as_flattened_mut().get_mut(i / 4) {
+                *w |= u32::from(byte) << (24 - 8 * (i % 4));
+            }
+        }
+        words[1][15] = 480;
         let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
-        for block in msg.chunks_exact(64) {
+        for block in words {
             sha1_block(&mut h, block);
         }
         let mut digest = [0u8; 20];
@@ -114,13 +117,9 @@ fn encode_base64(input: &[u8], out: &mut [u8]) {
     }
 }
 
-/// One SHA-1 compression of a 64-byte block into `h`. FIPS 180-4 §6.1.2, with the message
+/// One SHA-1 compression of a 16-word block into `h`. FIPS 180-4 §6.1.2, with the message
 /// schedule kept in 16 words (§6.1.3).
-fn sha1_block(h: &mut [u32; 5], block: &[u8]) {
-    let mut w = [0u32; 16];
-    for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {
-        *word = bytes.iter().fold(0, |acc, &b| acc << 8 | u32::from(b));
-    }
+fn sha1_block(h: &mut [u32; 5], mut w: [u32; 16]) {
     let [mut a, mut b, mut c, mut d, mut e] = *h;
     for t in 0..80 {
         let s = t & 15;
