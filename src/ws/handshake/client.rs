@@ -9,7 +9,7 @@ use core::str;
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
     encode_with, eq_ci, extension_name, is_ascii_field_value, is_field_value, is_token,
-    list_has_ci, parse_field,
+    list_has_ci, parse_field, trim_ows,
 };
 use super::key::Key;
 use super::{EncodeError, Field, ResponseError};
@@ -98,7 +98,7 @@ impl<'a> ClientRequest<'a> {
         for (name, value) in self.headers {
             w.put_str(name);
             w.put_str(": ");
-            w.put_str(value.trim_matches([' ', '\t']));
+            w.put(trim_ows(value.as_bytes()));
             w.put_str("\r\n");
         }
         w.put_str("\r\n");

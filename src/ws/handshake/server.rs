@@ -11,7 +11,7 @@ use super::client::{is_extension_offer, is_visible};
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
     encode_with, eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci,
-    parse_field,
+    parse_field, trim_ows,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
@@ -338,7 +338,7 @@ impl Accept<'_> {
         for (name, value) in self.headers {
             w.put_str(name);
             w.put_str(": ");
-            w.put_str(value.trim_matches([' ', '\t']));
+            w.put(trim_ows(value.as_bytes()));
             w.put_str("\r\n");
         }
         w.put_str("\r\n");
