@@ -24,7 +24,7 @@ impl Key {
     /// The key for 16 bytes of caller randomness. RFC 6455 §4.1: "a randomly selected 16-byte
     /// value ... randomly selected for each connection": use a cryptographic RNG.
     pub fn from_nonce(nonce: [u8; 16]) -> Key {
-        let mut out = [b'='; 24];
+        let mut out = [0; 24];
         encode_base64(&nonce, &mut out);
         Key(out)
     }
@@ -73,7 +73,7 @@ impl Key {
         for (out, word) in digest.chunks_exact_mut(4).zip(h) {
             out.copy_from_slice(&word.to_be_bytes());
         }
-        let mut out = [b'='; 28];
+        let mut out = [0; 28];
         encode_base64(&digest, &mut out);
         AcceptKey(out)
     }
@@ -94,7 +94,7 @@ impl AcceptKey {
 /// The base64 alphabet. RFC 4648 §4.
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Writes the base64 digits of `input` into `out`, which the caller fills with `=` and sizes to
+/// Writes the base64 encoding of `input` into `out`, which the caller sizes to
 /// `4 * ceil(len / 3)`; digits past the end of `out` are dropped (never the case for our sizes).
 fn encode_base64(input: &[u8], out: &mut [u8]) {
     let (mut bits, mut held) = (0u32, 0u32);
@@ -109,11 +109,14 @@ fn encode_base64(input: &[u8], out: &mut [u8]) {
             }
         }
     }
-    // The last bits, zero-padded to a digit; the rest of `out` stays `=`.
+    // The last bits, zero-padded to a digit, then `=` padding.
     if held > 0
         && let Some(d) = digits.next()
     {
         *d = ALPHABET[(bits << (6 - held)) as usize & 63];
+    }
+    for d in digits {
+        *d = b'=';
     }
 }
 
