@@ -62,8 +62,8 @@
 
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
 use super::error::{BufferTooSmall, ProtocolError, UsageError};
-use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv, encode_frame};
-use super::mask::Masker;
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv};
+use super::mask::{Masker, apply_mask};
 use super::utf8::{Utf8Error, Utf8Validator};
 
 pub use super::frame::MAX_HEADER_LEN;
@@ -630,17 +630,25 @@ impl<K: MaskKeys> Connection<K> {
         mut header: FrameHeader,
         payload: &[u8],
     ) -> Result<usize, BufferTooSmall> {
+        header.payload_len = payload.len() as u64;
         if self.role == Role::Client {
             header.mask = Some([0; 4]);
         }
-        let required = header.encoded_len().saturating_add(payload.len());
-        if out.len() < required {
+        let hlen = header.encoded_len();
+        let required = hlen.saturating_add(payload.len());
+        let Some((head, body)) = out.get_mut(..required).and_then(|o| o.split_at_mut_checked(hlen))
+        else {
             return Err(BufferTooSmall { required });
-        }
+        };
         if self.role == Role::Client {
             header.mask = Some(self.keys.next_key());
         }
-        encode_frame(out, header, payload)
+        header.emit(head)?;
+        body.copy_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(key, 0, body);
+        }
+        Ok(required)
     }
 
     /// Encodes one frame of a data message into `out` and returns its length. The first call of
