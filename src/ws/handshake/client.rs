@@ -132,12 +132,11 @@ fn put_list(w: &mut dyn Put, name: &str, items: &[&str]) {
         return;
     }
     w.put_str(name);
-    w.put_str(": ");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            w.put_str(", ");
-        }
+    let mut separator = ": ";
+    for item in items {
+        w.put_str(separator);
         w.put_str(item);
+        separator = ", ";
     }
     w.put_str("\r\n");
 }
