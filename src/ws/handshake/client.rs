@@ -95,12 +95,7 @@ impl<'a> ClientRequest<'a> {
         w.put_str("\r\nSec-WebSocket-Version: 13\r\n");
         put_list(w, "Sec-WebSocket-Protocol", self.protocols);
         put_list(w, "Sec-WebSocket-Extensions", self.extensions);
-        for (name, value) in self.headers {
-            w.put_str(name);
-            w.put_str(": ");
-            w.put(trim_ows(value.as_bytes()));
-            w.put_str("\r\n");
-        }
+        put_headers(w, self.headers);
         w.put_str("\r\n");
     }
 }
@@ -127,7 +122,18 @@ pub(crate) fn is_extension_offer(e: &str) -> bool {
     is_ascii_field_value(e.as_bytes()) && is_token(extension_name(e.as_bytes()))
 }
 
-fn put_list(w: &mut dyn Put, name: &str, items: &[&str]) {
+/// Writes `name: value` lines, values trimmed of surrounding whitespace.
+pub(crate) fn put_headers(w: &mut dyn Put, headers: &[(&str, &str)]) {
+    for (name, value) in headers {
+        w.put_str(name);
+        w.put_str(": ");
+        w.put(trim_ows(value.as_bytes()));
+        w.put_str("\r\n");
+    }
+}
+
+/// Writes `name: a, b` when `items` is not empty.
+pub(crate) fn put_list(w: &mut dyn Put, name: &str, items: &[&str]) {
     if items.is_empty() {
         return;
     }

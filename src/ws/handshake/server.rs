@@ -7,11 +7,11 @@
 
 use core::str;
 
-use super::client::{is_extension_offer, is_visible};
+use super::client::{is_extension_offer, is_visible, put_headers, put_list};
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
     encode_with, eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci,
-    parse_field, trim_ows,
+    parse_field,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
@@ -320,27 +320,9 @@ impl Accept<'_> {
         w.put_str("Connection: Upgrade\r\nSec-WebSocket-Accept: ");
         w.put_str(self.accept.as_str());
         w.put_str("\r\n");
-        if let Some(p) = self.protocol {
-            w.put_str("Sec-WebSocket-Protocol: ");
-            w.put_str(p);
-            w.put_str("\r\n");
-        }
-        if !self.extensions.is_empty() {
-            w.put_str("Sec-WebSocket-Extensions: ");
-            for (i, e) in self.extensions.iter().enumerate() {
-                if i > 0 {
-                    w.put_str(", ");
-                }
-                w.put_str(e);
-            }
-            w.put_str("\r\n");
-        }
-        for (name, value) in self.headers {
-            w.put_str(name);
-            w.put_str(": ");
-            w.put(trim_ows(value.as_bytes()));
-            w.put_str("\r\n");
-        }
+        put_list(w, "Sec-WebSocket-Protocol", self.protocol.as_slice());
+        put_list(w, "Sec-WebSocket-Extensions", self.extensions);
+        put_headers(w, self.headers);
         w.put_str("\r\n");
     }
 
