@@ -91,7 +91,7 @@ impl<'a> ClientRequest<'a> {
         w.put_str(self.host);
         // RFC 6455 §4.1 items 5-9.
         w.put_str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
-        w.put_str(key.as_str());
+        w.put(key.as_bytes());
         w.put_str("\r\nSec-WebSocket-Version: 13\r\n");
         put_list(w, "Sec-WebSocket-Protocol", self.protocols);
         put_list(w, "Sec-WebSocket-Extensions", self.extensions);

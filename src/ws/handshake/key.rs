@@ -53,6 +53,11 @@ impl Key {
         core::str::from_utf8(&self.0).unwrap_or("")
     }
 
+    /// The key's bytes (ASCII), for writing without a UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The `Sec-WebSocket-Accept` value a server answers this key with. RFC 6455 §4.2.2 item 5.
     pub fn accept(&self) -> AcceptKey {
         // The 60-byte message as big-endian words, padded to two blocks: 0x80, zeros, and the
@@ -83,6 +88,11 @@ impl AcceptKey {
     /// The accept value as sent on the wire.
     pub fn as_str(&self) -> &str {
         core::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The accept value's bytes (ASCII), for writing without a UTF-8 check.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 
     /// Whether `value` is this accept value (exact, RFC 6455 §4.1 client check 4).

@@ -318,7 +318,7 @@ impl Accept<'_> {
         // RFC 6455 §4.2.2 item 5.
         w.put_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
         w.put_str("Connection: Upgrade\r\nSec-WebSocket-Accept: ");
-        w.put_str(self.accept.as_str());
+        w.put(self.accept.as_bytes());
         w.put_str("\r\n");
         put_list(w, "Sec-WebSocket-Protocol", self.protocol.as_slice());
         put_list(w, "Sec-WebSocket-Extensions", self.extensions);
