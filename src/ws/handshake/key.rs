@@ -192,6 +192,37 @@ mod tests {
         }
     }
 
+    /// Against the reference crates (dev-dependencies), for nonces from a small generator.
+    #[test]
+    fn accept_values_match_sha1_smol_and_base64ct() {
+        use base64ct::{Base64, Encoding};
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            let mut nonce = [0u8; 16];
+            for b in &mut nonce {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            let key = Key::from_nonce(nonce);
+            assert_eq!(key.as_str(), Base64::encode_string(&nonce));
+            assert_eq!(Key::parse(key.as_str().as_bytes()), Some(key));
+            let mut sha = sha1_smol::Sha1::new();
+            sha.update(key.as_str().as_bytes());
+            sha.update(GUID.as_bytes());
+            assert_eq!(key.accept().as_str(), Base64::encode_string(&sha.digest().bytes()));
+            // One character changed (to any byte): refused exactly when base64ct's strict
+            // decoder refuses it or it no longer decodes to 16 bytes.
+            let mut mutated = [0u8; 24];
+            mutated.copy_from_slice(key.as_str().as_bytes());
+            mutated[(x >> 8) as usize % 24] = (x >> 16) as u8;
+            let mut out = [0u8; 18];
+            let reference = Base64::decode(mutated, &mut out).is_ok_and(|d| d.len() == 16);
+            assert_eq!(Key::parse(&mutated).is_some(), reference, "{mutated:?}");
+        }
+    }
+
     #[test]
     fn keys_that_are_not_16_bytes_of_base64_are_refused() {
         assert_eq!(Key::parse(b""), None);
