@@ -48,7 +48,14 @@ impl CloseCode {
     /// Whether the code may be sent in, and accepted from, a close frame: 1000-1003, 1007-1014
     /// and 3000-4999 (RFC 6455 §7.4.1, §7.4.2).
     pub const fn is_sendable(self) -> bool {
-        matches!(self.as_u16(), 1000..=1003 | 1007..=1014 | 3000..=4999)
+        match self {
+            CloseCode::Reserved
+            | CloseCode::NoStatusReceived
+            | CloseCode::Abnormal
+            | CloseCode::TlsHandshake => false,
+            CloseCode::Other(c) => matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999),
+            _ => true,
+        }
     }
 
     /// The code as a number.
@@ -153,6 +160,8 @@ mod tests {
             assert_eq!(c.as_u16(), n);
             let ok = matches!(n, 1000..=1003 | 1007..=1014 | 3000..=4999);
             assert_eq!(c.is_sendable(), ok, "{n}");
+            // A caller may build `Other` with a named number: judged by the number alone.
+            assert_eq!(CloseCode::Other(n).is_sendable(), ok, "Other({n})");
         }
         assert_eq!(CloseCode::from(1000), CloseCode::Normal);
         assert_eq!(u16::from(CloseCode::MessageTooBig), 1009);

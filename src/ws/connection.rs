@@ -62,8 +62,8 @@
 
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
 use super::error::{BufferTooSmall, ProtocolError, UsageError};
-use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv, encode_frame};
-use super::mask::Masker;
+use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv};
+use super::mask::{Masker, apply_mask};
 use super::utf8::{Utf8Error, Utf8Validator};
 
 pub use super::frame::MAX_HEADER_LEN;
@@ -544,11 +544,7 @@ impl<K: MaskKeys> Connection<K> {
                 self.close_received = true;
                 if !self.close_sent && self.close_owed.is_none() {
                     // RFC 6455 §5.5.1: reply with a close frame, echoing the status code.
-                    let mut reply = ControlBuf::EMPTY;
-                    if let Some(code) = parsed {
-                        reply.push(&code.as_u16().to_be_bytes());
-                    }
-                    self.close_owed = Some(reply);
+                    self.owe_close(parsed);
                     self.pong = None;
                 }
                 let body = self.control.as_slice();
@@ -563,15 +559,28 @@ impl<K: MaskKeys> Connection<K> {
     /// sent or queued) and stops reading.
     fn fail(&mut self, e: ProtocolError) -> ProtocolError {
         debug!("ws protocol error {:?}", e);
+        self.stop_with(e.close_code());
+        e
+    }
+
+    /// Stops reading and queues a close frame with `code` unless one was sent or is queued.
+    fn stop_with(&mut self, code: CloseCode) {
         self.failed = true;
         self.rx_frame = None;
         self.pong = None;
         if !self.close_sent && self.close_owed.is_none() {
-            let mut body = ControlBuf::EMPTY;
-            body.push(&e.close_code().as_u16().to_be_bytes());
-            self.close_owed = Some(body);
+            self.owe_close(Some(code));
         }
-        e
+    }
+
+    /// Queues a close frame with `code` (none: an empty body); returns the body for a reason.
+    #[inline(always)]
+    fn owe_close(&mut self, code: Option<CloseCode>) -> &mut ControlBuf {
+        let body = self.close_owed.insert(ControlBuf::EMPTY);
+        if let Some(code) = code {
+            body.push(&code.as_u16().to_be_bytes());
+        }
+        body
     }
 
     /// Fails the connection on the caller's behalf (for example 1008 on a policy violation, or
@@ -581,14 +590,7 @@ impl<K: MaskKeys> Connection<K> {
         if !code.is_sendable() {
             return Err(UsageError::InvalidCloseCode);
         }
-        self.failed = true;
-        self.rx_frame = None;
-        self.pong = None;
-        if !self.close_sent && self.close_owed.is_none() {
-            let mut body = ControlBuf::EMPTY;
-            body.push(&code.as_u16().to_be_bytes());
-            self.close_owed = Some(body);
-        }
+        self.stop_with(code);
         Ok(())
     }
 
@@ -628,17 +630,25 @@ impl<K: MaskKeys> Connection<K> {
         mut header: FrameHeader,
         payload: &[u8],
     ) -> Result<usize, BufferTooSmall> {
+        header.payload_len = payload.len() as u64;
         if self.role == Role::Client {
             header.mask = Some([0; 4]);
         }
-        let required = header.encoded_len().saturating_add(payload.len());
-        if out.len() < required {
+        let hlen = header.encoded_len();
+        let required = hlen.saturating_add(payload.len());
+        let Some((head, body)) = out.get_mut(..required).and_then(|o| o.split_at_mut_checked(hlen))
+        else {
             return Err(BufferTooSmall { required });
-        }
+        };
         if self.role == Role::Client {
             header.mask = Some(self.keys.next_key());
         }
-        encode_frame(out, header, payload)
+        header.emit(head)?;
+        body.copy_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(key, 0, body);
+        }
+        Ok(required)
     }
 
     /// Encodes one frame of a data message into `out` and returns its length. The first call of
@@ -735,10 +745,7 @@ impl<K: MaskKeys> Connection<K> {
         if self.close_sent || self.close_owed.is_some() {
             return Err(UsageError::Closed);
         }
-        let mut body = ControlBuf::EMPTY;
-        body.push(&code.as_u16().to_be_bytes());
-        body.push(reason.as_bytes());
-        self.close_owed = Some(body);
+        self.owe_close(Some(code)).push(reason.as_bytes());
         Ok(())
     }
 }

@@ -239,7 +239,7 @@ pub fn encode_frame(
         return Err(BufferTooSmall { required: total });
     }
     header.emit(out)?;
-    let body = &mut out[hlen..total];
+    let body = out.get_mut(hlen..total).ok_or(BufferTooSmall { required: total })?;
     body.copy_from_slice(payload);
     if let Some(key) = header.mask {
         apply_mask(key, 0, body);

@@ -9,7 +9,7 @@ use core::str;
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
     encode_with, eq_ci, extension_name, is_ascii_field_value, is_field_value, is_token,
-    list_has_ci, parse_field,
+    list_has_ci, parse_field, trim_ows,
 };
 use super::key::Key;
 use super::{EncodeError, Field, ResponseError};
@@ -91,16 +91,11 @@ impl<'a> ClientRequest<'a> {
         w.put_str(self.host);
         // RFC 6455 §4.1 items 5-9.
         w.put_str("\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
-        w.put_str(key.as_str());
+        w.put(key.as_bytes());
         w.put_str("\r\nSec-WebSocket-Version: 13\r\n");
         put_list(w, "Sec-WebSocket-Protocol", self.protocols);
         put_list(w, "Sec-WebSocket-Extensions", self.extensions);
-        for (name, value) in self.headers {
-            w.put_str(name);
-            w.put_str(": ");
-            w.put_str(value.trim_matches([' ', '\t']));
-            w.put_str("\r\n");
-        }
+        put_headers(w, self.headers);
         w.put_str("\r\n");
     }
 }
@@ -127,17 +122,27 @@ pub(crate) fn is_extension_offer(e: &str) -> bool {
     is_ascii_field_value(e.as_bytes()) && is_token(extension_name(e.as_bytes()))
 }
 
-fn put_list(w: &mut dyn Put, name: &str, items: &[&str]) {
+/// Writes `name: value` lines, values trimmed of surrounding whitespace.
+pub(crate) fn put_headers(w: &mut dyn Put, headers: &[(&str, &str)]) {
+    for (name, value) in headers {
+        w.put_str(name);
+        w.put_str(": ");
+        w.put(trim_ows(value.as_bytes()));
+        w.put_str("\r\n");
+    }
+}
+
+/// Writes `name: a, b` when `items` is not empty.
+pub(crate) fn put_list(w: &mut dyn Put, name: &str, items: &[&str]) {
     if items.is_empty() {
         return;
     }
     w.put_str(name);
-    w.put_str(": ");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            w.put_str(", ");
-        }
+    let mut separator = ": ";
+    for item in items {
+        w.put_str(separator);
         w.put_str(item);
+        separator = ", ";
     }
     w.put_str("\r\n");
 }

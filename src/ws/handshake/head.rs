@@ -240,6 +240,12 @@ pub(crate) fn eq_ci(a: &[u8], b: &str) -> bool {
     a.eq_ignore_ascii_case(b.as_bytes())
 }
 
+/// The index of the first of `names` that `name` equals, case-insensitively (field names,
+/// RFC 9110 §5.1); `names.len()` when none does.
+pub(crate) fn field_index(name: &[u8], names: &[&str]) -> usize {
+    names.iter().position(|n| eq_ci(name, n)).unwrap_or(names.len())
+}
+
 /// A validated head: the start line, then header lines that all parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Head<'b> {

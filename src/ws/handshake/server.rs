@@ -7,10 +7,11 @@
 
 use core::str;
 
-use super::client::{is_extension_offer, is_visible};
+use super::client::{is_extension_offer, is_visible, put_headers, put_list};
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
-    encode_with, eq_ci, extension_name, is_ascii_field_value, is_token, list_has_ci, parse_field,
+    encode_with, eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci,
+    parse_field,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
@@ -60,6 +61,18 @@ impl RequestParser {
 }
 
 /// Checks a complete head against RFC 9112 and RFC 6455 §4.2.1, in one pass over its lines.
+/// The request fields the server reads, in the order `validate` matches them.
+const REQUEST_FIELDS: [&str; 8] = [
+    "Host",
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Key",
+    "Origin",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+];
+
 fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     let mut lines = Lines::new(head.bytes);
     let path = parse_request_line(lines.next().unwrap_or(&[]))?;
@@ -69,27 +82,21 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     let (mut non_ascii, mut bad_protocol, mut bad_extension) = (false, false, false);
     for line in lines {
         let h = parse_field(line).ok_or(RequestError::Malformed)?;
-        let (name, value) = (h.name.as_bytes(), h.value);
-        if eq_ci(name, "Host") {
-            host.see(value);
-        } else if eq_ci(name, "Upgrade") {
-            upgrade |= list_has_ci(value, "websocket");
-        } else if eq_ci(name, "Connection") {
-            connection |= list_has_ci(value, "upgrade");
-        } else if eq_ci(name, "Sec-WebSocket-Version") {
-            version.see(value);
-        } else if eq_ci(name, "Sec-WebSocket-Key") {
-            key.see(value);
-        } else if eq_ci(name, "Origin") {
-            origin.see(value);
-        } else if eq_ci(name, "Sec-WebSocket-Protocol") {
+        let value = h.value;
+        match field_index(h.name.as_bytes(), &REQUEST_FIELDS) {
+            0 => host.see(value),
+            1 => upgrade |= list_has_ci(value, "websocket"),
+            2 => connection |= list_has_ci(value, "upgrade"),
+            3 => version.see(value),
+            4 => key.see(value),
+            5 => origin.see(value),
             // RFC 6455 §4.1 item 10: subprotocols are tokens.
-            bad_protocol |= !List::new(value).all(is_token);
-        } else if eq_ci(name, "Sec-WebSocket-Extensions") {
-            bad_extension |=
-                !List::new(value).all(|e| str::from_utf8(e).is_ok_and(is_extension_offer));
-        } else {
-            continue;
+            6 => bad_protocol |= !List::new(value).all(is_token),
+            7 => {
+                bad_extension |=
+                    !List::new(value).all(|e| str::from_utf8(e).is_ok_and(is_extension_offer));
+            }
+            _ => continue,
         }
         // The fields read above are text: they must be ASCII.
         non_ascii |= !is_ascii_field_value(value);
@@ -311,29 +318,11 @@ impl Accept<'_> {
         // RFC 6455 §4.2.2 item 5.
         w.put_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n");
         w.put_str("Connection: Upgrade\r\nSec-WebSocket-Accept: ");
-        w.put_str(self.accept.as_str());
+        w.put(self.accept.as_bytes());
         w.put_str("\r\n");
-        if let Some(p) = self.protocol {
-            w.put_str("Sec-WebSocket-Protocol: ");
-            w.put_str(p);
-            w.put_str("\r\n");
-        }
-        if !self.extensions.is_empty() {
-            w.put_str("Sec-WebSocket-Extensions: ");
-            for (i, e) in self.extensions.iter().enumerate() {
-                if i > 0 {
-                    w.put_str(", ");
-                }
-                w.put_str(e);
-            }
-            w.put_str("\r\n");
-        }
-        for (name, value) in self.headers {
-            w.put_str(name);
-            w.put_str(": ");
-            w.put_str(value.trim_matches([' ', '\t']));
-            w.put_str("\r\n");
-        }
+        put_list(w, "Sec-WebSocket-Protocol", self.protocol.as_slice());
+        put_list(w, "Sec-WebSocket-Extensions", self.extensions);
+        put_headers(w, self.headers);
         w.put_str("\r\n");
     }
 
