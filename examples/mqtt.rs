@@ -214,7 +214,6 @@ where
             Err(e) => return Err(format!("WebSocket handshake refused: {e:?}")),
         }
     };
-    rx.copy_within(head..got, 0);
     let mut seed = u64::from_le_bytes(rand_bytes());
     let conn = ws::connection::Connection::client(ws::connection::Config::new(), move || {
         seed ^= seed << 13;
@@ -223,7 +222,7 @@ where
         (seed as u32).to_le_bytes()
     });
     let mut tx = vec![0u8; 4096];
-    let stream = ws::stream::Stream::new_after_handshake(tcp, conn, &mut rx, got - head, &mut tx)
+    let stream = ws::stream::Stream::new_after_handshake(tcp, conn, &mut rx, head..got, &mut tx)
         .map_err(|e| format!("{e:?}"))?;
     session(stream, args)
 }

@@ -41,14 +41,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             break a.head_len();
         }
     };
-    ws_rx.copy_within(head..got, 0);
     tcp.set_read_timeout(Some(std::time::Duration::from_millis(500)))?;
     let mut key = 0x9e37_79b9u32;
     let ws = WsConnection::client(WsConfig::new(), move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         key.to_le_bytes()
     });
-    let stream = Stream::new_after_handshake(StdIo(tcp), ws, &mut ws_rx, got - head, &mut ws_tx)
+    let stream = Stream::new_after_handshake(StdIo(tcp), ws, &mut ws_rx, head..got, &mut ws_tx)
         .map_err(|e| format!("{e:?}"))?;
 
     // The same MQTT client as over TCP, over the WebSocket stream.

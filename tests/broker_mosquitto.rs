@@ -160,15 +160,13 @@ impl Link {
                         break a.head_len();
                     }
                 };
-                rx.copy_within(head..got, 0);
                 let mut key = 0x1234_5678u32;
                 let keys: Keys = Box::new(move || {
                     key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                     key.to_le_bytes()
                 });
                 let ws = WsConnection::client(WsConfig::new(), keys);
-                let stream =
-                    Stream::new_after_handshake(t, ws, rx, got - head, leak(8192)).unwrap();
+                let stream = Stream::new_after_handshake(t, ws, rx, head..got, leak(8192)).unwrap();
                 Link::Ws(Box::new(Connection::new(stream, client, leak(8192), leak(8192))))
             }
         };

@@ -83,7 +83,6 @@ fn wss(name: &str) -> Stream<'static, Tls, Keys> {
             break a.head_len();
         }
     };
-    rx.copy_within(head..got, 0);
     let mut key = 0x9e37_79b9u32;
     let keys: Keys = Box::new(move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -93,7 +92,7 @@ fn wss(name: &str) -> Stream<'static, Tls, Keys> {
         t,
         WsConnection::client(WsConfig::new(), keys),
         rx,
-        got - head,
+        head..got,
         leak(8192),
     )
     .unwrap()

@@ -33,7 +33,8 @@
 //!     rx[..leftover.len()].copy_from_slice(leftover);
 //!     let mut tx = [0u8; 512];
 //!     let conn = Connection::client(Config::new(), move || random());
-//!     let mut ws = Stream::new_after_handshake(transport, conn, &mut rx, leftover.len(), &mut tx)
+//!     let n = leftover.len();
+//!     let mut ws = Stream::new_after_handshake(transport, conn, &mut rx, 0..n, &mut tx)
 //!         .expect("buffers are large enough");
 //!     ws.write_all(&[0xc0, 0x00])?; // PINGREQ
 //!     ws.flush()?;
@@ -49,6 +50,8 @@
 //!     Ok(resp == [0xd0, 0x00]) // PINGRESP
 //! }
 //! ```
+
+use core::ops::Range;
 
 use super::close::CloseCode;
 use super::connection::{Connection, Event, MaskKeys, NoMasking, State, Status, TextMessages};
@@ -147,20 +150,21 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         rx: &'b mut [u8],
         tx: &'b mut [u8],
     ) -> Result<Self, BufferTooSmall> {
-        Self::new_after_handshake(transport, connection, rx, 0, tx)
+        Self::new_after_handshake(transport, connection, rx, 0..0, tx)
     }
 
-    /// A stream whose first `received` bytes of `rx` were already received: what the peer sent
-    /// after its handshake (move them to the start of `rx` first).
+    /// A stream whose `rx[leftover]` was already received: what the peer sent after its
+    /// handshake. Pass the buffer the handshake was read into and `head_len..received`; the
+    /// bytes stay where they are.
     pub fn new_after_handshake(
         transport: T,
         mut connection: Connection<K>,
         rx: &'b mut [u8],
-        received: usize,
+        leftover: Range<usize>,
         tx: &'b mut [u8],
     ) -> Result<Self, BufferTooSmall> {
-        if rx.len() < MIN_RX_BUFFER || received > rx.len() {
-            return Err(BufferTooSmall { required: MIN_RX_BUFFER.max(received) });
+        if rx.len() < MIN_RX_BUFFER || leftover.end > rx.len() {
+            return Err(BufferTooSmall { required: MIN_RX_BUFFER.max(leftover.end) });
         }
         if tx.len() < MIN_TX_BUFFER {
             return Err(BufferTooSmall { required: MIN_TX_BUFFER });
@@ -170,8 +174,9 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
             transport,
             conn: connection,
             rx,
-            rx_start: 0,
-            rx_end: received,
+            // A reversed range is empty.
+            rx_start: leftover.start.min(leftover.end),
+            rx_end: leftover.end,
             data_start: 0,
             data_end: 0,
             tx,
@@ -230,8 +235,16 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         let status = self.conn.handle_input(input);
         let (consumed, data_len, text) = match status {
             Ok(Status::NeedMore) => {
-                // Nothing pending: move the partial frame to the front and read more.
-                self.rx.copy_within(self.rx_start..self.rx_end, 0);
+                // Nothing pending: move the partial frame header (all that `NeedMore` leaves, under
+                // 14 bytes) to the front and read more. A plain forward copy: the move is short,
+                // and `copy_within` would link all of `memmove` on a device.
+                for i in 0..self.rx_end - self.rx_start {
+                    if let Some(b) = self.rx.get(self.rx_start + i).copied()
+                        && let Some(slot) = self.rx.get_mut(i)
+                    {
+                        *slot = b;
+                    }
+                }
                 self.rx_end -= self.rx_start;
                 self.rx_start = 0;
                 self.data_start = 0;
@@ -831,13 +844,14 @@ mod tests {
             let n = c.poll_transmit(&mut out).unwrap().unwrap();
             w.extend_from_slice(&out[..n]);
         });
-        // The first 8 bytes arrived with the handshake response.
+        // The first 8 bytes arrived with the handshake response, behind its head (3 bytes
+        // here) in the same buffer: they stay where they are.
         let mut rx = [0u8; 32];
-        rx[..8].copy_from_slice(&wire[..8]);
+        rx[3..11].copy_from_slice(&wire[..8]);
         let mut tx = [0u8; MIN_TX_BUFFER];
         let conn = Connection::server(Config::new());
         let pipe = Pipe::new(wire[8..].to_vec(), 4);
-        let mut s = Stream::new_after_handshake(pipe, conn, &mut rx, 8, &mut tx).unwrap();
+        let mut s = Stream::new_after_handshake(pipe, conn, &mut rx, 3..11, &mut tx).unwrap();
         let got = block_on(async {
             let mut got = Vec::new();
             let mut buf = [0u8; 5];

@@ -101,14 +101,13 @@ pub fn open_ws(port: u16, seed: u32) -> Result<Ws, String> {
             Err(e) => return Err(format!("{e:?}")),
         }
     };
-    rx.copy_within(head..got, 0);
     let mut key = seed | 1;
     let keys: Keys = Box::new(move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         key.to_le_bytes()
     });
     let ws = WsConnection::client(WsConfig::new(), keys);
-    Stream::new_after_handshake(t, ws, rx, got - head, leak(8192)).map_err(|e| format!("{e:?}"))
+    Stream::new_after_handshake(t, ws, rx, head..got, leak(8192)).map_err(|e| format!("{e:?}"))
 }
 
 /// Counters of a [`Proxy`].

@@ -178,9 +178,8 @@ fn run(mut uart: uart::Uart) -> Result<(), &'static str> {
         }
     };
     hprintln!("websocket: open");
-    ws_rx.copy_within(head..got, 0);
     let ws = WsConnection::client(WsConfig::new(), move || rng.next_u32().to_le_bytes());
-    let stream = Stream::new_after_handshake(uart, ws, &mut ws_rx, got - head, &mut ws_tx)
+    let stream = Stream::new_after_handshake(uart, ws, &mut ws_rx, head..got, &mut ws_tx)
         .map_err(|_| "websocket buffers too small")?;
     session(stream)
 }

@@ -70,14 +70,13 @@ fn over_websocket(mut transport: Opaque<'_>) {
         Ok(Status::Complete(accepted)) => accepted.head_len(),
         _ => return,
     };
-    ws_rx.copy_within(head..got, 0);
     let mut key = black_box(0u32);
     let ws = WsConnection::client(WsConfig::new(), move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         key.to_le_bytes()
     });
     if let Ok(stream) =
-        Stream::new_after_handshake(transport, ws, &mut ws_rx, got - head, &mut ws_tx)
+        Stream::new_after_handshake(transport, ws, &mut ws_rx, head..got, &mut ws_tx)
     {
         session(stream);
     }
