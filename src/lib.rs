@@ -11,6 +11,9 @@ extern crate std;
 #[macro_use]
 mod fmt;
 
+#[cfg(any(feature = "mqtt", feature = "ws"))]
+mod buf;
+
 pub mod time;
 
 #[cfg(feature = "mqtt")]

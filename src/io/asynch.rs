@@ -134,7 +134,7 @@ impl<'b, T: Read + Write, S: Store, const RX: usize, const A: usize, const TP: u
     /// cancellation.
     pub async fn poll(&mut self, now: Instant) -> Result<Option<Event<'_>>, T::Error> {
         if self.consumed > 0 {
-            crate::mqtt::move_down(self.rx, self.consumed, self.rx_len, 0);
+            crate::buf::move_down(self.rx, self.consumed, self.rx_len, 0);
             self.rx_len -= self.consumed;
             self.consumed = 0;
         }

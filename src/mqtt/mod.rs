@@ -16,8 +16,6 @@ mod wire;
 
 pub use error::{DecodeError, EncodeError};
 pub use reason::ReasonCode;
-#[cfg(any(feature = "blocking", feature = "async"))]
-pub(crate) use wire::move_down;
 
 use core::num::NonZeroU16;
 

@@ -235,16 +235,8 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         let status = self.conn.handle_input(input);
         let (consumed, data_len, text) = match status {
             Ok(Status::NeedMore) => {
-                // Nothing pending: move the partial frame header (all that `NeedMore` leaves, under
-                // 14 bytes) to the front and read more. A plain forward copy: the move is short,
-                // and `copy_within` would link all of `memmove` on a device.
-                for i in 0..self.rx_end - self.rx_start {
-                    if let Some(b) = self.rx.get(self.rx_start + i).copied()
-                        && let Some(slot) = self.rx.get_mut(i)
-                    {
-                        *slot = b;
-                    }
-                }
+                // Nothing pending: move the partial frame header to the front and read more.
+                crate::buf::move_down(self.rx, self.rx_start, self.rx_end, 0);
                 self.rx_end -= self.rx_start;
                 self.rx_start = 0;
                 self.data_start = 0;

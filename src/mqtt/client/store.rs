@@ -124,7 +124,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
     /// Moves the live bytes from `head` back to the start of the slice.
     fn compact(&mut self) {
         let head = self.head;
-        super::super::wire::move_down(self.buf, head, self.used, 0);
+        crate::buf::move_down(self.buf, head, self.used, 0);
         self.used -= head;
         self.head = 0;
         for e in self.entries.iter_mut() {
@@ -155,7 +155,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
             }
             return;
         }
-        super::super::wire::move_down(self.buf, start + len, self.used, start);
+        crate::buf::move_down(self.buf, start + len, self.used, start);
         self.used -= len;
         for e in self.entries.iter_mut().skip(i + 1) {
             e.start = e.start.saturating_sub(len);
