@@ -104,9 +104,9 @@ use options::connect_properties;
 use core::num::{NonZeroU16, NonZeroU32};
 
 use super::packet::{
-    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, PacketType,
-    PingReq, Publish, QosPid, ReasonCodes, ServerPacket, Status, SubAck, SubscribeSlice,
-    Subscription, TypedAck, UnsubAck, UnsubscribeSlice, decode_server_packet, read_publish,
+    Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, PacketType, Publish,
+    QosPid, ReasonCodes, ServerPacket, Status, SubAck, SubscribeSlice, Subscription, UnsubAck,
+    UnsubscribeSlice, decode_server_packet, encode_short, read_publish,
 };
 use super::properties::{Properties, PropertiesBuilder, PropertyId};
 use super::wire::Writer;
@@ -861,59 +861,18 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     }
 
     /// Writes a control packet: PINGREQ (§3.12), or PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4 -
-    /// §3.7) without properties, in their short forms (5.0 §3.4.2.1: no reason code for Success;
-    /// 3.1.1 has none). Four or five bytes, written directly rather than through the codec.
+    /// §3.7) without properties, through the codec's short encoder.
     fn encode_control(&self, c: Control, out: &mut [u8]) -> Result<usize, Error> {
-        let (first, id, code) = match c {
-            Control::PubAck(id, code) => (0x40, id, code),
-            Control::PubRec(id, code) => (0x50, id, code),
-            // [MQTT-3.6.1-1] PUBREL's fixed header flags are 0b0010.
-            Control::PubRel(id, code) => (0x62, id, code),
-            Control::PubComp(id, code) => (0x70, id, code),
-            Control::PingReq => (0xC0, PacketId(NonZeroU16::MIN), ReasonCode::Success),
-        };
-        let [hi, lo] = id.get().to_be_bytes();
-        let with_code = self.version == Version::V5 && code != ReasonCode::Success;
-        let n = match c {
-            Control::PingReq => 2,
-            _ if with_code => 5,
-            _ => 4,
-        };
-        // Remaining length: what follows the two bytes of the fixed header.
-        let bytes = [first, n as u8 - 2, hi, lo, code.code()];
-        let (Some(dst), Some(src)) = (out.get_mut(..n), bytes.get(..n)) else {
-            return Err(EncodeError::BufferTooSmall { required: n }.into());
-        };
-        dst.copy_from_slice(src);
-        debug_assert!(self.codec_encodes(c, dst), "{c:?} differs from the codec's encoding");
-        Ok(n)
-    }
-
-    /// Debug builds check [`Client::encode_control`] against the codec's encoders.
-    fn codec_encodes(&self, c: Control, bytes: &[u8]) -> bool {
-        let ack = |ty, packet_id, reason_code| {
-            let properties = Properties::EMPTY;
-            TypedAck(ty, Ack { packet_id, reason_code, properties })
-        };
-        let v5 = self.version == Version::V5;
-        let code = |code| if v5 { code } else { ReasonCode::Success };
-        let mut buf = [0u8; 8];
-        let n = match c {
-            Control::PubAck(id, c) => {
-                ack(PacketType::PubAck, id, code(c)).encode_as(self.version, &mut buf)
+        let (ty, id, code) = match c {
+            Control::PubAck(id, code) => (PacketType::PubAck, id, code),
+            Control::PubRec(id, code) => (PacketType::PubRec, id, code),
+            Control::PubRel(id, code) => (PacketType::PubRel, id, code),
+            Control::PubComp(id, code) => (PacketType::PubComp, id, code),
+            Control::PingReq => {
+                (PacketType::PingReq, PacketId(NonZeroU16::MIN), ReasonCode::Success)
             }
-            Control::PubRec(id, c) => {
-                ack(PacketType::PubRec, id, code(c)).encode_as(self.version, &mut buf)
-            }
-            Control::PubRel(id, c) => {
-                ack(PacketType::PubRel, id, code(c)).encode_as(self.version, &mut buf)
-            }
-            Control::PubComp(id, c) => {
-                ack(PacketType::PubComp, id, code(c)).encode_as(self.version, &mut buf)
-            }
-            Control::PingReq => PingReq.encode_as(self.version, &mut buf),
         };
-        n.ok().and_then(|n| buf.get(..n)) == Some(bytes)
+        Ok(encode_short(ty, id, code, self.version, out)?)
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
