@@ -91,11 +91,7 @@ impl Msg {
 
 /// The Message Expiry Interval among a stored PUBLISH property list.
 fn expiry_interval(props: &[u8]) -> Option<u32> {
-    let props = Properties::parse(props, PropertyContext::Publish).ok()?;
-    props.iter().find_map(|p| match p {
-        Property::MessageExpiryInterval(s) => Some(s),
-        _ => None,
-    })
+    Properties::parse(props, PropertyContext::Publish).ok()?.message_expiry_interval()
 }
 
 /// A member of a shared subscription group: client, QoS, subscription identifier.
