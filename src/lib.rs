@@ -14,7 +14,10 @@ mod fmt;
 #[cfg(any(feature = "mqtt", feature = "ws"))]
 mod buf;
 
+mod machine;
 pub mod time;
+
+pub use machine::{BufferTooSmall, Machine, Status};
 
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
@@ -22,7 +25,7 @@ pub mod mqtt;
 #[cfg(feature = "ws")]
 pub mod ws;
 
-#[cfg(feature = "mqtt")]
+#[cfg(any(feature = "mqtt", feature = "ws"))]
 pub mod io;
 
 #[cfg(feature = "tls")]

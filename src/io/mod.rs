@@ -1,99 +1,117 @@
-//! Drivers: thin loops that pump a [`Client`](crate::mqtt::client::Client) over a transport.
+//! Drivers: a [`Machine`](crate::Machine) pumped over a transport.
 //!
 //! The transport contract is the ecosystem's own: [`embedded_io::Read`] + [`embedded_io::Write`]
-//! for `blocking` (feature `blocking`), and their async twins for `asynch` (feature `async`). A TCP socket, a TLS stream, a UART, a
-//! `ws::Stream` (MQTT over WebSocket) or an in-memory pipe all work the same way.
+//! for [`blocking`], and their async twins for [`asynch`]. A TCP socket, a TLS stream, a UART, a
+//! [`ws::Stream`](crate::ws::stream::Stream) (MQTT over WebSocket) or an in-memory pipe all work
+//! the same way.
 //!
-//! A driver owns the transport, the client and two caller buffers (receive and transmit). Each
-//! `poll` does one bounded step: send what the client owes, run its timers, read once if no whole
-//! packet is buffered, and hand back at most one [`Event`].
+//! [`Pump`] keeps the buffer discipline once, sans-IO; [`blocking::Connection`] and
+//! [`asynch::Connection`] are thin shells that do the [`Io`] it asks for, for any machine: the
+//! MQTT client and server sessions, the WebSocket connection and both handshake roles. Each
+//! `poll` does one bounded step: write what the machine owes, run its timers, read once if no
+//! whole unit is buffered, and hand back at most one event; `Ok(None)` means "nothing for you
+//! this time, call again".
+//!
 //! A transport read that fails with [`embedded_io::ErrorKind::TimedOut`] means "no bytes yet": it
-//! is how a blocking transport lets the driver send keep-alive pings (`blocking::StdIo` maps a std
-//! socket read timeout to it).
+//! is how a blocking transport lets the driver run timers such as the MQTT keep-alive
+//! ([`StdIo`] maps a std socket read timeout to it).
 
-#[cfg(feature = "async")]
 pub mod asynch;
-mod backoff;
-#[cfg(feature = "blocking")]
 pub mod blocking;
-#[cfg(any(feature = "blocking", feature = "async"))]
+mod pump;
+
+#[cfg(feature = "mqtt")]
+mod backoff;
+#[cfg(feature = "mqtt")]
+mod client;
+#[cfg(feature = "mqtt")]
 mod redial;
+#[cfg(feature = "mqtt")]
+mod server;
+#[cfg(feature = "ws")]
+mod ws;
 
+#[cfg(feature = "mqtt")]
 pub use backoff::Backoff;
+pub use pump::{Io, Pump};
+#[cfg(feature = "mqtt")]
+pub use redial::Step;
 
-use crate::mqtt::client::{self, Event};
-use crate::time::Instant;
-
-/// What one step of a reconnecting driver did (`blocking::Reconnecting::poll`,
-/// `asynch::Reconnecting::poll`).
-///
-/// `E` is the transport's error, `CE` the error of the caller's connect function.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step<'a, E, CE> {
-    /// An event of the session. [`Event::Refused`] and [`Event::Disconnected`] also schedule a
-    /// reconnect.
-    Event(Event<'a>),
-    /// Nothing for the caller this time (a timeout, a partial packet, a CONNECT sent).
-    Idle,
-    /// The connection broke: a transport error, end of stream, a broker fault or a missed
-    /// CONNACK / PINGRESP. In-flight messages stay in the store; the next attempt is at
-    /// `retry_at`.
-    Lost {
-        /// Why.
-        error: DriverError<E>,
-        /// When the next connect attempt is due.
-        retry_at: Instant,
-    },
-    /// The caller's connect function failed; the next attempt is at `retry_at`.
-    ConnectFailed {
-        /// The connect function's error.
-        error: CE,
-        /// When the next connect attempt is due.
-        retry_at: Instant,
-    },
-    /// Offline, waiting for the backoff: nothing to do before `until` (sleep until then).
-    Offline {
-        /// When the next connect attempt is due.
-        until: Instant,
-    },
-}
-
-/// A driver failure.
+/// Why a driver step failed. `T` is the transport's error, `M` the machine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum DriverError<E> {
-    /// The session refused a command or the broker broke the protocol (see [`client::Error`]).
-    Mqtt(client::Error),
+#[non_exhaustive]
+pub enum DriverError<T, M> {
+    /// The machine reported a fault of the peer (what it owed about it was written first), or
+    /// refused a command.
+    Machine(M),
     /// The transport failed.
-    Transport(E),
-    /// The transport reached end of stream (the broker closed the connection).
+    Transport(T),
+    /// The machine has ended (closing handshake, DISCONNECT, refusal) and everything it owed was
+    /// written: close the transport.
     Closed,
-    /// The receive buffer is smaller than the client's `Config::rx_buffer_len`, so a packet
-    /// can neither be completed nor streamed.
-    ReceiveBufferTooSmall,
+    /// The transport ended (a read returned 0 bytes, or a write took none) before the machine
+    /// did.
+    Eof,
+    /// The machine waits for an answer to the event it reported (a CONNECT to accept, a
+    /// handshake request to answer): give it before polling again.
+    Blocked,
+    /// The receive buffer cannot hold what the machine needs to make progress.
+    ReceiveBufferTooSmall {
+        /// Bytes the receive buffer would need.
+        required: usize,
+    },
+    /// The transmit buffer cannot hold the next bytes the machine owes.
+    TransmitBufferTooSmall {
+        /// Bytes the transmit buffer would need.
+        required: usize,
+    },
 }
 
-impl<E> From<client::Error> for DriverError<E> {
-    fn from(e: client::Error) -> Self {
-        DriverError::Mqtt(e)
-    }
-}
-
-impl<E: core::fmt::Debug> core::fmt::Display for DriverError<E> {
+impl<T: core::fmt::Debug, M: core::fmt::Display> core::fmt::Display for DriverError<T, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            DriverError::Mqtt(e) => write!(f, "{e}"),
+            DriverError::Machine(e) => write!(f, "{e}"),
             DriverError::Transport(e) => write!(f, "transport error: {e:?}"),
-            DriverError::Closed => f.write_str("the broker closed the connection"),
-            DriverError::ReceiveBufferTooSmall => f.write_str("receive buffer too small"),
+            DriverError::Closed => f.write_str("the connection is closed"),
+            DriverError::Eof => f.write_str("the transport ended"),
+            DriverError::Blocked => f.write_str("the state machine waits for an answer"),
+            DriverError::ReceiveBufferTooSmall { required } => {
+                write!(f, "receive buffer too small: {required} bytes required")
+            }
+            DriverError::TransmitBufferTooSmall { required } => {
+                write!(f, "transmit buffer too small: {required} bytes required")
+            }
         }
     }
 }
 
-#[cfg(feature = "std")]
-impl<E: core::fmt::Debug> std::error::Error for DriverError<E> {}
+impl<T: core::fmt::Debug, M: core::fmt::Display + core::fmt::Debug> core::error::Error
+    for DriverError<T, M>
+{
+}
 
-#[cfg(any(feature = "blocking", feature = "async"))]
+/// A driver error is an I/O error of the transport it drives (the WebSocket [`Stream`] is a
+/// transport for MQTT): a read timeout of the transport below keeps its kind.
+///
+/// [`Stream`]: crate::ws::stream::Stream
+impl<T: embedded_io::Error, M: core::fmt::Debug + core::fmt::Display> embedded_io::Error
+    for DriverError<T, M>
+{
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind;
+        match self {
+            DriverError::Transport(e) => e.kind(),
+            DriverError::Machine(_) => ErrorKind::InvalidData,
+            DriverError::Closed => ErrorKind::BrokenPipe,
+            DriverError::Eof => ErrorKind::ConnectionReset,
+            DriverError::Blocked => ErrorKind::Other,
+            DriverError::ReceiveBufferTooSmall { .. }
+            | DriverError::TransmitBufferTooSmall { .. } => ErrorKind::OutOfMemory,
+        }
+    }
+}
+
 /// `true` if a read error only means "no bytes before the transport's timeout".
 fn is_timeout<E: embedded_io::Error>(e: &E) -> bool {
     matches!(e.kind(), embedded_io::ErrorKind::TimedOut | embedded_io::ErrorKind::Interrupted)

@@ -12,9 +12,45 @@
 //! between two clients with the same identifier, a broker bug) would otherwise get a reconnect
 //! at the base delay forever.
 
-use super::Backoff;
-use crate::mqtt::client::{ConnectOptions, Event};
+use super::{Backoff, DriverError};
+use crate::mqtt::client::{self, ConnectOptions, Event};
+use crate::mqtt::message::DEFAULT_ALIAS_LEN;
 use crate::time::Instant;
+
+/// What one step of a reconnecting client driver did (`blocking::Reconnecting::poll`,
+/// `asynch::Reconnecting::poll`).
+///
+/// `E` is the transport's error, `CE` the error of the caller's connect function, `N` the
+/// client's `ALIAS_LEN`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a, E, CE, const N: usize = DEFAULT_ALIAS_LEN> {
+    /// An event of the session. [`Event::Refused`] and [`Event::Disconnected`] also schedule a
+    /// reconnect.
+    Event(Event<'a, N>),
+    /// Nothing for the caller this time (a timeout, a partial packet, a CONNECT sent).
+    Idle,
+    /// The connection broke: a transport error, end of stream, a broker fault or a missed
+    /// CONNACK / PINGRESP. In-flight messages stay in the store; the next attempt is at
+    /// `retry_at`.
+    Lost {
+        /// Why.
+        error: DriverError<E, client::Error>,
+        /// When the next connect attempt is due.
+        retry_at: Instant,
+    },
+    /// The caller's connect function failed; the next attempt is at `retry_at`.
+    ConnectFailed {
+        /// The connect function's error.
+        error: CE,
+        /// When the next connect attempt is due.
+        retry_at: Instant,
+    },
+    /// Offline, waiting for the backoff: nothing to do before `until` (sleep until then).
+    Offline {
+        /// When the next connect attempt is due.
+        until: Instant,
+    },
+}
 
 /// Where a reconnecting driver is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +127,7 @@ impl Redial {
     /// Follows an event of the session: the first progress after an accepted CONNACK resets
     /// the backoff (see the [module docs](self)); a refusal or a DISCONNECT takes the link down
     /// (the old connection still owes its goodbye).
-    pub(crate) fn on_event(&mut self, now: Instant, event: &Event<'_>) {
+    pub(crate) fn on_event<const N: usize>(&mut self, now: Instant, event: &Event<'_, N>) {
         match event {
             Event::Connected(_) => self.on_probation = true,
             Event::Refused { .. } | Event::Disconnected { .. } => {
@@ -158,14 +194,15 @@ mod tests {
 
     #[test]
     fn progress_after_connack_resets_the_backoff_once() {
-        for progress in [
+        let progress: [Event<'static>; 2] = [
             Event::Pong,
             Event::Published {
                 packet_id: crate::mqtt::PacketId::new(1).unwrap(),
-                reason: crate::mqtt::ReasonCode::Success,
+                reason_code: crate::mqtt::ReasonCode::Success,
                 properties: Properties::EMPTY,
             },
-        ] {
+        ];
+        for progress in progress {
             let (mut r, mut options) = redial();
             for _ in 0..3 {
                 r.schedule(Instant::ZERO, false);

@@ -7,6 +7,7 @@
 
 pub mod client;
 mod error;
+pub mod message;
 pub mod packet;
 pub mod properties;
 pub mod reason;
@@ -15,6 +16,7 @@ pub mod topic;
 mod wire;
 
 pub use error::{DecodeError, EncodeError};
+pub use message::{Message, Topic};
 pub use reason::ReasonCode;
 
 use core::num::NonZeroU16;

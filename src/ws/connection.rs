@@ -61,12 +61,19 @@
 //! close frame with its code, and after it the connection accepts no input.
 
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
-use super::error::{BufferTooSmall, ProtocolError, UsageError};
+use super::error::{Error, ProtocolError, UsageError};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv};
 use super::mask::{Masker, apply_mask};
 use super::utf8::{Utf8Error, Utf8Validator};
+use crate::machine::{BufferTooSmall, Machine, Status};
+use crate::time::Instant;
 
 pub use super::frame::MAX_HEADER_LEN;
+
+/// The least input [`Connection::handle_input`] must be able to see at once: the longest frame
+/// header and a control frame's largest payload (125 bytes), since control frames are taken
+/// whole.
+pub const MIN_INPUT: usize = MAX_HEADER_LEN + MAX_CONTROL_PAYLOAD;
 
 /// Which end of the connection this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,26 +197,8 @@ pub enum State {
     Closed,
 }
 
-/// What [`Connection::handle_input`] found.
-#[derive(Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Status<'a> {
-    /// Nothing consumed: more bytes are needed (keep the unconsumed ones and append).
-    NeedMore,
-    /// `consumed` bytes from the start of the input were used; `event`, if any, borrows them
-    /// (or the connection) until the next call.
-    Progress {
-        /// Bytes used from the start of the input.
-        consumed: usize,
-        /// What they meant, if anything yet.
-        event: Option<Event<'a>>,
-    },
-    /// The peer's close frame arrived or the connection failed: no more input is read.
-    Closed,
-}
-
-/// Something the peer sent.
-#[derive(Debug, PartialEq, Eq)]
+/// Something the peer sent. Borrows the input only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Event<'a> {
     /// A piece of a data message, unmasked. Pieces of a text message are valid UTF-8 so far, but
@@ -222,7 +211,7 @@ pub enum Event<'a> {
         /// This piece ends the message.
         last: bool,
     },
-    /// A ping; the pong is queued (poll [`Connection::poll_transmit`]).
+    /// A ping (its payload); the pong is queued (poll [`Connection::poll_transmit`]).
     Ping(&'a [u8]),
     /// A pong.
     Pong(&'a [u8]),
@@ -237,7 +226,6 @@ pub enum Event<'a> {
 
 #[derive(Debug, Clone, Copy)]
 struct RxFrame {
-    opcode: Opcode,
     fin: bool,
     mask: Option<Masker>,
     remaining: u64,
@@ -281,7 +269,6 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     rx_message_len: u64,
     rx_rsv: Rsv,
     utf8: Utf8Validator,
-    control: ControlBuf,
     // Owed to the peer.
     pong: Option<ControlBuf>,
     close_owed: Option<ControlBuf>,
@@ -317,7 +304,6 @@ impl<K: MaskKeys> Connection<K> {
             rx_message_len: 0,
             rx_rsv: Rsv::NONE,
             utf8: Utf8Validator::new(),
-            control: ControlBuf::EMPTY,
             pong: None,
             close_owed: None,
             tx_message: None,
@@ -366,13 +352,18 @@ impl<K: MaskKeys> Connection<K> {
     }
 
     /// Consumes at most one frame header and one piece of payload from the start of `input`,
-    /// unmasking the payload in place. See [`Status`] and the [module docs](self).
+    /// unmasking the payload in place. A control frame is taken whole (header and at most 125
+    /// bytes of payload), so its event borrows the input; a data frame comes in pieces of any
+    /// size. See [`Status`] and the [module docs](self).
     ///
-    /// `input` must be able to hold [`MAX_HEADER_LEN`] bytes, or a long header never completes.
+    /// `input` must be able to hold [`MAX_HEADER_LEN`] + 125 bytes ([`MIN_INPUT`]), or a long
+    /// control frame never completes.
     pub fn handle_input<'a>(
-        &'a mut self,
+        &mut self,
+        now: Instant,
         input: &'a mut [u8],
-    ) -> Result<Status<'a>, ProtocolError> {
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        let _ = now;
         if self.close_received || self.failed {
             return Ok(Status::Closed);
         }
@@ -381,16 +372,32 @@ impl<K: MaskKeys> Connection<K> {
             Some(frame) => frame,
             None => {
                 let (header, len) = match FrameHeader::parse(input, self.config.extension_rsv) {
-                    Ok(Some(found)) => found,
-                    Ok(None) => return Ok(Status::NeedMore),
+                    Ok(Status::Progress { consumed, event }) => (event, consumed),
+                    Ok(Status::NeedMore { needed }) => return Ok(Status::NeedMore { needed }),
+                    Ok(_) => return Ok(Status::NeedMore { needed: 1 }),
                     Err(e) => return Err(self.fail(e.into())),
                 };
-                trace!("ws rx header {:?}", header);
-                offset = len;
-                match self.start_frame(&header) {
+                // Checked again when a control frame's payload was short: the checks change
+                // nothing for a control frame.
+                let frame = match self.start_frame(&header) {
                     Ok(frame) => frame,
                     Err(e) => return Err(self.fail(e)),
+                };
+                if header.opcode.is_control() {
+                    // At most 125 bytes (checked by the parser): wait for the whole frame.
+                    let (end, have) = (len + header.payload_len as usize, input.len());
+                    let Some(body) = input.get_mut(len..end) else {
+                        return Ok(Status::NeedMore { needed: end - have });
+                    };
+                    if let Some(mut m) = frame.mask {
+                        m.apply(body);
+                    }
+                    trace!("ws rx control {:?}", header);
+                    return self.control_frame(header.opcode, body, end);
                 }
+                trace!("ws rx header {:?}", header);
+                offset = len;
+                frame
             }
         };
         self.rx_frame = Some(frame);
@@ -429,9 +436,7 @@ impl<K: MaskKeys> Connection<K> {
                 self.rx_message_len = 0;
                 self.utf8.reset();
             }
-            Opcode::Close | Opcode::Ping | Opcode::Pong => {
-                self.control.len = 0;
-            }
+            Opcode::Close | Opcode::Ping | Opcode::Pong => {}
         }
         if !h.opcode.is_control() {
             self.rx_message_len = match self.rx_message_len.checked_add(h.payload_len) {
@@ -439,21 +444,16 @@ impl<K: MaskKeys> Connection<K> {
                 _ => return Err(ProtocolError::MessageTooBig), // RFC 6455 §7.4.1 (1009)
             };
         }
-        Ok(RxFrame {
-            opcode: h.opcode,
-            fin: h.fin,
-            mask: h.mask.map(Masker::new),
-            remaining: h.payload_len,
-        })
+        Ok(RxFrame { fin: h.fin, mask: h.mask.map(Masker::new), remaining: h.payload_len })
     }
 
     /// Takes the next piece of the current frame's payload from `input[offset..]`.
     fn payload<'a>(
-        &'a mut self,
+        &mut self,
         mut frame: RxFrame,
         input: &'a mut [u8],
         offset: usize,
-    ) -> Result<Status<'a>, ProtocolError> {
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         let available = input.len().saturating_sub(offset);
         let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
         let end = offset + n;
@@ -462,10 +462,7 @@ impl<K: MaskKeys> Connection<K> {
         // unmasked and checked for ASCII in one pass, and only the rest goes to the validator.
         let mut ascii = 0;
         if let Some(m) = frame.mask.as_mut() {
-            if !frame.opcode.is_control()
-                && self.rx_message == Some(MessageKind::Text)
-                && self.utf8.is_complete()
-            {
+            if self.rx_message == Some(MessageKind::Text) && self.utf8.is_complete() {
                 ascii = m.apply_ascii(piece);
             } else {
                 m.apply(piece);
@@ -475,25 +472,13 @@ impl<K: MaskKeys> Connection<K> {
         let frame_done = frame.remaining == 0;
         self.rx_frame = if frame_done { None } else { Some(frame) };
 
-        if frame.opcode.is_control() {
-            self.control.push(piece);
-            if !frame_done {
-                return Ok(if end == 0 {
-                    Status::NeedMore
-                } else {
-                    Status::Progress { consumed: end, event: None }
-                });
-            }
-            return self.control_frame(frame.opcode, end);
-        }
-
         let Some(kind) = self.rx_message else {
             // Unreachable: start_frame opened the message.
             return Err(self.fail(ProtocolError::UnexpectedContinuation));
         };
         if n == 0 && !frame_done {
             return Ok(if end == 0 {
-                Status::NeedMore
+                Status::NeedMore { needed: 1 }
             } else {
                 Status::Progress { consumed: end, event: None }
             });
@@ -520,24 +505,27 @@ impl<K: MaskKeys> Connection<K> {
         Ok(Status::Progress { consumed: end, event: Some(Event::Data { kind, data, last }) })
     }
 
-    /// Acts on a complete control frame (now in `self.control`).
-    fn control_frame(
+    /// Acts on a complete control frame, its payload unmasked in `body`.
+    fn control_frame<'a>(
         &mut self,
         opcode: Opcode,
+        body: &'a [u8],
         consumed: usize,
-    ) -> Result<Status<'_>, ProtocolError> {
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         let event = match opcode {
             Opcode::Ping => {
                 // RFC 6455 §5.5.2: answer with a pong carrying the same data; only the latest
                 // unanswered ping needs one (§5.5.3). No pong after our close frame.
                 if !self.close_sent && self.close_owed.is_none() {
-                    self.pong = Some(self.control);
+                    let mut pong = ControlBuf::EMPTY;
+                    pong.push(body);
+                    self.pong = Some(pong);
                 }
-                Event::Ping(self.control.as_slice())
+                Event::Ping(body)
             }
-            Opcode::Pong => Event::Pong(self.control.as_slice()),
+            Opcode::Pong => Event::Pong(body),
             _ => {
-                let parsed = match parse_close_body(self.control.as_slice()) {
+                let parsed = match parse_close_body(body) {
                     Ok(p) => p.map(|(c, _)| c),
                     Err(e) => return Err(self.fail(ProtocolError::InvalidClose(e))),
                 };
@@ -547,7 +535,6 @@ impl<K: MaskKeys> Connection<K> {
                     self.owe_close(parsed);
                     self.pong = None;
                 }
-                let body = self.control.as_slice();
                 let reason = body.get(2..).and_then(|r| core::str::from_utf8(r).ok()).unwrap_or("");
                 Event::Close { code: parsed, reason }
             }
@@ -598,7 +585,12 @@ impl<K: MaskKeys> Connection<K> {
     /// its length, or `None` when nothing is owed. Call it after every input and command until it
     /// returns `None`. On `BufferTooSmall` nothing changed ([`MAX_HEADER_LEN`] + 125 bytes
     /// always suffice).
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> Result<Option<usize>, BufferTooSmall> {
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        let _ = now;
         if let Some(pong) = self.pong {
             let n = self.emit_control(out, Opcode::Pong, pong.as_slice())?;
             self.pong = None;
@@ -750,6 +742,46 @@ impl<K: MaskKeys> Connection<K> {
     }
 }
 
+impl<K: MaskKeys> Machine for Connection<K> {
+    type Event<'a> = Event<'a>;
+    type Error = Error;
+
+    fn handle_input<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+    ) -> Result<Status<Option<Event<'a>>>, Error> {
+        Connection::handle_input(self, now, input).map_err(Error::Protocol)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        Connection::poll_transmit(self, now, out)
+    }
+
+    /// No timers: `None`.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The transport ended: the connection reads and owes nothing more (closed abnormally,
+    /// 1006, unless the closing handshake was complete).
+    fn connection_lost(&mut self) {
+        self.failed = true;
+        self.close_sent = true;
+        self.rx_frame = None;
+        self.pong = None;
+        self.close_owed = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -783,8 +815,8 @@ mod tests {
         for piece in bytes.chunks(chunk.max(1)) {
             buf.extend_from_slice(piece);
             loop {
-                let used = match c.handle_input(&mut buf) {
-                    Ok(Status::NeedMore) | Ok(Status::Closed) => break,
+                let used = match c.handle_input(Instant::ZERO, &mut buf) {
+                    Ok(Status::NeedMore { .. } | Status::Closed | Status::Blocked) => break,
                     Ok(Status::Progress { consumed, event }) => {
                         match event {
                             Some(Event::Data { kind, data, last }) => {
@@ -812,12 +844,12 @@ mod tests {
                 };
                 buf.drain(..used);
                 let mut out = [0u8; 256];
-                while let Some(n) = c.poll_transmit(&mut out).unwrap() {
+                while let Some(n) = c.poll_transmit(Instant::ZERO, &mut out).unwrap() {
                     run.sent.extend_from_slice(&out[..n]);
                 }
             }
             let mut out = [0u8; 256];
-            while let Some(n) = c.poll_transmit(&mut out).unwrap() {
+            while let Some(n) = c.poll_transmit(Instant::ZERO, &mut out).unwrap() {
                 run.sent.extend_from_slice(&out[..n]);
             }
             if run.error.is_some() {
@@ -921,7 +953,7 @@ mod tests {
             input.extend_from_slice(&[0xde, 0xad]);
             let mut pos = 0;
             while pos < frame.len() {
-                match c.handle_input(&mut input[pos..]).unwrap() {
+                match c.handle_input(Instant::ZERO, &mut input[pos..]).unwrap() {
                     Status::Progress { consumed, .. } => pos += consumed,
                     s => panic!("{s:?}"),
                 }
@@ -943,7 +975,7 @@ mod tests {
         while pos < frame.len() {
             let end = (pos + 20).min(frame.len());
             let mut window = frame[pos..end].to_vec();
-            match c.handle_input(&mut window).unwrap() {
+            match c.handle_input(Instant::ZERO, &mut window).unwrap() {
                 Status::Progress { consumed, event } => {
                     if let Some(Event::Data { data, .. }) = event {
                         got.extend_from_slice(data);
@@ -960,7 +992,7 @@ mod tests {
         let mut c = Connection::server(Config::new());
         let mut f = masked(0x82, b"abcdef");
         let Status::Progress { consumed, event: Some(Event::Data { data, .. }) } =
-            c.handle_input(&mut f).unwrap()
+            c.handle_input(Instant::ZERO, &mut f).unwrap()
         else {
             panic!()
         };
@@ -1087,7 +1119,7 @@ mod tests {
             let mut c = Connection::server(Config::new());
             let _ = drive(&mut c, &bytes, bytes.len());
             assert_eq!(c.state(), State::Closed);
-            assert_eq!(c.handle_input(&mut [0x81, 0x80, 0, 0, 0, 0]), Ok(Status::Closed));
+            assert_eq!(c.handle_input(Instant::ZERO, &mut [0x81, 0x80, 0, 0, 0, 0]), Ok(Status::Closed));
         }
         // A masked frame from a server.
         let c = Connection::client(Config::new(), keys());
@@ -1104,7 +1136,7 @@ mod tests {
         // Only the header is needed to fail.
         let mut c2 = c.clone();
         assert_eq!(
-            c2.handle_input(&mut masked(0x82, &[0; 11])[..6]),
+            c2.handle_input(Instant::ZERO, &mut masked(0x82, &[0; 11])[..6]),
             Err(ProtocolError::FrameTooBig)
         );
         let mut bytes = masked(0x02, &[0; 10]);
@@ -1162,10 +1194,10 @@ mod tests {
         assert_eq!(c.state(), State::Closing);
         assert_eq!(c.close(CloseCode::Normal, ""), Err(UsageError::Closed));
         let mut out = [0u8; 8];
-        assert_eq!(c.poll_transmit(&mut out[..6]), Err(BufferTooSmall { required: 7 }));
-        assert_eq!(c.poll_transmit(&mut out), Ok(Some(7)));
+        assert_eq!(c.poll_transmit(Instant::ZERO, &mut out[..6]), Err(BufferTooSmall { required: 7 }));
+        assert_eq!(c.poll_transmit(Instant::ZERO, &mut out), Ok(Some(7)));
         assert_eq!(&out[..7], b"\x88\x05\x03\xe9bye");
-        assert_eq!(c.poll_transmit(&mut out), Ok(None));
+        assert_eq!(c.poll_transmit(Instant::ZERO, &mut out), Ok(None));
         assert_eq!(c.encode_text(&mut out, "x"), Err(UsageError::Closed));
         // Data still arrives until the peer's close; pings get no pong after our close.
         let mut bytes = masked(0x81, b"late");
@@ -1260,7 +1292,7 @@ mod tests {
         let n = client.encode_ping(&mut out, b"p").unwrap();
         wire.extend_from_slice(&out[..n]);
         client.close(CloseCode::Normal, "done").unwrap();
-        let n = client.poll_transmit(&mut out).unwrap().unwrap();
+        let n = client.poll_transmit(Instant::ZERO, &mut out).unwrap().unwrap();
         wire.extend_from_slice(&out[..n]);
         let r = all_ways(&server, &wire);
         assert_eq!(

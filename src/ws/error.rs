@@ -4,14 +4,41 @@
 use super::close::{CloseBodyError, CloseCode};
 use super::frame::FrameError;
 use super::utf8::Utf8Error;
+use crate::BufferTooSmall;
 
-/// The output buffer is too small; nothing was written.
+/// Any WebSocket connection error: the peer's fault, or the caller's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct BufferTooSmall {
-    /// Bytes the operation needs.
-    pub required: usize,
+#[non_exhaustive]
+pub enum Error {
+    /// The peer broke the protocol; the close frame with its code is queued.
+    Protocol(ProtocolError),
+    /// The caller broke the API contract; nothing changed.
+    Usage(UsageError),
 }
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e)
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Protocol(e) => e.fmt(f),
+            Error::Usage(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
 
 /// The peer broke the protocol. The connection has queued a close frame with
 /// [`ProtocolError::close_code`] and accepts no more input.
@@ -90,7 +117,6 @@ impl From<BufferTooSmall> for UsageError {
 
 impl core::error::Error for ProtocolError {}
 impl core::error::Error for UsageError {}
-impl core::error::Error for BufferTooSmall {}
 
 impl core::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -101,11 +127,5 @@ impl core::fmt::Display for ProtocolError {
 impl core::fmt::Display for UsageError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "websocket usage error {self:?}")
-    }
-}
-
-impl core::fmt::Display for BufferTooSmall {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "buffer too small: {} bytes required", self.required)
     }
 }

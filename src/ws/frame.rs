@@ -9,8 +9,8 @@
 //! Invariant: a header that parsed is one [`FrameHeader::emit`] writes back byte for byte, and
 //! [`FrameHeader::encoded_len`] is the length both agree on.
 
-use super::error::BufferTooSmall;
 use super::mask::apply_mask;
+use crate::machine::{BufferTooSmall, Status};
 
 /// The longest header: 2 bytes, 8 bytes of extended length, 4 bytes of masking key.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -128,11 +128,12 @@ impl FrameHeader {
     /// Parses a header at the start of `buf`. `allowed_rsv` holds the RSV bits negotiated
     /// extensions use ([`Rsv::NONE`] without extensions).
     ///
-    /// Returns `Ok(None)` when more bytes are needed, `Ok(Some((header, header_len)))` when the
-    /// header is complete (the payload starts at `buf[header_len]`). Bytes after the header are
-    /// never read.
-    pub fn parse(buf: &[u8], allowed_rsv: Rsv) -> Result<Option<(Self, usize)>, FrameError> {
-        let Some(&b0) = buf.first() else { return Ok(None) };
+    /// [`Status::NeedMore`] with the exact number of bytes still missing (once the second byte
+    /// tells the header's length), or [`Status::Progress`] with the header and its length (the
+    /// payload starts at `buf[consumed]`). Bytes after the header are never read.
+    pub fn parse(buf: &[u8], allowed_rsv: Rsv) -> Result<Status<Self>, FrameError> {
+        let short = |len: usize| Ok(Status::NeedMore { needed: len.saturating_sub(buf.len()) });
+        let Some(&b0) = buf.first() else { return short(2) };
         let rsv = b0 & 0x70;
         if rsv & !allowed_rsv.0 != 0 {
             return Err(FrameError::ReservedBits(rsv)); // RFC 6455 §5.2
@@ -142,15 +143,16 @@ impl FrameHeader {
         if opcode.is_control() && !fin {
             return Err(FrameError::ControlFragmented); // RFC 6455 §5.5
         }
-        let Some(&b1) = buf.get(1) else { return Ok(None) };
+        let Some(&b1) = buf.get(1) else { return short(2) };
         let masked = b1 & 0x80 != 0;
         let len7 = b1 & 0x7f;
         if opcode.is_control() && len7 > 125 {
             return Err(FrameError::ControlTooLong); // RFC 6455 §5.5
         }
+        let key_len = if masked { 4 } else { 0 };
         let (payload_len, mut pos) = match len7 {
             126 => {
-                let Some(b) = buf.get(2..4) else { return Ok(None) };
+                let Some(b) = buf.get(2..4) else { return short(4 + key_len) };
                 let len = u64::from(u16::from_be_bytes([b[0], b[1]]));
                 if len < 126 {
                     return Err(FrameError::NonMinimalLength); // RFC 6455 §5.2
@@ -158,11 +160,11 @@ impl FrameHeader {
                 (len, 4)
             }
             127 => {
-                let Some(&first) = buf.get(2) else { return Ok(None) };
+                let Some(&first) = buf.get(2) else { return short(10 + key_len) };
                 if first & 0x80 != 0 {
                     return Err(FrameError::LengthTooLarge); // RFC 6455 §5.2
                 }
-                let Some(b) = buf.get(2..10) else { return Ok(None) };
+                let Some(b) = buf.get(2..10) else { return short(10 + key_len) };
                 let mut bytes = [0u8; 8];
                 bytes.copy_from_slice(b);
                 let len = u64::from_be_bytes(bytes);
@@ -174,13 +176,14 @@ impl FrameHeader {
             n => (u64::from(n), 2),
         };
         let mask = if masked {
-            let Some(k) = buf.get(pos..pos + 4) else { return Ok(None) };
+            let Some(k) = buf.get(pos..pos + 4) else { return short(pos + 4) };
             pos += 4;
             Some([k[0], k[1], k[2], k[3]])
         } else {
             None
         };
-        Ok(Some((FrameHeader { fin, rsv: Rsv(rsv), opcode, mask, payload_len }, pos)))
+        let header = FrameHeader { fin, rsv: Rsv(rsv), opcode, mask, payload_len };
+        Ok(Status::Progress { consumed: pos, event: header })
     }
 
     /// The number of bytes [`emit`](Self::emit) writes: the length in its shortest form.
@@ -251,16 +254,25 @@ pub fn encode_frame(
 mod tests {
     use super::*;
 
-    /// Parses `bytes` whole, one byte at a time (as a growing prefix), and with trailing bytes.
+    /// Parses `bytes` whole, one byte at a time (as a growing prefix: each short prefix needs
+    /// at least one byte, and exactly the rest once the length byte is in), and with trailing
+    /// bytes.
     fn parse_all_ways(bytes: &[u8]) -> Result<(FrameHeader, usize), FrameError> {
-        let whole = FrameHeader::parse(bytes, Rsv::NONE)?.expect("complete");
+        let whole = FrameHeader::parse(bytes, Rsv::NONE)?.progress().expect("complete");
         for n in 0..whole.1 {
-            assert_eq!(FrameHeader::parse(&bytes[..n], Rsv::NONE), Ok(None), "prefix {n}");
+            let Ok(Status::NeedMore { needed }) = FrameHeader::parse(&bytes[..n], Rsv::NONE) else {
+                panic!("prefix {n}")
+            };
+            assert!(needed >= 1 && n + needed <= whole.1, "prefix {n} needs {needed}");
+            if n >= 2 {
+                assert_eq!(n + needed, whole.1, "prefix {n}");
+            }
         }
         let mut trailing = [0xffu8; 64];
         trailing[..bytes.len()].copy_from_slice(bytes);
         let copy = trailing;
-        assert_eq!(FrameHeader::parse(&trailing, Rsv::NONE), Ok(Some(whole)));
+        let again = FrameHeader::parse(&trailing, Rsv::NONE)?.progress();
+        assert_eq!(again, Some(whole));
         assert_eq!(trailing, copy);
         Ok(whole)
     }
@@ -370,7 +382,7 @@ mod tests {
 
     #[test]
     fn allowed_rsv_and_largest_length() {
-        let (h, _) = FrameHeader::parse(&[0xc1, 0x00], Rsv::RSV1).unwrap().unwrap();
+        let (h, _) = FrameHeader::parse(&[0xc1, 0x00], Rsv::RSV1).unwrap().progress().unwrap();
         assert_eq!(h.rsv, Rsv::RSV1);
         assert_eq!(
             FrameHeader::parse(&[0xe1, 0x00], Rsv::RSV1),
@@ -378,7 +390,8 @@ mod tests {
         );
         let max = [0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
         assert_eq!(parse_all_ways(&max).unwrap().0.payload_len, i64::MAX as u64);
-        assert_eq!(FrameHeader::parse(&max, Rsv::NONE).unwrap().unwrap().0.encoded_len(), 10);
+        let (h, _) = FrameHeader::parse(&max, Rsv::NONE).unwrap().progress().unwrap();
+        assert_eq!(h.encoded_len(), 10);
     }
 
     #[test]

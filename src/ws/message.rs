@@ -6,7 +6,7 @@
 //! arrives, and [`Reassembler::push`] never overflows.
 
 use super::connection::{Event, MessageKind};
-use super::error::BufferTooSmall;
+use crate::BufferTooSmall;
 
 /// Collects the pieces of one data message at a time into a caller buffer.
 #[derive(Debug)]
@@ -89,7 +89,9 @@ impl<'b> Reassembler<'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ws::connection::{Config, Connection, Status};
+    use crate::Status;
+    use crate::time::Instant;
+    use crate::ws::connection::{Config, Connection};
 
     #[test]
     fn whole_messages_from_pieces() {
@@ -111,7 +113,7 @@ mod tests {
             let end = (pos + 6).min(n);
             let mut window = [0u8; 6];
             window[..end - pos].copy_from_slice(&wire[pos..end]);
-            match receiver.handle_input(&mut window[..end - pos]).unwrap() {
+            match receiver.handle_input(Instant::ZERO, &mut window[..end - pos]).unwrap() {
                 Status::Progress { consumed, event } => {
                     if let Some(e) = event
                         && let Some((_, m)) = r.push_event(&e).unwrap()

@@ -14,3 +14,5 @@ pub mod mask;
 pub mod message;
 pub mod stream;
 pub mod utf8;
+
+pub use error::Error;

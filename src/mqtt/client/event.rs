@@ -1,53 +1,10 @@
 //! What the client reports: one [`Event`] per [`Client::handle_input`](super::Client::handle_input)
 //! step, borrowing the input; and the request/response helpers (§4.10).
 
-use crate::mqtt::packet::{Ack, Publish, ReasonCodes};
+use crate::mqtt::message::{DEFAULT_ALIAS_LEN, Message};
+use crate::mqtt::packet::{Ack, ReasonCodes};
 use crate::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyId};
-use crate::mqtt::{EncodeError, PacketId, Qos, ReasonCode};
-use core::num::NonZeroU32;
-
-/// A message from the broker (whole, or the head of a chunked one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Message<'a> {
-    /// Topic name, topic alias resolved.
-    pub topic: &'a str,
-    /// Payload (empty in [`Event::MessageStart`]: the chunks follow).
-    pub payload: &'a [u8],
-    /// QoS.
-    pub qos: Qos,
-    /// Retain flag.
-    pub retain: bool,
-    /// DUP flag.
-    pub dup: bool,
-    /// Packet identifier (QoS 1/2).
-    pub packet_id: Option<PacketId>,
-    /// PUBLISH properties.
-    pub properties: Properties<'a>,
-}
-
-impl<'a> Message<'a> {
-    /// The Response Topic of a request (§4.10).
-    pub fn response_topic(&self) -> Option<&'a str> {
-        match self.properties.get(PropertyId::ResponseTopic) {
-            Some(Property::ResponseTopic(t)) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// The Subscription Identifiers of the subscriptions that matched (§3.3.2.3.8).
-    pub fn subscription_identifiers(&self) -> impl Iterator<Item = NonZeroU32> + 'a {
-        self.properties.subscription_identifiers()
-    }
-
-    /// The Correlation Data of a request or response (§4.10).
-    pub fn correlation_data(&self) -> Option<&'a [u8]> {
-        match self.properties.get(PropertyId::CorrelationData) {
-            Some(Property::CorrelationData(d)) => Some(d),
-            _ => None,
-        }
-    }
-}
+use crate::mqtt::{EncodeError, PacketId, ReasonCode};
 
 /// Properties for a request (§4.10): `response_topic` and optional `correlation` data, written
 /// into `buf`. Publish the request with them and subscribe to `response_topic`.
@@ -66,8 +23,8 @@ pub fn request_properties<'b>(
 
 /// The topic and properties to answer `request` with (§4.10): its Response Topic and a copy of
 /// its Correlation Data written into `buf`; `None` if the request has no Response Topic.
-pub fn response_to<'m, 'b>(
-    request: &Message<'m>,
+pub fn response_to<'m, 'b, const N: usize>(
+    request: &Message<'m, N>,
     buf: &'b mut [u8],
 ) -> Result<Option<(&'m str, Properties<'b>)>, EncodeError> {
     let Some(topic) = request.response_topic() else { return Ok(None) };
@@ -123,27 +80,28 @@ pub fn server_reference<'a>(properties: &Properties<'a>) -> Option<&'a str> {
     }
 }
 
-/// Something the broker said. Borrows the input (and the client) until the next call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Something the broker said. Borrows the input only, so the client is free for commands while
+/// an event is held; `N` is the client's `ALIAS_LEN` (a topic that arrived as an alias is copied).
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Event<'a> {
+pub enum Event<'a, const N: usize = DEFAULT_ALIAS_LEN> {
     /// CONNACK with success: the session is up.
     Connected(Connected<'a>),
     /// CONNACK with an error reason code: the connection is over. Use Another Server (0x9C) and
     /// Server Moved (0x9D) name the server in [`server_reference`].
     Refused {
         /// The reason code.
-        reason: ReasonCode,
+        reason_code: ReasonCode,
         /// The CONNACK properties.
         properties: Properties<'a>,
     },
     /// A whole message.
-    Message(Message<'a>),
+    Message(Message<'a, N>),
     /// The head of a message larger than the receive buffer; `payload_len` bytes follow in
     /// [`Event::MessageChunk`]s. The acknowledgement is sent after the last chunk.
     MessageStart {
         /// The message, with an empty payload.
-        message: Message<'a>,
+        message: Message<'a, N>,
         /// The payload length.
         payload_len: usize,
     },
@@ -152,7 +110,7 @@ pub enum Event<'a> {
     /// acknowledged with Implementation Specific Error (0x83), and the connection goes on.
     MessageSkipped {
         /// The message, with an empty payload.
-        message: Message<'a>,
+        message: Message<'a, N>,
         /// The payload length skipped.
         payload_len: usize,
     },
@@ -170,7 +128,7 @@ pub enum Event<'a> {
         /// Its packet identifier.
         packet_id: PacketId,
         /// The acknowledgement's reason code.
-        reason: ReasonCode,
+        reason_code: ReasonCode,
         /// The acknowledgement's properties.
         properties: Properties<'a>,
     },
@@ -196,14 +154,14 @@ pub enum Event<'a> {
     /// Success after a re-authentication, nothing.
     Auth {
         /// The reason code.
-        reason: ReasonCode,
+        reason_code: ReasonCode,
         /// Properties (method, data).
         properties: Properties<'a>,
     },
     /// The server sent DISCONNECT; the connection is over (see [`server_reference`]).
     Disconnected {
         /// The reason code.
-        reason: ReasonCode,
+        reason_code: ReasonCode,
         /// The DISCONNECT properties.
         properties: Properties<'a>,
     },
@@ -211,28 +169,10 @@ pub enum Event<'a> {
     Pong,
 }
 
-/// Result of one [`Client::handle_input`](super::Client::handle_input) step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Received<'a> {
-    /// Bytes of the input used; discard them.
-    pub consumed: usize,
-    /// What they said, if anything the caller needs to see.
-    pub event: Option<Event<'a>>,
-}
-
-pub(super) fn published(a: Ack<'_>) -> Event<'_> {
-    Event::Published { packet_id: a.packet_id, reason: a.reason_code, properties: a.properties }
-}
-
-pub(super) fn message<'a>(p: &Publish<'a>, topic: &'a str, payload: &'a [u8]) -> Message<'a> {
-    Message {
-        topic,
-        payload,
-        qos: p.qos_pid.qos(),
-        retain: p.retain,
-        dup: p.dup,
-        packet_id: p.qos_pid.packet_id(),
-        properties: p.properties,
+pub(super) fn published<const N: usize>(a: Ack<'_>) -> Event<'_, N> {
+    Event::Published {
+        packet_id: a.packet_id,
+        reason_code: a.reason_code,
+        properties: a.properties,
     }
 }

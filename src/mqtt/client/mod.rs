@@ -75,13 +75,13 @@
 //!   `publish` returns [`UsageError::ReceiveMaximumReached`] (backpressure, nothing dropped).
 //! - Incoming QoS 2 messages are delivered once: a re-sent PUBLISH with a packet identifier still
 //!   waiting for its PUBREL is acknowledged again but not delivered again [MQTT-4.3.3-10].
-//! - An incoming QoS 2 message holds one slot of the announced Receive Maximum (`RX`) from its
+//! - An incoming QoS 2 message holds one slot of the announced Receive Maximum (`IN_FLIGHT`) from its
 //!   PUBLISH until its PUBREL, when the PUBCOMP that frees the server's quota (§4.9) is queued.
 //!   A PUBLISH beyond that is refused with Receive Maximum Exceeded (0x93) [MQTT-3.3.4-9], on
 //!   every connection it happens. A resumed session announces only the slots its carried
 //!   messages leave free (at least 1). Mosquitto 2.0.11 overshoots while it has messages queued
 //!   for the client (each PUBCOMP of its oldest in-flight message releases up to Receive Maximum
-//!   more); there, choose `RX` above the backlog expected after a reconnect.
+//!   more); there, choose `IN_FLIGHT` above the backlog expected after a reconnect.
 //! - Topic aliases (both ways) live for one network connection and are reset by `connect`.
 
 mod alias;
@@ -91,26 +91,27 @@ mod options;
 mod store;
 
 pub use error::{Error, RemoteError, RemoteFault, Timeout, UsageError};
-pub use event::{
-    Connected, Event, Message, Received, request_properties, response_to, server_reference,
-};
+pub use event::{Connected, Event, request_properties, response_to, server_reference};
 pub use options::{Config, ConnectOptions, Outgoing, Sent};
 pub use store::{SliceStore, Store, StoreFull, Stored};
 
 use alias::TopicRef;
-use event::{message, published};
+use event::published;
 use options::connect_properties;
 
 use core::num::{NonZeroU16, NonZeroU32};
 
+pub use super::message::Message;
+use super::message::{DEFAULT_ALIAS_LEN, Topic};
 use super::packet::{
     Auth, ConnAck, Connect, DecodeOptions, Disconnect, Encode, FixedHeader, PacketType, Publish,
-    QosPid, ReasonCodes, ServerPacket, Status, SubAck, SubscribeSlice, Subscription, UnsubAck,
+    QosPid, ReasonCodes, ServerPacket, SubAck, SubscribeSlice, Subscription, UnsubAck,
     UnsubscribeSlice, decode_server_packet, encode_short, read_publish,
 };
 use super::properties::{Properties, PropertiesBuilder, PropertyId};
 use super::wire::Writer;
 use super::{EncodeError, PacketId, Qos, ReasonCode, Version};
+use crate::machine::{BufferTooSmall, Machine, Status};
 use crate::time::{Duration, Instant};
 
 /// Bytes of stack scratch the client uses to merge property lists (CONNECT properties, a
@@ -279,16 +280,16 @@ struct Incoming<'a> {
 /// The MQTT client session state machine; see the [module docs](self) for the run loop.
 ///
 /// - `S`: the in-flight [`Store`] for outgoing QoS 1/2 messages.
-/// - `RX`: incoming QoS 2 messages awaiting PUBREL at once; announced as Receive Maximum (at
-///   least 1).
+/// - `IN_FLIGHT`: incoming QoS 2 messages awaiting PUBREL at once; announced as Receive
+///   Maximum (at least 1).
 /// - `ALIASES`: topic aliases each way; announced as Topic Alias Maximum (0 turns them off).
-/// - `TOPIC`: the longest topic name an alias slot holds.
+/// - `ALIAS_LEN`: the longest topic name an alias slot holds.
 #[derive(Debug)]
 pub struct Client<
     S: Store,
-    const RX: usize = 16,
+    const IN_FLIGHT: usize = 16,
     const ALIASES: usize = 8,
-    const TOPIC: usize = 128,
+    const ALIAS_LEN: usize = DEFAULT_ALIAS_LEN,
 > {
     store: S,
     config: Config,
@@ -306,14 +307,14 @@ pub struct Client<
     close_reason: ReasonCode,
     control: heapless::Deque<Control, CONTROL_QUEUE>,
     pending: heapless::Vec<Pending, PENDING_REQUESTS>,
-    rx_qos2: heapless::Vec<PacketId, RX>,
-    aliases_in: alias::Inbound<ALIASES, TOPIC>,
-    aliases_out: alias::Outbound<ALIASES, TOPIC>,
+    rx_qos2: heapless::Vec<PacketId, IN_FLIGHT>,
+    aliases_in: alias::Inbound<ALIASES, ALIAS_LEN>,
+    aliases_out: alias::Outbound<ALIASES, ALIAS_LEN>,
     stream: Option<Streaming>,
 }
 
-impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
-    Client<S, RX, ALIASES, TOPIC>
+impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
+    Client<S, IN_FLIGHT, ALIASES, ALIAS_LEN>
 {
     /// A disconnected client keeping in-flight messages in `store`.
     #[inline(never)]
@@ -411,7 +412,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         let mut scratch = [0u8; PROPERTY_SCRATCH];
         let properties = if v5 {
             let carried = if options.clean_start { 0 } else { self.rx_qos2.len() };
-            connect_properties::<RX, ALIASES>(&mut scratch, options, &self.config, carried)?
+            connect_properties::<IN_FLIGHT, ALIASES>(&mut scratch, options, &self.config, carried)?
         } else {
             Properties::EMPTY
         };
@@ -451,24 +452,26 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
 
     /// Reads at most one packet (or one chunk of a large PUBLISH) from the front of `input`.
     ///
-    /// [`Status::Partial`] means more bytes are needed (nothing consumed). Call it again with the
-    /// rest of the input until it is partial; drain [`Client::poll_transmit`] afterwards.
+    /// The event borrows `input` only. [`Status::NeedMore`]: more bytes are needed (nothing
+    /// consumed); [`Status::Blocked`]: drain [`Client::poll_transmit`] first; [`Status::Closed`]:
+    /// no connection (call [`Client::connect`]). Call it again with the rest of the input until
+    /// it needs more; drain [`Client::poll_transmit`] afterwards.
     #[inline(never)]
     pub fn handle_input<'a>(
-        &'a mut self,
+        &mut self,
         now: Instant,
         input: &'a [u8],
-    ) -> Result<Status<Received<'a>>, Error> {
+    ) -> Result<Status<Option<Event<'a, ALIAS_LEN>>>, Error> {
         let _ = now;
         if matches!(self.state, State::Disconnected | State::Closing) {
-            return Err(UsageError::NotConnected.into());
+            return Ok(Status::Closed);
         }
         if self.control.is_full() {
-            return Err(UsageError::TransmitPending.into());
+            return Ok(Status::Blocked);
         }
         if let Some(st) = self.stream.as_mut() {
             if input.is_empty() {
-                return Ok(Status::Partial { needed: st.remaining });
+                return Ok(Status::NeedMore { needed: st.remaining });
             }
             let n = input.len().min(st.remaining);
             let offset = st.offset;
@@ -484,12 +487,13 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             }
             let data = input.get(..n).unwrap_or_default();
             let event = deliver.then_some(Event::MessageChunk { data, offset, last });
-            return Ok(Status::Complete(Received { consumed: n, event }));
+            return Ok(Status::Progress { consumed: n, event });
         }
         let options = self.decode_options();
         let header = match FixedHeader::decode(input, &options) {
-            Ok(Status::Complete(h)) => h,
-            Ok(Status::Partial { needed }) => return Ok(Status::Partial { needed }),
+            Ok(Status::Progress { event: h, .. }) => h,
+            Ok(Status::NeedMore { needed }) => return Ok(Status::NeedMore { needed }),
+            Ok(_) => return Ok(Status::NeedMore { needed: 1 }),
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let total = header.total_len();
@@ -503,7 +507,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             return Err(self.fault(RemoteFault::PacketTooLarge));
         }
         let Some(body) = input.get(header.header_len..total) else {
-            return Ok(Status::Partial { needed: total - input.len() });
+            return Ok(Status::NeedMore { needed: total - input.len() });
         };
         // Only the decoders of server packets are linked; a type only a client sends is a
         // protocol error whatever its body (§4.13.1).
@@ -516,41 +520,48 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         };
         trace!("received {:?}", header.packet_type);
         let event = self.on_packet(header.packet_type, packet)?;
-        Ok(Status::Complete(Received { consumed: total, event }))
+        Ok(Status::Progress { consumed: total, event })
     }
 
-    fn topic<'a>(&'a self, t: TopicRef<'a>) -> &'a str {
+    /// The topic of an incoming PUBLISH for its event: borrowed from the input, or copied out of
+    /// the alias slot (so the event does not borrow the session).
+    fn topic<'a>(&self, t: TopicRef<'a>) -> Topic<'a, ALIAS_LEN> {
         match t {
-            TopicRef::Input(s) => s,
-            TopicRef::Alias(i) => self.aliases_in.get(i),
+            TopicRef::Input(s) => Topic::new(s),
+            // A slot holds at most ALIAS_LEN bytes, so the copy always fits.
+            TopicRef::Alias(i) => Topic::copied(self.aliases_in.get(i)).unwrap_or(Topic::new("")),
         }
     }
 
     /// A PUBLISH after its fixed header: whole when it fits the receive buffer, else its head
     /// now and the payload streamed in chunks (or skipped) by the next calls.
     fn publish_input<'a>(
-        &'a mut self,
+        &mut self,
         input: &'a [u8],
         header: &FixedHeader,
         too_large: bool,
-    ) -> Result<Status<Received<'a>>, Error> {
+    ) -> Result<Status<Option<Event<'a, ALIAS_LEN>>>, Error> {
         let total = header.total_len();
         let body = if too_large {
             input.get(header.header_len..).unwrap_or_default()
         } else {
             match input.get(header.header_len..total) {
                 Some(body) => body,
-                None => return Ok(Status::Partial { needed: total - input.len() }),
+                None => return Ok(Status::NeedMore { needed: total - input.len() }),
             }
         };
         let (p, used) = match read_publish(header, body, self.version) {
-            Ok(Status::Complete(h)) => h,
-            Ok(Status::Partial { needed }) => {
+            Ok(Status::Progress { consumed, event }) => (event, consumed),
+            Ok(status) => {
                 if input.len() >= self.config.rx_buffer_len {
                     // The head alone does not fit the receive buffer.
                     return Err(self.fault(RemoteFault::PacketTooLarge));
                 }
-                return Ok(Status::Partial { needed });
+                let needed = match status {
+                    Status::NeedMore { needed } => needed,
+                    _ => 1,
+                };
+                return Ok(Status::NeedMore { needed });
             }
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
@@ -581,19 +592,18 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
         let consumed = if too_large { header.header_len + used } else { total };
         let event = if incoming.deliver || skip {
-            let this: &'a Self = self;
-            let topic = this.topic(incoming.topic);
+            let topic = self.topic(incoming.topic);
             Some(if !too_large {
-                Event::Message(message(&p, topic, body.get(used..).unwrap_or_default()))
+                Event::Message(Message::new(&p, topic, body.get(used..).unwrap_or_default()))
             } else if skip {
-                Event::MessageSkipped { message: message(&p, topic, &[]), payload_len }
+                Event::MessageSkipped { message: Message::new(&p, topic, &[]), payload_len }
             } else {
-                Event::MessageStart { message: message(&p, topic, &[]), payload_len }
+                Event::MessageStart { message: Message::new(&p, topic, &[]), payload_len }
             })
         } else {
             None
         };
-        Ok(Status::Complete(Received { consumed, event }))
+        Ok(Status::Progress { consumed, event })
     }
 
     /// Topic alias and QoS bookkeeping of an incoming PUBLISH.
@@ -633,7 +643,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         &mut self,
         ty: PacketType,
         packet: ServerPacket<'a>,
-    ) -> Result<Option<Event<'a>>, Error> {
+    ) -> Result<Option<Event<'a, ALIAS_LEN>>, Error> {
         if self.state == State::Connecting {
             // [MQTT-3.2.0-1]: CONNACK (or AUTH) first.
             return match packet {
@@ -714,7 +724,10 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 info!("server DISCONNECT {:?}", d.reason_code);
                 self.state = State::Disconnected;
                 self.control.clear();
-                Ok(Some(Event::Disconnected { reason: d.reason_code, properties: d.properties }))
+                Ok(Some(Event::Disconnected {
+                    reason_code: d.reason_code,
+                    properties: d.properties,
+                }))
             }
             ServerPacket::Auth(a) => self.on_auth(a),
             _ => Err(self.fault(RemoteFault::UnexpectedPacket(ty))),
@@ -739,11 +752,11 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Ok(())
     }
 
-    fn on_connack<'a>(&mut self, c: ConnAck<'a>) -> Event<'a> {
+    fn on_connack<'a>(&mut self, c: ConnAck<'a>) -> Event<'a, ALIAS_LEN> {
         if c.reason_code.is_error() {
             info!("CONNACK refused {:?}", c.reason_code);
             self.state = State::Disconnected;
-            return Event::Refused { reason: c.reason_code, properties: c.properties };
+            return Event::Refused { reason_code: c.reason_code, properties: c.properties };
         }
         self.state = State::Connected;
         self.server = ServerLimits::from_properties(&c.properties);
@@ -762,12 +775,12 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         Event::Connected(Connected { session_present: c.session_present, properties: c.properties })
     }
 
-    fn on_auth<'a>(&mut self, a: Auth<'a>) -> Result<Option<Event<'a>>, Error> {
+    fn on_auth<'a>(&mut self, a: Auth<'a>) -> Result<Option<Event<'a, ALIAS_LEN>>, Error> {
         if !self.auth_method {
             // [MQTT-4.12.0-6] no AUTH unless CONNECT named a method.
             return Err(self.fault(RemoteFault::UnexpectedAuth));
         }
-        Ok(Some(Event::Auth { reason: a.reason_code, properties: a.properties }))
+        Ok(Some(Event::Auth { reason_code: a.reason_code, properties: a.properties }))
     }
 
     /// Frees the Receive Maximum slot of incoming QoS 2 message `id`; `false` if it held none.
@@ -805,8 +818,12 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
     /// resume, acknowledgements, PINGREQ, the DISCONNECT after a broker fault.
     ///
     /// Call it after every other call until it returns `Ok(None)`. All-or-nothing: on
-    /// `BufferTooSmall { required }` nothing changed.
-    pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Result<Option<usize>, Error> {
+    /// [`BufferTooSmall`] nothing changed.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
         match self.state {
             State::Disconnected => Ok(None),
             State::Closing => {
@@ -814,7 +831,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 if !self.close_reason.is_allowed_in(super::reason::ReasonContext::Disconnect) {
                     d.reason_code = ReasonCode::ProtocolError;
                 }
-                let n = d.encode_as(self.version, out)?;
+                let n = d.encode_as(self.version, out).map_err(too_small)?;
                 self.state = State::Disconnected;
                 Ok(Some(n))
             }
@@ -834,7 +851,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         }
     }
 
-    fn poll_resend(&mut self, out: &mut [u8]) -> Result<Option<usize>, Error> {
+    fn poll_resend(&mut self, out: &mut [u8]) -> Result<Option<usize>, BufferTooSmall> {
         let Some(i) = self.resend else { return Ok(None) };
         let n = match self.store.get(i) {
             None => {
@@ -843,7 +860,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
             }
             Some(Stored::Publish { packet, .. }) => {
                 let Some(dst) = out.get_mut(..packet.len()) else {
-                    return Err(EncodeError::BufferTooSmall { required: packet.len() }.into());
+                    return Err(BufferTooSmall { required: packet.len() });
                 };
                 dst.copy_from_slice(packet);
                 // [MQTT-3.3.1-1] DUP on a re-delivery.
@@ -862,7 +879,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
 
     /// Writes a control packet: PINGREQ (§3.12), or PUBACK, PUBREC, PUBREL, PUBCOMP (§3.4 -
     /// §3.7) without properties, through the codec's short encoder.
-    fn encode_control(&self, c: Control, out: &mut [u8]) -> Result<usize, Error> {
+    fn encode_control(&self, c: Control, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let (ty, id, code) = match c {
             Control::PubAck(id, code) => (PacketType::PubAck, id, code),
             Control::PubRec(id, code) => (PacketType::PubRec, id, code),
@@ -872,7 +889,7 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
                 (PacketType::PingReq, PacketId(NonZeroU16::MIN), ReasonCode::Success)
             }
         };
-        Ok(encode_short(ty, id, code, self.version, out)?)
+        encode_short(ty, id, code, self.version, out).map_err(too_small)
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
@@ -1212,6 +1229,49 @@ impl<S: Store, const RX: usize, const ALIASES: usize, const TOPIC: usize>
         let n = Auth { reason_code: reason, properties }.encode_as(self.version, out)?;
         self.last_sent = now;
         Ok(n)
+    }
+}
+
+impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize> Machine
+    for Client<S, IN_FLIGHT, ALIASES, ALIAS_LEN>
+{
+    type Event<'a> = Event<'a, ALIAS_LEN>;
+    type Error = Error;
+
+    fn handle_input<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+    ) -> Result<Status<Option<Event<'a, ALIAS_LEN>>>, Error> {
+        Client::handle_input(self, now, input)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        Client::poll_transmit(self, now, out)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Client::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        Client::handle_timeout(self, now)
+    }
+
+    fn connection_lost(&mut self) {
+        Client::connection_lost(self);
+    }
+}
+
+/// The failure of encoding a packet the session built itself: only the buffer can be too small.
+fn too_small(e: EncodeError) -> BufferTooSmall {
+    match e {
+        EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
+        _ => BufferTooSmall { required: usize::MAX },
     }
 }
 

@@ -8,7 +8,8 @@
 //! successful decode: every field was validated, so no accessor and no iterator of a decoded
 //! packet fails or panics.
 //!
-//! When the buffer holds less than one packet the result is [`Status::Partial`] with the number
+//! The result is the crate's [`Status`]: [`Status::Progress`] with the packet and the bytes it
+//! took. When the buffer holds less than one packet the result is [`Status::NeedMore`] with the number
 //! of bytes still needed: the exact remainder once the fixed header is complete (nothing is
 //! re-scanned: only the fixed header is read until the whole packet is there), at least one byte
 //! before that. A packet over the receiver's Maximum Packet Size is reported from the fixed header
@@ -65,30 +66,7 @@ pub(crate) use subscribe::{SubscribeSlice, UnsubscribeSlice};
 use super::error::{DecodeError, EncodeError};
 use super::wire::{self, Reader, Writer};
 use super::{PacketId, ReasonCode, Version};
-
-/// Result of a decode step that may need more input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Status<T> {
-    /// Decoded.
-    Complete(T),
-    /// The buffer ends too early: at least `needed` more bytes are required (exactly `needed`
-    /// once the fixed header is complete).
-    Partial {
-        /// Bytes still missing.
-        needed: usize,
-    },
-}
-
-impl<T> Status<T> {
-    /// The value if complete.
-    pub fn complete(self) -> Option<T> {
-        match self {
-            Status::Complete(t) => Some(t),
-            Status::Partial { .. } => None,
-        }
-    }
-}
+use crate::machine::Status;
 
 /// What the receiver knows before it decodes a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,8 +194,10 @@ impl FixedHeader {
     /// DUP on QoS 0 [MQTT-3.3.1-2]), the remaining length encoding [MQTT-1.5.5-1] and the
     /// Maximum Packet Size in `options`.
     #[inline]
+    ///
+    /// [`Status::Progress`] consumes the fixed header ([`FixedHeader::header_len`] bytes).
     pub fn decode(buf: &[u8], options: &DecodeOptions) -> Result<Status<Self>, DecodeError> {
-        let Some(&first) = buf.first() else { return Ok(Status::Partial { needed: 2 }) };
+        let Some(&first) = buf.first() else { return Ok(Status::NeedMore { needed: 2 }) };
         let packet_type = PacketType::from_u8(first >> 4).ok_or(DecodeError::ReservedPacketType)?;
         // AUTH does not exist in 3.1.1, where 15 is reserved. A CONNECT tells its own version.
         if packet_type == PacketType::Auth && options.version == Version::V3_1_1 {
@@ -239,7 +219,7 @@ impl FixedHeader {
         }
         let rest = buf.get(1..).unwrap_or_default();
         let Some((remaining, n)) = wire::decode_varint(rest)? else {
-            return Ok(Status::Partial { needed: 1 });
+            return Ok(Status::NeedMore { needed: 1 });
         };
         let header = FixedHeader {
             packet_type,
@@ -252,7 +232,7 @@ impl FixedHeader {
             // [MQTT-3.1.2-24] / [MQTT-3.2.2-15]: larger than announced is a Packet Too Large.
             return Err(DecodeError::PacketTooLarge);
         }
-        Ok(Status::Complete(header))
+        Ok(Status::Progress { consumed: header.header_len, event: header })
     }
 }
 
@@ -294,22 +274,24 @@ pub enum Packet<'a> {
 
 /// Decodes one packet from the front of `buf`; see the [module docs](self).
 ///
-/// Returns the packet and the number of bytes it took.
+/// Returns the packet and the number of bytes it took ([`Status::Progress`]), or how many more
+/// bytes it needs ([`Status::NeedMore`]).
 #[inline]
 pub fn decode<'a>(
     buf: &'a [u8],
     options: &DecodeOptions,
-) -> Result<Status<(Packet<'a>, usize)>, DecodeError> {
+) -> Result<Status<Packet<'a>>, DecodeError> {
     let header = match FixedHeader::decode(buf, options)? {
-        Status::Complete(h) => h,
-        Status::Partial { needed } => return Ok(Status::Partial { needed }),
+        Status::Progress { event: h, .. } => h,
+        Status::NeedMore { needed } => return Ok(Status::NeedMore { needed }),
+        _ => return Ok(Status::NeedMore { needed: 1 }),
     };
     let total = header.total_len();
     let Some(body) = buf.get(header.header_len..total) else {
-        return Ok(Status::Partial { needed: total - buf.len() });
+        return Ok(Status::NeedMore { needed: total - buf.len() });
     };
     let packet = Packet::decode_body(&header, body, options.version)?;
-    Ok(Status::Complete((packet, total)))
+    Ok(Status::Progress { consumed: total, event: packet })
 }
 
 impl<'a> Packet<'a> {
@@ -317,7 +299,7 @@ impl<'a> Packet<'a> {
     pub fn decode(
         buf: &'a [u8],
         options: &DecodeOptions,
-    ) -> Result<Status<(Packet<'a>, usize)>, DecodeError> {
+    ) -> Result<Status<Packet<'a>>, DecodeError> {
         decode(buf, options)
     }
 
@@ -681,7 +663,7 @@ pub(crate) fn read_publish<'a>(
     header: &FixedHeader,
     body: &'a [u8],
     version: Version,
-) -> Result<Status<(Publish<'a>, usize)>, DecodeError> {
+) -> Result<Status<Publish<'a>>, DecodeError> {
     let body = body.get(..header.remaining_len).unwrap_or(body);
     publish::read_head(header.flags, body, header.remaining_len, version)
 }
@@ -748,16 +730,17 @@ mod tests {
         ];
         for &(bytes, ty, flags, remaining_len, header_len) in cases {
             let h = FixedHeader { packet_type: ty, flags, remaining_len, header_len };
-            assert_eq!(FixedHeader::decode(bytes, &V5), Ok(Status::Complete(h)));
+            let whole = Ok(Status::Progress { consumed: header_len, event: h });
+            assert_eq!(FixedHeader::decode(bytes, &V5), whole);
             for n in 0..bytes.len() {
                 match FixedHeader::decode(&bytes[..n], &V5) {
-                    Ok(Status::Partial { needed }) => assert!(needed >= 1),
+                    Ok(Status::NeedMore { needed }) => assert!(needed >= 1),
                     other => panic!("{other:?}"),
                 }
             }
             let mut long = [0xEEu8; 8];
             long[..bytes.len()].copy_from_slice(bytes);
-            assert_eq!(FixedHeader::decode(&long, &V5), Ok(Status::Complete(h)));
+            assert_eq!(FixedHeader::decode(&long, &V5), whole);
         }
     }
 
@@ -779,7 +762,7 @@ mod tests {
 
     fn header_of(bytes: &[u8]) -> FixedHeader {
         match FixedHeader::decode(bytes, &V5) {
-            Ok(Status::Complete(h)) => h,
+            Ok(Status::Progress { event: h, .. }) => h,
             other => panic!("{other:?}"),
         }
     }
@@ -824,13 +807,15 @@ mod tests {
                 let Ok(Packet::Publish(whole)) = Packet::decode_body(&h, body, Version::V5) else {
                     panic!("{bytes:02x?}")
                 };
-                let Ok(Status::Complete((head, used))) = read_publish(&h, body, Version::V5) else {
+                let Ok(Status::Progress { consumed: used, event: head }) =
+                    read_publish(&h, body, Version::V5)
+                else {
                     panic!("{bytes:02x?}")
                 };
                 assert_eq!(Publish { payload: &body[used..], ..head }, whole);
                 assert_eq!(
                     read_publish(&h, &body[..1], Version::V5),
-                    Ok(Status::Partial { needed: 1 })
+                    Ok(Status::NeedMore { needed: 1 })
                 );
                 continue;
             }

@@ -6,7 +6,8 @@ use super::super::topic;
 use super::super::wire::{self, Reader, Writer};
 use super::super::{PacketId, Qos, Version};
 use super::connect::props_len;
-use super::{DecodeOptions, FixedHeader, PacketType, Status, start_packet, total_len};
+use super::{DecodeOptions, FixedHeader, PacketType, start_packet, total_len};
+use crate::machine::Status;
 
 const DUP: u8 = 0b1000;
 const RETAIN: u8 = 0b0001;
@@ -104,18 +105,19 @@ impl<'a> Publish<'a> {
     ) -> Result<Self, DecodeError> {
         let body = r.rest();
         match read_head(flags, body, body.len(), version)? {
-            Status::Complete((mut publish, used)) => {
-                publish.payload = body.get(used..).unwrap_or_default();
+            Status::Progress { consumed, event: mut publish } => {
+                publish.payload = body.get(consumed..).unwrap_or_default();
                 Ok(publish)
             }
             // The whole body is there, so the head cannot be partial.
-            Status::Partial { .. } => Err(DecodeError::Truncated),
+            _ => Err(DecodeError::Truncated),
         }
     }
 
     /// Decodes the head of a PUBLISH (fixed header, topic, packet identifier, properties) from
     /// `buf`, which starts at the packet's first byte and may end anywhere after the head: the
-    /// payload need not be there. `Partial { needed }` if the head is not complete yet.
+    /// payload need not be there. [`Status::NeedMore`] if the head is not complete yet;
+    /// [`Status::Progress`] consumes the head ([`PublishHead::head_len`] bytes).
     ///
     /// A packet that is not a PUBLISH is [`DecodeError::UnexpectedPacketType`]. Maximum Packet
     /// Size and fixed header rules are checked as in [`super::decode`].
@@ -124,8 +126,9 @@ impl<'a> Publish<'a> {
         options: &DecodeOptions,
     ) -> Result<Status<PublishHead<'a>>, DecodeError> {
         let header = match FixedHeader::decode(buf, options)? {
-            Status::Complete(h) => h,
-            Status::Partial { needed } => return Ok(Status::Partial { needed }),
+            Status::Progress { event: h, .. } => h,
+            Status::NeedMore { needed } => return Ok(Status::NeedMore { needed }),
+            _ => return Ok(Status::NeedMore { needed: 1 }),
         };
         if header.packet_type != PacketType::Publish {
             return Err(DecodeError::UnexpectedPacketType);
@@ -133,12 +136,16 @@ impl<'a> Publish<'a> {
         let body = buf.get(header.header_len..).unwrap_or_default();
         let body = body.get(..header.remaining_len).unwrap_or(body);
         match read_head(header.flags, body, header.remaining_len, options.version)? {
-            Status::Complete((publish, used)) => Ok(Status::Complete(PublishHead {
-                publish,
-                head_len: header.header_len + used,
-                payload_len: header.remaining_len - used,
-            })),
-            Status::Partial { needed } => Ok(Status::Partial { needed }),
+            Status::Progress { consumed, event: publish } => Ok(Status::Progress {
+                consumed: header.header_len + consumed,
+                event: PublishHead {
+                    publish,
+                    head_len: header.header_len + consumed,
+                    payload_len: header.remaining_len - consumed,
+                },
+            }),
+            Status::NeedMore { needed } => Ok(Status::NeedMore { needed }),
+            _ => Ok(Status::NeedMore { needed: 1 }),
         }
     }
 
@@ -229,14 +236,14 @@ fn be16(b: Option<&[u8]>) -> u16 {
 }
 
 /// Reads the PUBLISH head from `body`, which may be cut short of `remaining_len`. Returns the
-/// head and the number of body bytes it took, or how many more bytes are needed.
+/// head with the number of body bytes it took, or how many more bytes are needed.
 #[inline]
 pub(super) fn read_head<'a>(
     flags: u8,
     body: &'a [u8],
     remaining_len: usize,
     version: Version,
-) -> Result<Status<(Publish<'a>, usize)>, DecodeError> {
+) -> Result<Status<Publish<'a>>, DecodeError> {
     // Needs `end` bytes of body: content past the remaining length is malformed, past the buffer
     // is partial.
     let need = |end: usize| -> Result<Option<usize>, DecodeError> {
@@ -251,7 +258,7 @@ pub(super) fn read_head<'a>(
     macro_rules! need {
         ($end:expr) => {
             if let Some(needed) = need($end)? {
-                return Ok(Status::Partial { needed });
+                return Ok(Status::NeedMore { needed });
             }
         };
     }
@@ -311,5 +318,5 @@ pub(super) fn read_head<'a>(
         properties,
         payload: &[],
     };
-    Ok(Status::Complete((publish, pos)))
+    Ok(Status::Progress { consumed: pos, event: publish })
 }

@@ -864,7 +864,8 @@ impl UnsubscribeSlice<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DecodeOptions, Packet, Status, decode};
+    use super::super::{DecodeOptions, Packet, decode};
+    use crate::Status;
     use super::*;
 
     /// A SUBSCRIBE (5.0, packet id 1, no properties) with `payload` as its filter list.
@@ -881,11 +882,11 @@ mod tests {
 
     fn decode_v(bytes: &[u8], version: Version) -> Result<Packet<'_>, DecodeError> {
         match decode(bytes, &DecodeOptions::new(version))? {
-            Status::Complete((p, n)) => {
-                assert_eq!(n, bytes.len());
-                Ok(p)
+            Status::Progress { consumed, event } => {
+                assert_eq!(consumed, bytes.len());
+                Ok(event)
             }
-            Status::Partial { .. } => panic!("partial"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -1035,13 +1036,13 @@ mod tests {
             // Cut short: partial; with trailing bytes: the same result, the rest untouched.
             for n in 0..bytes.len() {
                 let r = decode(&bytes[..n], &DecodeOptions::new(version));
-                assert!(matches!(r, Ok(Status::Partial { .. })), "{bytes:x?} cut at {n}");
+                assert!(matches!(r, Ok(Status::NeedMore { .. })), "{bytes:x?} cut at {n}");
             }
             let mut long = [0xEEu8; 16];
             long[..bytes.len()].copy_from_slice(bytes);
             let r = decode(&long[..bytes.len() + 3], &DecodeOptions::new(version));
             match (r, want) {
-                (Ok(Status::Complete((p, n))), Ok(w)) => {
+                (Ok(Status::Progress { consumed: n, event: p }), Ok(w)) => {
                     assert_eq!(n, bytes.len());
                     assert!(ack_codes(p).iter().eq(w.iter().copied()));
                 }

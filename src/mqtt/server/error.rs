@@ -122,7 +122,7 @@ pub enum UsageError {
     Closed,
     /// Every packet identifier the client's Receive Maximum (or the session's capacity) allows
     /// is in flight [MQTT-3.3.4-9]: wait for [`Event::Acknowledged`](super::Event).
-    InflightFull,
+    InFlightFull,
     /// The packet is larger than the client's Maximum Packet Size [MQTT-3.1.2-24]; the server
     /// must not send it.
     PacketTooLarge {
@@ -158,3 +158,37 @@ impl core::fmt::Display for UsageError {
 }
 
 impl core::error::Error for UsageError {}
+
+/// Any server session error: the client's fault, or the caller's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The client broke the protocol; the session is closed and owes its answer.
+    Remote(RemoteError),
+    /// The caller broke the session's contract; nothing changed.
+    Usage(UsageError),
+}
+
+impl From<RemoteError> for Error {
+    fn from(e: RemoteError) -> Self {
+        Error::Remote(e)
+    }
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e)
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Remote(e) => e.fmt(f),
+            Error::Usage(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for Error {}

@@ -72,8 +72,8 @@
 //!
 //! - No input panics; each malformed packet ends in one [`RemoteError`], after which the session
 //!   is closed and reads nothing more.
-//! - At most `INFLIGHT` incoming QoS 1 / QoS 2 publishes are unacknowledged (the Receive Maximum
-//!   announced) and at most `INFLIGHT` outgoing ones are in flight.
+//! - At most `IN_FLIGHT` incoming QoS 1 / QoS 2 publishes are unacknowledged (the Receive Maximum
+//!   announced) and at most `IN_FLIGHT` outgoing ones are in flight.
 //! - QoS 2 publishes are reported once, when the PUBLISH first arrives; a retransmission of a
 //!   packet identifier awaiting PUBREL is acknowledged again but not reported again (MQTT 5.0
 //!   §4.3.3, method B).
@@ -84,18 +84,20 @@ mod error;
 #[cfg(test)]
 mod tests;
 
-pub use error::{RemoteError, UsageError};
+pub use error::{Error, RemoteError, UsageError};
 
 use core::num::{NonZeroU16, NonZeroU32};
 
 use heapless::{Deque, Vec};
 
+use super::message::{DEFAULT_ALIAS_LEN, Message, Topic};
 use super::packet::{
     self, Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Packet, PacketType, Publish,
     QosPid, SubAck, Subscribe, UnsubAck, Unsubscribe,
 };
 use super::properties::{PropertiesBuilder, Property, PropertyId};
 use super::{PacketId, Qos, ReasonCode, Version};
+use crate::machine::{BufferTooSmall, Machine, Status};
 use crate::time::{Duration, Instant};
 
 /// The limits and capabilities a server announces in CONNACK.
@@ -163,36 +165,12 @@ impl Availability {
     }
 }
 
-/// What [`Server::handle_input`] found.
-#[derive(Debug, PartialEq, Eq)]
+/// Something the client did that the caller acts on. Borrows the input only (a topic that
+/// arrived as an alias is copied; `N` is the session's `ALIAS_LEN`), so the session is free for
+/// commands while an event is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Status<'a> {
-    /// Nothing consumed: at least `needed` more bytes are required.
-    NeedMore {
-        /// Bytes still missing.
-        needed: usize,
-    },
-    /// One packet of `consumed` bytes was used; `event`, if any, borrows the input (or the
-    /// session) until the next call.
-    Progress {
-        /// Bytes used from the start of the input.
-        consumed: usize,
-        /// What the packet meant to the caller, if anything.
-        event: Option<Event<'a>>,
-    },
-    /// Nothing consumed: a CONNECT or AUTH event is waiting for `accept`, `reject` or `auth`.
-    AnswerPending,
-    /// Nothing consumed: the queue of packets owed to the client is full; drain
-    /// [`Server::poll_transmit`] first.
-    TransmitFirst,
-    /// The session is closed and reads nothing more.
-    Closed,
-}
-
-/// Something the client did that the caller acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Event<'a> {
+pub enum Event<'a, const N: usize = DEFAULT_ALIAS_LEN> {
     /// A valid CONNECT: answer with [`Server::accept`], [`Server::reject`] or [`Server::auth`].
     /// Keep the will (if any) now: the session only remembers whether there is one.
     Connect(Connect<'a>),
@@ -201,7 +179,7 @@ pub enum Event<'a> {
     Auth(Auth<'a>),
     /// An application message. The topic is resolved from its alias; QoS 1 and 2 are
     /// acknowledged by the session.
-    Publish(Publish<'a>),
+    Publish(Message<'a, N>),
     /// SUBSCRIBE: answer with [`Server::sub_ack`].
     Subscribe(Subscribe<'a>),
     /// UNSUBSCRIBE: answer with [`Server::unsub_ack`].
@@ -323,13 +301,13 @@ const OWED: usize = 16;
 
 /// One client connection seen from the server.
 ///
-/// `INFLIGHT` bounds unacknowledged QoS 1 / 2 publishes each way (announced as Receive
+/// `IN_FLIGHT` bounds unacknowledged QoS 1 / 2 publishes each way (announced as Receive
 /// Maximum); `ALIASES` topic aliases of up to `ALIAS_LEN` bytes can be remembered.
 #[derive(Debug, Clone)]
 pub struct Server<
-    const INFLIGHT: usize = 16,
+    const IN_FLIGHT: usize = 16,
     const ALIASES: usize = 8,
-    const ALIAS_LEN: usize = 128,
+    const ALIAS_LEN: usize = DEFAULT_ALIAS_LEN,
 > {
     config: Config,
     phase: Phase,
@@ -346,18 +324,18 @@ pub struct Server<
     client_receive_max: u16,
     client_max_packet: u32,
     next_id: u16,
-    outgoing: Vec<(PacketId, Outgoing), INFLIGHT>,
-    incoming_qos2: Vec<PacketId, INFLIGHT>,
+    outgoing: Vec<(PacketId, Outgoing), IN_FLIGHT>,
+    incoming_qos2: Vec<PacketId, IN_FLIGHT>,
     unacked_qos1: usize,
     owed: Deque<Owed, OWED>,
     aliases: alias::Aliases<ALIASES, ALIAS_LEN>,
     closed: Option<Closed>,
 }
 
-impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
-    Server<INFLIGHT, ALIASES, ALIAS_LEN>
+impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
+    Server<IN_FLIGHT, ALIASES, ALIAS_LEN>
 {
-    const CHECK: () = assert!(INFLIGHT >= 1 && INFLIGHT <= u16::MAX as usize);
+    const CHECK: () = assert!(IN_FLIGHT >= 1 && IN_FLIGHT <= u16::MAX as usize);
 
     /// A session for a connection that started at `now` (the transport, and the WebSocket
     /// handshake if any, are done).
@@ -415,13 +393,13 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
     }
 
     /// Outgoing QoS 1 / QoS 2 publishes awaiting acknowledgement.
-    pub fn inflight(&self) -> usize {
+    pub fn in_flight(&self) -> usize {
         self.outgoing.len()
     }
 
     /// How many more QoS 1 / QoS 2 publishes [`Server::publish`] accepts now.
     pub fn send_quota(&self) -> usize {
-        let limit = INFLIGHT.min(self.client_receive_max as usize);
+        let limit = IN_FLIGHT.min(self.client_receive_max as usize);
         limit.saturating_sub(self.outgoing.len())
     }
 
@@ -429,22 +407,26 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         DecodeOptions::new(self.version).with_max_packet_size(self.config.max_packet_size)
     }
 
-    /// Reads at most one packet from the front of `input`.
+    /// Reads at most one packet from the front of `input`; the event borrows `input` only.
+    ///
+    /// [`Status::Blocked`]: a CONNECT or AUTH waits for its answer (`accept`, `reject`,
+    /// `auth`), or the queue of packets owed to the client is full (drain
+    /// [`Server::poll_transmit`]). [`Status::Closed`]: the session is closed.
     ///
     /// On `Err` the session is closed and owes the client its CONNACK or DISCONNECT (MQTT 5.0):
     /// drain [`Server::poll_transmit`], then close the transport.
     pub fn handle_input<'a>(
-        &'a mut self,
+        &mut self,
         now: Instant,
         input: &'a [u8],
-    ) -> Result<Status<'a>, RemoteError> {
+    ) -> Result<Status<Option<Event<'a, ALIAS_LEN>>>, RemoteError> {
         match self.phase {
             Phase::Closed => return Ok(Status::Closed),
-            Phase::Answering => return Ok(Status::AnswerPending),
+            Phase::Answering => return Ok(Status::Blocked),
             _ => {}
         }
         if self.owed.is_full() {
-            return Ok(Status::TransmitFirst);
+            return Ok(Status::Blocked);
         }
         if self.phase == Phase::AwaitConnect
             && input.first().is_some_and(|b| b >> 4 != PacketType::Connect as u8)
@@ -456,8 +438,9 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         }
         let options = self.decode_options();
         let (packet, consumed) = match packet::decode(input, &options) {
-            Ok(packet::Status::Complete(p)) => p,
-            Ok(packet::Status::Partial { needed }) => return Ok(Status::NeedMore { needed }),
+            Ok(Status::Progress { consumed, event }) => (event, consumed),
+            Ok(Status::NeedMore { needed }) => return Ok(Status::NeedMore { needed }),
+            Ok(_) => return Ok(Status::NeedMore { needed: 1 }),
             Err(e) => return Err(self.fail_decode(input, e)),
         };
         self.last_rx = now;
@@ -487,8 +470,8 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             // header and the protocol name "MQTT" (2 + 4 bytes).
             let level = packet::FixedHeader::decode(input, &DecodeOptions::new(Version::V5))
                 .ok()
-                .and_then(packet::Status::complete)
-                .and_then(|h| input.get(h.header_len + 6).copied());
+                .and_then(|s| s.progress())
+                .and_then(|(h, _)| input.get(h.header_len + 6).copied());
             self.version = if level == Some(5) { Version::V5 } else { Version::V3_1_1 };
         }
         self.fail(RemoteError::Decode(e))
@@ -548,7 +531,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         }
     }
 
-    fn on_packet<'a>(&mut self, packet: Packet<'a>) -> Result<Option<Pending<'a>>, RemoteError> {
+    fn on_packet<'a>(
+        &mut self,
+        packet: Packet<'a>,
+    ) -> Result<Option<Pending<'a, ALIAS_LEN>>, RemoteError> {
         let ty = packet.packet_type();
         match self.phase {
             Phase::AwaitConnect => {
@@ -711,7 +697,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         Ok(c)
     }
 
-    fn on_publish<'a>(&mut self, p: Publish<'a>) -> Result<Option<Pending<'a>>, RemoteError> {
+    fn on_publish<'a>(
+        &mut self,
+        p: Publish<'a>,
+    ) -> Result<Option<Pending<'a, ALIAS_LEN>>, RemoteError> {
         if p.qos_pid.qos() > self.config.maximum_qos {
             return Err(RemoteError::QosNotSupported); // [MQTT-3.2.2-11], 0x9B (§3.2.2.3.4)
         }
@@ -733,7 +722,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         let report = match p.qos_pid {
             QosPid::AtMostOnce => true,
             QosPid::AtLeastOnce(id) => {
-                if unacked >= INFLIGHT {
+                if unacked >= IN_FLIGHT {
                     return Err(RemoteError::ReceiveMaximumExceeded);
                 }
                 self.unacked_qos1 += 1;
@@ -742,7 +731,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             }
             QosPid::ExactlyOnce(id) => {
                 let duplicate = self.incoming_qos2.contains(&id);
-                if !duplicate && (unacked >= INFLIGHT || self.incoming_qos2.push(id).is_err()) {
+                if !duplicate && (unacked >= IN_FLIGHT || self.incoming_qos2.push(id).is_err()) {
                     return Err(RemoteError::ReceiveMaximumExceeded);
                 }
                 self.owe(Owed::PubRec(id));
@@ -761,9 +750,9 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                 if !self.aliases.set(a, p.topic) {
                     return Err(RemoteError::AliasTopicTooLong);
                 }
-                Pending::Ready(Event::Publish(p))
+                Pending::Publish(p)
             }
-            None => Pending::Ready(Event::Publish(p)),
+            None => Pending::Publish(p),
         };
         Ok(report.then_some(pending))
     }
@@ -773,7 +762,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         packet_id: PacketId,
         expected: Outgoing,
         reason_code: ReasonCode,
-    ) -> Option<Event<'static>> {
+    ) -> Option<Event<'static, ALIAS_LEN>> {
         match self.find_outgoing(packet_id) {
             Some(i) if self.outgoing[i].1 == expected => {
                 self.outgoing.swap_remove(i);
@@ -788,7 +777,10 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         }
     }
 
-    fn on_disconnect<'a>(&mut self, d: Disconnect<'a>) -> Result<Event<'a>, RemoteError> {
+    fn on_disconnect<'a>(
+        &mut self,
+        d: Disconnect<'a>,
+    ) -> Result<Event<'a, ALIAS_LEN>, RemoteError> {
         // MQTT 5.0 §3.14.2.2.2: a Session Expiry Interval of 0 in CONNECT cannot be raised.
         if self.session_expiry_zero && d.properties.session_expiry_interval().is_some_and(|s| s > 0)
         {
@@ -840,7 +832,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         ack.session_present = accept.session_present;
         if self.version == Version::V5 {
             let mut b = PropertiesBuilder::new(&mut props_buf);
-            b.push(Property::ReceiveMaximum(nonzero_u16(INFLIGHT)))?;
+            b.push(Property::ReceiveMaximum(nonzero_u16(IN_FLIGHT)))?;
             if let Some(max) = NonZeroU32::new(self.config.max_packet_size) {
                 b.push(Property::MaximumPacketSize(max))?;
             }
@@ -950,7 +942,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             None
         } else {
             if self.send_quota() == 0 {
-                return Err(UsageError::InflightFull);
+                return Err(UsageError::InFlightFull);
             }
             Some(self.free_id())
         };
@@ -982,7 +974,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         };
         let known = self.find_outgoing(packet_id);
         if known.is_none() && self.send_quota() == 0 {
-            return Err(UsageError::InflightFull);
+            return Err(UsageError::InFlightFull);
         }
         let len = self.encode_publish(publish, Some(packet_id), true, out)?;
         match known {
@@ -1001,13 +993,13 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             return Err(self.not_connected());
         }
         if self.owed.is_full() {
-            return Err(UsageError::InflightFull);
+            return Err(UsageError::InFlightFull);
         }
         match self.find_outgoing(packet_id) {
             Some(i) => self.outgoing[i].1 = Outgoing::PubComp,
             None => {
                 if self.send_quota() == 0 {
-                    return Err(UsageError::InflightFull);
+                    return Err(UsageError::InFlightFull);
                 }
                 let _ = self.outgoing.push((packet_id, Outgoing::PubComp));
             }
@@ -1044,7 +1036,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
 
     fn free_id(&self) -> PacketId {
         let mut id = self.next_id.max(1);
-        // At most INFLIGHT identifiers are taken, so one of INFLIGHT + 1 candidates is free.
+        // At most IN_FLIGHT identifiers are taken, so one of IN_FLIGHT + 1 candidates is free.
         loop {
             if let Some(pid) = PacketId::new(id)
                 && self.find_outgoing(pid).is_none()
@@ -1124,7 +1116,7 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         &mut self,
         _now: Instant,
         out: &mut [u8],
-    ) -> Result<Option<usize>, UsageError> {
+    ) -> Result<Option<usize>, BufferTooSmall> {
         let Some(&owed) = self.owed.front() else { return Ok(None) };
         let v = self.version;
         let n = match owed {
@@ -1135,7 +1127,12 @@ impl<const INFLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Owed::PingResp => Packet::PingResp.encode(v, out),
             Owed::ConnAck(code) => Packet::ConnAck(ConnAck::new(code)).encode(v, out),
             Owed::Disconnect(code) => Packet::Disconnect(Disconnect::new(code)).encode(v, out),
-        }?;
+        }
+        .map_err(|e| match e {
+            crate::mqtt::EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
+            // The session builds these packets itself: only the buffer can be too small.
+            _ => BufferTooSmall { required: usize::MAX },
+        })?;
         self.owed.pop_front();
         if let Owed::PubAck(_) = owed {
             self.unacked_qos1 = self.unacked_qos1.saturating_sub(1);
@@ -1190,24 +1187,61 @@ fn nonzero_u16(n: usize) -> NonZeroU16 {
     NonZeroU16::new(u16::try_from(n).unwrap_or(u16::MAX)).unwrap_or(NonZeroU16::MIN)
 }
 
-/// An event that may still need its topic from the alias table.
-enum Pending<'a> {
-    Ready(Event<'a>),
+/// An event that may still need its topic: from the packet, or from the alias table.
+enum Pending<'a, const L: usize> {
+    Ready(Event<'a, L>),
+    Publish(Publish<'a>),
     Alias(Publish<'a>, u16),
 }
 
-impl<'a> Pending<'a> {
-    fn resolve<const I: usize, const A: usize, const L: usize>(
-        self,
-        server: &'a Server<I, A, L>,
-    ) -> Event<'a> {
+impl<'a, const L: usize> Pending<'a, L> {
+    /// The event; a topic sent as an alias is copied out of the table, so the event borrows only
+    /// the input.
+    fn resolve<const I: usize, const A: usize>(self, server: &Server<I, A, L>) -> Event<'a, L> {
         match self {
             Pending::Ready(e) => e,
-            Pending::Alias(mut p, a) => {
-                // Checked present in `on_publish`.
-                p.topic = server.aliases.get(a).unwrap_or_default();
-                Event::Publish(p)
+            Pending::Publish(p) => Event::Publish(Message::new(&p, Topic::new(p.topic), p.payload)),
+            Pending::Alias(p, a) => {
+                // Checked present in `on_publish`; a slot holds at most L bytes.
+                let topic = server.aliases.get(a).and_then(Topic::copied).unwrap_or(Topic::new(""));
+                Event::Publish(Message::new(&p, topic, p.payload))
             }
         }
+    }
+}
+
+impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize> Machine
+    for Server<IN_FLIGHT, ALIASES, ALIAS_LEN>
+{
+    type Event<'a> = Event<'a, ALIAS_LEN>;
+    type Error = Error;
+
+    fn handle_input<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+    ) -> Result<Status<Option<Event<'a, ALIAS_LEN>>>, Error> {
+        Server::handle_input(self, now, input).map_err(Error::Remote)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        Server::poll_transmit(self, now, out)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Server::poll_timeout(self)
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        Server::handle_timeout(self, now);
+        Ok(())
+    }
+
+    fn connection_lost(&mut self) {
+        Server::connection_lost(self);
     }
 }

@@ -6,6 +6,7 @@ use std::vec;
 use std::vec::Vec;
 
 use super::*;
+use crate::Status;
 use crate::mqtt::DecodeError;
 use crate::mqtt::packet::{Subscription, Will};
 use crate::mqtt::properties::Properties;
@@ -75,11 +76,11 @@ enum Ev {
     Auth(ReasonCode),
 }
 
-fn summarize(e: Option<Event<'_>>) -> Ev {
+fn summarize<const N: usize>(e: Option<Event<'_, N>>) -> Ev {
     match e {
         None => Ev::None,
         Some(Event::Connect(c)) => Ev::Connect(c.client_id.into()),
-        Some(Event::Publish(p)) => Ev::Publish(p.topic.into(), p.payload.to_vec(), p.qos_pid.qos()),
+        Some(Event::Publish(p)) => Ev::Publish(p.topic.as_str().into(), p.payload.to_vec(), p.qos),
         Some(Event::Subscribe(s)) => Ev::Subscribe(s.packet_id.get()),
         Some(Event::Unsubscribe(u)) => Ev::Unsubscribe(u.packet_id.get()),
         Some(Event::Acknowledged { packet_id, reason_code }) => {
@@ -165,13 +166,13 @@ fn connect_and_connack_carry_the_limits() {
     let (mut s, ev) = feed_all_ways(make, &connect_bytes(Version::V5, 30, false));
     assert_eq!(ev, Ev::Connect("dev1".into()));
     // Input waits for the answer.
-    assert_eq!(s.handle_input(Instant::ZERO, &[0xc0, 0]), Ok(Status::AnswerPending));
+    assert_eq!(s.handle_input(Instant::ZERO, &[0xc0, 0]), Ok(Status::Blocked));
     let mut out = [0u8; 128];
     let n = s
         .accept(Instant::ZERO, &Accept { session_present: true, ..Accept::default() }, &mut out)
         .unwrap();
     let (packet, used) =
-        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().complete().unwrap();
+        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().progress().unwrap();
     assert_eq!(used, n);
     let Packet::ConnAck(ack) = packet else { panic!() };
     assert!(ack.session_present);
@@ -208,7 +209,7 @@ fn server_keep_alive_caps_the_client() {
     let mut out = [0u8; 128];
     let n = s.accept(Instant::ZERO, &Accept::default(), &mut out).unwrap();
     let (Packet::ConnAck(ack), _) =
-        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().complete().unwrap()
+        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().progress().unwrap()
     else {
         panic!()
     };
@@ -228,7 +229,7 @@ fn empty_client_id_needs_an_assigned_one() {
     let accept = Accept { assigned_client_id: Some("auto-1"), ..Accept::default() };
     let n = s.accept(Instant::ZERO, &accept, &mut out).unwrap();
     let (Packet::ConnAck(ack), _) =
-        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().complete().unwrap()
+        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().progress().unwrap()
     else {
         panic!()
     };
@@ -609,7 +610,7 @@ fn outgoing_qos1_and_qos2_flows() {
     p.qos_pid = QosPid::ExactlyOnce(pid(1));
     let id2 = s.publish(&p, &mut out).unwrap().packet_id.unwrap();
     assert_ne!(id1, id2);
-    assert_eq!(s.inflight(), 2);
+    assert_eq!(s.in_flight(), 2);
     let [h, l] = id1.get().to_be_bytes();
     assert_eq!(
         feed(&mut s, 0, &[0x40, 0x02, h, l]).unwrap(),
@@ -624,7 +625,7 @@ fn outgoing_qos1_and_qos2_flows() {
         feed(&mut s, 0, &[0x70, 0x02, h, l]).unwrap(),
         Ev::Acked(id2.get(), ReasonCode::Success)
     );
-    assert_eq!(s.inflight(), 0);
+    assert_eq!(s.in_flight(), 0);
     // PUBREC for an unknown identifier: PUBREL with 0x92.
     assert_eq!(feed(&mut s, 0, &[0x50, 0x02, 0x12, 0x34]).unwrap(), Ev::None);
     assert_eq!(drain(&mut s), vec![vec![0x62, 0x03, 0x12, 0x34, 0x92]]);
@@ -657,7 +658,7 @@ fn outgoing_flow_control_and_size_limit() {
     s.publish(&p, &mut out).unwrap();
     s.publish(&p, &mut out).unwrap();
     assert_eq!(s.send_quota(), 0);
-    assert_eq!(s.publish(&p, &mut out), Err(UsageError::InflightFull));
+    assert_eq!(s.publish(&p, &mut out), Err(UsageError::InFlightFull));
     // QoS 0 is not flow-controlled, but the size limit holds.
     let big = Publish::new("x", &[0u8; 30]);
     assert!(matches!(s.publish(&big, &mut out), Err(UsageError::PacketTooLarge { limit: 20, .. })));
@@ -720,7 +721,7 @@ fn enhanced_authentication_exchange() {
     };
     let n = s.accept(Instant::ZERO, &accept, &mut out).unwrap();
     let (Packet::ConnAck(ack), _) =
-        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().complete().unwrap()
+        packet::decode(&out[..n], &DecodeOptions::default()).unwrap().progress().unwrap()
     else {
         panic!()
     };
@@ -839,7 +840,7 @@ fn owed_queue_full_asks_for_transmit_first() {
     loop {
         match s.handle_input(Instant::ZERO, &[0x62, 0x02, 0x00, 0x01]).unwrap() {
             Status::Progress { .. } => fed += 1,
-            Status::TransmitFirst => break,
+            Status::Blocked => break,
             other => panic!("{other:?}"),
         }
     }
@@ -888,7 +889,7 @@ fn arbitrary_bytes_never_panic() {
                         _ => {}
                     }
                 }
-                Ok(Status::TransmitFirst) => {}
+                Ok(Status::Blocked) => {}
                 Ok(_) | Err(_) => break,
             }
             while let Ok(Some(_)) = s.poll_transmit(Instant::ZERO, &mut out) {}

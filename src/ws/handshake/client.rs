@@ -7,12 +7,14 @@
 use core::str;
 
 use super::head::{
-    Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
-    encode_with, eq_ci, extension_name, is_ascii_field_value, is_field_value, is_token,
-    list_has_ci, parse_field, trim_ows,
+    Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, encode_with,
+    eq_ci, extension_name, is_ascii_field_value, is_field_value, is_token, list_has_ci,
+    parse_field, trim_ows,
 };
 use super::key::Key;
-use super::{EncodeError, Field, ResponseError};
+use super::{EncodeError, Error, Field, ResponseError};
+use crate::machine::{BufferTooSmall, Machine, Status};
+use crate::time::Instant;
 
 /// What a client asks for in its opening handshake (RFC 6455 §4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,13 +149,15 @@ pub(crate) fn put_list(w: &mut dyn Put, name: &str, items: &[&str]) {
     w.put_str("\r\n");
 }
 
-/// The client side of an HTTP/1.1 opening handshake.
+/// The client side of an HTTP/1.1 opening handshake, a [`Machine`].
 ///
 /// 1. [`Client::new`] with the request and 16 random bytes;
-/// 2. [`Client::encode_request`] and send the bytes;
-/// 3. append what the server sends to one buffer and call [`Client::handle_response`] with the
-///    whole buffer until it is [`Status::Complete`]. The bytes after
-///    [`Accepted::head_len`] are WebSocket frames: hand them to the framer.
+/// 2. [`Client::poll_transmit`] writes the request (once);
+/// 3. append what the server sends to one buffer and call [`Client::handle_input`] with the
+///    unconsumed bytes until it reports the [`Accepted`] response; it consumes the response head,
+///    and the bytes after it are WebSocket frames for the
+///    [`Connection`](crate::ws::connection::Connection) (a driver's
+///    [`switch`](crate::io::blocking::Connection::switch) hands them over).
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Client<'a> {
@@ -162,6 +166,8 @@ pub struct Client<'a> {
     limits: Limits,
     scanner: Scanner,
     status_checked: bool,
+    request_sent: bool,
+    done: bool,
 }
 
 impl<'a> Client<'a> {
@@ -177,6 +183,8 @@ impl<'a> Client<'a> {
             limits: Limits::DEFAULT,
             scanner: Scanner::new(),
             status_checked: false,
+            request_sent: false,
+            done: false,
         })
     }
 
@@ -203,43 +211,77 @@ impl<'a> Client<'a> {
         c.0
     }
 
-    /// Writes the HTTP/1.1 Upgrade request into `out` and returns its length. On
+    /// Writes the HTTP/1.1 Upgrade request into `out` and returns its length, whether or not
+    /// [`poll_transmit`](Self::poll_transmit) sent it already. On
     /// [`EncodeError::BufferTooSmall`] nothing is written.
     pub fn encode_request(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
         encode_with(out, |w| self.request.emit(&self.key, w))
     }
 
-    /// Validates the server's response, given every byte received so far (`buf` grows between
-    /// calls and keeps its start; only new bytes are scanned).
-    ///
-    /// Returns [`Status::Partial`] until the head is complete. On success the bytes after
-    /// [`Accepted::head_len`] belong to the WebSocket framer. Calling again after completion
-    /// returns the same result.
-    pub fn handle_response<'b>(
+    /// Writes the request the first time it is called (`Ok(None)` afterwards).
+    pub fn poll_transmit(
         &mut self,
-        buf: &'b [u8],
-    ) -> Result<Status<Accepted<'b>>, ResponseError> {
-        let end = match self.scanner.scan(buf, &self.limits) {
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        let _ = now;
+        if self.request_sent {
+            return Ok(None);
+        }
+        let n = self.encode_request(out).map_err(|e| match e {
+            EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
+            // `new` checked every value: only the buffer can be too small.
+            _ => BufferTooSmall { required: usize::MAX },
+        })?;
+        self.request_sent = true;
+        Ok(Some(n))
+    }
+
+    /// Validates the server's response: `input` holds every byte received so far that is not
+    /// consumed yet (it grows between calls and keeps its start; only new bytes are scanned).
+    ///
+    /// [`Status::NeedMore`] until the head is complete; then [`Status::Progress`] consuming the
+    /// head, with the [`Accepted`] response: the bytes after it belong to the WebSocket
+    /// connection. [`Status::Closed`] after that. A wrong status code is refused as soon as the
+    /// status line is in.
+    pub fn handle_input<'b>(
+        &mut self,
+        now: Instant,
+        input: &'b [u8],
+    ) -> Result<Status<Option<Accepted<'b>>>, ResponseError> {
+        let _ = now;
+        if self.done {
+            return Ok(Status::Closed);
+        }
+        let end = match self.scanner.scan(input, &self.limits) {
             Ok(Some(end)) => end,
             Ok(None) => {
                 // Refuse a wrong status as soon as the status line is in, without waiting for
                 // a head that may never end. Done once: the line is not scanned again.
                 if !self.status_checked && self.scanner.lines() >= 1 {
                     self.status_checked = true;
-                    let code = parse_status_line(Lines::new(buf).next().unwrap_or(&[]))?;
+                    let code = parse_status_line(Lines::new(input).next().unwrap_or(&[]))?;
                     if code != 101 {
+                        self.done = true;
                         return Err(ResponseError::Status(code));
                     }
                 }
-                return Ok(Status::Partial);
+                return Ok(Status::NeedMore { needed: 1 });
             }
-            Err(ScanError::TooLarge) => return Err(ResponseError::HeadTooLarge),
-            Err(ScanError::TooManyHeaders) => return Err(ResponseError::TooManyHeaders),
+            Err(ScanError::TooLarge) => return Err(self.fail(ResponseError::HeadTooLarge)),
+            Err(ScanError::TooManyHeaders) => return Err(self.fail(ResponseError::TooManyHeaders)),
         };
-        let bytes = buf.get(..end).ok_or(ResponseError::Malformed)?;
-        let accepted = self.validate(Head { bytes })?;
+        let bytes = input.get(..end).ok_or(ResponseError::Malformed)?;
+        let accepted = self.validate(Head { bytes }).map_err(|e| self.fail(e))?;
         debug!("websocket handshake accepted, head {} bytes", end);
-        Ok(Status::Complete(accepted))
+        self.done = true;
+        Ok(Status::Progress { consumed: end, event: Some(accepted) })
+    }
+
+    /// Ends the handshake on a fault of the server.
+    fn fail(&mut self, e: ResponseError) -> ResponseError {
+        self.done = true;
+        e
     }
 
     fn validate<'b>(&self, head: Head<'b>) -> Result<Accepted<'b>, ResponseError> {
@@ -363,9 +405,48 @@ impl<'b> Accepted<'b> {
     }
 }
 
+impl<'a> Machine for Client<'a> {
+    type Event<'b> = Accepted<'b>;
+    type Error = Error;
+
+    fn handle_input<'b>(
+        &mut self,
+        now: Instant,
+        input: &'b mut [u8],
+    ) -> Result<Status<Option<Accepted<'b>>>, Error> {
+        Client::handle_input(self, now, input).map_err(Error::Response)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        Client::poll_transmit(self, now, out)
+    }
+
+    /// No timers: `None` (bound the wait with the transport's timeout).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn connection_lost(&mut self) {
+        self.done = true;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The accepted response of a step that completed the handshake.
+    fn done(s: Status<Option<Accepted<'_>>>) -> Option<Accepted<'_>> {
+        s.progress().and_then(|(a, _)| a)
+    }
 
     const NONCE: [u8; 16] = *b"the sample nonce";
     const REQUEST: &[u8] = b"GET /mqtt HTTP/1.1\r\n\
@@ -435,7 +516,7 @@ Sec-WebSocket-Protocol: mqtt\r\n\
     fn accepts_rfc_response_whole_bytewise_and_with_trailing_frames() {
         // Whole.
         let mut c = client();
-        let a = c.handle_response(RESPONSE).unwrap().complete().unwrap();
+        let a = c.handle_input(Instant::ZERO, RESPONSE).map(done).unwrap().unwrap();
         assert_eq!(a.head_len(), RESPONSE.len());
         assert_eq!(a.protocol(), Some("mqtt"));
         assert_eq!(a.extensions().count(), 0);
@@ -443,9 +524,9 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         // One byte at a time.
         let mut c = client();
         for n in 0..RESPONSE.len() {
-            assert_eq!(c.handle_response(&RESPONSE[..n]), Ok(Status::Partial), "at {n}");
+            assert_eq!(c.handle_input(Instant::ZERO, &RESPONSE[..n]), Ok(Status::NeedMore { needed: 1 }), "at {n}");
         }
-        let a = c.handle_response(RESPONSE).unwrap().complete().unwrap();
+        let a = c.handle_input(Instant::ZERO, RESPONSE).map(done).unwrap().unwrap();
         assert_eq!(a.head_len(), RESPONSE.len());
         // With a frame behind it, which is left for the framer.
         let mut buf = [0u8; 256];
@@ -454,10 +535,10 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         buf[RESPONSE.len()..RESPONSE.len() + 4].copy_from_slice(&frame);
         let all = &buf[..RESPONSE.len() + 4];
         let mut c = client();
-        let a = c.handle_response(all).unwrap().complete().unwrap();
+        let a = c.handle_input(Instant::ZERO, all).map(done).unwrap().unwrap();
         assert_eq!(&all[a.head_len()..], &frame);
-        // Again after completion: the same answer.
-        assert_eq!(c.handle_response(all).unwrap().complete().unwrap().head_len(), a.head_len());
+        // Once complete, the handshake reads nothing more.
+        assert_eq!(c.handle_input(Instant::ZERO, all), Ok(Status::Closed));
     }
 
     fn response_with(replace: &str, with: &str) -> heapless::Vec<u8, 512> {
@@ -472,7 +553,7 @@ Sec-WebSocket-Protocol: mqtt\r\n\
 
     fn check(replace: &str, with: &str) -> Result<usize, ResponseError> {
         let buf = response_with(replace, with);
-        client().handle_response(&buf).map(|s| s.complete().unwrap().head_len())
+        client().handle_input(Instant::ZERO, &buf).map(|s| done(s).unwrap().head_len())
     }
 
     #[test]
@@ -535,7 +616,7 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         let resp = b"HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
 Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
 Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n";
-        let a = c.handle_response(resp).unwrap().complete().unwrap();
+        let a = c.handle_input(Instant::ZERO, resp).map(done).unwrap().unwrap();
         assert_eq!(a.extensions().next(), Some("permessage-deflate; server_no_context_takeover"));
         assert_eq!(a.protocol(), None);
     }
@@ -543,20 +624,20 @@ Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n
     #[test]
     fn wrong_status_is_reported_before_the_head_ends() {
         let mut c = client();
-        assert_eq!(c.handle_response(b"HTTP/1.1 40"), Ok(Status::Partial));
+        assert_eq!(c.handle_input(Instant::ZERO, b"HTTP/1.1 40"), Ok(Status::NeedMore { needed: 1 }));
         assert_eq!(
-            c.handle_response(b"HTTP/1.1 403 Forbidden\r\n"),
+            c.handle_input(Instant::ZERO, b"HTTP/1.1 403 Forbidden\r\n"),
             Err(ResponseError::Status(403))
         );
         let mut c = client();
-        assert_eq!(c.handle_response(b"SSH-2.0-OpenSSH\r\n"), Err(ResponseError::Malformed));
+        assert_eq!(c.handle_input(Instant::ZERO, b"SSH-2.0-OpenSSH\r\n"), Err(ResponseError::Malformed));
     }
 
     #[test]
     fn oversize_and_too_many_headers() {
         let mut c = client().with_limits(Limits { max_head_len: 64, max_headers: 2 });
-        assert_eq!(c.handle_response(RESPONSE), Err(ResponseError::HeadTooLarge));
+        assert_eq!(c.handle_input(Instant::ZERO, RESPONSE), Err(ResponseError::HeadTooLarge));
         let mut c = client().with_limits(Limits { max_head_len: 4096, max_headers: 2 });
-        assert_eq!(c.handle_response(RESPONSE), Err(ResponseError::TooManyHeaders));
+        assert_eq!(c.handle_input(Instant::ZERO, RESPONSE), Err(ResponseError::TooManyHeaders));
     }
 }

@@ -4,6 +4,50 @@
 //! faults are [`RequestError`] (a client's request, seen by a server: it says which status to
 //! answer with) and [`ResponseError`] (a server's response, seen by a client).
 
+/// Any handshake error: the peer's fault ([`RequestError`] seen by a server, [`ResponseError`]
+/// seen by a client), or the caller's ([`EncodeError`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Error {
+    /// The client's request is refused; the server queued its rejection.
+    Request(RequestError),
+    /// The server's response is refused; the client closes the connection.
+    Response(ResponseError),
+    /// The caller's value cannot be sent, or the command does not fit the handshake's state.
+    Encode(EncodeError),
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        Error::Request(e)
+    }
+}
+
+impl From<ResponseError> for Error {
+    fn from(e: ResponseError) -> Self {
+        Error::Response(e)
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Self {
+        Error::Encode(e)
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Request(e) => e.fmt(f),
+            Error::Response(e) => e.fmt(f),
+            Error::Encode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
 /// Why a request, response or header list could not be encoded. Nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -19,6 +63,8 @@ pub enum EncodeError {
     ProtocolNotOffered,
     /// The server accepted an extension the client did not offer (RFC 6455 §9.1).
     ExtensionNotOffered,
+    /// An answer to a request that is not waiting for one.
+    NothingToAnswer,
 }
 
 /// The caller-given value an [`EncodeError::InvalidField`] is about.
@@ -213,6 +259,7 @@ impl core::fmt::Display for EncodeError {
             EncodeError::InvalidField(field) => write!(f, "invalid value for {field:?}"),
             EncodeError::ProtocolNotOffered => f.write_str("subprotocol was not offered"),
             EncodeError::ExtensionNotOffered => f.write_str("extension was not offered"),
+            EncodeError::NothingToAnswer => f.write_str("no request waits for an answer"),
         }
     }
 }

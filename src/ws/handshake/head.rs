@@ -34,27 +34,6 @@ impl Default for Limits {
     }
 }
 
-/// The progress of an incremental parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Status<T> {
-    /// The head is not complete yet: append more bytes from the peer and call again with the
-    /// whole buffer.
-    Partial,
-    /// The head is complete and valid.
-    Complete(T),
-}
-
-impl<T> Status<T> {
-    /// The completed value, if any.
-    pub fn complete(self) -> Option<T> {
-        match self {
-            Status::Partial => None,
-            Status::Complete(t) => Some(t),
-        }
-    }
-}
-
 /// Why [`Scanner::scan`] gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ScanError {

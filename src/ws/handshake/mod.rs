@@ -55,8 +55,8 @@ mod origin;
 mod server;
 
 pub use client::{Accepted, Client, ClientRequest};
-pub use error::{EncodeError, Field, Reject, RequestError, ResponseError};
-pub use head::{Header, Headers, Limits, ListValues, Status};
+pub use error::{EncodeError, Error, Field, Reject, RequestError, ResponseError};
+pub use head::{Header, Headers, Limits, ListValues};
 pub use key::{AcceptKey, GUID, Key};
 pub use origin::{MissingOrigin, OriginPolicy};
-pub use server::{Accept, Request, RequestParser};
+pub use server::{Accept, Request, RequestParser, Server};

@@ -9,19 +9,20 @@ use core::str;
 
 use super::client::{is_extension_offer, is_visible, put_headers, put_list};
 use super::head::{
-    Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, Status,
-    encode_with, eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci,
-    parse_field,
+    Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, encode_with,
+    eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci, parse_field,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
-use super::{EncodeError, Field, RequestError};
+use super::{EncodeError, Error, Field, Reject, RequestError};
+use crate::machine::{BufferTooSmall, Machine, Status};
+use crate::time::Instant;
 
 /// Parses a client's opening handshake incrementally.
 ///
 /// Append what the client sends to one buffer and call [`parse`](Self::parse) with the whole
-/// buffer after each read until it is [`Status::Complete`]; on an error, send
-/// [`RequestError::reject`] and close.
+/// buffer after each read until it is [`Status::Progress`]; on an error, send
+/// [`RequestError::reject`] and close. [`Server`] does this as a [`Machine`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RequestParser {
@@ -44,19 +45,20 @@ impl RequestParser {
     /// Parses the request in `buf`, every byte received so far (it grows between calls and
     /// keeps its start; only new bytes are scanned).
     ///
-    /// Returns [`Status::Partial`] until the head is complete. The bytes after
-    /// [`Request::head_len`] are not part of the handshake and are left untouched.
+    /// Returns [`Status::NeedMore`] until the head is complete, then [`Status::Progress`]
+    /// consuming the head. The bytes after [`Request::head_len`] are not part of the handshake
+    /// and are left untouched.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Status<Request<'b>>, RequestError> {
         let end = match self.scanner.scan(buf, &self.limits) {
             Ok(Some(end)) => end,
-            Ok(None) => return Ok(Status::Partial),
+            Ok(None) => return Ok(Status::NeedMore { needed: 1 }),
             Err(ScanError::TooLarge) => return Err(RequestError::HeadTooLarge),
             Err(ScanError::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
         };
         let bytes = buf.get(..end).ok_or(RequestError::Malformed)?;
         let request = validate(Head { bytes })?;
         debug!("websocket handshake request, head {} bytes", end);
-        Ok(Status::Complete(request))
+        Ok(Status::Progress { consumed: end, event: request })
     }
 }
 
@@ -340,6 +342,164 @@ impl Accept<'_> {
     }
 }
 
+/// Where a server-side handshake is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase<'r> {
+    /// Reading the request head.
+    Reading,
+    /// The request was reported; the caller's answer is awaited.
+    Answering,
+    /// The answer is owed: a `101` to accept.
+    Accept(Accept<'r>),
+    /// The answer is owed: a refusal, after which the connection closes.
+    Reject(Reject),
+    /// The `101` went out: the connection speaks WebSocket now.
+    Accepted,
+    /// Refused, or the transport ended.
+    Closed,
+}
+
+/// The server side of an HTTP/1.1 opening handshake, a [`Machine`].
+///
+/// 1. [`Server::handle_input`] parses the request ([`RequestParser`]) and reports the valid
+///    [`Request`], consuming its head; a request that fails a check is refused with the status
+///    its [`RequestError`] calls for (queued, then the handshake is closed).
+/// 2. Answer it: [`Server::accept`] with the [`Accept`] that [`Request::accept`] prepares (after
+///    [`Request::check_origin`] and [`Request::select_protocol`]), or [`Server::reject`].
+/// 3. [`Server::poll_transmit`] writes the answer. After a `101` the bytes behind the request
+///    head are WebSocket frames for the server's
+///    [`Connection`](crate::ws::connection::Connection).
+///
+/// `'r` is the lifetime of the strings the answer names (subprotocol, extensions, headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Server<'r> {
+    parser: RequestParser,
+    phase: Phase<'r>,
+}
+
+impl Default for Server<'_> {
+    fn default() -> Self {
+        Server::new(Limits::DEFAULT)
+    }
+}
+
+impl<'r> Server<'r> {
+    /// A handshake that refuses request heads beyond `limits` (`431`).
+    pub const fn new(limits: Limits) -> Self {
+        Server { parser: RequestParser::new(limits), phase: Phase::Reading }
+    }
+
+    /// `true` once the `101` was written: the connection speaks WebSocket.
+    pub fn is_accepted(&self) -> bool {
+        self.phase == Phase::Accepted
+    }
+
+    /// Parses the request: [`Status::NeedMore`] until its head is complete, then
+    /// [`Status::Progress`] with the [`Request`] (the head consumed); [`Status::Blocked`] until
+    /// it is answered, [`Status::Closed`] afterwards.
+    ///
+    /// On `Err` the refusal the error calls for ([`RequestError::reject`]) is queued.
+    pub fn handle_input<'b>(
+        &mut self,
+        now: Instant,
+        input: &'b [u8],
+    ) -> Result<Status<Option<Request<'b>>>, RequestError> {
+        let _ = now;
+        match self.phase {
+            Phase::Reading => {}
+            Phase::Answering | Phase::Accept(_) | Phase::Reject(_) => return Ok(Status::Blocked),
+            Phase::Accepted | Phase::Closed => return Ok(Status::Closed),
+        }
+        match self.parser.parse(input) {
+            Ok(status) => {
+                if let Status::Progress { .. } = status {
+                    self.phase = Phase::Answering;
+                }
+                Ok(status.map(Some))
+            }
+            Err(e) => {
+                self.phase = Phase::Reject(e.reject());
+                Err(e)
+            }
+        }
+    }
+
+    /// Accepts the reported request with `accept` (from [`Request::accept`] or
+    /// [`Request::accept_with`]): the `101` is queued.
+    pub fn accept(&mut self, accept: Accept<'r>) -> Result<(), EncodeError> {
+        self.answer(Phase::Accept(accept))
+    }
+
+    /// Refuses the reported request (a `403` after [`Request::check_origin`], for example): the
+    /// response is queued, then the connection closes.
+    pub fn reject(&mut self, reject: Reject) -> Result<(), EncodeError> {
+        self.answer(Phase::Reject(reject))
+    }
+
+    fn answer(&mut self, phase: Phase<'r>) -> Result<(), EncodeError> {
+        if self.phase != Phase::Answering {
+            return Err(EncodeError::NothingToAnswer);
+        }
+        self.phase = phase;
+        Ok(())
+    }
+
+    /// Writes the answer once it is given: the `101`, or the refusal.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        let _ = now;
+        let (written, next) = match self.phase {
+            Phase::Accept(a) => (a.encode(out), Phase::Accepted),
+            Phase::Reject(r) => (r.encode(out), Phase::Closed),
+            _ => return Ok(None),
+        };
+        let n = written.map_err(|e| match e {
+            EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
+            // Checked when the answer was prepared: only the buffer can be too small.
+            _ => BufferTooSmall { required: usize::MAX },
+        })?;
+        self.phase = next;
+        Ok(Some(n))
+    }
+}
+
+impl<'r> Machine for Server<'r> {
+    type Event<'b> = Request<'b>;
+    type Error = Error;
+
+    fn handle_input<'b>(
+        &mut self,
+        now: Instant,
+        input: &'b mut [u8],
+    ) -> Result<Status<Option<Request<'b>>>, Error> {
+        Server::handle_input(self, now, input).map_err(Error::Request)
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        Server::poll_transmit(self, now, out)
+    }
+
+    /// No timers: `None` (bound the wait with the transport's timeout).
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn connection_lost(&mut self) {
+        self.phase = Phase::Closed;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{MissingOrigin, Reject};
@@ -385,20 +545,20 @@ Sec-WebSocket-Protocol: mqtt\r\n\
             assert_eq!(r.header("origin"), Some(&b"http://example.com"[..]));
             assert_eq!(r.header("Cookie"), None);
         };
-        check(&parse(REQUEST).unwrap().complete().unwrap());
+        check(&parse(REQUEST).unwrap().progress().map(|(r, _)| r).unwrap());
 
         let mut p = RequestParser::default();
         for n in 0..REQUEST.len() {
-            assert_eq!(p.parse(&REQUEST[..n]), Ok(Status::Partial), "at {n}");
+            assert_eq!(p.parse(&REQUEST[..n]), Ok(Status::NeedMore { needed: 1 }), "at {n}");
         }
-        check(&p.parse(REQUEST).unwrap().complete().unwrap());
+        check(&p.parse(REQUEST).unwrap().progress().map(|(r, _)| r).unwrap());
 
         let mut buf = [0u8; 600];
         buf[..REQUEST.len()].copy_from_slice(REQUEST);
         let tail = [0x81, 0x80, 1, 2, 3, 4];
         buf[REQUEST.len()..REQUEST.len() + tail.len()].copy_from_slice(&tail);
         let all = &buf[..REQUEST.len() + tail.len()];
-        let r = parse(all).unwrap().complete().unwrap();
+        let r = parse(all).unwrap().progress().map(|(r, _)| r).unwrap();
         check(&r);
         assert_eq!(&all[r.head_len()..], &tail);
     }
@@ -422,7 +582,7 @@ Sec-WebSocket-Protocol: mqtt\r\n\
 
     fn allowed(replace: &str, with: &str) -> bool {
         let buf = replaced(replace, with);
-        matches!(parse(&buf), Ok(Status::Complete(_)))
+        matches!(parse(&buf), Ok(Status::Progress { .. }))
     }
 
     #[test]
@@ -483,17 +643,17 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         assert_eq!((e, e.reject()), (RequestError::HeadTooLarge, Reject::HeaderFieldsTooLarge));
         // The bound holds while the head is still incomplete.
         let mut p = RequestParser::new(Limits { max_head_len: 100, max_headers: 32 });
-        assert_eq!(p.parse(&[b'a'; 99]), Ok(Status::Partial));
+        assert_eq!(p.parse(&[b'a'; 99]), Ok(Status::NeedMore { needed: 1 }));
         assert_eq!(p.parse(&[b'a'; 100]), Err(RequestError::HeadTooLarge));
         let mut p = RequestParser::new(Limits { max_head_len: 4096, max_headers: 8 });
         assert_eq!(p.parse(REQUEST), Err(RequestError::TooManyHeaders));
         let mut p = RequestParser::new(Limits { max_head_len: REQUEST.len(), max_headers: 9 });
-        assert!(p.parse(REQUEST).unwrap().complete().is_some());
+        assert!(p.parse(REQUEST).unwrap().progress().map(|(r, _)| r).is_some());
     }
 
     #[test]
     fn accept_is_encoded_exactly() {
-        let r = parse(REQUEST).unwrap().complete().unwrap();
+        let r = parse(REQUEST).unwrap().progress().map(|(r, _)| r).unwrap();
         let protocol = r.select_protocol(&["mqtt", "chat"]);
         assert_eq!(protocol, Some("mqtt"));
         let a = r.accept(protocol).unwrap();
@@ -508,7 +668,7 @@ Sec-WebSocket-Protocol: mqtt\r\n\
 
     #[test]
     fn accept_checks_the_servers_choices() {
-        let r = parse(REQUEST).unwrap().complete().unwrap();
+        let r = parse(REQUEST).unwrap().progress().map(|(r, _)| r).unwrap();
         assert_eq!(r.select_protocol(&["MQTT", "v2"]), None);
         assert_eq!(r.accept(Some("MQTT")), Err(EncodeError::ProtocolNotOffered));
         assert_eq!(r.accept_with(None, &["x-bar"], &[]), Err(EncodeError::ExtensionNotOffered));
@@ -554,13 +714,13 @@ Connection: close\r\nContent-Length: 0\r\n\r\n"[..]
 
     #[test]
     fn origin_policy_gives_403() {
-        let r = parse(REQUEST).unwrap().complete().unwrap();
+        let r = parse(REQUEST).unwrap().progress().map(|(r, _)| r).unwrap();
         let ok = OriginPolicy::allow_list(&["http://example.com"]);
         assert_eq!(r.check_origin(&ok), Ok(()));
         let e = r.check_origin(&OriginPolicy::allow_list(&["https://example.com"])).unwrap_err();
         assert_eq!((e, e.reject().code()), (RequestError::OriginNotAllowed, 403));
         let buf = replaced("Origin: http://example.com\r\n", "");
-        let r = parse(&buf).unwrap().complete().unwrap();
+        let r = parse(&buf).unwrap().progress().map(|(r, _)| r).unwrap();
         assert_eq!(r.check_origin(&ok), Ok(()));
         let strict = ok.missing(MissingOrigin::Refuse);
         assert_eq!(r.check_origin(&strict), Err(RequestError::OriginNotAllowed));
@@ -569,9 +729,9 @@ Connection: close\r\nContent-Length: 0\r\n\r\n"[..]
     #[test]
     fn a_new_buffer_restarts_the_scan() {
         let mut p = RequestParser::default();
-        assert_eq!(p.parse(&REQUEST[..50]), Ok(Status::Partial));
+        assert_eq!(p.parse(&REQUEST[..50]), Ok(Status::NeedMore { needed: 1 }));
         // A shorter buffer than already scanned: the caller started over.
-        assert_eq!(p.parse(&REQUEST[..10]), Ok(Status::Partial));
-        assert!(p.parse(REQUEST).unwrap().complete().is_some());
+        assert_eq!(p.parse(&REQUEST[..10]), Ok(Status::NeedMore { needed: 1 }));
+        assert!(p.parse(REQUEST).unwrap().progress().map(|(r, _)| r).is_some());
     }
 }

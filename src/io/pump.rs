@@ -1,0 +1,423 @@
+//! [`Pump`]: the buffer discipline every driver shares, written once and sans-IO.
+//!
+//! A pump owns a [`Machine`], a receive buffer and a transmit buffer (both the caller's). It
+//! decides what the transport has to do next ([`Io`]) and keeps the rules of the run loop:
+//!
+//! - **drain first**: everything the machine owes is collected into the transmit buffer (as many
+//!   packets as fit, so they leave in one write) before it reads, before it hands the machine
+//!   more input and before a command's bytes, so bytes leave in the order the machine made them;
+//! - **need-read**: the machine gets input only when it has unconsumed bytes that it has not
+//!   already called too short ([`Status::NeedMore`]); a step that would need more than the receive
+//!   buffer can ever hold is [`DriverError::ReceiveBufferTooSmall`], never a stall;
+//! - **compaction without `memmove`**: consumed bytes are dropped by moving the unconsumed tail to
+//!   the front just before a read, with a forward copy (no `memmove` linked on a device);
+//! - **`Ok(0)` is the end**: a read of 0 bytes, or a write that takes none, is
+//!   [`DriverError::Eof`], and the machine hears [`Machine::connection_lost`];
+//! - **timeouts**: [`Machine::handle_timeout`] runs when [`Machine::poll_timeout`] is due;
+//! - **a peer's fault is answered before it is reported**: the close frame, DISCONNECT or CONNACK
+//!   the machine queued is written first, then the error comes out.
+//!
+//! The blocking and async drivers ([`blocking`](super::blocking), [`asynch`](super::asynch)) and
+//! [`ws::Stream`](crate::ws::stream::Stream) are thin shells over it: they only perform the
+//! [`Io`] it asks for. A program with its own event loop (non-blocking sockets, `epoll`, an RTOS
+//! queue) drives a pump the same way:
+//!
+//! ```
+//! use mqtt_ws::io::{DriverError, Io, Pump};
+//! use mqtt_ws::time::Instant;
+//! use mqtt_ws::ws::connection::{Config, Connection, Event};
+//!
+//! // A server-side WebSocket connection; the peer's bytes: a masked "Hi" text frame.
+//! let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+//! let mut pump = Pump::new(Connection::server(Config::new()), &mut rx, &mut tx);
+//! let mut wire: &[u8] = &[0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2];
+//! let now = Instant::ZERO;
+//! loop {
+//!     match pump.next(now)? {
+//!         Io::Write => { let n = pump.transmit().len(); pump.sent(n)?; } // socket.write(..)
+//!         Io::Flush => pump.flushed(),
+//!         Io::Read => {
+//!             let buf = pump.receive_buffer();
+//!             let n = wire.len().min(buf.len());
+//!             buf[..n].copy_from_slice(&wire[..n]);
+//!             wire = &wire[n..];
+//!             pump.received(n)?;
+//!         }
+//!         Io::Input => {
+//!             if let Some(Event::Data { data, .. }) = pump.input(now)? {
+//!                 assert_eq!(data, b"Hi");
+//!                 break;
+//!             }
+//!         }
+//!     }
+//! }
+//! # Ok::<(), DriverError<(), mqtt_ws::ws::Error>>(())
+//! ```
+
+use core::ops::Range;
+
+use super::DriverError;
+use crate::machine::{Machine, Status};
+use crate::time::Instant;
+
+/// What the transport must do next for a [`Pump`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Io {
+    /// Write [`Pump::transmit`] (or a part of it) to the transport, then call [`Pump::sent`].
+    Write,
+    /// Everything was written: flush the transport, then call [`Pump::flushed`].
+    Flush,
+    /// Read from the transport into [`Pump::receive_buffer`], then call [`Pump::received`].
+    /// Wait no longer than [`Pump::poll_timeout`].
+    Read,
+    /// Buffered input is ready: call [`Pump::input`].
+    Input,
+}
+
+/// A [`Machine`] with its receive and transmit buffers. See the [module docs](self).
+#[derive(Debug)]
+pub struct Pump<'b, M: Machine> {
+    machine: M,
+    rx: &'b mut [u8],
+    /// Received, not yet consumed: `rx[rx_start..rx_end]`.
+    rx_start: usize,
+    rx_end: usize,
+    /// The bytes the last input step consumed: `rx[last..rx_start]`.
+    last: usize,
+    /// The machine said the buffered bytes are not enough ([`Status::NeedMore`]).
+    need_read: bool,
+    tx: &'b mut [u8],
+    /// Encoded, not yet written: `tx[tx_start..tx_end]`.
+    tx_start: usize,
+    tx_end: usize,
+    /// Bytes were written since the last flush.
+    dirty: bool,
+    /// The machine said `Blocked` and nothing was transmitted or commanded since.
+    blocked: bool,
+    /// The machine said `Closed`, or failed, or the transport ended: no more input.
+    closed: bool,
+    /// A fault of the peer, reported once what the machine owes about it is written.
+    failure: Option<M::Error>,
+}
+
+impl<'b, M: Machine> Pump<'b, M> {
+    /// A pump for `machine` with empty buffers.
+    pub fn new(machine: M, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
+        Self::with_input(machine, rx, 0..0, tx)
+    }
+
+    /// A pump whose `rx[received]` already holds input (bytes that came behind an opening
+    /// handshake read elsewhere); the bytes stay where they are. An out-of-range `received` is
+    /// clamped to the buffer.
+    pub fn with_input(
+        machine: M,
+        rx: &'b mut [u8],
+        received: Range<usize>,
+        tx: &'b mut [u8],
+    ) -> Self {
+        let end = received.end.min(rx.len());
+        let start = received.start.min(end);
+        Pump {
+            machine,
+            rx,
+            rx_start: start,
+            rx_end: end,
+            last: start,
+            need_read: false,
+            tx,
+            tx_start: 0,
+            tx_end: 0,
+            dirty: false,
+            blocked: false,
+            closed: false,
+            failure: None,
+        }
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &M {
+        &self.machine
+    }
+
+    /// The machine, for its commands that write nothing (or use [`Pump::command`]).
+    pub fn machine_mut(&mut self) -> &mut M {
+        &mut self.machine
+    }
+
+    /// Takes the pump apart: the machine and the two buffers.
+    pub fn into_parts(self) -> (M, &'b mut [u8], &'b mut [u8]) {
+        (self.machine, self.rx, self.tx)
+    }
+
+    /// Hands the buffers, with the unconsumed input and the unsent output, to the machine that
+    /// comes next on the same transport: the WebSocket connection after its opening handshake.
+    pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Pump<'b, N> {
+        Pump {
+            machine: f(self.machine),
+            rx: self.rx,
+            rx_start: self.rx_start,
+            rx_end: self.rx_end,
+            last: self.rx_start,
+            need_read: false,
+            tx: self.tx,
+            tx_start: self.tx_start,
+            tx_end: self.tx_end,
+            dirty: self.dirty,
+            blocked: false,
+            closed: false,
+            failure: None,
+        }
+    }
+
+    /// Forgets buffered input and output, for a new transport (a reconnect). The machine is
+    /// left as it is.
+    pub fn reset(&mut self) {
+        self.rx_start = 0;
+        self.rx_end = 0;
+        self.last = 0;
+        self.need_read = false;
+        self.tx_start = 0;
+        self.tx_end = 0;
+        self.dirty = false;
+        self.blocked = false;
+        self.closed = false;
+        self.failure = None;
+    }
+
+    /// When the machine's next timer is due ([`Machine::poll_timeout`]).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.machine.poll_timeout()
+    }
+
+    /// Whether buffered input is ready for the machine (a step needs no read).
+    pub fn has_input(&self) -> bool {
+        !self.need_read && !self.closed && self.failure.is_none()
+    }
+
+    /// The sizes of the receive and transmit buffers.
+    pub fn capacities(&self) -> (usize, usize) {
+        (self.rx.len(), self.tx.len())
+    }
+
+    /// Received bytes the machine has not consumed yet.
+    pub fn buffered(&self) -> usize {
+        self.rx_end - self.rx_start
+    }
+
+    /// The bytes the last [`Pump::input`] step consumed, valid until the next read. A piece of
+    /// WebSocket payload, for example, is their tail.
+    pub fn last_input(&self) -> &[u8] {
+        self.rx.get(self.last..self.rx_start).unwrap_or_default()
+    }
+
+    /// What the transport must do next. Runs the timers that are due and collects what the
+    /// machine owes first.
+    ///
+    /// `Err` ends the connection: [`DriverError::Closed`] once the machine has ended and
+    /// everything it owed was written, a peer's fault once its answer was written.
+    pub fn next<E>(&mut self, now: Instant) -> Result<Io, DriverError<E, M::Error>> {
+        if !self.closed && self.machine.poll_timeout().is_some_and(|t| t <= now) {
+            self.machine.handle_timeout(now).map_err(DriverError::Machine)?;
+        }
+        if let Some(io) = self.next_write(now)? {
+            return Ok(io);
+        }
+        if let Some(e) = self.failure.take() {
+            return Err(DriverError::Machine(e));
+        }
+        if self.closed {
+            return Err(DriverError::Closed);
+        }
+        if self.blocked {
+            return Err(DriverError::Blocked);
+        }
+        if !self.need_read {
+            return Ok(Io::Input);
+        }
+        // Compaction: the unconsumed tail moves to the front (the last input is given up).
+        if self.rx_start > 0 {
+            crate::buf::move_down(self.rx, self.rx_start, self.rx_end, 0);
+            self.rx_end -= self.rx_start;
+            self.rx_start = 0;
+            self.last = 0;
+        }
+        if self.rx_end >= self.rx.len() {
+            return Err(DriverError::ReceiveBufferTooSmall { required: self.rx_end + 1 });
+        }
+        Ok(Io::Read)
+    }
+
+    /// What the transport must do to get everything the machine owes out: [`Io::Write`],
+    /// [`Io::Flush`], or `None` once all is written and flushed.
+    pub fn next_write<E>(&mut self, now: Instant) -> Result<Option<Io>, DriverError<E, M::Error>> {
+        self.collect(now)?;
+        if self.tx_start < self.tx_end {
+            return Ok(Some(Io::Write));
+        }
+        Ok(self.dirty.then_some(Io::Flush))
+    }
+
+    /// Collects owed bytes into the free end of the transmit buffer; `true` when the machine
+    /// owes nothing more, `false` when the rest must wait for a write.
+    fn collect<E>(&mut self, now: Instant) -> Result<bool, DriverError<E, M::Error>> {
+        loop {
+            if self.tx_start == self.tx_end {
+                self.tx_start = 0;
+                self.tx_end = 0;
+            }
+            let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
+            match self.machine.poll_transmit(now, free) {
+                Ok(Some(n)) => {
+                    self.tx_end += n.min(free.len());
+                    self.blocked = false;
+                }
+                Ok(None) => return Ok(true),
+                Err(_) if self.tx_start < self.tx_end => return Ok(false),
+                Err(e) => {
+                    return Err(DriverError::TransmitBufferTooSmall { required: e.required });
+                }
+            }
+        }
+    }
+
+    /// The bytes to write ([`Io::Write`]).
+    pub fn transmit(&self) -> &[u8] {
+        self.tx.get(self.tx_start..self.tx_end).unwrap_or_default()
+    }
+
+    /// `n` bytes of [`Pump::transmit`] were written; 0 means the transport takes no more
+    /// ([`DriverError::Eof`]).
+    pub fn sent<E>(&mut self, n: usize) -> Result<(), DriverError<E, M::Error>> {
+        if n == 0 && self.tx_start < self.tx_end {
+            return Err(self.ended());
+        }
+        self.tx_start = (self.tx_start + n).min(self.tx_end);
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The transport was flushed ([`Io::Flush`]).
+    pub fn flushed(&mut self) {
+        self.dirty = false;
+    }
+
+    /// Where to read into ([`Io::Read`]).
+    pub fn receive_buffer(&mut self) -> &mut [u8] {
+        self.rx.get_mut(self.rx_end..).unwrap_or_default()
+    }
+
+    /// `n` bytes were read into [`Pump::receive_buffer`]; 0 means the peer closed the transport
+    /// ([`DriverError::Eof`]).
+    pub fn received<E>(&mut self, n: usize) -> Result<(), DriverError<E, M::Error>> {
+        if n == 0 {
+            return Err(self.ended());
+        }
+        self.rx_end = (self.rx_end + n).min(self.rx.len());
+        self.need_read = false;
+        Ok(())
+    }
+
+    fn ended<E>(&mut self) -> DriverError<E, M::Error> {
+        self.closed = true;
+        self.machine.connection_lost();
+        match self.failure.take() {
+            Some(e) => DriverError::Machine(e),
+            None => DriverError::Eof,
+        }
+    }
+
+    /// The transport failed with `e`: the machine hears [`Machine::connection_lost`]. Returns
+    /// the error to report: a peer's fault waiting to be reported comes first.
+    pub fn transport_failed<E>(&mut self, e: E) -> DriverError<E, M::Error> {
+        self.closed = true;
+        self.machine.connection_lost();
+        match self.failure.take() {
+            Some(f) => DriverError::Machine(f),
+            None => DriverError::Transport(e),
+        }
+    }
+
+    /// One input step of the machine over the buffered bytes ([`Io::Input`]): the event, if the
+    /// step made one, borrowing the receive buffer until the next call.
+    ///
+    /// `Ok(None)` when the step had nothing to report. A peer's fault is not reported here: the
+    /// next [`Pump::next`] writes what the machine owes about it, then returns it.
+    pub fn input<E>(
+        &mut self,
+        now: Instant,
+    ) -> Result<Option<M::Event<'_>>, DriverError<E, M::Error>> {
+        if self.closed {
+            return Ok(None);
+        }
+        // Computed before the borrow the event takes (it lasts to the end of the function).
+        let unconsumed = self.rx_end - self.rx_start;
+        let capacity = self.rx.len();
+        let Pump {
+            machine, rx, rx_start, rx_end, last, need_read, blocked, closed, failure, ..
+        } = self;
+        let input = rx.get_mut(*rx_start..*rx_end).unwrap_or_default();
+        match machine.handle_input(now, input) {
+            Ok(Status::Progress { consumed, event }) => {
+                *last = *rx_start;
+                *rx_start = (*rx_start + consumed).min(*rx_end);
+                // The machine says when it needs bytes (or has ended), even with none buffered.
+                *need_read = false;
+                Ok(event)
+            }
+            Ok(Status::NeedMore { needed }) => {
+                *need_read = true;
+                let required = unconsumed.saturating_add(needed.max(1));
+                if required > capacity {
+                    return Err(DriverError::ReceiveBufferTooSmall { required });
+                }
+                Ok(None)
+            }
+            Ok(Status::Blocked) => {
+                *blocked = true;
+                Ok(None)
+            }
+            Ok(Status::Closed) => {
+                *closed = true;
+                Ok(None)
+            }
+            Err(e) => {
+                *closed = true;
+                *failure = Some(e);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Runs a command of the machine that writes its bytes into the transmit buffer: `f` gets
+    /// the machine and the free end of the buffer and returns its result and the length it
+    /// wrote. What the machine owed goes first.
+    ///
+    /// `Ok(None)`: write [`Pump::transmit`] first, then call again (the owed bytes, or the
+    /// command, did not fit behind what waits to be written). Commands are all or nothing, so
+    /// `f` runs again then. A peer's fault not yet reported is reported here.
+    pub fn command<R, E>(
+        &mut self,
+        now: Instant,
+        f: &mut impl FnMut(&mut M, &mut [u8]) -> Result<(R, usize), M::Error>,
+    ) -> Result<Option<R>, DriverError<E, M::Error>> {
+        if let Some(e) = self.failure.take() {
+            return Err(DriverError::Machine(e));
+        }
+        if !self.collect(now)? {
+            return Ok(None);
+        }
+        let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
+        let room = free.len();
+        match f(&mut self.machine, free) {
+            Ok((r, n)) => {
+                self.tx_end += n.min(room);
+                self.blocked = false;
+                Ok(Some(r))
+            }
+            // Perhaps only too little room behind the waiting bytes: write them, try again.
+            Err(_) if self.tx_start < self.tx_end => Ok(None),
+            Err(e) => Err(DriverError::Machine(e)),
+        }
+    }
+}

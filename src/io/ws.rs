@@ -1,0 +1,282 @@
+//! The WebSocket layer through a driver: messages, pings and the closing handshake on a
+//! [`Connection`](ws::connection::Connection), and both roles of the opening handshake run to
+//! their end, then handed to the connection (or to a [`Stream`] for MQTT over WebSocket).
+
+use crate::BufferTooSmall;
+use crate::time::Instant;
+use crate::ws::close::CloseCode;
+use crate::ws::connection::{self, MaskKeys, MessageKind};
+use crate::ws::frame::MAX_HEADER_LEN;
+use crate::ws::handshake::{self, Accept, Reject, Request};
+use crate::ws::stream::Stream;
+use crate::ws::{self, Error};
+
+use super::{DriverError, asynch, blocking};
+
+/// Encodes as much of `rest` as fits `out` as the next frame of a `kind` message (the last one
+/// when all of it fits); returns the bytes taken and the frame's length.
+fn fragment<K: MaskKeys>(
+    conn: &mut connection::Connection<K>,
+    out: &mut [u8],
+    kind: MessageKind,
+    rest: &[u8],
+) -> Result<(usize, usize), Error> {
+    let n = rest.len().min(out.len().saturating_sub(MAX_HEADER_LEN));
+    if n == 0 && !rest.is_empty() {
+        return Err(ws::error::UsageError::BufferTooSmall { required: MAX_HEADER_LEN + 1 }.into());
+    }
+    let piece = rest.get(..n).unwrap_or_default();
+    let len = conn.encode_data(out, kind, piece, n == rest.len())?;
+    Ok((n, len))
+}
+
+/// The subprotocol a server accepted, as the string the request offered (so it outlives the
+/// response's bytes).
+fn offered<'a>(offers: &[&'a str], accepted: &handshake::Accepted<'_>) -> Option<&'a str> {
+    let chosen = accepted.protocol()?;
+    offers.iter().copied().find(|o| *o == chosen)
+}
+
+type WsBlocking<'b, T, K> = blocking::Connection<'b, T, connection::Connection<K>>;
+type WsAsync<'b, T, K> = asynch::Connection<'b, T, connection::Connection<K>>;
+type WsResult<R, E> = Result<R, DriverError<E, Error>>;
+type HsResult<R, E> = Result<R, DriverError<E, handshake::Error>>;
+
+impl<'b, T, K> WsBlocking<'b, T, K>
+where
+    T: embedded_io::Read + embedded_io::Write,
+    K: MaskKeys,
+{
+    /// Sends a whole message, in as many frames as the transmit buffer needs.
+    pub fn send(&mut self, now: Instant, kind: MessageKind, data: &[u8]) -> WsResult<(), T::Error> {
+        let mut rest = data;
+        loop {
+            let n = self.queue(now, |c, out| fragment(c, out, kind, rest))?;
+            rest = rest.get(n..).unwrap_or_default();
+            if rest.is_empty() {
+                return self.flush(now);
+            }
+        }
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, now: Instant, text: &str) -> WsResult<(), T::Error> {
+        self.send(now, MessageKind::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, now: Instant, data: &[u8]) -> WsResult<(), T::Error> {
+        self.send(now, MessageKind::Binary, data)
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes).
+    pub fn ping(&mut self, now: Instant, payload: &[u8]) -> WsResult<(), T::Error> {
+        self.command(now, |c, out| Ok(((), c.encode_ping(out, payload)?)))
+    }
+
+    /// Starts the closing handshake with `code` and `reason` and sends the close frame; keep
+    /// polling until [`DriverError::Closed`] (the peer's close frame) or the transport's end.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> WsResult<(), T::Error> {
+        self.command(now, |c, _| c.close(code, reason).map(|()| ((), 0)).map_err(Error::from))
+    }
+
+    /// The connection as an `embedded-io` byte stream over binary messages (MQTT over
+    /// WebSocket), with the buffers and what they hold.
+    pub fn into_stream(self) -> Result<Stream<'b, T, K>, BufferTooSmall> {
+        let (transport, pump) = self.into_parts();
+        Stream::from_pump(transport, pump)
+    }
+}
+
+impl<'b, T, K> WsAsync<'b, T, K>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+    K: MaskKeys,
+{
+    /// Sends a whole message, in as many frames as the transmit buffer needs.
+    pub async fn send(
+        &mut self,
+        now: Instant,
+        kind: MessageKind,
+        data: &[u8],
+    ) -> WsResult<(), T::Error> {
+        let mut rest = data;
+        loop {
+            let n = self.queue(now, |c, out| fragment(c, out, kind, rest)).await?;
+            rest = rest.get(n..).unwrap_or_default();
+            if rest.is_empty() {
+                return self.flush(now).await;
+            }
+        }
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&mut self, now: Instant, text: &str) -> WsResult<(), T::Error> {
+        self.send(now, MessageKind::Text, text.as_bytes()).await
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, now: Instant, data: &[u8]) -> WsResult<(), T::Error> {
+        self.send(now, MessageKind::Binary, data).await
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes).
+    pub async fn ping(&mut self, now: Instant, payload: &[u8]) -> WsResult<(), T::Error> {
+        self.command(now, |c, out| Ok(((), c.encode_ping(out, payload)?))).await
+    }
+
+    /// Starts the closing handshake with `code` and `reason` and sends the close frame; keep
+    /// polling until [`DriverError::Closed`] (the peer's close frame) or the transport's end.
+    pub async fn close(
+        &mut self,
+        now: Instant,
+        code: CloseCode,
+        reason: &str,
+    ) -> WsResult<(), T::Error> {
+        self.command(now, |c, _| c.close(code, reason).map(|()| ((), 0)).map_err(Error::from)).await
+    }
+
+    /// The connection as an `embedded-io-async` byte stream over binary messages (MQTT over
+    /// WebSocket), with the buffers and what they hold.
+    pub fn into_stream(self) -> Result<Stream<'b, T, K>, BufferTooSmall> {
+        let (transport, pump) = self.into_parts();
+        Stream::from_pump(transport, pump)
+    }
+}
+
+impl<'b, 'a, T> blocking::Connection<'b, T, handshake::Client<'a>>
+where
+    T: embedded_io::Read + embedded_io::Write,
+{
+    /// Runs the opening handshake: sends the request, reads and checks the `101` response.
+    /// Returns the subprotocol the server chose (one of those offered). Then
+    /// [`upgrade`](Self::upgrade) to the WebSocket connection.
+    pub fn handshake(&mut self, now: Instant) -> HsResult<Option<&'a str>, T::Error> {
+        let offers = self.machine().request().protocols;
+        loop {
+            if let Some(accepted) = self.poll(now)? {
+                return Ok(offered(offers, &accepted));
+            }
+        }
+    }
+
+    /// The WebSocket connection that follows an accepted handshake, on the same transport and
+    /// buffers (the frames that came behind the response head included).
+    pub fn upgrade<K: MaskKeys>(
+        self,
+        config: connection::Config,
+        keys: K,
+    ) -> blocking::Connection<'b, T, connection::Connection<K>> {
+        self.switch(|_| connection::Connection::client(config, keys))
+    }
+}
+
+impl<'b, 'a, T> asynch::Connection<'b, T, handshake::Client<'a>>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+{
+    /// Runs the opening handshake: sends the request, reads and checks the `101` response.
+    /// Returns the subprotocol the server chose (one of those offered). Then
+    /// [`upgrade`](Self::upgrade) to the WebSocket connection.
+    pub async fn handshake(&mut self, now: Instant) -> HsResult<Option<&'a str>, T::Error> {
+        let offers = self.machine().request().protocols;
+        loop {
+            if let Some(accepted) = self.poll(now).await? {
+                return Ok(offered(offers, &accepted));
+            }
+        }
+    }
+
+    /// The WebSocket connection that follows an accepted handshake, on the same transport and
+    /// buffers (the frames that came behind the response head included).
+    pub fn upgrade<K: MaskKeys>(
+        self,
+        config: connection::Config,
+        keys: K,
+    ) -> asynch::Connection<'b, T, connection::Connection<K>> {
+        self.switch(|_| connection::Connection::client(config, keys))
+    }
+}
+
+impl<'b, 'r, T> blocking::Connection<'b, T, handshake::Server<'r>>
+where
+    T: embedded_io::Read + embedded_io::Write,
+{
+    /// Runs the opening handshake: reads the request and sends the answer `decide` gives for
+    /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
+    /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
+    /// A request that fails a check is refused with the status it calls for, then reported as
+    /// [`DriverError::Machine`].
+    pub fn handshake(
+        &mut self,
+        now: Instant,
+        decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
+    ) -> HsResult<bool, T::Error> {
+        let answer = loop {
+            if let Some(request) = self.poll(now)? {
+                break decide(&request);
+            }
+        };
+        let accepted = answer.is_ok();
+        self.command(now, |s, _| {
+            match answer {
+                Ok(a) => s.accept(a),
+                Err(r) => s.reject(r),
+            }
+            .map(|()| ((), 0))
+            .map_err(handshake::Error::from)
+        })?;
+        Ok(accepted)
+    }
+
+    /// The WebSocket connection that follows an accepted handshake, on the same transport and
+    /// buffers (frames the client sent behind its request included).
+    pub fn upgrade(
+        self,
+        config: connection::Config,
+    ) -> blocking::Connection<'b, T, connection::Connection> {
+        self.switch(|_| connection::Connection::server(config))
+    }
+}
+
+impl<'b, 'r, T> asynch::Connection<'b, T, handshake::Server<'r>>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write,
+{
+    /// Runs the opening handshake: reads the request and sends the answer `decide` gives for
+    /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
+    /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
+    /// A request that fails a check is refused with the status it calls for, then reported as
+    /// [`DriverError::Machine`].
+    pub async fn handshake(
+        &mut self,
+        now: Instant,
+        decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
+    ) -> HsResult<bool, T::Error> {
+        let answer = loop {
+            if let Some(request) = self.poll(now).await? {
+                break decide(&request);
+            }
+        };
+        let accepted = answer.is_ok();
+        self.command(now, |s, _| {
+            match answer {
+                Ok(a) => s.accept(a),
+                Err(r) => s.reject(r),
+            }
+            .map(|()| ((), 0))
+            .map_err(handshake::Error::from)
+        })
+        .await?;
+        Ok(accepted)
+    }
+
+    /// The WebSocket connection that follows an accepted handshake, on the same transport and
+    /// buffers (frames the client sent behind its request included).
+    pub fn upgrade(
+        self,
+        config: connection::Config,
+    ) -> asynch::Connection<'b, T, connection::Connection> {
+        self.switch(|_| connection::Connection::server(config))
+    }
+}
