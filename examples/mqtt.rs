@@ -269,7 +269,7 @@ where
     loop {
         match conn.poll(now()).map_err(fail)? {
             Some(Event::Connected(_)) => break,
-            Some(Event::Refused { reason, .. }) => {
+            Some(Event::Refused { reason_code: reason, .. }) => {
                 return Err(format!(
                     "the broker refused the connection: {reason:?} (0x{:02X})",
                     reason.code()
@@ -308,13 +308,13 @@ where
                 }
             }
             match conn.poll(now()).map_err(fail)? {
-                Some(Event::Published { reason, .. }) => {
+                Some(Event::Published { reason_code: reason, .. }) => {
                     done += 1;
                     if reason.is_error() {
                         return Err(format!("the broker refused the message: {reason:?}"));
                     }
                 }
-                Some(Event::Disconnected { reason, .. }) => {
+                Some(Event::Disconnected { reason_code: reason, .. }) => {
                     return Err(format!("the broker disconnected: {reason:?}"));
                 }
                 _ => {}
@@ -344,7 +344,7 @@ where
                     let _ = writeln!(out);
                     let _ = out.flush();
                 }
-                Some(Event::Disconnected { reason, .. }) => {
+                Some(Event::Disconnected { reason_code: reason, .. }) => {
                     return Err(format!("the broker disconnected: {reason:?}"));
                 }
                 _ => {}

@@ -15,7 +15,8 @@ use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{Qos, ReasonCode};
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
-use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
+use mqtt_ws::Status;
 use mqtt_ws::ws::stream::Stream;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -73,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{} {}", m.topic, String::from_utf8_lossy(m.payload));
                 break;
             }
-            Some(Event::Refused { reason, .. } | Event::Disconnected { reason, .. }) => {
+            Some(Event::Refused { reason_code: reason, .. } | Event::Disconnected { reason_code: reason, .. }) => {
                 return Err(format!("broker: {reason:?}").into());
             }
             _ => {}

@@ -7,7 +7,8 @@
 
 use core::num::{NonZeroU16, NonZeroU32};
 
-use mqtt_ws::mqtt::packet::{self, Connect, DecodeOptions, Packet, Publish, QosPid, Status, Will};
+use mqtt_ws::mqtt::packet::{self, Connect, DecodeOptions, Packet, Publish, QosPid, Will};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{PayloadFormat, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{EncodeError, PacketId, Qos, Version};
 
@@ -72,11 +73,11 @@ fn main() -> Result<(), EncodeError> {
     let mut rest = &wire[..len];
     while !rest.is_empty() {
         match packet::decode(rest, &options) {
-            Ok(Status::Complete((packet, used))) => {
+            Ok(Status::Progress { consumed: used, event: packet }) => {
                 print(&packet);
                 rest = &rest[used..];
             }
-            Ok(Status::Partial { needed }) => {
+            Ok(Status::NeedMore { needed }) => {
                 println!("need {needed} more bytes");
                 break;
             }

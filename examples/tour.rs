@@ -24,7 +24,8 @@ use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, Status as WsStatus};
-use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, RequestParser, Status};
+use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, RequestParser};
+use mqtt_ws::Status;
 
 const VERSION: Version = Version::V5;
 
@@ -241,11 +242,11 @@ fn receive<K: MaskKeys>(
     let mut rest = &payload[..];
     while !rest.is_empty() {
         match packet::decode(rest, &options)? {
-            MqttStatus::Complete((p, used)) => {
+            MqttStatus::Progress { consumed: used, event: p } => {
                 on_packet(&p);
                 rest = &rest[used..];
             }
-            MqttStatus::Partial { needed } => return Err(format!("{needed} bytes missing").into()),
+            MqttStatus::NeedMore { needed } => return Err(format!("{needed} bytes missing").into()),
         }
     }
     Ok(())

@@ -13,7 +13,8 @@ use std::io::{self, Read};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
+use mqtt_ws::Status;
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -19,9 +19,8 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{
-    Config, Connection, Event, MaskKeys, MessageKind, NoMasking, State, Status,
-};
+use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, NoMasking, State};
+use mqtt_ws::Status;
 use mqtt_ws::ws::handshake::OriginPolicy;
 use ws_util::ServerHandshake;
 

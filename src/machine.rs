@@ -107,7 +107,8 @@ pub trait Machine {
     type Error: core::error::Error;
 
     /// Consumes at most one unit (packet, frame, head, or a piece of a large one) from the front
-    /// of `input`. See [`Status`].
+    /// of `input`. See [`Status`]. An empty `input` changes nothing: the answer tells what the
+    /// machine waits for ([`Status::NeedMore`], [`Status::Blocked`] or [`Status::Closed`]).
     fn handle_input<'a>(
         &mut self,
         now: Instant,

@@ -3,7 +3,7 @@
 //! `#[ignore]`d: run through `scripts/broker`, which starts Mosquitto and passes its ports in
 //! `MQTT_TCP_PORT` and `MQTT_WS_PORT`:
 //! `scripts/broker cargo test --all-features --test broker_mosquitto -- --ignored`.
-#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "std", feature = "ws"))]
 
 use std::net::TcpStream;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
@@ -18,8 +18,9 @@ use mqtt_ws::mqtt::packet::{Subscription, SubscriptionOptions, Will};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
-use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
-use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+use mqtt_ws::io::blocking;
+use mqtt_ws::ws::connection::Config as WsConfig;
+use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
 use mqtt_ws::ws::stream::Stream;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +31,8 @@ enum Kind {
 
 type Keys = Box<dyn FnMut() -> [u8; 4] + Send>;
 type Store = SliceStore<'static, 64>;
-type TcpConn = Connection<'static, StdIo<TcpStream>, Store>;
-type WsConn = Connection<'static, Stream<'static, StdIo<TcpStream>, Keys>, Store>;
+type TcpConn = Connection<'static, StdIo<TcpStream>, Client<Store>>;
+type WsConn = Connection<'static, Stream<'static, StdIo<TcpStream>, Keys>, Client<Store>>;
 
 enum Link {
     Tcp(Box<TcpConn>),
@@ -61,7 +62,7 @@ fn own(e: Event<'_>) -> Ev {
     match e {
         Event::Connected(c) => Ev::Connected(c.session_present),
         Event::Message(m) => Ev::Message {
-            topic: m.topic.into(),
+            topic: m.topic.to_string(),
             payload: m.payload.into(),
             qos: m.qos,
             retain: m.retain,
@@ -70,7 +71,7 @@ fn own(e: Event<'_>) -> Ev {
             correlation: m.correlation_data().map(Vec::from),
             sub_ids: m.subscription_identifiers().map(|i| i.get()).collect(),
         },
-        Event::Published { packet_id, reason, .. } => Ev::Published(packet_id.get(), reason),
+        Event::Published { packet_id, reason_code: reason, .. } => Ev::Published(packet_id.get(), reason),
         Event::Subscribed { reason_codes, .. } => Ev::Subscribed(reason_codes.iter().collect()),
         other => Ev::Other(format!("{other:?}")),
     }
@@ -93,7 +94,7 @@ fn clock() -> Instant {
     Instant::from_millis(start.elapsed().as_millis() as u64)
 }
 
-fn err<E: std::fmt::Debug>(e: DriverError<E>) -> String {
+fn err<E: std::fmt::Debug>(e: DriverError<E, mqtt_ws::mqtt::client::Error>) -> String {
     format!("{e:?}")
 }
 
@@ -124,8 +125,8 @@ impl Link {
     /// The client back, for a reconnect over a new transport (the old one is dropped).
     fn into_client(self) -> Client<Store> {
         match self {
-            Link::Tcp(c) => c.into_parts().1,
-            Link::Ws(c) => c.into_parts().1,
+            Link::Tcp(c) => c.into_machine(),
+            Link::Ws(c) => c.into_machine(),
         }
     }
 
@@ -137,36 +138,21 @@ impl Link {
             }
             Kind::Ws => {
                 let p = port("MQTT_WS_PORT");
-                let mut t = StdIo(tcp(p));
+                let t = StdIo(tcp(p));
                 let host = format!("127.0.0.1:{p}");
-                let mut hs = Handshake::new(
+                let hs = Handshake::new(
                     ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]),
                     [9; 16],
                 )
                 .unwrap();
-                let mut req = vec![0u8; hs.request_len()];
-                hs.encode_request(&mut req).unwrap();
-                embedded_io::Write::write_all(&mut t, &req).unwrap();
-                let rx = leak(8192);
-                let mut got = 0;
-                let head = loop {
-                    match embedded_io::Read::read(&mut t, &mut rx[got..]) {
-                        Ok(0) => panic!("closed during the handshake"),
-                        Ok(n) => got += n,
-                        Err(_) => continue,
-                    }
-                    if let Status::Complete(a) = hs.handle_response(&rx[..got]).unwrap() {
-                        assert_eq!(a.protocol(), Some("mqtt"));
-                        break a.head_len();
-                    }
-                };
+                let mut hs = blocking::Connection::new(t, hs, leak(8192), leak(8192));
+                assert_eq!(hs.handshake(clock).unwrap(), Some("mqtt"));
                 let mut key = 0x1234_5678u32;
                 let keys: Keys = Box::new(move || {
                     key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
                     key.to_le_bytes()
                 });
-                let ws = WsConnection::client(WsConfig::new(), keys);
-                let stream = Stream::new_after_handshake(t, ws, rx, head..got, leak(8192)).unwrap();
+                let stream = hs.upgrade(WsConfig::new(), keys).into_stream().unwrap();
                 Link::Ws(Box::new(Connection::new(stream, client, leak(8192), leak(8192))))
             }
         };

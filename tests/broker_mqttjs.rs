@@ -5,7 +5,7 @@
 //! `#[ignore]`d: `scripts/broker-mqttjs cargo test --all-features --test broker_mqttjs -- --ignored`
 //! installs MQTT.js, starts the broker and passes `MQTTJS_NODE_PATH`, `MQTT_TCP_PORT`,
 //! `MQTT_WS_PORT`.
-#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "std", feature = "ws"))]
 
 use std::io::Read as _;
 use std::net::TcpStream;
@@ -110,7 +110,7 @@ fn mqttjs_and_our_client_exchange_messages() {
     let mut completed = false;
     while !completed {
         assert!(start.elapsed() < StdDuration::from_secs(15), "no PUBCOMP");
-        if let Some(Event::Published { reason, .. }) = conn.poll(now()).unwrap() {
+        if let Some(Event::Published { reason_code: reason, .. }) = conn.poll(now()).unwrap() {
             assert_eq!(reason, ReasonCode::Success);
             completed = true;
         }

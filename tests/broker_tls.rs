@@ -7,22 +7,22 @@
 //! with TLS listeners and passes `MQTT_TLS_PORT`, `MQTT_WSS_PORT`, `MQTT_CAFILE` and
 //! `MQTT_OTHER_CAFILE`:
 //! `scripts/broker cargo test --all-features --test broker_tls -- --ignored`.
-#![cfg(all(feature = "blocking", feature = "tls", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "tls", feature = "ws"))]
 
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
 use embedded_io::{Read, Write};
-use mqtt_ws::io::blocking::Connection;
+use mqtt_ws::io::blocking::{self, Connection};
 use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
 use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{Qos, ReasonCode};
-use mqtt_ws::time::Instant;
+use mqtt_ws::time::{Duration, Instant};
 use mqtt_ws::tls::{TlsError, TlsStream, client_config, rustls};
-use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
-use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+use mqtt_ws::ws::connection::Config as WsConfig;
+use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
 use mqtt_ws::ws::stream::Stream;
 
 type Store = SliceStore<'static, 64>;
@@ -59,47 +59,23 @@ fn tls(port_var: &str, ca_var: &str, name: &str) -> Result<Tls, TlsError> {
 
 /// `wss://`: the WebSocket opening handshake over an established TLS session.
 fn wss(name: &str) -> Stream<'static, Tls, Keys> {
-    let mut t = tls("MQTT_WSS_PORT", "MQTT_CAFILE", name).unwrap();
+    let t = tls("MQTT_WSS_PORT", "MQTT_CAFILE", name).unwrap();
     let host = format!("{name}:{}", port("MQTT_WSS_PORT"));
-    let mut hs =
-        Handshake::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [7; 16]).unwrap();
-    let mut req = vec![0u8; hs.request_len()];
-    hs.encode_request(&mut req).unwrap();
-    t.write_all(&req).unwrap();
-    t.flush().unwrap();
-    let rx = leak(8192);
-    let mut got = 0;
-    let deadline = StdInstant::now() + StdDuration::from_secs(5);
-    let head = loop {
-        assert!(StdInstant::now() < deadline, "no WebSocket handshake response");
-        match t.read(&mut rx[got..]) {
-            Ok(0) => panic!("closed during the WebSocket handshake"),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-            Err(e) => panic!("{e}"),
-        }
-        if let Status::Complete(a) = hs.handle_response(&rx[..got]).unwrap() {
-            assert_eq!(a.protocol(), Some("mqtt"));
-            break a.head_len();
-        }
-    };
+    let hs = Handshake::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [7; 16])
+        .unwrap()
+        .with_deadline(clock() + Duration::from_secs(5));
+    let mut hs = blocking::Connection::new(t, hs, leak(8192), leak(8192));
+    assert_eq!(hs.handshake(clock).unwrap(), Some("mqtt"));
     let mut key = 0x9e37_79b9u32;
     let keys: Keys = Box::new(move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         key.to_le_bytes()
     });
-    Stream::new_after_handshake(
-        t,
-        WsConnection::client(WsConfig::new(), keys),
-        rx,
-        head..got,
-        leak(8192),
-    )
-    .unwrap()
+    hs.upgrade(WsConfig::new(), keys).into_stream().unwrap()
 }
 
 /// Connects a client over `t` and waits for CONNACK.
-fn open<T: Read + Write>(t: T, id: &str) -> Connection<'static, T, Store>
+fn open<T: Read + Write>(t: T, id: &str) -> Connection<'static, T, Client<Store>>
 where
     T::Error: std::fmt::Debug,
 {
@@ -125,7 +101,7 @@ enum Ev {
     Subscribed(Vec<ReasonCode>),
 }
 
-fn next<T: Read + Write>(c: &mut Connection<'static, T, Store>, limit: StdDuration) -> Option<Ev>
+fn next<T: Read + Write>(c: &mut Connection<'static, T, Client<Store>>, limit: StdDuration) -> Option<Ev>
 where
     T::Error: std::fmt::Debug,
 {
@@ -133,7 +109,7 @@ where
     while StdInstant::now() < deadline {
         match c.poll(clock()).unwrap() {
             Some(Event::Message(m)) => return Some(Ev::Message(m.payload.to_vec(), m.qos)),
-            Some(Event::Published { reason, .. }) => return Some(Ev::Published(reason)),
+            Some(Event::Published { reason_code: reason, .. }) => return Some(Ev::Published(reason)),
             Some(Event::Subscribed { reason_codes, .. }) => {
                 return Some(Ev::Subscribed(reason_codes.iter().collect()));
             }
@@ -145,8 +121,8 @@ where
 
 /// Subscribes on `sub`, publishes at QoS 0, 1 and 2 on `publ`, and checks all three arrive.
 fn exchange<P: Read + Write, S: Read + Write>(
-    publ: &mut Connection<'static, P, Store>,
-    sub: &mut Connection<'static, S, Store>,
+    publ: &mut Connection<'static, P, Client<Store>>,
+    sub: &mut Connection<'static, S, Client<Store>>,
     topic: &str,
 ) where
     P::Error: std::fmt::Debug,

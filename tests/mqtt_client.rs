@@ -9,10 +9,8 @@ use mqtt_ws::mqtt::client::{
     Client, Config, ConnectOptions, Error, Event, Outgoing, RemoteFault, SliceStore, State, Store,
     Stored, Timeout, UsageError, request_properties, response_to, server_reference,
 };
-use mqtt_ws::mqtt::packet::{
-    Ack, Auth, ConnAck, DecodeOptions, Disconnect, Packet, PacketType, Publish, QosPid, Status,
-    SubAck, Subscription, UnsubAck,
-};
+use mqtt_ws::mqtt::packet::{Ack, Auth, ConnAck, DecodeOptions, Disconnect, Packet, PacketType, Publish, QosPid, SubAck, Subscription, UnsubAck};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyId};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::{Duration, Instant};
@@ -36,13 +34,13 @@ enum Ev {
     Pong,
 }
 
-fn own(e: Event<'_>) -> Ev {
+fn own<const N: usize>(e: Event<'_, N>) -> Ev {
     match e {
         Event::Connected(c) => Ev::Connected {
             session_present: c.session_present,
             assigned: c.assigned_client_id().map(String::from),
         },
-        Event::Refused { reason, properties } => {
+        Event::Refused { reason_code: reason, properties } => {
             Ev::Refused(reason, server_reference(&properties).map(String::from))
         }
         Event::Message(m) => {
@@ -55,15 +53,15 @@ fn own(e: Event<'_>) -> Ev {
             Ev::Skipped { topic: message.topic.into(), len: payload_len }
         }
         Event::MessageChunk { data, offset, last } => Ev::Chunk { data: data.into(), offset, last },
-        Event::Published { packet_id, reason, .. } => Ev::Published(packet_id.get(), reason),
+        Event::Published { packet_id, reason_code: reason, .. } => Ev::Published(packet_id.get(), reason),
         Event::Subscribed { packet_id, reason_codes, .. } => {
             Ev::Subscribed(packet_id.get(), reason_codes.iter().collect())
         }
         Event::Unsubscribed { packet_id, reason_codes, .. } => {
             Ev::Unsubscribed(packet_id.get(), reason_codes.iter().collect())
         }
-        Event::Auth { reason, .. } => Ev::Auth(reason),
-        Event::Disconnected { reason, properties } => {
+        Event::Auth { reason_code: reason, .. } => Ev::Auth(reason),
+        Event::Disconnected { reason_code: reason, properties } => {
             Ev::Disconnected(reason, server_reference(&properties).map(String::from))
         }
         Event::Pong => Ev::Pong,
@@ -159,20 +157,21 @@ impl Harness {
             self.rx.extend_from_slice(piece);
             loop {
                 match self.client.handle_input(self.now, &self.rx)? {
-                    Status::Partial { needed } => {
+                    Status::NeedMore { needed } => {
                         assert!(needed >= 1);
                         break;
                     }
-                    Status::Complete(r) => {
-                        assert!(r.consumed > 0 && r.consumed <= self.rx.len());
-                        if let Some(e) = r.event {
+                    Status::Progress { consumed, event } => {
+                        assert!(consumed > 0 && consumed <= self.rx.len());
+                        if let Some(e) = event {
                             events.push(own(e));
                         }
-                        self.rx.drain(..r.consumed);
+                        self.rx.drain(..consumed);
                         if self.rx.is_empty() {
                             break;
                         }
                     }
+                    status => panic!("{status:?}"),
                 }
             }
         }
@@ -203,11 +202,11 @@ impl Harness {
 
     fn decode<'b>(&self, bytes: &'b [u8]) -> Packet<'b> {
         match mqtt_ws::mqtt::packet::decode(bytes, &DecodeOptions::new(self.version)).unwrap() {
-            Status::Complete((p, n)) => {
+            Status::Progress { consumed: n, event: p } => {
                 assert_eq!(n, bytes.len());
                 p
             }
-            Status::Partial { .. } => panic!("partial"),
+            other => panic!("{other:?}"),
         }
     }
 }
@@ -554,10 +553,10 @@ fn trailing_bytes_are_left_untouched() {
     let len = bytes.len();
     bytes.extend_from_slice(&[0x30, 0x05, 0x00]); // the start of the next packet
     match h.client.handle_input(h.now, &bytes).unwrap() {
-        Status::Complete(r) => assert_eq!(r.consumed, len),
+        Status::Progress { consumed, .. } => assert_eq!(consumed, len),
         other => panic!("{other:?}"),
     }
-    assert_eq!(h.client.handle_input(h.now, &bytes[len..]).unwrap(), Status::Partial { needed: 4 });
+    assert_eq!(h.client.handle_input(h.now, &bytes[len..]).unwrap(), Status::NeedMore { needed: 4 });
 }
 
 #[test]
@@ -845,6 +844,30 @@ fn aliased(topic: &str, alias: u16) -> Vec<u8> {
     enc(Version::V5, Packet::Publish(p))
 }
 
+/// An event borrows the input only: the client takes commands while a message is held, and a
+/// topic that arrived as an alias alone is still readable after the alias table changes.
+#[test]
+fn a_held_message_leaves_the_client_free() {
+    let mut h = Harness::new();
+    h.connected(&[]);
+    h.feed(&aliased("sensors/1/temp", 1)).unwrap();
+    let input = aliased("", 1);
+    let Status::Progress { event: Some(Event::Message(m)), .. } =
+        h.client.handle_input(h.now, &input).unwrap()
+    else {
+        panic!("a message")
+    };
+    // Reply while holding the message, then change the alias mapping under it.
+    let reply = format!("{}/ack", m.topic);
+    let mut out = [0u8; 128];
+    h.client.publish(h.now, &Outgoing::new(&reply, m.payload), &mut out).unwrap();
+    let remap = aliased("other", 1);
+    let _ = h.client.handle_input(h.now, &remap).unwrap();
+    assert_eq!(m.topic, "sensors/1/temp");
+    assert_eq!(m.topic.as_input(), None);
+    assert_eq!(reply, "sensors/1/temp/ack");
+}
+
 #[test]
 fn incoming_topic_aliases() {
     let mut h = Harness::new();
@@ -1074,10 +1097,8 @@ fn malformed_broker_cases() {
         assert_eq!(disconnect_reason(&h, &out), *reason, "{bytes:?}");
         assert_eq!(h.client.state(), State::Disconnected);
         let mut out = [0u8; 4];
-        assert_eq!(
-            h.client.handle_input(h.now, &[0xD0, 0x00]),
-            Err(Error::Usage(UsageError::NotConnected))
-        );
+        // The connection is over: no more input is read.
+        assert_eq!(h.client.handle_input(h.now, &[0xD0, 0x00]), Ok(Status::Closed));
         assert_eq!(h.client.poll_transmit(h.now, &mut out), Ok(None));
     }
     // Session Present after Clean Start.
@@ -1262,7 +1283,7 @@ fn request_response_helpers() {
     let mut out = [0u8; 64];
     let mut resp = [0u8; 64];
     match h2.client.handle_input(h2.now, &rx).unwrap() {
-        Status::Complete(r) => match r.event {
+        Status::Progress { event, .. } => match event {
             Some(Event::Message(m)) => {
                 let (topic, props) = response_to(&m, &mut out).unwrap().unwrap();
                 assert_eq!(topic, "replies/c1");
@@ -1322,8 +1343,8 @@ fn arbitrary_broker_bytes_never_panic() {
             }
             let end = input.len().min(pos + 64);
             match h.client.handle_input(h.now, &input[pos..end]) {
-                Ok(Status::Complete(r)) => pos += r.consumed,
-                Ok(Status::Partial { .. }) | Err(_) => break,
+                Ok(Status::Progress { consumed, .. }) => pos += consumed,
+                Ok(_) | Err(_) => break,
             }
             let _ = h.drain();
             h.advance(Duration::from_secs(40));

@@ -1,7 +1,7 @@
 //! The async driver over tokio through `embedded-io-adapters`: an in-memory broker on a duplex
 //! pipe (with `poll` cancelled by timeouts while bytes trickle in), and a real Mosquitto broker
 //! (`#[ignore]`d; run through `scripts/broker`).
-#![cfg(all(feature = "async", feature = "std"))]
+#![cfg(all(feature = "mqtt", feature = "std"))]
 
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 

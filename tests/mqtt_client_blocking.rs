@@ -1,7 +1,7 @@
 //! The blocking driver over a scripted in-memory transport on a virtual clock: keep-alive pings
 //! while reads time out, the PINGRESP timeout, end of stream, and a large message streamed
 //! through a small receive buffer.
-#![cfg(feature = "blocking")]
+#![cfg(feature = "mqtt")]
 
 use std::collections::VecDeque;
 
@@ -60,9 +60,9 @@ enum Ev {
 }
 
 fn step(
-    conn: &mut Connection<'_, Script, SliceStore<'_, 4>>,
+    conn: &mut Connection<'_, Script, Client<SliceStore<'_, 4>>>,
     now: Instant,
-) -> Result<Option<Ev>, DriverError<ErrorKind>> {
+) -> Result<Option<Ev>, DriverError<ErrorKind, Error>> {
     Ok(conn.poll(now)?.map(|e| match e {
         Event::Connected(_) => Ev::Connected,
         Event::Pong => Ev::Pong,
@@ -99,7 +99,7 @@ fn keep_alive_through_the_driver() {
     now = now + Duration::from_secs(10);
     assert_eq!(
         step(&mut conn, now).unwrap_err(),
-        DriverError::Mqtt(Error::Timeout(Timeout::PingResp))
+        DriverError::Machine(Error::Timeout(Timeout::PingResp))
     );
 }
 
@@ -110,7 +110,7 @@ fn end_of_stream_is_reported() {
     let mut conn = Connection::new(Script::default(), client, &mut rx, &mut tx);
     conn.connect(Instant::ZERO, &ConnectOptions::new("eof")).unwrap();
     conn.transport().inbound.push_back(None);
-    assert_eq!(step(&mut conn, Instant::ZERO).unwrap_err(), DriverError::Closed);
+    assert_eq!(step(&mut conn, Instant::ZERO).unwrap_err(), DriverError::Eof);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn receive_buffer_smaller_than_configured_is_an_error() {
             break;
         }
     }
-    assert_eq!(result.unwrap_err(), DriverError::ReceiveBufferTooSmall);
+    assert_eq!(result.unwrap_err(), DriverError::ReceiveBufferTooSmall { required: 28 });
 }
 
 /// A transport that takes at most `per_write` bytes per `write` (0: none at all).
@@ -211,6 +211,6 @@ fn short_writes_are_resumed_and_a_write_of_nothing_is_closed() {
     let mut conn = Connection::new(stuck, client, &mut rx, &mut tx);
     assert!(matches!(
         conn.connect(Instant::ZERO, &ConnectOptions::new("c")),
-        Err(DriverError::Closed)
+        Err(DriverError::Eof)
     ));
 }

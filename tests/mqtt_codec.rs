@@ -4,11 +4,8 @@
 
 use core::num::{NonZeroU16, NonZeroU32};
 
-use mqtt_ws::mqtt::packet::{
-    self, Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, FixedHeader, Packet, PacketType,
-    Publish, QosPid, ReasonCodes, RetainHandling, Status, SubAck, Subscribe, Subscription,
-    SubscriptionOptions, UnsubAck, Unsubscribe, Will,
-};
+use mqtt_ws::mqtt::packet::{self, Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, FixedHeader, Packet, PacketType, Publish, QosPid, ReasonCodes, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{
     PayloadFormat, Properties, PropertiesBuilder, Property, PropertyContext, PropertyId,
 };
@@ -34,21 +31,22 @@ fn decode_all_ways<'a>(bytes: &'a [u8], version: Version) -> Packet<'a> {
     let o = opts(version);
     // Whole.
     let (packet, used) = match packet::decode(bytes, &o) {
-        Ok(Status::Complete(x)) => x,
+        Ok(Status::Progress { consumed, event }) => (event, consumed),
         other => panic!("{bytes:02x?}: {other:?}"),
     };
     assert_eq!(used, bytes.len());
     // One byte at a time: Partial until complete, with the exact count once the header is in.
     let header_len = match FixedHeader::decode(bytes, &o).unwrap() {
-        Status::Complete(h) => {
+        Status::Progress { event: h, consumed } => {
             assert_eq!(h.total_len(), bytes.len());
+            assert_eq!(consumed, h.header_len);
             h.header_len
         }
-        Status::Partial { .. } => panic!("no header"),
+        other => panic!("no header: {other:?}"),
     };
     for n in 0..bytes.len() {
         match packet::decode(&bytes[..n], &o) {
-            Ok(Status::Partial { needed }) => {
+            Ok(Status::NeedMore { needed }) => {
                 assert!(needed >= 1);
                 assert!(n + needed <= bytes.len(), "n={n} needed={needed}");
                 if n >= header_len {
@@ -61,7 +59,7 @@ fn decode_all_ways<'a>(bytes: &'a [u8], version: Version) -> Packet<'a> {
     // Trailing bytes are left untouched (and not looked at).
     let mut long = bytes.to_vec();
     long.extend_from_slice(&[0xFF, 0x00, 0x12]);
-    let (again, used) = packet::decode(&long, &o).unwrap().complete().unwrap();
+    let (again, used) = packet::decode(&long, &o).unwrap().progress().unwrap();
     assert_eq!(used, bytes.len());
     assert_eq!(again, packet);
     packet
@@ -87,7 +85,7 @@ fn check_encode(bytes: &[u8], version: Version, p: &Packet<'_>) {
     );
     assert!(small.iter().all(|&b| b == 0x55));
     // Decode the encoding again.
-    let (back, _) = packet::decode(&out, &opts(version)).unwrap().complete().unwrap();
+    let (back, _) = packet::decode(&out, &opts(version)).unwrap().progress().unwrap();
     assert_eq!(&back, p);
 }
 
@@ -364,12 +362,12 @@ fn publish_streaming_head() {
     let o = opts(V5);
     for n in 0..head_len {
         match Publish::decode_head(&full[..n], &o).unwrap() {
-            Status::Partial { needed } => assert!(n + needed <= head_len, "n={n}"),
-            Status::Complete(_) => panic!("complete at {n}"),
+            Status::NeedMore { needed } => assert!(n + needed <= head_len, "n={n}"),
+            other => panic!("{other:?} at {n}"),
         }
     }
     for n in [head_len, head_len + 1, total] {
-        let h = Publish::decode_head(&full[..n], &o).unwrap().complete().unwrap();
+        let h = Publish::decode_head(&full[..n], &o).unwrap().progress().unwrap().0;
         assert_eq!(h.head_len, head_len);
         assert_eq!(h.payload_len, payload.len());
         assert_eq!(h.publish, Publish { payload: b"", ..p });
@@ -377,7 +375,7 @@ fn publish_streaming_head() {
     // Large remaining length needs only the head in the buffer: 256 MiB.
     let big = 256 * 1024 * 1024 - 64;
     let n = p.encode_head(V5, big, &mut head).unwrap();
-    let h = Publish::decode_head(&head[..n], &o).unwrap().complete().unwrap();
+    let h = Publish::decode_head(&head[..n], &o).unwrap().progress().unwrap().0;
     assert_eq!(h.payload_len, big);
     // Not a PUBLISH.
     assert_eq!(Publish::decode_head(&[0xC0, 0x00], &o), Err(DecodeError::UnexpectedPacketType));
@@ -600,7 +598,7 @@ fn packet_too_large_from_fixed_header() {
     // Exactly at the limit is fine.
     let mut b = vec![0x30, 97, 0x00, 0x01, b'a'];
     b.resize(99, 0);
-    assert_eq!(packet::decode(&b, &o.with_max_packet_size(99)).unwrap().complete().unwrap().1, 99);
+    assert_eq!(packet::decode(&b, &o.with_max_packet_size(99)).unwrap().progress().unwrap().1, 99);
     assert_eq!(packet::decode(&b, &o.with_max_packet_size(98)), Err(DecodeError::PacketTooLarge));
 }
 
@@ -991,12 +989,12 @@ fn every_malformed_prefix_is_partial_or_error_never_panic() {
                 for ver in [V3, V5] {
                     let _ = packet::decode(&m, &opts(ver));
                     let _ = Publish::decode_head(&m, &opts(ver));
-                    if let Ok(Status::Complete((p, _))) = packet::decode(&m, &opts(ver)) {
+                    if let Ok(Status::Progress { consumed: _, event: p }) = packet::decode(&m, &opts(ver)) {
                         // Whatever decodes re-encodes to something that decodes to the same.
                         let mut out = vec![0u8; m.len() + 8];
                         if let Ok(n) = p.encode(ver, &mut out) {
                             let (q, used) =
-                                packet::decode(&out[..n], &opts(ver)).unwrap().complete().unwrap();
+                                packet::decode(&out[..n], &opts(ver)).unwrap().progress().unwrap();
                             assert_eq!(used, n);
                             assert_eq!(q, p);
                         }
@@ -1141,7 +1139,7 @@ fn decode_stream(bytes: &[u8], version: Version) -> Vec<Packet<'_>> {
     let mut rest = bytes;
     let mut packets = Vec::new();
     while !rest.is_empty() {
-        let (p, used) = packet::decode(rest, &opts(version)).unwrap().complete().unwrap();
+        let (p, used) = packet::decode(rest, &opts(version)).unwrap().progress().unwrap();
         let mut out = vec![0u8; used];
         assert_eq!(p.encode(version, &mut out), Ok(used), "{p:?}");
         assert_eq!(out, &rest[..used], "{p:?}");
@@ -1314,18 +1312,19 @@ fn streaming_receive_through_a_small_buffer() {
             streaming = if left == take { None } else { Some(left - take) };
         } else {
             match FixedHeader::decode(&buf[..filled], &o).unwrap() {
-                Status::Partial { .. } => {}
-                Status::Complete(h) if h.total_len() <= BUF => {
-                    if let Status::Complete((p, len)) = packet::decode(&buf[..filled], &o).unwrap()
+                Status::NeedMore { .. } | Status::Blocked | Status::Closed => {}
+                Status::Progress { event: h, .. } if h.total_len() <= BUF => {
+                    if let Status::Progress { consumed: len, event: p } = packet::decode(&buf[..filled], &o).unwrap()
                     {
                         assert_eq!(p, Packet::PingResp);
                         pings += 1;
                         used = len;
                     }
                 }
-                Status::Complete(h) => {
+                Status::Progress { event: h, .. } => {
                     assert_eq!(h.packet_type, PacketType::Publish);
-                    if let Status::Complete(ph) = Publish::decode_head(&buf[..filled], &o).unwrap()
+                    if let Status::Progress { event: ph, .. } =
+                        Publish::decode_head(&buf[..filled], &o).unwrap()
                     {
                         assert_eq!(ph.publish.topic, "files/firmware");
                         assert_eq!(

@@ -146,7 +146,7 @@ impl<'s> Pair<'s> {
                 }
                 let r = match self.client.handle_input(self.now, &input) {
                     Ok(CStatus::Complete(r)) => r,
-                    Ok(CStatus::Partial { .. }) => {
+                    Ok(CStatus::NeedMore { .. }) => {
                         self.to_client = input;
                         break;
                     }
@@ -161,7 +161,7 @@ impl<'s> Pair<'s> {
                         Some(Seen::ClientPublished(packet_id))
                     }
                     Some(CEvent::Subscribed { .. }) => Some(Seen::ClientSubscribed),
-                    Some(CEvent::Disconnected { reason, .. }) => {
+                    Some(CEvent::Disconnected { reason_code: reason, .. }) => {
                         Some(Seen::ClientDisconnected(reason))
                     }
                     Some(CEvent::Pong) => Some(Seen::ClientPong),

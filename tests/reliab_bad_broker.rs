@@ -2,7 +2,7 @@
 //! closes mid-packet. The reconnecting driver (`io::blocking::Reconnecting`) reports each as a
 //! typed error, reconnects by itself to a well-behaved connection, never panics and never hangs
 //! beyond the CONNACK timeout or keep alive + PINGRESP timeout.
-#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "std", feature = "ws"))]
 
 mod common_reliab;
 
@@ -62,7 +62,7 @@ type Link = Reconnecting<
     'static,
     StdIo<TcpStream>,
     Box<dyn FnMut() -> Result<StdIo<TcpStream>, String>>,
-    SliceStore<'static, 8>,
+    Client<SliceStore<'static, 8>>,
 >;
 
 fn link(port: u16, keep_alive: u16) -> Link {
@@ -80,7 +80,7 @@ fn link(port: u16, keep_alive: u16) -> Link {
 
 /// Polls until the driver is connected after at least one lost connection; returns the
 /// errors seen and how long the first one took to show.
-fn until_reconnected(link: &mut Link) -> (Vec<DriverError<std::io::Error>>, StdDuration) {
+fn until_reconnected(link: &mut Link) -> (Vec<DriverError<std::io::Error, Error>>, StdDuration) {
     let start = StdInstant::now();
     let (mut errors, mut first) = (Vec::new(), None);
     loop {
@@ -101,7 +101,7 @@ fn until_reconnected(link: &mut Link) -> (Vec<DriverError<std::io::Error>>, StdD
 
 /// Polls until the driver is connected, at most 8 s after `start`.
 fn until_connected<T, C, CE>(
-    l: &mut Reconnecting<'_, '_, T, C, SliceStore<'_, 8>>,
+    l: &mut Reconnecting<'_, '_, T, C, Client<SliceStore<'_, 8>>>,
     start: StdInstant,
 ) where
     T: embedded_io::Read + embedded_io::Write,
@@ -117,9 +117,9 @@ fn until_connected<T, C, CE>(
     }
 }
 
-fn remote(e: &DriverError<std::io::Error>) -> Option<RemoteFault> {
+fn remote(e: &DriverError<std::io::Error, Error>) -> Option<RemoteFault> {
     match e {
-        DriverError::Mqtt(Error::Remote(r)) => Some(r.fault),
+        DriverError::Machine(Error::Remote(r)) => Some(r.fault),
         _ => None,
     }
 }
@@ -176,7 +176,7 @@ fn a_stall_before_connack_ends_at_the_connect_timeout() {
     })]);
     let mut l = link(port, 0);
     let (errors, took) = until_reconnected(&mut l);
-    assert!(matches!(errors[0], DriverError::Mqtt(Error::Timeout(Timeout::ConnAck))), "{errors:?}");
+    assert!(matches!(errors[0], DriverError::Machine(Error::Timeout(Timeout::ConnAck))), "{errors:?}");
     assert!(took < StdDuration::from_millis(300 + 700), "{took:?}");
 }
 
@@ -193,7 +193,7 @@ fn a_stall_after_connack_ends_within_keep_alive_and_pingresp_timeout() {
     let mut l = link(port, 1);
     let (errors, took) = until_reconnected(&mut l);
     assert!(
-        matches!(errors[0], DriverError::Mqtt(Error::Timeout(Timeout::PingResp))),
+        matches!(errors[0], DriverError::Machine(Error::Timeout(Timeout::PingResp))),
         "{errors:?}"
     );
     // Keep alive 1 s + PINGRESP timeout 0.3 s, plus the poll tick and a loaded machine.
@@ -208,7 +208,7 @@ fn a_close_mid_connack_is_end_of_stream_then_reconnect() {
     })]);
     let mut l = link(port, 0);
     let (errors, _) = until_reconnected(&mut l);
-    assert!(matches!(errors[0], DriverError::Closed), "{errors:?}");
+    assert!(matches!(errors[0], DriverError::Eof), "{errors:?}");
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn a_close_mid_publish_is_end_of_stream_then_reconnect() {
     })]);
     let mut l = link(port, 0);
     let (errors, _) = until_reconnected(&mut l);
-    assert!(matches!(errors[0], DriverError::Closed), "{errors:?}");
+    assert!(matches!(errors[0], DriverError::Eof), "{errors:?}");
 }
 
 #[test]
@@ -344,7 +344,7 @@ async fn the_async_driver_reconnects_after_a_close_and_garbage() {
             _ => {}
         }
     }
-    assert_eq!(errors[0], "Closed");
+    assert_eq!(errors[0], "Eof");
     assert!(errors[1].contains("Decode"), "{errors:?}");
     assert_eq!(l.connects(), 3);
 }

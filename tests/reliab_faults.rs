@@ -17,7 +17,7 @@
 //! the client, having already sent PUBCOMP for that Packet Identifier, must treat as a new
 //! message (MQTT 5.0 §4.3.3), and delivers twice. The broker's log shows `Received PUBREC`,
 //! then `Sending PUBREL` on each reconnect, then `Sending PUBLISH (d1 ...)` with the same id.
-#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "std", feature = "ws"))]
 
 mod common_reliab;
 
@@ -78,7 +78,7 @@ fn driver<'o, T: Read + Write, C: FnMut() -> Result<T, String>>(
     mut open: C,
     opts: ConnectOptions<'o>,
     seed: u32,
-) -> Reconnecting<'static, 'o, T, C, Store, RX> {
+) -> Reconnecting<'static, 'o, T, C, Client<Store, RX>> {
     let first = loop {
         match open() {
             Ok(t) => break t,
@@ -116,11 +116,11 @@ fn publisher<T: Read + Write, C: FnMut() -> Result<T, String>>(
             let payload = next.to_be_bytes();
             match link.publish(clock(), &Outgoing::new(topic, &payload).qos(qos)) {
                 Ok(_) => next += 1,
-                Err(DriverError::Mqtt(client::Error::Usage(UsageError::ReceiveMaximumReached))) => {
+                Err(DriverError::Machine(client::Error::Usage(UsageError::ReceiveMaximumReached))) => {
                     break;
                 }
-                Err(DriverError::Mqtt(client::Error::Usage(UsageError::NotConnected))) => break,
-                Err(DriverError::Transport(_) | DriverError::Closed) => break,
+                Err(DriverError::Machine(client::Error::Usage(UsageError::NotConnected))) => break,
+                Err(DriverError::Transport(_) | DriverError::Closed | DriverError::Eof) => break,
                 Err(e) => panic!("publish: {e:?}"),
             }
         }
@@ -130,7 +130,7 @@ fn publisher<T: Read + Write, C: FnMut() -> Result<T, String>>(
                 debug(id, &error);
                 report.lost += 1
             }
-            Step::Event(Event::Refused { reason, .. }) => panic!("refused: {reason:?}"),
+            Step::Event(Event::Refused { reason_code: reason, .. }) => panic!("refused: {reason:?}"),
             Step::Event(e) => debug(id, &e),
             _ => {}
         }
@@ -192,7 +192,7 @@ fn subscriber<T: Read + Write, C: FnMut() -> Result<T, String>>(
                     panic!("QoS 2 message {seq} delivered twice");
                 }
             }
-            Step::Event(Event::Refused { reason, .. }) => panic!("refused: {reason:?}"),
+            Step::Event(Event::Refused { reason_code: reason, .. }) => panic!("refused: {reason:?}"),
             _ => {}
         }
         if resubscribe {

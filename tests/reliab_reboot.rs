@@ -12,7 +12,7 @@
 //!
 //! The child publisher is this test binary run again with `RELIAB_REBOOT_CHILD` set.
 //! `#[ignore]`d: run through `scripts/broker`.
-#![cfg(all(feature = "blocking", feature = "std", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "std", feature = "ws"))]
 
 mod common_reliab;
 
@@ -200,7 +200,7 @@ fn reboot_child() {
                     next += 1;
                     burst += 1;
                 }
-                Err(DriverError::Mqtt(client::Error::Usage(
+                Err(DriverError::Machine(client::Error::Usage(
                     UsageError::ReceiveMaximumReached | UsageError::NotConnected,
                 ))) => break,
                 Err(e) => panic!("publish: {e:?}"),
@@ -248,7 +248,8 @@ fn run(qos_name: &str) {
         Connection::new(open_tcp(port("MQTT_TCP_PORT")).unwrap(), client, leak(4096), leak(4096));
     sub.connect(clock(), &ConnectOptions::new(&sub_id)).unwrap();
     let mut st = Tally { counts: vec![0u32; MESSAGES as usize], have: 0, subscribed: false };
-    let pump = |sub: &mut Connection<'static, StdIo<std::net::TcpStream>, _, 64>,
+    type Sub = Client<mqtt_ws::mqtt::client::SliceStore<'static, 8>, 64>;
+    let pump = |sub: &mut Connection<'static, StdIo<std::net::TcpStream>, Sub>,
                 st: &mut Tally| {
         match sub.poll(clock()).expect("the subscriber stays connected") {
             Some(Event::Connected(_)) => {

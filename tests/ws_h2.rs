@@ -7,9 +7,11 @@
 use bytes::Bytes;
 use h2::RecvStream;
 use http::{Method, Request, Response, StatusCode};
+use mqtt_ws::Status;
+use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{
-    Config, Connection, Event, MaskKeys, MessageKind, State, Status as WsStatus,
+    Config, Connection, Event, MaskKeys, MessageKind, State,
 };
 use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
 use mqtt_ws::ws::handshake::{OriginPolicy, ResponseError};
@@ -120,7 +122,7 @@ async fn server(io: DuplexStream) {
             Message::Close(code) => {
                 assert_eq!(code, Some(CloseCode::Normal));
                 // The reply close frame is queued by the connection (RFC 6455 §5.5.1).
-                let n = ws.poll_transmit(&mut out).unwrap().expect("close reply owed");
+                let n = ws.poll_transmit(Instant::ZERO, &mut out).unwrap().expect("close reply owed");
                 send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
                 assert_eq!(ws.state(), State::Closed);
                 return;
@@ -182,7 +184,7 @@ async fn websocket_over_one_http2_stream() {
         assert_eq!(echo, Message::Data(MessageKind::Binary, payload.to_vec()));
     }
     ws.close(CloseCode::Normal, "").unwrap();
-    let n = ws.poll_transmit(&mut out).unwrap().expect("close frame queued");
+    let n = ws.poll_transmit(Instant::ZERO, &mut out).unwrap().expect("close frame queued");
     send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
     let close = next_message(&mut ws, &mut body, &mut rx).await;
     assert_eq!(close, Message::Close(Some(CloseCode::Normal)));
@@ -245,8 +247,8 @@ async fn next_message<K: MaskKeys>(
 ) -> Message {
     let mut message: Option<(MessageKind, Vec<u8>)> = None;
     loop {
-        let (consumed, done) = match ws.handle_input(rx).unwrap() {
-            WsStatus::Progress { consumed, event } => {
+        let (consumed, done) = match ws.handle_input(Instant::ZERO, rx).unwrap() {
+            Status::Progress { consumed, event } => {
                 let done = match event {
                     Some(Event::Data { kind, data, last }) => {
                         message.get_or_insert_with(|| (kind, Vec::new())).1.extend_from_slice(data);
@@ -260,13 +262,13 @@ async fn next_message<K: MaskKeys>(
                 };
                 (consumed, done)
             }
-            WsStatus::NeedMore => {
+            Status::NeedMore { .. } => {
                 let chunk = body.data().await.expect("stream ended inside a frame").unwrap();
                 let _ = body.flow_control().release_capacity(chunk.len());
                 rx.extend_from_slice(&chunk);
                 continue;
             }
-            WsStatus::Closed => panic!("connection closed while a message was awaited"),
+            Status::Closed | Status::Blocked => panic!("connection closed while a message was awaited"),
         };
         rx.drain(..consumed);
         if let Some(m) = done {

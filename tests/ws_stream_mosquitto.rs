@@ -7,19 +7,18 @@
 
 mod common_ws;
 
-use std::io::{Read as _, Write as _};
-
 use embedded_io::{Read, Write};
-use mqtt_ws::io::StdIo;
+use mqtt_ws::io::{DriverError, StdIo, blocking};
+use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{Config, Connection, State};
-use mqtt_ws::ws::handshake::{Client, ClientRequest, Status};
-use mqtt_ws::ws::stream::{Stream, StreamError};
+use mqtt_ws::ws::connection::{Config, State};
+use mqtt_ws::ws::handshake::{Client, ClientRequest};
+use mqtt_ws::ws::stream::Stream;
 
 fn read_exact<T: Read + Write>(
     ws: &mut Stream<'_, T, impl FnMut() -> [u8; 4]>,
     buf: &mut [u8],
-) -> Result<(), StreamError<T::Error>> {
+) -> Result<(), DriverError<T::Error, mqtt_ws::ws::Error>> {
     let mut got = 0;
     while got < buf.len() {
         let n = ws.read(&mut buf[got..])?;
@@ -74,37 +73,24 @@ fn packet(first: u8, body: &[u8]) -> Vec<u8> {
 fn mqtt_over_ws_stream_with_mosquitto() {
     let broker = common_ws::Mosquitto::start("stream");
     let ws_port = broker.ws_port;
-    let mut tcp = broker.connect_ws();
+    let tcp = StdIo(broker.connect_ws());
+    let clock = || Instant::ZERO;
 
-    // Opening handshake on the socket, offering the `mqtt` subprotocol.
+    // Opening handshake through the driver, offering the `mqtt` subprotocol.
     let host = format!("127.0.0.1:{ws_port}");
-    let mut client =
+    let client =
         Client::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [0x3c; 16]).unwrap();
-    let mut out = vec![0u8; client.request_len()];
-    client.encode_request(&mut out).unwrap();
-    tcp.write_all(&out).unwrap();
-    let mut rx = [0u8; 700];
-    let mut received = 0;
-    let head = loop {
-        let n = tcp.read(&mut rx[received..]).unwrap();
-        assert!(n > 0, "mosquitto closed during the handshake");
-        received += n;
-        if let Status::Complete(a) = client.handle_response(&rx[..received]).unwrap() {
-            assert_eq!(a.protocol(), Some("mqtt"));
-            break a.head_len();
-        }
-    };
-
-    let mut tx = [0u8; 1024];
+    let (mut rx, mut tx) = ([0u8; 700], [0u8; 1024]);
+    let mut hs = blocking::Connection::new(tcp, client, &mut rx, &mut tx);
+    assert_eq!(hs.handshake(clock).unwrap(), Some("mqtt"));
     let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let conn = Connection::client(Config::new(), move || {
+    let keys = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         (seed as u32).to_le_bytes()
-    });
-    let mut ws =
-        Stream::new_after_handshake(StdIo(tcp), conn, &mut rx, head..received, &mut tx).unwrap();
+    };
+    let mut ws = hs.upgrade(Config::new(), keys).into_stream().unwrap();
 
     // CONNECT (MQTT 3.1.1, clean session, keep-alive 60 s) -> CONNACK accepted.
     ws.write_all(&packet(0x10, b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x07ws-strm")).unwrap();

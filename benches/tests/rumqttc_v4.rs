@@ -3,10 +3,8 @@
 //! every packet type; both encodings are byte-identical (3.1.1 leaves no choice of form).
 
 use bytes::{Bytes, BytesMut};
-use mqtt_ws::mqtt::packet::{
-    Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid, Status, SubAck,
-    Subscribe, Subscription, UnsubAck, Unsubscribe, Will, decode,
-};
+use mqtt_ws::mqtt::packet::{Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe, Will, decode};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use rumqttc::mqttbytes::v4 as r;
 use rumqttc::mqttbytes::{Protocol, QoS};
@@ -228,11 +226,11 @@ fn cross_check(expected: r::Packet) {
     expected.write(&mut theirs, usize::MAX).expect("rumqttc encodes");
     let theirs: &'static [u8] = leak(theirs.to_vec());
     let back = match decode(theirs, &DecodeOptions::new(Version::V3_1_1)).unwrap() {
-        Status::Complete((p, n)) => {
+        Status::Progress { consumed: n, event: p } => {
             assert_eq!(n, theirs.len());
             p
         }
-        Status::Partial { needed } => panic!("needs {needed} more"),
+        Status::NeedMore { needed } => panic!("needs {needed} more"),
     };
     assert_eq!(from_ours(&back), expected);
     assert_eq!(ours_bytes, theirs, "3.1.1 encodings are identical");

@@ -18,11 +18,8 @@
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{Bytes, BytesMut};
-use mqtt_ws::mqtt::packet::{
-    Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, QosPid, ReasonCodes, RetainHandling,
-    Status, SubAck, Subscribe, SubscribeFilters, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe, UnsubscribeFilters, Will, decode,
-};
+use mqtt_ws::mqtt::packet::{Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, QosPid, ReasonCodes, RetainHandling, SubAck, Subscribe, SubscribeFilters, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeFilters, Will, decode};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use rumqttc::v5::mqttbytes::QoS;
@@ -126,11 +123,11 @@ fn decode_rumqttc(bytes: &[u8]) -> r::Packet {
 
 fn decode_ours(bytes: &'static [u8]) -> Packet<'static> {
     match decode(bytes, &DecodeOptions::new(Version::V5)).expect("mqtt-ws decodes") {
-        Status::Complete((p, n)) => {
+        Status::Progress { consumed: n, event: p } => {
             assert_eq!(n, bytes.len());
             p
         }
-        Status::Partial { needed } => panic!("mqtt-ws wants {needed} more bytes"),
+        Status::NeedMore { needed } => panic!("mqtt-ws wants {needed} more bytes"),
     }
 }
 
@@ -1277,7 +1274,7 @@ fn rumqttc_deviation_short_disconnect() {
             assert_eq!(reported, 3, "rumqttc reports 3 bytes and wrote 4");
             let opts = DecodeOptions::new(Version::V5);
             match decode(&out, &opts) {
-                Ok(Status::Complete((p, 3))) => assert_eq!(p, ours),
+                Ok(Status::Progress { consumed: 3, event: p }) => assert_eq!(p, ours),
                 other => panic!("{other:?}"),
             }
             assert_eq!(decode(&out[3..], &opts), Err(DecodeError::ReservedPacketType));

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant as StdInstant};
 use mqtt_ws::mqtt::client::{
     Client, Config, ConnectOptions as Options, Event, Outgoing, Store, StoreFull, Stored,
 };
-use mqtt_ws::mqtt::packet::{Status, Subscription, Will};
+use mqtt_ws::mqtt::packet::{Subscription, Will};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
@@ -186,7 +187,7 @@ impl MiniClient {
                 let input = std::mem::take(&mut self.input);
                 let step = self.client.handle_input(now, &input).map_err(err);
                 let (consumed, seen) = match step {
-                    Ok(Status::Partial { .. }) => {
+                    Ok(Status::NeedMore { .. }) => {
                         self.input = input;
                         break;
                     }
@@ -236,7 +237,7 @@ impl MiniClient {
 fn see(received: &mut VecDeque<Received>, event: Option<Event<'_>>) -> Seen {
     match event {
         Some(Event::Connected(c)) => Seen::Connected(c.session_present),
-        Some(Event::Refused { reason, .. }) => Seen::Refused(reason),
+        Some(Event::Refused { reason_code: reason, .. }) => Seen::Refused(reason),
         Some(Event::Message(m)) => {
             received.push_back(Received {
                 topic: m.topic.to_owned(),
@@ -247,11 +248,11 @@ fn see(received: &mut VecDeque<Received>, event: Option<Event<'_>>) -> Seen {
             });
             Seen::Message
         }
-        Some(Event::Published { packet_id, reason, .. }) => Seen::Published(packet_id, reason),
+        Some(Event::Published { packet_id, reason_code: reason, .. }) => Seen::Published(packet_id, reason),
         Some(Event::Subscribed { packet_id, reason_codes, .. }) => {
             Seen::Subscribed(packet_id, reason_codes.iter().next())
         }
-        Some(Event::Disconnected { reason, .. }) => Seen::Disconnected(reason),
+        Some(Event::Disconnected { reason_code: reason, .. }) => Seen::Disconnected(reason),
         _ => Seen::Other,
     }
 }

@@ -6,9 +6,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{
-    Config, Connection, Event, MaskKeys, MessageKind, NoMasking, State, Status, TextMessages,
-};
+use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, NoMasking, State, TextMessages};
+use mqtt_ws::Status;
 
 use super::ws_util;
 

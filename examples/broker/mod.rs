@@ -35,9 +35,8 @@ use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::mqtt::packet::{Publish, QosPid, RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
-use mqtt_ws::mqtt::server::{
-    Accept, Availability, Config, Event, Server, Status, UsageError, WillAction,
-};
+use mqtt_ws::mqtt::server::{Accept, Availability, Config, Event, Server, UsageError, WillAction};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::topic::{self, SharedSubscription};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;

@@ -8,7 +8,8 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mqtt_ws::ws::connection::{Connection, Event, MaskKeys, MessageKind, State, Status};
+use mqtt_ws::ws::connection::{Connection, Event, MaskKeys, MessageKind, State};
+use mqtt_ws::Status;
 use mqtt_ws::ws::handshake::{
     Client, ClientRequest, OriginPolicy, RequestError, RequestParser, Status as HsStatus,
 };

@@ -5,7 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Error, Outgoing, SliceStore, State};
-use mqtt_ws::mqtt::packet::{self, DecodeOptions, Status};
+use mqtt_ws::mqtt::packet::{self, DecodeOptions};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::{Qos, Version};
 use mqtt_ws::time::{Duration, Instant};
 
@@ -28,11 +29,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         &[0x20, 0x02, 0x00, 0x00]
     };
-    assert!(matches!(client.handle_input(now, connack), Ok(Status::Complete(_))));
+    assert!(matches!(client.handle_input(now, connack), Ok(Status::Progress { .. })));
     let check_sent = |bytes: &[u8]| {
         let opts = DecodeOptions::new(version);
         match packet::decode(bytes, &opts) {
-            Ok(Status::Complete((_, n))) => assert_eq!(n, bytes.len()),
+            Ok(Status::Progress { consumed: n, event: _ }) => assert_eq!(n, bytes.len()),
             other => panic!("the client sent an invalid packet: {other:?} {bytes:?}"),
         }
     };
@@ -65,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
                     rx.copy_within(used..rx_used, 0);
                     rx_used -= used;
                 }
-                Ok(Status::Partial { needed }) => {
+                Ok(Status::NeedMore { needed }) => {
                     assert!(needed > 0);
                     break;
                 }

@@ -7,12 +7,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use mqtt_ws::mqtt::Version;
-use mqtt_ws::mqtt::packet::{DecodeOptions, Packet, Publish, Status, decode};
+use mqtt_ws::mqtt::packet::{DecodeOptions, Packet, Publish, decode};
+use mqtt_ws::Status;
 
 fuzz_target!(|data: &[u8]| {
     for version in [Version::V5, Version::V3_1_1] {
         let options = DecodeOptions::new(version);
-        let Ok(Status::Complete((packet, used))) = decode(data, &options) else { continue };
+        let Ok(Status::Progress { consumed: used, event: packet }) = decode(data, &options) else { continue };
         assert!(used <= data.len());
         let input = &data[..used];
 
@@ -27,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(packet.encode(version, &mut out), Ok(len));
         let again = match decode(&out, &options) {
-            Ok(Status::Complete((p, n))) => {
+            Ok(Status::Progress { consumed: n, event: p }) => {
                 assert_eq!(n, len);
                 p
             }
@@ -39,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         for cut in [0, 1, used / 2, used.saturating_sub(1)] {
             if cut < used {
                 match decode(&input[..cut], &options) {
-                    Ok(Status::Partial { needed }) => assert!(needed >= 1 && cut + needed <= used),
+                    Ok(Status::NeedMore { needed }) => assert!(needed >= 1 && cut + needed <= used),
                     other => panic!("prefix {cut} of {used}: {other:?}"),
                 }
             }

@@ -11,11 +11,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mqtt_ws::mqtt::packet::{
-    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid,
-    RetainHandling, Status, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
-    Unsubscribe, Will, decode,
-};
+use mqtt_ws::mqtt::packet::{Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, decode};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{EncodeError, PacketId, Qos, ReasonCode, Version};
 
@@ -200,7 +197,7 @@ fn check(packet: &Packet<'_>, version: Version) {
     assert_eq!(packet.encode(version, &mut out), Ok(len));
     let options = DecodeOptions::new(version);
     match decode(&out, &options) {
-        Ok(Status::Complete((decoded, n))) => {
+        Ok(Status::Progress { consumed: n, event: decoded }) => {
             assert_eq!(n, len);
             if version == Version::V5 {
                 assert_eq!(&decoded, packet, "bytes {out:02x?}");

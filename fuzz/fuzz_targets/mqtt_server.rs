@@ -8,7 +8,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mqtt_ws::mqtt::packet::{Publish, QosPid};
-use mqtt_ws::mqtt::server::{Accept, Config, Event, Server, Status};
+use mqtt_ws::mqtt::server::{Accept, Config, Event, Server};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::{PacketId, ReasonCode};
 use mqtt_ws::time::Instant;
 

@@ -7,9 +7,8 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{
-    Config, Connection, MaskKeys, Role, Status, TextMessages, UnmaskedFrames,
-};
+use mqtt_ws::ws::connection::{Config, Connection, MaskKeys, Role, TextMessages, UnmaskedFrames};
+use mqtt_ws::Status;
 
 #[path = "ws_connection_common.rs"]
 mod ws_common;

@@ -1,6 +1,7 @@
 // Shared by the ws_* fuzz targets (included with `#[path]`, not a target itself).
 
-use mqtt_ws::ws::connection::{Connection, Event, MaskKeys, State, Status};
+use mqtt_ws::ws::connection::{Connection, Event, MaskKeys, State};
+use mqtt_ws::Status;
 use mqtt_ws::ws::frame::MAX_HEADER_LEN;
 
 /// Room for any frame a connection owes (a pong or close: header + 125 bytes).

@@ -9,9 +9,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mqtt_ws::ws::connection::{
-    Config, Connection, Event, MaskKeys, MessageKind, Status, TextMessages, UnmaskedFrames,
-};
+use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, TextMessages, UnmaskedFrames};
+use mqtt_ws::Status;
 use mqtt_ws::ws::frame::{FrameHeader, Opcode, Rsv};
 
 fuzz_target!(|data: &[u8]| {

@@ -92,6 +92,12 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
         (self.transport, self.pump)
     }
 
+    /// The machine, for a new driver over a new transport (a client keeps its session for a
+    /// reconnect).
+    pub fn into_machine(self) -> M {
+        self.pump.into_parts().0
+    }
+
     /// Hands transport and buffers (with unconsumed input) to the machine that comes next: the
     /// WebSocket connection after its opening handshake.
     pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Connection<'b, T, N> {

@@ -87,6 +87,8 @@ pub struct Pump<'b, M: Machine> {
     last: usize,
     /// The machine said the buffered bytes are not enough ([`Status::NeedMore`]).
     need_read: bool,
+    /// How many more bytes it said it needs at least.
+    needed: usize,
     tx: &'b mut [u8],
     /// Encoded, not yet written: `tx[tx_start..tx_end]`.
     tx_start: usize,
@@ -124,7 +126,8 @@ impl<'b, M: Machine> Pump<'b, M> {
             rx_start: start,
             rx_end: end,
             last: start,
-            need_read: false,
+            need_read: start == end,
+            needed: 1,
             tx,
             tx_start: 0,
             tx_end: 0,
@@ -159,7 +162,8 @@ impl<'b, M: Machine> Pump<'b, M> {
             rx_start: self.rx_start,
             rx_end: self.rx_end,
             last: self.rx_start,
-            need_read: false,
+            need_read: self.rx_start == self.rx_end,
+            needed: 1,
             tx: self.tx,
             tx_start: self.tx_start,
             tx_end: self.tx_end,
@@ -176,7 +180,8 @@ impl<'b, M: Machine> Pump<'b, M> {
         self.rx_start = 0;
         self.rx_end = 0;
         self.last = 0;
-        self.need_read = false;
+        self.need_read = true;
+        self.needed = 1;
         self.tx_start = 0;
         self.tx_end = 0;
         self.dirty = false;
@@ -217,8 +222,13 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// `Err` ends the connection: [`DriverError::Closed`] once the machine has ended and
     /// everything it owed was written, a peer's fault once its answer was written.
     pub fn next<E>(&mut self, now: Instant) -> Result<Io, DriverError<E, M::Error>> {
-        if !self.closed && self.machine.poll_timeout().is_some_and(|t| t <= now) {
-            self.machine.handle_timeout(now).map_err(DriverError::Machine)?;
+        if !self.closed
+            && self.machine.poll_timeout().is_some_and(|t| t <= now)
+            && let Err(e) = self.machine.handle_timeout(now)
+        {
+            // A deadline passed: what the machine owes about it goes out first.
+            self.closed = true;
+            self.failure = Some(e);
         }
         if let Some(io) = self.next_write(now)? {
             return Ok(io);
@@ -243,7 +253,8 @@ impl<'b, M: Machine> Pump<'b, M> {
             self.last = 0;
         }
         if self.rx_end >= self.rx.len() {
-            return Err(DriverError::ReceiveBufferTooSmall { required: self.rx_end + 1 });
+            let required = self.rx_end.saturating_add(self.needed);
+            return Err(DriverError::ReceiveBufferTooSmall { required });
         }
         Ok(Io::Read)
     }
@@ -350,27 +361,29 @@ impl<'b, M: Machine> Pump<'b, M> {
         if self.closed {
             return Ok(None);
         }
-        // Computed before the borrow the event takes (it lasts to the end of the function).
-        let unconsumed = self.rx_end - self.rx_start;
-        let capacity = self.rx.len();
         let Pump {
-            machine, rx, rx_start, rx_end, last, need_read, blocked, closed, failure, ..
+            machine, rx, rx_start, rx_end, last, need_read, needed, blocked, closed, failure, ..
         } = self;
         let input = rx.get_mut(*rx_start..*rx_end).unwrap_or_default();
         match machine.handle_input(now, input) {
             Ok(Status::Progress { consumed, event }) => {
                 *last = *rx_start;
                 *rx_start = (*rx_start + consumed).min(*rx_end);
-                // The machine says when it needs bytes (or has ended), even with none buffered.
                 *need_read = false;
+                if *rx_start == *rx_end {
+                    // Everything is consumed: ask what the machine waits for now (an empty
+                    // input changes nothing), so a machine that has ended is not read for.
+                    match machine.handle_input(now, &mut []) {
+                        Ok(Status::NeedMore { needed: n }) => (*need_read, *needed) = (true, n),
+                        Ok(Status::Blocked) => *blocked = true,
+                        Ok(Status::Closed) => *closed = true,
+                        _ => {}
+                    }
+                }
                 Ok(event)
             }
-            Ok(Status::NeedMore { needed }) => {
-                *need_read = true;
-                let required = unconsumed.saturating_add(needed.max(1));
-                if required > capacity {
-                    return Err(DriverError::ReceiveBufferTooSmall { required });
-                }
+            Ok(Status::NeedMore { needed: n }) => {
+                (*need_read, *needed) = (true, n.max(1));
                 Ok(None)
             }
             Ok(Status::Blocked) => {

@@ -150,11 +150,15 @@ where
 {
     /// Runs the opening handshake: sends the request, reads and checks the `101` response.
     /// Returns the subprotocol the server chose (one of those offered). Then
-    /// [`upgrade`](Self::upgrade) to the WebSocket connection.
-    pub fn handshake(&mut self, now: Instant) -> HsResult<Option<&'a str>, T::Error> {
+    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock (for the
+    /// deadline of [`handshake::Client::with_deadline`]).
+    pub fn handshake(
+        &mut self,
+        mut now: impl FnMut() -> Instant,
+    ) -> HsResult<Option<&'a str>, T::Error> {
         let offers = self.machine().request().protocols;
         loop {
-            if let Some(accepted) = self.poll(now)? {
+            if let Some(accepted) = self.poll(now())? {
                 return Ok(offered(offers, &accepted));
             }
         }
@@ -177,11 +181,15 @@ where
 {
     /// Runs the opening handshake: sends the request, reads and checks the `101` response.
     /// Returns the subprotocol the server chose (one of those offered). Then
-    /// [`upgrade`](Self::upgrade) to the WebSocket connection.
-    pub async fn handshake(&mut self, now: Instant) -> HsResult<Option<&'a str>, T::Error> {
+    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock (for the
+    /// deadline of [`handshake::Client::with_deadline`]).
+    pub async fn handshake(
+        &mut self,
+        mut now: impl FnMut() -> Instant,
+    ) -> HsResult<Option<&'a str>, T::Error> {
         let offers = self.machine().request().protocols;
         loop {
-            if let Some(accepted) = self.poll(now).await? {
+            if let Some(accepted) = self.poll(now()).await? {
                 return Ok(offered(offers, &accepted));
             }
         }
@@ -206,17 +214,19 @@ where
     /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
     /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
     /// A request that fails a check is refused with the status it calls for, then reported as
-    /// [`DriverError::Machine`].
+    /// [`DriverError::Machine`]. `now` reads the clock (for the deadline of
+    /// [`handshake::Server::with_deadline`]).
     pub fn handshake(
         &mut self,
-        now: Instant,
+        mut now: impl FnMut() -> Instant,
         decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
     ) -> HsResult<bool, T::Error> {
         let answer = loop {
-            if let Some(request) = self.poll(now)? {
+            if let Some(request) = self.poll(now())? {
                 break decide(&request);
             }
         };
+        let now = now();
         let accepted = answer.is_ok();
         self.command(now, |s, _| {
             match answer {
@@ -247,17 +257,19 @@ where
     /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
     /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
     /// A request that fails a check is refused with the status it calls for, then reported as
-    /// [`DriverError::Machine`].
+    /// [`DriverError::Machine`]. `now` reads the clock (for the deadline of
+    /// [`handshake::Server::with_deadline`]).
     pub async fn handshake(
         &mut self,
-        now: Instant,
+        mut now: impl FnMut() -> Instant,
         decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
     ) -> HsResult<bool, T::Error> {
         let answer = loop {
-            if let Some(request) = self.poll(now).await? {
+            if let Some(request) = self.poll(now()).await? {
                 break decide(&request);
             }
         };
+        let now = now();
         let accepted = answer.is_ok();
         self.command(now, |s, _| {
             match answer {

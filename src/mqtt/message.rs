@@ -95,6 +95,13 @@ impl<const N: usize> PartialEq<&str> for Topic<'_, N> {
     }
 }
 
+#[cfg(feature = "std")]
+impl<const N: usize> From<Topic<'_, N>> for std::string::String {
+    fn from(t: Topic<'_, N>) -> Self {
+        t.as_str().into()
+    }
+}
+
 #[cfg(feature = "defmt")]
 impl<const N: usize> defmt::Format for Topic<'_, N> {
     fn format(&self, f: defmt::Formatter<'_>) {

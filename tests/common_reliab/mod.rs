@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use mqtt_ws::io::StdIo;
-use mqtt_ws::time::Instant;
-use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
-use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+use mqtt_ws::io::{StdIo, blocking};
+use mqtt_ws::time::{Duration, Instant};
+use mqtt_ws::ws::connection::Config as WsConfig;
+use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
 use mqtt_ws::ws::stream::Stream;
 
 /// xorshift64*: small, seeded, reproducible.
@@ -74,40 +74,20 @@ pub fn open_tcp(port: u16) -> Result<StdIo<TcpStream>, String> {
 
 /// A WebSocket (subprotocol `mqtt`) to `127.0.0.1:port`, as an embedded-io transport.
 pub fn open_ws(port: u16, seed: u32) -> Result<Ws, String> {
-    let mut t = open_tcp(port)?;
+    let t = open_tcp(port)?;
     let host = format!("127.0.0.1:{port}");
-    let mut hs =
+    let hs =
         Handshake::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [seed as u8; 16])
-            .map_err(|e| format!("{e:?}"))?;
-    let mut req = vec![0u8; hs.request_len()];
-    hs.encode_request(&mut req).map_err(|e| format!("{e:?}"))?;
-    embedded_io::Write::write_all(&mut t, &req).map_err(|e| e.to_string())?;
-    let rx = leak(8192);
-    let mut got = 0;
-    let deadline = StdInstant::now() + StdDuration::from_secs(3);
-    let head = loop {
-        if StdInstant::now() > deadline {
-            return Err("handshake timeout".into());
-        }
-        match embedded_io::Read::read(&mut t, &mut rx[got..]) {
-            Ok(0) => return Err("closed during the handshake".into()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
-            Err(e) => return Err(e.to_string()),
-        }
-        match hs.handle_response(&rx[..got]) {
-            Ok(Status::Complete(a)) => break a.head_len(),
-            Ok(Status::Partial) => {}
-            Err(e) => return Err(format!("{e:?}")),
-        }
-    };
+            .map_err(|e| format!("{e:?}"))?
+            .with_deadline(clock() + Duration::from_secs(3));
+    let mut conn = blocking::Connection::new(t, hs, leak(8192), leak(8192));
+    conn.handshake(clock).map_err(|e| format!("{e:?}"))?;
     let mut key = seed | 1;
     let keys: Keys = Box::new(move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         key.to_le_bytes()
     });
-    let ws = WsConnection::client(WsConfig::new(), keys);
-    Stream::new_after_handshake(t, ws, rx, head..got, leak(8192)).map_err(|e| format!("{e:?}"))
+    conn.upgrade(WsConfig::new(), keys).into_stream().map_err(|e| format!("{e:?}"))
 }
 
 /// Counters of a [`Proxy`].

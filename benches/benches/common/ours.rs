@@ -1,6 +1,7 @@
 //! Our side: mqtt-ws's codec and WebSocket read path, used as a caller uses them.
 
-use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
+use mqtt_ws::Status;
 use mqtt_ws::ws::mask::apply_mask;
 
 /// The server's read path for one text message already in the caller's receive buffer, through
@@ -45,8 +46,8 @@ use mqtt_ws::mqtt::properties::{Properties, Property};
 /// Decodes one MQTT 5.0 packet from the front of `bytes`.
 pub fn mqtt_decode(bytes: &[u8]) -> Packet<'_> {
     match decode(bytes, &DecodeOptions::new(Version::V5)).expect("valid packet") {
-        MqttStatus::Complete((packet, _)) => packet,
-        MqttStatus::Partial { .. } => panic!("incomplete packet"),
+        MqttStatus::Progress { consumed: _, event: packet } => packet,
+        MqttStatus::NeedMore { .. } => panic!("incomplete packet"),
     }
 }
 

@@ -154,14 +154,14 @@ pub fn publish_and_receive<S: Read + Write, R: CryptoRngCore, C: TlsClock>(
                 let subs = [Subscription::new(topic, Qos::AtLeastOnce)];
                 conn.subscribe(now(), &subs, Properties::EMPTY)?;
             }
-            Some(Event::Refused { reason, .. }) => return Err(Error::Refused(reason)),
+            Some(Event::Refused { reason_code: reason, .. }) => return Err(Error::Refused(reason)),
             Some(Event::Subscribed { reason_codes, .. }) => {
                 if let Some(bad) = reason_codes.iter().find(|c| c.is_error()) {
                     return Err(Error::Refused(bad));
                 }
                 conn.publish(now(), &Outgoing::new(topic, payload).qos(Qos::AtLeastOnce))?;
             }
-            Some(Event::Published { reason, .. }) => {
+            Some(Event::Published { reason_code: reason, .. }) => {
                 if reason.is_error() {
                     return Err(Error::Refused(reason));
                 }

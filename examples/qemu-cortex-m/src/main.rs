@@ -139,7 +139,8 @@ fn run(uart: uart::Uart) -> Result<(), &'static str> {
 #[cfg(feature = "ws")]
 fn run(mut uart: uart::Uart) -> Result<(), &'static str> {
     use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
-    use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+    use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
+use mqtt_ws::Status;
     use mqtt_ws::ws::stream::Stream;
 
     let mut rng = Xorshift(0x2545_f491);
@@ -236,7 +237,7 @@ fn session<T: Read + Write>(transport: T) -> Result<(), &'static str> {
                 p.subscribed = true;
                 publish = true;
             }
-            Some(Event::Published { packet_id, reason, .. }) => {
+            Some(Event::Published { packet_id, reason_code: reason, .. }) => {
                 let qos = ids.iter().position(|id| *id == Some(packet_id));
                 hprintln!("ack of QoS {:?} publish: {:?}", qos, reason);
                 if reason.is_error() {
@@ -262,11 +263,11 @@ fn session<T: Read + Write>(transport: T) -> Result<(), &'static str> {
                 }
                 None => hprintln!("PINGRESP (before the idle phase)"),
             },
-            Some(Event::Refused { reason, .. }) => {
+            Some(Event::Refused { reason_code: reason, .. }) => {
                 hprintln!("CONNACK: {:?}", reason);
                 return Err("connection refused");
             }
-            Some(Event::Disconnected { reason, .. }) => {
+            Some(Event::Disconnected { reason_code: reason, .. }) => {
                 hprintln!("DISCONNECT from broker: {:?}", reason);
                 return Err("broker disconnected");
             }

@@ -151,10 +151,10 @@ async fn session(
             }
             Some(Event::Subscribed { .. }) => next_publish = Some(now()),
             Some(Event::Message(m)) => info!("{}: {=[u8]:a} ({})", m.topic, m.payload, m.qos),
-            Some(Event::Published { packet_id, reason, .. }) => {
+            Some(Event::Published { packet_id, reason_code: reason, .. }) => {
                 info!("acknowledged: {} {}", packet_id, reason)
             }
-            Some(Event::Refused { reason, .. } | Event::Disconnected { reason, .. }) => {
+            Some(Event::Refused { reason_code: reason, .. } | Event::Disconnected { reason_code: reason, .. }) => {
                 warn!("broker: {}", reason);
                 return Ok(());
             }

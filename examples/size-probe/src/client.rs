@@ -54,7 +54,8 @@ pub fn exercise(input: &mut [u8], _tx: &mut [u8]) {
 #[cfg(feature = "client-ws")]
 fn over_websocket(mut transport: Opaque<'_>) {
     use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
-    use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest, Status};
+    use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
+use mqtt_ws::Status;
     use mqtt_ws::ws::stream::Stream;
 
     let (mut ws_rx, mut ws_tx) = ([0u8; 512], [0u8; 512]);

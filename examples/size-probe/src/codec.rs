@@ -5,14 +5,15 @@
 use core::hint::black_box;
 
 use mqtt_ws::mqtt::Version;
-use mqtt_ws::mqtt::packet::{DecodeOptions, Publish, Status, decode};
+use mqtt_ws::mqtt::packet::{DecodeOptions, Publish, decode};
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 
 pub fn exercise(input: &[u8], tx: &mut [u8]) {
     let version =
         if black_box(input.first().copied()) == Some(4) { Version::V3_1_1 } else { Version::V5 };
     let options = DecodeOptions::new(version).with_max_packet_size(black_box(u32::MAX));
-    if let Ok(Status::Complete((packet, used))) = decode(input, &options) {
+    if let Ok(Status::Progress { consumed: used, event: packet }) = decode(input, &options) {
         black_box(used);
         black_box(packet.encode(version, tx).ok());
     }

@@ -4,7 +4,8 @@
 
 use core::hint::black_box;
 
-use mqtt_ws::ws::connection::{Config, Connection, MessageKind, Status};
+use mqtt_ws::ws::connection::{Config, Connection, MessageKind};
+use mqtt_ws::Status;
 use mqtt_ws::ws::handshake::{Client, ClientRequest, RequestParser, Status as HsStatus};
 
 pub fn exercise(input: &mut [u8], tx: &mut [u8]) {

@@ -47,8 +47,6 @@ pub enum UsageError {
     PropertiesTooLong,
     /// Topic Alias is set by the client itself (see [`super::Config::outgoing_aliases`]).
     TopicAliasNotAllowed,
-    /// Bytes owed to the server wait in the transmit queue: call `poll_transmit` first.
-    TransmitPending,
     /// AUTH without an authentication method in CONNECT [MQTT-4.12.0-7].
     NoAuthenticationMethod,
 }

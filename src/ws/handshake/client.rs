@@ -168,6 +168,7 @@ pub struct Client<'a> {
     status_checked: bool,
     request_sent: bool,
     done: bool,
+    deadline: Option<Instant>,
 }
 
 impl<'a> Client<'a> {
@@ -185,12 +186,20 @@ impl<'a> Client<'a> {
             status_checked: false,
             request_sent: false,
             done: false,
+            deadline: None,
         })
     }
 
     /// Uses these bounds on the response head instead of [`Limits::DEFAULT`].
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Gives up with [`ResponseError::Timeout`] when the `101` has not arrived by `deadline`
+    /// (see [`Machine::handle_timeout`]).
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 
@@ -425,13 +434,16 @@ impl<'a> Machine for Client<'a> {
         Client::poll_transmit(self, now, out)
     }
 
-    /// No timers: `None` (bound the wait with the transport's timeout).
+    /// The deadline given with [`Client::with_deadline`], until the response is in.
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.deadline.filter(|_| !self.done)
     }
 
-    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Error> {
-        Ok(())
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        match self.poll_timeout() {
+            Some(deadline) if now >= deadline => Err(self.fail(ResponseError::Timeout).into()),
+            _ => Ok(()),
+        }
     }
 
     fn connection_lost(&mut self) {

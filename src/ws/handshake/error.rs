@@ -106,6 +106,9 @@ pub enum Reject {
     /// `431 Request Header Fields Too Large` (RFC 6585 §5): the head exceeds the
     /// [`Limits`](super::Limits).
     HeaderFieldsTooLarge,
+    /// `408 Request Timeout` (RFC 9110 §15.5.9): the request head did not arrive by the
+    /// handshake's deadline.
+    RequestTimeout,
 }
 
 impl Reject {
@@ -116,6 +119,7 @@ impl Reject {
             Reject::Forbidden => 403,
             Reject::UpgradeRequired => 426,
             Reject::HeaderFieldsTooLarge => 431,
+            Reject::RequestTimeout => 408,
         }
     }
 
@@ -126,6 +130,7 @@ impl Reject {
             Reject::Forbidden => "403",
             Reject::UpgradeRequired => "426",
             Reject::HeaderFieldsTooLarge => "431",
+            Reject::RequestTimeout => "408",
         }
     }
 
@@ -136,6 +141,7 @@ impl Reject {
             Reject::Forbidden => "Forbidden",
             Reject::UpgradeRequired => "Upgrade Required",
             Reject::HeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Reject::RequestTimeout => "Request Timeout",
         }
     }
 
@@ -201,6 +207,8 @@ pub enum RequestError {
     /// The `Origin` is refused by the server's [`OriginPolicy`](super::OriginPolicy)
     /// (RFC 6455 §10.2): answer 403.
     OriginNotAllowed,
+    /// The request head did not arrive by the handshake's deadline: answer 408.
+    Timeout,
 }
 
 impl RequestError {
@@ -212,6 +220,7 @@ impl RequestError {
             }
             RequestError::UnsupportedVersion => Reject::UpgradeRequired,
             RequestError::OriginNotAllowed => Reject::Forbidden,
+            RequestError::Timeout => Reject::RequestTimeout,
             _ => Reject::BadRequest,
         }
     }
@@ -244,6 +253,8 @@ pub enum ResponseError {
     /// The server accepted an extension the client did not offer (RFC 6455 §4.1 client
     /// check 5).
     Extension,
+    /// The response head did not arrive by the handshake's deadline.
+    Timeout,
 }
 
 impl core::error::Error for EncodeError {}

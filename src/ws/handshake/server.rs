@@ -375,6 +375,7 @@ enum Phase<'r> {
 pub struct Server<'r> {
     parser: RequestParser,
     phase: Phase<'r>,
+    deadline: Option<Instant>,
 }
 
 impl Default for Server<'_> {
@@ -386,7 +387,15 @@ impl Default for Server<'_> {
 impl<'r> Server<'r> {
     /// A handshake that refuses request heads beyond `limits` (`431`).
     pub const fn new(limits: Limits) -> Self {
-        Server { parser: RequestParser::new(limits), phase: Phase::Reading }
+        Server { parser: RequestParser::new(limits), phase: Phase::Reading, deadline: None }
+    }
+
+    /// Refuses with `408 Request Timeout` ([`RequestError::Timeout`]) when the request head has
+    /// not arrived by `deadline`, so a client that trickles bytes cannot hold the connection
+    /// (see [`Machine::handle_timeout`]).
+    pub const fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// `true` once the `101` was written: the connection speaks WebSocket.
@@ -486,13 +495,19 @@ impl<'r> Machine for Server<'r> {
         Server::poll_transmit(self, now, out)
     }
 
-    /// No timers: `None` (bound the wait with the transport's timeout).
+    /// The deadline given with [`Server::with_deadline`], while the request is read.
     fn poll_timeout(&self) -> Option<Instant> {
-        None
+        self.deadline.filter(|_| self.phase == Phase::Reading)
     }
 
-    fn handle_timeout(&mut self, _now: Instant) -> Result<(), Error> {
-        Ok(())
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        match self.poll_timeout() {
+            Some(deadline) if now >= deadline => {
+                self.phase = Phase::Reject(Reject::RequestTimeout);
+                Err(RequestError::Timeout.into())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn connection_lost(&mut self) {
