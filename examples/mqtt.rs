@@ -24,7 +24,7 @@ use mqtt_ws::mqtt::client::{
 use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
-use mqtt_ws::time::Instant;
+use mqtt_ws::time::{Duration, Instant};
 use mqtt_ws::{tls, ws};
 
 #[derive(Default)]
@@ -177,54 +177,32 @@ fn run() -> Result<(), String> {
 }
 
 /// The WebSocket opening handshake over `tcp` (plain or TLS), then the MQTT session.
-fn over_ws<T: Read + Write>(
-    mut tcp: T,
-    hostport: &str,
-    path: &str,
-    args: &Args,
-) -> Result<(), String>
+fn over_ws<T: Read + Write>(tcp: T, hostport: &str, path: &str, args: &Args) -> Result<(), String>
 where
     T::Error: core::fmt::Debug + core::fmt::Display,
 {
-    let request = ws::handshake::ClientRequest::new(hostport, path).protocols(&["mqtt"]);
-    let nonce: [u8; 16] = rand_bytes();
-    let mut hs = ws::handshake::Client::new(request, nonce).map_err(|e| format!("{e:?}"))?;
-    let mut out = vec![0u8; hs.request_len()];
-    hs.encode_request(&mut out).map_err(|e| format!("{e:?}"))?;
-    tcp.write_all(&out).map_err(|e| e.to_string())?;
-    let mut rx = vec![0u8; 4096];
-    let mut got = 0;
     let start = std::time::Instant::now();
-    let head = loop {
-        let n = match tcp.read(&mut rx[got..]) {
-            Ok(0) => return Err("the server closed the connection during the handshake".into()),
-            Ok(n) => n,
-            Err(_) if start.elapsed() < StdDuration::from_secs(10) => continue,
-            Err(e) => return Err(format!("handshake: {e}")),
-        };
-        got += n;
-        match hs.handle_response(&rx[..got]) {
-            Ok(ws::handshake::Status::Complete(a)) => {
-                if a.protocol() != Some("mqtt") {
-                    return Err("the server did not accept the mqtt subprotocol".into());
-                }
-                break a.head_len();
-            }
-            Ok(ws::handshake::Status::Partial) => {}
-            Err(e) => return Err(format!("WebSocket handshake refused: {e:?}")),
-        }
-    };
+    let clock = || Instant::from_millis(start.elapsed().as_millis() as u64);
+    let request = ws::handshake::ClientRequest::new(hostport, path).protocols(&["mqtt"]);
+    let hs = ws::handshake::Client::new(request, rand_bytes())
+        .map_err(|e| format!("{e:?}"))?
+        .with_deadline(clock() + Duration::from_secs(10));
+    let (mut rx, mut tx) = (vec![0u8; 4096], vec![0u8; 4096]);
+    let mut conn = Connection::new(tcp, hs, &mut rx, &mut tx);
+    match conn.handshake(clock) {
+        Ok(Some("mqtt")) => {}
+        Ok(_) => return Err("the server did not accept the mqtt subprotocol".into()),
+        Err(e) => return Err(format!("WebSocket handshake: {e}")),
+    }
     let mut seed = u64::from_le_bytes(rand_bytes());
-    let conn = ws::connection::Connection::client(ws::connection::Config::new(), move || {
+    let keys = move || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         (seed as u32).to_le_bytes()
-    });
-    let mut tx = vec![0u8; 4096];
-    let stream = ws::stream::Stream::new_after_handshake(tcp, conn, &mut rx, head..got, &mut tx)
-        .map_err(|e| format!("{e:?}"))?;
-    session(stream, args)
+    };
+    let stream = conn.upgrade(ws::connection::Config::new(), keys).into_stream();
+    session(stream.map_err(|e| format!("{e:?}"))?, args)
 }
 
 fn rand_bytes<const N: usize>() -> [u8; N] {
@@ -238,7 +216,7 @@ fn rand_bytes<const N: usize>() -> [u8; N] {
     })
 }
 
-fn fail<E: core::fmt::Debug>(e: DriverError<E>) -> String {
+fn fail<E: core::fmt::Debug>(e: DriverError<E, Error>) -> String {
     e.to_string()
 }
 
@@ -301,7 +279,7 @@ where
                         }
                         continue;
                     }
-                    Err(DriverError::Mqtt(Error::Usage(
+                    Err(DriverError::Machine(Error::Usage(
                         UsageError::ReceiveMaximumReached | UsageError::StoreFull,
                     ))) => {}
                     Err(e) => return Err(fail(e)),

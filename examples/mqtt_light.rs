@@ -1,8 +1,8 @@
 //! A smart-home light: subscribes to `home/livingroom/light` and switches on `ON`, off on `OFF`,
 //! reporting its state retained on `home/livingroom/light/state`.
 //!
-//! `cargo run --example mqtt_light --features blocking,std -- [HOST:PORT]` (default
-//! 127.0.0.1:1883), then `mosquitto_pub -t home/livingroom/light -m ON`.
+//! `cargo run --example mqtt_light -- [HOST:PORT]` (default 127.0.0.1:1883), then
+//! `mosquitto_pub -t home/livingroom/light -m ON`.
 
 use std::net::TcpStream;
 

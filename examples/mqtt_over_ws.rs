@@ -1,59 +1,44 @@
 //! MQTT over WebSocket: connect to `ws://HOST:PORT/mqtt`, subscribe `topic/test`, publish to it,
 //! print what comes back, disconnect.
 //!
-//! `cargo run --example mqtt_over_ws --features blocking,std,ws -- [HOST:PORT]` (default
-//! 127.0.0.1:9002, Mosquitto's websockets listener).
+//! `cargo run --example mqtt_over_ws -- [HOST:PORT]` (default 127.0.0.1:9002, Mosquitto's
+//! websockets listener).
 
-use std::io::{Read, Write};
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::net::TcpStream;
 
-use mqtt_ws::io::StdIo;
-use mqtt_ws::io::blocking::Connection;
+use mqtt_ws::io::{StdIo, blocking::Connection};
 use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
 use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{Qos, ReasonCode};
-use mqtt_ws::time::Instant;
-use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
+use mqtt_ws::time::{Duration, Instant};
+use mqtt_ws::ws::connection::Config as WsConfig;
 use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
-use mqtt_ws::Status;
-use mqtt_ws::ws::stream::Stream;
+
+/// Random bytes from std's randomly keyed hasher (a real application uses the OS RNG).
+fn random<const N: usize>() -> [u8; N] {
+    core::array::from_fn(|i| RandomState::new().hash_one(i) as u8)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let host = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9002".into());
-    let mut tcp = TcpStream::connect(&host)?;
-    // The WebSocket opening handshake, offering the `mqtt` subprotocol.
-    let mut hs = Handshake::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [7; 16])
-        .map_err(|e| format!("{e:?}"))?;
-    let mut req = vec![0u8; hs.request_len()];
-    hs.encode_request(&mut req).map_err(|e| format!("{e:?}"))?;
-    tcp.write_all(&req)?;
-    let (mut ws_rx, mut ws_tx) = ([0u8; 2048], [0u8; 2048]);
-    let mut got = 0;
-    let head = loop {
-        let n = tcp.read(&mut ws_rx[got..])?;
-        if n == 0 {
-            return Err("closed during the handshake".into());
-        }
-        got += n;
-        if let Status::Complete(a) =
-            hs.handle_response(&ws_rx[..got]).map_err(|e| format!("{e:?}"))?
-        {
-            break a.head_len();
-        }
-    };
+    let tcp = TcpStream::connect(&host)?;
     tcp.set_read_timeout(Some(std::time::Duration::from_millis(500)))?;
-    let mut key = 0x9e37_79b9u32;
-    let ws = WsConnection::client(WsConfig::new(), move || {
-        key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        key.to_le_bytes()
-    });
-    let stream = Stream::new_after_handshake(StdIo(tcp), ws, &mut ws_rx, head..got, &mut ws_tx)
-        .map_err(|e| format!("{e:?}"))?;
-
-    // The same MQTT client as over TCP, over the WebSocket stream.
     let start = std::time::Instant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
+
+    // The WebSocket opening handshake, offering the `mqtt` subprotocol, then the connection as
+    // a byte stream: the transport MQTT runs on.
+    let (mut ws_rx, mut ws_tx) = ([0u8; 2048], [0u8; 2048]);
+    let request = ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]);
+    let handshake = Handshake::new(request, random())?.with_deadline(now() + Duration::from_secs(5));
+    let mut hs = Connection::new(StdIo(tcp), handshake, &mut ws_rx, &mut ws_tx);
+    hs.handshake(now)?;
+    let stream = hs.upgrade(WsConfig::new(), random).into_stream()?;
+
+    // The same MQTT client as over TCP, over the WebSocket stream.
     let (mut rx, mut tx, mut store) = ([0u8; 1024], [0u8; 1024], [0u8; 1024]);
     let client: Client<SliceStore<'_, 4>> =
         Client::new(SliceStore::new(&mut store), Config::new(rx.len()));
@@ -74,13 +59,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{} {}", m.topic, String::from_utf8_lossy(m.payload));
                 break;
             }
-            Some(Event::Refused { reason_code: reason, .. } | Event::Disconnected { reason_code: reason, .. }) => {
-                return Err(format!("broker: {reason:?}").into());
+            Some(
+                Event::Refused { reason_code, .. } | Event::Disconnected { reason_code, .. },
+            ) => {
+                return Err(format!("broker: {reason_code:?}").into());
             }
             _ => {}
         }
     }
-    conn.flush(now())?;
     conn.disconnect(now(), ReasonCode::NormalDisconnection, Properties::EMPTY)?;
     Ok(())
 }

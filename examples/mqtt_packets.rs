@@ -77,10 +77,12 @@ fn main() -> Result<(), EncodeError> {
                 print(&packet);
                 rest = &rest[used..];
             }
+            // A decoder never blocks or ends; only a state machine does.
             Ok(Status::NeedMore { needed }) => {
                 println!("need {needed} more bytes");
                 break;
             }
+            Ok(Status::Blocked | Status::Closed) => break,
             Err(e) => {
                 println!("malformed: {e} -> send reason code {:?}", e.reason_code());
                 break;

@@ -17,15 +17,16 @@
 use std::error::Error;
 
 use mqtt_ws::mqtt::packet::{
-    self, Ack, ConnAck, Connect, DecodeOptions, Packet, Publish, QosPid, Status as MqttStatus,
-    SubAck, Subscribe, Subscription,
+    self, Ack, ConnAck, Connect, DecodeOptions, Packet, Publish, QosPid, SubAck, Subscribe,
+    Subscription,
 };
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, Status as WsStatus};
-use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, RequestParser};
 use mqtt_ws::Status;
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys};
+use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, RequestParser};
 
 const VERSION: Version = Version::V5;
 
@@ -44,7 +45,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("client -> server  HTTP upgrade request, {n} bytes");
 
     let mut parser = RequestParser::default();
-    let Status::Complete(req) = parser.parse(&up)? else { return Err("partial request".into()) };
+    let Status::Progress { event: req, .. } = parser.parse(&up)? else {
+        return Err("partial request".into());
+    };
     req.check_origin(&OriginPolicy::allow_list(&["http://127.0.0.1:8083"]))?;
     let protocol = req.select_protocol(&["mqtt"]);
     println!(
@@ -57,7 +60,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     down.truncate(m);
     println!("server -> client  101 Switching Protocols, {m} bytes");
 
-    let Status::Complete(accepted) = hs_client.handle_response(&down)? else {
+    let Status::Progress { event: Some(accepted), .. } =
+        hs_client.handle_input(Instant::ZERO, &down)?
+    else {
         return Err("partial response".into());
     };
     println!("client            accepted, subprotocol {:?}\n", accepted.protocol());
@@ -177,7 +182,7 @@ impl Link {
         ws: &mut Connection<K>,
     ) -> Result<(), Box<dyn Error>> {
         let mut out = [0u8; 256];
-        while let Some(n) = ws.poll_transmit(&mut out)? {
+        while let Some(n) = ws.poll_transmit(Instant::ZERO, &mut out)? {
             let (wire, total) = self.outgoing(from);
             wire.extend_from_slice(&out[..n]);
             *total += n;
@@ -223,9 +228,9 @@ fn receive<K: MaskKeys>(
     let mut payload = Vec::new();
     let mut at = 0;
     while at < wire.len() {
-        match ws.handle_input(&mut wire[at..])? {
-            WsStatus::NeedMore | WsStatus::Closed => break,
-            WsStatus::Progress { consumed, event } => {
+        match ws.handle_input(Instant::ZERO, &mut wire[at..])? {
+            Status::NeedMore { .. } | Status::Closed | Status::Blocked => break,
+            Status::Progress { consumed, event } => {
                 match event {
                     Some(Event::Data { data, .. }) => payload.extend_from_slice(data),
                     Some(Event::Close { code, reason }) => {
@@ -242,11 +247,12 @@ fn receive<K: MaskKeys>(
     let mut rest = &payload[..];
     while !rest.is_empty() {
         match packet::decode(rest, &options)? {
-            MqttStatus::Progress { consumed: used, event: p } => {
+            Status::Progress { consumed: used, event: p } => {
                 on_packet(&p);
                 rest = &rest[used..];
             }
-            MqttStatus::NeedMore { needed } => return Err(format!("{needed} bytes missing").into()),
+            Status::NeedMore { needed } => return Err(format!("{needed} bytes missing").into()),
+            Status::Blocked | Status::Closed => return Err("a decoder neither blocks nor ends".into()),
         }
     }
     Ok(())

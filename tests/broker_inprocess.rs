@@ -209,10 +209,10 @@ impl Raw {
 
     /// The next packet, as (first byte, bytes); reads until one is complete.
     fn next(&mut self) -> (u8, Vec<u8>) {
+        use mqtt_ws::Status;
         use mqtt_ws::mqtt::packet::{DecodeOptions, FixedHeader};
-use mqtt_ws::Status;
         loop {
-            if let Ok(Status::Complete(h)) =
+            if let Ok(Status::Progress { event: h, .. }) =
                 FixedHeader::decode(&self.input, &DecodeOptions::new(Version::V5))
                 && self.input.len() >= h.total_len()
             {

@@ -92,7 +92,7 @@ fn mqttjs_and_our_client_exchange_messages() {
                 );
             }
             Some(Event::Message(m)) => {
-                assert_eq!(m.topic, to_rust);
+                assert_eq!(m.topic.as_str(), to_rust);
                 assert_eq!(m.payload, b"from mqtt.js");
                 assert_eq!(m.qos, Qos::ExactlyOnce);
                 assert_eq!(m.properties.user_properties().collect::<Vec<_>>(), [("lang", "js")]);

@@ -707,7 +707,7 @@ fn store_full_is_a_typed_error() {
     let mut out = [0u8; 256];
     client.connect(Instant::ZERO, &ConnectOptions::new("c"), &mut out).unwrap();
     let connack = enc(Version::V5, Packet::ConnAck(ConnAck::new(ReasonCode::Success)));
-    client.handle_input(Instant::ZERO, &connack).unwrap();
+    let _ = client.handle_input(Instant::ZERO, &connack).unwrap();
     let m = Outgoing::new("t", b"0123456789").qos(Qos::AtLeastOnce);
     assert_eq!(
         client.publish(Instant::ZERO, &m, &mut out),
@@ -724,7 +724,7 @@ fn store_full_is_a_typed_error() {
     // Too small a buffer: the exact size, nothing stored.
     let mut tiny = [0u8; 3];
     let mut c2 = client;
-    c2.handle_input(Instant::ZERO, &ack(PacketType::PubAck, 1)).unwrap();
+    let _ = c2.handle_input(Instant::ZERO, &ack(PacketType::PubAck, 1)).unwrap();
     assert_eq!(
         c2.publish(Instant::ZERO, &small, &mut tiny),
         Err(Error::Usage(UsageError::Encode(mqtt_ws::mqtt::EncodeError::BufferTooSmall {

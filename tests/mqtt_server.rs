@@ -8,10 +8,11 @@ use std::num::NonZeroU16;
 use mqtt_ws::mqtt::client::{
     self, Client, ConnectOptions, Event as CEvent, Outgoing, SliceStore, UsageError as CUsage,
 };
-use mqtt_ws::mqtt::packet::{Publish, QosPid, Status as CStatus, Subscription, Will};
+use mqtt_ws::Status;
+use mqtt_ws::mqtt::packet::{Publish, QosPid, Subscription, Will};
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::server::{
-    Accept, Config, Event as SEvent, Initiator, Server, Status as SStatus, WillAction,
+    Accept, Config, Event as SEvent, Initiator, Server, WillAction,
 };
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::{Duration, Instant};
@@ -75,7 +76,7 @@ impl<'s> Pair<'s> {
             loop {
                 let input = std::mem::take(&mut self.to_server);
                 let (consumed, answer) = match self.server.handle_input(self.now, &input) {
-                    Ok(SStatus::Progress { consumed, event }) => {
+                    Ok(Status::Progress { consumed, event }) => {
                         let answer = match event {
                             Some(SEvent::Connect(c)) => {
                                 self.seen.push(Seen::ServerConnect(
@@ -86,9 +87,9 @@ impl<'s> Pair<'s> {
                             }
                             Some(SEvent::Publish(p)) => {
                                 self.seen.push(Seen::ServerPublish(
-                                    p.topic.to_owned(),
+                                    p.topic.to_string(),
                                     p.payload.to_vec(),
-                                    p.qos_pid.qos(),
+                                    p.qos,
                                 ));
                                 None
                             }
@@ -110,7 +111,7 @@ impl<'s> Pair<'s> {
                         };
                         (consumed, answer)
                     }
-                    Ok(SStatus::TransmitFirst) => (0, None),
+                    Ok(Status::Blocked) => (0, None),
                     Ok(_) => {
                         self.to_server = input;
                         break;
@@ -144,18 +145,18 @@ impl<'s> Pair<'s> {
                 if input.is_empty() {
                     break;
                 }
-                let r = match self.client.handle_input(self.now, &input) {
-                    Ok(CStatus::Complete(r)) => r,
-                    Ok(CStatus::NeedMore { .. }) => {
+                let (event, consumed) = match self.client.handle_input(self.now, &input) {
+                    Ok(Status::Progress { consumed, event }) => (event, consumed),
+                    Ok(_) => {
                         self.to_client = input;
                         break;
                     }
                     Err(e) => panic!("client: {e:?}"),
                 };
-                let seen = match r.event {
+                let seen = match event {
                     Some(CEvent::Connected(c)) => Some(Seen::ClientConnected(c.session_present)),
                     Some(CEvent::Message(m)) => {
-                        Some(Seen::ClientMessage(m.topic.to_owned(), m.payload.to_vec(), m.qos))
+                        Some(Seen::ClientMessage(m.topic.to_string(), m.payload.to_vec(), m.qos))
                     }
                     Some(CEvent::Published { packet_id, .. }) => {
                         Some(Seen::ClientPublished(packet_id))
@@ -168,7 +169,7 @@ impl<'s> Pair<'s> {
                     _ => None,
                 };
                 self.seen.extend(seen);
-                self.to_client = input[r.consumed..].to_vec();
+                self.to_client = input[consumed..].to_vec();
                 progress = true;
                 while let Ok(Some(n)) = self.client.poll_transmit(self.now, &mut out) {
                     self.to_server.extend_from_slice(&out[..n]);
@@ -283,7 +284,7 @@ fn connect_subscribe_and_qos_both_ways() {
             ]
         );
     }
-    assert_eq!(p.server.inflight(), 0);
+    assert_eq!(p.server.in_flight(), 0);
 }
 
 #[test]

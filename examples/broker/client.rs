@@ -1,22 +1,21 @@
-//! A small blocking MQTT client for the demo and the broker tests: the crate's sans-IO
-//! [`mqtt_ws::mqtt::client::Client`] pumped over a [`Link`] (TCP or WebSocket) on this thread.
-//! Each call waits for its acknowledgement; messages that arrive meanwhile are kept for
-//! [`MiniClient::recv`].
+//! A small blocking MQTT client for the demo and the broker tests: the crate's client session in
+//! its blocking driver over a [`Transport`] (TCP or WebSocket) on this thread. Each call waits
+//! for its acknowledgement; messages that arrive meanwhile are kept for [`MiniClient::recv`].
 
 use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant as StdInstant};
 
+use mqtt_ws::io::{DriverError, blocking};
 use mqtt_ws::mqtt::client::{
     Client, Config, ConnectOptions as Options, Event, Outgoing, Store, StoreFull, Stored,
 };
 use mqtt_ws::mqtt::packet::{Subscription, Will};
-use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
 
-use super::link::Link;
+use super::transport::Transport;
 
 fn err(e: impl std::fmt::Debug) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
@@ -106,12 +105,13 @@ enum Seen {
 
 const RX: usize = 64 * 1024;
 
+fn leak(n: usize) -> &'static mut [u8] {
+    Box::leak(vec![0u8; n].into_boxed_slice())
+}
+
 /// A connected client.
 pub struct MiniClient {
-    link: Link,
-    client: Client<VecStore>,
-    input: Vec<u8>,
-    tx: Vec<u8>,
+    conn: blocking::Connection<'static, Transport, Client<VecStore>>,
     epoch: StdInstant,
     received: VecDeque<Received>,
     /// Whether the CONNACK said Session Present.
@@ -121,12 +121,11 @@ pub struct MiniClient {
 impl MiniClient {
     /// Connects to `url` (`mqtt://host:port` or `ws://host:port/mqtt`) as `client_id`.
     pub fn connect(url: &str, client_id: &str, options: ConnectOptions<'_>) -> io::Result<Self> {
-        let (link, input) = Link::connect(url)?;
+        let mut transport = Transport::connect(url)?;
+        transport.tcp().set_read_timeout(Some(Duration::from_millis(100)))?;
+        let client = Client::new(VecStore::default(), Config::new(RX));
         let mut c = MiniClient {
-            link,
-            client: Client::new(VecStore::default(), Config::new(RX)),
-            input,
-            tx: vec![0u8; RX],
+            conn: blocking::Connection::new(transport, client, leak(RX), leak(RX)),
             epoch: StdInstant::now(),
             received: VecDeque::new(),
             session_present: false,
@@ -144,8 +143,7 @@ impl MiniClient {
             payload,
         });
         let now = c.now();
-        let n = c.client.connect(now, &o, &mut c.tx).map_err(err)?;
-        c.send(n)?;
+        c.conn.connect(now, &o).map_err(err)?;
         c.session_present = c.wait(Duration::from_secs(5), |s| match s {
             Seen::Connected(present) => Some(Ok(*present)),
             Seen::Refused(code) => Some(Err(err(format!("connection refused: {code:?}")))),
@@ -158,20 +156,6 @@ impl MiniClient {
         Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
     }
 
-    fn send(&mut self, n: usize) -> io::Result<()> {
-        let bytes = self.tx[..n].to_vec();
-        self.link.send(&bytes)
-    }
-
-    /// The drain rule: everything the client owes goes out.
-    fn flush(&mut self) -> io::Result<()> {
-        let now = self.now();
-        while let Some(n) = self.client.poll_transmit(now, &mut self.tx).map_err(err)? {
-            self.send(n)?;
-        }
-        Ok(())
-    }
-
     /// Runs the client until `want` picks an event, or `timeout` passes.
     fn wait<T>(
         &mut self,
@@ -179,68 +163,35 @@ impl MiniClient {
         mut want: impl FnMut(&Seen) -> Option<T>,
     ) -> io::Result<T> {
         let deadline = StdInstant::now() + timeout;
-        loop {
-            self.flush()?;
-            // Everything already buffered first, one packet per call.
-            loop {
-                let now = self.now();
-                let input = std::mem::take(&mut self.input);
-                let step = self.client.handle_input(now, &input).map_err(err);
-                let (consumed, seen) = match step {
-                    Ok(Status::NeedMore { .. }) => {
-                        self.input = input;
-                        break;
-                    }
-                    Ok(Status::Complete(r)) => (r.consumed, see(&mut self.received, r.event)),
-                    Err(e) => {
-                        self.input = input;
-                        return Err(e);
-                    }
-                };
-                self.input = input;
-                self.input.drain(..consumed);
-                self.flush()?;
-                if let Seen::Disconnected(code) = seen {
-                    return Err(err(format!("the broker disconnected: {code:?}")));
-                }
-                if let Some(t) = want(&seen) {
-                    return Ok(t);
-                }
-            }
-            let left = deadline.saturating_duration_since(StdInstant::now());
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            self.link.tcp().set_read_timeout(Some(left.min(Duration::from_millis(200))))?;
-            let mut buf = [0u8; 8192];
-            match self.link.read_raw(&mut buf) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => {
-                    let mut mqtt = std::mem::take(&mut self.input);
-                    let open = self.link.feed(&buf[..n], &mut mqtt)?;
-                    self.input = mqtt;
-                    if !open && self.input.is_empty() {
-                        return Err(io::ErrorKind::ConnectionAborted.into());
-                    }
-                }
-                Err(e)
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
-                Err(e) => return Err(e),
-            }
+        while StdInstant::now() < deadline {
             let now = self.now();
-            self.client.handle_timeout(now).map_err(err)?;
+            let seen = match self.conn.poll(now) {
+                Ok(event) => see(&mut self.received, event),
+                Err(DriverError::Eof | DriverError::Closed) => {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                Err(e) => return Err(err(e)),
+            };
+            if let Seen::Disconnected(code) = seen {
+                return Err(err(format!("the broker disconnected: {code:?}")));
+            }
+            if let Some(t) = want(&seen) {
+                return Ok(t);
+            }
         }
+        Err(io::ErrorKind::TimedOut.into())
     }
 }
 
 /// Keeps messages in `received`; returns what the event said.
 fn see(received: &mut VecDeque<Received>, event: Option<Event<'_>>) -> Seen {
     match event {
+        None => Seen::Other,
         Some(Event::Connected(c)) => Seen::Connected(c.session_present),
-        Some(Event::Refused { reason_code: reason, .. }) => Seen::Refused(reason),
+        Some(Event::Refused { reason_code, .. }) => Seen::Refused(reason_code),
         Some(Event::Message(m)) => {
             received.push_back(Received {
-                topic: m.topic.to_owned(),
+                topic: m.topic.to_string(),
                 payload: m.payload.to_vec(),
                 qos: m.qos,
                 retain: m.retain,
@@ -248,11 +199,13 @@ fn see(received: &mut VecDeque<Received>, event: Option<Event<'_>>) -> Seen {
             });
             Seen::Message
         }
-        Some(Event::Published { packet_id, reason_code: reason, .. }) => Seen::Published(packet_id, reason),
+        Some(Event::Published { packet_id, reason_code, .. }) => {
+            Seen::Published(packet_id, reason_code)
+        }
         Some(Event::Subscribed { packet_id, reason_codes, .. }) => {
             Seen::Subscribed(packet_id, reason_codes.iter().next())
         }
-        Some(Event::Disconnected { reason_code: reason, .. }) => Seen::Disconnected(reason),
+        Some(Event::Disconnected { reason_code, .. }) => Seen::Disconnected(reason_code),
         _ => Seen::Other,
     }
 }
@@ -262,9 +215,7 @@ impl MiniClient {
     pub fn subscribe(&mut self, filter: &str, qos: Qos) -> io::Result<ReasonCode> {
         let subs = [Subscription::new(filter, qos)];
         let now = self.now();
-        let sent =
-            self.client.subscribe(now, &subs, Properties::EMPTY, &mut self.tx).map_err(err)?;
-        self.send(sent.len)?;
+        let sent = self.conn.subscribe(now, &subs, Properties::EMPTY).map_err(err)?;
         let id = sent.packet_id;
         self.wait(Duration::from_secs(5), |s| match s {
             Seen::Subscribed(p, code) if Some(*p) == id => Some(code.ok_or_else(|| err("no code"))),
@@ -286,9 +237,8 @@ impl MiniClient {
     /// Publishes `msg` (with its properties) like [`MiniClient::publish`].
     pub fn publish_message(&mut self, msg: Outgoing<'_>) -> io::Result<()> {
         let now = self.now();
-        let sent = self.client.publish(now, &msg, &mut self.tx).map_err(err)?;
-        self.send(sent.len)?;
-        let Some(id) = sent.packet_id else { return self.flush() };
+        let sent = self.conn.publish(now, &msg).map_err(err)?;
+        let Some(id) = sent.packet_id else { return Ok(()) };
         let code = self.wait(Duration::from_secs(5), |s| match s {
             Seen::Published(p, code) if *p == id => Some(*code),
             _ => None,
@@ -316,18 +266,13 @@ impl MiniClient {
     /// Sends DISCONNECT (normal: the will is discarded) and closes.
     pub fn disconnect(mut self) -> io::Result<()> {
         let now = self.now();
-        let n = self
-            .client
-            .disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY, &mut self.tx)
-            .map_err(err)?;
-        self.send(n)?;
-        self.flush()?;
-        self.link.close();
+        self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY).map_err(err)?;
+        self.conn.transport().close();
         Ok(())
     }
 
     /// Drops the connection without DISCONNECT, as a device losing power would.
-    pub fn drop_connection(self) {
-        let _ = self.link.tcp().shutdown(std::net::Shutdown::Both);
+    pub fn drop_connection(mut self) {
+        let _ = self.conn.transport().tcp().shutdown(std::net::Shutdown::Both);
     }
 }

@@ -1,9 +1,10 @@
 //! A small single-node MQTT broker built on `mqtt_ws::mqtt::server::Server`, shared by the
 //! `broker` and `demo` examples and the broker tests.
 //!
-//! One thread per connection owns its `Server` session and the socket's write half; a second
-//! thread reads the socket and hands bytes over a channel, the same channel that brings
-//! messages routed from other connections. Broker-wide state (sessions, subscriptions,
+//! One thread per connection runs its `Server` session in the crate's blocking driver over the
+//! connection's transport (TCP, or `ws::Stream` for MQTT over WebSocket); a second thread reads
+//! the socket and hands bytes over a channel, the same channel that brings messages routed from
+//! other connections (see [`transport::Wire`]). Broker-wide state (sessions, subscriptions,
 //! retained messages) sits behind one mutex. Good for local use, tests, demos and gateways;
 //! production scale stays with EMQX or Mosquitto.
 //!
@@ -18,9 +19,7 @@
 #![allow(dead_code)]
 
 pub mod client;
-pub mod link;
-#[path = "../ws_util/mod.rs"]
-pub mod ws_util;
+pub mod transport;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -28,21 +27,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::num::{NonZeroU16, NonZeroU32};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
+use mqtt_ws::io::{DriverError, Pump, blocking};
 use mqtt_ws::mqtt::packet::{Publish, QosPid, RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
-use mqtt_ws::mqtt::server::{Accept, Availability, Config, Event, Server, UsageError, WillAction};
-use mqtt_ws::Status;
+use mqtt_ws::mqtt::server::{self, Accept, Availability, Config, Event, Server, UsageError, WillAction};
 use mqtt_ws::mqtt::topic::{self, SharedSubscription};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
-use mqtt_ws::ws::handshake::{OriginPolicy, RequestParser, Status as HsStatus};
+use mqtt_ws::ws::close::CloseCode;
+use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
+use mqtt_ws::ws::stream::Stream;
 
-use link::Link;
+use transport::{Wire, invalid, mqtt_ws_config};
 
 /// Largest MQTT packet the broker accepts (announced as Maximum Packet Size).
 pub const MAX_PACKET: u32 = 1 << 20;
@@ -52,6 +53,9 @@ pub const MAX_QUEUED: usize = 1000;
 const INFLIGHT: usize = 32;
 
 type Session = Server<INFLIGHT, 16, 256>;
+
+/// A session in the blocking driver over transport `T`.
+type Driver<'b, T> = blocking::Connection<'b, T, Session>;
 
 /// How to run the broker.
 #[derive(Clone, Debug, Default)]
@@ -98,14 +102,14 @@ type SharedMember = (String, Qos, Option<NonZeroU32>);
 
 /// A message on its way to one subscriber.
 #[derive(Clone, Debug)]
-struct Delivery {
+pub(crate) struct Delivery {
     msg: Msg,
     sub_ids: Vec<NonZeroU32>,
 }
 
 /// What a taken-over connection hands to its successor: the QoS 1/2 messages it had in flight,
 /// to go out again with their Packet Identifiers and DUP 1 [MQTT-4.4.0-1].
-type Handover = Vec<(PacketId, Delivery)>;
+pub(crate) type Handover = Vec<(PacketId, Delivery)>;
 
 /// What an ending connection leaves of its session.
 struct Leaving {
@@ -120,7 +124,8 @@ struct Leaving {
     successor: Option<Sender<Handover>>,
 }
 
-enum Cmd {
+/// What a connection thread receives: bytes from its socket, or from other connections.
+pub(crate) enum Cmd {
     Input(Vec<u8>),
     Eof,
     Deliver(Delivery),
@@ -189,6 +194,11 @@ impl Broker {
         Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
     }
 
+    /// The std instant of a broker instant (a session's deadline).
+    fn std_instant(&self, t: Instant) -> StdInstant {
+        self.epoch + Duration::from_millis(t.as_millis())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -239,11 +249,7 @@ impl Broker {
             let _ = tcp.set_nodelay(true);
             let b = self.clone();
             thread::spawn(move || {
-                let result = if ws {
-                    b.serve_http(tcp)
-                } else {
-                    b.run_connection(Link::Tcp(tcp), Vec::new())
-                };
+                let result = b.serve(tcp, ws);
                 if let Err(e) = result {
                     b.log(|| format!("connection ended: {e}"));
                 }
@@ -270,56 +276,74 @@ impl Broker {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
-    fn serve_http(&self, mut tcp: TcpStream) -> io::Result<()> {
-        let mut buf = Vec::new();
-        let mut parser = RequestParser::default();
-        let mut chunk = [0u8; 2048];
-        loop {
-            let n = tcp.read(&mut chunk)?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            let head_done = buf.windows(4).any(|w| w == b"\r\n\r\n");
-            match parser.parse(&buf) {
-                Ok(HsStatus::Partial) => continue,
-                Ok(HsStatus::Complete(req)) => {
-                    if req.path().split('?').next() != Some("/mqtt") {
-                        return http_reply(&mut tcp, "404 Not Found", "text/plain", b"not found\n");
+    /// Serves one accepted socket: MQTT over TCP, or (on the WebSocket listener) the opening
+    /// handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
+    fn serve(&self, tcp: TcpStream, ws: bool) -> io::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let mut reader = tcp.try_clone()?;
+        let reader_tx = tx.clone();
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => {
+                        let _ = reader_tx.send(Cmd::Eof);
+                        return;
                     }
-                    let allowed: Vec<&str> =
-                        self.options.allowed_origins.iter().map(String::as_str).collect();
-                    if let Err(e) = req.check_origin(&OriginPolicy::allow_list(&allowed)) {
-                        self.log(|| format!("refused origin {:?}", req.origin()));
-                        let r = e.reject();
-                        let mut out = vec![0u8; r.encoded_len()];
-                        let m = r.encode(&mut out).map_err(link_err)?;
-                        return tcp.write_all(&out[..m]);
+                    Ok(n) => {
+                        if reader_tx.send(Cmd::Input(buf[..n].to_vec())).is_err() {
+                            return;
+                        }
                     }
-                    // MQTT over WebSocket: the "mqtt" subprotocol (MQTT 5.0 §6.0).
-                    let protocol = req.select_protocol(&["mqtt"]);
-                    let accept = req.accept(protocol).map_err(link_err)?;
-                    let mut out = vec![0u8; accept.encoded_len()];
-                    let m = accept.encode(&mut out).map_err(link_err)?;
-                    tcp.write_all(&out[..m])?;
-                    let leftover = buf[req.head_len()..].to_vec();
-                    return self.run_connection(Link::ws_server(tcp), leftover);
-                }
-                Err(e) => {
-                    if head_done && !contains_ci(&buf, b"\nupgrade:") {
-                        return self.serve_page(&mut tcp, &buf);
-                    }
-                    let r = e.reject();
-                    let mut out = vec![0u8; r.encoded_len()];
-                    let m = r.encode(&mut out).map_err(link_err)?;
-                    return tcp.write_all(&out[..m]);
                 }
             }
+        });
+        let wire = Wire::new(rx, tcp);
+        if !ws {
+            return self.run_connection(wire, tx, |w| w, |w| close_tcp(w));
         }
+        self.serve_http(wire, tx)
+    }
+
+    /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
+    fn serve_http(&self, mut wire: Wire, tx: Sender<Cmd>) -> io::Result<()> {
+        // A browser asking for the page sends a plain GET: look at the head first.
+        let head = read_head(&mut wire)?;
+        if !contains_ci(&head, b"\nupgrade:") {
+            return self.serve_page(wire.tcp(), &head);
+        }
+        let (mut rx, mut txb) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+        rx[..head.len()].copy_from_slice(&head);
+        let hs = handshake::Server::default().with_deadline(self.now() + Duration::from_secs(10));
+        let pump = Pump::with_input(hs, &mut rx, 0..head.len(), &mut txb);
+        let mut conn = blocking::Connection::from_pump(wire, pump);
+        let allowed: Vec<&str> = self.options.allowed_origins.iter().map(String::as_str).collect();
+        let policy = OriginPolicy::allow_list(&allowed);
+        let accepted = conn.handshake(
+            || self.now(),
+            |req| {
+                if req.path().split('?').next() != Some("/mqtt") {
+                    return Err(Reject::NotFound);
+                }
+                if let Err(e) = req.check_origin(&policy) {
+                    self.log(|| format!("refused origin {:?}", req.origin()));
+                    return Err(e.reject());
+                }
+                // MQTT over WebSocket: the "mqtt" subprotocol (MQTT 5.0 §6.0).
+                req.accept(req.select_protocol(&["mqtt"])).map_err(|_| Reject::BadRequest)
+            },
+        );
+        if !accepted.map_err(invalid)? {
+            return Ok(());
+        }
+        let stream = conn.upgrade(mqtt_ws_config()).into_stream().map_err(invalid)?;
+        self.run_connection(stream, tx, |s| s.transport(), close_ws)
     }
 
     fn serve_page(&self, tcp: &mut TcpStream, head: &[u8]) -> io::Result<()> {
+        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            return http_reply(tcp, "400 Bad Request", "text/plain", b"bad request\n");
+        }
         let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
         let line = String::from_utf8_lossy(line);
         let mut parts = line.split(' ');
@@ -349,39 +373,29 @@ impl Broker {
         }
     }
 
-    /// Runs one MQTT connection to its end.
-    pub fn run_connection(&self, link: Link, leftover: Vec<u8>) -> io::Result<()> {
+    /// Runs one MQTT connection to its end over `transport`; `wire` finds the connection's
+    /// [`Wire`] in it, `close` ends the link.
+    fn run_connection<T>(
+        &self,
+        transport: T,
+        tx: Sender<Cmd>,
+        wire: fn(&mut T) -> &mut Wire,
+        close: fn(&mut T),
+    ) -> io::Result<()>
+    where
+        T: embedded_io::Read + embedded_io::Write,
+        T::Error: std::fmt::Debug,
+    {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel();
-        let mut reader = link.tcp().try_clone()?;
-        let reader_tx = tx.clone();
-        thread::spawn(move || {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        let _ = reader_tx.send(Cmd::Eof);
-                        return;
-                    }
-                    Ok(n) => {
-                        if reader_tx.send(Cmd::Input(buf[..n].to_vec())).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        if !leftover.is_empty() {
-            let _ = tx.send(Cmd::Input(leftover));
-        }
+        // A whole packet of the largest size fits each way (pages are touched only when used).
+        let mut rx = vec![0u8; MAX_PACKET as usize];
+        let mut txb = vec![0u8; MAX_PACKET as usize + 4096];
+        let session = Session::new(server_config(), self.now());
+        let mut conn = blocking::Connection::new(transport, session, &mut rx, &mut txb);
         let mut c = Conn {
             broker: self.clone(),
             id: conn_id,
             tx,
-            link,
-            server: Session::new(server_config(), self.now()),
-            input: Vec::new(),
-            out: vec![0u8; 4096],
             client_id: None,
             will: None,
             expiry: 0,
@@ -389,8 +403,8 @@ impl Broker {
             inflight: HashMap::new(),
             successor: None,
         };
-        let result = c.run(&rx);
-        c.finish(&rx);
+        let result = c.run(&mut conn, wire);
+        c.finish(&mut conn, wire, close);
         result
     }
 
@@ -444,12 +458,12 @@ impl Broker {
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
-    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &Receiver<Cmd>) {
+    fn disconnect_session(&self, client_id: &str, leaving: Leaving, wire: &mut Wire) {
         let Leaving { conn_id, expiry, inflight, mut pending, successor } = leaving;
         let mut st = self.lock();
         // Messages routed to this connection after it stopped reading; none can follow while
         // the lock is held and the session no longer points here.
-        pending.extend(rx.try_iter().filter_map(|c| match c {
+        pending.extend(wire.drain().filter_map(|c| match c {
             Cmd::Deliver(d) => Some(d),
             _ => None,
         }));
@@ -661,6 +675,33 @@ fn link_err(e: impl std::fmt::Debug) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
 }
 
+/// Reads a request head (up to the blank line that ends it, at most 8 KiB) from `wire`.
+fn read_head(wire: &mut Wire) -> io::Result<Vec<u8>> {
+    let started = StdInstant::now();
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        match embedded_io::Read::read(wire, &mut chunk) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(_) if started.elapsed() < Duration::from_secs(10) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(head)
+}
+
+fn close_tcp(wire: &mut Wire) {
+    let _ = wire.tcp().shutdown(std::net::Shutdown::Both);
+}
+
+/// The WebSocket closing handshake (if the peer did not start it), then the TCP shutdown.
+fn close_ws(stream: &mut Stream<'_, Wire>) {
+    stream.transport().wake_at = Some(StdInstant::now() + Duration::from_millis(200));
+    let _ = stream.close(CloseCode::Normal);
+    close_tcp(stream.transport());
+}
+
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
@@ -699,10 +740,6 @@ struct Conn {
     broker: Broker,
     id: u64,
     tx: Sender<Cmd>,
-    link: Link,
-    server: Session,
-    input: Vec<u8>,
-    out: Vec<u8>,
     client_id: Option<String>,
     will: Option<Will>,
     expiry: u32,
@@ -726,93 +763,43 @@ enum Action {
 }
 
 impl Conn {
-    fn run(&mut self, rx: &Receiver<Cmd>) -> io::Result<()> {
+    /// Runs the session: its events, the messages routed to it, until the connection ends.
+    fn run<T>(&mut self, conn: &mut Driver<'_, T>, wire: fn(&mut T) -> &mut Wire) -> io::Result<()>
+    where
+        T: embedded_io::Read + embedded_io::Write,
+        T::Error: std::fmt::Debug,
+    {
         loop {
-            let now = self.broker.now();
-            let wait = self
-                .server
-                .poll_timeout()
-                .map_or(Duration::from_secs(1), |t| {
-                    Duration::from_millis(t.as_millis().saturating_sub(now.as_millis()))
-                })
-                .min(Duration::from_secs(1));
-            match rx.recv_timeout(wait) {
-                Ok(Cmd::Input(bytes)) => {
-                    let mut mqtt = std::mem::take(&mut self.input);
-                    let open = self.link.feed(&bytes, &mut mqtt)?;
-                    self.input = mqtt;
-                    self.process_input()?;
-                    if !open {
-                        self.server.connection_lost();
-                    }
-                }
-                Ok(Cmd::Eof) | Err(RecvTimeoutError::Disconnected) => {
-                    self.server.connection_lost();
-                }
-                Ok(Cmd::Deliver(d)) => self.pending.push_back(d),
-                Ok(Cmd::Takeover(successor)) => {
-                    // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
-                    let _ = self.server.disconnect(ReasonCode::SessionTakenOver);
-                    self.successor = Some(successor);
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            self.server.handle_timeout(self.broker.now());
-            self.send_pending()?;
-            self.drain()?;
-            if self.server.closed().is_some() {
-                return Ok(());
-            }
-        }
-    }
-
-    fn drain(&mut self) -> io::Result<()> {
-        loop {
-            match self.server.poll_transmit(self.broker.now(), &mut self.out) {
-                Ok(Some(n)) => {
-                    let bytes = self.out[..n].to_vec();
-                    self.link.send(&bytes)?;
-                }
-                Ok(None) => return Ok(()),
-                Err(UsageError::BufferTooSmall { required }) => self.out.resize(required, 0),
-                Err(e) => return Err(link_err(e)),
-            }
-        }
-    }
-
-    fn process_input(&mut self) -> io::Result<()> {
-        let mut start = 0;
-        loop {
-            let now = self.broker.now();
-            let input = std::mem::take(&mut self.input);
-            let (consumed, action, failed) = match self.server.handle_input(now, &input[start..]) {
-                Ok(Status::Progress { consumed, event }) => {
-                    (consumed, action(self.id, event), false)
-                }
-                Ok(Status::TransmitFirst) => (0, Action::None, false),
-                Ok(Status::NeedMore { .. } | Status::AnswerPending | Status::Closed) => {
-                    self.input = input;
-                    break;
-                }
-                Err(e) => {
+            let wake_at = conn.poll_timeout().map(|t| self.broker.std_instant(t));
+            wire(conn.transport()).wake_at = wake_at;
+            let action = match conn.poll(self.broker.now()) {
+                Ok(event) => action(self.id, event),
+                Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
+                Err(DriverError::Machine(e)) => {
+                    // The CONNACK or DISCONNECT the fault calls for went out first.
                     self.broker.log(|| format!("client {}: {e}", self.id));
-                    (0, Action::None, true)
+                    return Ok(());
                 }
+                Err(e) => return Err(invalid(e)),
             };
-            self.input = input;
-            start += consumed;
-            self.act(action)?;
-            self.drain()?;
-            if failed {
-                break;
+            self.act(conn, action)?;
+            while let Some(cmd) = wire(conn.transport()).routed.pop_front() {
+                match cmd {
+                    Cmd::Deliver(d) => self.pending.push_back(d),
+                    Cmd::Takeover(successor) => {
+                        // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
+                        let _ = conn.machine_mut().disconnect(ReasonCode::SessionTakenOver);
+                        self.successor = Some(successor);
+                    }
+                    Cmd::Input(_) | Cmd::Eof => {}
+                }
             }
+            self.send_pending(conn)?;
         }
-        self.input.drain(..start.min(self.input.len()));
-        Ok(())
     }
 }
 
-fn action(conn_id: u64, event: Option<Event<'_>>) -> Action {
+fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
     match event {
         None => Action::None,
         Some(Event::Connect(c)) => {
@@ -848,9 +835,9 @@ fn action(conn_id: u64, event: Option<Event<'_>>) -> Action {
             }
         }
         Some(Event::Publish(p)) => Action::Publish(Msg {
-            topic: p.topic.to_owned(),
+            topic: p.topic.to_string(),
             payload: p.payload.into(),
-            qos: p.qos_pid.qos(),
+            qos: p.qos,
             retain: p.retain,
             props: forwarded_props(&p.properties).into(),
             from: conn_id,
@@ -882,18 +869,18 @@ fn action(conn_id: u64, event: Option<Event<'_>>) -> Action {
 }
 
 impl Conn {
-    fn act(&mut self, action: Action) -> io::Result<()> {
+    fn act<T>(&mut self, conn: &mut Driver<'_, T>, action: Action) -> io::Result<()>
+    where
+        T: embedded_io::Read + embedded_io::Write,
+        T::Error: std::fmt::Debug,
+    {
+        let now = self.broker.now();
         match action {
             Action::None => {}
             Action::Connect { client_id, clean_start, expiry, will, auth } => {
                 if auth {
                     // No enhanced authentication methods here (MQTT 5.0 §4.12).
-                    let n = self
-                        .server
-                        .reject(ReasonCode::BadAuthenticationMethod, &mut self.out)
-                        .map_err(link_err)?;
-                    let bytes = self.out[..n].to_vec();
-                    return self.link.send(&bytes);
+                    return conn.reject(now, ReasonCode::BadAuthenticationMethod).map_err(invalid);
                 }
                 let (present, resend, queued) = self.broker.connect_session(
                     &client_id,
@@ -901,31 +888,23 @@ impl Conn {
                     clean_start,
                     expiry,
                 );
+                let version = conn.session().version();
                 self.broker.log(|| {
-                    format!(
-                        "{client_id} connected ({:?}, session present: {present})",
-                        self.server.version()
-                    )
+                    format!("{client_id} connected ({version:?}, session present: {present})")
                 });
-                let assigned = (self.server.version() == Version::V5
-                    && client_id.starts_with("auto-"))
-                .then_some(client_id.as_str());
+                let assigned = (version == Version::V5 && client_id.starts_with("auto-"))
+                    .then_some(client_id.as_str());
                 let accept = Accept {
                     session_present: present,
                     assigned_client_id: assigned,
                     ..Accept::default()
                 };
-                let n = self
-                    .server
-                    .accept(self.broker.now(), &accept, &mut self.out)
-                    .map_err(link_err)?;
-                let bytes = self.out[..n].to_vec();
-                self.link.send(&bytes)?;
+                conn.accept(now, &accept).map_err(invalid)?;
                 self.client_id = Some(client_id);
                 self.will = will;
                 self.expiry = expiry;
                 for (id, d) in resend {
-                    self.resend(id, d)?;
+                    self.resend(conn, id, d)?;
                 }
                 self.pending.extend(queued);
             }
@@ -947,18 +926,13 @@ impl Conn {
                     )
                 });
                 let retained = self.broker.subscribe(&client_id, ok);
-                let n = self.server.sub_ack(packet_id, &codes, &mut self.out).map_err(link_err)?;
-                let bytes = self.out[..n].to_vec();
-                self.link.send(&bytes)?;
+                conn.sub_ack(now, packet_id, &codes).map_err(invalid)?;
                 self.pending.extend(retained);
             }
             Action::Unsubscribe(packet_id, filters) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
                 let codes = self.broker.unsubscribe(&client_id, &filters);
-                let n =
-                    self.server.unsub_ack(packet_id, &codes, &mut self.out).map_err(link_err)?;
-                let bytes = self.out[..n].to_vec();
-                self.link.send(&bytes)?;
+                conn.unsub_ack(now, packet_id, &codes).map_err(invalid)?;
             }
             Action::Acked(id) => {
                 self.inflight.remove(&id);
@@ -1005,12 +979,19 @@ impl Conn {
         p
     }
 
-    fn send_pending(&mut self) -> io::Result<()> {
-        if !self.server.is_connected() {
+    /// Sends the messages routed to this connection, as far as the client's Receive Maximum
+    /// lets them go.
+    fn send_pending<T>(&mut self, conn: &mut Driver<'_, T>) -> io::Result<()>
+    where
+        T: embedded_io::Read + embedded_io::Write,
+        T::Error: std::fmt::Debug,
+    {
+        if !conn.session().is_connected() {
             return Ok(());
         }
+        let mut props = Vec::new();
         while let Some(d) = self.pending.front() {
-            if d.msg.qos != Qos::AtMostOnce && self.server.send_quota() == 0 {
+            if d.msg.qos != Qos::AtMostOnce && conn.session().send_quota() == 0 {
                 break;
             }
             let d = self.pending.pop_front().expect("front exists");
@@ -1018,51 +999,48 @@ impl Conn {
             if d.msg.expired(StdInstant::now()) {
                 continue;
             }
-            let mut props = Vec::new();
             let p = Self::publish_packet(&d, &mut props);
-            match self.server.publish(&p, &mut self.out) {
+            match conn.publish(self.broker.now(), &p) {
                 Ok(sent) => {
-                    let bytes = self.out[..sent.len].to_vec();
-                    self.link.send(&bytes)?;
                     if let Some(id) = sent.packet_id {
                         self.inflight.insert(id, d);
                     }
                 }
-                Err(UsageError::BufferTooSmall { required }) => {
-                    self.out.resize(required, 0);
-                    self.pending.push_front(d);
-                }
                 // [MQTT-3.1.2-25] too large for the client: discarded.
-                Err(UsageError::PacketTooLarge { .. }) => {}
-                Err(e) => return Err(link_err(e)),
+                Err(DriverError::Machine(server::Error::Usage(UsageError::PacketTooLarge {
+                    ..
+                }))) => {}
+                Err(e) => return Err(invalid(e)),
             }
         }
         Ok(())
     }
 
-    fn resend(&mut self, id: PacketId, d: Delivery) -> io::Result<()> {
+    fn resend<T>(&mut self, conn: &mut Driver<'_, T>, id: PacketId, d: Delivery) -> io::Result<()>
+    where
+        T: embedded_io::Read + embedded_io::Write,
+        T::Error: std::fmt::Debug,
+    {
         let mut props = Vec::new();
         let p = Self::publish_packet(&d, &mut props);
-        let len = p.payload.len() + p.topic.len() + p.properties.as_bytes().len() + 64;
-        if self.out.len() < len {
-            self.out.resize(len, 0);
-        }
-        match self.server.republish(id, &p, &mut self.out) {
-            Ok(n) => {
-                let bytes = self.out[..n].to_vec();
-                self.link.send(&bytes)?;
+        match conn.republish(self.broker.now(), id, &p) {
+            Ok(()) => {
                 self.inflight.insert(id, d);
             }
-            Err(_) => self.pending.push_back(d),
+            Err(DriverError::Machine(_)) => self.pending.push_back(d),
+            Err(e) => return Err(invalid(e)),
         }
         Ok(())
     }
 
-    /// After the session closed: the will, the session's fate, the socket.
-    fn finish(&mut self, rx: &Receiver<Cmd>) {
-        let _ = self.drain();
-        self.link.close();
-        let closed = self.server.closed();
+    /// After the session closed: the link, the will, the session's fate.
+    fn finish<T>(&mut self, conn: &mut Driver<'_, T>, wire: fn(&mut T) -> &mut Wire, close: fn(&mut T))
+    where
+        T: embedded_io::Read + embedded_io::Write,
+    {
+        let _ = conn.flush(self.broker.now());
+        close(conn.transport());
+        let closed = conn.session().closed();
         let Some(client_id) = self.client_id.take() else {
             // Never connected, or taken over: the will (if due) is still published.
             if let (Some(will), Some(c)) = (self.will.take(), closed)
@@ -1080,7 +1058,7 @@ impl Conn {
             pending: self.pending.drain(..).collect(),
             successor: self.successor.take(),
         };
-        self.broker.disconnect_session(&client_id, leaving, rx);
+        self.broker.disconnect_session(&client_id, leaving, wire(conn.transport()));
         let Some(will) = self.will.take() else { return };
         if closed.is_none_or(|c| c.will != WillAction::Publish) {
             return;

@@ -143,8 +143,10 @@ impl<'b, M: Machine> Pump<'b, M> {
         &self.machine
     }
 
-    /// The machine, for its commands that write nothing (or use [`Pump::command`]).
+    /// The machine, for its commands that write nothing (or use [`Pump::command`]). What it
+    /// waits for may change: it is asked again before the next read.
     pub fn machine_mut(&mut self) -> &mut M {
+        self.need_read = false;
         &mut self.machine
     }
 
@@ -222,13 +224,14 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// `Err` ends the connection: [`DriverError::Closed`] once the machine has ended and
     /// everything it owed was written, a peer's fault once its answer was written.
     pub fn next<E>(&mut self, now: Instant) -> Result<Io, DriverError<E, M::Error>> {
-        if !self.closed
-            && self.machine.poll_timeout().is_some_and(|t| t <= now)
-            && let Err(e) = self.machine.handle_timeout(now)
-        {
-            // A deadline passed: what the machine owes about it goes out first.
-            self.closed = true;
-            self.failure = Some(e);
+        if !self.closed && self.machine.poll_timeout().is_some_and(|t| t <= now) {
+            // A timer may end the machine: it is asked again before the next read.
+            self.need_read = false;
+            if let Err(e) = self.machine.handle_timeout(now) {
+                // A deadline passed: what the machine owes about it goes out first.
+                self.closed = true;
+                self.failure = Some(e);
+            }
         }
         if let Some(io) = self.next_write(now)? {
             return Ok(io);
@@ -426,6 +429,8 @@ impl<'b, M: Machine> Pump<'b, M> {
             Ok((r, n)) => {
                 self.tx_end += n.min(room);
                 self.blocked = false;
+                // A command may end the machine: it is asked again before the next read.
+                self.need_read = false;
                 Ok(Some(r))
             }
             // Perhaps only too little room behind the waiting bytes: write them, try again.

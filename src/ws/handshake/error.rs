@@ -100,6 +100,9 @@ pub enum Reject {
     BadRequest,
     /// `403 Forbidden`: the `Origin` is not allowed (RFC 6455 §4.2.2 item 4, §10.2).
     Forbidden,
+    /// `404 Not Found`: no WebSocket service at the requested path (RFC 6455 §4.2.2 item 1
+    /// mentions it for a service that is not available).
+    NotFound,
     /// `426 Upgrade Required` with `Sec-WebSocket-Version: 13`: the client speaks another
     /// version (RFC 6455 §4.4).
     UpgradeRequired,
@@ -117,6 +120,7 @@ impl Reject {
         match self {
             Reject::BadRequest => 400,
             Reject::Forbidden => 403,
+            Reject::NotFound => 404,
             Reject::UpgradeRequired => 426,
             Reject::HeaderFieldsTooLarge => 431,
             Reject::RequestTimeout => 408,
@@ -128,6 +132,7 @@ impl Reject {
         match self {
             Reject::BadRequest => "400",
             Reject::Forbidden => "403",
+            Reject::NotFound => "404",
             Reject::UpgradeRequired => "426",
             Reject::HeaderFieldsTooLarge => "431",
             Reject::RequestTimeout => "408",
@@ -139,6 +144,7 @@ impl Reject {
         match self {
             Reject::BadRequest => "Bad Request",
             Reject::Forbidden => "Forbidden",
+            Reject::NotFound => "Not Found",
             Reject::UpgradeRequired => "Upgrade Required",
             Reject::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Reject::RequestTimeout => "Request Timeout",
