@@ -47,7 +47,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 b"OFF" => report = Some(false),
                 other => eprintln!("ignoring {:?}", String::from_utf8_lossy(other)),
             },
-            Some(Event::Refused { reason_code: reason, .. } | Event::Disconnected { reason_code: reason, .. }) => {
+            Some(
+                Event::Refused { reason_code: reason, .. }
+                | Event::Disconnected { reason_code: reason, .. },
+            ) => {
                 return Err(format!("broker: {reason:?}").into());
             }
             _ => {}

@@ -33,7 +33,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // a byte stream: the transport MQTT runs on.
     let (mut ws_rx, mut ws_tx) = ([0u8; 2048], [0u8; 2048]);
     let request = ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]);
-    let handshake = Handshake::new(request, random())?.with_deadline(now() + Duration::from_secs(5));
+    let handshake =
+        Handshake::new(request, random())?.with_deadline(now() + Duration::from_secs(5));
     let mut hs = Connection::new(StdIo(tcp), handshake, &mut ws_rx, &mut ws_tx);
     hs.handshake(now)?;
     let stream = hs.upgrade(WsConfig::new(), random).into_stream()?;
@@ -59,9 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("{} {}", m.topic, String::from_utf8_lossy(m.payload));
                 break;
             }
-            Some(
-                Event::Refused { reason_code, .. } | Event::Disconnected { reason_code, .. },
-            ) => {
+            Some(Event::Refused { reason_code, .. } | Event::Disconnected { reason_code, .. }) => {
                 return Err(format!("broker: {reason_code:?}").into());
             }
             _ => {}

@@ -7,8 +7,8 @@
 
 use core::num::{NonZeroU16, NonZeroU32};
 
-use mqtt_ws::mqtt::packet::{self, Connect, DecodeOptions, Packet, Publish, QosPid, Will};
 use mqtt_ws::Status;
+use mqtt_ws::mqtt::packet::{self, Connect, DecodeOptions, Packet, Publish, QosPid, Will};
 use mqtt_ws::mqtt::properties::{PayloadFormat, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{EncodeError, PacketId, Qos, Version};
 

@@ -16,15 +16,15 @@
 
 use std::error::Error;
 
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::packet::{
     self, Ack, ConnAck, Connect, DecodeOptions, Packet, Publish, QosPid, SubAck, Subscribe,
     Subscription,
 };
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
-use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::Status;
 use mqtt_ws::time::Instant;
+use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys};
 use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, RequestParser};
 
@@ -252,7 +252,9 @@ fn receive<K: MaskKeys>(
                 rest = &rest[used..];
             }
             Status::NeedMore { needed } => return Err(format!("{needed} bytes missing").into()),
-            Status::Blocked | Status::Closed => return Err("a decoder neither blocks nor ends".into()),
+            Status::Blocked | Status::Closed => {
+                return Err("a decoder neither blocks nor ends".into());
+            }
         }
     }
     Ok(())

@@ -8,6 +8,7 @@
 use std::net::TcpStream;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
+use mqtt_ws::io::blocking;
 use mqtt_ws::io::blocking::Connection;
 use mqtt_ws::io::{DriverError, StdIo};
 use mqtt_ws::mqtt::client::{
@@ -18,7 +19,6 @@ use mqtt_ws::mqtt::packet::{Subscription, SubscriptionOptions, Will};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
-use mqtt_ws::io::blocking;
 use mqtt_ws::ws::connection::Config as WsConfig;
 use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
 use mqtt_ws::ws::stream::Stream;
@@ -71,7 +71,9 @@ fn own(e: Event<'_>) -> Ev {
             correlation: m.correlation_data().map(Vec::from),
             sub_ids: m.subscription_identifiers().map(|i| i.get()).collect(),
         },
-        Event::Published { packet_id, reason_code: reason, .. } => Ev::Published(packet_id.get(), reason),
+        Event::Published { packet_id, reason_code: reason, .. } => {
+            Ev::Published(packet_id.get(), reason)
+        }
         Event::Subscribed { reason_codes, .. } => Ev::Subscribed(reason_codes.iter().collect()),
         other => Ev::Other(format!("{other:?}")),
     }

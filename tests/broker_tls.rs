@@ -101,7 +101,10 @@ enum Ev {
     Subscribed(Vec<ReasonCode>),
 }
 
-fn next<T: Read + Write>(c: &mut Connection<'static, T, Client<Store>>, limit: StdDuration) -> Option<Ev>
+fn next<T: Read + Write>(
+    c: &mut Connection<'static, T, Client<Store>>,
+    limit: StdDuration,
+) -> Option<Ev>
 where
     T::Error: std::fmt::Debug,
 {
@@ -109,7 +112,9 @@ where
     while StdInstant::now() < deadline {
         match c.poll(clock()).unwrap() {
             Some(Event::Message(m)) => return Some(Ev::Message(m.payload.to_vec(), m.qos)),
-            Some(Event::Published { reason_code: reason, .. }) => return Some(Ev::Published(reason)),
+            Some(Event::Published { reason_code: reason, .. }) => {
+                return Some(Ev::Published(reason));
+            }
             Some(Event::Subscribed { reason_codes, .. }) => {
                 return Some(Ev::Subscribed(reason_codes.iter().collect()));
             }

@@ -5,12 +5,15 @@
 
 use core::num::{NonZeroU16, NonZeroU32};
 
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::client::{
     Client, Config, ConnectOptions, Error, Event, Outgoing, RemoteFault, SliceStore, State, Store,
     Stored, Timeout, UsageError, request_properties, response_to, server_reference,
 };
-use mqtt_ws::mqtt::packet::{Ack, Auth, ConnAck, DecodeOptions, Disconnect, Packet, PacketType, Publish, QosPid, SubAck, Subscription, UnsubAck};
-use mqtt_ws::Status;
+use mqtt_ws::mqtt::packet::{
+    Ack, Auth, ConnAck, DecodeOptions, Disconnect, Packet, PacketType, Publish, QosPid, SubAck,
+    Subscription, UnsubAck,
+};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyId};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::{Duration, Instant};
@@ -53,7 +56,9 @@ fn own<const N: usize>(e: Event<'_, N>) -> Ev {
             Ev::Skipped { topic: message.topic.into(), len: payload_len }
         }
         Event::MessageChunk { data, offset, last } => Ev::Chunk { data: data.into(), offset, last },
-        Event::Published { packet_id, reason_code: reason, .. } => Ev::Published(packet_id.get(), reason),
+        Event::Published { packet_id, reason_code: reason, .. } => {
+            Ev::Published(packet_id.get(), reason)
+        }
         Event::Subscribed { packet_id, reason_codes, .. } => {
             Ev::Subscribed(packet_id.get(), reason_codes.iter().collect())
         }
@@ -556,7 +561,10 @@ fn trailing_bytes_are_left_untouched() {
         Status::Progress { consumed, .. } => assert_eq!(consumed, len),
         other => panic!("{other:?}"),
     }
-    assert_eq!(h.client.handle_input(h.now, &bytes[len..]).unwrap(), Status::NeedMore { needed: 4 });
+    assert_eq!(
+        h.client.handle_input(h.now, &bytes[len..]).unwrap(),
+        Status::NeedMore { needed: 4 }
+    );
 }
 
 #[test]

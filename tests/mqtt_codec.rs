@@ -4,8 +4,12 @@
 
 use core::num::{NonZeroU16, NonZeroU32};
 
-use mqtt_ws::mqtt::packet::{self, Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, FixedHeader, Packet, PacketType, Publish, QosPid, ReasonCodes, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will};
 use mqtt_ws::Status;
+use mqtt_ws::mqtt::packet::{
+    self, Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, FixedHeader, Packet, PacketType,
+    Publish, QosPid, ReasonCodes, RetainHandling, SubAck, Subscribe, Subscription,
+    SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+};
 use mqtt_ws::mqtt::properties::{
     PayloadFormat, Properties, PropertiesBuilder, Property, PropertyContext, PropertyId,
 };
@@ -989,7 +993,9 @@ fn every_malformed_prefix_is_partial_or_error_never_panic() {
                 for ver in [V3, V5] {
                     let _ = packet::decode(&m, &opts(ver));
                     let _ = Publish::decode_head(&m, &opts(ver));
-                    if let Ok(Status::Progress { consumed: _, event: p }) = packet::decode(&m, &opts(ver)) {
+                    if let Ok(Status::Progress { consumed: _, event: p }) =
+                        packet::decode(&m, &opts(ver))
+                    {
                         // Whatever decodes re-encodes to something that decodes to the same.
                         let mut out = vec![0u8; m.len() + 8];
                         if let Ok(n) = p.encode(ver, &mut out) {
@@ -1314,7 +1320,8 @@ fn streaming_receive_through_a_small_buffer() {
             match FixedHeader::decode(&buf[..filled], &o).unwrap() {
                 Status::NeedMore { .. } | Status::Blocked | Status::Closed => {}
                 Status::Progress { event: h, .. } if h.total_len() <= BUF => {
-                    if let Status::Progress { consumed: len, event: p } = packet::decode(&buf[..filled], &o).unwrap()
+                    if let Status::Progress { consumed: len, event: p } =
+                        packet::decode(&buf[..filled], &o).unwrap()
                     {
                         assert_eq!(p, Packet::PingResp);
                         pings += 1;

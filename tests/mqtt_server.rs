@@ -5,15 +5,13 @@
 
 use std::num::NonZeroU16;
 
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::client::{
     self, Client, ConnectOptions, Event as CEvent, Outgoing, SliceStore, UsageError as CUsage,
 };
-use mqtt_ws::Status;
 use mqtt_ws::mqtt::packet::{Publish, QosPid, Subscription, Will};
 use mqtt_ws::mqtt::properties::Properties;
-use mqtt_ws::mqtt::server::{
-    Accept, Config, Event as SEvent, Initiator, Server, WillAction,
-};
+use mqtt_ws::mqtt::server::{Accept, Config, Event as SEvent, Initiator, Server, WillAction};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::{Duration, Instant};
 

@@ -176,7 +176,10 @@ fn a_stall_before_connack_ends_at_the_connect_timeout() {
     })]);
     let mut l = link(port, 0);
     let (errors, took) = until_reconnected(&mut l);
-    assert!(matches!(errors[0], DriverError::Machine(Error::Timeout(Timeout::ConnAck))), "{errors:?}");
+    assert!(
+        matches!(errors[0], DriverError::Machine(Error::Timeout(Timeout::ConnAck))),
+        "{errors:?}"
+    );
     assert!(took < StdDuration::from_millis(300 + 700), "{took:?}");
 }
 

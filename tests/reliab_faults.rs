@@ -116,7 +116,9 @@ fn publisher<T: Read + Write, C: FnMut() -> Result<T, String>>(
             let payload = next.to_be_bytes();
             match link.publish(clock(), &Outgoing::new(topic, &payload).qos(qos)) {
                 Ok(_) => next += 1,
-                Err(DriverError::Machine(client::Error::Usage(UsageError::ReceiveMaximumReached))) => {
+                Err(DriverError::Machine(client::Error::Usage(
+                    UsageError::ReceiveMaximumReached,
+                ))) => {
                     break;
                 }
                 Err(DriverError::Machine(client::Error::Usage(UsageError::NotConnected))) => break,
@@ -130,7 +132,9 @@ fn publisher<T: Read + Write, C: FnMut() -> Result<T, String>>(
                 debug(id, &error);
                 report.lost += 1
             }
-            Step::Event(Event::Refused { reason_code: reason, .. }) => panic!("refused: {reason:?}"),
+            Step::Event(Event::Refused { reason_code: reason, .. }) => {
+                panic!("refused: {reason:?}")
+            }
             Step::Event(e) => debug(id, &e),
             _ => {}
         }
@@ -192,7 +196,9 @@ fn subscriber<T: Read + Write, C: FnMut() -> Result<T, String>>(
                     panic!("QoS 2 message {seq} delivered twice");
                 }
             }
-            Step::Event(Event::Refused { reason_code: reason, .. }) => panic!("refused: {reason:?}"),
+            Step::Event(Event::Refused { reason_code: reason, .. }) => {
+                panic!("refused: {reason:?}")
+            }
             _ => {}
         }
         if resubscribe {

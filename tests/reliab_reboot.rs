@@ -249,9 +249,11 @@ fn run(qos_name: &str) {
     sub.connect(clock(), &ConnectOptions::new(&sub_id)).unwrap();
     let mut st = Tally { counts: vec![0u32; MESSAGES as usize], have: 0, subscribed: false };
     type Sub = Client<mqtt_ws::mqtt::client::SliceStore<'static, 8>, 64>;
-    let pump = |sub: &mut Connection<'static, StdIo<std::net::TcpStream>, Sub>,
-                st: &mut Tally| {
-        match sub.poll(clock()).expect("the subscriber stays connected") {
+    let pump =
+        |sub: &mut Connection<'static, StdIo<std::net::TcpStream>, Sub>, st: &mut Tally| match sub
+            .poll(clock())
+            .expect("the subscriber stays connected")
+        {
             Some(Event::Connected(_)) => {
                 sub.subscribe(clock(), &[Subscription::new(&topic, qos)], Properties::EMPTY)
                     .unwrap();
@@ -267,8 +269,7 @@ fn run(qos_name: &str) {
                 }
             }
             _ => {}
-        }
-    };
+        };
     while !st.subscribed {
         assert!(start.elapsed() < StdDuration::from_secs(10), "no SUBACK");
         pump(&mut sub, &mut st);

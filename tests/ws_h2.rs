@@ -10,9 +10,7 @@ use http::{Method, Request, Response, StatusCode};
 use mqtt_ws::Status;
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{
-    Config, Connection, Event, MaskKeys, MessageKind, State,
-};
+use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, State};
 use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
 use mqtt_ws::ws::handshake::{OriginPolicy, ResponseError};
 use tokio::io::DuplexStream;
@@ -122,7 +120,8 @@ async fn server(io: DuplexStream) {
             Message::Close(code) => {
                 assert_eq!(code, Some(CloseCode::Normal));
                 // The reply close frame is queued by the connection (RFC 6455 §5.5.1).
-                let n = ws.poll_transmit(Instant::ZERO, &mut out).unwrap().expect("close reply owed");
+                let n =
+                    ws.poll_transmit(Instant::ZERO, &mut out).unwrap().expect("close reply owed");
                 send.send_data(Bytes::copy_from_slice(&out[..n]), true).unwrap();
                 assert_eq!(ws.state(), State::Closed);
                 return;
@@ -268,7 +267,9 @@ async fn next_message<K: MaskKeys>(
                 rx.extend_from_slice(&chunk);
                 continue;
             }
-            Status::Closed | Status::Blocked => panic!("connection closed while a message was awaited"),
+            Status::Closed | Status::Blocked => {
+                panic!("connection closed while a message was awaited")
+            }
         };
         rx.drain(..consumed);
         if let Some(m) = done {

@@ -266,7 +266,9 @@ impl MiniClient {
     /// Sends DISCONNECT (normal: the will is discarded) and closes.
     pub fn disconnect(mut self) -> io::Result<()> {
         let now = self.now();
-        self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY).map_err(err)?;
+        self.conn
+            .disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY)
+            .map_err(err)?;
         self.conn.transport().close();
         Ok(())
     }

@@ -35,7 +35,9 @@ use std::time::{Duration, Instant as StdInstant};
 use mqtt_ws::io::{DriverError, Pump, blocking};
 use mqtt_ws::mqtt::packet::{Publish, QosPid, RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
-use mqtt_ws::mqtt::server::{self, Accept, Availability, Config, Event, Server, UsageError, WillAction};
+use mqtt_ws::mqtt::server::{
+    self, Accept, Availability, Config, Event, Server, UsageError, WillAction,
+};
 use mqtt_ws::mqtt::topic::{self, SharedSubscription};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
@@ -300,7 +302,7 @@ impl Broker {
         });
         let wire = Wire::new(rx, tcp);
         if !ws {
-            return self.run_connection(wire, tx, |w| w, |w| close_tcp(w));
+            return self.run_connection(wire, tx, |w| w, close_tcp);
         }
         self.serve_http(wire, tx)
     }
@@ -1034,8 +1036,12 @@ impl Conn {
     }
 
     /// After the session closed: the link, the will, the session's fate.
-    fn finish<T>(&mut self, conn: &mut Driver<'_, T>, wire: fn(&mut T) -> &mut Wire, close: fn(&mut T))
-    where
+    fn finish<T>(
+        &mut self,
+        conn: &mut Driver<'_, T>,
+        wire: fn(&mut T) -> &mut Wire,
+        close: fn(&mut T),
+    ) where
         T: embedded_io::Read + embedded_io::Write,
     {
         let _ = conn.flush(self.broker.now());

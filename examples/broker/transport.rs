@@ -3,8 +3,8 @@
 //! `embedded_io::{Read, Write}`, so the same driver runs over either; WebSocket framing, pings
 //! and the closing handshake happen inside the stream.
 
-use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
+use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
@@ -133,13 +133,16 @@ impl Transport {
             tcp.set_nodelay(true)?;
             let start = StdInstant::now();
             let clock = move || Instant::from_millis(start.elapsed().as_millis() as u64);
-            let nonce: [u8; 16] =
-                [random_u64().to_le_bytes(), random_u64().to_le_bytes()].concat().try_into().unwrap();
+            let nonce: [u8; 16] = [random_u64().to_le_bytes(), random_u64().to_le_bytes()]
+                .concat()
+                .try_into()
+                .unwrap();
             let request = ClientRequest::new(host, path).protocols(&["mqtt"]);
             let hs = Handshake::new(request, nonce)
                 .map_err(invalid)?
                 .with_deadline(clock() + WsDuration::from_secs(5));
-            let mut conn = blocking::Connection::new(StdIo(tcp), hs, leak(16 << 10), leak(16 << 10));
+            let mut conn =
+                blocking::Connection::new(StdIo(tcp), hs, leak(16 << 10), leak(16 << 10));
             conn.handshake(clock).map_err(invalid)?;
             let ws = conn.upgrade(mqtt_ws_config(), mask_key as Keys);
             return Ok(Transport::Ws(Box::new(ws.into_stream().map_err(invalid)?)));
@@ -219,7 +222,9 @@ impl embedded_io::Write for Transport {
     fn write(&mut self, buf: &[u8]) -> Result<usize, TransportError> {
         match self {
             Transport::Tcp(t) => embedded_io::Write::write(t, buf).map_err(TransportError::Tcp),
-            Transport::Ws(s) => embedded_io::Write::write(&mut **s, buf).map_err(TransportError::Ws),
+            Transport::Ws(s) => {
+                embedded_io::Write::write(&mut **s, buf).map_err(TransportError::Ws)
+            }
         }
     }
     fn flush(&mut self) -> Result<(), TransportError> {

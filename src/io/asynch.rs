@@ -174,6 +174,7 @@ pub(crate) async fn step<'p, T: Read + Write, M: Machine>(
 }
 
 /// Writes everything owed and flushes the transport.
+#[inline(never)]
 pub(crate) async fn flush<T: Read + Write, M: Machine>(
     transport: &mut T,
     pump: &mut Pump<'_, M>,
@@ -185,6 +186,7 @@ pub(crate) async fn flush<T: Read + Write, M: Machine>(
     Ok(())
 }
 
+#[inline(never)]
 async fn write_once<T: Write, M: Machine>(
     transport: &mut T,
     pump: &mut Pump<'_, M>,

@@ -161,6 +161,7 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
 
 /// One step of [`Connection::poll`] over a transport and a pump; a read timeout is an error
 /// here (the WebSocket stream passes it on as one).
+#[inline(never)]
 pub(crate) fn step<'p, T: Read + Write, M: Machine>(
     transport: &mut T,
     pump: &'p mut Pump<'_, M>,
@@ -187,6 +188,7 @@ pub(crate) fn step<'p, T: Read + Write, M: Machine>(
 }
 
 /// Writes everything owed and flushes the transport.
+#[inline(never)]
 pub(crate) fn flush<T: Read + Write, M: Machine>(
     transport: &mut T,
     pump: &mut Pump<'_, M>,
@@ -198,6 +200,7 @@ pub(crate) fn flush<T: Read + Write, M: Machine>(
     Ok(())
 }
 
+#[inline(never)]
 fn write_once<T: Write, M: Machine>(
     transport: &mut T,
     pump: &mut Pump<'_, M>,

@@ -223,6 +223,7 @@ impl<'b, M: Machine> Pump<'b, M> {
     ///
     /// `Err` ends the connection: [`DriverError::Closed`] once the machine has ended and
     /// everything it owed was written, a peer's fault once its answer was written.
+    #[inline(never)]
     pub fn next<E>(&mut self, now: Instant) -> Result<Io, DriverError<E, M::Error>> {
         if !self.closed && self.machine.poll_timeout().is_some_and(|t| t <= now) {
             // A timer may end the machine: it is asked again before the next read.
@@ -365,7 +366,17 @@ impl<'b, M: Machine> Pump<'b, M> {
             return Ok(None);
         }
         let Pump {
-            machine, rx, rx_start, rx_end, last, need_read, needed, blocked, closed, failure, ..
+            machine,
+            rx,
+            rx_start,
+            rx_end,
+            last,
+            need_read,
+            needed,
+            blocked,
+            closed,
+            failure,
+            ..
         } = self;
         let input = rx.get_mut(*rx_start..*rx_end).unwrap_or_default();
         match machine.handle_input(now, input) {
@@ -417,25 +428,37 @@ impl<'b, M: Machine> Pump<'b, M> {
         now: Instant,
         f: &mut impl FnMut(&mut M, &mut [u8]) -> Result<(R, usize), M::Error>,
     ) -> Result<Option<R>, DriverError<E, M::Error>> {
-        if let Some(e) = self.failure.take() {
-            return Err(DriverError::Machine(e));
-        }
-        if !self.collect(now)? {
+        if !self.command_room(now)? {
             return Ok(None);
         }
         let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
         let room = free.len();
         match f(&mut self.machine, free) {
             Ok((r, n)) => {
-                self.tx_end += n.min(room);
-                self.blocked = false;
-                // A command may end the machine: it is asked again before the next read.
-                self.need_read = false;
+                self.command_done(n.min(room));
                 Ok(Some(r))
             }
             // Perhaps only too little room behind the waiting bytes: write them, try again.
             Err(_) if self.tx_start < self.tx_end => Ok(None),
             Err(e) => Err(DriverError::Machine(e)),
         }
+    }
+
+    /// Before a command: reports a fault waiting to be, collects what is owed; `false` when a
+    /// write must come first.
+    #[inline(never)]
+    fn command_room<E>(&mut self, now: Instant) -> Result<bool, DriverError<E, M::Error>> {
+        if let Some(e) = self.failure.take() {
+            return Err(DriverError::Machine(e));
+        }
+        self.collect(now)
+    }
+
+    /// After a command wrote `n` bytes.
+    fn command_done(&mut self, n: usize) {
+        self.tx_end += n;
+        self.blocked = false;
+        // A command may end the machine: it is asked again before the next read.
+        self.need_read = false;
     }
 }

@@ -26,7 +26,9 @@ use embedded_tls::pki::CertVerifier;
 pub use embedded_tls::{CryptoRngCore, NoClock, TlsClock};
 use mqtt_ws::io::DriverError;
 use mqtt_ws::io::blocking::Connection;
-use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
+use mqtt_ws::mqtt::client::{
+    Client, Config, ConnectOptions, Error as ClientError, Event, Outgoing, SliceStore,
+};
 use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::Properties;
 use mqtt_ws::mqtt::{Qos, ReasonCode};
@@ -108,13 +110,13 @@ pub enum Error {
     /// server name is `TlsError::InvalidCertificate` or similar).
     Tls(TlsError),
     /// The MQTT session or the TLS transport under it failed.
-    Mqtt(DriverError<TlsError>),
+    Mqtt(DriverError<TlsError, ClientError>),
     /// The broker refused the connection, the subscription or the message.
     Refused(ReasonCode),
 }
 
-impl From<DriverError<TlsError>> for Error {
-    fn from(e: DriverError<TlsError>) -> Self {
+impl From<DriverError<TlsError, ClientError>> for Error {
+    fn from(e: DriverError<TlsError, ClientError>) -> Self {
         Error::Mqtt(e)
     }
 }

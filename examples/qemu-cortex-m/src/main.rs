@@ -137,11 +137,9 @@ fn run(uart: uart::Uart) -> Result<(), &'static str> {
 
 /// The WebSocket opening handshake over the UART, then the MQTT session over `ws::Stream`.
 #[cfg(feature = "ws")]
-fn run(mut uart: uart::Uart) -> Result<(), &'static str> {
-    use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
+fn run(uart: uart::Uart) -> Result<(), &'static str> {
+    use mqtt_ws::ws::connection::Config as WsConfig;
     use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
-use mqtt_ws::Status;
-    use mqtt_ws::ws::stream::Stream;
 
     let mut rng = Xorshift(0x2545_f491);
     let mut nonce = [0u8; 16];
@@ -149,39 +147,18 @@ use mqtt_ws::Status;
         chunk.copy_from_slice(&rng.next_u32().to_le_bytes());
     }
     let request = ClientRequest::new("127.0.0.1", "/mqtt").protocols(&["mqtt"]);
-    let mut handshake = Handshake::new(request, nonce).map_err(|_| "handshake request")?;
+    let handshake = Handshake::new(request, nonce)
+        .map_err(|_| "handshake request")?
+        .with_deadline(Instant::from_millis(DEADLINE_MS));
     let (mut ws_rx, mut ws_tx) = ([0u8; 512], [0u8; 512]);
-    let n = handshake.encode_request(&mut ws_tx).map_err(|_| "handshake request too long")?;
-    uart.write_all(ws_tx.get(..n).unwrap_or_default()).map_err(|_| "UART write")?;
-    let mut got = 0;
-    let head = loop {
-        if clock::now_ms() > DEADLINE_MS {
-            return Err("no handshake response");
-        }
-        let free = ws_rx.get_mut(got..).unwrap_or_default();
-        if free.is_empty() {
-            return Err("handshake response too long");
-        }
-        match uart.read(free) {
-            Ok(n) => got += n,
-            Err(uart::TimedOut::Read) => continue,
-            Err(uart::TimedOut::Write) => return Err("UART write stalled"),
-        }
-        match handshake.handle_response(ws_rx.get(..got).unwrap_or_default()) {
-            Ok(Status::Complete(accepted)) => {
-                if accepted.protocol() != Some("mqtt") {
-                    return Err("broker did not accept the mqtt subprotocol");
-                }
-                break accepted.head_len();
-            }
-            Ok(Status::Partial) => {}
-            Err(_) => return Err("handshake refused"),
-        }
-    };
+    let mut hs = Connection::new(uart, handshake, &mut ws_rx, &mut ws_tx);
+    match hs.handshake(now).map_err(driver)? {
+        Some("mqtt") => {}
+        _ => return Err("broker did not accept the mqtt subprotocol"),
+    }
     hprintln!("websocket: open");
-    let ws = WsConnection::client(WsConfig::new(), move || rng.next_u32().to_le_bytes());
-    let stream = Stream::new_after_handshake(uart, ws, &mut ws_rx, head..got, &mut ws_tx)
-        .map_err(|_| "websocket buffers too small")?;
+    let ws = hs.upgrade(WsConfig::new(), move || rng.next_u32().to_le_bytes());
+    let stream = ws.into_stream().map_err(|_| "websocket buffers too small")?;
     session(stream)
 }
 
@@ -302,12 +279,14 @@ fn session<T: Read + Write>(transport: T) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn driver<E: core::fmt::Debug>(e: DriverError<E>) -> &'static str {
+fn driver<T: core::fmt::Debug, M: core::fmt::Debug>(e: DriverError<T, M>) -> &'static str {
     hprintln!("driver error: {:?}", e);
     match e {
-        DriverError::Mqtt(_) => "MQTT session error",
+        DriverError::Machine(_) => "protocol error",
         DriverError::Transport(_) => "transport error",
-        DriverError::Closed => "the broker closed the connection",
-        DriverError::ReceiveBufferTooSmall => "receive buffer too small",
+        DriverError::Closed => "the connection was closed",
+        DriverError::Eof => "the broker closed the connection",
+        DriverError::ReceiveBufferTooSmall { .. } => "receive buffer too small",
+        _ => "driver error",
     }
 }

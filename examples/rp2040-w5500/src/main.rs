@@ -115,12 +115,12 @@ async fn main(spawner: Spawner) {
     }
 }
 
-type Conn<'a> = Connection<'a, TcpSocket<'a>, SliceStore<'a, 4>>;
+type Conn<'a> = Connection<'a, TcpSocket<'a>, Client<SliceStore<'a, 4>>>;
 
 /// Runs one MQTT session until it fails.
 async fn session(
     conn: &mut Conn<'_>,
-) -> Result<(), mqtt_ws::io::DriverError<embassy_net::tcp::Error>> {
+) -> Result<(), mqtt_ws::io::DriverError<embassy_net::tcp::Error, mqtt_ws::mqtt::client::Error>> {
     let mut options = ConnectOptions::new("w5500-evb-pico");
     options.keep_alive = 30;
     conn.connect(now(), &options).await?;
@@ -154,7 +154,10 @@ async fn session(
             Some(Event::Published { packet_id, reason_code: reason, .. }) => {
                 info!("acknowledged: {} {}", packet_id, reason)
             }
-            Some(Event::Refused { reason_code: reason, .. } | Event::Disconnected { reason_code: reason, .. }) => {
+            Some(
+                Event::Refused { reason_code: reason, .. }
+                | Event::Disconnected { reason_code: reason, .. },
+            ) => {
                 warn!("broker: {}", reason);
                 return Ok(());
             }

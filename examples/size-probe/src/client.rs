@@ -52,33 +52,24 @@ pub fn exercise(input: &mut [u8], _tx: &mut [u8]) {
 }
 
 #[cfg(feature = "client-ws")]
-fn over_websocket(mut transport: Opaque<'_>) {
-    use mqtt_ws::ws::connection::{Config as WsConfig, Connection as WsConnection};
+fn over_websocket(transport: Opaque<'_>) {
+    use mqtt_ws::ws::connection::Config as WsConfig;
     use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
-use mqtt_ws::Status;
-    use mqtt_ws::ws::stream::Stream;
 
     let (mut ws_rx, mut ws_tx) = ([0u8; 512], [0u8; 512]);
     let request = ClientRequest::new("broker.local", "/mqtt").protocols(&["mqtt"]);
-    let Ok(mut handshake) = Handshake::new(request, black_box([7; 16])) else { return };
-    let Ok(n) = handshake.encode_request(&mut ws_tx) else { return };
-    let _ = transport.write_all(ws_tx.get(..n).unwrap_or_default());
-    let got = match transport.read(&mut ws_rx) {
-        Ok(n) => n,
-        Err(never) => match never {},
-    };
-    let head = match handshake.handle_response(ws_rx.get(..got).unwrap_or_default()) {
-        Ok(Status::Complete(accepted)) => accepted.head_len(),
-        _ => return,
-    };
+    let Ok(handshake) = Handshake::new(request, black_box([7; 16])) else { return };
+    let mut hs = Connection::new(transport, handshake, &mut ws_rx, &mut ws_tx);
+    let now = || Instant::from_millis(black_box(0));
+    if hs.handshake(now).is_err() {
+        return;
+    }
     let mut key = black_box(0u32);
-    let ws = WsConnection::client(WsConfig::new(), move || {
+    let keys = move || {
         key = key.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
         key.to_le_bytes()
-    });
-    if let Ok(stream) =
-        Stream::new_after_handshake(transport, ws, &mut ws_rx, head..got, &mut ws_tx)
-    {
+    };
+    if let Ok(stream) = hs.upgrade(WsConfig::new(), keys).into_stream() {
         session(stream);
     }
 }

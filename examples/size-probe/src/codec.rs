@@ -4,9 +4,9 @@
 
 use core::hint::black_box;
 
+use mqtt_ws::Status;
 use mqtt_ws::mqtt::Version;
 use mqtt_ws::mqtt::packet::{DecodeOptions, Publish, decode};
-use mqtt_ws::Status;
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 
 pub fn exercise(input: &[u8], tx: &mut [u8]) {
@@ -17,7 +17,7 @@ pub fn exercise(input: &[u8], tx: &mut [u8]) {
         black_box(used);
         black_box(packet.encode(version, tx).ok());
     }
-    if let Ok(Status::Complete(head)) = Publish::decode_head(input, &options) {
+    if let Ok(Status::Progress { event: head, .. }) = Publish::decode_head(input, &options) {
         black_box(head.publish.encode_head(version, head.payload_len, tx).ok());
     }
     let mut props = [0u8; 32];

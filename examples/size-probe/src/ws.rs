@@ -4,16 +4,19 @@
 
 use core::hint::black_box;
 
-use mqtt_ws::ws::connection::{Config, Connection, MessageKind};
 use mqtt_ws::Status;
-use mqtt_ws::ws::handshake::{Client, ClientRequest, RequestParser, Status as HsStatus};
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::connection::{Config, Connection, MessageKind};
+use mqtt_ws::ws::handshake::{Client, ClientRequest, RequestParser};
 
 pub fn exercise(input: &mut [u8], tx: &mut [u8]) {
     // Handshake, client side.
     let request = ClientRequest::new("broker.local", "/mqtt").protocols(&["mqtt"]);
     if let Ok(mut client) = Client::new(request, black_box([7; 16])) {
         black_box(client.encode_request(tx).ok());
-        if let Ok(HsStatus::Complete(accepted)) = client.handle_response(input) {
+        if let Ok(Status::Progress { event: Some(accepted), .. }) =
+            client.handle_input(Instant::ZERO, input)
+        {
             black_box(accepted.head_len());
             black_box(accepted.protocol());
         }
@@ -21,13 +24,13 @@ pub fn exercise(input: &mut [u8], tx: &mut [u8]) {
     // Handshake, server side.
     let mut parser = RequestParser::default();
     match parser.parse(input) {
-        Ok(HsStatus::Complete(req)) => {
+        Ok(Status::Progress { event: req, .. }) => {
             let protocol = req.select_protocol(&["mqtt"]);
             if let Ok(accept) = req.accept(protocol) {
                 black_box(accept.encode(tx).ok());
             }
         }
-        Ok(HsStatus::Partial) => {}
+        Ok(_) => {}
         Err(e) => {
             black_box(e.reject().encode(tx).ok());
         }
@@ -48,11 +51,11 @@ fn pump<K: mqtt_ws::ws::connection::MaskKeys>(
     input: &mut [u8],
     tx: &mut [u8],
 ) {
-    if let Ok(Status::Progress { consumed, event }) = conn.handle_input(input) {
+    if let Ok(Status::Progress { consumed, event }) = conn.handle_input(Instant::ZERO, input) {
         black_box(consumed);
         black_box(event);
     }
-    while let Ok(Some(n)) = conn.poll_transmit(tx) {
+    while let Ok(Some(n)) = conn.poll_transmit(Instant::ZERO, tx) {
         black_box(n);
     }
     black_box(conn.encode_data(tx, MessageKind::Binary, b"\x10\x00", true).ok());
