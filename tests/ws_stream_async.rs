@@ -6,7 +6,7 @@
 use embedded_io_async::{Read, Write};
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Connection, State};
-use mqtt_ws::ws::stream::Stream;
+use mqtt_ws::ws::stream::{MIN_RX_BUFFER, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 /// A tokio duplex pipe end as an embedded-io-async transport.
@@ -55,7 +55,7 @@ async fn async_stream_echo_with_cancelled_reads() {
     };
 
     let client = async {
-        let mut rx = [0u8; 64];
+        let mut rx = [0u8; MIN_RX_BUFFER];
         let mut tx = [0u8; 1100];
         let mut k = 7u32;
         let conn = Connection::client(Config::new(), move || {

@@ -19,6 +19,8 @@
 pub mod asynch;
 pub mod blocking;
 mod pump;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "mqtt")]
 mod backoff;

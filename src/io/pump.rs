@@ -197,9 +197,9 @@ impl<'b, M: Machine> Pump<'b, M> {
         self.machine.poll_timeout()
     }
 
-    /// Whether buffered input is ready for the machine (a step needs no read).
+    /// Whether buffered input is ready for the machine: a step needs no read.
     pub fn has_input(&self) -> bool {
-        !self.need_read && !self.closed && self.failure.is_none()
+        !self.need_read && self.rx_start < self.rx_end && !self.closed && self.failure.is_none()
     }
 
     /// The sizes of the receive and transmit buffers.
@@ -240,6 +240,9 @@ impl<'b, M: Machine> Pump<'b, M> {
         if let Some(e) = self.failure.take() {
             return Err(DriverError::Machine(e));
         }
+        if !self.closed && !self.need_read && self.rx_start == self.rx_end {
+            self.probe(now);
+        }
         if self.closed {
             return Err(DriverError::Closed);
         }
@@ -261,6 +264,20 @@ impl<'b, M: Machine> Pump<'b, M> {
             return Err(DriverError::ReceiveBufferTooSmall { required });
         }
         Ok(Io::Read)
+    }
+
+    /// Nothing is buffered: asks the machine what it waits for, with an empty input (which
+    /// changes nothing), so that a machine that has ended or waits for an answer is not read
+    /// for.
+    fn probe(&mut self, now: Instant) {
+        match self.machine.handle_input(now, &mut []) {
+            Ok(Status::NeedMore { needed }) => {
+                (self.need_read, self.needed) = (true, needed.max(1))
+            }
+            Ok(Status::Blocked) => self.blocked = true,
+            Ok(Status::Closed) => self.closed = true,
+            _ => {}
+        }
     }
 
     /// What the transport must do to get everything the machine owes out: [`Io::Write`],
@@ -384,16 +401,7 @@ impl<'b, M: Machine> Pump<'b, M> {
                 *last = *rx_start;
                 *rx_start = (*rx_start + consumed).min(*rx_end);
                 *need_read = false;
-                if *rx_start == *rx_end {
-                    // Everything is consumed: ask what the machine waits for now (an empty
-                    // input changes nothing), so a machine that has ended is not read for.
-                    match machine.handle_input(now, &mut []) {
-                        Ok(Status::NeedMore { needed: n }) => (*need_read, *needed) = (true, n),
-                        Ok(Status::Blocked) => *blocked = true,
-                        Ok(Status::Closed) => *closed = true,
-                        _ => {}
-                    }
-                }
+
                 Ok(event)
             }
             Ok(Status::NeedMore { needed: n }) => {

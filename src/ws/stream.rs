@@ -166,6 +166,17 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         n
     }
 
+    /// One step over input already buffered, with no I/O; `false` when there is none.
+    fn step_buffered(&mut self) -> bool {
+        if !self.pump.has_input() {
+            return false;
+        }
+        if let Ok(Some(Event::Data { data, .. })) = self.pump.input::<()>(NOW) {
+            self.pending = data.len();
+        }
+        true
+    }
+
     /// Starts the closing handshake (a close frame with `code` is queued).
     fn start_close<E>(&mut self, code: CloseCode) -> Result<(), DriverError<E, Error>> {
         self.pending = 0;
@@ -256,9 +267,16 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Read
         let mut total = 0;
         loop {
             total += self.take(buf.get_mut(total..).unwrap_or_default());
-            // Fill `buf` from what is buffered; wait for the transport only for the first byte.
-            if total == buf.len() || (total > 0 && !self.pump.has_input()) {
+            if total == buf.len() {
                 return Ok(total);
+            }
+            if total > 0 {
+                // Fill `buf` from what is buffered, without waiting for the transport again
+                // (a read cancelled there would lose the bytes already copied).
+                if !self.step_buffered() {
+                    return Ok(total);
+                }
+                continue;
             }
             match seen(blocking::step(&mut self.transport, &mut self.pump, NOW))? {
                 Seen::Data(n) => self.pending = n,
@@ -314,9 +332,16 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedde
         let mut total = 0;
         loop {
             total += self.take(buf.get_mut(total..).unwrap_or_default());
-            // Fill `buf` from what is buffered; wait for the transport only for the first byte.
-            if total == buf.len() || (total > 0 && !self.pump.has_input()) {
+            if total == buf.len() {
                 return Ok(total);
+            }
+            if total > 0 {
+                // Fill `buf` from what is buffered, without waiting for the transport again
+                // (a read cancelled there would lose the bytes already copied).
+                if !self.step_buffered() {
+                    return Ok(total);
+                }
+                continue;
             }
             match seen(asynch::step(&mut self.transport, &mut self.pump, NOW).await)? {
                 Seen::Data(n) => self.pending = n,
