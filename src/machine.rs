@@ -3,7 +3,7 @@
 //! cannot take the next bytes.
 //!
 //! The MQTT client and server sessions, the WebSocket connection and both roles of the WebSocket
-//! opening handshake implement [`Machine`], so one [`Pump`](crate::pump::Pump) and the blocking
+//! opening handshake implement [`Machine`], so one [`Pump`](crate::io::Pump) and the blocking
 //! and async drivers over it serve all of them. The packet decoder answers with the same
 //! [`Status`].
 
@@ -83,7 +83,7 @@ impl core::error::Error for BufferTooSmall {}
 
 /// A sans-IO state machine: bytes in, events out, bytes to send out, time passed in.
 ///
-/// The run loop, the same for every machine (the [`Pump`](crate::pump::Pump) and the drivers do
+/// The run loop, the same for every machine (the [`Pump`](crate::io::Pump) and the drivers do
 /// it for you):
 ///
 /// 1. Drain: call [`poll_transmit`](Machine::poll_transmit) until it returns `Ok(None)` and send

@@ -1,58 +1,4 @@
 //! [`Pump`]: the buffer discipline every driver shares, written once and sans-IO.
-//!
-//! A pump owns a [`Machine`], a receive buffer and a transmit buffer (both the caller's). It
-//! decides what the transport has to do next ([`Io`]) and keeps the rules of the run loop:
-//!
-//! - **drain first**: everything the machine owes is collected into the transmit buffer (as many
-//!   packets as fit, so they leave in one write) before it reads, before it hands the machine
-//!   more input and before a command's bytes, so bytes leave in the order the machine made them;
-//! - **need-read**: the machine gets input only when it has unconsumed bytes that it has not
-//!   already called too short ([`Status::NeedMore`]); a step that would need more than the receive
-//!   buffer can ever hold is [`DriverError::ReceiveBufferTooSmall`], never a stall;
-//! - **compaction without `memmove`**: consumed bytes are dropped by moving the unconsumed tail to
-//!   the front just before a read, with a forward copy (no `memmove` linked on a device);
-//! - **`Ok(0)` is the end**: a read of 0 bytes, or a write that takes none, is
-//!   [`DriverError::Eof`], and the machine hears [`Machine::connection_lost`];
-//! - **timeouts**: [`Machine::handle_timeout`] runs when [`Machine::poll_timeout`] is due;
-//! - **a peer's fault is answered before it is reported**: the close frame, DISCONNECT or CONNACK
-//!   the machine queued is written first, then the error comes out.
-//!
-//! The blocking and async drivers ([`blocking`](super::blocking), [`asynch`](super::asynch)) and
-//! [`ws::Stream`](crate::ws::stream::Stream) are thin shells over it: they only perform the
-//! [`Io`] it asks for. A program with its own event loop (non-blocking sockets, `epoll`, an RTOS
-//! queue) drives a pump the same way:
-//!
-//! ```
-//! use mqtt_ws::io::{DriverError, Io, Pump};
-//! use mqtt_ws::time::Instant;
-//! use mqtt_ws::ws::connection::{Config, Connection, Event};
-//!
-//! // A server-side WebSocket connection; the peer's bytes: a masked "Hi" text frame.
-//! let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
-//! let mut pump = Pump::new(Connection::server(Config::new()), &mut rx, &mut tx);
-//! let mut wire: &[u8] = &[0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2];
-//! let now = Instant::ZERO;
-//! loop {
-//!     match pump.next(now)? {
-//!         Io::Write => { let n = pump.transmit().len(); pump.sent(n)?; } // socket.write(..)
-//!         Io::Flush => pump.flushed(),
-//!         Io::Read => {
-//!             let buf = pump.receive_buffer();
-//!             let n = wire.len().min(buf.len());
-//!             buf[..n].copy_from_slice(&wire[..n]);
-//!             wire = &wire[n..];
-//!             pump.received(n)?;
-//!         }
-//!         Io::Input => {
-//!             if let Some(Event::Data { data, .. }) = pump.input(now)? {
-//!                 assert_eq!(data, b"Hi");
-//!                 break;
-//!             }
-//!         }
-//!     }
-//! }
-//! # Ok::<(), DriverError<(), mqtt_ws::ws::Error>>(())
-//! ```
 
 use core::ops::Range;
 
@@ -75,7 +21,64 @@ pub enum Io {
     Input,
 }
 
-/// A [`Machine`] with its receive and transmit buffers. See the [module docs](self).
+/// A [`Machine`] with its receive and transmit buffers: the buffer discipline every driver
+/// shares, written once and sans-IO.
+///
+/// A pump owns a [`Machine`], a receive buffer and a transmit buffer (both the caller's). It
+/// decides what the transport has to do next ([`Io`]) and keeps the rules of the run loop:
+///
+/// - **drain first**: everything the machine owes is collected into the transmit buffer (as many
+///   packets as fit, so they leave in one write) before it reads, before it hands the machine
+///   more input and before a command's bytes, so bytes leave in the order the machine made them;
+/// - **need-read**: the pump reads only after the machine said the buffered bytes are too few
+///   ([`Status::NeedMore`]); with nothing buffered it first asks the machine (an empty input,
+///   which changes nothing) whether it needs bytes, waits for an answer or has ended, so a
+///   machine that has ended is never read for; a full receive buffer the machine still calls
+///   too short is [`DriverError::ReceiveBufferTooSmall`], never a stall;
+/// - **compaction without `memmove`**: consumed bytes are dropped by moving the unconsumed tail to
+///   the front just before a read, with a forward copy (no `memmove` linked on a device);
+/// - **`Ok(0)` is the end**: a read of 0 bytes, or a write that takes none, is
+///   [`DriverError::Eof`], and the machine hears [`Machine::connection_lost`];
+/// - **timeouts**: [`Machine::handle_timeout`] runs when [`Machine::poll_timeout`] is due;
+/// - **a peer's fault is answered before it is reported**: the close frame, DISCONNECT or CONNACK
+///   the machine queued is written first, then the error comes out.
+///
+/// The blocking and async drivers ([`blocking`](super::blocking), [`asynch`](super::asynch)) and
+/// [`ws::Stream`](crate::ws::stream::Stream) are thin shells over it: they only perform the
+/// [`Io`] it asks for. A program with its own event loop (non-blocking sockets, `epoll`, an RTOS
+/// queue) drives a pump the same way:
+///
+/// ```
+/// use mqtt_ws::io::{DriverError, Io, Pump};
+/// use mqtt_ws::time::Instant;
+/// use mqtt_ws::ws::connection::{Config, Connection, Event};
+///
+/// // A server-side WebSocket connection; the peer's bytes: a masked "Hi" text frame.
+/// let (mut rx, mut tx) = ([0u8; 256], [0u8; 256]);
+/// let mut pump = Pump::new(Connection::server(Config::new()), &mut rx, &mut tx);
+/// let mut wire: &[u8] = &[0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2];
+/// let now = Instant::ZERO;
+/// loop {
+///     match pump.next(now)? {
+///         Io::Write => { let n = pump.transmit().len(); pump.sent(n)?; } // socket.write(..)
+///         Io::Flush => pump.flushed(),
+///         Io::Read => {
+///             let buf = pump.receive_buffer();
+///             let n = wire.len().min(buf.len());
+///             buf[..n].copy_from_slice(&wire[..n]);
+///             wire = &wire[n..];
+///             pump.received(n)?;
+///         }
+///         Io::Input => {
+///             if let Some(Event::Data { data, .. }) = pump.input(now)? {
+///                 assert_eq!(data, b"Hi");
+///                 break;
+///             }
+///         }
+///     }
+/// }
+/// # Ok::<(), DriverError<(), mqtt_ws::ws::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Pump<'b, M: Machine> {
     machine: M,

@@ -4,26 +4,35 @@
 //! frames), which [`Connection::poll_transmit`] writes. It never reads a clock, never draws
 //! randomness (a client's masking keys come from the caller's [`MaskKeys`]) and never holds a
 //! data payload: data is unmasked in place in the caller's buffer and handed out in pieces, so a
-//! frame of any size (up to 2^63 - 1 bytes) passes through a buffer of [`MAX_HEADER_LEN`] bytes
-//! or more.
+//! frame of any size (up to 2^63 - 1 bytes) passes through a buffer of [`MIN_INPUT`] bytes or
+//! more (a control frame, at most 125 bytes of payload, is taken whole).
 //!
 //! # The run loop
 //!
+//! `Connection` is a [`Machine`]: the drivers in [`io`](crate::io) run it over any transport
+//! (`send`, `ping` and `close` are methods of `io::blocking::Connection<T, Connection>`), and
+//! [`ws::stream::Stream`](super::stream::Stream) makes it a byte stream. By hand:
+//!
 //! 1. Append received bytes to your buffer and call [`Connection::handle_input`] on the
 //!    unconsumed bytes. It consumes at most one frame header and one piece of payload per call
-//!    and reports how many bytes it used ([`Status::Progress`]). Drop those bytes (after using
-//!    the event: it borrows them) and call again. [`Status::NeedMore`] means: read more bytes.
+//!    (a control frame whole) and reports how many bytes it used ([`Status::Progress`]). Drop
+//!    those bytes (after using the event: it borrows them, and nothing else) and call again.
+//!    [`Status::NeedMore`] means: read more bytes.
 //! 2. After every input and command, call [`Connection::poll_transmit`] until it returns
 //!    `Ok(None)` and send what it wrote.
 //! 3. Send messages with [`Connection::encode_data`] (and `encode_text` / `encode_binary`).
-//! 4. When [`Connection::state`] is [`State::Closed`], close the transport (a server closes TCP
-//!    first, RFC 6455 §7.1.1; a client waits a little for the server to do so).
+//! 4. When [`Connection::state`] is [`State::Closed`] ([`Status::Closed`]), close the
+//!    transport (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
+//!    server to do so).
 //!
 //! # Example: a server echoing what a client sends, in memory
 //!
 //! ```
-//! use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind, Status};
+//! use mqtt_ws::Status;
+//! use mqtt_ws::time::Instant;
+//! use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
 //!
+//! let now = Instant::ZERO; // the connection has no timers
 //! let mut client = Connection::client(Config::new(), || [0x37, 0xfa, 0x21, 0x3d]);
 //! let mut server = Connection::server(Config::new());
 //!
@@ -31,24 +40,23 @@
 //! let mut wire = [0u8; 64];
 //! let n = client.encode_text(&mut wire, "Hello")?;
 //!
-//! // The server reads it: one call per frame header and piece of payload.
+//! // The server reads it: one call per frame header and piece of payload, and echoes each
+//! // piece while it holds it (the event borrows the input only).
 //! let mut input = &mut wire[..n];
 //! let mut echo = [0u8; 64];
 //! let mut echo_len = 0;
-//! while let Status::Progress { consumed, event } = server.handle_input(input)? {
-//!     if let Some(Event::Data { kind: MessageKind::Text, data, last }) = event {
-//!         assert_eq!(data, b"Hello");
-//!         assert!(last);
-//!         let data = data.to_vec(); // the event borrows `input` and `server`
-//!         echo_len = server.encode_text(&mut echo, core::str::from_utf8(&data)?)?;
+//! while let Status::Progress { consumed, event } = server.handle_input(now, input)? {
+//!     if let Some(Event::Data { kind, data, last }) = event {
+//!         assert_eq!((kind, data, last), (MessageKind::Text, &b"Hello"[..], true));
+//!         echo_len = server.encode_data(&mut echo, kind, data, last)?;
 //!     }
 //!     input = &mut input[consumed..];
 //! }
 //! // Drain what the server owes (nothing here: no ping, no close).
-//! assert_eq!(server.poll_transmit(&mut [0u8; 139])?, None);
+//! assert_eq!(server.poll_transmit(now, &mut [0u8; 139])?, None);
 //!
 //! // The client reads the unmasked echo.
-//! let Status::Progress { event, .. } = client.handle_input(&mut echo[..echo_len])? else {
+//! let Status::Progress { event, .. } = client.handle_input(now, &mut echo[..echo_len])? else {
 //!     unreachable!()
 //! };
 //! assert!(matches!(event, Some(Event::Data { data: b"Hello", last: true, .. })));

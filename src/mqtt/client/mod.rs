@@ -9,22 +9,22 @@
 //!
 //! # The run loop invariant
 //!
-//! After **any** call that may owe the broker bytes (a command, `handle_input`,
-//! `handle_timeout`), call [`Client::poll_transmit`] until it returns `Ok(None)` and send what it
-//! wrote, in order; only then wait for input or for [`Client::poll_timeout`]. The canonical shape:
+//! `Client` is a [`Machine`] and follows the crate's run loop: after **any**
+//! call that may owe the broker bytes (a command, `handle_input`, `handle_timeout`), call
+//! [`Client::poll_transmit`] until it returns `Ok(None)` and send what it wrote, in order; only
+//! then send a command's own bytes, or wait for input or for [`Client::poll_timeout`]. The
+//! drivers in [`io`](crate::io) do all of this; by hand it looks like this:
 //!
 //! 1. `connect(now, &options, out)`, send the bytes.
 //! 2. Loop: drain `poll_transmit`; wait for bytes or the deadline of `poll_timeout`.
-//! 3. On bytes: call `handle_input` until it reports [`Status::Partial`]; each call consumes at
-//!    most one packet (or one chunk of a large PUBLISH) and may yield one [`Event`], which borrows
-//!    the input (and the client) until the next call. Discard the `consumed` bytes.
+//! 3. On bytes: call `handle_input` until it stops making [`Status::Progress`]; each call
+//!    consumes at most one packet (or one chunk of a large PUBLISH) and may report one
+//!    [`Event`], which borrows the input only: the client takes commands while you hold it.
 //! 4. On the deadline: `handle_timeout(now)` (harmless when early).
-//! 5. Commands (`publish`, `subscribe`, ...) any time after [`Event::Connected`]; their bytes go
-//!    out after whatever `poll_transmit` gave before.
 //!
 //! ```no_run
+//! use mqtt_ws::Status;
 //! use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
-//! use mqtt_ws::mqtt::packet::Status;
 //! use mqtt_ws::time::Instant;
 //! # fn transport_send(_: &[u8]) {}
 //! # fn transport_recv(_: &mut [u8]) -> usize { 0 }
@@ -41,28 +41,29 @@
 //!     }
 //!     rx_len += transport_recv(&mut rx[rx_len..]);
 //!     let mut start = 0;
-//!     let mut just_connected = false;
-//!     while let Status::Complete(r) = client.handle_input(now(), &rx[start..rx_len])? {
-//!         start += r.consumed;
-//!         match r.event {
-//!             Some(Event::Connected(_)) => just_connected = true,
+//!     while let Status::Progress { consumed, event } =
+//!         client.handle_input(now(), &rx[start..rx_len])?
+//!     {
+//!         start += consumed;
+//!         match event {
+//!             Some(Event::Connected(_)) => {
+//!                 // What the client owes goes first (the rule), then the command's bytes.
+//!                 while let Some(n) = client.poll_transmit(now(), &mut tx)? {
+//!                     transport_send(&tx[..n]);
+//!                 }
+//!                 let light = Outgoing::new("home/livingroom/light", b"ON");
+//!                 let sent = client.publish(now(), &light, &mut tx)?;
+//!                 transport_send(&tx[..sent.len]);
+//!             }
 //!             Some(Event::Message(m)) => { /* m.topic, m.payload */ }
 //!             _ => {}
 //!         }
 //!     }
 //!     rx.copy_within(start..rx_len, 0);
 //!     rx_len -= start;
-//!     if just_connected {
-//!         // Drain first (the rule), then the command's own bytes.
-//!         while let Some(n) = client.poll_transmit(now(), &mut tx)? {
-//!             transport_send(&tx[..n]);
-//!         }
-//!         let sent = client.publish(now(), &Outgoing::new("home/livingroom/light", b"ON"), &mut tx)?;
-//!         transport_send(&tx[..sent.len]);
-//!     }
 //!     client.handle_timeout(now())?;
 //! }
-//! # Ok::<(), mqtt_ws::mqtt::client::Error>(())
+//! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 //!
 //! # Invariants

@@ -10,22 +10,26 @@
 //!
 //! # The run loop
 //!
+//! `Server` is a [`Machine`]: the drivers in [`io`](crate::io) run it over any
+//! transport (the typed commands `accept`, `sub_ack`, `publish` ... are methods of
+//! `io::blocking::Connection<T, Server>`). By hand:
+//!
 //! 1. Append received bytes to your buffer and call [`Server::handle_input`] on the unconsumed
 //!    bytes. It decodes at most one packet and reports how many bytes it used with an optional
-//!    [`Event`] borrowing the buffer (or the session, for a topic resolved from an alias).
-//!    [`Status::NeedMore`] means: read more bytes.
+//!    [`Event`] that borrows the buffer only (a topic sent as an alias is copied into it), so
+//!    the session takes commands while you hold it. [`Status::NeedMore`] means: read more bytes.
 //! 2. Answer the events that need an answer: [`Event::Connect`] with [`Server::accept`] or
 //!    [`Server::reject`] (or [`Server::auth`] to start an enhanced authentication exchange),
 //!    [`Event::Subscribe`] with [`Server::sub_ack`], [`Event::Unsubscribe`] with
 //!    [`Server::unsub_ack`]. Until a CONNECT or AUTH is answered, `handle_input` returns
-//!    [`Status::AnswerPending`] and consumes nothing.
+//!    [`Status::Blocked`] and consumes nothing.
 //! 3. After every input, command and timeout, call [`Server::poll_transmit`] until it returns
-//!    `Ok(None)` and send what it wrote (acknowledgements, PINGRESP, DISCONNECT). When it returns
-//!    [`Status::TransmitFirst`], `handle_input` is waiting for exactly that.
+//!    `Ok(None)` and send what it wrote (acknowledgements, PINGRESP, DISCONNECT). A
+//!    [`Status::Blocked`] with no answer due means exactly that is waited for.
 //! 4. Wait for input or until [`Server::poll_timeout`], then call [`Server::handle_timeout`].
 //! 5. When the transport ends, call [`Server::connection_lost`]. Once [`Server::closed`] is
-//!    `Some` and nothing is left to transmit, close the transport; [`Closed::will`] says whether
-//!    to publish the will the caller kept from [`Event::Connect`].
+//!    `Some` ([`Status::Closed`]) and nothing is left to transmit, close the transport;
+//!    [`Closed::will`] says whether to publish the will the caller kept from [`Event::Connect`].
 //!
 //! The largest packet the session accepts is [`Config::max_packet_size`]; it is announced to the
 //! client in CONNACK and must not exceed the caller's receive buffer.
@@ -33,7 +37,8 @@
 //! # Example
 //!
 //! ```
-//! use mqtt_ws::mqtt::server::{Accept, Config, Event, Server, Status};
+//! use mqtt_ws::Status;
+//! use mqtt_ws::mqtt::server::{Accept, Config, Event, Server};
 //! use mqtt_ws::time::Instant;
 //!
 //! let now = Instant::from_secs(1);
