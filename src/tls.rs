@@ -45,6 +45,7 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// Not `Clone`/`PartialEq`: it may carry a [`std::io::Error`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum TlsError {
     /// The CA file (or client certificate file) holds no PEM certificate.
     NoCertificates,

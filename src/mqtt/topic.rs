@@ -9,6 +9,7 @@
 /// Why a topic name or filter is invalid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum TopicError {
     /// Zero length [MQTT-4.7.3-1].
     Empty,
@@ -157,6 +158,14 @@ pub fn matches(filter: &str, name: &str) -> bool {
         }
     }
 }
+
+impl core::fmt::Display for TopicError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid MQTT topic: {self:?}")
+    }
+}
+
+impl core::error::Error for TopicError {}
 
 #[cfg(test)]
 mod tests {

@@ -124,6 +124,7 @@ pub const MAX_CLOSE_REASON: usize = 123;
 /// Why a received close body is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum CloseBodyError {
     /// A one-byte body: a code needs two (RFC 6455 §5.5.1). Close with 1002.
     Truncated,
@@ -148,6 +149,14 @@ pub fn parse_close_body(body: &[u8]) -> Result<Option<(CloseCode, &str)>, CloseB
         }
     }
 }
+
+impl core::fmt::Display for CloseBodyError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid WebSocket close frame body: {self:?}")
+    }
+}
+
+impl core::error::Error for CloseBodyError {}
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,7 @@ impl core::error::Error for Error {}
 /// [`ProtocolError::close_code`] and accepts no more input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ProtocolError {
     /// A malformed frame header.
     Frame(FrameError),
@@ -91,6 +92,7 @@ impl From<FrameError> for ProtocolError {
 /// The caller broke the API contract; nothing was sent and no state changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum UsageError {
     /// The output buffer is too small; nothing was written.
     BufferTooSmall {

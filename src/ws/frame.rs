@@ -88,6 +88,7 @@ impl Rsv {
 /// Why a frame header is malformed. Every case is a protocol error: close with 1002.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum FrameError {
     /// A reserved opcode (RFC 6455 §5.2).
     ReservedOpcode(u8),
@@ -249,6 +250,14 @@ pub fn encode_frame(
     }
     Ok(total)
 }
+
+impl core::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid WebSocket frame header: {self:?}")
+    }
+}
+
+impl core::error::Error for FrameError {}
 
 #[cfg(test)]
 mod tests {

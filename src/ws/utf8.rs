@@ -210,6 +210,14 @@ impl Utf8Validator {
     }
 }
 
+impl core::fmt::Display for Utf8Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "invalid UTF-8 at byte {}", self.position)
+    }
+}
+
+impl core::error::Error for Utf8Error {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,7 @@ impl RemoteError {
 /// A deadline passed: the connection is lost. Close the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Timeout {
     /// No CONNACK within [`super::Config::connect_timeout`].
     ConnAck,
@@ -133,6 +134,7 @@ pub enum Timeout {
 /// Any client error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Error {
     /// Local misuse or a request the server said it cannot take; nothing changed.
     Usage(UsageError),
@@ -163,13 +165,49 @@ impl From<RemoteError> for Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Error::Usage(e) => write!(f, "MQTT client: {e:?}"),
-            Error::Remote(e) => {
-                write!(f, "MQTT broker fault: {:?} (reason code {:?})", e.fault, e.reason())
-            }
-            Error::Timeout(t) => write!(f, "MQTT connection lost: no {t:?} in time"),
+            Error::Usage(e) => e.fmt(f),
+            Error::Remote(e) => e.fmt(f),
+            Error::Timeout(t) => t.fmt(f),
         }
     }
 }
+
+impl core::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            UsageError::Encode(e) => write!(f, "MQTT client: {e}"),
+            e => write!(f, "MQTT client: {e:?}"),
+        }
+    }
+}
+
+impl core::error::Error for UsageError {}
+
+impl core::fmt::Display for RemoteFault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RemoteFault::Decode(e) => e.fmt(f),
+            e => write!(f, "{e:?}"),
+        }
+    }
+}
+
+impl core::error::Error for RemoteFault {}
+
+impl core::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MQTT broker fault: {} (reason code {:?})", self.fault, self.reason())
+    }
+}
+
+impl core::error::Error for RemoteError {}
+
+impl core::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "MQTT connection lost: no {self:?} in time")
+    }
+}
+
+impl core::error::Error for Timeout {}
 
 impl core::error::Error for Error {}

@@ -231,6 +231,14 @@ impl<const N: usize> Store for SliceStore<'_, N> {
     }
 }
 
+impl core::fmt::Display for StoreFull {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the in-flight store is full")
+    }
+}
+
+impl core::error::Error for StoreFull {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,7 @@ impl core::error::Error for Error {}
 /// Why a request, response or header list could not be encoded. Nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum EncodeError {
     /// `out` is too small; `required` bytes would fit.
     BufferTooSmall {
@@ -182,6 +183,7 @@ impl Reject {
 /// [`RequestError::reject`], then close the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum RequestError {
     /// The head is longer than [`Limits::max_head_len`](super::Limits::max_head_len).
     HeadTooLarge,
@@ -237,6 +239,7 @@ impl RequestError {
 /// WebSocket Connection_" before it is established).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ResponseError {
     /// The head is longer than [`Limits::max_head_len`](super::Limits::max_head_len).
     HeadTooLarge,

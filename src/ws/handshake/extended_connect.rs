@@ -294,6 +294,7 @@ impl<'h, N: AsRef<[u8]>, V: AsRef<[u8]>> Iterator for PairList<'h, N, V> {
 /// [`ConnectError::reject`] and [`Reject::connect_headers`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The list is not a well-formed HTTP/2 or HTTP/3 request: uppercase or invalid names,
     /// values with CR, LF, NUL or surrounding whitespace, pseudo-headers repeated, unknown or
