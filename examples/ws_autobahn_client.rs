@@ -6,81 +6,90 @@
 //! cargo run --release --example ws_autobahn_client -- ws://127.0.0.1:9001 mqtt-ws
 //! ```
 
-#[path = "ws_util/mod.rs"]
-mod ws_util;
-
-use std::io::{self, Read};
-use std::net::Shutdown;
+use std::collections::hash_map::RandomState;
+use std::error::Error;
+use std::hash::BuildHasher;
+use std::io::Read;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
-use mqtt_ws::Status;
+use mqtt_ws::io::{DriverError, StdIo, blocking::Connection};
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::connection::{Config, Event, MAX_HEADER_LEN};
+use mqtt_ws::ws::handshake::{Client, ClientRequest};
 
-fn main() -> io::Result<()> {
+fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let url = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let agent = args.next().unwrap_or_else(|| "mqtt-ws".into());
-    let base = ws_util::parse_ws_url(&url)?;
-    let count = case_count(&base.host_port)?;
+    let host = url.strip_prefix("ws://").ok_or("only ws:// URLs")?.trim_end_matches('/');
+
+    let count: u32 = String::from_utf8(session(host, "/getCaseCount", false)?)?.trim().parse()?;
     eprintln!("{count} cases");
     for case in 1..=count {
-        let path = format!("/runCase?case={case}&agent={agent}");
-        if let Err(e) = run_case(&base.host_port, &path) {
+        if let Err(e) = session(host, &format!("/runCase?case={case}&agent={agent}"), true) {
             eprintln!("case {case}: {e}");
         }
     }
-    let path = format!("/updateReports?agent={agent}");
-    let (mut tcp, leftover) = ws_util::client_handshake(&base.host_port, &path, &[])?;
-    let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
-    conn.close(mqtt_ws::ws::close::CloseCode::Normal, "").map_err(io::Error::other)?;
-    ws_util::flush_owed(&mut tcp, &mut conn)?;
-    let _ = ws_util::message_loop(&mut tcp, &mut conn, &leftover, |_, _| None);
+    session(host, &format!("/updateReports?agent={agent}"), false)?;
     eprintln!("reports updated");
     Ok(())
 }
 
-/// `/getCaseCount` answers with one text message holding the number.
-fn case_count(host_port: &str) -> io::Result<u32> {
-    let (mut tcp, leftover) = ws_util::client_handshake(host_port, "/getCaseCount", &[])?;
-    let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
-    let mut rx = ws_util::RxBuf::new(4096, &leftover);
-    let mut text = Vec::new();
-    loop {
-        match conn.handle_input(rx.unconsumed()).map_err(io::Error::other)? {
-            Status::Progress { consumed, event } => {
-                if let Some(Event::Data { kind: MessageKind::Text, data, last }) = event {
-                    text.extend_from_slice(data);
-                    if last {
-                        let n = std::str::from_utf8(&text).map_err(io::Error::other)?;
-                        let n = n.trim().parse().map_err(io::Error::other)?;
-                        conn.close(mqtt_ws::ws::close::CloseCode::Normal, "")
-                            .map_err(io::Error::other)?;
-                        ws_util::flush_owed(&mut tcp, &mut conn)?;
-                        return Ok(n);
-                    }
+/// One connection to `path` until the server ends it. With `echo`, every message goes back as
+/// it came, piece by piece as it arrives; without, the messages received are returned.
+fn session(host: &str, path: &str, echo: bool) -> Result<Vec<u8>, Box<dyn Error>> {
+    let tcp = TcpStream::connect(host)?;
+    tcp.set_nodelay(true)?;
+    // Reads wake up every second, so the handshake's deadline is checked.
+    tcp.set_read_timeout(Some(Duration::from_secs(1)))?;
+    let start = std::time::Instant::now();
+    let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
+
+    // A data piece is at most what the receive buffer holds: one frame of the transmit buffer.
+    let mut rx = vec![0u8; 64 << 10];
+    let mut tx = vec![0u8; rx.len() + MAX_HEADER_LEN];
+    let nonce = (u128::from(random()) << 64 | u128::from(random())).to_le_bytes();
+    let handshake = Client::new(ClientRequest::new(host, path), nonce)?
+        .with_deadline(now() + Duration::from_secs(10));
+    let mut conn = Connection::new(StdIo(&tcp), handshake, &mut rx, &mut tx);
+    conn.handshake(now)?;
+    let mut conn = conn.upgrade(Config::new(), mask_key);
+
+    let mut received = Vec::new();
+    let result = loop {
+        match conn.poll(now()) {
+            Ok(Some(Event::Data { kind, data, last })) if echo => {
+                // The event borrows the receive buffer: copy the piece, then send it on as the
+                // next part of the echo.
+                let piece = data.to_vec();
+                if let Err(e) = conn.send_part(now(), kind, &piece, last) {
+                    break Err(e);
                 }
-                rx.consume(consumed);
             }
-            Status::NeedMore => {
-                if rx.fill(&mut tcp)? == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-            }
-            Status::Closed => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(Some(Event::Data { data, .. })) => received.extend_from_slice(data),
+            Ok(_) => {}
+            // The closing handshake is complete.
+            Err(DriverError::Closed) => break Ok(received),
+            Err(e) => break Err(e),
         }
-    }
+    };
+    // RFC 6455 §7.1.1: the client waits for the server to close TCP, then closes.
+    tcp.set_read_timeout(Some(Duration::from_secs(2)))?;
+    while matches!((&tcp).read(&mut [0u8; 256]), Ok(n) if n > 0) {}
+    let _ = tcp.shutdown(Shutdown::Both);
+    Ok(result?)
 }
 
-fn run_case(host_port: &str, path: &str) -> io::Result<()> {
-    let (mut tcp, leftover) = ws_util::client_handshake(host_port, path, &[])?;
-    let mut conn = Connection::client(Config::new(), ws_util::mask_keys());
-    let result = ws_util::message_loop(&mut tcp, &mut conn, &leftover, |kind, message| {
-        Some((kind, message.to_vec()))
-    });
-    // RFC 6455 §7.1.1: the client waits for the server to close TCP, then closes.
-    let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut sink = [0u8; 256];
-    while matches!(tcp.read(&mut sink), Ok(n) if n > 0) {}
-    let _ = tcp.shutdown(Shutdown::Both);
-    result
+/// Random bits from std's randomly keyed SipHash, enough for a test client. A real application
+/// takes them from the OS RNG (or a hardware TRNG on a device).
+fn random() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh masking key for each frame the client sends (RFC 6455 §5.3).
+fn mask_key() -> [u8; 4] {
+    (random() as u32).to_le_bytes()
 }

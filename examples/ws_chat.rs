@@ -10,19 +10,25 @@
 //! against an allow-list (the page it serves itself by default; add more with
 //! `server ADDR ORIGIN...`) and answers 403 otherwise (RFC 6455 §10.2). Clients that send no
 //! `Origin` (this example's client mode, devices) are allowed.
+//!
+//! One thread per connection, each with its own driver: a socket read timeout wakes the loop up
+//! to send what the other connections broadcast through a channel.
 
-#[path = "ws_util/mod.rs"]
-mod ws_util;
-
-use std::io::{self, BufRead, Write};
+use std::collections::hash_map::RandomState;
+use std::error::Error;
+use std::hash::BuildHasher;
+use std::io::{BufRead, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, TryRecvError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use mqtt_ws::io::{DriverError, Pump, StdIo, blocking::Connection};
+use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, NoMasking, State};
-use mqtt_ws::Status;
-use mqtt_ws::ws::handshake::OriginPolicy;
-use ws_util::ServerHandshake;
+use mqtt_ws::ws::connection::{Config, Event, MessageKind, State};
+use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, Reject, Server};
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>mqtt-ws chat</title></head>
@@ -49,16 +55,15 @@ document.getElementById("form").onsubmit = (e) => {
 </script>
 </body></html>
 "#;
+/// Every connected client's inbox; a closed one is dropped at the next broadcast.
+type Peers = Arc<Mutex<Vec<mpsc::Sender<Arc<str>>>>>;
 
-/// A connected chat client, as the server sees it.
-struct Peer {
-    conn: Connection<NoMasking>,
-    tcp: TcpStream,
-}
+/// How long a loop waits for the socket before it looks at its other work.
+const TICK: Duration = Duration::from_millis(50);
+/// How long an opening handshake may take.
+const HANDSHAKE: Duration = Duration::from_secs(10);
 
-type Peers = Arc<Mutex<Vec<(u64, Arc<Mutex<Peer>>)>>>;
-
-fn main() -> io::Result<()> {
+fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("server") => {
@@ -84,6 +89,12 @@ fn main() -> io::Result<()> {
     }
 }
 
+/// Milliseconds since the call, as the crate's `Instant`.
+fn clock() -> impl Fn() -> Instant + Copy {
+    let start = std::time::Instant::now();
+    move || Instant::from_millis(start.elapsed().as_millis() as u64)
+}
+
 /// The shallow check this example makes: a JSON object with a `"message"` member. (A real
 /// server parses the JSON.)
 fn is_chat_message(text: &str) -> bool {
@@ -91,110 +102,126 @@ fn is_chat_message(text: &str) -> bool {
     t.starts_with('{') && t.ends_with('}') && t.contains("\"message\"")
 }
 
-fn server(addr: &str, origins: Vec<String>) -> io::Result<()> {
+fn server(addr: &str, origins: Vec<String>) -> Result<(), Box<dyn Error>> {
     let listener = TcpListener::bind(addr)?;
     eprintln!("ws_chat on http://{addr}/ (origins allowed: {origins:?})");
     let origins: &'static [&'static str] =
         Vec::leak(origins.into_iter().map(|o| &*String::leak(o)).collect());
-    let peers: Peers = Arc::default();
-    let mut next_id = 0u64;
-    for tcp in listener.incoming() {
+    let peers = Peers::default();
+    for (id, tcp) in listener.incoming().enumerate() {
         let Ok(tcp) = tcp else { continue };
-        next_id += 1;
-        let id = next_id;
         let peers = peers.clone();
         std::thread::spawn(move || {
-            if let Err(e) = serve(id, tcp, origins, &peers) {
+            if let Err(e) = serve(id, &tcp, origins, &peers) {
                 eprintln!("client {id}: {e}");
             }
-            peers.lock().unwrap().retain(|(i, _)| *i != id);
+            // RFC 6455 §7.1.1: the server closes the TCP connection first.
+            let _ = tcp.shutdown(Shutdown::Both);
         });
     }
     Ok(())
 }
 
-fn serve(id: u64, mut tcp: TcpStream, origins: &[&str], peers: &Peers) -> io::Result<()> {
+/// One connection: the page for a plain HTTP GET, or a chat client after its handshake.
+fn serve(
+    id: usize,
+    tcp: &TcpStream,
+    origins: &[&str],
+    peers: &Peers,
+) -> Result<(), Box<dyn Error>> {
+    let now = clock();
+    let (mut rx, mut tx) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
+    // A plain GET is not a WebSocket handshake: read the request head to tell them apart.
+    tcp.set_read_timeout(Some(HANDSHAKE))?;
+    let n = read_head(tcp, &mut rx[..4096])?;
+    let upgrade = b"\r\nupgrade:";
+    if !rx[..n].windows(upgrade.len()).any(|w| w.eq_ignore_ascii_case(upgrade)) {
+        return serve_page(tcp, &rx[..n]);
+    }
+    // The handshake driver starts from the head already read.
+    let handshake = Server::default().with_deadline(now() + HANDSHAKE);
+    let pump = Pump::with_input(handshake, &mut rx, 0..n, &mut tx);
+    let mut conn = Connection::from_pump(StdIo(tcp), pump);
     let policy = OriginPolicy::allow_list(origins);
-    let upgraded = match ws_util::server_handshake(&mut tcp, Some(&policy), &[])? {
-        ServerHandshake::PlainGet(path) => {
-            let (status, body) =
-                if path == "/" { ("200 OK", PAGE) } else { ("404 Not Found", "not found\n") };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n\
-                 Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            tcp.write_all(head.as_bytes())?;
-            tcp.write_all(body.as_bytes())?;
-            return Ok(());
-        }
-        ServerHandshake::Upgraded(u) => u,
-    };
-    eprintln!("client {id} joined ({} from {:?})", upgraded.path, upgraded.origin);
-    let peer = Arc::new(Mutex::new(Peer {
-        conn: Connection::server(Config { max_message_size: 64 << 10, ..Config::new() }),
-        tcp: tcp.try_clone()?,
-    }));
-    peers.lock().unwrap().push((id, peer.clone()));
-
-    let mut rx = ws_util::RxBuf::new(16 << 10, &upgraded.leftover);
+    let mut who = String::new();
+    let accepted = conn.handshake(now, |req| {
+        who = format!("{} from {:?}", req.path(), req.origin());
+        req.check_origin(&policy).map_err(|e| e.reject())?;
+        req.accept(None).map_err(|_| Reject::BadRequest)
+    })?;
+    if !accepted {
+        eprintln!("client {id} refused ({who})");
+        return Ok(());
+    }
+    eprintln!("client {id} joined ({who})");
+    let mut conn = conn.upgrade(Config { max_message_size: 64 << 10, ..Config::new() });
+    let (inbox_tx, inbox) = mpsc::channel();
+    peers.lock().unwrap().push(inbox_tx);
+    tcp.set_read_timeout(Some(TICK))?;
     let mut message = Vec::new();
     loop {
-        let mut outgoing = Vec::new();
-        {
-            let mut guard = peer.lock().unwrap();
-            let p = &mut *guard;
-            while let Ok(Status::Progress { consumed, event }) =
-                p.conn.handle_input(rx.unconsumed())
-            {
-                if let Some(Event::Data { kind, data, last }) = event {
-                    message.extend_from_slice(data);
-                    if last {
-                        match (kind, std::str::from_utf8(&message)) {
-                            (MessageKind::Text, Ok(t)) if is_chat_message(t) => {
-                                outgoing.push(t.to_owned())
-                            }
-                            // Not a chat message: refuse it (RFC 6455 §7.4.1, 1003).
-                            _ => {
-                                let _ = p.conn.fail_with(CloseCode::UnsupportedData);
-                            }
+        match conn.poll(now()) {
+            Ok(Some(Event::Data { kind, data, last })) => {
+                message.extend_from_slice(data);
+                if last {
+                    match (kind, std::str::from_utf8(&message)) {
+                        (MessageKind::Text, Ok(text)) if is_chat_message(text) => {
+                            broadcast(peers, text)
                         }
-                        message.clear();
+                        // Not a chat message: refuse it (RFC 6455 §7.4.1, 1003). The next poll
+                        // sends the close frame and ends with `Closed`.
+                        _ => conn.machine_mut().fail_with(CloseCode::UnsupportedData)?,
                     }
+                    message.clear();
                 }
-                rx.consume(consumed);
             }
-            ws_util::flush_owed(&mut p.tcp, &mut p.conn)?;
-            if p.conn.state() == State::Closed {
-                let _ = p.tcp.shutdown(Shutdown::Both);
-                return Ok(());
+            Ok(_) => {}
+            // The closing handshake is complete (or the connection failed).
+            Err(DriverError::Closed) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        if conn.machine().state() == State::Open {
+            for text in inbox.try_iter() {
+                conn.send_text(now(), &text)?;
             }
-        }
-        for text in outgoing {
-            broadcast(peers, &text);
-        }
-        if rx.fill(&mut tcp)? == 0 {
-            return Ok(());
         }
     }
 }
 
-fn broadcast(peers: &Peers, text: &str) {
-    let all: Vec<_> = peers.lock().unwrap().iter().map(|(_, p)| p.clone()).collect();
-    let mut out = Vec::new();
-    for peer in all {
-        let mut guard = peer.lock().unwrap();
-        let p = &mut *guard;
-        if p.conn.state() == State::Open {
-            let _ = ws_util::send_message(
-                &mut p.tcp,
-                &mut p.conn,
-                &mut out,
-                MessageKind::Text,
-                text.as_bytes(),
-            );
+/// Reads until the end of the request head (or until `buf` is full); returns the length read.
+fn read_head(mut tcp: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let start = std::time::Instant::now();
+    let mut n = 0;
+    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        if start.elapsed() > HANDSHAKE {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        match tcp.read(&mut buf[n..])? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            read => n += read,
         }
     }
+    Ok(n)
+}
+
+/// Answers a plain HTTP GET: the page at `/`, 404 elsewhere.
+fn serve_page(mut tcp: &TcpStream, head: &[u8]) -> Result<(), Box<dyn Error>> {
+    let path = head.split(|&b| b == b' ').nth(1).unwrap_or_default();
+    let (status, body) =
+        if path == b"/" { ("200 OK", PAGE) } else { ("404 Not Found", "not found\n") };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes())?;
+    tcp.write_all(body.as_bytes())?;
+    Ok(())
+}
+
+fn broadcast(peers: &Peers, text: &str) {
+    let text: Arc<str> = text.into();
+    peers.lock().unwrap().retain(|inbox| inbox.send(text.clone()).is_ok());
 }
 
 /// JSON string escaping for the client's lines.
@@ -212,76 +239,65 @@ fn json_string(s: &str) -> String {
     out
 }
 
-fn client(url: &str) -> io::Result<()> {
-    let url = ws_util::parse_ws_url(url)?;
-    let (tcp, leftover) = ws_util::client_handshake(&url.host_port, &url.path, &[])?;
-    let conn = Arc::new(Mutex::new(Connection::client(Config::new(), ws_util::mask_keys())));
-    let writer = Arc::new(Mutex::new(tcp.try_clone()?));
-    {
-        let conn = conn.clone();
-        let writer = writer.clone();
-        std::thread::spawn(move || {
-            let mut out = Vec::new();
-            for line in io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                let text = format!("{{\"message\": {}}}", json_string(&line));
-                let mut c = conn.lock().unwrap();
-                let mut w = writer.lock().unwrap();
-                if c.state() != State::Open
-                    || ws_util::send_message(
-                        &mut w,
-                        &mut c,
-                        &mut out,
-                        MessageKind::Text,
-                        text.as_bytes(),
-                    )
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            let mut c = conn.lock().unwrap();
-            let _ = c.close(CloseCode::Normal, "");
-            let _ = ws_util::flush_owed(&mut writer.lock().unwrap(), &mut c);
-        });
-    }
-    read_loop(tcp, &leftover, &conn, &writer)
-}
+fn client(url: &str) -> Result<(), Box<dyn Error>> {
+    let rest = url.strip_prefix("ws://").ok_or("only ws:// URLs")?;
+    let (host, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
+    let tcp = TcpStream::connect(host)?;
+    // The loop wakes up to send the lines typed (and for the handshake's deadline).
+    tcp.set_read_timeout(Some(TICK))?;
+    let now = clock();
+    let (mut rx, mut tx) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
+    let nonce = (u128::from(random()) << 64 | u128::from(random())).to_le_bytes();
+    let handshake =
+        Client::new(ClientRequest::new(host, path), nonce)?.with_deadline(now() + HANDSHAKE);
+    let mut conn = Connection::new(StdIo(&tcp), handshake, &mut rx, &mut tx);
+    conn.handshake(now)?;
+    let mut conn = conn.upgrade(Config::new(), mask_key);
 
-fn read_loop<K: MaskKeys>(
-    mut tcp: TcpStream,
-    leftover: &[u8],
-    conn: &Mutex<Connection<K>>,
-    writer: &Mutex<TcpStream>,
-) -> io::Result<()> {
-    let mut rx = ws_util::RxBuf::new(16 << 10, leftover);
+    let (line_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+            if line_tx.send(format!("{{\"message\": {}}}", json_string(&line))).is_err() {
+                break;
+            }
+        }
+    });
     let mut message = Vec::new();
     loop {
-        {
-            let mut c = conn.lock().unwrap();
-            while let Ok(Status::Progress { consumed, event }) = c.handle_input(rx.unconsumed()) {
-                match event {
-                    Some(Event::Data { data, last, .. }) => {
-                        message.extend_from_slice(data);
-                        if last {
-                            println!("{}", String::from_utf8_lossy(&message));
-                            message.clear();
-                        }
-                    }
-                    Some(Event::Close { code, reason }) => {
-                        eprintln!("server closed: {code:?} {reason}")
-                    }
-                    _ => {}
+        match conn.poll(now()) {
+            Ok(Some(Event::Data { data, last, .. })) => {
+                message.extend_from_slice(data);
+                if last {
+                    println!("{}", String::from_utf8_lossy(&message));
+                    message.clear();
                 }
-                rx.consume(consumed);
             }
-            ws_util::flush_owed(&mut writer.lock().unwrap(), &mut c)?;
-            if c.state() == State::Closed {
-                return Ok(());
+            Ok(Some(Event::Close { code, reason })) => {
+                eprintln!("server closed: {code:?} {reason}")
             }
+            Ok(_) => {}
+            Err(DriverError::Closed) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
-        if rx.fill(&mut tcp)? == 0 {
-            return Ok(());
+        while conn.machine().state() == State::Open {
+            match lines.try_recv() {
+                Ok(text) => conn.send_text(now(), &text)?,
+                Err(TryRecvError::Empty) => break,
+                // The end of the input: close, then wait for the server's close frame.
+                Err(TryRecvError::Disconnected) => conn.close(now(), CloseCode::Normal, "")?,
+            }
         }
     }
+}
+
+/// Random bits from std's randomly keyed SipHash, enough for an example. A real application
+/// takes them from the OS RNG (or a hardware TRNG on a device).
+fn random() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fresh masking key for each frame the client sends (RFC 6455 §5.3).
+fn mask_key() -> [u8; 4] {
+    (random() as u32).to_le_bytes()
 }

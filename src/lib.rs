@@ -3,6 +3,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Peer input never panics: in the library, indexing that can panic, `unwrap`, `expect` and
+// `panic!` are refused by the linter (unit tests may use them).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 #[cfg(feature = "std")]
 extern crate std;

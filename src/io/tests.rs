@@ -276,7 +276,7 @@ fn events(p: &[Polled]) -> Vec<Vec<u8>> {
 fn frames_across_reads_one_step_per_poll_and_acks_in_order() {
     // Two frames, the second split across reads, then a read timeout.
     let (got, written, reads) =
-        both(|| Script::new(&[&[2, b'h', b'i', 3, b'a'], &[b'b', b'c']]), 16, 16, 6);
+        both(|| Script::new(&[&[2, b'h', b'i', 3, b'a'], b"bc"]), 16, 16, 6);
     assert_eq!(events(&got), [b"hi".to_vec(), b"abc".to_vec()]);
     assert_eq!(written, b"A\x02A\x03");
     // The second read comes only after the machine said the first one's tail was short; the

@@ -14,19 +14,20 @@ use crate::ws::{self, Error};
 use super::{DriverError, asynch, blocking};
 
 /// Encodes as much of `rest` as fits `out` as the next frame of a `kind` message (the last one
-/// when all of it fits); returns the bytes taken and the frame's length.
+/// when all of it fits and `last`); returns the bytes taken and the frame's length.
 fn fragment<K: MaskKeys>(
     conn: &mut connection::Connection<K>,
     out: &mut [u8],
     kind: MessageKind,
     rest: &[u8],
+    last: bool,
 ) -> Result<(usize, usize), Error> {
     let n = rest.len().min(out.len().saturating_sub(MAX_HEADER_LEN));
     if n == 0 && !rest.is_empty() {
         return Err(ws::error::UsageError::BufferTooSmall { required: MAX_HEADER_LEN + 1 }.into());
     }
     let piece = rest.get(..n).unwrap_or_default();
-    let len = conn.encode_data(out, kind, piece, n == rest.len())?;
+    let len = conn.encode_data(out, kind, piece, last && n == rest.len())?;
     Ok((n, len))
 }
 
@@ -49,9 +50,22 @@ where
 {
     /// Sends a whole message, in as many frames as the transmit buffer needs.
     pub fn send(&mut self, now: Instant, kind: MessageKind, data: &[u8]) -> WsResult<(), T::Error> {
+        self.send_part(now, kind, data, true)
+    }
+
+    /// Sends the next part of a `kind` message, in as many frames as the transmit buffer needs;
+    /// `last` ends the message. A message's parts keep its kind; a text message's parts add up
+    /// to UTF-8 (a code point may straddle two).
+    pub fn send_part(
+        &mut self,
+        now: Instant,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> WsResult<(), T::Error> {
         let mut rest = data;
         loop {
-            let n = self.queue(now, |c, out| fragment(c, out, kind, rest))?;
+            let n = self.queue(now, |c, out| fragment(c, out, kind, rest, last))?;
             rest = rest.get(n..).unwrap_or_default();
             if rest.is_empty() {
                 return self.flush(now);
@@ -100,9 +114,22 @@ where
         kind: MessageKind,
         data: &[u8],
     ) -> WsResult<(), T::Error> {
+        self.send_part(now, kind, data, true).await
+    }
+
+    /// Sends the next part of a `kind` message, in as many frames as the transmit buffer needs;
+    /// `last` ends the message. A message's parts keep its kind; a text message's parts add up
+    /// to UTF-8 (a code point may straddle two).
+    pub async fn send_part(
+        &mut self,
+        now: Instant,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> WsResult<(), T::Error> {
         let mut rest = data;
         loop {
-            let n = self.queue(now, |c, out| fragment(c, out, kind, rest)).await?;
+            let n = self.queue(now, |c, out| fragment(c, out, kind, rest, last)).await?;
             rest = rest.get(n..).unwrap_or_default();
             if rest.is_empty() {
                 return self.flush(now).await;
@@ -150,8 +177,9 @@ where
 {
     /// Runs the opening handshake: sends the request, reads and checks the `101` response.
     /// Returns the subprotocol the server chose (one of those offered). Then
-    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock (for the
-    /// deadline of [`handshake::Client::with_deadline`]).
+    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock for the
+    /// deadline of [`handshake::Client::with_deadline`], which is checked between reads: give
+    /// the transport a read timeout, or a silent server holds the read.
     pub fn handshake(
         &mut self,
         mut now: impl FnMut() -> Instant,
@@ -181,8 +209,9 @@ where
 {
     /// Runs the opening handshake: sends the request, reads and checks the `101` response.
     /// Returns the subprotocol the server chose (one of those offered). Then
-    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock (for the
-    /// deadline of [`handshake::Client::with_deadline`]).
+    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock for the
+    /// deadline of [`handshake::Client::with_deadline`], which is checked between reads: give
+    /// the transport a read timeout, or a silent server holds the read.
     pub async fn handshake(
         &mut self,
         mut now: impl FnMut() -> Instant,
@@ -214,8 +243,9 @@ where
     /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
     /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
     /// A request that fails a check is refused with the status it calls for, then reported as
-    /// [`DriverError::Machine`]. `now` reads the clock (for the deadline of
-    /// [`handshake::Server::with_deadline`]).
+    /// [`DriverError::Machine`]. `now` reads the clock for the deadline of
+    /// [`handshake::Server::with_deadline`], which is checked between reads: give the transport
+    /// a read timeout, or a silent client holds the read.
     pub fn handshake(
         &mut self,
         mut now: impl FnMut() -> Instant,
@@ -257,8 +287,9 @@ where
     /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
     /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
     /// A request that fails a check is refused with the status it calls for, then reported as
-    /// [`DriverError::Machine`]. `now` reads the clock (for the deadline of
-    /// [`handshake::Server::with_deadline`]).
+    /// [`DriverError::Machine`]. `now` reads the clock for the deadline of
+    /// [`handshake::Server::with_deadline`], which is checked between reads: give the transport
+    /// a read timeout, or a silent client holds the read.
     pub async fn handshake(
         &mut self,
         mut now: impl FnMut() -> Instant,

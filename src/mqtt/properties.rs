@@ -555,6 +555,7 @@ const REPEATED_SUB_ID: u32 = 1 << 31;
 
 /// For each identifier byte, its position among the 27 defined identifiers (0 for unknown
 /// bytes): the bit of [`Properties::present`] standing for it, so the set fits a `u32`.
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
 const INDEX: [u8; 64] = {
     let mut table = [0u8; 64];
     let (mut id, mut n) = (0u8, 0u8);
@@ -569,6 +570,7 @@ const INDEX: [u8; 64] = {
 };
 
 /// The identifier for each bit of [`Properties::present`] (the inverse of [`INDEX`]).
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
 const BY_INDEX: [u8; 32] = {
     let mut table = [0u8; 32];
     let mut id = 0u8;
@@ -582,6 +584,7 @@ const BY_INDEX: [u8; 32] = {
 };
 
 /// For each [`PropertyContext`], the bit set of property identifiers it allows.
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
 const ALLOWED: [u32; 14] = {
     let mut table = [0u32; 14];
     let mut id = 0u8;
@@ -600,7 +603,14 @@ const ALLOWED: [u32; 14] = {
     table
 };
 
+/// The bit set of property identifiers `context` allows.
+#[allow(clippy::indexing_slicing, reason = "ALLOWED has one entry per PropertyContext")]
+const fn allowed_in(context: PropertyContext) -> u32 {
+    ALLOWED[context as usize]
+}
+
 /// The bit of [`Properties::present`] for `id`.
+#[allow(clippy::indexing_slicing, reason = "masked to 0..64, the length of INDEX")]
 const fn bit_of(id: PropertyId) -> u32 {
     // Identifiers are below 64, so the mask only spares a bounds check.
     1 << INDEX[id as usize & 63]
@@ -624,7 +634,7 @@ impl<'a> Properties<'a> {
         let mut present: u32 = 0;
         // Bit sets, so each property costs two tests: what `is_allowed_in` and `may_repeat_in`
         // say for this context.
-        let allowed = ALLOWED[context as usize];
+        let allowed = allowed_in(context);
         let repeatable = bit_of(PropertyId::UserProperty)
             | if matches!(context, PropertyContext::Publish) {
                 bit_of(PropertyId::SubscriptionIdentifier)
@@ -724,9 +734,10 @@ impl<'a> Properties<'a> {
     /// Checks that every property may be sent in `context` (encode side).
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
         let ids = self.present & !REPEATED_SUB_ID;
-        let bad = ids & !ALLOWED[context as usize];
+        let bad = ids & !allowed_in(context);
+        let first = BY_INDEX.get(bad.trailing_zeros() as usize).copied().unwrap_or(0);
         if bad != 0
-            && let Some(id) = PropertyId::from_u8(BY_INDEX[bad.trailing_zeros() as usize & 31])
+            && let Some(id) = PropertyId::from_u8(first)
         {
             return Err(EncodeError::PropertyNotAllowed(id));
         }

@@ -153,8 +153,8 @@ impl FrameHeader {
         let key_len = if masked { 4 } else { 0 };
         let (payload_len, mut pos) = match len7 {
             126 => {
-                let Some(b) = buf.get(2..4) else { return short(4 + key_len) };
-                let len = u64::from(u16::from_be_bytes([b[0], b[1]]));
+                let Some(&[b2, b3]) = buf.get(2..4) else { return short(4 + key_len) };
+                let len = u64::from(u16::from_be_bytes([b2, b3]));
                 if len < 126 {
                     return Err(FrameError::NonMinimalLength); // RFC 6455 §5.2
                 }
@@ -177,9 +177,9 @@ impl FrameHeader {
             n => (u64::from(n), 2),
         };
         let mask = if masked {
-            let Some(k) = buf.get(pos..pos + 4) else { return short(pos + 4) };
+            let Some(&[k0, k1, k2, k3]) = buf.get(pos..pos + 4) else { return short(pos + 4) };
             pos += 4;
-            Some([k[0], k[1], k[2], k[3]])
+            Some([k0, k1, k2, k3])
         } else {
             None
         };
@@ -203,27 +203,32 @@ impl FrameHeader {
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
         let n = self.encoded_len();
         let out = out.get_mut(..n).ok_or(BufferTooSmall { required: n })?;
-        out[0] = if self.fin { 0x80 } else { 0 } | (self.rsv.0 & 0x70) | self.opcode.as_u8();
-        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        let pos = match self.payload_len {
-            len @ 0..=125 => {
-                out[1] = mask_bit | len as u8;
-                2
-            }
-            len @ 126..=0xffff => {
-                out[1] = mask_bit | 126;
-                out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-                4
-            }
-            len => {
-                out[1] = mask_bit | 127;
-                out[2..10].copy_from_slice(&len.min(i64::MAX as u64).to_be_bytes());
-                10
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let mut slots = head.iter_mut();
+        let mut put = |bytes: &[u8]| {
+            // The bytes first: `zip` then stops without taking a slot too many.
+            for (b, slot) in bytes.iter().zip(slots.by_ref()) {
+                *slot = *b;
             }
         };
-        if let Some(key) = self.mask {
-            out[pos..pos + 4].copy_from_slice(&key);
+        put(&[if self.fin { 0x80 } else { 0 } | (self.rsv.0 & 0x70) | self.opcode.as_u8()]);
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        match self.payload_len {
+            len @ 0..=125 => put(&[mask_bit | len as u8]),
+            len @ 126..=0xffff => {
+                put(&[mask_bit | 126]);
+                put(&(len as u16).to_be_bytes());
+            }
+            len => {
+                put(&[mask_bit | 127]);
+                put(&len.min(i64::MAX as u64).to_be_bytes());
+            }
         }
+        if let Some(key) = self.mask {
+            put(&key);
+        }
+        // `n` is the length just written.
+        out.copy_from_slice(head.get(..n).unwrap_or_default());
         Ok(n)
     }
 }

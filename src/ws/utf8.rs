@@ -70,6 +70,7 @@ const fn class_of(b: u8) -> u8 {
     }
 }
 
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
 const fn build_classes() -> [u8; 256] {
     let mut classes = [0u8; 256];
     let mut b = 0;
@@ -80,6 +81,7 @@ const fn build_classes() -> [u8; 256] {
     classes
 }
 
+#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
 const fn build_rows() -> [u64; 16] {
     // Classes 12..16 are unused (all REJECT): 16 rows let a mask bound the index.
     let mut rows = [0u64; 16];
@@ -125,6 +127,7 @@ const fn row(b: u8) -> u64 {
 
 /// The state after `b` from `state` (REJECT stays REJECT).
 #[inline(always)]
+#[allow(clippy::indexing_slicing, reason = "a u8 indexes 256 classes; a class masked to 0..16")]
 fn step(state: u32, b: u8) -> u32 {
     let row = ROWS[usize::from(CLASS[usize::from(b)] & 15)];
     // `state` is a multiple of 6 below 64: the shift never overflows.
@@ -184,7 +187,10 @@ impl Utf8Validator {
                 } / 8;
                 // Go straight to the first non-ASCII byte (`skip` is below 8: `high` is not 0).
                 i += skip as usize;
-                b = word[(skip & 7) as usize];
+                #[allow(clippy::indexing_slicing, reason = "masked to 0..8, the word's length")]
+                {
+                    b = word[(skip & 7) as usize];
+                }
             }
             let next = step(state, b);
             if next == REJECT {

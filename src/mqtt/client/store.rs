@@ -175,7 +175,8 @@ impl<const N: usize> Store for SliceStore<'_, N> {
         if self.entries.is_full() || end > self.buf.len() || self.position(id).is_some() {
             return Err(StoreFull);
         }
-        self.buf[self.used..end].copy_from_slice(packet);
+        let Some(dst) = self.buf.get_mut(self.used..end) else { return Err(StoreFull) };
+        dst.copy_from_slice(packet);
         let entry = Entry { id, start: self.used, len: packet.len(), released: false };
         self.entries.push(entry).map_err(|_| StoreFull)?;
         self.used = end;

@@ -572,25 +572,27 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Packet::Publish(p) => return self.on_publish(p),
             Packet::PubAck(a) => self.on_ack(a.packet_id, Outgoing::PubAck, a.reason_code),
             Packet::PubRec(a) => {
-                match self.find_outgoing(a.packet_id) {
-                    Some(i) if self.outgoing[i].1 == Outgoing::PubRec => {
+                match self.state_of(a.packet_id) {
+                    Some(Outgoing::PubRec) => {
                         if a.reason_code.is_error() {
                             // MQTT 5.0 §4.3.3: a PUBREC with an error ends the flow.
-                            self.outgoing.swap_remove(i);
+                            self.remove_outgoing(a.packet_id);
                             return Ok(Some(Pending::Ready(Event::Acknowledged {
                                 packet_id: a.packet_id,
                                 reason_code: a.reason_code,
                             })));
                         }
-                        self.outgoing[i].1 = Outgoing::PubComp;
+                        self.set_state(a.packet_id, Outgoing::PubComp);
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success));
                     }
                     // A repeated PUBREC: PUBREL again (§4.3.3: a PUBREL answers each PUBREC).
-                    Some(i) if self.outgoing[i].1 == Outgoing::PubComp => {
+                    Some(Outgoing::PubComp) => {
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success))
                     }
                     // §4.3.2: a QoS 1 publish is acknowledged with PUBACK, never PUBREC.
-                    Some(_) => return Err(RemoteError::AckMismatch(PacketType::PubRec)),
+                    Some(Outgoing::PubAck) => {
+                        return Err(RemoteError::AckMismatch(PacketType::PubRec));
+                    }
                     // MQTT 5.0 §3.6.2.1: PUBREL 0x92 for an identifier not in flight.
                     None => {
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::PacketIdentifierNotFound))
@@ -768,9 +770,9 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         expected: Outgoing,
         reason_code: ReasonCode,
     ) -> Option<Event<'static, ALIAS_LEN>> {
-        match self.find_outgoing(packet_id) {
-            Some(i) if self.outgoing[i].1 == expected => {
-                self.outgoing.swap_remove(i);
+        match self.state_of(packet_id) {
+            Some(state) if state == expected => {
+                self.remove_outgoing(packet_id);
                 Some(Event::Acknowledged { packet_id, reason_code })
             }
             _ => {
@@ -797,6 +799,23 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
 
     fn find_outgoing(&self, packet_id: PacketId) -> Option<usize> {
         self.outgoing.iter().position(|(id, _)| *id == packet_id)
+    }
+
+    /// What the outgoing publish `packet_id` waits for, if it is in flight.
+    fn state_of(&self, packet_id: PacketId) -> Option<Outgoing> {
+        self.outgoing.iter().find(|(id, _)| *id == packet_id).map(|(_, s)| *s)
+    }
+
+    fn set_state(&mut self, packet_id: PacketId, state: Outgoing) {
+        if let Some((_, s)) = self.outgoing.iter_mut().find(|(id, _)| *id == packet_id) {
+            *s = state;
+        }
+    }
+
+    fn remove_outgoing(&mut self, packet_id: PacketId) {
+        if let Some(i) = self.find_outgoing(packet_id) {
+            self.outgoing.swap_remove(i);
+        }
     }
 
     fn take_answer(&mut self) -> Result<(), UsageError> {
@@ -982,11 +1001,10 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             return Err(UsageError::InFlightFull);
         }
         let len = self.encode_publish(publish, Some(packet_id), true, out)?;
-        match known {
-            Some(i) => self.outgoing[i].1 = state,
-            None => {
-                let _ = self.outgoing.push((packet_id, state));
-            }
+        if known.is_some() {
+            self.set_state(packet_id, state);
+        } else {
+            let _ = self.outgoing.push((packet_id, state));
         }
         Ok(len)
     }
@@ -1001,7 +1019,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             return Err(UsageError::InFlightFull);
         }
         match self.find_outgoing(packet_id) {
-            Some(i) => self.outgoing[i].1 = Outgoing::PubComp,
+            Some(_) => self.set_state(packet_id, Outgoing::PubComp),
             None => {
                 if self.send_quota() == 0 {
                     return Err(UsageError::InFlightFull);

@@ -234,6 +234,14 @@ impl RequestError {
     }
 }
 
+/// A request that fails a check is refused with the status its fault calls for, so `?` works in
+/// the decision of a server handshake (`req.check_origin(&policy)?`).
+impl From<RequestError> for Reject {
+    fn from(e: RequestError) -> Self {
+        e.reject()
+    }
+}
+
 /// Why a client refuses a server's HTTP/1.1 handshake response (a remote fault). The client
 /// closes the connection without sending a WebSocket Close frame (RFC 6455 §4.1: "_Fail the
 /// WebSocket Connection_" before it is established).

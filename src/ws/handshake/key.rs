@@ -106,6 +106,7 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 /// Writes the base64 encoding of `input` into `out`, which the caller sizes to
 /// `4 * ceil(len / 3)`; digits past the end of `out` are dropped (never the case for our sizes).
+#[allow(clippy::indexing_slicing, reason = "sextets are masked to 0..64, the alphabet's length")]
 fn encode_base64(input: &[u8], out: &mut [u8]) {
     let (mut bits, mut held) = (0u32, 0u32);
     let mut digits = out.iter_mut();
@@ -132,6 +133,7 @@ fn encode_base64(input: &[u8], out: &mut [u8]) {
 
 /// One SHA-1 compression of a 16-word block into `h`. FIPS 180-4 §6.1.2, with the message
 /// schedule kept in 16 words (§6.1.3).
+#[allow(clippy::indexing_slicing, reason = "schedule indices are masked to 0..16")]
 fn sha1_block(h: &mut [u32; 5], mut w: [u32; 16]) {
     let [mut a, mut b, mut c, mut d, mut e] = *h;
     for t in 0..80 {
