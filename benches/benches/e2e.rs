@@ -92,10 +92,14 @@ fn tcp(read_timeout: Duration) -> TcpStream {
     s
 }
 
-fn is_full<E>(e: &DriverError<E>) -> bool {
+/// The broker's Receive Maximum or our store is full: poll for acknowledgements, then publish
+/// again.
+fn is_full<T>(e: &DriverError<T, Error>) -> bool {
     matches!(
         e,
-        DriverError::Mqtt(Error::Usage(UsageError::ReceiveMaximumReached | UsageError::StoreFull))
+        DriverError::Machine(Error::Usage(
+            UsageError::ReceiveMaximumReached | UsageError::StoreFull
+        ))
     )
 }
 

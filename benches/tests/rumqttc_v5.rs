@@ -18,8 +18,12 @@
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{Bytes, BytesMut};
-use mqtt_ws::mqtt::packet::{Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, QosPid, ReasonCodes, RetainHandling, SubAck, Subscribe, SubscribeFilters, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, UnsubscribeFilters, Will, decode};
 use mqtt_ws::Status;
+use mqtt_ws::mqtt::packet::{
+    Ack, ConnAck, Connect, DecodeOptions, Disconnect, Packet, QosPid, ReasonCodes, RetainHandling,
+    SubAck, Subscribe, SubscribeFilters, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    UnsubscribeFilters, Will, decode,
+};
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use rumqttc::v5::mqttbytes::QoS;
@@ -127,7 +131,7 @@ fn decode_ours(bytes: &'static [u8]) -> Packet<'static> {
             assert_eq!(n, bytes.len());
             p
         }
-        Status::NeedMore { needed } => panic!("mqtt-ws wants {needed} more bytes"),
+        other => panic!("mqtt-ws wants more bytes: {other:?}"),
     }
 }
 

@@ -4,9 +4,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Error, Outgoing, SliceStore, State};
-use mqtt_ws::mqtt::packet::{self, DecodeOptions};
 use mqtt_ws::Status;
+use mqtt_ws::mqtt::client::{
+    Client, Config, ConnectOptions, Error, Event, Outgoing, SliceStore, State,
+};
+use mqtt_ws::mqtt::packet::{self, DecodeOptions};
 use mqtt_ws::mqtt::{Qos, Version};
 use mqtt_ws::time::{Duration, Instant};
 
@@ -29,11 +31,14 @@ fuzz_target!(|data: &[u8]| {
     } else {
         &[0x20, 0x02, 0x00, 0x00]
     };
-    assert!(matches!(client.handle_input(now, connack), Ok(Status::Progress { .. })));
+    assert!(matches!(
+        client.handle_input(now, connack),
+        Ok(Status::Progress { event: Some(Event::Connected(_)), .. })
+    ));
     let check_sent = |bytes: &[u8]| {
         let opts = DecodeOptions::new(version);
         match packet::decode(bytes, &opts) {
-            Ok(Status::Progress { consumed: n, event: _ }) => assert_eq!(n, bytes.len()),
+            Ok(Status::Progress { consumed, .. }) => assert_eq!(consumed, bytes.len()),
             other => panic!("the client sent an invalid packet: {other:?} {bytes:?}"),
         }
     };
@@ -60,14 +65,26 @@ fuzz_target!(|data: &[u8]| {
         }
         loop {
             match client.handle_input(now, &rx[..rx_used]) {
-                Ok(Status::Complete(r)) => {
-                    let used = r.consumed;
-                    assert!(used > 0 && used <= rx_used);
-                    rx.copy_within(used..rx_used, 0);
-                    rx_used -= used;
+                Ok(Status::Progress { consumed, event: _ }) => {
+                    assert!(consumed > 0 && consumed <= rx_used);
+                    rx.copy_within(consumed..rx_used, 0);
+                    rx_used -= consumed;
                 }
                 Ok(Status::NeedMore { needed }) => {
                     assert!(needed > 0);
+                    break;
+                }
+                Ok(Status::Blocked) => {
+                    // Its queue of owed packets is full: draining it unblocks the client.
+                    let mut drained = 0;
+                    while let Ok(Some(n)) = client.poll_transmit(now, &mut out) {
+                        check_sent(&out[..n]);
+                        drained += 1;
+                    }
+                    assert!(drained > 0, "blocked with nothing to transmit");
+                }
+                Ok(Status::Closed) => {
+                    assert!(matches!(client.state(), State::Closing | State::Disconnected));
                     break;
                 }
                 Err(Error::Remote(_)) => {

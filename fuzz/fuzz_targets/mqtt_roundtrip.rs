@@ -11,8 +11,12 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mqtt_ws::mqtt::packet::{Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will, decode};
 use mqtt_ws::Status;
+use mqtt_ws::mqtt::packet::{
+    Ack, Auth, ConnAck, Connect, DecodeOptions, Disconnect, Packet, Publish, QosPid,
+    RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    Will, decode,
+};
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{EncodeError, PacketId, Qos, ReasonCode, Version};
 

@@ -6,9 +6,12 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::{Config, Connection, MaskKeys, Role, TextMessages, UnmaskedFrames};
 use mqtt_ws::Status;
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::close::CloseCode;
+use mqtt_ws::ws::connection::{
+    Config, Connection, MIN_INPUT, MaskKeys, MessageKind, Role, TextMessages, UnmaskedFrames,
+};
 
 #[path = "ws_connection_common.rs"]
 mod ws_common;
@@ -34,13 +37,14 @@ struct Input {
     max_message: u16,
     accept_unmasked: bool,
     reject_text: bool,
-    /// Receive buffer size (at least the longest header).
+    /// Receive buffer size beyond `MIN_INPUT` (a header and a whole control frame), the least
+    /// the connection needs to see at once.
     rx_len: u8,
     steps: Vec<Step>,
 }
 
 fn run<K: MaskKeys>(conn: &mut Connection<K>, input: Input) {
-    let rx_len = 14 + usize::from(input.rx_len);
+    let rx_len = MIN_INPUT + usize::from(input.rx_len);
     let mut rx = vec![0u8; rx_len];
     let mut filled = 0;
     let mut out = vec![0u8; 1024];
@@ -58,9 +62,12 @@ fn run<K: MaskKeys>(conn: &mut Connection<K>, input: Input) {
                     filled -= used;
                     if filled == rx_len {
                         // A full buffer the connection takes nothing from is a stall unless the
-                        // connection reads no more: every header fits (rx_len >= 14) and
-                        // payloads are handed out in pieces.
-                        assert!(matches!(conn.handle_input(&mut rx[..filled]), Ok(Status::Closed)));
+                        // connection reads no more: every header and every control frame fits
+                        // (rx_len >= MIN_INPUT) and data payloads are handed out in pieces.
+                        assert!(matches!(
+                            conn.handle_input(Instant::ZERO, &mut rx[..filled]),
+                            Ok(Status::Closed)
+                        ));
                         break;
                     }
                 }
@@ -69,12 +76,7 @@ fn run<K: MaskKeys>(conn: &mut Connection<K>, input: Input) {
                 let _ = conn.encode_text(&mut out, &t);
             }
             Step::SendBinary(b, last) => {
-                let _ = conn.encode_data(
-                    &mut out,
-                    mqtt_ws::ws::connection::MessageKind::Binary,
-                    &b,
-                    last,
-                );
+                let _ = conn.encode_data(&mut out, MessageKind::Binary, &b, last);
             }
             Step::Ping(p) => {
                 let _ = conn.encode_ping(&mut out, &p);

@@ -1,11 +1,11 @@
 // Shared by the ws_* fuzz targets (included with `#[path]`, not a target itself).
 
-use mqtt_ws::ws::connection::{Connection, Event, MaskKeys, State};
 use mqtt_ws::Status;
-use mqtt_ws::ws::frame::MAX_HEADER_LEN;
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::connection::{Connection, Event, MIN_INPUT, MaskKeys, State};
 
 /// Room for any frame a connection owes (a pong or close: header + 125 bytes).
-pub const TX_LEN: usize = MAX_HEADER_LEN + 125;
+pub const TX_LEN: usize = MIN_INPUT;
 
 /// Feeds `input` (already in the receive buffer) to `conn` until it needs more bytes, is closed
 /// or fails, draining `poll_transmit` after every step as the run loop requires. Checks the
@@ -14,9 +14,14 @@ pub fn pump<K: MaskKeys>(conn: &mut Connection<K>, input: &mut [u8]) -> usize {
     let mut pos = 0;
     loop {
         let len = input.len() - pos;
-        let step = conn.handle_input(&mut input[pos..]);
+        let step = conn.handle_input(Instant::ZERO, &mut input[pos..]);
         let stop = match step {
-            Ok(Status::NeedMore) => true,
+            Ok(Status::NeedMore { needed }) => {
+                assert!(needed > 0);
+                true
+            }
+            // The WebSocket connection waits for nobody: it never blocks its input.
+            Ok(Status::Blocked) => panic!("a WebSocket connection reported Blocked"),
             Ok(Status::Closed) => true,
             Ok(Status::Progress { consumed, event }) => {
                 assert!(consumed <= len, "consumed {consumed} of {len}");
@@ -50,7 +55,7 @@ pub fn pump<K: MaskKeys>(conn: &mut Connection<K>, input: &mut [u8]) -> usize {
 pub fn drain<K: MaskKeys>(conn: &mut Connection<K>) {
     let mut out = [0u8; TX_LEN];
     for _ in 0..4 {
-        match conn.poll_transmit(&mut out) {
+        match conn.poll_transmit(Instant::ZERO, &mut out) {
             Ok(Some(n)) => assert!(n <= TX_LEN),
             Ok(None) => return,
             Err(e) => panic!("control frame does not fit {TX_LEN} bytes: {e:?}"),
@@ -66,7 +71,7 @@ pub fn check_end<K: MaskKeys>(conn: &mut Connection<K>) {
     assert!(matches!(state, State::Open | State::Closing | State::Closed));
     let mut more = [0x81u8, 0x80, 1, 2, 3, 4];
     if state == State::Closed {
-        assert!(matches!(conn.handle_input(&mut more), Ok(Status::Closed)));
+        assert!(matches!(conn.handle_input(Instant::ZERO, &mut more), Ok(Status::Closed)));
     }
 }
 
@@ -77,7 +82,8 @@ pub fn check_end<K: MaskKeys>(conn: &mut Connection<K>) {
 pub fn frame_target<K: MaskKeys>(data: &[u8], mut conn: Connection<K>) {
     use mqtt_ws::ws::frame::{FrameHeader, Rsv};
     for rsv in [Rsv::NONE, Rsv::RSV1] {
-        if let Ok(Some((header, len))) = FrameHeader::parse(data, rsv) {
+        if let Ok(Status::Progress { consumed: len, event: header }) = FrameHeader::parse(data, rsv)
+        {
             assert_eq!(len, header.encoded_len());
             let mut out = [0u8; 14];
             assert_eq!(header.emit(&mut out), Ok(len));

@@ -9,8 +9,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, TextMessages, UnmaskedFrames};
 use mqtt_ws::Status;
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::connection::{
+    Config, Connection, Event, MIN_INPUT, MaskKeys, MessageKind, TextMessages, UnmaskedFrames,
+};
 use mqtt_ws::ws::frame::{FrameHeader, Opcode, Rsv};
 
 fuzz_target!(|data: &[u8]| {
@@ -50,8 +53,13 @@ fn run<K: MaskKeys>(mut conn: Connection<K>, bytes: &[u8], chunk: usize) {
         loop {
             let len = buf.len();
             let base = buf.as_ptr() as usize;
-            let consumed = match conn.handle_input(&mut buf) {
-                Ok(Status::NeedMore) | Ok(Status::Closed) => break,
+            let consumed = match conn.handle_input(Instant::ZERO, &mut buf) {
+                Ok(Status::NeedMore { needed }) => {
+                    assert!(needed > 0);
+                    break;
+                }
+                Ok(Status::Closed) => break,
+                Ok(Status::Blocked) => panic!("a WebSocket connection reported Blocked"),
                 Ok(Status::Progress { consumed, event }) => {
                     assert!(consumed <= len);
                     if let Some(Event::Data { kind, data, last }) = event {
@@ -82,12 +90,16 @@ fn run<K: MaskKeys>(mut conn: Connection<K>, bytes: &[u8], chunk: usize) {
 /// Writes out what the connection owes; every frame must parse. Returns the last frame's
 /// opcode and, for a close frame, its code.
 fn drain<K: MaskKeys>(conn: &mut Connection<K>) -> Option<(Opcode, Option<[u8; 2]>)> {
-    let mut out = [0u8; 160];
+    let mut out = [0u8; MIN_INPUT];
     let mut last = None;
-    while let Some(n) = conn.poll_transmit(&mut out).expect("139 bytes always suffice") {
-        let (header, hlen) = FrameHeader::parse(&out[..n], Rsv::NONE)
-            .expect("own frames are valid")
-            .expect("own frames are complete");
+    while let Some(n) =
+        conn.poll_transmit(Instant::ZERO, &mut out).expect("MIN_INPUT bytes always suffice")
+    {
+        let Ok(Status::Progress { consumed: hlen, event: header }) =
+            FrameHeader::parse(&out[..n], Rsv::NONE)
+        else {
+            panic!("own frames are valid and complete: {:02x?}", &out[..n]);
+        };
         assert_eq!(hlen as u64 + header.payload_len, n as u64);
         let mut payload = out[hlen..n].to_vec();
         if let Some(key) = header.mask {

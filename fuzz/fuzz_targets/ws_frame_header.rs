@@ -1,6 +1,8 @@
 //! WebSocket frame headers, masking and UTF-8 validation on arbitrary bytes.
 //!
-//! - a header that parses is re-emitted byte for byte, and every shorter prefix is `Partial`;
+//! - a header that parses is re-emitted byte for byte, parses the same without the bytes behind
+//!   it, and every shorter prefix is `NeedMore` with the exact count missing once the second
+//!   byte is in;
 //! - the incremental UTF-8 validator, fed in two pieces, agrees with `core::str::from_utf8`;
 //! - masking in two pieces equals masking at once.
 //!
@@ -8,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use mqtt_ws::Status;
 use mqtt_ws::ws::frame::{FrameHeader, MAX_HEADER_LEN, Rsv};
 use mqtt_ws::ws::mask::apply_mask;
 use mqtt_ws::ws::utf8::Utf8Validator;
@@ -16,17 +19,29 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, input)) = data.split_first() else { return };
     let allowed = Rsv(sel & 0x70);
     match FrameHeader::parse(input, allowed) {
-        Ok(Some((header, len))) => {
+        Ok(Status::Progress { consumed: len, event: header }) => {
             assert!(len <= input.len());
             assert_eq!(len, header.encoded_len());
             let mut out = [0u8; MAX_HEADER_LEN];
             let n = header.emit(&mut out).expect("a header fits MAX_HEADER_LEN");
             assert_eq!(&out[..n], &input[..len]);
+            assert_eq!(
+                FrameHeader::parse(&input[..len], allowed),
+                Ok(Status::Progress { consumed: len, event: header })
+            );
             for k in 0..len {
-                assert_eq!(FrameHeader::parse(&input[..k], allowed), Ok(None));
+                match FrameHeader::parse(&input[..k], allowed) {
+                    Ok(Status::NeedMore { needed }) if k >= 2 => assert_eq!(k + needed, len),
+                    Ok(Status::NeedMore { needed }) => assert!(needed >= 1 && k + needed <= len),
+                    other => panic!("prefix {k} of {len}: {other:?}"),
+                }
             }
         }
-        Ok(None) => assert!(input.len() < MAX_HEADER_LEN),
+        Ok(Status::NeedMore { needed }) => {
+            assert!(needed >= 1);
+            assert!(input.len() + needed <= MAX_HEADER_LEN);
+        }
+        Ok(other) => panic!("a header parser answered {other:?}"),
         Err(_) => {}
     }
 

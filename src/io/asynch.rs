@@ -25,7 +25,7 @@ mod reconnecting;
 #[cfg(feature = "mqtt")]
 pub use reconnecting::Reconnecting;
 
-use super::{DriverError, Io, Pump, is_timeout};
+use super::{DriverError, Io, Pump, Timeout, is_timeout};
 use crate::machine::Machine;
 use crate::time::Instant;
 
@@ -110,10 +110,7 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
     /// Waits in the transport's `read`; see the [module docs](self) for timers and cancel
     /// safety.
     pub async fn poll(&mut self, now: Instant) -> Result<Option<M::Event<'_>>, T, M> {
-        match step(&mut self.transport, &mut self.pump, now).await {
-            Err(DriverError::Transport(e)) if is_timeout(&e) => Ok(None),
-            r => r,
-        }
+        step(&mut self.transport, &mut self.pump, now, Timeout::Quiet).await
     }
 
     /// Writes everything the machine owes and flushes the transport.
@@ -145,12 +142,15 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
     }
 }
 
-/// One step of [`Connection::poll`] over a transport and a pump; a read timeout is an error
-/// here (the WebSocket stream passes it on as one).
+/// One step of [`Connection::poll`] over a transport and a pump. A read that timed out is
+/// `Ok(None)` with [`Timeout::Quiet`], the transport's error with [`Timeout::Error`] (the
+/// WebSocket stream passes it on); a write or flush that timed out is the transport's error,
+/// the connection over.
 pub(crate) async fn step<'p, T: Read + Write, M: Machine>(
     transport: &mut T,
     pump: &'p mut Pump<'_, M>,
     now: Instant,
+    timeout: Timeout,
 ) -> Result<Option<M::Event<'p>>, T, M> {
     loop {
         match pump.next(now)? {
@@ -165,7 +165,12 @@ pub(crate) async fn step<'p, T: Read + Write, M: Machine>(
             }
             Io::Read => match transport.read(pump.receive_buffer()).await {
                 Ok(n) => pump.received(n)?,
-                Err(e) if is_timeout(&e) => return Err(DriverError::Transport(e)),
+                Err(e) if is_timeout(&e) => {
+                    return match timeout {
+                        Timeout::Quiet => Ok(None),
+                        Timeout::Error => Err(DriverError::Transport(e)),
+                    };
+                }
                 Err(e) => return Err(pump.transport_failed(e)),
             },
             Io::Input => return pump.input(now),
@@ -201,18 +206,6 @@ async fn write_once<T: Write, M: Machine>(
     pump.sent(n)
 }
 
-/// Writes what waits in the transmit buffer, without collecting more and without flushing.
-#[cfg(feature = "ws")]
-pub(crate) async fn write_all<T: Write, M: Machine>(
-    transport: &mut T,
-    pump: &mut Pump<'_, M>,
-) -> Result<(), T, M> {
-    while !pump.transmit().is_empty() {
-        write_once(transport, pump, Io::Write).await?;
-    }
-    Ok(())
-}
-
 /// Runs `f` through [`Pump::command`], writing what waits first when it must.
 pub(crate) async fn queue<R, T: Read + Write, M: Machine>(
     transport: &mut T,
@@ -224,6 +217,8 @@ pub(crate) async fn queue<R, T: Read + Write, M: Machine>(
         if let Some(r) = pump.command(now, f)? {
             return Ok(r);
         }
-        write_once(transport, pump, Io::Write).await?;
+        // Bytes wait to be written; none when only a flush is (a fault's answer).
+        let io = if pump.transmit().is_empty() { Io::Flush } else { Io::Write };
+        write_once(transport, pump, io).await?;
     }
 }

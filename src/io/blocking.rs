@@ -38,7 +38,7 @@ mod reconnecting;
 #[cfg(feature = "mqtt")]
 pub use reconnecting::Reconnecting;
 
-use super::{DriverError, Io, Pump, is_timeout};
+use super::{DriverError, Io, Pump, Timeout, is_timeout};
 use crate::machine::Machine;
 use crate::time::Instant;
 
@@ -124,10 +124,7 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
     /// Blocks in the transport's `read`: give the transport a read timeout shorter than the
     /// machine's timers (the MQTT keep-alive) so they run.
     pub fn poll(&mut self, now: Instant) -> Result<Option<M::Event<'_>>, T, M> {
-        match step(&mut self.transport, &mut self.pump, now) {
-            Err(DriverError::Transport(e)) if is_timeout(&e) => Ok(None),
-            r => r,
-        }
+        step(&mut self.transport, &mut self.pump, now, Timeout::Quiet)
     }
 
     /// Writes everything the machine owes and flushes the transport.
@@ -159,13 +156,16 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
     }
 }
 
-/// One step of [`Connection::poll`] over a transport and a pump; a read timeout is an error
-/// here (the WebSocket stream passes it on as one).
+/// One step of [`Connection::poll`] over a transport and a pump. A read that timed out is
+/// `Ok(None)` with [`Timeout::Quiet`], the transport's error with [`Timeout::Error`] (the
+/// WebSocket stream passes it on); a write or flush that timed out is the transport's error,
+/// the connection over.
 #[inline(never)]
 pub(crate) fn step<'p, T: Read + Write, M: Machine>(
     transport: &mut T,
     pump: &'p mut Pump<'_, M>,
     now: Instant,
+    timeout: Timeout,
 ) -> Result<Option<M::Event<'p>>, T, M> {
     loop {
         match pump.next(now)? {
@@ -179,7 +179,12 @@ pub(crate) fn step<'p, T: Read + Write, M: Machine>(
             }
             Io::Read => match transport.read(pump.receive_buffer()) {
                 Ok(n) => pump.received(n)?,
-                Err(e) if is_timeout(&e) => return Err(DriverError::Transport(e)),
+                Err(e) if is_timeout(&e) => {
+                    return match timeout {
+                        Timeout::Quiet => Ok(None),
+                        Timeout::Error => Err(DriverError::Transport(e)),
+                    };
+                }
                 Err(e) => return Err(pump.transport_failed(e)),
             },
             Io::Input => return pump.input(now),
@@ -238,6 +243,8 @@ pub(crate) fn queue<R, T: Read + Write, M: Machine>(
         if let Some(r) = pump.command(now, f)? {
             return Ok(r);
         }
-        write_once(transport, pump, Io::Write)?;
+        // Bytes wait to be written; none when only a flush is (a fault's answer).
+        let io = if pump.transmit().is_empty() { Io::Flush } else { Io::Write };
+        write_once(transport, pump, io)?;
     }
 }

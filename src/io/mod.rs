@@ -114,6 +114,16 @@ impl<T: embedded_io::Error, M: core::fmt::Debug + core::fmt::Display> embedded_i
     }
 }
 
+/// What a driver step makes of a read that timed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timeout {
+    /// Nothing to report this time: `Ok(None)` (a driver's `poll`, which runs the timers).
+    Quiet,
+    /// The transport's error, for the caller to see (a `ws::Stream` read).
+    #[cfg_attr(not(feature = "ws"), allow(dead_code, reason = "only ws::Stream reports them"))]
+    Error,
+}
+
 /// `true` if a read error only means "no bytes before the transport's timeout".
 fn is_timeout<E: embedded_io::Error>(e: &E) -> bool {
     matches!(e.kind(), embedded_io::ErrorKind::TimedOut | embedded_io::ErrorKind::Interrupted)

@@ -98,10 +98,14 @@ pub struct Pump<'b, M: Machine> {
     tx_end: usize,
     /// Bytes were written since the last flush.
     dirty: bool,
+    /// `poll_transmit` said `Ok(None)` and the machine was not touched since: nothing is owed.
+    drained: bool,
     /// The machine said `Blocked` and nothing was transmitted or commanded since.
     blocked: bool,
     /// The machine said `Closed`, or failed, or the transport ended: no more input.
     closed: bool,
+    /// The transport ended or failed: nothing more is written either.
+    dead: bool,
     /// A fault of the peer, reported once what the machine owes about it is written.
     failure: Option<M::Error>,
 }
@@ -129,14 +133,16 @@ impl<'b, M: Machine> Pump<'b, M> {
             rx_start: start,
             rx_end: end,
             last: start,
-            need_read: start == end,
+            need_read: false,
             needed: 1,
             tx,
             tx_start: 0,
             tx_end: 0,
             dirty: false,
+            drained: false,
             blocked: false,
             closed: false,
+            dead: false,
             failure: None,
         }
     }
@@ -147,10 +153,23 @@ impl<'b, M: Machine> Pump<'b, M> {
     }
 
     /// The machine, for its commands that write nothing (or use [`Pump::command`]). What it
-    /// waits for may change: it is asked again before the next read.
+    /// owes and what it waits for may change: it is asked again before the next write and
+    /// read.
     pub fn machine_mut(&mut self) -> &mut M {
-        self.need_read = false;
+        self.touched();
         &mut self.machine
+    }
+
+    /// Whether the machine has ended (it said [`Status::Closed`], failed, or the transport
+    /// ended); what it owed may still wait to be written.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The machine may owe bytes and may have changed what it waits for.
+    fn touched(&mut self) {
+        self.need_read = false;
+        self.drained = false;
     }
 
     /// Takes the pump apart: the machine and the two buffers.
@@ -167,14 +186,16 @@ impl<'b, M: Machine> Pump<'b, M> {
             rx_start: self.rx_start,
             rx_end: self.rx_end,
             last: self.rx_start,
-            need_read: self.rx_start == self.rx_end,
+            need_read: false,
             needed: 1,
             tx: self.tx,
             tx_start: self.tx_start,
             tx_end: self.tx_end,
             dirty: self.dirty,
+            drained: false,
             blocked: false,
             closed: false,
+            dead: false,
             failure: None,
         }
     }
@@ -190,8 +211,10 @@ impl<'b, M: Machine> Pump<'b, M> {
         self.tx_start = 0;
         self.tx_end = 0;
         self.dirty = false;
+        self.drained = false;
         self.blocked = false;
         self.closed = false;
+        self.dead = false;
         self.failure = None;
     }
 
@@ -225,12 +248,13 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// machine owes first.
     ///
     /// `Err` ends the connection: [`DriverError::Closed`] once the machine has ended and
-    /// everything it owed was written, a peer's fault once its answer was written.
+    /// everything it owed was written (or after the transport ended or failed), a peer's fault
+    /// once its answer was written.
     #[inline(never)]
     pub fn next<E>(&mut self, now: Instant) -> Result<Io, DriverError<E, M::Error>> {
         if !self.closed && self.machine.poll_timeout().is_some_and(|t| t <= now) {
-            // A timer may end the machine: it is asked again before the next read.
-            self.need_read = false;
+            // A timer may end the machine or make it owe bytes.
+            self.touched();
             if let Err(e) = self.machine.handle_timeout(now) {
                 // A deadline passed: what the machine owes about it goes out first.
                 self.closed = true;
@@ -296,10 +320,16 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// Collects owed bytes into the free end of the transmit buffer; `true` when the machine
     /// owes nothing more, `false` when the rest must wait for a write.
     fn collect<E>(&mut self, now: Instant) -> Result<bool, DriverError<E, M::Error>> {
+        if self.dead {
+            return Err(DriverError::Closed);
+        }
         loop {
             if self.tx_start == self.tx_end {
                 self.tx_start = 0;
                 self.tx_end = 0;
+            }
+            if self.drained {
+                return Ok(true);
             }
             let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
             match self.machine.poll_transmit(now, free) {
@@ -307,7 +337,10 @@ impl<'b, M: Machine> Pump<'b, M> {
                     self.tx_end += n.min(free.len());
                     self.blocked = false;
                 }
-                Ok(None) => return Ok(true),
+                Ok(None) => {
+                    self.drained = true;
+                    return Ok(true);
+                }
                 Err(_) if self.tx_start < self.tx_end => return Ok(false),
                 Err(e) => {
                     return Err(DriverError::TransmitBufferTooSmall { required: e.required });
@@ -354,7 +387,8 @@ impl<'b, M: Machine> Pump<'b, M> {
     }
 
     fn ended<E>(&mut self) -> DriverError<E, M::Error> {
-        self.closed = true;
+        (self.closed, self.dead) = (true, true);
+        self.touched();
         self.machine.connection_lost();
         match self.failure.take() {
             Some(e) => DriverError::Machine(e),
@@ -365,7 +399,8 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// The transport failed with `e`: the machine hears [`Machine::connection_lost`]. Returns
     /// the error to report: a peer's fault waiting to be reported comes first.
     pub fn transport_failed<E>(&mut self, e: E) -> DriverError<E, M::Error> {
-        self.closed = true;
+        (self.closed, self.dead) = (true, true);
+        self.touched();
         self.machine.connection_lost();
         match self.failure.take() {
             Some(f) => DriverError::Machine(f),
@@ -393,12 +428,14 @@ impl<'b, M: Machine> Pump<'b, M> {
             last,
             need_read,
             needed,
+            drained,
             blocked,
             closed,
             failure,
             ..
         } = self;
         let input = rx.get_mut(*rx_start..*rx_end).unwrap_or_default();
+        *drained = false;
         match machine.handle_input(now, input) {
             Ok(Status::Progress { consumed, event }) => {
                 *last = *rx_start;
@@ -431,9 +468,10 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// the machine and the free end of the buffer and returns its result and the length it
     /// wrote. What the machine owed goes first.
     ///
-    /// `Ok(None)`: write [`Pump::transmit`] first, then call again (the owed bytes, or the
-    /// command, did not fit behind what waits to be written). Commands are all or nothing, so
-    /// `f` runs again then. A peer's fault not yet reported is reported here.
+    /// `Ok(None)`: write [`Pump::transmit`] first (flush the transport when it is empty), then
+    /// call again: the owed bytes, or the command, did not fit behind what waits to be written,
+    /// or the answer to a peer's fault must go out before the fault is reported here. Commands
+    /// are all or nothing, so `f` runs again then.
     pub fn command<R, E>(
         &mut self,
         now: Instant,
@@ -455,21 +493,28 @@ impl<'b, M: Machine> Pump<'b, M> {
         }
     }
 
-    /// Before a command: reports a fault waiting to be, collects what is owed; `false` when a
-    /// write must come first.
+    /// Before a command: collects what is owed; `false` when a write or flush must come first.
+    /// A peer's fault waiting to be reported is reported once its answer is written and
+    /// flushed.
     #[inline(never)]
     fn command_room<E>(&mut self, now: Instant) -> Result<bool, DriverError<E, M::Error>> {
-        if let Some(e) = self.failure.take() {
-            return Err(DriverError::Machine(e));
+        let room = self.collect(now)?;
+        if self.failure.is_some() {
+            if self.tx_start < self.tx_end || self.dirty {
+                return Ok(false);
+            }
+            if let Some(e) = self.failure.take() {
+                return Err(DriverError::Machine(e));
+            }
         }
-        self.collect(now)
+        Ok(room)
     }
 
     /// After a command wrote `n` bytes.
     fn command_done(&mut self, n: usize) {
         self.tx_end += n;
         self.blocked = false;
-        // A command may end the machine: it is asked again before the next read.
-        self.need_read = false;
+        // A command may end the machine or make it owe more.
+        self.touched();
     }
 }

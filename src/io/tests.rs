@@ -36,6 +36,8 @@ struct Frames {
     lost: bool,
     /// Empty inputs seen (probes).
     probes: usize,
+    /// `poll_transmit` calls.
+    transmits: usize,
 }
 
 impl Frames {
@@ -101,6 +103,7 @@ impl Machine for Frames {
         _now: Instant,
         out: &mut [u8],
     ) -> Result<Option<usize>, BufferTooSmall> {
+        self.transmits += 1;
         let Some(next) = self.owed.front() else { return Ok(None) };
         let dst = out.get_mut(..next.len()).ok_or(BufferTooSmall { required: next.len() })?;
         dst.copy_from_slice(next);
@@ -134,6 +137,8 @@ struct Script {
     read_calls: usize,
     written: Vec<u8>,
     per_write: usize,
+    /// Writes fail with `TimedOut` (a stalled UART).
+    write_stalls: bool,
     flushes: usize,
 }
 
@@ -144,6 +149,7 @@ impl Script {
             read_calls: 0,
             written: Vec::new(),
             per_write: usize::MAX,
+            write_stalls: false,
             flushes: 0,
         }
     }
@@ -170,10 +176,13 @@ impl Script {
         }
     }
 
-    fn write_some(&mut self, buf: &[u8]) -> usize {
+    fn write_some(&mut self, buf: &[u8]) -> Result<usize, embedded_io::ErrorKind> {
+        if self.write_stalls {
+            return Err(embedded_io::ErrorKind::TimedOut);
+        }
         let n = buf.len().min(self.per_write);
         self.written.extend_from_slice(&buf[..n]);
-        n
+        Ok(n)
     }
 }
 
@@ -189,7 +198,7 @@ impl embedded_io::Read for Script {
 
 impl embedded_io::Write for Script {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        Ok(self.write_some(buf))
+        self.write_some(buf)
     }
     fn flush(&mut self) -> Result<(), Self::Error> {
         self.flushes += 1;
@@ -205,7 +214,7 @@ impl embedded_io_async::Read for Script {
 
 impl embedded_io_async::Write for Script {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        Ok(self.write_some(buf))
+        self.write_some(buf)
     }
     async fn flush(&mut self) -> Result<(), Self::Error> {
         self.flushes += 1;
@@ -431,9 +440,93 @@ fn the_machine_is_asked_once_when_nothing_is_buffered() {
     let mut c =
         blocking::Connection::new(Script::new(&[&[1, b'x']]), Frames::default(), &mut rx, &mut tx);
     let _ = c.poll(Instant::ZERO);
-    let _ = c.poll(Instant::ZERO);
     assert_eq!(c.machine().probes, 1);
+    let _ = c.poll(Instant::ZERO);
+    assert_eq!(c.machine().probes, 2);
     // Reads timed out since: no more probes.
     let _ = c.poll(Instant::ZERO + Duration::from_secs(1));
-    assert_eq!(c.machine().probes, 1);
+    assert_eq!(c.machine().probes, 2);
+}
+
+#[test]
+fn a_machine_that_has_ended_before_the_first_read_is_not_read_for() {
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let machine = Frames { closed: true, ..Frames::default() };
+    let mut c = blocking::Connection::new(Script::new(&[&[1, b'x']]), machine, &mut rx, &mut tx);
+    assert_eq!(polled(c.poll(Instant::ZERO)), Polled::Failed(DriverError::Closed));
+    assert_eq!(c.transport().read_calls, 0);
+}
+
+#[test]
+fn a_fault_found_by_a_poll_is_reported_by_the_next_command_once_its_answer_is_out() {
+    // The poll's input step finds the fault; the command after it must not report it before
+    // the answer the machine owes (`X`) is written and flushed: a caller stops at that error.
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut b =
+        blocking::Connection::new(Script::new(&[&[0xFE]]), Frames::default(), &mut rx, &mut tx);
+    assert_eq!(polled(b.poll(Instant::ZERO)), Polled::Nothing);
+    assert_eq!(b.command(Instant::ZERO, Frames::answer), Err(DriverError::Machine(Fault)));
+    let t = b.transport();
+    assert_eq!((t.written.as_slice(), t.flushes), (&b"X"[..], 1));
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut a =
+        asynch::Connection::new(Script::new(&[&[0xFE]]), Frames::default(), &mut rx, &mut tx);
+    assert_eq!(polled(block_on(a.poll(Instant::ZERO))), Polled::Nothing);
+    assert_eq!(
+        block_on(a.command(Instant::ZERO, Frames::answer)),
+        Err(DriverError::Machine(Fault))
+    );
+    let t = a.transport();
+    assert_eq!((t.written.as_slice(), t.flushes), (&b"X"[..], 1));
+}
+
+#[test]
+fn a_write_that_times_out_is_an_error_a_read_that_times_out_is_not() {
+    let script = || Script::new(&[&[1, b'x']]);
+    let (got, _, _) = both(script, 16, 16, 3);
+    assert_eq!(got, [Polled::Event(b"x".to_vec()), Polled::Nothing, Polled::Nothing]);
+    // The ack cannot be written: the stalled write is the transport's error, the end.
+    let stalled = || Script { write_stalls: true, ..script() };
+    let (got, _, _) = both(stalled, 16, 16, 3);
+    assert_eq!(got[0], Polled::Event(b"x".to_vec()));
+    assert_eq!(got[1], Polled::Failed(DriverError::Transport(embedded_io::ErrorKind::TimedOut)));
+    assert_eq!(got[2], Polled::Failed(DriverError::Closed));
+}
+
+#[test]
+fn a_drained_machine_is_asked_for_bytes_again_only_after_it_was_touched() {
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut c =
+        blocking::Connection::new(Script::new(&[&[1, b'x']]), Frames::default(), &mut rx, &mut tx);
+    let _ = c.poll(Instant::ZERO);
+    c.flush(Instant::ZERO).unwrap();
+    let asked = c.machine().transmits;
+    c.flush(Instant::ZERO).unwrap();
+    let _ = c.poll(Instant::ZERO); // a read that times out
+    assert_eq!(c.machine().transmits, asked);
+    // A change through `machine_mut` is seen.
+    c.machine_mut().owed.push_back(std::vec![b'Z']);
+    c.flush(Instant::ZERO).unwrap();
+    assert_eq!(c.transport().written, b"A\x01Z");
+}
+
+#[test]
+fn commands_after_a_written_command_get_the_whole_transmit_buffer() {
+    // Each command needs all 16 bytes: the buffer must be free again once written, with the
+    // machine drained in between.
+    let whole = |_: &mut Frames, out: &mut [u8]| {
+        let dst = out.get_mut(..16).ok_or(Fault)?;
+        dst.fill(b'w');
+        Ok(((), 16))
+    };
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut b = blocking::Connection::new(Script::new(&[]), Frames::default(), &mut rx, &mut tx);
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut a = asynch::Connection::new(Script::new(&[]), Frames::default(), &mut rx, &mut tx);
+    for _ in 0..3 {
+        b.command(Instant::ZERO, whole).unwrap();
+        block_on(a.command(Instant::ZERO, whole)).unwrap();
+    }
+    assert_eq!(b.transport().written.len(), 48);
+    assert_eq!(a.transport().written.len(), 48);
 }

@@ -210,8 +210,10 @@ where
     /// Runs the opening handshake: sends the request, reads and checks the `101` response.
     /// Returns the subprotocol the server chose (one of those offered). Then
     /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock for the
-    /// deadline of [`handshake::Client::with_deadline`], which is checked between reads: give
-    /// the transport a read timeout, or a silent server holds the read.
+    /// deadline of [`handshake::Client::with_deadline`], which is checked between reads: an
+    /// async transport seldom has a read timeout, so race `handshake` against a timer at
+    /// [`poll_timeout`](Self::poll_timeout) and call it again when the timer fires (a wait in
+    /// the read is cancel-safe); it then fails with the timeout.
     pub async fn handshake(
         &mut self,
         mut now: impl FnMut() -> Instant,
@@ -288,8 +290,10 @@ where
     /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
     /// A request that fails a check is refused with the status it calls for, then reported as
     /// [`DriverError::Machine`]. `now` reads the clock for the deadline of
-    /// [`handshake::Server::with_deadline`], which is checked between reads: give the transport
-    /// a read timeout, or a silent client holds the read.
+    /// [`handshake::Server::with_deadline`], which is checked between reads: an async transport
+    /// seldom has a read timeout, so race `handshake` against a timer at
+    /// [`poll_timeout`](Self::poll_timeout) and call it again when the timer fires (a wait in
+    /// the read is cancel-safe); it then refuses with `408` and fails with the timeout.
     pub async fn handshake(
         &mut self,
         mut now: impl FnMut() -> Instant,

@@ -555,7 +555,10 @@ const REPEATED_SUB_ID: u32 = 1 << 31;
 
 /// For each identifier byte, its position among the 27 defined identifiers (0 for unknown
 /// bytes): the bit of [`Properties::present`] standing for it, so the set fits a `u32`.
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range fails the build"
+)]
 const INDEX: [u8; 64] = {
     let mut table = [0u8; 64];
     let (mut id, mut n) = (0u8, 0u8);
@@ -570,7 +573,10 @@ const INDEX: [u8; 64] = {
 };
 
 /// The identifier for each bit of [`Properties::present`] (the inverse of [`INDEX`]).
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range fails the build"
+)]
 const BY_INDEX: [u8; 32] = {
     let mut table = [0u8; 32];
     let mut id = 0u8;
@@ -584,7 +590,10 @@ const BY_INDEX: [u8; 32] = {
 };
 
 /// For each [`PropertyContext`], the bit set of property identifiers it allows.
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range fails the build"
+)]
 const ALLOWED: [u32; 14] = {
     let mut table = [0u32; 14];
     let mut id = 0u8;
@@ -735,11 +744,11 @@ impl<'a> Properties<'a> {
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
         let ids = self.present & !REPEATED_SUB_ID;
         let bad = ids & !allowed_in(context);
-        let first = BY_INDEX.get(bad.trailing_zeros() as usize).copied().unwrap_or(0);
-        if bad != 0
-            && let Some(id) = PropertyId::from_u8(first)
-        {
-            return Err(EncodeError::PropertyNotAllowed(id));
+        if bad != 0 {
+            let first = BY_INDEX.get(bad.trailing_zeros() as usize).copied().unwrap_or(0);
+            if let Some(id) = PropertyId::from_u8(first) {
+                return Err(EncodeError::PropertyNotAllowed(id));
+            }
         }
         if self.present & REPEATED_SUB_ID != 0 && context != PropertyContext::Publish {
             return Err(EncodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier));

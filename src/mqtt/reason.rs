@@ -182,7 +182,10 @@ const LOW_CODES: usize = 0x1A;
 
 /// The contexts that may carry each code, as [`context_bit`]s, by [`ReasonCode::table_index`]:
 /// a 61-byte table is smaller than the match over 43 codes.
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range fails the build"
+)]
 const CONTEXTS: [u8; LOW_CODES + 0x23] = {
     const CTX: [ReasonContext; 9] = [
         ReasonContext::ConnAck,

@@ -1127,7 +1127,10 @@ mod tests {
             let mut c = Connection::server(Config::new());
             let _ = drive(&mut c, &bytes, bytes.len());
             assert_eq!(c.state(), State::Closed);
-            assert_eq!(c.handle_input(Instant::ZERO, &mut [0x81, 0x80, 0, 0, 0, 0]), Ok(Status::Closed));
+            assert_eq!(
+                c.handle_input(Instant::ZERO, &mut [0x81, 0x80, 0, 0, 0, 0]),
+                Ok(Status::Closed)
+            );
         }
         // A masked frame from a server.
         let c = Connection::client(Config::new(), keys());
@@ -1202,7 +1205,10 @@ mod tests {
         assert_eq!(c.state(), State::Closing);
         assert_eq!(c.close(CloseCode::Normal, ""), Err(UsageError::Closed));
         let mut out = [0u8; 8];
-        assert_eq!(c.poll_transmit(Instant::ZERO, &mut out[..6]), Err(BufferTooSmall { required: 7 }));
+        assert_eq!(
+            c.poll_transmit(Instant::ZERO, &mut out[..6]),
+            Err(BufferTooSmall { required: 7 })
+        );
         assert_eq!(c.poll_transmit(Instant::ZERO, &mut out), Ok(Some(7)));
         assert_eq!(&out[..7], b"\x88\x05\x03\xe9bye");
         assert_eq!(c.poll_transmit(Instant::ZERO, &mut out), Ok(None));

@@ -15,6 +15,11 @@
 //! driver's [`DriverError`], which is an `embedded_io::Error`: a read timeout of the transport
 //! passes through as one, so an MQTT driver over the stream still sends its keep-alive pings.
 //!
+//! The async read and write are cancel-safe (a `select` against a timer may drop them): a read
+//! returns as soon as it has copied bytes, and an async write queues its frame in `tx` once
+//! earlier frames have left, so it leaves with the next `flush` (which MQTT drivers call after
+//! every packet), read, or write that needs the room. A blocking write sends its frame at once.
+//!
 //! The opening handshake comes first, on `T`: with [`handshake::Client`](super::handshake::Client)
 //! in a driver, then [`Stream::from_pump`] with the driver's pump (its unconsumed bytes are the
 //! first frames), or [`Stream::new_after_handshake`] for a handshake done elsewhere.
@@ -63,7 +68,7 @@ use super::connection::{Connection, Event, MIN_INPUT, MaskKeys, NoMasking, State
 use super::error::{Error, UsageError};
 use super::frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::BufferTooSmall;
-use crate::io::{DriverError, Pump, asynch, blocking};
+use crate::io::{DriverError, Pump, Timeout, asynch, blocking};
 use crate::time::Instant;
 
 /// The smallest receive buffer: a whole control frame (frame header and 125 bytes).
@@ -249,7 +254,7 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> Stream<'_, T, K> {
     pub fn close(&mut self, code: CloseCode) -> Result<(), DriverError<T::Error, Error>> {
         self.start_close(code)?;
         loop {
-            let step = blocking::step(&mut self.transport, &mut self.pump, NOW);
+            let step = blocking::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error);
             if closed(seen(step))? {
                 return Ok(());
             }
@@ -278,7 +283,7 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Read
                 }
                 continue;
             }
-            match seen(blocking::step(&mut self.transport, &mut self.pump, NOW))? {
+            match seen(blocking::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error))? {
                 Seen::Data(n) => self.pending = n,
                 Seen::Nothing => {}
                 Seen::End => return Ok(total),
@@ -314,7 +319,7 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> Stream<
     ) -> Result<(), DriverError<T::Error, Error>> {
         self.start_close(code)?;
         loop {
-            let step = asynch::step(&mut self.transport, &mut self.pump, NOW).await;
+            let step = asynch::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error).await;
             if closed(seen(step))? {
                 return Ok(());
             }
@@ -343,7 +348,9 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedde
                 }
                 continue;
             }
-            match seen(asynch::step(&mut self.transport, &mut self.pump, NOW).await)? {
+            match seen(
+                asynch::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error).await,
+            )? {
                 Seen::Data(n) => self.pending = n,
                 Seen::Nothing => {}
                 Seen::End => return Ok(total),
@@ -360,11 +367,10 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedde
         if buf.is_empty() {
             return Ok(0);
         }
+        // Cancel-safe: it waits only for earlier frames to leave, before `buf` is taken; the
+        // new frame leaves with the next flush, read, or write that needs its room.
         let (transport, pump) = (&mut self.transport, &mut self.pump);
-        let n =
-            asynch::queue(transport, pump, NOW, &mut |c, out| encode_write(c, out, buf)).await?;
-        asynch::write_all(transport, pump).await?;
-        Ok(n)
+        asynch::queue(transport, pump, NOW, &mut |c, out| encode_write(c, out, buf)).await
     }
 
     async fn flush(&mut self) -> Result<(), Self::Error> {
@@ -598,7 +604,9 @@ mod tests {
         let mut c = server;
         let mut pos = 0;
         let mut msgs = Vec::new();
-        while let Ok(Status::Progress { consumed, event }) = c.handle_input(Instant::ZERO, &mut buf[pos..]) {
+        while let Ok(Status::Progress { consumed, event }) =
+            c.handle_input(Instant::ZERO, &mut buf[pos..])
+        {
             match event {
                 Some(Event::Data { data, .. }) => msgs.push(data.to_vec()),
                 Some(Event::Close { code, .. }) => {

@@ -70,7 +70,10 @@ const fn class_of(b: u8) -> u8 {
     }
 }
 
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range fails the build"
+)]
 const fn build_classes() -> [u8; 256] {
     let mut classes = [0u8; 256];
     let mut b = 0;
@@ -81,7 +84,10 @@ const fn build_classes() -> [u8; 256] {
     classes
 }
 
-#[allow(clippy::indexing_slicing, reason = "const evaluation: an index out of range fails the build")]
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation: an index out of range fails the build"
+)]
 const fn build_rows() -> [u64; 16] {
     // Classes 12..16 are unused (all REJECT): 16 rows let a mask bound the index.
     let mut rows = [0u64; 16];

@@ -1,7 +1,8 @@
 //! Our side: mqtt-ws's codec and WebSocket read path, used as a caller uses them.
 
-use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
 use mqtt_ws::Status;
+use mqtt_ws::time::Instant;
+use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
 use mqtt_ws::ws::mask::apply_mask;
 
 /// The server's read path for one text message already in the caller's receive buffer, through
@@ -13,7 +14,7 @@ pub fn ws_read_text(buf: &mut [u8]) -> usize {
     let mut text = 0;
     loop {
         let input = &mut buf[pos..];
-        match conn.handle_input(input).expect("valid client frame") {
+        match conn.handle_input(Instant::ZERO, input).expect("valid client frame") {
             Status::Progress { consumed, event } => {
                 pos += consumed;
                 match event {
@@ -38,16 +39,14 @@ pub fn unmask(buf: &mut [u8]) {
 }
 
 use mqtt_ws::mqtt::Version;
-use mqtt_ws::mqtt::packet::{
-    DecodeOptions, Packet, Status as MqttStatus, Subscribe, Subscription, decode,
-};
+use mqtt_ws::mqtt::packet::{DecodeOptions, Packet, Subscribe, Subscription, decode};
 use mqtt_ws::mqtt::properties::{Properties, Property};
 
 /// Decodes one MQTT 5.0 packet from the front of `bytes`.
 pub fn mqtt_decode(bytes: &[u8]) -> Packet<'_> {
     match decode(bytes, &DecodeOptions::new(Version::V5)).expect("valid packet") {
-        MqttStatus::Progress { consumed: _, event: packet } => packet,
-        MqttStatus::NeedMore { .. } => panic!("incomplete packet"),
+        Status::Progress { event: packet, .. } => packet,
+        other => panic!("incomplete packet: {other:?}"),
     }
 }
 

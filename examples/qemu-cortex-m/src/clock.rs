@@ -22,6 +22,9 @@ const CORE_HZ: u64 = 25_000_000;
 /// SysTick's largest reload value: it counts 2^24 cycles per wrap.
 const RELOAD: u32 = 0x00FF_FFFF;
 const CYCLES_PER_WRAP: u64 = RELOAD as u64 + 1;
+/// The longest time between two SysTick interrupts, in whole milliseconds rounded up.
+#[cfg(feature = "async")]
+const WRAP_MS: u64 = (CYCLES_PER_WRAP * 1000).div_ceil(CORE_HZ);
 
 static WRAPS: AtomicU32 = AtomicU32::new(0);
 
@@ -53,4 +56,34 @@ pub fn now_ms() -> u64 {
 #[exception]
 fn SysTick() {
     WRAPS.fetch_add(1, Ordering::AcqRel);
+    #[cfg(feature = "async")]
+    TICK.wake();
+}
+
+/// The task waiting in [`at`] for the next SysTick interrupt.
+#[cfg(feature = "async")]
+static TICK: crate::waker::WakerSlot = crate::waker::WakerSlot::new();
+
+/// A timer: completes once [`now_ms`] reaches `at_ms`.
+///
+/// It sleeps until the next SysTick interrupt while `at_ms` is further away than one SysTick
+/// wrap ([`WRAP_MS`]: 1.4 s on the lm3s6965evb, 0.7 s on the mps2-an386), then yields (wakes its
+/// own task and returns `Pending`) until `at_ms`. SysTick cannot interrupt at an arbitrary time
+/// without a shorter period, which would lose time when QEMU delivers its interrupts late; an
+/// exact wake-up needs a second timer (the boards' general-purpose timers).
+#[cfg(feature = "async")]
+pub async fn at(at_ms: u64) {
+    core::future::poll_fn(|cx| {
+        // Register first: a wrap from here on wakes this poll's waker.
+        TICK.register(cx.waker());
+        let now = now_ms();
+        if now >= at_ms {
+            return core::task::Poll::Ready(());
+        }
+        if at_ms - now <= WRAP_MS {
+            cx.waker().wake_by_ref();
+        }
+        core::task::Poll::Pending
+    })
+    .await
 }

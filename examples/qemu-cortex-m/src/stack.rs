@@ -1,6 +1,7 @@
 //! Peak stack use, measured by painting: [`paint`] fills the unused stack with a pattern at
-//! start-up, [`peak`] finds the lowest word that no longer holds it. Everything this firmware
-//! keeps (buffers, client, WebSocket state) lives on the stack, so the peak is its RAM use.
+//! start-up, [`peak`] finds the lowest word that no longer holds it. The blocking firmware keeps
+//! everything (buffers, client, WebSocket state) on the stack, so the peak is its RAM use; the
+//! async one keeps them in its task's future, a static: [`statics`] counts those.
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -9,6 +10,8 @@ const PAINT: u32 = 0xDEAD_BEEF;
 const MARGIN: usize = 64;
 
 unsafe extern "C" {
+    /// Lowest address of the statics: the start of `.data` (from cortex-m-rt's linker script).
+    static __sdata: u32;
     /// Highest address of the stack (from cortex-m-rt's linker script).
     static _stack_start: u32;
     /// Lowest address the stack may grow to: the end of `.bss` (no heap in this firmware).
@@ -41,4 +44,11 @@ pub fn peak() -> usize {
         addr += 4;
     }
     high - addr
+}
+
+/// Bytes of RAM the statics take (`.data`, `.bss`, `.uninit`: from `__sdata` up to the stack's
+/// lowest address).
+pub fn statics() -> usize {
+    let (low, _) = bounds();
+    low - &raw const __sdata as usize
 }

@@ -1,4 +1,5 @@
-//! UART0 of the emulated board as an [`embedded_io`] transport.
+//! UART0 of the emulated board as an [`embedded_io`] transport (and, with the `async` feature,
+//! as an [`embedded_io_async`] one: [`asynch`]).
 //!
 //! A write blocks until every byte is in the transmit FIFO, or fails with
 //! [`embedded_io::ErrorKind::TimedOut`] when the FIFO takes no byte for [`WRITE_TIMEOUT_MS`]
@@ -12,6 +13,9 @@ use core::ptr::{read_volatile, write_volatile};
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 
 use crate::clock;
+
+#[cfg(feature = "async")]
+pub mod asynch;
 
 /// How long a read waits for the first byte.
 pub const READ_TIMEOUT_MS: u64 = 50;
@@ -186,55 +190,64 @@ impl ErrorType for Uart {
     type Error = TimedOut;
 }
 
-impl Read for Uart {
-    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TimedOut> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let deadline = clock::now_ms() + READ_TIMEOUT_MS;
+impl Uart {
+    /// Takes the bytes waiting in the receive FIFO, as many as fit `buf`; does not wait.
+    fn read_waiting(&mut self, buf: &mut [u8]) -> usize {
         let mut n = 0;
         for slot in buf.iter_mut() {
-            let byte = loop {
-                if let Some(b) = self.regs.try_read() {
-                    break Some(b);
-                }
-                // After the first byte, return what came instead of waiting for more.
-                if n > 0 || clock::now_ms() >= deadline {
-                    break None;
-                }
-            };
-            match byte {
-                Some(b) => {
-                    *slot = b;
-                    n += 1;
-                }
-                None => break,
-            }
+            let Some(b) = self.regs.try_read() else { break };
+            *slot = b;
+            n += 1;
         }
-        if n == 0 { Err(TimedOut::Read) } else { Ok(n) }
+        n
     }
-}
 
-impl Write for Uart {
-    fn write(&mut self, buf: &[u8]) -> Result<usize, TimedOut> {
-        let Some((&first, rest)) = buf.split_first() else {
-            return Ok(0);
-        };
-        let deadline = clock::now_ms() + WRITE_TIMEOUT_MS;
-        while !self.regs.try_write(first) {
-            if clock::now_ms() >= deadline {
-                return Err(TimedOut::Write);
-            }
-        }
-        // The first byte is in: report a short write instead of waiting for room again.
-        let mut n = 1;
-        for &b in rest {
+    /// Puts bytes of `buf` into the transmit FIFO while it has room; does not wait.
+    fn write_room(&mut self, buf: &[u8]) -> usize {
+        let mut n = 0;
+        for &b in buf {
             if !self.regs.try_write(b) {
                 break;
             }
             n += 1;
         }
-        Ok(n)
+        n
+    }
+}
+
+/// Calls `transfer` until it moves a byte; fails with `timeout` when `limit_ms` pass first.
+fn retry(
+    limit_ms: u64,
+    timeout: TimedOut,
+    mut transfer: impl FnMut() -> usize,
+) -> Result<usize, TimedOut> {
+    let deadline = clock::now_ms() + limit_ms;
+    loop {
+        match transfer() {
+            0 if clock::now_ms() >= deadline => return Err(timeout),
+            0 => {}
+            n => return Ok(n),
+        }
+    }
+}
+
+impl Read for Uart {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, TimedOut> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // After the first byte, return what came instead of waiting for more.
+        retry(READ_TIMEOUT_MS, TimedOut::Read, || self.read_waiting(buf))
+    }
+}
+
+impl Write for Uart {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, TimedOut> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        // Once a byte is in, report a short write instead of waiting for room again.
+        retry(WRITE_TIMEOUT_MS, TimedOut::Write, || self.write_room(buf))
     }
 
     fn flush(&mut self) -> Result<(), TimedOut> {

@@ -865,8 +865,8 @@ impl UnsubscribeSlice<'_> {
 #[cfg(test)]
 mod tests {
     use super::super::{DecodeOptions, Packet, decode};
-    use crate::Status;
     use super::*;
+    use crate::Status;
 
     /// A SUBSCRIBE (5.0, packet id 1, no properties) with `payload` as its filter list.
     fn subscribe_bytes(payload: &[u8], out: &mut [u8; 512]) -> usize {

@@ -269,10 +269,10 @@ impl<'a> Client<'a> {
                 // a head that may never end. Done once: the line is not scanned again.
                 if !self.status_checked && self.scanner.lines() >= 1 {
                     self.status_checked = true;
-                    let code = parse_status_line(Lines::new(input).next().unwrap_or(&[]))?;
+                    let code = parse_status_line(Lines::new(input).next().unwrap_or(&[]))
+                        .map_err(|e| self.fail(e))?;
                     if code != 101 {
-                        self.done = true;
-                        return Err(ResponseError::Status(code));
+                        return Err(self.fail(ResponseError::Status(code)));
                     }
                 }
                 return Ok(Status::NeedMore { needed: 1 });
@@ -280,7 +280,7 @@ impl<'a> Client<'a> {
             Err(ScanError::TooLarge) => return Err(self.fail(ResponseError::HeadTooLarge)),
             Err(ScanError::TooManyHeaders) => return Err(self.fail(ResponseError::TooManyHeaders)),
         };
-        let bytes = input.get(..end).ok_or(ResponseError::Malformed)?;
+        let bytes = input.get(..end).ok_or(ResponseError::Malformed).map_err(|e| self.fail(e))?;
         let accepted = self.validate(Head { bytes }).map_err(|e| self.fail(e))?;
         debug!("websocket handshake accepted, head {} bytes", end);
         self.done = true;
@@ -536,7 +536,11 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         // One byte at a time.
         let mut c = client();
         for n in 0..RESPONSE.len() {
-            assert_eq!(c.handle_input(Instant::ZERO, &RESPONSE[..n]), Ok(Status::NeedMore { needed: 1 }), "at {n}");
+            assert_eq!(
+                c.handle_input(Instant::ZERO, &RESPONSE[..n]),
+                Ok(Status::NeedMore { needed: 1 }),
+                "at {n}"
+            );
         }
         let a = c.handle_input(Instant::ZERO, RESPONSE).map(done).unwrap().unwrap();
         assert_eq!(a.head_len(), RESPONSE.len());
@@ -636,13 +640,20 @@ Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n
     #[test]
     fn wrong_status_is_reported_before_the_head_ends() {
         let mut c = client();
-        assert_eq!(c.handle_input(Instant::ZERO, b"HTTP/1.1 40"), Ok(Status::NeedMore { needed: 1 }));
+        assert_eq!(
+            c.handle_input(Instant::ZERO, b"HTTP/1.1 40"),
+            Ok(Status::NeedMore { needed: 1 })
+        );
         assert_eq!(
             c.handle_input(Instant::ZERO, b"HTTP/1.1 403 Forbidden\r\n"),
             Err(ResponseError::Status(403))
         );
+        assert_eq!(c.handle_input(Instant::ZERO, b""), Ok(Status::Closed));
+        // A malformed status line ends the handshake too: nothing more is read.
         let mut c = client();
-        assert_eq!(c.handle_input(Instant::ZERO, b"SSH-2.0-OpenSSH\r\n"), Err(ResponseError::Malformed));
+        let line = b"SSH-2.0-OpenSSH\r\n";
+        assert_eq!(c.handle_input(Instant::ZERO, line), Err(ResponseError::Malformed));
+        assert_eq!(c.handle_input(Instant::ZERO, line), Ok(Status::Closed));
     }
 
     #[test]
