@@ -1,9 +1,9 @@
 //! A command-line MQTT client in the spirit of mosquitto_pub / mosquitto_sub.
 //!
 //! ```text
-//! cargo run --example mqtt --features blocking,std -- pub -u mqtt://127.0.0.1:1883 -t T -m M \
+//! cargo run --example mqtt -- pub -u mqtt://127.0.0.1:1883 -t T -m M \
 //!     [-q 0|1|2] [-r] [--repeat N] [-V 5|311] [-i ID] [-c] [-x EXPIRY] [-D user-property K V]...
-//! cargo run --example mqtt --features blocking,std -- sub -u ws://127.0.0.1:9002/mqtt -t F \
+//! cargo run --example mqtt -- sub -u ws://127.0.0.1:9002/mqtt -t F \
 //!     [-t F]... [-q 0|1|2] [-C COUNT] [-v] [-V 5|311] [-i ID] [-c] [-x EXPIRY]
 //! ```
 //! `mqtts://host:8883` and `wss://host:443/mqtt` use TLS: `--cafile CA.pem` (required) names the

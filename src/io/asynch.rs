@@ -43,67 +43,9 @@ pub struct Connection<'b, T, M: Machine> {
     pump: Pump<'b, M>,
 }
 
+super::accessors!();
+
 impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
-    /// A driver for `machine` over `transport` (connected at the transport level).
-    pub fn new(transport: T, machine: M, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
-        Self::from_pump(transport, Pump::new(machine, rx, tx))
-    }
-
-    /// A driver over `transport` for a pump that may already hold input.
-    pub fn from_pump(transport: T, pump: Pump<'b, M>) -> Self {
-        Self { transport, pump }
-    }
-
-    /// The machine.
-    pub fn machine(&self) -> &M {
-        self.pump.machine()
-    }
-
-    /// The machine, for what it does without writing (answers it queues, settings).
-    pub fn machine_mut(&mut self) -> &mut M {
-        self.pump.machine_mut()
-    }
-
-    /// The transport.
-    pub fn transport(&mut self) -> &mut T {
-        &mut self.transport
-    }
-
-    /// The pump.
-    pub fn pump(&self) -> &Pump<'b, M> {
-        &self.pump
-    }
-
-    /// Takes the driver apart.
-    pub fn into_parts(self) -> (T, Pump<'b, M>) {
-        (self.transport, self.pump)
-    }
-
-    /// The machine, for a new driver over a new transport (a client keeps its session for a
-    /// reconnect).
-    pub fn into_machine(self) -> M {
-        self.pump.into_parts().0
-    }
-
-    /// Hands transport and buffers (with unconsumed input) to the machine that comes next: the
-    /// WebSocket connection after its opening handshake.
-    pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Connection<'b, T, N> {
-        Connection { transport: self.transport, pump: self.pump.switch(f) }
-    }
-
-    /// Swaps in a new transport (a reconnect): buffered bytes are dropped and the machine hears
-    /// [`Machine::connection_lost`]. Returns the old transport.
-    pub fn replace_transport(&mut self, transport: T) -> T {
-        self.pump.machine_mut().connection_lost();
-        self.pump.reset();
-        core::mem::replace(&mut self.transport, transport)
-    }
-
-    /// When [`poll`](Self::poll) must run again for the machine's timers.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pump.poll_timeout()
-    }
-
     /// One step: write what is owed, run the timers, read once if no whole unit is buffered,
     /// and return at most one event. `Ok(None)`: nothing for you this time; call again.
     ///
@@ -127,7 +69,7 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
         mut f: impl FnMut(&mut M, &mut [u8]) -> core::result::Result<(R, usize), M::Error>,
     ) -> Result<R, T, M> {
         let r = queue(&mut self.transport, &mut self.pump, now, &mut f).await?;
-        self.flush(now).await?;
+        flush(&mut self.transport, &mut self.pump, now).await?;
         Ok(r)
     }
 
@@ -185,8 +127,17 @@ pub(crate) async fn flush<T: Read + Write, M: Machine>(
     pump: &mut Pump<'_, M>,
     now: Instant,
 ) -> Result<(), T, M> {
-    while let Some(io) = pump.next_write(now)? {
-        write_once(transport, pump, io).await?;
+    loop {
+        let bytes = pump.owed(now)?;
+        if bytes.is_empty() {
+            break;
+        }
+        let n = transport.write(bytes).await.map_err(|e| pump.transport_failed(e))?;
+        pump.sent(n)?;
+    }
+    if pump.unflushed() {
+        transport.flush().await.map_err(|e| pump.transport_failed(e))?;
+        pump.flushed();
     }
     Ok(())
 }

@@ -18,72 +18,91 @@ type Async<'b, T, S, const I: usize, const A: usize, const L: usize> =
 type AResult<R, T, S, const I: usize, const A: usize, const L: usize> =
     asynch::Result<R, T, Client<S, I, A, L>>;
 
+/// The commands, written once for both drivers (`async` and `.await` for the async one).
+macro_rules! commands {
+    ($Result:ident $(, $async:tt $await:tt)?) => {
+        /// The session.
+        pub fn client(&self) -> &Client<S, I, A, L> {
+            self.machine()
+        }
+
+        /// Sends CONNECT ([`Client::connect`]): once per transport, the first thing on it.
+        pub $($async)? fn connect(
+            &mut self,
+            now: Instant,
+            options: &ConnectOptions<'_>,
+        ) -> $Result<(), T, S, I, A, L> {
+            self.command(now, |c, tx| c.connect(now, options, tx).map(|n| ((), n)))$(.$await)?
+        }
+
+        /// Publishes `msg` ([`Client::publish`]).
+        pub $($async)? fn publish(
+            &mut self,
+            now: Instant,
+            msg: &Outgoing<'_>,
+        ) -> $Result<Sent, T, S, I, A, L> {
+            self.command(now, |c, tx| c.publish(now, msg, tx).map(|s| (s, s.len)))$(.$await)?
+        }
+
+        /// Subscribes ([`Client::subscribe`]); [`Event::Subscribed`](crate::mqtt::client::Event)
+        /// reports the SUBACK.
+        pub $($async)? fn subscribe(
+            &mut self,
+            now: Instant,
+            subscriptions: &[Subscription<'_>],
+            properties: Properties<'_>,
+        ) -> $Result<Sent, T, S, I, A, L> {
+            self.command(now, |c, tx| {
+                c.subscribe(now, subscriptions, properties, tx).map(|s| (s, s.len))
+            })
+            $(.$await)?
+        }
+
+        /// Unsubscribes ([`Client::unsubscribe`]).
+        pub $($async)? fn unsubscribe(
+            &mut self,
+            now: Instant,
+            filters: &[&str],
+            properties: Properties<'_>,
+        ) -> $Result<Sent, T, S, I, A, L> {
+            self.command(now, |c, tx| {
+                c.unsubscribe(now, filters, properties, tx).map(|s| (s, s.len))
+            })
+            $(.$await)?
+        }
+
+        /// Answers or starts enhanced authentication ([`Client::auth`]).
+        pub $($async)? fn auth(
+            &mut self,
+            now: Instant,
+            reason_code: ReasonCode,
+            properties: Properties<'_>,
+        ) -> $Result<(), T, S, I, A, L> {
+            self.command(now, |c, tx| c.auth(now, reason_code, properties, tx).map(|n| ((), n)))
+            $(.$await)?
+        }
+
+        /// Sends DISCONNECT ([`Client::disconnect`]); close the transport afterwards.
+        pub $($async)? fn disconnect(
+            &mut self,
+            now: Instant,
+            reason_code: ReasonCode,
+            properties: Properties<'_>,
+        ) -> $Result<(), T, S, I, A, L> {
+            self.command(now, |c, tx| {
+                c.disconnect(now, reason_code, properties, tx).map(|n| ((), n))
+            })
+            $(.$await)?
+        }
+    };
+}
+
 impl<T, S, const I: usize, const A: usize, const L: usize> Blocking<'_, T, S, I, A, L>
 where
     T: embedded_io::Read + embedded_io::Write,
     S: Store,
 {
-    /// The session.
-    pub fn client(&self) -> &Client<S, I, A, L> {
-        self.machine()
-    }
-
-    /// Sends CONNECT ([`Client::connect`]): once per transport, the first thing on it.
-    pub fn connect(
-        &mut self,
-        now: Instant,
-        options: &ConnectOptions<'_>,
-    ) -> BResult<(), T, S, I, A, L> {
-        self.command(now, |c, tx| c.connect(now, options, tx).map(|n| ((), n)))
-    }
-
-    /// Publishes `msg` ([`Client::publish`]).
-    pub fn publish(&mut self, now: Instant, msg: &Outgoing<'_>) -> BResult<Sent, T, S, I, A, L> {
-        self.command(now, |c, tx| c.publish(now, msg, tx).map(|s| (s, s.len)))
-    }
-
-    /// Subscribes ([`Client::subscribe`]); [`Event::Subscribed`](crate::mqtt::client::Event)
-    /// reports the SUBACK.
-    pub fn subscribe(
-        &mut self,
-        now: Instant,
-        subscriptions: &[Subscription<'_>],
-        properties: Properties<'_>,
-    ) -> BResult<Sent, T, S, I, A, L> {
-        self.command(now, |c, tx| {
-            c.subscribe(now, subscriptions, properties, tx).map(|s| (s, s.len))
-        })
-    }
-
-    /// Unsubscribes ([`Client::unsubscribe`]).
-    pub fn unsubscribe(
-        &mut self,
-        now: Instant,
-        filters: &[&str],
-        properties: Properties<'_>,
-    ) -> BResult<Sent, T, S, I, A, L> {
-        self.command(now, |c, tx| c.unsubscribe(now, filters, properties, tx).map(|s| (s, s.len)))
-    }
-
-    /// Answers or starts enhanced authentication ([`Client::auth`]).
-    pub fn auth(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-        properties: Properties<'_>,
-    ) -> BResult<(), T, S, I, A, L> {
-        self.command(now, |c, tx| c.auth(now, reason_code, properties, tx).map(|n| ((), n)))
-    }
-
-    /// Sends DISCONNECT ([`Client::disconnect`]); close the transport afterwards.
-    pub fn disconnect(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-        properties: Properties<'_>,
-    ) -> BResult<(), T, S, I, A, L> {
-        self.command(now, |c, tx| c.disconnect(now, reason_code, properties, tx).map(|n| ((), n)))
-    }
+    commands!(BResult);
 }
 
 impl<T, S, const I: usize, const A: usize, const L: usize> Async<'_, T, S, I, A, L>
@@ -91,72 +110,5 @@ where
     T: embedded_io_async::Read + embedded_io_async::Write,
     S: Store,
 {
-    /// The session.
-    pub fn client(&self) -> &Client<S, I, A, L> {
-        self.machine()
-    }
-
-    /// Sends CONNECT ([`Client::connect`]): once per transport, the first thing on it.
-    pub async fn connect(
-        &mut self,
-        now: Instant,
-        options: &ConnectOptions<'_>,
-    ) -> AResult<(), T, S, I, A, L> {
-        self.command(now, |c, tx| c.connect(now, options, tx).map(|n| ((), n))).await
-    }
-
-    /// Publishes `msg` ([`Client::publish`]).
-    pub async fn publish(
-        &mut self,
-        now: Instant,
-        msg: &Outgoing<'_>,
-    ) -> AResult<Sent, T, S, I, A, L> {
-        self.command(now, |c, tx| c.publish(now, msg, tx).map(|s| (s, s.len))).await
-    }
-
-    /// Subscribes ([`Client::subscribe`]); [`Event::Subscribed`](crate::mqtt::client::Event)
-    /// reports the SUBACK.
-    pub async fn subscribe(
-        &mut self,
-        now: Instant,
-        subscriptions: &[Subscription<'_>],
-        properties: Properties<'_>,
-    ) -> AResult<Sent, T, S, I, A, L> {
-        self.command(now, |c, tx| {
-            c.subscribe(now, subscriptions, properties, tx).map(|s| (s, s.len))
-        })
-        .await
-    }
-
-    /// Unsubscribes ([`Client::unsubscribe`]).
-    pub async fn unsubscribe(
-        &mut self,
-        now: Instant,
-        filters: &[&str],
-        properties: Properties<'_>,
-    ) -> AResult<Sent, T, S, I, A, L> {
-        self.command(now, |c, tx| c.unsubscribe(now, filters, properties, tx).map(|s| (s, s.len)))
-            .await
-    }
-
-    /// Answers or starts enhanced authentication ([`Client::auth`]).
-    pub async fn auth(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-        properties: Properties<'_>,
-    ) -> AResult<(), T, S, I, A, L> {
-        self.command(now, |c, tx| c.auth(now, reason_code, properties, tx).map(|n| ((), n))).await
-    }
-
-    /// Sends DISCONNECT ([`Client::disconnect`]); close the transport afterwards.
-    pub async fn disconnect(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-        properties: Properties<'_>,
-    ) -> AResult<(), T, S, I, A, L> {
-        self.command(now, |c, tx| c.disconnect(now, reason_code, properties, tx).map(|n| ((), n)))
-            .await
-    }
+    commands!(AResult, async await);
 }

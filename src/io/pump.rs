@@ -93,12 +93,14 @@ pub struct Pump<'b, M: Machine> {
     /// How many more bytes it said it needs at least.
     needed: usize,
     tx: &'b mut [u8],
-    /// Encoded, not yet written: `tx[tx_start..tx_end]`.
+    /// Encoded, not yet written: `tx[tx_start..tx_end]`; both 0 when everything was written.
     tx_start: usize,
     tx_end: usize,
     /// Bytes were written since the last flush.
     dirty: bool,
     /// `poll_transmit` said `Ok(None)` and the machine was not touched since: nothing is owed.
+    /// Never set once the transport ended or failed (`dead`): that touches the machine, and
+    /// `collect` stops before asking it.
     drained: bool,
     /// The machine said `Blocked` and nothing was transmitted or commanded since.
     blocked: bool,
@@ -317,20 +319,30 @@ impl<'b, M: Machine> Pump<'b, M> {
         Ok(self.dirty.then_some(Io::Flush))
     }
 
+    /// [`Pump::next_write`] without the [`Io`] in between, for the drivers' flush loop: collects
+    /// what the machine owes and returns the bytes to write next ([`Pump::transmit`]); write them
+    /// and call [`Pump::sent`] until this is empty, then flush the transport if
+    /// [`Pump::unflushed`].
+    pub(crate) fn owed<E>(&mut self, now: Instant) -> Result<&[u8], DriverError<E, M::Error>> {
+        self.collect(now)?;
+        Ok(self.transmit())
+    }
+
+    /// Bytes were written since the transport was last flushed.
+    pub(crate) fn unflushed(&self) -> bool {
+        self.dirty
+    }
+
     /// Collects owed bytes into the free end of the transmit buffer; `true` when the machine
     /// owes nothing more, `false` when the rest must wait for a write.
     fn collect<E>(&mut self, now: Instant) -> Result<bool, DriverError<E, M::Error>> {
         if self.dead {
             return Err(DriverError::Closed);
         }
+        if self.drained {
+            return Ok(true);
+        }
         loop {
-            if self.tx_start == self.tx_end {
-                self.tx_start = 0;
-                self.tx_end = 0;
-            }
-            if self.drained {
-                return Ok(true);
-            }
             let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
             match self.machine.poll_transmit(now, free) {
                 Ok(Some(n)) => {
@@ -357,10 +369,14 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// `n` bytes of [`Pump::transmit`] were written; 0 means the transport takes no more
     /// ([`DriverError::Eof`]).
     pub fn sent<E>(&mut self, n: usize) -> Result<(), DriverError<E, M::Error>> {
-        if n == 0 && self.tx_start < self.tx_end {
+        if n >= self.tx_end - self.tx_start {
+            // All written: the whole buffer is free again.
+            (self.tx_start, self.tx_end) = (0, 0);
+        } else if n == 0 {
             return Err(self.ended());
+        } else {
+            self.tx_start += n;
         }
-        self.tx_start = (self.tx_start + n).min(self.tx_end);
         self.dirty = true;
         Ok(())
     }
@@ -472,12 +488,15 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// call again: the owed bytes, or the command, did not fit behind what waits to be written,
     /// or the answer to a peer's fault must go out before the fault is reported here. Commands
     /// are all or nothing, so `f` runs again then.
+    #[inline]
     pub fn command<R, E>(
         &mut self,
         now: Instant,
         f: &mut impl FnMut(&mut M, &mut [u8]) -> Result<(R, usize), M::Error>,
     ) -> Result<Option<R>, DriverError<E, M::Error>> {
-        if !self.command_room(now)? {
+        // Drained (so not dead) and no fault waiting: nothing to write or report first.
+        let room = (self.drained && self.failure.is_none()) || self.command_room(now)?;
+        if !room {
             return Ok(None);
         }
         let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();

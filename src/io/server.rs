@@ -17,180 +17,121 @@ type Async<'b, T, const I: usize, const A: usize, const L: usize> =
 type AResult<R, T, const I: usize, const A: usize, const L: usize> =
     asynch::Result<R, T, Server<I, A, L>>;
 
+/// The commands, written once for both drivers (`async` and `.await` for the async one).
+macro_rules! commands {
+    ($Result:ident $(, $async:tt $await:tt)?) => {
+        /// The session.
+        pub fn session(&self) -> &Server<I, A, L> {
+            self.machine()
+        }
+
+        /// Accepts the CONNECT with CONNACK ([`Server::accept`]).
+        pub $($async)? fn accept(
+            &mut self,
+            now: Instant,
+            accept: &Accept<'_>,
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, tx| {
+                s.accept(now, accept, tx).map(|n| ((), n)).map_err(Error::from)
+            })
+            $(.$await)?
+        }
+
+        /// Refuses the CONNECT with CONNACK ([`Server::reject`]); the session closes.
+        pub $($async)? fn reject(
+            &mut self,
+            now: Instant,
+            reason_code: ReasonCode,
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, tx| s.reject(reason_code, tx).map(|n| ((), n)).map_err(Error::from))
+            $(.$await)?
+        }
+
+        /// Sends AUTH ([`Server::auth`]).
+        pub $($async)? fn auth(
+            &mut self,
+            now: Instant,
+            reason_code: ReasonCode,
+            method: &str,
+            data: Option<&[u8]>,
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, tx| {
+                s.auth(reason_code, method, data, tx).map(|n| ((), n)).map_err(Error::from)
+            })
+            $(.$await)?
+        }
+
+        /// Sends an application message ([`Server::publish`]).
+        pub $($async)? fn publish(
+            &mut self,
+            now: Instant,
+            publish: &Publish<'_>,
+        ) -> $Result<Sent, T, I, A, L> {
+            self.command(now, |s, tx| s.publish(publish, tx).map(|r| (r, r.len)).map_err(Error::from))
+            $(.$await)?
+        }
+
+        /// Sends a message of a resumed session again ([`Server::republish`]).
+        pub $($async)? fn republish(
+            &mut self,
+            now: Instant,
+            packet_id: PacketId,
+            publish: &Publish<'_>,
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, tx| {
+                s.republish(packet_id, publish, tx).map(|n| ((), n)).map_err(Error::from)
+            })
+            $(.$await)?
+        }
+
+        /// Answers SUBSCRIBE ([`Server::sub_ack`]).
+        pub $($async)? fn sub_ack(
+            &mut self,
+            now: Instant,
+            packet_id: PacketId,
+            reason_codes: &[ReasonCode],
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, tx| {
+                s.sub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
+            })
+            $(.$await)?
+        }
+
+        /// Answers UNSUBSCRIBE ([`Server::unsub_ack`]).
+        pub $($async)? fn unsub_ack(
+            &mut self,
+            now: Instant,
+            packet_id: PacketId,
+            reason_codes: &[ReasonCode],
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, tx| {
+                s.unsub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
+            })
+            $(.$await)?
+        }
+
+        /// Ends the session with DISCONNECT ([`Server::disconnect`]) and sends it.
+        pub $($async)? fn disconnect(
+            &mut self,
+            now: Instant,
+            reason_code: ReasonCode,
+        ) -> $Result<(), T, I, A, L> {
+            self.command(now, |s, _| s.disconnect(reason_code).map(|()| ((), 0)).map_err(Error::from))
+            $(.$await)?
+        }
+    };
+}
+
 impl<T, const I: usize, const A: usize, const L: usize> Blocking<'_, T, I, A, L>
 where
     T: embedded_io::Read + embedded_io::Write,
 {
-    /// The session.
-    pub fn session(&self) -> &Server<I, A, L> {
-        self.machine()
-    }
-
-    /// Accepts the CONNECT with CONNACK ([`Server::accept`]).
-    pub fn accept(&mut self, now: Instant, accept: &Accept<'_>) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, tx| s.accept(now, accept, tx).map(|n| ((), n)).map_err(Error::from))
-    }
-
-    /// Refuses the CONNECT with CONNACK ([`Server::reject`]); the session closes.
-    pub fn reject(&mut self, now: Instant, reason_code: ReasonCode) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, tx| s.reject(reason_code, tx).map(|n| ((), n)).map_err(Error::from))
-    }
-
-    /// Sends AUTH ([`Server::auth`]).
-    pub fn auth(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-        method: &str,
-        data: Option<&[u8]>,
-    ) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.auth(reason_code, method, data, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-    }
-
-    /// Sends an application message ([`Server::publish`]).
-    pub fn publish(&mut self, now: Instant, publish: &Publish<'_>) -> BResult<Sent, T, I, A, L> {
-        self.command(now, |s, tx| s.publish(publish, tx).map(|r| (r, r.len)).map_err(Error::from))
-    }
-
-    /// Sends a message of a resumed session again ([`Server::republish`]).
-    pub fn republish(
-        &mut self,
-        now: Instant,
-        packet_id: PacketId,
-        publish: &Publish<'_>,
-    ) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.republish(packet_id, publish, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-    }
-
-    /// Answers SUBSCRIBE ([`Server::sub_ack`]).
-    pub fn sub_ack(
-        &mut self,
-        now: Instant,
-        packet_id: PacketId,
-        reason_codes: &[ReasonCode],
-    ) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.sub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-    }
-
-    /// Answers UNSUBSCRIBE ([`Server::unsub_ack`]).
-    pub fn unsub_ack(
-        &mut self,
-        now: Instant,
-        packet_id: PacketId,
-        reason_codes: &[ReasonCode],
-    ) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.unsub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-    }
-
-    /// Ends the session with DISCONNECT ([`Server::disconnect`]) and sends it.
-    pub fn disconnect(&mut self, now: Instant, reason_code: ReasonCode) -> BResult<(), T, I, A, L> {
-        self.command(now, |s, _| s.disconnect(reason_code).map(|()| ((), 0)).map_err(Error::from))
-    }
+    commands!(BResult);
 }
 
 impl<T, const I: usize, const A: usize, const L: usize> Async<'_, T, I, A, L>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
 {
-    /// The session.
-    pub fn session(&self) -> &Server<I, A, L> {
-        self.machine()
-    }
-
-    /// Accepts the CONNECT with CONNACK ([`Server::accept`]).
-    pub async fn accept(&mut self, now: Instant, accept: &Accept<'_>) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, tx| s.accept(now, accept, tx).map(|n| ((), n)).map_err(Error::from))
-            .await
-    }
-
-    /// Refuses the CONNECT with CONNACK ([`Server::reject`]); the session closes.
-    pub async fn reject(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-    ) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, tx| s.reject(reason_code, tx).map(|n| ((), n)).map_err(Error::from))
-            .await
-    }
-
-    /// Sends AUTH ([`Server::auth`]).
-    pub async fn auth(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-        method: &str,
-        data: Option<&[u8]>,
-    ) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.auth(reason_code, method, data, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-        .await
-    }
-
-    /// Sends an application message ([`Server::publish`]).
-    pub async fn publish(
-        &mut self,
-        now: Instant,
-        publish: &Publish<'_>,
-    ) -> AResult<Sent, T, I, A, L> {
-        self.command(now, |s, tx| s.publish(publish, tx).map(|r| (r, r.len)).map_err(Error::from))
-            .await
-    }
-
-    /// Sends a message of a resumed session again ([`Server::republish`]).
-    pub async fn republish(
-        &mut self,
-        now: Instant,
-        packet_id: PacketId,
-        publish: &Publish<'_>,
-    ) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.republish(packet_id, publish, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-        .await
-    }
-
-    /// Answers SUBSCRIBE ([`Server::sub_ack`]).
-    pub async fn sub_ack(
-        &mut self,
-        now: Instant,
-        packet_id: PacketId,
-        reason_codes: &[ReasonCode],
-    ) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.sub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-        .await
-    }
-
-    /// Answers UNSUBSCRIBE ([`Server::unsub_ack`]).
-    pub async fn unsub_ack(
-        &mut self,
-        now: Instant,
-        packet_id: PacketId,
-        reason_codes: &[ReasonCode],
-    ) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, tx| {
-            s.unsub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
-        })
-        .await
-    }
-
-    /// Ends the session with DISCONNECT ([`Server::disconnect`]) and sends it.
-    pub async fn disconnect(
-        &mut self,
-        now: Instant,
-        reason_code: ReasonCode,
-    ) -> AResult<(), T, I, A, L> {
-        self.command(now, |s, _| s.disconnect(reason_code).map(|()| ((), 0)).map_err(Error::from))
-            .await
-    }
+    commands!(AResult, async await);
 }

@@ -530,3 +530,29 @@ fn commands_after_a_written_command_get_the_whole_transmit_buffer() {
     assert_eq!(b.transport().written.len(), 48);
     assert_eq!(a.transport().written.len(), 48);
 }
+
+#[test]
+fn a_command_after_the_transport_ended_is_not_run() {
+    // The machine was drained before the end: the command must still see the transport is gone,
+    // and the machine must not take a command whose bytes cannot go out.
+    let mut runs = 0;
+    let mut one = |_: &mut Frames, out: &mut [u8]| {
+        runs += 1;
+        *out.first_mut().ok_or(Fault)? = b'w';
+        Ok(((), 1))
+    };
+    let script = || Script::new(&[]).then_eof();
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut b = blocking::Connection::new(script(), Frames::default(), &mut rx, &mut tx);
+    b.flush(Instant::ZERO).unwrap();
+    assert_eq!(polled(b.poll(Instant::ZERO)), Polled::Failed(DriverError::Eof));
+    assert_eq!(b.command(Instant::ZERO, &mut one), Err(DriverError::Closed));
+    assert!(b.transport().written.is_empty());
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut a = asynch::Connection::new(script(), Frames::default(), &mut rx, &mut tx);
+    block_on(a.flush(Instant::ZERO)).unwrap();
+    assert_eq!(polled(block_on(a.poll(Instant::ZERO))), Polled::Failed(DriverError::Eof));
+    assert_eq!(block_on(a.command(Instant::ZERO, &mut one)), Err(DriverError::Closed));
+    assert!(a.transport().written.is_empty());
+    assert_eq!(runs, 0);
+}

@@ -43,63 +43,83 @@ type WsAsync<'b, T, K> = asynch::Connection<'b, T, connection::Connection<K>>;
 type WsResult<R, E> = Result<R, DriverError<E, Error>>;
 type HsResult<R, E> = Result<R, DriverError<E, handshake::Error>>;
 
+/// The WebSocket connection's commands, written once for both drivers (`async` and `.await`
+/// for the async one).
+macro_rules! connection_commands {
+    ($($async:tt $await:tt)?) => {
+        /// Sends a whole message, in as many frames as the transmit buffer needs.
+        pub $($async)? fn send(
+            &mut self,
+            now: Instant,
+            kind: MessageKind,
+            data: &[u8],
+        ) -> WsResult<(), T::Error> {
+            self.send_part(now, kind, data, true)$(.$await)?
+        }
+
+        /// Sends the next part of a `kind` message, in as many frames as the transmit buffer
+        /// needs; `last` ends the message. A message's parts keep its kind; a text message's
+        /// parts add up to UTF-8 (a code point may straddle two).
+        pub $($async)? fn send_part(
+            &mut self,
+            now: Instant,
+            kind: MessageKind,
+            data: &[u8],
+            last: bool,
+        ) -> WsResult<(), T::Error> {
+            let mut rest = data;
+            loop {
+                let n = self.queue(now, |c, out| fragment(c, out, kind, rest, last))$(.$await)??;
+                rest = rest.get(n..).unwrap_or_default();
+                if rest.is_empty() {
+                    return self.flush(now)$(.$await)?;
+                }
+            }
+        }
+
+        /// Sends a text message.
+        pub $($async)? fn send_text(&mut self, now: Instant, text: &str) -> WsResult<(), T::Error> {
+            self.send(now, MessageKind::Text, text.as_bytes())$(.$await)?
+        }
+
+        /// Sends a binary message.
+        pub $($async)? fn send_binary(&mut self, now: Instant, data: &[u8]) -> WsResult<(), T::Error> {
+            self.send(now, MessageKind::Binary, data)$(.$await)?
+        }
+
+        /// Sends a ping with `payload` (at most 125 bytes).
+        pub $($async)? fn ping(&mut self, now: Instant, payload: &[u8]) -> WsResult<(), T::Error> {
+            self.command(now, |c, out| Ok(((), c.encode_ping(out, payload)?)))$(.$await)?
+        }
+
+        /// Starts the closing handshake with `code` and `reason` and sends the close frame;
+        /// keep polling until [`DriverError::Closed`] (the peer's close frame) or the
+        /// transport's end.
+        pub $($async)? fn close(
+            &mut self,
+            now: Instant,
+            code: CloseCode,
+            reason: &str,
+        ) -> WsResult<(), T::Error> {
+            self.command(now, |c, _| c.close(code, reason).map(|()| ((), 0)).map_err(Error::from))
+            $(.$await)?
+        }
+
+        /// The connection as a byte stream over binary messages (MQTT over WebSocket), with the
+        /// buffers and what they hold.
+        pub fn into_stream(self) -> Result<Stream<'b, T, K>, BufferTooSmall> {
+            let (transport, pump) = self.into_parts();
+            Stream::from_pump(transport, pump)
+        }
+    };
+}
+
 impl<'b, T, K> WsBlocking<'b, T, K>
 where
     T: embedded_io::Read + embedded_io::Write,
     K: MaskKeys,
 {
-    /// Sends a whole message, in as many frames as the transmit buffer needs.
-    pub fn send(&mut self, now: Instant, kind: MessageKind, data: &[u8]) -> WsResult<(), T::Error> {
-        self.send_part(now, kind, data, true)
-    }
-
-    /// Sends the next part of a `kind` message, in as many frames as the transmit buffer needs;
-    /// `last` ends the message. A message's parts keep its kind; a text message's parts add up
-    /// to UTF-8 (a code point may straddle two).
-    pub fn send_part(
-        &mut self,
-        now: Instant,
-        kind: MessageKind,
-        data: &[u8],
-        last: bool,
-    ) -> WsResult<(), T::Error> {
-        let mut rest = data;
-        loop {
-            let n = self.queue(now, |c, out| fragment(c, out, kind, rest, last))?;
-            rest = rest.get(n..).unwrap_or_default();
-            if rest.is_empty() {
-                return self.flush(now);
-            }
-        }
-    }
-
-    /// Sends a text message.
-    pub fn send_text(&mut self, now: Instant, text: &str) -> WsResult<(), T::Error> {
-        self.send(now, MessageKind::Text, text.as_bytes())
-    }
-
-    /// Sends a binary message.
-    pub fn send_binary(&mut self, now: Instant, data: &[u8]) -> WsResult<(), T::Error> {
-        self.send(now, MessageKind::Binary, data)
-    }
-
-    /// Sends a ping with `payload` (at most 125 bytes).
-    pub fn ping(&mut self, now: Instant, payload: &[u8]) -> WsResult<(), T::Error> {
-        self.command(now, |c, out| Ok(((), c.encode_ping(out, payload)?)))
-    }
-
-    /// Starts the closing handshake with `code` and `reason` and sends the close frame; keep
-    /// polling until [`DriverError::Closed`] (the peer's close frame) or the transport's end.
-    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> WsResult<(), T::Error> {
-        self.command(now, |c, _| c.close(code, reason).map(|()| ((), 0)).map_err(Error::from))
-    }
-
-    /// The connection as an `embedded-io` byte stream over binary messages (MQTT over
-    /// WebSocket), with the buffers and what they hold.
-    pub fn into_stream(self) -> Result<Stream<'b, T, K>, BufferTooSmall> {
-        let (transport, pump) = self.into_parts();
-        Stream::from_pump(transport, pump)
-    }
+    connection_commands!();
 }
 
 impl<'b, T, K> WsAsync<'b, T, K>
@@ -107,223 +127,118 @@ where
     T: embedded_io_async::Read + embedded_io_async::Write,
     K: MaskKeys,
 {
-    /// Sends a whole message, in as many frames as the transmit buffer needs.
-    pub async fn send(
-        &mut self,
-        now: Instant,
-        kind: MessageKind,
-        data: &[u8],
-    ) -> WsResult<(), T::Error> {
-        self.send_part(now, kind, data, true).await
-    }
+    connection_commands!(async await);
+}
 
-    /// Sends the next part of a `kind` message, in as many frames as the transmit buffer needs;
-    /// `last` ends the message. A message's parts keep its kind; a text message's parts add up
-    /// to UTF-8 (a code point may straddle two).
-    pub async fn send_part(
-        &mut self,
-        now: Instant,
-        kind: MessageKind,
-        data: &[u8],
-        last: bool,
-    ) -> WsResult<(), T::Error> {
-        let mut rest = data;
-        loop {
-            let n = self.queue(now, |c, out| fragment(c, out, kind, rest, last)).await?;
-            rest = rest.get(n..).unwrap_or_default();
-            if rest.is_empty() {
-                return self.flush(now).await;
+/// The client handshake's steps, written once for both drivers (`$driver` is the driver's
+/// module; `async` and `.await` for the async one).
+macro_rules! client_handshake {
+    ($driver:ident $(, $async:tt $await:tt)?) => {
+        /// Runs the opening handshake: sends the request, reads and checks the `101` response.
+        /// Returns the subprotocol the server chose (one of those offered). Then
+        /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock for
+        /// the deadline of [`handshake::Client::with_deadline`], which is checked between
+        /// reads: give the transport a read timeout, or race `handshake` against a timer at
+        /// [`poll_timeout`](Self::poll_timeout) and call it again when the timer fires (a wait
+        /// in the read is cancel-safe, and async transports seldom have a read timeout); it
+        /// then fails with the timeout.
+        pub $($async)? fn handshake(
+            &mut self,
+            mut now: impl FnMut() -> Instant,
+        ) -> HsResult<Option<&'a str>, T::Error> {
+            let offers = self.machine().request().protocols;
+            loop {
+                if let Some(accepted) = self.poll(now())$(.$await)?? {
+                    return Ok(offered(offers, &accepted));
+                }
             }
         }
-    }
 
-    /// Sends a text message.
-    pub async fn send_text(&mut self, now: Instant, text: &str) -> WsResult<(), T::Error> {
-        self.send(now, MessageKind::Text, text.as_bytes()).await
-    }
-
-    /// Sends a binary message.
-    pub async fn send_binary(&mut self, now: Instant, data: &[u8]) -> WsResult<(), T::Error> {
-        self.send(now, MessageKind::Binary, data).await
-    }
-
-    /// Sends a ping with `payload` (at most 125 bytes).
-    pub async fn ping(&mut self, now: Instant, payload: &[u8]) -> WsResult<(), T::Error> {
-        self.command(now, |c, out| Ok(((), c.encode_ping(out, payload)?))).await
-    }
-
-    /// Starts the closing handshake with `code` and `reason` and sends the close frame; keep
-    /// polling until [`DriverError::Closed`] (the peer's close frame) or the transport's end.
-    pub async fn close(
-        &mut self,
-        now: Instant,
-        code: CloseCode,
-        reason: &str,
-    ) -> WsResult<(), T::Error> {
-        self.command(now, |c, _| c.close(code, reason).map(|()| ((), 0)).map_err(Error::from)).await
-    }
-
-    /// The connection as an `embedded-io-async` byte stream over binary messages (MQTT over
-    /// WebSocket), with the buffers and what they hold.
-    pub fn into_stream(self) -> Result<Stream<'b, T, K>, BufferTooSmall> {
-        let (transport, pump) = self.into_parts();
-        Stream::from_pump(transport, pump)
-    }
+        /// The WebSocket connection that follows an accepted handshake, on the same transport
+        /// and buffers (the frames that came behind the response head included).
+        pub fn upgrade<K: MaskKeys>(
+            self,
+            config: connection::Config,
+            keys: K,
+        ) -> $driver::Connection<'b, T, connection::Connection<K>> {
+            self.switch(|_| connection::Connection::client(config, keys))
+        }
+    };
 }
 
 impl<'b, 'a, T> blocking::Connection<'b, T, handshake::Client<'a>>
 where
     T: embedded_io::Read + embedded_io::Write,
 {
-    /// Runs the opening handshake: sends the request, reads and checks the `101` response.
-    /// Returns the subprotocol the server chose (one of those offered). Then
-    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock for the
-    /// deadline of [`handshake::Client::with_deadline`], which is checked between reads: give
-    /// the transport a read timeout, or a silent server holds the read.
-    pub fn handshake(
-        &mut self,
-        mut now: impl FnMut() -> Instant,
-    ) -> HsResult<Option<&'a str>, T::Error> {
-        let offers = self.machine().request().protocols;
-        loop {
-            if let Some(accepted) = self.poll(now())? {
-                return Ok(offered(offers, &accepted));
-            }
-        }
-    }
-
-    /// The WebSocket connection that follows an accepted handshake, on the same transport and
-    /// buffers (the frames that came behind the response head included).
-    pub fn upgrade<K: MaskKeys>(
-        self,
-        config: connection::Config,
-        keys: K,
-    ) -> blocking::Connection<'b, T, connection::Connection<K>> {
-        self.switch(|_| connection::Connection::client(config, keys))
-    }
+    client_handshake!(blocking);
 }
 
 impl<'b, 'a, T> asynch::Connection<'b, T, handshake::Client<'a>>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
 {
-    /// Runs the opening handshake: sends the request, reads and checks the `101` response.
-    /// Returns the subprotocol the server chose (one of those offered). Then
-    /// [`upgrade`](Self::upgrade) to the WebSocket connection. `now` reads the clock for the
-    /// deadline of [`handshake::Client::with_deadline`], which is checked between reads: an
-    /// async transport seldom has a read timeout, so race `handshake` against a timer at
-    /// [`poll_timeout`](Self::poll_timeout) and call it again when the timer fires (a wait in
-    /// the read is cancel-safe); it then fails with the timeout.
-    pub async fn handshake(
-        &mut self,
-        mut now: impl FnMut() -> Instant,
-    ) -> HsResult<Option<&'a str>, T::Error> {
-        let offers = self.machine().request().protocols;
-        loop {
-            if let Some(accepted) = self.poll(now()).await? {
-                return Ok(offered(offers, &accepted));
-            }
-        }
-    }
+    client_handshake!(asynch, async await);
+}
 
-    /// The WebSocket connection that follows an accepted handshake, on the same transport and
-    /// buffers (the frames that came behind the response head included).
-    pub fn upgrade<K: MaskKeys>(
-        self,
-        config: connection::Config,
-        keys: K,
-    ) -> asynch::Connection<'b, T, connection::Connection<K>> {
-        self.switch(|_| connection::Connection::client(config, keys))
-    }
+/// The server handshake's steps, written once for both drivers (`$driver` is the driver's
+/// module; `async` and `.await` for the async one).
+macro_rules! server_handshake {
+    ($driver:ident $(, $async:tt $await:tt)?) => {
+        /// Runs the opening handshake: reads the request and sends the answer `decide` gives
+        /// for it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`:
+        /// accepted, now [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said
+        /// (close the transport). A request that fails a check is refused with the status it
+        /// calls for, then reported as [`DriverError::Machine`]. `now` reads the clock for the
+        /// deadline of [`handshake::Server::with_deadline`], which is checked between reads:
+        /// give the transport a read timeout, or race `handshake` against a timer at
+        /// [`poll_timeout`](Self::poll_timeout) and call it again when the timer fires (a wait
+        /// in the read is cancel-safe, and async transports seldom have a read timeout); it
+        /// then refuses with `408` and fails with the timeout.
+        pub $($async)? fn handshake(
+            &mut self,
+            mut now: impl FnMut() -> Instant,
+            decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
+        ) -> HsResult<bool, T::Error> {
+            let answer = loop {
+                if let Some(request) = self.poll(now())$(.$await)?? {
+                    break decide(&request);
+                }
+            };
+            let now = now();
+            let accepted = answer.is_ok();
+            self.command(now, |s, _| {
+                match answer {
+                    Ok(a) => s.accept(a),
+                    Err(r) => s.reject(r),
+                }
+                .map(|()| ((), 0))
+                .map_err(handshake::Error::from)
+            })
+            $(.$await)??;
+            Ok(accepted)
+        }
+
+        /// The WebSocket connection that follows an accepted handshake, on the same transport
+        /// and buffers (frames the client sent behind its request included).
+        pub fn upgrade(
+            self,
+            config: connection::Config,
+        ) -> $driver::Connection<'b, T, connection::Connection> {
+            self.switch(|_| connection::Connection::server(config))
+        }
+    };
 }
 
 impl<'b, 'r, T> blocking::Connection<'b, T, handshake::Server<'r>>
 where
     T: embedded_io::Read + embedded_io::Write,
 {
-    /// Runs the opening handshake: reads the request and sends the answer `decide` gives for
-    /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
-    /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
-    /// A request that fails a check is refused with the status it calls for, then reported as
-    /// [`DriverError::Machine`]. `now` reads the clock for the deadline of
-    /// [`handshake::Server::with_deadline`], which is checked between reads: give the transport
-    /// a read timeout, or a silent client holds the read.
-    pub fn handshake(
-        &mut self,
-        mut now: impl FnMut() -> Instant,
-        decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
-    ) -> HsResult<bool, T::Error> {
-        let answer = loop {
-            if let Some(request) = self.poll(now())? {
-                break decide(&request);
-            }
-        };
-        let now = now();
-        let accepted = answer.is_ok();
-        self.command(now, |s, _| {
-            match answer {
-                Ok(a) => s.accept(a),
-                Err(r) => s.reject(r),
-            }
-            .map(|()| ((), 0))
-            .map_err(handshake::Error::from)
-        })?;
-        Ok(accepted)
-    }
-
-    /// The WebSocket connection that follows an accepted handshake, on the same transport and
-    /// buffers (frames the client sent behind its request included).
-    pub fn upgrade(
-        self,
-        config: connection::Config,
-    ) -> blocking::Connection<'b, T, connection::Connection> {
-        self.switch(|_| connection::Connection::server(config))
-    }
+    server_handshake!(blocking);
 }
 
 impl<'b, 'r, T> asynch::Connection<'b, T, handshake::Server<'r>>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
 {
-    /// Runs the opening handshake: reads the request and sends the answer `decide` gives for
-    /// it (an [`Accept`] from [`Request::accept`], or a [`Reject`]). `Ok(true)`: accepted, now
-    /// [`upgrade`](Self::upgrade); `Ok(false)`: refused as `decide` said (close the transport).
-    /// A request that fails a check is refused with the status it calls for, then reported as
-    /// [`DriverError::Machine`]. `now` reads the clock for the deadline of
-    /// [`handshake::Server::with_deadline`], which is checked between reads: an async transport
-    /// seldom has a read timeout, so race `handshake` against a timer at
-    /// [`poll_timeout`](Self::poll_timeout) and call it again when the timer fires (a wait in
-    /// the read is cancel-safe); it then refuses with `408` and fails with the timeout.
-    pub async fn handshake(
-        &mut self,
-        mut now: impl FnMut() -> Instant,
-        decide: impl FnOnce(&Request<'_>) -> Result<Accept<'r>, Reject>,
-    ) -> HsResult<bool, T::Error> {
-        let answer = loop {
-            if let Some(request) = self.poll(now()).await? {
-                break decide(&request);
-            }
-        };
-        let now = now();
-        let accepted = answer.is_ok();
-        self.command(now, |s, _| {
-            match answer {
-                Ok(a) => s.accept(a),
-                Err(r) => s.reject(r),
-            }
-            .map(|()| ((), 0))
-            .map_err(handshake::Error::from)
-        })
-        .await?;
-        Ok(accepted)
-    }
-
-    /// The WebSocket connection that follows an accepted handshake, on the same transport and
-    /// buffers (frames the client sent behind its request included).
-    pub fn upgrade(
-        self,
-        config: connection::Config,
-    ) -> asynch::Connection<'b, T, connection::Connection> {
-        self.switch(|_| connection::Connection::server(config))
-    }
+    server_handshake!(asynch, async await);
 }

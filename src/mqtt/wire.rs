@@ -5,107 +5,13 @@
 //! [`Writer`] is only used after the exact encoded size was computed and checked against the
 //! caller's buffer, so it writes without further checks.
 //!
-//! # Why the cursor is hand-written rather than nom
+//! # Why a hand-written cursor and one string scanner
 //!
-//! The [`Reader`] primitives were written with nom 8 (`number::complete::be_u8`, `be_u16`,
-//! `be_u32` and `bytes::complete::take`, error type `()`, no alloc) and measured against this
-//! cursor with the instruction-count benchmarks (callgrind, the decode benches of the
-//! `mqtt-ws-benches` crate: decode one MQTT 5.0 packet and read every field; all three columns
-//! on the same revision of the rest of the codec):
-//!
-//! | decode case    | hand-written | nom for all four | nom for `u16`, `u32`, `take` |
-//! |----------------|-------------:|-----------------:|-----------------------------:|
-//! | PUBLISH, 64 B  |        1,486 |    1,651 (+11 %) |                 1,583 (+7 %) |
-//! | PUBLISH, 1 KiB |        1,529 |    1,694 (+11 %) |                 1,626 (+6 %) |
-//! | CONNECT + will |        4,623 |    5,855 (+27 %) |                5,634 (+22 %) |
-//! | SUBSCRIBE × 10 |        5,586 |     5,727 (+3 %) |                 5,802 (+4 %) |
-//!
-//! nom costs instructions on every case (its `Input` abstraction and `IResult` plumbing do not
-//! fold away entirely), so the codec keeps this cursor.
-//!
-//! # Second pass: what was measured and kept
-//!
-//! Same benchmarks, with input buffers, decoded packets and encode buffers freed outside the
-//! measured call on both sides (before, our decode freed its input inside it and rumqttc's
-//! encode freed its packet inside it). Instructions per call, "parse" = decode only, "read" =
-//! decode and read every field:
-//!
-//! | step | PUBLISH parse / read | CONNECT parse / read | SUBSCRIBE parse / read / encode |
-//! |------|---------------------:|---------------------:|--------------------------------:|
-//! | 0    |           802 / 1159 |          2401 / 3716 |              3877 / 5092 / 2851 |
-//! | 1    |           703 / 1060 |          1984 / 3299 |              3693 / 4908 / 2851 |
-//! | 2    |           703 / 1060 |          1984 / 3299 |              3521 / 4736 / 2672 |
-//! | 3    |           703 / 1060 |          1984 / 3299 |              3521 / 4736 / 2336 |
-//! | 4    |           703 / 1060 |          1984 / 3299 |              3174 / 4389 / 2336 |
-//! | 5    |            703 / 901 |          1984 / 2772 |              3174 / 4274 / 2338 |
-//!
-//! Steps: 0 the start; 1 property strings that [`scan`] finds all-ASCII skip `from_utf8` in the
-//! validation pass, and the context and repeat rules of a property list are bit sets; 2 the
-//! topic filter scan inlined into its callers; 3 encode's per-filter check inlined; 4 decode's
-//! per-filter read inlined; 5 the property iterator's step inlined.
-//!
-//! Tried and dropped: `#[inline]` on the PUBLISH size computation and head writer (encode
-//! +9 to +16 instructions on every case). What is left of a PUBLISH parse is mostly the topic's
-//! `from_utf8` (about 100 instructions for 38 bytes; safe code has no other way to a `&str`) and
-//! the NUL and wildcard scan; rumqttc's encoder writes SUBSCRIBE filters without checking them,
-//! ours validates each one (about 120 instructions per filter).
-//!
-//! # Third pass: flash before instructions
-//!
-//! The inlining of steps 2 to 4 put a copy of the scanner in every caller: a client firmware
-//! (thumbv7em, `opt-level = "z"`, LTO) held three string validators and two scanners. [`scan`]
-//! is now the one scanner, out of line, and also finds misplaced wildcards (a second pass over
-//! the words, only for strings holding a wildcard); one topic filter check serves SUBSCRIBE and
-//! UNSUBSCRIBE encode and decode and the public validators. With the other steps of that round
-//! (one walker for SUBSCRIBE and UNSUBSCRIBE lists, one SUBACK / UNSUBACK reader, writes and
-//! reads without panic paths) the client firmware lost 2,016 B and the codec 1,460 B, for these
-//! instruction counts (same benchmarks as above, before / after):
-//!
-//! | case           | parse       | decode and read | encode      |
-//! |----------------|------------:|----------------:|------------:|
-//! | PUBLISH, 64 B  | 704 / 734   | 901 / 931       | 433 / 467   |
-//! | PUBLISH, 1 KiB | 704 / 734   | 901 / 931       | 546 / 580   |
-//! | CONNECT + will | 1985 / 2281 | 2772 / 3067     | 825 / 962   |
-//! | SUBSCRIBE × 10 | 3175 / 3667 | 4274 / 4746     | 2340 / 3158 |
-//!
-//! The hot PUBLISH paths pay a call (3 % to 8 %); CONNECT and SUBSCRIBE, sent once per session,
-//! pay a call per string and a second pass per wildcard filter (10 % to 35 %). Tried and
-//! dropped: one pass that checks wildcards word by word (not vectorised: +40 instructions on a
-//! 38-byte topic name), the second pass without the per-wildcard loop (larger and slower),
-//! `from_utf8` instead of the ASCII test in property strings (+36 B and +88 instructions per
-//! PUBLISH), a per-type `encode_as` through a vtable or a shared fixed-header writer (the client
-//! firmware grew by 260 B to 920 B: inlined, the size and encode steps share their work).
-//!
-//! # Fourth pass: speed back at the same flash
-//!
-//! Instructions per call (same benchmarks), from the end of the third pass with the rest of
-//! the codec as it is now ("before") to the steps below ("after"), and the first pass's figures
-//! for reference; client firmware 19,296 B before, 19,128 B after, codec firmware 15,032 B /
-//! 14,940 B:
-//!
-//! | case           | parse: first / before / after | decode and read   | encode            |
-//! |----------------|------------------------------:|------------------:|------------------:|
-//! | PUBLISH, 64 B  |               704 / 755 / 663 |   901 / 952 / 858 |   433 / 471 / 416 |
-//! | PUBLISH, 1 KiB |               704 / 755 / 663 |   901 / 952 / 858 |   546 / 584 / 529 |
-//! | CONNECT + will |            1985 / 2298 / 1993 | 2772 / 3084 / 2779 |   825 / 986 / 840 |
-//! | SUBSCRIBE × 10 |            3175 / 3433 / 2647 | 4274 / 4512 / 3773 | 2340 / 3180 / 2793 |
-//!
-//! Steps: [`scan`] became a fast path that only tests for "ASCII, no NUL, no wildcard" (one
-//! combined test per word, failing fast into [`scan_all`] at the first word where that does not
-//! hold), so the common string costs a short scalar loop; topic filters, which usually hold a
-//! wildcard, go to [`scan_all`] directly, which skips the words that pass the fast test and checks
-//! wildcards word by word where it finds them (no second pass); words are the target's native
-//! width (`usize`: a 32-bit firmware no longer does every step twice, which is what paid for
-//! the rest); both loops walk the words with `split_first_chunk`; and `#[inline]` hints on
-//! [`scan`] and the topic filter check, which an optimised build takes and a size-optimised
-//! firmware leaves (client firmware unchanged, codec firmware +88 B). What is left of
-//! SUBSCRIBE encode is mostly a call per filter into [`scan_all`] and its register saves.
-//! Tried and dropped: [`scan`] and [`scan_all`] as one function (+18 instructions per string),
-//! an out-of-line word test inside [`scan_all`] (+17 per filter), [`scan_all`] inlined (codec
-//! firmware +240 B, PUBLISH slower), the per-filter entry check inlined into the list walker
-//! (+25 on SUBSCRIBE encode), a short string's tail loaded as two overlapping halves instead
-//! of byte by byte (CONNECT -33, PUBLISH +11), [`scan_all`]'s last word shifted so that no
-//! wildcard is checked twice (+50 on SUBSCRIBE).
+//! nom's `Input` abstraction and `IResult` plumbing do not fold away and cost instructions on
+//! every packet, so [`Reader`] is a plain bounds-checked cursor; every string check goes through
+//! one out-of-line scanner ([`scan_all`]) behind a short inlined fast path ([`scan`]), so a
+//! size-optimised firmware holds one copy while the common string (ASCII, no NUL, no wildcard)
+//! stays cheap. The measurements, and what was tried and dropped: `benches/README.md`.
 
 use super::error::{DecodeError, EncodeError};
 
