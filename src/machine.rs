@@ -48,9 +48,18 @@ pub enum Status<T> {
 impl<T> Status<T> {
     /// The event and the bytes consumed, if the step made progress.
     pub fn progress(self) -> Option<(T, usize)> {
+        self.into_progress::<()>().ok()
+    }
+
+    /// The event and the bytes consumed of a [`Status::Progress`]; any other status as `Err`,
+    /// unchanged (it carries no event, so it is a status of any event type): a layer passes on
+    /// what the layer below waits for with `Err(status) => return Ok(status)`.
+    pub fn into_progress<U>(self) -> Result<(T, usize), Status<U>> {
         match self {
-            Status::Progress { consumed, event } => Some((event, consumed)),
-            _ => None,
+            Status::Progress { consumed, event } => Ok((event, consumed)),
+            Status::NeedMore { needed } => Err(Status::NeedMore { needed }),
+            Status::Blocked => Err(Status::Blocked),
+            Status::Closed => Err(Status::Closed),
         }
     }
 
@@ -132,4 +141,21 @@ pub trait Machine {
 
     /// The transport ended or failed: nothing more arrives and nothing owed will be sent.
     fn connection_lost(&mut self);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn into_progress_splits_progress_from_what_is_passed_on_unchanged() {
+        assert_eq!(
+            Status::Progress { consumed: 3, event: 'x' }.into_progress::<u8>(),
+            Ok(('x', 3))
+        );
+        for waiting in [Status::NeedMore { needed: 7 }, Status::Blocked, Status::Closed] {
+            assert_eq!(waiting.into_progress::<u8>(), Err(waiting.map(|_: char| 0u8)));
+        }
+        assert_eq!(Status::<char>::Closed.progress(), None);
+    }
 }

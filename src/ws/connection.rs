@@ -379,10 +379,10 @@ impl<K: MaskKeys> Connection<K> {
         let frame = match self.rx_frame {
             Some(frame) => frame,
             None => {
-                let (header, len) = match FrameHeader::parse(input, self.config.extension_rsv) {
-                    Ok(Status::Progress { consumed, event }) => (event, consumed),
-                    Ok(Status::NeedMore { needed }) => return Ok(Status::NeedMore { needed }),
-                    Ok(_) => return Ok(Status::NeedMore { needed: 1 }),
+                let parsed = FrameHeader::parse(input, self.config.extension_rsv);
+                let (header, len) = match parsed.map(Status::into_progress) {
+                    Ok(Ok(header)) => header,
+                    Ok(Err(waiting)) => return Ok(waiting),
                     Err(e) => return Err(self.fail(e.into())),
                 };
                 // Checked again when a control frame's payload was short: the checks change

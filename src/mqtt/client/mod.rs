@@ -491,10 +491,9 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             return Ok(Status::Progress { consumed: n, event });
         }
         let options = self.decode_options();
-        let header = match FixedHeader::decode(input, &options) {
-            Ok(Status::Progress { event: h, .. }) => h,
-            Ok(Status::NeedMore { needed }) => return Ok(Status::NeedMore { needed }),
-            Ok(_) => return Ok(Status::NeedMore { needed: 1 }),
+        let (header, _) = match FixedHeader::decode(input, &options).map(Status::into_progress) {
+            Ok(Ok(header)) => header,
+            Ok(Err(waiting)) => return Ok(waiting),
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let total = header.total_len();
@@ -551,18 +550,14 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 None => return Ok(Status::NeedMore { needed: total - input.len() }),
             }
         };
-        let (p, used) = match read_publish(header, body, self.version) {
-            Ok(Status::Progress { consumed, event }) => (event, consumed),
-            Ok(status) => {
+        let (p, used) = match read_publish(header, body, self.version).map(Status::into_progress) {
+            Ok(Ok(head)) => head,
+            Ok(Err(waiting)) => {
                 if input.len() >= self.config.rx_buffer_len {
                     // The head alone does not fit the receive buffer.
                     return Err(self.fault(RemoteFault::PacketTooLarge));
                 }
-                let needed = match status {
-                    Status::NeedMore { needed } => needed,
-                    _ => 1,
-                };
-                return Ok(Status::NeedMore { needed });
+                return Ok(waiting);
             }
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
@@ -832,7 +827,8 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 if !self.close_reason.is_allowed_in(super::reason::ReasonContext::Disconnect) {
                     d.reason_code = ReasonCode::ProtocolError;
                 }
-                let n = d.encode_as(self.version, out).map_err(too_small)?;
+                let n =
+                    d.encode_as(self.version, out).map_err(EncodeError::into_buffer_too_small)?;
                 self.state = State::Disconnected;
                 Ok(Some(n))
             }
@@ -890,7 +886,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 (PacketType::PingReq, PacketId(NonZeroU16::MIN), ReasonCode::Success)
             }
         };
-        encode_short(ty, id, code, self.version, out).map_err(too_small)
+        encode_short(ty, id, code, self.version, out).map_err(EncodeError::into_buffer_too_small)
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
@@ -1265,14 +1261,6 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
 
     fn connection_lost(&mut self) {
         Client::connection_lost(self);
-    }
-}
-
-/// The failure of encoding a packet the session built itself: only the buffer can be too small.
-fn too_small(e: EncodeError) -> BufferTooSmall {
-    match e {
-        EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
-        _ => BufferTooSmall { required: usize::MAX },
     }
 }
 

@@ -281,10 +281,9 @@ pub fn decode<'a>(
     buf: &'a [u8],
     options: &DecodeOptions,
 ) -> Result<Status<Packet<'a>>, DecodeError> {
-    let header = match FixedHeader::decode(buf, options)? {
-        Status::Progress { event: h, .. } => h,
-        Status::NeedMore { needed } => return Ok(Status::NeedMore { needed }),
-        _ => return Ok(Status::NeedMore { needed: 1 }),
+    let (header, _) = match FixedHeader::decode(buf, options)?.into_progress() {
+        Ok(header) => header,
+        Err(waiting) => return Ok(waiting),
     };
     let total = header.total_len();
     let Some(body) = buf.get(header.header_len..total) else {

@@ -125,10 +125,9 @@ impl<'a> Publish<'a> {
         buf: &'a [u8],
         options: &DecodeOptions,
     ) -> Result<Status<PublishHead<'a>>, DecodeError> {
-        let header = match FixedHeader::decode(buf, options)? {
-            Status::Progress { event: h, .. } => h,
-            Status::NeedMore { needed } => return Ok(Status::NeedMore { needed }),
-            _ => return Ok(Status::NeedMore { needed: 1 }),
+        let (header, _) = match FixedHeader::decode(buf, options)?.into_progress() {
+            Ok(header) => header,
+            Err(waiting) => return Ok(waiting),
         };
         if header.packet_type != PacketType::Publish {
             return Err(DecodeError::UnexpectedPacketType);

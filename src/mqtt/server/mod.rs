@@ -442,10 +442,9 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             return Err(RemoteError::FirstPacketNotConnect);
         }
         let options = self.decode_options();
-        let (packet, consumed) = match packet::decode(input, &options) {
-            Ok(Status::Progress { consumed, event }) => (event, consumed),
-            Ok(Status::NeedMore { needed }) => return Ok(Status::NeedMore { needed }),
-            Ok(_) => return Ok(Status::NeedMore { needed: 1 }),
+        let (packet, consumed) = match packet::decode(input, &options).map(Status::into_progress) {
+            Ok(Ok(packet)) => packet,
+            Ok(Err(waiting)) => return Ok(waiting),
             Err(e) => return Err(self.fail_decode(input, e)),
         };
         self.last_rx = now;
@@ -1151,11 +1150,8 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Owed::ConnAck(code) => Packet::ConnAck(ConnAck::new(code)).encode(v, out),
             Owed::Disconnect(code) => Packet::Disconnect(Disconnect::new(code)).encode(v, out),
         }
-        .map_err(|e| match e {
-            crate::mqtt::EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
-            // The session builds these packets itself: only the buffer can be too small.
-            _ => BufferTooSmall { required: usize::MAX },
-        })?;
+        // The session builds these packets itself: only the buffer can be too small.
+        .map_err(crate::mqtt::EncodeError::into_buffer_too_small)?;
         self.owed.pop_front();
         if let Owed::PubAck(_) = owed {
             self.unacked_qos1 = self.unacked_qos1.saturating_sub(1);

@@ -237,11 +237,8 @@ impl<'a> Client<'a> {
         if self.request_sent {
             return Ok(None);
         }
-        let n = self.encode_request(out).map_err(|e| match e {
-            EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
-            // `new` checked every value: only the buffer can be too small.
-            _ => BufferTooSmall { required: usize::MAX },
-        })?;
+        // `new` checked every value: only the buffer can be too small.
+        let n = self.encode_request(out).map_err(EncodeError::into_buffer_too_small)?;
         self.request_sent = true;
         Ok(Some(n))
     }

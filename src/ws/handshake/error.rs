@@ -275,6 +275,18 @@ pub enum ResponseError {
 }
 
 impl core::error::Error for EncodeError {}
+
+impl EncodeError {
+    /// The error of encoding what a state machine built and checked itself, where only the
+    /// buffer can be too small: [`BufferTooSmall`](crate::BufferTooSmall) (any other error, which
+    /// cannot happen, as one no buffer satisfies).
+    pub(crate) fn into_buffer_too_small(self) -> crate::BufferTooSmall {
+        match self {
+            EncodeError::BufferTooSmall { required } => crate::BufferTooSmall { required },
+            _ => crate::BufferTooSmall { required: usize::MAX },
+        }
+    }
+}
 impl core::error::Error for RequestError {}
 impl core::error::Error for ResponseError {}
 

@@ -465,11 +465,8 @@ impl<'r> Server<'r> {
             Phase::Reject(r) => (r.encode(out), Phase::Closed),
             _ => return Ok(None),
         };
-        let n = written.map_err(|e| match e {
-            EncodeError::BufferTooSmall { required } => BufferTooSmall { required },
-            // Checked when the answer was prepared: only the buffer can be too small.
-            _ => BufferTooSmall { required: usize::MAX },
-        })?;
+        // Checked when the answer was prepared: only the buffer can be too small.
+        let n = written.map_err(EncodeError::into_buffer_too_small)?;
         self.phase = next;
         Ok(Some(n))
     }
