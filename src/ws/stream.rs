@@ -171,6 +171,26 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         n
     }
 
+    /// The part of a read that needs no I/O: copies payload already received into `buf`, taking
+    /// more input steps over what is buffered until `buf` is full. `Some(n)`: the read is over
+    /// with `n > 0` bytes; `None`: nothing was copied, the transport must be read. It never
+    /// waits for the transport once bytes are copied (a read cancelled there would lose them).
+    fn read_buffered(&mut self, buf: &mut [u8]) -> Option<usize> {
+        let mut total = 0;
+        loop {
+            total += self.take(buf.get_mut(total..).unwrap_or_default());
+            if total == buf.len() {
+                return Some(total);
+            }
+            if total == 0 {
+                return None;
+            }
+            if !self.step_buffered() {
+                return Some(total);
+            }
+        }
+    }
+
     /// One step over input already buffered, with no I/O; `false` when there is none.
     fn step_buffered(&mut self) -> bool {
         if !self.pump.has_input() {
@@ -269,24 +289,14 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Read
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut total = 0;
         loop {
-            total += self.take(buf.get_mut(total..).unwrap_or_default());
-            if total == buf.len() {
-                return Ok(total);
-            }
-            if total > 0 {
-                // Fill `buf` from what is buffered, without waiting for the transport again
-                // (a read cancelled there would lose the bytes already copied).
-                if !self.step_buffered() {
-                    return Ok(total);
-                }
-                continue;
+            if let Some(n) = self.read_buffered(buf) {
+                return Ok(n);
             }
             match seen(blocking::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error))? {
                 Seen::Data(n) => self.pending = n,
                 Seen::Nothing => {}
-                Seen::End => return Ok(total),
+                Seen::End => return Ok(0),
             }
         }
     }
@@ -334,26 +344,15 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedde
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut total = 0;
         loop {
-            total += self.take(buf.get_mut(total..).unwrap_or_default());
-            if total == buf.len() {
-                return Ok(total);
+            if let Some(n) = self.read_buffered(buf) {
+                return Ok(n);
             }
-            if total > 0 {
-                // Fill `buf` from what is buffered, without waiting for the transport again
-                // (a read cancelled there would lose the bytes already copied).
-                if !self.step_buffered() {
-                    return Ok(total);
-                }
-                continue;
-            }
-            match seen(
-                asynch::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error).await,
-            )? {
+            let step = asynch::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error).await;
+            match seen(step)? {
                 Seen::Data(n) => self.pending = n,
                 Seen::Nothing => {}
-                Seen::End => return Ok(total),
+                Seen::End => return Ok(0),
             }
         }
     }
