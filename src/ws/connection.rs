@@ -379,10 +379,11 @@ impl<K: MaskKeys> Connection<K> {
         let frame = match self.rx_frame {
             Some(frame) => frame,
             None => {
-                let parsed = FrameHeader::parse(input, self.config.extension_rsv);
-                let (header, len) = match parsed.map(Status::into_progress) {
-                    Ok(Ok(header)) => header,
-                    Ok(Err(waiting)) => return Ok(waiting),
+                let (header, len) = match FrameHeader::parse(input, self.config.extension_rsv) {
+                    Ok(status) => match status.into_progress() {
+                        Ok(header) => header,
+                        Err(waiting) => return Ok(waiting),
+                    },
                     Err(e) => return Err(self.fail(e.into())),
                 };
                 // Checked again when a control frame's payload was short: the checks change

@@ -491,9 +491,11 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             return Ok(Status::Progress { consumed: n, event });
         }
         let options = self.decode_options();
-        let (header, _) = match FixedHeader::decode(input, &options).map(Status::into_progress) {
-            Ok(Ok(header)) => header,
-            Ok(Err(waiting)) => return Ok(waiting),
+        let (header, _) = match FixedHeader::decode(input, &options) {
+            Ok(status) => match status.into_progress() {
+                Ok(header) => header,
+                Err(waiting) => return Ok(waiting),
+            },
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let total = header.total_len();
@@ -550,15 +552,15 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 None => return Ok(Status::NeedMore { needed: total - input.len() }),
             }
         };
-        let (p, used) = match read_publish(header, body, self.version).map(Status::into_progress) {
-            Ok(Ok(head)) => head,
-            Ok(Err(waiting)) => {
-                if input.len() >= self.config.rx_buffer_len {
+        let (p, used) = match read_publish(header, body, self.version) {
+            Ok(status) => match status.into_progress() {
+                Ok(head) => head,
+                Err(_) if input.len() >= self.config.rx_buffer_len => {
                     // The head alone does not fit the receive buffer.
                     return Err(self.fault(RemoteFault::PacketTooLarge));
                 }
-                return Ok(waiting);
-            }
+                Err(waiting) => return Ok(waiting),
+            },
             Err(e) => return Err(self.fault(RemoteFault::Decode(e))),
         };
         let mut incoming = self.on_publish(&p)?;

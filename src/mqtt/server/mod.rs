@@ -442,9 +442,11 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             return Err(RemoteError::FirstPacketNotConnect);
         }
         let options = self.decode_options();
-        let (packet, consumed) = match packet::decode(input, &options).map(Status::into_progress) {
-            Ok(Ok(packet)) => packet,
-            Ok(Err(waiting)) => return Ok(waiting),
+        let (packet, consumed) = match packet::decode(input, &options) {
+            Ok(status) => match status.into_progress() {
+                Ok(packet) => packet,
+                Err(waiting) => return Ok(waiting),
+            },
             Err(e) => return Err(self.fail_decode(input, e)),
         };
         self.last_rx = now;
