@@ -20,7 +20,10 @@ use rumqttc::v5::mqttbytes::v5::Packet as RumqttcPacket;
 use tungstenite::protocol::WebSocket;
 
 use common::{ours, peers};
-use mqtt_ws_benches::{CopyBuffers, masked_text_message, payload};
+use mqtt_ws::ws::handshake::Client;
+use mqtt_ws_benches::{
+    BROWSER_UPGRADE_REQUEST, CopyBuffers, UPGRADE_RESPONSE, masked_text_message, payload,
+};
 
 fn packet_bytes(case: &str) -> Vec<u8> {
     common::mqtt_cases().into_iter().find(|(n, _)| *n == case).expect("known case").1
@@ -71,9 +74,49 @@ fn ws_unmask_copy_from_slice(mut bufs: CopyBuffers) -> CopyBuffers {
     bufs
 }
 
+fn answer_buffer() -> Vec<u8> {
+    vec![0; 1024]
+}
+
+#[library_benchmark]
+#[bench::browser(setup = answer_buffer)]
+fn ws_handshake_server_ours(mut out: Vec<u8>) -> Vec<u8> {
+    black_box(ours::ws_handshake_request(black_box(BROWSER_UPGRADE_REQUEST), &mut out));
+    out
+}
+
+#[library_benchmark]
+#[bench::browser(setup = answer_buffer)]
+fn ws_handshake_server_tungstenite(mut out: Vec<u8>) -> Vec<u8> {
+    out.clear();
+    black_box(peers::tungstenite_handshake_request(black_box(BROWSER_UPGRADE_REQUEST), &mut out));
+    out
+}
+
+#[library_benchmark]
+#[bench::browser()]
+fn ws_handshake_parse_ours() -> usize {
+    black_box(ours::ws_handshake_parse(black_box(BROWSER_UPGRADE_REQUEST)))
+}
+
+#[library_benchmark]
+#[bench::mqtt(setup = ours::ws_handshake_client)]
+fn ws_handshake_client_ours(mut client: Client<'static>) -> Client<'static> {
+    black_box(ours::ws_handshake_response(&mut client, black_box(UPGRADE_RESPONSE)));
+    client
+}
+
 library_benchmark_group!(
     name = ws;
-    benchmarks = ws_read_ours, ws_read_tungstenite, ws_unmask_ours, ws_unmask_copy_from_slice
+    benchmarks =
+        ws_read_ours,
+        ws_read_tungstenite,
+        ws_unmask_ours,
+        ws_unmask_copy_from_slice,
+        ws_handshake_server_ours,
+        ws_handshake_server_tungstenite,
+        ws_handshake_parse_ours,
+        ws_handshake_client_ours
 );
 
 // ---- MQTT ------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@
 //! mqtt-ws works in the caller's receive buffer (where the transport put the bytes);
 //! tungstenite reads from an in-memory `Cursor` into its own buffer, as it reads from a socket.
 //! Set-up (a fresh copy of the masked frame, a fresh tungstenite socket) is not timed.
+//!
+//! The opening handshake: the server side from a browser's request to the written `101` answer
+//! (against tungstenite's `try_parse`, `create_response`, `write_response`), and the client's
+//! check of that answer.
 
 mod common;
 
@@ -12,7 +16,9 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 use common::{WS_CASES, ours, peers};
-use mqtt_ws_benches::{CopyBuffers, masked_text_message, payload};
+use mqtt_ws_benches::{
+    BROWSER_UPGRADE_REQUEST, CopyBuffers, UPGRADE_RESPONSE, masked_text_message, payload,
+};
 
 fn read_path(c: &mut Criterion) {
     for (name, len) in WS_CASES {
@@ -54,5 +60,32 @@ fn unmask_vs_copy(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, read_path, unmask_vs_copy);
+fn handshake(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ws_handshake_server_browser");
+    let mut out = vec![0u8; 1024];
+    g.bench_function("mqtt-ws", |b| {
+        b.iter(|| {
+            black_box(ours::ws_handshake_request(black_box(BROWSER_UPGRADE_REQUEST), &mut out))
+        })
+    });
+    g.bench_function("tungstenite", |b| {
+        b.iter_batched_ref(
+            || Vec::with_capacity(1024),
+            |out| black_box(peers::tungstenite_handshake_request(BROWSER_UPGRADE_REQUEST, out)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+    let mut g = c.benchmark_group("ws_handshake_client_mqtt");
+    g.bench_function("mqtt-ws", |b| {
+        b.iter_batched_ref(
+            ours::ws_handshake_client,
+            |client| black_box(ours::ws_handshake_response(client, UPGRADE_RESPONSE)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, read_path, unmask_vs_copy, handshake);
 criterion_main!(benches);

@@ -193,6 +193,37 @@ pub fn masked_text_message(len: usize) -> Vec<u8> {
     masked_frame(0x1, &text(len), MASK_KEY)
 }
 
+/// The 16-byte nonce of RFC 6455 §1.3, whose key is `dGhlIHNhbXBsZSBub25jZQ==`.
+pub const HANDSHAKE_NONCE: [u8; 16] = *b"the sample nonce";
+
+/// An opening-handshake request as a browser sends it for MQTT over WebSocket: the fields a
+/// current Chromium writes (user agent, origin, caching, compression offer, language) with the
+/// RFC 6455 §1.3 sample key and subprotocol `mqtt`.
+pub const BROWSER_UPGRADE_REQUEST: &[u8] = b"GET /mqtt HTTP/1.1\r\n\
+Host: 127.0.0.1:8083\r\n\
+Connection: Upgrade\r\n\
+Pragma: no-cache\r\n\
+Cache-Control: no-cache\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n\
+Upgrade: websocket\r\n\
+Origin: http://127.0.0.1:8083\r\n\
+Sec-WebSocket-Version: 13\r\n\
+Accept-Encoding: gzip, deflate, br, zstd\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\
+Sec-WebSocket-Protocol: mqtt\r\n\
+\r\n";
+
+/// The `101` answer to [`BROWSER_UPGRADE_REQUEST`] as a broker sends it (RFC 6455 §4.2.2),
+/// choosing `mqtt` and no extension.
+pub const UPGRADE_RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+Upgrade: websocket\r\n\
+Connection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+Sec-WebSocket-Protocol: mqtt\r\n\
+\r\n";
+
 /// Two non-overlapping regions of one allocation for copy baselines: `src` and `dst` of `len`
 /// bytes each, placed so that their addresses differ by half a page modulo 4 KiB. Two buffers
 /// allocated back to back can end up a few bytes apart modulo 4 KiB, where store-to-load

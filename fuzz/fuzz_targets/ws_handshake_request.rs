@@ -3,6 +3,8 @@
 //! behind it, and an accepted request can always be answered. The server handshake machine fed
 //! the same chunks agrees with the parser, waits for its answer (`Blocked`), writes exactly the
 //! answer given (or, for a bad request, the refusal the error calls for) and then reads nothing.
+//! A request we accept is one httparse (the HTTP/1.1 parser of hyper and tungstenite) reads
+//! the same: the same head length, method, target and header fields.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -93,6 +95,14 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = (request.path(), request.host(), request.origin(), request.key());
         let _ = request.headers().count() + request.extensions().count();
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut reference = httparse::Request::new(&mut fields);
+        let parsed = reference.parse(&data[..consumed]).expect("httparse reads what we accept");
+        assert_eq!(parsed, httparse::Status::Complete(consumed));
+        assert_eq!((reference.method, reference.path), (Some("GET"), Some(request.path())));
+        assert_eq!(reference.version, Some(1));
+        let ours = request.headers().map(|h| (h.name, h.value));
+        assert!(ours.eq(reference.headers.iter().map(|h| (h.name, h.value))), "{request:?}");
         let protocol = request.protocols().next();
         let accept = request.accept(protocol).expect("an offered protocol is accepted");
         let mut out = [0u8; 2048];

@@ -7,8 +7,8 @@
 //!
 //! # Why a hand-written cursor and one string scanner
 //!
-//! nom's `Input` abstraction and `IResult` plumbing do not fold away and cost instructions on
-//! every packet, so [`Reader`] is a plain bounds-checked cursor; every string check goes through
+//! nom's number parsers assemble integers a byte at a time and its `IResult` plumbing does not
+//! fold away: it costs instructions on every packet, so [`Reader`] is a plain bounds-checked cursor; every string check goes through
 //! one out-of-line scanner ([`scan_all`]) behind a short inlined fast path ([`scan`]), so a
 //! size-optimised firmware holds one copy while the common string (ASCII, no NUL, no wildcard)
 //! stays cheap. The measurements, and what was tried and dropped: `benches/README.md`.

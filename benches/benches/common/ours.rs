@@ -3,6 +3,7 @@
 use mqtt_ws::Status;
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
+use mqtt_ws::ws::handshake::{Client, ClientRequest, RequestParser};
 use mqtt_ws::ws::mask::apply_mask;
 
 /// The server's read path for one text message already in the caller's receive buffer, through
@@ -123,5 +124,42 @@ pub fn built<'a>(packet: Packet<'a>, subscriptions: &'a [Subscription<'a>]) -> P
             Packet::Subscribe(b)
         }
         other => other,
+    }
+}
+
+/// The server side of the opening handshake: parse and validate the request in `buf`, choose
+/// subprotocol `mqtt` and write the `101` answer (with its `Sec-WebSocket-Accept`) into `out`.
+/// Returns the answer's length.
+pub fn ws_handshake_request(buf: &[u8], out: &mut [u8]) -> usize {
+    let request = match RequestParser::default().parse(buf).expect("valid request") {
+        Status::Progress { event, .. } => event,
+        other => panic!("unexpected status {other:?}"),
+    };
+    let protocol = request.select_protocol(&["mqtt"]);
+    request.accept(protocol).expect("valid answer").encode(out).expect("room for the answer")
+}
+
+/// The request parser alone: scan, parse and validate the request in `buf` (the key decoded,
+/// every field checked). Returns the head length.
+pub fn ws_handshake_parse(buf: &[u8]) -> usize {
+    match RequestParser::default().parse(buf).expect("valid request") {
+        Status::Progress { consumed, .. } => consumed,
+        other => panic!("unexpected status {other:?}"),
+    }
+}
+
+/// The client's handshake, ready to read the answer (its request already written).
+pub fn ws_handshake_client() -> Client<'static> {
+    let request = ClientRequest::new("127.0.0.1:8083", "/mqtt").protocols(&["mqtt"]);
+    Client::new(request, mqtt_ws_benches::HANDSHAKE_NONCE).expect("valid request")
+}
+
+/// The client side of the opening handshake: validate the server's `101` answer in `buf`
+/// (status line, fields, `Sec-WebSocket-Accept` against the key, subprotocol). Returns the head
+/// length.
+pub fn ws_handshake_response(client: &mut Client<'static>, buf: &[u8]) -> usize {
+    match client.handle_input(Instant::ZERO, buf).expect("valid answer") {
+        Status::Progress { consumed, event: Some(_) } => consumed,
+        other => panic!("unexpected status {other:?}"),
     }
 }

@@ -41,3 +41,19 @@ pub fn tungstenite_read(ws: &mut WebSocket<Cursor<Vec<u8>>>) -> usize {
         other => panic!("expected a text message, got {other:?}"),
     }
 }
+
+/// The server side of the opening handshake with tungstenite: parse the request (httparse into
+/// an `http::Request`), validate it and build the `101` answer (`create_response`, which
+/// computes `Sec-WebSocket-Accept`), choose subprotocol `mqtt` and write the answer into `out`.
+pub fn tungstenite_handshake_request(buf: &[u8], out: &mut Vec<u8>) -> usize {
+    use tungstenite::handshake::machine::TryParse;
+    use tungstenite::handshake::server::{Request, create_response, write_response};
+    let (_, request) = Request::try_parse(buf).expect("valid request").expect("complete request");
+    let mut response = create_response(&request).expect("valid answer");
+    let offered = request.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    if offered.is_some_and(|v| v.split(',').any(|p| p.trim() == "mqtt")) {
+        response.headers_mut().insert("Sec-WebSocket-Protocol", "mqtt".parse().expect("token"));
+    }
+    write_response(&mut *out, &response).expect("written to memory");
+    out.len()
+}

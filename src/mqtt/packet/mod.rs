@@ -37,8 +37,9 @@
 //!
 //! Parsing is hand-written over a bounds-checked cursor rather than `nom` combinators: every
 //! field is fixed-width or length-prefixed, so a cursor is as clear and keeps the hot PUBLISH
-//! path free of combinator overhead (nom cost instructions on every packet measured; the
-//! numbers are in `benches/README.md`). Strings are checked in one pass (UTF-8, then NUL and
+//! path free of combinator overhead (nom cost instructions on every packet measured, twice; the
+//! numbers are in `benches/README.md`). nom parses where the input is a grammar: the HTTP/1.1
+//! lines of the WebSocket opening handshake. Strings are checked in one pass (UTF-8, then NUL and
 //! wildcards a word at a time). Property lists keep a bit set of the identifiers present,
 //! so checking a list against a packet type when encoding costs a few instructions.
 //!

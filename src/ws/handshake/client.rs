@@ -6,10 +6,12 @@
 
 use core::str;
 
+use super::grammar::{
+    extension_name, field_line, is_ascii_field_value, is_extension, is_token, status_line, trim_ows,
+};
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, encode_with,
-    eq_ci, extension_name, is_ascii_field_value, is_field_value, is_token, list_has_ci,
-    parse_field, trim_ows,
+    eq_ci, list_has_ci,
 };
 use super::key::Key;
 use super::{EncodeError, Error, Field, ResponseError};
@@ -119,9 +121,9 @@ pub(crate) fn is_visible(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
-/// An extension offer: a token name, then parameters, no control bytes.
+/// An extension offer or response in the grammar of RFC 6455 §9.1.
 pub(crate) fn is_extension_offer(e: &str) -> bool {
-    is_ascii_field_value(e.as_bytes()) && is_token(extension_name(e.as_bytes()))
+    is_extension(e.as_bytes())
 }
 
 /// Writes `name: value` lines, values trimmed of surrounding whitespace.
@@ -300,10 +302,9 @@ impl<'a> Client<'a> {
         // One pass over the header lines; the checks then run in RFC 6455 §4.1 order.
         let (mut upgrade, mut connection, mut accept, mut protocol) =
             (false, false, Once::Absent, Once::Absent);
-        let mut unoffered_extension = false;
+        let (mut extensions, mut unoffered_extension) = (Once::Absent, false);
         for line in lines {
-            let h = parse_field(line).ok_or(ResponseError::Malformed)?;
-            let (name, value) = (h.name.as_bytes(), h.value);
+            let (name, value) = field_line(line).ok_or(ResponseError::Malformed)?;
             if eq_ci(name, "Upgrade") {
                 upgrade |= list_has_ci(value, "websocket");
             } else if eq_ci(name, "Connection") {
@@ -313,8 +314,10 @@ impl<'a> Client<'a> {
             } else if eq_ci(name, "Sec-WebSocket-Protocol") {
                 protocol.see(value);
             } else if eq_ci(name, "Sec-WebSocket-Extensions") {
+                // RFC 6455 §9.1 grammar, and only offered extensions (§4.1 client check 5).
+                extensions.see(value);
                 unoffered_extension |= !is_ascii_field_value(value)
-                    || !List::new(value).all(|ext| self.offered_extension(ext));
+                    || !List::new(value).all(|e| is_extension(e) && self.offered_extension(e));
             }
         }
         // RFC 6455 §4.1 client checks 2 and 3: token lists, case-insensitive.
@@ -343,7 +346,7 @@ impl<'a> Client<'a> {
                 _ => return Err(ResponseError::Protocol),
             },
         };
-        Ok(Accepted { head, protocol })
+        Ok(Accepted { head, protocol, extensions })
     }
 }
 
@@ -360,24 +363,10 @@ impl Client<'_> {
 
 /// Parses `HTTP/1.1 SP 3DIGIT [SP reason]` and returns the code (RFC 9112 §4).
 fn parse_status_line(line: &[u8]) -> Result<u16, ResponseError> {
-    let rest = line.strip_prefix(b"HTTP/1.1 ").ok_or(ResponseError::Malformed)?;
-    let digits = rest.get(..3).ok_or(ResponseError::Malformed)?;
-    let mut code: u16 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return Err(ResponseError::Malformed);
-        }
-        code = code * 10 + u16::from(d - b'0');
+    match status_line(line) {
+        Some((b"HTTP/1.1", code)) => Ok(code),
+        _ => Err(ResponseError::Malformed),
     }
-    match rest.get(3..) {
-        Some([]) => {}
-        Some([b' ', reason @ ..]) if is_field_value(reason) => {}
-        _ => return Err(ResponseError::Malformed),
-    }
-    if code < 100 {
-        return Err(ResponseError::Malformed);
-    }
-    Ok(code)
 }
 
 /// A server's accepted `101 Switching Protocols` response. Borrows the receive buffer.
@@ -386,6 +375,8 @@ fn parse_status_line(line: &[u8]) -> Result<u16, ResponseError> {
 pub struct Accepted<'b> {
     head: Head<'b>,
     protocol: Option<&'b str>,
+    /// Where `Sec-WebSocket-Extensions` was seen, so reading it does not walk the head again.
+    extensions: Once<'b>,
 }
 
 impl<'b> Accepted<'b> {
@@ -402,7 +393,7 @@ impl<'b> Accepted<'b> {
 
     /// The extensions the server accepted (each `name; params`), all offered by the client.
     pub fn extensions(&self) -> ListValues<'b> {
-        self.head.list("Sec-WebSocket-Extensions")
+        self.head.list("Sec-WebSocket-Extensions", self.extensions)
     }
 
     /// Every header field of the response.
@@ -632,6 +623,16 @@ Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\r\n
         let a = c.handle_input(Instant::ZERO, resp).map(done).unwrap().unwrap();
         assert_eq!(a.extensions().next(), Some("permessage-deflate; server_no_context_takeover"));
         assert_eq!(a.protocol(), None);
+        // Offered, but not in the RFC 6455 §9.1 grammar.
+        for bad in ["permessage-deflate;", "permessage-deflate; x=", "permessage-deflate; x y"] {
+            let mut c = Client::new(req, NONCE).unwrap();
+            let resp = std::format!(
+                "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: {bad}\r\n\r\n"
+            );
+            let r = c.handle_input(Instant::ZERO, resp.as_bytes());
+            assert_eq!(r.map(done), Err(ResponseError::Extension), "{bad}");
+        }
     }
 
     #[test]

@@ -45,7 +45,8 @@
 use core::str;
 
 use super::client::{is_extension_offer, is_visible};
-use super::head::{List, eq_ci, extension_name, is_ascii_field_value, is_tchar, is_token};
+use super::grammar::{extension_name, is_ascii_field_value, is_tchar, is_token};
+use super::head::{List, eq_ci};
 use super::origin::OriginPolicy;
 use super::{EncodeError, Field, Reject, ResponseError};
 

@@ -1,12 +1,15 @@
 //! The HTTP/1.1 message head: finding its end incrementally, walking its lines and header
-//! fields, and splitting comma-separated lists.
+//! fields, and the elements of comma-separated lists. The grammar of each line is in
+//! [`grammar`](super::grammar).
 //!
 //! Invariants: [`Scanner`] looks at every byte at most once across calls (no re-scan from zero
 //! as the buffer grows), and never looks past [`Limits::max_head_len`]. A [`Head`] is only built
-//! over a head whose every header line was checked by [`parse_field`], so its iterators never
+//! over a head whose every header line was checked by [`field_line`], so its iterators never
 //! fail and never panic.
 
 use core::str;
+
+use super::grammar::{field_line, split_element, trim_ows};
 
 /// Bounds on an HTTP/1.1 head received from the peer.
 ///
@@ -79,22 +82,24 @@ impl Scanner {
         }
         let limit = buf.len().min(limits.max_head_len);
         let mut i = self.scanned;
-        while i < limit {
-            if buf.get(i) == Some(&b'\n') && i >= 1 && buf.get(i - 1) == Some(&b'\r') {
-                if i >= 3 && buf.get(i - 3..i - 1) == Some(b"\r\n") {
-                    let end = i + 1;
-                    self.end = Some(end);
-                    self.scanned = end;
-                    return Ok(Some(end));
-                }
-                self.lines += 1;
-                // The first line is the request or status line.
-                if self.lines > limits.max_headers.saturating_add(1) {
-                    self.scanned = i + 1;
-                    return Err(ScanError::TooManyHeaders);
-                }
+        while let Some(lf) = buf.get(i..limit).and_then(|new| new.iter().position(|&b| b == b'\n'))
+        {
+            let at = i + lf;
+            i = at + 1;
+            if at == 0 || buf.get(at - 1) != Some(&b'\r') {
+                continue;
             }
-            i += 1;
+            if at >= 3 && buf.get(at - 3..at - 1) == Some(b"\r\n") {
+                self.end = Some(i);
+                self.scanned = i;
+                return Ok(Some(i));
+            }
+            self.lines += 1;
+            // The first line is the request or status line.
+            if self.lines > limits.max_headers.saturating_add(1) {
+                self.scanned = i;
+                return Err(ScanError::TooManyHeaders);
+            }
         }
         self.scanned = limit;
         if buf.len() >= limits.max_head_len {
@@ -122,8 +127,8 @@ impl<'b> Iterator for Lines<'b> {
     type Item = &'b [u8];
     fn next(&mut self) -> Option<&'b [u8]> {
         let rest = self.rest?;
-        // Look for LF (a fast byte search) and accept it only after CR; a bare LF stays inside
-        // the line, where field parsing refuses it.
+        // Look for LF (a fast byte search, as in `Scanner`) and accept it only after CR; a bare
+        // LF stays inside the line, where field parsing refuses it.
         let mut from = 0;
         while let Some(lf) = rest.get(from..).and_then(|r| r.iter().position(|&b| b == b'\n')) {
             let at = from + lf;
@@ -138,8 +143,10 @@ impl<'b> Iterator for Lines<'b> {
     }
 }
 
-/// A field that may appear at most once: where it was seen.
+/// A field that may appear at most once, or a list field read from one line in the common
+/// case: where it was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) enum Once<'b> {
     Absent,
     Present(&'b [u8]),
@@ -172,45 +179,9 @@ pub struct Header<'b> {
     pub value: &'b [u8],
 }
 
-/// RFC 9110 §5.6.2 `tchar`.
-pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// RFC 9110 §5.6.2 `token`.
-pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
-}
-
-/// RFC 9110 §5.5 field-value octets: VCHAR, SP, HTAB and obs-text; no CTL.
-pub(crate) fn is_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80)
-}
-
-/// A field value the crate sends: visible ASCII, SP and HTAB only.
-pub(crate) fn is_ascii_field_value(s: &[u8]) -> bool {
-    s.iter().all(|&b| b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b))
-}
-
-/// Removes optional whitespace (SP, HTAB) around `s`. RFC 9110 §5.6.3.
-pub(crate) fn trim_ows(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(s.len());
-    let end = s.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(start, |e| e + 1);
-    s.get(start..end).unwrap_or(&[])
-}
-
-/// Parses `name ":" OWS value OWS` (RFC 9112 §5). Whitespace before the colon and obs-fold
-/// continuation lines are refused (RFC 9112 §5.1, §5.2).
+/// Parses one header line; `None` when it is not a field line (RFC 9112 §5).
 pub(crate) fn parse_field(line: &[u8]) -> Option<Header<'_>> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = line.get(..colon)?;
-    if !is_token(name) {
-        return None;
-    }
-    let value = trim_ows(line.get(colon + 1..)?);
-    if !is_field_value(value) {
-        return None;
-    }
+    let (name, value) = field_line(line)?;
     Some(Header { name: str::from_utf8(name).ok()?, value })
 }
 
@@ -246,9 +217,15 @@ impl<'b> Head<'b> {
         Headers { lines }
     }
 
-    /// Every element of the comma-separated lists in all fields named `name`.
-    pub(crate) fn list(&self, name: &'static str) -> ListValues<'b> {
-        ListValues { headers: self.headers(), name, current: List::new(b"") }
+    /// Every element of the comma-separated lists in all fields named `name`, where `seen`
+    /// says what validation found: the head is walked again only when the field was repeated.
+    pub(crate) fn list(&self, name: &'static str, seen: Once<'b>) -> ListValues<'b> {
+        let (current, headers) = match seen {
+            Once::Absent => (List::new(b""), None),
+            Once::Present(value) => (List::new(value), None),
+            Once::Repeated => (List::new(b""), Some(self.headers())),
+        };
+        ListValues { headers, name, current }
     }
 }
 
@@ -284,31 +261,15 @@ impl<'b> List<'b> {
 impl<'b> Iterator for List<'b> {
     type Item = &'b [u8];
     fn next(&mut self) -> Option<&'b [u8]> {
-        loop {
-            if self.rest.is_empty() {
-                return None;
-            }
-            let mut quoted = false;
-            let mut escaped = false;
-            let mut end = self.rest.len();
-            for (i, &b) in self.rest.iter().enumerate() {
-                if escaped {
-                    escaped = false;
-                } else if quoted && b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    quoted = !quoted;
-                } else if b == b',' && !quoted {
-                    end = i;
-                    break;
-                }
-            }
-            let item = trim_ows(self.rest.get(..end).unwrap_or(&[]));
-            self.rest = self.rest.get(end + 1..).unwrap_or(&[]);
-            if !item.is_empty() {
-                return Some(item);
+        while !self.rest.is_empty() {
+            let (element, rest) = split_element(self.rest);
+            self.rest = rest;
+            let element = trim_ows(element);
+            if !element.is_empty() {
+                return Some(element);
             }
         }
+        None
     }
 }
 
@@ -316,7 +277,8 @@ impl<'b> Iterator for List<'b> {
 /// were checked to be ASCII when the head was validated.
 #[derive(Debug, Clone)]
 pub struct ListValues<'b> {
-    headers: Headers<'b>,
+    /// The fields still to read, when the field was repeated.
+    headers: Option<Headers<'b>>,
     name: &'static str,
     current: List<'b>,
 }
@@ -332,16 +294,10 @@ impl<'b> Iterator for ListValues<'b> {
                 }
             }
             let name = self.name;
-            let h = self.headers.find(|h| eq_ci(h.name.as_bytes(), name))?;
+            let h = self.headers.as_mut()?.find(|h| eq_ci(h.name.as_bytes(), name))?;
             self.current = List::new(h.value);
         }
     }
-}
-
-/// The name of an extension offer or response element: the part before the first `;`.
-pub(crate) fn extension_name(item: &[u8]) -> &[u8] {
-    let end = item.iter().position(|&b| b == b';').unwrap_or(item.len());
-    trim_ows(item.get(..end).unwrap_or(&[]))
 }
 
 /// A byte sink that either counts or writes; encoders run once to count, once to write.
@@ -438,18 +394,11 @@ mod tests {
         let items: heapless::Vec<&[u8], 8> = List::new(b" a , ,b;x=\"1,2\" ,, c\t").collect();
         assert_eq!(items.as_slice(), &[&b"a"[..], b"b;x=\"1,2\"", b"c"]);
         assert_eq!(List::new(b" , ").next(), None);
-        assert_eq!(extension_name(b"permessage-deflate ; x"), b"permessage-deflate");
     }
 
     #[test]
-    fn fields_parse_and_refuse_bad_forms() {
-        let h = parse_field(b"Upgrade:  websocket \t").unwrap();
-        assert_eq!((h.name, h.value), ("Upgrade", &b"websocket"[..]));
-        assert_eq!(parse_field(b"Upgrade : websocket"), None);
-        assert_eq!(parse_field(b" folded"), None);
-        assert_eq!(parse_field(b"X: a\rb"), None);
-        assert_eq!(parse_field(b": empty name"), None);
-        assert_eq!(parse_field(b"no colon"), None);
-        assert_eq!(parse_field(b"X:").map(|h| h.value), Some(&b""[..]));
+    fn lines_end_at_crlf_only() {
+        let lines: heapless::Vec<&[u8], 4> = Lines::new(b"A\r\nB\nC\r\n\r\n").collect();
+        assert_eq!(lines.as_slice(), &[&b"A"[..], b"B\nC"]);
     }
 }

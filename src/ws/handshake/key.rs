@@ -3,9 +3,10 @@
 //! Invariant: a [`Key`] always holds the base64 encoding of exactly 16 bytes, and an
 //! [`AcceptKey`] the base64 encoding of a 20-byte SHA-1 digest, so `as_str` is always ASCII.
 //!
-//! SHA-1 (FIPS 180-4 §6.1) and base64 (RFC 4648 §4) are written here for the only inputs the
-//! handshake has: one 60-byte message (key and GUID) and 16- or 20-byte encodings. A rolled
-//! loop keeps the flash small; the hash runs once per connection.
+//! SHA-1 (FIPS 180-4) is `sha1_smol`'s; base64 (RFC 4648 §4) is `base64ct`'s, whose strict,
+//! constant-time decoder also refuses a key that is not in canonical form.
+
+use base64ct::{Base64, Encoding};
 
 /// The GUID appended to the key before hashing. RFC 6455 §1.3.
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -25,7 +26,8 @@ impl Key {
     /// value ... randomly selected for each connection": use a cryptographic RNG.
     pub fn from_nonce(nonce: [u8; 16]) -> Key {
         let mut out = [0; 24];
-        encode_base64(&nonce, &mut out);
+        // 16 bytes take exactly 24 characters: the encoder cannot run out of room.
+        let _ = Base64::encode(&nonce, &mut out);
         Key(out)
     }
 
@@ -33,19 +35,13 @@ impl Key {
     /// exactly 16 bytes (RFC 6455 §4.2.1 item 5).
     pub fn parse(value: &[u8]) -> Option<Key> {
         let chars: [u8; 24] = value.try_into().ok()?;
-        let (digits, pad) = chars.split_at(22);
-        if pad != b"==" {
-            return None;
+        let mut nonce = [0u8; 16];
+        // 24 characters decode to at most 18 bytes; a 16-byte buffer refuses 17 or 18, and a
+        // shorter result (more padding) is refused below.
+        match Base64::decode(chars, &mut nonce) {
+            Ok(decoded) if decoded.len() == 16 => Some(Key(chars)),
+            _ => None,
         }
-        let mut last = 0;
-        for &c in digits {
-            last = ALPHABET.iter().position(|&a| a == c)?;
-        }
-        // 22 digits carry 132 bits; the 4 past the 16th byte must be zero (canonical form).
-        if last & 0xF != 0 {
-            return None;
-        }
-        Some(Key(chars))
     }
 
     /// The key as sent on the wire.
@@ -60,26 +56,12 @@ impl Key {
 
     /// The `Sec-WebSocket-Accept` value a server answers this key with. RFC 6455 §4.2.2 item 5.
     pub fn accept(&self) -> AcceptKey {
-        // The 60-byte message as big-endian words, padded to two blocks: 0x80, zeros, and the
-        // bit length (480) last.
-        let mut words = [[0u32; 16]; 2];
-        let message = self.0.iter().chain(GUID.as_bytes()).chain(&[0x80]);
-        for (i, &byte) in message.enumerate() {
-            if let Some(w) = words.as_flattened_mut().get_mut(i / 4) {
-                *w |= u32::from(byte) << (24 - 8 * (i % 4));
-            }
-        }
-        words[1][15] = 480;
-        let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
-        for block in words {
-            sha1_block(&mut h, block);
-        }
-        let mut digest = [0u8; 20];
-        for (out, word) in digest.chunks_exact_mut(4).zip(h) {
-            out.copy_from_slice(&word.to_be_bytes());
-        }
+        let mut sha1 = sha1_smol::Sha1::new();
+        sha1.update(&self.0);
+        sha1.update(GUID.as_bytes());
         let mut out = [0; 28];
-        encode_base64(&digest, &mut out);
+        // A 20-byte digest takes exactly 28 characters.
+        let _ = Base64::encode(&sha1.digest().bytes(), &mut out);
         AcceptKey(out)
     }
 }
@@ -101,65 +83,6 @@ impl AcceptKey {
     }
 }
 
-/// The base64 alphabet. RFC 4648 §4.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Writes the base64 encoding of `input` into `out`, which the caller sizes to
-/// `4 * ceil(len / 3)`; digits past the end of `out` are dropped (never the case for our sizes).
-#[allow(clippy::indexing_slicing, reason = "sextets are masked to 0..64, the alphabet's length")]
-fn encode_base64(input: &[u8], out: &mut [u8]) {
-    let (mut bits, mut held) = (0u32, 0u32);
-    let mut digits = out.iter_mut();
-    for &byte in input {
-        bits = bits << 8 | u32::from(byte);
-        held += 8;
-        while held >= 6 {
-            held -= 6;
-            if let Some(d) = digits.next() {
-                *d = ALPHABET[(bits >> held) as usize & 63];
-            }
-        }
-    }
-    // The last bits, zero-padded to a digit, then `=` padding.
-    if held > 0
-        && let Some(d) = digits.next()
-    {
-        *d = ALPHABET[(bits << (6 - held)) as usize & 63];
-    }
-    for d in digits {
-        *d = b'=';
-    }
-}
-
-/// One SHA-1 compression of a 16-word block into `h`. FIPS 180-4 §6.1.2, with the message
-/// schedule kept in 16 words (§6.1.3).
-#[allow(clippy::indexing_slicing, reason = "schedule indices are masked to 0..16")]
-fn sha1_block(h: &mut [u32; 5], mut w: [u32; 16]) {
-    let [mut a, mut b, mut c, mut d, mut e] = *h;
-    for t in 0..80 {
-        let s = t & 15;
-        if t >= 16 {
-            w[s] = (w[(s + 13) & 15] ^ w[(s + 8) & 15] ^ w[(s + 2) & 15] ^ w[s]).rotate_left(1);
-        }
-        let (f, k) = match t / 20 {
-            0 => ((b & c) | (!b & d), 0x5A82_7999),
-            1 => (b ^ c ^ d, 0x6ED9_EBA1),
-            2 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-            _ => (b ^ c ^ d, 0xCA62_C1D6),
-        };
-        let temp =
-            a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(w[s]);
-        e = d;
-        d = c;
-        c = b.rotate_left(30);
-        b = a;
-        a = temp;
-    }
-    for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
-        *x = x.wrapping_add(y);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,7 +99,7 @@ mod tests {
     }
 
     #[test]
-    fn accept_values_match_an_independent_sha1_and_base64() {
+    fn accept_values_match_known_vectors() {
         for (nonce, key, accept) in [
             ([0u8; 16], "AAAAAAAAAAAAAAAAAAAAAA==", "ICX+Yqv66kxgM0FcWaLWlFLwTAI="),
             ([0xFF; 16], "/////////////////////w==", "XXpj4jYzLM2yUE0C7TIgMwTQh2g="),
@@ -194,12 +117,20 @@ mod tests {
         }
     }
 
-    /// Against the reference crates (dev-dependencies), for nonces from a small generator.
+    /// Keys from a small generator round-trip; with one character changed to any byte, a key is
+    /// accepted exactly when the rule written out here holds: 22 digits of the RFC 4648 §4
+    /// alphabet, then `==`, and the 4 bits past the 16th byte zero (canonical form).
     #[test]
-    fn accept_values_match_sha1_smol_and_base64ct() {
-        use base64ct::{Base64, Encoding};
+    fn keys_are_accepted_exactly_when_canonical() {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let digit = |c: &u8| ALPHABET.iter().position(|a| a == c);
+        let canonical = |k: &[u8; 24]| {
+            &k[22..] == b"=="
+                && k[..22].iter().all(|c| digit(c).is_some())
+                && digit(&k[21]).is_some_and(|d| d & 0xF == 0)
+        };
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..2000 {
+        for _ in 0..4000 {
             let mut nonce = [0u8; 16];
             for b in &mut nonce {
                 x ^= x << 13;
@@ -208,20 +139,17 @@ mod tests {
                 *b = x as u8;
             }
             let key = Key::from_nonce(nonce);
-            assert_eq!(key.as_str(), Base64::encode_string(&nonce));
-            assert_eq!(Key::parse(key.as_str().as_bytes()), Some(key));
-            let mut sha = sha1_smol::Sha1::new();
-            sha.update(key.as_str().as_bytes());
-            sha.update(GUID.as_bytes());
-            assert_eq!(key.accept().as_str(), Base64::encode_string(&sha.digest().bytes()));
-            // One character changed (to any byte): refused exactly when base64ct's strict
-            // decoder refuses it or it no longer decodes to 16 bytes.
+            assert_eq!(Key::parse(key.as_bytes()), Some(key));
+            let mut message = [0u8; 60];
+            message[..24].copy_from_slice(key.as_bytes());
+            message[24..].copy_from_slice(GUID.as_bytes());
+            let digest = sha1_smol::Sha1::from(message).digest().bytes();
+            let mut decoded = [0u8; 20];
+            assert_eq!(Base64::decode(key.accept().as_bytes(), &mut decoded), Ok(&digest[..]));
             let mut mutated = [0u8; 24];
-            mutated.copy_from_slice(key.as_str().as_bytes());
+            mutated.copy_from_slice(key.as_bytes());
             mutated[(x >> 8) as usize % 24] = (x >> 16) as u8;
-            let mut out = [0u8; 18];
-            let reference = Base64::decode(mutated, &mut out).is_ok_and(|d| d.len() == 16);
-            assert_eq!(Key::parse(&mutated).is_some(), reference, "{mutated:?}");
+            assert_eq!(Key::parse(&mutated).is_some(), canonical(&mutated), "{mutated:?}");
         }
     }
 

@@ -63,6 +63,7 @@
 mod client;
 mod error;
 pub mod extended_connect;
+mod grammar;
 mod head;
 mod key;
 mod origin;

@@ -8,9 +8,12 @@
 use core::str;
 
 use super::client::{is_extension_offer, is_visible, put_headers, put_list};
+use super::grammar::{
+    extension_name, field_line, is_ascii_field_value, is_extension, is_token, request_line,
+};
 use super::head::{
     Head, Headers, Limits, Lines, List, ListValues, Once, Put, ScanError, Scanner, encode_with,
-    eq_ci, extension_name, field_index, is_ascii_field_value, is_token, list_has_ci, parse_field,
+    eq_ci, field_index, list_has_ci,
 };
 use super::key::{AcceptKey, Key};
 use super::origin::OriginPolicy;
@@ -80,12 +83,12 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     let path = parse_request_line(lines.next().unwrap_or(&[]))?;
     let (mut host, mut version, mut key, mut origin) =
         (Once::Absent, Once::Absent, Once::Absent, Once::Absent);
+    let (mut protocols, mut extensions) = (Once::Absent, Once::Absent);
     let (mut upgrade, mut connection) = (false, false);
     let (mut non_ascii, mut bad_protocol, mut bad_extension) = (false, false, false);
     for line in lines {
-        let h = parse_field(line).ok_or(RequestError::Malformed)?;
-        let value = h.value;
-        match field_index(h.name.as_bytes(), &REQUEST_FIELDS) {
+        let (name, value) = field_line(line).ok_or(RequestError::Malformed)?;
+        match field_index(name, &REQUEST_FIELDS) {
             0 => host.see(value),
             1 => upgrade |= list_has_ci(value, "websocket"),
             2 => connection |= list_has_ci(value, "upgrade"),
@@ -93,10 +96,14 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
             4 => key.see(value),
             5 => origin.see(value),
             // RFC 6455 §4.1 item 10: subprotocols are tokens.
-            6 => bad_protocol |= !List::new(value).all(is_token),
+            6 => {
+                protocols.see(value);
+                bad_protocol |= !List::new(value).all(is_token);
+            }
+            // RFC 6455 §9.1: the extension grammar.
             7 => {
-                bad_extension |=
-                    !List::new(value).all(|e| str::from_utf8(e).is_ok_and(is_extension_offer));
+                extensions.see(value);
+                bad_extension |= !List::new(value).all(is_extension);
             }
             _ => continue,
         }
@@ -140,20 +147,12 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     if bad_protocol || bad_extension {
         return Err(RequestError::InvalidField);
     }
-    Ok(Request { head, path, host, origin, key })
+    Ok(Request { head, path, host, origin, key, protocols, extensions })
 }
 
 /// Parses `GET SP request-target SP HTTP/1.1` (RFC 9112 §3) and returns the target.
 fn parse_request_line(line: &[u8]) -> Result<&str, RequestError> {
-    let mut parts = line.split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(RequestError::Malformed);
-    };
-    if !is_token(method) || !is_visible(target) || !version.starts_with(b"HTTP/") {
-        return Err(RequestError::Malformed);
-    }
+    let (method, target, version) = request_line(line).ok_or(RequestError::Malformed)?;
     // RFC 6455 §4.2.1 item 1 (the method is case-sensitive, RFC 9110 §9.1).
     if method != b"GET" {
         return Err(RequestError::MethodNotGet);
@@ -178,6 +177,10 @@ pub struct Request<'b> {
     host: &'b str,
     origin: Option<&'b str>,
     key: Key,
+    /// Where the `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` fields were seen, so
+    /// that reading them does not walk the head again.
+    protocols: Once<'b>,
+    extensions: Once<'b>,
 }
 
 impl<'b> Request<'b> {
@@ -210,12 +213,12 @@ impl<'b> Request<'b> {
 
     /// The offered subprotocols in the client's order of preference.
     pub fn protocols(&self) -> ListValues<'b> {
-        self.head.list("Sec-WebSocket-Protocol")
+        self.head.list("Sec-WebSocket-Protocol", self.protocols)
     }
 
     /// The offered extensions (each `name; params`), in order.
     pub fn extensions(&self) -> ListValues<'b> {
-        self.head.list("Sec-WebSocket-Extensions")
+        self.head.list("Sec-WebSocket-Extensions", self.extensions)
     }
 
     /// Every header field of the request, e.g. to read `Authorization` or cookies.
@@ -609,6 +612,15 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         assert_eq!(refused("Host: server.example.com\r\n", ""), (E::Host, 400));
         assert_eq!(refused("Host: server.example.com", "Host: "), (E::Host, 400));
         assert_eq!(refused("Host: server.example.com", "Host: a\r\nHost: b"), (E::Host, 400));
+        assert_eq!(refused("GET /chat HTTP/1.1", "GET /chat HTTP/1.10"), (E::Malformed, 400));
+        assert_eq!(
+            refused("client_max_window_bits", "client_max_window_bits="),
+            (E::InvalidField, 400)
+        );
+        assert_eq!(refused("client_max_window_bits", "=15"), (E::InvalidField, 400));
+        assert_eq!(refused(", x-foo", ", x-foo;"), (E::InvalidField, 400));
+        assert!(allowed("client_max_window_bits", "client_max_window_bits = \"15\""));
+        assert!(allowed("x-foo", "x-foo, , x-bar;a=\"1,2\""));
         assert_eq!(refused("Upgrade: websocket", "Upgrade: h2c"), (E::Upgrade, 400));
         assert_eq!(refused("Upgrade: websocket\r\n", ""), (E::Upgrade, 400));
         assert_eq!(refused("Connection: Upgrade", "Connection: keep-alive"), (E::Connection, 400));
