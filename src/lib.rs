@@ -8,6 +8,7 @@
 //!
 //! | layer | what | where |
 //! |---|---|---|
+//! | std layer (feature `std`, `tokio`) | clients connected from a URL, owned buffers, clock and OS randomness | `net`, [`prelude`] |
 //! | drivers | a machine pumped over a transport, blocking or async | [`io`] |
 //! | sessions | MQTT client and server session state machines | [`mqtt::client`], [`mqtt::server`] |
 //! | codec | every MQTT packet, property, reason code, topic rule | [`mqtt::packet`] and siblings |
@@ -147,7 +148,8 @@
 //! |---|---|---|
 //! | `mqtt` | yes | MQTT 5.0 / 3.1.1: codec, client and server sessions |
 //! | `ws` | yes | WebSocket: framer, connection, byte stream, opening handshake |
-//! | `std` | no | std conveniences (`io::StdIo`, `From<Topic> for String`); nothing in the core needs it |
+//! | `std` | no | [`net`]: clients connected from a URL with owned buffers, the clock read for you and OS randomness; `io::StdIo`, `From<Topic> for String`; nothing in the core needs it |
+//! | `tokio` | no | `net::tokio`: the same on tokio, sleeping until the session's timers |
 //! | `defmt` | no | `defmt::Format` on public types, and defmt logging |
 //! | `tls` | no | a rustls client stream as an embedded-io transport, for `mqtts://` and `wss://` (std) |
 //!
@@ -195,3 +197,8 @@ pub mod io;
 
 #[cfg(feature = "tls")]
 pub mod tls;
+
+#[cfg(all(feature = "std", any(feature = "mqtt", feature = "ws")))]
+pub mod net;
+
+pub mod prelude;

@@ -105,13 +105,9 @@ enum Seen {
 
 const RX: usize = 64 * 1024;
 
-fn leak(n: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; n].into_boxed_slice())
-}
-
 /// A connected client.
 pub struct MiniClient {
-    conn: blocking::Connection<'static, Transport, Client<VecStore>>,
+    conn: blocking::Connection<'static, Transport, Client<VecStore>, Vec<u8>>,
     epoch: StdInstant,
     received: VecDeque<Received>,
     /// Whether the CONNACK said Session Present.
@@ -125,7 +121,7 @@ impl MiniClient {
         transport.tcp().set_read_timeout(Some(Duration::from_millis(100)))?;
         let client = Client::new(VecStore::default(), Config::new(RX));
         let mut c = MiniClient {
-            conn: blocking::Connection::new(transport, client, leak(RX), leak(RX)),
+            conn: blocking::Connection::with_buffers(transport, client, vec![0; RX], vec![0; RX]),
             epoch: StdInstant::now(),
             received: VecDeque::new(),
             session_present: false,

@@ -41,10 +41,6 @@ pub fn mqtt_ws_config() -> Config {
     Config { text_messages: TextMessages::Reject, ..Config::new() }
 }
 
-fn leak(n: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; n].into_boxed_slice())
-}
-
 /// A broker connection's socket, as its session sees it: the bytes come from the socket's
 /// reader thread over the connection's channel, which also brings the messages other
 /// connections route to it; writes go straight to the socket.
@@ -120,7 +116,7 @@ pub enum Transport {
     /// MQTT over TCP.
     Tcp(StdIo<TcpStream>),
     /// MQTT over WebSocket (binary messages), client side.
-    Ws(Box<Stream<'static, StdIo<TcpStream>, Keys>>),
+    Ws(Box<Stream<'static, StdIo<TcpStream>, Keys, Vec<u8>>>),
 }
 
 impl Transport {
@@ -141,8 +137,8 @@ impl Transport {
             let hs = Handshake::new(request, nonce)
                 .map_err(invalid)?
                 .with_deadline(clock() + WsDuration::from_secs(5));
-            let mut conn =
-                blocking::Connection::new(StdIo(tcp), hs, leak(16 << 10), leak(16 << 10));
+            let (rx, tx) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
+            let mut conn = blocking::Connection::with_buffers(StdIo(tcp), hs, rx, tx);
             conn.handshake(clock).map_err(invalid)?;
             let ws = conn.upgrade(mqtt_ws_config(), mask_key as Keys);
             return Ok(Transport::Ws(Box::new(ws.into_stream().map_err(invalid)?)));

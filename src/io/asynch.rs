@@ -25,7 +25,7 @@ mod reconnecting;
 #[cfg(feature = "mqtt")]
 pub use reconnecting::Reconnecting;
 
-use super::{DriverError, Io, Pump, Timeout, is_timeout};
+use super::{Buffer, DriverError, Io, Pump, Timeout, is_timeout};
 use crate::machine::Machine;
 use crate::time::Instant;
 
@@ -38,14 +38,14 @@ pub type Result<R, T, M> = core::result::Result<
 /// A [`Machine`] pumped over an async transport `T`, with caller receive and transmit buffers.
 /// See the [module docs](self).
 #[derive(Debug)]
-pub struct Connection<'b, T, M: Machine> {
+pub struct Connection<'b, T, M: Machine, B: Buffer = &'b mut [u8]> {
     transport: T,
-    pump: Pump<'b, M>,
+    pump: Pump<'b, M, B>,
 }
 
 super::accessors!();
 
-impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
+impl<'b, T: Read + Write, M: Machine, B: Buffer> Connection<'b, T, M, B> {
     /// One step: write what is owed, run the timers, read once if no whole unit is buffered,
     /// and return at most one event. `Ok(None)`: nothing for you this time; call again.
     ///
@@ -88,9 +88,9 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
 /// `Ok(None)` with [`Timeout::Quiet`], the transport's error with [`Timeout::Error`] (the
 /// WebSocket stream passes it on); a write or flush that timed out is the transport's error,
 /// the connection over.
-pub(crate) async fn step<'p, T: Read + Write, M: Machine>(
+pub(crate) async fn step<'p, T: Read + Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &'p mut Pump<'_, M>,
+    pump: &'p mut Pump<'_, M, B>,
     now: Instant,
     timeout: Timeout,
 ) -> Result<Option<M::Event<'p>>, T, M> {
@@ -122,9 +122,9 @@ pub(crate) async fn step<'p, T: Read + Write, M: Machine>(
 
 /// Writes everything owed and flushes the transport.
 #[inline(never)]
-pub(crate) async fn flush<T: Read + Write, M: Machine>(
+pub(crate) async fn flush<T: Read + Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
     now: Instant,
 ) -> Result<(), T, M> {
     loop {
@@ -143,9 +143,9 @@ pub(crate) async fn flush<T: Read + Write, M: Machine>(
 }
 
 #[inline(never)]
-async fn write_once<T: Write, M: Machine>(
+async fn write_once<T: Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
     io: Io,
 ) -> Result<(), T, M> {
     if io == Io::Flush {
@@ -158,9 +158,9 @@ async fn write_once<T: Write, M: Machine>(
 }
 
 /// Runs `f` through [`Pump::command`], writing what waits first when it must.
-pub(crate) async fn queue<R, T: Read + Write, M: Machine>(
+pub(crate) async fn queue<R, T: Read + Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
     now: Instant,
     f: &mut impl FnMut(&mut M, &mut [u8]) -> core::result::Result<(R, usize), M::Error>,
 ) -> Result<R, T, M> {

@@ -38,7 +38,7 @@ mod reconnecting;
 #[cfg(feature = "mqtt")]
 pub use reconnecting::Reconnecting;
 
-use super::{DriverError, Io, Pump, Timeout, is_timeout};
+use super::{Buffer, DriverError, Io, Pump, Timeout, is_timeout};
 use crate::machine::Machine;
 use crate::time::Instant;
 
@@ -51,14 +51,14 @@ pub type Result<R, T, M> = core::result::Result<
 /// A [`Machine`] pumped over a blocking transport `T`, with caller receive and transmit
 /// buffers. See the [module docs](self).
 #[derive(Debug)]
-pub struct Connection<'b, T, M: Machine> {
+pub struct Connection<'b, T, M: Machine, B: Buffer = &'b mut [u8]> {
     transport: T,
-    pump: Pump<'b, M>,
+    pump: Pump<'b, M, B>,
 }
 
 super::accessors!();
 
-impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
+impl<'b, T: Read + Write, M: Machine, B: Buffer> Connection<'b, T, M, B> {
     /// One step: write what is owed, run the timers, read once if no whole unit is buffered,
     /// and return at most one event. `Ok(None)`: nothing for you this time (a step without an
     /// event, or a read that timed out); call again.
@@ -103,9 +103,9 @@ impl<'b, T: Read + Write, M: Machine> Connection<'b, T, M> {
 /// WebSocket stream passes it on); a write or flush that timed out is the transport's error,
 /// the connection over.
 #[inline(never)]
-pub(crate) fn step<'p, T: Read + Write, M: Machine>(
+pub(crate) fn step<'p, T: Read + Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &'p mut Pump<'_, M>,
+    pump: &'p mut Pump<'_, M, B>,
     now: Instant,
     timeout: Timeout,
 ) -> Result<Option<M::Event<'p>>, T, M> {
@@ -136,9 +136,9 @@ pub(crate) fn step<'p, T: Read + Write, M: Machine>(
 
 /// Writes everything owed and flushes the transport.
 #[inline(never)]
-pub(crate) fn flush<T: Read + Write, M: Machine>(
+pub(crate) fn flush<T: Read + Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
     now: Instant,
 ) -> Result<(), T, M> {
     loop {
@@ -157,9 +157,9 @@ pub(crate) fn flush<T: Read + Write, M: Machine>(
 }
 
 #[inline(never)]
-fn write_once<T: Write, M: Machine>(
+fn write_once<T: Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
     io: Io,
 ) -> Result<(), T, M> {
     if io == Io::Flush {
@@ -173,9 +173,9 @@ fn write_once<T: Write, M: Machine>(
 
 /// Writes what waits in the transmit buffer, without collecting more and without flushing.
 #[cfg(feature = "ws")]
-pub(crate) fn write_all<T: Write, M: Machine>(
+pub(crate) fn write_all<T: Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
 ) -> Result<(), T, M> {
     while !pump.transmit().is_empty() {
         write_once(transport, pump, Io::Write)?;
@@ -184,9 +184,9 @@ pub(crate) fn write_all<T: Write, M: Machine>(
 }
 
 /// Runs `f` through [`Pump::command`], writing what waits first when it must.
-pub(crate) fn queue<R, T: Read + Write, M: Machine>(
+pub(crate) fn queue<R, T: Read + Write, M: Machine, B: Buffer>(
     transport: &mut T,
-    pump: &mut Pump<'_, M>,
+    pump: &mut Pump<'_, M, B>,
     now: Instant,
     f: &mut impl FnMut(&mut M, &mut [u8]) -> core::result::Result<(R, usize), M::Error>,
 ) -> Result<R, T, M> {

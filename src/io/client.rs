@@ -7,14 +7,14 @@ use crate::mqtt::packet::Subscription;
 use crate::mqtt::properties::Properties;
 use crate::time::Instant;
 
-use super::{asynch, blocking};
+use super::{Buffer, asynch, blocking};
 
-type Blocking<'b, T, S, const I: usize, const A: usize, const L: usize> =
-    blocking::Connection<'b, T, Client<S, I, A, L>>;
+type Blocking<'b, T, S, B, const I: usize, const A: usize, const L: usize> =
+    blocking::Connection<'b, T, Client<S, I, A, L>, B>;
 type BResult<R, T, S, const I: usize, const A: usize, const L: usize> =
     blocking::Result<R, T, Client<S, I, A, L>>;
-type Async<'b, T, S, const I: usize, const A: usize, const L: usize> =
-    asynch::Connection<'b, T, Client<S, I, A, L>>;
+type Async<'b, T, S, B, const I: usize, const A: usize, const L: usize> =
+    asynch::Connection<'b, T, Client<S, I, A, L>, B>;
 type AResult<R, T, S, const I: usize, const A: usize, const L: usize> =
     asynch::Result<R, T, Client<S, I, A, L>>;
 
@@ -97,18 +97,20 @@ macro_rules! commands {
     };
 }
 
-impl<T, S, const I: usize, const A: usize, const L: usize> Blocking<'_, T, S, I, A, L>
+impl<T, S, B, const I: usize, const A: usize, const L: usize> Blocking<'_, T, S, B, I, A, L>
 where
     T: embedded_io::Read + embedded_io::Write,
     S: Store,
+    B: Buffer,
 {
     commands!(BResult);
 }
 
-impl<T, S, const I: usize, const A: usize, const L: usize> Async<'_, T, S, I, A, L>
+impl<T, S, B, const I: usize, const A: usize, const L: usize> Async<'_, T, S, B, I, A, L>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
     S: Store,
+    B: Buffer,
 {
     commands!(AResult, async await);
 }

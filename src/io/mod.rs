@@ -39,6 +39,12 @@ pub use pump::{Io, Pump};
 #[cfg(feature = "mqtt")]
 pub use redial::Step;
 
+/// Memory a [`Pump`] reads into and encodes into: a caller's `&mut [u8]` (the default, all a
+/// device needs), an array, or on std a `Vec<u8>` or `Box<[u8]>` the driver owns.
+pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]> + ?Sized> Buffer for B {}
+
 /// Why a driver step failed. `T` is the transport's error, `M` the machine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -123,9 +129,17 @@ macro_rules! accessors {
             pub fn new(transport: T, machine: M, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
                 Self::from_pump(transport, Pump::new(machine, rx, tx))
             }
+        }
+
+        impl<'b, T, M: Machine, B: Buffer> Connection<'b, T, M, B> {
+            /// A driver over buffers of any [`Buffer`] type: arrays, or on std `Vec<u8>` the
+            /// driver owns.
+            pub fn with_buffers(transport: T, machine: M, rx: B, tx: B) -> Self {
+                Self::from_pump(transport, Pump::with_buffers(machine, rx, tx))
+            }
 
             /// A driver over `transport` for a pump that may already hold input.
-            pub fn from_pump(transport: T, pump: Pump<'b, M>) -> Self {
+            pub fn from_pump(transport: T, pump: Pump<'b, M, B>) -> Self {
                 Self { transport, pump }
             }
 
@@ -145,12 +159,12 @@ macro_rules! accessors {
             }
 
             /// The pump.
-            pub fn pump(&self) -> &Pump<'b, M> {
+            pub fn pump(&self) -> &Pump<'b, M, B> {
                 &self.pump
             }
 
             /// Takes the driver apart.
-            pub fn into_parts(self) -> (T, Pump<'b, M>) {
+            pub fn into_parts(self) -> (T, Pump<'b, M, B>) {
                 (self.transport, self.pump)
             }
 
@@ -162,7 +176,7 @@ macro_rules! accessors {
 
             /// Hands transport and buffers (with unconsumed input) to the machine that comes next: the
             /// WebSocket connection after its opening handshake.
-            pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Connection<'b, T, N> {
+            pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Connection<'b, T, N, B> {
                 Connection { transport: self.transport, pump: self.pump.switch(f) }
             }
 

@@ -1,8 +1,9 @@
 //! [`Pump`]: the buffer discipline every driver shares, written once and sans-IO.
 
+use core::marker::PhantomData;
 use core::ops::Range;
 
-use super::DriverError;
+use super::{Buffer, DriverError};
 use crate::machine::{Machine, Status};
 use crate::time::Instant;
 
@@ -79,10 +80,13 @@ pub enum Io {
 /// }
 /// # Ok::<(), DriverError<(), mqtt_ws::ws::Error>>(())
 /// ```
+///
+/// The buffers are `&mut [u8]` by default, the caller's memory as a device has it; any
+/// [`Buffer`] works ([`Pump::with_buffers`]), such as a `Vec<u8>` the pump owns on std.
 #[derive(Debug)]
-pub struct Pump<'b, M: Machine> {
+pub struct Pump<'b, M: Machine, B: Buffer = &'b mut [u8]> {
     machine: M,
-    rx: &'b mut [u8],
+    rx: B,
     /// Received, not yet consumed: `rx[rx_start..rx_end]`.
     rx_start: usize,
     rx_end: usize,
@@ -92,7 +96,7 @@ pub struct Pump<'b, M: Machine> {
     need_read: bool,
     /// How many more bytes it said it needs at least.
     needed: usize,
-    tx: &'b mut [u8],
+    tx: B,
     /// Encoded, not yet written: `tx[tx_start..tx_end]`; both 0 when everything was written.
     tx_start: usize,
     tx_end: usize,
@@ -110,12 +114,14 @@ pub struct Pump<'b, M: Machine> {
     dead: bool,
     /// A fault of the peer, reported once what the machine owes about it is written.
     failure: Option<M::Error>,
+    /// The lifetime of borrowed buffers (the default `B`).
+    borrowed: PhantomData<&'b mut [u8]>,
 }
 
 impl<'b, M: Machine> Pump<'b, M> {
     /// A pump for `machine` with empty buffers.
     pub fn new(machine: M, rx: &'b mut [u8], tx: &'b mut [u8]) -> Self {
-        Self::with_input(machine, rx, 0..0, tx)
+        Self::from_buffers(machine, rx, 0..0, tx)
     }
 
     /// A pump whose `rx[received]` already holds input (bytes that came behind an opening
@@ -127,7 +133,20 @@ impl<'b, M: Machine> Pump<'b, M> {
         received: Range<usize>,
         tx: &'b mut [u8],
     ) -> Self {
-        let end = received.end.min(rx.len());
+        Self::from_buffers(machine, rx, received, tx)
+    }
+}
+
+impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
+    /// A pump for `machine` over buffers of any [`Buffer`] type (arrays, or on std `Vec<u8>`
+    /// the pump owns), empty.
+    pub fn with_buffers(machine: M, rx: B, tx: B) -> Self {
+        Self::from_buffers(machine, rx, 0..0, tx)
+    }
+
+    /// Like [`with_input`](Pump::with_input), for buffers of any [`Buffer`] type.
+    pub fn from_buffers(machine: M, mut rx: B, received: Range<usize>, tx: B) -> Self {
+        let end = received.end.min(rx.as_mut().len());
         let start = received.start.min(end);
         Pump {
             machine,
@@ -146,6 +165,7 @@ impl<'b, M: Machine> Pump<'b, M> {
             closed: false,
             dead: false,
             failure: None,
+            borrowed: PhantomData,
         }
     }
 
@@ -175,13 +195,13 @@ impl<'b, M: Machine> Pump<'b, M> {
     }
 
     /// Takes the pump apart: the machine and the two buffers.
-    pub fn into_parts(self) -> (M, &'b mut [u8], &'b mut [u8]) {
+    pub fn into_parts(self) -> (M, B, B) {
         (self.machine, self.rx, self.tx)
     }
 
     /// Hands the buffers, with the unconsumed input and the unsent output, to the machine that
     /// comes next on the same transport: the WebSocket connection after its opening handshake.
-    pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Pump<'b, N> {
+    pub fn switch<N: Machine>(self, f: impl FnOnce(M) -> N) -> Pump<'b, N, B> {
         Pump {
             machine: f(self.machine),
             rx: self.rx,
@@ -199,6 +219,7 @@ impl<'b, M: Machine> Pump<'b, M> {
             closed: false,
             dead: false,
             failure: None,
+            borrowed: PhantomData,
         }
     }
 
@@ -232,7 +253,7 @@ impl<'b, M: Machine> Pump<'b, M> {
 
     /// The sizes of the receive and transmit buffers.
     pub fn capacities(&self) -> (usize, usize) {
-        (self.rx.len(), self.tx.len())
+        (self.rx.as_ref().len(), self.tx.as_ref().len())
     }
 
     /// Received bytes the machine has not consumed yet.
@@ -243,7 +264,7 @@ impl<'b, M: Machine> Pump<'b, M> {
     /// The bytes the last [`Pump::input`] step consumed, valid until the next read. A piece of
     /// WebSocket payload, for example, is their tail.
     pub fn last_input(&self) -> &[u8] {
-        self.rx.get(self.last..self.rx_start).unwrap_or_default()
+        self.rx.as_ref().get(self.last..self.rx_start).unwrap_or_default()
     }
 
     /// What the transport must do next. Runs the timers that are due and collects what the
@@ -283,12 +304,12 @@ impl<'b, M: Machine> Pump<'b, M> {
         }
         // Compaction: the unconsumed tail moves to the front (the last input is given up).
         if self.rx_start > 0 {
-            crate::buf::move_down(self.rx, self.rx_start, self.rx_end, 0);
+            crate::buf::move_down(self.rx.as_mut(), self.rx_start, self.rx_end, 0);
             self.rx_end -= self.rx_start;
             self.rx_start = 0;
             self.last = 0;
         }
-        if self.rx_end >= self.rx.len() {
+        if self.rx_end >= self.rx.as_ref().len() {
             let required = self.rx_end.saturating_add(self.needed);
             return Err(DriverError::ReceiveBufferTooSmall { required });
         }
@@ -343,7 +364,7 @@ impl<'b, M: Machine> Pump<'b, M> {
             return Ok(true);
         }
         loop {
-            let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
+            let free = self.tx.as_mut().get_mut(self.tx_end..).unwrap_or_default();
             match self.machine.poll_transmit(now, free) {
                 Ok(Some(n)) => {
                     self.tx_end += n.min(free.len());
@@ -363,7 +384,7 @@ impl<'b, M: Machine> Pump<'b, M> {
 
     /// The bytes to write ([`Io::Write`]).
     pub fn transmit(&self) -> &[u8] {
-        self.tx.get(self.tx_start..self.tx_end).unwrap_or_default()
+        self.tx.as_ref().get(self.tx_start..self.tx_end).unwrap_or_default()
     }
 
     /// `n` bytes of [`Pump::transmit`] were written; 0 means the transport takes no more
@@ -388,7 +409,7 @@ impl<'b, M: Machine> Pump<'b, M> {
 
     /// Where to read into ([`Io::Read`]).
     pub fn receive_buffer(&mut self) -> &mut [u8] {
-        self.rx.get_mut(self.rx_end..).unwrap_or_default()
+        self.rx.as_mut().get_mut(self.rx_end..).unwrap_or_default()
     }
 
     /// `n` bytes were read into [`Pump::receive_buffer`]; 0 means the peer closed the transport
@@ -397,7 +418,7 @@ impl<'b, M: Machine> Pump<'b, M> {
         if n == 0 {
             return Err(self.ended());
         }
-        self.rx_end = (self.rx_end + n).min(self.rx.len());
+        self.rx_end = (self.rx_end + n).min(self.rx.as_ref().len());
         self.need_read = false;
         Ok(())
     }
@@ -450,7 +471,7 @@ impl<'b, M: Machine> Pump<'b, M> {
             failure,
             ..
         } = self;
-        let input = rx.get_mut(*rx_start..*rx_end).unwrap_or_default();
+        let input = rx.as_mut().get_mut(*rx_start..*rx_end).unwrap_or_default();
         *drained = false;
         match machine.handle_input(now, input) {
             Ok(Status::Progress { consumed, event }) => {
@@ -499,7 +520,7 @@ impl<'b, M: Machine> Pump<'b, M> {
         if !room {
             return Ok(None);
         }
-        let free = self.tx.get_mut(self.tx_end..).unwrap_or_default();
+        let free = self.tx.as_mut().get_mut(self.tx_end..).unwrap_or_default();
         let room = free.len();
         match f(&mut self.machine, free) {
             Ok((r, n)) => {

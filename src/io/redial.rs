@@ -166,19 +166,27 @@ macro_rules! reconnecting {
     ) => {
         $(#[$doc])*
         #[derive(Debug)]
-        pub struct Reconnecting<'b, 'o, T, C, M: $crate::Machine> {
-            conn: Connection<'b, T, M>,
+        pub struct Reconnecting<
+            'b,
+            'o,
+            T,
+            C,
+            M: $crate::Machine,
+            B: $crate::io::Buffer = &'b mut [u8],
+        > {
+            conn: Connection<'b, T, M, B>,
             options: ConnectOptions<'o>,
             connect: C,
             redial: Redial,
         }
 
-        impl<'b, 'o, T, C, CE, S, const I: usize, const A: usize, const L: usize>
-            Reconnecting<'b, 'o, T, C, Client<S, I, A, L>>
+        impl<'b, 'o, T, C, CE, S, B, const I: usize, const A: usize, const L: usize>
+            Reconnecting<'b, 'o, T, C, Client<S, I, A, L>, B>
         where
             T: $Read + $Write,
             C: $Connect() -> Result<T, CE>,
             S: Store,
+            B: $crate::io::Buffer,
         {
             /// A driver over `conn` (a transport connected, no CONNECT sent yet), connecting with
             /// `options` (the first time as given, then with Clean Start 0), opening new transports with
@@ -187,7 +195,7 @@ macro_rules! reconnecting {
             /// For messages to survive a reconnect, the session must outlive the network connection:
             /// give `options` a Session Expiry Interval > 0 (MQTT 5.0) or Clean Start 0 (3.1.1).
             pub fn new(
-                conn: Connection<'b, T, Client<S, I, A, L>>,
+                conn: Connection<'b, T, Client<S, I, A, L>, B>,
                 options: ConnectOptions<'o>,
                 connect: C,
                 backoff: Backoff,
@@ -196,13 +204,13 @@ macro_rules! reconnecting {
             }
 
             /// The driver of the current connection.
-            pub fn connection(&self) -> &Connection<'b, T, Client<S, I, A, L>> {
+            pub fn connection(&self) -> &Connection<'b, T, Client<S, I, A, L>, B> {
                 &self.conn
             }
 
             /// The driver of the current connection, for the other commands (`subscribe`, ...). A
             /// transport failure there shows up as [`Step::Lost`] on the next poll.
-            pub fn connection_mut(&mut self) -> &mut Connection<'b, T, Client<S, I, A, L>> {
+            pub fn connection_mut(&mut self) -> &mut Connection<'b, T, Client<S, I, A, L>, B> {
                 &mut self.conn
             }
 
@@ -222,7 +230,7 @@ macro_rules! reconnecting {
             }
 
             /// Takes the driver apart.
-            pub fn into_parts(self) -> (Connection<'b, T, Client<S, I, A, L>>, C) {
+            pub fn into_parts(self) -> (Connection<'b, T, Client<S, I, A, L>, B>, C) {
                 (self.conn, self.connect)
             }
 

@@ -6,14 +6,14 @@ use crate::mqtt::server::{Accept, Error, Sent, Server};
 use crate::mqtt::{PacketId, ReasonCode};
 use crate::time::Instant;
 
-use super::{asynch, blocking};
+use super::{Buffer, asynch, blocking};
 
-type Blocking<'b, T, const I: usize, const A: usize, const L: usize> =
-    blocking::Connection<'b, T, Server<I, A, L>>;
+type Blocking<'b, T, B, const I: usize, const A: usize, const L: usize> =
+    blocking::Connection<'b, T, Server<I, A, L>, B>;
 type BResult<R, T, const I: usize, const A: usize, const L: usize> =
     blocking::Result<R, T, Server<I, A, L>>;
-type Async<'b, T, const I: usize, const A: usize, const L: usize> =
-    asynch::Connection<'b, T, Server<I, A, L>>;
+type Async<'b, T, B, const I: usize, const A: usize, const L: usize> =
+    asynch::Connection<'b, T, Server<I, A, L>, B>;
 type AResult<R, T, const I: usize, const A: usize, const L: usize> =
     asynch::Result<R, T, Server<I, A, L>>;
 
@@ -122,16 +122,18 @@ macro_rules! commands {
     };
 }
 
-impl<T, const I: usize, const A: usize, const L: usize> Blocking<'_, T, I, A, L>
+impl<T, B, const I: usize, const A: usize, const L: usize> Blocking<'_, T, B, I, A, L>
 where
     T: embedded_io::Read + embedded_io::Write,
+    B: Buffer,
 {
     commands!(BResult);
 }
 
-impl<T, const I: usize, const A: usize, const L: usize> Async<'_, T, I, A, L>
+impl<T, B, const I: usize, const A: usize, const L: usize> Async<'_, T, B, I, A, L>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
+    B: Buffer,
 {
     commands!(AResult, async await);
 }

@@ -11,7 +11,7 @@ use crate::ws::handshake::{self, Accept, Reject, Request};
 use crate::ws::stream::Stream;
 use crate::ws::{self, Error};
 
-use super::{DriverError, asynch, blocking};
+use super::{Buffer, DriverError, asynch, blocking};
 
 /// Encodes as much of `rest` as fits `out` as the next frame of a `kind` message (the last one
 /// when all of it fits and `last`); returns the bytes taken and the frame's length.
@@ -38,8 +38,8 @@ fn offered<'a>(offers: &[&'a str], accepted: &handshake::Accepted<'_>) -> Option
     offers.iter().copied().find(|o| *o == chosen)
 }
 
-type WsBlocking<'b, T, K> = blocking::Connection<'b, T, connection::Connection<K>>;
-type WsAsync<'b, T, K> = asynch::Connection<'b, T, connection::Connection<K>>;
+type WsBlocking<'b, T, K, B> = blocking::Connection<'b, T, connection::Connection<K>, B>;
+type WsAsync<'b, T, K, B> = asynch::Connection<'b, T, connection::Connection<K>, B>;
 type WsResult<R, E> = Result<R, DriverError<E, Error>>;
 type HsResult<R, E> = Result<R, DriverError<E, handshake::Error>>;
 
@@ -107,25 +107,27 @@ macro_rules! connection_commands {
 
         /// The connection as a byte stream over binary messages (MQTT over WebSocket), with the
         /// buffers and what they hold.
-        pub fn into_stream(self) -> Result<Stream<'b, T, K>, BufferTooSmall> {
+        pub fn into_stream(self) -> Result<Stream<'b, T, K, B>, BufferTooSmall> {
             let (transport, pump) = self.into_parts();
             Stream::from_pump(transport, pump)
         }
     };
 }
 
-impl<'b, T, K> WsBlocking<'b, T, K>
+impl<'b, T, K, B> WsBlocking<'b, T, K, B>
 where
     T: embedded_io::Read + embedded_io::Write,
     K: MaskKeys,
+    B: Buffer,
 {
     connection_commands!();
 }
 
-impl<'b, T, K> WsAsync<'b, T, K>
+impl<'b, T, K, B> WsAsync<'b, T, K, B>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
     K: MaskKeys,
+    B: Buffer,
 {
     connection_commands!(async await);
 }
@@ -160,22 +162,24 @@ macro_rules! client_handshake {
             self,
             config: connection::Config,
             keys: K,
-        ) -> $driver::Connection<'b, T, connection::Connection<K>> {
+        ) -> $driver::Connection<'b, T, connection::Connection<K>, B> {
             self.switch(|_| connection::Connection::client(config, keys))
         }
     };
 }
 
-impl<'b, 'a, T> blocking::Connection<'b, T, handshake::Client<'a>>
+impl<'b, 'a, T, B> blocking::Connection<'b, T, handshake::Client<'a>, B>
 where
     T: embedded_io::Read + embedded_io::Write,
+    B: Buffer,
 {
     client_handshake!(blocking);
 }
 
-impl<'b, 'a, T> asynch::Connection<'b, T, handshake::Client<'a>>
+impl<'b, 'a, T, B> asynch::Connection<'b, T, handshake::Client<'a>, B>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
+    B: Buffer,
 {
     client_handshake!(asynch, async await);
 }
@@ -223,22 +227,24 @@ macro_rules! server_handshake {
         pub fn upgrade(
             self,
             config: connection::Config,
-        ) -> $driver::Connection<'b, T, connection::Connection> {
+        ) -> $driver::Connection<'b, T, connection::Connection, B> {
             self.switch(|_| connection::Connection::server(config))
         }
     };
 }
 
-impl<'b, 'r, T> blocking::Connection<'b, T, handshake::Server<'r>>
+impl<'b, 'r, T, B> blocking::Connection<'b, T, handshake::Server<'r>, B>
 where
     T: embedded_io::Read + embedded_io::Write,
+    B: Buffer,
 {
     server_handshake!(blocking);
 }
 
-impl<'b, 'r, T> asynch::Connection<'b, T, handshake::Server<'r>>
+impl<'b, 'r, T, B> asynch::Connection<'b, T, handshake::Server<'r>, B>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
+    B: Buffer,
 {
     server_handshake!(asynch, async await);
 }

@@ -101,3 +101,9 @@ impl PacketId {
         self.0.get()
     }
 }
+
+impl core::fmt::Display for PacketId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}

@@ -68,7 +68,7 @@ use super::connection::{Connection, Event, MIN_INPUT, MaskKeys, NoMasking, State
 use super::error::{Error, UsageError};
 use super::frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::BufferTooSmall;
-use crate::io::{DriverError, Pump, Timeout, asynch, blocking};
+use crate::io::{Buffer, DriverError, Pump, Timeout, asynch, blocking};
 use crate::time::Instant;
 
 /// The smallest receive buffer: a whole control frame (frame header and 125 bytes).
@@ -82,14 +82,14 @@ const NOW: Instant = Instant::ZERO;
 
 /// A WebSocket connection over transport `T` as a byte stream of binary messages.
 /// See the [module docs](self).
-pub struct Stream<'b, T, K: MaskKeys = NoMasking> {
+pub struct Stream<'b, T, K: MaskKeys = NoMasking, B: Buffer = &'b mut [u8]> {
     transport: T,
-    pump: Pump<'b, Connection<K>>,
+    pump: Pump<'b, Connection<K>, B>,
     /// Payload not yet read out: the tail of the pump's last input.
     pending: usize,
 }
 
-impl<T: core::fmt::Debug, K: MaskKeys> core::fmt::Debug for Stream<'_, T, K> {
+impl<T: core::fmt::Debug, K: MaskKeys, B: Buffer> core::fmt::Debug for Stream<'_, T, K, B> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Stream")
             .field("transport", &self.transport)
@@ -125,13 +125,15 @@ impl<'b, T, K: MaskKeys> Stream<'b, T, K> {
         }
         Self::from_pump(transport, Pump::with_input(connection, rx, leftover, tx))
     }
+}
 
+impl<'b, T, K: MaskKeys, B: Buffer> Stream<'b, T, K, B> {
     /// A stream over `transport` for the connection in `pump`, whose buffers may hold input
     /// (the first frames, behind a handshake head) and output: a driver's pump after
     /// [`switch`](crate::io::blocking::Connection::switch) from the opening handshake.
     pub fn from_pump(
         transport: T,
-        mut pump: Pump<'b, Connection<K>>,
+        mut pump: Pump<'b, Connection<K>, B>,
     ) -> Result<Self, BufferTooSmall> {
         let (rx, tx) = pump.capacities();
         if rx < MIN_RX_BUFFER {
@@ -264,11 +266,13 @@ fn closed<E>(step: Result<Seen, DriverError<E, Error>>) -> Result<bool, DriverEr
     }
 }
 
-impl<T: embedded_io::ErrorType, K: MaskKeys> embedded_io::ErrorType for Stream<'_, T, K> {
+impl<T: embedded_io::ErrorType, K: MaskKeys, B: Buffer> embedded_io::ErrorType
+    for Stream<'_, T, K, B>
+{
     type Error = DriverError<T::Error, Error>;
 }
 
-impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> Stream<'_, T, K> {
+impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys, B: Buffer> Stream<'_, T, K, B> {
     /// Runs the closing handshake: sends a close frame with `code`, then reads (and drops data)
     /// until the peer's close frame arrives or the transport ends.
     pub fn close(&mut self, code: CloseCode) -> Result<(), DriverError<T::Error, Error>> {
@@ -282,8 +286,8 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> Stream<'_, T, K> {
     }
 }
 
-impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Read
-    for Stream<'_, T, K>
+impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys, B: Buffer> embedded_io::Read
+    for Stream<'_, T, K, B>
 {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         if buf.is_empty() {
@@ -302,8 +306,8 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Read
     }
 }
 
-impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Write
-    for Stream<'_, T, K>
+impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys, B: Buffer> embedded_io::Write
+    for Stream<'_, T, K, B>
 {
     fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         self.check_writable()?;
@@ -321,7 +325,9 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys> embedded_io::Write
     }
 }
 
-impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> Stream<'_, T, K> {
+impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys, B: Buffer>
+    Stream<'_, T, K, B>
+{
     /// [`close`](Self::close) over an async transport.
     pub async fn close_async(
         &mut self,
@@ -337,8 +343,8 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> Stream<
     }
 }
 
-impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedded_io_async::Read
-    for Stream<'_, T, K>
+impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys, B: Buffer>
+    embedded_io_async::Read for Stream<'_, T, K, B>
 {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
         if buf.is_empty() {
@@ -358,8 +364,8 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedde
     }
 }
 
-impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys> embedded_io_async::Write
-    for Stream<'_, T, K>
+impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys, B: Buffer>
+    embedded_io_async::Write for Stream<'_, T, K, B>
 {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
         self.check_writable()?;

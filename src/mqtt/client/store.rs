@@ -23,6 +23,9 @@
 //! identifier appears at most once; a stored packet is the exact PUBLISH as first encoded, with
 //! its full topic name and no Topic Alias, so it stays valid on a new connection.
 
+use core::marker::PhantomData;
+
+use crate::io::Buffer;
 use crate::mqtt::PacketId;
 
 /// The store is full: no room for one more entry or for the packet's bytes.
@@ -103,28 +106,38 @@ struct Entry {
 /// `head`; removing another moves the bytes after it down. An insert that does not fit at the
 /// end first moves the live bytes back to the start, so the free space is the two ends.
 #[derive(Debug)]
-pub struct SliceStore<'b, const N: usize> {
-    buf: &'b mut [u8],
+pub struct SliceStore<'b, const N: usize, B: Buffer = &'b mut [u8]> {
+    buf: B,
     head: usize,
     used: usize,
     entries: heapless::Vec<Entry, N>,
+    /// The lifetime of a borrowed buffer (the default `B`).
+    borrowed: PhantomData<&'b mut [u8]>,
 }
 
 impl<'b, const N: usize> SliceStore<'b, N> {
     /// An empty store keeping packet bytes in `buf`.
     pub fn new(buf: &'b mut [u8]) -> Self {
-        Self { buf, head: 0, used: 0, entries: heapless::Vec::new() }
+        Self::with_buffer(buf)
+    }
+}
+
+impl<'b, const N: usize, B: Buffer> SliceStore<'b, N, B> {
+    /// An empty store keeping packet bytes in a buffer of any [`Buffer`] type (on std, a
+    /// `Vec<u8>` the store owns).
+    pub fn with_buffer(buf: B) -> Self {
+        Self { buf, head: 0, used: 0, entries: heapless::Vec::new(), borrowed: PhantomData }
     }
 
     /// Bytes of `buf` still free.
     pub fn free_bytes(&self) -> usize {
-        self.buf.len() - self.used + self.head
+        self.buf.as_ref().len() - self.used + self.head
     }
 
     /// Moves the live bytes from `head` back to the start of the slice.
     fn compact(&mut self) {
         let head = self.head;
-        crate::buf::move_down(self.buf, head, self.used, 0);
+        crate::buf::move_down(self.buf.as_mut(), head, self.used, 0);
         self.used -= head;
         self.head = 0;
         for e in self.entries.iter_mut() {
@@ -155,7 +168,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
             }
             return;
         }
-        crate::buf::move_down(self.buf, start + len, self.used, start);
+        crate::buf::move_down(self.buf.as_mut(), start + len, self.used, start);
         self.used -= len;
         for e in self.entries.iter_mut().skip(i + 1) {
             e.start = e.start.saturating_sub(len);
@@ -166,16 +179,16 @@ impl<'b, const N: usize> SliceStore<'b, N> {
     }
 }
 
-impl<const N: usize> Store for SliceStore<'_, N> {
+impl<const N: usize, B: Buffer> Store for SliceStore<'_, N, B> {
     fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull> {
-        if self.head > 0 && self.buf.len() - self.used < packet.len() {
+        if self.head > 0 && self.buf.as_ref().len() - self.used < packet.len() {
             self.compact();
         }
         let end = self.used.checked_add(packet.len()).ok_or(StoreFull)?;
-        if self.entries.is_full() || end > self.buf.len() || self.position(id).is_some() {
+        if self.entries.is_full() || end > self.buf.as_ref().len() || self.position(id).is_some() {
             return Err(StoreFull);
         }
-        let Some(dst) = self.buf.get_mut(self.used..end) else { return Err(StoreFull) };
+        let Some(dst) = self.buf.as_mut().get_mut(self.used..end) else { return Err(StoreFull) };
         dst.copy_from_slice(packet);
         let entry = Entry { id, start: self.used, len: packet.len(), released: false };
         self.entries.push(entry).map_err(|_| StoreFull)?;
@@ -212,7 +225,7 @@ impl<const N: usize> Store for SliceStore<'_, N> {
         Some(if e.released {
             Stored::Released { id: e.id }
         } else {
-            Stored::Publish { id: e.id, packet: self.buf.get(e.start..e.start + e.len)? }
+            Stored::Publish { id: e.id, packet: self.buf.as_ref().get(e.start..e.start + e.len)? }
         })
     }
 

@@ -1,0 +1,158 @@
+//! The one error type of the std layer.
+
+use core::fmt;
+use std::io;
+
+use super::url::UrlError;
+use crate::io::DriverError;
+
+/// Why a connect helper or a std client failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL does not parse.
+    Url(UrlError),
+    /// The socket failed (connect, read, write), or the connection ended.
+    Io(io::Error),
+    /// The operating system gave no randomness.
+    Random(getrandom::Error),
+    /// The TLS handshake or configuration failed.
+    #[cfg(feature = "tls")]
+    Tls(crate::tls::TlsError),
+    /// The URL asks for TLS but no TLS is available: build with the `tls` feature and give the
+    /// trusted roots in the options.
+    TlsUnavailable,
+    /// The WebSocket opening handshake failed.
+    #[cfg(feature = "ws")]
+    Handshake(crate::ws::handshake::Error),
+    /// The server did not accept the WebSocket subprotocol asked for.
+    #[cfg(feature = "ws")]
+    Subprotocol,
+    /// The WebSocket connection failed (a protocol fault of the peer, with the close code sent).
+    #[cfg(feature = "ws")]
+    WebSocket(crate::ws::Error),
+    /// The MQTT session failed, or refused a command.
+    #[cfg(feature = "mqtt")]
+    Mqtt(crate::mqtt::client::Error),
+    /// The broker refused the connection (CONNACK with this reason code).
+    #[cfg(feature = "mqtt")]
+    Refused(crate::mqtt::ReasonCode),
+    /// No answer in time (CONNACK, the opening handshake).
+    Timeout,
+    /// The connection is closed.
+    Closed,
+    /// A message does not fit the buffers the options sized.
+    BufferTooSmall {
+        /// Bytes required.
+        required: usize,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Url(e) => write!(f, "{e}"),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Random(e) => write!(f, "no randomness from the operating system: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS: {e}"),
+            Error::TlsUnavailable => f.write_str("TLS needs the `tls` feature and trusted roots"),
+            #[cfg(feature = "ws")]
+            Error::Handshake(e) => write!(f, "WebSocket handshake: {e}"),
+            #[cfg(feature = "ws")]
+            Error::Subprotocol => {
+                f.write_str("the server did not accept the WebSocket subprotocol")
+            }
+            #[cfg(feature = "ws")]
+            Error::WebSocket(e) => write!(f, "WebSocket: {e}"),
+            #[cfg(feature = "mqtt")]
+            Error::Mqtt(e) => write!(f, "MQTT: {e}"),
+            #[cfg(feature = "mqtt")]
+            Error::Refused(r) => write!(f, "the broker refused the connection: {r:?}"),
+            Error::Timeout => f.write_str("no answer in time"),
+            Error::Closed => f.write_str("the connection is closed"),
+            Error::BufferTooSmall { required } => {
+                write!(f, "buffer too small: {required} bytes required")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::Url(e)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+impl From<getrandom::Error> for Error {
+    fn from(e: getrandom::Error) -> Self {
+        Error::Random(e)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<crate::tls::TlsError> for Error {
+    fn from(e: crate::tls::TlsError) -> Self {
+        Error::Tls(e)
+    }
+}
+
+#[cfg(feature = "ws")]
+impl From<crate::ws::handshake::Error> for Error {
+    fn from(e: crate::ws::handshake::Error) -> Self {
+        Error::Handshake(e)
+    }
+}
+
+#[cfg(feature = "ws")]
+impl From<crate::ws::handshake::EncodeError> for Error {
+    fn from(e: crate::ws::handshake::EncodeError) -> Self {
+        Error::Handshake(e.into())
+    }
+}
+
+#[cfg(feature = "ws")]
+impl From<crate::ws::Error> for Error {
+    fn from(e: crate::ws::Error) -> Self {
+        Error::WebSocket(e)
+    }
+}
+
+#[cfg(feature = "mqtt")]
+impl From<crate::mqtt::client::Error> for Error {
+    fn from(e: crate::mqtt::client::Error) -> Self {
+        Error::Mqtt(e)
+    }
+}
+
+impl<M: Into<Error>> From<DriverError<io::Error, M>> for Error {
+    fn from(e: DriverError<io::Error, M>) -> Self {
+        match e {
+            DriverError::Machine(m) => m.into(),
+            DriverError::Transport(e) => Error::Io(e),
+            DriverError::Eof => Error::Io(io::ErrorKind::UnexpectedEof.into()),
+            DriverError::ReceiveBufferTooSmall { required }
+            | DriverError::TransmitBufferTooSmall { required } => {
+                Error::BufferTooSmall { required }
+            }
+            _ => Error::Closed,
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The byte transports a URL names, opened: TCP, TLS, and a WebSocket over either (MQTT over
+//! WebSocket), each an `embedded-io` transport for the drivers.
+
+use std::io;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use super::{Error, Url};
+use crate::io::StdIo;
+
+/// How long a blocking read waits before the driver runs its timers.
+pub(crate) const READ_TICK: Duration = Duration::from_millis(200);
+
+/// Settings of a connection opened from a URL.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Receive and transmit buffer sizes (each; the largest packet or frame that fits).
+    pub buffer_len: usize,
+    /// Room for in-flight QoS 1 and 2 messages kept for a resend (MQTT).
+    pub store_len: usize,
+    /// How long connecting may take: TCP, TLS, the WebSocket handshake, CONNACK.
+    pub connect_timeout: Duration,
+    /// The WebSocket path when the URL has none.
+    pub default_path: &'static str,
+    /// The TLS client configuration for `mqtts://` and `wss://` (trusted roots, client
+    /// certificate): see [`tls::client_config`](crate::tls::client_config).
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl Default for Options {
+    /// 64 KiB buffers, 1 MiB of in-flight storage, 10 s to connect, path `/mqtt`.
+    fn default() -> Self {
+        Options {
+            buffer_len: 64 * 1024,
+            store_len: 1 << 20,
+            connect_timeout: Duration::from_secs(10),
+            default_path: "/mqtt",
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+}
+
+/// A TCP or TLS socket.
+#[derive(Debug)]
+pub enum Socket {
+    /// Plain TCP.
+    Tcp(StdIo<TcpStream>),
+    /// TLS over TCP.
+    #[cfg(feature = "tls")]
+    Tls(std::boxed::Box<crate::tls::TlsStream<TcpStream>>),
+}
+
+impl Socket {
+    /// Opens TCP to the URL's host and port, then TLS when the scheme asks for it.
+    pub fn connect(url: &Url<'_>, options: &Options) -> Result<Socket, Error> {
+        let tcp = TcpStream::connect(url.authority())?;
+        tcp.set_nodelay(true)?;
+        tcp.set_read_timeout(Some(READ_TICK))?;
+        if !url.scheme.is_tls() {
+            return Ok(Socket::Tcp(StdIo(tcp)));
+        }
+        #[cfg(feature = "tls")]
+        if let Some(config) = &options.tls {
+            let tls = crate::tls::TlsStream::connect(config.clone(), url.host, tcp)?;
+            return Ok(Socket::Tls(std::boxed::Box::new(tls)));
+        }
+        let _ = options;
+        Err(Error::TlsUnavailable)
+    }
+}
+
+impl embedded_io::ErrorType for Socket {
+    type Error = io::Error;
+}
+
+impl embedded_io::Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Socket::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl embedded_io::Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Socket::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Socket::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A WebSocket as a byte stream over a socket, its buffers owned.
+#[cfg(feature = "ws")]
+pub type WsStream = crate::ws::stream::Stream<'static, Socket, super::OsRandom, std::vec::Vec<u8>>;
+
+/// The transport a URL names: a socket, or a WebSocket over one.
+#[derive(Debug)]
+pub enum Transport {
+    /// MQTT over TCP or TLS.
+    Socket(Socket),
+    /// A WebSocket (binary messages) over TCP or TLS.
+    #[cfg(feature = "ws")]
+    WebSocket(std::boxed::Box<WsStream>),
+}
+
+impl Transport {
+    /// Opens the transport `url` names; for `ws://` and `wss://`, runs the opening handshake
+    /// asking for `subprotocol` (refused with [`Error::Subprotocol`] when the server does not
+    /// choose it).
+    pub fn connect(url: &Url<'_>, options: &Options, subprotocol: &str) -> Result<Self, Error> {
+        let socket = Socket::connect(url, options)?;
+        if !url.scheme.is_websocket() {
+            return Ok(Transport::Socket(socket));
+        }
+        #[cfg(feature = "ws")]
+        {
+            let path = if url.path.is_empty() { options.default_path } else { url.path };
+            let stream = websocket(socket, url, path, subprotocol, options)?;
+            Ok(Transport::WebSocket(std::boxed::Box::new(stream)))
+        }
+        #[cfg(not(feature = "ws"))]
+        {
+            let _ = subprotocol;
+            Err(Error::Url(super::UrlError::Scheme))
+        }
+    }
+}
+
+/// The client's opening handshake over `socket`, then the connection as a byte stream.
+#[cfg(feature = "ws")]
+fn websocket(
+    socket: Socket,
+    url: &Url<'_>,
+    path: &str,
+    subprotocol: &str,
+    options: &Options,
+) -> Result<WsStream, Error> {
+    use crate::io::blocking::Connection;
+    use crate::ws::connection::Config;
+    use crate::ws::handshake::{Client, ClientRequest};
+
+    let clock = super::Clock::new();
+    let authority = url.authority();
+    let protocols = [subprotocol];
+    let request = ClientRequest::new(&authority, path).protocols(&protocols);
+    let deadline =
+        clock.now() + crate::time::Duration::from_millis(millis(options.connect_timeout));
+    let handshake = Client::new(request, super::random()?)?.with_deadline(deadline);
+    let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+    let mut conn = Connection::with_buffers(socket, handshake, rx, tx);
+    if conn.handshake(|| clock.now())? != Some(subprotocol) {
+        return Err(Error::Subprotocol);
+    }
+    let stream = conn.upgrade(Config::new(), super::OsRandom::new()?).into_stream();
+    stream.map_err(|e| Error::BufferTooSmall { required: e.required })
+}
+
+/// Whole milliseconds of `d`, saturating.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The WebSocket stream's error as an I/O error of the same kind (a read timeout stays one).
+#[cfg(feature = "ws")]
+fn ws_error(e: crate::io::DriverError<io::Error, crate::ws::Error>) -> io::Error {
+    use crate::io::DriverError;
+    match e {
+        DriverError::Transport(e) => e,
+        DriverError::Machine(m) => io::Error::new(io::ErrorKind::InvalidData, std::format!("{m}")),
+        DriverError::Closed => io::ErrorKind::BrokenPipe.into(),
+        DriverError::Eof => io::ErrorKind::UnexpectedEof.into(),
+        other => io::Error::other(std::format!("{other}")),
+    }
+}
+
+impl embedded_io::ErrorType for Transport {
+    type Error = io::Error;
+}
+
+impl embedded_io::Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Socket(s) => s.read(buf),
+            #[cfg(feature = "ws")]
+            Transport::WebSocket(s) => s.read(buf).map_err(ws_error),
+        }
+    }
+}
+
+impl embedded_io::Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Socket(s) => s.write(buf),
+            #[cfg(feature = "ws")]
+            Transport::WebSocket(s) => s.write(buf).map_err(ws_error),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Socket(s) => s.flush(),
+            #[cfg(feature = "ws")]
+            Transport::WebSocket(s) => s.flush().map_err(ws_error),
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! A WebSocket on std, either role: accept (with an `Origin` allow-list and a subprotocol
+//! choice) or connect from a `ws://` / `wss://` URL, then whole messages in and out.
+
+use std::net::TcpStream;
+use std::string::String;
+use std::time::Duration;
+use std::vec::Vec;
+
+use super::transport::{Options, millis};
+use super::{Clock, Error, OsRandom, Socket, Url};
+use crate::io::{DriverError, StdIo, blocking};
+use crate::time::Instant;
+use crate::ws::close::CloseCode;
+use crate::ws::connection::{self, Config, Event, MaskKeys, MessageKind, NoMasking};
+use crate::ws::handshake::{self, OriginPolicy, Reject, RequestError};
+
+/// A whole WebSocket message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsMessage {
+    /// A text message (checked UTF-8).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl WsMessage {
+    /// The message's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            WsMessage::Text(t) => t.as_bytes(),
+            WsMessage::Binary(b) => b,
+        }
+    }
+}
+
+/// How a server accepts WebSocket connections.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptOptions<'a> {
+    /// The `Origin` values allowed (a browser's page origin, RFC 6455 §10.2); `None` allows
+    /// any, for servers that browsers do not reach or that hold nothing worth protecting.
+    pub origins: Option<OriginPolicy<'a>>,
+    /// The subprotocols the server speaks, in its order of preference; the first one the
+    /// client offers is chosen ([`WebSocket::protocol`]).
+    pub protocols: &'a [&'a str],
+    /// The largest message taken whole; a larger one is closed with 1009 (Message Too Big).
+    pub max_message_len: usize,
+    /// Receive and transmit buffer sizes (each).
+    pub buffer_len: usize,
+    /// How long the client may take to send its opening handshake (`408` after it).
+    pub handshake_timeout: Duration,
+}
+
+impl Default for AcceptOptions<'_> {
+    /// Any origin, no subprotocol, messages up to 64 MiB, 64 KiB buffers, 10 s handshake.
+    fn default() -> Self {
+        AcceptOptions {
+            origins: None,
+            protocols: &[],
+            max_message_len: 64 << 20,
+            buffer_len: 64 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The driver a [`WebSocket`] runs.
+pub type WsDriver<K> = blocking::Connection<'static, Socket, connection::Connection<K>, Vec<u8>>;
+
+/// A WebSocket connection on std: either role, whole messages, pings answered and the closing
+/// handshake done for you. `WebSocket` (the server side) comes from [`accept`](Self::accept);
+/// `WebSocket<OsRandom>` (the client side) from [`connect`](WebSocket::connect).
+///
+/// ```no_run
+/// use mqtt_ws::net::WebSocket;
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:9001")?;
+/// for tcp in listener.incoming() {
+///     let mut ws = WebSocket::accept(tcp?)?;
+///     while let Some(message) = ws.recv()? {
+///         ws.send(&message)?;
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct WebSocket<K: MaskKeys = NoMasking> {
+    conn: WsDriver<K>,
+    clock: Clock,
+    /// The message being collected and its kind.
+    message: Vec<u8>,
+    kind: MessageKind,
+    max_message_len: usize,
+    protocol: Option<String>,
+}
+
+impl WebSocket {
+    /// Accepts a WebSocket connection on `tcp` with the default [`AcceptOptions`]: any origin,
+    /// no subprotocol.
+    pub fn accept(tcp: TcpStream) -> Result<Self, Error> {
+        Self::accept_with(tcp, &AcceptOptions::default())
+    }
+
+    /// Accepts a WebSocket connection on `tcp`: reads the opening handshake and answers it
+    /// (`101`, or the refusal a bad request, a refused origin or a late request calls for,
+    /// reported as [`Error::Handshake`]).
+    pub fn accept_with(tcp: TcpStream, options: &AcceptOptions<'_>) -> Result<Self, Error> {
+        tcp.set_nodelay(true)?;
+        tcp.set_read_timeout(Some(super::transport::READ_TICK))?;
+        let clock = Clock::new();
+        let deadline =
+            clock.now() + crate::time::Duration::from_millis(millis(options.handshake_timeout));
+        let server = handshake::Server::default().with_deadline(deadline);
+        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let mut conn = blocking::Connection::with_buffers(Socket::Tcp(StdIo(tcp)), server, rx, tx);
+        let mut protocol = None;
+        let mut refused = None;
+        let accepted = conn.handshake(
+            || clock.now(),
+            |request| {
+                if let Some(policy) = &options.origins
+                    && let Err(e) = request.check_origin(policy)
+                {
+                    refused = Some(e);
+                    return Err(Reject::Forbidden);
+                }
+                let chosen = request.select_protocol(options.protocols);
+                protocol = chosen.map(String::from);
+                request.accept(chosen).map_err(|_| Reject::BadRequest)
+            },
+        )?;
+        if !accepted {
+            let e = refused.unwrap_or(RequestError::Malformed);
+            return Err(Error::Handshake(e.into()));
+        }
+        let conn = conn.upgrade(Config::new());
+        Ok(WebSocket::new(conn, clock, options.max_message_len, protocol))
+    }
+}
+
+impl WebSocket<OsRandom> {
+    /// Connects to a `ws://` or `wss://` URL (the path as given, `/` when it has none), with
+    /// no subprotocol and the default [`Options`].
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        let options = Options { default_path: "/", ..Options::default() };
+        Self::connect_with(url, &[], &options)
+    }
+
+    /// Connects to a `ws://` or `wss://` URL offering `protocols` (in order of preference).
+    pub fn connect_with(url: &str, protocols: &[&str], options: &Options) -> Result<Self, Error> {
+        let url = Url::parse(url)?;
+        if !url.scheme.is_websocket() {
+            return Err(Error::Url(super::UrlError::Scheme));
+        }
+        let socket = Socket::connect(&url, options)?;
+        let clock = Clock::new();
+        let path = if url.path.is_empty() { options.default_path } else { url.path };
+        let authority = url.authority();
+        let request = handshake::ClientRequest::new(&authority, path).protocols(protocols);
+        let deadline =
+            clock.now() + crate::time::Duration::from_millis(millis(options.connect_timeout));
+        let client = handshake::Client::new(request, super::random()?)?.with_deadline(deadline);
+        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let mut conn = blocking::Connection::with_buffers(socket, client, rx, tx);
+        let protocol = conn.handshake(|| clock.now())?.map(String::from);
+        let conn = conn.upgrade(Config::new(), OsRandom::new()?);
+        Ok(WebSocket::new(conn, clock, 64 << 20, protocol))
+    }
+}
+
+impl<K: MaskKeys> WebSocket<K> {
+    fn new(
+        conn: WsDriver<K>,
+        clock: Clock,
+        max_message_len: usize,
+        protocol: Option<String>,
+    ) -> Self {
+        WebSocket {
+            conn,
+            clock,
+            message: Vec::new(),
+            kind: MessageKind::Binary,
+            max_message_len,
+            protocol,
+        }
+    }
+
+    /// The subprotocol agreed in the opening handshake, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Waits for the next whole message; pings are answered meanwhile. `Ok(None)` once the
+    /// closing handshake is done (the peer's, or one [`close`](Self::close) started).
+    pub fn recv(&mut self) -> Result<Option<WsMessage>, Error> {
+        loop {
+            let now = self.clock.now();
+            match self.conn.poll(now) {
+                Ok(Some(Event::Data { kind, data, last })) => {
+                    let len = self.message.len().saturating_add(data.len());
+                    if len > self.max_message_len {
+                        self.message = Vec::new();
+                        self.conn.close(now, CloseCode::MessageTooBig, "")?;
+                        return Err(Error::BufferTooSmall { required: len });
+                    }
+                    self.message.extend_from_slice(data);
+                    self.kind = kind;
+                    if last {
+                        let bytes = core::mem::take(&mut self.message);
+                        return Ok(Some(match self.kind {
+                            // The connection checked the UTF-8 as it came in.
+                            MessageKind::Text => {
+                                WsMessage::Text(String::from_utf8(bytes).unwrap_or_else(|e| {
+                                    String::from_utf8_lossy(e.as_bytes()).into_owned()
+                                }))
+                            }
+                            MessageKind::Binary => WsMessage::Binary(bytes),
+                        }));
+                    }
+                }
+                Ok(_) => {}
+                Err(DriverError::Closed) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Sends a whole message.
+    pub fn send(&mut self, message: &WsMessage) -> Result<(), Error> {
+        match message {
+            WsMessage::Text(t) => self.send_text(t),
+            WsMessage::Binary(b) => self.send_binary(b),
+        }
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        Ok(self.conn.send_text(self.clock.now(), text)?)
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        Ok(self.conn.send_binary(self.clock.now(), data)?)
+    }
+
+    /// Sends a ping (the pong is answered by the peer and not reported).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        Ok(self.conn.ping(self.clock.now(), payload)?)
+    }
+
+    /// Runs the closing handshake: sends a close frame with `code`, then reads (dropping
+    /// messages) until the peer's close frame arrives or the connection ends.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.close(self.clock.now(), code, reason)?;
+        loop {
+            match self.conn.poll(self.clock.now()) {
+                Ok(_) => {}
+                Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The driver, for what the methods here do not cover (pieces of a message as they
+    /// arrive); time from [`now`](Self::now).
+    pub fn driver(&mut self) -> &mut WsDriver<K> {
+        &mut self.conn
+    }
+
+    /// The connection's clock, as the driver's commands take it.
+    pub fn now(&self) -> Instant {
+        self.clock.now()
+    }
+}

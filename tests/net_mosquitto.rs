@@ -1,0 +1,119 @@
+//! The std layer (`mqtt_ws::net`) against a real Mosquitto: `MqttClient::connect` from an
+//! `mqtt://` and a `ws://` URL, a retained QoS 2 message published and read back, every
+//! acknowledgement seen as its event, a clean disconnect; and the typed errors of a refused
+//! socket, a bad URL and a WebSocket URL pointed at a plain MQTT port. Starts its own broker on
+//! free ports; run with `cargo test --test net_mosquitto -- --include-ignored`.
+#![cfg(all(feature = "std", feature = "mqtt", feature = "ws"))]
+
+mod common_ws;
+
+use mqtt_ws::net::{Error, Event, UrlError};
+use mqtt_ws::prelude::*;
+
+/// Publishes a retained QoS 2 message on a topic of its own, subscribes, and waits for the
+/// acknowledgements and the message to come back.
+fn retained_round_trip(url: &str, id: &str) {
+    let topic = format!("net/{id}/state");
+    let mut mqtt = MqttClient::connect(url, &ConnectOptions::new(id)).unwrap();
+    let msg = Outgoing::new(&topic, b"ON").qos(Qos::ExactlyOnce).retain(true);
+    let published = mqtt.publish(&msg).unwrap().expect("QoS 2 has a packet identifier");
+    // PUBCOMP: the broker holds the message as retained from now on.
+    match mqtt.next().unwrap() {
+        Some(Event::Published { packet_id, reason_code }) => {
+            assert_eq!((packet_id, reason_code), (published, ReasonCode::Success));
+        }
+        other => panic!("expected the PUBCOMP, got {other:?}"),
+    }
+    let subscribed = mqtt.subscribe(&topic, Qos::AtLeastOnce).unwrap();
+    let (mut granted, mut message) = (false, None);
+    while !(granted && message.is_some()) {
+        match mqtt.next().unwrap().expect("the connection stays open") {
+            Event::Subscribed { packet_id, reason_codes } => {
+                assert_eq!(packet_id, subscribed);
+                assert_eq!(reason_codes, [ReasonCode::GrantedQos1]);
+                granted = true;
+            }
+            Event::Message(m) => message = Some(m),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let m = message.unwrap();
+    assert_eq!((m.topic.as_str(), m.text(), m.retain), (topic.as_str(), Some("ON"), true));
+    assert_eq!(m.qos, Qos::AtLeastOnce);
+    mqtt.disconnect().unwrap();
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn connect_from_a_url_over_tcp_and_websocket() {
+    let broker = common_ws::Mosquitto::start("net");
+    retained_round_trip(&format!("mqtt://127.0.0.1:{}", broker.tcp_port), "net-tcp");
+    retained_round_trip(&format!("ws://127.0.0.1:{}/mqtt", broker.ws_port), "net-ws");
+    // Mosquitto accepts any path; without one the client asks for `/mqtt`.
+    retained_round_trip(&format!("ws://user:pw@127.0.0.1:{}", broker.ws_port), "net-ws-user");
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn websocket_url_on_a_plain_mqtt_port_is_a_handshake_error() {
+    let broker = common_ws::Mosquitto::start("net-wrong-port");
+    let url = format!("ws://127.0.0.1:{}/mqtt", broker.tcp_port);
+    let options =
+        Options { connect_timeout: std::time::Duration::from_secs(2), ..Options::default() };
+    let e = MqttClient::connect_with(&url, &ConnectOptions::new("x"), &options).unwrap_err();
+    assert!(matches!(e, Error::Handshake(_) | Error::Io(_)), "{e:?}");
+}
+
+#[test]
+fn typed_errors_without_a_broker() {
+    let e = MqttClient::connect("http://127.0.0.1", &ConnectOptions::new("x")).unwrap_err();
+    assert!(matches!(e, Error::Url(UrlError::Scheme)), "{e:?}");
+    // A port nothing listens on: bind one, then close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let e = MqttClient::connect(&format!("mqtt://127.0.0.1:{port}"), &ConnectOptions::new("x"));
+    assert!(
+        matches!(e, Err(Error::Io(ref io)) if io.kind() == std::io::ErrorKind::ConnectionRefused),
+        "{e:?}"
+    );
+    #[cfg(not(feature = "tls"))]
+    {
+        let e = MqttClient::connect("mqtts://127.0.0.1:1", &ConnectOptions::new("x"));
+        assert!(e.is_err());
+    }
+    // The error goes into `Box<dyn Error>` with `?`.
+    let boxed: Box<dyn std::error::Error> = Error::Timeout.into();
+    assert_eq!(boxed.to_string(), "no answer in time");
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn tokio_client_over_tcp_and_websocket() {
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let broker = common_ws::Mosquitto::start("net-tokio");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (url, id) in [
+        (format!("mqtt://127.0.0.1:{}", broker.tcp_port), "tokio-tcp"),
+        (format!("ws://127.0.0.1:{}/mqtt", broker.ws_port), "tokio-ws"),
+    ] {
+        rt.block_on(async {
+            let topic = format!("net/{id}/cmd");
+            let mut mqtt = TokioClient::connect(&url, &ConnectOptions::new(id)).await.unwrap();
+            let sub = mqtt.subscribe(&topic, Qos::AtLeastOnce).await.unwrap();
+            match mqtt.next().await.unwrap() {
+                Some(Event::Subscribed { packet_id, .. }) => assert_eq!(packet_id, sub),
+                other => panic!("expected the SUBACK, got {other:?}"),
+            }
+            let msg = Outgoing::new(&topic, b"fan on").qos(Qos::AtLeastOnce);
+            let id = mqtt.publish(&msg).await.unwrap().unwrap();
+            let (mut acked, mut got) = (false, false);
+            while !(acked && got) {
+                match mqtt.next().await.unwrap().expect("open") {
+                    Event::Published { packet_id, .. } => acked = packet_id == id,
+                    Event::Message(m) => got = m.payload == b"fan on",
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            mqtt.disconnect().await.unwrap();
+        });
+    }
+}

@@ -1,0 +1,104 @@
+//! The std WebSocket helpers (`mqtt_ws::net::WebSocket`) against each other and against raw
+//! requests, on 127.0.0.1: accept with an origin allow-list and a subprotocol choice, connect
+//! from a URL, text and binary messages (one of 1 MiB, in many frames), ping, the closing
+//! handshake both ways, and the refusals a bad origin or an oversized message get.
+#![cfg(all(feature = "std", feature = "ws"))]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+
+use mqtt_ws::net::{AcceptOptions, Error, WebSocket, WsMessage};
+use mqtt_ws::ws::close::CloseCode;
+use mqtt_ws::ws::handshake::{OriginPolicy, RequestError};
+
+const ORIGINS: &[&str] = &["https://app.example"];
+
+fn options() -> AcceptOptions<'static> {
+    AcceptOptions {
+        origins: Some(OriginPolicy::allow_list(ORIGINS)),
+        protocols: &["mqtt", "chat"],
+        max_message_len: 2 << 20,
+        ..AcceptOptions::default()
+    }
+}
+
+/// A server thread that accepts one connection and echoes until it closes; returns what
+/// `accept_with` and the echo loop ended with.
+fn echo_once() -> (u16, thread::JoinHandle<Result<Option<String>, Error>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut ws = WebSocket::accept_with(tcp, &options())?;
+        let protocol = ws.protocol().map(String::from);
+        while let Some(message) = ws.recv()? {
+            ws.send(&message)?;
+        }
+        Ok(protocol)
+    });
+    (port, server)
+}
+
+#[test]
+fn client_and_server_exchange_messages_and_close() {
+    let (port, server) = echo_once();
+    let url = format!("ws://127.0.0.1:{port}/chat");
+    let mut ws =
+        WebSocket::connect_with(&url, &["chat"], &mqtt_ws::net::Options::default()).unwrap();
+    assert_eq!(ws.protocol(), Some("chat"));
+    ws.send_text("grüße").unwrap();
+    assert_eq!(ws.recv().unwrap(), Some(WsMessage::Text("grüße".into())));
+    let big: Vec<u8> = (0..1 << 20).map(|i| (i * 7) as u8).collect();
+    ws.send_binary(&big).unwrap();
+    ws.ping(b"are you there").unwrap();
+    assert_eq!(ws.recv().unwrap(), Some(WsMessage::Binary(big)));
+    ws.close(CloseCode::Normal, "bye").unwrap();
+    assert_eq!(server.join().unwrap().unwrap(), Some("chat".into()));
+}
+
+#[test]
+fn a_message_over_the_limit_is_closed_with_1009() {
+    let (port, server) = echo_once();
+    let mut ws = WebSocket::connect(&format!("ws://127.0.0.1:{port}")).unwrap();
+    assert_eq!(ws.protocol(), None);
+    // The server refuses it with 1009 and fails the connection (RFC 6455 §7.1.7): the client
+    // sees the close, or a reset while it still sends.
+    if ws.send_binary(&vec![1u8; 3 << 20]).is_ok() {
+        assert!(!matches!(ws.recv(), Ok(Some(_))));
+    }
+    assert!(
+        matches!(server.join().unwrap(), Err(Error::BufferTooSmall { required }) if required > 2 << 20)
+    );
+}
+
+#[test]
+fn a_foreign_origin_gets_403() {
+    let (port, server) = echo_once();
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        tcp,
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+Origin: https://evil.example\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+    let e = server.join().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Handshake(mqtt_ws::ws::handshake::Error::Request(
+                RequestError::OriginNotAllowed
+            ))
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn urls_that_are_not_websocket_are_refused() {
+    assert!(matches!(WebSocket::connect("mqtt://127.0.0.1:1"), Err(Error::Url(_))));
+}
