@@ -184,7 +184,8 @@ where
     let start = std::time::Instant::now();
     let clock = || Instant::from_millis(start.elapsed().as_millis() as u64);
     let request = ws::handshake::ClientRequest::new(hostport, path).protocols(&["mqtt"]);
-    let hs = ws::handshake::Client::new(request, rand_bytes())
+    let nonce = mqtt_ws::net::random().map_err(|e| e.to_string())?;
+    let hs = ws::handshake::Client::new(request, nonce)
         .map_err(|e| format!("{e:?}"))?
         .with_deadline(clock() + Duration::from_secs(10));
     let (mut rx, mut tx) = (vec![0u8; 4096], vec![0u8; 4096]);
@@ -194,26 +195,9 @@ where
         Ok(_) => return Err("the server did not accept the mqtt subprotocol".into()),
         Err(e) => return Err(format!("WebSocket handshake: {e}")),
     }
-    let mut seed = u64::from_le_bytes(rand_bytes());
-    let keys = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed as u32).to_le_bytes()
-    };
+    let keys = mqtt_ws::net::OsRandom::new().map_err(|e| e.to_string())?;
     let stream = conn.upgrade(ws::connection::Config::new(), keys).into_stream();
     session(stream.map_err(|e| format!("{e:?}"))?, args)
-}
-
-fn rand_bytes<const N: usize>() -> [u8; N] {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let mut x = t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32 | 1;
-    core::array::from_fn(|_| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x as u8
-    })
 }
 
 fn fail<E: core::fmt::Debug>(e: DriverError<E, Error>) -> String {

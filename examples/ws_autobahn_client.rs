@@ -6,12 +6,9 @@
 //! cargo run --release --example ws_autobahn_client -- ws://127.0.0.1:9001 mqtt-ws
 //! ```
 
-use std::collections::hash_map::RandomState;
 use std::error::Error;
-use std::hash::BuildHasher;
 use std::io::Read;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mqtt_ws::io::{DriverError, StdIo, blocking::Connection};
@@ -50,12 +47,12 @@ fn session(host: &str, path: &str, echo: bool) -> Result<Vec<u8>, Box<dyn Error>
     // A data piece is at most what the receive buffer holds: one frame of the transmit buffer.
     let mut rx = vec![0u8; 64 << 10];
     let mut tx = vec![0u8; rx.len() + MAX_HEADER_LEN];
-    let nonce = (u128::from(random()) << 64 | u128::from(random())).to_le_bytes();
+    let nonce = mqtt_ws::net::random()?;
     let handshake = Client::new(ClientRequest::new(host, path), nonce)?
         .with_deadline(now() + Duration::from_secs(10));
     let mut conn = Connection::new(StdIo(&tcp), handshake, &mut rx, &mut tx);
     conn.handshake(now)?;
-    let mut conn = conn.upgrade(Config::new(), mask_key);
+    let mut conn = conn.upgrade(Config::new(), mqtt_ws::net::OsRandom::new()?);
 
     let mut received = Vec::new();
     let result = loop {
@@ -80,16 +77,4 @@ fn session(host: &str, path: &str, echo: bool) -> Result<Vec<u8>, Box<dyn Error>
     while matches!((&tcp).read(&mut [0u8; 256]), Ok(n) if n > 0) {}
     let _ = tcp.shutdown(Shutdown::Both);
     Ok(result?)
-}
-
-/// Random bits from std's randomly keyed SipHash, enough for a test client. A real application
-/// takes them from the OS RNG (or a hardware TRNG on a device).
-fn random() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A fresh masking key for each frame the client sends (RFC 6455 §5.3).
-fn mask_key() -> [u8; 4] {
-    (random() as u32).to_le_bytes()
 }

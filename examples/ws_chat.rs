@@ -14,12 +14,9 @@
 //! One thread per connection, each with its own driver: a socket read timeout wakes the loop up
 //! to send what the other connections broadcast through a channel.
 
-use std::collections::hash_map::RandomState;
 use std::error::Error;
-use std::hash::BuildHasher;
 use std::io::{BufRead, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -247,12 +244,12 @@ fn client(url: &str) -> Result<(), Box<dyn Error>> {
     tcp.set_read_timeout(Some(TICK))?;
     let now = clock();
     let (mut rx, mut tx) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
-    let nonce = (u128::from(random()) << 64 | u128::from(random())).to_le_bytes();
+    let nonce = mqtt_ws::net::random()?;
     let handshake =
         Client::new(ClientRequest::new(host, path), nonce)?.with_deadline(now() + HANDSHAKE);
     let mut conn = Connection::new(StdIo(&tcp), handshake, &mut rx, &mut tx);
     conn.handshake(now)?;
-    let mut conn = conn.upgrade(Config::new(), mask_key);
+    let mut conn = conn.upgrade(Config::new(), mqtt_ws::net::OsRandom::new()?);
 
     let (line_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
@@ -288,16 +285,4 @@ fn client(url: &str) -> Result<(), Box<dyn Error>> {
             }
         }
     }
-}
-
-/// Random bits from std's randomly keyed SipHash, enough for an example. A real application
-/// takes them from the OS RNG (or a hardware TRNG on a device).
-fn random() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A fresh masking key for each frame the client sends (RFC 6455 §5.3).
-fn mask_key() -> [u8; 4] {
-    (random() as u32).to_le_bytes()
 }

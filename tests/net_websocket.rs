@@ -102,3 +102,42 @@ Origin: https://evil.example\r\n\r\n"
 fn urls_that_are_not_websocket_are_refused() {
     assert!(matches!(WebSocket::connect("mqtt://127.0.0.1:1"), Err(Error::Url(_))));
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_server_and_clients_of_both_kinds() {
+    use mqtt_ws::net::tokio::WebSocket as TokioWs;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The tokio server echoes two connections, one after the other, on its own thread.
+    let server = thread::spawn(move || {
+        rt.block_on(async {
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut ws = TokioWs::accept_with(tcp, &options()).await?;
+                while let Some(message) = ws.recv().await? {
+                    ws.send(&message).await?;
+                }
+            }
+            Ok::<(), Error>(())
+        })
+    });
+    // A blocking client.
+    let url = format!("ws://127.0.0.1:{port}/");
+    let mut ws =
+        WebSocket::connect_with(&url, &["mqtt"], &mqtt_ws::net::Options::default()).unwrap();
+    assert_eq!(ws.protocol(), Some("mqtt"));
+    ws.send_binary(&[1, 2, 3]).unwrap();
+    assert_eq!(ws.recv().unwrap(), Some(WsMessage::Binary(vec![1, 2, 3])));
+    ws.close(CloseCode::Normal, "").unwrap();
+    // A tokio client.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut ws = TokioWs::connect(&url).await.unwrap();
+        ws.send_text("hallo").await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(WsMessage::Text("hallo".into())));
+        ws.close(CloseCode::Normal, "").await.unwrap();
+    });
+    server.join().unwrap().unwrap();
+}

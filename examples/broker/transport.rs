@@ -4,11 +4,8 @@
 //! and the closing handshake happen inside the stream.
 
 use std::collections::VecDeque;
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -21,20 +18,8 @@ use mqtt_ws::ws::stream::Stream;
 
 use super::Cmd;
 
-/// Random bytes from std's randomly keyed SipHash. A real application takes WebSocket nonces and
-/// masking keys from the operating system's RNG (or a hardware TRNG on a device).
-pub fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    RandomState::new().hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A WebSocket client's masking keys.
-pub type Keys = fn() -> [u8; 4];
-
-fn mask_key() -> [u8; 4] {
-    let b = random_u64().to_le_bytes();
-    [b[0], b[1], b[2], b[3]]
-}
+/// A WebSocket client's masking keys: from the operating system.
+pub type Keys = mqtt_ws::net::OsRandom;
 
 /// A WebSocket connection configured for MQTT: binary messages only (MQTT 5.0 §6.0).
 pub fn mqtt_ws_config() -> Config {
@@ -129,10 +114,7 @@ impl Transport {
             tcp.set_nodelay(true)?;
             let start = StdInstant::now();
             let clock = move || Instant::from_millis(start.elapsed().as_millis() as u64);
-            let nonce: [u8; 16] = [random_u64().to_le_bytes(), random_u64().to_le_bytes()]
-                .concat()
-                .try_into()
-                .unwrap();
+            let nonce: [u8; 16] = mqtt_ws::net::random().map_err(invalid)?;
             let request = ClientRequest::new(host, path).protocols(&["mqtt"]);
             let hs = Handshake::new(request, nonce)
                 .map_err(invalid)?
@@ -140,7 +122,7 @@ impl Transport {
             let (rx, tx) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
             let mut conn = blocking::Connection::with_buffers(StdIo(tcp), hs, rx, tx);
             conn.handshake(clock).map_err(invalid)?;
-            let ws = conn.upgrade(mqtt_ws_config(), mask_key as Keys);
+            let ws = conn.upgrade(mqtt_ws_config(), Keys::new().map_err(invalid)?);
             return Ok(Transport::Ws(Box::new(ws.into_stream().map_err(invalid)?)));
         }
         let addr =

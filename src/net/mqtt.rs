@@ -3,11 +3,9 @@
 use super::transport::{Options, Transport, millis};
 use super::{Clock, Error, Url};
 use crate::io::blocking::Connection;
-use crate::mqtt::client::{self, Client, Config, ConnectOptions, Outgoing, SliceStore};
-use crate::mqtt::packet::Subscription;
+use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
 use crate::mqtt::properties::{Properties, PropertyContext};
 use crate::mqtt::{PacketId, Qos, ReasonCode};
-use crate::time::Instant;
 use std::borrow::ToOwned;
 use std::string::String;
 use std::vec;
@@ -121,6 +119,19 @@ impl Event {
     }
 }
 
+/// `options` with the URL's user name and password, unless it has its own.
+pub(crate) fn with_credentials<'a>(
+    options: &ConnectOptions<'a>,
+    url: &Url<'a>,
+) -> ConnectOptions<'a> {
+    let mut options = *options;
+    if options.username.is_none() {
+        options.username = url.user;
+        options.password = options.password.or(url.password.map(str::as_bytes));
+    }
+    options
+}
+
 /// An MQTT client connected from a URL: the socket opened (TCP, TLS, WebSocket with
 /// subprotocol `mqtt`), randomness from the operating system, buffers owned and sized by
 /// [`Options`], the clock read by the client, CONNACK awaited.
@@ -166,12 +177,7 @@ impl MqttClient {
         let client = Client::new(store, Config::new(settings.buffer_len));
         let (rx, tx) = (vec![0u8; settings.buffer_len], vec![0u8; settings.buffer_len]);
         let mut conn = Connection::with_buffers(transport, client, rx, tx);
-        let mut options = *options;
-        if options.username.is_none() {
-            options.username = url.user;
-            options.password = options.password.or(url.password.map(str::as_bytes));
-        }
-        conn.connect(clock.now(), &options)?;
+        conn.connect(clock.now(), &with_credentials(options, &url))?;
         loop {
             match conn.poll(clock.now())? {
                 Some(client::Event::Connected(_)) => return Ok(MqttClient { conn, clock }),
@@ -203,34 +209,6 @@ impl MqttClient {
         }
     }
 
-    /// Publishes `message`; returns its packet identifier for QoS 1 and 2 (the
-    /// [`Event::Published`] that acknowledges it carries the same).
-    pub fn publish(&mut self, message: &Outgoing<'_>) -> Result<Option<PacketId>, Error> {
-        Ok(self.conn.publish(self.clock.now(), message)?.packet_id)
-    }
-
-    /// Subscribes to one filter; returns the packet identifier [`Event::Subscribed`] carries.
-    pub fn subscribe(&mut self, filter: &str, qos: Qos) -> Result<PacketId, Error> {
-        self.subscribe_many(&[Subscription::new(filter, qos)], Properties::EMPTY)
-    }
-
-    /// Subscribes to several filters with their options, in one SUBSCRIBE.
-    pub fn subscribe_many(
-        &mut self,
-        subscriptions: &[Subscription<'_>],
-        properties: Properties<'_>,
-    ) -> Result<PacketId, Error> {
-        let sent = self.conn.subscribe(self.clock.now(), subscriptions, properties)?;
-        sent.packet_id.ok_or(Error::Closed)
-    }
-
-    /// Unsubscribes from one filter; returns the packet identifier [`Event::Unsubscribed`]
-    /// carries.
-    pub fn unsubscribe(&mut self, filter: &str) -> Result<PacketId, Error> {
-        let sent = self.conn.unsubscribe(self.clock.now(), &[filter], Properties::EMPTY)?;
-        sent.packet_id.ok_or(Error::Closed)
-    }
-
     /// Sends DISCONNECT (normal disconnection: the will is not published) and closes.
     pub fn disconnect(mut self) -> Result<(), Error> {
         let now = self.clock.now();
@@ -243,20 +221,5 @@ impl MqttClient {
         Ok(())
     }
 
-    /// The session (its state, the server's limits).
-    pub fn client(&self) -> &Client<OwnedStore> {
-        self.conn.machine()
-    }
-
-    /// The driver, for what the methods here do not cover (enhanced authentication, request
-    /// and response, a borrowed event per [`poll`](Driver::poll)); time from
-    /// [`now`](Self::now).
-    pub fn driver(&mut self) -> &mut Driver {
-        &mut self.conn
-    }
-
-    /// The client's clock, as the driver's commands take it.
-    pub fn now(&self) -> Instant {
-        self.clock.now()
-    }
+    mqtt_commands!();
 }

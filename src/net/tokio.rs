@@ -12,11 +12,9 @@ use super::mqtt::{Event, OwnedStore};
 use super::transport::Options;
 use super::{Clock, Error, Url};
 use crate::io::{DriverError, asynch::Connection};
-use crate::mqtt::client::{self, Client, Config, ConnectOptions, Outgoing, SliceStore};
-use crate::mqtt::packet::Subscription;
+use crate::mqtt::ReasonCode;
+use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
 use crate::mqtt::properties::Properties;
-use crate::mqtt::{PacketId, Qos, ReasonCode};
-use crate::time::Instant;
 
 /// A tokio TCP socket as an `embedded-io-async` transport.
 pub type Socket = FromTokio<TcpStream>;
@@ -42,14 +40,7 @@ impl Transport {
         options: &Options,
         subprotocol: &str,
     ) -> Result<Self, Error> {
-        if url.scheme.is_tls() {
-            return Err(Error::TlsUnavailable);
-        }
-        let connect = TcpStream::connect((url.host, url.port));
-        let tcp = tokio::time::timeout(options.connect_timeout, connect)
-            .await
-            .map_err(|_| Error::Timeout)??;
-        tcp.set_nodelay(true)?;
+        let tcp = tcp_connect(url, options).await?;
         let socket = FromTokio::new(tcp);
         if !url.scheme.is_websocket() {
             return Ok(Transport::Tcp(socket));
@@ -69,6 +60,19 @@ impl Transport {
             Err(Error::Url(super::UrlError::Scheme))
         }
     }
+}
+
+/// TCP to the URL's host and port within the connect timeout; TLS URLs are refused for now.
+async fn tcp_connect(url: &Url<'_>, options: &Options) -> Result<TcpStream, Error> {
+    if url.scheme.is_tls() {
+        return Err(Error::TlsUnavailable);
+    }
+    let connect = TcpStream::connect((url.host, url.port));
+    let tcp = tokio::time::timeout(options.connect_timeout, connect)
+        .await
+        .map_err(|_| Error::Timeout)??;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 /// The client's opening handshake over `socket`, then the connection as a byte stream.
@@ -97,18 +101,6 @@ async fn websocket(
     stream.map_err(|e| Error::BufferTooSmall { required: e.required })
 }
 
-/// The WebSocket stream's error as an I/O error of the same kind.
-#[cfg(feature = "ws")]
-fn ws_error(e: DriverError<io::Error, crate::ws::Error>) -> io::Error {
-    match e {
-        DriverError::Transport(e) => e,
-        DriverError::Machine(m) => io::Error::new(io::ErrorKind::InvalidData, std::format!("{m}")),
-        DriverError::Closed => io::ErrorKind::BrokenPipe.into(),
-        DriverError::Eof => io::ErrorKind::UnexpectedEof.into(),
-        other => io::Error::other(std::format!("{other}")),
-    }
-}
-
 impl core::fmt::Debug for Transport {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -128,7 +120,7 @@ impl embedded_io_async::Read for Transport {
         match self {
             Transport::Tcp(s) => s.read(buf).await,
             #[cfg(feature = "ws")]
-            Transport::WebSocket(s) => s.read(buf).await.map_err(ws_error),
+            Transport::WebSocket(s) => s.read(buf).await.map_err(super::transport::ws_error),
         }
     }
 }
@@ -138,14 +130,14 @@ impl embedded_io_async::Write for Transport {
         match self {
             Transport::Tcp(s) => s.write(buf).await,
             #[cfg(feature = "ws")]
-            Transport::WebSocket(s) => s.write(buf).await.map_err(ws_error),
+            Transport::WebSocket(s) => s.write(buf).await.map_err(super::transport::ws_error),
         }
     }
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             Transport::Tcp(s) => s.flush().await,
             #[cfg(feature = "ws")]
-            Transport::WebSocket(s) => s.flush().await.map_err(ws_error),
+            Transport::WebSocket(s) => s.flush().await.map_err(super::transport::ws_error),
         }
     }
 }
@@ -196,12 +188,7 @@ impl MqttClient {
         let client = Client::new(store, Config::new(settings.buffer_len));
         let (rx, tx) = (std::vec![0u8; settings.buffer_len], std::vec![0u8; settings.buffer_len]);
         let mut conn = Connection::with_buffers(transport, client, rx, tx);
-        let mut options = *options;
-        if options.username.is_none() {
-            options.username = url.user;
-            options.password = options.password.or(url.password.map(str::as_bytes));
-        }
-        conn.connect(clock.now(), &options).await?;
+        conn.connect(clock.now(), &super::mqtt::with_credentials(options, &url)).await?;
         let connack = async {
             loop {
                 match conn.poll(clock.now()).await? {
@@ -251,32 +238,6 @@ impl MqttClient {
         }
     }
 
-    /// Publishes `message`; returns its packet identifier for QoS 1 and 2.
-    pub async fn publish(&mut self, message: &Outgoing<'_>) -> Result<Option<PacketId>, Error> {
-        Ok(self.conn.publish(self.clock.now(), message).await?.packet_id)
-    }
-
-    /// Subscribes to one filter; returns the packet identifier the SUBACK's event carries.
-    pub async fn subscribe(&mut self, filter: &str, qos: Qos) -> Result<PacketId, Error> {
-        self.subscribe_many(&[Subscription::new(filter, qos)], Properties::EMPTY).await
-    }
-
-    /// Subscribes to several filters with their options, in one SUBSCRIBE.
-    pub async fn subscribe_many(
-        &mut self,
-        subscriptions: &[Subscription<'_>],
-        properties: Properties<'_>,
-    ) -> Result<PacketId, Error> {
-        let sent = self.conn.subscribe(self.clock.now(), subscriptions, properties).await?;
-        sent.packet_id.ok_or(Error::Closed)
-    }
-
-    /// Unsubscribes from one filter.
-    pub async fn unsubscribe(&mut self, filter: &str) -> Result<PacketId, Error> {
-        let sent = self.conn.unsubscribe(self.clock.now(), &[filter], Properties::EMPTY).await?;
-        sent.packet_id.ok_or(Error::Closed)
-    }
-
     /// Sends DISCONNECT (normal disconnection: the will is not published) and closes.
     pub async fn disconnect(mut self) -> Result<(), Error> {
         let now = self.clock.now();
@@ -288,18 +249,157 @@ impl MqttClient {
         Ok(())
     }
 
-    /// The session (its state, the server's limits).
-    pub fn client(&self) -> &Client<OwnedStore> {
-        self.conn.machine()
+    mqtt_commands!(async await);
+}
+
+/// The driver a tokio [`WebSocket`] runs.
+#[cfg(feature = "ws")]
+pub type WsDriver<K> = Connection<'static, Socket, crate::ws::connection::Connection<K>, Vec<u8>>;
+
+/// A WebSocket connection on tokio, either role: the async twin of
+/// [`net::WebSocket`](super::WebSocket), with the same options and messages.
+///
+/// ```no_run
+/// use mqtt_ws::net::tokio::WebSocket;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+/// loop {
+///     let (tcp, _) = listener.accept().await?;
+///     tokio::spawn(async move {
+///         let mut ws = WebSocket::accept(tcp).await?;
+///         while let Some(message) = ws.recv().await? {
+///             ws.send(&message).await?;
+///         }
+///         Ok::<(), mqtt_ws::net::Error>(())
+///     });
+/// }
+/// # }
+/// ```
+#[cfg(feature = "ws")]
+pub struct WebSocket<K: crate::ws::connection::MaskKeys = crate::ws::connection::NoMasking> {
+    conn: WsDriver<K>,
+    clock: Clock,
+    message: super::websocket::Assembler,
+    protocol: Option<std::string::String>,
+}
+
+#[cfg(feature = "ws")]
+impl<K: crate::ws::connection::MaskKeys> core::fmt::Debug for WebSocket<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WebSocket").field("protocol", &self.protocol).finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "ws")]
+impl WebSocket {
+    /// Accepts a WebSocket connection on `tcp` with the default
+    /// [`AcceptOptions`](super::AcceptOptions): any origin, no subprotocol.
+    pub async fn accept(tcp: TcpStream) -> Result<Self, Error> {
+        Self::accept_with(tcp, &super::AcceptOptions::default()).await
     }
 
-    /// The driver, for what the methods here do not cover; time from [`now`](Self::now).
-    pub fn driver(&mut self) -> &mut Driver {
-        &mut self.conn
+    /// Accepts a WebSocket connection on `tcp`: reads the opening handshake and answers it
+    /// (`101`, or the refusal a bad request, a refused origin or a late request calls for,
+    /// reported as [`Error::Handshake`]).
+    pub async fn accept_with(
+        tcp: TcpStream,
+        options: &super::AcceptOptions<'_>,
+    ) -> Result<Self, Error> {
+        use crate::ws::handshake::{Reject, RequestError, Server};
+        tcp.set_nodelay(true)?;
+        let clock = Clock::new();
+        let timeout =
+            crate::time::Duration::from_millis(super::transport::millis(options.handshake_timeout));
+        let server = Server::default().with_deadline(clock.now() + timeout);
+        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let mut conn = Connection::with_buffers(FromTokio::new(tcp), server, rx, tx);
+        let (mut protocol, mut refused) = (None, None);
+        let accepted = loop {
+            let decide = |request: &crate::ws::handshake::Request<'_>| {
+                if let Some(policy) = &options.origins
+                    && let Err(e) = request.check_origin(policy)
+                {
+                    refused = Some(e);
+                    return Err(Reject::Forbidden);
+                }
+                let chosen = request.select_protocol(options.protocols);
+                protocol = chosen.map(std::string::String::from);
+                request.accept(chosen).map_err(|_| Reject::BadRequest)
+            };
+            let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(clock.now()));
+            let handshake = conn.handshake(|| clock.now(), decide);
+            match wait {
+                // At the deadline the next call answers 408 and fails.
+                Some(wait) => match tokio::time::timeout(wait, handshake).await {
+                    Ok(result) => break result?,
+                    Err(_) => continue,
+                },
+                None => break handshake.await?,
+            }
+        };
+        if !accepted {
+            let e = refused.unwrap_or(RequestError::Malformed);
+            return Err(Error::Handshake(e.into()));
+        }
+        let conn = conn.upgrade(crate::ws::connection::Config::new());
+        Ok(WebSocket::new(conn, clock, options.max_message_len, protocol))
+    }
+}
+
+#[cfg(feature = "ws")]
+impl WebSocket<super::OsRandom> {
+    /// Connects to a `ws://` URL (the path as given, `/` when it has none), with no
+    /// subprotocol and the default [`Options`].
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let options = Options { default_path: "/", ..Options::default() };
+        Self::connect_with(url, &[], &options).await
     }
 
-    /// The client's clock, as the driver's commands take it.
-    pub fn now(&self) -> Instant {
-        self.clock.now()
+    /// Connects to a `ws://` URL offering `protocols` (in order of preference).
+    pub async fn connect_with(
+        url: &str,
+        protocols: &[&str],
+        options: &Options,
+    ) -> Result<Self, Error> {
+        use crate::ws::handshake::{Client, ClientRequest};
+        let url = Url::parse(url)?;
+        if !url.scheme.is_websocket() {
+            return Err(Error::Url(super::UrlError::Scheme));
+        }
+        let tcp = tcp_connect(&url, options).await?;
+        let clock = Clock::new();
+        let path = if url.path.is_empty() { options.default_path } else { url.path };
+        let authority = url.authority();
+        let request = ClientRequest::new(&authority, path).protocols(protocols);
+        let client = Client::new(request, super::random()?)?;
+        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let mut conn = Connection::with_buffers(FromTokio::new(tcp), client, rx, tx);
+        let handshake = conn.handshake(|| clock.now());
+        let protocol = tokio::time::timeout(options.connect_timeout, handshake)
+            .await
+            .map_err(|_| Error::Timeout)??
+            .map(std::string::String::from);
+        let conn = conn.upgrade(crate::ws::connection::Config::new(), super::OsRandom::new()?);
+        Ok(WebSocket::new(conn, clock, 64 << 20, protocol))
     }
+}
+
+#[cfg(feature = "ws")]
+impl<K: crate::ws::connection::MaskKeys> WebSocket<K> {
+    fn new(
+        conn: WsDriver<K>,
+        clock: Clock,
+        max_message_len: usize,
+        protocol: Option<std::string::String>,
+    ) -> Self {
+        WebSocket {
+            conn,
+            clock,
+            message: super::websocket::Assembler::new(max_message_len),
+            protocol,
+        }
+    }
+
+    websocket_commands!(async await);
 }

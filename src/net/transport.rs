@@ -175,7 +175,7 @@ pub(crate) fn millis(d: Duration) -> u64 {
 
 /// The WebSocket stream's error as an I/O error of the same kind (a read timeout stays one).
 #[cfg(feature = "ws")]
-fn ws_error(e: crate::io::DriverError<io::Error, crate::ws::Error>) -> io::Error {
+pub(crate) fn ws_error(e: crate::io::DriverError<io::Error, crate::ws::Error>) -> io::Error {
     use crate::io::DriverError;
     match e {
         DriverError::Transport(e) => e,

@@ -8,10 +8,8 @@ use std::vec::Vec;
 
 use super::transport::{Options, millis};
 use super::{Clock, Error, OsRandom, Socket, Url};
-use crate::io::{DriverError, StdIo, blocking};
-use crate::time::Instant;
-use crate::ws::close::CloseCode;
-use crate::ws::connection::{self, Config, Event, MaskKeys, MessageKind, NoMasking};
+use crate::io::{StdIo, blocking};
+use crate::ws::connection::{self, Config, MaskKeys, MessageKind, NoMasking};
 use crate::ws::handshake::{self, OriginPolicy, Reject, RequestError};
 
 /// A whole WebSocket message.
@@ -30,6 +28,49 @@ impl WsMessage {
             WsMessage::Text(t) => t.as_bytes(),
             WsMessage::Binary(b) => b,
         }
+    }
+}
+
+/// Collects the pieces of one message into an owned buffer, up to a limit.
+#[derive(Debug)]
+pub(crate) struct Assembler {
+    message: Vec<u8>,
+    kind: MessageKind,
+    max_len: usize,
+}
+
+impl Assembler {
+    pub(crate) fn new(max_len: usize) -> Self {
+        Assembler { message: Vec::new(), kind: MessageKind::Binary, max_len }
+    }
+
+    /// Adds a piece; the whole message once `last`. `Err(required)` when the message would
+    /// exceed the limit (what was collected is dropped).
+    pub(crate) fn push(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+    ) -> Result<Option<WsMessage>, usize> {
+        let len = self.message.len().saturating_add(data.len());
+        if len > self.max_len {
+            self.message = Vec::new();
+            return Err(len);
+        }
+        self.message.extend_from_slice(data);
+        self.kind = kind;
+        if !last {
+            return Ok(None);
+        }
+        let bytes = core::mem::take(&mut self.message);
+        Ok(Some(match self.kind {
+            // The connection checked the UTF-8 as it came in.
+            MessageKind::Text => WsMessage::Text(
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
+            MessageKind::Binary => WsMessage::Binary(bytes),
+        }))
     }
 }
 
@@ -86,10 +127,8 @@ pub type WsDriver<K> = blocking::Connection<'static, Socket, connection::Connect
 pub struct WebSocket<K: MaskKeys = NoMasking> {
     conn: WsDriver<K>,
     clock: Clock,
-    /// The message being collected and its kind.
-    message: Vec<u8>,
-    kind: MessageKind,
-    max_message_len: usize,
+    /// The message being collected.
+    message: Assembler,
     protocol: Option<String>,
 }
 
@@ -174,100 +213,8 @@ impl<K: MaskKeys> WebSocket<K> {
         max_message_len: usize,
         protocol: Option<String>,
     ) -> Self {
-        WebSocket {
-            conn,
-            clock,
-            message: Vec::new(),
-            kind: MessageKind::Binary,
-            max_message_len,
-            protocol,
-        }
+        WebSocket { conn, clock, message: Assembler::new(max_message_len), protocol }
     }
 
-    /// The subprotocol agreed in the opening handshake, if any.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
-    }
-
-    /// Waits for the next whole message; pings are answered meanwhile. `Ok(None)` once the
-    /// closing handshake is done (the peer's, or one [`close`](Self::close) started).
-    pub fn recv(&mut self) -> Result<Option<WsMessage>, Error> {
-        loop {
-            let now = self.clock.now();
-            match self.conn.poll(now) {
-                Ok(Some(Event::Data { kind, data, last })) => {
-                    let len = self.message.len().saturating_add(data.len());
-                    if len > self.max_message_len {
-                        self.message = Vec::new();
-                        self.conn.close(now, CloseCode::MessageTooBig, "")?;
-                        return Err(Error::BufferTooSmall { required: len });
-                    }
-                    self.message.extend_from_slice(data);
-                    self.kind = kind;
-                    if last {
-                        let bytes = core::mem::take(&mut self.message);
-                        return Ok(Some(match self.kind {
-                            // The connection checked the UTF-8 as it came in.
-                            MessageKind::Text => {
-                                WsMessage::Text(String::from_utf8(bytes).unwrap_or_else(|e| {
-                                    String::from_utf8_lossy(e.as_bytes()).into_owned()
-                                }))
-                            }
-                            MessageKind::Binary => WsMessage::Binary(bytes),
-                        }));
-                    }
-                }
-                Ok(_) => {}
-                Err(DriverError::Closed) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Sends a whole message.
-    pub fn send(&mut self, message: &WsMessage) -> Result<(), Error> {
-        match message {
-            WsMessage::Text(t) => self.send_text(t),
-            WsMessage::Binary(b) => self.send_binary(b),
-        }
-    }
-
-    /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        Ok(self.conn.send_text(self.clock.now(), text)?)
-    }
-
-    /// Sends a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        Ok(self.conn.send_binary(self.clock.now(), data)?)
-    }
-
-    /// Sends a ping (the pong is answered by the peer and not reported).
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        Ok(self.conn.ping(self.clock.now(), payload)?)
-    }
-
-    /// Runs the closing handshake: sends a close frame with `code`, then reads (dropping
-    /// messages) until the peer's close frame arrives or the connection ends.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.conn.close(self.clock.now(), code, reason)?;
-        loop {
-            match self.conn.poll(self.clock.now()) {
-                Ok(_) => {}
-                Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// The driver, for what the methods here do not cover (pieces of a message as they
-    /// arrive); time from [`now`](Self::now).
-    pub fn driver(&mut self) -> &mut WsDriver<K> {
-        &mut self.conn
-    }
-
-    /// The connection's clock, as the driver's commands take it.
-    pub fn now(&self) -> Instant {
-        self.clock.now()
-    }
+    websocket_commands!();
 }
