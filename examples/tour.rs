@@ -32,9 +32,9 @@ const VERSION: Version = Version::V5;
 
 fn main() -> Result<(), Box<dyn Error>> {
     // --- 1. Opening handshake -------------------------------------------------------------
-    // Randomness is injected: a real client takes the nonce and mask keys from a CSPRNG.
-    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let nonce: [u8; 16] = core::array::from_fn(|_| rng.next() as u8);
+    // Randomness is injected: here from the operating system (`net::random`, `net::OsRandom`);
+    // a device takes it from its hardware RNG.
+    let nonce: [u8; 16] = mqtt_ws::net::random()?;
     let request = ClientRequest::new("127.0.0.1:8083", "/mqtt")
         .protocols(&["mqtt"])
         .headers(&[("Origin", "http://127.0.0.1:8083")]);
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("client            accepted, subprotocol {:?}\n", accepted.protocol());
 
     // --- 2. MQTT over binary WebSocket messages -------------------------------------------
-    let mut client_ws = Connection::client(Config::new(), move || rng.next().to_le_bytes());
+    let mut client_ws = Connection::client(Config::new(), mqtt_ws::net::OsRandom::new()?);
     let mut server_ws = Connection::server(Config::new());
     let mut link = Link::default();
 
@@ -286,19 +286,5 @@ fn describe(p: &Packet<'_>) -> String {
         ),
         Packet::PubAck(a) => format!("PUBACK #{} {:?}", a.packet_id.get(), a.reason_code),
         other => format!("{:?}", other.packet_type()),
-    }
-}
-
-/// A tiny deterministic generator so the tour prints the same bytes every run. Not for real
-/// keys: a real client takes its nonce and masks from the platform's CSPRNG.
-#[derive(Clone, Copy)]
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 32) as u32
     }
 }

@@ -232,3 +232,42 @@ fn plain_tcp_port_is_not_tls() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `net::MqttClient` from `mqtts://` and `wss://` URLs, with the test CA in the options.
+#[test]
+#[ignore = "needs Mosquitto: run through scripts/broker"]
+fn net_client_over_mqtts_and_wss() {
+    use mqtt_ws::net::{Event, MqttClient, Options};
+    let options = Options { tls: Some(config("MQTT_CAFILE")), ..Options::default() };
+    for (url, id) in [
+        (format!("mqtts://localhost:{}", port("MQTT_TLS_PORT")), "net-mqtts"),
+        (format!("wss://localhost:{}/mqtt", port("MQTT_WSS_PORT")), "net-wss"),
+    ] {
+        let t = topic(id);
+        let mut mqtt = MqttClient::connect_with(
+            &url,
+            &mqtt_ws::mqtt::client::ConnectOptions::new(id),
+            &options,
+        )
+        .unwrap();
+        mqtt.subscribe(&t, Qos::AtLeastOnce).unwrap();
+        mqtt.publish(&mqtt_ws::mqtt::client::Outgoing::new(&t, b"over TLS").qos(Qos::AtLeastOnce))
+            .unwrap();
+        loop {
+            match mqtt.next().unwrap().expect("open") {
+                Event::Message(m) => {
+                    assert_eq!(m.payload, b"over TLS");
+                    break;
+                }
+                Event::Subscribed { .. } | Event::Published { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        mqtt.disconnect().unwrap();
+    }
+    // Without the CA in the options, TLS is refused before any byte is sent.
+    let url = format!("mqtts://localhost:{}", port("MQTT_TLS_PORT"));
+    let e =
+        MqttClient::connect(&url, &mqtt_ws::mqtt::client::ConnectOptions::new("x")).unwrap_err();
+    assert!(matches!(e, mqtt_ws::net::Error::TlsUnavailable), "{e:?}");
+}
