@@ -150,6 +150,7 @@
 //! | `ws` | yes | WebSocket: framer, connection, byte stream, opening handshake |
 //! | `std` | no | [`net`]: clients connected from a URL with owned buffers, the clock read for you and OS randomness; `io::StdIo`, `From<Topic> for String`; nothing in the core needs it |
 //! | `tokio` | no | `net::tokio`: the same on tokio, sleeping until the session's timers |
+//! | `tokio-tls` | no | `mqtts://` and `wss://` for `net::tokio` (tokio-rustls) |
 //! | `defmt` | no | `defmt::Format` on public types, and defmt logging |
 //! | `tls` | no | a rustls client stream as an embedded-io transport, for `mqtts://` and `wss://` (std) |
 //!

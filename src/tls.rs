@@ -146,7 +146,7 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 /// The rustls error inside an I/O error returned by rustls, if any.
-fn tls_cause(e: &io::Error) -> Option<rustls::Error> {
+pub(crate) fn tls_cause(e: &io::Error) -> Option<rustls::Error> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned()
 }
 

@@ -271,3 +271,43 @@ fn net_client_over_mqtts_and_wss() {
         MqttClient::connect(&url, &mqtt_ws::mqtt::client::ConnectOptions::new("x")).unwrap_err();
     assert!(matches!(e, mqtt_ws::net::Error::TlsUnavailable), "{e:?}");
 }
+
+/// `net::tokio::MqttClient` from `mqtts://` and `wss://` URLs (feature `tokio-tls`), and a
+/// certificate from another CA refused as a TLS error.
+#[cfg(feature = "tokio-tls")]
+#[test]
+#[ignore = "needs Mosquitto: run through scripts/broker"]
+fn tokio_client_over_mqtts_and_wss() {
+    use mqtt_ws::net::tokio::MqttClient;
+    use mqtt_ws::net::{Error as NetError, Event, Options};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let options = Options { tls: Some(config("MQTT_CAFILE")), ..Options::default() };
+    rt.block_on(async {
+        for (url, id) in [
+            (format!("mqtts://localhost:{}", port("MQTT_TLS_PORT")), "tokio-mqtts"),
+            (format!("wss://127.0.0.1:{}/mqtt", port("MQTT_WSS_PORT")), "tokio-wss"),
+        ] {
+            let t = topic(id);
+            let mut mqtt =
+                MqttClient::connect_with(&url, &ConnectOptions::new(id), &options).await.unwrap();
+            mqtt.subscribe(&t, Qos::AtLeastOnce).await.unwrap();
+            mqtt.publish(&Outgoing::new(&t, b"over TLS").qos(Qos::AtLeastOnce)).await.unwrap();
+            loop {
+                match mqtt.next().await.unwrap().expect("open") {
+                    Event::Message(m) => {
+                        assert_eq!(m.payload, b"over TLS");
+                        break;
+                    }
+                    Event::Subscribed { .. } | Event::Published { .. } => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            mqtt.disconnect().await.unwrap();
+        }
+        let other = Options { tls: Some(config("MQTT_OTHER_CAFILE")), ..Options::default() };
+        let url = format!("mqtts://localhost:{}", port("MQTT_TLS_PORT"));
+        let e =
+            MqttClient::connect_with(&url, &ConnectOptions::new("x"), &other).await.unwrap_err();
+        assert!(matches!(e, NetError::Tls(TlsError::Handshake(_))), "{e:?}");
+    });
+}

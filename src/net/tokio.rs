@@ -16,16 +16,97 @@ use crate::mqtt::ReasonCode;
 use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
 use crate::mqtt::properties::Properties;
 
-/// A tokio TCP socket as an `embedded-io-async` transport.
-pub type Socket = FromTokio<TcpStream>;
+/// A tokio TCP or TLS socket as an `embedded-io-async` transport.
+pub enum Socket {
+    /// Plain TCP.
+    Tcp(FromTokio<TcpStream>),
+    /// TLS over TCP (feature `tokio-tls`).
+    #[cfg(feature = "tokio-tls")]
+    Tls(std::boxed::Box<FromTokio<tokio_rustls::client::TlsStream<TcpStream>>>),
+}
+
+impl Socket {
+    /// Opens TCP to the URL's host and port, then TLS when the scheme asks for it (with the
+    /// configuration in `options.tls`), all within the connect timeout.
+    pub async fn connect(url: &Url<'_>, options: &Options) -> Result<Socket, Error> {
+        let connect = TcpStream::connect((url.host, url.port));
+        let tcp = tokio::time::timeout(options.connect_timeout, connect)
+            .await
+            .map_err(|_| Error::Timeout)??;
+        tcp.set_nodelay(true)?;
+        if !url.scheme.is_tls() {
+            return Ok(Socket::Tcp(FromTokio::new(tcp)));
+        }
+        #[cfg(feature = "tokio-tls")]
+        if let Some(config) = &options.tls {
+            use crate::tls::TlsError;
+            let name = rustls::pki_types::ServerName::try_from(std::string::String::from(url.host))
+                .map_err(|_| Error::Tls(TlsError::InvalidServerName))?;
+            let handshake = tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp);
+            let tls = match tokio::time::timeout(options.connect_timeout, handshake).await {
+                Err(_) => return Err(Error::Tls(TlsError::HandshakeTimeout)),
+                Ok(Err(e)) => {
+                    return Err(match crate::tls::tls_cause(&e) {
+                        Some(cause) => Error::Tls(TlsError::Handshake(cause)),
+                        None => Error::Io(e),
+                    });
+                }
+                Ok(Ok(tls)) => tls,
+            };
+            return Ok(Socket::Tls(std::boxed::Box::new(FromTokio::new(tls))));
+        }
+        Err(Error::TlsUnavailable)
+    }
+}
+
+impl core::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Socket::Tcp(_) => "Socket::Tcp",
+            #[cfg(feature = "tokio-tls")]
+            Socket::Tls(_) => "Socket::Tls",
+        })
+    }
+}
+
+impl embedded_io_async::ErrorType for Socket {
+    type Error = io::Error;
+}
+
+impl embedded_io_async::Read for Socket {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.read(buf).await,
+            #[cfg(feature = "tokio-tls")]
+            Socket::Tls(s) => s.read(buf).await,
+        }
+    }
+}
+
+impl embedded_io_async::Write for Socket {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => s.write(buf).await,
+            #[cfg(feature = "tokio-tls")]
+            Socket::Tls(s) => s.write(buf).await,
+        }
+    }
+    async fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.flush().await,
+            #[cfg(feature = "tokio-tls")]
+            Socket::Tls(s) => s.flush().await,
+        }
+    }
+}
 
 /// A WebSocket over a tokio socket as a byte stream, its buffers owned.
 #[cfg(feature = "ws")]
 pub type WsStream = crate::ws::stream::Stream<'static, Socket, super::OsRandom, Vec<u8>>;
 
-/// The transport a URL names, on tokio: TCP, or a WebSocket over it.
+/// The transport a URL names, on tokio: TCP or TLS, or a WebSocket over either.
 pub enum Transport {
-    /// MQTT over TCP.
+    /// MQTT over TCP or TLS.
     Tcp(Socket),
     /// A WebSocket (binary messages) over TCP.
     #[cfg(feature = "ws")]
@@ -34,14 +115,14 @@ pub enum Transport {
 
 impl Transport {
     /// Opens the transport `url` names; for `ws://`, runs the opening handshake asking for
-    /// `subprotocol`. TLS URLs are refused with [`Error::TlsUnavailable`] on tokio for now.
+    /// `subprotocol`. TLS (`mqtts://`, `wss://`) needs the `tokio-tls` feature and
+    /// `options.tls`.
     pub async fn connect(
         url: &Url<'_>,
         options: &Options,
         subprotocol: &str,
     ) -> Result<Self, Error> {
-        let tcp = tcp_connect(url, options).await?;
-        let socket = FromTokio::new(tcp);
+        let socket = Socket::connect(url, options).await?;
         if !url.scheme.is_websocket() {
             return Ok(Transport::Tcp(socket));
         }
@@ -60,19 +141,6 @@ impl Transport {
             Err(Error::Url(super::UrlError::Scheme))
         }
     }
-}
-
-/// TCP to the URL's host and port within the connect timeout; TLS URLs are refused for now.
-async fn tcp_connect(url: &Url<'_>, options: &Options) -> Result<TcpStream, Error> {
-    if url.scheme.is_tls() {
-        return Err(Error::TlsUnavailable);
-    }
-    let connect = TcpStream::connect((url.host, url.port));
-    let tcp = tokio::time::timeout(options.connect_timeout, connect)
-        .await
-        .map_err(|_| Error::Timeout)??;
-    tcp.set_nodelay(true)?;
-    Ok(tcp)
 }
 
 /// The client's opening handshake over `socket`, then the connection as a byte stream.
@@ -145,7 +213,8 @@ impl embedded_io_async::Write for Transport {
 /// The driver a tokio [`MqttClient`] runs.
 pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
 
-/// An MQTT client on tokio, connected from a URL (`mqtt://`, `ws://`): the async twin of
+/// An MQTT client on tokio, connected from a URL (`mqtt://`, `ws://`; `mqtts://` and
+/// `wss://` with the `tokio-tls` feature): the async twin of
 /// [`net::MqttClient`](super::MqttClient), with the same events.
 ///
 /// ```no_run
@@ -313,7 +382,8 @@ impl WebSocket {
             crate::time::Duration::from_millis(super::transport::millis(options.handshake_timeout));
         let server = Server::default().with_deadline(clock.now() + timeout);
         let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
-        let mut conn = Connection::with_buffers(FromTokio::new(tcp), server, rx, tx);
+        let socket = Socket::Tcp(FromTokio::new(tcp));
+        let mut conn = Connection::with_buffers(socket, server, rx, tx);
         let (mut protocol, mut refused) = (None, None);
         let accepted = loop {
             let decide = |request: &crate::ws::handshake::Request<'_>| {
@@ -349,14 +419,14 @@ impl WebSocket {
 
 #[cfg(feature = "ws")]
 impl WebSocket<super::OsRandom> {
-    /// Connects to a `ws://` URL (the path as given, `/` when it has none), with no
-    /// subprotocol and the default [`Options`].
+    /// Connects to a `ws://` URL (the path as given, `/` when it has none; `wss://` with the
+    /// `tokio-tls` feature and `options.tls`), with no subprotocol and the default [`Options`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let options = Options { default_path: "/", ..Options::default() };
         Self::connect_with(url, &[], &options).await
     }
 
-    /// Connects to a `ws://` URL offering `protocols` (in order of preference).
+    /// Connects to a `ws://` or `wss://` URL offering `protocols` (in order of preference).
     pub async fn connect_with(
         url: &str,
         protocols: &[&str],
@@ -367,14 +437,14 @@ impl WebSocket<super::OsRandom> {
         if !url.scheme.is_websocket() {
             return Err(Error::Url(super::UrlError::Scheme));
         }
-        let tcp = tcp_connect(&url, options).await?;
+        let socket = Socket::connect(&url, options).await?;
         let clock = Clock::new();
         let path = if url.path.is_empty() { options.default_path } else { url.path };
         let authority = url.authority();
         let request = ClientRequest::new(&authority, path).protocols(protocols);
         let client = Client::new(request, super::random()?)?;
         let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
-        let mut conn = Connection::with_buffers(FromTokio::new(tcp), client, rx, tx);
+        let mut conn = Connection::with_buffers(socket, client, rx, tx);
         let handshake = conn.handshake(|| clock.now());
         let protocol = tokio::time::timeout(options.connect_timeout, handshake)
             .await
