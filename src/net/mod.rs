@@ -151,7 +151,7 @@ mod error;
 #[cfg(feature = "mqtt")]
 mod mqtt;
 mod random;
-#[cfg(all(feature = "tokio", feature = "mqtt"))]
+#[cfg(feature = "tokio")]
 pub mod tokio;
 mod transport;
 mod url;

@@ -8,12 +8,16 @@ use std::vec::Vec;
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::net::TcpStream;
 
+#[cfg(feature = "mqtt")]
 use super::mqtt::{Event, OwnedStore};
 use super::transport::Options;
 use super::{Clock, Error, Url};
-use crate::io::{DriverError, asynch::Connection};
+use crate::io::asynch::Connection;
+#[cfg(feature = "mqtt")]
 use crate::mqtt::ReasonCode;
+#[cfg(feature = "mqtt")]
 use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
+#[cfg(feature = "mqtt")]
 use crate::mqtt::properties::Properties;
 
 /// A tokio TCP or TLS socket as an `embedded-io-async` transport.
@@ -211,6 +215,7 @@ impl embedded_io_async::Write for Transport {
 }
 
 /// The driver a tokio [`MqttClient`] runs.
+#[cfg(feature = "mqtt")]
 pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
 
 /// An MQTT client on tokio, connected from a URL (`mqtt://`, `ws://`; `mqtts://` and
@@ -232,11 +237,13 @@ pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
+#[cfg(feature = "mqtt")]
 pub struct MqttClient {
     conn: Driver,
     clock: Clock,
 }
 
+#[cfg(feature = "mqtt")]
 impl MqttClient {
     /// Connects to `url` with the default [`Options`] and waits for CONNACK. A user name and
     /// password in the URL are sent unless `options` has its own.
@@ -301,7 +308,7 @@ impl MqttClient {
                     }
                 }
                 Ok(None) => {}
-                Err(DriverError::Closed) => return Ok(None),
+                Err(crate::io::DriverError::Closed) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
         }
