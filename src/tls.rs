@@ -124,6 +124,30 @@ pub fn client_config(ca_pem: &[u8]) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(builder(ca_pem)?.with_no_client_auth()))
 }
 
+/// A client configuration that trusts the operating system's root certificates (its CA store,
+/// or `SSL_CERT_FILE` / `SSL_CERT_DIR`), TLS 1.2 and 1.3, ring crypto, no client certificate.
+/// Loaded once per process; [`NoCertificates`](TlsError::NoCertificates) when the store holds
+/// none that parse.
+pub fn system_config() -> Result<Arc<ClientConfig>, TlsError> {
+    static SYSTEM: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+    if let Some(config) = SYSTEM.get() {
+        return Ok(config.clone());
+    }
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) =
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if added == 0 {
+        return Err(TlsError::NoCertificates);
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(TlsError::Config)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(SYSTEM.get_or_init(|| Arc::new(config)).clone())
+}
+
 /// Like [`client_config`], and authenticates with the client certificate chain `cert_pem` and
 /// its private key `key_pem` (PKCS#8, PKCS#1 or SEC1, PEM).
 pub fn client_config_with_auth(

@@ -19,8 +19,8 @@ pub enum Error {
     /// The TLS handshake or configuration failed.
     #[cfg(feature = "tls")]
     Tls(crate::tls::TlsError),
-    /// The URL asks for TLS but no TLS is available: build with the `tls` feature and give the
-    /// trusted roots in the options.
+    /// The URL asks for TLS but no TLS is built in: the `tls` feature (and `tokio-tls` on
+    /// tokio).
     TlsUnavailable,
     /// The WebSocket opening handshake failed.
     #[cfg(feature = "ws")]
@@ -56,7 +56,9 @@ impl fmt::Display for Error {
             Error::Random(e) => write!(f, "no randomness from the operating system: {e}"),
             #[cfg(feature = "tls")]
             Error::Tls(e) => write!(f, "TLS: {e}"),
-            Error::TlsUnavailable => f.write_str("TLS needs the `tls` feature and trusted roots"),
+            Error::TlsUnavailable => {
+                f.write_str("TLS needs the `tls` feature (`tokio-tls` on tokio)")
+            }
             #[cfg(feature = "ws")]
             Error::Handshake(e) => write!(f, "WebSocket handshake: {e}"),
             #[cfg(feature = "ws")]

@@ -31,7 +31,8 @@ pub enum Socket {
 
 impl Socket {
     /// Opens TCP to the URL's host and port, then TLS when the scheme asks for it (with the
-    /// configuration in `options.tls`), all within the connect timeout.
+    /// configuration in `options.tls`, or the operating system's roots), all within the connect
+    /// timeout.
     pub async fn connect(url: &Url<'_>, options: &Options) -> Result<Socket, Error> {
         let connect = TcpStream::connect((url.host, url.port));
         let tcp = tokio::time::timeout(options.connect_timeout, connect)
@@ -42,11 +43,15 @@ impl Socket {
             return Ok(Socket::Tcp(FromTokio::new(tcp)));
         }
         #[cfg(feature = "tokio-tls")]
-        if let Some(config) = &options.tls {
+        {
             use crate::tls::TlsError;
+            let config = match &options.tls {
+                Some(config) => config.clone(),
+                None => crate::tls::system_config()?,
+            };
             let name = rustls::pki_types::ServerName::try_from(std::string::String::from(url.host))
                 .map_err(|_| Error::Tls(TlsError::InvalidServerName))?;
-            let handshake = tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp);
+            let handshake = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
             let tls = match tokio::time::timeout(options.connect_timeout, handshake).await {
                 Err(_) => return Err(Error::Tls(TlsError::HandshakeTimeout)),
                 Ok(Err(e)) => {
@@ -57,8 +62,9 @@ impl Socket {
                 }
                 Ok(Ok(tls)) => tls,
             };
-            return Ok(Socket::Tls(std::boxed::Box::new(FromTokio::new(tls))));
+            Ok(Socket::Tls(std::boxed::Box::new(FromTokio::new(tls))))
         }
+        #[cfg(not(feature = "tokio-tls"))]
         Err(Error::TlsUnavailable)
     }
 }
@@ -119,8 +125,7 @@ pub enum Transport {
 
 impl Transport {
     /// Opens the transport `url` names; for `ws://`, runs the opening handshake asking for
-    /// `subprotocol`. TLS (`mqtts://`, `wss://`) needs the `tokio-tls` feature and
-    /// `options.tls`.
+    /// `subprotocol`. TLS (`mqtts://`, `wss://`) needs the `tokio-tls` feature.
     pub async fn connect(
         url: &Url<'_>,
         options: &Options,
@@ -427,7 +432,7 @@ impl WebSocket {
 #[cfg(feature = "ws")]
 impl WebSocket<super::OsRandom> {
     /// Connects to a `ws://` URL (the path as given, `/` when it has none; `wss://` with the
-    /// `tokio-tls` feature and `options.tls`), with no subprotocol and the default [`Options`].
+    /// `tokio-tls` feature), with no subprotocol and the default [`Options`].
     pub async fn connect(url: &str) -> Result<Self, Error> {
         let options = Options { default_path: "/", ..Options::default() };
         Self::connect_with(url, &[], &options).await

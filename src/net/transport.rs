@@ -23,7 +23,8 @@ pub struct Options {
     /// The WebSocket path when the URL has none.
     pub default_path: &'static str,
     /// The TLS client configuration for `mqtts://` and `wss://` (trusted roots, client
-    /// certificate): see [`tls::client_config`](crate::tls::client_config).
+    /// certificate): see [`tls::client_config`](crate::tls::client_config). `None`: the
+    /// operating system's roots ([`tls::system_config`](crate::tls::system_config)).
     #[cfg(feature = "tls")]
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -62,12 +63,19 @@ impl Socket {
             return Ok(Socket::Tcp(StdIo(tcp)));
         }
         #[cfg(feature = "tls")]
-        if let Some(config) = &options.tls {
-            let tls = crate::tls::TlsStream::connect(config.clone(), url.host, tcp)?;
-            return Ok(Socket::Tls(std::boxed::Box::new(tls)));
+        {
+            let config = match &options.tls {
+                Some(config) => config.clone(),
+                None => crate::tls::system_config()?,
+            };
+            let tls = crate::tls::TlsStream::connect(config, url.host, tcp)?;
+            Ok(Socket::Tls(std::boxed::Box::new(tls)))
         }
-        let _ = options;
-        Err(Error::TlsUnavailable)
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = options;
+            Err(Error::TlsUnavailable)
+        }
     }
 }
 
