@@ -55,6 +55,28 @@ fn connect_from_a_url_over_tcp_and_websocket() {
 
 #[test]
 #[ignore = "needs mosquitto"]
+fn next_timeout_gives_up_and_the_connection_stays_open() {
+    let broker = common_ws::Mosquitto::start("net-timeout");
+    let url = format!("mqtt://127.0.0.1:{}", broker.tcp_port);
+    let mut mqtt = MqttClient::connect(&url, &ConnectOptions::new("net-timeout")).unwrap();
+    let quiet = std::time::Duration::from_millis(300);
+    assert!(matches!(mqtt.next_timeout(quiet), Err(Error::Timeout)));
+    // Still connected: a message to itself comes back.
+    mqtt.subscribe("net/timeout", Qos::AtMostOnce).unwrap();
+    mqtt.publish(&Outgoing::new("net/timeout", b"tick")).unwrap();
+    let message = loop {
+        match mqtt.next_timeout(std::time::Duration::from_secs(10)).unwrap() {
+            Some(Event::Message(m)) => break m,
+            Some(_) => {}
+            None => panic!("the connection closed"),
+        }
+    };
+    assert_eq!(message.payload, b"tick");
+    mqtt.disconnect().unwrap();
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
 fn websocket_url_on_a_plain_mqtt_port_is_a_handshake_error() {
     let broker = common_ws::Mosquitto::start("net-wrong-port");
     let url = format!("ws://127.0.0.1:{}/mqtt", broker.tcp_port);

@@ -6,6 +6,7 @@ use crate::io::blocking::Connection;
 use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
 use crate::mqtt::properties::{Properties, PropertyContext};
 use crate::mqtt::{PacketId, Qos, ReasonCode};
+use crate::time::Instant;
 use std::borrow::ToOwned;
 use std::string::String;
 use std::vec;
@@ -195,6 +196,18 @@ impl MqttClient {
     // An iterator-like method that can fail: not `Iterator::next`.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Event>, Error> {
+        self.wait(None)
+    }
+
+    /// [`next`](Self::next), giving up after `timeout` with [`Error::Timeout`] (the
+    /// connection stays open): for a program that also does something on a timer, such as a
+    /// sensor publishing a reading every minute. The wait may end up to 200 ms late.
+    pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Event>, Error> {
+        let deadline = self.clock.now() + crate::time::Duration::from_millis(millis(timeout));
+        self.wait(Some(deadline))
+    }
+
+    fn wait(&mut self, deadline: Option<Instant>) -> Result<Option<Event>, Error> {
         loop {
             match self.conn.poll(self.clock.now()) {
                 Ok(Some(event)) => {
@@ -205,6 +218,9 @@ impl MqttClient {
                 Ok(None) => {}
                 Err(crate::io::DriverError::Closed) => return Ok(None),
                 Err(e) => return Err(e.into()),
+            }
+            if deadline.is_some_and(|d| self.clock.now() >= d) {
+                return Err(Error::Timeout);
             }
         }
     }
