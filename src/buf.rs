@@ -1,5 +1,12 @@
 //! Byte-buffer helpers shared by the MQTT and WebSocket layers.
 
+/// Memory a layer works in: a caller's `&mut [u8]` (the default, all a device needs), an array,
+/// or on std a `Vec<u8>` or `Box<[u8]>` the owner keeps (the [`Pump`](crate::io::Pump)'s
+/// buffers, the MQTT client's `SliceStore`).
+pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]> + ?Sized> Buffer for B {}
+
 /// Moves `buf[src..end]` down to start at `dst` (`dst <= src`), as `copy_within` does, but with
 /// `memcpy` on chunks that do not overlap: a firmware then links no `memmove` (1.5 KiB on
 /// Cortex-M). Out-of-range arguments move what is in range and never panic.

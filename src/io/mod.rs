@@ -33,17 +33,12 @@ mod server;
 #[cfg(feature = "ws")]
 mod ws;
 
+pub use crate::buf::Buffer;
 #[cfg(feature = "mqtt")]
 pub use backoff::Backoff;
 pub use pump::{Io, Pump};
 #[cfg(feature = "mqtt")]
 pub use redial::Step;
-
-/// Memory a [`Pump`] reads into and encodes into: a caller's `&mut [u8]` (the default, all a
-/// device needs), an array, or on std a `Vec<u8>` or `Box<[u8]>` the driver owns.
-pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {}
-
-impl<B: AsRef<[u8]> + AsMut<[u8]> + ?Sized> Buffer for B {}
 
 /// Why a driver step failed. `T` is the transport's error, `M` the machine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

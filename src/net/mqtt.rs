@@ -1,7 +1,8 @@
 //! An MQTT client connected from a URL, with its buffers, clock and randomness on std.
 
-use super::transport::{Options, Transport, millis};
+use super::transport::{Options, Transport};
 use super::{Clock, Error, Url};
+use crate::io::DriverError;
 use crate::io::blocking::Connection;
 use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
 use crate::mqtt::properties::{Properties, PropertyContext};
@@ -91,8 +92,21 @@ pub enum Event {
 }
 
 impl Event {
+    /// What a driver step means to a std client waiting for an event: `Some` to return it (an
+    /// event, the end of the connection as `Ok(None)`, or a failure), `None` to go on waiting.
+    pub(crate) fn settle(
+        step: Result<Option<client::Event<'_>>, DriverError<std::io::Error, client::Error>>,
+    ) -> Option<Result<Option<Event>, Error>> {
+        match step {
+            Ok(Some(event)) => Event::owned(event).map(|event| Ok(Some(event))),
+            Ok(None) => None,
+            Err(DriverError::Closed) => Some(Ok(None)),
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
     /// The owned form of a session event; `None` for what the std client handles itself.
-    pub(crate) fn owned(event: client::Event<'_>) -> Option<Event> {
+    fn owned(event: client::Event<'_>) -> Option<Event> {
         Some(match event {
             client::Event::Message(m) => Event::Message(Message {
                 topic: m.topic.as_str().to_owned(),
@@ -171,8 +185,7 @@ impl MqttClient {
     ) -> Result<Self, Error> {
         let url = Url::parse(url)?;
         let clock = Clock::new();
-        let deadline =
-            clock.now() + crate::time::Duration::from_millis(millis(settings.connect_timeout));
+        let deadline = clock.now() + settings.connect_timeout;
         let transport = Transport::connect(&url, settings, "mqtt")?;
         let store = SliceStore::with_buffer(vec![0u8; settings.store_len]);
         let client = Client::new(store, Config::new(settings.buffer_len));
@@ -203,21 +216,14 @@ impl MqttClient {
     /// connection stays open): for a program that also does something on a timer, such as a
     /// sensor publishing a reading every minute. The wait may end up to 200 ms late.
     pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Event>, Error> {
-        let deadline = self.clock.now() + crate::time::Duration::from_millis(millis(timeout));
+        let deadline = self.clock.now() + timeout;
         self.wait(Some(deadline))
     }
 
     fn wait(&mut self, deadline: Option<Instant>) -> Result<Option<Event>, Error> {
         loop {
-            match self.conn.poll(self.clock.now()) {
-                Ok(Some(event)) => {
-                    if let Some(event) = Event::owned(event) {
-                        return Ok(Some(event));
-                    }
-                }
-                Ok(None) => {}
-                Err(crate::io::DriverError::Closed) => return Ok(None),
-                Err(e) => return Err(e.into()),
+            if let Some(done) = Event::settle(self.conn.poll(self.clock.now())) {
+                return done;
             }
             if deadline.is_some_and(|d| self.clock.now() >= d) {
                 return Err(Error::Timeout);

@@ -306,15 +306,8 @@ impl MqttClient {
                 }
                 None => self.conn.poll(now).await,
             };
-            match step {
-                Ok(Some(event)) => {
-                    if let Some(event) = Event::owned(event) {
-                        return Ok(Some(event));
-                    }
-                }
-                Ok(None) => {}
-                Err(crate::io::DriverError::Closed) => return Ok(None),
-                Err(e) => return Err(e.into()),
+            if let Some(done) = Event::settle(step) {
+                return done;
             }
         }
     }
@@ -387,27 +380,26 @@ impl WebSocket {
         tcp: TcpStream,
         options: &super::AcceptOptions<'_>,
     ) -> Result<Self, Error> {
-        use crate::ws::handshake::{Reject, RequestError, Server};
+        use crate::ws::handshake::{RequestError, Server};
         tcp.set_nodelay(true)?;
         let clock = Clock::new();
-        let timeout =
-            crate::time::Duration::from_millis(super::transport::millis(options.handshake_timeout));
+        let timeout = options.handshake_timeout;
         let server = Server::default().with_deadline(clock.now() + timeout);
         let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
         let socket = Socket::Tcp(FromTokio::new(tcp));
         let mut conn = Connection::with_buffers(socket, server, rx, tx);
         let (mut protocol, mut refused) = (None, None);
         let accepted = loop {
-            let decide = |request: &crate::ws::handshake::Request<'_>| {
-                if let Some(policy) = &options.origins
-                    && let Err(e) = request.check_origin(policy)
-                {
-                    refused = Some(e);
-                    return Err(Reject::Forbidden);
+            let decide = |request: &crate::ws::handshake::Request<'_>| match options.answer(request)
+            {
+                Ok((accept, chosen)) => {
+                    protocol = chosen.map(std::string::String::from);
+                    Ok(accept)
                 }
-                let chosen = request.select_protocol(options.protocols);
-                protocol = chosen.map(std::string::String::from);
-                request.accept(chosen).map_err(|_| Reject::BadRequest)
+                Err(e) => {
+                    refused = Some(e);
+                    Err(e.reject())
+                }
             };
             let wait = conn.poll_timeout().map(|at| at.saturating_duration_since(clock.now()));
             let handshake = conn.handshake(|| clock.now(), decide);

@@ -164,8 +164,7 @@ fn websocket(
     let authority = url.authority();
     let protocols = [subprotocol];
     let request = ClientRequest::new(&authority, path).protocols(&protocols);
-    let deadline =
-        clock.now() + crate::time::Duration::from_millis(millis(options.connect_timeout));
+    let deadline = clock.now() + options.connect_timeout;
     let handshake = Client::new(request, super::random()?)?.with_deadline(deadline);
     let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
     let mut conn = Connection::with_buffers(socket, handshake, rx, tx);
@@ -174,11 +173,6 @@ fn websocket(
     }
     let stream = conn.upgrade(Config::new(), super::OsRandom::new()?).into_stream();
     stream.map_err(|e| Error::BufferTooSmall { required: e.required })
-}
-
-/// Whole milliseconds of `d`, saturating.
-pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The WebSocket stream's error as an I/O error of the same kind (a read timeout stays one).

@@ -6,11 +6,11 @@ use std::string::String;
 use std::time::Duration;
 use std::vec::Vec;
 
-use super::transport::{Options, millis};
+use super::transport::Options;
 use super::{Clock, Error, OsRandom, Socket, Url};
 use crate::io::{StdIo, blocking};
 use crate::ws::connection::{self, Config, MaskKeys, MessageKind, NoMasking};
-use crate::ws::handshake::{self, OriginPolicy, Reject, RequestError};
+use crate::ws::handshake::{self, OriginPolicy, RequestError};
 
 /// A whole WebSocket message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +104,22 @@ impl Default for AcceptOptions<'_> {
     }
 }
 
+impl<'a> AcceptOptions<'a> {
+    /// The `101` answer to `request` with the subprotocol chosen, or the refusal it gets: a
+    /// refused origin (answered `403`).
+    pub(crate) fn answer(
+        &self,
+        request: &handshake::Request<'_>,
+    ) -> Result<(handshake::Accept<'a>, Option<&'a str>), RequestError> {
+        if let Some(policy) = &self.origins {
+            request.check_origin(policy)?;
+        }
+        let chosen = request.select_protocol(self.protocols);
+        let accept = request.accept(chosen).map_err(|_| RequestError::Malformed)?;
+        Ok((accept, chosen))
+    }
+}
+
 /// The driver a [`WebSocket`] runs.
 pub type WsDriver<K> = blocking::Connection<'static, Socket, connection::Connection<K>, Vec<u8>>;
 
@@ -146,25 +162,22 @@ impl WebSocket {
         tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(super::transport::READ_TICK))?;
         let clock = Clock::new();
-        let deadline =
-            clock.now() + crate::time::Duration::from_millis(millis(options.handshake_timeout));
+        let deadline = clock.now() + options.handshake_timeout;
         let server = handshake::Server::default().with_deadline(deadline);
         let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
         let mut conn = blocking::Connection::with_buffers(Socket::Tcp(StdIo(tcp)), server, rx, tx);
-        let mut protocol = None;
-        let mut refused = None;
+        let (mut protocol, mut refused) = (None, None);
         let accepted = conn.handshake(
             || clock.now(),
-            |request| {
-                if let Some(policy) = &options.origins
-                    && let Err(e) = request.check_origin(policy)
-                {
-                    refused = Some(e);
-                    return Err(Reject::Forbidden);
+            |request| match options.answer(request) {
+                Ok((accept, chosen)) => {
+                    protocol = chosen.map(String::from);
+                    Ok(accept)
                 }
-                let chosen = request.select_protocol(options.protocols);
-                protocol = chosen.map(String::from);
-                request.accept(chosen).map_err(|_| Reject::BadRequest)
+                Err(e) => {
+                    refused = Some(e);
+                    Err(e.reject())
+                }
             },
         )?;
         if !accepted {
@@ -195,8 +208,7 @@ impl WebSocket<OsRandom> {
         let path = if url.path.is_empty() { options.default_path } else { url.path };
         let authority = url.authority();
         let request = handshake::ClientRequest::new(&authority, path).protocols(protocols);
-        let deadline =
-            clock.now() + crate::time::Duration::from_millis(millis(options.connect_timeout));
+        let deadline = clock.now() + options.connect_timeout;
         let client = handshake::Client::new(request, super::random()?)?.with_deadline(deadline);
         let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
         let mut conn = blocking::Connection::with_buffers(socket, client, rx, tx);

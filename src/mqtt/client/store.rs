@@ -25,7 +25,7 @@
 
 use core::marker::PhantomData;
 
-use crate::io::Buffer;
+use crate::buf::Buffer;
 use crate::mqtt::PacketId;
 
 /// The store is full: no room for one more entry or for the packet's bytes.
@@ -123,7 +123,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
 }
 
 impl<'b, const N: usize, B: Buffer> SliceStore<'b, N, B> {
-    /// An empty store keeping packet bytes in a buffer of any [`Buffer`] type (on std, a
+    /// An empty store keeping packet bytes in a buffer of any [`Buffer`](crate::io::Buffer) type (on std, a
     /// `Vec<u8>` the store owns).
     pub fn with_buffer(buf: B) -> Self {
         Self { buf, head: 0, used: 0, entries: heapless::Vec::new(), borrowed: PhantomData }
