@@ -134,6 +134,14 @@ impl Event {
     }
 }
 
+/// A new session with its in-flight store, and receive and transmit buffers, sized by
+/// `settings`.
+pub(crate) fn session(settings: &Options) -> (Client<OwnedStore>, Vec<u8>, Vec<u8>) {
+    let store = SliceStore::with_buffer(vec![0u8; settings.store_len]);
+    let client = Client::new(store, Config::new(settings.buffer_len));
+    (client, vec![0u8; settings.buffer_len], vec![0u8; settings.buffer_len])
+}
+
 /// `options` with the URL's user name and password, unless it has its own.
 pub(crate) fn with_credentials<'a>(
     options: &ConnectOptions<'a>,
@@ -187,9 +195,7 @@ impl MqttClient {
         let clock = Clock::new();
         let deadline = clock.now() + settings.connect_timeout;
         let transport = Transport::connect(&url, settings, "mqtt")?;
-        let store = SliceStore::with_buffer(vec![0u8; settings.store_len]);
-        let client = Client::new(store, Config::new(settings.buffer_len));
-        let (rx, tx) = (vec![0u8; settings.buffer_len], vec![0u8; settings.buffer_len]);
+        let (client, rx, tx) = session(settings);
         let mut conn = Connection::with_buffers(transport, client, rx, tx);
         conn.connect(clock.now(), &with_credentials(options, &url))?;
         loop {

@@ -16,7 +16,7 @@ use crate::io::asynch::Connection;
 #[cfg(feature = "mqtt")]
 use crate::mqtt::ReasonCode;
 #[cfg(feature = "mqtt")]
-use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
+use crate::mqtt::client::{self, Client, ConnectOptions};
 #[cfg(feature = "mqtt")]
 use crate::mqtt::properties::Properties;
 
@@ -265,9 +265,7 @@ impl MqttClient {
         let url = Url::parse(url)?;
         let clock = Clock::new();
         let transport = Transport::connect(&url, settings, "mqtt").await?;
-        let store = SliceStore::with_buffer(std::vec![0u8; settings.store_len]);
-        let client = Client::new(store, Config::new(settings.buffer_len));
-        let (rx, tx) = (std::vec![0u8; settings.buffer_len], std::vec![0u8; settings.buffer_len]);
+        let (client, rx, tx) = super::mqtt::session(settings);
         let mut conn = Connection::with_buffers(transport, client, rx, tx);
         conn.connect(clock.now(), &super::mqtt::with_credentials(options, &url)).await?;
         let connack = async {
