@@ -227,6 +227,135 @@ impl Raw {
     }
 }
 
+impl Raw {
+    fn send_bytes(&mut self, bytes: &[u8]) {
+        self.tcp.write_all(bytes).unwrap();
+    }
+
+    /// The network goes away: whatever the broker sends from now on is lost. Half-closes and
+    /// reads to the broker's end (an orderly close, so nothing sent before it is discarded).
+    fn lose(mut self) {
+        self.tcp.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut buf = [0u8; 512];
+        while self.tcp.read(&mut buf).is_ok_and(|n| n > 0) {}
+    }
+
+    /// CONNECT with Clean Start 0 to the kept session: CONNACK says Session Present.
+    fn resume(addr: &str, client_id: &str) -> Raw {
+        let mut raw = Raw::connect(addr, client_id, false);
+        let (first, connack) = raw.next();
+        assert_eq!((first, connack[2]), (0x20, 1), "CONNACK, session present: {connack:02x?}");
+        raw
+    }
+}
+
+/// A QoS 2 PUBLISH of `payload` on `topic` with identifier `id`.
+fn qos2_publish(topic: &str, id: u16, dup: bool, payload: &[u8]) -> Vec<u8> {
+    use mqtt_ws::mqtt::PacketId;
+    use mqtt_ws::mqtt::packet::{Packet, Publish, QosPid};
+    let mut p = Publish::new(topic, payload);
+    p.qos_pid = QosPid::ExactlyOnce(PacketId::new(id).unwrap());
+    p.dup = dup;
+    let mut buf = [0u8; 256];
+    let n = Packet::Publish(p).encode(Version::V5, &mut buf).unwrap();
+    buf[..n].to_vec()
+}
+
+/// The packet identifier of a QoS 2 PUBLISH on a one-byte-length packet with topic `topic`.
+fn publish_id(bytes: &[u8], topic: &str) -> [u8; 2] {
+    let at = 2 + 2 + topic.len();
+    [bytes[at], bytes[at + 1]]
+}
+
+#[test]
+fn qos2_is_exactly_once_across_reconnects_whichever_packet_is_lost() {
+    let u = start();
+    let addr = u.tcp.trim_start_matches("mqtt://").to_owned();
+    let mut sub = connect(&u.tcp, "eo-sub");
+    sub.subscribe("eo/in/#", Qos::ExactlyOnce).unwrap();
+
+    // The broker receiving. PUBREC lost: the client sends the PUBLISH again (DUP) on its next
+    // connection, which is acknowledged and not routed a second time.
+    let mut p = Raw::connect(&addr, "eo-pub", true);
+    assert_eq!(p.next().0, 0x20);
+    p.send_bytes(&qos2_publish("eo/in/1", 1, false, b"1"));
+    p.lose();
+    let mut p = Raw::resume(&addr, "eo-pub");
+    p.send_bytes(&qos2_publish("eo/in/1", 1, true, b"1"));
+    assert_eq!(p.next().1, [0x50, 0x02, 0x00, 0x01], "PUBREC");
+    p.send_bytes(&[0x62, 0x02, 0x00, 0x01]);
+    assert_eq!(p.next().1, [0x70, 0x02, 0x00, 0x01], "PUBCOMP");
+    // PUBREL lost: sent again on the next connection, completed there.
+    p.send_bytes(&qos2_publish("eo/in/2", 2, false, b"2"));
+    assert_eq!(p.next().1, [0x50, 0x02, 0x00, 0x02], "PUBREC");
+    p.lose();
+    let mut p = Raw::resume(&addr, "eo-pub");
+    p.send_bytes(&[0x62, 0x02, 0x00, 0x02]);
+    assert_eq!(p.next().1, [0x70, 0x02, 0x00, 0x02], "PUBCOMP: the identifier was awaiting it");
+    // PUBCOMP lost: the PUBREL sent again finds the identifier released (0x92), nothing routed.
+    p.send_bytes(&qos2_publish("eo/in/3", 3, false, b"3"));
+    assert_eq!(p.next().1, [0x50, 0x02, 0x00, 0x03], "PUBREC");
+    p.send_bytes(&[0x62, 0x02, 0x00, 0x03]);
+    p.lose();
+    let mut p = Raw::resume(&addr, "eo-pub");
+    p.send_bytes(&[0x62, 0x02, 0x00, 0x03]);
+    assert_eq!(p.next().1, [0x70, 0x03, 0x00, 0x03, 0x92], "PUBCOMP, identifier not found");
+    for n in ["1", "2", "3"] {
+        let m = recv(&mut sub);
+        assert_eq!(
+            (m.topic.as_str(), m.payload.as_slice()),
+            (&*format!("eo/in/{n}"), n.as_bytes())
+        );
+    }
+    nothing(&mut sub);
+
+    // The broker sending.
+    use mqtt_ws::mqtt::PacketId;
+    use mqtt_ws::mqtt::packet::{Packet, Subscribe, Subscription};
+    let mut s = Raw::connect(&addr, "eo-raw-sub", true);
+    assert_eq!(s.next().0, 0x20);
+    let filters = [Subscription::new("eo/out/#", Qos::ExactlyOnce)];
+    s.send(&Packet::Subscribe(Subscribe::new(PacketId::new(1).unwrap(), &filters)));
+    assert_eq!(s.next().0, 0x90, "SUBACK");
+    let mut publisher = connect(&u.tcp, "eo-pub2");
+    // PUBREC lost: the PUBLISH again, DUP 1, same identifier [MQTT-4.4.0-1].
+    publisher.publish("eo/out/1", b"1", Qos::ExactlyOnce, false).unwrap();
+    let (first, publish) = s.next();
+    assert_eq!(first, 0x34, "PUBLISH QoS 2: {publish:02x?}");
+    let id = publish_id(&publish, "eo/out/1");
+    s.lose();
+    let mut s = Raw::resume(&addr, "eo-raw-sub");
+    let (first, again) = s.next();
+    assert_eq!((first, publish_id(&again, "eo/out/1")), (0x3c, id), "DUP: {again:02x?}");
+    s.send_bytes(&[0x50, 0x02, id[0], id[1]]);
+    assert_eq!(s.next().1, [0x62, 0x02, id[0], id[1]], "PUBREL");
+    s.send_bytes(&[0x70, 0x02, id[0], id[1]]);
+    // PUBREL lost (the PUBREC arrived): PUBREL again, never the PUBLISH again [MQTT-4.4.0-1].
+    publisher.publish("eo/out/2", b"2", Qos::ExactlyOnce, false).unwrap();
+    let (first, publish) = s.next();
+    assert_eq!(first, 0x34, "PUBLISH QoS 2: {publish:02x?}");
+    let id = publish_id(&publish, "eo/out/2");
+    s.send_bytes(&[0x50, 0x02, id[0], id[1]]);
+    s.lose();
+    let mut s = Raw::resume(&addr, "eo-raw-sub");
+    assert_eq!(s.next().1, [0x62, 0x02, id[0], id[1]], "PUBREL again");
+    // PUBCOMP lost: PUBREL again on the next connection.
+    s.send_bytes(&[0x70, 0x02, id[0], id[1]]);
+    publisher.publish("eo/out/3", b"3", Qos::ExactlyOnce, false).unwrap();
+    let (_, publish) = s.next();
+    let id = publish_id(&publish, "eo/out/3");
+    s.send_bytes(&[0x50, 0x02, id[0], id[1]]);
+    assert_eq!(s.next().1, [0x62, 0x02, id[0], id[1]], "PUBREL");
+    s.lose();
+    let mut s = Raw::resume(&addr, "eo-raw-sub");
+    assert_eq!(s.next().1, [0x62, 0x02, id[0], id[1]], "PUBREL again");
+    s.send_bytes(&[0x70, 0x02, id[0], id[1]]);
+    // Nothing else was owed: the next packet is the next message.
+    publisher.publish("eo/out/4", b"4", Qos::ExactlyOnce, false).unwrap();
+    let (first, publish) = s.next();
+    assert!(first == 0x34 && publish.ends_with(b"4"), "{publish:02x?}");
+}
+
 #[test]
 fn takeover_sends_what_was_in_flight_again_with_its_packet_identifier() {
     use mqtt_ws::mqtt::PacketId;

@@ -427,3 +427,165 @@ fn mqtt_3_1_1_client_session() {
     p.run();
     assert!(p.take().contains(&Seen::ServerPublish("t".into(), b"q2".to_vec(), Qos::ExactlyOnce)));
 }
+
+/// Both sides of one session whose link can be cut after any packet: the client keeps its
+/// session in its store, the server in its own, as a broker keeps it between connections.
+struct Resumable {
+    now: Instant,
+    client: Client<SliceStore<'static, 8, Vec<u8>>>,
+    server: Server<4, 4, 64>,
+    /// Packets on their way, one per entry: client to server, server to client.
+    up: std::collections::VecDeque<Vec<u8>>,
+    down: std::collections::VecDeque<Vec<u8>>,
+    /// The server's copy of what it sent, to send again on a resumed session.
+    down_message: (&'static str, &'static [u8]),
+    /// QoS 2 messages delivered, and flows completed, at each end.
+    delivered_to_server: usize,
+    delivered_to_client: usize,
+    completed_by_client: usize,
+    completed_by_server: usize,
+}
+
+impl Resumable {
+    fn new() -> Self {
+        let store = SliceStore::with_buffer(vec![0u8; 1024]);
+        Resumable {
+            now: Instant::from_secs(1),
+            client: Client::new(store, client::Config::new(1024)),
+            server: Server::new(config(), Instant::from_secs(1)),
+            up: Default::default(),
+            down: Default::default(),
+            down_message: ("cmd/x", b"down"),
+            delivered_to_server: 0,
+            delivered_to_client: 0,
+            completed_by_client: 0,
+            completed_by_server: 0,
+        }
+    }
+
+    /// CONNECT (Clean Start only the first time) and CONNACK, Session Present when resumed,
+    /// then what the caller of each side sends again.
+    fn connect(&mut self, resume: bool) {
+        let mut out = [0u8; 512];
+        let mut o = options("dev");
+        o.clean_start = !resume;
+        o.session_expiry = 600;
+        let n = self.client.connect(self.now, &o, &mut out).unwrap();
+        let Status::Progress { event: Some(SEvent::Connect(_)), .. } =
+            self.server.handle_input(self.now, &out[..n]).unwrap()
+        else {
+            panic!("CONNECT")
+        };
+        let accept = Accept { session_present: resume, ..Accept::default() };
+        let n = self.server.accept(self.now, &accept, &mut out).unwrap();
+        let Status::Progress { event: Some(CEvent::Connected(c)), .. } =
+            self.client.handle_input(self.now, &out[..n]).unwrap()
+        else {
+            panic!("CONNACK")
+        };
+        assert_eq!(c.session_present, resume);
+        // The broker's part of [MQTT-4.4.0-1]: every message still waiting for PUBACK or
+        // PUBREC goes out again, from the broker's copy.
+        let again: Vec<PacketId> = self.server.to_resend().collect();
+        for id in again {
+            let mut p = Publish::new(self.down_message.0, self.down_message.1);
+            p.qos_pid = QosPid::ExactlyOnce(id);
+            let n = self.server.republish(id, &p, &mut out).unwrap();
+            self.down.push_back(out[..n].to_vec());
+        }
+        self.drain();
+    }
+
+    /// Everything both sides owe, one packet per entry.
+    fn drain(&mut self) {
+        let mut out = [0u8; 512];
+        while let Some(n) = self.client.poll_transmit(self.now, &mut out).unwrap() {
+            self.up.push_back(out[..n].to_vec());
+        }
+        while let Some(n) = self.server.poll_transmit(self.now, &mut out).unwrap() {
+            self.down.push_back(out[..n].to_vec());
+        }
+    }
+
+    /// Moves one packet (client to server first); `false` when none is on its way.
+    fn step(&mut self) -> bool {
+        if let Some(packet) = self.up.pop_front() {
+            match self.server.handle_input(self.now, &packet).unwrap() {
+                Status::Progress { event: Some(SEvent::Publish(_)), .. } => {
+                    self.delivered_to_server += 1
+                }
+                Status::Progress { event: Some(SEvent::Acknowledged { .. }), .. } => {
+                    self.completed_by_server += 1
+                }
+                Status::Progress { .. } => {}
+                other => panic!("server: {other:?}"),
+            }
+        } else if let Some(packet) = self.down.pop_front() {
+            match self.client.handle_input(self.now, &packet).unwrap() {
+                Status::Progress { event: Some(CEvent::Message(_)), .. } => {
+                    self.delivered_to_client += 1
+                }
+                Status::Progress { event: Some(CEvent::Published { .. }), .. } => {
+                    self.completed_by_client += 1
+                }
+                Status::Progress { .. } => {}
+                other => panic!("client: {other:?}"),
+            }
+        } else {
+            return false;
+        }
+        self.drain();
+        true
+    }
+
+    /// The link breaks: what was on its way is lost; both sessions keep their stores.
+    fn cut(&mut self, reboot_client: bool) {
+        self.up.clear();
+        self.down.clear();
+        self.client.connection_lost();
+        self.server.connection_lost();
+        let store = std::mem::replace(&mut self.server, Server::new(config(), self.now));
+        self.server = Server::with_store(store.into_store(), config(), self.now);
+        if reboot_client {
+            // A device restarting over the same (flash) store.
+            let client = std::mem::replace(
+                &mut self.client,
+                Client::new(SliceStore::with_buffer(Vec::new()), client::Config::new(1024)),
+            );
+            self.client = Client::new(client.into_store(), client::Config::new(1024));
+        }
+    }
+}
+
+#[test]
+fn qos2_both_ways_is_exactly_once_wherever_the_link_breaks() {
+    // Each way: PUBLISH, PUBREC, PUBREL, PUBCOMP; cut after 0 to 8 packets moved, the client
+    // reconnecting on the same session or rebooting over its store.
+    for cut in 0..=8 {
+        for reboot_client in [false, true] {
+            let mut s = Resumable::new();
+            s.connect(false);
+            let mut out = [0u8; 512];
+            let msg = Outgoing::new("dev/x", b"up").qos(Qos::ExactlyOnce);
+            let n = s.client.publish(s.now, &msg, &mut out).unwrap().len;
+            s.up.push_back(out[..n].to_vec());
+            let mut p = Publish::new(s.down_message.0, s.down_message.1);
+            p.qos_pid = QosPid::ExactlyOnce(PacketId::new(1).unwrap());
+            let n = s.server.publish(&p, &mut out).unwrap().len;
+            s.down.push_back(out[..n].to_vec());
+            for _ in 0..cut {
+                s.step();
+            }
+            s.cut(reboot_client);
+            s.connect(true);
+            while s.step() {}
+            let case = format!("cut after {cut} packets, client rebooted: {reboot_client}");
+            assert_eq!((s.delivered_to_server, s.delivered_to_client), (1, 1), "{case}");
+            assert_eq!((s.completed_by_client, s.completed_by_server), (1, 1), "{case}");
+            assert_eq!((s.client.in_flight(), s.server.in_flight()), (0, 0), "{case}");
+            use mqtt_ws::mqtt::AwaitingRelease;
+            assert_eq!(s.client.store().awaiting_release(), 0, "{case}");
+            assert_eq!(s.server.store().awaiting_release(), 0, "{case}");
+        }
+    }
+}

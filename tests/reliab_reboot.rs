@@ -30,17 +30,19 @@ use mqtt_ws::mqtt::client::{
 };
 use mqtt_ws::mqtt::packet::Subscription;
 use mqtt_ws::mqtt::properties::Properties;
-use mqtt_ws::mqtt::{PacketId, Qos, client};
+use mqtt_ws::mqtt::{AwaitingRelease, PacketId, Qos, client};
 use mqtt_ws::time::Duration;
 
 const MESSAGES: u64 = 2_000;
 
 /// A [`Store`] whose every change is appended to a file before it returns, so a kill at any
 /// point leaves the file describing the store (a torn last record is ignored on replay).
-/// Records: `I id len packet`, `R id`, `D id`, `C`.
+/// Records: `I id len packet`, `R id`, `D id`, `A id` (awaiting release), `L id` (released),
+/// `C`.
 struct FileStore {
     file: Option<File>,
     entries: Vec<(PacketId, Option<Vec<u8>>)>,
+    awaiting: Vec<PacketId>,
     /// The highest sequence number (last 8 payload bytes) of any PUBLISH ever stored.
     max_seq: Option<u64>,
 }
@@ -66,7 +68,8 @@ impl FileStore {
         if let Ok(mut f) = File::open(path) {
             f.read_to_end(&mut bytes).unwrap();
         }
-        let mut s = FileStore { file: None, entries: Vec::new(), max_seq: None };
+        let mut s =
+            FileStore { file: None, entries: Vec::new(), awaiting: Vec::new(), max_seq: None };
         let mut rest = &bytes[..];
         let id = |b: &[u8]| PacketId::new(u16::from_be_bytes([b[0], b[1]])).unwrap();
         loop {
@@ -92,8 +95,18 @@ impl FileStore {
                     s.entries.retain(|e| e.0 != i);
                     rest = tail;
                 }
+                [b'A', a, b, tail @ ..] => {
+                    s.awaiting.push(id(&[*a, *b]));
+                    rest = tail;
+                }
+                [b'L', a, b, tail @ ..] => {
+                    let i = id(&[*a, *b]);
+                    s.awaiting.retain(|held| *held != i);
+                    rest = tail;
+                }
                 [b'C', tail @ ..] => {
                     s.entries.clear();
+                    s.awaiting.clear();
                     rest = tail;
                 }
                 _ => break,
@@ -153,6 +166,33 @@ impl Store for FileStore {
     fn clear(&mut self) {
         self.log(b"C");
         self.entries.clear();
+        self.awaiting.clear();
+    }
+}
+
+impl AwaitingRelease for FileStore {
+    fn await_release(&mut self, id: PacketId) -> Result<(), StoreFull> {
+        if !self.awaiting.contains(&id) {
+            let [a, b] = id.get().to_be_bytes();
+            self.log(&[b'A', a, b]);
+            self.awaiting.push(id);
+        }
+        Ok(())
+    }
+    fn awaits_release(&self, id: PacketId) -> bool {
+        self.awaiting.contains(&id)
+    }
+    fn released(&mut self, id: PacketId) -> bool {
+        if !self.awaiting.contains(&id) {
+            return false;
+        }
+        let [a, b] = id.get().to_be_bytes();
+        self.log(&[b'L', a, b]);
+        self.awaiting.retain(|held| *held != id);
+        true
+    }
+    fn awaiting_release(&self) -> usize {
+        self.awaiting.len()
     }
 }
 
@@ -335,4 +375,141 @@ fn reboot_qos1_loses_nothing() {
 #[ignore = "needs Mosquitto: run through scripts/broker"]
 fn reboot_qos2_exactly_once() {
     run("2");
+}
+
+/// A subscriber over a raw socket and its file store: the test decides when its answers go out.
+struct Subscriber {
+    client: Client<FileStore>,
+    sock: std::net::TcpStream,
+    rx: Vec<u8>,
+}
+
+impl Subscriber {
+    /// Connects to the session `id` (Clean Start only when `fresh`) over the store at `path`:
+    /// a device starting, or starting again after a reboot.
+    fn start(path: &Path, id: &str, fresh: bool) -> Subscriber {
+        let sock = std::net::TcpStream::connect(("127.0.0.1", port("MQTT_TCP_PORT"))).unwrap();
+        sock.set_read_timeout(Some(StdDuration::from_secs(10))).unwrap();
+        let client = Client::new(FileStore::open(path), Config::new(4096));
+        let mut s = Subscriber { client, sock, rx: Vec::new() };
+        let mut o = ConnectOptions::new(id);
+        o.clean_start = fresh;
+        o.session_expiry = 600;
+        let mut out = [0u8; 256];
+        let n = s.client.connect(clock(), &o, &mut out).unwrap();
+        s.sock.write_all(&out[..n]).unwrap();
+        assert_eq!(s.next(true), Seen::Connected);
+        s
+    }
+
+    /// Sends what the client owes (when `answer`), then reads until the next event.
+    fn next(&mut self, answer: bool) -> Seen {
+        loop {
+            if answer {
+                self.flush();
+            }
+            match self.client.handle_input(clock(), &self.rx).unwrap() {
+                mqtt_ws::Status::Progress { consumed, event } => {
+                    let seen = match event {
+                        Some(Event::Connected(_)) => Some(Seen::Connected),
+                        Some(Event::Subscribed { .. }) => Some(Seen::Subscribed),
+                        Some(Event::Message(m)) => Some(Seen::Message(m.payload.to_vec())),
+                        _ => None,
+                    };
+                    self.rx.drain(..consumed);
+                    if let Some(seen) = seen {
+                        return seen;
+                    }
+                }
+                mqtt_ws::Status::NeedMore { .. } => {
+                    let mut chunk = [0u8; 4096];
+                    let n = self.sock.read(&mut chunk).expect("the broker answers in time");
+                    assert!(n > 0, "the broker closed the connection");
+                    self.rx.extend_from_slice(&chunk[..n]);
+                }
+                other => panic!("subscriber: {other:?}"),
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut out = [0u8; 256];
+        while let Some(n) = self.client.poll_transmit(clock(), &mut out).unwrap() {
+            self.sock.write_all(&out[..n]).unwrap();
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Connected,
+    Subscribed,
+    Message(Vec<u8>),
+}
+
+#[test]
+#[ignore = "needs Mosquitto: run through scripts/broker"]
+fn reboot_while_receiving_qos2_delivers_once() {
+    let tag = std::process::id();
+    let topic = format!("reboot/rx/{tag}");
+    let id = format!("reboot-rx-{tag}");
+    let dir = std::env::temp_dir().join(format!("mqttws-reboot-rx-{tag}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store");
+    let mut sub = Subscriber::start(&path, &id, true);
+    let mut out = [0u8; 256];
+    let n = sub
+        .client
+        .subscribe(
+            clock(),
+            &[Subscription::new(&topic, Qos::ExactlyOnce)],
+            Properties::EMPTY,
+            &mut out,
+        )
+        .unwrap()
+        .len;
+    sub.sock.write_all(&out[..n]).unwrap();
+    assert_eq!(sub.next(true), Seen::Subscribed);
+
+    let publisher: Client<mqtt_ws::mqtt::client::SliceStore<'static, 8, Vec<u8>>> = Client::new(
+        mqtt_ws::mqtt::client::SliceStore::with_buffer(vec![0; 4096]),
+        Config::new(4096),
+    );
+    let mut publisher = Connection::with_buffers(
+        open_tcp(port("MQTT_TCP_PORT")).unwrap(),
+        publisher,
+        vec![0; 4096],
+        vec![0; 4096],
+    );
+    publisher.connect(clock(), &ConnectOptions::new(&format!("{id}-pub"))).unwrap();
+    let mut publish = |payload: &[u8]| {
+        let msg = Outgoing::new(&topic, payload).qos(Qos::ExactlyOnce);
+        while publisher.client().state() != client::State::Connected {
+            publisher.poll(clock()).unwrap();
+        }
+        publisher.publish(clock(), &msg).unwrap();
+        while publisher.client().in_flight() > 0 {
+            publisher.poll(clock()).unwrap();
+        }
+    };
+
+    // 1. Delivered, then the device reboots before its PUBREC leaves: the broker sends the
+    //    message again (DUP) to the resumed session, which acknowledges it without delivering.
+    publish(b"one");
+    assert_eq!(sub.next(false), Seen::Message(b"one".to_vec()));
+    drop(sub);
+    let mut sub = Subscriber::start(&path, &id, false);
+    // 2. Delivered and PUBREC sent, then a reboot before PUBREL is handled: again no second
+    //    delivery, whichever of PUBLISH (DUP) or PUBREL the broker sends on the new connection.
+    publish(b"two");
+    assert_eq!(sub.next(true), Seen::Message(b"two".to_vec()));
+    sub.flush();
+    drop(sub);
+    let mut sub = Subscriber::start(&path, &id, false);
+    // 3. The next message is the next event: neither of the first two came back.
+    publish(b"three");
+    assert_eq!(sub.next(true), Seen::Message(b"three".to_vec()));
+    sub.flush();
+    let _ = std::fs::remove_dir_all(&dir);
 }

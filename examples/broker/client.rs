@@ -8,7 +8,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::io::{DriverError, blocking};
 use mqtt_ws::mqtt::client::{
-    Client, Config, ConnectOptions as Options, Event, Outgoing, Store, StoreFull, Stored,
+    Client, Config, ConnectOptions as Options, Event, Outgoing, SliceStore,
 };
 use mqtt_ws::mqtt::packet::{Subscription, Will};
 use mqtt_ws::mqtt::properties::Properties;
@@ -17,44 +17,13 @@ use mqtt_ws::time::Instant;
 
 use super::transport::Transport;
 
+/// The session's store: up to 64 messages in flight each way, in a buffer of its own.
+type Store = SliceStore<'static, 64, Vec<u8>>;
+/// Bytes of PUBLISH packets the store keeps.
+const STORE: usize = 1 << 20;
+
 fn err(e: impl std::fmt::Debug) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
-}
-
-/// In-flight outgoing messages kept in a `Vec` (the client's [`Store`]).
-#[derive(Debug, Default)]
-pub struct VecStore {
-    entries: Vec<(PacketId, Option<Vec<u8>>)>,
-}
-
-impl Store for VecStore {
-    fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull> {
-        if self.entries.len() >= 64 || self.entries.iter().any(|(i, _)| *i == id) {
-            return Err(StoreFull);
-        }
-        self.entries.push((id, Some(packet.to_vec())));
-        Ok(())
-    }
-    fn release(&mut self, id: PacketId) -> bool {
-        self.entries.iter_mut().find(|(i, _)| *i == id).map(|e| e.1 = None).is_some()
-    }
-    fn remove(&mut self, id: PacketId) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(i, _)| *i != id);
-        self.entries.len() < before
-    }
-    fn get(&self, index: usize) -> Option<Stored<'_>> {
-        self.entries.get(index).map(|(id, p)| match p {
-            Some(packet) => Stored::Publish { id: *id, packet },
-            None => Stored::Released { id: *id },
-        })
-    }
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-    fn clear(&mut self) {
-        self.entries.clear();
-    }
 }
 
 /// A message the client received.
@@ -107,7 +76,7 @@ const RX: usize = 64 * 1024;
 
 /// A connected client.
 pub struct MiniClient {
-    conn: blocking::Connection<'static, Transport, Client<VecStore>, Vec<u8>>,
+    conn: blocking::Connection<'static, Transport, Client<Store>, Vec<u8>>,
     epoch: StdInstant,
     received: VecDeque<Received>,
     /// Whether the CONNACK said Session Present.
@@ -119,7 +88,7 @@ impl MiniClient {
     pub fn connect(url: &str, client_id: &str, options: ConnectOptions<'_>) -> io::Result<Self> {
         let mut transport = Transport::connect(url)?;
         transport.tcp().set_read_timeout(Some(Duration::from_millis(100)))?;
-        let client = Client::new(VecStore::default(), Config::new(RX));
+        let client = Client::new(SliceStore::with_buffer(vec![0; STORE]), Config::new(RX));
         let mut c = MiniClient {
             conn: blocking::Connection::with_buffers(transport, client, vec![0; RX], vec![0; RX]),
             epoch: StdInstant::now(),

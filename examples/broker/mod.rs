@@ -36,7 +36,8 @@ use mqtt_ws::io::{DriverError, Pump, blocking};
 use mqtt_ws::mqtt::packet::{Publish, QosPid, RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
 use mqtt_ws::mqtt::server::{
-    self, Accept, Availability, Config, Event, Server, UsageError, WillAction,
+    self, Accept, Availability, Config, Event, MemoryStore, Server, Store as _, UsageError,
+    WillAction,
 };
 use mqtt_ws::mqtt::topic::{self, SharedSubscription};
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
@@ -55,6 +56,9 @@ pub const MAX_QUEUED: usize = 1000;
 const INFLIGHT: usize = 32;
 
 type Session = Server<INFLIGHT, 16, 256>;
+/// The session state the protocol machine keeps for a client between connections: QoS 2
+/// identifiers awaiting PUBREL, and what each message in flight waits for.
+type SessionStore = MemoryStore<INFLIGHT>;
 
 /// A session in the blocking driver over transport `T`.
 type Driver<'b, T> = blocking::Connection<'b, T, Session>;
@@ -109,17 +113,25 @@ pub(crate) struct Delivery {
     sub_ids: Vec<NonZeroU32>,
 }
 
-/// What a taken-over connection hands to its successor: the QoS 1/2 messages it had in flight,
-/// to go out again with their Packet Identifiers and DUP 1 [MQTT-4.4.0-1].
-pub(crate) type Handover = Vec<(PacketId, Delivery)>;
+/// What a session carries from one connection to the next: the protocol machine's store and
+/// the broker's copy of each message in flight (by Packet Identifier), to go out again with its
+/// identifier and DUP 1 [MQTT-4.4.0-1].
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    store: SessionStore,
+    inflight: Vec<(PacketId, Delivery)>,
+}
+
+/// What a taken-over connection hands to its successor.
+pub(crate) type Handover = Carried;
 
 /// What an ending connection leaves of its session.
 struct Leaving {
     conn_id: u64,
     /// Its Session Expiry Interval at the end.
     expiry: u32,
-    /// QoS 1 / 2 messages sent and not acknowledged.
-    inflight: Vec<(PacketId, Delivery)>,
+    /// The session's QoS 1 / 2 state.
+    carried: Carried,
     /// Messages routed to it and not sent yet.
     pending: Vec<Delivery>,
     /// The connection that took the session over, if one did.
@@ -151,8 +163,8 @@ struct SessionState {
     generation: u64,
     subs: Vec<Sub>,
     queue: VecDeque<Delivery>,
-    /// QoS 1 / 2 messages sent and not acknowledged when the last connection ended.
-    inflight: Vec<(PacketId, Delivery)>,
+    /// The QoS 1 / 2 state the last connection left.
+    carried: Carried,
     expiry: u32,
     offline_since: Option<StdInstant>,
 }
@@ -418,7 +430,7 @@ impl Broker {
         conn: (u64, Sender<Cmd>),
         clean_start: bool,
         expiry: u32,
-    ) -> (bool, Vec<(PacketId, Delivery)>, Vec<Delivery>) {
+    ) -> (bool, Carried, Vec<Delivery>) {
         let successor = {
             let mut st = self.lock();
             let old = st.sessions.get_mut(client_id).and_then(|s| s.conn.take());
@@ -432,9 +444,7 @@ impl Broker {
         // and hands over what it had in flight (the lock is free meanwhile: it needs it to
         // leave), so that the messages go out again with their Packet Identifiers and a QoS 2
         // receiver recognises them [MQTT-4.3.3-9], [MQTT-4.4.0-1].
-        let handed_over = successor
-            .and_then(|rx| rx.recv_timeout(Duration::from_secs(2)).ok())
-            .unwrap_or_default();
+        let handed_over = successor.and_then(|rx| rx.recv_timeout(Duration::from_secs(2)).ok());
         let mut st = self.lock();
         if clean_start {
             st.sessions.remove(client_id);
@@ -445,7 +455,7 @@ impl Broker {
             generation: 0,
             subs: Vec::new(),
             queue: VecDeque::new(),
-            inflight: Vec::new(),
+            carried: Carried::default(),
             expiry,
             offline_since: None,
         });
@@ -454,21 +464,29 @@ impl Broker {
         s.expiry = expiry;
         s.offline_since = None;
         // Clean Start discards the old session, what was in flight included [MQTT-3.1.2-4].
-        let mut resend = if clean_start { Vec::new() } else { handed_over };
-        resend.append(&mut s.inflight);
-        (present, resend, s.queue.drain(..).collect())
+        // A live connection's state is newer than what an earlier one left.
+        let left = std::mem::take(&mut s.carried);
+        let carried = match handed_over {
+            Some(h) => h,
+            None => left,
+        };
+        (present, carried, s.queue.drain(..).collect())
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
     fn disconnect_session(&self, client_id: &str, leaving: Leaving, wire: &mut Wire) {
-        let Leaving { conn_id, expiry, inflight, mut pending, successor } = leaving;
+        let Leaving { conn_id, expiry, carried, mut pending, mut successor } = leaving;
         let mut st = self.lock();
-        // Messages routed to this connection after it stopped reading; none can follow while
+        // Messages routed to this connection after it stopped reading, and a takeover that
+        // arrived meanwhile (its new connection waits for the session); none can follow while
         // the lock is held and the session no longer points here.
-        pending.extend(wire.drain().filter_map(|c| match c {
-            Cmd::Deliver(d) => Some(d),
-            _ => None,
-        }));
+        for cmd in wire.drain() {
+            match cmd {
+                Cmd::Deliver(d) => pending.push(d),
+                Cmd::Takeover(tx) => successor = Some(tx),
+                Cmd::Input(_) | Cmd::Eof => {}
+            }
+        }
         let Some(s) = st.sessions.get_mut(client_id) else { return };
         let current = s.conn.as_ref().is_some_and(|(id, _)| *id == conn_id);
         if current {
@@ -479,15 +497,15 @@ impl Broker {
                 return;
             }
             s.offline_since = Some(StdInstant::now());
-            s.inflight = inflight;
+            s.carried = carried;
         } else {
             // Taken over: what was in flight goes to the new connection, to be sent again with
             // its Packet Identifiers; if that connection is gone too, to the queue.
             let unsent = match successor {
-                Some(tx) => tx.send(inflight).err().map(|e| e.0),
-                None => Some(inflight),
+                Some(tx) => tx.send(carried).err().map(|e| e.0),
+                None => Some(carried),
             };
-            for (_, d) in unsent.unwrap_or_default() {
+            for (_, d) in unsent.map(|c| c.inflight).unwrap_or_default() {
                 s.queue.push_back(d);
             }
         }
@@ -884,7 +902,7 @@ impl Conn {
                     // No enhanced authentication methods here (MQTT 5.0 §4.12).
                     return conn.reject(now, ReasonCode::BadAuthenticationMethod).map_err(invalid);
                 }
-                let (present, resend, queued) = self.broker.connect_session(
+                let (present, carried, queued) = self.broker.connect_session(
                     &client_id,
                     (self.id, self.tx.clone()),
                     clean_start,
@@ -901,12 +919,27 @@ impl Conn {
                     assigned_client_id: assigned,
                     ..Accept::default()
                 };
+                // The kept session's state first: Accept with Session Present keeps it (and
+                // sends the PUBRELs it owes), without it the store starts empty.
+                *conn.machine_mut().store_mut() = carried.store;
                 conn.accept(now, &accept).map_err(invalid)?;
                 self.client_id = Some(client_id);
                 self.will = will;
                 self.expiry = expiry;
-                for (id, d) in resend {
-                    self.resend(conn, id, d)?;
+                let mut copies: HashMap<PacketId, Delivery> =
+                    carried.inflight.into_iter().collect();
+                if present {
+                    let again: Vec<PacketId> = conn.session().to_resend().collect();
+                    for id in again {
+                        match copies.remove(&id) {
+                            Some(d) => self.resend(conn, id, d)?,
+                            None => {
+                                conn.machine_mut().store_mut().remove_outgoing(id);
+                            }
+                        }
+                    }
+                    // Those waiting for PUBCOMP: kept until it arrives.
+                    self.inflight.extend(copies);
                 }
                 self.pending.extend(queued);
             }
@@ -1029,7 +1062,12 @@ impl Conn {
             Ok(()) => {
                 self.inflight.insert(id, d);
             }
-            Err(DriverError::Machine(_)) => self.pending.push_back(d),
+            Err(DriverError::Machine(_)) => {
+                // Not deliverable on this connection as it was (too large for the client now):
+                // it leaves the session's flow and is queued as a new message.
+                conn.machine_mut().store_mut().remove_outgoing(id);
+                self.pending.push_back(d);
+            }
             Err(e) => return Err(invalid(e)),
         }
         Ok(())
@@ -1060,7 +1098,10 @@ impl Conn {
         let leaving = Leaving {
             conn_id: self.id,
             expiry: self.expiry,
-            inflight: self.inflight.drain().collect(),
+            carried: Carried {
+                store: std::mem::take(conn.machine_mut().store_mut()),
+                inflight: self.inflight.drain().collect(),
+            },
             pending: self.pending.drain(..).collect(),
             successor: self.successor.take(),
         };

@@ -1,7 +1,8 @@
 //! The MQTT server session fed arbitrary client bytes in arbitrary chunks, on a clock that moves
-//! forward, with the caller's answers (accept, reject, SUBACK, publishes, takeover) interleaved:
-//! it never panics, consumes at most what it is given, keeps its in-flight bounds, and once
-//! closed reads nothing more.
+//! forward, with the caller's answers (accept, reject, SUBACK, publishes, takeover) interleaved,
+//! and new connections resuming the session over the store the last one left: it never panics,
+//! consumes at most what it is given, keeps its in-flight bounds, and once closed reads nothing
+//! more.
 
 #![no_main]
 
@@ -10,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use mqtt_ws::Status;
 use mqtt_ws::mqtt::packet::{Publish, QosPid};
 use mqtt_ws::mqtt::server::{Accept, Config, Event, Server};
-use mqtt_ws::mqtt::{PacketId, ReasonCode};
+use mqtt_ws::mqtt::{AwaitingRelease, PacketId, ReasonCode};
 use mqtt_ws::time::Instant;
 
 #[derive(Debug, Arbitrary)]
@@ -25,6 +26,9 @@ enum Step {
     Takeover,
     /// The transport ends.
     Lost,
+    /// A new connection of the same client (CONNECT again) over the session's store,
+    /// accepted with Session Present or not.
+    Resume(bool),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -48,6 +52,7 @@ fuzz_target!(|input: Input| {
     let mut server: Server<4, 4, 32> = Server::new(config, now);
     let mut buf: Vec<u8> = if input.connect_first { CONNECT.to_vec() } else { Vec::new() };
     let mut out = vec![0u8; 256];
+    let mut session_present = false;
     let mut steps = input.steps.into_iter();
     loop {
         // Read everything buffered, one packet per call.
@@ -92,8 +97,17 @@ fuzz_target!(|input: Input| {
                     let _ = server.reject(ReasonCode::NotAuthorized, &mut out);
                 }
                 Some(None) => {
-                    let accept = Accept { assigned_client_id: Some("a"), ..Accept::default() };
-                    let _ = server.accept(now, &accept, &mut out);
+                    let accept =
+                        Accept { assigned_client_id: Some("a"), session_present, ..Accept::default() };
+                    if server.accept(now, &accept, &mut out).is_ok() && session_present {
+                        // The caller's part of a resumed session: the unacknowledged again.
+                        let again: Vec<PacketId> = server.to_resend().collect();
+                        for id in again {
+                            let mut p = Publish::new("t/x", b"again");
+                            p.qos_pid = QosPid::AtLeastOnce(id);
+                            let _ = server.republish(id, &p, &mut out);
+                        }
+                    }
                 }
                 Some(Some(id)) => {
                     let _ = server.sub_ack(id, &[ReasonCode::GrantedQos1], &mut out);
@@ -105,6 +119,7 @@ fuzz_target!(|input: Input| {
             }
         }
         assert!(server.in_flight() <= 4);
+        assert!(server.store().awaiting_release() <= 4);
         if server.closed().is_some() {
             assert_eq!(server.handle_input(now, CONNECT), Ok(Status::Closed));
             assert_eq!(server.poll_timeout(), None);
@@ -130,6 +145,13 @@ fuzz_target!(|input: Input| {
                 let _ = server.disconnect(ReasonCode::SessionTakenOver);
             }
             Step::Lost => server.connection_lost(),
+            Step::Resume(present) => {
+                server.connection_lost();
+                let store = core::mem::take(server.store_mut());
+                server = Server::with_store(store, config, now);
+                session_present = present;
+                buf = CONNECT.to_vec();
+            }
         }
         while let Ok(Some(_)) = server.poll_transmit(now, &mut out) {}
     }

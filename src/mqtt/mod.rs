@@ -12,12 +12,14 @@ pub mod packet;
 pub mod properties;
 pub mod reason;
 pub mod server;
+pub mod session;
 pub mod topic;
 mod wire;
 
 pub use error::{DecodeError, EncodeError};
 pub use message::{Message, Topic};
 pub use reason::ReasonCode;
+pub use session::{AwaitingRelease, StoreFull};
 
 use core::num::NonZeroU16;
 

@@ -5,7 +5,8 @@
 //! pings, re-sent messages, DISCONNECT) or straight out of a command ([`Client::connect`],
 //! [`Client::publish`], [`Client::subscribe`], ...) that encodes into a caller buffer, and time
 //! comes in through [`Client::handle_timeout`]. Outgoing QoS 1/2 messages are kept in a caller
-//! [`Store`] until acknowledged, so they survive a reconnect.
+//! [`Store`] until acknowledged, and the identifiers of incoming QoS 2 messages until released, so
+//! the session survives a reconnect (and, with a store in flash, a reboot).
 //!
 //! # The run loop invariant
 //!
@@ -280,7 +281,8 @@ struct Incoming<'a> {
 
 /// The MQTT client session state machine; see the [module docs](self) for the run loop.
 ///
-/// - `S`: the in-flight [`Store`] for outgoing QoS 1/2 messages.
+/// - `S`: the session's [`Store`]: outgoing QoS 1/2 messages in flight, incoming QoS 2 messages
+///   awaiting PUBREL.
 /// - `IN_FLIGHT`: incoming QoS 2 messages awaiting PUBREL at once; announced as Receive
 ///   Maximum (at least 1).
 /// - `ALIASES`: topic aliases each way; announced as Topic Alias Maximum (0 turns them off).
@@ -308,7 +310,6 @@ pub struct Client<
     close_reason: ReasonCode,
     control: heapless::Deque<Control, CONTROL_QUEUE>,
     pending: heapless::Vec<Pending, PENDING_REQUESTS>,
-    rx_qos2: heapless::Vec<PacketId, IN_FLIGHT>,
     aliases_in: alias::Inbound<ALIASES, ALIAS_LEN>,
     aliases_out: alias::Outbound<ALIASES, ALIAS_LEN>,
     stream: Option<Streaming>,
@@ -337,7 +338,6 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             close_reason: ReasonCode::Success,
             control: heapless::Deque::new(),
             pending: heapless::Vec::new(),
-            rx_qos2: heapless::Vec::new(),
             aliases_in: alias::Inbound::new(),
             aliases_out: alias::Outbound::new(),
             stream: None,
@@ -412,7 +412,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         }
         let mut scratch = [0u8; PROPERTY_SCRATCH];
         let properties = if v5 {
-            let carried = if options.clean_start { 0 } else { self.rx_qos2.len() };
+            let carried = if options.clean_start { 0 } else { self.store.awaiting_release() };
             connect_properties::<IN_FLIGHT, ALIASES>(&mut scratch, options, &self.config, carried)?
         } else {
             Properties::EMPTY
@@ -445,7 +445,6 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         self.stream = None;
         if options.clean_start {
             self.store.clear();
-            self.rx_qos2.clear();
         }
         debug!("CONNECT sent ({=usize} bytes)", n);
         Ok(n)
@@ -572,7 +571,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 QosPid::AtMostOnce => None,
                 QosPid::AtLeastOnce(id) => Some(Control::PubAck(id, code)),
                 QosPid::ExactlyOnce(id) => {
-                    self.release_rx(id);
+                    self.store.released(id);
                     Some(Control::PubRec(id, code))
                 }
             };
@@ -623,14 +622,23 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             QosPid::AtLeastOnce(id) => (true, Some(Control::PubAck(id, ReasonCode::Success))),
             QosPid::ExactlyOnce(id) => {
                 let ack = Some(Control::PubRec(id, ReasonCode::Success));
-                if self.rx_qos2.contains(&id) {
+                if self.store.awaits_release(id) {
                     // [MQTT-4.3.3-10] a re-sent message is acknowledged, not delivered again.
                     (false, ack)
-                } else if self.rx_qos2.push(id).is_err() {
+                } else if self.store.awaiting_release() >= IN_FLIGHT {
                     // [MQTT-3.3.4-9] more QoS 2 messages in flight than the Receive Maximum.
                     return Err(self.fault(RemoteFault::ReceiveMaximumExceeded));
-                } else {
+                } else if self.store.await_release(id).is_ok() {
                     (true, ack)
+                } else if self.version == Version::V5 {
+                    // The store cannot hold one more: refused with Quota exceeded (§3.5.2.1),
+                    // so the server knows; delivering it unrecorded could deliver it twice.
+                    warn!("store full: QoS 2 message {=u16} refused", id.get());
+                    (false, Some(Control::PubRec(id, ReasonCode::QuotaExceeded)))
+                } else {
+                    // 3.1.1 has no way to refuse it: leave it unacknowledged, for the server to
+                    // send again on a later connection.
+                    return Err(self.fault(RemoteFault::ReceiveMaximumExceeded));
                 }
             }
         };
@@ -697,7 +705,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 }
             }
             ServerPacket::Ack(PacketType::PubRel, a) => {
-                let code = if self.release_rx(a.packet_id) {
+                let code = if self.store.released(a.packet_id) {
                     ReasonCode::Success
                 } else {
                     ReasonCode::PacketIdentifierNotFound
@@ -768,7 +776,6 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         } else {
             // [MQTT-3.2.2-4]-style: no session on the server, so none here either.
             self.store.clear();
-            self.rx_qos2.clear();
         }
         Event::Connected(Connected { session_present: c.session_present, properties: c.properties })
     }
@@ -779,12 +786,6 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             return Err(self.fault(RemoteFault::UnexpectedAuth));
         }
         Ok(Some(Event::Auth { reason_code: a.reason_code, properties: a.properties }))
-    }
-
-    /// Frees the Receive Maximum slot of incoming QoS 2 message `id`; `false` if it held none.
-    fn release_rx(&mut self, id: PacketId) -> bool {
-        let i = self.rx_qos2.iter().position(|i| *i == id);
-        i.map(|i| self.rx_qos2.swap_remove(i)).is_some()
     }
 
     /// A broker fault: drop what was owed, queue DISCONNECT (5.0), report it.

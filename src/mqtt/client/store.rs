@@ -1,37 +1,11 @@
-//! In-flight storage for outgoing QoS 1 and QoS 2 messages.
-//!
-//! The session keeps every PUBLISH it sent with QoS 1 or 2 until the server acknowledges it, so
-//! that it can be re-sent after a reconnect with session resume [MQTT-4.4.0-1]. Where those bytes
-//! live is the caller's choice: [`Store`] is the contract (RAM, flash, a file), [`SliceStore`] the
-//! ready-made implementation over a caller slice.
-//!
-//! # Keeping the session across a reboot
-//!
-//! The outgoing half of the session state is exactly the store's content: each unacknowledged
-//! PUBLISH as encoded, and the identifiers of QoS 2 messages whose PUBREL is owed. Packet
-//! identifiers still in the store are never reused. So a device that keeps its store in flash
-//! (every change written before the call returns) keeps its outgoing session across a reboot:
-//! rebuild the client over the same store with `Client::new` and connect with Clean Start 0 and
-//! a Session Expiry Interval > 0; after CONNACK with Session Present the messages go out again
-//! with DUP and the owed PUBRELs are re-sent [MQTT-4.4.0-1]. If the server has no session
-//! (Session Present 0) the store is cleared. Incoming QoS 2 messages waiting for their PUBREL
-//! are not in the store: a device that reboots while receiving QoS 2 may be given such a message
-//! again.
-//!
-//! Invariants: entries are kept in the order they were inserted (the order the PUBLISH packets
-//! were first sent, which is the order they are re-sent in [MQTT-4.6.0-1]); each packet
-//! identifier appears at most once; a stored packet is the exact PUBLISH as first encoded, with
-//! its full topic name and no Topic Alias, so it stays valid on a new connection.
+//! The client's session storage: outgoing QoS 1 and QoS 2 messages in flight, and incoming QoS 2
+//! messages awaiting their PUBREL.
 
 use core::marker::PhantomData;
 
 use crate::buf::Buffer;
-use crate::mqtt::PacketId;
-
-/// The store is full: no room for one more entry or for the packet's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct StoreFull;
+pub use crate::mqtt::StoreFull;
+use crate::mqtt::{AwaitingRelease, PacketId};
 
 /// One in-flight message, oldest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,11 +34,35 @@ impl Stored<'_> {
     }
 }
 
-/// Bounded storage for in-flight outgoing messages (see the [client module docs](super)).
+/// Bounded storage for a client's session: in-flight outgoing messages, and (through
+/// [`AwaitingRelease`]) incoming QoS 2 messages awaiting PUBREL.
 ///
-/// Implementations must keep insertion order and must never panic. A device can implement it over
-/// flash so that unacknowledged messages survive a reboot.
-pub trait Store {
+/// The session keeps every PUBLISH it sent with QoS 1 or 2 until the server acknowledges it, so
+/// that it can be re-sent after a reconnect with session resume [MQTT-4.4.0-1], and the packet
+/// identifier of every QoS 2 message it delivered until the server's PUBREL, so that a copy
+/// re-sent after a reconnect is not delivered twice (MQTT 5.0 §4.3.3). Where that lives is the
+/// caller's choice: [`Store`] is the contract (RAM, flash, a file), [`SliceStore`] the ready-made
+/// implementation over a caller slice.
+///
+/// # Keeping the session across a reboot
+///
+/// The client's half of the session state is exactly the store's content: each unacknowledged
+/// PUBLISH as encoded, the identifiers of QoS 2 messages whose PUBREL is owed, and the
+/// identifiers of QoS 2 messages received and not yet released. Packet identifiers still in the
+/// store are never reused. So a device that keeps its store in flash (every change written
+/// before the call returns) keeps its session across a reboot: rebuild the client over the same
+/// store with `Client::new` and connect with Clean Start 0 and a Session Expiry Interval > 0;
+/// after CONNACK with Session Present the messages go out again with DUP, the owed PUBRELs are
+/// re-sent [MQTT-4.4.0-1], and a QoS 2 message the server sends again is acknowledged without
+/// being delivered a second time. If the server has no session (Session Present 0) the store is
+/// cleared.
+///
+/// Invariants: entries are kept in the order they were inserted (the order the PUBLISH packets
+/// were first sent, which is the order they are re-sent in [MQTT-4.6.0-1]); each packet
+/// identifier appears at most once; a stored packet is the exact PUBLISH as first encoded, with
+/// its full topic name and no Topic Alias, so it stays valid on a new connection.
+/// Implementations must keep insertion order and must never panic.
+pub trait Store: AwaitingRelease {
     /// Stores `packet` (a whole encoded PUBLISH) under `id`, after every existing entry.
     /// On [`StoreFull`] nothing changed.
     fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull>;
@@ -75,9 +73,9 @@ pub trait Store {
     fn remove(&mut self, id: PacketId) -> bool;
     /// The entry at `index`, oldest first; `None` past the end.
     fn get(&self, index: usize) -> Option<Stored<'_>>;
-    /// The number of entries.
+    /// The number of outgoing entries.
     fn len(&self) -> usize;
-    /// Removes every entry.
+    /// Removes every entry, outgoing and awaiting release.
     fn clear(&mut self);
 
     /// `true` if there are no entries.
@@ -99,7 +97,9 @@ struct Entry {
     released: bool,
 }
 
-/// A [`Store`] over a caller byte slice, for at most `N` messages.
+/// A [`Store`] over a caller byte slice, for at most `N` outgoing messages and `N` incoming QoS 2
+/// messages awaiting release (make `N` at least the client's `IN_FLIGHT` to take every message
+/// its Receive Maximum lets in).
 ///
 /// Packet bytes are kept back to back in the slice between `head` and `used`. Removing the
 /// entry whose bytes come first (the usual case: acknowledgements arrive in order) only advances
@@ -111,6 +111,7 @@ pub struct SliceStore<'b, const N: usize, B: Buffer = &'b mut [u8]> {
     head: usize,
     used: usize,
     entries: heapless::Vec<Entry, N>,
+    awaiting: heapless::Vec<PacketId, N>,
     /// The lifetime of a borrowed buffer (the default `B`).
     borrowed: PhantomData<&'b mut [u8]>,
 }
@@ -126,7 +127,14 @@ impl<'b, const N: usize, B: Buffer> SliceStore<'b, N, B> {
     /// An empty store keeping packet bytes in a buffer of any [`Buffer`](crate::io::Buffer) type (on std, a
     /// `Vec<u8>` the store owns).
     pub fn with_buffer(buf: B) -> Self {
-        Self { buf, head: 0, used: 0, entries: heapless::Vec::new(), borrowed: PhantomData }
+        Self {
+            buf,
+            head: 0,
+            used: 0,
+            entries: heapless::Vec::new(),
+            awaiting: heapless::Vec::new(),
+            borrowed: PhantomData,
+        }
     }
 
     /// Bytes of `buf` still free.
@@ -240,18 +248,29 @@ impl<const N: usize, B: Buffer> Store for SliceStore<'_, N, B> {
 
     fn clear(&mut self) {
         self.entries.clear();
+        self.awaiting.clear();
         self.head = 0;
         self.used = 0;
     }
 }
 
-impl core::fmt::Display for StoreFull {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("the in-flight store is full")
+impl<const N: usize, B: Buffer> AwaitingRelease for SliceStore<'_, N, B> {
+    fn await_release(&mut self, id: PacketId) -> Result<(), StoreFull> {
+        self.awaiting.await_release(id)
+    }
+
+    fn awaits_release(&self, id: PacketId) -> bool {
+        self.awaiting.awaits_release(id)
+    }
+
+    fn released(&mut self, id: PacketId) -> bool {
+        self.awaiting.released(id)
+    }
+
+    fn awaiting_release(&self) -> usize {
+        self.awaiting.awaiting_release()
     }
 }
-
-impl core::error::Error for StoreFull {}
 
 #[cfg(test)]
 mod tests {

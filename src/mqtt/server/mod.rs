@@ -5,8 +5,10 @@
 //! a half times the negotiated interval, keeps the QoS 1 / QoS 2 acknowledgement state both ways,
 //! resolves incoming topic aliases, decides whether the will is published when the connection
 //! ends, and turns every protocol fault into a typed [`RemoteError`] plus the DISCONNECT (or
-//! CONNACK) the specification asks for. Routing, retained messages and session storage are the
-//! caller's: the session reports what the client asked and the caller answers.
+//! CONNACK) the specification asks for. Routing, retained messages, subscriptions and message
+//! queues are the caller's: the session reports what the client asked and the caller answers.
+//! The protocol state a session keeps between connections (QoS 2 identifiers awaiting PUBREL,
+//! what each outgoing QoS 1 / 2 message waits for) lives in a caller-owned [`Store`].
 //!
 //! # The run loop
 //!
@@ -30,6 +32,17 @@
 //! 5. When the transport ends, call [`Server::connection_lost`]. Once [`Server::closed`] is
 //!    `Some` ([`Status::Closed`]) and nothing is left to transmit, close the transport;
 //!    [`Closed::will`] says whether to publish the will the caller kept from [`Event::Connect`].
+//!
+//! # Sessions across connections
+//!
+//! Keep the [`Store`] of a session that outlives its connection ([`Server::into_store`], or
+//! `core::mem::take` on [`Server::store_mut`]) with the session. When the same client connects
+//! again with Clean Start 0, put it into the new `Server` (with [`Server::with_store`], or into
+//! [`Server::store_mut`] before answering) and accept with `session_present: true`: a QoS 2
+//! message the client sends again is acknowledged without being reported again, the PUBRELs
+//! owed go out by themselves, and [`Server::to_resend`] lists the messages to send again with
+//! [`Server::republish`] [MQTT-4.4.0-1]. Accepting with `session_present: false` empties the
+//! store. A store in a file or in flash carries the session across a restart.
 //!
 //! The largest packet the session accepts is [`Config::max_packet_size`]; it is announced to the
 //! client in CONNACK and must not exceed the caller's receive buffer.
@@ -80,20 +93,24 @@
 //! - At most `IN_FLIGHT` incoming QoS 1 / QoS 2 publishes are unacknowledged (the Receive Maximum
 //!   announced) and at most `IN_FLIGHT` outgoing ones are in flight.
 //! - QoS 2 publishes are reported once, when the PUBLISH first arrives; a retransmission of a
-//!   packet identifier awaiting PUBREL is acknowledged again but not reported again (MQTT 5.0
-//!   §4.3.3, method B).
+//!   packet identifier awaiting PUBREL, on this connection or a later one of the session, is
+//!   acknowledged again but not reported again (MQTT 5.0 §4.3.3, method B). When the store
+//!   cannot hold one more identifier the PUBLISH is refused with PUBREC 0x97 (MQTT 5.0) or left
+//!   unacknowledged as a Receive Maximum fault (3.1.1), never reported unrecorded.
 //! - `handle_timeout` is idempotent and harmless when called early.
 
 mod alias;
 mod error;
+mod store;
 #[cfg(test)]
 mod tests;
 
 pub use error::{Error, RemoteError, UsageError};
+pub use store::{MemoryStore, Outgoing, Store};
 
 use core::num::{NonZeroU16, NonZeroU32};
 
-use heapless::{Deque, Vec};
+use heapless::Deque;
 
 use super::message::{DEFAULT_ALIAS_LEN, Message, Topic};
 use super::packet::{
@@ -277,20 +294,11 @@ enum Phase {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-/// What an outgoing QoS 1 / 2 publish waits for.
-#[allow(clippy::enum_variant_names)] // named after the packet awaited
-enum Outgoing {
-    PubAck,
-    PubRec,
-    PubComp,
-}
-
 /// A packet the session owes the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owed {
     PubAck(PacketId),
-    PubRec(PacketId),
+    PubRec(PacketId, ReasonCode),
     PubRel(PacketId, ReasonCode),
     PubComp(PacketId, ReasonCode),
     PingResp,
@@ -307,12 +315,14 @@ const OWED: usize = 16;
 /// One client connection seen from the server.
 ///
 /// `IN_FLIGHT` bounds unacknowledged QoS 1 / 2 publishes each way (announced as Receive
-/// Maximum); `ALIASES` topic aliases of up to `ALIAS_LEN` bytes can be remembered.
+/// Maximum); `ALIASES` topic aliases of up to `ALIAS_LEN` bytes can be remembered; `S` is the
+/// [`Store`] that keeps the session's QoS 1 / 2 state across connections.
 #[derive(Debug, Clone)]
 pub struct Server<
     const IN_FLIGHT: usize = 16,
     const ALIASES: usize = 8,
     const ALIAS_LEN: usize = DEFAULT_ALIAS_LEN,
+    S: Store = MemoryStore<IN_FLIGHT>,
 > {
     config: Config,
     phase: Phase,
@@ -329,22 +339,34 @@ pub struct Server<
     client_receive_max: u16,
     client_max_packet: u32,
     next_id: u16,
-    outgoing: Vec<(PacketId, Outgoing), IN_FLIGHT>,
-    incoming_qos2: Vec<PacketId, IN_FLIGHT>,
+    store: S,
+    /// Index of the next store entry whose PUBREL goes out again on a resumed session.
+    resend: Option<usize>,
     unacked_qos1: usize,
     owed: Deque<Owed, OWED>,
     aliases: alias::Aliases<ALIASES, ALIAS_LEN>,
     closed: Option<Closed>,
 }
 
-impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
-    Server<IN_FLIGHT, ALIASES, ALIAS_LEN>
+impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: Store + Default>
+    Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S>
+{
+    /// A connection that started at `now` (the transport, and the WebSocket handshake if any,
+    /// are done), with an empty store. To resume a kept session, put its store in with
+    /// [`Server::store_mut`] before [`Server::accept`].
+    pub fn new(config: Config, now: Instant) -> Self {
+        Self::with_store(S::default(), config, now)
+    }
+}
+
+impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: Store>
+    Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S>
 {
     const CHECK: () = assert!(IN_FLIGHT >= 1 && IN_FLIGHT <= u16::MAX as usize);
 
-    /// A session for a connection that started at `now` (the transport, and the WebSocket
-    /// handshake if any, are done).
-    pub fn new(config: Config, now: Instant) -> Self {
+    /// A connection that started at `now` over the session state in `store` (which
+    /// [`Server::accept`] keeps when it says Session Present, and clears otherwise).
+    pub fn with_store(store: S, config: Config, now: Instant) -> Self {
         let () = Self::CHECK;
         let mut config = config;
         config.topic_alias_maximum = config.topic_alias_maximum.min(ALIASES as u16);
@@ -363,8 +385,8 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             client_receive_max: u16::MAX,
             client_max_packet: u32::MAX,
             next_id: 1,
-            outgoing: Vec::new(),
-            incoming_qos2: Vec::new(),
+            store,
+            resend: None,
             unacked_qos1: 0,
             owed: Deque::new(),
             aliases: alias::Aliases::new(),
@@ -399,13 +421,39 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
 
     /// Outgoing QoS 1 / QoS 2 publishes awaiting acknowledgement.
     pub fn in_flight(&self) -> usize {
-        self.outgoing.len()
+        self.store.outgoing_len()
     }
 
     /// How many more QoS 1 / QoS 2 publishes [`Server::publish`] accepts now.
     pub fn send_quota(&self) -> usize {
         let limit = IN_FLIGHT.min(self.client_receive_max as usize);
-        limit.saturating_sub(self.outgoing.len())
+        limit.saturating_sub(self.store.outgoing_len())
+    }
+
+    /// The outgoing messages of the session still waiting for PUBACK or PUBREC, oldest first:
+    /// after [`Server::accept`] with Session Present, send each again with
+    /// [`Server::republish`] [MQTT-4.4.0-1] (the PUBRELs owed go out by themselves).
+    pub fn to_resend(&self) -> impl Iterator<Item = PacketId> + '_ {
+        (0..self.store.outgoing_len())
+            .filter_map(|i| self.store.outgoing_at(i))
+            .filter(|(_, state)| *state != Outgoing::PubComp)
+            .map(|(id, _)| id)
+    }
+
+    /// The session's store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The session's store, to put a kept session's store in before [`Server::accept`] (with
+    /// `core::mem::replace`). Changing it while connected is the caller's responsibility.
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// Gives the store back once the connection is over, to keep the session for the next one.
+    pub fn into_store(self) -> S {
+        self.store
     }
 
     fn decode_options(&self) -> DecodeOptions {
@@ -573,17 +621,18 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Packet::Publish(p) => return self.on_publish(p),
             Packet::PubAck(a) => self.on_ack(a.packet_id, Outgoing::PubAck, a.reason_code),
             Packet::PubRec(a) => {
-                match self.state_of(a.packet_id) {
+                match self.store.outgoing(a.packet_id) {
                     Some(Outgoing::PubRec) => {
                         if a.reason_code.is_error() {
                             // MQTT 5.0 §4.3.3: a PUBREC with an error ends the flow.
-                            self.remove_outgoing(a.packet_id);
+                            self.store.remove_outgoing(a.packet_id);
                             return Ok(Some(Pending::Ready(Event::Acknowledged {
                                 packet_id: a.packet_id,
                                 reason_code: a.reason_code,
                             })));
                         }
-                        self.set_state(a.packet_id, Outgoing::PubComp);
+                        // Present, so updated in place: no room needed.
+                        let _ = self.store.set_outgoing(a.packet_id, Outgoing::PubComp);
                         self.owe(Owed::PubRel(a.packet_id, ReasonCode::Success));
                     }
                     // A repeated PUBREC: PUBREL again (§4.3.3: a PUBREL answers each PUBREC).
@@ -602,13 +651,11 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                 None
             }
             Packet::PubRel(a) => {
-                let code = match self.incoming_qos2.iter().position(|&id| id == a.packet_id) {
-                    Some(i) => {
-                        self.incoming_qos2.swap_remove(i);
-                        ReasonCode::Success
-                    }
+                let code = if self.store.released(a.packet_id) {
+                    ReasonCode::Success
+                } else {
                     // MQTT 5.0 §3.7.2.1: PUBCOMP 0x92 for an identifier not awaiting PUBREL.
-                    None => ReasonCode::PacketIdentifierNotFound,
+                    ReasonCode::PacketIdentifierNotFound
                 };
                 self.owe(Owed::PubComp(a.packet_id, code));
                 None
@@ -726,7 +773,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             None => None,
         };
         // [MQTT-3.3.4-7] Receive Maximum: unacknowledged QoS 1 / 2 publishes; 0x93 (§3.3.4).
-        let unacked = self.incoming_qos2.len() + self.unacked_qos1;
+        let unacked = self.store.awaiting_release() + self.unacked_qos1;
         let report = match p.qos_pid {
             QosPid::AtMostOnce => true,
             QosPid::AtLeastOnce(id) => {
@@ -738,12 +785,25 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
                 true
             }
             QosPid::ExactlyOnce(id) => {
-                let duplicate = self.incoming_qos2.contains(&id);
-                if !duplicate && (unacked >= IN_FLIGHT || self.incoming_qos2.push(id).is_err()) {
+                // §4.3.3 method B: deliver once, on the first PUBLISH with this identifier; a
+                // copy re-sent on this or a later connection of the session is only acknowledged.
+                let duplicate = self.store.awaits_release(id);
+                if duplicate {
+                    self.owe(Owed::PubRec(id, ReasonCode::Success));
+                } else if unacked >= IN_FLIGHT {
+                    return Err(RemoteError::ReceiveMaximumExceeded);
+                } else if self.store.await_release(id).is_ok() {
+                    self.owe(Owed::PubRec(id, ReasonCode::Success));
+                } else if self.version == Version::V5 {
+                    // The store cannot hold one more: refused with Quota exceeded
+                    // (§3.5.2.1), never delivered unrecorded (it could then arrive twice).
+                    warn!("mqtt server: store full, QoS 2 message {} refused", id.get());
+                    self.owe(Owed::PubRec(id, ReasonCode::QuotaExceeded));
+                    return Ok(None);
+                } else {
+                    // 3.1.1 cannot refuse it: left unacknowledged for a later connection.
                     return Err(RemoteError::ReceiveMaximumExceeded);
                 }
-                self.owe(Owed::PubRec(id));
-                // §4.3.3 method B: deliver once, on the first PUBLISH with this identifier.
                 !duplicate
             }
         };
@@ -771,9 +831,9 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         expected: Outgoing,
         reason_code: ReasonCode,
     ) -> Option<Event<'static, ALIAS_LEN>> {
-        match self.state_of(packet_id) {
+        match self.store.outgoing(packet_id) {
             Some(state) if state == expected => {
-                self.remove_outgoing(packet_id);
+                self.store.remove_outgoing(packet_id);
                 Some(Event::Acknowledged { packet_id, reason_code })
             }
             _ => {
@@ -796,27 +856,6 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         }
         self.close(Initiator::Client, d.reason_code, None);
         Ok(Event::Disconnect(d))
-    }
-
-    fn find_outgoing(&self, packet_id: PacketId) -> Option<usize> {
-        self.outgoing.iter().position(|(id, _)| *id == packet_id)
-    }
-
-    /// What the outgoing publish `packet_id` waits for, if it is in flight.
-    fn state_of(&self, packet_id: PacketId) -> Option<Outgoing> {
-        self.outgoing.iter().find(|(id, _)| *id == packet_id).map(|(_, s)| *s)
-    }
-
-    fn set_state(&mut self, packet_id: PacketId, state: Outgoing) {
-        if let Some((_, s)) = self.outgoing.iter_mut().find(|(id, _)| *id == packet_id) {
-            *s = state;
-        }
-    }
-
-    fn remove_outgoing(&mut self, packet_id: PacketId) {
-        if let Some(i) = self.find_outgoing(packet_id) {
-            self.outgoing.swap_remove(i);
-        }
     }
 
     fn take_answer(&mut self) -> Result<(), UsageError> {
@@ -897,6 +936,14 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         let n = Packet::ConnAck(ack).encode(self.version, out)?;
         self.phase = Phase::Connected;
         self.last_rx = now;
+        if accept.session_present {
+            // [MQTT-4.4.0-1] PUBREL again for every PUBREC received on an earlier connection;
+            // the caller sends the unacknowledged PUBLISH packets again with `republish`.
+            self.resend = Some(0);
+        } else {
+            // [MQTT-3.1.2-4] no session kept: a new one starts empty.
+            self.store.clear();
+        }
         Ok(n)
     }
 
@@ -974,14 +1021,15 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         let len = self.encode_publish(publish, packet_id, false, out)?;
         if let Some(id) = packet_id {
             let state = if qos == Qos::AtLeastOnce { Outgoing::PubAck } else { Outgoing::PubRec };
-            let _ = self.outgoing.push((id, state)); // room checked by send_quota
+            self.store.set_outgoing(id, state).map_err(|_| UsageError::InFlightFull)?;
             self.next_id = id.get().wrapping_add(1).max(1);
         }
         Ok(Sent { packet_id, len })
     }
 
     /// Sends a QoS 1 / 2 message again with DUP set and the same `packet_id` (a resumed
-    /// session, [MQTT-4.4.0-1]); registers `packet_id` as in flight if it was not.
+    /// session: every store entry waiting for PUBACK or PUBREC, in store order [MQTT-4.4.0-1],
+    /// [MQTT-4.6.0-1]); registers `packet_id` as in flight if it was not.
     pub fn republish(
         &mut self,
         packet_id: PacketId,
@@ -997,39 +1045,13 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             Qos::AtLeastOnce => Outgoing::PubAck,
             Qos::ExactlyOnce => Outgoing::PubRec,
         };
-        let known = self.find_outgoing(packet_id);
-        if known.is_none() && self.send_quota() == 0 {
+        let known = self.store.outgoing(packet_id).is_some();
+        if !known && self.send_quota() == 0 {
             return Err(UsageError::InFlightFull);
         }
         let len = self.encode_publish(publish, Some(packet_id), true, out)?;
-        if known.is_some() {
-            self.set_state(packet_id, state);
-        } else {
-            let _ = self.outgoing.push((packet_id, state));
-        }
+        self.store.set_outgoing(packet_id, state).map_err(|_| UsageError::InFlightFull)?;
         Ok(len)
-    }
-
-    /// Resumes a QoS 2 flow whose PUBREC arrived on an earlier connection: PUBREL is owed
-    /// again (§4.4) and `packet_id` awaits PUBCOMP.
-    pub fn release(&mut self, packet_id: PacketId) -> Result<(), UsageError> {
-        if self.phase != Phase::Connected {
-            return Err(self.not_connected());
-        }
-        if self.owed.is_full() {
-            return Err(UsageError::InFlightFull);
-        }
-        match self.find_outgoing(packet_id) {
-            Some(_) => self.set_state(packet_id, Outgoing::PubComp),
-            None => {
-                if self.send_quota() == 0 {
-                    return Err(UsageError::InFlightFull);
-                }
-                let _ = self.outgoing.push((packet_id, Outgoing::PubComp));
-            }
-        }
-        self.owe(Owed::PubRel(packet_id, ReasonCode::Success));
-        Ok(())
     }
 
     fn encode_publish(
@@ -1060,15 +1082,17 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
 
     fn free_id(&self) -> PacketId {
         let mut id = self.next_id.max(1);
-        // At most IN_FLIGHT identifiers are taken, so one of IN_FLIGHT + 1 candidates is free.
-        loop {
+        // Fewer than IN_FLIGHT identifiers are taken (`send_quota` > 0), so one of the first
+        // IN_FLIGHT candidates is free.
+        for _ in 0..IN_FLIGHT {
             if let Some(pid) = PacketId::new(id)
-                && self.find_outgoing(pid).is_none()
+                && self.store.outgoing(pid).is_none()
             {
-                return pid;
+                break;
             }
             id = id.wrapping_add(1).max(1);
         }
+        PacketId(NonZeroU16::new(id).unwrap_or(NonZeroU16::MIN))
     }
 
     /// Answers SUBSCRIBE: one reason code per filter, in order [MQTT-3.8.4-6], written as
@@ -1127,6 +1151,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
     pub fn connection_lost(&mut self) {
         self.close(Initiator::Transport, ReasonCode::UnspecifiedError, None);
         self.owed.clear();
+        self.resend = None;
     }
 
     fn not_connected(&self) -> UsageError {
@@ -1141,11 +1166,14 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
         _now: Instant,
         out: &mut [u8],
     ) -> Result<Option<usize>, BufferTooSmall> {
+        if let Some(n) = self.resend_release(out)? {
+            return Ok(Some(n));
+        }
         let Some(&owed) = self.owed.front() else { return Ok(None) };
         let v = self.version;
         let n = match owed {
             Owed::PubAck(id) => Packet::PubAck(Ack::new(id)).encode(v, out),
-            Owed::PubRec(id) => Packet::PubRec(Ack::new(id)).encode(v, out),
+            Owed::PubRec(id, code) => Packet::PubRec(ack(id, code, v)).encode(v, out),
             Owed::PubRel(id, code) => Packet::PubRel(ack(id, code, v)).encode(v, out),
             Owed::PubComp(id, code) => Packet::PubComp(ack(id, code, v)).encode(v, out),
             Owed::PingResp => Packet::PingResp.encode(v, out),
@@ -1159,6 +1187,29 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
             self.unacked_qos1 = self.unacked_qos1.saturating_sub(1);
         }
         Ok(Some(n))
+    }
+
+    /// On a resumed session: the next PUBREL owed again for a PUBREC of an earlier connection.
+    fn resend_release(&mut self, out: &mut [u8]) -> Result<Option<usize>, BufferTooSmall> {
+        if self.phase != Phase::Connected {
+            return Ok(None);
+        }
+        while let Some(i) = self.resend {
+            let Some((id, state)) = self.store.outgoing_at(i) else {
+                self.resend = None;
+                break;
+            };
+            if state != Outgoing::PubComp {
+                self.resend = Some(i + 1);
+                continue;
+            }
+            let n = Packet::PubRel(ack(id, ReasonCode::Success, self.version))
+                .encode(self.version, out)
+                .map_err(crate::mqtt::EncodeError::into_buffer_too_small)?;
+            self.resend = Some(i + 1);
+            return Ok(Some(n));
+        }
+        Ok(None)
     }
 
     /// When [`Server::handle_timeout`] must be called next: the CONNECT deadline, or one and a
@@ -1218,7 +1269,10 @@ enum Pending<'a, const L: usize> {
 impl<'a, const L: usize> Pending<'a, L> {
     /// The event; a topic sent as an alias is copied out of the table, so the event borrows only
     /// the input.
-    fn resolve<const I: usize, const A: usize>(self, server: &Server<I, A, L>) -> Event<'a, L> {
+    fn resolve<const I: usize, const A: usize, S: Store>(
+        self,
+        server: &Server<I, A, L, S>,
+    ) -> Event<'a, L> {
         match self {
             Pending::Ready(e) => e,
             Pending::Publish(p) => Event::Publish(Message::new(&p, Topic::new(p.topic), p.payload)),
@@ -1231,8 +1285,8 @@ impl<'a, const L: usize> Pending<'a, L> {
     }
 }
 
-impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize> Machine
-    for Server<IN_FLIGHT, ALIASES, ALIAS_LEN>
+impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: Store> Machine
+    for Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S>
 {
     type Event<'a> = Event<'a, ALIAS_LEN>;
     type Error = Error;

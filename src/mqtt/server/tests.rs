@@ -7,9 +7,9 @@ use std::vec::Vec;
 
 use super::*;
 use crate::Status;
-use crate::mqtt::DecodeError;
 use crate::mqtt::packet::{Subscription, Will};
 use crate::mqtt::properties::Properties;
+use crate::mqtt::{AwaitingRelease, DecodeError};
 
 type S = Server<4, 2, 16>;
 
@@ -679,8 +679,131 @@ fn republish_sets_dup_and_keeps_the_id() {
         feed(&mut s, 0, &[0x40, 0x02, 0x00, 0x2a]).unwrap(),
         Ev::Acked(42, ReasonCode::Success)
     );
-    s.release(pid(43)).unwrap();
-    assert_eq!(drain(&mut s), vec![vec![0x62, 0x02, 0x00, 0x2b]]);
+}
+
+/// A new connection of the same session: CONNECT again over the store the last one left.
+fn reconnect(old: S, session_present: bool) -> S {
+    let store = old.into_store();
+    let mut s = S::with_store(store, config(), Instant::ZERO);
+    assert_eq!(
+        feed(&mut s, 0, &connect_bytes(Version::V5, 0, false)).unwrap(),
+        Ev::Connect("dev1".into())
+    );
+    let accept = Accept { session_present, ..Accept::default() };
+    s.accept(Instant::ZERO, &accept, &mut [0u8; 128]).unwrap();
+    s
+}
+
+fn dup(mut bytes: Vec<u8>) -> Vec<u8> {
+    bytes[0] |= 0x08;
+    bytes
+}
+
+#[test]
+fn incoming_qos2_is_delivered_once_across_reconnects() {
+    let first = publish("t", QosPid::ExactlyOnce(pid(7)), &[], b"m");
+    // PUBREC lost: the client sends the PUBLISH again (DUP) on its next connection.
+    let mut s = connected(Version::V5, 0, false);
+    assert_eq!(
+        feed(&mut s, 0, &first).unwrap(),
+        Ev::Publish("t".into(), b"m".to_vec(), Qos::ExactlyOnce)
+    );
+    s.connection_lost();
+    let mut s = reconnect(s, true);
+    assert_eq!(feed(&mut s, 0, &dup(first.clone())).unwrap(), Ev::None);
+    assert_eq!(drain(&mut s), vec![vec![0x50, 0x02, 0x00, 0x07]]);
+    // PUBCOMP lost: the client sends PUBREL again; the first one freed the identifier already.
+    assert_eq!(feed(&mut s, 0, &[0x62, 0x02, 0x00, 0x07]).unwrap(), Ev::None);
+    assert_eq!(drain(&mut s), vec![vec![0x70, 0x02, 0x00, 0x07]]);
+    s.connection_lost();
+    let mut s = reconnect(s, true);
+    assert_eq!(feed(&mut s, 0, &[0x62, 0x02, 0x00, 0x07]).unwrap(), Ev::None);
+    assert_eq!(drain(&mut s), vec![vec![0x70, 0x03, 0x00, 0x07, 0x92]]);
+    // Released: the identifier carries a new message now.
+    assert_eq!(
+        feed(&mut s, 0, &first).unwrap(),
+        Ev::Publish("t".into(), b"m".to_vec(), Qos::ExactlyOnce)
+    );
+    // No session kept (Session Present 0): the store starts empty, the message is new.
+    s.connection_lost();
+    let mut s = reconnect(s, false);
+    assert_eq!(s.store().awaiting_release(), 0);
+    assert_eq!(
+        feed(&mut s, 0, &dup(first)).unwrap(),
+        Ev::Publish("t".into(), b"m".to_vec(), Qos::ExactlyOnce)
+    );
+}
+
+#[test]
+fn resumed_identifiers_awaiting_release_hold_receive_maximum_slots() {
+    let mut s = connected(Version::V5, 0, false);
+    for id in 1..=4 {
+        feed(&mut s, 0, &publish("t", QosPid::ExactlyOnce(pid(id)), &[], b"")).unwrap();
+    }
+    drain(&mut s);
+    s.connection_lost();
+    let mut s = reconnect(s, true);
+    // Four of four slots still held (MQTT 5.0 §3.3.4): a fifth QoS 2 message is one too many.
+    let fifth = publish("t", QosPid::ExactlyOnce(pid(5)), &[], b"");
+    assert_eq!(feed(&mut s, 0, &fifth), Err(RemoteError::ReceiveMaximumExceeded));
+}
+
+#[test]
+fn a_full_store_refuses_qos2_with_quota_exceeded() {
+    let mut s: Server<4, 2, 16, MemoryStore<1>> = Server::new(config(), Instant::ZERO);
+    let _connect = s.handle_input(Instant::ZERO, &connect_bytes(Version::V5, 0, false)).unwrap();
+    s.accept(Instant::ZERO, &Accept::default(), &mut [0u8; 128]).unwrap();
+    let mut out = [0u8; 64];
+    for (id, delivered) in [(1, true), (2, false)] {
+        let bytes = publish("t", QosPid::ExactlyOnce(pid(id)), &[], b"");
+        let Status::Progress { event, .. } = s.handle_input(Instant::ZERO, &bytes).unwrap() else {
+            panic!("a PUBLISH")
+        };
+        assert_eq!(event.is_some(), delivered);
+    }
+    let mut owed = Vec::new();
+    while let Some(n) = s.poll_transmit(Instant::ZERO, &mut out).unwrap() {
+        owed.push(out[..n].to_vec());
+    }
+    assert_eq!(owed, vec![vec![0x50, 0x02, 0x00, 0x01], vec![0x50, 0x03, 0x00, 0x02, 0x97]]);
+}
+
+#[test]
+fn outgoing_flows_resume_where_they_stopped() {
+    let mut s = connected(Version::V5, 0, false);
+    let mut out = [0u8; 64];
+    let mut p = Publish::new("x", b"1");
+    p.qos_pid = QosPid::ExactlyOnce(pid(1));
+    let a = s.publish(&p, &mut out).unwrap().packet_id.unwrap();
+    let b = s.publish(&p, &mut out).unwrap().packet_id.unwrap();
+    p.qos_pid = QosPid::AtLeastOnce(pid(1));
+    let c = s.publish(&p, &mut out).unwrap().packet_id.unwrap();
+    // `a` got its PUBREC (PUBREL sent, PUBCOMP lost); `b` and `c` lost their acknowledgements.
+    feed(&mut s, 0, &[0x50, 0x02, 0x00, a.get() as u8]).unwrap();
+    assert_eq!(drain(&mut s), vec![vec![0x62, 0x02, 0x00, a.get() as u8]]);
+    s.connection_lost();
+    let mut s = reconnect(s, true);
+    assert_eq!(s.in_flight(), 3);
+    // The session sends PUBREL again for `a` itself; `b` and `c` are the caller's to republish,
+    // in the order first sent.
+    assert_eq!(drain(&mut s), vec![vec![0x62, 0x02, 0x00, a.get() as u8]]);
+    assert_eq!(s.to_resend().collect::<Vec<_>>(), vec![b, c]);
+    assert_eq!(s.store().outgoing(b), Some(Outgoing::PubRec));
+    p.qos_pid = QosPid::ExactlyOnce(pid(1));
+    let n = s.republish(b, &p, &mut out).unwrap();
+    assert_eq!(out[0], 0x3c, "DUP, QoS 2");
+    assert_eq!(out[n - 4..n - 2], [0x00, b.get() as u8]);
+    // New publishes never take an identifier still in flight.
+    let mut q = Publish::new("x", b"1");
+    q.qos_pid = QosPid::AtLeastOnce(pid(1));
+    let d = s.publish(&q, &mut out).unwrap().packet_id.unwrap();
+    assert!(![a, b, c].contains(&d));
+    feed(&mut s, 0, &[0x70, 0x02, 0x00, a.get() as u8]).unwrap();
+    assert_eq!(s.in_flight(), 3);
+    // A clean start forgets it all.
+    s.connection_lost();
+    let s = reconnect(s, false);
+    assert_eq!((s.in_flight(), drain(&mut { s }).len()), (0, 0));
 }
 
 #[test]
