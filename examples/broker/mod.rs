@@ -3,31 +3,41 @@
 //!
 //! One thread per connection runs its `Server` session in the crate's blocking driver over the
 //! connection's transport (TCP, or `ws::Stream` for MQTT over WebSocket); a second thread reads
-//! the socket and hands bytes over a channel, the same channel that brings messages routed from
-//! other connections (see [`transport::Wire`]). Broker-wide state (sessions, subscriptions,
-//! retained messages) sits behind one mutex. Good for local use, tests, demos and gateways;
-//! production scale stays with EMQX or Mosquitto.
+//! the socket and hands bytes over a bounded channel, the same channel that brings messages
+//! routed from other connections (see [`transport::Wire`]). Broker-wide state (sessions, the
+//! subscription index, retained messages) sits behind one mutex. Good for local use, tests,
+//! demos and gateways; production scale stays with EMQX or Mosquitto.
 //!
 //! Supported: MQTT 5.0 and 3.1.1 over TCP and WebSocket (path `/mqtt`, subprotocol `mqtt`,
-//! `Origin` allow-list), QoS 0/1/2 both ways, wildcards and shared subscriptions
-//! (`$share/group/filter`, round robin), retained messages, subscription identifiers, No Local,
-//! Retain As Published, Retain Handling, session expiry with bounded offline queues, session
-//! takeover (what the old connection had in flight goes out again on the new one, with its
-//! Packet Identifiers), wills with Will Delay Interval, Message Expiry Interval (expired messages
-//! are not delivered from queues or the retained store; the rest carry the time left), and
-//! incoming topic aliases.
+//! `Origin` allow-list), QoS 0/1/2 both ways, exactly once across reconnects (each session's
+//! protocol state is carried from one connection to the next), wildcards and shared
+//! subscriptions (`$share/group/filter`, round robin), retained messages, subscription
+//! identifiers, No Local, Retain As Published, Retain Handling, session expiry, session
+//! takeover, wills with Will Delay Interval, Message Expiry Interval (expired messages are not
+//! delivered from queues or the retained store; the rest carry the time left), and incoming
+//! topic aliases.
+//!
+//! Bounded against a misbehaving client: routing never waits for a connection, and a session
+//! holds at most [`MAX_QUEUED`] messages queued plus as many in its channel (beyond that they
+//! are dropped and counted in [`Stats::dropped`]); a write that blocks longer than
+//! [`Options::write_timeout`] closes the connection; the WebSocket upgrade and CONNECT must be
+//! done within [`Options::connect_timeout`]; delayed wills wait on the broker's one timer;
+//! subscriptions and retained messages are found through topic trees ([`tree`]); assigned
+//! Client Identifiers are random; topics starting with `$` are the broker's (a client's
+//! PUBLISH there is refused with 0x87).
 #![allow(dead_code)]
 
 pub mod client;
 pub mod transport;
+pub mod tree;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::num::{NonZeroU16, NonZeroU32};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
@@ -39,7 +49,7 @@ use mqtt_ws::mqtt::server::{
     self, Accept, Availability, Config, Event, MemoryStore, Server, Store as _, UsageError,
     WillAction,
 };
-use mqtt_ws::mqtt::topic::{self, SharedSubscription};
+use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
@@ -47,11 +57,21 @@ use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
 use mqtt_ws::ws::stream::Stream;
 
 use transport::{Wire, invalid, mqtt_ws_config};
+use tree::Tree;
 
 /// Largest MQTT packet the broker accepts (announced as Maximum Packet Size).
 pub const MAX_PACKET: u32 = 1 << 20;
-/// Messages kept per offline session (QoS 1 and 2 only); more are dropped.
+/// [`Options::connect_timeout`] by default.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// [`Options::write_timeout`] by default.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Messages kept per session (offline: QoS 1 and 2 only; online: waiting for the client's
+/// Receive Maximum); more are dropped and counted in [`Stats::dropped`] (Mosquitto's
+/// `max_queued_messages` default).
 pub const MAX_QUEUED: usize = 1000;
+/// Commands a connection's channel holds (received bytes and routed messages): routing never
+/// waits for a connection; a message for a full channel is dropped and counted.
+const CHANNEL: usize = MAX_QUEUED;
 /// Receive Maximum each way.
 const INFLIGHT: usize = 32;
 
@@ -66,6 +86,11 @@ type Driver<'b, T> = blocking::Connection<'b, T, Session>;
 /// How to run the broker.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
+    /// Time a connection has to complete its WebSocket upgrade and its CONNECT (default 10 s).
+    pub connect_timeout: Option<Duration>,
+    /// Time a write to a client may block before the connection is closed: a client that stops
+    /// reading does not hold its messages, or the broker, forever (default 30 s).
+    pub write_timeout: Option<Duration>,
     /// Browser origins allowed on the WebSocket listener (requests without `Origin` are always
     /// allowed). Empty: the WebSocket listener's own `http://` origins.
     pub allowed_origins: Vec<String>,
@@ -75,10 +100,22 @@ pub struct Options {
     pub verbose: bool,
 }
 
+/// What the broker holds now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Open network connections.
+    pub connections: usize,
+    /// Sessions (connected or kept for a client that left).
+    pub sessions: usize,
+    /// Messages dropped because a session's queue was full, since the start.
+    pub dropped: u64,
+}
+
 /// An application message as the broker keeps it.
 #[derive(Clone, Debug)]
 pub struct Msg {
-    pub topic: String,
+    /// Shared by every copy on its way to subscribers and queues.
+    pub topic: Arc<str>,
     pub payload: Arc<[u8]>,
     pub qos: Qos,
     pub retain: bool,
@@ -158,10 +195,12 @@ struct Sub {
 }
 
 struct SessionState {
-    conn: Option<(u64, Sender<Cmd>)>,
-    /// Bumped on every connection: a delayed will checks it did not change.
-    generation: u64,
-    subs: Vec<Sub>,
+    conn: Option<(u64, SyncSender<Cmd>)>,
+    /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9].
+    will: Option<(StdInstant, Msg)>,
+    /// Its subscriptions by filter as subscribed (`$share/g/f` included); the details are in
+    /// [`State::subs`].
+    subs: HashSet<String>,
     queue: VecDeque<Delivery>,
     /// The QoS 1 / 2 state the last connection left.
     carried: Carried,
@@ -172,8 +211,40 @@ struct SessionState {
 #[derive(Default)]
 struct State {
     sessions: HashMap<String, SessionState>,
-    retained: BTreeMap<String, Msg>,
+    /// Every subscription, filed under its topic filter (a shared one's without
+    /// `$share/{group}/`).
+    subs: Tree<Subscribed>,
+    /// Retained messages by topic.
+    retained: Tree<Msg>,
     round_robin: HashMap<String, usize>,
+}
+
+/// A subscription as the index keeps it.
+struct Subscribed {
+    client: Arc<str>,
+    sub: Sub,
+}
+
+impl State {
+    /// Removes the subscription `full` of `client` from the index.
+    fn unindex(&mut self, client: &str, full: &str) -> bool {
+        let path = match SharedSubscription::parse(full) {
+            Ok(Some(sh)) => sh.filter,
+            _ => full,
+        };
+        self.subs.retain(path, |e| !(&*e.client == client && e.sub.full == full)) > 0
+    }
+
+    /// Ends the session of `client` and its subscriptions; returns its will if one was still
+    /// waiting for its delay (due now: the session ended first [MQTT-3.1.3-9]).
+    #[must_use]
+    fn drop_session(&mut self, client: &str) -> Option<Msg> {
+        let s = self.sessions.remove(client)?;
+        for full in &s.subs {
+            self.unindex(client, full);
+        }
+        s.will.map(|(_, msg)| msg)
+    }
 }
 
 /// The broker: shared state and listeners.
@@ -182,6 +253,8 @@ pub struct Broker {
     state: Arc<Mutex<State>>,
     options: Arc<Options>,
     next_conn: Arc<AtomicU64>,
+    connections: Arc<AtomicUsize>,
+    dropped: Arc<AtomicU64>,
     epoch: StdInstant,
     stop: Arc<AtomicBool>,
 }
@@ -199,6 +272,8 @@ impl Broker {
             state: Arc::default(),
             options: Arc::new(options),
             next_conn: Arc::new(AtomicU64::new(1)),
+            connections: Arc::default(),
+            dropped: Arc::default(),
             epoch: StdInstant::now(),
             stop: Arc::new(AtomicBool::new(false)),
         }
@@ -230,7 +305,7 @@ impl Broker {
             let l = TcpListener::bind(addr)?;
             running.tcp = Some(l.local_addr()?);
             let b = self.clone();
-            thread::spawn(move || b.accept_loop(l, false));
+            thread::Builder::new().spawn(move || b.accept_loop(l, false))?;
         }
         if let Some(addr) = ws {
             let l = TcpListener::bind(addr)?;
@@ -247,10 +322,10 @@ impl Broker {
                 ];
                 b.options = Arc::new(o);
             }
-            thread::spawn(move || b.accept_loop(l, true));
+            thread::Builder::new().spawn(move || b.accept_loop(l, true))?;
         }
         let b = self.clone();
-        thread::spawn(move || b.expiry_loop());
+        thread::Builder::new().spawn(move || b.expiry_loop())?;
         Ok(running)
     }
 
@@ -262,26 +337,55 @@ impl Broker {
             let Ok(tcp) = stream else { continue };
             let _ = tcp.set_nodelay(true);
             let b = self.clone();
-            thread::spawn(move || {
+            let spawned = thread::Builder::new().spawn(move || {
+                b.connections.fetch_add(1, Ordering::Relaxed);
                 let result = b.serve(tcp, ws);
+                b.connections.fetch_sub(1, Ordering::Relaxed);
                 if let Err(e) = result {
                     b.log(|| format!("connection ended: {e}"));
                 }
             });
+            // Out of threads: this connection is refused (its socket closes), others go on.
+            if let Err(e) = spawned {
+                println!("broker: connection refused: {e}");
+            }
         }
     }
 
-    /// Drops sessions whose expiry interval ran out (MQTT 5.0 §4.1).
+    /// The broker's one timer: publishes delayed wills that are due and drops sessions whose
+    /// expiry interval ran out (MQTT 5.0 §4.1).
     fn expiry_loop(self) {
         while !self.stop.load(Ordering::Relaxed) {
-            thread::sleep(Duration::from_millis(500));
+            thread::sleep(Duration::from_millis(250));
+            let now = StdInstant::now();
+            let due: Vec<Msg> = {
+                let mut st = self.lock();
+                st.sessions
+                    .values_mut()
+                    .filter(|s| s.will.as_ref().is_some_and(|(at, _)| *at <= now))
+                    .filter_map(|s| s.will.take().map(|(_, msg)| msg))
+                    .collect()
+            };
+            for msg in due {
+                self.publish(msg);
+            }
             let mut st = self.lock();
-            st.sessions.retain(|_, s| match s.offline_since {
-                Some(t) if s.expiry != u32::MAX => {
-                    t.elapsed() < Duration::from_secs(s.expiry.into())
-                }
-                _ => true,
-            });
+            let expired: Vec<String> = st
+                .sessions
+                .iter()
+                .filter(|(_, s)| match s.offline_since {
+                    Some(t) if s.expiry != u32::MAX => {
+                        t.elapsed() >= Duration::from_secs(s.expiry.into())
+                    }
+                    _ => false,
+                })
+                .map(|(c, _)| c.clone())
+                .collect();
+            let wills: Vec<Msg> = expired.iter().filter_map(|c| st.drop_session(c)).collect();
+            drop(st);
+            for msg in wills {
+                self.publish(msg);
+            }
         }
     }
 
@@ -293,10 +397,13 @@ impl Broker {
     /// Serves one accepted socket: MQTT over TCP, or (on the WebSocket listener) the opening
     /// handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
     fn serve(&self, tcp: TcpStream, ws: bool) -> io::Result<()> {
-        let (tx, rx) = mpsc::channel();
+        // The WebSocket upgrade and CONNECT must both be done by then.
+        let deadline = StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+        tcp.set_write_timeout(Some(self.options.write_timeout.unwrap_or(WRITE_TIMEOUT)))?;
+        let (tx, rx) = mpsc::sync_channel(CHANNEL);
         let mut reader = tcp.try_clone()?;
         let reader_tx = tx.clone();
-        thread::spawn(move || {
+        thread::Builder::new().spawn(move || {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match reader.read(&mut buf) {
@@ -305,30 +412,44 @@ impl Broker {
                         return;
                     }
                     Ok(n) => {
+                        // Waits while the connection is behind: the socket is read no faster
+                        // than the session takes its bytes.
                         if reader_tx.send(Cmd::Input(buf[..n].to_vec())).is_err() {
                             return;
                         }
                     }
                 }
             }
-        });
+        })?;
+        let closer = tcp.try_clone()?;
         let wire = Wire::new(rx, tcp);
-        if !ws {
-            return self.run_connection(wire, tx, |w| w, close_tcp);
-        }
-        self.serve_http(wire, tx)
+        let result = if ws {
+            self.serve_http(wire, tx, deadline)
+        } else {
+            self.run_connection(wire, tx, deadline, |w| w, close_tcp)
+        };
+        // However it ended (a refused upgrade, a deadline), the socket closes and its reader
+        // thread ends with it.
+        let _ = closer.shutdown(std::net::Shutdown::Both);
+        result
     }
 
     /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
-    fn serve_http(&self, mut wire: Wire, tx: Sender<Cmd>) -> io::Result<()> {
+    fn serve_http(
+        &self,
+        mut wire: Wire,
+        tx: SyncSender<Cmd>,
+        deadline: StdInstant,
+    ) -> io::Result<()> {
         // A browser asking for the page sends a plain GET: look at the head first.
-        let head = read_head(&mut wire)?;
+        let head = read_head(&mut wire, deadline)?;
         if !contains_ci(&head, b"\nupgrade:") {
             return self.serve_page(wire.tcp(), &head);
         }
         let (mut rx, mut txb) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
         rx[..head.len()].copy_from_slice(&head);
-        let hs = handshake::Server::default().with_deadline(self.now() + Duration::from_secs(10));
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        let hs = handshake::Server::default().with_deadline(self.now() + left);
         let pump = Pump::with_input(hs, &mut rx, 0..head.len(), &mut txb);
         let mut conn = blocking::Connection::from_pump(wire, pump);
         let allowed: Vec<&str> = self.options.allowed_origins.iter().map(String::as_str).collect();
@@ -351,7 +472,7 @@ impl Broker {
             return Ok(());
         }
         let stream = conn.upgrade(mqtt_ws_config()).into_stream().map_err(invalid)?;
-        self.run_connection(stream, tx, |s| s.transport(), close_ws)
+        self.run_connection(stream, tx, deadline, |s| s.transport(), close_ws)
     }
 
     fn serve_page(&self, tcp: &mut TcpStream, head: &[u8]) -> io::Result<()> {
@@ -392,9 +513,10 @@ impl Broker {
     fn run_connection<T>(
         &self,
         transport: T,
-        tx: Sender<Cmd>,
+        tx: SyncSender<Cmd>,
+        deadline: StdInstant,
         wire: fn(&mut T) -> &mut Wire,
-        close: fn(&mut T),
+        close: fn(&mut T, CloseCode),
     ) -> io::Result<()>
     where
         T: embedded_io::Read + embedded_io::Write,
@@ -404,7 +526,8 @@ impl Broker {
         // A whole packet of the largest size fits each way (pages are touched only when used).
         let mut rx = vec![0u8; MAX_PACKET as usize];
         let mut txb = vec![0u8; MAX_PACKET as usize + 4096];
-        let session = Session::new(server_config(), self.now());
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        let session = Session::new(server_config(left), self.now());
         let mut conn = blocking::Connection::new(transport, session, &mut rx, &mut txb);
         let mut c = Conn {
             broker: self.clone(),
@@ -418,7 +541,7 @@ impl Broker {
             successor: None,
         };
         let result = c.run(&mut conn, wire);
-        c.finish(&mut conn, wire, close);
+        c.finish(&mut conn, wire, close, result.is_ok());
         result
     }
 
@@ -427,40 +550,37 @@ impl Broker {
     fn connect_session(
         &self,
         client_id: &str,
-        conn: (u64, Sender<Cmd>),
+        conn: (u64, SyncSender<Cmd>),
         clean_start: bool,
         expiry: u32,
     ) -> (bool, Carried, Vec<Delivery>) {
-        let successor = {
-            let mut st = self.lock();
-            let old = st.sessions.get_mut(client_id).and_then(|s| s.conn.take());
-            old.map(|(_, old_tx)| {
-                // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed,
-                let (tx, rx) = mpsc::channel();
-                let _ = old_tx.send(Cmd::Takeover(tx));
-                rx
-            })
-        };
+        let old = self.lock().sessions.get_mut(client_id).and_then(|s| s.conn.take());
+        let successor = old.map(|(_, old_tx)| {
+            // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed (the
+            // send waits while its channel is full, without the lock it may need to drain it),
+            let (tx, rx) = mpsc::channel();
+            let _ = old_tx.send(Cmd::Takeover(tx));
+            rx
+        });
         // and hands over what it had in flight (the lock is free meanwhile: it needs it to
         // leave), so that the messages go out again with their Packet Identifiers and a QoS 2
         // receiver recognises them [MQTT-4.3.3-9], [MQTT-4.4.0-1].
         let handed_over = successor.and_then(|rx| rx.recv_timeout(Duration::from_secs(2)).ok());
         let mut st = self.lock();
-        if clean_start {
-            st.sessions.remove(client_id);
-        }
+        let ended_will = if clean_start { st.drop_session(client_id) } else { None };
         let present = st.sessions.contains_key(client_id);
         let s = st.sessions.entry(client_id.to_owned()).or_insert_with(|| SessionState {
             conn: None,
-            generation: 0,
-            subs: Vec::new(),
+            will: None,
+            subs: HashSet::new(),
             queue: VecDeque::new(),
             carried: Carried::default(),
             expiry,
             offline_since: None,
         });
         s.conn = Some(conn);
-        s.generation += 1;
+        // Back before the will's delay ran out: it is not published [MQTT-3.1.3-9].
+        s.will = None;
         s.expiry = expiry;
         s.offline_since = None;
         // Clean Start discards the old session, what was in flight included [MQTT-3.1.2-4].
@@ -470,7 +590,12 @@ impl Broker {
             Some(h) => h,
             None => left,
         };
-        (present, carried, s.queue.drain(..).collect())
+        let queued = s.queue.drain(..).collect();
+        drop(st);
+        if let Some(will) = ended_will {
+            self.publish(will);
+        }
+        (present, carried, queued)
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
@@ -493,7 +618,8 @@ impl Broker {
             s.conn = None;
             s.expiry = expiry;
             if expiry == 0 {
-                st.sessions.remove(client_id);
+                // Online until now: no will was waiting.
+                let _ = st.drop_session(client_id);
                 return;
             }
             s.offline_since = Some(StdInstant::now());
@@ -505,19 +631,34 @@ impl Broker {
                 Some(tx) => tx.send(carried).err().map(|e| e.0),
                 None => Some(carried),
             };
-            for (_, d) in unsent.map(|c| c.inflight).unwrap_or_default() {
-                s.queue.push_back(d);
+            // Nobody waits for it: the session keeps it for its next connection.
+            if let Some(c) = unsent {
+                if s.carried.inflight.is_empty() && s.carried.store == SessionStore::default() {
+                    s.carried = c;
+                } else {
+                    s.queue.extend(c.inflight.into_iter().map(|(_, d)| d));
+                }
             }
         }
+        let mut dropped = 0;
         for d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
             if s.queue.len() < MAX_QUEUED {
                 s.queue.push_back(d);
+            } else {
+                dropped += 1;
             }
         }
-        let Some(s) = st.sessions.get_mut(client_id) else { return };
-        if let Some((_, tx)) = &s.conn {
-            for d in s.queue.drain(..) {
-                let _ = tx.send(Cmd::Deliver(d));
+        let queue = match &s.conn {
+            Some((_, tx)) => Some((tx.clone(), s.queue.drain(..).collect::<Vec<_>>())),
+            None => None,
+        };
+        drop(st);
+        for _ in 0..dropped {
+            self.drop_message(client_id);
+        }
+        if let Some((tx, queue)) = queue {
+            for d in queue {
+                self.route(client_id, &tx, d);
             }
         }
     }
@@ -531,51 +672,50 @@ impl Broker {
         let mut st = self.lock();
         if msg.retain {
             // [MQTT-3.3.1-6] an empty retained message removes the retained one.
-            if msg.payload.is_empty() {
-                st.retained.remove(&msg.topic);
-            } else {
-                st.retained.insert(msg.topic.clone(), msg.clone());
+            st.retained.retain(&msg.topic, |_| false);
+            if !msg.payload.is_empty() {
+                st.retained.entry(&msg.topic).push(msg.clone());
+                st.retained.added(1);
             }
         }
         let mut shared: BTreeMap<(String, String), Vec<SharedMember>> = BTreeMap::new();
-        let mut deliveries: Vec<(String, Delivery)> = Vec::new();
-        for (client_id, s) in &st.sessions {
-            let mut best: Option<Delivery> = None;
-            for sub in &s.subs {
-                // [MQTT-4.7.2-1] topics starting with $ do not match filters starting with a
-                // wildcard; `topic::matches` implements that.
-                if !topic::matches(&sub.filter, &msg.topic) {
-                    continue;
-                }
-                if let Some(g) = &sub.group {
-                    shared.entry((g.clone(), sub.filter.clone())).or_default().push((
-                        client_id.clone(),
-                        sub.options.qos,
-                        sub.id,
-                    ));
-                    continue;
-                }
-                // [MQTT-3.8.3-3] No Local: not to the connection that published it.
-                if sub.options.no_local && s.conn.as_ref().is_some_and(|(id, _)| *id == msg.from) {
-                    continue;
-                }
-                let d = best.get_or_insert_with(|| {
-                    let mut m = msg.clone();
-                    m.qos = Qos::AtMostOnce;
-                    m.retain = false;
-                    Delivery { msg: m, sub_ids: Vec::new() }
-                });
-                // [MQTT-3.8.4-8] the QoS is the lower of the message's and the subscription's;
-                // overlapping subscriptions give the highest (§4.7.2... one copy, all ids).
-                d.msg.qos = d.msg.qos.max(msg.qos.min(sub.options.qos));
-                // [MQTT-3.3.1-12] Retain As Published keeps the flag, otherwise it is 0.
-                d.msg.retain |= sub.options.retain_as_published && msg.retain;
-                d.sub_ids.extend(sub.id);
+        // One delivery per client, however many of its subscriptions match.
+        let mut best: HashMap<Arc<str>, Delivery> = HashMap::new();
+        let State { sessions, subs, .. } = &*st;
+        subs.filters_matching(&msg.topic, |e| {
+            let sub = &e.sub;
+            if let Some(g) = &sub.group {
+                shared.entry((g.clone(), sub.filter.clone())).or_default().push((
+                    e.client.to_string(),
+                    sub.options.qos,
+                    sub.id,
+                ));
+                return;
             }
-            if let Some(d) = best {
-                deliveries.push((client_id.clone(), d));
+            // [MQTT-3.8.3-3] No Local: not to the connection that published it.
+            if sub.options.no_local
+                && sessions
+                    .get(&*e.client)
+                    .and_then(|s| s.conn.as_ref())
+                    .is_some_and(|(id, _)| *id == msg.from)
+            {
+                return;
             }
-        }
+            let d = best.entry(e.client.clone()).or_insert_with(|| {
+                let mut m = msg.clone();
+                m.qos = Qos::AtMostOnce;
+                m.retain = false;
+                Delivery { msg: m, sub_ids: Vec::new() }
+            });
+            // [MQTT-3.8.4-8] the QoS is the lower of the message's and the subscription's;
+            // overlapping subscriptions give the highest (§4.7.2... one copy, all ids).
+            d.msg.qos = d.msg.qos.max(msg.qos.min(sub.options.qos));
+            // [MQTT-3.3.1-12] Retain As Published keeps the flag, otherwise it is 0.
+            d.msg.retain |= sub.options.retain_as_published && msg.retain;
+            d.sub_ids.extend(sub.id);
+        });
+        let mut deliveries: Vec<(String, Delivery)> =
+            best.into_iter().map(|(c, d)| (c.to_string(), d)).collect();
         // Shared subscriptions: one member per group, round robin (MQTT 5.0 §4.8.2).
         for ((group, filter), members) in shared {
             let key = format!("{group}/{filter}");
@@ -597,7 +737,9 @@ impl Broker {
             let Some(s) = st.sessions.get_mut(&client_id) else { continue };
             match &s.conn {
                 Some((_, tx)) => {
-                    let _ = tx.send(Cmd::Deliver(d));
+                    if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(d)) {
+                        self.drop_message(&client_id);
+                    }
                 }
                 // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1); expired
                 // messages make room first [MQTT-3.3.2-5].
@@ -608,6 +750,8 @@ impl Broker {
                     }
                     if s.queue.len() < MAX_QUEUED {
                         s.queue.push_back(d);
+                    } else {
+                        self.drop_message(&client_id);
                     }
                 }
                 None => {}
@@ -619,52 +763,52 @@ impl Broker {
     fn subscribe(&self, client_id: &str, subs: Vec<Sub>) -> Vec<Delivery> {
         let mut st = self.lock();
         let mut retained = Vec::new();
-        let State { sessions, retained: kept, .. } = &mut *st;
-        let Some(s) = sessions.get_mut(client_id) else { return retained };
-        // [MQTT-3.3.2-5] an expired retained message is deleted, not sent.
+        if !st.sessions.contains_key(client_id) {
+            return retained;
+        }
+        let client: Arc<str> = client_id.into();
         let now = StdInstant::now();
-        kept.retain(|_, m| !m.expired(now));
         for sub in subs {
-            let existed = match s.subs.iter_mut().find(|x| x.full == sub.full) {
-                // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one.
-                Some(old) => {
-                    *old = sub.clone();
-                    true
-                }
-                None => {
-                    s.subs.push(sub.clone());
-                    false
-                }
-            };
+            // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one.
+            let existed = st.unindex(client_id, &sub.full);
+            if let Some(s) = st.sessions.get_mut(client_id) {
+                s.subs.insert(sub.full.clone());
+            }
             let send = match sub.options.retain_handling {
                 RetainHandling::SendOnSubscribe => true,
                 RetainHandling::SendIfNew => !existed,
                 RetainHandling::DoNotSend => false,
             };
-            // [MQTT-3.8.4-?] retained messages are not sent to shared subscriptions (§4.8.2).
-            if !send || sub.group.is_some() {
-                continue;
+            // Retained messages are not sent to shared subscriptions (MQTT 5.0 §4.8.2).
+            if send && sub.group.is_none() {
+                st.retained.names_matching(&sub.filter, |m| {
+                    // [MQTT-3.3.2-5] an expired retained message is not sent.
+                    if m.expired(now) {
+                        return;
+                    }
+                    let mut m = m.clone();
+                    m.qos = m.qos.min(sub.options.qos);
+                    // [MQTT-3.3.1-9] retained messages sent on subscribe keep Retain 1.
+                    m.retain = true;
+                    retained.push(Delivery { msg: m, sub_ids: sub.id.into_iter().collect() });
+                });
             }
-            for m in kept.values().filter(|m| topic::matches(&sub.filter, &m.topic)) {
-                let mut m = m.clone();
-                m.qos = m.qos.min(sub.options.qos);
-                // [MQTT-3.3.1-9] retained messages sent on subscribe keep Retain 1.
-                m.retain = true;
-                retained.push(Delivery { msg: m, sub_ids: sub.id.into_iter().collect() });
-            }
+            st.subs.entry(&sub.filter.clone()).push(Subscribed { client: client.clone(), sub });
+            st.subs.added(1);
         }
         retained
     }
 
     fn unsubscribe(&self, client_id: &str, filters: &[String]) -> Vec<ReasonCode> {
         let mut st = self.lock();
-        let Some(s) = st.sessions.get_mut(client_id) else { return vec![] };
+        if !st.sessions.contains_key(client_id) {
+            return vec![];
+        }
         filters
             .iter()
             .map(|f| {
-                let before = s.subs.len();
-                s.subs.retain(|x| x.full != *f);
-                if s.subs.len() < before {
+                let held = st.sessions.get_mut(client_id).is_some_and(|s| s.subs.remove(f));
+                if held && st.unindex(client_id, f) {
                     ReasonCode::Success
                 } else {
                     ReasonCode::NoSubscriptionExisted
@@ -673,17 +817,35 @@ impl Broker {
             .collect()
     }
 
-    fn generation(&self, client_id: &str) -> Option<u64> {
-        self.lock().sessions.get(client_id).map(|s| s.generation)
+    /// What the broker holds now.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            connections: self.connections.load(Ordering::Relaxed),
+            sessions: self.lock().sessions.len(),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        }
     }
 
-    fn is_online(&self, client_id: &str) -> bool {
-        self.lock().sessions.get(client_id).is_some_and(|s| s.conn.is_some())
+    /// Hands `d` to the connection behind `tx` without waiting: a full channel drops it.
+    fn route(&self, client_id: &str, tx: &SyncSender<Cmd>, d: Delivery) {
+        if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(d)) {
+            self.drop_message(client_id);
+        }
+    }
+
+    /// Counts a message dropped for `client_id`, and says so for the first of each thousand.
+    fn drop_message(&self, client_id: &str) {
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed);
+        if n.is_multiple_of(1000) {
+            println!("broker: queue of {client_id} full, messages dropped ({} so far)", n + 1);
+        }
     }
 }
 
-fn server_config() -> Config {
+/// The session's limits; `connect_timeout` is what is left of the connection's deadline.
+fn server_config(connect_timeout: Duration) -> Config {
     let mut c = Config::new();
+    c.connect_timeout = mqtt_ws::time::Duration::from_millis(connect_timeout.as_millis() as u64);
     c.max_packet_size = MAX_PACKET;
     c.topic_alias_maximum = 16;
     c.max_keep_alive = NonZeroU16::new(3600);
@@ -695,31 +857,57 @@ fn link_err(e: impl std::fmt::Debug) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
 }
 
-/// Reads a request head (up to the blank line that ends it, at most 8 KiB) from `wire`.
-fn read_head(wire: &mut Wire) -> io::Result<Vec<u8>> {
-    let started = StdInstant::now();
+/// Reads a request head (up to the blank line that ends it, at most 8 KiB) from `wire`, by
+/// `deadline` however slowly the bytes come.
+fn read_head(wire: &mut Wire, deadline: StdInstant) -> io::Result<Vec<u8>> {
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
+    wire.wake_at = Some(deadline);
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        if StdInstant::now() >= deadline {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
         match embedded_io::Read::read(wire, &mut chunk) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(_) if started.elapsed() < Duration::from_secs(10) => {}
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     Ok(head)
 }
 
-fn close_tcp(wire: &mut Wire) {
+fn close_tcp(wire: &mut Wire, _: CloseCode) {
     let _ = wire.tcp().shutdown(std::net::Shutdown::Both);
 }
 
-/// The WebSocket closing handshake (if the peer did not start it), then the TCP shutdown.
-fn close_ws(stream: &mut Stream<'_, Wire>) {
+/// The WebSocket closing handshake with `code` (if the peer did not start it), then the TCP
+/// shutdown.
+fn close_ws(stream: &mut Stream<'_, Wire>, code: CloseCode) {
     stream.transport().wake_at = Some(StdInstant::now() + Duration::from_millis(200));
-    let _ = stream.close(CloseCode::Normal);
-    close_tcp(stream.transport());
+    let _ = stream.close(code);
+    close_tcp(stream.transport(), code);
+}
+
+/// The WebSocket close code for how the MQTT session ended: 1002 after the client broke the
+/// protocol, 1008 when it was refused or timed out, 1001 when the server goes away or the
+/// session moved to another connection, 1000 otherwise (RFC 6455 §7.4.1).
+fn ws_close_code(closed: Option<server::Closed>) -> CloseCode {
+    let Some(c) = closed.filter(|c| c.initiator == server::Initiator::Server) else {
+        return CloseCode::Normal;
+    };
+    match c.reason_code {
+        ReasonCode::ServerShuttingDown | ReasonCode::SessionTakenOver => CloseCode::GoingAway,
+        ReasonCode::MalformedPacket
+        | ReasonCode::ProtocolError
+        | ReasonCode::TopicAliasInvalid
+        | ReasonCode::ReceiveMaximumExceeded
+        | ReasonCode::PacketTooLarge
+        | ReasonCode::UnsupportedProtocolVersion => CloseCode::ProtocolError,
+        code if code.is_error() => CloseCode::PolicyViolation,
+        _ => CloseCode::Normal,
+    }
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
@@ -759,7 +947,7 @@ struct Will {
 struct Conn {
     broker: Broker,
     id: u64,
-    tx: Sender<Cmd>,
+    tx: SyncSender<Cmd>,
     client_id: Option<String>,
     will: Option<Will>,
     expiry: u32,
@@ -774,8 +962,16 @@ struct Conn {
 /// What an event asks of the connection, owned so the event's borrow can end.
 enum Action {
     None,
-    Connect { client_id: String, clean_start: bool, expiry: u32, will: Option<Will>, auth: bool },
-    Publish(Msg),
+    Connect {
+        client_id: String,
+        /// The broker chose the Client Identifier (the CONNECT's was empty).
+        assigned: bool,
+        clean_start: bool,
+        expiry: u32,
+        will: Option<Will>,
+        auth: bool,
+    },
+    Publish(Msg, Option<PacketId>),
     Subscribe(PacketId, Vec<Result<Sub, ReasonCode>>),
     Unsubscribe(PacketId, Vec<String>),
     Acked(PacketId),
@@ -805,7 +1001,11 @@ impl Conn {
             self.act(conn, action)?;
             while let Some(cmd) = wire(conn.transport()).routed.pop_front() {
                 match cmd {
-                    Cmd::Deliver(d) => self.pending.push_back(d),
+                    Cmd::Deliver(d) if self.pending.len() < MAX_QUEUED => self.pending.push_back(d),
+                    Cmd::Deliver(_) => {
+                        let client = self.client_id.as_deref().unwrap_or_default();
+                        self.broker.drop_message(client);
+                    }
                     Cmd::Takeover(successor) => {
                         // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
                         let _ = conn.machine_mut().disconnect(ReasonCode::SessionTakenOver);
@@ -823,8 +1023,17 @@ fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
     match event {
         None => Action::None,
         Some(Event::Connect(c)) => {
-            let client_id = if c.client_id.is_empty() {
-                format!("auto-{conn_id}")
+            // An identifier nobody can guess, so nobody can take the session over.
+            let assigned = c.client_id.is_empty();
+            let client_id = if assigned {
+                let bytes: [u8; 16] = mqtt_ws::net::random().unwrap_or_else(|_| {
+                    // No OS randomness: still unique, though not secret.
+                    let mut b = [0u8; 16];
+                    b[..8].copy_from_slice(&conn_id.to_be_bytes());
+                    b
+                });
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                format!("auto-{hex}")
             } else {
                 c.client_id.to_owned()
             };
@@ -836,7 +1045,7 @@ fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
             };
             let will = c.will.as_ref().map(|w| Will {
                 msg: Msg {
-                    topic: w.topic.to_owned(),
+                    topic: w.topic.into(),
                     payload: w.payload.into(),
                     qos: w.qos,
                     retain: w.retain,
@@ -848,21 +1057,25 @@ fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
             });
             Action::Connect {
                 client_id,
+                assigned,
                 clean_start: c.clean_start,
                 expiry,
                 will,
                 auth: c.properties.authentication_method().is_some(),
             }
         }
-        Some(Event::Publish(p)) => Action::Publish(Msg {
-            topic: p.topic.to_string(),
-            payload: p.payload.into(),
-            qos: p.qos,
-            retain: p.retain,
-            props: forwarded_props(&p.properties).into(),
-            from: conn_id,
-            expires: None,
-        }),
+        Some(Event::Publish(p)) => Action::Publish(
+            Msg {
+                topic: p.topic.as_str().into(),
+                payload: p.payload.into(),
+                qos: p.qos,
+                retain: p.retain,
+                props: forwarded_props(&p.properties).into(),
+                from: conn_id,
+                expires: None,
+            },
+            p.packet_id,
+        ),
         Some(Event::Subscribe(s)) => {
             let id = s.properties.subscription_identifiers().next();
             let subs = s
@@ -897,7 +1110,7 @@ impl Conn {
         let now = self.broker.now();
         match action {
             Action::None => {}
-            Action::Connect { client_id, clean_start, expiry, will, auth } => {
+            Action::Connect { client_id, assigned, clean_start, expiry, will, auth } => {
                 if auth {
                     // No enhanced authentication methods here (MQTT 5.0 §4.12).
                     return conn.reject(now, ReasonCode::BadAuthenticationMethod).map_err(invalid);
@@ -912,8 +1125,7 @@ impl Conn {
                 self.broker.log(|| {
                     format!("{client_id} connected ({version:?}, session present: {present})")
                 });
-                let assigned = (version == Version::V5 && client_id.starts_with("auto-"))
-                    .then_some(client_id.as_str());
+                let assigned = (version == Version::V5 && assigned).then_some(client_id.as_str());
                 let accept = Accept {
                     session_present: present,
                     assigned_client_id: assigned,
@@ -943,7 +1155,16 @@ impl Conn {
                 }
                 self.pending.extend(queued);
             }
-            Action::Publish(msg) => self.broker.publish(msg),
+            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
+            // nor retained.
+            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                println!("broker: {client} may not publish to {}", msg.topic);
+                if let Some(id) = id {
+                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                }
+            }
+            Action::Publish(msg, _) => self.broker.publish(msg),
             Action::Subscribe(packet_id, subs) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
                 let codes: Vec<ReasonCode> = subs
@@ -960,8 +1181,10 @@ impl Conn {
                         ok.iter().map(|s| &s.full).collect::<Vec<_>>()
                     )
                 });
-                let retained = self.broker.subscribe(&client_id, ok);
+                // SUBACK first: a SUBACK the client cannot take (larger than its Maximum Packet
+                // Size) ends the connection with nothing stored.
                 conn.sub_ack(now, packet_id, &codes).map_err(invalid)?;
+                let retained = self.broker.subscribe(&client_id, ok);
                 self.pending.extend(retained);
             }
             Action::Unsubscribe(packet_id, filters) => {
@@ -1078,13 +1301,17 @@ impl Conn {
         &mut self,
         conn: &mut Driver<'_, T>,
         wire: fn(&mut T) -> &mut Wire,
-        close: fn(&mut T),
+        close: fn(&mut T, CloseCode),
+        link_ok: bool,
     ) where
         T: embedded_io::Read + embedded_io::Write,
     {
-        let _ = conn.flush(self.broker.now());
-        close(conn.transport());
+        // After a failed (or timed-out) write, nothing more is sent.
+        if link_ok {
+            let _ = conn.flush(self.broker.now());
+        }
         let closed = conn.session().closed();
+        close(conn.transport(), ws_close_code(closed));
         let Some(client_id) = self.client_id.take() else {
             // Never connected, or taken over: the will (if due) is still published.
             if let (Some(will), Some(c)) = (self.will.take(), closed)
@@ -1117,16 +1344,18 @@ impl Conn {
             self.broker.publish(will.msg);
             return;
         }
-        let broker = self.broker.clone();
-        let generation = broker.generation(&client_id);
-        thread::spawn(move || {
-            thread::sleep(Duration::from_secs(delay.into()));
-            let reconnected =
-                broker.generation(&client_id) != generation || broker.is_online(&client_id);
-            if !reconnected {
-                broker.publish(will.msg);
+        // The broker's timer publishes it when due, unless a connection takes the session first.
+        let due = StdInstant::now() + Duration::from_secs(delay.into());
+        let mut st = self.broker.lock();
+        match st.sessions.get_mut(&client_id) {
+            Some(s) if s.conn.is_none() => s.will = Some((due, will.msg)),
+            // Already back on a new connection: not published [MQTT-3.1.3-9].
+            Some(_) => {}
+            None => {
+                drop(st);
+                self.broker.publish(will.msg);
             }
-        });
+        }
     }
 }
 

@@ -297,7 +297,7 @@ enum Phase {
 /// A packet the session owes the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owed {
-    PubAck(PacketId),
+    PubAck(PacketId, ReasonCode),
     PubRec(PacketId, ReasonCode),
     PubRel(PacketId, ReasonCode),
     PubComp(PacketId, ReasonCode),
@@ -781,7 +781,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
                     return Err(RemoteError::ReceiveMaximumExceeded);
                 }
                 self.unacked_qos1 += 1;
-                self.owe(Owed::PubAck(id));
+                self.owe(Owed::PubAck(id, ReasonCode::Success));
                 true
             }
             QosPid::ExactlyOnce(id) => {
@@ -1027,6 +1027,36 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         Ok(Sent { packet_id, len })
     }
 
+    /// Refuses the QoS 1 / QoS 2 PUBLISH `packet_id` just reported in [`Event::Publish`] (the
+    /// client may not publish there, say): its PUBACK or PUBREC, not sent yet, carries the error
+    /// `reason_code` instead of success (0x87 Not authorized, 0x90 Topic Name invalid, 0x97
+    /// Quota exceeded, ...; MQTT 5.0 §3.4.2.1), which ends a QoS 2 flow (§4.3.3). Call it
+    /// before the next [`Server::poll_transmit`]. MQTT 3.1.1 has no way to say it: the
+    /// acknowledgement goes out as it was, and dropping the message is the caller's.
+    pub fn refuse_publish(
+        &mut self,
+        packet_id: PacketId,
+        reason_code: ReasonCode,
+    ) -> Result<(), UsageError> {
+        if !reason_code.is_error() {
+            return Err(UsageError::NotAnError(reason_code));
+        }
+        let owed = self.owed.iter_mut().find(|o| {
+            matches!(o, Owed::PubAck(id, ReasonCode::Success) | Owed::PubRec(id, ReasonCode::Success)
+                if *id == packet_id)
+        });
+        match owed {
+            Some(Owed::PubAck(_, code)) => *code = reason_code,
+            Some(Owed::PubRec(_, code)) => {
+                *code = reason_code;
+                // An error PUBREC ends the flow: the identifier is free for a new message.
+                self.store.released(packet_id);
+            }
+            _ => return Err(UsageError::UnknownPacketId),
+        }
+        Ok(())
+    }
+
     /// Sends a QoS 1 / 2 message again with DUP set and the same `packet_id` (a resumed
     /// session: every store entry waiting for PUBACK or PUBREC, in store order [MQTT-4.4.0-1],
     /// [MQTT-4.6.0-1]); registers `packet_id` as in flight if it was not.
@@ -1172,7 +1202,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         let Some(&owed) = self.owed.front() else { return Ok(None) };
         let v = self.version;
         let n = match owed {
-            Owed::PubAck(id) => Packet::PubAck(Ack::new(id)).encode(v, out),
+            Owed::PubAck(id, code) => Packet::PubAck(ack(id, code, v)).encode(v, out),
             Owed::PubRec(id, code) => Packet::PubRec(ack(id, code, v)).encode(v, out),
             Owed::PubRel(id, code) => Packet::PubRel(ack(id, code, v)).encode(v, out),
             Owed::PubComp(id, code) => Packet::PubComp(ack(id, code, v)).encode(v, out),
@@ -1183,7 +1213,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         // The session builds these packets itself: only the buffer can be too small.
         .map_err(crate::mqtt::EncodeError::into_buffer_too_small)?;
         self.owed.pop_front();
-        if let Owed::PubAck(_) = owed {
+        if let Owed::PubAck(..) = owed {
             self.unacked_qos1 = self.unacked_qos1.saturating_sub(1);
         }
         Ok(Some(n))

@@ -1020,3 +1020,46 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_refused_publish_is_acknowledged_with_the_error() {
+    let mut s = connected(Version::V5, 0, false);
+    let q1 = publish("$SYS/x", QosPid::AtLeastOnce(pid(1)), &[], b"");
+    let q2 = publish("$SYS/x", QosPid::ExactlyOnce(pid(2)), &[], b"");
+    feed(&mut s, 0, &q1).unwrap();
+    feed(&mut s, 0, &q2).unwrap();
+    assert_eq!(
+        s.refuse_publish(pid(1), ReasonCode::Success),
+        Err(UsageError::NotAnError(ReasonCode::Success))
+    );
+    assert_eq!(
+        s.refuse_publish(pid(9), ReasonCode::NotAuthorized),
+        Err(UsageError::UnknownPacketId)
+    );
+    s.refuse_publish(pid(1), ReasonCode::NotAuthorized).unwrap();
+    s.refuse_publish(pid(2), ReasonCode::TopicNameInvalid).unwrap();
+    assert_eq!(
+        drain(&mut s),
+        vec![vec![0x40, 0x03, 0x00, 0x01, 0x87], vec![0x50, 0x03, 0x00, 0x02, 0x90]]
+    );
+    // Sent already: nothing left to change.
+    assert_eq!(
+        s.refuse_publish(pid(1), ReasonCode::NotAuthorized),
+        Err(UsageError::UnknownPacketId)
+    );
+    // The QoS 2 flow ended at its PUBREC: the identifier carries a new message.
+    assert!(matches!(feed(&mut s, 0, &q2).unwrap(), Ev::Publish(..)));
+    // 3.1.1: no reason codes on the wire.
+    let mut s = connected(Version::V3_1_1, 0, false);
+    let q1 = enc(
+        Packet::Publish({
+            let mut p = Publish::new("$SYS/x", b"");
+            p.qos_pid = QosPid::AtLeastOnce(pid(3));
+            p
+        }),
+        Version::V3_1_1,
+    );
+    feed(&mut s, 0, &q1).unwrap();
+    s.refuse_publish(pid(3), ReasonCode::NotAuthorized).unwrap();
+    assert_eq!(drain(&mut s), vec![vec![0x40, 0x02, 0x00, 0x03]]);
+}
