@@ -1,12 +1,12 @@
 //! A small single-node MQTT broker built on `mqtt_ws::mqtt::server::Server`, shared by the
 //! `broker` and `demo` examples and the broker tests.
 //!
-//! One thread per connection runs its `Server` session in the crate's blocking driver over the
-//! connection's transport (TCP, or `ws::Stream` for MQTT over WebSocket); a second thread reads
-//! the socket and hands bytes over a bounded channel, the same channel that brings messages
-//! routed from other connections (see [`transport::Wire`]). Broker-wide state (sessions, the
-//! subscription index, retained messages) sits behind one mutex. Good for local use, tests,
-//! demos and gateways; production scale stays with EMQX or Mosquitto.
+//! The broker runs on a tokio runtime of its own: one task per connection runs its `Server`
+//! session in the crate's async driver over the connection's transport (TCP, or `ws::Stream`
+//! for MQTT over WebSocket) and waits, at once, for the client's bytes, for the messages other
+//! connections route to it over a bounded channel, and for the session's next timer.
+//! Broker-wide state (sessions, the subscription index, retained messages) sits behind one
+//! mutex, never held across an await. Good for local use, tests, demos and gateways.
 //!
 //! Supported: MQTT 5.0 and 3.1.1 over TCP and WebSocket (path `/mqtt`, subprotocol `mqtt`,
 //! `Origin` allow-list), QoS 0/1/2 both ways, exactly once across reconnects (each session's
@@ -28,35 +28,31 @@
 #![allow(dead_code)]
 
 pub mod client;
+mod conn;
+mod listen;
 pub mod transport;
 pub mod tree;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Sender, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use mqtt_ws::io::{DriverError, Pump, blocking};
-use mqtt_ws::mqtt::packet::{Publish, QosPid, RetainHandling, SubscriptionOptions};
-use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
-use mqtt_ws::mqtt::server::{
-    self, Accept, Availability, Config, Event, MemoryStore, Server, Store as _, UsageError,
-    WillAction,
-};
+use mqtt_ws::mqtt::packet::{RetainHandling, SubscriptionOptions};
+use mqtt_ws::mqtt::properties::{Properties, PropertyContext};
+use mqtt_ws::mqtt::server::{Availability, Config, MemoryStore, Server};
 use mqtt_ws::mqtt::topic::SharedSubscription;
-use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
+use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode};
 use mqtt_ws::time::Instant;
-use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
-use mqtt_ws::ws::stream::Stream;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
 
-use transport::{Wire, invalid, mqtt_ws_config};
+pub(crate) use transport::invalid;
 use tree::Tree;
 
 /// Largest MQTT packet the broker accepts (announced as Maximum Packet Size).
@@ -79,9 +75,6 @@ type Session = Server<INFLIGHT, 16, 256>;
 /// The session state the protocol machine keeps for a client between connections: QoS 2
 /// identifiers awaiting PUBREL, and what each message in flight waits for.
 type SessionStore = MemoryStore<INFLIGHT>;
-
-/// A session in the blocking driver over transport `T`.
-type Driver<'b, T> = blocking::Connection<'b, T, Session>;
 
 /// How to run the broker.
 #[derive(Clone, Debug, Default)]
@@ -172,16 +165,14 @@ struct Leaving {
     /// Messages routed to it and not sent yet.
     pending: Vec<Delivery>,
     /// The connection that took the session over, if one did.
-    successor: Option<Sender<Handover>>,
+    successor: Option<oneshot::Sender<Handover>>,
 }
 
-/// What a connection thread receives: bytes from its socket, or from other connections.
+/// What other connections send a connection.
 pub(crate) enum Cmd {
-    Input(Vec<u8>),
-    Eof,
     Deliver(Delivery),
     /// A new connection took the session over; what was in flight goes to it.
-    Takeover(Sender<Handover>),
+    Takeover(oneshot::Sender<Handover>),
 }
 
 #[derive(Clone, Debug)]
@@ -195,7 +186,7 @@ struct Sub {
 }
 
 struct SessionState {
-    conn: Option<(u64, SyncSender<Cmd>)>,
+    conn: Option<(u64, mpsc::Sender<Cmd>)>,
     /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9].
     will: Option<(StdInstant, Msg)>,
     /// Its subscriptions by filter as subscribed (`$share/g/f` included); the details are in
@@ -298,65 +289,56 @@ impl Broker {
         }
     }
 
-    /// Binds the listeners and serves them on background threads.
+    /// Binds the listeners and serves them on a runtime of their own (two worker threads, a
+    /// task per connection), in the background.
     pub fn start(&self, tcp: Option<&str>, ws: Option<&str>) -> io::Result<Running> {
-        let mut running = Running { tcp: None, ws: None };
-        if let Some(addr) = tcp {
-            let l = TcpListener::bind(addr)?;
-            running.tcp = Some(l.local_addr()?);
-            let b = self.clone();
-            thread::Builder::new().spawn(move || b.accept_loop(l, false))?;
+        let bind = |addr: &str| -> io::Result<std::net::TcpListener> {
+            let l = std::net::TcpListener::bind(addr)?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        };
+        let tcp = tcp.map(bind).transpose()?;
+        let ws = ws.map(bind).transpose()?;
+        let running = Running {
+            tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
+            ws: ws.as_ref().map(|l| l.local_addr()).transpose()?,
+        };
+        let mut b = self.clone();
+        if let Some(local) = running.ws
+            && b.options.allowed_origins.is_empty()
+        {
+            let mut o = (*b.options).clone();
+            let port = local.port();
+            o.allowed_origins = vec![
+                format!("http://{local}"),
+                format!("http://localhost:{port}"),
+                format!("http://127.0.0.1:{port}"),
+            ];
+            b.options = Arc::new(o);
         }
-        if let Some(addr) = ws {
-            let l = TcpListener::bind(addr)?;
-            let local = l.local_addr()?;
-            running.ws = Some(local);
-            let mut b = self.clone();
-            if b.options.allowed_origins.is_empty() {
-                let mut o = (*b.options).clone();
-                let port = local.port();
-                o.allowed_origins = vec![
-                    format!("http://{local}"),
-                    format!("http://localhost:{port}"),
-                    format!("http://127.0.0.1:{port}"),
-                ];
-                b.options = Arc::new(o);
-            }
-            thread::Builder::new().spawn(move || b.accept_loop(l, true))?;
-        }
-        let b = self.clone();
-        thread::Builder::new().spawn(move || b.expiry_loop())?;
-        Ok(running)
-    }
-
-    fn accept_loop(self, listener: TcpListener, ws: bool) {
-        for stream in listener.incoming() {
-            if self.stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let Ok(tcp) = stream else { continue };
-            let _ = tcp.set_nodelay(true);
-            let b = self.clone();
-            let spawned = thread::Builder::new().spawn(move || {
-                b.connections.fetch_add(1, Ordering::Relaxed);
-                let result = b.serve(tcp, ws);
-                b.connections.fetch_sub(1, Ordering::Relaxed);
-                if let Err(e) = result {
-                    b.log(|| format!("connection ended: {e}"));
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        thread::Builder::new().name("broker".into()).spawn(move || {
+            runtime.block_on(async move {
+                for (listener, is_ws) in [(tcp, false), (ws, true)] {
+                    let Some(l) = listener else { continue };
+                    match tokio::net::TcpListener::from_std(l) {
+                        Ok(l) => drop(tokio::spawn(b.clone().accept_loop(l, is_ws))),
+                        Err(e) => println!("broker: listener: {e}"),
+                    }
                 }
-            });
-            // Out of threads: this connection is refused (its socket closes), others go on.
-            if let Err(e) = spawned {
-                println!("broker: connection refused: {e}");
-            }
-        }
+                b.expiry_loop().await;
+            })
+        })?;
+        Ok(running)
     }
 
     /// The broker's one timer: publishes delayed wills that are due and drops sessions whose
     /// expiry interval ran out (MQTT 5.0 §4.1).
-    fn expiry_loop(self) {
-        while !self.stop.load(Ordering::Relaxed) {
-            thread::sleep(Duration::from_millis(250));
+    async fn expiry_loop(self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
             let now = StdInstant::now();
             let due: Vec<Msg> = {
                 let mut st = self.lock();
@@ -394,178 +376,32 @@ impl Broker {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Serves one accepted socket: MQTT over TCP, or (on the WebSocket listener) the opening
-    /// handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
-    fn serve(&self, tcp: TcpStream, ws: bool) -> io::Result<()> {
-        // The WebSocket upgrade and CONNECT must both be done by then.
-        let deadline = StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
-        tcp.set_write_timeout(Some(self.options.write_timeout.unwrap_or(WRITE_TIMEOUT)))?;
-        let (tx, rx) = mpsc::sync_channel(CHANNEL);
-        let mut reader = tcp.try_clone()?;
-        let reader_tx = tx.clone();
-        thread::Builder::new().spawn(move || {
-            let mut buf = vec![0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => {
-                        let _ = reader_tx.send(Cmd::Eof);
-                        return;
-                    }
-                    Ok(n) => {
-                        // Waits while the connection is behind: the socket is read no faster
-                        // than the session takes its bytes.
-                        if reader_tx.send(Cmd::Input(buf[..n].to_vec())).is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        })?;
-        let closer = tcp.try_clone()?;
-        let wire = Wire::new(rx, tcp);
-        let result = if ws {
-            self.serve_http(wire, tx, deadline)
-        } else {
-            self.run_connection(wire, tx, deadline, |w| w, close_tcp)
-        };
-        // However it ended (a refused upgrade, a deadline), the socket closes and its reader
-        // thread ends with it.
-        let _ = closer.shutdown(std::net::Shutdown::Both);
-        result
-    }
-
-    /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
-    fn serve_http(
-        &self,
-        mut wire: Wire,
-        tx: SyncSender<Cmd>,
-        deadline: StdInstant,
-    ) -> io::Result<()> {
-        // A browser asking for the page sends a plain GET: look at the head first.
-        let head = read_head(&mut wire, deadline)?;
-        if !contains_ci(&head, b"\nupgrade:") {
-            return self.serve_page(wire.tcp(), &head);
-        }
-        let (mut rx, mut txb) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
-        rx[..head.len()].copy_from_slice(&head);
-        let left = deadline.saturating_duration_since(StdInstant::now());
-        let hs = handshake::Server::default().with_deadline(self.now() + left);
-        let pump = Pump::with_input(hs, &mut rx, 0..head.len(), &mut txb);
-        let mut conn = blocking::Connection::from_pump(wire, pump);
-        let allowed: Vec<&str> = self.options.allowed_origins.iter().map(String::as_str).collect();
-        let policy = OriginPolicy::allow_list(&allowed);
-        let accepted = conn.handshake(
-            || self.now(),
-            |req| {
-                if req.path().split('?').next() != Some("/mqtt") {
-                    return Err(Reject::NotFound);
-                }
-                if let Err(e) = req.check_origin(&policy) {
-                    self.log(|| format!("refused origin {:?}", req.origin()));
-                    return Err(e.reject());
-                }
-                // MQTT over WebSocket: the "mqtt" subprotocol (MQTT 5.0 §6.0).
-                req.accept(req.select_protocol(&["mqtt"])).map_err(|_| Reject::BadRequest)
-            },
-        );
-        if !accepted.map_err(invalid)? {
-            return Ok(());
-        }
-        let stream = conn.upgrade(mqtt_ws_config()).into_stream().map_err(invalid)?;
-        self.run_connection(stream, tx, deadline, |s| s.transport(), close_ws)
-    }
-
-    fn serve_page(&self, tcp: &mut TcpStream, head: &[u8]) -> io::Result<()> {
-        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            return http_reply(tcp, "400 Bad Request", "text/plain", b"bad request\n");
-        }
-        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-        let line = String::from_utf8_lossy(line);
-        let mut parts = line.split(' ');
-        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let path = target.split('?').next().unwrap_or("");
-        if method != "GET" {
-            return http_reply(tcp, "405 Method Not Allowed", "text/plain", b"GET only\n");
-        }
-        match path {
-            "/" | "/index.html" => http_reply(
-                tcp,
-                "200 OK",
-                "text/html; charset=utf-8",
-                include_bytes!("../web/index.html"),
-            ),
-            "/mqtt.min.js" => match self.options.mqttjs.as_ref().map(std::fs::read) {
-                Some(Ok(js)) => http_reply(tcp, "200 OK", "text/javascript", &js),
-                _ => http_reply(
-                    tcp,
-                    "404 Not Found",
-                    "text/plain",
-                    b"mqtt.min.js not found: run `npm install mqtt` and pass --mqttjs\n",
-                ),
-            },
-            "/favicon.ico" => http_reply(tcp, "204 No Content", "image/x-icon", b""),
-            _ => http_reply(tcp, "404 Not Found", "text/plain", b"not found\n"),
-        }
-    }
-
-    /// Runs one MQTT connection to its end over `transport`; `wire` finds the connection's
-    /// [`Wire`] in it, `close` ends the link.
-    fn run_connection<T>(
-        &self,
-        transport: T,
-        tx: SyncSender<Cmd>,
-        deadline: StdInstant,
-        wire: fn(&mut T) -> &mut Wire,
-        close: fn(&mut T, CloseCode),
-    ) -> io::Result<()>
-    where
-        T: embedded_io::Read + embedded_io::Write,
-        T::Error: std::fmt::Debug,
-    {
-        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        // A whole packet of the largest size fits each way (pages are touched only when used).
-        let mut rx = vec![0u8; MAX_PACKET as usize];
-        let mut txb = vec![0u8; MAX_PACKET as usize + 4096];
-        let left = deadline.saturating_duration_since(StdInstant::now());
-        let session = Session::new(server_config(left), self.now());
-        let mut conn = blocking::Connection::new(transport, session, &mut rx, &mut txb);
-        let mut c = Conn {
-            broker: self.clone(),
-            id: conn_id,
-            tx,
-            client_id: None,
-            will: None,
-            expiry: 0,
-            pending: VecDeque::new(),
-            inflight: HashMap::new(),
-            successor: None,
-        };
-        let result = c.run(&mut conn, wire);
-        c.finish(&mut conn, wire, close, result.is_ok());
-        result
-    }
-
     /// A new connection for `client_id`: takes over a connected session, resumes or starts
     /// one. Returns (session present, messages to send again, queued messages).
-    fn connect_session(
+    async fn connect_session(
         &self,
         client_id: &str,
-        conn: (u64, SyncSender<Cmd>),
+        conn: (u64, mpsc::Sender<Cmd>),
         clean_start: bool,
         expiry: u32,
     ) -> (bool, Carried, Vec<Delivery>) {
         let old = self.lock().sessions.get_mut(client_id).and_then(|s| s.conn.take());
-        let successor = old.map(|(_, old_tx)| {
-            // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed (the
-            // send waits while its channel is full, without the lock it may need to drain it),
-            let (tx, rx) = mpsc::channel();
-            let _ = old_tx.send(Cmd::Takeover(tx));
-            rx
-        });
-        // and hands over what it had in flight (the lock is free meanwhile: it needs it to
-        // leave), so that the messages go out again with their Packet Identifiers and a QoS 2
-        // receiver recognises them [MQTT-4.3.3-9], [MQTT-4.4.0-1].
-        let handed_over = successor.and_then(|rx| rx.recv_timeout(Duration::from_secs(2)).ok());
+        // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed (the send
+        // waits while its channel is full, without the lock it may need to drain it), and hands
+        // over what it had in flight (the lock is free meanwhile: it needs it to leave), so
+        // that the messages go out again with their Packet Identifiers and a QoS 2 receiver
+        // recognises them [MQTT-4.3.3-9], [MQTT-4.4.0-1].
+        let mut handed_over = None;
+        if let Some((_, old_tx)) = old {
+            let (tx, rx) = oneshot::channel();
+            let wait = Duration::from_secs(2);
+            if tokio::time::timeout(wait, old_tx.send(Cmd::Takeover(tx)))
+                .await
+                .is_ok_and(|r| r.is_ok())
+            {
+                handed_over = tokio::time::timeout(wait, rx).await.ok().and_then(Result::ok);
+            }
+        }
         let mut st = self.lock();
         let ended_will = if clean_start { st.drop_session(client_id) } else { None };
         let present = st.sessions.contains_key(client_id);
@@ -599,17 +435,16 @@ impl Broker {
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
-    fn disconnect_session(&self, client_id: &str, leaving: Leaving, wire: &mut Wire) {
+    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &mut mpsc::Receiver<Cmd>) {
         let Leaving { conn_id, expiry, carried, mut pending, mut successor } = leaving;
         let mut st = self.lock();
         // Messages routed to this connection after it stopped reading, and a takeover that
         // arrived meanwhile (its new connection waits for the session); none can follow while
         // the lock is held and the session no longer points here.
-        for cmd in wire.drain() {
+        while let Ok(cmd) = rx.try_recv() {
             match cmd {
                 Cmd::Deliver(d) => pending.push(d),
                 Cmd::Takeover(tx) => successor = Some(tx),
-                Cmd::Input(_) | Cmd::Eof => {}
             }
         }
         let Some(s) = st.sessions.get_mut(client_id) else { return };
@@ -628,7 +463,7 @@ impl Broker {
             // Taken over: what was in flight goes to the new connection, to be sent again with
             // its Packet Identifiers; if that connection is gone too, to the queue.
             let unsent = match successor {
-                Some(tx) => tx.send(carried).err().map(|e| e.0),
+                Some(tx) => tx.send(carried).err(),
                 None => Some(carried),
             };
             // Nobody waits for it: the session keeps it for its next connection.
@@ -827,7 +662,7 @@ impl Broker {
     }
 
     /// Hands `d` to the connection behind `tx` without waiting: a full channel drops it.
-    fn route(&self, client_id: &str, tx: &SyncSender<Cmd>, d: Delivery) {
+    fn route(&self, client_id: &str, tx: &mpsc::Sender<Cmd>, d: Delivery) {
         if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(d)) {
             self.drop_message(client_id);
         }
@@ -851,524 +686,4 @@ fn server_config(connect_timeout: Duration) -> Config {
     c.max_keep_alive = NonZeroU16::new(3600);
     c.retain = Availability::Available;
     c
-}
-
-fn link_err(e: impl std::fmt::Debug) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}"))
-}
-
-/// Reads a request head (up to the blank line that ends it, at most 8 KiB) from `wire`, by
-/// `deadline` however slowly the bytes come.
-fn read_head(wire: &mut Wire, deadline: StdInstant) -> io::Result<Vec<u8>> {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 2048];
-    wire.wake_at = Some(deadline);
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-        if StdInstant::now() >= deadline {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        match embedded_io::Read::read(wire, &mut chunk) {
-            Ok(0) => break,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(head)
-}
-
-fn close_tcp(wire: &mut Wire, _: CloseCode) {
-    let _ = wire.tcp().shutdown(std::net::Shutdown::Both);
-}
-
-/// The WebSocket closing handshake with `code` (if the peer did not start it), then the TCP
-/// shutdown.
-fn close_ws(stream: &mut Stream<'_, Wire>, code: CloseCode) {
-    stream.transport().wake_at = Some(StdInstant::now() + Duration::from_millis(200));
-    let _ = stream.close(code);
-    close_tcp(stream.transport(), code);
-}
-
-/// The WebSocket close code for how the MQTT session ended: 1002 after the client broke the
-/// protocol, 1008 when it was refused or timed out, 1001 when the server goes away or the
-/// session moved to another connection, 1000 otherwise (RFC 6455 §7.4.1).
-fn ws_close_code(closed: Option<server::Closed>) -> CloseCode {
-    let Some(c) = closed.filter(|c| c.initiator == server::Initiator::Server) else {
-        return CloseCode::Normal;
-    };
-    match c.reason_code {
-        ReasonCode::ServerShuttingDown | ReasonCode::SessionTakenOver => CloseCode::GoingAway,
-        ReasonCode::MalformedPacket
-        | ReasonCode::ProtocolError
-        | ReasonCode::TopicAliasInvalid
-        | ReasonCode::ReceiveMaximumExceeded
-        | ReasonCode::PacketTooLarge
-        | ReasonCode::UnsupportedProtocolVersion => CloseCode::ProtocolError,
-        code if code.is_error() => CloseCode::PolicyViolation,
-        _ => CloseCode::Normal,
-    }
-}
-
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-fn http_reply(tcp: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
-        body.len()
-    );
-    tcp.write_all(head.as_bytes())?;
-    tcp.write_all(body)
-}
-
-/// The properties of an incoming PUBLISH that travel to subscribers (MQTT 5.0 §3.3.2.3): all but
-/// Topic Alias and Subscription Identifier.
-fn forwarded_props(p: &Properties<'_>) -> Vec<u8> {
-    let mut buf = vec![0u8; p.as_bytes().len()];
-    let mut b = PropertiesBuilder::new(&mut buf);
-    for prop in p.iter() {
-        if !matches!(prop, Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)) {
-            let _ = b.push(prop);
-        }
-    }
-    let n = b.len();
-    buf.truncate(n);
-    buf
-}
-
-/// The will of a CONNECT, kept until the connection ends.
-struct Will {
-    msg: Msg,
-    delay: u32,
-}
-
-struct Conn {
-    broker: Broker,
-    id: u64,
-    tx: SyncSender<Cmd>,
-    client_id: Option<String>,
-    will: Option<Will>,
-    expiry: u32,
-    /// Deliveries waiting for the client's Receive Maximum.
-    pending: VecDeque<Delivery>,
-    /// Sent QoS 1 / 2 deliveries by packet identifier.
-    inflight: HashMap<PacketId, Delivery>,
-    /// Set when taken over: where `inflight` goes when this connection ends.
-    successor: Option<Sender<Handover>>,
-}
-
-/// What an event asks of the connection, owned so the event's borrow can end.
-enum Action {
-    None,
-    Connect {
-        client_id: String,
-        /// The broker chose the Client Identifier (the CONNECT's was empty).
-        assigned: bool,
-        clean_start: bool,
-        expiry: u32,
-        will: Option<Will>,
-        auth: bool,
-    },
-    Publish(Msg, Option<PacketId>),
-    Subscribe(PacketId, Vec<Result<Sub, ReasonCode>>),
-    Unsubscribe(PacketId, Vec<String>),
-    Acked(PacketId),
-    Disconnect(Option<u32>),
-}
-
-impl Conn {
-    /// Runs the session: its events, the messages routed to it, until the connection ends.
-    fn run<T>(&mut self, conn: &mut Driver<'_, T>, wire: fn(&mut T) -> &mut Wire) -> io::Result<()>
-    where
-        T: embedded_io::Read + embedded_io::Write,
-        T::Error: std::fmt::Debug,
-    {
-        loop {
-            let wake_at = conn.poll_timeout().map(|t| self.broker.std_instant(t));
-            wire(conn.transport()).wake_at = wake_at;
-            let action = match conn.poll(self.broker.now()) {
-                Ok(event) => action(self.id, event),
-                Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
-                Err(DriverError::Machine(e)) => {
-                    // The CONNACK or DISCONNECT the fault calls for went out first.
-                    self.broker.log(|| format!("client {}: {e}", self.id));
-                    return Ok(());
-                }
-                Err(e) => return Err(invalid(e)),
-            };
-            self.act(conn, action)?;
-            while let Some(cmd) = wire(conn.transport()).routed.pop_front() {
-                match cmd {
-                    Cmd::Deliver(d) if self.pending.len() < MAX_QUEUED => self.pending.push_back(d),
-                    Cmd::Deliver(_) => {
-                        let client = self.client_id.as_deref().unwrap_or_default();
-                        self.broker.drop_message(client);
-                    }
-                    Cmd::Takeover(successor) => {
-                        // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
-                        let _ = conn.machine_mut().disconnect(ReasonCode::SessionTakenOver);
-                        self.successor = Some(successor);
-                    }
-                    Cmd::Input(_) | Cmd::Eof => {}
-                }
-            }
-            self.send_pending(conn)?;
-        }
-    }
-}
-
-fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
-    match event {
-        None => Action::None,
-        Some(Event::Connect(c)) => {
-            // An identifier nobody can guess, so nobody can take the session over.
-            let assigned = c.client_id.is_empty();
-            let client_id = if assigned {
-                let bytes: [u8; 16] = mqtt_ws::net::random().unwrap_or_else(|_| {
-                    // No OS randomness: still unique, though not secret.
-                    let mut b = [0u8; 16];
-                    b[..8].copy_from_slice(&conn_id.to_be_bytes());
-                    b
-                });
-                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-                format!("auto-{hex}")
-            } else {
-                c.client_id.to_owned()
-            };
-            let expiry = match c.version {
-                // 3.1.1: Clean Session 0 keeps the session "forever" (no expiry in 3.1.1).
-                Version::V3_1_1 if !c.clean_start => u32::MAX,
-                Version::V3_1_1 => 0,
-                Version::V5 => c.properties.session_expiry_interval().unwrap_or(0),
-            };
-            let will = c.will.as_ref().map(|w| Will {
-                msg: Msg {
-                    topic: w.topic.into(),
-                    payload: w.payload.into(),
-                    qos: w.qos,
-                    retain: w.retain,
-                    props: forwarded_will_props(&w.properties).into(),
-                    from: conn_id,
-                    expires: None,
-                },
-                delay: w.properties.will_delay_interval().unwrap_or(0),
-            });
-            Action::Connect {
-                client_id,
-                assigned,
-                clean_start: c.clean_start,
-                expiry,
-                will,
-                auth: c.properties.authentication_method().is_some(),
-            }
-        }
-        Some(Event::Publish(p)) => Action::Publish(
-            Msg {
-                topic: p.topic.as_str().into(),
-                payload: p.payload.into(),
-                qos: p.qos,
-                retain: p.retain,
-                props: forwarded_props(&p.properties).into(),
-                from: conn_id,
-                expires: None,
-            },
-            p.packet_id,
-        ),
-        Some(Event::Subscribe(s)) => {
-            let id = s.properties.subscription_identifiers().next();
-            let subs = s
-                .filters
-                .iter()
-                .map(|f| {
-                    let (group, filter) = match SharedSubscription::parse(f.filter) {
-                        Ok(Some(sh)) => (Some(sh.group.to_owned()), sh.filter.to_owned()),
-                        Ok(None) => (None, f.filter.to_owned()),
-                        Err(_) => return Err(ReasonCode::TopicFilterInvalid),
-                    };
-                    Ok(Sub { full: f.filter.to_owned(), filter, group, options: f.options, id })
-                })
-                .collect();
-            Action::Subscribe(s.packet_id, subs)
-        }
-        Some(Event::Unsubscribe(u)) => {
-            Action::Unsubscribe(u.packet_id, u.filters.iter().map(str::to_owned).collect())
-        }
-        Some(Event::Acknowledged { packet_id, .. }) => Action::Acked(packet_id),
-        Some(Event::Disconnect(d)) => Action::Disconnect(d.properties.session_expiry_interval()),
-        Some(Event::Auth(_)) => Action::None,
-    }
-}
-
-impl Conn {
-    fn act<T>(&mut self, conn: &mut Driver<'_, T>, action: Action) -> io::Result<()>
-    where
-        T: embedded_io::Read + embedded_io::Write,
-        T::Error: std::fmt::Debug,
-    {
-        let now = self.broker.now();
-        match action {
-            Action::None => {}
-            Action::Connect { client_id, assigned, clean_start, expiry, will, auth } => {
-                if auth {
-                    // No enhanced authentication methods here (MQTT 5.0 §4.12).
-                    return conn.reject(now, ReasonCode::BadAuthenticationMethod).map_err(invalid);
-                }
-                let (present, carried, queued) = self.broker.connect_session(
-                    &client_id,
-                    (self.id, self.tx.clone()),
-                    clean_start,
-                    expiry,
-                );
-                let version = conn.session().version();
-                self.broker.log(|| {
-                    format!("{client_id} connected ({version:?}, session present: {present})")
-                });
-                let assigned = (version == Version::V5 && assigned).then_some(client_id.as_str());
-                let accept = Accept {
-                    session_present: present,
-                    assigned_client_id: assigned,
-                    ..Accept::default()
-                };
-                // The kept session's state first: Accept with Session Present keeps it (and
-                // sends the PUBRELs it owes), without it the store starts empty.
-                *conn.machine_mut().store_mut() = carried.store;
-                conn.accept(now, &accept).map_err(invalid)?;
-                self.client_id = Some(client_id);
-                self.will = will;
-                self.expiry = expiry;
-                let mut copies: HashMap<PacketId, Delivery> =
-                    carried.inflight.into_iter().collect();
-                if present {
-                    let again: Vec<PacketId> = conn.session().to_resend().collect();
-                    for id in again {
-                        match copies.remove(&id) {
-                            Some(d) => self.resend(conn, id, d)?,
-                            None => {
-                                conn.machine_mut().store_mut().remove_outgoing(id);
-                            }
-                        }
-                    }
-                    // Those waiting for PUBCOMP: kept until it arrives.
-                    self.inflight.extend(copies);
-                }
-                self.pending.extend(queued);
-            }
-            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
-            // nor retained.
-            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
-                let client = self.client_id.as_deref().unwrap_or_default();
-                println!("broker: {client} may not publish to {}", msg.topic);
-                if let Some(id) = id {
-                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
-                }
-            }
-            Action::Publish(msg, _) => self.broker.publish(msg),
-            Action::Subscribe(packet_id, subs) => {
-                let client_id = self.client_id.clone().unwrap_or_default();
-                let codes: Vec<ReasonCode> = subs
-                    .iter()
-                    .map(|s| match s {
-                        Ok(sub) => ReasonCode::granted(sub.options.qos),
-                        Err(code) => *code,
-                    })
-                    .collect();
-                let ok: Vec<Sub> = subs.into_iter().filter_map(Result::ok).collect();
-                self.broker.log(|| {
-                    format!(
-                        "{client_id} subscribed to {:?}",
-                        ok.iter().map(|s| &s.full).collect::<Vec<_>>()
-                    )
-                });
-                // SUBACK first: a SUBACK the client cannot take (larger than its Maximum Packet
-                // Size) ends the connection with nothing stored.
-                conn.sub_ack(now, packet_id, &codes).map_err(invalid)?;
-                let retained = self.broker.subscribe(&client_id, ok);
-                self.pending.extend(retained);
-            }
-            Action::Unsubscribe(packet_id, filters) => {
-                let client_id = self.client_id.clone().unwrap_or_default();
-                let codes = self.broker.unsubscribe(&client_id, &filters);
-                conn.unsub_ack(now, packet_id, &codes).map_err(invalid)?;
-            }
-            Action::Acked(id) => {
-                self.inflight.remove(&id);
-            }
-            Action::Disconnect(expiry) => {
-                if let Some(e) = expiry {
-                    self.expiry = e;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn publish_packet<'a>(d: &'a Delivery, props_buf: &'a mut Vec<u8>) -> Publish<'a> {
-        let mut p = Publish::new(&d.msg.topic, &d.msg.payload);
-        p.retain = d.msg.retain;
-        let one = PacketId::new(1).expect("1 is not 0");
-        p.qos_pid = match d.msg.qos {
-            Qos::AtMostOnce => QosPid::AtMostOnce,
-            Qos::AtLeastOnce => QosPid::AtLeastOnce(one),
-            Qos::ExactlyOnce => QosPid::ExactlyOnce(one),
-        };
-        props_buf.resize(d.msg.props.len() + 5 * d.sub_ids.len(), 0);
-        let mut b = PropertiesBuilder::new(props_buf);
-        if let Ok(stored) = Properties::parse(&d.msg.props, PropertyContext::Publish) {
-            for prop in stored.iter() {
-                let prop = match (prop, d.msg.expires) {
-                    // [MQTT-3.3.2-6] the time left, in whole seconds (rounded up: a message
-                    // still deliverable never says 0).
-                    (Property::MessageExpiryInterval(_), Some(t)) => {
-                        let left = t.saturating_duration_since(StdInstant::now());
-                        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                        Property::MessageExpiryInterval(secs.clamp(1, u64::from(u32::MAX)) as u32)
-                    }
-                    (other, _) => other,
-                };
-                let _ = b.push(prop);
-            }
-        }
-        for id in &d.sub_ids {
-            let _ = b.push(Property::SubscriptionIdentifier(*id));
-        }
-        p.properties = b.finish();
-        p
-    }
-
-    /// Sends the messages routed to this connection, as far as the client's Receive Maximum
-    /// lets them go.
-    fn send_pending<T>(&mut self, conn: &mut Driver<'_, T>) -> io::Result<()>
-    where
-        T: embedded_io::Read + embedded_io::Write,
-        T::Error: std::fmt::Debug,
-    {
-        if !conn.session().is_connected() {
-            return Ok(());
-        }
-        let mut props = Vec::new();
-        while let Some(d) = self.pending.front() {
-            if d.msg.qos != Qos::AtMostOnce && conn.session().send_quota() == 0 {
-                break;
-            }
-            let d = self.pending.pop_front().expect("front exists");
-            // [MQTT-3.3.2-5] expired before onward delivery started: deleted.
-            if d.msg.expired(StdInstant::now()) {
-                continue;
-            }
-            let p = Self::publish_packet(&d, &mut props);
-            match conn.publish(self.broker.now(), &p) {
-                Ok(sent) => {
-                    if let Some(id) = sent.packet_id {
-                        self.inflight.insert(id, d);
-                    }
-                }
-                // [MQTT-3.1.2-25] too large for the client: discarded.
-                Err(DriverError::Machine(server::Error::Usage(UsageError::PacketTooLarge {
-                    ..
-                }))) => {}
-                Err(e) => return Err(invalid(e)),
-            }
-        }
-        Ok(())
-    }
-
-    fn resend<T>(&mut self, conn: &mut Driver<'_, T>, id: PacketId, d: Delivery) -> io::Result<()>
-    where
-        T: embedded_io::Read + embedded_io::Write,
-        T::Error: std::fmt::Debug,
-    {
-        let mut props = Vec::new();
-        let p = Self::publish_packet(&d, &mut props);
-        match conn.republish(self.broker.now(), id, &p) {
-            Ok(()) => {
-                self.inflight.insert(id, d);
-            }
-            Err(DriverError::Machine(_)) => {
-                // Not deliverable on this connection as it was (too large for the client now):
-                // it leaves the session's flow and is queued as a new message.
-                conn.machine_mut().store_mut().remove_outgoing(id);
-                self.pending.push_back(d);
-            }
-            Err(e) => return Err(invalid(e)),
-        }
-        Ok(())
-    }
-
-    /// After the session closed: the link, the will, the session's fate.
-    fn finish<T>(
-        &mut self,
-        conn: &mut Driver<'_, T>,
-        wire: fn(&mut T) -> &mut Wire,
-        close: fn(&mut T, CloseCode),
-        link_ok: bool,
-    ) where
-        T: embedded_io::Read + embedded_io::Write,
-    {
-        // After a failed (or timed-out) write, nothing more is sent.
-        if link_ok {
-            let _ = conn.flush(self.broker.now());
-        }
-        let closed = conn.session().closed();
-        close(conn.transport(), ws_close_code(closed));
-        let Some(client_id) = self.client_id.take() else {
-            // Never connected, or taken over: the will (if due) is still published.
-            if let (Some(will), Some(c)) = (self.will.take(), closed)
-                && c.will == WillAction::Publish
-            {
-                self.broker.publish(will.msg);
-            }
-            return;
-        };
-        self.broker.log(|| format!("{client_id} disconnected: {closed:?}"));
-        let leaving = Leaving {
-            conn_id: self.id,
-            expiry: self.expiry,
-            carried: Carried {
-                store: std::mem::take(conn.machine_mut().store_mut()),
-                inflight: self.inflight.drain().collect(),
-            },
-            pending: self.pending.drain(..).collect(),
-            successor: self.successor.take(),
-        };
-        self.broker.disconnect_session(&client_id, leaving, wire(conn.transport()));
-        let Some(will) = self.will.take() else { return };
-        if closed.is_none_or(|c| c.will != WillAction::Publish) {
-            return;
-        }
-        // [MQTT-3.1.3-9] the will waits for its delay (or the session's end, if sooner) and is
-        // dropped if the client reconnects first.
-        let delay = will.delay.min(self.expiry);
-        if delay == 0 {
-            self.broker.publish(will.msg);
-            return;
-        }
-        // The broker's timer publishes it when due, unless a connection takes the session first.
-        let due = StdInstant::now() + Duration::from_secs(delay.into());
-        let mut st = self.broker.lock();
-        match st.sessions.get_mut(&client_id) {
-            Some(s) if s.conn.is_none() => s.will = Some((due, will.msg)),
-            // Already back on a new connection: not published [MQTT-3.1.3-9].
-            Some(_) => {}
-            None => {
-                drop(st);
-                self.broker.publish(will.msg);
-            }
-        }
-    }
-}
-
-fn forwarded_will_props(p: &Properties<'_>) -> Vec<u8> {
-    // Will properties travel like PUBLISH properties, without Will Delay Interval.
-    let mut buf = vec![0u8; p.as_bytes().len()];
-    let mut b = PropertiesBuilder::new(&mut buf);
-    for prop in p.iter() {
-        if !matches!(prop, Property::WillDelayInterval(_)) {
-            let _ = b.push(prop);
-        }
-    }
-    let n = b.len();
-    buf.truncate(n);
-    buf
 }

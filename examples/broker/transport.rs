@@ -1,12 +1,9 @@
-//! The byte transports under the broker's MQTT sessions and under [`super::client::MiniClient`]:
-//! plain TCP, or MQTT over WebSocket through `ws::stream::Stream`. Both are
-//! `embedded_io::{Read, Write}`, so the same driver runs over either; WebSocket framing, pings
-//! and the closing handshake happen inside the stream.
+//! The byte transport under [`super::client::MiniClient`]: plain TCP, or MQTT over WebSocket
+//! through `ws::stream::Stream`. Both are `embedded_io::{Read, Write}`, so the same driver runs
+//! over either; WebSocket framing, pings and the closing handshake happen inside the stream.
 
-use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::io::{StdIo, blocking};
@@ -16,84 +13,12 @@ use mqtt_ws::ws::connection::{Config, TextMessages};
 use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
 use mqtt_ws::ws::stream::Stream;
 
-use super::Cmd;
-
 /// A WebSocket client's masking keys: from the operating system.
 pub type Keys = mqtt_ws::net::OsRandom;
 
 /// A WebSocket connection configured for MQTT: binary messages only (MQTT 5.0 §6.0).
 pub fn mqtt_ws_config() -> Config {
     Config { text_messages: TextMessages::Reject, ..Config::new() }
-}
-
-/// A broker connection's socket, as its session sees it: the bytes come from the socket's
-/// reader thread over the connection's channel, which also brings the messages other
-/// connections route to it; writes go straight to the socket.
-///
-/// A read waits on the channel: received bytes are returned, a routed message is put aside in
-/// [`Wire::routed`] and the read fails with `Interrupted` (the driver's "nothing yet"), so the
-/// session loop sends it at once.
-pub struct Wire {
-    rx: Receiver<Cmd>,
-    tcp: TcpStream,
-    held: Vec<u8>,
-    at: usize,
-    /// Messages and takeovers that arrived while reading.
-    pub routed: VecDeque<Cmd>,
-    /// When to give up waiting (the session's next timer).
-    pub wake_at: Option<StdInstant>,
-}
-
-impl Wire {
-    pub fn new(rx: Receiver<Cmd>, tcp: TcpStream) -> Self {
-        Wire { rx, tcp, held: Vec::new(), at: 0, routed: VecDeque::new(), wake_at: None }
-    }
-
-    /// The socket.
-    pub fn tcp(&mut self) -> &mut TcpStream {
-        &mut self.tcp
-    }
-
-    /// Everything routed to the connection and not taken yet.
-    pub fn drain(&mut self) -> impl Iterator<Item = Cmd> + '_ {
-        self.routed.drain(..).chain(self.rx.try_iter())
-    }
-}
-
-impl embedded_io::ErrorType for Wire {
-    type Error = io::Error;
-}
-
-impl embedded_io::Read for Wire {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at == self.held.len() {
-            let wait = self.wake_at.map_or(Duration::from_secs(1), |t| {
-                t.saturating_duration_since(StdInstant::now()).min(Duration::from_secs(1))
-            });
-            match self.rx.recv_timeout(wait) {
-                Ok(Cmd::Input(bytes)) => (self.held, self.at) = (bytes, 0),
-                Ok(Cmd::Eof) | Err(RecvTimeoutError::Disconnected) => return Ok(0),
-                Ok(routed) => {
-                    self.routed.push_back(routed);
-                    return Err(io::ErrorKind::Interrupted.into());
-                }
-                Err(RecvTimeoutError::Timeout) => return Err(io::ErrorKind::TimedOut.into()),
-            }
-        }
-        let n = buf.len().min(self.held.len() - self.at);
-        buf[..n].copy_from_slice(&self.held[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
-}
-
-impl embedded_io::Write for Wire {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.tcp.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
-    }
 }
 
 /// The transport of a [`super::client::MiniClient`]: MQTT over TCP or over WebSocket.

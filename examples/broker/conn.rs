@@ -1,0 +1,521 @@
+//! One client connection: its MQTT session driven over its transport, the broker's answers to
+//! what the client asks, the messages routed to it, and what the session leaves when it ends.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::time::{Duration, Instant as StdInstant};
+
+use mqtt_ws::io::{DriverError, asynch};
+use mqtt_ws::mqtt::packet::{Publish, QosPid};
+use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
+use mqtt_ws::mqtt::server::{self, Accept, Event, Store as _, UsageError, WillAction};
+use mqtt_ws::mqtt::topic::SharedSubscription;
+use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
+use tokio::sync::{mpsc, oneshot};
+
+use super::listen::{Link, ws_close_code};
+use super::{
+    Broker, Carried, Cmd, Delivery, Handover, Leaving, MAX_QUEUED, Msg, Session, Sub, invalid,
+};
+
+/// A session over transport `T`, in the async driver with buffers it owns.
+type Driver<T> = asynch::Connection<'static, T, Session, Vec<u8>>;
+
+/// The properties of an incoming PUBLISH that travel to subscribers (MQTT 5.0 §3.3.2.3): all but
+/// Topic Alias and Subscription Identifier.
+fn forwarded_props(p: &Properties<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; p.as_bytes().len()];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    for prop in p.iter() {
+        if !matches!(prop, Property::TopicAlias(_) | Property::SubscriptionIdentifier(_)) {
+            let _ = b.push(prop);
+        }
+    }
+    let n = b.len();
+    buf.truncate(n);
+    buf
+}
+
+/// The will of a CONNECT, kept until the connection ends.
+struct Will {
+    msg: Msg,
+    delay: u32,
+}
+
+pub(crate) struct Conn {
+    broker: Broker,
+    id: u64,
+    tx: mpsc::Sender<Cmd>,
+    client_id: Option<String>,
+    will: Option<Will>,
+    expiry: u32,
+    /// Deliveries waiting for the client's Receive Maximum.
+    pending: VecDeque<Delivery>,
+    /// Sent QoS 1 / 2 deliveries by packet identifier.
+    inflight: HashMap<PacketId, Delivery>,
+    /// Set when taken over: where `inflight` goes when this connection ends.
+    successor: Option<oneshot::Sender<Handover>>,
+}
+
+/// What a connection waited for.
+enum Woken {
+    Step(Result<Action, DriverError<(), server::Error>>),
+    Failed(String),
+    Routed(Option<Cmd>),
+    Timer,
+}
+
+/// What an event asks of the connection, owned so the event's borrow can end.
+enum Action {
+    None,
+    Connect {
+        client_id: String,
+        /// The broker chose the Client Identifier (the CONNECT's was empty).
+        assigned: bool,
+        clean_start: bool,
+        expiry: u32,
+        will: Option<Will>,
+        auth: bool,
+    },
+    Publish(Msg, Option<PacketId>),
+    Subscribe(PacketId, Vec<Result<Sub, ReasonCode>>),
+    Unsubscribe(PacketId, Vec<String>),
+    Acked(PacketId),
+    Disconnect(Option<u32>),
+}
+
+impl Conn {
+    pub(crate) fn new(broker: Broker, tx: mpsc::Sender<Cmd>) -> Self {
+        let id = broker.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Conn {
+            broker,
+            id,
+            tx,
+            client_id: None,
+            will: None,
+            expiry: 0,
+            pending: VecDeque::new(),
+            inflight: HashMap::new(),
+            successor: None,
+        }
+    }
+
+    /// Runs the session: its events, the messages routed to it, until the connection ends.
+    pub(crate) async fn run<T: Link>(
+        &mut self,
+        conn: &mut Driver<T>,
+        rx: &mut mpsc::Receiver<Cmd>,
+    ) -> io::Result<()>
+    where
+        T::Error: std::fmt::Debug,
+    {
+        loop {
+            // What is owed goes out first, so the wait below only reads and may be cancelled
+            // (a write that takes longer than the write timeout ends the connection).
+            match conn.flush(self.broker.now()).await {
+                Ok(()) => {}
+                Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
+                Err(e) => return Err(invalid(e)),
+            }
+            let wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
+            let (id, now) = (self.id, self.broker.now());
+            let woken = tokio::select! {
+                step = conn.poll(now) => match step {
+                    Ok(event) => Woken::Step(Ok(action(id, event))),
+                    Err(DriverError::Closed) => Woken::Step(Err(DriverError::Closed)),
+                    Err(DriverError::Eof) => Woken::Step(Err(DriverError::Eof)),
+                    Err(DriverError::Machine(e)) => Woken::Step(Err(DriverError::Machine(e))),
+                    Err(e) => Woken::Failed(format!("{e:?}")),
+                },
+                cmd = rx.recv() => Woken::Routed(cmd),
+                () = sleep_until(wake) => Woken::Timer,
+            };
+            match woken {
+                Woken::Step(Ok(action)) => self.act(conn, action).await?,
+                Woken::Step(Err(DriverError::Machine(e))) => {
+                    // The CONNACK or DISCONNECT the fault calls for is owed: sent on the way out.
+                    self.broker.log(|| format!("client {}: {e}", self.id));
+                    return Ok(());
+                }
+                Woken::Step(Err(_)) => return Ok(()),
+                Woken::Failed(e) => return Err(io::Error::other(e)),
+                Woken::Routed(Some(Cmd::Deliver(d))) if self.pending.len() < MAX_QUEUED => {
+                    self.pending.push_back(d);
+                }
+                Woken::Routed(Some(Cmd::Deliver(_))) => {
+                    let client = self.client_id.as_deref().unwrap_or_default();
+                    self.broker.drop_message(client);
+                }
+                Woken::Routed(Some(Cmd::Takeover(successor))) => {
+                    // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
+                    let _ = conn.machine_mut().disconnect(ReasonCode::SessionTakenOver);
+                    self.successor = Some(successor);
+                }
+                Woken::Routed(None) | Woken::Timer => {}
+            }
+            self.send_pending(conn).await?;
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<StdInstant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
+    match event {
+        None => Action::None,
+        Some(Event::Connect(c)) => {
+            // An identifier nobody can guess, so nobody can take the session over.
+            let assigned = c.client_id.is_empty();
+            let client_id = if assigned {
+                let bytes: [u8; 16] = mqtt_ws::net::random().unwrap_or_else(|_| {
+                    // No OS randomness: still unique, though not secret.
+                    let mut b = [0u8; 16];
+                    b[..8].copy_from_slice(&conn_id.to_be_bytes());
+                    b
+                });
+                let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                format!("auto-{hex}")
+            } else {
+                c.client_id.to_owned()
+            };
+            let expiry = match c.version {
+                // 3.1.1: Clean Session 0 keeps the session "forever" (no expiry in 3.1.1).
+                Version::V3_1_1 if !c.clean_start => u32::MAX,
+                Version::V3_1_1 => 0,
+                Version::V5 => c.properties.session_expiry_interval().unwrap_or(0),
+            };
+            let will = c.will.as_ref().map(|w| Will {
+                msg: Msg {
+                    topic: w.topic.into(),
+                    payload: w.payload.into(),
+                    qos: w.qos,
+                    retain: w.retain,
+                    props: forwarded_will_props(&w.properties).into(),
+                    from: conn_id,
+                    expires: None,
+                },
+                delay: w.properties.will_delay_interval().unwrap_or(0),
+            });
+            Action::Connect {
+                client_id,
+                assigned,
+                clean_start: c.clean_start,
+                expiry,
+                will,
+                auth: c.properties.authentication_method().is_some(),
+            }
+        }
+        Some(Event::Publish(p)) => Action::Publish(
+            Msg {
+                topic: p.topic.as_str().into(),
+                payload: p.payload.into(),
+                qos: p.qos,
+                retain: p.retain,
+                props: forwarded_props(&p.properties).into(),
+                from: conn_id,
+                expires: None,
+            },
+            p.packet_id,
+        ),
+        Some(Event::Subscribe(s)) => {
+            let id = s.properties.subscription_identifiers().next();
+            let subs = s
+                .filters
+                .iter()
+                .map(|f| {
+                    let (group, filter) = match SharedSubscription::parse(f.filter) {
+                        Ok(Some(sh)) => (Some(sh.group.to_owned()), sh.filter.to_owned()),
+                        Ok(None) => (None, f.filter.to_owned()),
+                        Err(_) => return Err(ReasonCode::TopicFilterInvalid),
+                    };
+                    Ok(Sub { full: f.filter.to_owned(), filter, group, options: f.options, id })
+                })
+                .collect();
+            Action::Subscribe(s.packet_id, subs)
+        }
+        Some(Event::Unsubscribe(u)) => {
+            Action::Unsubscribe(u.packet_id, u.filters.iter().map(str::to_owned).collect())
+        }
+        Some(Event::Acknowledged { packet_id, .. }) => Action::Acked(packet_id),
+        Some(Event::Disconnect(d)) => Action::Disconnect(d.properties.session_expiry_interval()),
+        Some(Event::Auth(_)) => Action::None,
+    }
+}
+
+impl Conn {
+    async fn act<T: Link>(&mut self, conn: &mut Driver<T>, action: Action) -> io::Result<()>
+    where
+        T::Error: std::fmt::Debug,
+    {
+        let now = self.broker.now();
+        match action {
+            Action::None => {}
+            Action::Connect { client_id, assigned, clean_start, expiry, will, auth } => {
+                if auth {
+                    // No enhanced authentication methods here (MQTT 5.0 §4.12).
+                    return conn
+                        .reject(now, ReasonCode::BadAuthenticationMethod)
+                        .await
+                        .map_err(invalid);
+                }
+                let (present, carried, queued) = self
+                    .broker
+                    .connect_session(&client_id, (self.id, self.tx.clone()), clean_start, expiry)
+                    .await;
+                let version = conn.session().version();
+                self.broker.log(|| {
+                    format!("{client_id} connected ({version:?}, session present: {present})")
+                });
+                let assigned = (version == Version::V5 && assigned).then_some(client_id.as_str());
+                let accept = Accept {
+                    session_present: present,
+                    assigned_client_id: assigned,
+                    ..Accept::default()
+                };
+                // The kept session's state first: Accept with Session Present keeps it (and
+                // sends the PUBRELs it owes), without it the store starts empty.
+                *conn.machine_mut().store_mut() = carried.store;
+                conn.accept(now, &accept).await.map_err(invalid)?;
+                self.client_id = Some(client_id);
+                self.will = will;
+                self.expiry = expiry;
+                let mut copies: HashMap<PacketId, Delivery> =
+                    carried.inflight.into_iter().collect();
+                if present {
+                    let again: Vec<PacketId> = conn.session().to_resend().collect();
+                    for id in again {
+                        match copies.remove(&id) {
+                            Some(d) => self.resend(conn, id, d).await?,
+                            None => {
+                                conn.machine_mut().store_mut().remove_outgoing(id);
+                            }
+                        }
+                    }
+                    // Those waiting for PUBCOMP: kept until it arrives.
+                    self.inflight.extend(copies);
+                }
+                self.pending.extend(queued);
+            }
+            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
+            // nor retained.
+            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                println!("broker: {client} may not publish to {}", msg.topic);
+                if let Some(id) = id {
+                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                }
+            }
+            Action::Publish(msg, _) => self.broker.publish(msg),
+            Action::Subscribe(packet_id, subs) => {
+                let client_id = self.client_id.clone().unwrap_or_default();
+                let codes: Vec<ReasonCode> = subs
+                    .iter()
+                    .map(|s| match s {
+                        Ok(sub) => ReasonCode::granted(sub.options.qos),
+                        Err(code) => *code,
+                    })
+                    .collect();
+                let ok: Vec<Sub> = subs.into_iter().filter_map(Result::ok).collect();
+                self.broker.log(|| {
+                    format!(
+                        "{client_id} subscribed to {:?}",
+                        ok.iter().map(|s| &s.full).collect::<Vec<_>>()
+                    )
+                });
+                // SUBACK first: a SUBACK the client cannot take (larger than its Maximum Packet
+                // Size) ends the connection with nothing stored.
+                conn.sub_ack(now, packet_id, &codes).await.map_err(invalid)?;
+                let retained = self.broker.subscribe(&client_id, ok);
+                self.pending.extend(retained);
+            }
+            Action::Unsubscribe(packet_id, filters) => {
+                let client_id = self.client_id.clone().unwrap_or_default();
+                let codes = self.broker.unsubscribe(&client_id, &filters);
+                conn.unsub_ack(now, packet_id, &codes).await.map_err(invalid)?;
+            }
+            Action::Acked(id) => {
+                self.inflight.remove(&id);
+            }
+            Action::Disconnect(expiry) => {
+                if let Some(e) = expiry {
+                    self.expiry = e;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_packet<'a>(d: &'a Delivery, props_buf: &'a mut Vec<u8>) -> Publish<'a> {
+        let mut p = Publish::new(&d.msg.topic, &d.msg.payload);
+        p.retain = d.msg.retain;
+        let one = PacketId::new(1).expect("1 is not 0");
+        p.qos_pid = match d.msg.qos {
+            Qos::AtMostOnce => QosPid::AtMostOnce,
+            Qos::AtLeastOnce => QosPid::AtLeastOnce(one),
+            Qos::ExactlyOnce => QosPid::ExactlyOnce(one),
+        };
+        props_buf.resize(d.msg.props.len() + 5 * d.sub_ids.len(), 0);
+        let mut b = PropertiesBuilder::new(props_buf);
+        if let Ok(stored) = Properties::parse(&d.msg.props, PropertyContext::Publish) {
+            for prop in stored.iter() {
+                let prop = match (prop, d.msg.expires) {
+                    // [MQTT-3.3.2-6] the time left, in whole seconds (rounded up: a message
+                    // still deliverable never says 0).
+                    (Property::MessageExpiryInterval(_), Some(t)) => {
+                        let left = t.saturating_duration_since(StdInstant::now());
+                        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                        Property::MessageExpiryInterval(secs.clamp(1, u64::from(u32::MAX)) as u32)
+                    }
+                    (other, _) => other,
+                };
+                let _ = b.push(prop);
+            }
+        }
+        for id in &d.sub_ids {
+            let _ = b.push(Property::SubscriptionIdentifier(*id));
+        }
+        p.properties = b.finish();
+        p
+    }
+
+    /// Sends the messages routed to this connection, as far as the client's Receive Maximum
+    /// lets them go.
+    async fn send_pending<T: Link>(&mut self, conn: &mut Driver<T>) -> io::Result<()>
+    where
+        T::Error: std::fmt::Debug,
+    {
+        if !conn.session().is_connected() {
+            return Ok(());
+        }
+        let mut props = Vec::new();
+        while let Some(d) = self.pending.front() {
+            if d.msg.qos != Qos::AtMostOnce && conn.session().send_quota() == 0 {
+                break;
+            }
+            let d = self.pending.pop_front().expect("front exists");
+            // [MQTT-3.3.2-5] expired before onward delivery started: deleted.
+            if d.msg.expired(StdInstant::now()) {
+                continue;
+            }
+            let p = Self::publish_packet(&d, &mut props);
+            match conn.publish(self.broker.now(), &p).await {
+                Ok(sent) => {
+                    if let Some(id) = sent.packet_id {
+                        self.inflight.insert(id, d);
+                    }
+                }
+                // [MQTT-3.1.2-25] too large for the client: discarded.
+                Err(DriverError::Machine(server::Error::Usage(UsageError::PacketTooLarge {
+                    ..
+                }))) => {}
+                Err(e) => return Err(invalid(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn resend<T: Link>(
+        &mut self,
+        conn: &mut Driver<T>,
+        id: PacketId,
+        d: Delivery,
+    ) -> io::Result<()>
+    where
+        T::Error: std::fmt::Debug,
+    {
+        let mut props = Vec::new();
+        let p = Self::publish_packet(&d, &mut props);
+        match conn.republish(self.broker.now(), id, &p).await {
+            Ok(()) => {
+                self.inflight.insert(id, d);
+            }
+            Err(DriverError::Machine(_)) => {
+                // Not deliverable on this connection as it was (too large for the client now):
+                // it leaves the session's flow and is queued as a new message.
+                conn.machine_mut().store_mut().remove_outgoing(id);
+                self.pending.push_back(d);
+            }
+            Err(e) => return Err(invalid(e)),
+        }
+        Ok(())
+    }
+
+    /// After the session closed: the link, the will, the session's fate.
+    pub(crate) async fn finish<T: Link>(
+        &mut self,
+        conn: &mut Driver<T>,
+        rx: &mut mpsc::Receiver<Cmd>,
+        link_ok: bool,
+    ) {
+        // After a failed (or timed-out) write, nothing more is sent.
+        if link_ok {
+            let _ = conn.flush(self.broker.now()).await;
+        }
+        let closed = conn.session().closed();
+        conn.transport().close(ws_close_code(closed)).await;
+        let Some(client_id) = self.client_id.take() else {
+            // Never connected, or taken over: the will (if due) is still published.
+            if let (Some(will), Some(c)) = (self.will.take(), closed)
+                && c.will == WillAction::Publish
+            {
+                self.broker.publish(will.msg);
+            }
+            return;
+        };
+        self.broker.log(|| format!("{client_id} disconnected: {closed:?}"));
+        let leaving = Leaving {
+            conn_id: self.id,
+            expiry: self.expiry,
+            carried: Carried {
+                store: std::mem::take(conn.machine_mut().store_mut()),
+                inflight: self.inflight.drain().collect(),
+            },
+            pending: self.pending.drain(..).collect(),
+            successor: self.successor.take(),
+        };
+        self.broker.disconnect_session(&client_id, leaving, rx);
+        let Some(will) = self.will.take() else { return };
+        if closed.is_none_or(|c| c.will != WillAction::Publish) {
+            return;
+        }
+        // [MQTT-3.1.3-9] the will waits for its delay (or the session's end, if sooner) and is
+        // dropped if the client reconnects first.
+        let delay = will.delay.min(self.expiry);
+        if delay == 0 {
+            self.broker.publish(will.msg);
+            return;
+        }
+        // The broker's timer publishes it when due, unless a connection takes the session first.
+        let due = StdInstant::now() + Duration::from_secs(delay.into());
+        let mut st = self.broker.lock();
+        match st.sessions.get_mut(&client_id) {
+            Some(s) if s.conn.is_none() => s.will = Some((due, will.msg)),
+            // Already back on a new connection: not published [MQTT-3.1.3-9].
+            Some(_) => {}
+            None => {
+                drop(st);
+                self.broker.publish(will.msg);
+            }
+        }
+    }
+}
+
+fn forwarded_will_props(p: &Properties<'_>) -> Vec<u8> {
+    // Will properties travel like PUBLISH properties, without Will Delay Interval.
+    let mut buf = vec![0u8; p.as_bytes().len()];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    for prop in p.iter() {
+        if !matches!(prop, Property::WillDelayInterval(_)) {
+            let _ = b.push(prop);
+        }
+    }
+    let n = b.len();
+    buf.truncate(n);
+    buf
+}

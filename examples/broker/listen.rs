@@ -1,0 +1,273 @@
+//! The listeners: accepting sockets, the WebSocket listener's opening handshake (or its browser
+//! page), and the transport each MQTT session runs over, with a deadline on every write.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant as StdInstant};
+
+use embedded_io_adapters::tokio_1::FromTokio;
+use mqtt_ws::io::{Pump, asynch};
+use mqtt_ws::mqtt::ReasonCode;
+use mqtt_ws::mqtt::server::{Closed, Initiator};
+use mqtt_ws::ws::close::CloseCode;
+use mqtt_ws::ws::connection::NoMasking;
+use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
+use mqtt_ws::ws::stream::Stream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::timeout_at;
+
+use super::conn::Conn;
+use super::transport::mqtt_ws_config;
+use super::{Broker, CHANNEL, CONNECT_TIMEOUT, WRITE_TIMEOUT};
+
+/// A socket whose writes fail with `TimedOut` after the broker's write timeout: a client that
+/// stops reading cannot hold its connection's task (and the messages queued for it) forever.
+pub(crate) struct Timed {
+    tcp: FromTokio<TcpStream>,
+    limit: Duration,
+}
+
+impl embedded_io_async::ErrorType for Timed {
+    type Error = io::Error;
+}
+
+impl embedded_io_async::Read for Timed {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.tcp.read(buf).await
+    }
+}
+
+impl embedded_io_async::Write for Timed {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match tokio::time::timeout(self.limit, self.tcp.write(buf)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        match tokio::time::timeout(self.limit, self.tcp.flush()).await {
+            Ok(r) => r,
+            Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+impl Timed {
+    /// Ends the TCP connection.
+    async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(self.limit, self.tcp.inner_mut().shutdown()).await;
+    }
+}
+
+/// How a session's transport is closed once the session is over.
+pub(crate) trait Link: embedded_io_async::Read + embedded_io_async::Write {
+    /// Closes it, telling a WebSocket peer why with `code`.
+    async fn close(&mut self, code: CloseCode);
+}
+
+impl Link for Timed {
+    async fn close(&mut self, _: CloseCode) {
+        self.shutdown().await;
+    }
+}
+
+/// MQTT over WebSocket: the closing handshake, then the TCP shutdown.
+impl Link for Stream<'_, Timed, NoMasking, Vec<u8>> {
+    async fn close(&mut self, code: CloseCode) {
+        let _ = tokio::time::timeout(Duration::from_millis(500), self.close_async(code)).await;
+        self.transport().shutdown().await;
+    }
+}
+
+/// The WebSocket close code for how the MQTT session ended: 1002 after the client broke the
+/// protocol, 1008 when it was refused or timed out, 1001 when the server goes away or the
+/// session moved to another connection, 1000 otherwise (RFC 6455 §7.4.1).
+pub(crate) fn ws_close_code(closed: Option<Closed>) -> CloseCode {
+    let Some(c) = closed.filter(|c| c.initiator == Initiator::Server) else {
+        return CloseCode::Normal;
+    };
+    match c.reason_code {
+        ReasonCode::ServerShuttingDown | ReasonCode::SessionTakenOver => CloseCode::GoingAway,
+        ReasonCode::MalformedPacket
+        | ReasonCode::ProtocolError
+        | ReasonCode::TopicAliasInvalid
+        | ReasonCode::ReceiveMaximumExceeded
+        | ReasonCode::PacketTooLarge
+        | ReasonCode::UnsupportedProtocolVersion => CloseCode::ProtocolError,
+        code if code.is_error() => CloseCode::PolicyViolation,
+        _ => CloseCode::Normal,
+    }
+}
+
+impl Broker {
+    /// Accepts connections until the broker stops, a task each.
+    pub(crate) async fn accept_loop(self, listener: TcpListener, ws: bool) {
+        loop {
+            let tcp = match listener.accept().await {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of file descriptors, say: this one is lost, the listener goes on.
+                    println!("broker: accept failed: {e}");
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+            };
+            if self.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let _ = tcp.set_nodelay(true);
+            let b = self.clone();
+            tokio::spawn(async move {
+                b.connections.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = b.serve(tcp, ws).await {
+                    b.log(|| format!("connection ended: {e}"));
+                }
+                b.connections.fetch_sub(1, Ordering::Relaxed);
+            });
+        }
+    }
+
+    /// Serves one accepted socket: MQTT over TCP, or (on the WebSocket listener) the opening
+    /// handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
+    async fn serve(&self, tcp: TcpStream, ws: bool) -> io::Result<()> {
+        // The WebSocket upgrade and CONNECT must both be done by then.
+        let deadline = StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+        let limit = self.options.write_timeout.unwrap_or(WRITE_TIMEOUT);
+        if ws {
+            return self.serve_http(tcp, limit, deadline).await;
+        }
+        let link = Timed { tcp: FromTokio::new(tcp), limit };
+        self.run_connection(link, deadline).await
+    }
+
+    /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
+    async fn serve_http(
+        &self,
+        mut tcp: TcpStream,
+        limit: Duration,
+        deadline: StdInstant,
+    ) -> io::Result<()> {
+        // A browser asking for the page sends a plain GET: look at the head first.
+        let head = match timeout_at(deadline.into(), read_head(&mut tcp)).await {
+            Ok(head) => head?,
+            Err(_) => {
+                // However slowly the bytes come, the head is late now.
+                let _ = tcp.shutdown().await;
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        };
+        if !contains_ci(&head, b"\nupgrade:") {
+            return self.serve_page(&mut tcp, &head).await;
+        }
+        let (mut rx, tx) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
+        rx[..head.len()].copy_from_slice(&head);
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        let hs = handshake::Server::default().with_deadline(self.now() + left);
+        let pump = Pump::from_buffers(hs, rx, 0..head.len(), tx);
+        let link = Timed { tcp: FromTokio::new(tcp), limit };
+        let mut conn = asynch::Connection::from_pump(link, pump);
+        let allowed: Vec<&str> = self.options.allowed_origins.iter().map(String::as_str).collect();
+        let policy = OriginPolicy::allow_list(&allowed);
+        let handshake = conn.handshake(
+            || self.now(),
+            |req| {
+                if req.path().split('?').next() != Some("/mqtt") {
+                    return Err(Reject::NotFound);
+                }
+                if let Err(e) = req.check_origin(&policy) {
+                    println!("broker: refused origin {:?}", req.origin());
+                    return Err(e.reject());
+                }
+                // MQTT over WebSocket: the "mqtt" subprotocol (MQTT 5.0 §6.0).
+                req.accept(req.select_protocol(&["mqtt"])).map_err(|_| Reject::BadRequest)
+            },
+        );
+        let accepted = match timeout_at(deadline.into(), handshake).await {
+            Ok(r) => r.map_err(super::invalid)?,
+            Err(_) => false,
+        };
+        if !accepted {
+            conn.transport().shutdown().await;
+            return Ok(());
+        }
+        let stream = conn.upgrade(mqtt_ws_config()).into_stream().map_err(super::invalid)?;
+        self.run_connection(stream, deadline).await
+    }
+
+    async fn serve_page(&self, tcp: &mut TcpStream, head: &[u8]) -> io::Result<()> {
+        if !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            return http_reply(tcp, "400 Bad Request", "text/plain", b"bad request\n").await;
+        }
+        let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let mut parts = line.split(' ');
+        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let path = target.split('?').next().unwrap_or("");
+        if method != "GET" {
+            return http_reply(tcp, "405 Method Not Allowed", "text/plain", b"GET only\n").await;
+        }
+        match path {
+            "/" | "/index.html" => {
+                let page = include_bytes!("../web/index.html");
+                http_reply(tcp, "200 OK", "text/html; charset=utf-8", page).await
+            }
+            "/mqtt.min.js" => match self.options.mqttjs.as_ref().map(std::fs::read) {
+                Some(Ok(js)) => http_reply(tcp, "200 OK", "text/javascript", &js).await,
+                _ => {
+                    let body = b"mqtt.min.js not found: run `npm install mqtt` and pass --mqttjs\n";
+                    http_reply(tcp, "404 Not Found", "text/plain", body).await
+                }
+            },
+            "/favicon.ico" => http_reply(tcp, "204 No Content", "image/x-icon", b"").await,
+            _ => http_reply(tcp, "404 Not Found", "text/plain", b"not found\n").await,
+        }
+    }
+
+    /// Runs one MQTT session to its end over `link`, with the messages routed to it.
+    async fn run_connection<T: Link>(&self, link: T, deadline: StdInstant) -> io::Result<()>
+    where
+        T::Error: std::fmt::Debug,
+    {
+        let (tx, mut rx) = mpsc::channel(CHANNEL);
+        let left = deadline.saturating_duration_since(StdInstant::now());
+        let session = super::Session::new(super::server_config(left), self.now());
+        // A whole packet of the largest size fits each way (pages are touched only when used).
+        let (rxb, txb) =
+            (vec![0u8; super::MAX_PACKET as usize], vec![0u8; super::MAX_PACKET as usize + 4096]);
+        let mut conn = asynch::Connection::with_buffers(link, session, rxb, txb);
+        let mut c = Conn::new(self.clone(), tx);
+        let result = c.run(&mut conn, &mut rx).await;
+        c.finish(&mut conn, &mut rx, result.is_ok()).await;
+        result
+    }
+}
+
+/// Reads a request head: up to the blank line that ends it, at most 8 KiB.
+async fn read_head(tcp: &mut TcpStream) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        match tcp.read(&mut chunk).await? {
+            0 => break,
+            n => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(head)
+}
+
+fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+async fn http_reply(tcp: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await?;
+    tcp.write_all(body).await?;
+    tcp.shutdown().await
+}
