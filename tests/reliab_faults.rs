@@ -39,7 +39,8 @@ use mqtt_ws::time::Duration;
 const MESSAGES: u64 = 10_000;
 const LIMIT: StdDuration = StdDuration::from_secs(150);
 
-type Store = SliceStore<'static, 64>;
+/// 64 messages in flight out; `RX` identifiers of QoS 2 messages in flight in.
+type Store = SliceStore<'static, 64, &'static mut [u8], RX>;
 
 /// Incoming QoS 2 messages tracked at once. Mosquitto 2.0.11, with a backlog queued for the
 /// subscriber, moves up to Receive Maximum queued messages into flight on each PUBCOMP for the
@@ -88,7 +89,7 @@ fn driver<'o, T: Read + Write, C: FnMut() -> Result<T, String>>(
     let mut config = Config::new(8192);
     config.connect_timeout = Duration::from_secs(2);
     config.ping_timeout = Some(Duration::from_secs(2));
-    let client: Client<Store, RX> = Client::new(SliceStore::new(leak(64 * 1024)), config);
+    let client: Client<Store, RX> = Client::new(SliceStore::with_buffer(leak(64 * 1024)), config);
     let conn = Connection::new(first, client, leak(8192), leak(8192));
     let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(100), seed);
     Reconnecting::new(conn, opts, open, backoff)

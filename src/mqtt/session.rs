@@ -42,6 +42,11 @@ pub trait AwaitingRelease {
     fn released(&mut self, id: PacketId) -> bool;
     /// How many identifiers are held.
     fn awaiting_release(&self) -> usize;
+    /// How many identifiers it can hold at most: a session announces no more than this as its
+    /// Receive Maximum. Unbounded by default.
+    fn awaiting_capacity(&self) -> usize {
+        usize::MAX
+    }
 }
 
 impl<const N: usize> AwaitingRelease for heapless::Vec<PacketId, N> {
@@ -63,6 +68,10 @@ impl<const N: usize> AwaitingRelease for heapless::Vec<PacketId, N> {
 
     fn awaiting_release(&self) -> usize {
         self.len()
+    }
+
+    fn awaiting_capacity(&self) -> usize {
+        N
     }
 }
 

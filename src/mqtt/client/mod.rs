@@ -364,6 +364,12 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         self.keep_alive
     }
 
+    /// The Receive Maximum this client announces: `IN_FLIGHT`, or what the store can hold if
+    /// that is less.
+    pub fn receive_maximum(&self) -> usize {
+        IN_FLIGHT.min(self.store.awaiting_capacity()).max(1)
+    }
+
     /// The in-flight store.
     pub fn store(&self) -> &S {
         &self.store
@@ -413,7 +419,8 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         let mut scratch = [0u8; PROPERTY_SCRATCH];
         let properties = if v5 {
             let carried = if options.clean_start { 0 } else { self.store.awaiting_release() };
-            connect_properties::<IN_FLIGHT, ALIASES>(&mut scratch, options, &self.config, carried)?
+            let receive = self.receive_maximum();
+            connect_properties::<ALIASES>(&mut scratch, options, &self.config, receive, carried)?
         } else {
             Properties::EMPTY
         };
@@ -625,20 +632,15 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 if self.store.awaits_release(id) {
                     // [MQTT-4.3.3-10] a re-sent message is acknowledged, not delivered again.
                     (false, ack)
-                } else if self.store.awaiting_release() >= IN_FLIGHT {
-                    // [MQTT-3.3.4-9] more QoS 2 messages in flight than the Receive Maximum.
+                } else if self.store.awaiting_release() >= self.receive_maximum()
+                    || self.store.await_release(id).is_err()
+                {
+                    // [MQTT-3.3.4-9] more QoS 2 messages in flight than the Receive Maximum
+                    // (`IN_FLIGHT`, or less when the store holds fewer): left unacknowledged,
+                    // never delivered unrecorded, for the server to send again later.
                     return Err(self.fault(RemoteFault::ReceiveMaximumExceeded));
-                } else if self.store.await_release(id).is_ok() {
-                    (true, ack)
-                } else if self.version == Version::V5 {
-                    // The store cannot hold one more: refused with Quota exceeded (§3.5.2.1),
-                    // so the server knows; delivering it unrecorded could deliver it twice.
-                    warn!("store full: QoS 2 message {=u16} refused", id.get());
-                    (false, Some(Control::PubRec(id, ReasonCode::QuotaExceeded)))
                 } else {
-                    // 3.1.1 has no way to refuse it: leave it unacknowledged, for the server to
-                    // send again on a later connection.
-                    return Err(self.fault(RemoteFault::ReceiveMaximumExceeded));
+                    (true, ack)
                 }
             }
         };

@@ -154,12 +154,14 @@ pub struct Sent {
     pub packet_id: Option<PacketId>,
 }
 
-/// The CONNECT properties for `o` (MQTT 5.0), written into `scratch`. `carried`: incoming QoS 2
-/// messages of the resumed session still waiting for their PUBREL.
-pub(super) fn connect_properties<'b, const RX: usize, const ALIASES: usize>(
+/// The CONNECT properties for `o` (MQTT 5.0), written into `scratch`. `receive`: the client's
+/// Receive Maximum; `carried`: incoming QoS 2 messages of the resumed session still waiting for
+/// their PUBREL.
+pub(super) fn connect_properties<'b, const ALIASES: usize>(
     scratch: &'b mut [u8],
     o: &ConnectOptions<'_>,
     config: &Config,
+    receive: usize,
     carried: usize,
 ) -> Result<Properties<'b>, Error> {
     let too_long = |e: EncodeError| match e {
@@ -177,7 +179,7 @@ pub(super) fn connect_properties<'b, const RX: usize, const ALIASES: usize>(
     // The server's send quota starts afresh on every network connection [MQTT-4.9.0-1], while
     // the QoS 2 messages carried over from the last one still hold their slots until PUBREL:
     // announce only the free slots, so the server never exceeds what the client can track.
-    let free = RX.saturating_sub(carried).max(1);
+    let free = receive.saturating_sub(carried).max(1);
     let rx = u16::try_from(free).unwrap_or(u16::MAX).max(1);
     put(PropertyId::ReceiveMaximum, &rx.to_be_bytes(), &[])?;
     if let Some(max) = config.max_packet_size {

@@ -97,21 +97,21 @@ struct Entry {
     released: bool,
 }
 
-/// A [`Store`] over a caller byte slice, for at most `N` outgoing messages and `N` incoming QoS 2
-/// messages awaiting release (make `N` at least the client's `IN_FLIGHT` to take every message
-/// its Receive Maximum lets in).
+/// A [`Store`] over a caller byte slice, for at most `N` outgoing messages and `R` (by default
+/// `N`) incoming QoS 2 messages awaiting release: the client announces at most `R` as its
+/// Receive Maximum.
 ///
 /// Packet bytes are kept back to back in the slice between `head` and `used`. Removing the
 /// entry whose bytes come first (the usual case: acknowledgements arrive in order) only advances
 /// `head`; removing another moves the bytes after it down. An insert that does not fit at the
 /// end first moves the live bytes back to the start, so the free space is the two ends.
 #[derive(Debug)]
-pub struct SliceStore<'b, const N: usize, B: Buffer = &'b mut [u8]> {
+pub struct SliceStore<'b, const N: usize, B: Buffer = &'b mut [u8], const R: usize = N> {
     buf: B,
     head: usize,
     used: usize,
     entries: heapless::Vec<Entry, N>,
-    awaiting: heapless::Vec<PacketId, N>,
+    awaiting: heapless::Vec<PacketId, R>,
     /// The lifetime of a borrowed buffer (the default `B`).
     borrowed: PhantomData<&'b mut [u8]>,
 }
@@ -123,7 +123,7 @@ impl<'b, const N: usize> SliceStore<'b, N> {
     }
 }
 
-impl<'b, const N: usize, B: Buffer> SliceStore<'b, N, B> {
+impl<'b, const N: usize, B: Buffer, const R: usize> SliceStore<'b, N, B, R> {
     /// An empty store keeping packet bytes in a buffer of any [`Buffer`](crate::io::Buffer) type (on std, a
     /// `Vec<u8>` the store owns).
     pub fn with_buffer(buf: B) -> Self {
@@ -187,7 +187,7 @@ impl<'b, const N: usize, B: Buffer> SliceStore<'b, N, B> {
     }
 }
 
-impl<const N: usize, B: Buffer> Store for SliceStore<'_, N, B> {
+impl<const N: usize, B: Buffer, const R: usize> Store for SliceStore<'_, N, B, R> {
     fn insert(&mut self, id: PacketId, packet: &[u8]) -> Result<(), StoreFull> {
         if self.head > 0 && self.buf.as_ref().len() - self.used < packet.len() {
             self.compact();
@@ -254,7 +254,7 @@ impl<const N: usize, B: Buffer> Store for SliceStore<'_, N, B> {
     }
 }
 
-impl<const N: usize, B: Buffer> AwaitingRelease for SliceStore<'_, N, B> {
+impl<const N: usize, B: Buffer, const R: usize> AwaitingRelease for SliceStore<'_, N, B, R> {
     fn await_release(&mut self, id: PacketId) -> Result<(), StoreFull> {
         self.awaiting.await_release(id)
     }
@@ -269,6 +269,10 @@ impl<const N: usize, B: Buffer> AwaitingRelease for SliceStore<'_, N, B> {
 
     fn awaiting_release(&self) -> usize {
         self.awaiting.awaiting_release()
+    }
+
+    fn awaiting_capacity(&self) -> usize {
+        R
     }
 }
 

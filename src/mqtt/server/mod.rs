@@ -440,6 +440,12 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
             .map(|(id, _)| id)
     }
 
+    /// The Receive Maximum announced in CONNACK: `IN_FLIGHT`, or what the store can hold if that
+    /// is less.
+    pub fn receive_maximum(&self) -> usize {
+        IN_FLIGHT.min(self.store.awaiting_capacity()).max(1)
+    }
+
     /// The session's store.
     pub fn store(&self) -> &S {
         &self.store
@@ -790,7 +796,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
                 let duplicate = self.store.awaits_release(id);
                 if duplicate {
                     self.owe(Owed::PubRec(id, ReasonCode::Success));
-                } else if unacked >= IN_FLIGHT {
+                } else if unacked >= self.receive_maximum() {
                     return Err(RemoteError::ReceiveMaximumExceeded);
                 } else if self.store.await_release(id).is_ok() {
                     self.owe(Owed::PubRec(id, ReasonCode::Success));
@@ -896,7 +902,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         ack.session_present = accept.session_present;
         if self.version == Version::V5 {
             let mut b = PropertiesBuilder::new(&mut props_buf);
-            b.push(Property::ReceiveMaximum(nonzero_u16(IN_FLIGHT)))?;
+            b.push(Property::ReceiveMaximum(nonzero_u16(self.receive_maximum())))?;
             if let Some(max) = NonZeroU32::new(self.config.max_packet_size) {
                 b.push(Property::MaximumPacketSize(max))?;
             }

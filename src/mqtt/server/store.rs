@@ -116,6 +116,10 @@ impl<const N: usize> AwaitingRelease for MemoryStore<N> {
     fn awaiting_release(&self) -> usize {
         self.awaiting.awaiting_release()
     }
+
+    fn awaiting_capacity(&self) -> usize {
+        N
+    }
 }
 
 #[cfg(test)]

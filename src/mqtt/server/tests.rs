@@ -748,12 +748,70 @@ fn resumed_identifiers_awaiting_release_hold_receive_maximum_slots() {
     assert_eq!(feed(&mut s, 0, &fifth), Err(RemoteError::ReceiveMaximumExceeded));
 }
 
+/// A store that holds one identifier awaiting release and cannot write a second (flash full,
+/// say), though it never said how many it holds.
+#[derive(Default)]
+struct Cramped(MemoryStore<4>);
+
+impl AwaitingRelease for Cramped {
+    fn await_release(&mut self, id: PacketId) -> Result<(), crate::mqtt::StoreFull> {
+        if self.0.awaiting_release() >= 1 {
+            return Err(crate::mqtt::StoreFull);
+        }
+        self.0.await_release(id)
+    }
+    fn awaits_release(&self, id: PacketId) -> bool {
+        self.0.awaits_release(id)
+    }
+    fn released(&mut self, id: PacketId) -> bool {
+        self.0.released(id)
+    }
+    fn awaiting_release(&self) -> usize {
+        self.0.awaiting_release()
+    }
+}
+
+impl Store for Cramped {
+    fn set_outgoing(
+        &mut self,
+        id: PacketId,
+        state: Outgoing,
+    ) -> Result<(), crate::mqtt::StoreFull> {
+        self.0.set_outgoing(id, state)
+    }
+    fn outgoing(&self, id: PacketId) -> Option<Outgoing> {
+        self.0.outgoing(id)
+    }
+    fn remove_outgoing(&mut self, id: PacketId) -> bool {
+        self.0.remove_outgoing(id)
+    }
+    fn outgoing_at(&self, index: usize) -> Option<(PacketId, Outgoing)> {
+        self.0.outgoing_at(index)
+    }
+    fn outgoing_len(&self) -> usize {
+        self.0.outgoing_len()
+    }
+    fn clear(&mut self) {
+        self.0.clear()
+    }
+}
+
 #[test]
-fn a_full_store_refuses_qos2_with_quota_exceeded() {
+fn the_store_bounds_receive_maximum_and_a_failing_store_refuses_with_quota_exceeded() {
+    // A store for one: Receive Maximum 1 in CONNACK, and a second QoS 2 message is one too many.
     let mut s: Server<4, 2, 16, MemoryStore<1>> = Server::new(config(), Instant::ZERO);
     let _connect = s.handle_input(Instant::ZERO, &connect_bytes(Version::V5, 0, false)).unwrap();
-    s.accept(Instant::ZERO, &Accept::default(), &mut [0u8; 128]).unwrap();
-    let mut out = [0u8; 64];
+    let mut out = [0u8; 128];
+    let n = s.accept(Instant::ZERO, &Accept::default(), &mut out).unwrap();
+    assert!(out[..n].windows(3).any(|w| w == [0x21, 0x00, 0x01]), "Receive Maximum 1");
+    for (id, ok) in [(1, true), (2, false)] {
+        let bytes = publish("t", QosPid::ExactlyOnce(pid(id)), &[], b"");
+        assert_eq!(s.handle_input(Instant::ZERO, &bytes).is_ok(), ok);
+    }
+    // A store that fails to record one: PUBREC 0x97, the message not reported.
+    let mut s: Server<4, 2, 16, Cramped> = Server::new(config(), Instant::ZERO);
+    let _connect = s.handle_input(Instant::ZERO, &connect_bytes(Version::V5, 0, false)).unwrap();
+    s.accept(Instant::ZERO, &Accept::default(), &mut out).unwrap();
     for (id, delivered) in [(1, true), (2, false)] {
         let bytes = publish("t", QosPid::ExactlyOnce(pid(id)), &[], b"");
         let Status::Progress { event, .. } = s.handle_input(Instant::ZERO, &bytes).unwrap() else {
