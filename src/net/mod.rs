@@ -74,6 +74,48 @@ macro_rules! mqtt_commands {
             sent.packet_id.ok_or($crate::net::Error::Closed)
         }
 
+        /// Sends AUTH (MQTT 5.0 enhanced authentication, §4.12) with the Authentication Method
+        /// CONNECT named (`ConnectOptions::auth_method`): `ContinueAuthentication` answers the
+        /// broker's `Event::Auth` challenge, `ReAuthenticate` starts a re-authentication on a
+        /// live connection. The broker's answers arrive as `Event::Auth`.
+        ///
+        /// ```no_run
+        /// # use mqtt_ws::prelude::*;
+        /// # fn answer(challenge: &[u8]) -> Vec<u8> { challenge.to_vec() }
+        /// # fn run(mut mqtt: MqttClient) -> Result<(), mqtt_ws::net::Error> {
+        /// mqtt.auth(ReasonCode::ReAuthenticate, "SCRAM-SHA-256", Some(b"client-first"))?;
+        /// while let Some(event) = mqtt.next()? {
+        ///     match event {
+        ///         MqttEvent::Auth { reason_code: ReasonCode::ContinueAuthentication, method, data } => {
+        ///             let response = answer(data.as_deref().unwrap_or_default());
+        ///             let method = method.unwrap_or_default();
+        ///             mqtt.auth(ReasonCode::ContinueAuthentication, &method, Some(&response))?;
+        ///         }
+        ///         MqttEvent::Auth { reason_code: ReasonCode::Success, .. } => break,
+        ///         _ => {}
+        ///     }
+        /// }
+        /// # Ok(()) }
+        /// ```
+        pub $($async)? fn auth(
+            &mut self,
+            reason_code: $crate::mqtt::ReasonCode,
+            method: &str,
+            data: Option<&[u8]>,
+        ) -> Result<(), $crate::net::Error> {
+            use $crate::mqtt::properties::{PropertiesBuilder, Property};
+            let mut buf = std::vec![0u8; method.len() + data.map_or(0, <[u8]>::len) + 16];
+            let mut properties = PropertiesBuilder::new(&mut buf);
+            let encode = |e| $crate::net::Error::Mqtt($crate::mqtt::client::Error::from(e));
+            properties.push(Property::AuthenticationMethod(method)).map_err(encode)?;
+            if let Some(data) = data {
+                properties.push(Property::AuthenticationData(data)).map_err(encode)?;
+            }
+            let now = self.clock.now();
+            let sent = self.conn.auth(now, reason_code, properties.finish())$(.$await)?;
+            sent.map_err(|e| self.failed(now, e))
+        }
+
         /// `true` when commands can be sent: CONNACK accepted the current connection (a client
         /// that reconnects is offline between `Event::ConnectionLost` and `Event::Reconnected`).
         pub fn is_connected(&self) -> bool {
@@ -104,7 +146,7 @@ macro_rules! mqtt_commands {
             self.conn.machine()
         }
 
-        /// The driver, for what the methods here do not cover (enhanced authentication,
+        /// The driver, for what the methods here do not cover (DISCONNECT with a reason code,
         /// request and response, a borrowed event per `poll`); time from
         /// [`now`](Self::now).
         pub fn driver(&mut self) -> &mut Driver {

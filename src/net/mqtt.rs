@@ -87,6 +87,17 @@ pub enum Event {
         /// One per filter, in order.
         reason_codes: Vec<ReasonCode>,
     },
+    /// AUTH from the broker (MQTT 5.0 enhanced authentication, §4.12): a challenge to answer
+    /// with [`MqttClient::auth`] (`ContinueAuthentication`), or `Success` at the end of a
+    /// re-authentication.
+    Auth {
+        /// `ContinueAuthentication`, or `Success`.
+        reason_code: ReasonCode,
+        /// The Authentication Method (the one CONNECT named).
+        method: Option<String>,
+        /// The Authentication Data, if any.
+        data: Option<Vec<u8>>,
+    },
     /// The broker sent DISCONNECT; the connection is over (a client that reconnects, see
     /// [`Options::reconnect`], connects again after a backoff delay and reports
     /// [`Reconnected`](Event::Reconnected)).
@@ -171,6 +182,11 @@ impl Event {
                 Event::Unsubscribed { packet_id, reason_codes: reason_codes.iter().collect() }
             }
             client::Event::Disconnected { reason_code, .. } => Event::Disconnected { reason_code },
+            client::Event::Auth { reason_code, properties } => Event::Auth {
+                reason_code,
+                method: properties.authentication_method().map(str::to_owned),
+                data: properties.authentication_data().map(<[u8]>::to_vec),
+            },
             _ => return None,
         })
     }
