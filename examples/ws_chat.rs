@@ -13,6 +13,12 @@
 //!
 //! One thread per connection, each with its own driver: a socket read timeout wakes the loop up
 //! to send what the other connections broadcast through a channel.
+//!
+//! The client connects with `net::WebSocket` (URL, TCP or TLS, opening handshake) and then polls
+//! its driver, so that it sends the lines typed while it waits for messages. The server keeps
+//! its own handshake: it serves the page on the same port, so it reads the request head first
+//! and hands it to the handshake (`Pump::with_input`), and it logs each request's path and
+//! `Origin`.
 
 use std::error::Error;
 use std::io::{BufRead, Read, Write};
@@ -22,10 +28,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mqtt_ws::io::{DriverError, Pump, StdIo, blocking::Connection};
+use mqtt_ws::net::WebSocket;
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Event, MessageKind, State};
-use mqtt_ws::ws::handshake::{Client, ClientRequest, OriginPolicy, Reject, Server};
+use mqtt_ws::ws::handshake::{OriginPolicy, Reject, Server};
 
 const PAGE: &str = r#"<!doctype html>
 <html><head><meta charset="utf-8"><title>mqtt-ws chat</title></head>
@@ -102,14 +109,14 @@ fn is_chat_message(text: &str) -> bool {
 fn server(addr: &str, origins: Vec<String>) -> Result<(), Box<dyn Error>> {
     let listener = TcpListener::bind(addr)?;
     eprintln!("ws_chat on http://{addr}/ (origins allowed: {origins:?})");
-    let origins: &'static [&'static str] =
-        Vec::leak(origins.into_iter().map(|o| &*String::leak(o)).collect());
+    let origins: Arc<[String]> = origins.into();
     let peers = Peers::default();
     for (id, tcp) in listener.incoming().enumerate() {
         let Ok(tcp) = tcp else { continue };
-        let peers = peers.clone();
+        let (peers, origins) = (peers.clone(), origins.clone());
         std::thread::spawn(move || {
-            if let Err(e) = serve(id, &tcp, origins, &peers) {
+            let origins: Vec<&str> = origins.iter().map(String::as_str).collect();
+            if let Err(e) = serve(id, &tcp, &origins, &peers) {
                 eprintln!("client {id}: {e}");
             }
             // RFC 6455 §7.1.1: the server closes the TCP connection first.
@@ -237,20 +244,7 @@ fn json_string(s: &str) -> String {
 }
 
 fn client(url: &str) -> Result<(), Box<dyn Error>> {
-    let rest = url.strip_prefix("ws://").ok_or("only ws:// URLs")?;
-    let (host, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-    let tcp = TcpStream::connect(host)?;
-    // The loop wakes up to send the lines typed (and for the handshake's deadline).
-    tcp.set_read_timeout(Some(TICK))?;
-    let now = clock();
-    let (mut rx, mut tx) = (vec![0u8; 16 << 10], vec![0u8; 16 << 10]);
-    let nonce = mqtt_ws::net::random()?;
-    let handshake =
-        Client::new(ClientRequest::new(host, path), nonce)?.with_deadline(now() + HANDSHAKE);
-    let mut conn = Connection::new(StdIo(&tcp), handshake, &mut rx, &mut tx);
-    conn.handshake(now)?;
-    let mut conn = conn.upgrade(Config::new(), mqtt_ws::net::OsRandom::new()?);
-
+    let mut ws = WebSocket::connect(url)?;
     let (line_tx, lines) = mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines().map_while(Result::ok) {
@@ -261,7 +255,10 @@ fn client(url: &str) -> Result<(), Box<dyn Error>> {
     });
     let mut message = Vec::new();
     loop {
-        match conn.poll(now()) {
+        // The driver's poll returns after a read timeout too, to send the lines typed.
+        let now = ws.now();
+        let conn = ws.driver();
+        match conn.poll(now) {
             Ok(Some(Event::Data { data, last, .. })) => {
                 message.extend_from_slice(data);
                 if last {
@@ -278,10 +275,10 @@ fn client(url: &str) -> Result<(), Box<dyn Error>> {
         }
         while conn.machine().state() == State::Open {
             match lines.try_recv() {
-                Ok(text) => conn.send_text(now(), &text)?,
+                Ok(text) => conn.send_text(now, &text)?,
                 Err(TryRecvError::Empty) => break,
                 // The end of the input: close, then wait for the server's close frame.
-                Err(TryRecvError::Disconnected) => conn.close(now(), CloseCode::Normal, "")?,
+                Err(TryRecvError::Disconnected) => conn.close(now, CloseCode::Normal, "")?,
             }
         }
     }

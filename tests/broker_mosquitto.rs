@@ -30,9 +30,10 @@ enum Kind {
 }
 
 type Keys = Box<dyn FnMut() -> [u8; 4] + Send>;
-type Store = SliceStore<'static, 64>;
-type TcpConn = Connection<'static, StdIo<TcpStream>, Client<Store>>;
-type WsConn = Connection<'static, Stream<'static, StdIo<TcpStream>, Keys>, Client<Store>>;
+type Store = SliceStore<'static, 64, Vec<u8>>;
+type TcpConn = Connection<'static, StdIo<TcpStream>, Client<Store>, Vec<u8>>;
+type WsStream = Stream<'static, StdIo<TcpStream>, Keys, Vec<u8>>;
+type WsConn = Connection<'static, WsStream, Client<Store>, Vec<u8>>;
 
 enum Link {
     Tcp(Box<TcpConn>),
@@ -79,8 +80,8 @@ fn own(e: Event<'_>) -> Ev {
     }
 }
 
-fn leak(n: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; n].into_boxed_slice())
+fn buf(n: usize) -> Vec<u8> {
+    vec![0u8; n]
 }
 
 fn port(var: &str) -> u16 {
@@ -110,7 +111,7 @@ macro_rules! with {
 }
 
 fn client() -> Client<Store> {
-    Client::new(SliceStore::new(leak(64 * 1024)), Config::new(8192))
+    Client::new(SliceStore::with_buffer(buf(64 * 1024)), Config::new(8192))
 }
 
 fn tcp(p: u16) -> TcpStream {
@@ -136,7 +137,7 @@ impl Link {
         let mut link = match kind {
             Kind::Tcp => {
                 let t = StdIo(tcp(port("MQTT_TCP_PORT")));
-                Link::Tcp(Box::new(Connection::new(t, client, leak(8192), leak(8192))))
+                Link::Tcp(Box::new(Connection::with_buffers(t, client, buf(8192), buf(8192))))
             }
             Kind::Ws => {
                 let p = port("MQTT_WS_PORT");
@@ -147,7 +148,7 @@ impl Link {
                     [9; 16],
                 )
                 .unwrap();
-                let mut hs = blocking::Connection::new(t, hs, leak(8192), leak(8192));
+                let mut hs = blocking::Connection::with_buffers(t, hs, buf(8192), buf(8192));
                 assert_eq!(hs.handshake(clock).unwrap(), Some("mqtt"));
                 let mut key = 0x1234_5678u32;
                 let keys: Keys = Box::new(move || {
@@ -155,7 +156,7 @@ impl Link {
                     key.to_le_bytes()
                 });
                 let stream = hs.upgrade(WsConfig::new(), keys).into_stream().unwrap();
-                Link::Ws(Box::new(Connection::new(stream, client, leak(8192), leak(8192))))
+                Link::Ws(Box::new(Connection::with_buffers(stream, client, buf(8192), buf(8192))))
             }
         };
         with!(&mut link, c => c.connect(clock(), opts).map_err(err).unwrap());

@@ -25,12 +25,13 @@ use mqtt_ws::ws::connection::Config as WsConfig;
 use mqtt_ws::ws::handshake::{Client as Handshake, ClientRequest};
 use mqtt_ws::ws::stream::Stream;
 
-type Store = SliceStore<'static, 64>;
+type Store = SliceStore<'static, 64, Vec<u8>>;
 type Tls = TlsStream<TcpStream>;
 type Keys = Box<dyn FnMut() -> [u8; 4] + Send>;
+type Conn<T> = Connection<'static, T, Client<Store>, Vec<u8>>;
 
-fn leak(n: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; n].into_boxed_slice())
+fn buf(n: usize) -> Vec<u8> {
+    vec![0u8; n]
 }
 
 fn env(var: &str) -> String {
@@ -58,13 +59,13 @@ fn tls(port_var: &str, ca_var: &str, name: &str) -> Result<Tls, TlsError> {
 }
 
 /// `wss://`: the WebSocket opening handshake over an established TLS session.
-fn wss(name: &str) -> Stream<'static, Tls, Keys> {
+fn wss(name: &str) -> Stream<'static, Tls, Keys, Vec<u8>> {
     let t = tls("MQTT_WSS_PORT", "MQTT_CAFILE", name).unwrap();
     let host = format!("{name}:{}", port("MQTT_WSS_PORT"));
     let hs = Handshake::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [7; 16])
         .unwrap()
         .with_deadline(clock() + Duration::from_secs(5));
-    let mut hs = blocking::Connection::new(t, hs, leak(8192), leak(8192));
+    let mut hs = blocking::Connection::with_buffers(t, hs, buf(8192), buf(8192));
     assert_eq!(hs.handshake(clock).unwrap(), Some("mqtt"));
     let mut key = 0x9e37_79b9u32;
     let keys: Keys = Box::new(move || {
@@ -75,12 +76,12 @@ fn wss(name: &str) -> Stream<'static, Tls, Keys> {
 }
 
 /// Connects a client over `t` and waits for CONNACK.
-fn open<T: Read + Write>(t: T, id: &str) -> Connection<'static, T, Client<Store>>
+fn open<T: Read + Write>(t: T, id: &str) -> Conn<T>
 where
     T::Error: std::fmt::Debug,
 {
-    let client = Client::new(SliceStore::new(leak(64 * 1024)), Config::new(8192));
-    let mut c = Connection::new(t, client, leak(8192), leak(8192));
+    let client = Client::new(SliceStore::with_buffer(buf(64 * 1024)), Config::new(8192));
+    let mut c = Connection::with_buffers(t, client, buf(8192), buf(8192));
     let mut o = ConnectOptions::new(id);
     o.keep_alive = 10;
     c.connect(clock(), &o).unwrap();
@@ -101,10 +102,7 @@ enum Ev {
     Subscribed(Vec<ReasonCode>),
 }
 
-fn next<T: Read + Write>(
-    c: &mut Connection<'static, T, Client<Store>>,
-    limit: StdDuration,
-) -> Option<Ev>
+fn next<T: Read + Write>(c: &mut Conn<T>, limit: StdDuration) -> Option<Ev>
 where
     T::Error: std::fmt::Debug,
 {
@@ -125,11 +123,8 @@ where
 }
 
 /// Subscribes on `sub`, publishes at QoS 0, 1 and 2 on `publ`, and checks all three arrive.
-fn exchange<P: Read + Write, S: Read + Write>(
-    publ: &mut Connection<'static, P, Client<Store>>,
-    sub: &mut Connection<'static, S, Client<Store>>,
-    topic: &str,
-) where
+fn exchange<P: Read + Write, S: Read + Write>(publ: &mut Conn<P>, sub: &mut Conn<S>, topic: &str)
+where
     P::Error: std::fmt::Debug,
     S::Error: std::fmt::Debug,
 {

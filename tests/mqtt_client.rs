@@ -18,7 +18,7 @@ use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, Propert
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::{Duration, Instant};
 
-type TestClient = Client<SliceStore<'static, 8>, 4, 4, 64>;
+type TestClient = Client<SliceStore<'static, 8, Vec<u8>>, 4, 4, 64>;
 
 /// What the client reported, owned so tests can collect several.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,9 +109,8 @@ struct Harness {
 
 impl Harness {
     fn with(config: Config) -> Self {
-        let buf: &'static mut [u8] = Box::leak(vec![0u8; 4096].into_boxed_slice());
         Self {
-            client: Client::new(SliceStore::new(buf), config),
+            client: Client::new(SliceStore::with_buffer(vec![0u8; 4096]), config),
             now: Instant::from_secs(1000),
             version: Version::V5,
             rx: Vec::new(),
@@ -709,9 +708,8 @@ fn receive_maximum_flow_control_and_packet_ids() {
 
 #[test]
 fn store_full_is_a_typed_error() {
-    let buf: &'static mut [u8] = Box::leak(vec![0u8; 16].into_boxed_slice());
-    let mut client: Client<SliceStore<'static, 2>> =
-        Client::new(SliceStore::new(buf), Config::new(256));
+    let mut client: Client<SliceStore<'static, 2, Vec<u8>>> =
+        Client::new(SliceStore::with_buffer(vec![0u8; 16]), Config::new(256));
     let mut out = [0u8; 256];
     client.connect(Instant::ZERO, &ConnectOptions::new("c"), &mut out).unwrap();
     let connack = enc(Version::V5, Packet::ConnAck(ConnAck::new(ReasonCode::Success)));

@@ -10,7 +10,7 @@ use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use common_reliab::{clock, leak, open_tcp, sleep_until};
+use common_reliab::{buf, clock, open_tcp, sleep_until};
 use mqtt_ws::io::blocking::{Connection, Reconnecting};
 use mqtt_ws::io::{Backoff, DriverError, StdIo, Step};
 use mqtt_ws::mqtt::client::{
@@ -62,15 +62,16 @@ type Link = Reconnecting<
     'static,
     StdIo<TcpStream>,
     Box<dyn FnMut() -> Result<StdIo<TcpStream>, String>>,
-    Client<SliceStore<'static, 8>>,
+    Client<SliceStore<'static, 8, Vec<u8>>>,
+    Vec<u8>,
 >;
 
 fn link(port: u16, keep_alive: u16) -> Link {
     let mut config = Config::new(1024);
     config.connect_timeout = Duration::from_millis(300);
     config.ping_timeout = Some(Duration::from_millis(300));
-    let client = Client::new(SliceStore::new(leak(1024)), config);
-    let conn = Connection::new(open_tcp(port).unwrap(), client, leak(1024), leak(1024));
+    let client = Client::new(SliceStore::with_buffer(buf(1024)), config);
+    let conn = Connection::with_buffers(open_tcp(port).unwrap(), client, buf(1024), buf(1024));
     let mut opts = ConnectOptions::new("bad-broker");
     opts.keep_alive = keep_alive;
     opts.session_expiry = 60;
@@ -101,7 +102,7 @@ fn until_reconnected(link: &mut Link) -> (Vec<DriverError<std::io::Error, Error>
 
 /// Polls until the driver is connected, at most 8 s after `start`.
 fn until_connected<T, C, CE>(
-    l: &mut Reconnecting<'_, '_, T, C, Client<SliceStore<'_, 8>>>,
+    l: &mut Reconnecting<'_, '_, T, C, Client<SliceStore<'_, 8, Vec<u8>>>, Vec<u8>>,
     start: StdInstant,
 ) where
     T: embedded_io::Read + embedded_io::Write,
@@ -271,8 +272,9 @@ fn a_refused_transport_backs_off_then_connects() {
     drop(listener);
     let mut config = Config::new(1024);
     config.connect_timeout = Duration::from_millis(300);
-    let client: Client<SliceStore<8>> = Client::new(SliceStore::new(leak(1024)), config);
-    let conn = Connection::new(first, client, leak(1024), leak(1024));
+    let client: Client<SliceStore<8, Vec<u8>>> =
+        Client::new(SliceStore::with_buffer(buf(1024)), config);
+    let conn = Connection::with_buffers(first, client, buf(1024), buf(1024));
     let backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(40), 9);
     let mut l =
         Reconnecting::new(conn, ConnectOptions::new("refused"), move || open_tcp(port), backoff);
@@ -329,8 +331,9 @@ async fn the_async_driver_reconnects_after_a_close_and_garbage() {
     let open =
         async move || tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(FromTokio::new);
     let first = open().await.unwrap();
-    let client: Client<SliceStore<8>> = Client::new(SliceStore::new(leak(1024)), Config::new(1024));
-    let conn = asynch::Connection::new(first, client, leak(1024), leak(1024));
+    let client: Client<SliceStore<8, Vec<u8>>> =
+        Client::new(SliceStore::with_buffer(buf(1024)), Config::new(1024));
+    let conn = asynch::Connection::with_buffers(first, client, buf(1024), buf(1024));
     let backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(50), 1);
     let mut l = asynch::Reconnecting::new(conn, ConnectOptions::new("async"), open, backoff);
     let start = StdInstant::now();

@@ -24,7 +24,7 @@ mod common_reliab;
 use std::sync::mpsc;
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use common_reliab::{Proxy, clock, leak, open_tcp, open_ws, port, sleep_until};
+use common_reliab::{Proxy, buf, clock, open_tcp, open_ws, port, sleep_until};
 use embedded_io::{Read, Write};
 use mqtt_ws::io::blocking::{Connection, Reconnecting};
 use mqtt_ws::io::{Backoff, DriverError, Step};
@@ -40,7 +40,7 @@ const MESSAGES: u64 = 10_000;
 const LIMIT: StdDuration = StdDuration::from_secs(150);
 
 /// 64 messages in flight out; `RX` identifiers of QoS 2 messages in flight in.
-type Store = SliceStore<'static, 64, &'static mut [u8], RX>;
+type Store = SliceStore<'static, 64, Vec<u8>, RX>;
 
 /// Incoming QoS 2 messages tracked at once. Mosquitto 2.0.11, with a backlog queued for the
 /// subscriber, moves up to Receive Maximum queued messages into flight on each PUBCOMP for the
@@ -79,7 +79,7 @@ fn driver<'o, T: Read + Write, C: FnMut() -> Result<T, String>>(
     mut open: C,
     opts: ConnectOptions<'o>,
     seed: u32,
-) -> Reconnecting<'static, 'o, T, C, Client<Store, RX>> {
+) -> Reconnecting<'static, 'o, T, C, Client<Store, RX>, Vec<u8>> {
     let first = loop {
         match open() {
             Ok(t) => break t,
@@ -89,8 +89,8 @@ fn driver<'o, T: Read + Write, C: FnMut() -> Result<T, String>>(
     let mut config = Config::new(8192);
     config.connect_timeout = Duration::from_secs(2);
     config.ping_timeout = Some(Duration::from_secs(2));
-    let client: Client<Store, RX> = Client::new(SliceStore::with_buffer(leak(64 * 1024)), config);
-    let conn = Connection::new(first, client, leak(8192), leak(8192));
+    let client: Client<Store, RX> = Client::new(SliceStore::with_buffer(buf(64 * 1024)), config);
+    let conn = Connection::with_buffers(first, client, buf(8192), buf(8192));
     let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(100), seed);
     Reconnecting::new(conn, opts, open, backoff)
 }

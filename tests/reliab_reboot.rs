@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use common_reliab::{clock, leak, open_tcp, port, sleep_until};
+use common_reliab::{buf, clock, open_tcp, port, sleep_until};
 use mqtt_ws::io::blocking::{Connection, Reconnecting};
 use mqtt_ws::io::{Backoff, DriverError, StdIo, Step};
 use mqtt_ws::mqtt::client::{
@@ -222,7 +222,7 @@ fn reboot_child() {
     let broker = port("MQTT_TCP_PORT");
     let open = move || open_tcp(broker);
     let client: Client<FileStore> = Client::new(store, Config::new(4096));
-    let conn = Connection::new(open().unwrap(), client, leak(4096), leak(4096));
+    let conn = Connection::with_buffers(open().unwrap(), client, buf(4096), buf(4096));
     let mut opts = ConnectOptions::new(&id);
     opts.clean_start = fresh;
     opts.session_expiry = 600;
@@ -282,20 +282,18 @@ fn run(qos_name: &str) {
 
     // The subscriber: ours, straight to the broker.
     let sub_id = format!("reboot-sub-{tag}");
-    let client: Sub =
-        Client::new(mqtt_ws::mqtt::client::SliceStore::with_buffer(leak(1024)), Config::new(4096));
-    let mut sub =
-        Connection::new(open_tcp(port("MQTT_TCP_PORT")).unwrap(), client, leak(4096), leak(4096));
-    sub.connect(clock(), &ConnectOptions::new(&sub_id)).unwrap();
-    let mut st = Tally { counts: vec![0u32; MESSAGES as usize], have: 0, subscribed: false };
     // 64 incoming QoS 2 identifiers tracked: Mosquitto sends past the Receive Maximum while it
     // has a backlog (see `reliab_faults`).
-    type Sub = Client<mqtt_ws::mqtt::client::SliceStore<'static, 8, &'static mut [u8], 64>, 64>;
+    type Sub = Client<mqtt_ws::mqtt::client::SliceStore<'static, 8, Vec<u8>, 64>, 64>;
+    let client: Sub =
+        Client::new(mqtt_ws::mqtt::client::SliceStore::with_buffer(buf(1024)), Config::new(4096));
+    let tcp = open_tcp(port("MQTT_TCP_PORT")).unwrap();
+    let mut sub = Connection::with_buffers(tcp, client, buf(4096), buf(4096));
+    sub.connect(clock(), &ConnectOptions::new(&sub_id)).unwrap();
+    let mut st = Tally { counts: vec![0u32; MESSAGES as usize], have: 0, subscribed: false };
     let pump =
-        |sub: &mut Connection<'static, StdIo<std::net::TcpStream>, Sub>, st: &mut Tally| match sub
-            .poll(clock())
-            .expect("the subscriber stays connected")
-        {
+        |sub: &mut Connection<'static, StdIo<std::net::TcpStream>, Sub, Vec<u8>>,
+         st: &mut Tally| match sub.poll(clock()).expect("the subscriber stays connected") {
             Some(Event::Connected(_)) => {
                 sub.subscribe(clock(), &[Subscription::new(&topic, qos)], Properties::EMPTY)
                     .unwrap();

@@ -37,6 +37,8 @@ mod reconnecting;
 
 #[cfg(feature = "mqtt")]
 pub use reconnecting::Reconnecting;
+#[cfg(all(feature = "mqtt", feature = "std"))]
+pub(crate) use reconnecting::step as reconnect_step;
 
 use super::{Buffer, DriverError, Io, Pump, Timeout, is_timeout};
 use crate::machine::Machine;

@@ -37,6 +37,8 @@ pub use crate::buf::Buffer;
 #[cfg(feature = "mqtt")]
 pub use backoff::Backoff;
 pub use pump::{Io, Pump};
+#[cfg(all(feature = "mqtt", feature = "std"))]
+pub(crate) use redial::Redial;
 #[cfg(feature = "mqtt")]
 pub use redial::Step;
 

@@ -4,7 +4,9 @@
 //! Invariants: the link is `Up` only after a CONNECT went out on the current transport; every
 //! way down (a failed connect, a transport or protocol error, a refusal or a DISCONNECT) goes
 //! through [`Redial::schedule`], so each one waits out a backoff delay; after the first CONNECT
-//! that went out, later ones resume the session (Clean Start 0).
+//! that went out, later ones resume the session (Clean Start 0) when it outlives the connection
+//! (a Session Expiry Interval > 0 in MQTT 5.0, Clean Session 0 in 3.1.1): a 3.1.1 client that
+//! asked for a clean session never leaves a session behind on the broker.
 //!
 //! The backoff resets only when a connection has proved useful: after its CONNACK, the first
 //! sign of progress (a message, an acknowledgement, a PINGRESP). A CONNACK alone is not enough:
@@ -13,6 +15,7 @@
 //! at the base delay forever.
 
 use super::{Backoff, DriverError};
+use crate::mqtt::Version;
 use crate::mqtt::client::{self, ConnectOptions, Event};
 use crate::mqtt::message::DEFAULT_ALIAS_LEN;
 use crate::time::Instant;
@@ -69,13 +72,15 @@ pub(crate) struct Redial {
     link: Link,
     backoff: Backoff,
     connects: u32,
+    /// A CONNECT went out for a session that outlives the connection: later ones resume it.
+    resume: bool,
     /// CONNACK accepted on this link, no progress seen yet.
     on_probation: bool,
 }
 
 impl Redial {
     pub(crate) fn new(backoff: Backoff) -> Self {
-        Self { link: Link::Fresh, backoff, connects: 0, on_probation: false }
+        Self { link: Link::Fresh, backoff, connects: 0, resume: false, on_probation: false }
     }
 
     pub(crate) fn link(&self) -> Link {
@@ -106,22 +111,32 @@ impl Redial {
         }
     }
 
-    /// Counts a CONNECT attempt with its `result`; once one went out the link is up and later
-    /// CONNECTs resume the session [MQTT-4.4.0-1], so nothing in flight is lost.
+    /// Counts a CONNECT attempt with `options` and its `result`; once one went out the link is
+    /// up and later CONNECTs resume the session [MQTT-4.4.0-1] if it outlives the connection,
+    /// so nothing in flight is lost.
     pub(crate) fn connect_sent<E>(
         &mut self,
         result: Result<(), E>,
-        options: &mut ConnectOptions<'_>,
+        options: &ConnectOptions<'_>,
     ) -> Option<E> {
         self.connects = self.connects.saturating_add(1);
         match result {
             Ok(()) => {
                 self.link = Link::Up;
-                options.clean_start = false;
+                self.resume = match options.version {
+                    Version::V5 => options.session_expiry > 0,
+                    Version::V3_1_1 => !options.clean_start,
+                };
                 None
             }
             Err(e) => Some(e),
         }
+    }
+
+    /// The options for the next CONNECT: `options`, with Clean Start 0 once there is a session
+    /// to resume.
+    pub(crate) fn options<'o>(&self, options: &ConnectOptions<'o>) -> ConnectOptions<'o> {
+        ConnectOptions { clean_start: options.clean_start && !self.resume, ..*options }
     }
 
     /// Follows an event of the session: the first progress after an accepted CONNACK resets
@@ -189,11 +204,12 @@ macro_rules! reconnecting {
             B: $crate::io::Buffer,
         {
             /// A driver over `conn` (a transport connected, no CONNECT sent yet), connecting with
-            /// `options` (the first time as given, then with Clean Start 0), opening new transports with
-            /// `connect` after `backoff`.
+            /// `options`, opening new transports with `connect` after `backoff`.
             ///
             /// For messages to survive a reconnect, the session must outlive the network connection:
             /// give `options` a Session Expiry Interval > 0 (MQTT 5.0) or Clean Start 0 (3.1.1).
+            /// Reconnects then resume it (Clean Start 0); otherwise they connect with `options` as
+            /// given, so a 3.1.1 clean session stays clean.
             pub fn new(
                 conn: Connection<'b, T, Client<S, I, A, L>, B>,
                 options: ConnectOptions<'o>,
@@ -234,56 +250,11 @@ macro_rules! reconnecting {
                 (self.conn, self.connect)
             }
 
-            $($async)? fn send_connect(
-                &mut self,
-                now: Instant,
-            ) -> Option<DriverError<T::Error, $crate::mqtt::client::Error>> {
-                let result = self.conn.connect(now, &self.options)$(.$await)?;
-                self.redial.connect_sent(result, &mut self.options)
-            }
-
             /// One step: connect or reconnect when due, otherwise [`Connection::poll`]. Never fails:
             /// failures are [`Step::Lost`] and [`Step::ConnectFailed`], after which the driver waits
             /// ([`Step::Offline`]) and tries again.
             pub $($async)? fn poll(&mut self, now: Instant) -> Step<'_, T::Error, CE, L> {
-                match self.redial.link() {
-                    Link::Fresh => match self.send_connect(now)$(.$await)? {
-                        None => Step::Idle,
-                        Some(error) => Step::Lost { error, retry_at: self.redial.schedule(now, false) },
-                    },
-                    Link::Down { retry_at, cleanup } => {
-                        if cleanup {
-                            // Best effort: the DISCONNECT a broker fault owes [MQTT-4.13.1-1].
-                            let _ = self.conn.flush(now)$(.$await)?;
-                            self.redial.cleaned_up();
-                        }
-                        if now < retry_at {
-                            return Step::Offline { until: retry_at };
-                        }
-                        match (self.connect)()$(.$await)? {
-                            Err(error) => {
-                                Step::ConnectFailed { error, retry_at: self.redial.schedule(now, false) }
-                            }
-                            Ok(t) => {
-                                drop(self.conn.replace_transport(t));
-                                match self.send_connect(now)$(.$await)? {
-                                    None => Step::Idle,
-                                    Some(error) => {
-                                        Step::Lost { error, retry_at: self.redial.schedule(now, false) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    Link::Up => match self.conn.poll(now)$(.$await)? {
-                        Ok(None) => Step::Idle,
-                        Ok(Some(ev)) => {
-                            self.redial.on_event(now, &ev);
-                            Step::Event(ev)
-                        }
-                        Err(error) => Step::Lost { error, retry_at: self.redial.schedule(now, true) },
-                    },
-                }
+                step(&mut self.conn, &mut self.redial, &self.options, &mut self.connect, now)$(.$await)?
             }
 
             /// Publishes `msg` ([`Client::publish`]); offline: [`UsageError::NotConnected`].
@@ -316,6 +287,74 @@ macro_rules! reconnecting {
                 }
             }
         }
+
+        /// Sends CONNECT (resuming the session when there is one) and counts it.
+        $($async)? fn send_connect<T, S, B, const I: usize, const A: usize, const L: usize>(
+            conn: &mut Connection<'_, T, Client<S, I, A, L>, B>,
+            redial: &mut Redial,
+            options: &ConnectOptions<'_>,
+            now: Instant,
+        ) -> Option<DriverError<T::Error, $crate::mqtt::client::Error>>
+        where
+            T: $Read + $Write,
+            S: Store,
+            B: $crate::io::Buffer,
+        {
+            let result = conn.connect(now, &redial.options(options))$(.$await)?;
+            redial.connect_sent(result, options)
+        }
+
+        /// [`Reconnecting::poll`] over the parts of a reconnecting driver: the connection, its
+        /// bookkeeping, the options and the function opening a transport. For a client that
+        /// owns its options (the std clients).
+        pub(crate) $($async)? fn step<'c, T, C, CE, S, B, const I: usize, const A: usize, const L: usize>(
+            conn: &'c mut Connection<'_, T, Client<S, I, A, L>, B>,
+            redial: &mut Redial,
+            options: &ConnectOptions<'_>,
+            connect: &mut C,
+            now: Instant,
+        ) -> Step<'c, T::Error, CE, L>
+        where
+            T: $Read + $Write,
+            C: $Connect() -> Result<T, CE>,
+            S: Store,
+            B: $crate::io::Buffer,
+        {
+            match redial.link() {
+                Link::Fresh => match send_connect(conn, redial, options, now)$(.$await)? {
+                    None => Step::Idle,
+                    Some(error) => Step::Lost { error, retry_at: redial.schedule(now, false) },
+                },
+                Link::Down { retry_at, cleanup } => {
+                    if cleanup {
+                        // Best effort: the DISCONNECT a broker fault owes [MQTT-4.13.1-1].
+                        let _ = conn.flush(now)$(.$await)?;
+                        redial.cleaned_up();
+                    }
+                    if now < retry_at {
+                        return Step::Offline { until: retry_at };
+                    }
+                    match connect()$(.$await)? {
+                        Err(error) => Step::ConnectFailed { error, retry_at: redial.schedule(now, false) },
+                        Ok(t) => {
+                            drop(conn.replace_transport(t));
+                            match send_connect(conn, redial, options, now)$(.$await)? {
+                                None => Step::Idle,
+                                Some(error) => Step::Lost { error, retry_at: redial.schedule(now, false) },
+                            }
+                        }
+                    }
+                }
+                Link::Up => match conn.poll(now)$(.$await)? {
+                    Ok(None) => Step::Idle,
+                    Ok(Some(ev)) => {
+                        redial.on_event(now, &ev);
+                        Step::Event(ev)
+                    }
+                    Err(error) => Step::Lost { error, retry_at: redial.schedule(now, true) },
+                },
+            }
+        }
     };
 }
 
@@ -340,11 +379,11 @@ mod tests {
     /// Up with CONNACK, then `faults` drops with nothing in between: the delay must grow.
     #[test]
     fn a_connack_alone_does_not_reset_the_backoff() {
-        let (mut r, mut options) = redial();
+        let (mut r, options) = redial();
         let mut now = Instant::ZERO;
         let mut delays = heapless::Vec::<u64, 8>::new();
         for _ in 0..6 {
-            assert_eq!(r.connect_sent::<()>(Ok(()), &mut options), None);
+            assert_eq!(r.connect_sent::<()>(Ok(()), &options), None);
             r.on_event(now, &connected());
             let retry_at = r.schedule(now, true);
             delays.push((retry_at - now).as_millis() as u64).unwrap();
@@ -359,6 +398,26 @@ mod tests {
     }
 
     #[test]
+    fn reconnects_resume_only_a_session_that_outlives_the_connection() {
+        let cases = [
+            (Version::V5, true, 0, true),
+            (Version::V5, true, 60, false),
+            (Version::V5, false, 0, false),
+            (Version::V3_1_1, true, 60, true),
+            (Version::V3_1_1, false, 0, false),
+        ];
+        for (version, clean_start, session_expiry, again) in cases {
+            let (mut r, options) = redial();
+            let options = ConnectOptions { version, clean_start, session_expiry, ..options };
+            // The first CONNECT as given.
+            assert_eq!(r.options(&options).clean_start, clean_start);
+            r.connect_sent::<()>(Ok(()), &options);
+            let next = r.options(&options).clean_start;
+            assert_eq!(next, again, "{version:?} clean {clean_start} expiry {session_expiry}");
+        }
+    }
+
+    #[test]
     fn progress_after_connack_resets_the_backoff_once() {
         let progress: [Event<'static>; 2] = [
             Event::Pong,
@@ -369,7 +428,7 @@ mod tests {
             },
         ];
         for progress in progress {
-            let (mut r, mut options) = redial();
+            let (mut r, options) = redial();
             for _ in 0..3 {
                 r.schedule(Instant::ZERO, false);
             }
@@ -377,7 +436,7 @@ mod tests {
             // Progress before any CONNACK on this link counts for nothing.
             r.on_event(Instant::ZERO, &progress);
             assert_eq!(r.attempts(), 3);
-            r.connect_sent::<()>(Ok(()), &mut options);
+            r.connect_sent::<()>(Ok(()), &options);
             r.on_event(Instant::ZERO, &connected());
             assert_eq!(r.attempts(), 3);
             r.on_event(Instant::ZERO, &progress);

@@ -18,8 +18,30 @@ macro_rules! mqtt_commands {
     ($($async:tt $await:tt)?) => {
         /// Publishes `message`; returns its packet identifier for QoS 1 and 2 (the
         /// `Event::Published` that acknowledges it carries the same).
+        ///
+        /// A client that reconnects: offline, fails with `UsageError::NotConnected`; a QoS 1 or 2
+        /// message is accepted even if the connection breaks while it is sent (it is in the
+        /// store and goes out again when the session resumes), the loss reported by the next
+        /// wait for an event.
         pub $($async)? fn publish(&mut self, message: &$crate::mqtt::client::Outgoing<'_>) -> Result<Option<$crate::mqtt::PacketId>, $crate::net::Error> {
-            Ok(self.conn.publish(self.clock.now(), message)$(.$await)??.packet_id)
+            let now = self.clock.now();
+            let Some(redial) = self.redial.as_deref_mut() else {
+                return Ok(self.conn.publish(now, message)$(.$await)??.packet_id);
+            };
+            if !redial.is_connected(self.conn.machine()) {
+                return Err($crate::net::mqtt::not_connected());
+            }
+            let queue = |c: &mut Client<OwnedStore>, tx: &mut [u8]| {
+                c.publish(now, message, tx).map(|sent| (sent, sent.len))
+            };
+            let sent = self.conn.queue(now, queue)$(.$await)?.map_err(|e| redial.failed(now, e))?;
+            match self.conn.flush(now)$(.$await)? {
+                Ok(()) => Ok(sent.packet_id),
+                Err(e) => {
+                    let e = redial.failed(now, e);
+                    if sent.packet_id.is_some() { Ok(sent.packet_id) } else { Err(e) }
+                }
+            }
         }
 
         /// Subscribes to one filter; returns the packet identifier `Event::Subscribed`
@@ -34,16 +56,89 @@ macro_rules! mqtt_commands {
             subscriptions: &[$crate::mqtt::packet::Subscription<'_>],
             properties: $crate::mqtt::properties::Properties<'_>,
         ) -> Result<$crate::mqtt::PacketId, $crate::net::Error> {
-            let sent = self.conn.subscribe(self.clock.now(), subscriptions, properties)$(.$await)??;
+            self.online()?;
+            let now = self.clock.now();
+            let sent = self.conn.subscribe(now, subscriptions, properties)$(.$await)?;
+            let sent = sent.map_err(|e| self.failed(now, e))?;
             sent.packet_id.ok_or($crate::net::Error::Closed)
         }
 
         /// Unsubscribes from one filter; returns the packet identifier `Event::Unsubscribed`
         /// carries.
         pub $($async)? fn unsubscribe(&mut self, filter: &str) -> Result<$crate::mqtt::PacketId, $crate::net::Error> {
+            self.online()?;
+            let now = self.clock.now();
             let sent =
-                self.conn.unsubscribe(self.clock.now(), &[filter], $crate::mqtt::properties::Properties::EMPTY)$(.$await)??;
+                self.conn.unsubscribe(now, &[filter], $crate::mqtt::properties::Properties::EMPTY)$(.$await)?;
+            let sent = sent.map_err(|e| self.failed(now, e))?;
             sent.packet_id.ok_or($crate::net::Error::Closed)
+        }
+
+        /// Sends AUTH (MQTT 5.0 enhanced authentication, §4.12) with the Authentication Method
+        /// CONNECT named (`ConnectOptions::auth_method`): `ContinueAuthentication` answers the
+        /// broker's `Event::Auth` challenge, `ReAuthenticate` starts a re-authentication on a
+        /// live connection. The broker's answers arrive as `Event::Auth`.
+        ///
+        /// ```no_run
+        /// # use mqtt_ws::prelude::*;
+        /// # fn answer(challenge: &[u8]) -> Vec<u8> { challenge.to_vec() }
+        /// # fn run(mut mqtt: MqttClient) -> Result<(), mqtt_ws::net::Error> {
+        /// mqtt.auth(ReasonCode::ReAuthenticate, "SCRAM-SHA-256", Some(b"client-first"))?;
+        /// while let Some(event) = mqtt.next()? {
+        ///     match event {
+        ///         MqttEvent::Auth { reason_code: ReasonCode::ContinueAuthentication, method, data } => {
+        ///             let response = answer(data.as_deref().unwrap_or_default());
+        ///             let method = method.unwrap_or_default();
+        ///             mqtt.auth(ReasonCode::ContinueAuthentication, &method, Some(&response))?;
+        ///         }
+        ///         MqttEvent::Auth { reason_code: ReasonCode::Success, .. } => break,
+        ///         _ => {}
+        ///     }
+        /// }
+        /// # Ok(()) }
+        /// ```
+        pub $($async)? fn auth(
+            &mut self,
+            reason_code: $crate::mqtt::ReasonCode,
+            method: &str,
+            data: Option<&[u8]>,
+        ) -> Result<(), $crate::net::Error> {
+            use $crate::mqtt::properties::{PropertiesBuilder, Property};
+            let mut buf = std::vec![0u8; method.len() + data.map_or(0, <[u8]>::len) + 16];
+            let mut properties = PropertiesBuilder::new(&mut buf);
+            let encode = |e| $crate::net::Error::Mqtt($crate::mqtt::client::Error::from(e));
+            properties.push(Property::AuthenticationMethod(method)).map_err(encode)?;
+            if let Some(data) = data {
+                properties.push(Property::AuthenticationData(data)).map_err(encode)?;
+            }
+            let now = self.clock.now();
+            let sent = self.conn.auth(now, reason_code, properties.finish())$(.$await)?;
+            sent.map_err(|e| self.failed(now, e))
+        }
+
+        /// `true` when commands can be sent: CONNACK accepted the current connection (a client
+        /// that reconnects is offline between `Event::ConnectionLost` and `Event::Reconnected`).
+        pub fn is_connected(&self) -> bool {
+            match &self.redial {
+                Some(r) => r.is_connected(self.conn.machine()),
+                None => self.conn.machine().state() == $crate::mqtt::client::State::Connected,
+            }
+        }
+
+        /// `Err(NotConnected)` while a client that reconnects is offline.
+        fn online(&self) -> Result<(), $crate::net::Error> {
+            match &self.redial {
+                Some(r) if !r.is_connected(self.conn.machine()) => Err($crate::net::mqtt::not_connected()),
+                _ => Ok(()),
+            }
+        }
+
+        /// A command's failure as the client reports it (see `Redialer::failed`).
+        fn failed(&mut self, now: $crate::time::Instant, e: $crate::io::DriverError<std::io::Error, $crate::mqtt::client::Error>) -> $crate::net::Error {
+            match self.redial.as_deref_mut() {
+                Some(r) => r.failed(now, e),
+                None => e.into(),
+            }
         }
 
         /// The session (its state, the server's limits).
@@ -51,7 +146,7 @@ macro_rules! mqtt_commands {
             self.conn.machine()
         }
 
-        /// The driver, for what the methods here do not cover (enhanced authentication,
+        /// The driver, for what the methods here do not cover (DISCONNECT with a reason code,
         /// request and response, a borrowed event per `poll`); time from
         /// [`now`](Self::now).
         pub fn driver(&mut self) -> &mut Driver {
@@ -162,6 +257,8 @@ pub use error::Error;
 #[cfg(feature = "mqtt")]
 pub use mqtt::{Driver, Event, Message, MqttClient, OwnedStore};
 pub use random::{OsRandom, random};
+#[cfg(feature = "mqtt")]
+pub use transport::Reconnect;
 #[cfg(feature = "ws")]
 pub use transport::WsStream;
 pub use transport::{Options, Socket, Transport};

@@ -1,15 +1,17 @@
 //! An MQTT client connected from a URL, with its buffers, clock and randomness on std.
 
-use super::transport::{Options, Transport};
+use super::transport::{Options, Reconnect, Transport};
 use super::{Clock, Error, Url};
-use crate::io::DriverError;
-use crate::io::blocking::Connection;
-use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore};
+use crate::io::blocking::{Connection, reconnect_step};
+use crate::io::{Backoff, DriverError, Redial, Step};
+use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore, State, UsageError};
+use crate::mqtt::packet::Will;
 use crate::mqtt::properties::{Properties, PropertyContext};
-use crate::mqtt::{PacketId, Qos, ReasonCode};
+use crate::mqtt::{PacketId, Qos, ReasonCode, Version};
 use crate::time::Instant;
 use std::borrow::ToOwned;
 use std::string::String;
+use std::sync::Arc;
 use std::vec;
 use std::vec::Vec;
 
@@ -48,9 +50,10 @@ impl Message {
     }
 }
 
-/// What the broker sent, owning its data. Acknowledgements carry the packet identifier that
-/// [`MqttClient::publish`], [`MqttClient::subscribe`] or [`MqttClient::unsubscribe`] returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the broker sent, owning its data, and what became of the connection. Acknowledgements
+/// carry the packet identifier that [`MqttClient::publish`], [`MqttClient::subscribe`] or
+/// [`MqttClient::unsubscribe`] returned.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
     /// An application message.
@@ -84,10 +87,42 @@ pub enum Event {
         /// One per filter, in order.
         reason_codes: Vec<ReasonCode>,
     },
-    /// The broker sent DISCONNECT; the connection is over.
+    /// AUTH from the broker (MQTT 5.0 enhanced authentication, §4.12): a challenge to answer
+    /// with [`MqttClient::auth`] (`ContinueAuthentication`), or `Success` at the end of a
+    /// re-authentication.
+    Auth {
+        /// `ContinueAuthentication`, or `Success`.
+        reason_code: ReasonCode,
+        /// The Authentication Method (the one CONNECT named).
+        method: Option<String>,
+        /// The Authentication Data, if any.
+        data: Option<Vec<u8>>,
+    },
+    /// The broker sent DISCONNECT; the connection is over (a client that reconnects, see
+    /// [`Options::reconnect`], connects again after a backoff delay and reports
+    /// [`Reconnected`](Event::Reconnected)).
     Disconnected {
         /// Why.
         reason_code: ReasonCode,
+    },
+    /// The connection broke, or an attempt to connect again failed (only a client that
+    /// reconnects, see [`Options::reconnect`]; one that does not returns the error from `next`).
+    /// The client tries again after a backoff delay; until
+    /// [`Reconnected`](Event::Reconnected), commands fail with
+    /// [`UsageError::NotConnected`]. QoS 1 and 2 messages `publish` accepted stay in the store and
+    /// go out again when the session resumes.
+    ConnectionLost {
+        /// Why: the socket's error, the end of the connection, a broker fault, a CONNACK
+        /// refusal ([`Error::Refused`]), a missed CONNACK or PINGRESP.
+        error: Arc<Error>,
+    },
+    /// Connected again after [`ConnectionLost`](Event::ConnectionLost) or
+    /// [`Disconnected`](Event::Disconnected).
+    Reconnected {
+        /// The broker kept the session: its subscriptions hold, messages queued for it while
+        /// offline arrive, unacknowledged messages are being re-sent. `false`: a new session
+        /// (no Session Expiry Interval, or the broker lost it): subscribe again.
+        session_present: bool,
     },
 }
 
@@ -102,6 +137,24 @@ impl Event {
             Ok(None) => None,
             Err(DriverError::Closed) => Some(Ok(None)),
             Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// What a reconnecting step means to a std client waiting for an event.
+    pub(crate) fn next(step: Step<'_, std::io::Error, Error>) -> Next {
+        let lost = |error: Error| Next::Event(Event::ConnectionLost { error: Arc::new(error) });
+        match step {
+            Step::Event(client::Event::Connected(c)) => {
+                Next::Event(Event::Reconnected { session_present: c.session_present })
+            }
+            Step::Event(client::Event::Refused { reason_code, .. }) => {
+                lost(Error::Refused(reason_code))
+            }
+            Step::Event(event) => Event::owned(event).map_or(Next::Again, Next::Event),
+            Step::Idle => Next::Again,
+            Step::Lost { error, .. } => lost(error.into()),
+            Step::ConnectFailed { error, .. } => lost(error),
+            Step::Offline { until } => Next::Sleep(until),
         }
     }
 
@@ -129,8 +182,177 @@ impl Event {
                 Event::Unsubscribed { packet_id, reason_codes: reason_codes.iter().collect() }
             }
             client::Event::Disconnected { reason_code, .. } => Event::Disconnected { reason_code },
+            client::Event::Auth { reason_code, properties } => Event::Auth {
+                reason_code,
+                method: properties.authentication_method().map(str::to_owned),
+                data: properties.authentication_data().map(<[u8]>::to_vec),
+            },
             _ => return None,
         })
+    }
+}
+
+/// What to do after a reconnecting step.
+pub(crate) enum Next {
+    /// Return this event.
+    Event(Event),
+    /// Offline: nothing to do before this instant.
+    Sleep(Instant),
+    /// Step again.
+    Again,
+}
+
+/// What a client that reconnects keeps: the bookkeeping, and what it connects with, owned.
+#[derive(Debug)]
+pub(crate) struct Redialer {
+    pub(crate) redial: Redial,
+    pub(crate) options: OwnedOptions,
+    pub(crate) url: String,
+    pub(crate) settings: Options,
+    /// A loss a command saw, for the next wait to report.
+    pub(crate) lost: Option<Error>,
+}
+
+impl Redialer {
+    /// After the first CONNACK (`connected`, the event): reconnects as `reconnect` says.
+    pub(crate) fn new(
+        reconnect: &Reconnect,
+        options: &ConnectOptions<'_>,
+        url: &str,
+        settings: &Options,
+        connected: &client::Event<'_>,
+    ) -> Result<Self, Error> {
+        let seed = u32::from_le_bytes(super::random()?);
+        let mut redial =
+            Redial::new(Backoff::new(reconnect.initial_delay, reconnect.max_delay, seed));
+        redial.connect_sent::<()>(Ok(()), options);
+        redial.on_event(Instant::ZERO, connected);
+        Ok(Redialer {
+            redial,
+            options: OwnedOptions::new(options),
+            url: url.to_owned(),
+            settings: settings.clone(),
+            lost: None,
+        })
+    }
+
+    /// `true` when commands can be sent: CONNACK accepted the current connection.
+    pub(crate) fn is_connected(&self, client: &Client<OwnedStore>) -> bool {
+        self.redial.is_up() && client.state() == State::Connected
+    }
+
+    /// What a command's failure means: a usage error as it is; a broken connection is
+    /// remembered for the next wait to report, the next attempt scheduled, and the command
+    /// fails with [`UsageError::NotConnected`].
+    pub(crate) fn failed(
+        &mut self,
+        now: Instant,
+        e: DriverError<std::io::Error, client::Error>,
+    ) -> Error {
+        match e {
+            DriverError::Transport(_) | DriverError::Eof | DriverError::Closed => {
+                self.lost.get_or_insert(e.into());
+                if self.redial.is_up() {
+                    self.redial.schedule(now, false);
+                }
+                not_connected()
+            }
+            e => e.into(),
+        }
+    }
+}
+
+/// The error of a command sent while a reconnecting client is offline.
+pub(crate) fn not_connected() -> Error {
+    Error::Mqtt(UsageError::NotConnected.into())
+}
+
+/// A [`Will`] owned.
+#[derive(Debug, Clone)]
+struct OwnedWill {
+    qos: Qos,
+    retain: bool,
+    properties: Vec<u8>,
+    topic: String,
+    payload: Vec<u8>,
+}
+
+/// [`ConnectOptions`] owned, for the CONNECTs of a reconnect.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnedOptions {
+    version: Version,
+    client_id: String,
+    clean_start: bool,
+    keep_alive: u16,
+    session_expiry: u32,
+    will: Option<OwnedWill>,
+    username: Option<String>,
+    password: Option<Vec<u8>>,
+    auth_method: Option<String>,
+    auth_data: Option<Vec<u8>>,
+    request_response_information: bool,
+    request_problem_information: bool,
+    user_properties: Vec<(String, String)>,
+}
+
+impl OwnedOptions {
+    fn new(o: &ConnectOptions<'_>) -> Self {
+        OwnedOptions {
+            version: o.version,
+            client_id: o.client_id.to_owned(),
+            clean_start: o.clean_start,
+            keep_alive: o.keep_alive,
+            session_expiry: o.session_expiry,
+            will: o.will.map(|w| OwnedWill {
+                qos: w.qos,
+                retain: w.retain,
+                properties: w.properties.as_bytes().to_vec(),
+                topic: w.topic.to_owned(),
+                payload: w.payload.to_vec(),
+            }),
+            username: o.username.map(str::to_owned),
+            password: o.password.map(<[u8]>::to_vec),
+            auth_method: o.auth_method.map(str::to_owned),
+            auth_data: o.auth_data.map(<[u8]>::to_vec),
+            request_response_information: o.request_response_information,
+            request_problem_information: o.request_problem_information,
+            user_properties: o.user_properties.iter().map(|&(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    /// The user properties as the options borrow them.
+    pub(crate) fn user_properties(&self) -> Vec<(&str, &str)> {
+        self.user_properties.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+
+    /// The options, borrowing `self` and `user_properties` (from
+    /// [`user_properties`](Self::user_properties)).
+    pub(crate) fn get<'a>(
+        &'a self,
+        user_properties: &'a [(&'a str, &'a str)],
+    ) -> ConnectOptions<'a> {
+        let will = self.will.as_ref().map(|w| Will {
+            qos: w.qos,
+            retain: w.retain,
+            properties: Properties::parse(&w.properties, PropertyContext::Will).unwrap_or_default(),
+            topic: &w.topic,
+            payload: &w.payload,
+        });
+        ConnectOptions {
+            version: self.version,
+            client_id: &self.client_id,
+            clean_start: self.clean_start,
+            keep_alive: self.keep_alive,
+            session_expiry: self.session_expiry,
+            will,
+            username: self.username.as_deref(),
+            password: self.password.as_deref(),
+            auth_method: self.auth_method.as_deref(),
+            auth_data: self.auth_data.as_deref(),
+            request_response_information: self.request_response_information,
+            request_problem_information: self.request_problem_information,
+            user_properties,
+        }
     }
 }
 
@@ -159,14 +381,26 @@ pub(crate) fn with_credentials<'a>(
 /// subprotocol `mqtt`), randomness from the operating system, buffers owned and sized by
 /// [`Options`], the clock read by the client, CONNACK awaited.
 ///
+/// A lost connection is reconnected by itself, as [`Options::reconnect`] says (by default after
+/// 1 s, doubling up to 30 s): `next` reports [`Event::ConnectionLost`] and
+/// [`Event::Reconnected`], and the loop goes on. [`disconnect`](Self::disconnect) ends it.
+///
 /// ```no_run
 /// use mqtt_ws::prelude::*;
 ///
 /// let mut mqtt = MqttClient::connect("ws://127.0.0.1:8083/mqtt", &ConnectOptions::new("lamp"))?;
 /// mqtt.subscribe("home/lamp/set", Qos::AtLeastOnce)?;
 /// while let Some(event) = mqtt.next()? {
-///     if let MqttEvent::Message(m) = event {
-///         mqtt.publish(&Outgoing::new("home/lamp/state", &m.payload).retain(true))?;
+///     match event {
+///         MqttEvent::Message(m) => {
+///             mqtt.publish(&Outgoing::new("home/lamp/state", &m.payload).retain(true))?;
+///         }
+///         // A new session after a reconnect (no Session Expiry Interval): subscribe again.
+///         MqttEvent::Reconnected { session_present: false } => {
+///             mqtt.subscribe("home/lamp/set", Qos::AtLeastOnce)?;
+///         }
+///         MqttEvent::ConnectionLost { error } => eprintln!("connection lost: {error}"),
+///         _ => {}
 ///     }
 /// }
 /// # Ok::<(), mqtt_ws::net::Error>(())
@@ -175,32 +409,44 @@ pub(crate) fn with_credentials<'a>(
 pub struct MqttClient {
     conn: Driver,
     clock: Clock,
+    redial: Option<std::boxed::Box<Redialer>>,
 }
 
 impl MqttClient {
     /// Connects to `url` (`mqtt://`, `mqtts://`, `ws://`, `wss://`) with the default
     /// [`Options`] and waits for CONNACK. A user name and password in the URL are sent unless
-    /// `options` has its own.
+    /// `options` has its own. The first connection is not retried: a wrong URL, an unreachable
+    /// broker or a refusal is the error returned here.
     pub fn connect(url: &str, options: &ConnectOptions<'_>) -> Result<Self, Error> {
         Self::connect_with(url, options, &Options::default())
     }
 
-    /// [`connect`](Self::connect) with buffer sizes, timeout and TLS settings.
+    /// [`connect`](Self::connect) with buffer sizes, timeout, TLS and reconnect settings.
     pub fn connect_with(
         url: &str,
         options: &ConnectOptions<'_>,
         settings: &Options,
     ) -> Result<Self, Error> {
-        let url = Url::parse(url)?;
+        let parsed = Url::parse(url)?;
         let clock = Clock::new();
         let deadline = clock.now() + settings.connect_timeout;
-        let transport = Transport::connect(&url, settings, "mqtt")?;
+        let transport = Transport::connect(&parsed, settings, "mqtt")?;
         let (client, rx, tx) = session(settings);
         let mut conn = Connection::with_buffers(transport, client, rx, tx);
-        conn.connect(clock.now(), &with_credentials(options, &url))?;
+        let options = with_credentials(options, &parsed);
+        conn.connect(clock.now(), &options)?;
         loop {
             match conn.poll(clock.now())? {
-                Some(client::Event::Connected(_)) => return Ok(MqttClient { conn, clock }),
+                Some(connected @ client::Event::Connected(_)) => {
+                    let redial = match &settings.reconnect {
+                        Some(r) => {
+                            let r = Redialer::new(r, &options, url, settings, &connected)?;
+                            Some(std::boxed::Box::new(r))
+                        }
+                        None => None,
+                    };
+                    return Ok(MqttClient { conn, clock, redial });
+                }
                 Some(client::Event::Refused { reason_code, .. }) => {
                     return Err(Error::Refused(reason_code));
                 }
@@ -210,8 +456,9 @@ impl MqttClient {
         }
     }
 
-    /// Waits for the next event, running the keep-alive meanwhile. `Ok(None)` once the
-    /// connection has closed.
+    /// Waits for the next event, running the keep-alive meanwhile, and reconnecting when the
+    /// client does (see [`Options::reconnect`]). `Ok(None)` once the connection has closed (a
+    /// client that reconnects: never); an error ends a client that does not reconnect.
     // An iterator-like method that can fail: not `Iterator::next`.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Event>, Error> {
@@ -220,7 +467,8 @@ impl MqttClient {
 
     /// [`next`](Self::next), giving up after `timeout` with [`Error::Timeout`] (the
     /// connection stays open): for a program that also does something on a timer, such as a
-    /// sensor publishing a reading every minute. The wait may end up to 200 ms late.
+    /// sensor publishing a reading every minute. The wait may end up to 200 ms late (and up to
+    /// a connect timeout late while a reconnect attempt runs).
     pub fn next_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Event>, Error> {
         let deadline = self.clock.now() + timeout;
         self.wait(Some(deadline))
@@ -228,17 +476,46 @@ impl MqttClient {
 
     fn wait(&mut self, deadline: Option<Instant>) -> Result<Option<Event>, Error> {
         loop {
-            if let Some(done) = Event::settle(self.conn.poll(self.clock.now())) {
-                return done;
-            }
+            let now = self.clock.now();
+            let next = match self.redial.as_deref_mut() {
+                None => match Event::settle(self.conn.poll(now)) {
+                    Some(done) => return done,
+                    None => Next::Again,
+                },
+                Some(r) => match r.lost.take() {
+                    Some(error) => Next::Event(Event::ConnectionLost { error: Arc::new(error) }),
+                    None => {
+                        let Redialer { redial, options, url, settings, .. } = r;
+                        let mut connect =
+                            || Transport::connect(&Url::parse(url)?, settings, "mqtt");
+                        let user_properties = options.user_properties();
+                        let options = options.get(&user_properties);
+                        let step =
+                            reconnect_step(&mut self.conn, redial, &options, &mut connect, now);
+                        Event::next(step)
+                    }
+                },
+            };
+            let wake = match next {
+                Next::Event(event) => return Ok(Some(event)),
+                Next::Again => None,
+                Next::Sleep(until) => Some(until),
+            };
             if deadline.is_some_and(|d| self.clock.now() >= d) {
                 return Err(Error::Timeout);
+            }
+            if let Some(until) = wake.map(|u| deadline.map_or(u, |d| d.min(u))) {
+                std::thread::sleep(until.saturating_duration_since(self.clock.now()));
             }
         }
     }
 
-    /// Sends DISCONNECT (normal disconnection: the will is not published) and closes.
+    /// Sends DISCONNECT (normal disconnection: the will is not published) and closes; no
+    /// reconnect follows. Offline, there is nothing to send: `Ok`.
     pub fn disconnect(mut self) -> Result<(), Error> {
+        if self.redial.is_some() && !self.is_connected() {
+            return Ok(());
+        }
         let now = self.clock.now();
         self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY)?;
         #[cfg(feature = "ws")]

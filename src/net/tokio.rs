@@ -9,10 +9,12 @@ use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::net::TcpStream;
 
 #[cfg(feature = "mqtt")]
-use super::mqtt::{Event, OwnedStore};
+use super::mqtt::{Event, Next, OwnedStore, Redialer};
 use super::transport::Options;
 use super::{Clock, Error, Url};
 use crate::io::asynch::Connection;
+#[cfg(feature = "mqtt")]
+use crate::io::asynch::reconnect_step;
 #[cfg(feature = "mqtt")]
 use crate::mqtt::ReasonCode;
 #[cfg(feature = "mqtt")]
@@ -225,7 +227,8 @@ pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
 
 /// An MQTT client on tokio, connected from a URL (`mqtt://`, `ws://`; `mqtts://` and
 /// `wss://` with the `tokio-tls` feature): the async twin of
-/// [`net::MqttClient`](super::MqttClient), with the same events.
+/// [`net::MqttClient`](super::MqttClient), with the same events, and the same reconnects
+/// ([`Options::reconnect`]).
 ///
 /// ```no_run
 /// use mqtt_ws::net::tokio::MqttClient;
@@ -246,32 +249,43 @@ pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
 pub struct MqttClient {
     conn: Driver,
     clock: Clock,
+    redial: Option<std::boxed::Box<Redialer>>,
 }
 
 #[cfg(feature = "mqtt")]
 impl MqttClient {
     /// Connects to `url` with the default [`Options`] and waits for CONNACK. A user name and
-    /// password in the URL are sent unless `options` has its own.
+    /// password in the URL are sent unless `options` has its own. The first connection is not
+    /// retried: a wrong URL, an unreachable broker or a refusal is the error returned here.
     pub async fn connect(url: &str, options: &ConnectOptions<'_>) -> Result<Self, Error> {
         Self::connect_with(url, options, &Options::default()).await
     }
 
-    /// [`connect`](Self::connect) with buffer sizes and timeout.
+    /// [`connect`](Self::connect) with buffer sizes, timeout and reconnect settings.
     pub async fn connect_with(
         url: &str,
         options: &ConnectOptions<'_>,
         settings: &Options,
     ) -> Result<Self, Error> {
-        let url = Url::parse(url)?;
+        let parsed = Url::parse(url)?;
         let clock = Clock::new();
-        let transport = Transport::connect(&url, settings, "mqtt").await?;
+        let transport = Transport::connect(&parsed, settings, "mqtt").await?;
         let (client, rx, tx) = super::mqtt::session(settings);
         let mut conn = Connection::with_buffers(transport, client, rx, tx);
-        conn.connect(clock.now(), &super::mqtt::with_credentials(options, &url)).await?;
+        let options = super::mqtt::with_credentials(options, &parsed);
+        conn.connect(clock.now(), &options).await?;
         let connack = async {
             loop {
                 match conn.poll(clock.now()).await? {
-                    Some(client::Event::Connected(_)) => return Ok(()),
+                    Some(connected @ client::Event::Connected(_)) => {
+                        return match &settings.reconnect {
+                            Some(r) => {
+                                let r = Redialer::new(r, &options, url, settings, &connected)?;
+                                Ok(Some(std::boxed::Box::new(r)))
+                            }
+                            None => Ok(None),
+                        };
+                    }
                     Some(client::Event::Refused { reason_code, .. }) => {
                         return Err(Error::Refused(reason_code));
                     }
@@ -279,39 +293,75 @@ impl MqttClient {
                 }
             }
         };
-        tokio::time::timeout(settings.connect_timeout, connack)
+        let redial = tokio::time::timeout(settings.connect_timeout, connack)
             .await
             .map_err(|_| Error::Timeout)??;
-        Ok(MqttClient { conn, clock })
+        Ok(MqttClient { conn, clock, redial })
     }
 
     /// Waits for the next event, running the keep-alive meanwhile (it sleeps until the
-    /// session's next timer itself). `Ok(None)` once the connection has closed. Cancel-safe:
-    /// a cancelled call loses nothing.
+    /// session's next timer itself), and reconnecting when the client does (see
+    /// [`Options::reconnect`]). `Ok(None)` once the connection has closed (a client that
+    /// reconnects: never); an error ends a client that does not reconnect. Cancel-safe: a
+    /// cancelled call loses nothing (a reconnect attempt it cancels is made again).
     // An iterator-like method that can fail: not `Iterator::next`.
     #[allow(clippy::should_implement_trait)]
     pub async fn next(&mut self) -> Result<Option<Event>, Error> {
         loop {
             let now = self.clock.now();
-            let wait = self.conn.poll_timeout().map(|at| at.saturating_duration_since(now));
-            let step = match wait {
-                Some(wait) => {
-                    match tokio::time::timeout(wait, self.conn.poll(now)).await {
+            let up = self.redial.as_ref().is_none_or(|r| r.redial.is_up());
+            let wait = match up {
+                true => self.conn.poll_timeout().map(|at| at.saturating_duration_since(now)),
+                false => None,
+            };
+            let Some(r) = self.redial.as_deref_mut() else {
+                let step = match wait {
+                    Some(wait) => match tokio::time::timeout(wait, self.conn.poll(now)).await {
                         Ok(step) => step,
                         // The timer is due: the next poll runs it.
                         Err(_) => Ok(None),
-                    }
+                    },
+                    None => self.conn.poll(now).await,
+                };
+                match Event::settle(step) {
+                    Some(done) => return done,
+                    None => continue,
                 }
-                None => self.conn.poll(now).await,
             };
-            if let Some(done) = Event::settle(step) {
-                return done;
+            if let Some(error) = r.lost.take() {
+                let error = std::sync::Arc::new(error);
+                return Ok(Some(Event::ConnectionLost { error }));
+            }
+            let Redialer { redial, options, url, settings, .. } = r;
+            let (url, settings) = (&*url, &*settings);
+            let mut connect =
+                async || Transport::connect(&Url::parse(url)?, settings, "mqtt").await;
+            let user_properties = options.user_properties();
+            let options = options.get(&user_properties);
+            let step = reconnect_step(&mut self.conn, redial, &options, &mut connect, now);
+            let next = match wait {
+                Some(wait) => match tokio::time::timeout(wait, step).await {
+                    Ok(step) => Event::next(step),
+                    Err(_) => Next::Again,
+                },
+                None => Event::next(step.await),
+            };
+            match next {
+                Next::Event(event) => return Ok(Some(event)),
+                Next::Sleep(until) => {
+                    tokio::time::sleep(until.saturating_duration_since(self.clock.now())).await;
+                }
+                Next::Again => {}
             }
         }
     }
 
-    /// Sends DISCONNECT (normal disconnection: the will is not published) and closes.
+    /// Sends DISCONNECT (normal disconnection: the will is not published) and closes; no
+    /// reconnect follows. Offline, there is nothing to send: `Ok`.
     pub async fn disconnect(mut self) -> Result<(), Error> {
+        if self.redial.is_some() && !self.is_connected() {
+            return Ok(());
+        }
         let now = self.clock.now();
         self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY).await?;
         #[cfg(feature = "ws")]

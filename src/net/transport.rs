@@ -27,10 +27,58 @@ pub struct Options {
     /// operating system's roots ([`tls::system_config`](crate::tls::system_config)).
     #[cfg(feature = "tls")]
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// What an MQTT client does when its connection breaks: `Some` (the default: after 1 s,
+    /// doubling up to 30 s) reconnects by itself and resumes the session, reporting the loss
+    /// and the return as events; `None` ends the client with the error, as a WebSocket ends.
+    #[cfg(feature = "mqtt")]
+    pub reconnect: Option<Reconnect>,
+}
+
+/// How an MQTT client reconnects ([`Options::reconnect`]), as rumqttc's event loop and
+/// `mosquitto_sub` do by default: after a lost connection it waits a backoff delay, opens the
+/// URL again and sends CONNECT, again and again until the broker accepts.
+///
+/// The delays start at `initial_delay` and double per failed attempt up to `max_delay`, each
+/// shortened by up to half at random (so many clients do not come back in step); they start
+/// over once a connection made progress after its CONNACK. A reconnect resumes the session
+/// (Clean Start 0) when it outlives the connection: a Session Expiry Interval > 0
+/// (`ConnectOptions::session_expiry`, MQTT 5.0) or `clean_start: false` (3.1.1). The broker
+/// then keeps the subscriptions and the messages queued meanwhile, and the client re-sends what
+/// was unacknowledged; without one, each reconnect starts a new session (subscribe again on
+/// `Event::Reconnected { session_present: false }`).
+///
+/// ```no_run
+/// use mqtt_ws::net::{Options, Reconnect};
+/// use mqtt_ws::prelude::*;
+/// use std::time::Duration;
+///
+/// let mut session = ConnectOptions::new("sensor-1");
+/// session.session_expiry = 3600; // the broker keeps the session an hour after a loss
+/// let reconnect = Reconnect { initial_delay: Duration::from_millis(200), ..Reconnect::default() };
+/// let settings = Options { reconnect: Some(reconnect), ..Options::default() };
+/// let mut mqtt = MqttClient::connect_with("mqtt://127.0.0.1:1883", &session, &settings)?;
+/// # Ok::<(), mqtt_ws::net::Error>(())
+/// ```
+#[cfg(feature = "mqtt")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reconnect {
+    /// The first delay after a loss.
+    pub initial_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+}
+
+#[cfg(feature = "mqtt")]
+impl Default for Reconnect {
+    /// 1 s, doubling up to 30 s.
+    fn default() -> Self {
+        Reconnect { initial_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30) }
+    }
 }
 
 impl Default for Options {
-    /// 64 KiB buffers, 1 MiB of in-flight storage, 10 s to connect, path `/mqtt`.
+    /// 64 KiB buffers, 1 MiB of in-flight storage, 10 s to connect, path `/mqtt`, MQTT clients
+    /// reconnect ([`Reconnect::default`]).
     fn default() -> Self {
         Options {
             buffer_len: 64 * 1024,
@@ -39,6 +87,8 @@ impl Default for Options {
             default_path: "/mqtt",
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "mqtt")]
+            reconnect: Some(Reconnect::default()),
         }
     }
 }

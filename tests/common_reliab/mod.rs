@@ -57,12 +57,13 @@ pub fn port(var: &str) -> u16 {
         .unwrap()
 }
 
-pub fn leak(n: usize) -> &'static mut [u8] {
-    Box::leak(vec![0u8; n].into_boxed_slice())
+/// A zeroed buffer of `n` bytes for a driver or a store to own.
+pub fn buf(n: usize) -> Vec<u8> {
+    vec![0u8; n]
 }
 
 pub type Keys = Box<dyn FnMut() -> [u8; 4] + Send>;
-pub type Ws = Stream<'static, StdIo<TcpStream>, Keys>;
+pub type Ws = Stream<'static, StdIo<TcpStream>, Keys, Vec<u8>>;
 
 /// A TCP connection to `127.0.0.1:port` with a short read timeout (the driver's poll tick).
 pub fn open_tcp(port: u16) -> Result<StdIo<TcpStream>, String> {
@@ -80,7 +81,7 @@ pub fn open_ws(port: u16, seed: u32) -> Result<Ws, String> {
         Handshake::new(ClientRequest::new(&host, "/mqtt").protocols(&["mqtt"]), [seed as u8; 16])
             .map_err(|e| format!("{e:?}"))?
             .with_deadline(clock() + Duration::from_secs(3));
-    let mut conn = blocking::Connection::new(t, hs, leak(8192), leak(8192));
+    let mut conn = blocking::Connection::with_buffers(t, hs, buf(8192), buf(8192));
     conn.handshake(clock).map_err(|e| format!("{e:?}"))?;
     let mut key = seed | 1;
     let keys: Keys = Box::new(move || {
