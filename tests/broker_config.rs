@@ -7,3 +7,7 @@
 #[path = "../examples/broker/config.rs"]
 mod config;
 
+#[allow(dead_code)]
+#[path = "../examples/broker/passwd.rs"]
+mod passwd;
+
