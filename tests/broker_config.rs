@@ -11,3 +11,6 @@ mod config;
 #[path = "../examples/broker/passwd.rs"]
 mod passwd;
 
+#[allow(dead_code)]
+#[path = "../examples/broker/acl.rs"]
+mod acl;
