@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::listen::{Link, ws_close_code};
 use super::{
-    Broker, Carried, Cmd, Delivery, Handover, Leaving, MAX_QUEUED, Msg, Session, Sub, invalid,
+    Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Session, Sub, invalid,
 };
 
 /// A session over transport `T`, in the async driver with buffers it owns.
@@ -47,6 +47,8 @@ pub(crate) struct Conn {
     id: u64,
     tx: mpsc::Sender<Cmd>,
     client_id: Option<String>,
+    /// The user name it connected with.
+    username: Option<String>,
     will: Option<Will>,
     expiry: u32,
     /// Deliveries waiting for the client's Receive Maximum.
@@ -76,6 +78,8 @@ enum Action {
         expiry: u32,
         will: Option<Will>,
         auth: bool,
+        username: Option<String>,
+        password: Option<Vec<u8>>,
     },
     Publish(Msg, Option<PacketId>),
     Subscribe(PacketId, Vec<Result<Sub, ReasonCode>>),
@@ -92,6 +96,7 @@ impl Conn {
             id,
             tx,
             client_id: None,
+            username: None,
             will: None,
             expiry: 0,
             pending: VecDeque::new(),
@@ -139,7 +144,9 @@ impl Conn {
                 }
                 Woken::Step(Err(_)) => return Ok(()),
                 Woken::Failed(e) => return Err(io::Error::other(e)),
-                Woken::Routed(Some(Cmd::Deliver(d))) if self.pending.len() < MAX_QUEUED => {
+                Woken::Routed(Some(Cmd::Deliver(d)))
+                    if self.pending.len() < self.broker.queue_limit() =>
+                {
                     self.pending.push_back(d);
                 }
                 Woken::Routed(Some(Cmd::Deliver(_))) => {
@@ -209,6 +216,8 @@ fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
                 expiry,
                 will,
                 auth: c.properties.authentication_method().is_some(),
+                username: c.username.map(str::to_owned),
+                password: c.password.map(<[u8]>::to_vec),
             }
         }
         Some(Event::Publish(p)) => Action::Publish(
@@ -256,7 +265,16 @@ impl Conn {
         let now = self.broker.now();
         match action {
             Action::None => {}
-            Action::Connect { client_id, assigned, clean_start, expiry, will, auth } => {
+            Action::Connect {
+                client_id,
+                assigned,
+                clean_start,
+                expiry,
+                will,
+                auth,
+                username,
+                password,
+            } => {
                 if auth {
                     // No enhanced authentication methods here (MQTT 5.0 §4.12).
                     return conn
@@ -264,9 +282,22 @@ impl Conn {
                         .await
                         .map_err(invalid);
                 }
+                if let Some(code) =
+                    self.broker.authenticate(username.as_deref(), password.as_deref())
+                {
+                    println!("broker: {client_id} refused ({code:?}), user {username:?}");
+                    return conn.reject(now, code).await.map_err(invalid);
+                }
+                self.username = username;
                 let (present, carried, queued) = self
                     .broker
-                    .connect_session(&client_id, (self.id, self.tx.clone()), clean_start, expiry)
+                    .connect_session(
+                        &client_id,
+                        self.username.clone(),
+                        (self.id, self.tx.clone()),
+                        clean_start,
+                        expiry,
+                    )
                     .await;
                 let version = conn.session().version();
                 self.broker.log(|| {
@@ -311,9 +342,43 @@ impl Conn {
                     let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
                 }
             }
-            Action::Publish(msg, _) => self.broker.publish(msg),
+            Action::Publish(msg, id) => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                let limit = self.broker.options.message_size_limit;
+                if limit.is_some_and(|l| msg.payload.len() as u64 > u64::from(l)) {
+                    println!("broker: {client}'s message on {} over message_size_limit", msg.topic);
+                    if let Some(id) = id {
+                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::QuotaExceeded);
+                    }
+                } else if self.broker.may(
+                    client,
+                    self.username.as_deref(),
+                    Access::Publish(&msg.topic),
+                ) {
+                    self.broker.publish(msg);
+                } else {
+                    // Not routed; QoS 1 / 2 told so (MQTT 5.0), QoS 0 dropped.
+                    println!("broker: {client} may not publish to {}", msg.topic);
+                    if let Some(id) = id {
+                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                    }
+                }
+            }
             Action::Subscribe(packet_id, subs) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
+                let user = self.username.as_deref();
+                let subs: Vec<Result<Sub, ReasonCode>> = subs
+                    .into_iter()
+                    .map(|s| match s {
+                        Ok(sub)
+                            if !self.broker.may(&client_id, user, Access::Subscribe(&sub.full)) =>
+                        {
+                            println!("broker: {client_id} may not subscribe to {}", sub.full);
+                            Err(ReasonCode::NotAuthorized)
+                        }
+                        other => other,
+                    })
+                    .collect();
                 let codes: Vec<ReasonCode> = subs
                     .iter()
                     .map(|s| match s {

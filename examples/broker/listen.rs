@@ -1,8 +1,10 @@
-//! The listeners: accepting sockets, the WebSocket listener's opening handshake (or its browser
-//! page), and the transport each MQTT session runs over, with a deadline on every write.
+//! The listeners: accepting sockets, TLS (rustls) where a listener has a certificate, the
+//! WebSocket listener's opening handshake (or its browser page), and the transport each MQTT
+//! session runs over, with a deadline on every write.
 
 use std::io;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant as StdInstant};
 
 use embedded_io_adapters::tokio_1::FromTokio;
@@ -13,33 +15,38 @@ use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::NoMasking;
 use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
 use mqtt_ws::ws::stream::Stream;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
 use super::conn::Conn;
 use super::transport::mqtt_ws_config;
-use super::{Broker, CHANNEL, CONNECT_TIMEOUT, WRITE_TIMEOUT};
+use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Listen, WRITE_TIMEOUT};
+
+/// A connection's byte stream: TCP, or TLS over TCP.
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for S {}
 
 /// A socket whose writes fail with `TimedOut` after the broker's write timeout: a client that
 /// stops reading cannot hold its connection's task (and the messages queued for it) forever.
-pub(crate) struct Timed {
-    tcp: FromTokio<TcpStream>,
+pub(crate) struct Timed<S> {
+    tcp: FromTokio<S>,
     limit: Duration,
 }
 
-impl embedded_io_async::ErrorType for Timed {
+impl<S: Socket> embedded_io_async::ErrorType for Timed<S> {
     type Error = io::Error;
 }
 
-impl embedded_io_async::Read for Timed {
+impl<S: Socket> embedded_io_async::Read for Timed<S> {
     async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.tcp.read(buf).await
     }
 }
 
-impl embedded_io_async::Write for Timed {
+impl<S: Socket> embedded_io_async::Write for Timed<S> {
     async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match tokio::time::timeout(self.limit, self.tcp.write(buf)).await {
             Ok(r) => r,
@@ -55,8 +62,8 @@ impl embedded_io_async::Write for Timed {
     }
 }
 
-impl Timed {
-    /// Ends the TCP connection.
+impl<S: Socket> Timed<S> {
+    /// Ends the connection (TLS: with its close_notify).
     async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(self.limit, self.tcp.inner_mut().shutdown()).await;
     }
@@ -68,14 +75,14 @@ pub(crate) trait Link: embedded_io_async::Read + embedded_io_async::Write {
     async fn close(&mut self, code: CloseCode);
 }
 
-impl Link for Timed {
+impl<S: Socket> Link for Timed<S> {
     async fn close(&mut self, _: CloseCode) {
         self.shutdown().await;
     }
 }
 
 /// MQTT over WebSocket: the closing handshake, then the TCP shutdown.
-impl Link for Stream<'_, Timed, NoMasking, Vec<u8>> {
+impl<S: Socket> Link for Stream<'_, Timed<S>, NoMasking, Vec<u8>> {
     async fn close(&mut self, code: CloseCode) {
         let _ = tokio::time::timeout(Duration::from_millis(500), self.close_async(code)).await;
         self.transport().shutdown().await;
@@ -103,8 +110,10 @@ pub(crate) fn ws_close_code(closed: Option<Closed>) -> CloseCode {
 }
 
 impl Broker {
-    /// Accepts connections until the broker stops, a task each.
-    pub(crate) async fn accept_loop(self, listener: TcpListener, ws: bool) {
+    /// Accepts connections until the broker stops, a task each, at most the listener's
+    /// `max_connections` at once.
+    pub(crate) async fn accept_loop(self, listener: TcpListener, spec: Listen) {
+        let open = Arc::new(AtomicUsize::new(0));
         loop {
             let tcp = match listener.accept().await {
                 Ok((tcp, _)) => tcp,
@@ -118,13 +127,22 @@ impl Broker {
             if self.stop.load(Ordering::Relaxed) {
                 return;
             }
+            if spec.max_connections.is_some_and(|max| open.load(Ordering::Relaxed) >= max as usize)
+            {
+                println!("broker: listener {} at max_connections, connection closed", spec.addr);
+                continue;
+            }
             let _ = tcp.set_nodelay(true);
             let b = self.clone();
+            let open = open.clone();
+            open.fetch_add(1, Ordering::Relaxed);
+            let spec = spec.clone();
             tokio::spawn(async move {
                 b.connections.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = b.serve(tcp, ws).await {
+                if let Err(e) = b.serve(tcp, &spec).await {
                     b.log(|| format!("connection ended: {e}"));
                 }
+                open.fetch_sub(1, Ordering::Relaxed);
                 b.connections.fetch_sub(1, Ordering::Relaxed);
             });
         }
@@ -132,21 +150,41 @@ impl Broker {
 
     /// Serves one accepted socket: MQTT over TCP, or (on the WebSocket listener) the opening
     /// handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
-    async fn serve(&self, tcp: TcpStream, ws: bool) -> io::Result<()> {
-        // The WebSocket upgrade and CONNECT must both be done by then.
+    async fn serve(&self, tcp: TcpStream, spec: &Listen) -> io::Result<()> {
+        // The TLS handshake, the WebSocket upgrade and CONNECT must all be done by then.
         let deadline = StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
-        let limit = self.options.write_timeout.unwrap_or(WRITE_TIMEOUT);
-        if ws {
-            return self.serve_http(tcp, limit, deadline).await;
+        match &spec.tls {
+            Some(config) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                let tls = match timeout_at(deadline.into(), acceptor.accept(tcp)).await {
+                    Ok(tls) => tls?,
+                    Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+                };
+                self.serve_on(tls, spec.websocket, deadline).await
+            }
+            None => self.serve_on(tcp, spec.websocket, deadline).await,
         }
-        let link = Timed { tcp: FromTokio::new(tcp), limit };
+    }
+
+    /// MQTT (or, on a WebSocket listener, HTTP) over `socket`.
+    async fn serve_on<S: Socket>(
+        &self,
+        socket: S,
+        websocket: bool,
+        deadline: StdInstant,
+    ) -> io::Result<()> {
+        let limit = self.options.write_timeout.unwrap_or(WRITE_TIMEOUT);
+        if websocket {
+            return self.serve_http(socket, limit, deadline).await;
+        }
+        let link = Timed { tcp: FromTokio::new(socket), limit };
         self.run_connection(link, deadline).await
     }
 
     /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
-    async fn serve_http(
+    async fn serve_http<S: Socket>(
         &self,
-        mut tcp: TcpStream,
+        mut tcp: S,
         limit: Duration,
         deadline: StdInstant,
     ) -> io::Result<()> {
@@ -197,7 +235,7 @@ impl Broker {
         self.run_connection(stream, deadline).await
     }
 
-    async fn serve_page(&self, tcp: &mut TcpStream, head: &[u8]) -> io::Result<()> {
+    async fn serve_page<S: Socket>(&self, tcp: &mut S, head: &[u8]) -> io::Result<()> {
         if !head.windows(4).any(|w| w == b"\r\n\r\n") {
             return http_reply(tcp, "400 Bad Request", "text/plain", b"bad request\n").await;
         }
@@ -233,7 +271,7 @@ impl Broker {
     {
         let (tx, mut rx) = mpsc::channel(CHANNEL);
         let left = deadline.saturating_duration_since(StdInstant::now());
-        let session = super::Session::new(super::server_config(left), self.now());
+        let session = super::Session::new(self.server_config(left), self.now());
         // A whole packet of the largest size fits each way (pages are touched only when used).
         let (rxb, txb) =
             (vec![0u8; super::MAX_PACKET as usize], vec![0u8; super::MAX_PACKET as usize + 4096]);
@@ -246,7 +284,7 @@ impl Broker {
 }
 
 /// Reads a request head: up to the blank line that ends it, at most 8 KiB.
-async fn read_head(tcp: &mut TcpStream) -> io::Result<Vec<u8>> {
+async fn read_head<S: Socket>(tcp: &mut S) -> io::Result<Vec<u8>> {
     let mut head = Vec::new();
     let mut chunk = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
@@ -262,7 +300,12 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
-async fn http_reply(tcp: &mut TcpStream, status: &str, ctype: &str, body: &[u8]) -> io::Result<()> {
+async fn http_reply<S: Socket>(
+    tcp: &mut S,
+    status: &str,
+    ctype: &str,
+    body: &[u8],
+) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
         body.len()

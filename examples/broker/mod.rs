@@ -27,9 +27,13 @@
 //! PUBLISH there is refused with 0x87).
 #![allow(dead_code)]
 
+pub mod acl;
 pub mod client;
+pub mod config;
 mod conn;
 mod listen;
+pub mod passwd;
+pub mod setup;
 pub mod transport;
 pub mod tree;
 
@@ -76,9 +80,39 @@ type Session = Server<INFLIGHT, 16, 256>;
 /// identifiers awaiting PUBREL, and what each message in flight waits for.
 type SessionStore = MemoryStore<INFLIGHT>;
 
+/// Who may connect, and what each client may do (Mosquitto's `allow_anonymous`,
+/// `password_file` and `acl_file`).
+#[derive(Debug, Default)]
+pub struct Security {
+    /// Clients without a user name may connect.
+    pub allow_anonymous: bool,
+    /// The user names and passwords accepted; without it any user name is.
+    pub passwords: Option<passwd::PasswordFile>,
+    /// What each client may publish, subscribe to and receive; without it, everything.
+    pub acl: Option<acl::Acl>,
+}
+
+/// What a client asks to do, for [`Security::acl`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Access<'a> {
+    Publish(&'a str),
+    Subscribe(&'a str),
+}
+
 /// How to run the broker.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
+    /// Who may connect and what they may do; `None`: anyone, anything.
+    pub security: Option<Arc<Security>>,
+    /// The longest keep-alive a client may ask for, seconds (sent as Server Keep Alive).
+    pub max_keepalive: Option<NonZeroU16>,
+    /// The largest packet accepted (at most [`MAX_PACKET`]).
+    pub max_packet_size: Option<u32>,
+    /// Messages queued per session, [`MAX_QUEUED`] by default.
+    pub max_queued_messages: Option<usize>,
+    /// The largest payload accepted: a larger PUBLISH is dropped (and a QoS 1 / 2 one refused
+    /// with 0x97, MQTT 5.0), as Mosquitto's `message_size_limit`.
+    pub message_size_limit: Option<u32>,
     /// Time a connection has to complete its WebSocket upgrade and its CONNECT (default 10 s).
     pub connect_timeout: Option<Duration>,
     /// Time a write to a client may block before the connection is closed: a client that stops
@@ -187,6 +221,8 @@ struct Sub {
 
 struct SessionState {
     conn: Option<(u64, mpsc::Sender<Cmd>)>,
+    /// The user name of its last connection (what the ACL file's rules are about).
+    username: Option<String>,
     /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9].
     will: Option<(StdInstant, Msg)>,
     /// Its subscriptions by filter as subscribed (`$share/g/f` included); the details are in
@@ -250,6 +286,20 @@ pub struct Broker {
     stop: Arc<AtomicBool>,
 }
 
+/// A listener to serve.
+#[derive(Clone, Debug)]
+pub struct Listen {
+    /// `ADDRESS:PORT` to bind.
+    pub addr: String,
+    /// MQTT over WebSocket (on `/mqtt`, with the browser page), else MQTT over TCP.
+    pub websocket: bool,
+    /// Connections it takes at once; more are closed as they come (Mosquitto's
+    /// `max_connections`).
+    pub max_connections: Option<u32>,
+    /// TLS with this server configuration (`mqtts`, `wss`), else plain.
+    pub tls: Option<Arc<mqtt_ws::tls::rustls::ServerConfig>>,
+}
+
 /// Addresses the broker listens on.
 #[derive(Clone, Copy, Debug)]
 pub struct Running {
@@ -289,22 +339,41 @@ impl Broker {
         }
     }
 
-    /// Binds the listeners and serves them on a runtime of their own (two worker threads, a
-    /// task per connection), in the background.
+    /// Binds a TCP listener on `tcp` and a WebSocket one on `ws` and serves them; see
+    /// [`Broker::start_listeners`].
     pub fn start(&self, tcp: Option<&str>, ws: Option<&str>) -> io::Result<Running> {
-        let bind = |addr: &str| -> io::Result<std::net::TcpListener> {
-            let l = std::net::TcpListener::bind(addr)?;
-            l.set_nonblocking(true)?;
-            Ok(l)
+        let listen = |addr: &str, websocket| Listen {
+            addr: addr.to_owned(),
+            websocket,
+            max_connections: None,
+            tls: None,
         };
-        let tcp = tcp.map(bind).transpose()?;
-        let ws = ws.map(bind).transpose()?;
-        let running = Running {
-            tcp: tcp.as_ref().map(|l| l.local_addr()).transpose()?,
-            ws: ws.as_ref().map(|l| l.local_addr()).transpose()?,
-        };
+        let mut listeners = Vec::new();
+        listeners.extend(tcp.map(|a| listen(a, false)));
+        listeners.extend(ws.map(|a| listen(a, true)));
+        let bound = self.start_listeners(&listeners)?;
+        let mut running = Running { tcp: None, ws: None };
+        for (l, addr) in listeners.iter().zip(bound) {
+            *(if l.websocket { &mut running.ws } else { &mut running.tcp }) = Some(addr);
+        }
+        Ok(running)
+    }
+
+    /// Binds every listener (all or none) and serves them on a runtime of their own (two worker
+    /// threads, a task per connection), in the background. Returns the addresses bound, in
+    /// order.
+    pub fn start_listeners(&self, listeners: &[Listen]) -> io::Result<Vec<SocketAddr>> {
+        let mut bound = Vec::new();
+        for l in listeners {
+            let socket = std::net::TcpListener::bind(&l.addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("listener {}: {e}", l.addr)))?;
+            socket.set_nonblocking(true)?;
+            bound.push(socket);
+        }
+        let addrs = bound.iter().map(|l| l.local_addr()).collect::<io::Result<Vec<_>>>()?;
         let mut b = self.clone();
-        if let Some(local) = running.ws
+        let first_ws = listeners.iter().zip(&addrs).find(|(l, _)| l.websocket).map(|(_, a)| *a);
+        if let Some(local) = first_ws
             && b.options.allowed_origins.is_empty()
         {
             let mut o = (*b.options).clone();
@@ -316,21 +385,21 @@ impl Broker {
             ];
             b.options = Arc::new(o);
         }
+        let specs: Vec<Listen> = listeners.to_vec();
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         thread::Builder::new().name("broker".into()).spawn(move || {
             runtime.block_on(async move {
-                for (listener, is_ws) in [(tcp, false), (ws, true)] {
-                    let Some(l) = listener else { continue };
-                    match tokio::net::TcpListener::from_std(l) {
-                        Ok(l) => drop(tokio::spawn(b.clone().accept_loop(l, is_ws))),
-                        Err(e) => println!("broker: listener: {e}"),
+                for (socket, spec) in bound.into_iter().zip(specs) {
+                    match tokio::net::TcpListener::from_std(socket) {
+                        Ok(l) => drop(tokio::spawn(b.clone().accept_loop(l, spec))),
+                        Err(e) => println!("broker: listener {}: {e}", spec.addr),
                     }
                 }
                 b.expiry_loop().await;
             })
         })?;
-        Ok(running)
+        Ok(addrs)
     }
 
     /// The broker's one timer: publishes delayed wills that are due and drops sessions whose
@@ -381,6 +450,7 @@ impl Broker {
     async fn connect_session(
         &self,
         client_id: &str,
+        username: Option<String>,
         conn: (u64, mpsc::Sender<Cmd>),
         clean_start: bool,
         expiry: u32,
@@ -407,6 +477,7 @@ impl Broker {
         let present = st.sessions.contains_key(client_id);
         let s = st.sessions.entry(client_id.to_owned()).or_insert_with(|| SessionState {
             conn: None,
+            username: None,
             will: None,
             subs: HashSet::new(),
             queue: VecDeque::new(),
@@ -415,6 +486,7 @@ impl Broker {
             offline_since: None,
         });
         s.conn = Some(conn);
+        s.username = username;
         // Back before the will's delay ran out: it is not published [MQTT-3.1.3-9].
         s.will = None;
         s.expiry = expiry;
@@ -477,7 +549,7 @@ impl Broker {
         }
         let mut dropped = 0;
         for d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
-            if s.queue.len() < MAX_QUEUED {
+            if s.queue.len() < self.queue_limit() {
                 s.queue.push_back(d);
             } else {
                 dropped += 1;
@@ -519,6 +591,10 @@ impl Broker {
         let State { sessions, subs, .. } = &*st;
         subs.filters_matching(&msg.topic, |e| {
             let sub = &e.sub;
+            let username = sessions.get(&*e.client).and_then(|s| s.username.as_deref());
+            if !self.may_receive(&e.client, username, &msg.topic) {
+                return;
+            }
             if let Some(g) = &sub.group {
                 shared.entry((g.clone(), sub.filter.clone())).or_default().push((
                     e.client.to_string(),
@@ -579,11 +655,11 @@ impl Broker {
                 // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1); expired
                 // messages make room first [MQTT-3.3.2-5].
                 None if d.msg.qos != Qos::AtMostOnce => {
-                    if s.queue.len() >= MAX_QUEUED {
+                    if s.queue.len() >= self.queue_limit() {
                         let now = StdInstant::now();
                         s.queue.retain(|q| !q.msg.expired(now));
                     }
-                    if s.queue.len() < MAX_QUEUED {
+                    if s.queue.len() < self.queue_limit() {
                         s.queue.push_back(d);
                     } else {
                         self.drop_message(&client_id);
@@ -616,9 +692,12 @@ impl Broker {
             };
             // Retained messages are not sent to shared subscriptions (MQTT 5.0 §4.8.2).
             if send && sub.group.is_none() {
+                let username = st.sessions.get(client_id).and_then(|s| s.username.clone());
                 st.retained.names_matching(&sub.filter, |m| {
-                    // [MQTT-3.3.2-5] an expired retained message is not sent.
-                    if m.expired(now) {
+                    // [MQTT-3.3.2-5] an expired retained message is not sent, nor one the
+                    // client may not read.
+                    if m.expired(now) || !self.may_receive(client_id, username.as_deref(), &m.topic)
+                    {
                         return;
                     }
                     let mut m = m.clone();
@@ -652,6 +731,46 @@ impl Broker {
             .collect()
     }
 
+    /// `None` if a client with `username` and `password` may connect, else the CONNACK reason
+    /// code that refuses it: 0x86 for an unknown user or a wrong password, 0x87 for an
+    /// anonymous client where they are not allowed.
+    fn authenticate(&self, username: Option<&str>, password: Option<&[u8]>) -> Option<ReasonCode> {
+        let security = self.options.security.as_ref()?;
+        match (username, &security.passwords) {
+            (None, _) if !security.allow_anonymous => Some(ReasonCode::NotAuthorized),
+            (None, _) => None,
+            (Some(user), Some(file)) if !file.verify(user, password.unwrap_or_default()) => {
+                Some(ReasonCode::BadUserNameOrPassword)
+            }
+            (Some(_), _) => None,
+        }
+    }
+
+    /// Whether the ACL lets `client_id` (with `username`) do `access`.
+    pub(crate) fn may(&self, client_id: &str, username: Option<&str>, access: Access<'_>) -> bool {
+        let Some(acl) = self.options.security.as_ref().and_then(|s| s.acl.as_ref()) else {
+            return true;
+        };
+        match access {
+            Access::Publish(topic) => acl.can_publish(client_id, username, topic),
+            Access::Subscribe(filter) => acl.can_subscribe(client_id, username, filter),
+        }
+    }
+
+    /// Whether the ACL lets `client_id` receive a message on `topic` (checked on every delivery,
+    /// as Mosquitto does: a subscription the ACL allowed may match topics it does not).
+    fn may_receive(&self, client_id: &str, username: Option<&str>, topic: &str) -> bool {
+        match self.options.security.as_ref().and_then(|s| s.acl.as_ref()) {
+            Some(acl) => acl.can_receive(client_id, username, topic),
+            None => true,
+        }
+    }
+
+    /// Messages a session may hold queued.
+    pub(crate) fn queue_limit(&self) -> usize {
+        self.options.max_queued_messages.unwrap_or(MAX_QUEUED)
+    }
+
     /// What the broker holds now.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -677,13 +796,16 @@ impl Broker {
     }
 }
 
-/// The session's limits; `connect_timeout` is what is left of the connection's deadline.
-fn server_config(connect_timeout: Duration) -> Config {
-    let mut c = Config::new();
-    c.connect_timeout = mqtt_ws::time::Duration::from_millis(connect_timeout.as_millis() as u64);
-    c.max_packet_size = MAX_PACKET;
-    c.topic_alias_maximum = 16;
-    c.max_keep_alive = NonZeroU16::new(3600);
-    c.retain = Availability::Available;
-    c
+impl Broker {
+    /// The session's limits; `connect_timeout` is what is left of the connection's deadline.
+    pub(crate) fn server_config(&self, connect_timeout: Duration) -> Config {
+        let mut c = Config::new();
+        c.connect_timeout =
+            mqtt_ws::time::Duration::from_millis(connect_timeout.as_millis() as u64);
+        c.max_packet_size = self.options.max_packet_size.map_or(MAX_PACKET, |m| m.min(MAX_PACKET));
+        c.topic_alias_maximum = 16;
+        c.max_keep_alive = self.options.max_keepalive.or(NonZeroU16::new(3600));
+        c.retain = Availability::Available;
+        c
+    }
 }

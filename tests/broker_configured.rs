@@ -1,0 +1,157 @@
+//! The example broker configured as Mosquitto is, judged by Mosquitto's own clients: a
+//! configuration file with a plain and a TLS listener, `allow_anonymous false`, a password file
+//! made by `mosquitto_passwd` and an ACL file; `mosquitto_pub` and `mosquitto_sub` with user
+//! names, wrong passwords, denied topics and `--cafile`.
+//!
+//! `#[ignore]`d: needs `mosquitto_passwd`, `mosquitto_pub`, `mosquitto_sub` and `openssl`
+//! (`scripts/test` installs them): `cargo test --test broker_configured -- --ignored`.
+#![cfg(all(feature = "mqtt", feature = "ws"))]
+
+#[path = "../examples/broker/mod.rs"]
+mod broker;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} could not run ({e}): install it (scripts/test does)"))
+}
+
+/// A throw-away CA and a certificate for 127.0.0.1 / localhost signed by it, in `dir`.
+fn certificates(dir: &Path) {
+    let d = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ok = |o: Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend(["-days", "2", "-subj", "/CN=test ca", "-keyout"]);
+    let (ca_key, ca_pem) = (d("ca.key"), d("ca.pem"));
+    ca.extend([ca_key.as_str(), "-out", ca_pem.as_str()]);
+    ok(run("openssl", &ca));
+    let (key, csr, ext, pem) = (d("server.key"), d("server.csr"), d("server.ext"), d("server.pem"));
+    let mut req = vec!["req"];
+    req.extend(ec);
+    req.extend(["-subj", "/CN=localhost", "-keyout", key.as_str(), "-out", csr.as_str()]);
+    ok(run("openssl", &req));
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    ok(run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+            "-out",
+            &pem,
+        ],
+    ));
+}
+
+#[test]
+#[ignore = "needs mosquitto_passwd, mosquitto_pub, mosquitto_sub and openssl"]
+fn mosquitto_clients_with_a_password_file_an_acl_and_tls() {
+    let dir = std::env::temp_dir().join(format!("mqtt-ws-configured-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    certificates(&dir);
+    let passwords = dir.join("passwords");
+    let made =
+        run("mosquitto_passwd", &["-c", "-b", passwords.to_str().unwrap(), "alice", "wonderland"]);
+    assert!(made.status.success());
+    std::fs::write(dir.join("acl"), "user alice\ntopic readwrite house/#\ntopic read public/#\n")
+        .unwrap();
+    let (plain, tls) = (free_port(), free_port());
+    let conf = format!(
+        "# as a Mosquitto user would write it\n\
+         listener {plain} 127.0.0.1\n\
+         listener {tls} 127.0.0.1\n\
+         certfile server.pem\n\
+         keyfile server.key\n\
+         allow_anonymous false\n\
+         password_file passwords\n\
+         acl_file acl\n\
+         max_keepalive 60\n"
+    );
+    let config = broker::config::Config::parse(&conf, &dir).unwrap();
+    let (options, listeners) = broker::setup::configured(&config).unwrap();
+    broker::Broker::new(options).start_listeners(&listeners).unwrap();
+    let (plain, tls) = (plain.to_string(), tls.to_string());
+    let ca = dir.join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let alice = ["-u", "alice", "-P", "wonderland", "-V", "mqttv5", "-h", "127.0.0.1"];
+
+    // Published (retained) over plain TCP, received over TLS.
+    let p = run(
+        "mosquitto_pub",
+        &[&alice[..], &["-p", &plain, "-t", "house/door", "-m", "open", "-r", "-q", "1"]].concat(),
+    );
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let got = run(
+        "mosquitto_sub",
+        &[&alice[..], &["-p", &tls, "--cafile", ca, "-t", "house/#", "-C", "1", "-W", "20", "-v"]]
+            .concat(),
+    );
+    assert_eq!(String::from_utf8_lossy(&got.stdout).trim(), "house/door open");
+
+    // A wrong password, no user name at all: refused with the reason codes that say so.
+    let wrong = run(
+        "mosquitto_pub",
+        &[
+            "-u",
+            "alice",
+            "-P",
+            "rabbit",
+            "-V",
+            "mqttv5",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &plain,
+            "-t",
+            "house/x",
+            "-m",
+            "x",
+        ],
+    );
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr).to_lowercase();
+    assert!(said.contains("bad user name or password"), "{said}");
+    let anonymous = run(
+        "mosquitto_pub",
+        &["-V", "mqttv5", "-h", "127.0.0.1", "-p", &plain, "-t", "house/x", "-m", "x"],
+    );
+    assert!(!anonymous.status.success());
+    let said = String::from_utf8_lossy(&anonymous.stderr).to_lowercase();
+    assert!(said.contains("not authori"), "{said}");
+
+    // The ACL: a subscription beyond what alice may read is denied.
+    let denied = run(
+        "mosquitto_sub",
+        &[&alice[..], &["-p", &plain, "-t", "secret/#", "-C", "1", "-W", "5"]].concat(),
+    );
+    let said = String::from_utf8_lossy(&denied.stderr).to_lowercase();
+    assert!(said.contains("denied"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
