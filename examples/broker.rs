@@ -9,8 +9,9 @@
 //! Or configured as Mosquitto is, from a file (`broker -c broker.conf`): `listener PORT
 //! [ADDRESS]` with `protocol mqtt|websockets`, `certfile` / `keyfile` / `cafile` /
 //! `require_certificate` for TLS, `allow_anonymous`, `password_file` (as `mosquitto_passwd`
-//! writes it), `acl_file`, `max_keepalive`, `max_connections`, `max_queued_messages`,
-//! `message_size_limit`, `max_packet_size`, `connect_timeout`. A line it does not understand is
+//! writes it), `acl_file`, `max_keepalive`, `max_connections`, `max_inflight_messages`,
+//! `max_queued_messages`, `max_queued_bytes`, `message_size_limit`, `max_packet_size`,
+//! `connect_timeout`. A line it does not understand is
 //! an error naming the line.
 //!
 //! The WebSocket listener takes MQTT on path `/mqtt` (subprotocol `mqtt`) and serves a browser

@@ -144,9 +144,7 @@ impl Conn {
                 }
                 Woken::Step(Err(_)) => return Ok(()),
                 Woken::Failed(e) => return Err(io::Error::other(e)),
-                Woken::Routed(Some(Cmd::Deliver(d)))
-                    if self.pending.len() < self.broker.queue_limit() =>
-                {
+                Woken::Routed(Some(Cmd::Deliver(d))) if self.broker.has_room(&self.pending, &d) => {
                     self.pending.push_back(d);
                 }
                 Woken::Routed(Some(Cmd::Deliver(_))) => {

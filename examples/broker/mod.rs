@@ -110,6 +110,10 @@ pub struct Options {
     pub max_packet_size: Option<u32>,
     /// Messages queued per session, [`MAX_QUEUED`] by default.
     pub max_queued_messages: Option<usize>,
+    /// Payload bytes queued per session; no limit by default.
+    pub max_queued_bytes: Option<usize>,
+    /// QoS 1 / 2 messages in flight each way per client (Receive Maximum); 32 by default.
+    pub max_inflight_messages: Option<NonZeroU16>,
     /// The largest payload accepted: a larger PUBLISH is dropped (and a QoS 1 / 2 one refused
     /// with 0x97, MQTT 5.0), as Mosquitto's `message_size_limit`.
     pub message_size_limit: Option<u32>,
@@ -549,7 +553,7 @@ impl Broker {
         }
         let mut dropped = 0;
         for d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
-            if s.queue.len() < self.queue_limit() {
+            if self.has_room(&s.queue, &d) {
                 s.queue.push_back(d);
             } else {
                 dropped += 1;
@@ -655,11 +659,11 @@ impl Broker {
                 // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1); expired
                 // messages make room first [MQTT-3.3.2-5].
                 None if d.msg.qos != Qos::AtMostOnce => {
-                    if s.queue.len() >= self.queue_limit() {
+                    if !self.has_room(&s.queue, &d) {
                         let now = StdInstant::now();
                         s.queue.retain(|q| !q.msg.expired(now));
                     }
-                    if s.queue.len() < self.queue_limit() {
+                    if self.has_room(&s.queue, &d) {
                         s.queue.push_back(d);
                     } else {
                         self.drop_message(&client_id);
@@ -766,9 +770,15 @@ impl Broker {
         }
     }
 
-    /// Messages a session may hold queued.
-    pub(crate) fn queue_limit(&self) -> usize {
-        self.options.max_queued_messages.unwrap_or(MAX_QUEUED)
+    /// Whether a session's `queue` may take `d` too: fewer messages than `max_queued_messages`
+    /// and, with `max_queued_bytes`, payloads that fit it.
+    pub(crate) fn has_room(&self, queue: &VecDeque<Delivery>, d: &Delivery) -> bool {
+        if queue.len() >= self.options.max_queued_messages.unwrap_or(MAX_QUEUED) {
+            return false;
+        }
+        self.options.max_queued_bytes.is_none_or(|max| {
+            queue.iter().map(|q| q.msg.payload.len()).sum::<usize>() + d.msg.payload.len() <= max
+        })
     }
 
     /// What the broker holds now.
@@ -806,6 +816,7 @@ impl Broker {
         c.topic_alias_maximum = 16;
         c.max_keep_alive = self.options.max_keepalive.or(NonZeroU16::new(3600));
         c.retain = Availability::Available;
+        c.receive_maximum = self.options.max_inflight_messages;
         c
     }
 }

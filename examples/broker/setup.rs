@@ -32,6 +32,8 @@ pub fn configured(c: &config::Config) -> Result<(Options, Vec<Listen>), String> 
         max_keepalive: c.max_keepalive.and_then(NonZeroU16::new),
         max_packet_size: c.max_packet_size,
         max_queued_messages: c.max_queued_messages,
+        max_queued_bytes: c.max_queued_bytes,
+        max_inflight_messages: c.max_inflight_messages.and_then(NonZeroU16::new),
         message_size_limit: c.message_size_limit,
         connect_timeout: Some(c.connect_timeout),
         ..Options::default()

@@ -5,6 +5,7 @@
 //! into a caller buffer. The protocol version is a parameter, not a separate API.
 //! [`properties`], [`reason`] and [`topic`] hold the pieces packets are made of.
 
+pub(crate) mod alias;
 pub mod client;
 mod error;
 pub mod message;

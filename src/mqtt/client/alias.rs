@@ -1,8 +1,8 @@
-//! Topic alias tables (§3.3.2.3.4), one per direction, for one network connection.
+//! The topic aliases the server sets (§3.3.2.3.4), for one network connection; the client's own
+//! are [`crate::mqtt::alias::Outbound`].
 //!
 //! Invariants: [`Inbound`] holds at most `N` mappings, one per alias, each alias in `1..=N` (the
-//! Topic Alias Maximum the client announced); [`Outbound`] maps alias `i + 1` to its `i`th topic
-//! and never assigns more than the limit it is given. Topics longer than `T` bytes get no slot.
+//! Topic Alias Maximum the client announced). Topics longer than `T` bytes get no slot.
 
 use core::num::NonZeroU16;
 
@@ -74,44 +74,6 @@ impl<const N: usize, const T: usize> Inbound<N, T> {
     }
 }
 
-/// Aliases the client assigns to the topics it publishes to.
-#[derive(Debug)]
-pub(super) struct Outbound<const N: usize, const T: usize> {
-    topics: heapless::Vec<Topic<T>, N>,
-}
-
-impl<const N: usize, const T: usize> Outbound<N, T> {
-    pub(super) const fn new() -> Self {
-        Self { topics: heapless::Vec::new() }
-    }
-
-    pub(super) fn clear(&mut self) {
-        self.topics.clear();
-    }
-
-    /// The alias for `topic` and whether it is newly assigned (the topic goes out once with it),
-    /// within `limit` (the server's Topic Alias Maximum); `None`: send the topic in full.
-    pub(super) fn assign(&mut self, topic: &str, limit: u16) -> Option<(NonZeroU16, bool)> {
-        if let Some(i) = self.topics.iter().position(|t| t.as_str() == topic) {
-            return NonZeroU16::new(u16::try_from(i + 1).ok()?).map(|a| (a, false));
-        }
-        if self.topics.len() >= usize::from(limit).min(N) {
-            return None;
-        }
-        if topic.len() > T {
-            return None;
-        }
-        self.topics.push(Topic::new()).ok()?;
-        let _ = self.topics.last_mut()?.push_str(topic);
-        NonZeroU16::new(u16::try_from(self.topics.len()).ok()?).map(|a| (a, true))
-    }
-
-    /// Forgets the alias just assigned (its PUBLISH could not carry it).
-    pub(super) fn undo_last(&mut self) {
-        self.topics.pop();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,17 +95,5 @@ mod tests {
         assert!(matches!(t.resolve(a(2), "123456789"), Err(RemoteFault::AliasTopicTooLong)));
         let mut none = Inbound::<0, 8>::new();
         assert!(matches!(none.resolve(a(1), "x"), Err(RemoteFault::TopicAliasInvalid)));
-    }
-
-    #[test]
-    fn outbound_rules() {
-        let mut t = Outbound::<3, 8>::new();
-        assert_eq!(t.assign("a", 2), Some((a(1), true)));
-        assert_eq!(t.assign("a", 2), Some((a(1), false)));
-        assert_eq!(t.assign("b", 2), Some((a(2), true)));
-        assert_eq!(t.assign("c", 2), None, "the server's limit");
-        assert_eq!(t.assign("123456789", 3), None, "too long for a slot");
-        t.undo_last();
-        assert_eq!(t.assign("c", 2), Some((a(2), true)));
     }
 }

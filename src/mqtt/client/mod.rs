@@ -311,7 +311,7 @@ pub struct Client<
     control: heapless::Deque<Control, CONTROL_QUEUE>,
     pending: heapless::Vec<Pending, PENDING_REQUESTS>,
     aliases_in: alias::Inbound<ALIASES, ALIAS_LEN>,
-    aliases_out: alias::Outbound<ALIASES, ALIAS_LEN>,
+    aliases_out: crate::mqtt::alias::Outbound<ALIASES, ALIAS_LEN>,
     stream: Option<Streaming>,
 }
 
@@ -339,7 +339,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             control: heapless::Deque::new(),
             pending: heapless::Vec::new(),
             aliases_in: alias::Inbound::new(),
-            aliases_out: alias::Outbound::new(),
+            aliases_out: crate::mqtt::alias::Outbound::new(),
             stream: None,
         }
     }

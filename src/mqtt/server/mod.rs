@@ -145,11 +145,18 @@ pub struct Config {
     pub subscription_identifiers: Availability,
     /// Whether shared subscriptions are supported (announced; SUBACK codes are the caller's).
     pub shared_subscriptions: Availability,
+    /// At most this many unacknowledged QoS 1 / QoS 2 publishes each way, the incoming bound
+    /// announced as Receive Maximum (Mosquitto's `max_inflight_messages`); `None`: the
+    /// session's `IN_FLIGHT` (and what its store holds).
+    pub receive_maximum: Option<NonZeroU16>,
+    /// [`Server::publish`] sends repeated topics as Topic Aliases, up to the client's Topic
+    /// Alias Maximum and the session's `ALIASES` (MQTT 5.0 §3.3.2.3.4).
+    pub outgoing_topic_aliases: bool,
 }
 
 impl Config {
-    /// 64 KiB packets, no topic aliases, keep-alive as the client asks, 10 s to connect,
-    /// QoS 2, and every feature available.
+    /// 64 KiB packets, no incoming topic aliases, outgoing ones as the client allows,
+    /// keep-alive as the client asks, 10 s to connect, QoS 2, and every feature available.
     pub const fn new() -> Self {
         Config {
             max_packet_size: 64 * 1024,
@@ -161,6 +168,8 @@ impl Config {
             wildcard_subscriptions: Availability::Available,
             subscription_identifiers: Availability::Available,
             shared_subscriptions: Availability::Available,
+            receive_maximum: None,
+            outgoing_topic_aliases: true,
         }
     }
 }
@@ -309,6 +318,10 @@ enum Owed {
 /// Bytes of the caller's strings (assigned identifier, authentication) one CONNACK may carry.
 pub const ACCEPT_STRINGS: usize = 448;
 
+/// Bytes of a PUBLISH property list that can also take a Topic Alias; longer lists go out
+/// without one.
+const ALIASED_PROPERTIES: usize = 512;
+
 /// Packets the session may owe at once before `handle_input` waits for `poll_transmit`.
 const OWED: usize = 16;
 
@@ -345,6 +358,10 @@ pub struct Server<
     unacked_qos1: usize,
     owed: Deque<Owed, OWED>,
     aliases: alias::Aliases<ALIASES, ALIAS_LEN>,
+    /// The aliases this side assigned to the topics it publishes.
+    aliases_out: crate::mqtt::alias::Outbound<ALIASES, ALIAS_LEN>,
+    /// The client's Topic Alias Maximum (0: none).
+    client_alias_max: u16,
     closed: Option<Closed>,
 }
 
@@ -390,6 +407,8 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
             unacked_qos1: 0,
             owed: Deque::new(),
             aliases: alias::Aliases::new(),
+            aliases_out: crate::mqtt::alias::Outbound::new(),
+            client_alias_max: 0,
             closed: None,
         }
     }
@@ -426,7 +445,8 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
 
     /// How many more QoS 1 / QoS 2 publishes [`Server::publish`] accepts now.
     pub fn send_quota(&self) -> usize {
-        let limit = IN_FLIGHT.min(self.client_receive_max as usize);
+        let configured = self.config.receive_maximum.map_or(usize::MAX, |m| usize::from(m.get()));
+        let limit = IN_FLIGHT.min(self.client_receive_max as usize).min(configured);
         limit.saturating_sub(self.store.outgoing_len())
     }
 
@@ -443,7 +463,8 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
     /// The Receive Maximum announced in CONNACK: `IN_FLIGHT`, or what the store can hold if that
     /// is less.
     pub fn receive_maximum(&self) -> usize {
-        IN_FLIGHT.min(self.store.awaiting_capacity()).max(1)
+        let configured = self.config.receive_maximum.map_or(usize::MAX, |m| usize::from(m.get()));
+        IN_FLIGHT.min(self.store.awaiting_capacity()).min(configured).max(1)
     }
 
     /// The session's store.
@@ -744,6 +765,8 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         let props = &c.properties;
         self.client_receive_max = props.receive_maximum().map_or(u16::MAX, NonZeroU16::get);
         self.client_max_packet = props.maximum_packet_size().map_or(u32::MAX, NonZeroU32::get);
+        let alias_max = props.int(PropertyId::TopicAliasMaximum).unwrap_or(0);
+        self.client_alias_max = u16::try_from(alias_max).unwrap_or(u16::MAX);
         self.session_expiry_zero = props.session_expiry_interval().unwrap_or(0) == 0;
         self.auth_method = props.authentication_method().is_some();
         self.keep_alive = match self.config.max_keep_alive {
@@ -1024,7 +1047,10 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
             }
             Some(self.free_id())
         };
-        let len = self.encode_publish(publish, packet_id, false, out)?;
+        let len = match self.aliased(publish, packet_id, out) {
+            Some(n) => n,
+            None => self.encode_publish(publish, packet_id, false, out)?,
+        };
         if let Some(id) = packet_id {
             let state = if qos == Qos::AtLeastOnce { Outgoing::PubAck } else { Outgoing::PubRec };
             self.store.set_outgoing(id, state).map_err(|_| UsageError::InFlightFull)?;
@@ -1088,6 +1114,37 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         let len = self.encode_publish(publish, Some(packet_id), true, out)?;
         self.store.set_outgoing(packet_id, state).map_err(|_| UsageError::InFlightFull)?;
         Ok(len)
+    }
+
+    /// `publish` encoded with a Topic Alias (the topic left out once the client knows the
+    /// alias), when aliases are on and one is free or assigned; `None`: send it as it is.
+    fn aliased(
+        &mut self,
+        publish: &Publish<'_>,
+        packet_id: Option<PacketId>,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        if !self.config.outgoing_topic_aliases
+            || self.version != Version::V5
+            || self.client_alias_max == 0
+            || publish.properties.contains(PropertyId::TopicAlias)
+        {
+            return None;
+        }
+        let (alias, new) = self.aliases_out.assign(publish.topic, self.client_alias_max)?;
+        let mut scratch = [0u8; ALIASED_PROPERTIES];
+        let encoded = (|| {
+            let mut b = PropertiesBuilder::starting_with(&mut scratch, &publish.properties).ok()?;
+            b.push(Property::TopicAlias(alias)).ok()?;
+            let topic = if new { publish.topic } else { "" };
+            let p = Publish { topic, properties: b.finish(), ..*publish };
+            self.encode_publish(&p, packet_id, false, out).ok()
+        })();
+        if encoded.is_none() && new {
+            // Not sent with it (too long a property list, or too large): not assigned either.
+            self.aliases_out.undo_last();
+        }
+        encoded
     }
 
     fn encode_publish(

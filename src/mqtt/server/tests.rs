@@ -1121,3 +1121,52 @@ fn a_refused_publish_is_acknowledged_with_the_error() {
     s.refuse_publish(pid(3), ReasonCode::NotAuthorized).unwrap();
     assert_eq!(drain(&mut s), vec![vec![0x40, 0x02, 0x00, 0x03]]);
 }
+
+#[test]
+fn repeated_topics_go_out_as_aliases_up_to_the_clients_maximum() {
+    let connect = |aliases: u16, on: bool| {
+        let mut config = config();
+        config.outgoing_topic_aliases = on;
+        let mut s = S::new(config, Instant::ZERO);
+        let max = props(&[Property::TopicAliasMaximum(aliases)]);
+        let mut c = Connect::new(Version::V5, "c");
+        c.properties = with_props(&max, crate::mqtt::properties::PropertyContext::Connect);
+        feed(&mut s, 0, &enc(Packet::Connect(c), Version::V5)).unwrap();
+        s.accept(Instant::ZERO, &Accept::default(), &mut [0u8; 128]).unwrap();
+        s
+    };
+    // What each PUBLISH carried: its topic and Topic Alias.
+    let sent = |s: &mut S, topic: &str| {
+        let mut out = [0u8; 64];
+        let n = s.publish(&Publish::new(topic, b"1"), &mut out).unwrap().len;
+        let Ok(crate::Status::Progress { event: Packet::Publish(p), .. }) =
+            Packet::decode(&out[..n], &DecodeOptions::new(Version::V5))
+        else {
+            panic!("a PUBLISH")
+        };
+        (std::string::String::from(p.topic), p.properties.topic_alias().map(NonZeroU16::get))
+    };
+    let mut s = connect(2, true);
+    assert_eq!(sent(&mut s, "a/b"), ("a/b".into(), Some(1)));
+    assert_eq!(sent(&mut s, "a/b"), ("".into(), Some(1)));
+    assert_eq!(sent(&mut s, "c"), ("c".into(), Some(2)));
+    assert_eq!(sent(&mut s, "d"), ("d".into(), None), "the client's maximum is 2");
+    assert_eq!(sent(&mut s, "c"), ("".into(), Some(2)));
+    // None when the client takes none, or when they are turned off.
+    let mut s = connect(0, true);
+    assert_eq!(sent(&mut s, "a/b"), ("a/b".into(), None));
+    let mut s = connect(2, false);
+    assert_eq!(sent(&mut s, "a/b"), ("a/b".into(), None));
+}
+
+#[test]
+fn receive_maximum_is_the_least_of_in_flight_store_and_config() {
+    let mut config = config();
+    config.receive_maximum = NonZeroU16::new(3);
+    let mut s = S::new(config, Instant::ZERO);
+    feed(&mut s, 0, &connect_bytes(Version::V5, 0, false)).unwrap();
+    let mut out = [0u8; 128];
+    let n = s.accept(Instant::ZERO, &Accept::default(), &mut out).unwrap();
+    assert!(out[..n].windows(3).any(|w| w == [0x21, 0x00, 0x03]), "Receive Maximum 3");
+    assert_eq!(s.receive_maximum(), 3);
+}
