@@ -11,8 +11,10 @@
 //! `require_certificate` for TLS, `allow_anonymous`, `password_file` (as `mosquitto_passwd`
 //! writes it), `acl_file`, `max_keepalive`, `max_connections`, `max_inflight_messages`,
 //! `max_queued_messages`, `max_queued_bytes`, `message_size_limit`, `max_packet_size`,
-//! `connect_timeout`. A line it does not understand is
-//! an error naming the line.
+//! `connect_timeout`, and `persistence true` with `persistence_location DIR` (sessions,
+//! subscriptions, retained and queued messages and QoS 1 / 2 state journaled there, so they
+//! survive a restart, `kill -9` included). A line it does not understand is an error naming
+//! the line.
 //!
 //! The WebSocket listener takes MQTT on path `/mqtt` (subprotocol `mqtt`) and serves a browser
 //! page at `/` that talks MQTT with MQTT.js (pass `--mqttjs node_modules/mqtt/dist/mqtt.min.js`
@@ -56,20 +58,24 @@ fn main() -> std::io::Result<()> {
         options.mqttjs = default.exists().then_some(default);
     }
     if let Some(path) = config {
-        let (configured, listeners) = broker::config::Config::load(&path)
+        let configured = broker::config::Config::load(&path)
             .map_err(|e| e.to_string())
             .and_then(|c| broker::setup::configured(&c))
             .unwrap_or_else(|e| {
                 eprintln!("broker: {e}");
                 std::process::exit(1)
             });
+        let listeners = configured.listeners;
         let options = broker::Options {
             verbose: options.verbose,
             allowed_origins: options.allowed_origins,
             mqttjs: options.mqttjs,
-            ..configured
+            ..configured.options
         };
-        let b = broker::Broker::new(options);
+        let b = match &configured.persistence {
+            Some(dir) => broker::Broker::persistent(options, dir)?,
+            None => broker::Broker::new(options),
+        };
         for (l, addr) in listeners.iter().zip(b.start_listeners(&listeners)?) {
             let scheme = match (l.websocket, l.tls.is_some()) {
                 (false, false) => "mqtt",

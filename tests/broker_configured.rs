@@ -95,8 +95,8 @@ fn mosquitto_clients_with_a_password_file_an_acl_and_tls() {
          max_keepalive 60\n"
     );
     let config = broker::config::Config::parse(&conf, &dir).unwrap();
-    let (options, listeners) = broker::setup::configured(&config).unwrap();
-    broker::Broker::new(options).start_listeners(&listeners).unwrap();
+    let configured = broker::setup::configured(&config).unwrap();
+    broker::Broker::new(configured.options).start_listeners(&configured.listeners).unwrap();
     let (plain, tls) = (plain.to_string(), tls.to_string());
     let ca = dir.join("ca.pem");
     let ca = ca.to_str().unwrap();

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::listen::{Link, ws_close_code};
 use super::{
-    Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Session, Sub, invalid,
+    Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Record, Session, Sub, invalid,
 };
 
 /// A session over transport `T`, in the async driver with buffers it owns.
@@ -103,6 +103,18 @@ impl Conn {
             inflight: HashMap::new(),
             successor: None,
         }
+    }
+
+    /// Journals the broker's copy of a message sent with `id` (when the broker persists).
+    fn journal_inflight(&self, id: PacketId, d: &Delivery) {
+        let client = self.client_id.clone().unwrap_or_default();
+        self.broker.journal(|| Record::Inflight { client, id, delivery: d.clone() });
+    }
+
+    /// Journals that the message sent with `id` is done with.
+    fn journal_acked(&self, id: PacketId) {
+        let client = self.client_id.clone().unwrap_or_default();
+        self.broker.journal(|| Record::Acked { client, id });
     }
 
     /// Runs the session: its events, the messages routed to it, until the connection ends.
@@ -310,6 +322,7 @@ impl Conn {
                 // The kept session's state first: Accept with Session Present keeps it (and
                 // sends the PUBRELs it owes), without it the store starts empty.
                 *conn.machine_mut().store_mut() = carried.store;
+                conn.machine_mut().store_mut().attach(self.broker.journal.as_ref(), &client_id);
                 conn.accept(now, &accept).await.map_err(invalid)?;
                 self.client_id = Some(client_id);
                 self.will = will;
@@ -403,7 +416,9 @@ impl Conn {
                 conn.unsub_ack(now, packet_id, &codes).await.map_err(invalid)?;
             }
             Action::Acked(id) => {
-                self.inflight.remove(&id);
+                if self.inflight.remove(&id).is_some() {
+                    self.journal_acked(id);
+                }
             }
             Action::Disconnect(expiry) => {
                 if let Some(e) = expiry {
@@ -470,6 +485,8 @@ impl Conn {
             match conn.publish(self.broker.now(), &p).await {
                 Ok(sent) => {
                     if let Some(id) = sent.packet_id {
+                        self.journal_inflight(id, &d);
+                        self.journal_inflight(id, &d);
                         self.inflight.insert(id, d);
                     }
                 }
@@ -496,12 +513,14 @@ impl Conn {
         let p = Self::publish_packet(&d, &mut props);
         match conn.republish(self.broker.now(), id, &p).await {
             Ok(()) => {
+                self.journal_inflight(id, &d);
                 self.inflight.insert(id, d);
             }
             Err(DriverError::Machine(_)) => {
                 // Not deliverable on this connection as it was (too large for the client now):
                 // it leaves the session's flow and is queued as a new message.
                 conn.machine_mut().store_mut().remove_outgoing(id);
+                self.journal_acked(id);
                 self.pending.push_back(d);
             }
             Err(e) => return Err(invalid(e)),

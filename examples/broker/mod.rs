@@ -25,12 +25,17 @@
 //! subscriptions and retained messages are found through topic trees ([`tree`]); assigned
 //! Client Identifiers are random; topics starting with `$` are the broker's (a client's
 //! PUBLISH there is refused with 0x87).
+//!
+//! Configured as Mosquitto is ([`config`], [`setup`]): listeners (TLS too), who may connect
+//! ([`passwd`]), what each client may do ([`acl`]), limits, and persistence ([`journal`]:
+//! [`Broker::persistent`]).
 #![allow(dead_code)]
 
 pub mod acl;
 pub mod client;
 pub mod config;
 mod conn;
+mod journal;
 mod listen;
 pub mod passwd;
 pub mod setup;
@@ -49,13 +54,14 @@ use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::mqtt::packet::{RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertyContext};
-use mqtt_ws::mqtt::server::{Availability, Config, MemoryStore, Server};
+use mqtt_ws::mqtt::server::{Availability, Config, Server};
 use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode};
 use mqtt_ws::time::Instant;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
+use journal::{Journal, Record, SessionStore};
 pub(crate) use transport::invalid;
 use tree::Tree;
 
@@ -75,10 +81,9 @@ const CHANNEL: usize = MAX_QUEUED;
 /// Receive Maximum each way.
 const INFLIGHT: usize = 32;
 
-type Session = Server<INFLIGHT, 16, 256>;
-/// The session state the protocol machine keeps for a client between connections: QoS 2
-/// identifiers awaiting PUBREL, and what each message in flight waits for.
-type SessionStore = MemoryStore<INFLIGHT>;
+/// The protocol machine of a connection, over the session state it keeps between connections
+/// (QoS 2 identifiers awaiting PUBREL, what each message in flight waits for).
+type Session = Server<INFLIGHT, 16, 256, SessionStore>;
 
 /// Who may connect, and what each client may do (Mosquitto's `allow_anonymous`,
 /// `password_file` and `acl_file`).
@@ -256,7 +261,117 @@ struct Subscribed {
     sub: Sub,
 }
 
+impl SessionState {
+    fn new(expiry: u32) -> Self {
+        SessionState {
+            conn: None,
+            username: None,
+            will: None,
+            subs: HashSet::new(),
+            queue: VecDeque::new(),
+            carried: Carried::default(),
+            expiry,
+            offline_since: None,
+        }
+    }
+}
+
 impl State {
+    /// Adds (or replaces) subscription `sub` of `client`; `true` if it replaced one.
+    fn index(&mut self, client: &str, sub: Sub) -> bool {
+        let existed = self.unindex(client, &sub.full);
+        if let Some(s) = self.sessions.get_mut(client) {
+            s.subs.insert(sub.full.clone());
+        }
+        self.subs.entry(&sub.filter.clone()).push(Subscribed { client: client.into(), sub });
+        self.subs.added(1);
+        existed
+    }
+
+    /// Keeps `msg` as the retained message of its topic (an empty payload clears it).
+    fn retain(&mut self, msg: &Msg) {
+        self.retained.retain(&msg.topic, |_| false);
+        if !msg.payload.is_empty() {
+            self.retained.entry(&msg.topic).push(msg.clone());
+            self.retained.added(1);
+        }
+    }
+
+    /// Applies a journaled change (on start, before any connection).
+    fn replay(&mut self, r: &Record) {
+        fn session<'s>(st: &'s mut State, client: &str) -> &'s mut SessionState {
+            st.sessions.entry(client.to_owned()).or_insert_with(|| SessionState::new(0))
+        }
+        match r {
+            Record::Session { client, expiry, username } => {
+                let s = session(self, client);
+                s.expiry = *expiry;
+                s.username = username.clone();
+            }
+            Record::Drop { client } => drop(self.drop_session(client)),
+            Record::Subscribe { client, sub } => {
+                session(self, client);
+                self.index(client, sub.clone());
+            }
+            Record::Unsubscribe { client, full } => {
+                if self.sessions.get_mut(client).is_some_and(|s| s.subs.remove(full)) {
+                    self.unindex(client, full);
+                }
+            }
+            Record::Retain { msg } => self.retain(msg),
+            Record::Unretain { topic } => drop(self.retained.retain(topic, |_| false)),
+            Record::Queue { client, delivery } => {
+                session(self, client).queue.push_back(delivery.clone());
+            }
+            Record::QueueTaken { client } => session(self, client).queue.clear(),
+            Record::Inflight { client, id, delivery } => {
+                let inflight = &mut session(self, client).carried.inflight;
+                inflight.retain(|(i, _)| i != id);
+                inflight.push((*id, delivery.clone()));
+            }
+            Record::Acked { client, id } => {
+                session(self, client).carried.inflight.retain(|(i, _)| i != id);
+            }
+            Record::Outgoing { client, .. }
+            | Record::OutgoingDone { client, .. }
+            | Record::Awaiting { client, .. }
+            | Record::Released { client, .. }
+            | Record::StoreCleared { client } => session(self, client).carried.store.apply(r),
+        }
+    }
+
+    /// The records that rebuild this state (sessions as they are kept: offline).
+    fn snapshot(&self) -> Vec<Record> {
+        let mut out = Vec::new();
+        for (client, s) in &self.sessions {
+            let username = s.username.clone();
+            out.push(Record::Session { client: client.clone(), expiry: s.expiry, username });
+            for full in &s.subs {
+                let path = match SharedSubscription::parse(full) {
+                    Ok(Some(sh)) => sh.filter,
+                    _ => full,
+                };
+                let found = self
+                    .subs
+                    .get(path)
+                    .iter()
+                    .find(|e| &*e.client == client && e.sub.full == *full);
+                if let Some(e) = found {
+                    out.push(Record::Subscribe { client: client.clone(), sub: e.sub.clone() });
+                }
+            }
+            for d in &s.queue {
+                out.push(Record::Queue { client: client.clone(), delivery: d.clone() });
+            }
+            for (id, d) in &s.carried.inflight {
+                out.push(Record::Inflight { client: client.clone(), id: *id, delivery: d.clone() });
+            }
+            s.carried.store.snapshot(client, &mut out);
+        }
+        self.retained.for_each(|m| out.push(Record::Retain { msg: m.clone() }));
+        out
+    }
+
     /// Removes the subscription `full` of `client` from the index.
     fn unindex(&mut self, client: &str, full: &str) -> bool {
         let path = match SharedSubscription::parse(full) {
@@ -288,6 +403,8 @@ pub struct Broker {
     dropped: Arc<AtomicU64>,
     epoch: StdInstant,
     stop: Arc<AtomicBool>,
+    /// Where changes go when the broker persists.
+    journal: Option<Arc<Journal>>,
 }
 
 /// A listener to serve.
@@ -321,6 +438,41 @@ impl Broker {
             dropped: Arc::default(),
             epoch: StdInstant::now(),
             stop: Arc::new(AtomicBool::new(false)),
+            journal: None,
+        }
+    }
+
+    /// A broker that keeps its state in `dir` (Mosquitto's `persistence_location`): what an
+    /// earlier run left there is its state now; every change from now on is journaled there.
+    pub fn persistent(options: Options, dir: &std::path::Path) -> io::Result<Self> {
+        let (journal, records) = Journal::open(dir)?;
+        let mut broker = Broker::new(options);
+        {
+            let mut st = broker.lock();
+            for r in &records {
+                st.replay(r);
+            }
+            let now = StdInstant::now();
+            for (client, s) in st.sessions.iter_mut() {
+                s.offline_since = Some(now);
+                s.carried.store.attach(Some(&journal), client);
+            }
+            journal.compact(dir, &st.snapshot())?;
+            println!(
+                "broker: {} sessions, {} retained messages restored from {}",
+                st.sessions.len(),
+                st.retained.len(),
+                dir.display()
+            );
+        }
+        broker.journal = Some(journal);
+        Ok(broker)
+    }
+
+    /// Journals a change, when the broker persists.
+    fn journal(&self, record: impl FnOnce() -> Record) {
+        if let Some(j) = &self.journal {
+            j.append(&record());
         }
     }
 
@@ -436,6 +588,9 @@ impl Broker {
                 })
                 .map(|(c, _)| c.clone())
                 .collect();
+            for c in &expired {
+                self.journal(|| Record::Drop { client: c.clone() });
+            }
             let wills: Vec<Msg> = expired.iter().filter_map(|c| st.drop_session(c)).collect();
             drop(st);
             for msg in wills {
@@ -477,18 +632,16 @@ impl Broker {
             }
         }
         let mut st = self.lock();
-        let ended_will = if clean_start { st.drop_session(client_id) } else { None };
+        let client = || client_id.to_owned();
+        let ended_will = if clean_start && st.sessions.contains_key(client_id) {
+            self.journal(|| Record::Drop { client: client() });
+            st.drop_session(client_id)
+        } else {
+            None
+        };
         let present = st.sessions.contains_key(client_id);
-        let s = st.sessions.entry(client_id.to_owned()).or_insert_with(|| SessionState {
-            conn: None,
-            username: None,
-            will: None,
-            subs: HashSet::new(),
-            queue: VecDeque::new(),
-            carried: Carried::default(),
-            expiry,
-            offline_since: None,
-        });
+        self.journal(|| Record::Session { client: client(), expiry, username: username.clone() });
+        let s = st.sessions.entry(client()).or_insert_with(|| SessionState::new(expiry));
         s.conn = Some(conn);
         s.username = username;
         // Back before the will's delay ran out: it is not published [MQTT-3.1.3-9].
@@ -502,7 +655,10 @@ impl Broker {
             Some(h) => h,
             None => left,
         };
-        let queued = s.queue.drain(..).collect();
+        let queued: Vec<Delivery> = s.queue.drain(..).collect();
+        if !queued.is_empty() {
+            self.journal(|| Record::QueueTaken { client: client() });
+        }
         drop(st);
         if let Some(will) = ended_will {
             self.publish(will);
@@ -530,9 +686,13 @@ impl Broker {
             s.expiry = expiry;
             if expiry == 0 {
                 // Online until now: no will was waiting.
+                self.journal(|| Record::Drop { client: client_id.to_owned() });
                 let _ = st.drop_session(client_id);
                 return;
             }
+            // (DISCONNECT may have changed the Session Expiry Interval.)
+            let username = s.username.clone();
+            self.journal(|| Record::Session { client: client_id.to_owned(), expiry, username });
             s.offline_since = Some(StdInstant::now());
             s.carried = carried;
         } else {
@@ -544,16 +704,24 @@ impl Broker {
             };
             // Nobody waits for it: the session keeps it for its next connection.
             if let Some(c) = unsent {
-                if s.carried.inflight.is_empty() && s.carried.store == SessionStore::default() {
+                if s.carried.inflight.is_empty() && s.carried.store.is_empty() {
                     s.carried = c;
                 } else {
-                    s.queue.extend(c.inflight.into_iter().map(|(_, d)| d));
+                    for (id, delivery) in c.inflight {
+                        self.journal(|| Record::Acked { client: client_id.to_owned(), id });
+                        s.queue.push_back(delivery);
+                    }
                 }
             }
         }
         let mut dropped = 0;
+        let offline = s.conn.is_none();
         for d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
             if self.has_room(&s.queue, &d) {
+                if offline {
+                    let (client, delivery) = (client_id.to_owned(), d.clone());
+                    self.journal(|| Record::Queue { client, delivery });
+                }
                 s.queue.push_back(d);
             } else {
                 dropped += 1;
@@ -583,11 +751,12 @@ impl Broker {
         let mut st = self.lock();
         if msg.retain {
             // [MQTT-3.3.1-6] an empty retained message removes the retained one.
-            st.retained.retain(&msg.topic, |_| false);
-            if !msg.payload.is_empty() {
-                st.retained.entry(&msg.topic).push(msg.clone());
-                st.retained.added(1);
+            if msg.payload.is_empty() {
+                self.journal(|| Record::Unretain { topic: msg.topic.to_string() });
+            } else {
+                self.journal(|| Record::Retain { msg: msg.clone() });
             }
+            st.retain(&msg);
         }
         let mut shared: BTreeMap<(String, String), Vec<SharedMember>> = BTreeMap::new();
         // One delivery per client, however many of its subscriptions match.
@@ -664,6 +833,8 @@ impl Broker {
                         s.queue.retain(|q| !q.msg.expired(now));
                     }
                     if self.has_room(&s.queue, &d) {
+                        let (client, delivery) = (client_id.clone(), d.clone());
+                        self.journal(|| Record::Queue { client, delivery });
                         s.queue.push_back(d);
                     } else {
                         self.drop_message(&client_id);
@@ -681,14 +852,12 @@ impl Broker {
         if !st.sessions.contains_key(client_id) {
             return retained;
         }
-        let client: Arc<str> = client_id.into();
         let now = StdInstant::now();
         for sub in subs {
+            let (client, copy) = (client_id.to_owned(), sub.clone());
+            self.journal(|| Record::Subscribe { client, sub: copy });
             // [MQTT-3.8.4-3] a subscription with the same filter replaces the old one.
-            let existed = st.unindex(client_id, &sub.full);
-            if let Some(s) = st.sessions.get_mut(client_id) {
-                s.subs.insert(sub.full.clone());
-            }
+            let existed = st.index(client_id, sub.clone());
             let send = match sub.options.retain_handling {
                 RetainHandling::SendOnSubscribe => true,
                 RetainHandling::SendIfNew => !existed,
@@ -711,8 +880,6 @@ impl Broker {
                     retained.push(Delivery { msg: m, sub_ids: sub.id.into_iter().collect() });
                 });
             }
-            st.subs.entry(&sub.filter.clone()).push(Subscribed { client: client.clone(), sub });
-            st.subs.added(1);
         }
         retained
     }
@@ -726,6 +893,10 @@ impl Broker {
             .iter()
             .map(|f| {
                 let held = st.sessions.get_mut(client_id).is_some_and(|s| s.subs.remove(f));
+                if held {
+                    let (client, full) = (client_id.to_owned(), f.clone());
+                    self.journal(|| Record::Unsubscribe { client, full });
+                }
                 if held && st.unindex(client_id, f) {
                     ReasonCode::Success
                 } else {

@@ -1,8 +1,9 @@
 //! From a Mosquitto-style configuration ([`config::Config`]) to what the broker runs with: its
-//! [`Options`], its listeners (TLS configured with rustls), the password and ACL files read.
+//! [`Options`], its listeners (TLS configured with rustls), the password and ACL files read,
+//! and where it keeps its state.
 
 use std::num::NonZeroU16;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mqtt_ws::tls::rustls::{self, RootCertStore, ServerConfig};
@@ -13,12 +14,22 @@ use rustls::server::WebPkiClientVerifier;
 use super::config::{self, Protocol};
 use super::{Listen, Options, Security, acl, passwd};
 
+/// What a configuration file asks for.
+pub struct Configured {
+    /// The broker's options.
+    pub options: Options,
+    /// Its listeners, in the file's order.
+    pub listeners: Vec<Listen>,
+    /// `persistence true`: the directory the state is kept in (`persistence_location`, or
+    /// the working directory).
+    pub persistence: Option<PathBuf>,
+}
+
 /// The broker's options and listeners for configuration `c`; an error names the file (and the
 /// line, for the password and ACL files) that is wrong.
-pub fn configured(c: &config::Config) -> Result<(Options, Vec<Listen>), String> {
-    if c.persistence {
-        return Err("persistence true: not supported yet (sessions live in memory)".into());
-    }
+pub fn configured(c: &config::Config) -> Result<Configured, String> {
+    let persistence =
+        c.persistence.then(|| c.persistence_location.clone().unwrap_or_else(|| PathBuf::from(".")));
     let passwords = c
         .password_file
         .as_deref()
@@ -51,7 +62,7 @@ pub fn configured(c: &config::Config) -> Result<(Options, Vec<Listen>), String> 
             })
         })
         .collect::<Result<_, String>>()?;
-    Ok((options, listeners))
+    Ok(Configured { options, listeners, persistence })
 }
 
 /// The rustls server configuration of a TLS listener: its certificate chain and key, and, with

@@ -77,6 +77,29 @@ impl<V> Tree<V> {
         removed
     }
 
+    /// The values at exactly `path`.
+    pub fn get(&self, path: &str) -> &[V] {
+        let mut node = &self.root;
+        for level in path.split('/') {
+            match node.children.get(level) {
+                Some(child) => node = child,
+                None => return &[],
+            }
+        }
+        &node.values
+    }
+
+    /// Every value in the tree.
+    pub fn for_each<'t>(&'t self, mut visit: impl FnMut(&'t V)) {
+        fn all<'t, V>(node: &'t Node<V>, visit: &mut impl FnMut(&'t V)) {
+            node.values.iter().for_each(&mut *visit);
+            for child in node.children.values() {
+                all(child, visit);
+            }
+        }
+        all(&self.root, &mut visit);
+    }
+
     /// Counts `n` values added through [`Tree::entry`].
     pub fn added(&mut self, n: usize) {
         self.len += n;

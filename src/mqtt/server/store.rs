@@ -62,6 +62,11 @@ impl<const N: usize> MemoryStore<N> {
     pub const fn new() -> Self {
         MemoryStore { outgoing: heapless::Vec::new(), awaiting: heapless::Vec::new() }
     }
+
+    /// The incoming QoS 2 identifiers awaiting PUBREL (to save the store elsewhere).
+    pub fn awaiting(&self) -> &[PacketId] {
+        &self.awaiting
+    }
 }
 
 impl<const N: usize> Store for MemoryStore<N> {

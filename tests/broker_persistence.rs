@@ -1,0 +1,164 @@
+//! The example broker with `persistence true`, killed with SIGKILL and started again over the
+//! same directory: sessions, subscriptions, retained and queued messages and the QoS 2 state of
+//! a flow cut in the middle are all there afterwards.
+//!
+//! The broker runs in a child process: this test binary again, with `BROKER_PERSIST_DIR` set.
+#![cfg(all(feature = "mqtt", feature = "ws"))]
+
+#[path = "../examples/broker/mod.rs"]
+mod broker;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use broker::client::{ConnectOptions, MiniClient};
+use mqtt_ws::mqtt::packet::{Connect, Packet, Publish, QosPid};
+use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
+use mqtt_ws::mqtt::{PacketId, Qos, Version};
+
+/// The broker process: persistent over `BROKER_PERSIST_DIR`, on `BROKER_PORT`, until killed.
+#[test]
+#[ignore = "the child process of the persistence test"]
+fn persistent_broker_child() {
+    let Ok(dir) = std::env::var("BROKER_PERSIST_DIR") else { return };
+    let port = std::env::var("BROKER_PORT").unwrap();
+    let b = broker::Broker::persistent(broker::Options::default(), Path::new(&dir)).unwrap();
+    let listen = broker::Listen {
+        addr: format!("127.0.0.1:{port}"),
+        websocket: false,
+        max_connections: None,
+        tls: None,
+    };
+    b.start_listeners(&[listen]).unwrap();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The broker process, killed (SIGKILL) when dropped, however the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(dir: &Path, port: u16) -> Running {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "persistent_broker_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("BROKER_PERSIST_DIR", dir)
+        .env("BROKER_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Listening once a connection is taken (at most 20 s).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the broker did not start");
+        std::thread::yield_now();
+    }
+    Running(child)
+}
+
+/// A raw MQTT 5.0 connection with a 600 s session, to stop a QoS 2 flow midway.
+fn raw(port: u16, client_id: &str) -> (TcpStream, Vec<u8>) {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut props = [0u8; 8];
+    let mut b = PropertiesBuilder::new(&mut props);
+    b.push(Property::SessionExpiryInterval(600)).unwrap();
+    let mut c = Connect::new(Version::V5, client_id);
+    c.clean_start = false;
+    c.properties = b.finish();
+    let mut buf = [0u8; 64];
+    let n = Packet::Connect(c).encode(Version::V5, &mut buf).unwrap();
+    tcp.write_all(&buf[..n]).unwrap();
+    let mut connack = [0u8; 64];
+    let n = tcp.read(&mut connack).unwrap();
+    assert_eq!(connack[0], 0x20, "CONNACK");
+    (tcp, connack[..n].to_vec())
+}
+
+#[test]
+fn state_survives_kill_9() {
+    let dir = std::env::temp_dir().join(format!("mqtt-ws-persist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let session = ConnectOptions { clean_start: false, session_expiry: 600, ..Default::default() };
+    let broker = spawn(&dir, port);
+
+    // A subscriber with a session, gone offline; a retained message; a message queued for it.
+    let mut sub = MiniClient::connect(&url, "p-sub", session.clone()).unwrap();
+    sub.subscribe("p/#", Qos::AtLeastOnce).unwrap();
+    sub.disconnect().unwrap();
+    let mut publisher = MiniClient::connect(&url, "p-pub", ConnectOptions::default()).unwrap();
+    publisher.publish("p/retained", b"kept", Qos::AtLeastOnce, true).unwrap();
+    publisher.publish("p/queued", b"waiting", Qos::AtLeastOnce, false).unwrap();
+    // A QoS 2 flow cut after the broker's PUBREC: the broker holds identifier 7.
+    let (mut q, _) = raw(port, "p-qos2");
+    let mut p = Publish::new("p/once", b"once");
+    p.qos_pid = QosPid::ExactlyOnce(PacketId::new(7).unwrap());
+    let mut buf = [0u8; 64];
+    let n = Packet::Publish(p).encode(Version::V5, &mut buf).unwrap();
+    q.write_all(&buf[..n]).unwrap();
+    let mut pubrec = [0u8; 4];
+    q.read_exact(&mut pubrec).unwrap();
+    assert_eq!(pubrec, [0x50, 0x02, 0x00, 0x07]);
+
+    // kill -9, and up again over the same directory.
+    drop(broker);
+    drop(q);
+    let broker = spawn(&dir, port);
+
+    // The QoS 2 flow resumes: the PUBLISH again (DUP) is acknowledged, not routed again.
+    let (mut q, connack) = raw(port, "p-qos2");
+    assert_eq!(connack[2], 1, "session present");
+    let mut p = Publish::new("p/once", b"once");
+    p.qos_pid = QosPid::ExactlyOnce(PacketId::new(7).unwrap());
+    p.dup = true;
+    let n = Packet::Publish(p).encode(Version::V5, &mut buf).unwrap();
+    q.write_all(&buf[..n]).unwrap();
+    q.read_exact(&mut pubrec).unwrap();
+    assert_eq!(pubrec, [0x50, 0x02, 0x00, 0x07]);
+    q.write_all(&[0x62, 0x02, 0x00, 0x07]).unwrap();
+    let mut pubcomp = [0u8; 4];
+    q.read_exact(&mut pubcomp).unwrap();
+    assert_eq!(pubcomp, [0x70, 0x02, 0x00, 0x07], "PUBCOMP: 7 was awaiting its PUBREL");
+
+    // The subscriber's session: present, with its subscription and the three messages queued
+    // for it, the QoS 2 one once (routed before the kill, when its PUBLISH first came).
+    let mut sub = MiniClient::connect(&url, "p-sub", session).unwrap();
+    assert!(sub.session_present);
+    let mut got = Vec::new();
+    while let Some(m) = sub.recv(Duration::from_secs(2)).unwrap() {
+        got.push((m.topic, m.payload));
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("p/once".into(), b"once".to_vec()),
+            ("p/queued".into(), b"waiting".to_vec()),
+            ("p/retained".into(), b"kept".to_vec()),
+        ]
+    );
+    // The retained message, to a new subscriber.
+    let mut late = MiniClient::connect(&url, "p-late", ConnectOptions::default()).unwrap();
+    late.subscribe("p/retained", Qos::AtLeastOnce).unwrap();
+    let m = late.recv(Duration::from_secs(5)).unwrap().expect("the retained message");
+    assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("p/retained", &b"kept"[..]));
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
