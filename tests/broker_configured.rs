@@ -69,10 +69,11 @@ fn certificates(dir: &Path) {
     ));
 }
 
-#[test]
-#[ignore = "needs mosquitto_passwd, mosquitto_pub, mosquitto_sub and openssl"]
-fn mosquitto_clients_with_a_password_file_an_acl_and_tls() {
-    let dir = std::env::temp_dir().join(format!("mqtt-ws-configured-{}", std::process::id()));
+/// A configured broker in this process: a plain and a TLS listener, user `alice` with password
+/// `wonderland` (written by `mosquitto_passwd`), an ACL for her; returns the directory with
+/// `ca.pem` and the two ports.
+fn configured_broker(name: &str) -> (std::path::PathBuf, u16, u16) {
+    let dir = std::env::temp_dir().join(format!("mqtt-ws-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     certificates(&dir);
@@ -97,6 +98,13 @@ fn mosquitto_clients_with_a_password_file_an_acl_and_tls() {
     let config = broker::config::Config::parse(&conf, &dir).unwrap();
     let configured = broker::setup::configured(&config).unwrap();
     broker::Broker::new(configured.options).start_listeners(&configured.listeners).unwrap();
+    (dir, plain, tls)
+}
+
+#[test]
+#[ignore = "needs mosquitto_passwd, mosquitto_pub, mosquitto_sub and openssl"]
+fn mosquitto_clients_with_a_password_file_an_acl_and_tls() {
+    let (dir, plain, tls) = configured_broker("configured");
     let (plain, tls) = (plain.to_string(), tls.to_string());
     let ca = dir.join("ca.pem");
     let ca = ca.to_str().unwrap();
@@ -153,5 +161,23 @@ fn mosquitto_clients_with_a_password_file_an_acl_and_tls() {
     );
     let said = String::from_utf8_lossy(&denied.stderr).to_lowercase();
     assert!(said.contains("denied"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[ignore = "needs paho-mqtt (scripts/paho), mosquitto_passwd and openssl"]
+fn paho_with_a_user_name_over_tls() {
+    let python = std::env::var("PAHO_PYTHON").expect("PAHO_PYTHON unset: run through scripts/paho");
+    let (dir, _, tls) = configured_broker("configured-paho");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/paho_configured.py");
+    let ca = dir.join("ca.pem");
+    let out = run(
+        &python,
+        &[script, "localhost", &tls.to_string(), ca.to_str().unwrap(), "alice", "wonderland"],
+    );
+    let lines = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{lines}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(lines.contains("OK tls"), "{lines}");
+    assert!(lines.contains("OK refused Bad user name or password"), "{lines}");
     let _ = std::fs::remove_dir_all(&dir);
 }
