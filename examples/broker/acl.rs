@@ -56,8 +56,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use super::file_error::{FileError, LineProblem};
 
 use mqtt_ws::mqtt::topic::{self, SharedSubscription, TopicError};
 
@@ -311,25 +312,7 @@ fn substitute(filter: &str, client_id: &str, username: Option<&str>) -> Option<S
 }
 
 /// Why an ACL file was refused.
-#[derive(Debug)]
-pub enum Error {
-    /// The file could not be read.
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A line is wrong.
-    Line {
-        /// Its number, from 1.
-        number: usize,
-        /// Its text, without leading and trailing blanks.
-        line: String,
-        /// What is wrong with it.
-        problem: Problem,
-    },
-}
+pub type Error = FileError<Problem>;
 
 /// What is wrong with a line of an ACL file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -358,23 +341,13 @@ impl fmt::Display for Problem {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Error::Line { number, line, problem } => {
-                write!(f, "ACL file line {number}: {problem}: {line}")
-            }
-        }
-    }
-}
+impl LineProblem for Problem {
+    const FILE: &'static str = "ACL file";
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    fn cause(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Read { source, .. } => Some(source),
-            Error::Line { problem: Problem::InvalidFilter(e), .. } => Some(e),
-            Error::Line { .. } => None,
+            Problem::InvalidFilter(e) => Some(e),
+            _ => None,
         }
     }
 }

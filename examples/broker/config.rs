@@ -44,8 +44,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::path::{Path, PathBuf};
+
+use super::file_error::{FileError, LineProblem};
 use std::time::Duration;
 
 /// The port of the listener a file without `listener` lines gets (Mosquitto's default).
@@ -529,25 +530,7 @@ fn limit<T: TryFrom<i64>>(rest: &str, expected: &'static str) -> Result<Option<T
 }
 
 /// Why a configuration file was refused.
-#[derive(Debug)]
-pub enum Error {
-    /// The file could not be read.
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A line is wrong.
-    Line {
-        /// Its number, from 1.
-        number: usize,
-        /// Its text, without leading and trailing blanks.
-        line: String,
-        /// What is wrong with it.
-        problem: Problem,
-    },
-}
+pub type Error = FileError<Problem>;
 
 /// What is wrong with a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -599,24 +582,8 @@ impl fmt::Display for Problem {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Error::Line { number, line, problem } => {
-                write!(f, "line {number}: {problem}: {line}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Read { source, .. } => Some(source),
-            Error::Line { .. } => None,
-        }
-    }
+impl LineProblem for Problem {
+    const FILE: &'static str = "configuration file";
 }
 
 #[cfg(test)]
@@ -770,7 +737,7 @@ max_connections -1
         let (n, p, line) = refused("listener 1883\n\nlistner 1884\n");
         assert_eq!((n, p, line.as_str()), (3, Problem::UnknownOption, "listner 1884"));
         let e = parse("listener 1883\n\nlistner 1884\n").unwrap_err();
-        assert_eq!(e.to_string(), "line 3: unknown option: listner 1884");
+        assert_eq!(e.to_string(), "configuration file line 3: unknown option: listner 1884");
 
         assert_eq!(refused("max_keepalive\n").1, Problem::MissingArgument);
         assert_eq!(refused("password_file   \n").1, Problem::MissingArgument);
@@ -825,7 +792,8 @@ max_connections -1
         let e = parse("listener 1883\nlistener 1883\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "line 2: a listener on this port is already defined on line 1: listener 1883"
+            "configuration file line 2: a listener on this port is already defined on line 1: \
+             listener 1883"
         );
         assert_eq!(
             refused("listener 1883 ::1\nlistener 1883\n").1,
@@ -875,7 +843,7 @@ max_connections -1
         let e = parse("listener 8883\ncertfile a.pem\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "line 2: incomplete TLS settings: certfile needs keyfile: certfile a.pem"
+            "configuration file line 2: incomplete TLS settings: certfile needs keyfile: certfile a.pem"
         );
         // `require_certificate false` alone is harmless.
         let c = parse("listener 1883\nrequire_certificate false\n").unwrap();

@@ -35,6 +35,7 @@ pub mod acl;
 pub mod client;
 pub mod config;
 mod conn;
+pub mod file_error;
 mod journal;
 mod listen;
 pub mod passwd;

@@ -18,9 +18,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use super::file_error::{FileError, LineProblem};
 
 use base64ct::{Base64, Encoding};
 use sha2::{Digest, Sha512};
@@ -122,7 +123,10 @@ impl PasswordFile {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let fail = |user: &str, problem| Error::Line { number, user: user.to_owned(), problem };
+            let fail = |user: &str, problem| {
+                let line = if user.is_empty() { String::new() } else { format!("user {user:?}") };
+                Error::Line { number, line, problem }
+            };
             // Mosquitto trims blanks around both fields (`pwfile__parse`).
             let Some((user, hash)) = line.split_once(':') else {
                 return Err(fail("", Problem::MissingColon));
@@ -179,26 +183,8 @@ impl PasswordFile {
     }
 }
 
-/// Why a password file was refused.
-#[derive(Debug)]
-pub enum Error {
-    /// The file could not be read.
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A line is wrong.
-    Line {
-        /// Its number, from 1.
-        number: usize,
-        /// The user it is for (empty if the line has none); the hash is not repeated.
-        user: String,
-        /// What is wrong with it.
-        problem: Problem,
-    },
-}
+/// Why a password file was refused (a line is shown as its user name only, never its hash).
+pub type Error = FileError<Problem>;
 
 /// What is wrong with a line of a password file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,32 +225,14 @@ impl fmt::Display for Problem {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
-            Error::Line { number, user, problem } if user.is_empty() => {
-                write!(f, "password file line {number}: {problem}")
-            }
-            Error::Line { number, user, problem } => {
-                write!(f, "password file line {number} (user {user:?}): {problem}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Read { source, .. } => Some(source),
-            Error::Line { .. } => None,
-        }
-    }
+impl LineProblem for Problem {
+    const FILE: &'static str = "password file";
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
     use std::process::Command;
 
     /// From Mosquitto's own tests (`test/broker/01-connect-uname-or-anon.pwfile`): user `user`,
@@ -418,7 +386,7 @@ mod tests {
         let text = format!("{MOSQUITTO_SHA512}\nbob:$7$101$AAAA$BBBB\n");
         let e = PasswordFile::parse(&text).unwrap_err();
         let shown = e.to_string();
-        assert_eq!(shown, "password file line 2 (user \"bob\"): malformed salt");
+        assert_eq!(shown, "password file line 2: malformed salt: user \"bob\"");
         assert!(!shown.contains("BBBB"));
         let e = PasswordFile::parse("nocolon\n").unwrap_err();
         assert_eq!(e.to_string(), "password file line 1: expected USER:HASH");
