@@ -207,8 +207,9 @@ pub(crate) enum Next {
 pub(crate) struct Redialer {
     pub(crate) redial: Redial,
     pub(crate) options: OwnedOptions,
-    pub(crate) url: String,
-    pub(crate) settings: Options,
+    /// Shared with each attempt's future (an `Arc` clone per attempt, nothing copied).
+    pub(crate) url: Arc<str>,
+    pub(crate) settings: Arc<Options>,
     /// A loss a command saw, for the next wait to report.
     pub(crate) lost: Option<Error>,
 }
@@ -230,8 +231,8 @@ impl Redialer {
         Ok(Redialer {
             redial,
             options: OwnedOptions::new(options),
-            url: url.to_owned(),
-            settings: settings.clone(),
+            url: url.into(),
+            settings: Arc::new(settings.clone()),
             lost: None,
         })
     }

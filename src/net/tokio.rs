@@ -333,9 +333,14 @@ impl MqttClient {
                 return Ok(Some(Event::ConnectionLost { error }));
             }
             let Redialer { redial, options, url, settings, .. } = r;
-            let (url, settings) = (&*url, &*settings);
-            let mut connect =
-                async || Transport::connect(&Url::parse(url)?, settings, "mqtt").await;
+            // Each attempt's future owns what it uses: one that borrowed the closure's captures
+            // could not be proven `Send` for every lifetime, and `next` could not be spawned.
+            let (url, settings) = (url.clone(), settings.clone());
+            let mut connect = move || {
+                let (url, settings) =
+                    (std::sync::Arc::clone(&url), std::sync::Arc::clone(&settings));
+                async move { Transport::connect(&Url::parse(&url)?, &settings, "mqtt").await }
+            };
             let user_properties = options.user_properties();
             let options = options.get(&user_properties);
             let step = reconnect_step(&mut self.conn, redial, &options, &mut connect, now);

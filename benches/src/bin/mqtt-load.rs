@@ -579,8 +579,8 @@ fn own_cpu_seconds() -> f64 {
 
 /// `fan-in` / `fan-out`: connects the subscribers (subscribed before anything is published),
 /// then the publishers, then runs the load. The clients run on `threads` threads of their own,
-/// each a single-threaded runtime (`LocalPoolHandle`): `MqttClient::next`'s future is not
-/// `Send` for every lifetime, so a client that waits for events cannot go to `tokio::spawn`.
+/// each a single-threaded runtime (`LocalPoolHandle`), the setup the published figures were
+/// measured with.
 async fn fan(port: u16, pid: Option<u32>, threads: usize, a: &FanArgs) -> String {
     let a = *a;
     let tag = std::process::id();
