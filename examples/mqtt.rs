@@ -852,8 +852,14 @@ impl Shown<'_> {
             b't' => spec.text(out, self.topic.as_bytes()),
             b'p' => spec.pad(out, self.payload),
             b'x' | b'X' => {
-                let hex: Vec<u8> = self
-                    .payload
+                // As mosquitto_sub: a width counts payload bytes first, then halves them.
+                let bytes = if spec.width > 0 {
+                    let n = self.payload.len().min(spec.width) / 2;
+                    self.payload.get(..n).unwrap_or_default()
+                } else {
+                    self.payload
+                };
+                let hex: Vec<u8> = bytes
                     .iter()
                     .flat_map(|b| {
                         let s = if code == b'x' { format!("{b:02x}") } else { format!("{b:02X}") };
