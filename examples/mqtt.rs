@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example mqtt -- sub -h 127.0.0.1 -p 1883 -t 'home/#' -v
-//! cargo run --example mqtt -- sub -L ws://127.0.0.1:9002/home/%23 -F '%t %q %r %x' -C 1 -W 10
+//! cargo run --example mqtt -- sub -L 'ws://127.0.0.1:9002/home/#' -F '%t %q %r %x' -C 1 -W 10
 //! cargo run --example mqtt -- pub -L mqtts://user:pass@broker:8883/home/light --cafile ca.pem -m ON
 //! cargo run --example mqtt -- pub -t home/log -l -q 1 < lines.txt
 //! ```
@@ -53,15 +53,44 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Publish a single message (or one per line of stdin, or a file) and exit, as mosquitto_pub.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = PUB_EXAMPLES)]
     Pub(PubArgs),
     /// Subscribe to topics and print the messages received, as mosquitto_sub.
-    #[command(disable_help_flag = true)]
+    #[command(disable_help_flag = true, after_help = SUB_EXAMPLES)]
     Sub(SubArgs),
 }
 
+const PUB_EXAMPLES: &str = "\
+Examples:
+  Publish a retained temperature reading at QoS 1:
+    mqtt pub -h 127.0.0.1 -t sensors/temperature -m 21.5 -q 1 -r
+  Publish each line of a log as a message, over WebSocket:
+    tail -f app.log | mqtt pub -L ws://127.0.0.1:9002/logs/app -l
+  Publish a file over TLS with a user name and password:
+    mqtt pub -L mqtts://alice:secret@broker:8883/firmware --cafile ca.pem -f image.bin
+  Clear a retained message:
+    mqtt pub -t sensors/temperature -r -n
+
+Exit status: 0 once every message is acknowledged; 1 with one line on stderr when the
+connection fails, the broker refuses it (the reason code named) or refuses a message.";
+
+const SUB_EXAMPLES: &str = "\
+Examples:
+  Print every message under home/, with its topic:
+    mqtt sub -h 127.0.0.1 -t 'home/#' -v
+  Wait at most 10 s for one message and print its payload in hex:
+    mqtt sub -t sensors/raw -C 1 -W 10 -F %x
+  Print the retained messages under config/ and exit:
+    mqtt sub -t 'config/#' --retained-only -v -W 5
+  Subscribe over WebSocket with TLS:
+    mqtt sub -L 'wss://broker:443/home/#' -v
+
+Exit status: 0 after -C messages, -E or --retained-only; 27 when -W runs out; 1 with one line
+on stderr when the connection fails, the broker refuses it (the reason code named) or ends it.";
+
 /// Connection, session and will flags, shared by `pub` and `sub`.
 #[derive(Args)]
+#[command(next_help_heading = "Connection, session and will")]
 struct Common {
     /// MQTT host to connect to. Defaults to localhost.
     #[arg(short = 'h', long = "host", value_name = "HOST")]
@@ -86,15 +115,14 @@ struct Common {
     /// Use an id made of PREFIX followed by the process id.
     #[arg(short = 'I', long = "id-prefix", value_name = "PREFIX", conflicts_with = "id")]
     id_prefix: Option<String>,
-    /// Keep alive in seconds for this client. Defaults to 60.
+    /// Keep alive in seconds for this client.
     #[arg(short = 'k', long = "keepalive", value_name = "KEEPALIVE", default_value_t = 60)]
     keepalive: u16,
     /// Quality of service level to use: for `pub` the messages', for `sub` the subscriptions'.
-    /// Defaults to 0.
     #[arg(short = 'q', long = "qos", value_name = "QOS", default_value_t = 0,
           value_parser = clap::value_parser!(u8).range(0..=2))]
     qos: u8,
-    /// MQTT protocol version: 5 (mqttv5, the default) or 311 (mqttv311).
+    /// MQTT protocol version: 5 (or mqttv5) or 311 (or mqttv311).
     #[arg(short = 'V', long = "protocol-version", value_name = "VERSION", default_value = "5",
           value_parser = version)]
     version: Version,
@@ -113,7 +141,7 @@ struct Common {
     /// The payload of the will. Defaults to an empty payload.
     #[arg(long = "will-payload", value_name = "PAYLOAD", requires = "will_topic")]
     will_payload: Option<String>,
-    /// QoS of the will. Defaults to 0.
+    /// QoS of the will.
     #[arg(long = "will-qos", value_name = "QOS", default_value_t = 0,
           value_parser = clap::value_parser!(u8).range(0..=2))]
     will_qos: u8,
@@ -134,7 +162,7 @@ struct Common {
     /// (the certificate must still be signed by a trusted CA). Only for testing.
     #[arg(long = "insecure")]
     insecure: bool,
-    /// The HTTP path of a ws:// or wss:// connection. Defaults to /mqtt.
+    /// The HTTP path of a ws:// or wss:// connection.
     #[arg(long = "ws-path", value_name = "PATH", default_value = "/mqtt")]
     ws_path: String,
     /// MQTT 5.0 property: -D connect|publish|subscribe user-property NAME VALUE.
@@ -151,8 +179,6 @@ struct Common {
 
 #[derive(Args)]
 struct PubArgs {
-    #[command(flatten)]
-    common: Common,
     /// MQTT topic to publish to.
     #[arg(short = 't', long = "topic", value_name = "TOPIC")]
     topic: Option<String>,
@@ -180,12 +206,12 @@ struct PubArgs {
     /// Seconds to wait between --repeat messages (decimals allowed).
     #[arg(long = "repeat-delay", value_name = "SECONDS", default_value_t = 0.0)]
     repeat_delay: f64,
+    #[command(flatten)]
+    common: Common,
 }
 
 #[derive(Args)]
 struct SubArgs {
-    #[command(flatten)]
-    common: Common,
     /// MQTT topic filter to subscribe to. May be repeated.
     #[arg(short = 't', long = "topic", value_name = "TOPIC")]
     topics: Vec<String>,
@@ -218,6 +244,8 @@ struct SubArgs {
     /// Exit once all subscriptions are acknowledged by the broker.
     #[arg(short = 'E')]
     exit_after_subscribe: bool,
+    #[command(flatten)]
+    common: Common,
 }
 
 fn version(v: &str) -> Result<Version, String> {
@@ -333,7 +361,7 @@ fn target(c: &Common) -> Result<Target, Failure> {
     let url = format!("{name}://{host}:{port}{path}");
     let mut settings = Options {
         connect_timeout: Duration::from_secs(30),
-        // A lost connection ends the program, as it ends mosquitto_pub and mosquitto_sub.
+        // A lost connection ends the program, as it ends mosquitto_pub.
         reconnect: None,
         ..Options::default()
     };
