@@ -21,7 +21,21 @@ use std::time::{Duration, Instant};
 fn mqtt() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
+        let mut cargo = Command::new(env!("CARGO"));
+        // Without the variables cargo sets for this test: build scripts that watch them
+        // (ring's watches CARGO_MANIFEST_DIR) would run again and rebuild their crates.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let set_for_tests = ["CARGO_MANIFEST", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_"]
+                .iter()
+                .any(|p| name.starts_with(p))
+                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"]
+                    .contains(&name.as_ref());
+            if set_for_tests {
+                cargo.env_remove(name.as_ref());
+            }
+        }
+        let out = cargo
             .args(["build", "--example", "mqtt", "--message-format=json-render-diagnostics"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stderr(Stdio::inherit())
@@ -416,4 +430,71 @@ fn errors_are_one_line_and_a_failure() {
     // Bad flags: clap's usage error.
     let (status, _, err) = run(&["pub", "-t", "x", "-m", "a", "-n"], b"");
     assert_eq!(status.code(), Some(2), "{err}");
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn will_is_published_when_the_connection_breaks() {
+    let port = tcp_port();
+    mosquitto_pub(&["-t", "cli-will/marker", "-m", "start", "-r", "-q", "1"]);
+    let mut watcher = spawn(
+        Path::new("mosquitto_sub"),
+        &["-h", "127.0.0.1", "-p", &port, "-t", "cli-will/#", "-C", "2", "-W", "20", "-v"],
+    );
+    watcher.ready();
+    let will = ["--will-topic", "cli-will/gone", "--will-payload", "bye", "--will-qos", "1"];
+    let at = ["sub", "-h", "127.0.0.1", "-p", &port, "-t", "cli-will/marker", "-W", "20"];
+    let mut ours = spawn(mqtt(), &[&at[..], &will, &["--will-retain", "-k", "5"]].concat());
+    // Connected and subscribed once it prints the marker; then the connection breaks.
+    ours.ready();
+    ours.child.kill().unwrap();
+    let _ = ours.finish();
+    let (status, out, err) = watcher.finish();
+    assert!(status.success(), "{err}");
+    assert_eq!(String::from_utf8(out).unwrap(), "cli-will/marker start\ncli-will/gone bye\n");
+    // --will-retain: the broker kept it.
+    let (status, out, err) =
+        run(&[&at[..5], &["-t", "cli-will/gone", "-C", "1", "-F", "%r %p"]].concat(), b"");
+    assert!(status.success(), "{err}");
+    assert_eq!(out, b"1 bye\n");
+    mosquitto_pub(&["-t", "cli-will/marker", "-n", "-r"]);
+    mosquitto_pub(&["-t", "cli-will/gone", "-n", "-r"]);
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn persistent_session_keeps_messages_while_away() {
+    let port = tcp_port();
+    for version in ["5", "311"] {
+        let id = format!("cli-persist-{version}");
+        let at = [
+            "sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "cli-persist/#",
+            "-q",
+            "1",
+            "-V",
+            version,
+        ];
+        // -c: the broker keeps the subscription after this client exits.
+        let (status, _, err) = run(&[&at[..], &["-c", "-i", &id, "-E"]].concat(), b"");
+        assert!(status.success(), "{err}");
+        mosquitto_pub(&["-t", "cli-persist/x", "-m", &format!("queued {version}"), "-q", "1"]);
+        let again = [&at[..], &["-c", "-i", &id, "-C", "1", "-W", "20", "-F", "%t %q %p"]].concat();
+        let (status, out, err) = run(&again, b"");
+        assert!(status.success(), "{err}");
+        assert_eq!(String::from_utf8(out).unwrap(), format!("cli-persist/x 1 queued {version}\n"));
+        // A clean session ends the kept one.
+        let (status, _, err) = run(&[&at[..], &["-i", &id, "-E"]].concat(), b"");
+        assert!(status.success(), "{err}");
+    }
+    // -x needs MQTT 5.0; -c needs an id.
+    let (status, _, err) = run(&["sub", "-p", &port, "-t", "x", "-V", "311", "-x", "60"], b"");
+    one_line_failure(status, &err);
+    let (status, _, err) = run(&["sub", "-p", &port, "-t", "x", "-c"], b"");
+    one_line_failure(status, &err);
 }
