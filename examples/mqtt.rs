@@ -18,6 +18,7 @@
 //! runs out, as mosquitto_sub).
 
 use std::io::{BufRead as _, Read as _, Write as _};
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,7 +27,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use mqtt_ws::io::DriverError;
 use mqtt_ws::mqtt::client::{self, ConnectOptions, Outgoing, UsageError};
 use mqtt_ws::mqtt::packet::{Subscription, Will};
-use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property};
+use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
 use mqtt_ws::net::{Error, Event, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
@@ -165,9 +166,12 @@ struct Common {
     /// The HTTP path of a ws:// or wss:// connection.
     #[arg(long = "ws-path", value_name = "PATH", default_value = "/mqtt")]
     ws_path: String,
-    /// MQTT 5.0 property: -D connect|publish|subscribe user-property NAME VALUE.
+    /// MQTT 5.0 property: -D COMMAND PROPERTY VALUE, user-property with NAME VALUE. connect:
+    /// user-property; publish: user-property, content-type, correlation-data,
+    /// message-expiry-interval, payload-format-indicator, response-topic; subscribe:
+    /// user-property, subscription-identifier. May be repeated.
     #[arg(short = 'D', long = "property", num_args = 3..=4, action = ArgAction::Append,
-          value_names = ["COMMAND", "IDENTIFIER", "VALUE"], allow_hyphen_values = true)]
+          value_names = ["COMMAND", "PROPERTY", "VALUE"])]
     property: Vec<String>,
     /// Don't print error messages.
     #[arg(long = "quiet")]
@@ -232,6 +236,9 @@ struct SubArgs {
     no_eol: bool,
     /// Print messages as FORMAT says: %t topic, %p payload, %q QoS, %r retain flag, %l payload
     /// length, %m message id, %x / %X payload in lower / upper case hex, %% a percent sign;
+    /// MQTT 5.0 properties %A topic alias, %C content type, %D correlation data, %E message
+    /// expiry interval, %F payload format indicator, %P user properties (name:value ...), %R
+    /// response topic, %S subscription identifier; printf's -, 0, width and .precision;
     /// \n, \t, \r, \\, \0, \a, \e, \v escapes; an end of line follows unless -N.
     #[arg(short = 'F', value_name = "FORMAT")]
     format: Option<String>,
@@ -476,8 +483,8 @@ mod insecure {
     }
 }
 
-/// The user properties of `-D` for `command` (connect, publish, subscribe).
-fn user_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, &'a str)>, Failure> {
+/// The `-D` properties for `command` (connect, publish, subscribe), as (name, values).
+fn d_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, Vec<&'a str>)>, Failure> {
     let mut out = Vec::new();
     let all: Vec<&str> = c.property.iter().map(String::as_str).collect();
     // clap hands the values of every -D in one list: take them a property at a time. The
@@ -489,26 +496,80 @@ fn user_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, &'a
             [cmd, prop @ ..] => (*cmd, prop),
             [] => break,
         };
-        let ["user-property", k, v, tail @ ..] = prop else {
-            return Err("-D supports COMMAND user-property NAME VALUE".into());
+        let known: &[&str] = match cmd {
+            "connect" => &["user-property"],
+            "publish" => &[
+                "user-property",
+                "content-type",
+                "correlation-data",
+                "message-expiry-interval",
+                "payload-format-indicator",
+                "response-topic",
+            ],
+            "subscribe" => &["user-property", "subscription-identifier"],
+            _ => return Err(format!("-D {cmd}: use connect, publish or subscribe").into()),
         };
-        if !matches!(cmd, "connect" | "publish" | "subscribe") {
-            return Err(format!("-D {cmd}: use connect, publish or subscribe").into());
+        let (name, values, tail) = match prop {
+            ["user-property", k, v, tail @ ..] => ("user-property", vec![*k, *v], tail),
+            [name, v, tail @ ..] if *name != "user-property" => (*name, vec![*v], tail),
+            _ => return Err("-D COMMAND PROPERTY VALUE (user-property: NAME VALUE)".into()),
+        };
+        if !known.contains(&name) {
+            return Err(format!("-D {cmd} {name}: use one of {}", known.join(", ")).into());
         }
         if cmd == command {
-            out.push((*k, *v));
+            out.push((name, values));
         }
         rest = tail;
     }
     Ok(out)
 }
 
-/// The PUBLISH or SUBSCRIBE properties holding `user`.
-fn properties<'b>(buf: &'b mut Vec<u8>, user: &[(&str, &str)]) -> Result<Properties<'b>, Failure> {
-    buf.resize(user.iter().map(|(k, v)| k.len() + v.len() + 8).sum::<usize>() + 8, 0);
+/// The user properties of `-D` for `command`.
+fn user_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, &'a str)>, Failure> {
+    Ok(d_properties(c, command)?
+        .into_iter()
+        .filter_map(|(name, v)| match (name, v.as_slice()) {
+            ("user-property", [k, v]) => Some((*k, *v)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The PUBLISH or SUBSCRIBE properties of `-D` for `command`.
+fn properties<'b>(
+    buf: &'b mut Vec<u8>,
+    c: &'b Common,
+    command: &str,
+) -> Result<Properties<'b>, Failure> {
+    let list = d_properties(c, command)?;
+    let len: usize = list.iter().flat_map(|(_, v)| v).map(|v| v.len() + 8).sum();
+    buf.resize(len + 8, 0);
     let mut b = PropertiesBuilder::new(buf);
-    for (k, v) in user {
-        b.push(Property::UserProperty(k, v)).map_err(|e| e.to_string())?;
+    let number = |name: &str, v: &str| -> Result<u32, Failure> {
+        v.parse().map_err(|_| format!("-D {command} {name}: {v} is not a number").into())
+    };
+    for (name, v) in &list {
+        let property = match (*name, v.as_slice()) {
+            ("user-property", [k, v]) => Property::UserProperty(k, v),
+            ("content-type", [v]) => Property::ContentType(v),
+            ("correlation-data", [v]) => Property::CorrelationData(v.as_bytes()),
+            ("response-topic", [v]) => Property::ResponseTopic(v),
+            ("message-expiry-interval", [v]) => Property::MessageExpiryInterval(number(name, v)?),
+            ("payload-format-indicator", [v]) => {
+                Property::PayloadFormatIndicator(match number(name, v)? {
+                    0 => PayloadFormat::Unspecified,
+                    1 => PayloadFormat::Utf8,
+                    _ => return Err(format!("-D {command} {name}: 0 or 1").into()),
+                })
+            }
+            ("subscription-identifier", [v]) => Property::SubscriptionIdentifier(
+                NonZeroU32::new(number(name, v)?)
+                    .ok_or(format!("-D {command} {name}: 1 or more"))?,
+            ),
+            _ => continue,
+        };
+        b.push(property).map_err(|e| format!("-D {command} {name}: {e}"))?;
     }
     Ok(b.finish())
 }
@@ -589,9 +650,8 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
     } else {
         return Err("a message is required: -m, -f, -l, -n or -s".into());
     };
-    let publish_user = user_properties(c, "publish")?;
     let mut props_buf = Vec::new();
-    let props = properties(&mut props_buf, &publish_user)?;
+    let props = properties(&mut props_buf, c, "publish")?;
     let room = payload.as_ref().map_or(0, Vec::len) + topic.len() + props.as_bytes().len() + 1024;
     let mut mqtt = connect(c, &t, room)?;
     let mut pending = 0usize;
@@ -704,9 +764,8 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     if filters.is_empty() {
         return Err("-t TOPIC is required".into());
     }
-    let subscribe_user = user_properties(c, "subscribe")?;
     let mut props_buf = Vec::new();
-    let props = properties(&mut props_buf, &subscribe_user)?;
+    let props = properties(&mut props_buf, c, "subscribe")?;
     let mut mqtt = connect(c, &t, 1 << 20)?;
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
@@ -752,6 +811,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                     qos: m.qos as u8,
                     retain: m.retain,
                     mid: m.packet_id.map_or(0, |p| p.get()),
+                    properties: m.properties,
                 };
                 if a.retained_only && !shown.retain {
                     break;
@@ -789,6 +849,7 @@ struct Shown<'a> {
     qos: u8,
     retain: bool,
     mid: u16,
+    properties: Properties<'a>,
 }
 
 impl Shown<'_> {
@@ -900,7 +961,39 @@ impl Shown<'_> {
             b'r' => out.push(if self.retain { b'1' } else { b'0' }),
             b'l' => spec.int(out, self.payload.len()),
             b'm' => spec.int(out, usize::from(self.mid)),
-            // Codes not supported yet (properties, time) print nothing.
+            // MQTT 5.0 properties; missing, they print as mosquitto_sub prints them.
+            b'A' => spec.int_or_blank(out, self.properties.topic_alias().map(|a| a.get().into())),
+            b'C' => match self.properties.content_type() {
+                Some(t) => spec.text(out, t.as_bytes()),
+                None => spec.fill(out, 0, b' '),
+            },
+            b'D' => out.extend_from_slice(self.properties.correlation_data().unwrap_or_default()),
+            b'E' => spec.int_or_blank(out, self.properties.message_expiry_interval()),
+            b'F' => spec.int_or_blank(
+                out,
+                self.properties.payload_format_indicator().map(|f| match f {
+                    PayloadFormat::Unspecified => 0,
+                    _ => 1,
+                }),
+            ),
+            b'P' => {
+                for (n, (k, v)) in self.properties.user_properties().enumerate() {
+                    if n > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(format!("{k}:{v}").as_bytes());
+                }
+            }
+            b'R' => {
+                if let Some(t) = self.properties.response_topic() {
+                    spec.text(out, t.as_bytes());
+                }
+            }
+            b'S' => spec.int_or_blank(
+                out,
+                self.properties.subscription_identifiers().next().map(NonZeroU32::get),
+            ),
+            // Codes not supported yet (time, JSON) print nothing.
             _ => {}
         }
     }
@@ -941,6 +1034,14 @@ impl Spec {
         out.extend_from_slice(s);
         if self.left {
             self.fill(out, s.len(), b' ');
+        }
+    }
+
+    /// A number, or without one the pad character repeated to the width.
+    fn int_or_blank(&self, out: &mut Vec<u8>, n: Option<u32>) {
+        match n {
+            Some(n) => self.int(out, n as usize),
+            None => self.fill(out, 0, if self.zero { b'0' } else { b' ' }),
         }
     }
 

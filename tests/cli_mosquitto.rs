@@ -498,3 +498,46 @@ fn persistent_session_keeps_messages_while_away() {
     let (status, _, err) = run(&["sub", "-p", &port, "-t", "x", "-c"], b"");
     one_line_failure(status, &err);
 }
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn properties_print_as_mosquitto_sub() {
+    let port = tcp_port();
+    mosquitto_pub(&["-t", "cli-props/marker", "-m", "start", "-r", "-q", "1"]);
+    let format = "%t|%A|%C|%D|%E|%F|%P|%R|%S|[%5E][%-5F][%05S][%8C][%.4R]";
+    let flags = ["-t", "cli-props/#", "-C", "3", "-W", "20", "-F", format];
+    let id = ["-D", "subscribe", "subscription-identifier", "7"];
+    let at = ["-h", "127.0.0.1", "-p", &port];
+    let mut ours = spawn(mqtt(), &[&["sub"][..], &at, &flags, &id].concat());
+    let mut theirs =
+        spawn(Path::new("mosquitto_sub"), &[&at[..], &["-V", "mqttv5"], &flags, &id].concat());
+    ours.ready();
+    theirs.ready();
+    let d = |p: &'static str, v: &'static str| ["-D", "publish", p, v];
+    let props = [
+        &d("content-type", "text/plain")[..],
+        &["-D", "publish", "user-property", "k1", "v1"],
+        &["-D", "publish", "user-property", "k2", "v 2"],
+        &d("correlation-data", "req-1"),
+        &d("response-topic", "cli-props/reply"),
+        &d("message-expiry-interval", "3600"),
+        &d("payload-format-indicator", "1"),
+    ]
+    .concat();
+    let msg = ["-m", "x", "-q", "1", "-V", "5"];
+    mosquitto_pub(&[&["-t", "cli-props/theirs"][..], &msg, &props].concat());
+    let (status, _, err) =
+        run(&[&["pub"][..], &at, &["-t", "cli-props/ours"], &msg, &props].concat(), b"");
+    assert!(status.success(), "{err}");
+    let (theirs_status, theirs_out, _) = theirs.finish();
+    let (ours_status, ours_out, ours_err) = ours.finish();
+    mosquitto_pub(&["-t", "cli-props/marker", "-n", "-r"]);
+    assert!(theirs_status.success() && ours_status.success(), "{ours_err}");
+    assert_eq!(
+        String::from_utf8(ours_out.clone()).unwrap(),
+        String::from_utf8(theirs_out).unwrap()
+    );
+    let line = "cli-props/ours||text/plain|req-1|3600|1|k1:v1 k2:v 2|cli-props/reply|7|\
+                [ 3600][1    ][00007][text/plain][cli-]\n";
+    assert!(String::from_utf8(ours_out).unwrap().ends_with(line));
+}
