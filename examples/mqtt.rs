@@ -14,8 +14,9 @@
 //! prints (plain, `-v`, `-N`, `-F`). Differences: MQTT 5.0 is the default protocol (`-V 311`
 //! for 3.1.1); `-L` also takes `ws://` and `wss://` (the WebSocket path is `--ws-path`, `/mqtt`
 //! by default, as the URL's path is the topic); `mqtts://` without `--cafile` trusts the
-//! system's CA certificates. Errors are one line on stderr and exit status 1 (27 when `-W`
-//! runs out, as mosquitto_sub).
+//! system's CA certificates. `mqtt sub` connects again (every second) after a lost connection,
+//! as mosquitto_sub does; `mqtt pub` ends. Errors are one line on stderr and exit status 1 (27
+//! when `-W` runs out, as mosquitto_sub).
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::num::NonZeroU32;
@@ -368,7 +369,7 @@ fn target(c: &Common) -> Result<Target, Failure> {
     let url = format!("{name}://{host}:{port}{path}");
     let mut settings = Options {
         connect_timeout: Duration::from_secs(30),
-        // A lost connection ends the program, as it ends mosquitto_pub.
+        // A lost connection ends mosquitto_pub; mosquitto_sub connects again (see `reconnect`).
         reconnect: None,
         ..Options::default()
     };
@@ -576,6 +577,26 @@ fn properties<'b>(
 
 /// Connects as the common flags say.
 fn connect(c: &Common, t: &Target, buffer_len: usize) -> Result<MqttClient, Failure> {
+    dial(c, t, buffer_len)?.map_err(|e| connect_failure(e, t))
+}
+
+/// A failed connection in one line.
+fn connect_failure(e: Error, t: &Target) -> Failure {
+    let where_ = t.url.split_once("://").map_or(t.url.as_str(), |(_, rest)| rest);
+    match e {
+        Error::Io(e) => format!("cannot connect to {where_}: {e}"),
+        Error::Refused(reason) => {
+            format!("connection refused by the broker: {reason:?} (0x{:02X})", reason.code())
+        }
+        Error::Timeout => format!("{where_}: no answer within 30 s"),
+        Error::Tls(e) => format!("{where_}: {e}"),
+        e => format!("{where_}: {}", describe(e)),
+    }
+    .into()
+}
+
+/// Connects as the common flags say: a failure of the flags, or the connection's result.
+fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, Error>, Failure> {
     let v5 = c.version == Version::V5;
     let id = match (&c.id, &c.id_prefix) {
         (Some(id), _) => id.clone(),
@@ -611,19 +632,7 @@ fn connect(c: &Common, t: &Target, buffer_len: usize) -> Result<MqttClient, Fail
     });
     let mut settings = t.settings.clone();
     settings.buffer_len = settings.buffer_len.max(buffer_len);
-    let where_ = t.url.split_once("://").map_or(t.url.as_str(), |(_, rest)| rest);
-    MqttClient::connect_with(&t.url, &opts, &settings).map_err(|e| {
-        match e {
-            Error::Io(e) => format!("cannot connect to {where_}: {e}"),
-            Error::Refused(reason) => {
-                format!("connection refused by the broker: {reason:?} (0x{:02X})", reason.code())
-            }
-            Error::Timeout => format!("{where_}: no answer within 30 s"),
-            Error::Tls(e) => format!("{where_}: {e}"),
-            e => format!("{where_}: {}", describe(e)),
-        }
-        .into()
-    })
+    Ok(MqttClient::connect_with(&t.url, &opts, &settings))
 }
 
 fn qos(q: u8) -> Qos {
@@ -786,6 +795,16 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         let event = match mqtt.driver().poll(now) {
             Ok(Some(event)) => event,
             Ok(None) => continue,
+            // As mosquitto_sub: connect again, and subscribe again.
+            Err(
+                DriverError::Transport(_)
+                | DriverError::Eof
+                | DriverError::Machine(client::Error::Timeout(_)),
+            ) => {
+                mqtt = reconnect(c, &t, deadline)?;
+                mqtt.subscribe_many(&subs, props).map_err(describe)?;
+                continue;
+            }
             Err(DriverError::Closed) => return Err(describe(Error::Closed).into()),
             Err(e) => return Err(describe(e.into()).into()),
         };
@@ -840,6 +859,24 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         }
     }
     mqtt.disconnect().map_err(|e| describe(e).into())
+}
+
+/// After a lost connection: tries again every second until the broker answers (or `-W` runs
+/// out), as mosquitto_sub does. A refusal ends the program.
+fn reconnect(c: &Common, t: &Target, deadline: Option<Instant>) -> Result<MqttClient, Failure> {
+    loop {
+        let pause = Duration::from_secs(1);
+        if let Some(d) = deadline.filter(|&d| Instant::now() + pause >= d) {
+            std::thread::sleep(d.saturating_duration_since(Instant::now()));
+            return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
+        }
+        std::thread::sleep(pause);
+        match dial(c, t, 1 << 20)? {
+            Ok(mqtt) => return Ok(mqtt),
+            Err(Error::Io(_) | Error::Timeout) => {}
+            Err(e) => return Err(connect_failure(e, t)),
+        }
+    }
 }
 
 /// A received message as mosquitto_sub prints it.

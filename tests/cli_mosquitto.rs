@@ -314,21 +314,60 @@ fn pub_is_received_by_mosquitto_sub() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A Mosquitto of the test's own with a password file (alice / wonderland) on a free port.
+/// A Mosquitto of the test's own, on a free port.
 struct Broker {
-    child: Child,
+    child: Option<Child>,
     port: u16,
     dir: PathBuf,
 }
 
+impl Broker {
+    /// Starts Mosquitto with `settings` (a configuration without its listener) in `dir`.
+    fn start(dir: PathBuf, settings: &str) -> Broker {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = format!("{settings}persistence false\nlistener {port} 127.0.0.1\n");
+        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
+        let mut broker = Broker { child: None, port, dir };
+        broker.launch();
+        broker
+    }
+
+    /// Runs the broker and waits until it takes connections.
+    fn launch(&mut self) {
+        let program = ["/usr/sbin/mosquitto", "mosquitto"]
+            .into_iter()
+            .find(|p| !p.starts_with('/') || Path::new(p).exists())
+            .unwrap();
+        let child = Command::new(program)
+            .args(["-c", self.dir.join("mosquitto.conf").to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not start");
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
+/// A Mosquitto with a password file (alice / wonderland) and no anonymous access.
 fn broker_with_passwords() -> Broker {
     let dir = temp_dir("passwd");
     let passwords = dir.join("passwd");
@@ -337,34 +376,11 @@ fn broker_with_passwords() -> Broker {
         .status()
         .expect("mosquitto_passwd");
     assert!(status.success());
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let conf = dir.join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "per_listener_settings false\nallow_anonymous false\npersistence false\n\
-             password_file {}\nlistener {port} 127.0.0.1\n",
-            passwords.display()
-        ),
-    )
-    .unwrap();
-    let program = ["/usr/sbin/mosquitto", "mosquitto"]
-        .into_iter()
-        .find(|p| !p.starts_with('/') || Path::new(p).exists())
-        .unwrap();
-    let child = Command::new(program)
-        .args(["-c", conf.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto");
-    let broker = Broker { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        std::thread::park_timeout(Duration::from_millis(20));
-    }
-    broker
+    let settings = format!(
+        "per_listener_settings false\nallow_anonymous false\npassword_file {}\n",
+        passwords.display()
+    );
+    Broker::start(dir, &settings)
 }
 
 /// One line on stderr, and a failure status.
@@ -540,4 +556,36 @@ fn properties_print_as_mosquitto_sub() {
     let line = "cli-props/ours||text/plain|req-1|3600|1|k1:v1 k2:v 2|cli-props/reply|7|\
                 [ 3600][1    ][00007][text/plain][cli-]\n";
     assert!(String::from_utf8(ours_out).unwrap().ends_with(line));
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients"]
+fn sub_connects_again_after_the_broker_restarts() {
+    let mut broker = Broker::start(temp_dir("restart"), "allow_anonymous true\n");
+    let port = broker.port.to_string();
+    let at = ["-h", "127.0.0.1", "-p", &port, "-t", "cli-again/#"];
+    let publish = |m: &str, retain: bool| {
+        let mut args =
+            vec!["-h", "127.0.0.1", "-p", &port, "-t", "cli-again/x", "-m", m, "-q", "1"];
+        if retain {
+            args.push("-r");
+        }
+        let _ = Command::new("mosquitto_pub").args(&args).status();
+    };
+    publish("before", true);
+    let mut ours =
+        spawn(mqtt(), &[&["sub"][..], &at, &["-q", "1", "-C", "2", "-W", "30", "-v"]].concat());
+    ours.ready();
+    broker.stop();
+    broker.launch();
+    // The broker forgot everything (no persistence): publish until ours, subscribed again,
+    // prints the message and ends (-C 2).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ours.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        publish("after", false);
+        wait_exit(&mut ours.child, Duration::from_millis(200));
+    }
+    let (status, out, err) = ours.finish();
+    assert!(status.success(), "{err}");
+    assert_eq!(String::from_utf8(out).unwrap(), "cli-again/x before\ncli-again/x after\n");
 }
