@@ -33,6 +33,11 @@ use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
 use mqtt_ws::net::{Error, Event, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
 
+/// The receive buffer of `sub`: room for the largest packet Mosquitto sends by default (256 MiB).
+/// The operating system hands out zeroed pages as they are touched, so a small message costs
+/// little.
+const SUB_BUFFER: usize = 256 << 20;
+
 /// mosquitto_sub's exit status when `-W` runs out (MOSQ_ERR_TIMEOUT).
 const EXIT_TIMED_OUT: u8 = 27;
 
@@ -632,6 +637,8 @@ fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, 
     });
     let mut settings = t.settings.clone();
     settings.buffer_len = settings.buffer_len.max(buffer_len);
+    // Room to keep a QoS 1 or 2 message of that size until it is acknowledged.
+    settings.store_len = settings.store_len.max(buffer_len + 1024);
     Ok(MqttClient::connect_with(&t.url, &opts, &settings))
 }
 
@@ -723,6 +730,8 @@ fn send(mqtt: &mut MqttClient, message: &Outgoing<'_>, pending: &mut usize) -> R
                 return Ok(());
             }
             Ok(None) => return Ok(()),
+            // Nothing in flight would make room: it can never go out.
+            Err(e) if *pending == 0 => return Err(describe(e).into()),
             Err(Error::Mqtt(client::Error::Usage(
                 UsageError::ReceiveMaximumReached | UsageError::StoreFull,
             ))) => on_publish_event(next(mqtt)?, pending)?,
@@ -775,7 +784,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     }
     let mut props_buf = Vec::new();
     let props = properties(&mut props_buf, c, "subscribe")?;
-    let mut mqtt = connect(c, &t, 1 << 20)?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER)?;
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
         filters.iter().map(|f| Subscription::new(f, qos(c.qos))).collect();
@@ -871,7 +880,7 @@ fn reconnect(c: &Common, t: &Target, deadline: Option<Instant>) -> Result<MqttCl
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
         std::thread::sleep(pause);
-        match dial(c, t, 1 << 20)? {
+        match dial(c, t, SUB_BUFFER)? {
             Ok(mqtt) => return Ok(mqtt),
             Err(Error::Io(_) | Error::Timeout) => {}
             Err(e) => return Err(connect_failure(e, t)),

@@ -589,3 +589,32 @@ fn sub_connects_again_after_the_broker_restarts() {
     assert!(status.success(), "{err}");
     assert_eq!(String::from_utf8(out).unwrap(), "cli-again/x before\ncli-again/x after\n");
 }
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn large_binary_payload_both_ways() {
+    let port = tcp_port();
+    let dir = temp_dir("large");
+    let file = dir.join("large.bin");
+    // 3 MB of every byte value, in a pattern that is not periodic at packet sizes.
+    let data: Vec<u8> =
+        (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    mosquitto_pub(&["-t", "cli-large/marker", "-m", "start", "-r", "-q", "1"]);
+    let flags =
+        ["-h", "127.0.0.1", "-p", &port, "-t", "cli-large/#", "-C", "2", "-W", "20", "-q", "1"];
+    let mut ours = spawn(mqtt(), &[&["sub"][..], &flags].concat());
+    let mut theirs = spawn(Path::new("mosquitto_sub"), &flags);
+    ours.ready();
+    theirs.ready();
+    let args = ["pub", "-h", "127.0.0.1", "-p", &port, "-t", "cli-large/x", "-q", "1", "-f"];
+    let (status, _, err) = run(&[&args[..], &[file.to_str().unwrap()]].concat(), b"");
+    assert!(status.success(), "{err}");
+    let (theirs_status, theirs_out, _) = theirs.finish();
+    let (ours_status, ours_out, err) = ours.finish();
+    mosquitto_pub(&["-t", "cli-large/marker", "-n", "-r"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(theirs_status.success() && ours_status.success(), "{err}");
+    assert_eq!(ours_out.len(), "start\n".len() + data.len() + 1);
+    assert!(ours_out == theirs_out, "mqtt sub and mosquitto_sub differ");
+}
