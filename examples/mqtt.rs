@@ -257,6 +257,14 @@ struct SubArgs {
     /// Exit once all subscriptions are acknowledged by the broker.
     #[arg(short = 'E')]
     exit_after_subscribe: bool,
+    /// Unsubscribe from this topic filter (of a persistent session, with -c) after
+    /// subscribing to the -t ones; alone, exit once the broker acknowledges. May be repeated.
+    #[arg(short = 'U', long = "unsubscribe", value_name = "TOPIC")]
+    unsubscribe: Vec<String>,
+    /// Clear every retained message received (publish an empty retained message to its
+    /// topic), except those -R or -T leave out.
+    #[arg(long = "remove-retained")]
+    remove_retained: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -779,7 +787,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let t = target(c)?;
     let mut filters = a.topics.clone();
     filters.extend(t.topic.clone());
-    if filters.is_empty() {
+    if filters.is_empty() && a.unsubscribe.is_empty() {
         return Err("-t TOPIC is required".into());
     }
     let mut props_buf = Vec::new();
@@ -788,7 +796,13 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
         filters.iter().map(|f| Subscription::new(f, qos(c.qos))).collect();
-    mqtt.subscribe_many(&subs, props).map_err(describe)?;
+    if !subs.is_empty() {
+        mqtt.subscribe_many(&subs, props).map_err(describe)?;
+    }
+    for f in &a.unsubscribe {
+        mqtt.unsubscribe(f).map_err(describe)?;
+    }
+    let mut unsubscribed = 0;
     let format = a.format.as_deref().map(str::as_bytes);
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
@@ -811,7 +825,9 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 | DriverError::Machine(client::Error::Timeout(_)),
             ) => {
                 mqtt = reconnect(c, &t, deadline)?;
-                mqtt.subscribe_many(&subs, props).map_err(describe)?;
+                if !subs.is_empty() {
+                    mqtt.subscribe_many(&subs, props).map_err(describe)?;
+                }
                 continue;
             }
             Err(DriverError::Closed) => return Err(describe(Error::Closed).into()),
@@ -849,13 +865,24 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 {
                     continue;
                 }
+                let clear = (a.remove_retained && shown.retain).then(|| shown.topic.to_string());
                 let mut line = Vec::new();
                 shown.print(&mut line, format, a.verbose, !a.no_eol);
+                if let Some(topic) = clear {
+                    let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
+                    mqtt.publish(&empty).map_err(describe)?;
+                }
                 if out.write_all(&line).and_then(|()| out.flush()).is_err() {
                     // The reader went away (a closed pipe): nothing more to do.
                     break;
                 }
                 printed += 1;
+            }
+            client::Event::Unsubscribed { .. } => {
+                unsubscribed += 1;
+                if filters.is_empty() && unsubscribed == a.unsubscribe.len() {
+                    break;
+                }
             }
             client::Event::MessageSkipped { message, payload_len } if !c.quiet => {
                 let topic = message.topic.as_str();

@@ -618,3 +618,45 @@ fn large_binary_payload_both_ways() {
     assert_eq!(ours_out.len(), "start\n".len() + data.len() + 1);
     assert!(ours_out == theirs_out, "mqtt sub and mosquitto_sub differ");
 }
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn remove_retained_and_unsubscribe() {
+    let port = tcp_port();
+    let at = ["sub", "-h", "127.0.0.1", "-p", &port];
+    // --remove-retained: both retained messages printed, then cleared.
+    mosquitto_pub(&["-t", "cli-rm/a", "-m", "A", "-r", "-q", "1"]);
+    mosquitto_pub(&["-t", "cli-rm/b", "-m", "B", "-r", "-q", "1"]);
+    let rm = ["-t", "cli-rm/#", "--remove-retained", "-C", "2", "-W", "20", "-v"];
+    let (status, out, err) = run(&[&at[..], &rm].concat(), b"");
+    assert!(status.success(), "{err}");
+    assert_eq!(out.len(), "cli-rm/a A\ncli-rm/b B\n".len());
+    // Nothing retained is left: --retained-only ends at the first live message, printing nothing.
+    let mut sub =
+        spawn(mqtt(), &[&at[..], &["-t", "cli-rm/#", "--retained-only", "-W", "20"]].concat());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sub.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        mosquitto_pub(&["-t", "cli-rm/live", "-m", "L"]);
+        wait_exit(&mut sub.child, Duration::from_millis(100));
+    }
+    let (status, out, err) = sub.finish();
+    assert!(status.success() && out.is_empty(), "{err} {out:?}");
+
+    // -U: a persistent session's subscription removed; nothing is queued for it any more.
+    let id = ["-c", "-i", "cli-unsub", "-q", "1"];
+    let (status, _, err) = run(&[&at[..], &id, &["-t", "cli-unsub/#", "-E"]].concat(), b"");
+    assert!(status.success(), "{err}");
+    let (status, _, err) = run(&[&at[..], &id, &["-U", "cli-unsub/#"]].concat(), b"");
+    assert!(status.success(), "{err}");
+    mosquitto_pub(&["-t", "cli-unsub/x", "-m", "queued?", "-q", "1"]);
+    mosquitto_pub(&["-t", "cli-unsub/marker", "-m", "m", "-r", "-q", "1"]);
+    // A message queued meanwhile would come first, before the retained marker.
+    let back = [&at[..], &id, &["-t", "cli-unsub/marker", "-C", "1", "-W", "20", "-v"]].concat();
+    let (status, out, err) = run(&back, b"");
+    assert!(status.success(), "{err}");
+    assert_eq!(out, b"cli-unsub/marker m\n");
+    mosquitto_pub(&["-t", "cli-unsub/marker", "-n", "-r"]);
+    let (status, _, err) =
+        run(&[&at[..], &["-i", "cli-unsub", "-t", "cli-unsub/#", "-E"]].concat(), b"");
+    assert!(status.success(), "{err}");
+}
