@@ -803,6 +803,8 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         mqtt.unsubscribe(f).map_err(describe)?;
     }
     let mut unsubscribed = 0;
+    // --remove-retained messages not acknowledged yet.
+    let mut clearing = 0usize;
     let format = a.format.as_deref().map(str::as_bytes);
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
@@ -870,7 +872,9 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 shown.print(&mut line, format, a.verbose, !a.no_eol);
                 if let Some(topic) = clear {
                     let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
-                    mqtt.publish(&empty).map_err(describe)?;
+                    if mqtt.publish(&empty).map_err(describe)?.is_some() {
+                        clearing += 1;
+                    }
                 }
                 if out.write_all(&line).and_then(|()| out.flush()).is_err() {
                     // The reader went away (a closed pipe): nothing more to do.
@@ -878,6 +882,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 }
                 printed += 1;
             }
+            client::Event::Published { .. } => clearing = clearing.saturating_sub(1),
             client::Event::Unsubscribed { .. } => {
                 unsubscribed += 1;
                 if filters.is_empty() && unsubscribed == a.unsubscribe.len() {
@@ -892,6 +897,17 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 return Err(reason("the broker disconnected", reason_code).into());
             }
             _ => {}
+        }
+    }
+    // As mosquitto_sub: the messages clearing retained ones acknowledged before DISCONNECT
+    // (leaving the broker's answers unread would reset the connection, and with it what the
+    // broker had not read yet).
+    while clearing > 0 {
+        let now = mqtt.now();
+        match mqtt.driver().poll(now) {
+            Ok(Some(client::Event::Published { .. })) => clearing -= 1,
+            Ok(_) => {}
+            Err(e) => return Err(describe(e.into()).into()),
         }
     }
     mqtt.disconnect().map_err(|e| describe(e).into())
