@@ -1,252 +1,1159 @@
-//! A command-line MQTT client in the spirit of mosquitto_pub / mosquitto_sub.
+//! `mqtt pub` and `mqtt sub`: mosquitto_pub and mosquitto_sub, same flags, same output, over
+//! MQTT 5.0 or 3.1.1, TCP, TLS and WebSocket.
 //!
 //! ```text
-//! cargo run --example mqtt -- pub -u mqtt://127.0.0.1:1883 -t T -m M \
-//!     [-q 0|1|2] [-r] [--repeat N] [-V 5|311] [-i ID] [-c] [-x EXPIRY] [-D user-property K V]...
-//! cargo run --example mqtt -- sub -u ws://127.0.0.1:9002/mqtt -t F \
-//!     [-t F]... [-q 0|1|2] [-C COUNT] [-v] [-V 5|311] [-i ID] [-c] [-x EXPIRY]
+//! cargo run --example mqtt -- sub -h 127.0.0.1 -p 1883 -t 'home/#' -v
+//! cargo run --example mqtt -- sub -L 'ws://127.0.0.1:9002/home/#' -F '%t %q %r %x' -C 1 -W 10
+//! cargo run --example mqtt -- pub -L mqtts://user:pass@broker:8883/home/light --cafile ca.pem -m ON
+//! cargo run --example mqtt -- pub -t home/log -l -q 1 < lines.txt
 //! ```
-//! `mqtts://host:8883` and `wss://host:443/mqtt` use TLS: `--cafile CA.pem` (required) names the
-//! CA certificates to trust, `--cert CERT.pem --key KEY.pem` authenticate the client.
-//! `-c` resumes the session (clean start 0) instead of a clean start. Errors are one line on
-//! stderr and a non-zero exit.
+//!
+//! The flags are mosquitto's, with their letters and meanings (`mqtt pub --help`,
+//! `mqtt sub --help`): a script written for `mosquitto_pub` / `mosquitto_sub` runs with
+//! `mqtt pub` / `mqtt sub` in their place, and `sub` prints byte for byte what `mosquitto_sub`
+//! prints (plain, `-v`, `-N`, `-F`). Differences: MQTT 5.0 is the default protocol (`-V 311`
+//! for 3.1.1); `-L` also takes `ws://` and `wss://` (the WebSocket path is `--ws-path`, `/mqtt`
+//! by default, as the URL's path is the topic); `mqtts://` without `--cafile` trusts the
+//! system's CA certificates. `mqtt sub` connects again (every second) after a lost connection,
+//! as mosquitto_sub does; `mqtt pub` ends. Errors are one line on stderr and exit status 1 (27
+//! when `-W` runs out, as mosquitto_sub).
 
+use std::io::{BufRead as _, Read as _, Write as _};
+use std::num::NonZeroU32;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use clap::{ArgAction, Args, Parser, Subcommand};
+use mqtt_ws::io::DriverError;
 use mqtt_ws::mqtt::client::{self, ConnectOptions, Outgoing, UsageError};
-use mqtt_ws::mqtt::packet::Subscription;
-use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property};
-use mqtt_ws::mqtt::{Qos, Version};
-use mqtt_ws::net::{Error, Event, MqttClient, Options, Url};
+use mqtt_ws::mqtt::packet::{Subscription, Will};
+use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
+use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
+use mqtt_ws::net::{Error, Event, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
 
-#[derive(Default)]
-struct Args {
-    publish: bool,
-    url: String,
-    topics: Vec<String>,
-    message: String,
-    qos: u8,
-    retain: bool,
-    repeat: usize,
-    v311: bool,
-    id: String,
-    resume: bool,
-    expiry: u32,
-    user: Vec<(String, String)>,
-    count: Option<usize>,
-    verbose: bool,
-    cafile: Option<String>,
-    cert: Option<String>,
-    key: Option<String>,
+/// The receive buffer of `sub`: room for the largest packet Mosquitto sends by default (256 MiB).
+/// The operating system hands out zeroed pages as they are touched, so a small message costs
+/// little.
+const SUB_BUFFER: usize = 256 << 20;
+
+/// mosquitto_sub's exit status when `-W` runs out (MOSQ_ERR_TIMEOUT).
+const EXIT_TIMED_OUT: u8 = 27;
+
+#[derive(Parser)]
+#[command(
+    name = "mqtt",
+    about = "mqtt is a simple MQTT client: `mqtt pub` publishes as mosquitto_pub does, `mqtt sub` \
+             subscribes and prints messages as mosquitto_sub does.",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Display this message.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let mut a = Args { repeat: 1, ..Args::default() };
-    a.publish = match it.next().as_deref() {
-        Some("pub") => true,
-        Some("sub") => false,
-        _ => return Err("usage: mqtt pub|sub -u URL -t TOPIC ... (see the example's docs)".into()),
+#[derive(Subcommand)]
+enum Command {
+    /// Publish a single message (or one per line of stdin, or a file) and exit, as mosquitto_pub.
+    #[command(disable_help_flag = true, after_help = PUB_EXAMPLES)]
+    Pub(PubArgs),
+    /// Subscribe to topics and print the messages received, as mosquitto_sub.
+    #[command(disable_help_flag = true, after_help = SUB_EXAMPLES)]
+    Sub(SubArgs),
+}
+
+const PUB_EXAMPLES: &str = "\
+Examples:
+  Publish a retained temperature reading at QoS 1:
+    mqtt pub -h 127.0.0.1 -t sensors/temperature -m 21.5 -q 1 -r
+  Publish each line of a log as a message, over WebSocket:
+    tail -f app.log | mqtt pub -L ws://127.0.0.1:9002/logs/app -l
+  Publish a file over TLS with a user name and password:
+    mqtt pub -L mqtts://alice:secret@broker:8883/firmware --cafile ca.pem -f image.bin
+  Clear a retained message:
+    mqtt pub -t sensors/temperature -r -n
+
+Exit status: 0 once every message is acknowledged; 1 with one line on stderr when the
+connection fails, the broker refuses it (the reason code named) or refuses a message.";
+
+const SUB_EXAMPLES: &str = "\
+Examples:
+  Print every message under home/, with its topic:
+    mqtt sub -h 127.0.0.1 -t 'home/#' -v
+  Wait at most 10 s for one message and print its payload in hex:
+    mqtt sub -t sensors/raw -C 1 -W 10 -F %x
+  Print the retained messages under config/ and exit:
+    mqtt sub -t 'config/#' --retained-only -v -W 5
+  Subscribe over WebSocket with TLS:
+    mqtt sub -L 'wss://broker:443/home/#' -v
+
+Exit status: 0 after -C messages, -E or --retained-only; 27 when -W runs out; 1 with one line
+on stderr when the connection fails, the broker refuses it (the reason code named) or ends it.";
+
+/// Connection, session and will flags, shared by `pub` and `sub`.
+#[derive(Args)]
+#[command(next_help_heading = "Connection, session and will")]
+struct Common {
+    /// MQTT host to connect to. Defaults to localhost.
+    #[arg(short = 'h', long = "host", value_name = "HOST")]
+    host: Option<String>,
+    /// Network port to connect to. Defaults to 1883 for plain MQTT and 8883 for MQTT over TLS.
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    port: Option<u16>,
+    /// Specify connection parameters as a URL:
+    /// mqtt(s)://[username[:password]@]host[:port]/topic, or ws(s)://... for MQTT over WebSocket.
+    #[arg(short = 'L', long = "url", value_name = "URL")]
+    url: Option<String>,
+    /// Provide a username.
+    #[arg(short = 'u', long = "username", value_name = "USER")]
+    username: Option<String>,
+    /// Provide a password.
+    #[arg(short = 'P', long = "pw", value_name = "PASS")]
+    password: Option<String>,
+    /// ID to use for this client. Defaults to an id the broker assigns (MQTT 5.0), or
+    /// mqtt-ws- followed by the process id (3.1.1).
+    #[arg(short = 'i', long = "id", value_name = "ID")]
+    id: Option<String>,
+    /// Use an id made of PREFIX followed by the process id.
+    #[arg(short = 'I', long = "id-prefix", value_name = "PREFIX", conflicts_with = "id")]
+    id_prefix: Option<String>,
+    /// Keep alive in seconds for this client.
+    #[arg(short = 'k', long = "keepalive", value_name = "KEEPALIVE", default_value_t = 60)]
+    keepalive: u16,
+    /// Quality of service level to use: for `pub` the messages', for `sub` the subscriptions'.
+    #[arg(short = 'q', long = "qos", value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    qos: u8,
+    /// MQTT protocol version: 5 (or mqttv5) or 311 (or mqttv311).
+    #[arg(short = 'V', long = "protocol-version", value_name = "VERSION", default_value = "5",
+          value_parser = version)]
+    version: Version,
+    /// Disable clean session / enable a persistent session: the broker keeps subscriptions
+    /// and queues QoS 1 and 2 messages while the client is away. Needs -i.
+    #[arg(short = 'c', long = "disable-clean-session")]
+    persistent: bool,
+    /// Session expiry interval in seconds (MQTT 5.0): -1, 4294967295 or ∞ for a session that
+    /// does not expire. Defaults to -1 with -c, 0 otherwise.
+    #[arg(short = 'x', long = "session-expiry-interval", value_name = "EXPIRY",
+          value_parser = expiry)]
+    expiry: Option<u32>,
+    /// The topic of the will, published by the broker if this client disconnects unexpectedly.
+    #[arg(long = "will-topic", value_name = "TOPIC")]
+    will_topic: Option<String>,
+    /// The payload of the will. Defaults to an empty payload.
+    #[arg(long = "will-payload", value_name = "PAYLOAD", requires = "will_topic")]
+    will_payload: Option<String>,
+    /// QoS of the will.
+    #[arg(long = "will-qos", value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    will_qos: u8,
+    /// The broker retains the will.
+    #[arg(long = "will-retain", requires = "will_topic")]
+    will_retain: bool,
+    /// Path to a file of PEM encoded CA certificates trusted to sign the broker's certificate.
+    /// Turns TLS on (mqtts, port 8883 by default).
+    #[arg(long = "cafile", value_name = "FILE")]
+    cafile: Option<String>,
+    /// Client certificate (PEM) for authentication, with --key.
+    #[arg(long = "cert", value_name = "FILE", requires = "key")]
+    cert: Option<String>,
+    /// Client private key (PEM) for authentication, with --cert.
+    #[arg(long = "key", value_name = "FILE", requires = "cert")]
+    key: Option<String>,
+    /// Do not check that the broker certificate's hostname matches the host connected to
+    /// (the certificate must still be signed by a trusted CA). Only for testing.
+    #[arg(long = "insecure")]
+    insecure: bool,
+    /// The HTTP path of a ws:// or wss:// connection.
+    #[arg(long = "ws-path", value_name = "PATH", default_value = "/mqtt")]
+    ws_path: String,
+    /// MQTT 5.0 property: -D COMMAND PROPERTY VALUE, user-property with NAME VALUE. connect:
+    /// user-property; publish: user-property, content-type, correlation-data,
+    /// message-expiry-interval, payload-format-indicator, response-topic; subscribe:
+    /// user-property, subscription-identifier. May be repeated.
+    #[arg(short = 'D', long = "property", num_args = 3..=4, action = ArgAction::Append,
+          value_names = ["COMMAND", "PROPERTY", "VALUE"])]
+    property: Vec<String>,
+    /// Don't print error messages.
+    #[arg(long = "quiet")]
+    quiet: bool,
+    /// Display this message.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[derive(Args)]
+struct PubArgs {
+    /// MQTT topic to publish to.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    topic: Option<String>,
+    /// Message payload to send.
+    #[arg(short = 'm', long = "message", value_name = "MESSAGE", group = "payload")]
+    message: Option<String>,
+    /// Send the contents of a file as the message.
+    #[arg(short = 'f', long = "file", value_name = "FILE", group = "payload")]
+    file: Option<String>,
+    /// Read messages from stdin, sending a separate message for each line.
+    #[arg(short = 'l', long = "stdin-line", group = "payload")]
+    lines: bool,
+    /// Send a null (zero length) message.
+    #[arg(short = 'n', long = "null-message", group = "payload")]
+    null: bool,
+    /// Read the whole of stdin and send it as a single message.
+    #[arg(short = 's', long = "stdin-file", group = "payload")]
+    stdin: bool,
+    /// Message should be retained.
+    #[arg(short = 'r', long = "retain")]
+    retain: bool,
+    /// Publish the message COUNT times (not with -l).
+    #[arg(long = "repeat", value_name = "COUNT", default_value_t = 1)]
+    repeat: u32,
+    /// Seconds to wait between --repeat messages (decimals allowed).
+    #[arg(long = "repeat-delay", value_name = "SECONDS", default_value_t = 0.0)]
+    repeat_delay: f64,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct SubArgs {
+    /// MQTT topic filter to subscribe to. May be repeated.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    topics: Vec<String>,
+    /// Topic filter whose messages are not printed. May be repeated.
+    #[arg(short = 'T', long = "filter-out", value_name = "FILTER")]
+    filter_out: Vec<String>,
+    /// Disconnect and exit after receiving COUNT messages.
+    #[arg(short = 'C', value_name = "COUNT")]
+    count: Option<u64>,
+    /// Disconnect and exit (status 27) after SECONDS if no -C count was reached.
+    #[arg(short = 'W', value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Print received messages verbosely: the topic, a space, the payload.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Do not add an end of line character when printing the payload.
+    #[arg(short = 'N')]
+    no_eol: bool,
+    /// Print messages as FORMAT says: %t topic, %p payload, %q QoS, %r retain flag, %l payload
+    /// length, %m message id, %x / %X payload in lower / upper case hex, %% a percent sign;
+    /// MQTT 5.0 properties %A topic alias, %C content type, %D correlation data, %E message
+    /// expiry interval, %F payload format indicator, %P user properties (name:value ...), %R
+    /// response topic, %S subscription identifier; printf's -, 0, width and .precision;
+    /// \n, \t, \r, \\, \0, \a, \e, \v escapes; an end of line follows unless -N.
+    #[arg(short = 'F', value_name = "FORMAT")]
+    format: Option<String>,
+    /// Do not print stale messages (those with the retain flag set).
+    #[arg(short = 'R')]
+    no_retained: bool,
+    /// Only print retained messages; exit at the first one that is not.
+    #[arg(long = "retained-only")]
+    retained_only: bool,
+    /// Exit once all subscriptions are acknowledged by the broker.
+    #[arg(short = 'E')]
+    exit_after_subscribe: bool,
+    /// Unsubscribe from this topic filter (of a persistent session, with -c) after
+    /// subscribing to the -t ones; alone, exit once the broker acknowledges. May be repeated.
+    #[arg(short = 'U', long = "unsubscribe", value_name = "TOPIC")]
+    unsubscribe: Vec<String>,
+    /// Clear every retained message received (publish an empty retained message to its
+    /// topic), except those -R or -T leave out.
+    #[arg(long = "remove-retained")]
+    remove_retained: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn version(v: &str) -> Result<Version, String> {
+    match v {
+        "5" | "mqttv5" => Ok(Version::V5),
+        "311" | "mqttv311" => Ok(Version::V3_1_1),
+        "31" | "mqttv31" => Err("MQTT 3.1 is not supported: use 5 or 311".into()),
+        _ => Err("use 5, mqttv5, 311 or mqttv311".into()),
+    }
+}
+
+fn expiry(v: &str) -> Result<u32, String> {
+    match v {
+        "-1" | "∞" => Ok(u32::MAX),
+        v => v.parse().map_err(|_| "a number of seconds, -1 or ∞".to_string()),
+    }
+}
+
+/// A failure: its one line, and the exit status.
+struct Failure(String, u8);
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure(message, 1)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure(message.into(), 1)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = match &cli.command {
+        Command::Pub(a) => a.common.quiet,
+        Command::Sub(a) => a.common.quiet,
     };
-    let val = |it: &mut dyn Iterator<Item = String>, flag: &str| {
-        it.next().ok_or_else(|| format!("{flag} needs a value"))
+    let result = match cli.command {
+        Command::Pub(a) => publish(a),
+        Command::Sub(a) => subscribe(a),
     };
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "-u" => a.url = val(&mut it, "-u")?,
-            "-t" => a.topics.push(val(&mut it, "-t")?),
-            "-m" => a.message = val(&mut it, "-m")?,
-            "-q" => a.qos = val(&mut it, "-q")?.parse().map_err(|_| "-q takes 0, 1 or 2")?,
-            "-r" => a.retain = true,
-            "--repeat" => {
-                a.repeat = val(&mut it, "--repeat")?.parse().map_err(|_| "bad --repeat")?
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message, status)) => {
+            if !quiet {
+                eprintln!("mqtt: {message}");
             }
-            "-V" => match val(&mut it, "-V")?.as_str() {
-                "5" | "mqttv5" => a.v311 = false,
-                "311" | "mqttv311" => a.v311 = true,
-                v => return Err(format!("unknown protocol version {v}")),
-            },
-            "-i" => a.id = val(&mut it, "-i")?,
-            "-c" => a.resume = true,
-            "-x" => a.expiry = val(&mut it, "-x")?.parse().map_err(|_| "bad -x")?,
-            "-C" => a.count = Some(val(&mut it, "-C")?.parse().map_err(|_| "bad -C")?),
-            "-v" => a.verbose = true,
-            "--cafile" => a.cafile = Some(val(&mut it, "--cafile")?),
-            "--cert" => a.cert = Some(val(&mut it, "--cert")?),
-            "--key" => a.key = Some(val(&mut it, "--key")?),
-            "-D" => {
-                let (what, k, v) = (val(&mut it, "-D")?, val(&mut it, "-D")?, val(&mut it, "-D")?);
-                if what != "user-property" {
-                    return Err("-D supports user-property KEY VALUE".into());
-                }
-                a.user.push((k, v));
-            }
-            f => return Err(format!("unknown option {f}")),
+            ExitCode::from(status)
         }
     }
-    if a.url.is_empty() || a.topics.is_empty() {
-        return Err("-u URL and -t TOPIC are required".into());
+}
+
+/// Where to connect, with what: the flags made into a URL, options and settings.
+struct Target {
+    /// The URL connected to (credentials and topic taken out).
+    url: String,
+    /// The topic of `-L`'s path, if any.
+    topic: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    settings: Options,
+}
+
+fn target(c: &Common) -> Result<Target, Failure> {
+    let (mut username, mut password) = (None, None);
+    let tls_asked = c.cafile.is_some() || c.cert.is_some() || c.insecure;
+    let (scheme, host, port, topic) = match &c.url {
+        Some(url) => {
+            if c.host.is_some() || c.port.is_some() {
+                return Err("-L cannot be combined with -h or -p".into());
+            }
+            // As mosquitto's -L: the path is the topic (taken as written: `#` included).
+            let (scheme, rest) = url.split_once("://").ok_or(format!("bad URL {url}"))?;
+            let (authority, topic) = match rest.split_once('/') {
+                Some((a, t)) => (a, Some(t.to_string()).filter(|t| !t.is_empty())),
+                None => (rest, None),
+            };
+            let (userinfo, hostport) = match authority.rsplit_once('@') {
+                Some((u, h)) => (Some(u), h),
+                None => (None, authority),
+            };
+            if let Some(u) = userinfo {
+                let (u, p) = u.split_once(':').map_or((u, None), |(u, p)| (u, Some(p)));
+                username = Some(u.to_string());
+                password = p.map(str::to_string);
+            }
+            let bare = format!("{scheme}://{hostport}");
+            let parsed = Url::parse(&bare).map_err(|e| format!("bad URL {url}: {e}"))?;
+            (parsed.scheme, parsed.host.to_string(), parsed.port, topic)
+        }
+        None => {
+            let scheme = if tls_asked { Scheme::Mqtts } else { Scheme::Mqtt };
+            let host = c.host.clone().unwrap_or_else(|| "localhost".into());
+            (scheme, host, c.port.unwrap_or(scheme.default_port()), None)
+        }
+    };
+    if c.username.is_some() {
+        username.clone_from(&c.username);
     }
-    if a.qos > 2 {
-        return Err("-q takes 0, 1 or 2".into());
+    if c.password.is_some() {
+        password.clone_from(&c.password);
     }
-    Ok(a)
+    let name = match scheme {
+        Scheme::Mqtt => "mqtt",
+        Scheme::Mqtts => "mqtts",
+        Scheme::Ws => "ws",
+        Scheme::Wss => "wss",
+    };
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    let path = if scheme.is_websocket() { c.ws_path.as_str() } else { "" };
+    let url = format!("{name}://{host}:{port}{path}");
+    let mut settings = Options {
+        connect_timeout: Duration::from_secs(30),
+        // A lost connection ends mosquitto_pub; mosquitto_sub connects again (see `reconnect`).
+        reconnect: None,
+        ..Options::default()
+    };
+    if scheme.is_tls() {
+        settings.tls = tls_config(c)?;
+    } else if tls_asked {
+        return Err(format!("--cafile, --cert and --insecure need TLS: {name}:// is not").into());
+    }
+    Ok(Target { url, topic, username, password, settings })
+}
+
+/// The TLS configuration the flags ask for; `None`: the system's CA certificates.
+fn tls_config(c: &Common) -> Result<Option<Arc<tls::rustls::ClientConfig>>, Failure> {
+    let read = |what: &str, f: &str| -> Result<Vec<u8>, Failure> {
+        std::fs::read(f).map_err(|e| format!("cannot read {what} {f}: {e}").into())
+    };
+    let Some(cafile) = &c.cafile else {
+        if c.cert.is_some() || c.insecure {
+            return Err("--cert and --insecure need --cafile".into());
+        }
+        return Ok(None);
+    };
+    let ca = read("--cafile", cafile)?;
+    let config = match (&c.cert, &c.key) {
+        (Some(cert), Some(key)) => {
+            tls::client_config_with_auth(&ca, &read("--cert", cert)?, &read("--key", key)?)
+        }
+        _ => tls::client_config(&ca),
+    };
+    let config = config.map_err(|e| format!("TLS: {e}"))?;
+    if !c.insecure {
+        return Ok(Some(config));
+    }
+    let verifier = insecure::verifier(&ca).map_err(|e| format!("TLS: {e}"))?;
+    let mut config = (*config).clone();
+    config.dangerous().set_certificate_verifier(verifier);
+    Ok(Some(Arc::new(config)))
+}
+
+/// `--insecure`: the CA chain is checked, the host name is not.
+mod insecure {
+    use std::sync::Arc;
+
+    use mqtt_ws::tls::rustls;
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+    #[derive(Debug)]
+    struct AnyName(Arc<WebPkiServerVerifier>);
+
+    pub(super) fn verifier(ca_pem: &[u8]) -> Result<Arc<dyn ServerCertVerifier>, String> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem) {
+            roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Arc::new(AnyName(inner)))
+    }
+
+    impl ServerCertVerifier for AnyName {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp_response: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            let verified = self.0.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            );
+            match verified {
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                )) => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.0.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            self.0.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.supported_verify_schemes()
+        }
+    }
+}
+
+/// The `-D` properties for `command` (connect, publish, subscribe), as (name, values).
+fn d_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, Vec<&'a str>)>, Failure> {
+    let mut out = Vec::new();
+    let all: Vec<&str> = c.property.iter().map(String::as_str).collect();
+    // clap hands the values of every -D in one list: take them a property at a time. The
+    // command may be left out: `-D user-property NAME VALUE` is for PUBLISH.
+    let mut rest = all.as_slice();
+    while !rest.is_empty() {
+        let (cmd, prop) = match rest {
+            ["user-property", ..] => ("publish", rest),
+            [cmd, prop @ ..] => (*cmd, prop),
+            [] => break,
+        };
+        let known: &[&str] = match cmd {
+            "connect" => &["user-property"],
+            "publish" => &[
+                "user-property",
+                "content-type",
+                "correlation-data",
+                "message-expiry-interval",
+                "payload-format-indicator",
+                "response-topic",
+            ],
+            "subscribe" => &["user-property", "subscription-identifier"],
+            _ => return Err(format!("-D {cmd}: use connect, publish or subscribe").into()),
+        };
+        let (name, values, tail) = match prop {
+            ["user-property", k, v, tail @ ..] => ("user-property", vec![*k, *v], tail),
+            [name, v, tail @ ..] if *name != "user-property" => (*name, vec![*v], tail),
+            _ => return Err("-D COMMAND PROPERTY VALUE (user-property: NAME VALUE)".into()),
+        };
+        if !known.contains(&name) {
+            return Err(format!("-D {cmd} {name}: use one of {}", known.join(", ")).into());
+        }
+        if cmd == command {
+            out.push((name, values));
+        }
+        rest = tail;
+    }
+    Ok(out)
+}
+
+/// The user properties of `-D` for `command`.
+fn user_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, &'a str)>, Failure> {
+    Ok(d_properties(c, command)?
+        .into_iter()
+        .filter_map(|(name, v)| match (name, v.as_slice()) {
+            ("user-property", [k, v]) => Some((*k, *v)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The PUBLISH or SUBSCRIBE properties of `-D` for `command`.
+fn properties<'b>(
+    buf: &'b mut Vec<u8>,
+    c: &'b Common,
+    command: &str,
+) -> Result<Properties<'b>, Failure> {
+    let list = d_properties(c, command)?;
+    let len: usize = list.iter().flat_map(|(_, v)| v).map(|v| v.len() + 8).sum();
+    buf.resize(len + 8, 0);
+    let mut b = PropertiesBuilder::new(buf);
+    let number = |name: &str, v: &str| -> Result<u32, Failure> {
+        v.parse().map_err(|_| format!("-D {command} {name}: {v} is not a number").into())
+    };
+    for (name, v) in &list {
+        let property = match (*name, v.as_slice()) {
+            ("user-property", [k, v]) => Property::UserProperty(k, v),
+            ("content-type", [v]) => Property::ContentType(v),
+            ("correlation-data", [v]) => Property::CorrelationData(v.as_bytes()),
+            ("response-topic", [v]) => Property::ResponseTopic(v),
+            ("message-expiry-interval", [v]) => Property::MessageExpiryInterval(number(name, v)?),
+            ("payload-format-indicator", [v]) => {
+                Property::PayloadFormatIndicator(match number(name, v)? {
+                    0 => PayloadFormat::Unspecified,
+                    1 => PayloadFormat::Utf8,
+                    _ => return Err(format!("-D {command} {name}: 0 or 1").into()),
+                })
+            }
+            ("subscription-identifier", [v]) => Property::SubscriptionIdentifier(
+                NonZeroU32::new(number(name, v)?)
+                    .ok_or(format!("-D {command} {name}: 1 or more"))?,
+            ),
+            _ => continue,
+        };
+        b.push(property).map_err(|e| format!("-D {command} {name}: {e}"))?;
+    }
+    Ok(b.finish())
+}
+
+/// Connects as the common flags say.
+fn connect(c: &Common, t: &Target, buffer_len: usize) -> Result<MqttClient, Failure> {
+    dial(c, t, buffer_len)?.map_err(|e| connect_failure(e, t))
+}
+
+/// A failed connection in one line.
+fn connect_failure(e: Error, t: &Target) -> Failure {
+    let where_ = t.url.split_once("://").map_or(t.url.as_str(), |(_, rest)| rest);
+    match e {
+        Error::Io(e) => format!("cannot connect to {where_}: {e}"),
+        Error::Refused(reason) => {
+            format!("connection refused by the broker: {reason:?} (0x{:02X})", reason.code())
+        }
+        Error::Timeout => format!("{where_}: no answer within 30 s"),
+        Error::Tls(e) => format!("{where_}: {e}"),
+        e => format!("{where_}: {}", describe(e)),
+    }
+    .into()
+}
+
+/// Connects as the common flags say: a failure of the flags, or the connection's result.
+fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, Error>, Failure> {
+    let v5 = c.version == Version::V5;
+    let id = match (&c.id, &c.id_prefix) {
+        (Some(id), _) => id.clone(),
+        (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        (None, None) if c.persistent => {
+            return Err("-c needs a client id: give one with -i or -I".into());
+        }
+        (None, None) if v5 => String::new(),
+        (None, None) => format!("mqtt-ws-{}", std::process::id()),
+    };
+    if !v5 && (c.expiry.is_some() || !c.property.is_empty()) {
+        return Err("-x and -D need MQTT 5.0 (-V 5)".into());
+    }
+    let connect_user = user_properties(c, "connect")?;
+    let mut opts = ConnectOptions::new(&id);
+    opts.version = c.version;
+    opts.clean_start = !c.persistent;
+    opts.keep_alive = c.keepalive;
+    opts.session_expiry = match c.expiry {
+        Some(x) => x,
+        None if c.persistent && v5 => u32::MAX,
+        None => 0,
+    };
+    opts.username = t.username.as_deref();
+    opts.password = t.password.as_deref().map(str::as_bytes);
+    opts.user_properties = &connect_user;
+    opts.will = c.will_topic.as_deref().map(|topic| Will {
+        qos: qos(c.will_qos),
+        retain: c.will_retain,
+        properties: Properties::EMPTY,
+        topic,
+        payload: c.will_payload.as_deref().unwrap_or_default().as_bytes(),
+    });
+    let mut settings = t.settings.clone();
+    settings.buffer_len = settings.buffer_len.max(buffer_len);
+    // Room to keep a QoS 1 or 2 message of that size until it is acknowledged.
+    settings.store_len = settings.store_len.max(buffer_len + 1024);
+    Ok(MqttClient::connect_with(&t.url, &opts, &settings))
 }
 
 fn qos(q: u8) -> Qos {
     Qos::from_u8(q).unwrap_or_default()
 }
 
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mqtt: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run() -> Result<(), String> {
-    let args = parse_args()?;
-    let url = Url::parse(&args.url).map_err(|_| {
-        format!(
-            "bad URL {}: use mqtt://host:port, mqtts://host:port, ws://host:port/path or \
-             wss://host:port/path",
-            args.url
-        )
-    })?;
-    let mut settings = Options {
-        connect_timeout: Duration::from_secs(30),
-        // A lost connection ends the program, as mosquitto_pub does.
-        reconnect: None,
-        ..Options::default()
-    };
-    if url.scheme.is_tls() {
-        let read = |what: &str, f: &str| {
-            std::fs::read(f).map_err(|e| format!("cannot read {what} {f}: {e}"))
-        };
-        let cafile = args.cafile.as_deref().ok_or("mqtts:// and wss:// need --cafile")?;
-        let ca = read("--cafile", cafile)?;
-        let config = match (&args.cert, &args.key) {
-            (None, None) => tls::client_config(&ca),
-            (Some(c), Some(k)) => {
-                tls::client_config_with_auth(&ca, &read("--cert", c)?, &read("--key", k)?)
-            }
-            _ => return Err("--cert and --key go together".into()),
-        };
-        settings.tls = Some(config.map_err(|e| e.to_string())?);
-    }
-    let id = if args.id.is_empty() && args.v311 {
-        format!("mqtt-ws-{}", std::process::id())
+fn publish(a: PubArgs) -> Result<(), Failure> {
+    let c = &a.common;
+    let t = target(c)?;
+    let topic = a.topic.clone().or_else(|| t.topic.clone()).ok_or("-t TOPIC is required")?;
+    // The payload, read before connecting (a missing file is no reason to connect).
+    let payload: Option<Vec<u8>> = if let Some(m) = &a.message {
+        Some(m.clone().into_bytes())
+    } else if let Some(f) = &a.file {
+        Some(std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?)
+    } else if a.null {
+        Some(Vec::new())
+    } else if a.stdin {
+        let mut all = Vec::new();
+        std::io::stdin().read_to_end(&mut all).map_err(|e| format!("stdin: {e}"))?;
+        Some(all)
+    } else if a.lines {
+        None
     } else {
-        args.id.clone()
+        return Err("a message is required: -m, -f, -l, -n or -s".into());
     };
-    let mut opts = ConnectOptions::new(&id);
-    opts.version = if args.v311 { Version::V3_1_1 } else { Version::V5 };
-    opts.clean_start = !args.resume;
-    opts.session_expiry = args.expiry;
-    opts.keep_alive = 30;
-    let authority = url.authority();
-    let mqtt = MqttClient::connect_with(&args.url, &opts, &settings).map_err(|e| match e {
-        Error::Io(e) => format!("cannot connect to {authority}: {e}"),
-        Error::Refused(reason) => {
-            format!("the broker refused the connection: {reason:?} (0x{:02X})", reason.code())
+    let mut props_buf = Vec::new();
+    let props = properties(&mut props_buf, c, "publish")?;
+    let room = payload.as_ref().map_or(0, Vec::len) + topic.len() + props.as_bytes().len() + 1024;
+    let mut mqtt = connect(c, &t, room)?;
+    let mut pending = 0usize;
+    let base = Outgoing::new(&topic, &[]).qos(qos(c.qos)).retain(a.retain).properties(props);
+    match payload {
+        Some(payload) => {
+            for i in 0..a.repeat {
+                if i > 0 && a.repeat_delay > 0.0 {
+                    wait(&mut mqtt, Duration::from_secs_f64(a.repeat_delay), &mut pending)?;
+                }
+                send(&mut mqtt, &Outgoing { payload: &payload, ..base }, &mut pending)?;
+            }
         }
-        Error::Timeout => "no CONNACK".into(),
-        Error::Subprotocol => "the server did not accept the mqtt subprotocol".into(),
-        Error::Tls(e) => format!("{authority}: {e}"),
-        e => format!("{authority}: {}", describe(e)),
-    })?;
-    session(mqtt, &args)
-}
-
-fn session(mut mqtt: MqttClient, a: &Args) -> Result<(), String> {
-    let user: Vec<(&str, &str)> = a.user.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut props_buf = vec![0u8; 8192];
-    let mut b = PropertiesBuilder::new(&mut props_buf);
-    for (k, v) in &user {
-        b.push(Property::UserProperty(k, v)).map_err(|e| e.to_string())?;
-    }
-    let props = b.finish();
-    if a.publish {
-        let msg = Outgoing::new(&a.topics[0], a.message.as_bytes())
-            .qos(qos(a.qos))
-            .retain(a.retain)
-            .properties(props);
-        let (mut sent, mut done) = (0, 0);
-        while done < a.repeat {
-            if sent < a.repeat {
-                match mqtt.publish(&msg) {
-                    Ok(packet_id) => {
-                        sent += 1;
-                        if packet_id.is_none() {
-                            done += 1;
+        None => {
+            // Lines are read on a thread, so the keep-alive runs while stdin is quiet.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                loop {
+                    let mut line = Vec::new();
+                    match stdin.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            if line.last() == Some(&b'\n') {
+                                line.pop();
+                            }
+                            if tx.send(line).is_err() {
+                                break;
+                            }
                         }
-                        continue;
-                    }
-                    Err(Error::Mqtt(client::Error::Usage(
-                        UsageError::ReceiveMaximumReached | UsageError::StoreFull,
-                    ))) => {}
-                    Err(e) => return Err(describe(e)),
-                }
-            }
-            match next(&mut mqtt)? {
-                Event::Published { reason_code: reason, .. } => {
-                    done += 1;
-                    if reason.is_error() {
-                        return Err(format!("the broker refused the message: {reason:?}"));
                     }
                 }
-                Event::Disconnected { reason_code: reason } => {
-                    return Err(format!("the broker disconnected: {reason:?}"));
-                }
-                _ => {}
-            }
-        }
-    } else {
-        let subs: Vec<Subscription<'_>> =
-            a.topics.iter().map(|t| Subscription::new(t, qos(a.qos))).collect();
-        mqtt.subscribe_many(&subs, Properties::EMPTY).map_err(describe)?;
-        let mut received = 0;
-        let stdout = std::io::stdout();
-        while a.count.is_none_or(|c| received < c) {
-            match next(&mut mqtt)? {
-                Event::Subscribed { reason_codes, .. } => {
-                    if let Some(bad) = reason_codes.iter().find(|c| c.is_error()) {
-                        return Err(format!("subscription refused: {bad:?}"));
+            });
+            loop {
+                match rx.try_recv() {
+                    Ok(line) => {
+                        send(&mut mqtt, &Outgoing { payload: &line, ..base }, &mut pending)?
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        wait(&mut mqtt, Duration::from_millis(50), &mut pending)?;
                     }
                 }
-                Event::Message(m) => {
-                    received += 1;
-                    let mut out = stdout.lock();
-                    use std::io::Write as _;
-                    if a.verbose {
-                        let _ = write!(out, "{} ", m.topic);
-                    }
-                    let _ = out.write_all(&m.payload);
-                    let _ = writeln!(out);
-                    let _ = out.flush();
-                }
-                Event::Disconnected { reason_code: reason } => {
-                    return Err(format!("the broker disconnected: {reason:?}"));
-                }
-                _ => {}
             }
         }
     }
-    // Every command went out at once; say goodbye.
-    mqtt.disconnect().map_err(describe)
+    while pending > 0 {
+        on_publish_event(next(&mut mqtt)?, &mut pending)?;
+    }
+    mqtt.disconnect().map_err(|e| describe(e).into())
+}
+
+/// Publishes `message`, waiting for acknowledgements while the broker's receive maximum is
+/// reached; counts QoS 1 and 2 messages awaiting theirs in `pending`.
+fn send(mqtt: &mut MqttClient, message: &Outgoing<'_>, pending: &mut usize) -> Result<(), Failure> {
+    loop {
+        match mqtt.publish(message) {
+            Ok(Some(_)) => {
+                *pending += 1;
+                return Ok(());
+            }
+            Ok(None) => return Ok(()),
+            // Nothing in flight would make room: it can never go out.
+            Err(e) if *pending == 0 => return Err(describe(e).into()),
+            Err(Error::Mqtt(client::Error::Usage(
+                UsageError::ReceiveMaximumReached | UsageError::StoreFull,
+            ))) => on_publish_event(next(mqtt)?, pending)?,
+            Err(e) => return Err(describe(e).into()),
+        }
+    }
+}
+
+/// Handles the broker's events for `duration`.
+fn wait(mqtt: &mut MqttClient, duration: Duration, pending: &mut usize) -> Result<(), Failure> {
+    let deadline = Instant::now() + duration;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match mqtt.next_timeout(left) {
+            Ok(Some(event)) => on_publish_event(event, pending)?,
+            Ok(None) => return Err(describe(Error::Closed).into()),
+            Err(Error::Timeout) => break,
+            Err(e) => return Err(describe(e).into()),
+        }
+    }
+    Ok(())
+}
+
+fn on_publish_event(event: Event, pending: &mut usize) -> Result<(), Failure> {
+    match event {
+        Event::Published { reason_code, .. } => {
+            *pending = pending.saturating_sub(1);
+            if reason_code.is_error() {
+                return Err(reason("the broker refused the message", reason_code).into());
+            }
+        }
+        Event::Disconnected { reason_code } => {
+            return Err(reason("the broker disconnected", reason_code).into());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn reason(what: &str, r: ReasonCode) -> String {
+    format!("{what}: {r:?} (0x{:02X})", r.code())
+}
+
+fn subscribe(a: SubArgs) -> Result<(), Failure> {
+    let c = &a.common;
+    let t = target(c)?;
+    let mut filters = a.topics.clone();
+    filters.extend(t.topic.clone());
+    if filters.is_empty() && a.unsubscribe.is_empty() {
+        return Err("-t TOPIC is required".into());
+    }
+    let mut props_buf = Vec::new();
+    let props = properties(&mut props_buf, c, "subscribe")?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER)?;
+    let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
+    let subs: Vec<Subscription<'_>> =
+        filters.iter().map(|f| Subscription::new(f, qos(c.qos))).collect();
+    if !subs.is_empty() {
+        mqtt.subscribe_many(&subs, props).map_err(describe)?;
+    }
+    for f in &a.unsubscribe {
+        mqtt.unsubscribe(f).map_err(describe)?;
+    }
+    let mut unsubscribed = 0;
+    // --remove-retained messages not acknowledged yet.
+    let mut clearing = 0usize;
+    let format = a.format.as_deref().map(str::as_bytes);
+    let mut printed = 0u64;
+    let mut out = std::io::stdout().lock();
+    loop {
+        if a.count.is_some_and(|c| printed >= c) {
+            break;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = mqtt.disconnect();
+            return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
+        }
+        let now = mqtt.now();
+        let event = match mqtt.driver().poll(now) {
+            Ok(Some(event)) => event,
+            Ok(None) => continue,
+            // As mosquitto_sub: connect again, and subscribe again.
+            Err(
+                DriverError::Transport(_)
+                | DriverError::Eof
+                | DriverError::Machine(client::Error::Timeout(_)),
+            ) => {
+                mqtt = reconnect(c, &t, deadline)?;
+                if !subs.is_empty() {
+                    mqtt.subscribe_many(&subs, props).map_err(describe)?;
+                }
+                continue;
+            }
+            Err(DriverError::Closed) => return Err(describe(Error::Closed).into()),
+            Err(e) => return Err(describe(e.into()).into()),
+        };
+        match event {
+            client::Event::Subscribed { reason_codes, .. } => {
+                let codes: Vec<ReasonCode> = reason_codes.iter().collect();
+                if codes.iter().all(|r| r.is_error()) {
+                    return Err("All subscription requests were denied.".into());
+                }
+                for (f, r) in filters.iter().zip(&codes).filter(|(_, r)| r.is_error()) {
+                    if !c.quiet {
+                        eprintln!("mqtt: {}", reason(&format!("subscription to {f} refused"), *r));
+                    }
+                }
+                if a.exit_after_subscribe {
+                    break;
+                }
+            }
+            client::Event::Message(m) => {
+                let shown = Shown {
+                    topic: m.topic.as_str(),
+                    payload: m.payload,
+                    qos: m.qos as u8,
+                    retain: m.retain,
+                    mid: m.packet_id.map_or(0, |p| p.get()),
+                    properties: m.properties,
+                };
+                if a.retained_only && !shown.retain {
+                    break;
+                }
+                if (a.no_retained && shown.retain)
+                    || a.filter_out.iter().any(|f| topic::matches(f, shown.topic))
+                {
+                    continue;
+                }
+                let clear = (a.remove_retained && shown.retain).then(|| shown.topic.to_string());
+                let mut line = Vec::new();
+                shown.print(&mut line, format, a.verbose, !a.no_eol);
+                if let Some(topic) = clear {
+                    let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
+                    if mqtt.publish(&empty).map_err(describe)?.is_some() {
+                        clearing += 1;
+                    }
+                }
+                if out.write_all(&line).and_then(|()| out.flush()).is_err() {
+                    // The reader went away (a closed pipe): nothing more to do.
+                    break;
+                }
+                printed += 1;
+            }
+            client::Event::Published { .. } => clearing = clearing.saturating_sub(1),
+            client::Event::Unsubscribed { .. } => {
+                unsubscribed += 1;
+                if filters.is_empty() && unsubscribed == a.unsubscribe.len() {
+                    break;
+                }
+            }
+            client::Event::MessageSkipped { message, payload_len } if !c.quiet => {
+                let topic = message.topic.as_str();
+                eprintln!("mqtt: a message of {payload_len} bytes on {topic} was too large");
+            }
+            client::Event::Disconnected { reason_code, .. } => {
+                return Err(reason("the broker disconnected", reason_code).into());
+            }
+            _ => {}
+        }
+    }
+    // As mosquitto_sub: the messages clearing retained ones acknowledged before DISCONNECT
+    // (leaving the broker's answers unread would reset the connection, and with it what the
+    // broker had not read yet).
+    while clearing > 0 {
+        let now = mqtt.now();
+        match mqtt.driver().poll(now) {
+            Ok(Some(client::Event::Published { .. })) => clearing -= 1,
+            Ok(_) => {}
+            Err(e) => return Err(describe(e.into()).into()),
+        }
+    }
+    mqtt.disconnect().map_err(|e| describe(e).into())
+}
+
+/// After a lost connection: tries again every second until the broker answers (or `-W` runs
+/// out), as mosquitto_sub does. A refusal ends the program.
+fn reconnect(c: &Common, t: &Target, deadline: Option<Instant>) -> Result<MqttClient, Failure> {
+    loop {
+        let pause = Duration::from_secs(1);
+        if let Some(d) = deadline.filter(|&d| Instant::now() + pause >= d) {
+            std::thread::sleep(d.saturating_duration_since(Instant::now()));
+            return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
+        }
+        std::thread::sleep(pause);
+        match dial(c, t, SUB_BUFFER)? {
+            Ok(mqtt) => return Ok(mqtt),
+            Err(Error::Io(_) | Error::Timeout) => {}
+            Err(e) => return Err(connect_failure(e, t)),
+        }
+    }
+}
+
+/// A received message as mosquitto_sub prints it.
+struct Shown<'a> {
+    topic: &'a str,
+    payload: &'a [u8],
+    qos: u8,
+    retain: bool,
+    mid: u16,
+    properties: Properties<'a>,
+}
+
+impl Shown<'_> {
+    /// Writes the message as mosquitto_sub does with `-F format`, `-v`, or neither; `eol`
+    /// false is `-N`.
+    fn print(&self, out: &mut Vec<u8>, format: Option<&[u8]>, verbose: bool, eol: bool) {
+        if let Some(format) = format {
+            self.format(out, format);
+            if eol {
+                out.push(b'\n');
+            }
+        } else if self.payload.is_empty() {
+            // mosquitto_sub prints `topic (null)` for an empty payload with -v, else nothing.
+            if verbose && eol {
+                out.extend_from_slice(self.topic.as_bytes());
+                out.extend_from_slice(b" (null)\n");
+            }
+        } else {
+            if verbose {
+                out.extend_from_slice(self.topic.as_bytes());
+                out.push(b' ');
+            }
+            out.extend_from_slice(self.payload);
+            if eol {
+                out.push(b'\n');
+            }
+        }
+    }
+
+    /// `-F`: `%` codes with their optional `-`, `0`, width and precision, and `\` escapes.
+    fn format(&self, out: &mut Vec<u8>, f: &[u8]) {
+        let mut i = 0;
+        while let Some(&b) = f.get(i) {
+            i += 1;
+            match b {
+                b'%' => {
+                    let mut spec = Spec { left: false, zero: false, width: 0, precision: None };
+                    if f.get(i) == Some(&b'-') {
+                        spec.left = true;
+                        i += 1;
+                    }
+                    if f.get(i) == Some(&b'0') {
+                        spec.zero = true;
+                        i += 1;
+                    }
+                    while let Some(d) = f.get(i).filter(|d| d.is_ascii_digit()) {
+                        spec.width = spec.width * 10 + usize::from(d - b'0');
+                        i += 1;
+                    }
+                    if f.get(i) == Some(&b'.') {
+                        i += 1;
+                        let mut p = 0;
+                        while let Some(d) = f.get(i).filter(|d| d.is_ascii_digit()) {
+                            p = p * 10 + usize::from(d - b'0');
+                            i += 1;
+                        }
+                        spec.precision = Some(p);
+                    }
+                    if let Some(&code) = f.get(i) {
+                        i += 1;
+                        self.code(out, code, &spec);
+                    }
+                }
+                b'\\' => {
+                    if let Some(&e) = f.get(i) {
+                        i += 1;
+                        match e {
+                            b'\\' => out.push(b'\\'),
+                            b'0' => out.push(0),
+                            b'a' => out.push(0x07),
+                            b'e' => out.push(0x1b),
+                            b'n' => out.push(b'\n'),
+                            b'r' => out.push(b'\r'),
+                            b't' => out.push(b'\t'),
+                            b'v' => out.push(0x0b),
+                            // Unknown escapes print nothing, as in mosquitto_sub.
+                            _ => {}
+                        }
+                    }
+                }
+                b => out.push(b),
+            }
+        }
+    }
+
+    fn code(&self, out: &mut Vec<u8>, code: u8, spec: &Spec) {
+        match code {
+            b'%' => out.push(b'%'),
+            b't' => spec.text(out, self.topic.as_bytes()),
+            b'p' => spec.pad(out, self.payload),
+            b'x' | b'X' => {
+                // As mosquitto_sub: a width counts payload bytes first, then halves them.
+                let bytes = if spec.width > 0 {
+                    let n = self.payload.len().min(spec.width) / 2;
+                    self.payload.get(..n).unwrap_or_default()
+                } else {
+                    self.payload
+                };
+                let hex: Vec<u8> = bytes
+                    .iter()
+                    .flat_map(|b| {
+                        let s = if code == b'x' { format!("{b:02x}") } else { format!("{b:02X}") };
+                        s.into_bytes()
+                    })
+                    .collect();
+                spec.pad(out, &hex);
+            }
+            b'q' => out.push(b'0' + self.qos),
+            b'r' => out.push(if self.retain { b'1' } else { b'0' }),
+            b'l' => spec.int(out, self.payload.len()),
+            b'm' => spec.int(out, usize::from(self.mid)),
+            // MQTT 5.0 properties; missing, they print as mosquitto_sub prints them.
+            b'A' => spec.int_or_blank(out, self.properties.topic_alias().map(|a| a.get().into())),
+            b'C' => match self.properties.content_type() {
+                Some(t) => spec.text(out, t.as_bytes()),
+                None => spec.fill(out, 0, b' '),
+            },
+            b'D' => out.extend_from_slice(self.properties.correlation_data().unwrap_or_default()),
+            b'E' => spec.int_or_blank(out, self.properties.message_expiry_interval()),
+            b'F' => spec.int_or_blank(
+                out,
+                self.properties.payload_format_indicator().map(|f| match f {
+                    PayloadFormat::Unspecified => 0,
+                    _ => 1,
+                }),
+            ),
+            b'P' => {
+                for (n, (k, v)) in self.properties.user_properties().enumerate() {
+                    if n > 0 {
+                        out.push(b' ');
+                    }
+                    out.extend_from_slice(format!("{k}:{v}").as_bytes());
+                }
+            }
+            b'R' => {
+                if let Some(t) = self.properties.response_topic() {
+                    spec.text(out, t.as_bytes());
+                }
+            }
+            b'S' => spec.int_or_blank(
+                out,
+                self.properties.subscription_identifiers().next().map(NonZeroU32::get),
+            ),
+            // Codes not supported yet (time, JSON) print nothing.
+            _ => {}
+        }
+    }
+}
+
+/// A `%` code's flags, as printf reads them.
+struct Spec {
+    left: bool,
+    zero: bool,
+    width: usize,
+    precision: Option<usize>,
+}
+
+impl Spec {
+    fn fill(&self, out: &mut Vec<u8>, len: usize, pad: u8) {
+        out.extend(std::iter::repeat_n(pad, self.width.saturating_sub(len)));
+    }
+
+    /// A string: cut to the precision, padded with spaces to the width.
+    fn text(&self, out: &mut Vec<u8>, s: &[u8]) {
+        let s = self.precision.map_or(s, |p| s.get(..p).unwrap_or(s));
+        if !self.left {
+            self.fill(out, s.len(), b' ');
+        }
+        out.extend_from_slice(s);
+        if self.left {
+            self.fill(out, s.len(), b' ');
+        }
+    }
+
+    /// The payload: cut to the width, padded with the pad character.
+    fn pad(&self, out: &mut Vec<u8>, s: &[u8]) {
+        let s = if self.width > 0 { s.get(..self.width).unwrap_or(s) } else { s };
+        let pad = if self.zero { b'0' } else { b' ' };
+        if !self.left {
+            self.fill(out, s.len(), pad);
+        }
+        out.extend_from_slice(s);
+        if self.left {
+            self.fill(out, s.len(), b' ');
+        }
+    }
+
+    /// A number, or without one the pad character repeated to the width.
+    fn int_or_blank(&self, out: &mut Vec<u8>, n: Option<u32>) {
+        match n {
+            Some(n) => self.int(out, n as usize),
+            None => self.fill(out, 0, if self.zero { b'0' } else { b' ' }),
+        }
+    }
+
+    /// A number: padded with spaces, or zeros, to the width.
+    fn int(&self, out: &mut Vec<u8>, n: usize) {
+        let s = n.to_string();
+        let pad = if self.zero && !self.left { b'0' } else { b' ' };
+        if !self.left {
+            self.fill(out, s.len(), pad);
+        }
+        out.extend_from_slice(s.as_bytes());
+        if self.left {
+            self.fill(out, s.len(), b' ');
+        }
+    }
 }
 
 /// The next event; the end of the connection is an error.
-fn next(mqtt: &mut MqttClient) -> Result<Event, String> {
+fn next(mqtt: &mut MqttClient) -> Result<Event, Failure> {
     match mqtt.next() {
         Ok(Some(event)) => Ok(event),
-        Ok(None) => Err(Error::Closed.to_string()),
-        Err(e) => Err(describe(e)),
+        Ok(None) => Err(describe(Error::Closed).into()),
+        Err(e) => Err(describe(e).into()),
     }
 }
 
