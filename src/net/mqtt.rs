@@ -15,6 +15,9 @@ use std::sync::Arc;
 use std::vec;
 use std::vec::Vec;
 
+/// How long `disconnect` waits for the broker to close its side after DISCONNECT.
+const LINGER: core::time::Duration = core::time::Duration::from_secs(2);
+
 /// The in-flight store of a std client: up to 64 messages in a buffer it owns.
 pub type OwnedStore = SliceStore<'static, 64, Vec<u8>>;
 
@@ -519,11 +522,18 @@ impl MqttClient {
         }
         let now = self.clock.now();
         self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY)?;
-        #[cfg(feature = "ws")]
-        if let Transport::WebSocket(ws) = self.conn.transport() {
-            // The closing handshake; a peer that just drops the TCP connection ends it too.
-            let _ = ws.close(crate::ws::close::CloseCode::Normal);
-        }
+        // Without the `ws` feature the match has one arm.
+        #[allow(clippy::infallible_destructuring_match)]
+        let socket = match self.conn.transport() {
+            Transport::Socket(socket) => socket,
+            #[cfg(feature = "ws")]
+            Transport::WebSocket(ws) => {
+                // The closing handshake; a peer that just drops the TCP connection ends it too.
+                let _ = ws.close(crate::ws::close::CloseCode::Normal);
+                ws.transport()
+            }
+        };
+        socket.linger(LINGER);
         Ok(())
     }
 

@@ -160,6 +160,35 @@ impl embedded_io::Write for Socket {
     }
 }
 
+impl Socket {
+    /// Ends the connection in order: TLS `close_notify`, our side of TCP shut, then whatever
+    /// the peer still sends read and dropped until it closes too, for at most `bound`. Closing
+    /// with unread bytes would make the system reset the connection, and a reset can cost the
+    /// peer the last packets we sent (a DISCONNECT taken for a lost connection fires a will).
+    pub fn linger(&mut self, bound: core::time::Duration) {
+        let tcp = match self {
+            Socket::Tcp(s) => &mut s.0,
+            #[cfg(feature = "tls")]
+            Socket::Tls(s) => {
+                let _ = s.close();
+                s.socket()
+            }
+        };
+        let _ = tcp.shutdown(std::net::Shutdown::Write);
+        let start = std::time::Instant::now();
+        let mut sink = [0u8; 1024];
+        while start.elapsed() < bound {
+            match io::Read::read(tcp, &mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 /// A WebSocket as a byte stream over a socket, its buffers owned.
 #[cfg(feature = "ws")]
 pub type WsStream = crate::ws::stream::Stream<'static, Socket, super::OsRandom, std::vec::Vec<u8>>;
