@@ -445,9 +445,15 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
 
     /// How many more QoS 1 / QoS 2 publishes [`Server::publish`] accepts now.
     pub fn send_quota(&self) -> usize {
-        let configured = self.config.receive_maximum.map_or(usize::MAX, |m| usize::from(m.get()));
-        let limit = IN_FLIGHT.min(self.client_receive_max as usize).min(configured);
+        let limit = self.in_flight_bound().min(self.client_receive_max as usize);
         limit.saturating_sub(self.store.outgoing_len())
+    }
+
+    /// Unacknowledged QoS 1 / QoS 2 publishes allowed each way: `IN_FLIGHT`, or
+    /// [`Config::receive_maximum`] if that is less.
+    fn in_flight_bound(&self) -> usize {
+        let configured = self.config.receive_maximum.map_or(usize::MAX, |m| usize::from(m.get()));
+        IN_FLIGHT.min(configured)
     }
 
     /// The outgoing messages of the session still waiting for PUBACK or PUBREC, oldest first:
@@ -460,11 +466,10 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
             .map(|(id, _)| id)
     }
 
-    /// The Receive Maximum announced in CONNACK: `IN_FLIGHT`, or what the store can hold if that
-    /// is less.
+    /// The Receive Maximum announced in CONNACK: `IN_FLIGHT`, or [`Config::receive_maximum`]
+    /// or what the store can hold if either is less.
     pub fn receive_maximum(&self) -> usize {
-        let configured = self.config.receive_maximum.map_or(usize::MAX, |m| usize::from(m.get()));
-        IN_FLIGHT.min(self.store.awaiting_capacity()).min(configured).max(1)
+        self.in_flight_bound().min(self.store.awaiting_capacity()).max(1)
     }
 
     /// The session's store.
