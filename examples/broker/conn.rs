@@ -61,7 +61,13 @@ pub(crate) struct Conn {
 
 /// What a connection waited for.
 enum Woken {
-    Step(Result<Action, DriverError<(), server::Error>>),
+    /// The client's packet, as what it asks of the connection.
+    Act(Action),
+    /// The session ended (the client left, or closed).
+    Ended,
+    /// The client broke the protocol; the CONNACK or DISCONNECT that says so is owed.
+    Fault(server::Error),
+    /// The transport failed.
     Failed(String),
     Routed(Option<Cmd>),
     Timer,
@@ -138,23 +144,22 @@ impl Conn {
             let (id, now) = (self.id, self.broker.now());
             let woken = tokio::select! {
                 step = conn.poll(now) => match step {
-                    Ok(event) => Woken::Step(Ok(action(id, event))),
-                    Err(DriverError::Closed) => Woken::Step(Err(DriverError::Closed)),
-                    Err(DriverError::Eof) => Woken::Step(Err(DriverError::Eof)),
-                    Err(DriverError::Machine(e)) => Woken::Step(Err(DriverError::Machine(e))),
+                    Ok(event) => Woken::Act(action(id, event)),
+                    Err(DriverError::Closed | DriverError::Eof) => Woken::Ended,
+                    Err(DriverError::Machine(e)) => Woken::Fault(e),
                     Err(e) => Woken::Failed(format!("{e:?}")),
                 },
                 cmd = rx.recv() => Woken::Routed(cmd),
                 () = sleep_until(wake) => Woken::Timer,
             };
             match woken {
-                Woken::Step(Ok(action)) => self.act(conn, action).await?,
-                Woken::Step(Err(DriverError::Machine(e))) => {
+                Woken::Act(action) => self.act(conn, action).await?,
+                Woken::Fault(e) => {
                     // The CONNACK or DISCONNECT the fault calls for is owed: sent on the way out.
                     self.broker.log(|| format!("client {}: {e}", self.id));
                     return Ok(());
                 }
-                Woken::Step(Err(_)) => return Ok(()),
+                Woken::Ended => return Ok(()),
                 Woken::Failed(e) => return Err(io::Error::other(e)),
                 Woken::Routed(Some(Cmd::Deliver(d))) if self.broker.has_room(&self.pending, &d) => {
                     self.pending.push_back(d);
