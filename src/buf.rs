@@ -1,11 +1,116 @@
 //! Byte-buffer helpers shared by the MQTT and WebSocket layers.
 
 /// Memory a layer works in: a caller's `&mut [u8]` (the default, all a device needs), an array,
-/// or on std a `Vec<u8>` or `Box<[u8]>` the owner keeps (the [`Pump`](crate::io::Pump)'s
-/// buffers, the MQTT client's `SliceStore`).
-pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {}
+/// or on std a `Vec<u8>` or `Box<[u8]>` the owner keeps, or an [`ElasticBuffer`] that grows on
+/// demand (the [`Pump`](crate::io::Pump)'s buffers, the MQTT client's `SliceStore`).
+///
+/// Its length is what a layer may use. Fixed memory keeps its length; a type whose memory can
+/// change overrides [`fit`](Buffer::fit).
+pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {
+    /// Asks for room for `wanted` bytes in all, keeping the first `keep` bytes as they are: the
+    /// buffer may grow toward `wanted`, or give memory back when `wanted` is small, or stay as
+    /// it is (fixed memory always does: the default). The caller reads the length afterwards.
+    #[inline(always)]
+    fn fit(&mut self, keep: usize, wanted: usize) {
+        let _ = (keep, wanted);
+    }
+}
 
-impl<B: AsRef<[u8]> + AsMut<[u8]> + ?Sized> Buffer for B {}
+impl Buffer for [u8] {}
+
+impl<const N: usize> Buffer for [u8; N] {}
+
+impl<B: Buffer + ?Sized> Buffer for &mut B {
+    #[inline(always)]
+    fn fit(&mut self, keep: usize, wanted: usize) {
+        (**self).fit(keep, wanted);
+    }
+}
+
+#[cfg(feature = "std")]
+impl Buffer for std::vec::Vec<u8> {}
+
+#[cfg(feature = "std")]
+impl Buffer for std::boxed::Box<[u8]> {}
+
+/// Heap memory that grows on demand between a floor and a ceiling (std): a server with many
+/// mostly idle connections keeps each at the floor and lets the one that receives or sends a
+/// large packet grow, up to the ceiling, for as long as it needs.
+///
+/// It starts at `floor` bytes. [`fit`](Buffer::fit) grows it to what is wanted (at least twice
+/// its length, so a flood grows it in few steps, and never past `ceiling`), and shrinks it back
+/// to `floor` when what is wanted fits there again. New memory is zeroed.
+///
+/// ```
+/// use mqtt_ws::io::{Buffer, ElasticBuffer};
+///
+/// let mut b = ElasticBuffer::new(1024, 64 * 1024);
+/// assert_eq!(b.as_ref().len(), 1024);
+/// b.fit(1000, 5000); // 1,000 bytes held, a packet of 4,000 more announced
+/// assert_eq!(b.as_ref().len(), 5000);
+/// b.fit(0, 100_000); // never past the ceiling
+/// assert_eq!(b.as_ref().len(), 64 * 1024);
+/// b.fit(0, 1); // idle again: back to the floor
+/// assert_eq!(b.as_ref().len(), 1024);
+/// ```
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElasticBuffer {
+    bytes: std::vec::Vec<u8>,
+    floor: usize,
+    ceiling: usize,
+}
+
+#[cfg(feature = "std")]
+impl ElasticBuffer {
+    /// A buffer of `floor` bytes that grows up to `ceiling` (at least `floor`).
+    pub fn new(floor: usize, ceiling: usize) -> Self {
+        ElasticBuffer { bytes: std::vec![0; floor], floor, ceiling: ceiling.max(floor) }
+    }
+
+    /// The least it holds.
+    pub fn floor(&self) -> usize {
+        self.floor
+    }
+
+    /// The most it grows to.
+    pub fn ceiling(&self) -> usize {
+        self.ceiling
+    }
+}
+
+#[cfg(feature = "std")]
+impl AsRef<[u8]> for ElasticBuffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+#[cfg(feature = "std")]
+impl AsMut<[u8]> for ElasticBuffer {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
+    }
+}
+
+#[cfg(feature = "std")]
+impl Buffer for ElasticBuffer {
+    fn fit(&mut self, keep: usize, wanted: usize) {
+        let len = self.bytes.len();
+        if wanted > len {
+            let to = wanted.max(len.saturating_mul(2)).min(self.ceiling);
+            if to > len {
+                // Exactly what is asked: `resize` alone may reserve twice the old capacity.
+                self.bytes.reserve_exact(to - len);
+                self.bytes.resize(to, 0);
+            }
+        } else if wanted <= self.floor && keep <= self.floor && len > self.floor {
+            // `keep <= floor`: the kept bytes stay.
+            self.bytes.truncate(self.floor);
+            self.bytes.shrink_to_fit();
+        }
+    }
+}
 
 /// Moves `buf[src..end]` down to start at `dst` (`dst <= src`), as `copy_within` does, but with
 /// `memcpy` on chunks that do not overlap: a firmware then links no `memmove` (1.5 KiB on

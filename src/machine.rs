@@ -141,6 +141,14 @@ pub trait Machine {
 
     /// The transport ended or failed: nothing more arrives and nothing owed will be sent.
     fn connection_lost(&mut self);
+
+    /// The bytes of room a command needed when `error` says its output buffer was too small;
+    /// `None` for every other error (the default). A [`Pump`](crate::io::Pump) whose transmit
+    /// buffer grows on demand grows it that far and runs the command again.
+    fn room_required(error: &Self::Error) -> Option<usize> {
+        let _ = error;
+        None
+    }
 }
 
 #[cfg(test)]

@@ -65,6 +65,28 @@ fn qos_levels_and_wildcards_over_tcp_and_websocket() {
 }
 
 #[test]
+fn a_message_of_almost_the_largest_packet_size_crosses_tcp_and_websocket_both_ways() {
+    // Connections keep small buffers while idle: this one must grow them on both sides of the
+    // broker (what it reads from the publisher, what it writes to the subscriber).
+    let u = start();
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    for (from, to) in [(&u.tcp, &u.ws), (&u.ws, &u.tcp)] {
+        let mut sub = connect(to, "big-sub");
+        sub.subscribe("big", Qos::AtLeastOnce).unwrap();
+        let mut publisher = connect(from, "big-pub");
+        for qos in [Qos::AtMostOnce, Qos::AtLeastOnce] {
+            publisher.publish("big", &big, qos, false).unwrap();
+            let m = recv(&mut sub);
+            assert_eq!((m.payload.len(), m.qos), (big.len(), qos));
+            assert!(m.payload == big, "payload changed on the way");
+        }
+        // Small messages still flow after the buffers shrank back.
+        publisher.publish("big", b"small", Qos::AtLeastOnce, false).unwrap();
+        assert_eq!(recv(&mut sub).payload, b"small");
+    }
+}
+
+#[test]
 fn retained_message_is_sent_on_subscribe_and_cleared_by_an_empty_one() {
     let u = start();
     let mut p = connect(&u.tcp, "p");

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant as StdInstant};
 
-use mqtt_ws::io::{DriverError, blocking};
+use mqtt_ws::io::{DriverError, ElasticBuffer, blocking};
 use mqtt_ws::mqtt::client::{
     Client, Config, ConnectOptions as Options, Event, Outgoing, SliceStore,
 };
@@ -72,11 +72,12 @@ enum Seen {
     Other,
 }
 
-const RX: usize = 64 * 1024;
+/// The largest packet either way: the broker's.
+const RX: usize = super::MAX_PACKET as usize;
 
 /// A connected client.
 pub struct MiniClient {
-    conn: blocking::Connection<'static, Transport, Client<Store>, Vec<u8>>,
+    conn: blocking::Connection<'static, Transport, Client<Store>, ElasticBuffer>,
     epoch: StdInstant,
     received: VecDeque<Received>,
     /// Whether the CONNACK said Session Present.
@@ -90,7 +91,12 @@ impl MiniClient {
         transport.tcp().set_read_timeout(Some(Duration::from_millis(100)))?;
         let client = Client::new(SliceStore::with_buffer(vec![0; STORE]), Config::new(RX));
         let mut c = MiniClient {
-            conn: blocking::Connection::with_buffers(transport, client, vec![0; RX], vec![0; RX]),
+            conn: blocking::Connection::with_buffers(
+                transport,
+                client,
+                ElasticBuffer::new(4096, RX),
+                ElasticBuffer::new(4096, RX),
+            ),
             epoch: StdInstant::now(),
             received: VecDeque::new(),
             session_present: false,

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::time::{Duration, Instant as StdInstant};
 
-use mqtt_ws::io::{DriverError, asynch};
+use mqtt_ws::io::{DriverError, ElasticBuffer, asynch};
 use mqtt_ws::mqtt::packet::{Publish, QosPid};
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyContext};
 use mqtt_ws::mqtt::server::{self, Accept, Event, Store as _, UsageError, WillAction};
@@ -19,7 +19,7 @@ use super::{
 };
 
 /// A session over transport `T`, in the async driver with buffers it owns.
-type Driver<T> = asynch::Connection<'static, T, Session, Vec<u8>>;
+type Driver<T> = asynch::Connection<'static, T, Session, ElasticBuffer>;
 
 /// The properties of an incoming PUBLISH that travel to subscribers (MQTT 5.0 §3.3.2.3): all but
 /// Topic Alias and Subscription Identifier.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant as StdInstant};
 
 use embedded_io_adapters::tokio_1::FromTokio;
-use mqtt_ws::io::{Pump, asynch};
+use mqtt_ws::io::{Buffer, ElasticBuffer, Pump, asynch};
 use mqtt_ws::mqtt::ReasonCode;
 use mqtt_ws::mqtt::server::{Closed, Initiator};
 use mqtt_ws::ws::close::CloseCode;
@@ -23,6 +23,13 @@ use tokio::time::timeout_at;
 use super::conn::Conn;
 use super::transport::mqtt_ws_config;
 use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Listen, WRITE_TIMEOUT};
+
+/// What a connection's receive buffer keeps while it waits for input.
+const RX_FLOOR: usize = 2048;
+/// What its transmit buffer keeps while nothing is being sent.
+const TX_FLOOR: usize = 2048;
+/// The same for the WebSocket frames under MQTT over WebSocket.
+const WS_FLOOR: usize = 2048;
 
 /// A connection's byte stream: TCP, or TLS over TCP.
 pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -82,7 +89,7 @@ impl<S: Socket> Link for Timed<S> {
 }
 
 /// MQTT over WebSocket: the closing handshake, then the TCP shutdown.
-impl<S: Socket> Link for Stream<'_, Timed<S>, NoMasking, Vec<u8>> {
+impl<S: Socket> Link for Stream<'_, Timed<S>, NoMasking, ElasticBuffer> {
     async fn close(&mut self, code: CloseCode) {
         let _ = tokio::time::timeout(Duration::from_millis(500), self.close_async(code)).await;
         self.transport().shutdown().await;
@@ -137,14 +144,15 @@ impl Broker {
             let open = open.clone();
             open.fetch_add(1, Ordering::Relaxed);
             let spec = spec.clone();
-            tokio::spawn(async move {
+            let fut = async move {
                 b.connections.fetch_add(1, Ordering::Relaxed);
                 if let Err(e) = b.serve(tcp, &spec).await {
                     b.log(|| format!("connection ended: {e}"));
                 }
                 open.fetch_sub(1, Ordering::Relaxed);
                 b.connections.fetch_sub(1, Ordering::Relaxed);
-            });
+            };
+            tokio::spawn(fut);
         }
     }
 
@@ -155,12 +163,17 @@ impl Broker {
         let deadline = StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
         match &spec.tls {
             Some(config) => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
-                let tls = match timeout_at(deadline.into(), acceptor.accept(tcp)).await {
-                    Ok(tls) => tls?,
-                    Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-                };
-                self.serve_on(tls, spec.websocket, deadline).await
+                // Boxed, as the WebSocket path: a plain connection's task does not carry the
+                // TLS state's room.
+                Box::pin(async {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                    let tls = match timeout_at(deadline.into(), acceptor.accept(tcp)).await {
+                        Ok(tls) => tls?,
+                        Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+                    };
+                    self.serve_on(tls, spec.websocket, deadline).await
+                })
+                .await
             }
             None => self.serve_on(tcp, spec.websocket, deadline).await,
         }
@@ -175,7 +188,7 @@ impl Broker {
     ) -> io::Result<()> {
         let limit = self.options.write_timeout.unwrap_or(WRITE_TIMEOUT);
         if websocket {
-            return self.serve_http(socket, limit, deadline).await;
+            return Box::pin(self.serve_http(socket, limit, deadline)).await;
         }
         let link = Timed { tcp: FromTokio::new(socket), limit };
         self.run_connection(link, deadline).await
@@ -200,8 +213,10 @@ impl Broker {
         if !contains_ci(&head, b"\nupgrade:") {
             return self.serve_page(&mut tcp, &head).await;
         }
-        let (mut rx, tx) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
-        rx[..head.len()].copy_from_slice(&head);
+        let (mut rx, tx) =
+            (ElasticBuffer::new(WS_FLOOR, 64 << 10), ElasticBuffer::new(WS_FLOOR, 64 << 10));
+        rx.fit(0, head.len());
+        rx.as_mut()[..head.len()].copy_from_slice(&head);
         let left = deadline.saturating_duration_since(StdInstant::now());
         let hs = handshake::Server::default().with_deadline(self.now() + left);
         let pump = Pump::from_buffers(hs, rx, 0..head.len(), tx);
@@ -272,10 +287,13 @@ impl Broker {
         let (tx, mut rx) = mpsc::channel(CHANNEL);
         let left = deadline.saturating_duration_since(StdInstant::now());
         let session = super::Session::new(self.server_config(left), self.now());
-        // A whole packet of the largest size fits each way (pages are touched only when used).
+        // Small while the connection idles; a whole packet of the largest size fits each way
+        // when one comes.
+        let max = super::MAX_PACKET as usize;
         let (rxb, txb) =
-            (vec![0u8; super::MAX_PACKET as usize], vec![0u8; super::MAX_PACKET as usize + 4096]);
-        let mut conn = asynch::Connection::with_buffers(link, session, rxb, txb);
+            (ElasticBuffer::new(RX_FLOOR, max), ElasticBuffer::new(TX_FLOOR, max + 4096));
+        // On the heap: the task's future then holds a pointer, not the session's state.
+        let mut conn = Box::new(asynch::Connection::with_buffers(link, session, rxb, txb));
         let mut c = Conn::new(self.clone(), tx);
         let result = c.run(&mut conn, &mut rx).await;
         c.finish(&mut conn, &mut rx, result.is_ok()).await;

@@ -84,7 +84,10 @@ const INFLIGHT: usize = 32;
 
 /// The protocol machine of a connection, over the session state it keeps between connections
 /// (QoS 2 identifiers awaiting PUBREL, what each message in flight waits for).
-type Session = Server<INFLIGHT, 16, 256, SessionStore>;
+type Session = Server<INFLIGHT, TOPIC_ALIASES, 256, SessionStore>;
+/// Topic aliases each way per connection (Mosquitto's `max_topic_alias` default); each holds a
+/// topic of up to 256 bytes, in the session.
+const TOPIC_ALIASES: usize = 10;
 
 /// Who may connect, and what each client may do (Mosquitto's `allow_anonymous`,
 /// `password_file` and `acl_file`).
@@ -985,7 +988,7 @@ impl Broker {
         c.connect_timeout =
             mqtt_ws::time::Duration::from_millis(connect_timeout.as_millis() as u64);
         c.max_packet_size = self.options.max_packet_size.map_or(MAX_PACKET, |m| m.min(MAX_PACKET));
-        c.topic_alias_maximum = 16;
+        c.topic_alias_maximum = TOPIC_ALIASES as u16;
         c.max_keep_alive = self.options.max_keepalive.or(NonZeroU16::new(3600));
         c.retain = Availability::Available;
         c.receive_maximum = self.options.max_inflight_messages;

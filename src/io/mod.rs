@@ -34,6 +34,8 @@ mod server;
 mod ws;
 
 pub use crate::buf::Buffer;
+#[cfg(feature = "std")]
+pub use crate::buf::ElasticBuffer;
 #[cfg(feature = "mqtt")]
 pub use backoff::Backoff;
 pub use pump::{Io, Pump};

@@ -36,6 +36,10 @@ pub enum Io {
 ///   which changes nothing) whether it needs bytes, waits for an answer or has ended, so a
 ///   machine that has ended is never read for; a full receive buffer the machine still calls
 ///   too short is [`DriverError::ReceiveBufferTooSmall`], never a stall;
+/// - **memory on demand**: buffers whose memory can change ([`Buffer::fit`], such as
+///   `ElasticBuffer` on std) grow for a packet the machine announces, for a command or owed bytes that do not
+///   fit, and for a peer that fills the receive buffer on every read, and give memory back
+///   while the connection waits for input; fixed memory is used as it is;
 /// - **compaction without `memmove`**: consumed bytes are dropped by moving the unconsumed tail to
 ///   the front just before a read, with a forward copy (no `memmove` linked on a device);
 /// - **`Ok(0)` is the end**: a read of 0 bytes, or a write that takes none, is
@@ -96,6 +100,9 @@ pub struct Pump<'b, M: Machine, B: Buffer = &'b mut [u8]> {
     need_read: bool,
     /// How many more bytes it said it needs at least.
     needed: usize,
+    /// The last read filled the receive buffer with more than the machine asked for: the peer
+    /// sends faster than the buffer holds.
+    filled: bool,
     tx: B,
     /// Encoded, not yet written: `tx[tx_start..tx_end]`; both 0 when everything was written.
     tx_start: usize,
@@ -156,6 +163,7 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
             last: start,
             need_read: false,
             needed: 1,
+            filled: false,
             tx,
             tx_start: 0,
             tx_end: 0,
@@ -210,6 +218,7 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
             last: self.rx_start,
             need_read: false,
             needed: 1,
+            filled: false,
             tx: self.tx,
             tx_start: self.tx_start,
             tx_end: self.tx_end,
@@ -231,6 +240,7 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         self.last = 0;
         self.need_read = true;
         self.needed = 1;
+        self.filled = false;
         self.tx_start = 0;
         self.tx_end = 0;
         self.dirty = false;
@@ -309,11 +319,26 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
             self.rx_start = 0;
             self.last = 0;
         }
+        self.fit_buffers();
         if self.rx_end >= self.rx.as_ref().len() {
             let required = self.rx_end.saturating_add(self.needed);
             return Err(DriverError::ReceiveBufferTooSmall { required });
         }
         Ok(Io::Read)
+    }
+
+    /// Before a read, with nothing to write: buffers that can change their memory
+    /// ([`Buffer::fit`]) are asked for what the next bytes need. The receive buffer for the
+    /// unconsumed input plus what the machine said it needs (more when the last read filled it:
+    /// the peer is ahead), the transmit buffer for nothing, so memory that grew for a large
+    /// packet or a burst is given back while the connection waits.
+    fn fit_buffers(&mut self) {
+        let mut wanted = self.rx_end.saturating_add(self.needed);
+        if self.filled {
+            wanted = wanted.max(self.rx.as_ref().len().saturating_add(1));
+        }
+        self.rx.fit(self.rx_end, wanted);
+        self.tx.fit(self.tx_end, 0);
     }
 
     /// Nothing is buffered: asks the machine what it waits for, with an empty input (which
@@ -374,12 +399,21 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
                     self.drained = true;
                     return Ok(true);
                 }
+                Err(e) if self.grow_tx(e.required) => {}
                 Err(_) if self.tx_start < self.tx_end => return Ok(false),
                 Err(e) => {
                     return Err(DriverError::TransmitBufferTooSmall { required: e.required });
                 }
             }
         }
+    }
+
+    /// Asks the transmit buffer for `required` bytes behind what waits to be written; whether
+    /// it grew ([`Buffer::fit`]; fixed memory never does).
+    fn grow_tx(&mut self, required: usize) -> bool {
+        let len = self.tx.as_ref().len();
+        self.tx.fit(self.tx_end, self.tx_end.saturating_add(required));
+        self.tx.as_ref().len() > len
     }
 
     /// The bytes to write ([`Io::Write`]).
@@ -418,7 +452,10 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         if n == 0 {
             return Err(self.ended());
         }
-        self.rx_end = (self.rx_end + n).min(self.rx.as_ref().len());
+        let len = self.rx.as_ref().len();
+        self.rx_end = (self.rx_end + n).min(len);
+        // More than the machine asked for, up to the last byte: the peer is ahead.
+        self.filled = self.rx_end == len && n > self.needed;
         self.need_read = false;
         Ok(())
     }
@@ -520,16 +557,20 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         if !room {
             return Ok(None);
         }
-        let free = self.tx.as_mut().get_mut(self.tx_end..).unwrap_or_default();
-        let room = free.len();
-        match f(&mut self.machine, free) {
-            Ok((r, n)) => {
-                self.command_done(n.min(room));
-                Ok(Some(r))
+        loop {
+            let free = self.tx.as_mut().get_mut(self.tx_end..).unwrap_or_default();
+            let room = free.len();
+            match f(&mut self.machine, free) {
+                Ok((r, n)) => {
+                    self.command_done(n.min(room));
+                    return Ok(Some(r));
+                }
+                // Too little room, and the buffer grew: nothing changed, run it again.
+                Err(e) if M::room_required(&e).is_some_and(|n| self.grow_tx(n)) => {}
+                // Perhaps only too little room behind the waiting bytes: write them, try again.
+                Err(_) if self.tx_start < self.tx_end => return Ok(None),
+                Err(e) => return Err(DriverError::Machine(e)),
             }
-            // Perhaps only too little room behind the waiting bytes: write them, try again.
-            Err(_) if self.tx_start < self.tx_end => Ok(None),
-            Err(e) => Err(DriverError::Machine(e)),
         }
     }
 

@@ -556,3 +556,131 @@ fn a_command_after_the_transport_ended_is_not_run() {
     assert!(a.transport().written.is_empty());
     assert_eq!(runs, 0);
 }
+
+#[test]
+fn elastic_buffers_grow_for_an_announced_frame_and_owed_bytes_and_shrink_while_waiting() {
+    use super::ElasticBuffer;
+    // A 200-byte frame into a receive buffer of 8 bytes, its ack into a transmit buffer of 1.
+    let mut frame = std::vec![200u8];
+    frame.extend((0..200).map(|i| i as u8));
+    let script = Script::new(&[&frame, &[1, b'x']]);
+    let (rx, tx) = (ElasticBuffer::new(8, 1024), ElasticBuffer::new(1, 64));
+    let mut c = blocking::Connection::with_buffers(script, Frames::default(), rx, tx);
+    let next_event = |c: &mut blocking::Connection<'_, Script, Frames, ElasticBuffer>| {
+        (0..8).map(|_| polled(c.poll(Instant::ZERO))).find(|p| *p != Polled::Nothing)
+    };
+    assert_eq!(next_event(&mut c), Some(Polled::Event(frame[1..].to_vec())));
+    // It grew to hold the frame the machine announced, and no further than needed.
+    assert_eq!(c.pump().capacities().0, 201);
+    assert_eq!(next_event(&mut c), Some(Polled::Event(b"x".to_vec())));
+    // Both acks went out through a transmit buffer that grew for them.
+    c.flush(Instant::ZERO).unwrap();
+    assert_eq!(c.transport().written, b"A\xc8A\x01");
+    // Waiting for input again: both are back at their floor.
+    assert_eq!(polled(c.poll(Instant::ZERO)), Polled::Nothing);
+    assert_eq!(c.pump().capacities(), (8, 1));
+}
+
+#[test]
+fn an_elastic_receive_buffer_grows_while_the_peer_fills_it_and_not_past_its_ceiling() {
+    use super::ElasticBuffer;
+    // Sixteen 3-byte frames arrive at once: every read fills the buffer, so it doubles.
+    let burst: Vec<u8> = (0..16).flat_map(|i| [2, b'a', i]).collect();
+    let (rx, tx) = (ElasticBuffer::new(4, 16), ElasticBuffer::new(64, 64));
+    let mut c =
+        blocking::Connection::with_buffers(Script::new(&[&burst]), Frames::default(), rx, tx);
+    let mut seen = 0;
+    let mut largest = 0;
+    while seen < 16 {
+        if let Ok(Some(_)) = c.poll(Instant::ZERO) {
+            seen += 1;
+        }
+        largest = largest.max(c.pump().capacities().0);
+    }
+    assert_eq!(largest, 16);
+    // A frame larger than the ceiling is still an error, never a stall.
+    let (rx, tx) = (ElasticBuffer::new(4, 16), ElasticBuffer::new(64, 64));
+    let script = Script::new(&[&[40; 41]]);
+    let mut c = blocking::Connection::with_buffers(script, Frames::default(), rx, tx);
+    let got: Vec<Polled> = (0..4).map(|_| polled(c.poll(Instant::ZERO))).collect();
+    assert!(got.contains(&Polled::Failed(DriverError::ReceiveBufferTooSmall { required: 41 })));
+}
+
+/// The room a command of [`Roomy`] needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Room(usize);
+
+impl core::fmt::Display for Room {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} bytes of room needed", self.0)
+    }
+}
+
+impl core::error::Error for Room {}
+
+/// [`Frames`] whose commands say how much room they needed ([`Machine::room_required`]).
+#[derive(Debug, Default)]
+struct Roomy(Frames);
+
+impl Machine for Roomy {
+    type Event<'a> = &'a [u8];
+    type Error = Room;
+
+    fn handle_input<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+    ) -> Result<Status<Option<&'a [u8]>>, Room> {
+        self.0.handle_input(now, input).map_err(|_| Room(0))
+    }
+
+    fn poll_transmit(
+        &mut self,
+        now: Instant,
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BufferTooSmall> {
+        self.0.poll_transmit(now, out)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.0.poll_timeout()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), Room> {
+        self.0.handle_timeout(now).map_err(|_| Room(0))
+    }
+
+    fn connection_lost(&mut self) {
+        self.0.connection_lost();
+    }
+
+    fn room_required(error: &Room) -> Option<usize> {
+        Some(error.0).filter(|&n| n > 0)
+    }
+}
+
+#[test]
+fn a_command_too_large_for_an_elastic_transmit_buffer_grows_it_up_to_its_ceiling() {
+    use super::ElasticBuffer;
+    let runs = core::cell::Cell::new(0);
+    let mut hundred = |_: &mut Roomy, out: &mut [u8]| {
+        runs.set(runs.get() + 1);
+        out.get_mut(..100).ok_or(Room(100))?.fill(b'w');
+        Ok(((), 100))
+    };
+    let (rx, tx) = (ElasticBuffer::new(16, 16), ElasticBuffer::new(16, 256));
+    let mut c = blocking::Connection::with_buffers(Script::new(&[]), Roomy::default(), rx, tx);
+    c.command(Instant::ZERO, &mut hundred).unwrap();
+    assert_eq!((c.transport().written.len(), runs.get()), (100, 2));
+    // Past the ceiling: the machine's error, nothing written.
+    let (rx, tx) = (ElasticBuffer::new(16, 16), ElasticBuffer::new(16, 64));
+    let mut c = blocking::Connection::with_buffers(Script::new(&[]), Roomy::default(), rx, tx);
+    assert_eq!(c.command(Instant::ZERO, &mut hundred), Err(DriverError::Machine(Room(100))));
+    assert!(c.transport().written.is_empty());
+    // Fixed memory is never asked to grow: the same error at once.
+    runs.set(0);
+    let (mut rx, mut tx) = ([0u8; 16], [0u8; 16]);
+    let mut c = blocking::Connection::new(Script::new(&[]), Roomy::default(), &mut rx, &mut tx);
+    assert_eq!(c.command(Instant::ZERO, &mut hundred), Err(DriverError::Machine(Room(100))));
+    assert_eq!(runs.get(), 1);
+}

@@ -291,3 +291,12 @@ impl Default for Clock {
         Clock::new()
     }
 }
+
+/// What a receive or transmit buffer keeps while the connection waits.
+const BUFFER_FLOOR: usize = 4096;
+
+/// A receive or transmit buffer: small while the connection waits, growing to `len` bytes (the
+/// largest packet or frame) when one comes.
+pub(crate) fn buffer(len: usize) -> crate::io::ElasticBuffer {
+    crate::io::ElasticBuffer::new(BUFFER_FLOOR.min(len), len)
+}

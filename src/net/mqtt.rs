@@ -3,7 +3,7 @@
 use super::transport::{Options, Reconnect, Transport};
 use super::{Clock, Error, Url};
 use crate::io::blocking::{Connection, reconnect_step};
-use crate::io::{Backoff, DriverError, Redial, Step};
+use crate::io::{Backoff, DriverError, ElasticBuffer, Redial, Step};
 use crate::mqtt::client::{self, Client, Config, ConnectOptions, SliceStore, State, UsageError};
 use crate::mqtt::packet::Will;
 use crate::mqtt::properties::{Properties, PropertyContext};
@@ -23,7 +23,7 @@ pub type OwnedStore = SliceStore<'static, 64, Vec<u8>>;
 
 /// The driver a [`MqttClient`] runs: the blocking driver over an opened [`Transport`], with
 /// buffers it owns.
-pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
+pub type Driver = Connection<'static, Transport, Client<OwnedStore>, ElasticBuffer>;
 
 /// A received PUBLISH, owning its topic, payload and properties.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,10 +362,10 @@ impl OwnedOptions {
 
 /// A new session with its in-flight store, and receive and transmit buffers, sized by
 /// `settings`.
-pub(crate) fn session(settings: &Options) -> (Client<OwnedStore>, Vec<u8>, Vec<u8>) {
+pub(crate) fn session(settings: &Options) -> (Client<OwnedStore>, ElasticBuffer, ElasticBuffer) {
     let store = SliceStore::with_buffer(vec![0u8; settings.store_len]);
     let client = Client::new(store, Config::new(settings.buffer_len));
-    (client, vec![0u8; settings.buffer_len], vec![0u8; settings.buffer_len])
+    (client, super::buffer(settings.buffer_len), super::buffer(settings.buffer_len))
 }
 
 /// `options` with the URL's user name and password, unless it has its own.

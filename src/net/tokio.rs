@@ -3,7 +3,6 @@
 //! `while let Some(event) = mqtt.next().await?`.
 
 use std::io;
-use std::vec::Vec;
 
 use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::net::TcpStream;
@@ -12,6 +11,7 @@ use tokio::net::TcpStream;
 use super::mqtt::{Event, Next, OwnedStore, Redialer};
 use super::transport::Options;
 use super::{Clock, Error, Url};
+use crate::io::ElasticBuffer;
 use crate::io::asynch::Connection;
 #[cfg(feature = "mqtt")]
 use crate::io::asynch::reconnect_step;
@@ -114,7 +114,7 @@ impl embedded_io_async::Write for Socket {
 
 /// A WebSocket over a tokio socket as a byte stream, its buffers owned.
 #[cfg(feature = "ws")]
-pub type WsStream = crate::ws::stream::Stream<'static, Socket, super::OsRandom, Vec<u8>>;
+pub type WsStream = crate::ws::stream::Stream<'static, Socket, super::OsRandom, ElasticBuffer>;
 
 /// The transport a URL names, on tokio: TCP or TLS, or a WebSocket over either.
 pub enum Transport {
@@ -171,7 +171,7 @@ async fn websocket(
     let protocols = [subprotocol];
     let request = ClientRequest::new(&authority, path).protocols(&protocols);
     let handshake = Client::new(request, super::random()?)?;
-    let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+    let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
     let mut conn = Connection::with_buffers(socket, handshake, rx, tx);
     if conn.handshake(|| clock.now()).await? != Some(subprotocol) {
         return Err(Error::Subprotocol);
@@ -223,7 +223,7 @@ impl embedded_io_async::Write for Transport {
 
 /// The driver a tokio [`MqttClient`] runs.
 #[cfg(feature = "mqtt")]
-pub type Driver = Connection<'static, Transport, Client<OwnedStore>, Vec<u8>>;
+pub type Driver = Connection<'static, Transport, Client<OwnedStore>, ElasticBuffer>;
 
 /// An MQTT client on tokio, connected from a URL (`mqtt://`, `ws://`; `mqtts://` and
 /// `wss://` with the `tokio-tls` feature): the async twin of
@@ -381,7 +381,8 @@ impl MqttClient {
 
 /// The driver a tokio [`WebSocket`] runs.
 #[cfg(feature = "ws")]
-pub type WsDriver<K> = Connection<'static, Socket, crate::ws::connection::Connection<K>, Vec<u8>>;
+pub type WsDriver<K> =
+    Connection<'static, Socket, crate::ws::connection::Connection<K>, ElasticBuffer>;
 
 /// A WebSocket connection on tokio, either role: the async twin of
 /// [`net::WebSocket`](super::WebSocket), with the same options and messages.
@@ -438,7 +439,7 @@ impl WebSocket {
         let clock = Clock::new();
         let timeout = options.handshake_timeout;
         let server = Server::default().with_deadline(clock.now() + timeout);
-        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
         let socket = Socket::Tcp(FromTokio::new(tcp));
         let mut conn = Connection::with_buffers(socket, server, rx, tx);
         let (mut protocol, mut refused) = (None, None);
@@ -500,7 +501,7 @@ impl WebSocket<super::OsRandom> {
         let authority = url.authority();
         let request = ClientRequest::new(&authority, path).protocols(protocols);
         let client = Client::new(request, super::random()?)?;
-        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
         let mut conn = Connection::with_buffers(socket, client, rx, tx);
         let handshake = conn.handshake(|| clock.now());
         let protocol = tokio::time::timeout(options.connect_timeout, handshake)

@@ -14,7 +14,9 @@ pub(crate) const READ_TICK: Duration = Duration::from_millis(200);
 /// Settings of a connection opened from a URL.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Receive and transmit buffer sizes (each; the largest packet or frame that fits).
+    /// The largest receive and transmit buffers (each; the largest packet or frame that fits):
+    /// they hold 4 KiB while the connection waits and grow to this when a larger packet or
+    /// frame comes.
     pub buffer_len: usize,
     /// Room for in-flight QoS 1 and 2 messages kept for a resend (MQTT).
     pub store_len: usize,
@@ -191,7 +193,8 @@ impl Socket {
 
 /// A WebSocket as a byte stream over a socket, its buffers owned.
 #[cfg(feature = "ws")]
-pub type WsStream = crate::ws::stream::Stream<'static, Socket, super::OsRandom, std::vec::Vec<u8>>;
+pub type WsStream =
+    crate::ws::stream::Stream<'static, Socket, super::OsRandom, crate::io::ElasticBuffer>;
 
 /// The transport a URL names: a socket, or a WebSocket over one.
 #[derive(Debug)]
@@ -245,7 +248,7 @@ fn websocket(
     let request = ClientRequest::new(&authority, path).protocols(&protocols);
     let deadline = clock.now() + options.connect_timeout;
     let handshake = Client::new(request, super::random()?)?.with_deadline(deadline);
-    let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+    let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
     let mut conn = Connection::with_buffers(socket, handshake, rx, tx);
     if conn.handshake(|| clock.now())? != Some(subprotocol) {
         return Err(Error::Subprotocol);

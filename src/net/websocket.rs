@@ -8,7 +8,7 @@ use std::vec::Vec;
 
 use super::transport::Options;
 use super::{Clock, Error, OsRandom, Socket, Url};
-use crate::io::{StdIo, blocking};
+use crate::io::{ElasticBuffer, StdIo, blocking};
 use crate::ws::connection::{self, Config, MaskKeys, MessageKind, NoMasking};
 use crate::ws::handshake::{self, OriginPolicy, RequestError};
 
@@ -85,7 +85,7 @@ pub struct AcceptOptions<'a> {
     pub protocols: &'a [&'a str],
     /// The largest message taken whole; a larger one is closed with 1009 (Message Too Big).
     pub max_message_len: usize,
-    /// Receive and transmit buffer sizes (each).
+    /// The largest receive and transmit buffers (each; 4 KiB while the connection waits).
     pub buffer_len: usize,
     /// How long the client may take to send its opening handshake (`408` after it).
     pub handshake_timeout: Duration,
@@ -121,7 +121,8 @@ impl<'a> AcceptOptions<'a> {
 }
 
 /// The driver a [`WebSocket`] runs.
-pub type WsDriver<K> = blocking::Connection<'static, Socket, connection::Connection<K>, Vec<u8>>;
+pub type WsDriver<K> =
+    blocking::Connection<'static, Socket, connection::Connection<K>, ElasticBuffer>;
 
 /// A WebSocket connection on std: either role, whole messages, pings answered and the closing
 /// handshake done for you. `WebSocket` (the server side) comes from [`accept`](Self::accept);
@@ -164,7 +165,7 @@ impl WebSocket {
         let clock = Clock::new();
         let deadline = clock.now() + options.handshake_timeout;
         let server = handshake::Server::default().with_deadline(deadline);
-        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
         let mut conn = blocking::Connection::with_buffers(Socket::Tcp(StdIo(tcp)), server, rx, tx);
         let (mut protocol, mut refused) = (None, None);
         let accepted = conn.handshake(
@@ -210,7 +211,7 @@ impl WebSocket<OsRandom> {
         let request = handshake::ClientRequest::new(&authority, path).protocols(protocols);
         let deadline = clock.now() + options.connect_timeout;
         let client = handshake::Client::new(request, super::random()?)?.with_deadline(deadline);
-        let (rx, tx) = (std::vec![0u8; options.buffer_len], std::vec![0u8; options.buffer_len]);
+        let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
         let mut conn = blocking::Connection::with_buffers(socket, client, rx, tx);
         let protocol = conn.handshake(|| clock.now())?.map(String::from);
         let conn = conn.upgrade(Config::new(), OsRandom::new()?);

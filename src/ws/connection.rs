@@ -789,6 +789,13 @@ impl<K: MaskKeys> Machine for Connection<K> {
         self.pong = None;
         self.close_owed = None;
     }
+
+    fn room_required(error: &Error) -> Option<usize> {
+        match error {
+            Error::Usage(UsageError::BufferTooSmall { required }) => Some(*required),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

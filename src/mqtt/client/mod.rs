@@ -1267,6 +1267,15 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
     fn connection_lost(&mut self) {
         Client::connection_lost(self);
     }
+
+    fn room_required(error: &Error) -> Option<usize> {
+        match error {
+            Error::Usage(UsageError::Encode(EncodeError::BufferTooSmall { required })) => {
+                Some(*required)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The QoS bits of a stored PUBLISH.

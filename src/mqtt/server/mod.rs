@@ -1417,4 +1417,11 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
     fn connection_lost(&mut self) {
         Server::connection_lost(self);
     }
+
+    fn room_required(error: &Error) -> Option<usize> {
+        match error {
+            Error::Usage(UsageError::BufferTooSmall { required }) => Some(*required),
+            _ => None,
+        }
+    }
 }
