@@ -134,11 +134,15 @@ impl Conn {
     {
         loop {
             // What is owed goes out first, so the wait below only reads and may be cancelled
-            // (a write that takes longer than the write timeout ends the connection).
-            match conn.flush(self.broker.now()).await {
-                Ok(()) => {}
-                Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
-                Err(e) => return Err(invalid(e)),
+            // (a write that takes longer than the write timeout ends the connection). While
+            // packets of the last read wait, the wait below neither reads nor writes: their
+            // answers go out together once they are handled.
+            if !conn.pump().has_input() {
+                match conn.flush(self.broker.now()).await {
+                    Ok(()) => {}
+                    Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
+                    Err(e) => return Err(invalid(e)),
+                }
             }
             let wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
             let (id, now) = (self.id, self.broker.now());
@@ -487,10 +491,13 @@ impl Conn {
                 continue;
             }
             let p = Self::publish_packet(&d, &mut props);
-            match conn.publish(self.broker.now(), &p).await {
+            // Queued: the messages sent here leave together, with the next flush.
+            let publish = |s: &mut Session, tx: &mut [u8]| {
+                s.publish(&p, tx).map(|r| (r, r.len)).map_err(server::Error::from)
+            };
+            match conn.queue(self.broker.now(), publish).await {
                 Ok(sent) => {
                     if let Some(id) = sent.packet_id {
-                        self.journal_inflight(id, &d);
                         self.journal_inflight(id, &d);
                         self.inflight.insert(id, d);
                     }

@@ -75,9 +75,11 @@ impl<'b, T: Read + Write, M: Machine, B: Buffer> Connection<'b, T, M, B> {
         Ok(r)
     }
 
-    /// [`command`](Self::command) without sending: the bytes wait in the transmit buffer for
-    /// the next write.
-    pub(crate) async fn queue<R>(
+    /// [`command`](Self::command) without sending: the bytes wait in the transmit buffer and
+    /// leave with the next write (the next [`poll`](Self::poll), [`flush`](Self::flush) or
+    /// command), so a batch of commands costs one write. What the machine owed, or earlier
+    /// commands' bytes, are written first only when the command does not fit behind them.
+    pub async fn queue<R>(
         &mut self,
         now: Instant,
         mut f: impl FnMut(&mut M, &mut [u8]) -> core::result::Result<(R, usize), M::Error>,

@@ -31,6 +31,8 @@ pub enum Io {
 /// - **drain first**: everything the machine owes is collected into the transmit buffer (as many
 ///   packets as fit, so they leave in one write) before it reads, before it hands the machine
 ///   more input and before a command's bytes, so bytes leave in the order the machine made them;
+///   while what it owes fits and input from the last read is still buffered, the write waits for
+///   that input (the answers to a read's packets leave together), never for a read;
 /// - **need-read**: the pump reads only after the machine said the buffered bytes are too few
 ///   ([`Status::NeedMore`]); with nothing buffered it first asks the machine (an empty input,
 ///   which changes nothing) whether it needs bytes, waits for an answer or has ended, so a
@@ -295,6 +297,11 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
             }
         }
         if let Some(io) = self.next_write(now)? {
+            // Owed bytes that all fit wait while buffered input goes to the machine: the
+            // answers to the packets of one read leave in one write.
+            if io == Io::Write && self.drained && !self.blocked && self.has_input() {
+                return Ok(Io::Input);
+            }
             return Ok(io);
         }
         if let Some(e) = self.failure.take() {
