@@ -89,6 +89,14 @@ impl Sub {
         assert!(n > 0, "the subscriber ended before its first message: {:?}", self.stderr());
     }
 
+    /// Waits for the next line of output (bounded by the program's own `-W`).
+    fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let n = self.out.read_until(b'\n', &mut line).unwrap();
+        assert!(n > 0, "the program ended before the line: {:?}", self.stderr());
+        String::from_utf8(line).unwrap()
+    }
+
     fn stderr(&mut self) -> String {
         let mut e = String::new();
         let _ = self.child.stderr.take().map(|mut s| s.read_to_string(&mut e));
@@ -659,4 +667,71 @@ fn remove_retained_and_unsubscribe() {
     let (status, _, err) =
         run(&[&at[..], &["-i", "cli-unsub", "-t", "cli-unsub/#", "-E"]].concat(), b"");
     assert!(status.success(), "{err}");
+}
+
+/// Answers the next request the responder (`-F '%R %D'`) prints: a wrong Correlation Data
+/// first (the requester must skip it), then `reply` with the request's own, if any.
+fn answer(responder: &mut Sub, reply: &str) {
+    let line = responder.line();
+    let (response_topic, correlation) = line.trim_end_matches('\n').split_once(' ').unwrap();
+    let to = ["-V", "5", "-t", response_topic];
+    if !correlation.is_empty() {
+        mosquitto_pub(
+            &[&to[..], &["-m", "not yours", "-D", "publish", "correlation-data", "x"]].concat(),
+        );
+        mosquitto_pub(
+            &[&to[..], &["-m", reply, "-D", "publish", "correlation-data", correlation]].concat(),
+        );
+    } else {
+        mosquitto_pub(&[&to[..], &["-m", reply]].concat());
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn rr_prints_the_reply_as_mosquitto_rr() {
+    let port = tcp_port();
+    let at = ["-h", "127.0.0.1", "-p", &port];
+    // The responder prints the response topic and correlation data of each request.
+    mosquitto_pub(&["-t", "cli-rr/req", "-m", "start", "-r", "-q", "1"]);
+    let mut responder = spawn(
+        mqtt(),
+        &[&["sub"][..], &at, &["-t", "cli-rr/req", "-C", "5", "-W", "20", "-F", "%R %D"]].concat(),
+    );
+    responder.ready();
+    let request = ["-t", "cli-rr/req", "-e", "cli-rr/reply", "-m", "question", "-W", "20"];
+    for flags in [&["-v"][..], &["-F", "%t|%q|%r|%p", "-N"]] {
+        let ours = spawn(mqtt(), &[&["rr"][..], &at, &request, flags].concat());
+        answer(&mut responder, "answer");
+        let (status, ours_out, err) = ours.finish();
+        assert!(status.success(), "{err}");
+        let theirs = spawn(Path::new("mosquitto_rr"), &[&at[..], &request, flags].concat());
+        answer(&mut responder, "answer");
+        let (status, theirs_out, _) = theirs.finish();
+        assert!(status.success());
+        assert_eq!(String::from_utf8(ours_out).unwrap(), String::from_utf8(theirs_out).unwrap());
+    }
+    let _ = responder.finish();
+    mosquitto_pub(&["-t", "cli-rr/req", "-n", "-r"]);
+}
+
+#[test]
+#[ignore = "needs mosquitto (scripts/broker)"]
+fn rr_needs_mqtt_5_and_times_out() {
+    let port = tcp_port();
+    let request =
+        ["rr", "-p", &port, "-t", "cli-rr-none/req", "-e", "cli-rr-none/reply", "-m", "?"];
+    // 3.1.1 has no response topic: refused before connecting.
+    let (status, _, err) = run(&[&request[..], &["-V", "311"]].concat(), b"");
+    one_line_failure(status, &err);
+    assert!(err.contains("MQTT 5.0"), "{err}");
+    // Nobody answers: "Timed out" and status 27, as mosquitto_rr.
+    let (status, out, err) = run(&[&request[..], &["-W", "1"]].concat(), b"");
+    assert_eq!(
+        (status.code(), out.as_slice(), err.as_str()),
+        (Some(27), &b""[..], "mqtt: Timed out\n")
+    );
+    // The response topic is required.
+    let (status, _, err) = run(&request[..5], b"");
+    assert_eq!(status.code(), Some(2), "{err}");
 }

@@ -1,11 +1,12 @@
-//! `mqtt pub` and `mqtt sub`: mosquitto_pub and mosquitto_sub, same flags, same output, over
-//! MQTT 5.0 or 3.1.1, TCP, TLS and WebSocket.
+//! `mqtt pub`, `mqtt sub` and `mqtt rr`: mosquitto_pub, mosquitto_sub and mosquitto_rr, same
+//! flags, same output, over MQTT 5.0 or 3.1.1, TCP, TLS and WebSocket.
 //!
 //! ```text
 //! cargo run --example mqtt -- sub -h 127.0.0.1 -p 1883 -t 'home/#' -v
 //! cargo run --example mqtt -- sub -L 'ws://127.0.0.1:9002/home/#' -F '%t %q %r %x' -C 1 -W 10
 //! cargo run --example mqtt -- pub -L mqtts://user:pass@broker:8883/home/light --cafile ca.pem -m ON
 //! cargo run --example mqtt -- pub -t home/log -l -q 1 < lines.txt
+//! cargo run --example mqtt -- rr -t services/time -e replies/me -m now -W 5
 //! ```
 //!
 //! The flags are mosquitto's, with their letters and meanings (`mqtt pub --help`,
@@ -15,8 +16,9 @@
 //! for 3.1.1); `-L` also takes `ws://` and `wss://` (the WebSocket path is `--ws-path`, `/mqtt`
 //! by default, as the URL's path is the topic); `mqtts://` without `--cafile` trusts the
 //! system's CA certificates. `mqtt sub` connects again (every second) after a lost connection,
-//! as mosquitto_sub does; `mqtt pub` ends. Errors are one line on stderr and exit status 1 (27
-//! when `-W` runs out, as mosquitto_sub).
+//! as mosquitto_sub does; `mqtt pub` ends. `mqtt rr` needs MQTT 5.0, and also sets Correlation
+//! Data on the request (replies with another are skipped). Errors are one line on stderr and
+//! exit status 1 (27 when `-W` runs out, as mosquitto_sub).
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::num::NonZeroU32;
@@ -30,7 +32,7 @@ use mqtt_ws::mqtt::client::{self, ConnectOptions, Outgoing, UsageError};
 use mqtt_ws::mqtt::packet::{Subscription, Will};
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
-use mqtt_ws::net::{Error, Event, MqttClient, Options, Scheme, Url};
+use mqtt_ws::net::{Error, Event, Message, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
 
 mod output;
@@ -49,7 +51,8 @@ const EXIT_TIMED_OUT: u8 = 27;
 #[command(
     name = "mqtt",
     about = "mqtt is a simple MQTT client: `mqtt pub` publishes as mosquitto_pub does, `mqtt sub` \
-             subscribes and prints messages as mosquitto_sub does.",
+             subscribes and prints messages as mosquitto_sub does, `mqtt rr` sends a request \
+             and prints the reply as mosquitto_rr does.",
     disable_help_flag = true,
     disable_version_flag = true
 )]
@@ -69,6 +72,10 @@ enum Command {
     /// Subscribe to topics and print the messages received, as mosquitto_sub.
     #[command(disable_help_flag = true, after_help = SUB_EXAMPLES)]
     Sub(SubArgs),
+    /// Send a request (MQTT 5.0: Response Topic and Correlation Data set), print the first
+    /// reply and exit, as mosquitto_rr.
+    #[command(disable_help_flag = true, after_help = RR_EXAMPLES)]
+    Rr(RrArgs),
 }
 
 const PUB_EXAMPLES: &str = "\
@@ -98,6 +105,20 @@ Examples:
 
 Exit status: 0 after -C messages, -E or --retained-only; 27 when -W runs out; 1 with one line
 on stderr when the connection fails, the broker refuses it (the reason code named) or ends it.";
+
+const RR_EXAMPLES: &str = "\
+Examples:
+  Ask a service for the time, waiting at most 5 s for its reply:
+    mqtt rr -h 127.0.0.1 -t services/time -e replies/me -m now -W 5
+  Send a file as the request and print the reply's topic and payload:
+    mqtt rr -t convert/png -e replies/me -f image.svg -v
+
+The request carries the response topic and Correlation Data (-D publish correlation-data
+VALUE, or a value of its own); the first message on the response topic whose Correlation Data
+is absent or the same is the reply. MQTT 5.0 only (3.1.1 has no response topic).
+
+Exit status: 0 once the reply is printed; 27 when -W runs out; 1 with one line on stderr when
+the connection fails or the broker refuses it, the subscription or the request.";
 
 /// Connection, session and will flags, shared by `pub` and `sub`.
 #[derive(Args)]
@@ -238,6 +259,29 @@ struct SubArgs {
     /// Disconnect and exit (status 27) after SECONDS if no -C count was reached.
     #[arg(short = 'W', value_name = "SECONDS")]
     timeout: Option<u64>,
+    #[command(flatten)]
+    print: Print,
+    /// Only print retained messages; exit at the first one that is not.
+    #[arg(long = "retained-only")]
+    retained_only: bool,
+    /// Exit once all subscriptions are acknowledged by the broker.
+    #[arg(short = 'E')]
+    exit_after_subscribe: bool,
+    /// Unsubscribe from this topic filter (of a persistent session, with -c) after
+    /// subscribing to the -t ones; alone, exit once the broker acknowledges. May be repeated.
+    #[arg(short = 'U', long = "unsubscribe", value_name = "TOPIC")]
+    unsubscribe: Vec<String>,
+    /// Clear every retained message received (publish an empty retained message to its
+    /// topic), except those -R or -T leave out.
+    #[arg(long = "remove-retained")]
+    remove_retained: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// How received messages are printed, shared by `sub` and `rr`.
+#[derive(Args)]
+struct Print {
     /// Print received messages verbosely: the topic, a space, the payload.
     #[arg(short = 'v', long = "verbose")]
     verbose: bool,
@@ -255,20 +299,34 @@ struct SubArgs {
     /// Do not print stale messages (those with the retain flag set).
     #[arg(short = 'R')]
     no_retained: bool,
-    /// Only print retained messages; exit at the first one that is not.
-    #[arg(long = "retained-only")]
-    retained_only: bool,
-    /// Exit once all subscriptions are acknowledged by the broker.
-    #[arg(short = 'E')]
-    exit_after_subscribe: bool,
-    /// Unsubscribe from this topic filter (of a persistent session, with -c) after
-    /// subscribing to the -t ones; alone, exit once the broker acknowledges. May be repeated.
-    #[arg(short = 'U', long = "unsubscribe", value_name = "TOPIC")]
-    unsubscribe: Vec<String>,
-    /// Clear every retained message received (publish an empty retained message to its
-    /// topic), except those -R or -T leave out.
-    #[arg(long = "remove-retained")]
-    remove_retained: bool,
+}
+
+#[derive(Args)]
+struct RrArgs {
+    /// MQTT topic to send the request to.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    topic: Option<String>,
+    /// Response topic: subscribed to before the request goes out, and named in it (with
+    /// Correlation Data) for the responder to publish its reply to.
+    #[arg(short = 'e', long = "response-topic", value_name = "TOPIC", required = true)]
+    response_topic: String,
+    /// Request payload to send.
+    #[arg(short = 'm', long = "message", value_name = "MESSAGE", group = "payload")]
+    message: Option<String>,
+    /// Send the contents of a file as the request.
+    #[arg(short = 'f', long = "file", value_name = "FILE", group = "payload")]
+    file: Option<String>,
+    /// Send a null (zero length) request.
+    #[arg(short = 'n', long = "null-message", group = "payload")]
+    null: bool,
+    /// Read the whole of stdin and send it as the request.
+    #[arg(short = 's', long = "stdin-file", group = "payload")]
+    stdin: bool,
+    /// Give up (status 27) after SECONDS without a reply.
+    #[arg(short = 'W', value_name = "SECONDS")]
+    timeout: Option<u64>,
+    #[command(flatten)]
+    print: Print,
     #[command(flatten)]
     common: Common,
 }
@@ -309,10 +367,12 @@ fn main() -> ExitCode {
     let quiet = match &cli.command {
         Command::Pub(a) => a.common.quiet,
         Command::Sub(a) => a.common.quiet,
+        Command::Rr(a) => a.common.quiet,
     };
     let result = match cli.command {
         Command::Pub(a) => publish(a),
         Command::Sub(a) => subscribe(a),
+        Command::Rr(a) => request(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -554,16 +614,22 @@ fn user_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, &'a
         .collect())
 }
 
-/// The PUBLISH or SUBSCRIBE properties of `-D` for `command`.
+/// The PUBLISH or SUBSCRIBE properties of `-D` for `command`, after `extra` (which replace the
+/// `-D` ones of the same kind).
 fn properties<'b>(
     buf: &'b mut Vec<u8>,
     c: &'b Common,
     command: &str,
+    extra: &[Property<'_>],
 ) -> Result<Properties<'b>, Failure> {
     let list = d_properties(c, command)?;
     let len: usize = list.iter().flat_map(|(_, v)| v).map(|v| v.len() + 8).sum();
-    buf.resize(len + 8, 0);
+    let extra_len: usize = extra.iter().map(|p| property_len(p) + 8).sum();
+    buf.resize(len + extra_len + 8, 0);
     let mut b = PropertiesBuilder::new(buf);
+    for p in extra {
+        b.push(*p).map_err(|e| format!("{command} properties: {e}"))?;
+    }
     let number = |name: &str, v: &str| -> Result<u32, Failure> {
         v.parse().map_err(|_| format!("-D {command} {name}: {v} is not a number").into())
     };
@@ -587,9 +653,22 @@ fn properties<'b>(
             ),
             _ => continue,
         };
+        if extra.iter().any(|p| p.id() == property.id()) {
+            continue;
+        }
         b.push(property).map_err(|e| format!("-D {command} {name}: {e}"))?;
     }
     Ok(b.finish())
+}
+
+/// The bytes of a property's strings and data (its encoding needs a few more).
+fn property_len(p: &Property<'_>) -> usize {
+    match p {
+        Property::ContentType(s) | Property::ResponseTopic(s) => s.len(),
+        Property::CorrelationData(d) => d.len(),
+        Property::UserProperty(k, v) => k.len() + v.len(),
+        _ => 0,
+    }
 }
 
 /// Connects as the common flags say.
@@ -663,23 +742,12 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
     let t = target(c)?;
     let topic = a.topic.clone().or_else(|| t.topic.clone()).ok_or("-t TOPIC is required")?;
     // The payload, read before connecting (a missing file is no reason to connect).
-    let payload: Option<Vec<u8>> = if let Some(m) = &a.message {
-        Some(m.clone().into_bytes())
-    } else if let Some(f) = &a.file {
-        Some(std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?)
-    } else if a.null {
-        Some(Vec::new())
-    } else if a.stdin {
-        let mut all = Vec::new();
-        std::io::stdin().read_to_end(&mut all).map_err(|e| format!("stdin: {e}"))?;
-        Some(all)
-    } else if a.lines {
-        None
-    } else {
+    let payload = read_payload(&a.message, &a.file, a.null, a.stdin)?;
+    if payload.is_none() && !a.lines {
         return Err("a message is required: -m, -f, -l, -n or -s".into());
-    };
+    }
     let mut props_buf = Vec::new();
-    let props = properties(&mut props_buf, c, "publish")?;
+    let props = properties(&mut props_buf, c, "publish", &[])?;
     let room = payload.as_ref().map_or(0, Vec::len) + topic.len() + props.as_bytes().len() + 1024;
     let mut mqtt = connect(c, &t, room)?;
     let mut pending = 0usize;
@@ -730,6 +798,28 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
         on_publish_event(next(&mut mqtt)?, &mut pending)?;
     }
     mqtt.disconnect().map_err(|e| describe(e).into())
+}
+
+/// The payload of `-m`, `-f`, `-n` or `-s`; `None` without one of them.
+fn read_payload(
+    message: &Option<String>,
+    file: &Option<String>,
+    null: bool,
+    stdin: bool,
+) -> Result<Option<Vec<u8>>, Failure> {
+    Ok(if let Some(m) = message {
+        Some(m.clone().into_bytes())
+    } else if let Some(f) = file {
+        Some(std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?)
+    } else if null {
+        Some(Vec::new())
+    } else if stdin {
+        let mut all = Vec::new();
+        std::io::stdin().read_to_end(&mut all).map_err(|e| format!("stdin: {e}"))?;
+        Some(all)
+    } else {
+        None
+    })
 }
 
 /// Publishes `message`, waiting for acknowledgements while the broker's receive maximum is
@@ -795,7 +885,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         return Err("-t TOPIC is required".into());
     }
     let mut props_buf = Vec::new();
-    let props = properties(&mut props_buf, c, "subscribe")?;
+    let props = properties(&mut props_buf, c, "subscribe", &[])?;
     let mut mqtt = connect(c, &t, SUB_BUFFER)?;
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
@@ -809,7 +899,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let mut unsubscribed = 0;
     // --remove-retained messages not acknowledged yet.
     let mut clearing = 0usize;
-    let format = a.format.as_deref().map(str::as_bytes);
+    let format = a.print.format.as_deref().map(str::as_bytes);
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
     loop {
@@ -866,14 +956,14 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 if a.retained_only && !shown.retain {
                     break;
                 }
-                if (a.no_retained && shown.retain)
+                if (a.print.no_retained && shown.retain)
                     || a.filter_out.iter().any(|f| topic::matches(f, shown.topic))
                 {
                     continue;
                 }
                 let clear = (a.remove_retained && shown.retain).then(|| shown.topic.to_string());
                 let mut line = Vec::new();
-                shown.print(&mut line, format, a.verbose, !a.no_eol);
+                shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
                 if let Some(topic) = clear {
                     let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
                     if mqtt.publish(&empty).map_err(describe)?.is_some() {
@@ -932,6 +1022,128 @@ fn reconnect(c: &Common, t: &Target, deadline: Option<Instant>) -> Result<MqttCl
             Err(Error::Io(_) | Error::Timeout) => {}
             Err(e) => return Err(connect_failure(e, t)),
         }
+    }
+}
+
+/// `rr`: subscribes to the response topic, publishes the request naming it (with Correlation
+/// Data), prints the first reply and disconnects.
+fn request(a: RrArgs) -> Result<(), Failure> {
+    let c = &a.common;
+    let t = target(c)?;
+    let topic = a.topic.clone().or_else(|| t.topic.clone()).ok_or("-t TOPIC is required")?;
+    if c.version != Version::V5 {
+        return Err("rr needs MQTT 5.0 (-V 5): 3.1.1 has no response topic".into());
+    }
+    let payload = read_payload(&a.message, &a.file, a.null, a.stdin)?
+        .ok_or("a request is required: -m, -f, -n or -s")?;
+    let correlation = correlation_data(c)?;
+    let mut props_buf = Vec::new();
+    let extra =
+        [Property::ResponseTopic(&a.response_topic), Property::CorrelationData(&correlation)];
+    let props = properties(&mut props_buf, c, "publish", &extra)?;
+    let mut sub_props_buf = Vec::new();
+    let sub_props = properties(&mut sub_props_buf, c, "subscribe", &[])?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER)?;
+    let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
+    let result =
+        exchange(&mut mqtt, &a, &topic, &payload, props, sub_props, &correlation, deadline);
+    // Timed out or not, the connection ends with DISCONNECT.
+    let _ = mqtt.disconnect();
+    let line = result?;
+    let mut out = std::io::stdout().lock();
+    // A reader that went away (a closed pipe) is no failure of the exchange.
+    let _ = out.write_all(&line).and_then(|()| out.flush());
+    Ok(())
+}
+
+/// The Correlation Data of the request: `-D publish correlation-data`, or one of our own.
+fn correlation_data(c: &Common) -> Result<Vec<u8>, Failure> {
+    let given = d_properties(c, "publish")?
+        .into_iter()
+        .find(|(name, _)| *name == "correlation-data")
+        .and_then(|(_, v)| v.first().map(|v| v.as_bytes().to_vec()));
+    Ok(given.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("mqtt-rr-{}-{nanos}", std::process::id()).into_bytes()
+    }))
+}
+
+/// The request and its reply on a connected client: the reply printed into a line.
+#[allow(clippy::too_many_arguments)]
+fn exchange(
+    mqtt: &mut MqttClient,
+    a: &RrArgs,
+    topic: &str,
+    payload: &[u8],
+    props: Properties<'_>,
+    sub_props: Properties<'_>,
+    correlation: &[u8],
+    deadline: Option<Instant>,
+) -> Result<Vec<u8>, Failure> {
+    let c = &a.common;
+    let filter = a.response_topic.as_str();
+    mqtt.subscribe_many(&[Subscription::new(filter, qos(c.qos))], sub_props).map_err(describe)?;
+    // The request goes out once the subscription is in place, so the reply cannot be missed.
+    loop {
+        if let Event::Subscribed { reason_codes, .. } = next_before(mqtt, deadline)? {
+            match reason_codes.first() {
+                Some(r) if r.is_error() => {
+                    return Err(reason(&format!("subscription to {filter} refused"), *r).into());
+                }
+                _ => break,
+            }
+        }
+    }
+    let request = Outgoing::new(topic, payload).qos(qos(c.qos)).properties(props);
+    mqtt.publish(&request).map_err(describe)?;
+    loop {
+        match next_before(mqtt, deadline)? {
+            Event::Message(m) if is_reply(&m, filter, correlation, a.print.no_retained) => {
+                let shown = Shown {
+                    topic: &m.topic,
+                    payload: &m.payload,
+                    qos: m.qos as u8,
+                    retain: m.retain,
+                    mid: 0,
+                    properties: m.properties(),
+                };
+                let mut line = Vec::new();
+                let format = a.print.format.as_deref().map(str::as_bytes);
+                shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+                return Ok(line);
+            }
+            Event::Published { reason_code, .. } if reason_code.is_error() => {
+                return Err(reason("the broker refused the request", reason_code).into());
+            }
+            Event::Disconnected { reason_code } => {
+                return Err(reason("the broker disconnected", reason_code).into());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A message on the response topic, with our Correlation Data or none (`-R`: not retained).
+fn is_reply(m: &Message, filter: &str, correlation: &[u8], no_retained: bool) -> bool {
+    let properties = m.properties();
+    topic::matches(filter, &m.topic)
+        && properties.correlation_data().is_none_or(|d| d == correlation)
+        && !(no_retained && m.retain)
+}
+
+/// The next event before `deadline` (`-W`): its end is "Timed out", status 27.
+fn next_before(mqtt: &mut MqttClient, deadline: Option<Instant>) -> Result<Event, Failure> {
+    let Some(deadline) = deadline else {
+        return next(mqtt);
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    match mqtt.next_timeout(left) {
+        Ok(Some(event)) => Ok(event),
+        Ok(None) => Err(describe(Error::Closed).into()),
+        Err(Error::Timeout) => Err(Failure("Timed out".into(), EXIT_TIMED_OUT)),
+        Err(e) => Err(describe(e).into()),
     }
 }
 
