@@ -69,8 +69,14 @@ struct Sub {
 }
 
 fn spawn(program: &Path, args: &[&str]) -> Sub {
+    spawn_in(program, args, &[])
+}
+
+/// [`spawn`] with these environment variables set.
+fn spawn_in(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Sub {
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -734,4 +740,130 @@ fn rr_needs_mqtt_5_and_times_out() {
     // The response topic is required.
     let (status, _, err) = run(&request[..5], b"");
     assert_eq!(status.code(), Some(2), "{err}");
+}
+
+/// A time zone of its own (no time zone database needed), half an hour off the hour.
+const TZ: (&str, &str) = ("TZ", "IST-5:30");
+
+/// Our `sub` and `mosquitto_sub` with the same flags (and `TZ`) on `prefix/#`, the retained
+/// marker then what `publish` sends: both outputs (marker line first) and both stderrs.
+fn both(prefix: &str, flags: &[&str], publish: impl FnOnce()) -> [(Vec<u8>, String); 2] {
+    mosquitto_pub(&["-t", &format!("{prefix}/marker"), "-m", "start", "-r", "-q", "1"]);
+    let port = tcp_port();
+    let filter = format!("{prefix}/#");
+    let args = [&["-h", "127.0.0.1", "-p", &port, "-t", &filter, "-W", "20"][..], flags].concat();
+    let mut ours = spawn_in(mqtt(), &[&["sub"][..], &args].concat(), &[TZ]);
+    let mut theirs =
+        spawn_in(Path::new("mosquitto_sub"), &[&args[..], &["-V", "mqttv5"]].concat(), &[TZ]);
+    ours.ready();
+    theirs.ready();
+    publish();
+    let (ours_status, ours_out, ours_err) = ours.finish();
+    let (theirs_status, theirs_out, theirs_err) = theirs.finish();
+    mosquitto_pub(&["-t", &format!("{prefix}/marker"), "-n", "-r"]);
+    assert!(ours_status.success() && theirs_status.success(), "{ours_err} {theirs_err}");
+    [(ours_out, ours_err), (theirs_out, theirs_err)]
+}
+
+/// Digits as `9`: the shape of a time, for comparing two clocks' output.
+fn shape(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect()
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn sub_time_codes_as_mosquitto_sub() {
+    use jiff::{Timestamp, tz::Offset};
+    let start = Timestamp::now();
+    let format = "%U|%I|@Y-@m-@d @H:@M:@S @z|@s.@N|@@ @Z @j|[%30I]|%t";
+    let [(ours, _), (theirs, _)] = both("cli-time", &["-C", "2", "-F", format], || {
+        mosquitto_pub(&["-t", "cli-time/x", "-m", "x"]);
+    });
+    let end = Timestamp::now();
+    let (ours, theirs) = (String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+    // The same fields, in the same form, zone named and offset as mosquitto_sub prints them.
+    assert_eq!(shape(&ours), shape(&theirs));
+    let zone = Offset::from_seconds(19_800).unwrap().to_time_zone();
+    for line in ours.lines() {
+        let fields: Vec<&str> = line.split('|').collect();
+        // %U: seconds.nanoseconds, read while the message was printed.
+        let (secs, nanos) = fields[0].split_once('.').unwrap();
+        let at = Timestamp::new(secs.parse().unwrap(), nanos.parse().unwrap()).unwrap();
+        assert!(start <= at && at <= end, "{line}");
+        // The other codes: that same instant, in local time.
+        let local = at.to_zoned(zone.clone());
+        assert_eq!(fields[1], local.strftime("%Y-%m-%dT%H:%M:%S+0530").to_string());
+        assert_eq!(fields[2], local.strftime("%Y-%m-%d %H:%M:%S +0530").to_string());
+        assert_eq!(fields[3], fields[0]);
+        assert_eq!(fields[4], local.strftime("@ IST %j").to_string());
+        assert_eq!(fields[5], format!("[{:>30}]", fields[1]));
+    }
+}
+
+/// JSON, text with characters JSON escapes, a number with spaces, an empty retained message:
+/// what `%j` and `%J` print differently.
+fn publish_json_set(prefix: &str) {
+    let json = r#" { "n" : [1.0, 2.5e3, -0, 1e20, 0.1, 12345678901234567890, 1e-7,
+        0.30000000000000004, 1e999], "s": "\u00e9\/\t\ud83d\ude00\"", "t": true, "f": false,
+        "z": null, "o": {}, "a": [], "d": {"k": 1, "k": 2} } "#;
+    let at = |t: &str| format!("{prefix}/{t}");
+    let props = [
+        "-D",
+        "publish",
+        "content-type",
+        "text/json",
+        "-D",
+        "publish",
+        "user-property",
+        "k",
+        "v",
+        "-D",
+        "publish",
+        "correlation-data",
+        "c\"d",
+        "-D",
+        "publish",
+        "user-property",
+        "k",
+        "w",
+        "-D",
+        "publish",
+        "response-topic",
+        "r",
+        "-D",
+        "publish",
+        "payload-format-indicator",
+        "1",
+    ];
+    let topic = at("json");
+    mosquitto_pub(&[&["-V", "5", "-t", &topic, "-m", json, "-q", "1"][..], &props].concat());
+    mosquitto_pub(&["-t", &at("text"), "-m", "a \"quoted\"\tline\x01\n", "-q", "2"]);
+    mosquitto_pub(&["-t", &at("number"), "-m", " 12 "]);
+    mosquitto_pub(&["-t", &at("empty"), "-n", "-r"]);
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn sub_json_formats_as_mosquitto_sub() {
+    for code in ["%j", "%J"] {
+        let id = ["-D", "subscribe", "subscription-identifier", "3"];
+        let flags = [&["-C", "5", "-F", code, "-q", "2"][..], &id].concat();
+        let prefix = if code == "%j" { "cli-json-j" } else { "cli-json-big-j" };
+        let [(ours, ours_err), (theirs, theirs_err)] =
+            both(prefix, &flags, || publish_json_set(prefix));
+        mosquitto_pub(&["-t", &format!("{prefix}/empty"), "-n", "-r"]);
+        // The same but for the time of reception ("tst"), which has the same form.
+        let split = |out: &[u8]| -> Vec<(String, String)> {
+            String::from_utf8_lossy(out)
+                .lines()
+                .map(|l| match l.split_once(r#""tst":""#) {
+                    Some((a, b)) => (shape(&b[..32]), format!("{a}{}", &b[32..])),
+                    None => (String::new(), l.to_string()),
+                })
+                .collect()
+        };
+        assert_eq!(split(&ours), split(&theirs), "{code}");
+        assert_eq!(ours_err, theirs_err, "{code}");
+        assert!(String::from_utf8(ours).unwrap().contains(r#"Z+0530","topic""#), "{code}");
+    }
 }

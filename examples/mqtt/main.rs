@@ -35,6 +35,7 @@ use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
 use mqtt_ws::net::{Error, Event, Message, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
 
+mod json;
 mod output;
 
 use output::Shown;
@@ -292,8 +293,11 @@ struct Print {
     /// length, %m message id, %x / %X payload in lower / upper case hex, %% a percent sign;
     /// MQTT 5.0 properties %A topic alias, %C content type, %D correlation data, %E message
     /// expiry interval, %F payload format indicator, %P user properties (name:value ...), %R
-    /// response topic, %S subscription identifier; printf's -, 0, width and .precision;
-    /// \n, \t, \r, \\, \0, \a, \e, \v escapes; an end of line follows unless -N.
+    /// response topic, %S subscription identifier; the time received: %I ISO-8601 local time,
+    /// %U Unix time seconds.nanoseconds, @ and a strftime letter (@Y, @m, @d, @H, @M, @S, @z,
+    /// @Z, ...; @N nanoseconds, @@ an @); %j the message as JSON, %J the same with a JSON
+    /// payload as JSON; printf's -, 0, width and .precision; \n, \t, \r, \\, \0, \a, \e, \v
+    /// escapes; an end of line follows unless -N.
     #[arg(short = 'F', value_name = "FORMAT")]
     format: Option<String>,
     /// Do not print stale messages (those with the retain flag set).
@@ -963,7 +967,10 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 }
                 let clear = (a.remove_retained && shown.retain).then(|| shown.topic.to_string());
                 let mut line = Vec::new();
-                shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+                let error = shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+                if let Some(e) = error.filter(|_| !c.quiet) {
+                    eprintln!("{e}");
+                }
                 if let Some(topic) = clear {
                     let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
                     if mqtt.publish(&empty).map_err(describe)?.is_some() {
@@ -1111,7 +1118,10 @@ fn exchange(
                 };
                 let mut line = Vec::new();
                 let format = a.print.format.as_deref().map(str::as_bytes);
-                shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+                let error = shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+                if let Some(e) = error.filter(|_| !c.quiet) {
+                    eprintln!("{e}");
+                }
                 return Ok(line);
             }
             Event::Published { reason_code, .. } if reason_code.is_error() => {

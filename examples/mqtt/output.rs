@@ -2,7 +2,10 @@
 
 use std::num::NonZeroU32;
 
+use jiff::Zoned;
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties};
+
+use crate::json;
 
 /// A received message as mosquitto_sub prints it.
 pub(crate) struct Shown<'a> {
@@ -16,10 +19,18 @@ pub(crate) struct Shown<'a> {
 
 impl Shown<'_> {
     /// Writes the message as mosquitto_sub does with `-F format`, `-v`, or neither; `eol`
-    /// false is `-N`.
-    pub(crate) fn print(&self, out: &mut Vec<u8>, format: Option<&[u8]>, verbose: bool, eol: bool) {
+    /// false is `-N`. Returns the line mosquitto_sub prints on stderr for a `%J` payload that
+    /// is not JSON (what the other codes print is written all the same).
+    pub(crate) fn print(
+        &self,
+        out: &mut Vec<u8>,
+        format: Option<&[u8]>,
+        verbose: bool,
+        eol: bool,
+    ) -> Option<String> {
+        let mut error = None;
         if let Some(format) = format {
-            self.format(out, format);
+            error = self.format(out, format);
             if eol {
                 out.push(b'\n');
             }
@@ -39,10 +50,14 @@ impl Shown<'_> {
                 out.push(b'\n');
             }
         }
+        error
     }
 
-    /// `-F`: `%` codes with their optional `-`, `0`, width and precision, and `\` escapes.
-    fn format(&self, out: &mut Vec<u8>, f: &[u8]) {
+    /// `-F`: `%` codes with their optional `-`, `0`, width and precision, `@` time codes, and
+    /// `\` escapes. The time, the local time zone's, is read at the first code that needs it.
+    fn format(&self, out: &mut Vec<u8>, f: &[u8]) -> Option<String> {
+        let mut now = None;
+        let mut error = None;
         let mut i = 0;
         while let Some(&b) = f.get(i) {
             i += 1;
@@ -72,7 +87,14 @@ impl Shown<'_> {
                     }
                     if let Some(&code) = f.get(i) {
                         i += 1;
-                        self.code(out, code, &spec);
+                        let now = now.get_or_insert_with(Zoned::now);
+                        error = error.or(self.code(out, code, &spec, now));
+                    }
+                }
+                b'@' => {
+                    if let Some(&code) = f.get(i) {
+                        i += 1;
+                        time_code(out, code, || now.get_or_insert_with(Zoned::now).clone());
                     }
                 }
                 b'\\' => {
@@ -95,9 +117,11 @@ impl Shown<'_> {
                 b => out.push(b),
             }
         }
+        error
     }
 
-    fn code(&self, out: &mut Vec<u8>, code: u8, spec: &Spec) {
+    /// One `%` code; `now`: the time the message is printed. Returns `%J`'s error line.
+    fn code(&self, out: &mut Vec<u8>, code: u8, spec: &Spec, now: &Zoned) -> Option<String> {
         match code {
             b'%' => out.push(b'%'),
             b't' => spec.text(out, self.topic.as_bytes()),
@@ -155,8 +179,50 @@ impl Shown<'_> {
                 out,
                 self.properties.subscription_identifiers().next().map(NonZeroU32::get),
             ),
-            // Codes not supported yet (time, JSON) print nothing.
+            b'I' => spec.text(out, now.strftime("%Y-%m-%dT%H:%M:%S%z").to_string().as_bytes()),
+            b'U' => {
+                let t = now.timestamp();
+                out.extend_from_slice(
+                    format!("{}.{:09}", t.as_second(), t.subsec_nanosecond()).as_bytes(),
+                );
+            }
+            b'j' | b'J' => match json::message(self, now, code == b'j') {
+                Some(json) => out.extend_from_slice(&json),
+                None => {
+                    return Some(format!(
+                        "Error: Message payload is not valid JSON on topic {}.",
+                        self.topic
+                    ));
+                }
+            },
+            // Unknown codes print nothing, as in mosquitto_sub.
             _ => {}
+        }
+        None
+    }
+}
+
+/// An `@` code: `@@` an `@`, `@N` the nanoseconds of the second, any other letter strftime's
+/// `%` code of that letter (`@Y`, `@m`, `@d`, `@H`, `@M`, `@S`, `@s`, `@z`, `@Z`, ...) in local
+/// time and the C locale; one strftime does not know prints as it is (`%` and the letter).
+fn time_code(out: &mut Vec<u8>, code: u8, now: impl FnOnce() -> Zoned) {
+    match code {
+        b'@' => out.push(b'@'),
+        b'N' => out.extend_from_slice(format!("{:09}", now().subsec_nanosecond()).as_bytes()),
+        c => {
+            let spec = match c {
+                // The C locale's forms.
+                b'c' => "%a %b %e %H:%M:%S %Y".to_string(),
+                b'x' => "%m/%d/%y".into(),
+                b'X' => "%H:%M:%S".into(),
+                b'r' => "%I:%M:%S %p".into(),
+                c => format!("%{}", char::from(c)),
+            };
+            match jiff::fmt::strtime::format(spec.as_str(), &now()) {
+                Ok(s) => out.extend_from_slice(s.as_bytes()),
+                // As C's strftime: an unknown code as it is.
+                Err(_) => out.extend_from_slice(format!("%{}", char::from(c)).as_bytes()),
+            }
         }
     }
 }
