@@ -4,6 +4,9 @@
 //! and WebSocket), `mosquitto_sub` receives what `mqtt pub` sends (`-m`, `-f`, `-l`, `-n`, `-s`,
 //! `--repeat`, `-r`), `-u`/`-P` against a password file, and the errors (a wrong password, a
 //! refused connection, an unknown CA, `-W` running out) are one line and a non-zero exit.
+//! `mqtt rr` prints the reply `mosquitto_rr` prints; `-F`'s time and JSON codes have
+//! mosquitto_sub's form (the times themselves checked against the test's clock); `-d` logs
+//! what `mosquitto_pub -d` logs; Ctrl-C disconnects `sub` and `rr` so that no will is sent.
 //!
 //! Ignored by default: they need the programs and a broker.
 //!   scripts/broker cargo test --test cli_mosquitto -- --ignored
@@ -866,4 +869,83 @@ fn sub_json_formats_as_mosquitto_sub() {
         assert_eq!(ours_err, theirs_err, "{code}");
         assert!(String::from_utf8(ours).unwrap().contains(r#"Z+0530","topic""#), "{code}");
     }
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn pub_debug_log_as_mosquitto_pub() {
+    let port = tcp_port();
+    let at = ["-h", "127.0.0.1", "-p", &port, "-t", "cli-debug/x", "-m", "hello", "-d"];
+    for flags in [["-q", "1", "-V", "5"], ["-q", "1", "-V", "311"], ["-q", "2", "-V", "5"]] {
+        let args = [&at[..], &flags, &["-i", "cli-debug"]].concat();
+        let theirs = Command::new("mosquitto_pub").args(&args).output().unwrap();
+        assert!(theirs.status.success());
+        let (status, out, err) = run(&[&["pub"][..], &args].concat(), b"");
+        assert!(status.success() && out.is_empty(), "{err}");
+        // mosquitto_pub writes its log on stdout; ours goes to stderr.
+        assert_eq!(err, String::from_utf8(theirs.stdout).unwrap(), "{flags:?}");
+    }
+    // The client id the broker assigns (MQTT 5.0, no -i) is not known to the log: `(null)`.
+    let (status, _, err) = run(&[&["pub"][..], &at, &["-q", "1"]].concat(), b"");
+    assert!(status.success(), "{err}");
+    let expected = [
+        "Client (null) sending CONNECT",
+        "Client (null) received CONNACK (0)",
+        "Client (null) sending PUBLISH (d0, q1, r0, m1, 'cli-debug/x', ... (5 bytes))",
+        "Client (null) received PUBACK (Mid: 1, RC:16)",
+        "Client (null) sending DISCONNECT",
+    ];
+    assert_eq!(err, expected.join("\n") + "\n");
+}
+
+/// Sends SIGINT (Ctrl-C) to the child.
+fn ctrl_c(child: &Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn ctrl_c_disconnects_so_the_will_is_not_published() {
+    let port = tcp_port();
+    mosquitto_pub(&["-t", "cli-sigint/marker", "-m", "start", "-r", "-q", "1"]);
+    let mut watcher = spawn(
+        Path::new("mosquitto_sub"),
+        &["-h", "127.0.0.1", "-p", &port, "-t", "cli-sigint/#", "-C", "2", "-W", "20", "-v"],
+    );
+    watcher.ready();
+    let at = ["-h", "127.0.0.1", "-p", &port, "-W", "20", "-d", "-q", "1"];
+    let will = ["--will-topic", "cli-sigint/will", "--will-payload", "gone", "--will-qos", "1"];
+    // sub: connected and subscribed once it prints the retained marker.
+    let mut sub = spawn(mqtt(), &[&["sub"][..], &at, &will, &["-t", "cli-sigint/marker"]].concat());
+    sub.ready();
+    ctrl_c(&sub.child);
+    let (status, _, err) = sub.finish();
+    assert!(status.success(), "{err}");
+    assert!(err.ends_with(" sending DISCONNECT\n"), "{err}");
+    // rr: waiting for its reply once its log shows the request sent.
+    let request = ["-t", "cli-sigint-request", "-e", "cli-sigint-nobody", "-m", "?"];
+    let mut rr = Command::new(mqtt())
+        .args([&["rr"][..], &at, &will, &request].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(rr.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("sending PUBLISH") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "rr ended before its request");
+    }
+    ctrl_c(&rr);
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).unwrap();
+    assert!(rr.wait().unwrap().success(), "{rest}");
+    assert!(rest.ends_with(" sending DISCONNECT\n"), "{rest}");
+    // A will would come before this message.
+    mosquitto_pub(&["-t", "cli-sigint/end", "-m", "end", "-q", "1"]);
+    let (status, out, err) = watcher.finish();
+    assert!(status.success(), "{err}");
+    assert_eq!(String::from_utf8(out).unwrap(), "cli-sigint/marker start\ncli-sigint/end end\n");
+    mosquitto_pub(&["-t", "cli-sigint/marker", "-n", "-r"]);
 }

@@ -16,14 +16,17 @@
 //! for 3.1.1); `-L` also takes `ws://` and `wss://` (the WebSocket path is `--ws-path`, `/mqtt`
 //! by default, as the URL's path is the topic); `mqtts://` without `--cafile` trusts the
 //! system's CA certificates. `mqtt sub` connects again (every second) after a lost connection,
-//! as mosquitto_sub does; `mqtt pub` ends. `mqtt rr` needs MQTT 5.0, and also sets Correlation
-//! Data on the request (replies with another are skipped). Errors are one line on stderr and
-//! exit status 1 (27 when `-W` runs out, as mosquitto_sub).
+//! as mosquitto_sub does; `mqtt pub` ends. Ctrl-C ends `mqtt sub` and `mqtt rr` with a
+//! DISCONNECT (the will is not published). `mqtt rr` needs MQTT 5.0, and also sets Correlation
+//! Data on the request (replies with another are skipped). `-d` logs the packets on stderr
+//! (mosquitto writes them on stdout), those the client's events show (see `debug.rs`). Errors
+//! are one line on stderr and exit status 1 (27 when `-W` runs out, as mosquitto_sub).
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -32,11 +35,14 @@ use mqtt_ws::mqtt::client::{self, ConnectOptions, Outgoing, UsageError};
 use mqtt_ws::mqtt::packet::{Subscription, Will};
 use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
-use mqtt_ws::net::{Error, Event, Message, MqttClient, Options, Scheme, Url};
+use mqtt_ws::net::{Error, Event, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
 
+mod debug;
 mod json;
 mod output;
+
+use debug::Log;
 
 use output::Shown;
 
@@ -104,8 +110,9 @@ Examples:
   Subscribe over WebSocket with TLS:
     mqtt sub -L 'wss://broker:443/home/#' -v
 
-Exit status: 0 after -C messages, -E or --retained-only; 27 when -W runs out; 1 with one line
-on stderr when the connection fails, the broker refuses it (the reason code named) or ends it.";
+Exit status: 0 after -C messages, -E, --retained-only or Ctrl-C (which disconnects, so the
+will is not published); 27 when -W runs out; 1 with one line on stderr when the connection
+fails, the broker refuses it (the reason code named) or ends it.";
 
 const RR_EXAMPLES: &str = "\
 Examples:
@@ -118,8 +125,9 @@ The request carries the response topic and Correlation Data (-D publish correlat
 VALUE, or a value of its own); the first message on the response topic whose Correlation Data
 is absent or the same is the reply. MQTT 5.0 only (3.1.1 has no response topic).
 
-Exit status: 0 once the reply is printed; 27 when -W runs out; 1 with one line on stderr when
-the connection fails or the broker refuses it, the subscription or the request.";
+Exit status: 0 once the reply is printed, or after Ctrl-C (which disconnects); 27 when -W runs
+out; 1 with one line on stderr when the connection fails or the broker refuses it, the
+subscription or the request.";
 
 /// Connection, session and will flags, shared by `pub` and `sub`.
 #[derive(Args)]
@@ -208,6 +216,9 @@ struct Common {
     /// Don't print error messages.
     #[arg(long = "quiet")]
     quiet: bool,
+    /// Print the packets sent and received on stderr, as mosquitto's -d does.
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
     /// Display this message.
     #[arg(long, action = ArgAction::Help)]
     help: Option<bool>,
@@ -676,8 +687,13 @@ fn property_len(p: &Property<'_>) -> usize {
 }
 
 /// Connects as the common flags say.
-fn connect(c: &Common, t: &Target, buffer_len: usize) -> Result<MqttClient, Failure> {
-    dial(c, t, buffer_len)?.map_err(|e| connect_failure(e, t))
+fn connect(
+    c: &Common,
+    t: &Target,
+    buffer_len: usize,
+    log: &mut Log,
+) -> Result<MqttClient, Failure> {
+    dial(c, t, buffer_len, log)?.map_err(|e| connect_failure(e, t))
 }
 
 /// A failed connection in one line.
@@ -696,17 +712,14 @@ fn connect_failure(e: Error, t: &Target) -> Failure {
 }
 
 /// Connects as the common flags say: a failure of the flags, or the connection's result.
-fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, Error>, Failure> {
+fn dial(
+    c: &Common,
+    t: &Target,
+    buffer_len: usize,
+    log: &mut Log,
+) -> Result<Result<MqttClient, Error>, Failure> {
     let v5 = c.version == Version::V5;
-    let id = match (&c.id, &c.id_prefix) {
-        (Some(id), _) => id.clone(),
-        (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
-        (None, None) if c.persistent => {
-            return Err("-c needs a client id: give one with -i or -I".into());
-        }
-        (None, None) if v5 => String::new(),
-        (None, None) => format!("mqtt-ws-{}", std::process::id()),
-    };
+    let id = client_id(c)?;
     if !v5 && (c.expiry.is_some() || !c.property.is_empty()) {
         return Err("-x and -D need MQTT 5.0 (-V 5)".into());
     }
@@ -734,7 +747,32 @@ fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, 
     settings.buffer_len = settings.buffer_len.max(buffer_len);
     // Room to keep a QoS 1 or 2 message of that size until it is acknowledged.
     settings.store_len = settings.store_len.max(buffer_len + 1024);
-    Ok(MqttClient::connect_with(&t.url, &opts, &settings))
+    log.connect();
+    let connected = MqttClient::connect_with(&t.url, &opts, &settings);
+    match &connected {
+        Ok(_) => log.connack(0),
+        Err(Error::Refused(reason)) => log.connack(reason.code()),
+        Err(_) => {}
+    }
+    Ok(connected)
+}
+
+/// The client id the flags give; empty for one the broker assigns (MQTT 5.0).
+fn client_id(c: &Common) -> Result<String, Failure> {
+    Ok(match (&c.id, &c.id_prefix) {
+        (Some(id), _) => id.clone(),
+        (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        (None, None) if c.persistent => {
+            return Err("-c needs a client id: give one with -i or -I".into());
+        }
+        (None, None) if c.version == Version::V5 => String::new(),
+        (None, None) => format!("mqtt-ws-{}", std::process::id()),
+    })
+}
+
+/// The `-d` log of these flags.
+fn log(c: &Common) -> Result<Log, Failure> {
+    Ok(Log::new(c.debug, &client_id(c)?))
 }
 
 fn qos(q: u8) -> Qos {
@@ -753,16 +791,22 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
     let mut props_buf = Vec::new();
     let props = properties(&mut props_buf, c, "publish", &[])?;
     let room = payload.as_ref().map_or(0, Vec::len) + topic.len() + props.as_bytes().len() + 1024;
-    let mut mqtt = connect(c, &t, room)?;
+    let mut log = log(c)?;
+    let mut mqtt = connect(c, &t, room, &mut log)?;
     let mut pending = 0usize;
     let base = Outgoing::new(&topic, &[]).qos(qos(c.qos)).retain(a.retain).properties(props);
     match payload {
         Some(payload) => {
             for i in 0..a.repeat {
                 if i > 0 && a.repeat_delay > 0.0 {
-                    wait(&mut mqtt, Duration::from_secs_f64(a.repeat_delay), &mut pending)?;
+                    wait(
+                        &mut mqtt,
+                        Duration::from_secs_f64(a.repeat_delay),
+                        &mut pending,
+                        &mut log,
+                    )?;
                 }
-                send(&mut mqtt, &Outgoing { payload: &payload, ..base }, &mut pending)?;
+                send(&mut mqtt, &Outgoing { payload: &payload, ..base }, &mut pending, &mut log)?;
             }
         }
         None => {
@@ -787,20 +831,24 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
             });
             loop {
                 match rx.try_recv() {
-                    Ok(line) => {
-                        send(&mut mqtt, &Outgoing { payload: &line, ..base }, &mut pending)?
-                    }
+                    Ok(line) => send(
+                        &mut mqtt,
+                        &Outgoing { payload: &line, ..base },
+                        &mut pending,
+                        &mut log,
+                    )?,
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
                     Err(std::sync::mpsc::TryRecvError::Empty) => {
-                        wait(&mut mqtt, Duration::from_millis(50), &mut pending)?;
+                        wait(&mut mqtt, Duration::from_millis(50), &mut pending, &mut log)?;
                     }
                 }
             }
         }
     }
     while pending > 0 {
-        on_publish_event(next(&mut mqtt)?, &mut pending)?;
+        on_publish_event(next(&mut mqtt)?, &mut pending, &mut log)?;
     }
+    log.disconnect();
     mqtt.disconnect().map_err(|e| describe(e).into())
 }
 
@@ -828,9 +876,19 @@ fn read_payload(
 
 /// Publishes `message`, waiting for acknowledgements while the broker's receive maximum is
 /// reached; counts QoS 1 and 2 messages awaiting theirs in `pending`.
-fn send(mqtt: &mut MqttClient, message: &Outgoing<'_>, pending: &mut usize) -> Result<(), Failure> {
+fn send(
+    mqtt: &mut MqttClient,
+    message: &Outgoing<'_>,
+    pending: &mut usize,
+    log: &mut Log,
+) -> Result<(), Failure> {
     loop {
-        match mqtt.publish(message) {
+        let sent = mqtt.publish(message);
+        if let Ok(packet_id) = sent {
+            let flags = (message.qos as u8, message.retain);
+            log.publish(packet_id, flags, message.topic, message.payload.len());
+        }
+        match sent {
             Ok(Some(_)) => {
                 *pending += 1;
                 return Ok(());
@@ -840,18 +898,23 @@ fn send(mqtt: &mut MqttClient, message: &Outgoing<'_>, pending: &mut usize) -> R
             Err(e) if *pending == 0 => return Err(describe(e).into()),
             Err(Error::Mqtt(client::Error::Usage(
                 UsageError::ReceiveMaximumReached | UsageError::StoreFull,
-            ))) => on_publish_event(next(mqtt)?, pending)?,
+            ))) => on_publish_event(next(mqtt)?, pending, log)?,
             Err(e) => return Err(describe(e).into()),
         }
     }
 }
 
 /// Handles the broker's events for `duration`.
-fn wait(mqtt: &mut MqttClient, duration: Duration, pending: &mut usize) -> Result<(), Failure> {
+fn wait(
+    mqtt: &mut MqttClient,
+    duration: Duration,
+    pending: &mut usize,
+    log: &mut Log,
+) -> Result<(), Failure> {
     let deadline = Instant::now() + duration;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match mqtt.next_timeout(left) {
-            Ok(Some(event)) => on_publish_event(event, pending)?,
+            Ok(Some(event)) => on_publish_event(event, pending, log)?,
             Ok(None) => return Err(describe(Error::Closed).into()),
             Err(Error::Timeout) => break,
             Err(e) => return Err(describe(e).into()),
@@ -860,15 +923,17 @@ fn wait(mqtt: &mut MqttClient, duration: Duration, pending: &mut usize) -> Resul
     Ok(())
 }
 
-fn on_publish_event(event: Event, pending: &mut usize) -> Result<(), Failure> {
+fn on_publish_event(event: Event, pending: &mut usize, log: &mut Log) -> Result<(), Failure> {
     match event {
-        Event::Published { reason_code, .. } => {
+        Event::Published { packet_id, reason_code } => {
+            log.published(packet_id, reason_code);
             *pending = pending.saturating_sub(1);
             if reason_code.is_error() {
                 return Err(reason("the broker refused the message", reason_code).into());
             }
         }
         Event::Disconnected { reason_code } => {
+            log.disconnected(reason_code);
             return Err(reason("the broker disconnected", reason_code).into());
         }
         _ => {}
@@ -890,15 +955,16 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     }
     let mut props_buf = Vec::new();
     let props = properties(&mut props_buf, c, "subscribe", &[])?;
-    let mut mqtt = connect(c, &t, SUB_BUFFER)?;
+    let stop = stop_on_ctrl_c()?;
+    let mut log = log(c)?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER, &mut log)?;
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
         filters.iter().map(|f| Subscription::new(f, qos(c.qos))).collect();
-    if !subs.is_empty() {
-        mqtt.subscribe_many(&subs, props).map_err(describe)?;
-    }
+    subscribe_all(&mut mqtt, &subs, props, &mut log)?;
     for f in &a.unsubscribe {
-        mqtt.unsubscribe(f).map_err(describe)?;
+        let packet_id = mqtt.unsubscribe(f).map_err(describe)?;
+        log.unsubscribe(Some(packet_id), f);
     }
     let mut unsubscribed = 0;
     // --remove-retained messages not acknowledged yet.
@@ -907,10 +973,11 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
     loop {
-        if a.count.is_some_and(|c| printed >= c) {
+        if a.count.is_some_and(|c| printed >= c) || stop.load(Ordering::Relaxed) {
             break;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            log.disconnect();
             let _ = mqtt.disconnect();
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
@@ -924,10 +991,12 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 | DriverError::Eof
                 | DriverError::Machine(client::Error::Timeout(_)),
             ) => {
-                mqtt = reconnect(c, &t, deadline)?;
-                if !subs.is_empty() {
-                    mqtt.subscribe_many(&subs, props).map_err(describe)?;
-                }
+                let Some(again) = reconnect(c, &t, deadline, &mut log, &stop)? else {
+                    // Ctrl-C while offline: no connection to end.
+                    return Ok(());
+                };
+                mqtt = again;
+                subscribe_all(&mut mqtt, &subs, props, &mut log)?;
                 continue;
             }
             Err(DriverError::Closed) => return Err(describe(Error::Closed).into()),
@@ -935,6 +1004,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         };
         match event {
             client::Event::Subscribed { reason_codes, .. } => {
+                log.suback();
                 let codes: Vec<ReasonCode> = reason_codes.iter().collect();
                 if codes.iter().all(|r| r.is_error()) {
                     return Err("All subscription requests were denied.".into());
@@ -957,6 +1027,8 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                     mid: m.packet_id.map_or(0, |p| p.get()),
                     properties: m.properties,
                 };
+                let flags = (m.dup, shown.qos, shown.retain);
+                log.received(flags, shown.mid, shown.topic, shown.payload.len());
                 if a.retained_only && !shown.retain {
                     break;
                 }
@@ -973,7 +1045,9 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 }
                 if let Some(topic) = clear {
                     let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
-                    if mqtt.publish(&empty).map_err(describe)?.is_some() {
+                    let packet_id = mqtt.publish(&empty).map_err(describe)?;
+                    log.publish(packet_id, (1, true), &topic, 0);
+                    if packet_id.is_some() {
                         clearing += 1;
                     }
                 }
@@ -983,8 +1057,12 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 }
                 printed += 1;
             }
-            client::Event::Published { .. } => clearing = clearing.saturating_sub(1),
+            client::Event::Published { packet_id, reason_code, .. } => {
+                log.published(packet_id, reason_code);
+                clearing = clearing.saturating_sub(1);
+            }
             client::Event::Unsubscribed { .. } => {
+                log.unsuback();
                 unsubscribed += 1;
                 if filters.is_empty() && unsubscribed == a.unsubscribe.len() {
                     break;
@@ -995,6 +1073,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 eprintln!("mqtt: a message of {payload_len} bytes on {topic} was too large");
             }
             client::Event::Disconnected { reason_code, .. } => {
+                log.disconnected(reason_code);
                 return Err(reason("the broker disconnected", reason_code).into());
             }
             _ => {}
@@ -1006,26 +1085,55 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     while clearing > 0 {
         let now = mqtt.now();
         match mqtt.driver().poll(now) {
-            Ok(Some(client::Event::Published { .. })) => clearing -= 1,
+            Ok(Some(client::Event::Published { packet_id, reason_code, .. })) => {
+                log.published(packet_id, reason_code);
+                clearing -= 1;
+            }
             Ok(_) => {}
             Err(e) => return Err(describe(e.into()).into()),
         }
     }
+    log.disconnect();
     mqtt.disconnect().map_err(|e| describe(e).into())
 }
 
+/// SUBSCRIBE for the filters, if any.
+fn subscribe_all(
+    mqtt: &mut MqttClient,
+    subs: &[Subscription<'_>],
+    props: Properties<'_>,
+    log: &mut Log,
+) -> Result<(), Failure> {
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let packet_id = mqtt.subscribe_many(subs, props).map_err(describe)?;
+    let filters: Vec<String> = subs.iter().map(|s| s.filter.to_string()).collect();
+    log.subscribe(Some(packet_id), &filters, subs.first().map_or(0, |s| s.options.qos as u8));
+    Ok(())
+}
+
 /// After a lost connection: tries again every second until the broker answers (or `-W` runs
-/// out), as mosquitto_sub does. A refusal ends the program.
-fn reconnect(c: &Common, t: &Target, deadline: Option<Instant>) -> Result<MqttClient, Failure> {
+/// out), as mosquitto_sub does; `None` after Ctrl-C. A refusal ends the program.
+fn reconnect(
+    c: &Common,
+    t: &Target,
+    deadline: Option<Instant>,
+    log: &mut Log,
+    stop: &AtomicBool,
+) -> Result<Option<MqttClient>, Failure> {
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let pause = Duration::from_secs(1);
         if let Some(d) = deadline.filter(|&d| Instant::now() + pause >= d) {
             std::thread::sleep(d.saturating_duration_since(Instant::now()));
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
         std::thread::sleep(pause);
-        match dial(c, t, SUB_BUFFER)? {
-            Ok(mqtt) => return Ok(mqtt),
+        match dial(c, t, SUB_BUFFER, log)? {
+            Ok(mqtt) => return Ok(Some(mqtt)),
             Err(Error::Io(_) | Error::Timeout) => {}
             Err(e) => return Err(connect_failure(e, t)),
         }
@@ -1048,18 +1156,27 @@ fn request(a: RrArgs) -> Result<(), Failure> {
     let extra =
         [Property::ResponseTopic(&a.response_topic), Property::CorrelationData(&correlation)];
     let props = properties(&mut props_buf, c, "publish", &extra)?;
+    let request = Outgoing::new(&topic, &payload).qos(qos(c.qos)).properties(props);
     let mut sub_props_buf = Vec::new();
     let sub_props = properties(&mut sub_props_buf, c, "subscribe", &[])?;
-    let mut mqtt = connect(c, &t, SUB_BUFFER)?;
-    let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
-    let result =
-        exchange(&mut mqtt, &a, &topic, &payload, props, sub_props, &correlation, deadline);
-    // Timed out or not, the connection ends with DISCONNECT.
+    let stop = stop_on_ctrl_c()?;
+    let mut log = log(c)?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER, &mut log)?;
+    let mut rr = Exchange {
+        mqtt: &mut mqtt,
+        log: &mut log,
+        deadline: a.timeout.map(|s| Instant::now() + Duration::from_secs(s)),
+        stop: &stop,
+    };
+    let result = rr.run(&a, &request, sub_props, &correlation);
+    // Timed out, interrupted or answered, the connection ends with DISCONNECT.
+    log.disconnect();
     let _ = mqtt.disconnect();
-    let line = result?;
-    let mut out = std::io::stdout().lock();
-    // A reader that went away (a closed pipe) is no failure of the exchange.
-    let _ = out.write_all(&line).and_then(|()| out.flush());
+    if let Some(line) = result? {
+        let mut out = std::io::stdout().lock();
+        // A reader that went away (a closed pipe) is no failure of the exchange.
+        let _ = out.write_all(&line).and_then(|()| out.flush());
+    }
     Ok(())
 }
 
@@ -1077,84 +1194,149 @@ fn correlation_data(c: &Common) -> Result<Vec<u8>, Failure> {
     }))
 }
 
-/// The request and its reply on a connected client: the reply printed into a line.
-#[allow(clippy::too_many_arguments)]
-fn exchange(
-    mqtt: &mut MqttClient,
-    a: &RrArgs,
-    topic: &str,
-    payload: &[u8],
-    props: Properties<'_>,
-    sub_props: Properties<'_>,
-    correlation: &[u8],
+/// A request and its reply, on a connected client.
+struct Exchange<'a> {
+    mqtt: &'a mut MqttClient,
+    log: &'a mut Log,
+    /// `-W`.
     deadline: Option<Instant>,
-) -> Result<Vec<u8>, Failure> {
-    let c = &a.common;
-    let filter = a.response_topic.as_str();
-    mqtt.subscribe_many(&[Subscription::new(filter, qos(c.qos))], sub_props).map_err(describe)?;
-    // The request goes out once the subscription is in place, so the reply cannot be missed.
-    loop {
-        if let Event::Subscribed { reason_codes, .. } = next_before(mqtt, deadline)? {
-            match reason_codes.first() {
-                Some(r) if r.is_error() => {
-                    return Err(reason(&format!("subscription to {filter} refused"), *r).into());
+    /// Set by Ctrl-C.
+    stop: &'a AtomicBool,
+}
+
+impl Exchange<'_> {
+    /// Subscribes, sends the request once the subscription is in place (so the reply cannot
+    /// be missed), and returns the reply printed into a line; `None` after Ctrl-C.
+    fn run(
+        &mut self,
+        a: &RrArgs,
+        request: &Outgoing<'_>,
+        sub_props: Properties<'_>,
+        correlation: &[u8],
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let (filter, q) = (a.response_topic.as_str(), qos(a.common.qos));
+        let packet_id = self
+            .mqtt
+            .subscribe_many(&[Subscription::new(filter, q)], sub_props)
+            .map_err(describe)?;
+        self.log.subscribe(Some(packet_id), &[filter.to_string()], q as u8);
+        loop {
+            let event = match poll(self.mqtt, self.deadline, self.stop)? {
+                Polled::Event(event) => event,
+                Polled::Idle => continue,
+                Polled::Stopped => return Ok(None),
+            };
+            if let client::Event::Subscribed { reason_codes, .. } = event {
+                self.log.suback();
+                match reason_codes.iter().next() {
+                    Some(r) if r.is_error() => {
+                        let what = format!("subscription to {filter} refused");
+                        return Err(reason(&what, r).into());
+                    }
+                    _ => break,
                 }
-                _ => break,
+            }
+        }
+        let packet_id = self.mqtt.publish(request).map_err(describe)?;
+        self.log.publish(packet_id, (q as u8, false), request.topic, request.payload.len());
+        loop {
+            let event = match poll(self.mqtt, self.deadline, self.stop)? {
+                Polled::Event(event) => event,
+                Polled::Idle => continue,
+                Polled::Stopped => return Ok(None),
+            };
+            match event {
+                client::Event::Message(m) => {
+                    let shown = Shown {
+                        topic: m.topic.as_str(),
+                        payload: m.payload,
+                        qos: m.qos as u8,
+                        retain: m.retain,
+                        mid: m.packet_id.map_or(0, |p| p.get()),
+                        properties: m.properties,
+                    };
+                    let flags = (m.dup, shown.qos, shown.retain);
+                    self.log.received(flags, shown.mid, shown.topic, shown.payload.len());
+                    if is_reply(&shown, filter, correlation, a.print.no_retained) {
+                        return Ok(Some(print_reply(&shown, a)));
+                    }
+                }
+                client::Event::Published { packet_id, reason_code, .. } => {
+                    self.log.published(packet_id, reason_code);
+                    if reason_code.is_error() {
+                        return Err(reason("the broker refused the request", reason_code).into());
+                    }
+                }
+                client::Event::Disconnected { reason_code, .. } => {
+                    self.log.disconnected(reason_code);
+                    return Err(reason("the broker disconnected", reason_code).into());
+                }
+                _ => {}
             }
         }
     }
-    let request = Outgoing::new(topic, payload).qos(qos(c.qos)).properties(props);
-    mqtt.publish(&request).map_err(describe)?;
-    loop {
-        match next_before(mqtt, deadline)? {
-            Event::Message(m) if is_reply(&m, filter, correlation, a.print.no_retained) => {
-                let shown = Shown {
-                    topic: &m.topic,
-                    payload: &m.payload,
-                    qos: m.qos as u8,
-                    retain: m.retain,
-                    mid: 0,
-                    properties: m.properties(),
-                };
-                let mut line = Vec::new();
-                let format = a.print.format.as_deref().map(str::as_bytes);
-                let error = shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
-                if let Some(e) = error.filter(|_| !c.quiet) {
-                    eprintln!("{e}");
-                }
-                return Ok(line);
-            }
-            Event::Published { reason_code, .. } if reason_code.is_error() => {
-                return Err(reason("the broker refused the request", reason_code).into());
-            }
-            Event::Disconnected { reason_code } => {
-                return Err(reason("the broker disconnected", reason_code).into());
-            }
-            _ => {}
-        }
+}
+
+/// What one poll of the client found.
+// Returned once per poll and matched at once, never stored: boxing would cost more.
+#[allow(clippy::large_enum_variant)]
+enum Polled<'a> {
+    Event(client::Event<'a>),
+    /// Nothing within a read tick (200 ms).
+    Idle,
+    /// Ctrl-C.
+    Stopped,
+}
+
+/// Polls the client once: "Timed out" (status 27) once `deadline` (`-W`) is past, the end of
+/// the connection an error.
+fn poll<'a>(
+    mqtt: &'a mut MqttClient,
+    deadline: Option<Instant>,
+    stop: &AtomicBool,
+) -> Result<Polled<'a>, Failure> {
+    if stop.load(Ordering::Relaxed) {
+        return Ok(Polled::Stopped);
+    }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
+    }
+    let now = mqtt.now();
+    match mqtt.driver().poll(now) {
+        Ok(Some(event)) => Ok(Polled::Event(event)),
+        Ok(None) => Ok(Polled::Idle),
+        Err(DriverError::Closed) => Err(describe(Error::Closed).into()),
+        Err(e) => Err(describe(e.into()).into()),
     }
 }
 
 /// A message on the response topic, with our Correlation Data or none (`-R`: not retained).
-fn is_reply(m: &Message, filter: &str, correlation: &[u8], no_retained: bool) -> bool {
-    let properties = m.properties();
-    topic::matches(filter, &m.topic)
-        && properties.correlation_data().is_none_or(|d| d == correlation)
+fn is_reply(m: &Shown<'_>, filter: &str, correlation: &[u8], no_retained: bool) -> bool {
+    topic::matches(filter, m.topic)
+        && m.properties.correlation_data().is_none_or(|d| d == correlation)
         && !(no_retained && m.retain)
 }
 
-/// The next event before `deadline` (`-W`): its end is "Timed out", status 27.
-fn next_before(mqtt: &mut MqttClient, deadline: Option<Instant>) -> Result<Event, Failure> {
-    let Some(deadline) = deadline else {
-        return next(mqtt);
-    };
-    let left = deadline.saturating_duration_since(Instant::now());
-    match mqtt.next_timeout(left) {
-        Ok(Some(event)) => Ok(event),
-        Ok(None) => Err(describe(Error::Closed).into()),
-        Err(Error::Timeout) => Err(Failure("Timed out".into(), EXIT_TIMED_OUT)),
-        Err(e) => Err(describe(e).into()),
+/// The reply as `-v`, `-N` and `-F` say; a `%J` error line on stderr.
+fn print_reply(shown: &Shown<'_>, a: &RrArgs) -> Vec<u8> {
+    let mut line = Vec::new();
+    let format = a.print.format.as_deref().map(str::as_bytes);
+    let error = shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+    if let Some(e) = error.filter(|_| !a.common.quiet) {
+        eprintln!("{e}");
     }
+    line
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM set the flag returned, for the program to disconnect (so the
+/// broker does not publish the will) and end, as mosquitto_sub does.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    Ok(stop)
 }
 
 /// The next event; the end of the connection is an error.
