@@ -4,6 +4,9 @@
 //! and WebSocket), `mosquitto_sub` receives what `mqtt pub` sends (`-m`, `-f`, `-l`, `-n`, `-s`,
 //! `--repeat`, `-r`), `-u`/`-P` against a password file, and the errors (a wrong password, a
 //! refused connection, an unknown CA, `-W` running out) are one line and a non-zero exit.
+//! `mqtt rr` prints the reply `mosquitto_rr` prints; `-F`'s time and JSON codes have
+//! mosquitto_sub's form (the times themselves checked against the test's clock); `-d` logs
+//! what `mosquitto_pub -d` logs; Ctrl-C disconnects `sub` and `rr` so that no will is sent.
 //!
 //! Ignored by default: they need the programs and a broker.
 //!   scripts/broker cargo test --test cli_mosquitto -- --ignored
@@ -69,8 +72,14 @@ struct Sub {
 }
 
 fn spawn(program: &Path, args: &[&str]) -> Sub {
+    spawn_in(program, args, &[])
+}
+
+/// [`spawn`] with these environment variables set.
+fn spawn_in(program: &Path, args: &[&str], env: &[(&str, &str)]) -> Sub {
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -87,6 +96,14 @@ impl Sub {
     fn ready(&mut self) {
         let n = self.out.read_until(b'\n', &mut self.seen).unwrap();
         assert!(n > 0, "the subscriber ended before its first message: {:?}", self.stderr());
+    }
+
+    /// Waits for the next line of output (bounded by the program's own `-W`).
+    fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let n = self.out.read_until(b'\n', &mut line).unwrap();
+        assert!(n > 0, "the program ended before the line: {:?}", self.stderr());
+        String::from_utf8(line).unwrap()
     }
 
     fn stderr(&mut self) -> String {
@@ -659,4 +676,276 @@ fn remove_retained_and_unsubscribe() {
     let (status, _, err) =
         run(&[&at[..], &["-i", "cli-unsub", "-t", "cli-unsub/#", "-E"]].concat(), b"");
     assert!(status.success(), "{err}");
+}
+
+/// Answers the next request the responder (`-F '%R %D'`) prints: a wrong Correlation Data
+/// first (the requester must skip it), then `reply` with the request's own, if any.
+fn answer(responder: &mut Sub, reply: &str) {
+    let line = responder.line();
+    let (response_topic, correlation) = line.trim_end_matches('\n').split_once(' ').unwrap();
+    let to = ["-V", "5", "-t", response_topic];
+    if !correlation.is_empty() {
+        mosquitto_pub(
+            &[&to[..], &["-m", "not yours", "-D", "publish", "correlation-data", "x"]].concat(),
+        );
+        mosquitto_pub(
+            &[&to[..], &["-m", reply, "-D", "publish", "correlation-data", correlation]].concat(),
+        );
+    } else {
+        mosquitto_pub(&[&to[..], &["-m", reply]].concat());
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn rr_prints_the_reply_as_mosquitto_rr() {
+    let port = tcp_port();
+    let at = ["-h", "127.0.0.1", "-p", &port];
+    // The responder prints the response topic and correlation data of each request.
+    mosquitto_pub(&["-t", "cli-rr/req", "-m", "start", "-r", "-q", "1"]);
+    let mut responder = spawn(
+        mqtt(),
+        &[&["sub"][..], &at, &["-t", "cli-rr/req", "-C", "5", "-W", "20", "-F", "%R %D"]].concat(),
+    );
+    responder.ready();
+    let request = ["-t", "cli-rr/req", "-e", "cli-rr/reply", "-m", "question", "-W", "20"];
+    for flags in [&["-v"][..], &["-F", "%t|%q|%r|%p", "-N"]] {
+        let ours = spawn(mqtt(), &[&["rr"][..], &at, &request, flags].concat());
+        answer(&mut responder, "answer");
+        let (status, ours_out, err) = ours.finish();
+        assert!(status.success(), "{err}");
+        let theirs = spawn(Path::new("mosquitto_rr"), &[&at[..], &request, flags].concat());
+        answer(&mut responder, "answer");
+        let (status, theirs_out, _) = theirs.finish();
+        assert!(status.success());
+        assert_eq!(String::from_utf8(ours_out).unwrap(), String::from_utf8(theirs_out).unwrap());
+    }
+    let _ = responder.finish();
+    mosquitto_pub(&["-t", "cli-rr/req", "-n", "-r"]);
+}
+
+#[test]
+#[ignore = "needs mosquitto (scripts/broker)"]
+fn rr_needs_mqtt_5_and_times_out() {
+    let port = tcp_port();
+    let request =
+        ["rr", "-p", &port, "-t", "cli-rr-none/req", "-e", "cli-rr-none/reply", "-m", "?"];
+    // 3.1.1 has no response topic: refused before connecting.
+    let (status, _, err) = run(&[&request[..], &["-V", "311"]].concat(), b"");
+    one_line_failure(status, &err);
+    assert!(err.contains("MQTT 5.0"), "{err}");
+    // Nobody answers: "Timed out" and status 27, as mosquitto_rr.
+    let (status, out, err) = run(&[&request[..], &["-W", "1"]].concat(), b"");
+    assert_eq!(
+        (status.code(), out.as_slice(), err.as_str()),
+        (Some(27), &b""[..], "mqtt: Timed out\n")
+    );
+    // The response topic is required.
+    let (status, _, err) = run(&request[..5], b"");
+    assert_eq!(status.code(), Some(2), "{err}");
+}
+
+/// A time zone of its own (no time zone database needed), half an hour off the hour.
+const TZ: (&str, &str) = ("TZ", "IST-5:30");
+
+/// Our `sub` and `mosquitto_sub` with the same flags (and `TZ`) on `prefix/#`, the retained
+/// marker then what `publish` sends: both outputs (marker line first) and both stderrs.
+fn both(prefix: &str, flags: &[&str], publish: impl FnOnce()) -> [(Vec<u8>, String); 2] {
+    mosquitto_pub(&["-t", &format!("{prefix}/marker"), "-m", "start", "-r", "-q", "1"]);
+    let port = tcp_port();
+    let filter = format!("{prefix}/#");
+    let args = [&["-h", "127.0.0.1", "-p", &port, "-t", &filter, "-W", "20"][..], flags].concat();
+    let mut ours = spawn_in(mqtt(), &[&["sub"][..], &args].concat(), &[TZ]);
+    let mut theirs =
+        spawn_in(Path::new("mosquitto_sub"), &[&args[..], &["-V", "mqttv5"]].concat(), &[TZ]);
+    ours.ready();
+    theirs.ready();
+    publish();
+    let (ours_status, ours_out, ours_err) = ours.finish();
+    let (theirs_status, theirs_out, theirs_err) = theirs.finish();
+    mosquitto_pub(&["-t", &format!("{prefix}/marker"), "-n", "-r"]);
+    assert!(ours_status.success() && theirs_status.success(), "{ours_err} {theirs_err}");
+    [(ours_out, ours_err), (theirs_out, theirs_err)]
+}
+
+/// Digits as `9`: the shape of a time, for comparing two clocks' output.
+fn shape(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_digit() { '9' } else { c }).collect()
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn sub_time_codes_as_mosquitto_sub() {
+    use jiff::{Timestamp, tz::Offset};
+    let start = Timestamp::now();
+    let format = "%U|%I|@Y-@m-@d @H:@M:@S @z|@s.@N|@@ @Z @j|[%30I]|%t";
+    let [(ours, _), (theirs, _)] = both("cli-time", &["-C", "2", "-F", format], || {
+        mosquitto_pub(&["-t", "cli-time/x", "-m", "x"]);
+    });
+    let end = Timestamp::now();
+    let (ours, theirs) = (String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+    // The same fields, in the same form, zone named and offset as mosquitto_sub prints them.
+    assert_eq!(shape(&ours), shape(&theirs));
+    let zone = Offset::from_seconds(19_800).unwrap().to_time_zone();
+    for line in ours.lines() {
+        let fields: Vec<&str> = line.split('|').collect();
+        // %U: seconds.nanoseconds, read while the message was printed.
+        let (secs, nanos) = fields[0].split_once('.').unwrap();
+        let at = Timestamp::new(secs.parse().unwrap(), nanos.parse().unwrap()).unwrap();
+        assert!(start <= at && at <= end, "{line}");
+        // The other codes: that same instant, in local time.
+        let local = at.to_zoned(zone.clone());
+        assert_eq!(fields[1], local.strftime("%Y-%m-%dT%H:%M:%S+0530").to_string());
+        assert_eq!(fields[2], local.strftime("%Y-%m-%d %H:%M:%S +0530").to_string());
+        assert_eq!(fields[3], fields[0]);
+        assert_eq!(fields[4], local.strftime("@ IST %j").to_string());
+        assert_eq!(fields[5], format!("[{:>30}]", fields[1]));
+    }
+}
+
+/// JSON, text with characters JSON escapes, a number with spaces, an empty retained message:
+/// what `%j` and `%J` print differently.
+fn publish_json_set(prefix: &str) {
+    let json = r#" { "n" : [1.0, 2.5e3, -0, 1e20, 0.1, 12345678901234567890, 1e-7,
+        0.30000000000000004, 1e999], "s": "\u00e9\/\t\ud83d\ude00\"", "t": true, "f": false,
+        "z": null, "o": {}, "a": [], "d": {"k": 1, "k": 2} } "#;
+    let at = |t: &str| format!("{prefix}/{t}");
+    let props = [
+        "-D",
+        "publish",
+        "content-type",
+        "text/json",
+        "-D",
+        "publish",
+        "user-property",
+        "k",
+        "v",
+        "-D",
+        "publish",
+        "correlation-data",
+        "c\"d",
+        "-D",
+        "publish",
+        "user-property",
+        "k",
+        "w",
+        "-D",
+        "publish",
+        "response-topic",
+        "r",
+        "-D",
+        "publish",
+        "payload-format-indicator",
+        "1",
+    ];
+    let topic = at("json");
+    mosquitto_pub(&[&["-V", "5", "-t", &topic, "-m", json, "-q", "1"][..], &props].concat());
+    mosquitto_pub(&["-t", &at("text"), "-m", "a \"quoted\"\tline\x01\n", "-q", "2"]);
+    mosquitto_pub(&["-t", &at("number"), "-m", " 12 "]);
+    mosquitto_pub(&["-t", &at("empty"), "-n", "-r"]);
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn sub_json_formats_as_mosquitto_sub() {
+    for code in ["%j", "%J"] {
+        let id = ["-D", "subscribe", "subscription-identifier", "3"];
+        let flags = [&["-C", "5", "-F", code, "-q", "2"][..], &id].concat();
+        let prefix = if code == "%j" { "cli-json-j" } else { "cli-json-big-j" };
+        let [(ours, ours_err), (theirs, theirs_err)] =
+            both(prefix, &flags, || publish_json_set(prefix));
+        mosquitto_pub(&["-t", &format!("{prefix}/empty"), "-n", "-r"]);
+        // The same but for the time of reception ("tst"), which has the same form.
+        let split = |out: &[u8]| -> Vec<(String, String)> {
+            String::from_utf8_lossy(out)
+                .lines()
+                .map(|l| match l.split_once(r#""tst":""#) {
+                    Some((a, b)) => (shape(&b[..32]), format!("{a}{}", &b[32..])),
+                    None => (String::new(), l.to_string()),
+                })
+                .collect()
+        };
+        assert_eq!(split(&ours), split(&theirs), "{code}");
+        assert_eq!(ours_err, theirs_err, "{code}");
+        assert!(String::from_utf8(ours).unwrap().contains(r#"Z+0530","topic""#), "{code}");
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn pub_debug_log_as_mosquitto_pub() {
+    let port = tcp_port();
+    let at = ["-h", "127.0.0.1", "-p", &port, "-t", "cli-debug/x", "-m", "hello", "-d"];
+    for flags in [["-q", "1", "-V", "5"], ["-q", "1", "-V", "311"], ["-q", "2", "-V", "5"]] {
+        let args = [&at[..], &flags, &["-i", "cli-debug"]].concat();
+        let theirs = Command::new("mosquitto_pub").args(&args).output().unwrap();
+        assert!(theirs.status.success());
+        let (status, out, err) = run(&[&["pub"][..], &args].concat(), b"");
+        assert!(status.success() && out.is_empty(), "{err}");
+        // mosquitto_pub writes its log on stdout; ours goes to stderr.
+        assert_eq!(err, String::from_utf8(theirs.stdout).unwrap(), "{flags:?}");
+    }
+    // The client id the broker assigns (MQTT 5.0, no -i) is not known to the log: `(null)`.
+    let (status, _, err) = run(&[&["pub"][..], &at, &["-q", "1"]].concat(), b"");
+    assert!(status.success(), "{err}");
+    let expected = [
+        "Client (null) sending CONNECT",
+        "Client (null) received CONNACK (0)",
+        "Client (null) sending PUBLISH (d0, q1, r0, m1, 'cli-debug/x', ... (5 bytes))",
+        "Client (null) received PUBACK (Mid: 1, RC:16)",
+        "Client (null) sending DISCONNECT",
+    ];
+    assert_eq!(err, expected.join("\n") + "\n");
+}
+
+/// Sends SIGINT (Ctrl-C) to the child.
+fn ctrl_c(child: &Child) {
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn ctrl_c_disconnects_so_the_will_is_not_published() {
+    let port = tcp_port();
+    mosquitto_pub(&["-t", "cli-sigint/marker", "-m", "start", "-r", "-q", "1"]);
+    let mut watcher = spawn(
+        Path::new("mosquitto_sub"),
+        &["-h", "127.0.0.1", "-p", &port, "-t", "cli-sigint/#", "-C", "2", "-W", "20", "-v"],
+    );
+    watcher.ready();
+    let at = ["-h", "127.0.0.1", "-p", &port, "-W", "20", "-d", "-q", "1"];
+    let will = ["--will-topic", "cli-sigint/will", "--will-payload", "gone", "--will-qos", "1"];
+    // sub: connected and subscribed once it prints the retained marker.
+    let mut sub = spawn(mqtt(), &[&["sub"][..], &at, &will, &["-t", "cli-sigint/marker"]].concat());
+    sub.ready();
+    ctrl_c(&sub.child);
+    let (status, _, err) = sub.finish();
+    assert!(status.success(), "{err}");
+    assert!(err.ends_with(" sending DISCONNECT\n"), "{err}");
+    // rr: waiting for its reply once its log shows the request sent.
+    let request = ["-t", "cli-sigint-request", "-e", "cli-sigint-nobody", "-m", "?"];
+    let mut rr = Command::new(mqtt())
+        .args([&["rr"][..], &at, &will, &request].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(rr.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("sending PUBLISH") {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "rr ended before its request");
+    }
+    ctrl_c(&rr);
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).unwrap();
+    assert!(rr.wait().unwrap().success(), "{rest}");
+    assert!(rest.ends_with(" sending DISCONNECT\n"), "{rest}");
+    // A will would come before this message.
+    mosquitto_pub(&["-t", "cli-sigint/end", "-m", "end", "-q", "1"]);
+    let (status, out, err) = watcher.finish();
+    assert!(status.success(), "{err}");
+    assert_eq!(String::from_utf8(out).unwrap(), "cli-sigint/marker start\ncli-sigint/end end\n");
+    mosquitto_pub(&["-t", "cli-sigint/marker", "-n", "-r"]);
 }

@@ -1,11 +1,12 @@
-//! `mqtt pub` and `mqtt sub`: mosquitto_pub and mosquitto_sub, same flags, same output, over
-//! MQTT 5.0 or 3.1.1, TCP, TLS and WebSocket.
+//! `mqtt pub`, `mqtt sub` and `mqtt rr`: mosquitto_pub, mosquitto_sub and mosquitto_rr, same
+//! flags, same output, over MQTT 5.0 or 3.1.1, TCP, TLS and WebSocket.
 //!
 //! ```text
 //! cargo run --example mqtt -- sub -h 127.0.0.1 -p 1883 -t 'home/#' -v
 //! cargo run --example mqtt -- sub -L 'ws://127.0.0.1:9002/home/#' -F '%t %q %r %x' -C 1 -W 10
 //! cargo run --example mqtt -- pub -L mqtts://user:pass@broker:8883/home/light --cafile ca.pem -m ON
 //! cargo run --example mqtt -- pub -t home/log -l -q 1 < lines.txt
+//! cargo run --example mqtt -- rr -t services/time -e replies/me -m now -W 5
 //! ```
 //!
 //! The flags are mosquitto's, with their letters and meanings (`mqtt pub --help`,
@@ -15,13 +16,17 @@
 //! for 3.1.1); `-L` also takes `ws://` and `wss://` (the WebSocket path is `--ws-path`, `/mqtt`
 //! by default, as the URL's path is the topic); `mqtts://` without `--cafile` trusts the
 //! system's CA certificates. `mqtt sub` connects again (every second) after a lost connection,
-//! as mosquitto_sub does; `mqtt pub` ends. Errors are one line on stderr and exit status 1 (27
-//! when `-W` runs out, as mosquitto_sub).
+//! as mosquitto_sub does; `mqtt pub` ends. Ctrl-C ends `mqtt sub` and `mqtt rr` with a
+//! DISCONNECT (the will is not published). `mqtt rr` needs MQTT 5.0, and also sets Correlation
+//! Data on the request (replies with another are skipped). `-d` logs the packets on stderr
+//! (mosquitto writes them on stdout), those the client's events show (see `debug.rs`). Errors
+//! are one line on stderr and exit status 1 (27 when `-W` runs out, as mosquitto_sub).
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -32,6 +37,14 @@ use mqtt_ws::mqtt::properties::{PayloadFormat, Properties, PropertiesBuilder, Pr
 use mqtt_ws::mqtt::{Qos, ReasonCode, Version, topic};
 use mqtt_ws::net::{Error, Event, MqttClient, Options, Scheme, Url};
 use mqtt_ws::tls;
+
+mod debug;
+mod json;
+mod output;
+
+use debug::Log;
+
+use output::Shown;
 
 /// The receive buffer of `sub`: room for the largest packet Mosquitto sends by default (256 MiB).
 /// The operating system hands out zeroed pages as they are touched, so a small message costs
@@ -45,7 +58,8 @@ const EXIT_TIMED_OUT: u8 = 27;
 #[command(
     name = "mqtt",
     about = "mqtt is a simple MQTT client: `mqtt pub` publishes as mosquitto_pub does, `mqtt sub` \
-             subscribes and prints messages as mosquitto_sub does.",
+             subscribes and prints messages as mosquitto_sub does, `mqtt rr` sends a request \
+             and prints the reply as mosquitto_rr does.",
     disable_help_flag = true,
     disable_version_flag = true
 )]
@@ -65,6 +79,10 @@ enum Command {
     /// Subscribe to topics and print the messages received, as mosquitto_sub.
     #[command(disable_help_flag = true, after_help = SUB_EXAMPLES)]
     Sub(SubArgs),
+    /// Send a request (MQTT 5.0: Response Topic and Correlation Data set), print the first
+    /// reply and exit, as mosquitto_rr.
+    #[command(disable_help_flag = true, after_help = RR_EXAMPLES)]
+    Rr(RrArgs),
 }
 
 const PUB_EXAMPLES: &str = "\
@@ -92,8 +110,24 @@ Examples:
   Subscribe over WebSocket with TLS:
     mqtt sub -L 'wss://broker:443/home/#' -v
 
-Exit status: 0 after -C messages, -E or --retained-only; 27 when -W runs out; 1 with one line
-on stderr when the connection fails, the broker refuses it (the reason code named) or ends it.";
+Exit status: 0 after -C messages, -E, --retained-only or Ctrl-C (which disconnects, so the
+will is not published); 27 when -W runs out; 1 with one line on stderr when the connection
+fails, the broker refuses it (the reason code named) or ends it.";
+
+const RR_EXAMPLES: &str = "\
+Examples:
+  Ask a service for the time, waiting at most 5 s for its reply:
+    mqtt rr -h 127.0.0.1 -t services/time -e replies/me -m now -W 5
+  Send a file as the request and print the reply's topic and payload:
+    mqtt rr -t convert/png -e replies/me -f image.svg -v
+
+The request carries the response topic and Correlation Data (-D publish correlation-data
+VALUE, or a value of its own); the first message on the response topic whose Correlation Data
+is absent or the same is the reply. MQTT 5.0 only (3.1.1 has no response topic).
+
+Exit status: 0 once the reply is printed, or after Ctrl-C (which disconnects); 27 when -W runs
+out; 1 with one line on stderr when the connection fails or the broker refuses it, the
+subscription or the request.";
 
 /// Connection, session and will flags, shared by `pub` and `sub`.
 #[derive(Args)]
@@ -182,6 +216,9 @@ struct Common {
     /// Don't print error messages.
     #[arg(long = "quiet")]
     quiet: bool,
+    /// Print the packets sent and received on stderr, as mosquitto's -d does.
+    #[arg(short = 'd', long = "debug")]
+    debug: bool,
     /// Display this message.
     #[arg(long, action = ArgAction::Help)]
     help: Option<bool>,
@@ -234,23 +271,8 @@ struct SubArgs {
     /// Disconnect and exit (status 27) after SECONDS if no -C count was reached.
     #[arg(short = 'W', value_name = "SECONDS")]
     timeout: Option<u64>,
-    /// Print received messages verbosely: the topic, a space, the payload.
-    #[arg(short = 'v', long = "verbose")]
-    verbose: bool,
-    /// Do not add an end of line character when printing the payload.
-    #[arg(short = 'N')]
-    no_eol: bool,
-    /// Print messages as FORMAT says: %t topic, %p payload, %q QoS, %r retain flag, %l payload
-    /// length, %m message id, %x / %X payload in lower / upper case hex, %% a percent sign;
-    /// MQTT 5.0 properties %A topic alias, %C content type, %D correlation data, %E message
-    /// expiry interval, %F payload format indicator, %P user properties (name:value ...), %R
-    /// response topic, %S subscription identifier; printf's -, 0, width and .precision;
-    /// \n, \t, \r, \\, \0, \a, \e, \v escapes; an end of line follows unless -N.
-    #[arg(short = 'F', value_name = "FORMAT")]
-    format: Option<String>,
-    /// Do not print stale messages (those with the retain flag set).
-    #[arg(short = 'R')]
-    no_retained: bool,
+    #[command(flatten)]
+    print: Print,
     /// Only print retained messages; exit at the first one that is not.
     #[arg(long = "retained-only")]
     retained_only: bool,
@@ -265,6 +287,61 @@ struct SubArgs {
     /// topic), except those -R or -T leave out.
     #[arg(long = "remove-retained")]
     remove_retained: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// How received messages are printed, shared by `sub` and `rr`.
+#[derive(Args)]
+struct Print {
+    /// Print received messages verbosely: the topic, a space, the payload.
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Do not add an end of line character when printing the payload.
+    #[arg(short = 'N')]
+    no_eol: bool,
+    /// Print messages as FORMAT says: %t topic, %p payload, %q QoS, %r retain flag, %l payload
+    /// length, %m message id, %x / %X payload in lower / upper case hex, %% a percent sign;
+    /// MQTT 5.0 properties %A topic alias, %C content type, %D correlation data, %E message
+    /// expiry interval, %F payload format indicator, %P user properties (name:value ...), %R
+    /// response topic, %S subscription identifier; the time received: %I ISO-8601 local time,
+    /// %U Unix time seconds.nanoseconds, @ and a strftime letter (@Y, @m, @d, @H, @M, @S, @z,
+    /// @Z, ...; @N nanoseconds, @@ an @); %j the message as JSON, %J the same with a JSON
+    /// payload as JSON; printf's -, 0, width and .precision; \n, \t, \r, \\, \0, \a, \e, \v
+    /// escapes; an end of line follows unless -N.
+    #[arg(short = 'F', value_name = "FORMAT")]
+    format: Option<String>,
+    /// Do not print stale messages (those with the retain flag set).
+    #[arg(short = 'R')]
+    no_retained: bool,
+}
+
+#[derive(Args)]
+struct RrArgs {
+    /// MQTT topic to send the request to.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    topic: Option<String>,
+    /// Response topic: subscribed to before the request goes out, and named in it (with
+    /// Correlation Data) for the responder to publish its reply to.
+    #[arg(short = 'e', long = "response-topic", value_name = "TOPIC", required = true)]
+    response_topic: String,
+    /// Request payload to send.
+    #[arg(short = 'm', long = "message", value_name = "MESSAGE", group = "payload")]
+    message: Option<String>,
+    /// Send the contents of a file as the request.
+    #[arg(short = 'f', long = "file", value_name = "FILE", group = "payload")]
+    file: Option<String>,
+    /// Send a null (zero length) request.
+    #[arg(short = 'n', long = "null-message", group = "payload")]
+    null: bool,
+    /// Read the whole of stdin and send it as the request.
+    #[arg(short = 's', long = "stdin-file", group = "payload")]
+    stdin: bool,
+    /// Give up (status 27) after SECONDS without a reply.
+    #[arg(short = 'W', value_name = "SECONDS")]
+    timeout: Option<u64>,
+    #[command(flatten)]
+    print: Print,
     #[command(flatten)]
     common: Common,
 }
@@ -305,10 +382,12 @@ fn main() -> ExitCode {
     let quiet = match &cli.command {
         Command::Pub(a) => a.common.quiet,
         Command::Sub(a) => a.common.quiet,
+        Command::Rr(a) => a.common.quiet,
     };
     let result = match cli.command {
         Command::Pub(a) => publish(a),
         Command::Sub(a) => subscribe(a),
+        Command::Rr(a) => request(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -550,16 +629,22 @@ fn user_properties<'a>(c: &'a Common, command: &str) -> Result<Vec<(&'a str, &'a
         .collect())
 }
 
-/// The PUBLISH or SUBSCRIBE properties of `-D` for `command`.
+/// The PUBLISH or SUBSCRIBE properties of `-D` for `command`, after `extra` (which replace the
+/// `-D` ones of the same kind).
 fn properties<'b>(
     buf: &'b mut Vec<u8>,
     c: &'b Common,
     command: &str,
+    extra: &[Property<'_>],
 ) -> Result<Properties<'b>, Failure> {
     let list = d_properties(c, command)?;
     let len: usize = list.iter().flat_map(|(_, v)| v).map(|v| v.len() + 8).sum();
-    buf.resize(len + 8, 0);
+    let extra_len: usize = extra.iter().map(|p| property_len(p) + 8).sum();
+    buf.resize(len + extra_len + 8, 0);
     let mut b = PropertiesBuilder::new(buf);
+    for p in extra {
+        b.push(*p).map_err(|e| format!("{command} properties: {e}"))?;
+    }
     let number = |name: &str, v: &str| -> Result<u32, Failure> {
         v.parse().map_err(|_| format!("-D {command} {name}: {v} is not a number").into())
     };
@@ -583,14 +668,32 @@ fn properties<'b>(
             ),
             _ => continue,
         };
+        if extra.iter().any(|p| p.id() == property.id()) {
+            continue;
+        }
         b.push(property).map_err(|e| format!("-D {command} {name}: {e}"))?;
     }
     Ok(b.finish())
 }
 
+/// The bytes of a property's strings and data (its encoding needs a few more).
+fn property_len(p: &Property<'_>) -> usize {
+    match p {
+        Property::ContentType(s) | Property::ResponseTopic(s) => s.len(),
+        Property::CorrelationData(d) => d.len(),
+        Property::UserProperty(k, v) => k.len() + v.len(),
+        _ => 0,
+    }
+}
+
 /// Connects as the common flags say.
-fn connect(c: &Common, t: &Target, buffer_len: usize) -> Result<MqttClient, Failure> {
-    dial(c, t, buffer_len)?.map_err(|e| connect_failure(e, t))
+fn connect(
+    c: &Common,
+    t: &Target,
+    buffer_len: usize,
+    log: &mut Log,
+) -> Result<MqttClient, Failure> {
+    dial(c, t, buffer_len, log)?.map_err(|e| connect_failure(e, t))
 }
 
 /// A failed connection in one line.
@@ -609,17 +712,14 @@ fn connect_failure(e: Error, t: &Target) -> Failure {
 }
 
 /// Connects as the common flags say: a failure of the flags, or the connection's result.
-fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, Error>, Failure> {
+fn dial(
+    c: &Common,
+    t: &Target,
+    buffer_len: usize,
+    log: &mut Log,
+) -> Result<Result<MqttClient, Error>, Failure> {
     let v5 = c.version == Version::V5;
-    let id = match (&c.id, &c.id_prefix) {
-        (Some(id), _) => id.clone(),
-        (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
-        (None, None) if c.persistent => {
-            return Err("-c needs a client id: give one with -i or -I".into());
-        }
-        (None, None) if v5 => String::new(),
-        (None, None) => format!("mqtt-ws-{}", std::process::id()),
-    };
+    let id = client_id(c)?;
     if !v5 && (c.expiry.is_some() || !c.property.is_empty()) {
         return Err("-x and -D need MQTT 5.0 (-V 5)".into());
     }
@@ -647,7 +747,32 @@ fn dial(c: &Common, t: &Target, buffer_len: usize) -> Result<Result<MqttClient, 
     settings.buffer_len = settings.buffer_len.max(buffer_len);
     // Room to keep a QoS 1 or 2 message of that size until it is acknowledged.
     settings.store_len = settings.store_len.max(buffer_len + 1024);
-    Ok(MqttClient::connect_with(&t.url, &opts, &settings))
+    log.connect();
+    let connected = MqttClient::connect_with(&t.url, &opts, &settings);
+    match &connected {
+        Ok(_) => log.connack(0),
+        Err(Error::Refused(reason)) => log.connack(reason.code()),
+        Err(_) => {}
+    }
+    Ok(connected)
+}
+
+/// The client id the flags give; empty for one the broker assigns (MQTT 5.0).
+fn client_id(c: &Common) -> Result<String, Failure> {
+    Ok(match (&c.id, &c.id_prefix) {
+        (Some(id), _) => id.clone(),
+        (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+        (None, None) if c.persistent => {
+            return Err("-c needs a client id: give one with -i or -I".into());
+        }
+        (None, None) if c.version == Version::V5 => String::new(),
+        (None, None) => format!("mqtt-ws-{}", std::process::id()),
+    })
+}
+
+/// The `-d` log of these flags.
+fn log(c: &Common) -> Result<Log, Failure> {
+    Ok(Log::new(c.debug, &client_id(c)?))
 }
 
 fn qos(q: u8) -> Qos {
@@ -659,34 +784,29 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
     let t = target(c)?;
     let topic = a.topic.clone().or_else(|| t.topic.clone()).ok_or("-t TOPIC is required")?;
     // The payload, read before connecting (a missing file is no reason to connect).
-    let payload: Option<Vec<u8>> = if let Some(m) = &a.message {
-        Some(m.clone().into_bytes())
-    } else if let Some(f) = &a.file {
-        Some(std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?)
-    } else if a.null {
-        Some(Vec::new())
-    } else if a.stdin {
-        let mut all = Vec::new();
-        std::io::stdin().read_to_end(&mut all).map_err(|e| format!("stdin: {e}"))?;
-        Some(all)
-    } else if a.lines {
-        None
-    } else {
+    let payload = read_payload(&a.message, &a.file, a.null, a.stdin)?;
+    if payload.is_none() && !a.lines {
         return Err("a message is required: -m, -f, -l, -n or -s".into());
-    };
+    }
     let mut props_buf = Vec::new();
-    let props = properties(&mut props_buf, c, "publish")?;
+    let props = properties(&mut props_buf, c, "publish", &[])?;
     let room = payload.as_ref().map_or(0, Vec::len) + topic.len() + props.as_bytes().len() + 1024;
-    let mut mqtt = connect(c, &t, room)?;
+    let mut log = log(c)?;
+    let mut mqtt = connect(c, &t, room, &mut log)?;
     let mut pending = 0usize;
     let base = Outgoing::new(&topic, &[]).qos(qos(c.qos)).retain(a.retain).properties(props);
     match payload {
         Some(payload) => {
             for i in 0..a.repeat {
                 if i > 0 && a.repeat_delay > 0.0 {
-                    wait(&mut mqtt, Duration::from_secs_f64(a.repeat_delay), &mut pending)?;
+                    wait(
+                        &mut mqtt,
+                        Duration::from_secs_f64(a.repeat_delay),
+                        &mut pending,
+                        &mut log,
+                    )?;
                 }
-                send(&mut mqtt, &Outgoing { payload: &payload, ..base }, &mut pending)?;
+                send(&mut mqtt, &Outgoing { payload: &payload, ..base }, &mut pending, &mut log)?;
             }
         }
         None => {
@@ -711,28 +831,64 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
             });
             loop {
                 match rx.try_recv() {
-                    Ok(line) => {
-                        send(&mut mqtt, &Outgoing { payload: &line, ..base }, &mut pending)?
-                    }
+                    Ok(line) => send(
+                        &mut mqtt,
+                        &Outgoing { payload: &line, ..base },
+                        &mut pending,
+                        &mut log,
+                    )?,
                     Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
                     Err(std::sync::mpsc::TryRecvError::Empty) => {
-                        wait(&mut mqtt, Duration::from_millis(50), &mut pending)?;
+                        wait(&mut mqtt, Duration::from_millis(50), &mut pending, &mut log)?;
                     }
                 }
             }
         }
     }
     while pending > 0 {
-        on_publish_event(next(&mut mqtt)?, &mut pending)?;
+        on_publish_event(next(&mut mqtt)?, &mut pending, &mut log)?;
     }
+    log.disconnect();
     mqtt.disconnect().map_err(|e| describe(e).into())
+}
+
+/// The payload of `-m`, `-f`, `-n` or `-s`; `None` without one of them.
+fn read_payload(
+    message: &Option<String>,
+    file: &Option<String>,
+    null: bool,
+    stdin: bool,
+) -> Result<Option<Vec<u8>>, Failure> {
+    Ok(if let Some(m) = message {
+        Some(m.clone().into_bytes())
+    } else if let Some(f) = file {
+        Some(std::fs::read(f).map_err(|e| format!("cannot read {f}: {e}"))?)
+    } else if null {
+        Some(Vec::new())
+    } else if stdin {
+        let mut all = Vec::new();
+        std::io::stdin().read_to_end(&mut all).map_err(|e| format!("stdin: {e}"))?;
+        Some(all)
+    } else {
+        None
+    })
 }
 
 /// Publishes `message`, waiting for acknowledgements while the broker's receive maximum is
 /// reached; counts QoS 1 and 2 messages awaiting theirs in `pending`.
-fn send(mqtt: &mut MqttClient, message: &Outgoing<'_>, pending: &mut usize) -> Result<(), Failure> {
+fn send(
+    mqtt: &mut MqttClient,
+    message: &Outgoing<'_>,
+    pending: &mut usize,
+    log: &mut Log,
+) -> Result<(), Failure> {
     loop {
-        match mqtt.publish(message) {
+        let sent = mqtt.publish(message);
+        if let Ok(packet_id) = sent {
+            let flags = (message.qos as u8, message.retain);
+            log.publish(packet_id, flags, message.topic, message.payload.len());
+        }
+        match sent {
             Ok(Some(_)) => {
                 *pending += 1;
                 return Ok(());
@@ -742,18 +898,23 @@ fn send(mqtt: &mut MqttClient, message: &Outgoing<'_>, pending: &mut usize) -> R
             Err(e) if *pending == 0 => return Err(describe(e).into()),
             Err(Error::Mqtt(client::Error::Usage(
                 UsageError::ReceiveMaximumReached | UsageError::StoreFull,
-            ))) => on_publish_event(next(mqtt)?, pending)?,
+            ))) => on_publish_event(next(mqtt)?, pending, log)?,
             Err(e) => return Err(describe(e).into()),
         }
     }
 }
 
 /// Handles the broker's events for `duration`.
-fn wait(mqtt: &mut MqttClient, duration: Duration, pending: &mut usize) -> Result<(), Failure> {
+fn wait(
+    mqtt: &mut MqttClient,
+    duration: Duration,
+    pending: &mut usize,
+    log: &mut Log,
+) -> Result<(), Failure> {
     let deadline = Instant::now() + duration;
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match mqtt.next_timeout(left) {
-            Ok(Some(event)) => on_publish_event(event, pending)?,
+            Ok(Some(event)) => on_publish_event(event, pending, log)?,
             Ok(None) => return Err(describe(Error::Closed).into()),
             Err(Error::Timeout) => break,
             Err(e) => return Err(describe(e).into()),
@@ -762,15 +923,17 @@ fn wait(mqtt: &mut MqttClient, duration: Duration, pending: &mut usize) -> Resul
     Ok(())
 }
 
-fn on_publish_event(event: Event, pending: &mut usize) -> Result<(), Failure> {
+fn on_publish_event(event: Event, pending: &mut usize, log: &mut Log) -> Result<(), Failure> {
     match event {
-        Event::Published { reason_code, .. } => {
+        Event::Published { packet_id, reason_code } => {
+            log.published(packet_id, reason_code);
             *pending = pending.saturating_sub(1);
             if reason_code.is_error() {
                 return Err(reason("the broker refused the message", reason_code).into());
             }
         }
         Event::Disconnected { reason_code } => {
+            log.disconnected(reason_code);
             return Err(reason("the broker disconnected", reason_code).into());
         }
         _ => {}
@@ -791,28 +954,30 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         return Err("-t TOPIC is required".into());
     }
     let mut props_buf = Vec::new();
-    let props = properties(&mut props_buf, c, "subscribe")?;
-    let mut mqtt = connect(c, &t, SUB_BUFFER)?;
+    let props = properties(&mut props_buf, c, "subscribe", &[])?;
+    let stop = stop_on_ctrl_c()?;
+    let mut log = log(c)?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER, &mut log)?;
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
         filters.iter().map(|f| Subscription::new(f, qos(c.qos))).collect();
-    if !subs.is_empty() {
-        mqtt.subscribe_many(&subs, props).map_err(describe)?;
-    }
+    subscribe_all(&mut mqtt, &subs, props, &mut log)?;
     for f in &a.unsubscribe {
-        mqtt.unsubscribe(f).map_err(describe)?;
+        let packet_id = mqtt.unsubscribe(f).map_err(describe)?;
+        log.unsubscribe(Some(packet_id), f);
     }
     let mut unsubscribed = 0;
     // --remove-retained messages not acknowledged yet.
     let mut clearing = 0usize;
-    let format = a.format.as_deref().map(str::as_bytes);
+    let format = a.print.format.as_deref().map(str::as_bytes);
     let mut printed = 0u64;
     let mut out = std::io::stdout().lock();
     loop {
-        if a.count.is_some_and(|c| printed >= c) {
+        if a.count.is_some_and(|c| printed >= c) || stop.load(Ordering::Relaxed) {
             break;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            log.disconnect();
             let _ = mqtt.disconnect();
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
@@ -826,10 +991,12 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 | DriverError::Eof
                 | DriverError::Machine(client::Error::Timeout(_)),
             ) => {
-                mqtt = reconnect(c, &t, deadline)?;
-                if !subs.is_empty() {
-                    mqtt.subscribe_many(&subs, props).map_err(describe)?;
-                }
+                let Some(again) = reconnect(c, &t, deadline, &mut log, &stop)? else {
+                    // Ctrl-C while offline: no connection to end.
+                    return Ok(());
+                };
+                mqtt = again;
+                subscribe_all(&mut mqtt, &subs, props, &mut log)?;
                 continue;
             }
             Err(DriverError::Closed) => return Err(describe(Error::Closed).into()),
@@ -837,6 +1004,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
         };
         match event {
             client::Event::Subscribed { reason_codes, .. } => {
+                log.suback();
                 let codes: Vec<ReasonCode> = reason_codes.iter().collect();
                 if codes.iter().all(|r| r.is_error()) {
                     return Err("All subscription requests were denied.".into());
@@ -859,20 +1027,27 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                     mid: m.packet_id.map_or(0, |p| p.get()),
                     properties: m.properties,
                 };
+                let flags = (m.dup, shown.qos, shown.retain);
+                log.received(flags, shown.mid, shown.topic, shown.payload.len());
                 if a.retained_only && !shown.retain {
                     break;
                 }
-                if (a.no_retained && shown.retain)
+                if (a.print.no_retained && shown.retain)
                     || a.filter_out.iter().any(|f| topic::matches(f, shown.topic))
                 {
                     continue;
                 }
                 let clear = (a.remove_retained && shown.retain).then(|| shown.topic.to_string());
                 let mut line = Vec::new();
-                shown.print(&mut line, format, a.verbose, !a.no_eol);
+                let error = shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+                if let Some(e) = error.filter(|_| !c.quiet) {
+                    eprintln!("{e}");
+                }
                 if let Some(topic) = clear {
                     let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
-                    if mqtt.publish(&empty).map_err(describe)?.is_some() {
+                    let packet_id = mqtt.publish(&empty).map_err(describe)?;
+                    log.publish(packet_id, (1, true), &topic, 0);
+                    if packet_id.is_some() {
                         clearing += 1;
                     }
                 }
@@ -882,8 +1057,12 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 }
                 printed += 1;
             }
-            client::Event::Published { .. } => clearing = clearing.saturating_sub(1),
+            client::Event::Published { packet_id, reason_code, .. } => {
+                log.published(packet_id, reason_code);
+                clearing = clearing.saturating_sub(1);
+            }
             client::Event::Unsubscribed { .. } => {
+                log.unsuback();
                 unsubscribed += 1;
                 if filters.is_empty() && unsubscribed == a.unsubscribe.len() {
                     break;
@@ -894,6 +1073,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 eprintln!("mqtt: a message of {payload_len} bytes on {topic} was too large");
             }
             client::Event::Disconnected { reason_code, .. } => {
+                log.disconnected(reason_code);
                 return Err(reason("the broker disconnected", reason_code).into());
             }
             _ => {}
@@ -905,247 +1085,258 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     while clearing > 0 {
         let now = mqtt.now();
         match mqtt.driver().poll(now) {
-            Ok(Some(client::Event::Published { .. })) => clearing -= 1,
+            Ok(Some(client::Event::Published { packet_id, reason_code, .. })) => {
+                log.published(packet_id, reason_code);
+                clearing -= 1;
+            }
             Ok(_) => {}
             Err(e) => return Err(describe(e.into()).into()),
         }
     }
+    log.disconnect();
     mqtt.disconnect().map_err(|e| describe(e).into())
 }
 
+/// SUBSCRIBE for the filters, if any.
+fn subscribe_all(
+    mqtt: &mut MqttClient,
+    subs: &[Subscription<'_>],
+    props: Properties<'_>,
+    log: &mut Log,
+) -> Result<(), Failure> {
+    if subs.is_empty() {
+        return Ok(());
+    }
+    let packet_id = mqtt.subscribe_many(subs, props).map_err(describe)?;
+    let filters: Vec<String> = subs.iter().map(|s| s.filter.to_string()).collect();
+    log.subscribe(Some(packet_id), &filters, subs.first().map_or(0, |s| s.options.qos as u8));
+    Ok(())
+}
+
 /// After a lost connection: tries again every second until the broker answers (or `-W` runs
-/// out), as mosquitto_sub does. A refusal ends the program.
-fn reconnect(c: &Common, t: &Target, deadline: Option<Instant>) -> Result<MqttClient, Failure> {
+/// out), as mosquitto_sub does; `None` after Ctrl-C. A refusal ends the program.
+fn reconnect(
+    c: &Common,
+    t: &Target,
+    deadline: Option<Instant>,
+    log: &mut Log,
+    stop: &AtomicBool,
+) -> Result<Option<MqttClient>, Failure> {
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let pause = Duration::from_secs(1);
         if let Some(d) = deadline.filter(|&d| Instant::now() + pause >= d) {
             std::thread::sleep(d.saturating_duration_since(Instant::now()));
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
         std::thread::sleep(pause);
-        match dial(c, t, SUB_BUFFER)? {
-            Ok(mqtt) => return Ok(mqtt),
+        match dial(c, t, SUB_BUFFER, log)? {
+            Ok(mqtt) => return Ok(Some(mqtt)),
             Err(Error::Io(_) | Error::Timeout) => {}
             Err(e) => return Err(connect_failure(e, t)),
         }
     }
 }
 
-/// A received message as mosquitto_sub prints it.
-struct Shown<'a> {
-    topic: &'a str,
-    payload: &'a [u8],
-    qos: u8,
-    retain: bool,
-    mid: u16,
-    properties: Properties<'a>,
+/// `rr`: subscribes to the response topic, publishes the request naming it (with Correlation
+/// Data), prints the first reply and disconnects.
+fn request(a: RrArgs) -> Result<(), Failure> {
+    let c = &a.common;
+    let t = target(c)?;
+    let topic = a.topic.clone().or_else(|| t.topic.clone()).ok_or("-t TOPIC is required")?;
+    if c.version != Version::V5 {
+        return Err("rr needs MQTT 5.0 (-V 5): 3.1.1 has no response topic".into());
+    }
+    let payload = read_payload(&a.message, &a.file, a.null, a.stdin)?
+        .ok_or("a request is required: -m, -f, -n or -s")?;
+    let correlation = correlation_data(c)?;
+    let mut props_buf = Vec::new();
+    let extra =
+        [Property::ResponseTopic(&a.response_topic), Property::CorrelationData(&correlation)];
+    let props = properties(&mut props_buf, c, "publish", &extra)?;
+    let request = Outgoing::new(&topic, &payload).qos(qos(c.qos)).properties(props);
+    let mut sub_props_buf = Vec::new();
+    let sub_props = properties(&mut sub_props_buf, c, "subscribe", &[])?;
+    let stop = stop_on_ctrl_c()?;
+    let mut log = log(c)?;
+    let mut mqtt = connect(c, &t, SUB_BUFFER, &mut log)?;
+    let mut rr = Exchange {
+        mqtt: &mut mqtt,
+        log: &mut log,
+        deadline: a.timeout.map(|s| Instant::now() + Duration::from_secs(s)),
+        stop: &stop,
+    };
+    let result = rr.run(&a, &request, sub_props, &correlation);
+    // Timed out, interrupted or answered, the connection ends with DISCONNECT.
+    log.disconnect();
+    let _ = mqtt.disconnect();
+    if let Some(line) = result? {
+        let mut out = std::io::stdout().lock();
+        // A reader that went away (a closed pipe) is no failure of the exchange.
+        let _ = out.write_all(&line).and_then(|()| out.flush());
+    }
+    Ok(())
 }
 
-impl Shown<'_> {
-    /// Writes the message as mosquitto_sub does with `-F format`, `-v`, or neither; `eol`
-    /// false is `-N`.
-    fn print(&self, out: &mut Vec<u8>, format: Option<&[u8]>, verbose: bool, eol: bool) {
-        if let Some(format) = format {
-            self.format(out, format);
-            if eol {
-                out.push(b'\n');
-            }
-        } else if self.payload.is_empty() {
-            // mosquitto_sub prints `topic (null)` for an empty payload with -v, else nothing.
-            if verbose && eol {
-                out.extend_from_slice(self.topic.as_bytes());
-                out.extend_from_slice(b" (null)\n");
-            }
-        } else {
-            if verbose {
-                out.extend_from_slice(self.topic.as_bytes());
-                out.push(b' ');
-            }
-            out.extend_from_slice(self.payload);
-            if eol {
-                out.push(b'\n');
+/// The Correlation Data of the request: `-D publish correlation-data`, or one of our own.
+fn correlation_data(c: &Common) -> Result<Vec<u8>, Failure> {
+    let given = d_properties(c, "publish")?
+        .into_iter()
+        .find(|(name, _)| *name == "correlation-data")
+        .and_then(|(_, v)| v.first().map(|v| v.as_bytes().to_vec()));
+    Ok(given.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("mqtt-rr-{}-{nanos}", std::process::id()).into_bytes()
+    }))
+}
+
+/// A request and its reply, on a connected client.
+struct Exchange<'a> {
+    mqtt: &'a mut MqttClient,
+    log: &'a mut Log,
+    /// `-W`.
+    deadline: Option<Instant>,
+    /// Set by Ctrl-C.
+    stop: &'a AtomicBool,
+}
+
+impl Exchange<'_> {
+    /// Subscribes, sends the request once the subscription is in place (so the reply cannot
+    /// be missed), and returns the reply printed into a line; `None` after Ctrl-C.
+    fn run(
+        &mut self,
+        a: &RrArgs,
+        request: &Outgoing<'_>,
+        sub_props: Properties<'_>,
+        correlation: &[u8],
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let (filter, q) = (a.response_topic.as_str(), qos(a.common.qos));
+        let packet_id = self
+            .mqtt
+            .subscribe_many(&[Subscription::new(filter, q)], sub_props)
+            .map_err(describe)?;
+        self.log.subscribe(Some(packet_id), &[filter.to_string()], q as u8);
+        loop {
+            let event = match poll(self.mqtt, self.deadline, self.stop)? {
+                Polled::Event(event) => event,
+                Polled::Idle => continue,
+                Polled::Stopped => return Ok(None),
+            };
+            if let client::Event::Subscribed { reason_codes, .. } = event {
+                self.log.suback();
+                match reason_codes.iter().next() {
+                    Some(r) if r.is_error() => {
+                        let what = format!("subscription to {filter} refused");
+                        return Err(reason(&what, r).into());
+                    }
+                    _ => break,
+                }
             }
         }
-    }
-
-    /// `-F`: `%` codes with their optional `-`, `0`, width and precision, and `\` escapes.
-    fn format(&self, out: &mut Vec<u8>, f: &[u8]) {
-        let mut i = 0;
-        while let Some(&b) = f.get(i) {
-            i += 1;
-            match b {
-                b'%' => {
-                    let mut spec = Spec { left: false, zero: false, width: 0, precision: None };
-                    if f.get(i) == Some(&b'-') {
-                        spec.left = true;
-                        i += 1;
-                    }
-                    if f.get(i) == Some(&b'0') {
-                        spec.zero = true;
-                        i += 1;
-                    }
-                    while let Some(d) = f.get(i).filter(|d| d.is_ascii_digit()) {
-                        spec.width = spec.width * 10 + usize::from(d - b'0');
-                        i += 1;
-                    }
-                    if f.get(i) == Some(&b'.') {
-                        i += 1;
-                        let mut p = 0;
-                        while let Some(d) = f.get(i).filter(|d| d.is_ascii_digit()) {
-                            p = p * 10 + usize::from(d - b'0');
-                            i += 1;
-                        }
-                        spec.precision = Some(p);
-                    }
-                    if let Some(&code) = f.get(i) {
-                        i += 1;
-                        self.code(out, code, &spec);
+        let packet_id = self.mqtt.publish(request).map_err(describe)?;
+        self.log.publish(packet_id, (q as u8, false), request.topic, request.payload.len());
+        loop {
+            let event = match poll(self.mqtt, self.deadline, self.stop)? {
+                Polled::Event(event) => event,
+                Polled::Idle => continue,
+                Polled::Stopped => return Ok(None),
+            };
+            match event {
+                client::Event::Message(m) => {
+                    let shown = Shown {
+                        topic: m.topic.as_str(),
+                        payload: m.payload,
+                        qos: m.qos as u8,
+                        retain: m.retain,
+                        mid: m.packet_id.map_or(0, |p| p.get()),
+                        properties: m.properties,
+                    };
+                    let flags = (m.dup, shown.qos, shown.retain);
+                    self.log.received(flags, shown.mid, shown.topic, shown.payload.len());
+                    if is_reply(&shown, filter, correlation, a.print.no_retained) {
+                        return Ok(Some(print_reply(&shown, a)));
                     }
                 }
-                b'\\' => {
-                    if let Some(&e) = f.get(i) {
-                        i += 1;
-                        match e {
-                            b'\\' => out.push(b'\\'),
-                            b'0' => out.push(0),
-                            b'a' => out.push(0x07),
-                            b'e' => out.push(0x1b),
-                            b'n' => out.push(b'\n'),
-                            b'r' => out.push(b'\r'),
-                            b't' => out.push(b'\t'),
-                            b'v' => out.push(0x0b),
-                            // Unknown escapes print nothing, as in mosquitto_sub.
-                            _ => {}
-                        }
+                client::Event::Published { packet_id, reason_code, .. } => {
+                    self.log.published(packet_id, reason_code);
+                    if reason_code.is_error() {
+                        return Err(reason("the broker refused the request", reason_code).into());
                     }
                 }
-                b => out.push(b),
-            }
-        }
-    }
-
-    fn code(&self, out: &mut Vec<u8>, code: u8, spec: &Spec) {
-        match code {
-            b'%' => out.push(b'%'),
-            b't' => spec.text(out, self.topic.as_bytes()),
-            b'p' => spec.pad(out, self.payload),
-            b'x' | b'X' => {
-                // As mosquitto_sub: a width counts payload bytes first, then halves them.
-                let bytes = if spec.width > 0 {
-                    let n = self.payload.len().min(spec.width) / 2;
-                    self.payload.get(..n).unwrap_or_default()
-                } else {
-                    self.payload
-                };
-                let hex: Vec<u8> = bytes
-                    .iter()
-                    .flat_map(|b| {
-                        let s = if code == b'x' { format!("{b:02x}") } else { format!("{b:02X}") };
-                        s.into_bytes()
-                    })
-                    .collect();
-                spec.pad(out, &hex);
-            }
-            b'q' => out.push(b'0' + self.qos),
-            b'r' => out.push(if self.retain { b'1' } else { b'0' }),
-            b'l' => spec.int(out, self.payload.len()),
-            b'm' => spec.int(out, usize::from(self.mid)),
-            // MQTT 5.0 properties; missing, they print as mosquitto_sub prints them.
-            b'A' => spec.int_or_blank(out, self.properties.topic_alias().map(|a| a.get().into())),
-            b'C' => match self.properties.content_type() {
-                Some(t) => spec.text(out, t.as_bytes()),
-                None => spec.fill(out, 0, b' '),
-            },
-            b'D' => out.extend_from_slice(self.properties.correlation_data().unwrap_or_default()),
-            b'E' => spec.int_or_blank(out, self.properties.message_expiry_interval()),
-            b'F' => spec.int_or_blank(
-                out,
-                self.properties.payload_format_indicator().map(|f| match f {
-                    PayloadFormat::Unspecified => 0,
-                    _ => 1,
-                }),
-            ),
-            b'P' => {
-                for (n, (k, v)) in self.properties.user_properties().enumerate() {
-                    if n > 0 {
-                        out.push(b' ');
-                    }
-                    out.extend_from_slice(format!("{k}:{v}").as_bytes());
+                client::Event::Disconnected { reason_code, .. } => {
+                    self.log.disconnected(reason_code);
+                    return Err(reason("the broker disconnected", reason_code).into());
                 }
+                _ => {}
             }
-            b'R' => {
-                if let Some(t) = self.properties.response_topic() {
-                    spec.text(out, t.as_bytes());
-                }
-            }
-            b'S' => spec.int_or_blank(
-                out,
-                self.properties.subscription_identifiers().next().map(NonZeroU32::get),
-            ),
-            // Codes not supported yet (time, JSON) print nothing.
-            _ => {}
         }
     }
 }
 
-/// A `%` code's flags, as printf reads them.
-struct Spec {
-    left: bool,
-    zero: bool,
-    width: usize,
-    precision: Option<usize>,
+/// What one poll of the client found.
+// Returned once per poll and matched at once, never stored: boxing would cost more.
+#[allow(clippy::large_enum_variant)]
+enum Polled<'a> {
+    Event(client::Event<'a>),
+    /// Nothing within a read tick (200 ms).
+    Idle,
+    /// Ctrl-C.
+    Stopped,
 }
 
-impl Spec {
-    fn fill(&self, out: &mut Vec<u8>, len: usize, pad: u8) {
-        out.extend(std::iter::repeat_n(pad, self.width.saturating_sub(len)));
+/// Polls the client once: "Timed out" (status 27) once `deadline` (`-W`) is past, the end of
+/// the connection an error.
+fn poll<'a>(
+    mqtt: &'a mut MqttClient,
+    deadline: Option<Instant>,
+    stop: &AtomicBool,
+) -> Result<Polled<'a>, Failure> {
+    if stop.load(Ordering::Relaxed) {
+        return Ok(Polled::Stopped);
     }
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
+    }
+    let now = mqtt.now();
+    match mqtt.driver().poll(now) {
+        Ok(Some(event)) => Ok(Polled::Event(event)),
+        Ok(None) => Ok(Polled::Idle),
+        Err(DriverError::Closed) => Err(describe(Error::Closed).into()),
+        Err(e) => Err(describe(e.into()).into()),
+    }
+}
 
-    /// A string: cut to the precision, padded with spaces to the width.
-    fn text(&self, out: &mut Vec<u8>, s: &[u8]) {
-        let s = self.precision.map_or(s, |p| s.get(..p).unwrap_or(s));
-        if !self.left {
-            self.fill(out, s.len(), b' ');
-        }
-        out.extend_from_slice(s);
-        if self.left {
-            self.fill(out, s.len(), b' ');
-        }
-    }
+/// A message on the response topic, with our Correlation Data or none (`-R`: not retained).
+fn is_reply(m: &Shown<'_>, filter: &str, correlation: &[u8], no_retained: bool) -> bool {
+    topic::matches(filter, m.topic)
+        && m.properties.correlation_data().is_none_or(|d| d == correlation)
+        && !(no_retained && m.retain)
+}
 
-    /// The payload: cut to the width, padded with the pad character.
-    fn pad(&self, out: &mut Vec<u8>, s: &[u8]) {
-        let s = if self.width > 0 { s.get(..self.width).unwrap_or(s) } else { s };
-        let pad = if self.zero { b'0' } else { b' ' };
-        if !self.left {
-            self.fill(out, s.len(), pad);
-        }
-        out.extend_from_slice(s);
-        if self.left {
-            self.fill(out, s.len(), b' ');
-        }
+/// The reply as `-v`, `-N` and `-F` say; a `%J` error line on stderr.
+fn print_reply(shown: &Shown<'_>, a: &RrArgs) -> Vec<u8> {
+    let mut line = Vec::new();
+    let format = a.print.format.as_deref().map(str::as_bytes);
+    let error = shown.print(&mut line, format, a.print.verbose, !a.print.no_eol);
+    if let Some(e) = error.filter(|_| !a.common.quiet) {
+        eprintln!("{e}");
     }
+    line
+}
 
-    /// A number, or without one the pad character repeated to the width.
-    fn int_or_blank(&self, out: &mut Vec<u8>, n: Option<u32>) {
-        match n {
-            Some(n) => self.int(out, n as usize),
-            None => self.fill(out, 0, if self.zero { b'0' } else { b' ' }),
-        }
+/// Ctrl-C (SIGINT) and SIGTERM set the flag returned, for the program to disconnect (so the
+/// broker does not publish the will) and end, as mosquitto_sub does.
+fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
     }
-
-    /// A number: padded with spaces, or zeros, to the width.
-    fn int(&self, out: &mut Vec<u8>, n: usize) {
-        let s = n.to_string();
-        let pad = if self.zero && !self.left { b'0' } else { b' ' };
-        if !self.left {
-            self.fill(out, s.len(), pad);
-        }
-        out.extend_from_slice(s.as_bytes());
-        if self.left {
-            self.fill(out, s.len(), b' ');
-        }
-    }
+    Ok(stop)
 }
 
 /// The next event; the end of the connection is an error.
