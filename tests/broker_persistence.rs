@@ -19,13 +19,16 @@ use mqtt_ws::mqtt::packet::{Connect, Packet, Publish, QosPid};
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, Version};
 
-/// The broker process: persistent over `BROKER_PERSIST_DIR`, on `BROKER_PORT`, until killed.
+/// The broker process: persistent over `BROKER_PERSIST_DIR`, on `BROKER_PORT`, until killed;
+/// its journal rewritten each time it grew by `BROKER_JOURNAL_GROWTH` bytes, when set.
 #[test]
 #[ignore = "the child process of the persistence test"]
 fn persistent_broker_child() {
     let Ok(dir) = std::env::var("BROKER_PERSIST_DIR") else { return };
     let port = std::env::var("BROKER_PORT").unwrap();
-    let b = broker::Broker::persistent(broker::Options::default(), Path::new(&dir)).unwrap();
+    let journal_growth = std::env::var("BROKER_JOURNAL_GROWTH").ok().map(|v| v.parse().unwrap());
+    let options = broker::Options { journal_growth, ..Default::default() };
+    let b = broker::Broker::persistent(options, Path::new(&dir)).unwrap();
     let listen = broker::Listen {
         addr: format!("127.0.0.1:{port}"),
         websocket: false,
@@ -49,7 +52,15 @@ impl Drop for Running {
 }
 
 fn spawn(dir: &Path, port: u16) -> Running {
-    let child = Command::new(std::env::current_exe().unwrap())
+    spawn_with(dir, port, None)
+}
+
+fn spawn_with(dir: &Path, port: u16, journal_growth: Option<u64>) -> Running {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if let Some(g) = journal_growth {
+        command.env("BROKER_JOURNAL_GROWTH", g.to_string());
+    }
+    let child = command
         .args([
             "persistent_broker_child",
             "--exact",
@@ -159,6 +170,69 @@ fn state_survives_kill_9() {
     late.subscribe("p/retained", Qos::AtLeastOnce).unwrap();
     let m = late.recv(Duration::from_secs(5)).unwrap().expect("the retained message");
     assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("p/retained", &b"kept"[..]));
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The journal's size now.
+fn journal_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join("mqtt-ws-broker.journal")).map_or(0, |m| m.len())
+}
+
+#[test]
+fn the_journal_is_rewritten_while_the_broker_runs_and_a_kill_9_loses_nothing() {
+    let dir = std::env::temp_dir().join(format!("mqtt-ws-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let session = ConnectOptions { clean_start: false, session_expiry: 600, ..Default::default() };
+    let growth = 32 << 10;
+    let broker = spawn_with(&dir, port, Some(growth));
+
+    // A session gone offline, then 3,000 retained messages on one topic (each a record, one
+    // of them live) and, between them, messages queued for the session.
+    let mut sub = MiniClient::connect(&url, "j-sub", session.clone()).unwrap();
+    sub.subscribe("j/queued", Qos::AtLeastOnce).unwrap();
+    sub.disconnect().unwrap();
+    let mut publisher = MiniClient::connect(&url, "j-pub", ConnectOptions::default()).unwrap();
+    let mut appended = 0;
+    let mut before = journal_len(&dir);
+    for i in 0..3_000 {
+        let payload = format!("value {i:04}");
+        publisher.publish("j/retained", payload.as_bytes(), Qos::AtLeastOnce, true).unwrap();
+        if i % 500 == 0 {
+            publisher.publish("j/queued", payload.as_bytes(), Qos::AtLeastOnce, false).unwrap();
+        }
+        let now = journal_len(&dir);
+        appended += now.saturating_sub(before);
+        before = now;
+    }
+    // Far more was appended than the limit; the journal was written again, smaller, while
+    // the broker ran (on its own thread: waited for).
+    assert!(appended > 3 * growth, "only {appended} bytes appended");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while journal_len(&dir) > 2 * growth {
+        assert!(Instant::now() < deadline, "the journal was not rewritten");
+        std::thread::yield_now();
+    }
+
+    // kill -9 right after: the last retained value and the queued messages are there.
+    drop(broker);
+    let broker = spawn_with(&dir, port, Some(growth));
+    let mut late = MiniClient::connect(&url, "j-late", ConnectOptions::default()).unwrap();
+    late.subscribe("j/retained", Qos::AtLeastOnce).unwrap();
+    let m = late.recv(Duration::from_secs(5)).unwrap().expect("the retained message");
+    assert_eq!(m.payload, b"value 2999");
+    let mut sub = MiniClient::connect(&url, "j-sub", session).unwrap();
+    assert!(sub.session_present);
+    let mut got = Vec::new();
+    while let Some(m) = sub.recv(Duration::from_secs(2)).unwrap() {
+        got.push(String::from_utf8(m.payload).unwrap());
+    }
+    assert_eq!(
+        got,
+        ["value 0000", "value 0500", "value 1000", "value 1500", "value 2000", "value 2500"]
+    );
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,16 +6,21 @@
 //! A record is a length (u32, big endian) and that many bytes: a tag, then fields (integers big
 //! endian, strings and byte strings with a u32 length). A record cut short by a kill is ignored
 //! on replay. On start the journal is replayed and written again with only what is still live
-//! (one record per session, subscription, retained or queued message and QoS flow).
+//! (one record per session, subscription, retained or queued message and QoS flow), and again
+//! while the broker runs, each time it has grown past its limit ([`Journal::rewrite`], on a
+//! thread of its own: the records up to then are folded into what is live, those appended
+//! meanwhile are carried over as they are).
 //!
 //! What is not kept: messages routed to a connected client and not yet sent to it (they are in
 //! memory only, as with Mosquitto between its saves), and wills waiting for their delay.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant as StdInstant, SystemTime};
 
 use mqtt_ws::mqtt::packet::SubscriptionOptions;
@@ -98,60 +103,154 @@ pub(crate) enum Record {
 #[derive(Debug)]
 pub(crate) struct Journal {
     file: Mutex<File>,
+    path: PathBuf,
+    /// Bytes appended since the journal was last written whole.
+    grown: AtomicU64,
+    /// How far it may grow before it is written whole again.
+    limit: AtomicU64,
+    /// The bytes it may grow by at least (`None`: [`MIN_GROWTH`]).
+    min_growth: Option<u64>,
+    /// Told (once per crossing) when `grown` passes `limit`.
+    due: OnceLock<SyncSender<()>>,
 }
 
 const FILE: &str = "mqtt-ws-broker.journal";
 
+/// The least a journal grows by before it is written whole again; more when what is live is
+/// larger (it may grow by twice that).
+const MIN_GROWTH: u64 = 4 << 20;
+
+/// The whole records at the start of `bytes`; a record that does not read back is the torn
+/// tail of a kill, and ends them.
+fn records(bytes: &[u8]) -> Vec<Record> {
+    let mut records = Vec::new();
+    let mut rest = bytes;
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_be_bytes(*len) as usize;
+        let Some(body) = tail.get(..len) else { break };
+        match decode(body) {
+            Some(r) => records.push(r),
+            None => break,
+        }
+        rest = &tail[len..];
+    }
+    records
+}
+
 impl Journal {
     /// Opens the journal in `dir` (made if missing): the records it holds, and the journal to
-    /// append to. Call [`Journal::compact`] with the live state once it is rebuilt.
-    pub(crate) fn open(dir: &Path) -> io::Result<(Arc<Journal>, Vec<Record>)> {
+    /// append to, written whole again once it grew by `min_growth` bytes or twice what is live
+    /// (`None`: 4 MiB at least). Call [`Journal::compact`] with the live state once it is
+    /// rebuilt.
+    pub(crate) fn open(
+        dir: &Path,
+        min_growth: Option<u64>,
+    ) -> io::Result<(Arc<Journal>, Vec<Record>)> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join(FILE);
         let mut bytes = Vec::new();
         if let Ok(mut f) = File::open(&path) {
             f.read_to_end(&mut bytes)?;
         }
-        let mut records = Vec::new();
-        let mut rest = &bytes[..];
-        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
-            let len = u32::from_be_bytes(*len) as usize;
-            let Some(body) = tail.get(..len) else { break };
-            // A record that does not read back is the torn tail of a kill: ignored.
-            match decode(body) {
-                Some(r) => records.push(r),
-                None => break,
-            }
-            rest = &tail[len..];
-        }
+        let records = records(&bytes);
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok((Arc::new(Journal { file: Mutex::new(file) }), records))
+        let journal = Journal {
+            file: Mutex::new(file),
+            path,
+            grown: AtomicU64::new(0),
+            limit: AtomicU64::new(u64::MAX),
+            min_growth,
+            due: OnceLock::new(),
+        };
+        Ok((Arc::new(journal), records))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, File> {
+        self.file.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes the journal again with `records` only (the live state), replacing the old one
     /// whole (a new file renamed over it).
-    pub(crate) fn compact(&self, dir: &Path, records: &[Record]) -> io::Result<()> {
-        let tmp: PathBuf = dir.join(format!("{FILE}.new"));
+    pub(crate) fn compact(&self, records: &[Record]) -> io::Result<()> {
+        let mut file = self.lock();
+        let (tmp, written) = self.write_new(records)?;
+        self.replace(&mut file, tmp, written)
+    }
+
+    /// Writes the journal again while appends go on: the records in it now go through `live`
+    /// (from what they rebuild to the records that rebuild it), the records appended
+    /// meanwhile follow as they are. Returns the sizes before and after.
+    pub(crate) fn rewrite(
+        &self,
+        live: impl FnOnce(Vec<Record>) -> Vec<Record>,
+    ) -> io::Result<(u64, u64)> {
+        // Appends are whole under the lock: the length read under it ends a record.
+        let upto = self.lock().metadata()?.len();
+        let mut bytes = Vec::new();
+        File::open(&self.path)?.take(upto).read_to_end(&mut bytes)?;
+        let (mut tmp, written) = self.write_new(&live(records(&bytes)))?;
+        let mut file = self.lock();
+        let mut old = File::open(&self.path)?;
+        old.seek(SeekFrom::Start(upto))?;
+        let carried = io::copy(&mut old, &mut tmp)?;
+        let before = file.metadata()?.len();
+        self.replace(&mut file, tmp, written + carried)?;
+        Ok((before, written + carried))
+    }
+
+    /// A new journal file holding `records`, not yet in place; with its length.
+    fn write_new(&self, records: &[Record]) -> io::Result<(File, u64)> {
         let mut out = Vec::new();
         for r in records {
             frame(&mut out, r);
         }
-        std::fs::write(&tmp, &out)?;
-        File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, dir.join(FILE))?;
-        let file = OpenOptions::new().append(true).open(dir.join(FILE))?;
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = file;
+        let mut tmp = File::create(self.path.with_extension("journal.new"))?;
+        tmp.write_all(&out)?;
+        Ok((tmp, out.len() as u64))
+    }
+
+    /// Puts the new file (`len` bytes) in place of the journal, under the lock (`file`).
+    fn replace(&self, file: &mut File, tmp: File, len: u64) -> io::Result<()> {
+        tmp.sync_all()?;
+        drop(tmp);
+        std::fs::rename(self.path.with_extension("journal.new"), &self.path)?;
+        *file = OpenOptions::new().append(true).open(&self.path)?;
+        self.grown.store(0, Ordering::Relaxed);
+        let growth = self.min_growth.unwrap_or(MIN_GROWTH).max(len.saturating_mul(2));
+        self.limit.store(growth, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Where to hear that the journal has grown past its limit and is due to be rewritten
+    /// ([`Journal::rewrite`]); the channel ends when the journal is dropped.
+    pub(crate) fn watch(&self) -> Option<Receiver<()>> {
+        let (tx, rx) = sync_channel(1);
+        self.due.set(tx).ok()?;
+        Some(rx)
     }
 
     /// Appends `record` (one write: a kill leaves it whole or torn, never half-applied).
     pub(crate) fn append(&self, record: &Record) {
         let mut out = Vec::new();
         frame(&mut out, record);
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = self.lock();
         if let Err(e) = file.write_all(&out) {
             println!("broker: journal write failed: {e}");
+            return;
         }
+        drop(file);
+        self.grown.fetch_add(out.len() as u64, Ordering::Relaxed);
+        if self.is_due()
+            && let Some(due) = self.due.get()
+        {
+            // A full channel: told already.
+            let _ = due.try_send(());
+        }
+    }
+
+    /// Whether the journal has grown past its limit.
+    pub(crate) fn is_due(&self) -> bool {
+        self.grown.load(Ordering::Relaxed) >= self.limit.load(Ordering::Relaxed)
     }
 }
 

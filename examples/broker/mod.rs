@@ -136,6 +136,9 @@ pub struct Options {
     pub allowed_origins: Vec<String>,
     /// Where MQTT.js's browser bundle (`mqtt.min.js`) is, served at `/mqtt.min.js`.
     pub mqttjs: Option<PathBuf>,
+    /// With persistence: the bytes the journal may grow by before it is written again with
+    /// only what is live (at least twice what is live); 4 MiB by default.
+    pub journal_growth: Option<u64>,
     /// Print connections and subscriptions.
     pub verbose: bool,
 }
@@ -397,6 +400,28 @@ impl State {
     }
 }
 
+/// Writes the journal again with only what is live each time it is due, until the broker that
+/// keeps it is gone.
+fn rewrite_when_due(journal: &std::sync::Weak<Journal>, due: &std::sync::mpsc::Receiver<()>) {
+    while due.recv().is_ok() {
+        let Some(journal) = journal.upgrade() else { return };
+        if !journal.is_due() {
+            continue;
+        }
+        // What the records rebuild, as a restart would, and the records that rebuild that.
+        let live = |records: Vec<Record>| {
+            let mut st = State::default();
+            for r in &records {
+                st.replay(r);
+            }
+            st.snapshot()
+        };
+        if let Err(e) = journal.rewrite(live) {
+            println!("broker: journal rewrite failed: {e}");
+        }
+    }
+}
+
 /// The broker: shared state and listeners.
 #[derive(Clone)]
 pub struct Broker {
@@ -449,7 +474,7 @@ impl Broker {
     /// A broker that keeps its state in `dir` (Mosquitto's `persistence_location`): what an
     /// earlier run left there is its state now; every change from now on is journaled there.
     pub fn persistent(options: Options, dir: &std::path::Path) -> io::Result<Self> {
-        let (journal, records) = Journal::open(dir)?;
+        let (journal, records) = Journal::open(dir, options.journal_growth)?;
         let mut broker = Broker::new(options);
         {
             let mut st = broker.lock();
@@ -461,13 +486,19 @@ impl Broker {
                 s.offline_since = Some(now);
                 s.carried.store.attach(Some(&journal), client);
             }
-            journal.compact(dir, &st.snapshot())?;
+            journal.compact(&st.snapshot())?;
             println!(
                 "broker: {} sessions, {} retained messages restored from {}",
                 st.sessions.len(),
                 st.retained.len(),
                 dir.display()
             );
+        }
+        if let Some(due) = journal.watch() {
+            let journal = Arc::downgrade(&journal);
+            thread::Builder::new()
+                .name("journal".into())
+                .spawn(move || rewrite_when_due(&journal, &due))?;
         }
         broker.journal = Some(journal);
         Ok(broker)
