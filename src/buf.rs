@@ -38,8 +38,10 @@ impl Buffer for std::boxed::Box<[u8]> {}
 /// large packet grow, up to the ceiling, for as long as it needs.
 ///
 /// It starts at `floor` bytes. [`fit`](Buffer::fit) grows it to what is wanted (at least twice
-/// its length, so a flood grows it in few steps, and never past `ceiling`), and shrinks it back
-/// to `floor` when what is wanted fits there again. New memory is zeroed.
+/// its length, so a flood grows it in few steps, and never past `ceiling`), and once it has grown
+/// past four times its floor, shrinks it back to `floor` when what is wanted fits there again
+/// (so a connection busy with small packets does not reallocate on every burst). New memory is
+/// zeroed.
 ///
 /// ```
 /// use mqtt_ws::io::{Buffer, ElasticBuffer};
@@ -52,6 +54,9 @@ impl Buffer for std::boxed::Box<[u8]> {}
 /// assert_eq!(b.as_ref().len(), 64 * 1024);
 /// b.fit(0, 1); // idle again: back to the floor
 /// assert_eq!(b.as_ref().len(), 1024);
+/// b.fit(0, 3000);
+/// b.fit(0, 1); // grown less than four times the floor: kept
+/// assert_eq!(b.as_ref().len(), 3000);
 /// ```
 #[cfg(feature = "std")]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +109,7 @@ impl Buffer for ElasticBuffer {
                 self.bytes.reserve_exact(to - len);
                 self.bytes.resize(to, 0);
             }
-        } else if wanted <= self.floor && keep <= self.floor && len > self.floor {
+        } else if wanted <= self.floor && keep <= self.floor && len > self.floor.saturating_mul(4) {
             // `keep <= floor`: the kept bytes stay.
             self.bytes.truncate(self.floor);
             self.bytes.shrink_to_fit();

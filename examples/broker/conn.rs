@@ -165,17 +165,13 @@ impl Conn {
                 }
                 Woken::Ended => return Ok(()),
                 Woken::Failed(e) => return Err(io::Error::other(e)),
-                Woken::Routed(Some(Cmd::Deliver(d))) if self.broker.has_room(&self.pending, &d) => {
-                    self.pending.push_back(d);
-                }
-                Woken::Routed(Some(Cmd::Deliver(_))) => {
-                    let client = self.client_id.as_deref().unwrap_or_default();
-                    self.broker.drop_message(client);
-                }
-                Woken::Routed(Some(Cmd::Takeover(successor))) => {
-                    // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
-                    let _ = conn.machine_mut().disconnect(ReasonCode::SessionTakenOver);
-                    self.successor = Some(successor);
+                Woken::Routed(Some(cmd)) => {
+                    self.routed(conn, cmd);
+                    // Whatever else was routed meanwhile goes out in the same write.
+                    for _ in 0..ROUTED_BATCH {
+                        let Ok(cmd) = rx.try_recv() else { break };
+                        self.routed(conn, cmd);
+                    }
                 }
                 Woken::Routed(None) | Woken::Timer => {}
             }
@@ -183,6 +179,29 @@ impl Conn {
         }
     }
 }
+
+impl Conn {
+    /// Takes what another connection sent this one.
+    fn routed<T: Link>(&mut self, conn: &mut Driver<T>, cmd: Cmd) {
+        match cmd {
+            Cmd::Deliver(d) if self.broker.has_room(&self.pending, &d) => {
+                self.pending.push_back(*d);
+            }
+            Cmd::Deliver(_) => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                self.broker.drop_message(client);
+            }
+            Cmd::Takeover(successor) => {
+                // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
+                let _ = conn.machine_mut().disconnect(ReasonCode::SessionTakenOver);
+                self.successor = Some(successor);
+            }
+        }
+    }
+}
+
+/// Messages routed to a connection taken at once, beyond the one that woke it.
+const ROUTED_BATCH: usize = 63;
 
 /// Sleeps until `at`, or forever.
 async fn sleep_until(at: Option<StdInstant>) {

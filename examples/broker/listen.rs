@@ -24,10 +24,11 @@ use super::conn::Conn;
 use super::transport::mqtt_ws_config;
 use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Listen, WRITE_TIMEOUT};
 
-/// What a connection's receive buffer keeps while it waits for input.
-const RX_FLOOR: usize = 2048;
+/// What a connection's receive buffer keeps while it waits for input (it grows while a client
+/// sends faster than it holds).
+const RX_FLOOR: usize = 1024;
 /// What its transmit buffer keeps while nothing is being sent.
-const TX_FLOOR: usize = 2048;
+const TX_FLOOR: usize = 256;
 /// The same for the WebSocket frames under MQTT over WebSocket.
 const WS_FLOOR: usize = 2048;
 

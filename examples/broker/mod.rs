@@ -220,7 +220,8 @@ struct Leaving {
 
 /// What other connections send a connection.
 pub(crate) enum Cmd {
-    Deliver(Delivery),
+    /// Boxed: every connection's channel holds a block of these from the start.
+    Deliver(Box<Delivery>),
     /// A new connection took the session over; what was in flight goes to it.
     Takeover(oneshot::Sender<Handover>),
 }
@@ -710,7 +711,7 @@ impl Broker {
         // the lock is held and the session no longer points here.
         while let Ok(cmd) = rx.try_recv() {
             match cmd {
-                Cmd::Deliver(d) => pending.push(d),
+                Cmd::Deliver(d) => pending.push(*d),
                 Cmd::Takeover(tx) => successor = Some(tx),
             }
         }
@@ -856,7 +857,7 @@ impl Broker {
             let Some(s) = st.sessions.get_mut(&client_id) else { continue };
             match &s.conn {
                 Some((_, tx)) => {
-                    if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(d)) {
+                    if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {
                         self.drop_message(&client_id);
                     }
                 }
@@ -998,7 +999,7 @@ impl Broker {
 
     /// Hands `d` to the connection behind `tx` without waiting: a full channel drops it.
     fn route(&self, client_id: &str, tx: &mpsc::Sender<Cmd>, d: Delivery) {
-        if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(d)) {
+        if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {
             self.drop_message(client_id);
         }
     }
