@@ -981,8 +981,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
             let _ = mqtt.disconnect();
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
-        let now = mqtt.now();
-        let event = match mqtt.driver().poll(now) {
+        let event = match mqtt.poll() {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             // As mosquitto_sub: connect again, and subscribe again.
@@ -1083,8 +1082,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     // (leaving the broker's answers unread would reset the connection, and with it what the
     // broker had not read yet).
     while clearing > 0 {
-        let now = mqtt.now();
-        match mqtt.driver().poll(now) {
+        match mqtt.poll() {
             Ok(Some(client::Event::Published { packet_id, reason_code, .. })) => {
                 log.published(packet_id, reason_code);
                 clearing -= 1;
@@ -1301,8 +1299,7 @@ fn poll<'a>(
     if deadline.is_some_and(|d| Instant::now() >= d) {
         return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
     }
-    let now = mqtt.now();
-    match mqtt.driver().poll(now) {
+    match mqtt.poll() {
         Ok(Some(event)) => Ok(Polled::Event(event)),
         Ok(None) => Ok(Polled::Idle),
         Err(DriverError::Closed) => Err(describe(Error::Closed).into()),
@@ -1348,9 +1345,13 @@ fn next(mqtt: &mut MqttClient) -> Result<Event, Failure> {
     }
 }
 
-/// An error in one line; the session's own without the layer's name.
+/// An error in one line; the session's own without the layer's name. A broker fault names
+/// the reason code the client's DISCONNECT carried (MQTT 5.0 §4.13.1).
 fn describe(e: Error) -> String {
     match e {
+        Error::Mqtt(client::Error::Remote(r)) => {
+            reason(&format!("the broker broke the protocol ({})", r.fault), r.reason())
+        }
         Error::Mqtt(e) => e.to_string(),
         e => e.to_string(),
     }

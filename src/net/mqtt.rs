@@ -1,6 +1,6 @@
 //! An MQTT client connected from a URL, with its buffers, clock and randomness on std.
 
-use super::transport::{Options, Reconnect, Transport};
+use super::transport::{Ending, Options, Reconnect, Transport};
 use super::{Clock, Error, Url};
 use crate::io::blocking::{Connection, reconnect_step};
 use crate::io::{Backoff, DriverError, ElasticBuffer, Redial, Step};
@@ -482,7 +482,7 @@ impl MqttClient {
         loop {
             let now = self.clock.now();
             let next = match self.redial.as_deref_mut() {
-                None => match Event::settle(self.conn.poll(now)) {
+                None => match Event::settle(self.poll()) {
                     Some(done) => return done,
                     None => Next::Again,
                 },
@@ -516,25 +516,40 @@ impl MqttClient {
 
     /// Sends DISCONNECT (normal disconnection: the will is not published) and closes; no
     /// reconnect follows. Offline, there is nothing to send: `Ok`.
+    ///
+    /// The connection ends in order: over WebSocket the closing handshake, then TLS
+    /// `close_notify`, our side of TCP shut, and the broker's last bytes read until it closes
+    /// (at most 2 s), so that the DISCONNECT is not lost to a reset.
     pub fn disconnect(mut self) -> Result<(), Error> {
         if self.redial.is_some() && !self.is_connected() {
             return Ok(());
         }
         let now = self.clock.now();
         self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY)?;
-        // Without the `ws` feature the match has one arm.
-        #[allow(clippy::infallible_destructuring_match)]
-        let socket = match self.conn.transport() {
-            Transport::Socket(socket) => socket,
-            #[cfg(feature = "ws")]
-            Transport::WebSocket(ws) => {
-                // The closing handshake; a peer that just drops the TCP connection ends it too.
-                let _ = ws.close(crate::ws::close::CloseCode::Normal);
-                ws.transport()
-            }
-        };
-        socket.linger(LINGER);
+        self.conn.transport().end(Ending::Normal, LINGER);
         Ok(())
+    }
+
+    /// One step of the driver on the client's clock, the event borrowing the client until the
+    /// next call: what [`driver`](Self::driver)`().poll(now)` gives, for a program that
+    /// handles the borrowed events itself (no reconnect happens here: see [`next`](Self::next)).
+    /// `Ok(None)`: nothing came within a read tick (200 ms); call again.
+    ///
+    /// A broker fault (`client::Error::Remote`: a malformed packet, a packet not allowed in
+    /// that state, ...) ends the connection before it is returned: the DISCONNECT with its
+    /// reason code that the session queued is written (MQTT 5.0 §4.13.1; none in 3.1.1), over
+    /// WebSocket a close frame 1002 Protocol Error follows (RFC 6455 §7.4.1), then the
+    /// connection ends in order as [`disconnect`](Self::disconnect) ends it.
+    pub fn poll(
+        &mut self,
+    ) -> Result<Option<client::Event<'_>>, DriverError<std::io::Error, client::Error>> {
+        let now = self.clock.now();
+        let (transport, pump) = self.conn.parts();
+        let step = crate::io::blocking::step(transport, pump, now, crate::io::Timeout::Quiet);
+        if let Err(DriverError::Machine(client::Error::Remote(_))) = &step {
+            transport.end(Ending::ProtocolError, LINGER);
+        }
+        step
     }
 
     mqtt_commands!();
