@@ -885,17 +885,30 @@ fn pub_debug_log_as_mosquitto_pub() {
         // mosquitto_pub writes its log on stdout; ours goes to stderr.
         assert_eq!(err, String::from_utf8(theirs.stdout).unwrap(), "{flags:?}");
     }
-    // The client id the broker assigns (MQTT 5.0, no -i) is not known to the log: `(null)`.
-    let (status, _, err) = run(&[&["pub"][..], &at, &["-q", "1"]].concat(), b"");
+    // No -i (MQTT 5.0): the id the broker assigns names the lines from CONNACK on.
+    let flags = [&at[..], &["-q", "1", "-V", "5"]].concat();
+    let theirs = Command::new("mosquitto_pub").args(&flags).output().unwrap();
+    assert!(theirs.status.success());
+    let (status, _, err) = run(&[&["pub"][..], &flags].concat(), b"");
     assert!(status.success(), "{err}");
     let expected = [
         "Client (null) sending CONNECT",
-        "Client (null) received CONNACK (0)",
-        "Client (null) sending PUBLISH (d0, q1, r0, m1, 'cli-debug/x', ... (5 bytes))",
-        "Client (null) received PUBACK (Mid: 1, RC:16)",
-        "Client (null) sending DISCONNECT",
+        "Client ID received CONNACK (0)",
+        "Client ID sending PUBLISH (d0, q1, r0, m1, 'cli-debug/x', ... (5 bytes))",
+        "Client ID received PUBACK (Mid: 1, RC:16)",
+        "Client ID sending DISCONNECT",
     ];
-    assert_eq!(err, expected.join("\n") + "\n");
+    assert_eq!(assigned_as_id(&err), expected.join("\n") + "\n");
+    assert_eq!(assigned_as_id(&err), assigned_as_id(&String::from_utf8(theirs.stdout).unwrap()));
+}
+
+/// A `-d` log with the client id the broker assigned (one for all lines) written `ID`.
+fn assigned_as_id(log: &str) -> String {
+    let ids: Vec<&str> =
+        log.lines().filter_map(|l| l.strip_prefix("Client auto-")?.split(' ').next()).collect();
+    let Some(id) = ids.first() else { return log.to_string() };
+    assert!(ids.iter().all(|i| i == id), "{log}");
+    log.replace(&format!("auto-{id}"), "ID")
 }
 
 /// Sends SIGINT (Ctrl-C) to the child.

@@ -750,7 +750,11 @@ fn dial(
     log.connect();
     let connected = MqttClient::connect_with(&t.url, &opts, &settings);
     match &connected {
-        Ok(_) => log.connack(0),
+        Ok(mqtt) => {
+            // As mosquitto's log: the id the broker assigned names the lines from CONNACK on.
+            log.name(mqtt.client_id());
+            log.connack(0);
+        }
         Err(Error::Refused(reason)) => log.connack(reason.code()),
         Err(_) => {}
     }

@@ -231,9 +231,13 @@ impl Redialer {
             Redial::new(Backoff::new(reconnect.initial_delay, reconnect.max_delay, seed));
         redial.connect_sent::<()>(Ok(()), options);
         redial.on_event(Instant::ZERO, connected);
+        let mut owned = OwnedOptions::new(options);
+        // The CONNECTs of a reconnect name the session the broker assigned, so one that
+        // outlives the connection resumes (MQTT 5.0 §3.2.2.3.7).
+        owned.client_id = session_id(options, connected);
         Ok(Redialer {
             redial,
-            options: OwnedOptions::new(options),
+            options: owned,
             url: url.into(),
             settings: Arc::new(settings.clone()),
             lost: None,
@@ -368,6 +372,16 @@ pub(crate) fn session(settings: &Options) -> (Client<OwnedStore>, ElasticBuffer,
     (client, super::buffer(settings.buffer_len), super::buffer(settings.buffer_len))
 }
 
+/// The client identifier of the session CONNACK (`connected`) accepted: its Assigned Client
+/// Identifier when CONNECT's was empty (MQTT 5.0 §3.2.2.3.7), otherwise the one connected with.
+pub(crate) fn session_id(options: &ConnectOptions<'_>, connected: &client::Event<'_>) -> String {
+    let assigned = match connected {
+        client::Event::Connected(c) => c.assigned_client_id(),
+        _ => None,
+    };
+    assigned.unwrap_or(options.client_id).to_owned()
+}
+
 /// `options` with the URL's user name and password, unless it has its own.
 pub(crate) fn with_credentials<'a>(
     options: &ConnectOptions<'a>,
@@ -414,6 +428,8 @@ pub struct MqttClient {
     conn: Driver,
     clock: Clock,
     redial: Option<std::boxed::Box<Redialer>>,
+    /// See [`client_id`](Self::client_id).
+    client_id: String,
 }
 
 impl MqttClient {
@@ -449,7 +465,8 @@ impl MqttClient {
                         }
                         None => None,
                     };
-                    return Ok(MqttClient { conn, clock, redial });
+                    let client_id = session_id(&options, &connected);
+                    return Ok(MqttClient { conn, clock, redial, client_id });
                 }
                 Some(client::Event::Refused { reason_code, .. }) => {
                     return Err(Error::Refused(reason_code));

@@ -250,6 +250,8 @@ pub struct MqttClient {
     conn: Driver,
     clock: Clock,
     redial: Option<std::boxed::Box<Redialer>>,
+    /// See [`client_id`](Self::client_id).
+    client_id: std::string::String,
 }
 
 #[cfg(feature = "mqtt")]
@@ -278,13 +280,15 @@ impl MqttClient {
             loop {
                 match conn.poll(clock.now()).await? {
                     Some(connected @ client::Event::Connected(_)) => {
-                        return match &settings.reconnect {
+                        let client_id = super::mqtt::session_id(&options, &connected);
+                        let redial = match &settings.reconnect {
                             Some(r) => {
                                 let r = Redialer::new(r, &options, url, settings, &connected)?;
-                                Ok(Some(std::boxed::Box::new(r)))
+                                Some(std::boxed::Box::new(r))
                             }
-                            None => Ok(None),
+                            None => None,
                         };
+                        return Ok((redial, client_id));
                     }
                     Some(client::Event::Refused { reason_code, .. }) => {
                         return Err(Error::Refused(reason_code));
@@ -293,10 +297,10 @@ impl MqttClient {
                 }
             }
         };
-        let redial = tokio::time::timeout(settings.connect_timeout, connack)
+        let (redial, client_id) = tokio::time::timeout(settings.connect_timeout, connack)
             .await
             .map_err(|_| Error::Timeout)??;
-        Ok(MqttClient { conn, clock, redial })
+        Ok(MqttClient { conn, clock, redial, client_id })
     }
 
     /// Waits for the next event, running the keep-alive meanwhile (it sleeps until the
