@@ -3,11 +3,12 @@
 //! `rr` answer with a DISCONNECT carrying the reason code (0x81 Malformed Packet, 0x82 Protocol
 //! Error; MQTT 5.0 §4.13.1) before closing, over WebSocket also a close frame 1002 (RFC 6455
 //! §7.4.1), then exit non-zero with one line on stderr naming the reason. A broker that goes
-//! silent with Server Keep Alive 0 leaves `sub -W` to end it: status 27.
+//! silent with Server Keep Alive 0 leaves `sub -W` to end it: status 27. The library's
+//! clients (`net::MqttClient`, blocking and tokio) answer the same way from `next`.
 //!
 //! The fake reads back everything the client sends until the client closes.
 //! The test builds the example (`cargo build --example mqtt`) the first time it needs it.
-#![cfg(all(feature = "mqtt", feature = "ws"))]
+#![cfg(all(feature = "mqtt", feature = "ws", feature = "tokio"))]
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -17,6 +18,9 @@ use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use mqtt_ws::mqtt::client::{self, ConnectOptions};
+use mqtt_ws::net::tokio::MqttClient as TokioClient;
+use mqtt_ws::net::{Error, Event, MqttClient, Options};
 use mqtt_ws::ws::handshake::Key;
 
 /// The `mqtt` example, built once.
@@ -320,4 +324,38 @@ fn sub_times_out_on_a_silent_broker_without_keep_alive() {
     assert_eq!((status.code(), err.as_str()), (Some(27), "mqtt: Timed out\n"));
     // It ended with a DISCONNECT (normal disconnection), after its SUBSCRIBE.
     assert_eq!(disconnect_reason(&fake.received()), 0);
+}
+
+/// The URL of the fake for the library's clients.
+fn url(fake: &Fake, ws: bool) -> String {
+    let scheme = if ws { "ws" } else { "mqtt" };
+    format!("{scheme}://127.0.0.1:{}", fake.port)
+}
+
+/// What a fault a client's `next` returned did on the wire: the DISCONNECT with 0x81, a close
+/// frame 1002 over WebSocket.
+fn check_fault_answered(result: Result<Option<Event>, Error>, fake: Fake, ws: bool) {
+    assert!(matches!(result, Err(Error::Mqtt(client::Error::Remote(_)))), "{result:?}");
+    let received = fake.received();
+    assert_eq!(disconnect_reason(&received), 0x81, "ws: {ws}");
+    assert_eq!(received.close, ws.then_some(1002), "ws: {ws}");
+}
+
+#[test]
+fn the_clients_answer_a_malformed_packet_with_disconnect() {
+    let settings = Options { reconnect: None, ..Options::default() };
+    let options = ConnectOptions::new("fault");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for ws in [false, true] {
+        let fake = Fake::start(ws, CONNACK, MALFORMED);
+        let mut blocking = MqttClient::connect_with(&url(&fake, ws), &options, &settings).unwrap();
+        check_fault_answered(blocking.next(), fake, ws);
+        let fake = Fake::start(ws, CONNACK, MALFORMED);
+        let result = rt.block_on(async {
+            let url = url(&fake, ws);
+            let mut tokio = TokioClient::connect_with(&url, &options, &settings).await.unwrap();
+            tokio.next().await
+        });
+        check_fault_answered(result, fake, ws);
+    }
 }

@@ -16,7 +16,7 @@ use std::vec;
 use std::vec::Vec;
 
 /// How long `disconnect` waits for the broker to close its side after DISCONNECT.
-const LINGER: core::time::Duration = core::time::Duration::from_secs(2);
+pub(crate) const LINGER: core::time::Duration = core::time::Duration::from_secs(2);
 
 /// The in-flight store of a std client: up to 64 messages in a buffer it owns.
 pub type OwnedStore = SliceStore<'static, 64, Vec<u8>>;

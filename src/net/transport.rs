@@ -259,12 +259,24 @@ fn websocket(
 
 /// Why a connection ends, for the close frame of a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "the MQTT clients use it"))]
 pub(crate) enum Ending {
     /// Our DISCONNECT: close code 1000, Normal Closure.
     Normal,
     /// The peer broke the protocol: close code 1002, Protocol Error (RFC 6455 §7.4.1).
-    #[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "the MQTT clients use it"))]
     ProtocolError,
+}
+
+#[cfg(feature = "ws")]
+impl Ending {
+    /// The status code of the close frame.
+    pub(crate) fn close_code(self) -> crate::ws::close::CloseCode {
+        use crate::ws::close::CloseCode;
+        match self {
+            Ending::Normal => CloseCode::Normal,
+            Ending::ProtocolError => CloseCode::ProtocolError,
+        }
+    }
 }
 
 impl Transport {
@@ -279,13 +291,8 @@ impl Transport {
             Transport::Socket(socket) => socket,
             #[cfg(feature = "ws")]
             Transport::WebSocket(ws) => {
-                use crate::ws::close::CloseCode;
-                let code = match why {
-                    Ending::Normal => CloseCode::Normal,
-                    Ending::ProtocolError => CloseCode::ProtocolError,
-                };
                 // A peer that just drops the TCP connection ends the handshake too.
-                let _ = ws.close(code);
+                let _ = ws.close(why.close_code());
                 ws.transport()
             }
         };
