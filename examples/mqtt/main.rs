@@ -20,7 +20,9 @@
 //! DISCONNECT (the will is not published). `mqtt rr` needs MQTT 5.0, and also sets Correlation
 //! Data on the request (replies with another are skipped). `-d` logs the packets on stderr
 //! (mosquitto writes them on stdout), those the client's events show (see `debug.rs`). Errors
-//! are one line on stderr and exit status 1 (27 when `-W` runs out, as mosquitto_sub).
+//! are one line on stderr and exit status 1 (27 when `-W` runs out, as mosquitto_sub); a broker
+//! that breaks the protocol gets a DISCONNECT with the reason code first (MQTT 5.0 §4.13.1),
+//! over WebSocket a close frame 1002 too.
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::num::NonZeroU32;
@@ -97,7 +99,8 @@ Examples:
     mqtt pub -t sensors/temperature -r -n
 
 Exit status: 0 once every message is acknowledged; 1 with one line on stderr when the
-connection fails, the broker refuses it (the reason code named) or refuses a message.";
+connection fails, the broker refuses it (the reason code named) or refuses a message, or
+breaks the protocol (answered with a DISCONNECT whose reason code is named).";
 
 const SUB_EXAMPLES: &str = "\
 Examples:
@@ -112,7 +115,8 @@ Examples:
 
 Exit status: 0 after -C messages, -E, --retained-only or Ctrl-C (which disconnects, so the
 will is not published); 27 when -W runs out; 1 with one line on stderr when the connection
-fails, the broker refuses it (the reason code named) or ends it.";
+fails, the broker refuses it (the reason code named) or ends it, or breaks the protocol
+(answered with a DISCONNECT whose reason code is named).";
 
 const RR_EXAMPLES: &str = "\
 Examples:
@@ -127,7 +131,8 @@ is absent or the same is the reply. MQTT 5.0 only (3.1.1 has no response topic).
 
 Exit status: 0 once the reply is printed, or after Ctrl-C (which disconnects); 27 when -W runs
 out; 1 with one line on stderr when the connection fails or the broker refuses it, the
-subscription or the request.";
+subscription or the request, or breaks the protocol (answered with a DISCONNECT whose reason
+code is named).";
 
 /// Connection, session and will flags, shared by `pub` and `sub`.
 #[derive(Args)]
