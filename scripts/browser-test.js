@@ -1,10 +1,11 @@
-// Run by scripts/browser-test: node browser-test.js TCP_PORT WS_PORT
+// Run by scripts/browser-test: node browser-test.js TCP_PORT WS_PORT CHAT_PORT
+// (the example broker's listeners, the ws_chat example server's; WS_CHAT: its program).
 'use strict';
 const { spawn } = require('child_process');
 const mqtt = require('mqtt');
 const { chromium } = require('playwright-core');
 
-const [tcpPort, wsPort] = process.argv.slice(2);
+const [tcpPort, wsPort, chatPort] = process.argv.slice(2);
 const wsUrl = `ws://127.0.0.1:${wsPort}/mqtt`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,12 +47,14 @@ async function mqttjsNode(protocolVersion) {
   await client.endAsync();
 }
 
+const launch = () => chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+    '--disable-component-update', '--no-first-run'],
+});
+
 async function browser() {
-  const b = await chromium.launch({
-    executablePath: process.env.CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--no-first-run'],
-  });
+  const b = await launch();
   try {
     const page = await b.newPage();
     page.on('console', (m) => console.log('page:', m.text()));
@@ -77,10 +80,65 @@ async function browser() {
   }
 }
 
+// Resolves once `done()` holds, checked at each of `emitter`'s `data` events (15 s at most).
+function until(emitter, done, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for ' + what)), 15000);
+    const look = () => {
+      if (done()) {
+        clearTimeout(timer);
+        emitter.off('data', look);
+        resolve();
+      }
+    };
+    emitter.on('data', look);
+    look();
+  });
+}
+
+// The ws_chat example: its page in Chromium and its terminal client (`ws_chat client`) chat
+// both ways through its server.
+async function wsChat() {
+  const b = await launch();
+  try {
+    const page = await b.newPage();
+    page.on('console', (m) => console.log('chat page:', m.text()));
+    await page.goto(`http://127.0.0.1:${chatPort}/`);
+    const shown = (text) => page.waitForFunction(
+      (t) => [...document.querySelectorAll('#log li')].some((li) => li.textContent === t),
+      text, { timeout: 15000 });
+    await shown('(connected)');
+    check(true, 'the ws_chat page connected to its server (Origin allowed)');
+
+    const client = spawn(process.env.WS_CHAT, ['client', `ws://127.0.0.1:${chatPort}/chat`],
+      { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise((resolve) => client.on('close', resolve));
+    let out = '';
+    client.stdout.on('data', (d) => (out += d));
+    // Sent once the client is connected: the page, connected first, gets it.
+    client.stdin.write('hello from the terminal\n');
+    await shown('hello from the terminal');
+    check(true, 'a line typed in the ws_chat client appears on the page');
+
+    await page.fill('#text', 'hello from the page');
+    await page.press('#text', 'Enter');
+    const line = '{"message":"hello from the page"}\n';
+    await until(client.stdout, () => out.includes(line), 'the page\'s message in the client');
+    check(true, 'a message sent from the page reaches the ws_chat client');
+
+    // The end of its input: the client closes (close frame, the server's answer) and exits.
+    client.stdin.end();
+    check(await exited === 0, 'the ws_chat client closed and exited with status 0');
+  } finally {
+    await b.close();
+  }
+}
+
 (async () => {
   await mqttjsNode(5);
   await mqttjsNode(4);
   await browser();
+  await wsChat();
   console.log('browser test passed');
 })().catch((e) => {
   console.error(e);

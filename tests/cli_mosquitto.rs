@@ -13,6 +13,8 @@
 //! The test builds the example (`cargo build --example mqtt`) the first time it needs it.
 #![cfg(all(feature = "mqtt", feature = "ws"))]
 
+mod common_examples;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,37 +25,7 @@ use std::time::{Duration, Instant};
 /// The `mqtt` example, built once.
 fn mqtt() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let mut cargo = Command::new(env!("CARGO"));
-        // Without the variables cargo sets for this test: build scripts that watch them
-        // (ring's watches CARGO_MANIFEST_DIR) would run again and rebuild their crates.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            let set_for_tests = ["CARGO_MANIFEST", "CARGO_PKG_", "CARGO_CRATE_", "CARGO_BIN_"]
-                .iter()
-                .any(|p| name.starts_with(p))
-                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "CARGO_RUSTC_CURRENT_DIR"]
-                    .contains(&name.as_ref());
-            if set_for_tests {
-                cargo.env_remove(name.as_ref());
-            }
-        }
-        let out = cargo
-            .args(["build", "--example", "mqtt", "--message-format=json-render-diagnostics"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo");
-        assert!(out.status.success(), "cargo build --example mqtt failed");
-        let json = String::from_utf8(out.stdout).unwrap();
-        let path = json
-            .lines()
-            .filter(|l| l.contains("\"name\":\"mqtt\"") && l.contains("\"example\""))
-            .find_map(|l| l.split_once("\"executable\":\"").map(|(_, rest)| rest))
-            .and_then(|rest| rest.split('"').next())
-            .expect("the example's executable in cargo's output");
-        PathBuf::from(path)
-    })
+    BIN.get_or_init(|| common_examples::build("mqtt"))
 }
 
 fn env_port(name: &str) -> String {
@@ -885,17 +857,30 @@ fn pub_debug_log_as_mosquitto_pub() {
         // mosquitto_pub writes its log on stdout; ours goes to stderr.
         assert_eq!(err, String::from_utf8(theirs.stdout).unwrap(), "{flags:?}");
     }
-    // The client id the broker assigns (MQTT 5.0, no -i) is not known to the log: `(null)`.
-    let (status, _, err) = run(&[&["pub"][..], &at, &["-q", "1"]].concat(), b"");
+    // No -i (MQTT 5.0): the id the broker assigns names the lines from CONNACK on.
+    let flags = [&at[..], &["-q", "1", "-V", "5"]].concat();
+    let theirs = Command::new("mosquitto_pub").args(&flags).output().unwrap();
+    assert!(theirs.status.success());
+    let (status, _, err) = run(&[&["pub"][..], &flags].concat(), b"");
     assert!(status.success(), "{err}");
     let expected = [
         "Client (null) sending CONNECT",
-        "Client (null) received CONNACK (0)",
-        "Client (null) sending PUBLISH (d0, q1, r0, m1, 'cli-debug/x', ... (5 bytes))",
-        "Client (null) received PUBACK (Mid: 1, RC:16)",
-        "Client (null) sending DISCONNECT",
+        "Client ID received CONNACK (0)",
+        "Client ID sending PUBLISH (d0, q1, r0, m1, 'cli-debug/x', ... (5 bytes))",
+        "Client ID received PUBACK (Mid: 1, RC:16)",
+        "Client ID sending DISCONNECT",
     ];
-    assert_eq!(err, expected.join("\n") + "\n");
+    assert_eq!(assigned_as_id(&err), expected.join("\n") + "\n");
+    assert_eq!(assigned_as_id(&err), assigned_as_id(&String::from_utf8(theirs.stdout).unwrap()));
+}
+
+/// A `-d` log with the client id the broker assigned (one for all lines) written `ID`.
+fn assigned_as_id(log: &str) -> String {
+    let ids: Vec<&str> =
+        log.lines().filter_map(|l| l.strip_prefix("Client auto-")?.split(' ').next()).collect();
+    let Some(id) = ids.first() else { return log.to_string() };
+    assert!(ids.iter().all(|i| i == id), "{log}");
+    log.replace(&format!("auto-{id}"), "ID")
 }
 
 /// Sends SIGINT (Ctrl-C) to the child.

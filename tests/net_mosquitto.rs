@@ -1,12 +1,13 @@
 //! The std layer (`mqtt_ws::net`) against a real Mosquitto: `MqttClient::connect` from an
 //! `mqtt://` and a `ws://` URL, a retained QoS 2 message published and read back, every
 //! acknowledgement seen as its event, a clean disconnect; and the typed errors of a refused
-//! socket, a bad URL and a WebSocket URL pointed at a plain MQTT port. Starts its own broker on
-//! free ports; run with `cargo test --test net_mosquitto -- --include-ignored`.
+//! socket, a bad URL and a WebSocket URL pointed at a plain MQTT port; the client identifier
+//! the broker assigned. Starts its own broker on free ports; run with `cargo test --test net_mosquitto -- --include-ignored`.
 #![cfg(all(feature = "std", feature = "mqtt", feature = "ws"))]
 
 mod common_ws;
 
+use mqtt_ws::mqtt::Version;
 use mqtt_ws::net::{Error, Event, UrlError};
 use mqtt_ws::prelude::*;
 
@@ -137,5 +138,30 @@ fn tokio_client_over_tcp_and_websocket() {
             }
             mqtt.disconnect().await.unwrap();
         });
+    }
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn client_id_is_the_one_the_broker_assigned_or_the_one_given() {
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let broker = common_ws::Mosquitto::start("net-client-id");
+    let url = format!("mqtt://127.0.0.1:{}", broker.tcp_port);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut v311 = ConnectOptions::new("");
+    v311.version = Version::V3_1_1;
+    for options in [ConnectOptions::new(""), ConnectOptions::new("net-given-id"), v311] {
+        let blocking = MqttClient::connect(&url, &options).unwrap();
+        let tokio = rt.block_on(TokioClient::connect(&url, &options)).unwrap();
+        for id in [blocking.client_id(), tokio.client_id()] {
+            match (options.version, options.client_id) {
+                // MQTT 5.0: CONNACK's Assigned Client Identifier (Mosquitto's begin with auto-).
+                (Version::V5, "") => assert!(id.starts_with("auto-"), "{id:?}"),
+                // 3.1.1 has no Assigned Client Identifier: the broker keeps the id unnamed.
+                (_, given) => assert_eq!(id, given),
+            }
+        }
+        blocking.disconnect().unwrap();
+        rt.block_on(tokio.disconnect()).unwrap();
     }
 }

@@ -3,8 +3,9 @@
 //! cuts the connection and refuses new ones for a while. The client reports the loss, reconnects
 //! when the proxy lets it, resumes its persistent session (Session Present), re-sends the QoS 1
 //! message it published while the connection was already dead, and receives, without
-//! subscribing again, the message another client published while it was away. Starts its own
-//! broker on free ports; run with `cargo test --test net_reconnect -- --include-ignored`.
+//! subscribing again, the message another client published while it was away. A client the
+//! broker named (an empty client id) reconnects under that name and finds its session. Starts
+//! its own broker on free ports; run with `cargo test --test net_reconnect -- --include-ignored`.
 #![cfg(all(feature = "std", feature = "mqtt", feature = "tokio"))]
 
 mod common_ws;
@@ -286,4 +287,34 @@ fn without_reconnect_a_lost_connection_ends_the_client() {
     proxy.set(Mode::Refuse);
     let e = mqtt.next_timeout(LIMIT).unwrap_err();
     assert!(matches!(e, Error::Io(_)), "{e:?}");
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn a_client_the_broker_named_resumes_its_session_under_that_name() {
+    let broker = common_ws::Mosquitto::start("net-reconnect-assigned");
+    let proxy = Proxy::start(broker.tcp_port);
+    let next = |c: &mut MqttClient| {
+        c.next_timeout(LIMIT).unwrap().expect("reconnecting clients do not end")
+    };
+    // No client id: the broker assigns one (MQTT 5.0 §3.2.2.3.7).
+    let mut mqtt = MqttClient::connect_with(&proxy.url(), &persistent(""), &settings()).unwrap();
+    let assigned = mqtt.client_id().to_string();
+    assert!(assigned.starts_with("auto-"), "{assigned:?}");
+    proxy.set(Mode::Refuse);
+    assert!(matches!(next(&mut mqtt), Event::ConnectionLost { .. }));
+    proxy.set(Mode::Forward);
+    // Connecting again under the assigned id, the client finds its session.
+    loop {
+        match next(&mut mqtt) {
+            Event::Reconnected { session_present } => {
+                assert!(session_present, "a new session: the id was not reused");
+                break;
+            }
+            Event::ConnectionLost { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(mqtt.client_id(), assigned);
+    mqtt.disconnect().unwrap();
 }

@@ -13,7 +13,7 @@ use mqtt_ws::mqtt::{PacketId, ReasonCode};
 /// The log, or nothing without `-d`.
 pub(crate) struct Log {
     on: bool,
-    /// The client id as mosquitto prints it: `(null)` when the broker assigns one.
+    /// The client id as mosquitto prints it: `(null)` until the broker assigns one.
     id: String,
     /// The last message id used: QoS 0 messages take the next one, as in mosquitto.
     last_mid: u16,
@@ -26,6 +26,13 @@ impl Log {
     pub(crate) fn new(on: bool, id: &str) -> Self {
         let id = if id.is_empty() { "(null)".into() } else { id.to_string() };
         Log { on, id, last_mid: 0, in_flight: HashMap::new() }
+    }
+
+    /// The client id from now on: the one the broker assigned (MQTT 5.0), once connected.
+    pub(crate) fn name(&mut self, id: &str) {
+        if !id.is_empty() {
+            self.id = id.to_string();
+        }
     }
 
     fn line(&self, what: impl Display) {

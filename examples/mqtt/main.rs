@@ -20,7 +20,9 @@
 //! DISCONNECT (the will is not published). `mqtt rr` needs MQTT 5.0, and also sets Correlation
 //! Data on the request (replies with another are skipped). `-d` logs the packets on stderr
 //! (mosquitto writes them on stdout), those the client's events show (see `debug.rs`). Errors
-//! are one line on stderr and exit status 1 (27 when `-W` runs out, as mosquitto_sub).
+//! are one line on stderr and exit status 1 (27 when `-W` runs out, as mosquitto_sub); a broker
+//! that breaks the protocol gets a DISCONNECT with the reason code first (MQTT 5.0 §4.13.1),
+//! over WebSocket a close frame 1002 too.
 
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::num::NonZeroU32;
@@ -97,7 +99,8 @@ Examples:
     mqtt pub -t sensors/temperature -r -n
 
 Exit status: 0 once every message is acknowledged; 1 with one line on stderr when the
-connection fails, the broker refuses it (the reason code named) or refuses a message.";
+connection fails, the broker refuses it (the reason code named) or refuses a message, or
+breaks the protocol (answered with a DISCONNECT whose reason code is named).";
 
 const SUB_EXAMPLES: &str = "\
 Examples:
@@ -112,7 +115,8 @@ Examples:
 
 Exit status: 0 after -C messages, -E, --retained-only or Ctrl-C (which disconnects, so the
 will is not published); 27 when -W runs out; 1 with one line on stderr when the connection
-fails, the broker refuses it (the reason code named) or ends it.";
+fails, the broker refuses it (the reason code named) or ends it, or breaks the protocol
+(answered with a DISCONNECT whose reason code is named).";
 
 const RR_EXAMPLES: &str = "\
 Examples:
@@ -127,7 +131,8 @@ is absent or the same is the reply. MQTT 5.0 only (3.1.1 has no response topic).
 
 Exit status: 0 once the reply is printed, or after Ctrl-C (which disconnects); 27 when -W runs
 out; 1 with one line on stderr when the connection fails or the broker refuses it, the
-subscription or the request.";
+subscription or the request, or breaks the protocol (answered with a DISCONNECT whose reason
+code is named).";
 
 /// Connection, session and will flags, shared by `pub` and `sub`.
 #[derive(Args)]
@@ -750,7 +755,11 @@ fn dial(
     log.connect();
     let connected = MqttClient::connect_with(&t.url, &opts, &settings);
     match &connected {
-        Ok(_) => log.connack(0),
+        Ok(mqtt) => {
+            // As mosquitto's log: the id the broker assigned names the lines from CONNACK on.
+            log.name(mqtt.client_id());
+            log.connack(0);
+        }
         Err(Error::Refused(reason)) => log.connack(reason.code()),
         Err(_) => {}
     }
@@ -981,8 +990,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
             let _ = mqtt.disconnect();
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
-        let now = mqtt.now();
-        let event = match mqtt.driver().poll(now) {
+        let event = match mqtt.poll() {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             // As mosquitto_sub: connect again, and subscribe again.
@@ -1083,8 +1091,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     // (leaving the broker's answers unread would reset the connection, and with it what the
     // broker had not read yet).
     while clearing > 0 {
-        let now = mqtt.now();
-        match mqtt.driver().poll(now) {
+        match mqtt.poll() {
             Ok(Some(client::Event::Published { packet_id, reason_code, .. })) => {
                 log.published(packet_id, reason_code);
                 clearing -= 1;
@@ -1301,8 +1308,7 @@ fn poll<'a>(
     if deadline.is_some_and(|d| Instant::now() >= d) {
         return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
     }
-    let now = mqtt.now();
-    match mqtt.driver().poll(now) {
+    match mqtt.poll() {
         Ok(Some(event)) => Ok(Polled::Event(event)),
         Ok(None) => Ok(Polled::Idle),
         Err(DriverError::Closed) => Err(describe(Error::Closed).into()),
@@ -1348,9 +1354,13 @@ fn next(mqtt: &mut MqttClient) -> Result<Event, Failure> {
     }
 }
 
-/// An error in one line; the session's own without the layer's name.
+/// An error in one line; the session's own without the layer's name. A broker fault names
+/// the reason code the client's DISCONNECT carried (MQTT 5.0 §4.13.1).
 fn describe(e: Error) -> String {
     match e {
+        Error::Mqtt(client::Error::Remote(r)) => {
+            reason(&format!("the broker broke the protocol ({})", r.fault), r.reason())
+        }
         Error::Mqtt(e) => e.to_string(),
         e => e.to_string(),
     }

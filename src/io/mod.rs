@@ -162,6 +162,16 @@ macro_rules! accessors {
                 &self.pump
             }
 
+            /// The transport and the pump, borrowed apart: an event the pump returns may be
+            /// held while the transport is used (closed after a peer's fault).
+            #[allow(
+                dead_code,
+                reason = "the std clients use the blocking one, the tokio ones the async one"
+            )]
+            pub(crate) fn parts(&mut self) -> (&mut T, &mut Pump<'b, M, B>) {
+                (&mut self.transport, &mut self.pump)
+            }
+
             /// Takes the driver apart.
             pub fn into_parts(self) -> (T, Pump<'b, M, B>) {
                 (self.transport, self.pump)

@@ -141,6 +141,14 @@ macro_rules! mqtt_commands {
             }
         }
 
+        /// The client identifier of the session: the Assigned Client Identifier CONNACK
+        /// carried when CONNECT's was empty (MQTT 5.0 §3.2.2.3.7), otherwise the one
+        /// `ConnectOptions::client_id` gave. A client that reconnects connects again with it,
+        /// so a session that outlives the connection resumes.
+        pub fn client_id(&self) -> &str {
+            &self.client_id
+        }
+
         /// The session (its state, the server's limits).
         pub fn client(&self) -> &Client<OwnedStore> {
             self.conn.machine()

@@ -1,6 +1,6 @@
 //! An MQTT client connected from a URL, with its buffers, clock and randomness on std.
 
-use super::transport::{Options, Reconnect, Transport};
+use super::transport::{Ending, Options, Reconnect, Transport};
 use super::{Clock, Error, Url};
 use crate::io::blocking::{Connection, reconnect_step};
 use crate::io::{Backoff, DriverError, ElasticBuffer, Redial, Step};
@@ -16,7 +16,7 @@ use std::vec;
 use std::vec::Vec;
 
 /// How long `disconnect` waits for the broker to close its side after DISCONNECT.
-const LINGER: core::time::Duration = core::time::Duration::from_secs(2);
+pub(crate) const LINGER: core::time::Duration = core::time::Duration::from_secs(2);
 
 /// The in-flight store of a std client: up to 64 messages in a buffer it owns.
 pub type OwnedStore = SliceStore<'static, 64, Vec<u8>>;
@@ -231,9 +231,13 @@ impl Redialer {
             Redial::new(Backoff::new(reconnect.initial_delay, reconnect.max_delay, seed));
         redial.connect_sent::<()>(Ok(()), options);
         redial.on_event(Instant::ZERO, connected);
+        let mut owned = OwnedOptions::new(options);
+        // The CONNECTs of a reconnect name the session the broker assigned, so one that
+        // outlives the connection resumes (MQTT 5.0 §3.2.2.3.7).
+        owned.client_id = session_id(options, connected);
         Ok(Redialer {
             redial,
-            options: OwnedOptions::new(options),
+            options: owned,
             url: url.into(),
             settings: Arc::new(settings.clone()),
             lost: None,
@@ -368,6 +372,16 @@ pub(crate) fn session(settings: &Options) -> (Client<OwnedStore>, ElasticBuffer,
     (client, super::buffer(settings.buffer_len), super::buffer(settings.buffer_len))
 }
 
+/// The client identifier of the session CONNACK (`connected`) accepted: its Assigned Client
+/// Identifier when CONNECT's was empty (MQTT 5.0 §3.2.2.3.7), otherwise the one connected with.
+pub(crate) fn session_id(options: &ConnectOptions<'_>, connected: &client::Event<'_>) -> String {
+    let assigned = match connected {
+        client::Event::Connected(c) => c.assigned_client_id(),
+        _ => None,
+    };
+    assigned.unwrap_or(options.client_id).to_owned()
+}
+
 /// `options` with the URL's user name and password, unless it has its own.
 pub(crate) fn with_credentials<'a>(
     options: &ConnectOptions<'a>,
@@ -414,6 +428,8 @@ pub struct MqttClient {
     conn: Driver,
     clock: Clock,
     redial: Option<std::boxed::Box<Redialer>>,
+    /// See [`client_id`](Self::client_id).
+    client_id: String,
 }
 
 impl MqttClient {
@@ -449,7 +465,8 @@ impl MqttClient {
                         }
                         None => None,
                     };
-                    return Ok(MqttClient { conn, clock, redial });
+                    let client_id = session_id(&options, &connected);
+                    return Ok(MqttClient { conn, clock, redial, client_id });
                 }
                 Some(client::Event::Refused { reason_code, .. }) => {
                     return Err(Error::Refused(reason_code));
@@ -482,7 +499,7 @@ impl MqttClient {
         loop {
             let now = self.clock.now();
             let next = match self.redial.as_deref_mut() {
-                None => match Event::settle(self.conn.poll(now)) {
+                None => match Event::settle(self.poll()) {
                     Some(done) => return done,
                     None => Next::Again,
                 },
@@ -516,25 +533,40 @@ impl MqttClient {
 
     /// Sends DISCONNECT (normal disconnection: the will is not published) and closes; no
     /// reconnect follows. Offline, there is nothing to send: `Ok`.
+    ///
+    /// The connection ends in order: over WebSocket the closing handshake, then TLS
+    /// `close_notify`, our side of TCP shut, and the broker's last bytes read until it closes
+    /// (at most 2 s), so that the DISCONNECT is not lost to a reset.
     pub fn disconnect(mut self) -> Result<(), Error> {
         if self.redial.is_some() && !self.is_connected() {
             return Ok(());
         }
         let now = self.clock.now();
         self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY)?;
-        // Without the `ws` feature the match has one arm.
-        #[allow(clippy::infallible_destructuring_match)]
-        let socket = match self.conn.transport() {
-            Transport::Socket(socket) => socket,
-            #[cfg(feature = "ws")]
-            Transport::WebSocket(ws) => {
-                // The closing handshake; a peer that just drops the TCP connection ends it too.
-                let _ = ws.close(crate::ws::close::CloseCode::Normal);
-                ws.transport()
-            }
-        };
-        socket.linger(LINGER);
+        self.conn.transport().end(Ending::Normal, LINGER);
         Ok(())
+    }
+
+    /// One step of the driver on the client's clock, the event borrowing the client until the
+    /// next call: what [`driver`](Self::driver)`().poll(now)` gives, for a program that
+    /// handles the borrowed events itself (no reconnect happens here: see [`next`](Self::next)).
+    /// `Ok(None)`: nothing came within a read tick (200 ms); call again.
+    ///
+    /// A broker fault (`client::Error::Remote`: a malformed packet, a packet not allowed in
+    /// that state, ...) ends the connection before it is returned: the DISCONNECT with its
+    /// reason code that the session queued is written (MQTT 5.0 §4.13.1; none in 3.1.1), over
+    /// WebSocket a close frame 1002 Protocol Error follows (RFC 6455 §7.4.1), then the
+    /// connection ends in order as [`disconnect`](Self::disconnect) ends it.
+    pub fn poll(
+        &mut self,
+    ) -> Result<Option<client::Event<'_>>, DriverError<std::io::Error, client::Error>> {
+        let now = self.clock.now();
+        let (transport, pump) = self.conn.parts();
+        let step = crate::io::blocking::step(transport, pump, now, crate::io::Timeout::Quiet);
+        if let Err(DriverError::Machine(client::Error::Remote(_))) = &step {
+            transport.end(Ending::ProtocolError, LINGER);
+        }
+        step
     }
 
     mqtt_commands!();

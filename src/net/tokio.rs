@@ -8,7 +8,9 @@ use embedded_io_adapters::tokio_1::FromTokio;
 use tokio::net::TcpStream;
 
 #[cfg(feature = "mqtt")]
-use super::mqtt::{Event, Next, OwnedStore, Redialer};
+use super::mqtt::{Event, LINGER, Next, OwnedStore, Redialer};
+#[cfg(feature = "mqtt")]
+use super::transport::Ending;
 use super::transport::Options;
 use super::{Clock, Error, Url};
 use crate::io::ElasticBuffer;
@@ -68,6 +70,46 @@ impl Socket {
         }
         #[cfg(not(feature = "tokio-tls"))]
         Err(Error::TlsUnavailable)
+    }
+}
+
+impl Socket {
+    /// Ends the connection in order, as the blocking [`Socket::linger`](super::Socket::linger)
+    /// does: TLS `close_notify`, our side of TCP shut, then whatever the peer still sends read
+    /// and dropped until it closes too, for at most `bound`. Closing with unread bytes would
+    /// make the system reset the connection, and a reset can cost the peer the last packets we
+    /// sent (a DISCONNECT taken for a lost connection fires a will).
+    pub async fn linger(&mut self, bound: core::time::Duration) {
+        let _ = tokio::time::timeout(bound, self.shut_and_drain()).await;
+    }
+
+    /// Shuts our side (after `close_notify` with TLS) and reads until the peer closes.
+    async fn shut_and_drain(&mut self) {
+        use core::pin::Pin;
+        use tokio::io::AsyncWrite;
+        let tcp = match self {
+            Socket::Tcp(s) => {
+                let tcp = s.inner_mut();
+                let _ = core::future::poll_fn(|cx| Pin::new(&mut *tcp).poll_shutdown(cx)).await;
+                tcp
+            }
+            #[cfg(feature = "tokio-tls")]
+            Socket::Tls(s) => {
+                let tls = s.inner_mut();
+                // `close_notify`, then our side of TCP shut.
+                let _ = core::future::poll_fn(|cx| Pin::new(&mut *tls).poll_shutdown(cx)).await;
+                tls.get_mut().0
+            }
+        };
+        let mut sink = [0u8; 1024];
+        while tcp.readable().await.is_ok() {
+            match tcp.try_read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
     }
 }
 
@@ -180,6 +222,30 @@ async fn websocket(
     stream.map_err(|e| Error::BufferTooSmall { required: e.required })
 }
 
+#[cfg(feature = "mqtt")]
+impl Transport {
+    /// Ends the connection in order, within `bound`, once the last packet (a DISCONNECT) is
+    /// written: over WebSocket the closing handshake (a close frame as `why` says, the peer's
+    /// awaited), then [`Socket::linger`].
+    async fn end(&mut self, why: super::transport::Ending, bound: core::time::Duration) {
+        let start = tokio::time::Instant::now();
+        // Without the `ws` feature the match has one arm.
+        #[allow(clippy::infallible_destructuring_match)]
+        let socket = match self {
+            Transport::Tcp(socket) => socket,
+            #[cfg(feature = "ws")]
+            Transport::WebSocket(ws) => {
+                // A peer that just drops the TCP connection ends the handshake too.
+                let _ = tokio::time::timeout(bound, ws.close_async(why.close_code())).await;
+                ws.transport()
+            }
+        };
+        #[cfg(not(feature = "ws"))]
+        let _ = why;
+        socket.linger(bound.saturating_sub(start.elapsed())).await;
+    }
+}
+
 impl core::fmt::Debug for Transport {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -250,6 +316,8 @@ pub struct MqttClient {
     conn: Driver,
     clock: Clock,
     redial: Option<std::boxed::Box<Redialer>>,
+    /// See [`client_id`](Self::client_id).
+    client_id: std::string::String,
 }
 
 #[cfg(feature = "mqtt")]
@@ -278,13 +346,15 @@ impl MqttClient {
             loop {
                 match conn.poll(clock.now()).await? {
                     Some(connected @ client::Event::Connected(_)) => {
-                        return match &settings.reconnect {
+                        let client_id = super::mqtt::session_id(&options, &connected);
+                        let redial = match &settings.reconnect {
                             Some(r) => {
                                 let r = Redialer::new(r, &options, url, settings, &connected)?;
-                                Ok(Some(std::boxed::Box::new(r)))
+                                Some(std::boxed::Box::new(r))
                             }
-                            None => Ok(None),
+                            None => None,
                         };
+                        return Ok((redial, client_id));
                     }
                     Some(client::Event::Refused { reason_code, .. }) => {
                         return Err(Error::Refused(reason_code));
@@ -293,10 +363,10 @@ impl MqttClient {
                 }
             }
         };
-        let redial = tokio::time::timeout(settings.connect_timeout, connack)
+        let (redial, client_id) = tokio::time::timeout(settings.connect_timeout, connack)
             .await
             .map_err(|_| Error::Timeout)??;
-        Ok(MqttClient { conn, clock, redial })
+        Ok(MqttClient { conn, clock, redial, client_id })
     }
 
     /// Waits for the next event, running the keep-alive meanwhile (it sleeps until the
@@ -324,7 +394,15 @@ impl MqttClient {
                     None => self.conn.poll(now).await,
                 };
                 match Event::settle(step) {
-                    Some(done) => return done,
+                    Some(done) => {
+                        if let Err(Error::Mqtt(client::Error::Remote(_))) = &done {
+                            // The DISCONNECT with the fault's reason code is written (MQTT 5.0
+                            // §4.13.1): a close frame 1002 follows (RFC 6455 §7.4.1), then the
+                            // connection ends in order.
+                            self.conn.transport().end(Ending::ProtocolError, LINGER).await;
+                        }
+                        return done;
+                    }
                     None => continue,
                 }
             };
@@ -363,16 +441,18 @@ impl MqttClient {
 
     /// Sends DISCONNECT (normal disconnection: the will is not published) and closes; no
     /// reconnect follows. Offline, there is nothing to send: `Ok`.
+    ///
+    /// The connection ends in order, as the blocking client's does: over WebSocket the closing
+    /// handshake, then TLS `close_notify`, our side of TCP shut, and the broker's last bytes
+    /// read until it closes (at most 2 s in all), so that the DISCONNECT is not lost to a
+    /// reset when the client is dropped at once.
     pub async fn disconnect(mut self) -> Result<(), Error> {
         if self.redial.is_some() && !self.is_connected() {
             return Ok(());
         }
         let now = self.clock.now();
         self.conn.disconnect(now, ReasonCode::NormalDisconnection, Properties::EMPTY).await?;
-        #[cfg(feature = "ws")]
-        if let Transport::WebSocket(ws) = self.conn.transport() {
-            let _ = ws.close_async(crate::ws::close::CloseCode::Normal).await;
-        }
+        self.conn.transport().end(Ending::Normal, LINGER).await;
         Ok(())
     }
 

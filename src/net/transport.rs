@@ -257,6 +257,51 @@ fn websocket(
     stream.map_err(|e| Error::BufferTooSmall { required: e.required })
 }
 
+/// Why a connection ends, for the close frame of a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "the MQTT clients use it"))]
+pub(crate) enum Ending {
+    /// Our DISCONNECT: close code 1000, Normal Closure.
+    Normal,
+    /// The peer broke the protocol: close code 1002, Protocol Error (RFC 6455 §7.4.1).
+    ProtocolError,
+}
+
+#[cfg(feature = "ws")]
+impl Ending {
+    /// The status code of the close frame.
+    pub(crate) fn close_code(self) -> crate::ws::close::CloseCode {
+        use crate::ws::close::CloseCode;
+        match self {
+            Ending::Normal => CloseCode::Normal,
+            Ending::ProtocolError => CloseCode::ProtocolError,
+        }
+    }
+}
+
+impl Transport {
+    /// Ends the connection in order, once the last packet (a DISCONNECT) is written: over
+    /// WebSocket the closing handshake (a close frame as `why` says, the peer's awaited one
+    /// read tick), then the socket lingers for at most `bound` ([`Socket::linger`]).
+    #[cfg_attr(not(feature = "mqtt"), allow(dead_code, reason = "the MQTT clients use it"))]
+    pub(crate) fn end(&mut self, why: Ending, bound: Duration) {
+        // Without the `ws` feature the match has one arm.
+        #[allow(clippy::infallible_destructuring_match)]
+        let socket = match self {
+            Transport::Socket(socket) => socket,
+            #[cfg(feature = "ws")]
+            Transport::WebSocket(ws) => {
+                // A peer that just drops the TCP connection ends the handshake too.
+                let _ = ws.close(why.close_code());
+                ws.transport()
+            }
+        };
+        #[cfg(not(feature = "ws"))]
+        let _ = why;
+        socket.linger(bound);
+    }
+}
+
 /// The WebSocket stream's error as an I/O error of the same kind (a read timeout stays one).
 #[cfg(feature = "ws")]
 pub(crate) fn ws_error(e: crate::io::DriverError<io::Error, crate::ws::Error>) -> io::Error {

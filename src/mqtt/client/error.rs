@@ -186,7 +186,8 @@ impl core::error::Error for UsageError {}
 impl core::fmt::Display for RemoteFault {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            RemoteFault::Decode(e) => e.fmt(f),
+            // The reason code is the fault's (`RemoteError` names it): not twice.
+            RemoteFault::Decode(e) => write!(f, "invalid MQTT packet: {e:?}"),
             e => write!(f, "{e:?}"),
         }
     }
