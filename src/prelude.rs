@@ -25,11 +25,11 @@ pub use crate::ws::connection::{
     Config as WsConfig, Connection as WsConnection, Event as WsEvent, MessageKind,
 };
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", any(feature = "mqtt", feature = "ws")))]
 pub use crate::io::StdIo;
 #[cfg(all(feature = "std", feature = "ws"))]
 pub use crate::net::{AcceptOptions, WebSocket, WsMessage};
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", any(feature = "mqtt", feature = "ws")))]
 pub use crate::net::{Error, Options, Url};
 #[cfg(all(feature = "std", feature = "mqtt"))]
 pub use crate::net::{Event as MqttEvent, Message as MqttMessage, MqttClient};
