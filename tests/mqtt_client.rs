@@ -1075,7 +1075,7 @@ fn malformed_broker_cases() {
         (
             &[0x30, 0x06, 0, 3, b'a', b'/', b'#', 0],
             RemoteFault::Decode(mqtt_ws::mqtt::DecodeError::InvalidTopicName),
-            ReasonCode::TopicNameInvalid,
+            ReasonCode::ProtocolError,
         ),
         (
             &[0x30, 0xFF, 0xFF, 0xFF, 0xFF],

@@ -723,7 +723,7 @@ fn connect_will_flags() {
     // Will topic with a wildcard.
     let mut c = CONNECT_V3_FULL.to_vec();
     c[20] = b'#';
-    assert_malformed(&c, V3, DecodeError::InvalidTopicName, ReasonCode::TopicNameInvalid);
+    assert_malformed(&c, V3, DecodeError::InvalidTopicName, ReasonCode::ProtocolError);
 }
 
 #[test]
@@ -751,14 +751,14 @@ fn connect_properties_checked() {
     let mut c = CONNECT_V5.to_vec();
     c[13..16].copy_from_slice(&[0x23, 0x00, 0x01]);
     c[16..21].copy_from_slice(&[0x26, 0x00, 0x00, 0x00, 0x00]);
-    assert_malformed(&c, V5, DecodeError::PropertyNotAllowed(PropertyId::TopicAlias), PROTO);
+    assert_malformed(&c, V5, DecodeError::PropertyNotAllowed(PropertyId::TopicAlias), MAL);
     let mut c = CONNECT_V5.to_vec();
     c[18..21].copy_from_slice(&[0x21, 0x00, 0x00]); // Receive Maximum 0
     assert_malformed(&c, V5, DecodeError::InvalidPropertyValue(PropertyId::ReceiveMaximum), PROTO);
     // A Will property in the CONNECT properties.
     let mut c = CONNECT_V5.to_vec();
     c[13] = 0x18;
-    assert_malformed(&c, V5, DecodeError::PropertyNotAllowed(PropertyId::WillDelayInterval), PROTO);
+    assert_malformed(&c, V5, DecodeError::PropertyNotAllowed(PropertyId::WillDelayInterval), MAL);
 }
 
 #[test]
@@ -766,16 +766,16 @@ fn publish_topic_rules() {
     // [MQTT-3.3.2-2] wildcards.
     for w in [b'+', b'#'] {
         let b = [0x30, 0x05, 0x00, 0x03, b'a', b'/', w];
-        assert_malformed(&b, V3, DecodeError::InvalidTopicName, ReasonCode::TopicNameInvalid);
+        assert_malformed(&b, V3, DecodeError::InvalidTopicName, ReasonCode::ProtocolError);
         let b = [0x30, 0x06, 0x00, 0x03, b'a', b'/', w, 0x00];
-        assert_malformed(&b, V5, DecodeError::InvalidTopicName, ReasonCode::TopicNameInvalid);
+        assert_malformed(&b, V5, DecodeError::InvalidTopicName, ReasonCode::ProtocolError);
     }
     // 3.1.1: empty topic [MQTT-4.7.3-1]; 5.0: empty topic without Topic Alias.
     assert_malformed(
         &[0x30, 0x02, 0x00, 0x00],
         V3,
         DecodeError::InvalidTopicName,
-        ReasonCode::TopicNameInvalid,
+        ReasonCode::ProtocolError,
     );
     assert_malformed(
         &[0x30, 0x03, 0x00, 0x00, 0x00],
@@ -803,11 +803,11 @@ fn subscribe_rules() {
         DecodeError::InvalidSubscriptionOptions,
         MAL,
     );
-    // Retain Handling 3, QoS 3.
+    // Retain Handling 3, Maximum QoS 3: Protocol Errors (§3.8.3.1); malformed in 3.1.1.
     b[8] = 0x30;
     assert_malformed(&b, V5, DecodeError::InvalidRetainHandling, PROTO);
     b[8] = 0x03;
-    assert_malformed(&b, V5, DecodeError::InvalidQos, MAL);
+    assert_malformed(&b, V5, DecodeError::InvalidSubscriptionQos, PROTO);
     // [MQTT-3.8.3-3] no topic filter.
     assert_malformed(&[0x82, 0x02, 0x00, 0x01], V3, DecodeError::NoTopicFilters, PROTO);
     assert_malformed(&[0x82, 0x03, 0x00, 0x01, 0x00], V5, DecodeError::NoTopicFilters, PROTO);
@@ -943,7 +943,7 @@ fn property_rules_in_packets() {
         &[0x40, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01],
         V5,
         DecodeError::PropertyNotAllowed(PropertyId::TopicAlias),
-        PROTO,
+        MAL, // §2.2.2.2
     );
     // Unknown property identifier.
     assert_malformed(

@@ -57,15 +57,20 @@ pub enum DecodeError {
     SessionPresentOnError,
     /// A packet identifier of 0 where one is required [MQTT-2.2.1-3].
     ZeroPacketId,
-    /// A topic name is empty (3.1.1) or holds a wildcard [MQTT-3.3.2-2], [MQTT-4.7.3-1].
+    /// A topic name is empty (3.1.1) or holds a wildcard [MQTT-3.3.2-2], [MQTT-4.7.3-1]: a
+    /// Protocol Error, as a Response Topic with a wildcard is (0x90 Topic Name invalid is for a
+    /// name that is well formed but refused).
     InvalidTopicName,
     /// MQTT 5.0: a zero-length topic name without a Topic Alias (§3.3.2.1, §3.3.2.3.4).
     EmptyTopicWithoutAlias,
     /// A topic filter breaks the wildcard or shared-subscription rules [MQTT-4.7.1-1],
     /// [MQTT-4.7.1-2], [MQTT-4.7.3-1], [MQTT-4.8.2-1], [MQTT-4.8.2-2].
     InvalidTopicFilter,
-    /// Reserved bits of the subscription options are not 0 [MQTT-3.8.3-5].
+    /// Reserved bits of the subscription options are not 0 [MQTT-3.8.3-5] (3.1.1: or the QoS
+    /// is 3 [MQTT-3.8.3-4]).
     InvalidSubscriptionOptions,
+    /// MQTT 5.0: a subscription's Maximum QoS is 3, a Protocol Error (§3.8.3.1).
+    InvalidSubscriptionQos,
     /// Retain Handling 3 [MQTT-3.8.3.1].
     InvalidRetainHandling,
     /// No Local set on a shared subscription [MQTT-3.8.3-4].
@@ -107,16 +112,16 @@ impl DecodeError {
             InvalidProtocolName | UnsupportedProtocolVersion => {
                 ReasonCode::UnsupportedProtocolVersion
             }
-            InvalidTopicName => ReasonCode::TopicNameInvalid,
             InvalidTopicFilter => ReasonCode::TopicFilterInvalid,
-            EmptyTopicWithoutAlias
+            InvalidTopicName
+            | EmptyTopicWithoutAlias
+            | InvalidSubscriptionQos
             | InvalidRetainHandling
             | NoLocalOnSharedSubscription
             | NoTopicFilters
             | NoReasonCodes
             | UnknownReasonCode(_)
             | ReasonCodeNotAllowed(_)
-            | PropertyNotAllowed(_)
             | DuplicateProperty(_)
             | InvalidPropertyValue(_)
             | SessionPresentOnError
@@ -139,6 +144,8 @@ impl DecodeError {
             | PasswordWithoutUsername
             | InvalidConnAckFlags
             | InvalidSubscriptionOptions
+            // §2.2.2.2: an identifier not valid for its packet type is a Malformed Packet.
+            | PropertyNotAllowed(_)
             | UnknownProperty(_) => ReasonCode::MalformedPacket,
         }
     }

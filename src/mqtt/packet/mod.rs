@@ -744,6 +744,35 @@ mod tests {
         }
     }
 
+    /// The reason code a receiver sends for `bytes`.
+    fn code_for(bytes: &[u8]) -> ReasonCode {
+        decode(bytes, &V5).expect_err("refused").reason_code()
+    }
+
+    #[test]
+    fn reason_codes_follow_the_clause_that_is_broken() {
+        // §2.2.2.2: a property not valid for the packet type (Topic Alias in a SUBSCRIBE) is a
+        // Malformed Packet, as an unknown identifier is.
+        let sub_with_alias = [0x82, 0x0A, 0, 1, 3, 0x23, 0, 1, 0, 1, b'a', 0];
+        let e = DecodeError::PropertyNotAllowed(crate::mqtt::properties::PropertyId::TopicAlias);
+        assert_eq!(decode(&sub_with_alias, &V5), Err(e));
+        assert_eq!(code_for(&sub_with_alias), ReasonCode::MalformedPacket);
+        // §3.8.3.1: Maximum QoS 3 is a Protocol Error in 5.0 (reserved bits: malformed).
+        let qos3 = [0x82, 0x07, 0, 1, 0, 0, 1, b'a', 3];
+        assert_eq!(decode(&qos3, &V5), Err(DecodeError::InvalidSubscriptionQos));
+        assert_eq!(code_for(&qos3), ReasonCode::ProtocolError);
+        assert_eq!(code_for(&[0x82, 0x07, 0, 1, 0, 0, 1, b'a', 0xC0]), ReasonCode::MalformedPacket);
+        // A wildcard in the Topic Name and in the Response Topic: the same code; U+0000 in
+        // either: malformed (§1.5.4).
+        let topic = |t: u8| [0x30, 0x05, 0, 2, b'a', t, 0];
+        let response = |t: u8| [0x30, 0x09, 0, 1, b'a', 5, 0x08, 0, 2, b'a', t];
+        assert_eq!(code_for(&topic(b'#')), ReasonCode::ProtocolError);
+        assert_eq!(code_for(&response(b'#')), ReasonCode::ProtocolError);
+        assert_eq!(code_for(&topic(b'+')), code_for(&response(b'+')));
+        assert_eq!(code_for(&topic(0)), ReasonCode::MalformedPacket);
+        assert_eq!(code_for(&response(0)), ReasonCode::MalformedPacket);
+    }
+
     #[test]
     fn fixed_header_errors() {
         assert_eq!(FixedHeader::decode(&[0x00], &V5), Err(DecodeError::ReservedPacketType));

@@ -65,7 +65,12 @@ impl SubscriptionOptions {
         if b & reserved != 0 {
             return Err(DecodeError::InvalidSubscriptionOptions);
         }
-        let qos = Qos::from_u8(b & 0b11).ok_or(DecodeError::InvalidQos)?;
+        let qos = Qos::from_u8(b & 0b11).ok_or(match version {
+            // §3.8.3.1: Maximum QoS 3 is a Protocol Error.
+            Version::V5 => DecodeError::InvalidSubscriptionQos,
+            // [MQTT-3.8.3-4] (3.1.1): malformed.
+            Version::V3_1_1 => DecodeError::InvalidSubscriptionOptions,
+        })?;
         let retain_handling = match (b >> 4) & 0b11 {
             0 => RetainHandling::SendOnSubscribe,
             1 => RetainHandling::SendIfNew,
@@ -952,7 +957,7 @@ mod tests {
             (&b"\0\x03a\0b\x00"[..], DecodeError::NullCharacter),
             (b"\0\x03a+b\x00", DecodeError::InvalidTopicFilter),
             (b"\0\x01a\xC0", DecodeError::InvalidSubscriptionOptions),
-            (b"\0\x01a\x03", DecodeError::InvalidQos),
+            (b"\0\x01a\x03", DecodeError::InvalidSubscriptionQos),
             (b"\0\x01a", DecodeError::Truncated),
             (b"\0\x05a", DecodeError::Truncated),
             (b"\0", DecodeError::Truncated),
