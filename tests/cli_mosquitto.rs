@@ -425,6 +425,19 @@ fn errors_are_one_line_and_a_failure() {
     let ca = std::env::var("MQTT_CAFILE").unwrap();
     let (status, _, err) = run(&["pub", "-L", &url, "--cafile", &ca, "-m", "x", "-q", "1"], b"");
     assert!(status.success(), "{err}");
+    // --capath: a directory of CA certificates, the right one among others, or only others.
+    let dir = std::env::temp_dir().join(format!("mqtt-cli-capath-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&other, dir.join("a.0")).unwrap();
+    std::fs::write(dir.join("index.txt"), "no certificate here\n").unwrap();
+    let capath = dir.to_str().unwrap();
+    let (status, _, err) = run(&["pub", "-L", &url, "--capath", capath, "-m", "x"], b"");
+    one_line_failure(status, &err);
+    assert!(err.contains("UnknownIssuer"), "{err}");
+    std::fs::copy(&ca, dir.join("b.0")).unwrap();
+    let (status, _, err) = run(&["pub", "-L", &url, "--capath", capath, "-m", "x"], b"");
+    assert!(status.success(), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
     // -W runs out: "Timed out" and status 27, as mosquitto_sub.
     let port = tcp_port();
     let (status, out, err) = run(&["sub", "-p", &port, "-t", "cli-nothing/#", "-W", "1"], b"");

@@ -198,6 +198,10 @@ struct Common {
     /// Turns TLS on (mqtts, port 8883 by default).
     #[arg(long = "cafile", value_name = "FILE")]
     cafile: Option<String>,
+    /// Path to a directory of PEM encoded CA certificates (as `openssl rehash` keeps them, or
+    /// any files: every certificate in the directory's files is trusted). Turns TLS on.
+    #[arg(long = "capath", value_name = "DIR")]
+    capath: Option<String>,
     /// Client certificate (PEM) for authentication, with --key.
     #[arg(long = "cert", value_name = "FILE", requires = "key")]
     cert: Option<String>,
@@ -418,7 +422,7 @@ struct Target {
 
 fn target(c: &Common) -> Result<Target, Failure> {
     let (mut username, mut password) = (None, None);
-    let tls_asked = c.cafile.is_some() || c.cert.is_some() || c.insecure;
+    let tls_asked = c.cafile.is_some() || c.capath.is_some() || c.cert.is_some() || c.insecure;
     let (scheme, host, port, topic) = match &c.url {
         Some(url) => {
             if c.host.is_some() || c.port.is_some() {
@@ -473,7 +477,8 @@ fn target(c: &Common) -> Result<Target, Failure> {
     if scheme.is_tls() {
         settings.tls = tls_config(c)?;
     } else if tls_asked {
-        return Err(format!("--cafile, --cert and --insecure need TLS: {name}:// is not").into());
+        let flags = "--cafile, --capath, --cert and --insecure";
+        return Err(format!("{flags} need TLS: {name}:// is not").into());
     }
     Ok(Target { url, topic, username, password, settings })
 }
@@ -483,13 +488,19 @@ fn tls_config(c: &Common) -> Result<Option<Arc<tls::rustls::ClientConfig>>, Fail
     let read = |what: &str, f: &str| -> Result<Vec<u8>, Failure> {
         std::fs::read(f).map_err(|e| format!("cannot read {what} {f}: {e}").into())
     };
-    let Some(cafile) = &c.cafile else {
+    if c.cafile.is_none() && c.capath.is_none() {
         if c.cert.is_some() || c.insecure {
-            return Err("--cert and --insecure need --cafile".into());
+            return Err("--cert and --insecure need --cafile or --capath".into());
         }
         return Ok(None);
+    }
+    let mut ca = match &c.cafile {
+        Some(cafile) => read("--cafile", cafile)?,
+        None => Vec::new(),
     };
-    let ca = read("--cafile", cafile)?;
+    if let Some(dir) = &c.capath {
+        ca.extend(ca_dir(dir)?);
+    }
     let config = match (&c.cert, &c.key) {
         (Some(cert), Some(key)) => {
             tls::client_config_with_auth(&ca, &read("--cert", cert)?, &read("--key", key)?)
@@ -504,6 +515,30 @@ fn tls_config(c: &Common) -> Result<Option<Arc<tls::rustls::ClientConfig>>, Fail
     let mut config = (*config).clone();
     config.dangerous().set_certificate_verifier(verifier);
     Ok(Some(Arc::new(config)))
+}
+
+/// The PEM certificates in the files of `dir` (`--capath`), in file name order; files that hold
+/// none (an index, a CRL) are passed over.
+fn ca_dir(dir: &str) -> Result<Vec<u8>, Failure> {
+    let cannot = |e: std::io::Error| format!("cannot read --capath {dir}: {e}");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(cannot)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(cannot)?;
+    files.sort();
+    let mut pem = Vec::new();
+    for file in files.iter().filter(|f| f.is_file()) {
+        let bytes = std::fs::read(file).map_err(cannot)?;
+        if bytes.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            pem.extend_from_slice(&bytes);
+            pem.push(b'\n');
+        }
+    }
+    if pem.is_empty() {
+        return Err(format!("no PEM certificate in --capath {dir}").into());
+    }
+    Ok(pem)
 }
 
 /// `--insecure`: the CA chain is checked, the host name is not.
