@@ -20,13 +20,26 @@ struct Urls {
     tcp: String,
     ws: String,
     ws_addr: String,
+    broker: broker::Broker,
+}
+
+impl Urls {
+    /// Waits until the broker has no open connection (the last DISCONNECT was handled).
+    fn all_gone(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.broker.stats().connections > 0 {
+            assert!(std::time::Instant::now() < deadline, "a connection stayed open");
+            std::thread::yield_now();
+        }
+    }
 }
 
 fn start() -> Urls {
     let b = broker::Broker::new(broker::Options::default());
     let r = b.start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).unwrap();
     let (t, w) = (r.tcp.unwrap(), r.ws.unwrap());
-    Urls { tcp: format!("mqtt://{t}"), ws: format!("ws://{w}/mqtt"), ws_addr: w.to_string() }
+    let ws_addr = w.to_string();
+    Urls { tcp: format!("mqtt://{t}"), ws: format!("ws://{w}/mqtt"), ws_addr, broker: b }
 }
 
 fn connect(url: &str, id: &str) -> MiniClient {
@@ -137,7 +150,8 @@ fn persistent_session_queues_while_offline() {
     assert!(!s.session_present);
     s.subscribe("q/#", Qos::AtLeastOnce).unwrap();
     s.disconnect().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // Offline once the broker has handled the DISCONNECT.
+    u.all_gone();
     let mut p = connect(&u.tcp, "p");
     p.publish("q/1", b"while away", Qos::AtLeastOnce, false).unwrap();
     p.publish("q/0", b"qos0 is not queued", Qos::AtMostOnce, false).unwrap();
@@ -160,7 +174,8 @@ fn message_expiry_interval_counts_down_and_expired_messages_are_dropped() {
     let mut s = MiniClient::connect(&u.tcp, "exp-s", persistent.clone()).unwrap();
     s.subscribe("exp/#", Qos::AtLeastOnce).unwrap();
     s.disconnect().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // Offline once the broker has handled the DISCONNECT.
+    u.all_gone();
 
     let mut p = connect(&u.tcp, "exp-p");
     let mut publish = |topic: &str, retain: bool, expiry: Option<u32>| {

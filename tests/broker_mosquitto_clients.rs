@@ -15,9 +15,14 @@ use broker::client::{ConnectOptions, MiniClient};
 use mqtt_ws::mqtt::Qos;
 
 fn start() -> (u16, String) {
+    let (port, ws, _) = start_broker();
+    (port, ws)
+}
+
+fn start_broker() -> (u16, String, broker::Broker) {
     let b = broker::Broker::new(broker::Options::default());
     let r = b.start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).unwrap();
-    (r.tcp.unwrap().port(), format!("ws://{}/mqtt", r.ws.unwrap()))
+    (r.tcp.unwrap().port(), format!("ws://{}/mqtt", r.ws.unwrap()), b)
 }
 
 fn sub(port: u16, args: &[&str]) -> Child {
@@ -44,17 +49,22 @@ fn output(child: Child) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Gives a just-started `mosquitto_sub` time to connect and subscribe.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(300));
+/// Waits until a just-started `mosquitto_sub` has subscribed: the broker holds `n`
+/// subscriptions.
+fn settle(b: &broker::Broker, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.stats().subscriptions < n {
+        assert!(Instant::now() < deadline, "mosquitto_sub did not subscribe");
+        std::thread::yield_now();
+    }
 }
 
 #[test]
 #[ignore = "needs mosquitto-clients"]
 fn mosquitto_clients_v5_all_qos() {
-    let (port, _) = start();
+    let (port, _, b) = start_broker();
     let s = sub(port, &["-V", "mqttv5", "-t", "home/#", "-q", "2", "-C", "3", "-v"]);
-    settle();
+    settle(&b, 1);
     for (qos, msg) in [("0", "zero"), ("1", "one"), ("2", "two")] {
         publish(port, &["-V", "mqttv5", "-q", qos, "-t", &format!("home/q{qos}"), "-m", msg]);
     }
@@ -64,9 +74,9 @@ fn mosquitto_clients_v5_all_qos() {
 #[test]
 #[ignore = "needs mosquitto-clients"]
 fn mosquitto_clients_v311_all_qos() {
-    let (port, _) = start();
+    let (port, _, b) = start_broker();
     let s = sub(port, &["-V", "mqttv311", "-t", "home/+/light", "-q", "2", "-C", "3", "-v"]);
-    settle();
+    settle(&b, 1);
     for (qos, room) in [("0", "hall"), ("1", "kitchen"), ("2", "livingroom")] {
         publish(
             port,
@@ -112,9 +122,9 @@ fn mosquitto_retained_and_user_properties() {
 #[test]
 #[ignore = "needs mosquitto-clients"]
 fn mosquitto_sub_sees_messages_from_a_websocket_client() {
-    let (port, ws) = start();
+    let (port, ws, b) = start_broker();
     let s = sub(port, &["-V", "mqttv5", "-t", "sensors/#", "-q", "2", "-C", "2", "-v"]);
-    settle();
+    settle(&b, 1);
     let mut c = MiniClient::connect(&ws, "ws-sensor", ConnectOptions::default()).unwrap();
     c.publish("sensors/t", b"21", Qos::AtLeastOnce, false).unwrap();
     c.publish("sensors/h", b"40", Qos::ExactlyOnce, false).unwrap();

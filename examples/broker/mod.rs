@@ -152,6 +152,8 @@ pub struct Stats {
     pub sessions: usize,
     /// Messages dropped because a session's queue was full, since the start.
     pub dropped: u64,
+    /// Subscriptions held (of every session).
+    pub subscriptions: usize,
 }
 
 /// An application message as the broker keeps it.
@@ -990,10 +992,12 @@ impl Broker {
 
     /// What the broker holds now.
     pub fn stats(&self) -> Stats {
+        let st = self.lock();
         Stats {
             connections: self.connections.load(Ordering::Relaxed),
-            sessions: self.lock().sessions.len(),
+            sessions: st.sessions.len(),
             dropped: self.dropped.load(Ordering::Relaxed),
+            subscriptions: st.subs.len(),
         }
     }
 
