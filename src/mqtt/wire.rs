@@ -129,8 +129,9 @@ fn misplaced_in(bytes: &[u8], base: usize, w: Word) -> bool {
 /// `rest` padded with a byte that matches nothing; re-testing bytes changes no flag.
 #[inline]
 fn last_word(bytes: &[u8], rest: &[u8]) -> (usize, Word) {
-    match bytes.len().checked_sub(W).and_then(|start| Some((start, bytes.get(start..)?))) {
-        Some((start, b)) if let Some(&c) = b.first_chunk() => (start, Word::from_le_bytes(c)),
+    let last = |start| Some((start, *bytes.get(start..)?.first_chunk::<W>()?));
+    match bytes.len().checked_sub(W).and_then(last) {
+        Some((start, c)) => (start, Word::from_le_bytes(c)),
         // Shifted in byte by byte: a copy into a padded array becomes a `memcpy` call.
         _ => (0, rest.iter().rev().fold(LO * Word::from(b'a'), |w, &b| w << 8 | Word::from(b))),
     }
