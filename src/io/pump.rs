@@ -39,9 +39,9 @@ pub enum Io {
 ///   machine that has ended is never read for; a full receive buffer the machine still calls
 ///   too short is [`DriverError::ReceiveBufferTooSmall`], never a stall;
 /// - **memory on demand**: buffers whose memory can change ([`Buffer::fit`], such as
-///   `ElasticBuffer` on std) grow for a packet the machine announces, for a command or owed bytes that do not
-///   fit, and for a peer that fills the receive buffer on every read, and give memory back
-///   while the connection waits for input; fixed memory is used as it is;
+///   `ElasticBuffer` on std) grow for a packet the machine announces, for a command or owed
+///   bytes that do not fit, and for a peer that fills the receive buffer on every read, and give
+///   memory back while the connection waits for input; fixed memory is used as it is;
 /// - **compaction without `memmove`**: consumed bytes are dropped by moving the unconsumed tail to
 ///   the front just before a read, with a forward copy (no `memmove` linked on a device);
 /// - **`Ok(0)` is the end**: a read of 0 bytes, or a write that takes none, is
