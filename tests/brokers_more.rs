@@ -123,7 +123,7 @@ fn wildcards_and_qos(broker: &Broker, url: &str) {
     );
     let mut p = connect(url, &v311(&pid));
     let (aq, deep, other) = (format!("{b}/a/q"), format!("{b}/w/x/y"), format!("{b}/a/x/q"));
-    // Sent first, matching no filter: had it been delivered, it would come before the rest.
+    // Sent first, matching no filter: had it been delivered, it would be among the five.
     publish(&mut p, &Outgoing::new(&other, b"none").qos(Qos::AtLeastOnce));
     for (body, qos) in [("q0", Qos::AtMostOnce), ("q1", Qos::AtLeastOnce), ("q2", Qos::ExactlyOnce)]
     {
