@@ -15,7 +15,7 @@ use mqtt_ws::mqtt::packet::{
     Subscription, UnsubAck,
 };
 use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, PropertyId};
-use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
+use mqtt_ws::mqtt::{DecodeError, PacketId, Qos, ReasonCode, Version};
 use mqtt_ws::time::{Duration, Instant};
 
 type TestClient = Client<SliceStore<'static, 8, Vec<u8>>, 4, 4, 64>;
@@ -994,6 +994,27 @@ fn enhanced_auth_and_reauthentication() {
     );
     let e = h.feed(&auth_packet(ReasonCode::ContinueAuthentication, b"x")).unwrap_err();
     is_remote(e, RemoteFault::UnexpectedAuth, ReasonCode::ProtocolError);
+}
+
+#[test]
+fn a_3_1_1_server_refusing_a_5_0_connect_is_a_refusal() {
+    // Its 3.1.1 CONNACK: return code 1, unacceptable protocol level, no property length.
+    let mut h = Harness::new();
+    h.connect(&ConnectOptions::new("c"));
+    let ev = h.feed(&[0x20, 0x02, 0x00, 0x01]).unwrap();
+    assert_eq!(ev, [Ev::Refused(ReasonCode::UnsupportedProtocolVersion, None)]);
+    assert_eq!(h.client.state(), State::Disconnected);
+    // Any other two-byte CONNACK is malformed in 5.0.
+    let mut h = Harness::new();
+    h.connect(&ConnectOptions::new("c"));
+    let e = h.feed(&[0x20, 0x02, 0x00, 0x00]).unwrap_err();
+    is_remote(e, RemoteFault::Decode(DecodeError::Truncated), ReasonCode::MalformedPacket);
+    // Once connected, the same bytes are a malformed CONNACK again.
+    let mut h = Harness::new();
+    h.connected(&[]);
+    let e = h.feed(&[0x20, 0x02, 0x00, 0x01]).unwrap_err();
+    let fault = RemoteFault::Decode(DecodeError::ReasonCodeNotAllowed(ReasonCode::GrantedQos1));
+    is_remote(e, fault, ReasonCode::ProtocolError);
 }
 
 #[test]

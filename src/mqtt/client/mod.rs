@@ -517,6 +517,17 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         let Some(body) = input.get(header.header_len..total) else {
             return Ok(Status::NeedMore { needed: total - input.len() });
         };
+        // A server that speaks only MQTT 3.1.1 answers a 5.0 CONNECT with a 3.1.1 CONNACK:
+        // return code 0x01, unacceptable protocol level, and no properties (3.1.1
+        // [MQTT-3.1.2-2]). That is a refusal, reported as such, not a malformed 5.0 CONNACK.
+        if self.state == State::Connecting
+            && self.version == Version::V5
+            && header.packet_type == PacketType::ConnAck
+            && body == [0x00, 0x01]
+        {
+            let refused = ConnAck::new(ReasonCode::UnsupportedProtocolVersion);
+            return Ok(Status::Progress { consumed: total, event: Some(self.on_connack(refused)) });
+        }
         // Only the decoders of server packets are linked; a type only a client sends is a
         // protocol error whatever its body (§4.13.1).
         let packet = match decode_server_packet(&header, body, self.version) {
