@@ -168,7 +168,7 @@ fn state_survives_kill_9() {
     // The retained message, to a new subscriber.
     let mut late = MiniClient::connect(&url, "p-late", ConnectOptions::default()).unwrap();
     late.subscribe("p/retained", Qos::AtLeastOnce).unwrap();
-    let m = late.recv(Duration::from_secs(5)).unwrap().expect("the retained message");
+    let m = late.recv(Duration::from_secs(30)).unwrap().expect("the retained message");
     assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("p/retained", &b"kept"[..]));
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
@@ -221,7 +221,7 @@ fn the_journal_is_rewritten_while_the_broker_runs_and_a_kill_9_loses_nothing() {
     let broker = spawn_with(&dir, port, Some(growth));
     let mut late = MiniClient::connect(&url, "j-late", ConnectOptions::default()).unwrap();
     late.subscribe("j/retained", Qos::AtLeastOnce).unwrap();
-    let m = late.recv(Duration::from_secs(5)).unwrap().expect("the retained message");
+    let m = late.recv(Duration::from_secs(30)).unwrap().expect("the retained message");
     assert_eq!(m.payload, b"value 2999");
     let mut sub = MiniClient::connect(&url, "j-sub", session).unwrap();
     assert!(sub.session_present);

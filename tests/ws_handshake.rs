@@ -196,7 +196,7 @@ fn both_roles_through_the_drivers() {
     let (a, b) = socket_pair();
     let server = std::thread::spawn(move || {
         let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-        let hs = handshake::Server::default().with_deadline(clock() + Duration::from_secs(5));
+        let hs = handshake::Server::default().with_deadline(clock() + Duration::from_secs(30));
         let mut conn = blocking::Connection::new(b, hs, &mut rx, &mut tx);
         let policy = OriginPolicy::allow_list(&["https://app.example.com"]);
         let accepted = conn
@@ -231,7 +231,8 @@ fn both_roles_through_the_drivers() {
     let request = ClientRequest::new("localhost", "/mqtt")
         .protocols(&["mqtt"])
         .headers(&[("Origin", "https://app.example.com")]);
-    let hs = Client::new(request, [5; 16]).unwrap().with_deadline(clock() + Duration::from_secs(5));
+    let hs =
+        Client::new(request, [5; 16]).unwrap().with_deadline(clock() + Duration::from_secs(30));
     let mut conn = blocking::Connection::new(a, hs, &mut rx, &mut tx);
     assert_eq!(conn.handshake(clock).unwrap(), Some("mqtt"));
     let mut ws = conn.upgrade(connection::Config::new(), || [1, 2, 3, 4]);

@@ -115,7 +115,7 @@ impl MiniClient {
         });
         let now = c.now();
         c.conn.connect(now, &o).map_err(err)?;
-        c.session_present = c.wait(Duration::from_secs(5), |s| match s {
+        c.session_present = c.wait(Duration::from_secs(30), |s| match s {
             Seen::Connected(present) => Some(Ok(*present)),
             Seen::Refused(code) => Some(Err(err(format!("connection refused: {code:?}")))),
             _ => None,
@@ -188,7 +188,7 @@ impl MiniClient {
         let now = self.now();
         let sent = self.conn.subscribe(now, &subs, Properties::EMPTY).map_err(err)?;
         let id = sent.packet_id;
-        self.wait(Duration::from_secs(5), |s| match s {
+        self.wait(Duration::from_secs(30), |s| match s {
             Seen::Subscribed(p, code) if Some(*p) == id => Some(code.ok_or_else(|| err("no code"))),
             _ => None,
         })?
@@ -210,7 +210,7 @@ impl MiniClient {
         let now = self.now();
         let sent = self.conn.publish(now, &msg).map_err(err)?;
         let Some(id) = sent.packet_id else { return Ok(()) };
-        let code = self.wait(Duration::from_secs(5), |s| match s {
+        let code = self.wait(Duration::from_secs(30), |s| match s {
             Seen::Published(p, code) if *p == id => Some(*code),
             _ => None,
         })?;
