@@ -623,6 +623,43 @@ fn large_binary_payload_both_ways() {
 
 #[test]
 #[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn a_message_larger_than_the_buffer_is_written_as_it_arrives_in_bounded_memory() {
+    let port = tcp_port();
+    let dir = temp_dir("huge");
+    let file = dir.join("huge.bin");
+    let data: Vec<u8> =
+        (0..48u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    mosquitto_pub(&["-t", "cli-huge/marker", "-m", "start", "-r", "-q", "1"]);
+    let flags = ["-h", "127.0.0.1", "-p", &port, "-t", "cli-huge/#", "-W", "60", "-v"];
+    let mut ours = spawn(mqtt(), &[&["sub"][..], &flags].concat());
+    ours.ready();
+    mosquitto_pub(&["-t", "cli-huge/x", "-q", "1", "-f", file.to_str().unwrap()]);
+    // The whole line, byte for byte as mosquitto_sub -v prints it.
+    let mut line = Vec::new();
+    ours.out.read_until(b'\n', &mut line).unwrap();
+    while line.len() < "cli-huge/x ".len() + data.len() + 1 {
+        let n = ours.out.read_until(b'\n', &mut line).unwrap();
+        assert!(n > 0, "the subscriber ended: {:?}", ours.stderr());
+    }
+    // Its peak memory, read while it still runs: far below the message (a 1 MiB buffer, the
+    // payload streamed to stdout), where a whole-message client needs 48 MiB at least.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", ours.child.id())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let _ = ours.child.kill();
+    mosquitto_pub(&["-t", "cli-huge/marker", "-n", "-r"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(line.starts_with(b"cli-huge/x ") && line.ends_with(b"\n"));
+    assert!(line["cli-huge/x ".len()..line.len() - 1] == data[..], "the payload changed");
+    assert!(peak_kib < 16 << 10, "peak memory {peak_kib} KiB for a 48 MiB message");
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
 fn remove_retained_and_unsubscribe() {
     let port = tcp_port();
     let at = ["sub", "-h", "127.0.0.1", "-p", &port];

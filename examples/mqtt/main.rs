@@ -48,10 +48,12 @@ use debug::Log;
 
 use output::Shown;
 
-/// The receive buffer of `sub`: room for the largest packet Mosquitto sends by default (256 MiB).
-/// The operating system hands out zeroed pages as they are touched, so a small message costs
-/// little.
+/// The receive buffer of `sub -F` and `rr`: room for the largest packet Mosquitto sends by
+/// default (256 MiB), as a format may need the whole payload. It grows to what a message needs.
 const SUB_BUFFER: usize = 256 << 20;
+
+/// The receive buffer of `sub` without `-F`: a larger message is written out as it arrives.
+const STREAM_BUFFER: usize = 1 << 20;
 
 /// mosquitto_sub's exit status when `-W` runs out (MOSQ_ERR_TIMEOUT).
 const EXIT_TIMED_OUT: u8 = 27;
@@ -991,7 +993,12 @@ fn reason(what: &str, r: ReasonCode) -> String {
 
 fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let c = &a.common;
-    let t = target(c)?;
+    let mut t = target(c)?;
+    // Plain and -v output is written as the payload arrives: memory stays bounded whatever the
+    // message size. A -F format may need the whole payload.
+    let streamed = a.print.format.is_none();
+    t.settings.stream_large_payloads = streamed;
+    let buffer = if streamed { STREAM_BUFFER } else { SUB_BUFFER };
     let mut filters = a.topics.clone();
     filters.extend(t.topic.clone());
     if filters.is_empty() && a.unsubscribe.is_empty() {
@@ -1001,7 +1008,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let props = properties(&mut props_buf, c, "subscribe", &[])?;
     let stop = stop_on_ctrl_c()?;
     let mut log = log(c)?;
-    let mut mqtt = connect(c, &t, SUB_BUFFER, &mut log)?;
+    let mut mqtt = connect(c, &t, buffer, &mut log)?;
     let deadline = a.timeout.map(|s| Instant::now() + Duration::from_secs(s));
     let subs: Vec<Subscription<'_>> =
         filters.iter().map(|f| Subscription::new(f, qos(c.qos))).collect();
@@ -1015,6 +1022,8 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     let mut clearing = 0usize;
     let format = a.print.format.as_deref().map(str::as_bytes);
     let mut printed = 0u64;
+    // A message larger than the receive buffer is being written out as it arrives.
+    let mut streaming = false;
     let mut out = std::io::stdout().lock();
     loop {
         if a.count.is_some_and(|c| printed >= c) || stop.load(Ordering::Relaxed) {
@@ -1034,7 +1043,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 | DriverError::Eof
                 | DriverError::Machine(client::Error::Timeout(_)),
             ) => {
-                let Some(again) = reconnect(c, &t, deadline, &mut log, &stop)? else {
+                let Some(again) = reconnect(c, &t, buffer, deadline, &mut log, &stop)? else {
                     // Ctrl-C while offline: no connection to end.
                     return Ok(());
                 };
@@ -1087,18 +1096,47 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                     eprintln!("{e}");
                 }
                 if let Some(topic) = clear {
-                    let empty = Outgoing::new(&topic, &[]).retain(true).qos(Qos::AtLeastOnce);
-                    let packet_id = mqtt.publish(&empty).map_err(describe)?;
-                    log.publish(packet_id, (1, true), &topic, 0);
-                    if packet_id.is_some() {
-                        clearing += 1;
-                    }
+                    clearing += clear_retained(&mut mqtt, &mut log, &topic)?;
                 }
                 if out.write_all(&line).and_then(|()| out.flush()).is_err() {
                     // The reader went away (a closed pipe): nothing more to do.
                     break;
                 }
                 printed += 1;
+            }
+            // Larger than the receive buffer (plain and -v output only): the head now, the
+            // payload as it comes.
+            client::Event::MessageStart { message: m, payload_len } => {
+                let (topic, retain) = (m.topic.as_str(), m.retain);
+                let mid = m.packet_id.map_or(0, |p| p.get());
+                log.received((m.dup, m.qos as u8, retain), mid, topic, payload_len);
+                if a.retained_only && !retain {
+                    break;
+                }
+                let hidden = (a.print.no_retained && retain)
+                    || a.filter_out.iter().any(|f| topic::matches(f, topic));
+                let shown = !hidden;
+                if shown && a.print.verbose {
+                    let _ = out.write_all(topic.as_bytes()).and_then(|()| out.write_all(b" "));
+                }
+                let clear = (a.remove_retained && retain).then(|| topic.to_string());
+                if let Some(topic) = clear.filter(|_| shown) {
+                    clearing += clear_retained(&mut mqtt, &mut log, &topic)?;
+                }
+                streaming = shown;
+            }
+            client::Event::MessageChunk { data, last, .. } if streaming => {
+                let eol: &[u8] = if last && !a.print.no_eol { b"\n" } else { b"" };
+                if out.write_all(data).and_then(|()| out.write_all(eol)).is_err() {
+                    break;
+                }
+                if last {
+                    if out.flush().is_err() {
+                        break;
+                    }
+                    printed += 1;
+                    streaming = false;
+                }
             }
             client::Event::Published { packet_id, reason_code, .. } => {
                 log.published(packet_id, reason_code);
@@ -1139,6 +1177,15 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
     mqtt.disconnect().map_err(|e| describe(e).into())
 }
 
+/// `--remove-retained`: publishes the empty retained message that clears `topic`; 1 when its
+/// acknowledgement is still to come.
+fn clear_retained(mqtt: &mut MqttClient, log: &mut Log, topic: &str) -> Result<usize, Failure> {
+    let empty = Outgoing::new(topic, &[]).retain(true).qos(Qos::AtLeastOnce);
+    let packet_id = mqtt.publish(&empty).map_err(describe)?;
+    log.publish(packet_id, (1, true), topic, 0);
+    Ok(usize::from(packet_id.is_some()))
+}
+
 /// SUBSCRIBE for the filters, if any.
 fn subscribe_all(
     mqtt: &mut MqttClient,
@@ -1160,6 +1207,7 @@ fn subscribe_all(
 fn reconnect(
     c: &Common,
     t: &Target,
+    buffer_len: usize,
     deadline: Option<Instant>,
     log: &mut Log,
     stop: &AtomicBool,
@@ -1174,7 +1222,7 @@ fn reconnect(
             return Err(Failure("Timed out".into(), EXIT_TIMED_OUT));
         }
         std::thread::sleep(pause);
-        match dial(c, t, SUB_BUFFER, log)? {
+        match dial(c, t, buffer_len, log)? {
             Ok(mqtt) => return Ok(Some(mqtt)),
             Err(Error::Io(_) | Error::Timeout) => {}
             Err(e) => return Err(connect_failure(e, t)),

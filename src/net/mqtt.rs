@@ -368,7 +368,9 @@ impl OwnedOptions {
 /// `settings`.
 pub(crate) fn session(settings: &Options) -> (Client<OwnedStore>, ElasticBuffer, ElasticBuffer) {
     let store = SliceStore::with_buffer(vec![0u8; settings.store_len]);
-    let client = Client::new(store, Config::new(settings.buffer_len));
+    let mut config = Config::new(settings.buffer_len);
+    config.stream_large_payloads = settings.stream_large_payloads;
+    let client = Client::new(store, config);
     (client, super::buffer(settings.buffer_len), super::buffer(settings.buffer_len))
 }
 

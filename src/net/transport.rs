@@ -34,6 +34,13 @@ pub struct Options {
     /// and the return as events; `None` ends the client with the error, as a WebSocket ends.
     #[cfg(feature = "mqtt")]
     pub reconnect: Option<Reconnect>,
+    /// MQTT: a message larger than `buffer_len` arrives in pieces
+    /// ([`client::Event::MessageStart`](crate::mqtt::client::Event::MessageStart), then
+    /// `MessageChunk`s, through [`MqttClient::poll`](super::MqttClient::poll)), so memory stays
+    /// bounded whatever the message size; off (the default), such a message is skipped
+    /// (`MessageSkipped`) and the connection goes on.
+    #[cfg(feature = "mqtt")]
+    pub stream_large_payloads: bool,
 }
 
 /// How an MQTT client reconnects ([`Options::reconnect`]), as rumqttc's event loop and
@@ -91,6 +98,8 @@ impl Default for Options {
             tls: None,
             #[cfg(feature = "mqtt")]
             reconnect: Some(Reconnect::default()),
+            #[cfg(feature = "mqtt")]
+            stream_large_payloads: false,
         }
     }
 }
