@@ -1071,14 +1071,7 @@ fn subscribe(a: SubArgs) -> Result<(), Failure> {
                 }
             }
             client::Event::Message(m) => {
-                let shown = Shown {
-                    topic: m.topic.as_str(),
-                    payload: m.payload,
-                    qos: m.qos as u8,
-                    retain: m.retain,
-                    mid: m.packet_id.map_or(0, |p| p.get()),
-                    properties: m.properties,
-                };
+                let shown = Shown::of(&m);
                 let flags = (m.dup, shown.qos, shown.retain);
                 log.received(flags, shown.mid, shown.topic, shown.payload.len());
                 if a.retained_only && !shown.retain {
@@ -1337,14 +1330,7 @@ impl Exchange<'_> {
             };
             match event {
                 client::Event::Message(m) => {
-                    let shown = Shown {
-                        topic: m.topic.as_str(),
-                        payload: m.payload,
-                        qos: m.qos as u8,
-                        retain: m.retain,
-                        mid: m.packet_id.map_or(0, |p| p.get()),
-                        properties: m.properties,
-                    };
+                    let shown = Shown::of(&m);
                     let flags = (m.dup, shown.qos, shown.retain);
                     self.log.received(flags, shown.mid, shown.topic, shown.payload.len());
                     if is_reply(&shown, filter, correlation, a.print.no_retained) {

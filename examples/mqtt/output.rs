@@ -17,7 +17,19 @@ pub(crate) struct Shown<'a> {
     pub(crate) properties: Properties<'a>,
 }
 
-impl Shown<'_> {
+impl<'a> Shown<'a> {
+    /// `m` as printed.
+    pub(crate) fn of(m: &'a mqtt_ws::mqtt::Message<'a>) -> Self {
+        Shown {
+            topic: m.topic.as_str(),
+            payload: m.payload,
+            qos: m.qos as u8,
+            retain: m.retain,
+            mid: m.packet_id.map_or(0, |p| p.get()),
+            properties: m.properties,
+        }
+    }
+
     /// Writes the message as mosquitto_sub does with `-F format`, `-v`, or neither; `eol`
     /// false is `-N`. Returns the line mosquitto_sub prints on stderr for a `%J` payload that
     /// is not JSON (what the other codes print is written all the same).
