@@ -66,6 +66,10 @@ pub enum ProtocolError {
     MessageTooBig,
     /// A text message where only binary is accepted.
     TextNotAccepted,
+    /// RSV1 on a control or continuation frame with permessage-deflate (RFC 7692 §6.1).
+    UnexpectedRsv1,
+    /// A compressed message that does not inflate (RFC 7692 §8.1; RFC 1951).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -73,6 +77,7 @@ impl ProtocolError {
     pub const fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::InvalidUtf8(_)
+            | ProtocolError::InvalidCompressedData
             | ProtocolError::InvalidClose(CloseBodyError::InvalidReason) => {
                 CloseCode::InvalidPayload
             }
