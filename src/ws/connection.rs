@@ -283,7 +283,7 @@ enum Next {
 
 /// Without the `deflate` feature there is never an inflater.
 #[cfg(not(feature = "deflate"))]
-type Inflater<'w> = core::marker::PhantomData<&'w mut ()>;
+type Inflater<W> = core::marker::PhantomData<W>;
 
 /// A WebSocket connection (RFC 6455) for one role. See the [module docs](self) for the run loop.
 ///
@@ -404,7 +404,7 @@ impl<K: MaskKeys> Connection<K> {
         now: Instant,
         input: &'a mut [u8],
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
-        self.step(now, input, None)
+        self.step::<[u8; 0]>(now, input, None)
     }
 
     /// [`handle_input`](Self::handle_input) on a connection that agreed to permessage-deflate
@@ -419,20 +419,20 @@ impl<K: MaskKeys> Connection<K> {
     /// (`consumed == 0`, with an event): the decoder had output left. The invariant that a
     /// piece is the tail of the consumed bytes holds for uncompressed messages only.
     #[cfg(feature = "deflate")]
-    pub fn handle_input_inflate<'a>(
+    pub fn handle_input_inflate<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
         now: Instant,
         input: &'a mut [u8],
-        inflater: &'a mut Inflater<'_>,
+        inflater: &'a mut Inflater<W>,
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         self.step(now, input, Some(inflater))
     }
 
-    fn step<'a>(
+    fn step<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
         now: Instant,
         input: &'a mut [u8],
-        inflater: Option<&'a mut Inflater<'_>>,
+        inflater: Option<&'a mut Inflater<W>>,
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         let _ = now;
         if self.close_received || self.failed {
@@ -648,12 +648,12 @@ impl<K: MaskKeys> Connection<K> {
     /// decoder takes what it can (bytes it leaves stay in `input`, masked as they came) and
     /// the event hands out what it produced.
     #[cfg(feature = "deflate")]
-    fn payload_inflate<'a>(
+    fn payload_inflate<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
         mut frame: RxFrame,
         input: &'a mut [u8],
         offset: usize,
-        inf: &'a mut Inflater<'_>,
+        inf: &'a mut Inflater<W>,
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         let available = input.len().saturating_sub(offset);
         let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
@@ -694,17 +694,17 @@ impl<K: MaskKeys> Connection<K> {
     /// Feeds the tail after a compressed message's last byte and hands out what it yields;
     /// the message ends when the decoder has given everything.
     #[cfg(feature = "deflate")]
-    fn finish_inflate<'a>(
+    fn finish_inflate<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
-        inf: &'a mut Inflater<'_>,
+        inf: &'a mut Inflater<W>,
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         self.finish_inflate_after(inf, 0)
     }
 
     #[cfg(feature = "deflate")]
-    fn finish_inflate_after<'a>(
+    fn finish_inflate_after<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
-        inf: &'a mut Inflater<'_>,
+        inf: &'a mut Inflater<W>,
         consumed: usize,
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         let step = match inf.finish(self.inflate_limit(inf)) {
@@ -720,16 +720,16 @@ impl<K: MaskKeys> Connection<K> {
     /// The most output the next step may give: one byte beyond the message limit, so that a
     /// message too big is seen without ever holding more than the window.
     #[cfg(feature = "deflate")]
-    fn inflate_limit(&self, inf: &Inflater<'_>) -> usize {
+    fn inflate_limit<W: AsMut<[u8]> + AsRef<[u8]>>(&self, inf: &Inflater<W>) -> usize {
         let left = self.config.max_message_size.saturating_sub(inf.total());
         usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX)
     }
 
     /// Checks and hands out a decompressed piece (`out` in the window).
     #[cfg(feature = "deflate")]
-    fn inflated<'a>(
+    fn inflated<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
         &mut self,
-        inf: &'a Inflater<'_>,
+        inf: &'a Inflater<W>,
         out: core::ops::Range<usize>,
         last: bool,
         consumed: usize,

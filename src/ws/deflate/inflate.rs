@@ -45,12 +45,12 @@ pub(crate) struct Step {
 }
 
 /// The receive half of permessage-deflate for one connection: the decoder state and the LZ77
-/// window (the caller's buffer, `2^bits` bytes for the window bits agreed for the peer's
-/// messages). Pass it to
+/// window `W` (the caller's buffer, `2^bits` bytes for the window bits agreed for the peer's
+/// messages: `&mut [u8]`, an array, or a `Box<[u8]>` on std). Pass it to
 /// [`Connection::handle_input_inflate`](crate::ws::connection::Connection::handle_input_inflate).
-pub struct Inflater<'w> {
+pub struct Inflater<W> {
     decoder: DecompressorOxide,
-    window: &'w mut [u8],
+    window: W,
     /// Where the next output byte goes.
     pos: usize,
     /// Reset the window at each message (`*_no_context_takeover` agreed for the peer).
@@ -63,10 +63,10 @@ pub struct Inflater<'w> {
     total: u64,
 }
 
-impl core::fmt::Debug for Inflater<'_> {
+impl<W: AsRef<[u8]>> core::fmt::Debug for Inflater<W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Inflater")
-            .field("window", &self.window.len())
+            .field("window", &self.window.as_ref().len())
             .field("pos", &self.pos)
             .field("no_context_takeover", &self.no_context_takeover)
             .field("total", &self.total)
@@ -74,13 +74,13 @@ impl core::fmt::Debug for Inflater<'_> {
     }
 }
 
-impl<'w> Inflater<'w> {
+impl<W: AsMut<[u8]> + AsRef<[u8]>> Inflater<W> {
     /// An inflater over `window`, whose length (a power of two from 256 to 32768) must be at
     /// least `2^bits` for the window bits agreed for the peer's messages; `no_context_takeover`
     /// as agreed for the peer (see
     /// [`Agreement::receive`](super::Agreement::receive)).
-    pub fn new(window: &'w mut [u8], no_context_takeover: bool) -> Result<Self, BadWindow> {
-        let len = window.len();
+    pub fn new(mut window: W, no_context_takeover: bool) -> Result<Self, BadWindow> {
+        let len = window.as_mut().len();
         if !len.is_power_of_two() || !(256..=32768).contains(&len) {
             return Err(BadWindow);
         }
@@ -99,13 +99,13 @@ impl<'w> Inflater<'w> {
     /// ([`ServerConfig::receive_window_bits`](super::ServerConfig::receive_window_bits),
     /// [`ClientConfig::receive_window_bits`](super::ClientConfig::receive_window_bits)).
     pub fn window_bits(&self) -> u8 {
-        let bits = self.window.len().trailing_zeros() as u8;
+        let bits = self.window.as_ref().len().trailing_zeros() as u8;
         bits.clamp(*WINDOW_BITS.start(), *WINDOW_BITS.end())
     }
 
     /// The output of the last step.
     pub(crate) fn piece(&self, out: core::ops::Range<usize>) -> &[u8] {
-        self.window.get(out).unwrap_or(&[])
+        self.window.as_ref().get(out).unwrap_or(&[])
     }
 
     /// Bytes decompressed so far in the current message.
@@ -157,10 +157,11 @@ impl<'w> Inflater<'w> {
 
     fn step(&mut self, input: &[u8], limit: usize) -> Result<Step, Corrupt> {
         let start = self.pos;
+        let window = self.window.as_mut();
         let (status, used, written) = decompress_with_limit(
             &mut self.decoder,
             input,
-            self.window,
+            window,
             start,
             limit.max(1),
             TINFL_FLAG_HAS_MORE_INPUT,
@@ -174,8 +175,8 @@ impl<'w> Inflater<'w> {
             }
             _ => return Err(Corrupt),
         };
-        let end = start.saturating_add(written).min(self.window.len());
-        self.pos = if end == self.window.len() { 0 } else { end };
+        let end = start.saturating_add(written).min(window.len());
+        self.pos = if end == window.len() { 0 } else { end };
         self.total = self.total.saturating_add(written as u64);
         Ok(Step { used, out: start..end, drained })
     }

@@ -290,7 +290,12 @@ struct Run {
 }
 
 /// Feeds `bytes` to a server `chunk` bytes at a time through `inflater`.
-fn drive(c: &mut Connection, inflater: &mut Inflater<'_>, bytes: &[u8], chunk: usize) -> Run {
+fn drive<W: AsMut<[u8]> + AsRef<[u8]>>(
+    c: &mut Connection,
+    inflater: &mut Inflater<W>,
+    bytes: &[u8],
+    chunk: usize,
+) -> Run {
     let mut run = Run::default();
     let mut buf: Vec<u8> = Vec::new();
     let mut msg: Option<(MessageKind, Vec<u8>)> = None;
@@ -559,4 +564,71 @@ fn random_compressed_input_never_panics() {
             assert_eq!(&r.sent[2..], e.close_code().as_u16().to_be_bytes());
         }
     }
+}
+
+/// Through a [`Pump`](crate::io::Pump) with a small receive buffer: a compressed text message
+/// in many frames comes in decompressed, and the server echoes it plain (RFC 7692 §6: the
+/// sender chooses), which the client reads back.
+#[test]
+fn round_trip_through_the_pump() {
+    use crate::io::{DriverError, Io, Pump};
+    let text = sample(50_000, 11);
+    let z = Deflater::new(true).message(text.as_bytes());
+    let mut wire = compressed(MessageKind::Text, &z, 40);
+    wire.extend(frame(0x88, &1000u16.to_be_bytes()));
+    let (mut rx, mut tx) = ([0u8; 300], [0u8; 70_000]);
+    let mut window = std::vec![0u8; 32768].into_boxed_slice();
+    let mut inflater = Inflater::new(&mut window, false).unwrap();
+    let mut pump = Pump::new(Connection::server(Config::new()), &mut rx, &mut tx);
+    let (mut input, mut sent, mut got) = (&wire[..], Vec::new(), Vec::new());
+    let now = Instant::ZERO;
+    loop {
+        match pump.next::<()>(now) {
+            Ok(Io::Write) => {
+                sent.extend_from_slice(pump.transmit());
+                let n = pump.transmit().len();
+                pump.sent::<()>(n).unwrap();
+            }
+            Ok(Io::Flush) => pump.flushed(),
+            Ok(Io::Read) => {
+                let buf = pump.receive_buffer();
+                let n = input.len().min(buf.len()).min(97);
+                assert!(n > 0, "the pump waits for bytes that never come");
+                buf[..n].copy_from_slice(&input[..n]);
+                input = &input[n..];
+                pump.received::<()>(n).unwrap();
+            }
+            Ok(Io::Input) => {
+                let Some(Event::Data { kind, data, last }) =
+                    pump.input_inflate::<(), _>(now, &mut inflater).unwrap()
+                else {
+                    continue;
+                };
+                assert_eq!(kind, MessageKind::Text);
+                got.extend_from_slice(data);
+                if last {
+                    let echo = got.clone();
+                    let mut f = |c: &mut Connection, out: &mut [u8]| {
+                        c.encode_data(out, kind, &echo, true).map(|n| ((), n)).map_err(Into::into)
+                    };
+                    pump.command::<(), ()>(now, &mut f).unwrap().unwrap();
+                }
+            }
+            Err(DriverError::Closed) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(got, text.as_bytes());
+    // The client reads the plain echo, then the close reply.
+    let mut client = Connection::client(Config::new(), || KEY);
+    let mut left = &mut sent[..];
+    let mut echo = Vec::new();
+    while let Ok(Status::Progress { consumed, event }) = client.handle_input(now, left) {
+        if let Some(Event::Data { data, .. }) = event {
+            echo.extend_from_slice(data);
+        }
+        left = &mut left[consumed..];
+    }
+    assert_eq!(echo, text.as_bytes());
+    assert!(left.is_empty());
 }
