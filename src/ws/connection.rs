@@ -465,6 +465,13 @@ impl<K: MaskKeys> Connection<K> {
         }
         #[cfg(not(feature = "deflate"))]
         let _ = inflater;
+        #[cfg(feature = "deflate")]
+        if self.rx_tail {
+            // A compressed message's end is owed, and needs no input: only
+            // `handle_input_inflate` can give it (a driver probing with an empty input must
+            // not read for it).
+            return Ok(Status::Progress { consumed: 0, event: None });
+        }
         let (frame, offset) = match self.next_frame(input, false)? {
             Next::Wait(status) => return Ok(status.map(|never| match never {})),
             Next::Control { opcode, start, end, mask } => {
