@@ -556,7 +556,7 @@ impl<K: MaskKeys> Connection<K> {
         self.rx_rsv = h.rsv;
         let rsv1 = deflate && h.rsv.0 & Rsv::RSV1.0 != 0;
         if rsv1 && h.opcode != Opcode::Text && h.opcode != Opcode::Binary {
-            // RFC 7692 §6.1: RSV1 only on the first frame of a data message.
+            // RFC 7692 §6: RSV1 only on the first frame of a data message.
             return Err(ProtocolError::UnexpectedRsv1);
         }
         match h.opcode {

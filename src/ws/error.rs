@@ -66,9 +66,10 @@ pub enum ProtocolError {
     MessageTooBig,
     /// A text message where only binary is accepted.
     TextNotAccepted,
-    /// RSV1 on a control or continuation frame with permessage-deflate (RFC 7692 §6.1).
+    /// RSV1 on a control or continuation frame with permessage-deflate (RFC 7692 §6).
     UnexpectedRsv1,
-    /// A compressed message that does not inflate (RFC 7692 §8.1; RFC 1951).
+    /// A compressed message that is not valid DEFLATE (RFC 7692 §6.2, RFC 1951): closed with
+    /// 1007, as other payload data inconsistent with its message (RFC 6455 §7.4.1).
     InvalidCompressedData,
 }
 

@@ -342,7 +342,7 @@ fn sample(len: usize, seed: u32) -> String {
         x ^= x >> 17;
         x ^= x << 5;
         s.push_str(words[(x % 8) as usize]);
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             s.push_str(&std::format!("{x}"));
         }
     }
@@ -502,7 +502,7 @@ fn corrupt_data_is_1007() {
 fn rsv1_rules() {
     let z = Deflater::new(true).message(b"abc");
     let cases = [
-        // RSV1 on a control frame (RFC 7692 §6.1).
+        // RSV1 on a control frame (RFC 7692 §6).
         (frame(0xc9, b""), ProtocolError::UnexpectedRsv1),
         // RSV1 on a continuation frame.
         ([frame(0x41, &z[..1]), frame(0xc0, &z[1..])].concat(), ProtocolError::UnexpectedRsv1),
@@ -633,4 +633,11 @@ fn round_trip_through_the_pump() {
     }
     assert_eq!(echo, text.as_bytes());
     assert!(left.is_empty());
+}
+
+/// The module docs' figure: the decoder state is about 11 KiB besides the window.
+#[test]
+fn inflater_state_size() {
+    let n = core::mem::size_of::<Inflater<&mut [u8]>>();
+    assert!((10 << 10..12 << 10).contains(&n), "{n} bytes");
 }
