@@ -922,6 +922,28 @@ impl<K: MaskKeys> Connection<K> {
         Ok(n)
     }
 
+    /// [`encode_data`](Self::encode_data) for a message compressed with permessage-deflate
+    /// (RFC 7692 §7.2.1, for example by [`Compressor`](crate::ws::deflate::Compressor)): RSV1
+    /// is set on the message's first frame (RFC 7692 §6). Only once the extension was agreed.
+    #[cfg(feature = "deflate")]
+    pub fn encode_compressed(
+        &mut self,
+        out: &mut [u8],
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<usize, UsageError> {
+        let opcode = self.data_opcode(kind)?;
+        let mut header =
+            FrameHeader { fin: last, ..FrameHeader::new(opcode, payload.len() as u64) };
+        if opcode != Opcode::Continuation {
+            header.rsv = Rsv::RSV1;
+        }
+        let n = self.emit_frame(out, header, payload)?;
+        self.tx_message = if last { None } else { Some(kind) };
+        Ok(n)
+    }
+
     /// Encodes only the header of a data frame of `len` payload bytes (for payloads too large to
     /// copy at once) and returns the header length and, for a client, the [`Masker`] the caller
     /// must apply to the payload bytes it sends next. Message rules as in

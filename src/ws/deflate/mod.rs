@@ -2,7 +2,9 @@
 //! messages in [`inflate`] with no allocator (the LZ77 window is the caller's buffer).
 //!
 //! Compression is optional per message for the sender (RFC 7692 §6): an endpoint that agreed
-//! to permessage-deflate may send every message plain, as this crate does.
+//! to permessage-deflate may send every message plain. With feature `std`, [`Compressor`]
+//! compresses messages to send with
+//! [`Connection::encode_compressed`](crate::ws::connection::Connection::encode_compressed).
 //!
 //! # Example: a server accepts an offer and reads a compressed message
 //!
@@ -43,9 +45,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "std")]
+pub mod compress;
 pub mod inflate;
 pub mod params;
 
+#[cfg(feature = "std")]
+pub use compress::{CompressError, Compressor};
 pub use inflate::{BadWindow, Inflater};
 pub use params::{Agreement, ClientConfig, NegotiationError, Params, ServerConfig, WindowParam};
 

@@ -199,6 +199,14 @@ impl Agreement {
         }
     }
 
+    /// The window (bits) and context takeover of the messages `role` sends.
+    pub const fn send(&self, role: Role) -> (u8, bool) {
+        match role {
+            Role::Server => (self.server_max_window_bits, self.server_no_context_takeover),
+            Role::Client => (self.client_max_window_bits, self.client_no_context_takeover),
+        }
+    }
+
     /// The server's response value, for `Request::accept_with` or the extended-CONNECT
     /// response.
     pub fn response(&self) -> Element {

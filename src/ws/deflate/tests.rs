@@ -641,3 +641,60 @@ fn inflater_state_size() {
     let n = core::mem::size_of::<Inflater<&mut [u8]>>();
     assert!((10 << 10..12 << 10).contains(&n), "{n} bytes");
 }
+
+/// Sending (feature `std`): messages compressed by [`Compressor`](super::Compressor), framed
+/// with RSV1 on the first frame, come back through the inflater and through zlib; with and
+/// without context takeover, and with a small window (runs only).
+#[test]
+fn compressor_round_trip() {
+    use super::Compressor;
+    use flate2::{Decompress, FlushDecompress};
+    let offers = [
+        ("permessage-deflate; client_max_window_bits", 15, false),
+        ("permessage-deflate; client_max_window_bits; client_no_context_takeover", 15, true),
+        ("permessage-deflate; client_max_window_bits=9", 9, false),
+    ];
+    for (offer, bits, no_takeover) in offers {
+        let a = ServerConfig::new().accept([offer]).unwrap();
+        assert_eq!(a.send(Role::Client), (bits, no_takeover));
+        let mut z = Compressor::new(&a, Role::Client);
+        let mut client = Connection::client(Config::new(), || KEY);
+        let texts = [sample(40_000, 5), String::new(), sample(3000, 5), "x".repeat(5000)];
+        let mut wire = Vec::new();
+        let mut zlib = Decompress::new(false);
+        for t in &texts {
+            let mut c = Vec::new();
+            z.compress(t.as_bytes(), &mut c).unwrap();
+            // Runs only with a small window: text compresses less, a run as well.
+            if bits == 15 || t.starts_with('x') {
+                assert!(c.len() < t.len() / 2 || t.len() < 10, "{} of {}", c.len(), t.len());
+            }
+            // zlib reads the same stream, the tail put back.
+            if no_takeover {
+                zlib.reset(false);
+            }
+            let mut plain = Vec::with_capacity(t.len() + 16);
+            c.extend_from_slice(&[0, 0, 0xff, 0xff]);
+            zlib.decompress_vec(&c, &mut plain, FlushDecompress::Sync).unwrap();
+            assert_eq!(plain, t.as_bytes());
+            c.truncate(c.len() - 4);
+            // Two frames: RSV1 on the first only.
+            let mut out = std::vec![0u8; c.len() + 64];
+            let half = c.len() / 2;
+            let n = client.encode_compressed(&mut out, MessageKind::Text, &c[..half], false);
+            wire.extend_from_slice(&out[..n.unwrap()]);
+            assert_eq!(wire[wire.len() - n.unwrap()] & 0x40, 0x40);
+            let n = client.encode_compressed(&mut out, MessageKind::Text, &c[half..], true);
+            let n = n.unwrap();
+            assert_eq!(out[0] & 0x40, 0);
+            wire.extend_from_slice(&out[..n]);
+        }
+        let mut window = std::vec![0u8; 1 << bits];
+        let mut inf = Inflater::new(&mut window[..], no_takeover).unwrap();
+        let r = drive(&mut Connection::server(Config::new()), &mut inf, &wire, 777);
+        assert_eq!(r.error, None, "{offer}");
+        let got: Vec<&[u8]> = r.messages.iter().map(|(_, m)| &m[..]).collect();
+        let want: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        assert_eq!(got, want, "{offer}");
+    }
+}
