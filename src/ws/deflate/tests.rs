@@ -698,3 +698,55 @@ fn compressor_round_trip() {
         assert_eq!(got, want, "{offer}");
     }
 }
+
+/// Negotiation through the handshake types: HTTP/1.1 (`Request::extensions`, `accept_with`,
+/// `Accepted::extensions`) and extended CONNECT (the same strings in header lists).
+#[test]
+fn negotiates_through_both_handshakes() {
+    use crate::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
+    use crate::ws::handshake::{Client, ClientRequest, Server};
+    let now = Instant::ZERO;
+    let client_config = ClientConfig { receive_window_bits: 12, ..ClientConfig::new() };
+    let server_config = ServerConfig { receive_window_bits: 11, ..ServerConfig::new() };
+    let offer = client_config.offer();
+    let offers = [offer.as_str(), "x-other"];
+    let expect = "permessage-deflate; server_max_window_bits=12; client_max_window_bits=11";
+
+    // HTTP/1.1.
+    let mut client =
+        Client::new(ClientRequest::new("h", "/").extensions(&offers), [7; 16]).unwrap();
+    let mut wire = [0u8; 512];
+    let n = client.poll_transmit(now, &mut wire).unwrap().unwrap();
+    let mut server = Server::default();
+    let Ok(Status::Progress { event: Some(req), .. }) = server.handle_input(now, &wire[..n]) else {
+        panic!()
+    };
+    let agreed = server_config.accept(req.extensions()).unwrap();
+    let response = agreed.response();
+    assert_eq!(response.as_str(), expect);
+    let list = [response.as_str()];
+    server.accept(req.accept_with(None, &list, &[]).unwrap()).unwrap();
+    let mut reply = [0u8; 512];
+    let m = server.poll_transmit(now, &mut reply).unwrap().unwrap();
+    let Ok(Status::Progress { event: Some(accepted), .. }) = client.handle_input(now, &reply[..m])
+    else {
+        panic!()
+    };
+    let on_client = client_config.agreed(accepted.extensions()).unwrap().unwrap();
+    assert_eq!(on_client.receive(Role::Client), (12, false));
+    assert_eq!(on_client.send(Role::Client), (11, false));
+    assert_eq!(agreed.receive(Role::Server), (11, false));
+
+    // Extended CONNECT (RFC 8441, RFC 9220).
+    let connect = ClientConnect::new("https", "h", "/").extensions(&offers);
+    let request: Vec<(&str, &str)> = connect.headers().unwrap().collect();
+    let req = ServerConnect::parse(&request).unwrap();
+    let agreed = server_config.accept(req.extensions()).unwrap();
+    assert_eq!(agreed.response().as_str(), expect);
+    let response = agreed.response();
+    let list = [response.as_str()];
+    let headers: Vec<(&str, &str)> = req.accept_with(None, &list).unwrap().collect();
+    let accepted = connect.validate_response(&headers).unwrap();
+    let on_client = client_config.agreed(accepted.extensions()).unwrap().unwrap();
+    assert_eq!(on_client.receive(Role::Client), (12, false));
+}
