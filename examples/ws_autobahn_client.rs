@@ -1,6 +1,7 @@
 //! Runs the Autobahn|Testsuite client cases against a `wstest -m fuzzingserver`: asks for the
 //! case count, runs every case echoing each message until the server closes, then asks the
-//! server to write its reports.
+//! server to write its reports. Offers permessage-deflate: compressed messages are echoed
+//! plain.
 //!
 //! ```sh
 //! cargo run --release --example ws_autobahn_client -- ws://127.0.0.1:9001 mqtt-ws
@@ -13,7 +14,8 @@ use std::time::Duration;
 
 use mqtt_ws::io::{DriverError, StdIo, blocking::Connection};
 use mqtt_ws::time::Instant;
-use mqtt_ws::ws::connection::{Config, Event, MAX_HEADER_LEN};
+use mqtt_ws::ws::connection::{Config, Event, MAX_HEADER_LEN, Role};
+use mqtt_ws::ws::deflate::{ClientConfig, Inflater};
 use mqtt_ws::ws::handshake::{Client, ClientRequest};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -48,15 +50,31 @@ fn session(host: &str, path: &str, echo: bool) -> Result<Vec<u8>, Box<dyn Error>
     let mut rx = vec![0u8; 64 << 10];
     let mut tx = vec![0u8; rx.len() + MAX_HEADER_LEN];
     let nonce = mqtt_ws::net::random()?;
-    let handshake = Client::new(ClientRequest::new(host, path), nonce)?
-        .with_deadline(now() + Duration::from_secs(10));
+    let deflate = ClientConfig::new();
+    let offer = deflate.offer();
+    let offers = [offer.as_str()];
+    let request = ClientRequest::new(host, path).extensions(&offers);
+    let handshake = Client::new(request, nonce)?.with_deadline(now() + Duration::from_secs(10));
     let mut conn = Connection::new(StdIo(&tcp), handshake, &mut rx, &mut tx);
-    conn.handshake(now)?;
+    // The handshake by hand, to read the extensions the server accepted.
+    let agreed = loop {
+        if let Some(accepted) = conn.poll(now())? {
+            break deflate.agreed(accepted.extensions())?;
+        }
+    };
+    let mut inflater = match agreed {
+        Some(a) => Some(Inflater::new(vec![0u8; 1 << 15], a.receive(Role::Client).1)?),
+        None => None,
+    };
     let mut conn = conn.upgrade(Config::new(), mqtt_ws::net::OsRandom::new()?);
 
     let mut received = Vec::new();
     let result = loop {
-        match conn.poll(now()) {
+        let step = match inflater.as_mut() {
+            Some(inflater) => conn.poll_inflate(now(), inflater),
+            None => conn.poll(now()),
+        };
+        match step {
             Ok(Some(Event::Data { kind, data, last })) if echo => {
                 // The event borrows the receive buffer: copy the piece, then send it on as the
                 // next part of the echo.

@@ -148,6 +148,7 @@
 //! |---|---|---|
 //! | `mqtt` | yes | MQTT 5.0 / 3.1.1: codec, client and server sessions |
 //! | `ws` | yes | WebSocket: framer, connection, byte stream, opening handshake |
+//! | `deflate` | no | permessage-deflate (RFC 7692) for WebSocket: negotiation, compressed messages received with no allocator (`ws::deflate`) |
 //! | `std` | no | [`net`]: clients connected from a URL with owned buffers, the clock read for you and OS randomness; `io::StdIo`, `From<Topic> for String`; nothing in the core needs it |
 //! | `tokio` | no | `net::tokio`: the same on tokio, sleeping until the session's timers |
 //! | `tokio-tls` | no | `mqtts://` and `wss://` for `net::tokio` (tokio-rustls) |

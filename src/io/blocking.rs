@@ -102,6 +102,28 @@ impl<'b, T: Read + Write, M: Machine, B: Buffer> Connection<'b, T, M, B> {
     }
 }
 
+#[cfg(feature = "deflate")]
+impl<T, K, B> Connection<'_, T, crate::ws::connection::Connection<K>, B>
+where
+    T: Read + Write,
+    K: crate::ws::connection::MaskKeys,
+    B: Buffer,
+{
+    /// [`poll`](Self::poll) for a WebSocket connection that agreed to permessage-deflate:
+    /// compressed messages come decompressed, their pieces borrowing `inflater`'s window (see
+    /// [`Connection::handle_input_inflate`](crate::ws::connection::Connection::handle_input_inflate)).
+    pub fn poll_inflate<'s, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &'s mut self,
+        now: Instant,
+        inflater: &'s mut crate::ws::deflate::Inflater<W>,
+    ) -> Result<Option<crate::ws::connection::Event<'s>>, T, crate::ws::connection::Connection<K>>
+    {
+        step_by(&mut self.transport, &mut self.pump, now, Timeout::Quiet, move |pump| {
+            pump.input_inflate(now, inflater)
+        })
+    }
+}
+
 /// One step of [`Connection::poll`] over a transport and a pump. A read that timed out is
 /// `Ok(None)` with [`Timeout::Quiet`], the transport's error with [`Timeout::Error`] (the
 /// WebSocket stream passes it on); a write or flush that timed out is the transport's error,
@@ -112,6 +134,17 @@ pub(crate) fn step<'p, T: Read + Write, M: Machine, B: Buffer>(
     pump: &'p mut Pump<'_, M, B>,
     now: Instant,
     timeout: Timeout,
+) -> Result<Option<M::Event<'p>>, T, M> {
+    step_by(transport, pump, now, timeout, |pump| pump.input(now))
+}
+
+/// [`step`] whose input step is `input` (a machine's input with a companion).
+pub(crate) fn step_by<'p, 'b, T: Read + Write, M: Machine, B: Buffer>(
+    transport: &mut T,
+    pump: &'p mut Pump<'b, M, B>,
+    now: Instant,
+    timeout: Timeout,
+    input: impl FnOnce(&'p mut Pump<'b, M, B>) -> Result<Option<M::Event<'p>>, T, M>,
 ) -> Result<Option<M::Event<'p>>, T, M> {
     loop {
         match pump.next(now)? {
@@ -133,7 +166,7 @@ pub(crate) fn step<'p, T: Read + Write, M: Machine, B: Buffer>(
                 }
                 Err(e) => return Err(pump.transport_failed(e)),
             },
-            Io::Input => return pump.input(now),
+            Io::Input => return input(pump),
         }
     }
 }

@@ -498,6 +498,15 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         &mut self,
         now: Instant,
     ) -> Result<Option<M::Event<'_>>, DriverError<E, M::Error>> {
+        self.input_by(|machine, input| machine.handle_input(now, input))
+    }
+
+    /// [`input`](Self::input) through `step` instead of [`Machine::handle_input`]: for a
+    /// machine whose input step takes a companion (permessage-deflate's inflater).
+    fn input_by<'s, E>(
+        &'s mut self,
+        step: impl FnOnce(&mut M, &'s mut [u8]) -> Result<Status<Option<M::Event<'s>>>, M::Error>,
+    ) -> Result<Option<M::Event<'s>>, DriverError<E, M::Error>> {
         if self.closed {
             return Ok(None);
         }
@@ -517,7 +526,7 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         } = self;
         let input = rx.as_mut().get_mut(*rx_start..*rx_end).unwrap_or_default();
         *drained = false;
-        match machine.handle_input(now, input) {
+        match step(machine, input) {
             Ok(Status::Progress { consumed, event }) => {
                 *last = *rx_start;
                 *rx_start = (*rx_start + consumed).min(*rx_end);
@@ -604,5 +613,23 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         self.blocked = false;
         // A command may end the machine or make it owe more.
         self.touched();
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl<K: crate::ws::connection::MaskKeys, B: Buffer>
+    Pump<'_, crate::ws::connection::Connection<K>, B>
+{
+    /// [`input`](Self::input) for a WebSocket connection that agreed to permessage-deflate:
+    /// [`Connection::handle_input_inflate`](crate::ws::connection::Connection::handle_input_inflate),
+    /// the event borrowing the receive buffer and `inflater`'s window.
+    pub fn input_inflate<'s, E, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &'s mut self,
+        now: Instant,
+        inflater: &'s mut crate::ws::deflate::Inflater<W>,
+    ) -> Result<Option<crate::ws::connection::Event<'s>>, DriverError<E, crate::ws::Error>> {
+        self.input_by(|c, input| {
+            c.handle_input_inflate(now, input, inflater).map_err(crate::ws::Error::Protocol)
+        })
     }
 }

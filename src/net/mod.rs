@@ -183,7 +183,14 @@ macro_rules! websocket_commands {
         pub $($async)? fn recv(&mut self) -> Result<Option<$crate::net::WsMessage>, $crate::net::Error> {
             loop {
                 let now = self.clock.now();
-                match self.conn.poll(now)$(.$await)? {
+                let step = (match self.inflater.as_mut() {
+                    #[cfg(feature = "deflate")]
+                    Some(inflater) => self.conn.poll_inflate(now, inflater)$(.$await)?,
+                    #[cfg(not(feature = "deflate"))]
+                    Some(never) => match *never {},
+                    None => self.conn.poll(now)$(.$await)?,
+                });
+                match step {
                     Ok(Some($crate::ws::connection::Event::Data { kind, data, last })) => {
                         match self.message.push(kind, data, last) {
                             Ok(Some(message)) => return Ok(Some(message)),
@@ -229,7 +236,15 @@ macro_rules! websocket_commands {
         pub $($async)? fn close(&mut self, code: $crate::ws::close::CloseCode, reason: &str) -> Result<(), $crate::net::Error> {
             self.conn.close(self.clock.now(), code, reason)$(.$await)??;
             loop {
-                match self.conn.poll(self.clock.now())$(.$await)? {
+                let now = self.clock.now();
+                let step = (match self.inflater.as_mut() {
+                    #[cfg(feature = "deflate")]
+                    Some(inflater) => self.conn.poll_inflate(now, inflater)$(.$await)?,
+                    #[cfg(not(feature = "deflate"))]
+                    Some(never) => match *never {},
+                    None => self.conn.poll(now)$(.$await)?,
+                });
+                match step {
                     Ok(_) => {}
                     Err($crate::io::DriverError::Closed | $crate::io::DriverError::Eof) => return Ok(()),
                     Err(e) => return Err(e.into()),

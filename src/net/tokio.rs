@@ -490,6 +490,8 @@ pub struct WebSocket<K: crate::ws::connection::MaskKeys = crate::ws::connection:
     clock: Clock,
     message: super::websocket::Assembler,
     protocol: Option<std::string::String>,
+    /// permessage-deflate's receive state, when agreed.
+    inflater: Option<super::websocket::Inflater>,
 }
 
 #[cfg(feature = "ws")]
@@ -517,6 +519,7 @@ impl WebSocket {
         use crate::ws::handshake::{RequestError, Server};
         tcp.set_nodelay(true)?;
         let clock = Clock::new();
+        let agreed = super::websocket::Agreed::default();
         let timeout = options.handshake_timeout;
         let server = Server::default().with_deadline(clock.now() + timeout);
         let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
@@ -524,7 +527,8 @@ impl WebSocket {
         let mut conn = Connection::with_buffers(socket, server, rx, tx);
         let (mut protocol, mut refused) = (None, None);
         let accepted = loop {
-            let decide = |request: &crate::ws::handshake::Request<'_>| match options.answer(request)
+            let decide = |request: &crate::ws::handshake::Request<'_>| match options
+                .answer(request, &agreed)
             {
                 Ok((accept, chosen)) => {
                     protocol = chosen.map(std::string::String::from);
@@ -551,7 +555,9 @@ impl WebSocket {
             return Err(Error::Handshake(e.into()));
         }
         let conn = conn.upgrade(crate::ws::connection::Config::new());
-        Ok(WebSocket::new(conn, clock, options.max_message_len, protocol))
+        let mut ws = WebSocket::new(conn, clock, options.max_message_len, protocol);
+        ws.inflater = agreed.inflater();
+        Ok(ws)
     }
 }
 
@@ -606,6 +612,7 @@ impl<K: crate::ws::connection::MaskKeys> WebSocket<K> {
             clock,
             message: super::websocket::Assembler::new(max_message_len),
             protocol,
+            inflater: None,
         }
     }
 

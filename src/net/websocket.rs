@@ -89,6 +89,11 @@ pub struct AcceptOptions<'a> {
     pub buffer_len: usize,
     /// How long the client may take to send its opening handshake (`408` after it).
     pub handshake_timeout: Duration,
+    /// Accept permessage-deflate (RFC 7692) when the client offers it, on these terms:
+    /// compressed messages then arrive decompressed (a 32 KiB window per connection); the
+    /// server sends plain messages. `None` (the default): the extension is never agreed.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::ws::deflate::ServerConfig>,
 }
 
 impl Default for AcceptOptions<'_> {
@@ -100,25 +105,83 @@ impl Default for AcceptOptions<'_> {
             max_message_len: 64 << 20,
             buffer_len: 64 * 1024,
             handshake_timeout: Duration::from_secs(10),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
 
 impl<'a> AcceptOptions<'a> {
-    /// The `101` answer to `request` with the subprotocol chosen, or the refusal it gets: a
-    /// refused origin (answered `403`).
-    pub(crate) fn answer(
+    /// The `101` answer to `request` with the subprotocol chosen and the extensions agreed
+    /// (kept in `agreed`, which the answer borrows), or the refusal it gets: a refused origin
+    /// (answered `403`).
+    pub(crate) fn answer<'r>(
         &self,
         request: &handshake::Request<'_>,
-    ) -> Result<(handshake::Accept<'a>, Option<&'a str>), RequestError> {
+        agreed: &'r Agreed<'r>,
+    ) -> Result<(handshake::Accept<'r>, Option<&'r str>), RequestError>
+    where
+        'a: 'r,
+    {
         if let Some(policy) = &self.origins {
             request.check_origin(policy)?;
         }
         let chosen = request.select_protocol(self.protocols);
-        let accept = request.accept(chosen).map_err(|_| RequestError::Malformed)?;
+        let extensions = agreed.extensions(self, request);
+        let accept =
+            request.accept_with(chosen, extensions, &[]).map_err(|_| RequestError::Malformed)?;
         Ok((accept, chosen))
     }
 }
+
+/// The extensions a server agreed to in its answer, kept for the answer that borrows them.
+#[derive(Debug, Default)]
+pub(crate) struct Agreed<'r> {
+    #[cfg(feature = "deflate")]
+    deflate: core::cell::Cell<Option<crate::ws::deflate::Agreement>>,
+    #[cfg(feature = "deflate")]
+    element: core::cell::OnceCell<crate::ws::deflate::params::Element>,
+    #[cfg(feature = "deflate")]
+    list: core::cell::OnceCell<[&'r str; 1]>,
+    _answer: core::marker::PhantomData<&'r str>,
+}
+
+impl<'r> Agreed<'r> {
+    /// The response values of the extensions agreed for `request` (RFC 6455 §9.1).
+    fn extensions(
+        &'r self,
+        options: &AcceptOptions<'_>,
+        request: &handshake::Request<'_>,
+    ) -> &'r [&'r str] {
+        #[cfg(feature = "deflate")]
+        if let Some(agreed) = options.deflate.and_then(|d| d.accept(request.extensions())) {
+            self.deflate.set(Some(agreed));
+            let element = self.element.get_or_init(|| agreed.response());
+            return self.list.get_or_init(|| [element.as_str()]);
+        }
+        let _ = (options, request);
+        &[]
+    }
+
+    /// The inflater for the client's messages, if permessage-deflate was agreed.
+    pub(crate) fn inflater(&self) -> Option<Inflater> {
+        #[cfg(feature = "deflate")]
+        if let Some(agreed) = self.deflate.get() {
+            let (_, no_context_takeover) = agreed.receive(connection::Role::Server);
+            // The largest window: enough for any window bits agreed.
+            let window = std::vec![0u8; 1 << 15].into_boxed_slice();
+            return crate::ws::deflate::Inflater::new(window, no_context_takeover).ok();
+        }
+        None
+    }
+}
+
+/// permessage-deflate's receive state on std (a boxed window), when agreed.
+#[cfg(feature = "deflate")]
+pub(crate) type Inflater = crate::ws::deflate::Inflater<std::boxed::Box<[u8]>>;
+/// Without the `deflate` feature there is never one.
+#[cfg(not(feature = "deflate"))]
+pub(crate) type Inflater = core::convert::Infallible;
 
 /// The driver a [`WebSocket`] runs.
 pub type WsDriver<K> =
@@ -147,6 +210,8 @@ pub struct WebSocket<K: MaskKeys = NoMasking> {
     /// The message being collected.
     message: Assembler,
     protocol: Option<String>,
+    /// permessage-deflate's receive state, when agreed.
+    inflater: Option<Inflater>,
 }
 
 impl WebSocket {
@@ -163,6 +228,7 @@ impl WebSocket {
         tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(super::transport::READ_TICK))?;
         let clock = Clock::new();
+        let agreed = Agreed::default();
         let deadline = clock.now() + options.handshake_timeout;
         let server = handshake::Server::default().with_deadline(deadline);
         let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
@@ -170,7 +236,7 @@ impl WebSocket {
         let (mut protocol, mut refused) = (None, None);
         let accepted = conn.handshake(
             || clock.now(),
-            |request| match options.answer(request) {
+            |request| match options.answer(request, &agreed) {
                 Ok((accept, chosen)) => {
                     protocol = chosen.map(String::from);
                     Ok(accept)
@@ -186,7 +252,9 @@ impl WebSocket {
             return Err(Error::Handshake(e.into()));
         }
         let conn = conn.upgrade(Config::new());
-        Ok(WebSocket::new(conn, clock, options.max_message_len, protocol))
+        let mut ws = WebSocket::new(conn, clock, options.max_message_len, protocol);
+        ws.inflater = agreed.inflater();
+        Ok(ws)
     }
 }
 
@@ -226,7 +294,8 @@ impl<K: MaskKeys> WebSocket<K> {
         max_message_len: usize,
         protocol: Option<String>,
     ) -> Self {
-        WebSocket { conn, clock, message: Assembler::new(max_message_len), protocol }
+        let message = Assembler::new(max_message_len);
+        WebSocket { conn, clock, message, protocol, inflater: None }
     }
 
     websocket_commands!();

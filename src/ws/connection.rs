@@ -69,6 +69,8 @@
 //! close frame with its code, and after it the connection accepts no input.
 
 use super::close::{CloseCode, MAX_CLOSE_REASON, parse_close_body};
+#[cfg(feature = "deflate")]
+use super::deflate::Inflater;
 use super::error::{Error, ProtocolError, UsageError};
 use super::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, Opcode, Rsv};
 use super::mask::{Masker, apply_mask};
@@ -262,6 +264,27 @@ impl ControlBuf {
     }
 }
 
+/// What the next input bytes are (none of them borrowed).
+enum Next {
+    /// Not enough for a header.
+    Wait(Status<core::convert::Infallible>),
+    /// A control frame: its payload is `input[start..end]`.
+    Control { opcode: Opcode, start: usize, end: usize, mask: Option<Masker> },
+    /// A new data frame, its payload from `offset`.
+    Data {
+        frame: RxFrame,
+        offset: usize,
+        #[cfg(feature = "deflate")]
+        starts_message: bool,
+    },
+    /// More of the current data frame.
+    Continue(RxFrame),
+}
+
+/// Without the `deflate` feature there is never an inflater.
+#[cfg(not(feature = "deflate"))]
+type Inflater<W> = core::marker::PhantomData<W>;
+
 /// A WebSocket connection (RFC 6455) for one role. See the [module docs](self) for the run loop.
 ///
 /// `K` supplies masking keys: a client needs a real source (`Connection::client(config, || key)`),
@@ -276,6 +299,12 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     rx_message: Option<MessageKind>,
     rx_message_len: u64,
     rx_rsv: Rsv,
+    /// The message in progress is compressed (permessage-deflate).
+    #[cfg(feature = "deflate")]
+    rx_compressed: bool,
+    /// Its last frame is in: the inflater still owes the end of its output.
+    #[cfg(feature = "deflate")]
+    rx_tail: bool,
     utf8: Utf8Validator,
     // Owed to the peer.
     pong: Option<ControlBuf>,
@@ -311,6 +340,10 @@ impl<K: MaskKeys> Connection<K> {
             rx_message: None,
             rx_message_len: 0,
             rx_rsv: Rsv::NONE,
+            #[cfg(feature = "deflate")]
+            rx_compressed: false,
+            #[cfg(feature = "deflate")]
+            rx_tail: false,
             utf8: Utf8Validator::new(),
             pong: None,
             close_owed: None,
@@ -371,50 +404,145 @@ impl<K: MaskKeys> Connection<K> {
         now: Instant,
         input: &'a mut [u8],
     ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        self.step::<[u8; 0]>(now, input, None)
+    }
+
+    /// [`handle_input`](Self::handle_input) on a connection that agreed to permessage-deflate
+    /// (RFC 7692): RSV1 on the first frame of a data message marks it compressed, and its
+    /// events hand out decompressed pieces, which borrow `inflater`'s window (text checked as
+    /// UTF-8 after decompression). RSV1 on a control or continuation frame fails with 1002,
+    /// data that does not inflate with 1007, a message that inflates beyond
+    /// [`Config::max_message_size`] with 1009 (checked as it inflates). Uncompressed messages
+    /// come as from `handle_input`.
+    ///
+    /// The last piece of a compressed message may come from a call that consumed no input
+    /// (`consumed == 0`, with an event): the decoder had output left. The invariant that a
+    /// piece is the tail of the consumed bytes holds for uncompressed messages only.
+    #[cfg(feature = "deflate")]
+    pub fn handle_input_inflate<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        inflater: &'a mut Inflater<W>,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        self.step(now, input, Some(inflater))
+    }
+
+    fn step<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        inflater: Option<&'a mut Inflater<W>>,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
         let _ = now;
         if self.close_received || self.failed {
             return Ok(Status::Closed);
         }
-        let mut offset = 0;
-        let frame = match self.rx_frame {
-            Some(frame) => frame,
-            None => {
-                let (header, len) = match FrameHeader::parse(input, self.config.extension_rsv) {
-                    Ok(status) => match status.into_progress() {
-                        Ok(header) => header,
-                        Err(waiting) => return Ok(waiting),
-                    },
-                    Err(e) => return Err(self.fail(e.into())),
-                };
-                // Checked again when a control frame's payload was short: the checks change
-                // nothing for a control frame.
-                let frame = match self.start_frame(&header) {
-                    Ok(frame) => frame,
-                    Err(e) => return Err(self.fail(e)),
-                };
-                if header.opcode.is_control() {
-                    // At most 125 bytes (checked by the parser): wait for the whole frame.
-                    let (end, have) = (len + header.payload_len as usize, input.len());
-                    let Some(body) = input.get_mut(len..end) else {
-                        return Ok(Status::NeedMore { needed: end - have });
-                    };
-                    if let Some(mut m) = frame.mask {
-                        m.apply(body);
-                    }
-                    trace!("ws rx control {:?}", header);
-                    return self.control_frame(header.opcode, body, end);
-                }
-                trace!("ws rx header {:?}", header);
-                offset = len;
-                frame
+        #[cfg(feature = "deflate")]
+        if let Some(inf) = inflater {
+            if self.rx_tail {
+                return self.finish_inflate(inf);
             }
+            let (frame, offset) = match self.next_frame(input, true)? {
+                Next::Wait(status) => return Ok(status.map(|never| match never {})),
+                Next::Control { opcode, start, end, mask } => {
+                    return self.control_payload(input, opcode, start, end, mask);
+                }
+                Next::Data { frame, offset, starts_message } => {
+                    if starts_message && self.rx_compressed {
+                        inf.start_message();
+                    }
+                    (frame, offset)
+                }
+                Next::Continue(frame) => (frame, 0),
+            };
+            self.rx_frame = Some(frame);
+            return if self.rx_compressed {
+                self.payload_inflate(frame, input, offset, inf)
+            } else {
+                self.payload(frame, input, offset)
+            };
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = inflater;
+        #[cfg(feature = "deflate")]
+        if self.rx_tail {
+            // A compressed message's end is owed, and needs no input: only
+            // `handle_input_inflate` can give it (a driver probing with an empty input must
+            // not read for it).
+            return Ok(Status::Progress { consumed: 0, event: None });
+        }
+        let (frame, offset) = match self.next_frame(input, false)? {
+            Next::Wait(status) => return Ok(status.map(|never| match never {})),
+            Next::Control { opcode, start, end, mask } => {
+                return self.control_payload(input, opcode, start, end, mask);
+            }
+            Next::Data { frame, offset, .. } => (frame, offset),
+            Next::Continue(frame) => (frame, 0),
         };
         self.rx_frame = Some(frame);
         self.payload(frame, input, offset)
     }
 
+    /// The frame the next bytes belong to: the current one, or a new one from the header at
+    /// the start of `input` (checked). With `deflate`, RSV1 is permessage-deflate's.
+    fn next_frame(&mut self, input: &[u8], deflate: bool) -> Result<Next, ProtocolError> {
+        if let Some(frame) = self.rx_frame {
+            return Ok(Next::Continue(frame));
+        }
+        let mut allowed = self.config.extension_rsv;
+        if deflate {
+            allowed.0 |= Rsv::RSV1.0;
+        }
+        let (header, len) = match FrameHeader::parse(input, allowed) {
+            Ok(status) => match status.into_progress() {
+                Ok(header) => header,
+                Err(waiting) => return Ok(Next::Wait(waiting)),
+            },
+            Err(e) => return Err(self.fail(e.into())),
+        };
+        // Checked again when a control frame's payload was short: the checks change nothing
+        // for a control frame.
+        let frame = match self.start_frame(&header, deflate) {
+            Ok(frame) => frame,
+            Err(e) => return Err(self.fail(e)),
+        };
+        if header.opcode.is_control() {
+            // At most 125 bytes (checked by the parser).
+            let end = len + header.payload_len as usize;
+            return Ok(Next::Control { opcode: header.opcode, start: len, end, mask: frame.mask });
+        }
+        trace!("ws rx header {:?}", header);
+        Ok(Next::Data {
+            frame,
+            offset: len,
+            #[cfg(feature = "deflate")]
+            starts_message: header.opcode != Opcode::Continuation,
+        })
+    }
+
+    /// A control frame's payload, `input[start..end]`, once it is all there.
+    fn control_payload<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        opcode: Opcode,
+        start: usize,
+        end: usize,
+        mask: Option<Masker>,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        let have = input.len();
+        let Some(body) = input.get_mut(start..end) else {
+            return Ok(Status::NeedMore { needed: end - have });
+        };
+        if let Some(mut m) = mask {
+            m.apply(body);
+        }
+        trace!("ws rx control {:?}", opcode);
+        self.control_frame(opcode, body, end)
+    }
+
     /// Checks a new frame's header against the role, the message in progress and the limits.
-    fn start_frame(&mut self, h: &FrameHeader) -> Result<RxFrame, ProtocolError> {
+    fn start_frame(&mut self, h: &FrameHeader, deflate: bool) -> Result<RxFrame, ProtocolError> {
         match (self.role, h.mask) {
             (Role::Server, None) if self.config.unmasked_frames == UnmaskedFrames::Reject => {
                 return Err(ProtocolError::UnmaskedFrame); // RFC 6455 §5.1
@@ -426,6 +554,11 @@ impl<K: MaskKeys> Connection<K> {
             return Err(ProtocolError::FrameTooBig); // RFC 6455 §7.4.1 (1009)
         }
         self.rx_rsv = h.rsv;
+        let rsv1 = deflate && h.rsv.0 & Rsv::RSV1.0 != 0;
+        if rsv1 && h.opcode != Opcode::Text && h.opcode != Opcode::Binary {
+            // RFC 7692 §6: RSV1 only on the first frame of a data message.
+            return Err(ProtocolError::UnexpectedRsv1);
+        }
         match h.opcode {
             Opcode::Continuation => {
                 if self.rx_message.is_none() {
@@ -443,6 +576,10 @@ impl<K: MaskKeys> Connection<K> {
                 }
                 self.rx_message = Some(kind);
                 self.rx_message_len = 0;
+                #[cfg(feature = "deflate")]
+                {
+                    self.rx_compressed = rsv1;
+                }
                 self.utf8.reset();
             }
             Opcode::Close | Opcode::Ping | Opcode::Pong => {}
@@ -512,6 +649,121 @@ impl<K: MaskKeys> Connection<K> {
         }
         let data = input.get(offset..end).unwrap_or(&[]);
         Ok(Status::Progress { consumed: end, event: Some(Event::Data { kind, data, last }) })
+    }
+
+    /// Inflates the next piece of a compressed message's frame from `input[offset..]`: the
+    /// decoder takes what it can (bytes it leaves stay in `input`, masked as they came) and
+    /// the event hands out what it produced.
+    #[cfg(feature = "deflate")]
+    fn payload_inflate<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        mut frame: RxFrame,
+        input: &'a mut [u8],
+        offset: usize,
+        inf: &'a mut Inflater<W>,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        let available = input.len().saturating_sub(offset);
+        let n = usize::try_from(frame.remaining).map_or(available, |r| r.min(available));
+        let piece = input.get_mut(offset..offset + n).unwrap_or(&mut []);
+        let masker = frame.mask;
+        if let Some(mut m) = masker {
+            m.apply(piece);
+        }
+        let step = match inf.inflate(piece, self.inflate_limit(inf)) {
+            Ok(step) => step,
+            Err(_) => return Err(self.fail(ProtocolError::InvalidCompressedData)),
+        };
+        if let Some(m) = masker {
+            let mut rest = Masker::with_phase(m.key(), m.phase() + step.used);
+            frame.mask = Some(rest);
+            // Put the mask back on what the decoder left, for the next call.
+            rest.apply(piece.get_mut(step.used..).unwrap_or(&mut []));
+        }
+        frame.remaining -= step.used as u64;
+        let frame_done = frame.remaining == 0;
+        self.rx_frame = if frame_done { None } else { Some(frame) };
+        // The message's compressed bytes are all in: the tail (RFC 7692 §7.2.2) comes next.
+        self.rx_tail = frame_done && frame.fin;
+        let consumed = offset + step.used;
+        if step.out.is_empty() {
+            if self.rx_tail && step.drained {
+                return self.finish_inflate_after(inf, consumed);
+            }
+            return Ok(if consumed == 0 {
+                Status::NeedMore { needed: 1 }
+            } else {
+                Status::Progress { consumed, event: None }
+            });
+        }
+        self.inflated(inf, step.out, false, consumed)
+    }
+
+    /// Feeds the tail after a compressed message's last byte and hands out what it yields;
+    /// the message ends when the decoder has given everything.
+    #[cfg(feature = "deflate")]
+    fn finish_inflate<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        inf: &'a mut Inflater<W>,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        self.finish_inflate_after(inf, 0)
+    }
+
+    #[cfg(feature = "deflate")]
+    fn finish_inflate_after<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        inf: &'a mut Inflater<W>,
+        consumed: usize,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        let step = match inf.finish(self.inflate_limit(inf)) {
+            Ok(step) => step,
+            Err(_) => return Err(self.fail(ProtocolError::InvalidCompressedData)),
+        };
+        if step.drained {
+            self.rx_tail = false;
+        }
+        self.inflated(inf, step.out, step.drained, consumed)
+    }
+
+    /// The most output the next step may give: one byte beyond the message limit, so that a
+    /// message too big is seen without ever holding more than the window.
+    #[cfg(feature = "deflate")]
+    fn inflate_limit<W: AsMut<[u8]> + AsRef<[u8]>>(&self, inf: &Inflater<W>) -> usize {
+        let left = self.config.max_message_size.saturating_sub(inf.total());
+        usize::try_from(left.saturating_add(1)).unwrap_or(usize::MAX)
+    }
+
+    /// Checks and hands out a decompressed piece (`out` in the window).
+    #[cfg(feature = "deflate")]
+    fn inflated<'a, W: AsMut<[u8]> + AsRef<[u8]>>(
+        &mut self,
+        inf: &'a Inflater<W>,
+        out: core::ops::Range<usize>,
+        last: bool,
+        consumed: usize,
+    ) -> Result<Status<Option<Event<'a>>>, ProtocolError> {
+        if inf.total() > self.config.max_message_size {
+            return Err(self.fail(ProtocolError::MessageTooBig)); // RFC 6455 §7.4.1 (1009)
+        }
+        let Some(kind) = self.rx_message else {
+            // Unreachable: start_frame opened the message.
+            return Err(self.fail(ProtocolError::UnexpectedContinuation));
+        };
+        let data = inf.piece(out);
+        if kind == MessageKind::Text {
+            // RFC 6455 §8.1 on the decompressed bytes (RFC 7692 §6.2).
+            let checked = self
+                .utf8
+                .feed(data)
+                .and_then(|()| if last { self.utf8.finish(data.len()) } else { Ok(()) });
+            if let Err(e) = checked {
+                return Err(self.fail(ProtocolError::InvalidUtf8(e)));
+            }
+        }
+        if last {
+            self.rx_message = None;
+            self.rx_compressed = false;
+        }
+        Ok(Status::Progress { consumed, event: Some(Event::Data { kind, data, last }) })
     }
 
     /// Acts on a complete control frame, its payload unmasked in `body`.
@@ -665,6 +917,28 @@ impl<K: MaskKeys> Connection<K> {
     ) -> Result<usize, UsageError> {
         let opcode = self.data_opcode(kind)?;
         let header = FrameHeader { fin: last, ..FrameHeader::new(opcode, payload.len() as u64) };
+        let n = self.emit_frame(out, header, payload)?;
+        self.tx_message = if last { None } else { Some(kind) };
+        Ok(n)
+    }
+
+    /// [`encode_data`](Self::encode_data) for a message compressed with permessage-deflate
+    /// (RFC 7692 §7.2.1, for example by [`Compressor`](crate::ws::deflate::Compressor)): RSV1
+    /// is set on the message's first frame (RFC 7692 §6). Only once the extension was agreed.
+    #[cfg(feature = "deflate")]
+    pub fn encode_compressed(
+        &mut self,
+        out: &mut [u8],
+        kind: MessageKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<usize, UsageError> {
+        let opcode = self.data_opcode(kind)?;
+        let mut header =
+            FrameHeader { fin: last, ..FrameHeader::new(opcode, payload.len() as u64) };
+        if opcode != Opcode::Continuation {
+            header.rsv = Rsv::RSV1;
+        }
         let n = self.emit_frame(out, header, payload)?;
         self.tx_message = if last { None } else { Some(kind) };
         Ok(n)

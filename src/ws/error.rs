@@ -66,6 +66,11 @@ pub enum ProtocolError {
     MessageTooBig,
     /// A text message where only binary is accepted.
     TextNotAccepted,
+    /// RSV1 on a control or continuation frame with permessage-deflate (RFC 7692 §6).
+    UnexpectedRsv1,
+    /// A compressed message that is not valid DEFLATE (RFC 7692 §6.2, RFC 1951): closed with
+    /// 1007, as other payload data inconsistent with its message (RFC 6455 §7.4.1).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
@@ -73,6 +78,7 @@ impl ProtocolError {
     pub const fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::InvalidUtf8(_)
+            | ProtocolError::InvalidCompressedData
             | ProtocolError::InvalidClose(CloseBodyError::InvalidReason) => {
                 CloseCode::InvalidPayload
             }

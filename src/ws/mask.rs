@@ -26,6 +26,12 @@ impl Masker {
         Masker { key, phase: 0 }
     }
 
+    /// A masker `phase` bytes into a payload (taken modulo 4).
+    #[cfg(feature = "deflate")]
+    pub(crate) const fn with_phase(key: [u8; 4], phase: usize) -> Self {
+        Masker { key, phase: phase % 4 }
+    }
+
     /// The key.
     pub const fn key(&self) -> [u8; 4] {
         self.key

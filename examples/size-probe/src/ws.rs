@@ -1,6 +1,7 @@
 //! The WebSocket layer: client opening handshake (request out, 101 validated), server request
 //! parsing and accept, and a connection in each role reading frames and writing messages and
-//! control frames.
+//! control frames; with `ws-deflate`, permessage-deflate's negotiation and a server connection
+//! inflating through a 1 KiB window.
 
 use core::hint::black_box;
 
@@ -29,6 +30,14 @@ pub fn exercise(input: &mut [u8], tx: &mut [u8]) {
             if let Ok(accept) = req.accept(protocol) {
                 black_box(accept.encode(tx).ok());
             }
+            #[cfg(feature = "ws-deflate")]
+            {
+                let config = mqtt_ws::ws::deflate::ServerConfig {
+                    receive_window_bits: 10,
+                    ..mqtt_ws::ws::deflate::ServerConfig::new()
+                };
+                black_box(config.accept(req.extensions()).map(|a| a.response()));
+            }
         }
         Ok(_) => {}
         Err(e) => {
@@ -44,6 +53,28 @@ pub fn exercise(input: &mut [u8], tx: &mut [u8]) {
     pump(&mut client, input, tx);
     let mut server = Connection::server(Config::new());
     pump(&mut server, input, tx);
+    #[cfg(feature = "ws-deflate")]
+    inflate(input, tx);
+}
+
+/// A server connection that agreed to permessage-deflate, reading through a 1 KiB window.
+#[cfg(feature = "ws-deflate")]
+fn inflate(input: &mut [u8], tx: &mut [u8]) {
+    let mut window = [0u8; 1024];
+    let Ok(mut inflater) = mqtt_ws::ws::deflate::Inflater::new(&mut window[..], black_box(false))
+    else {
+        return;
+    };
+    let mut server = Connection::server(Config::new());
+    if let Ok(Status::Progress { consumed, event }) =
+        server.handle_input_inflate(Instant::ZERO, input, &mut inflater)
+    {
+        black_box(consumed);
+        black_box(event);
+    }
+    while let Ok(Some(n)) = server.poll_transmit(Instant::ZERO, tx) {
+        black_box(n);
+    }
 }
 
 fn pump<K: mqtt_ws::ws::connection::MaskKeys>(
