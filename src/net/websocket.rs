@@ -135,14 +135,15 @@ impl<'a> AcceptOptions<'a> {
 }
 
 /// The extensions a server agreed to in its answer, kept for the answer that borrows them.
+/// Shared by reference across the handshake's awaits, so `Sync` (an accept future is `Send`).
 #[derive(Debug, Default)]
 pub(crate) struct Agreed<'r> {
     #[cfg(feature = "deflate")]
-    deflate: core::cell::Cell<Option<crate::ws::deflate::Agreement>>,
+    deflate: std::sync::Mutex<Option<crate::ws::deflate::Agreement>>,
     #[cfg(feature = "deflate")]
-    element: core::cell::OnceCell<crate::ws::deflate::params::Element>,
+    element: std::sync::OnceLock<crate::ws::deflate::params::Element>,
     #[cfg(feature = "deflate")]
-    list: core::cell::OnceCell<[&'r str; 1]>,
+    list: std::sync::OnceLock<[&'r str; 1]>,
     _answer: core::marker::PhantomData<&'r str>,
 }
 
@@ -155,7 +156,7 @@ impl<'r> Agreed<'r> {
     ) -> &'r [&'r str] {
         #[cfg(feature = "deflate")]
         if let Some(agreed) = options.deflate.and_then(|d| d.accept(request.extensions())) {
-            self.deflate.set(Some(agreed));
+            *self.deflate.lock().unwrap_or_else(|e| e.into_inner()) = Some(agreed);
             let element = self.element.get_or_init(|| agreed.response());
             return self.list.get_or_init(|| [element.as_str()]);
         }
@@ -166,7 +167,7 @@ impl<'r> Agreed<'r> {
     /// The inflater for the client's messages, if permessage-deflate was agreed.
     pub(crate) fn inflater(&self) -> Option<Inflater> {
         #[cfg(feature = "deflate")]
-        if let Some(agreed) = self.deflate.get() {
+        if let Some(agreed) = *self.deflate.lock().unwrap_or_else(|e| e.into_inner()) {
             let (_, no_context_takeover) = agreed.receive(connection::Role::Server);
             // The largest window: enough for any window bits agreed.
             let window = std::vec![0u8; 1 << 15].into_boxed_slice();
