@@ -174,9 +174,11 @@ fn same_connect(
         _ => same = false,
     }
     match login {
+        // rumqttc's login has no absent field: an absent user name or password is its empty
+        // one (a 5.0 password without a user name, §3.1.2.9, reads as user name "").
         Some(l) => {
-            same &= (ours.username, ours.password)
-                == (Some(l.username.as_str()), Some(l.password.as_bytes()))
+            same &= (ours.username.unwrap_or_default(), ours.password.unwrap_or_default())
+                == (l.username.as_str(), l.password.as_bytes())
         }
         // rumqttc keeps a login only with both fields.
         None => same &= ours.username.is_none() || ours.password.is_none(),
