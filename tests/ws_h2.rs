@@ -1,8 +1,11 @@
 //! RFC 8441 end to end: an `h2` server with the extended CONNECT protocol enabled and an `h2`
 //! client, both mapping the WebSocket handshake with `ws::handshake::extended_connect`, then
 //! WebSocket frames exchanged over the one HTTP/2 stream by a `ws::connection::Connection` at
-//! each end.
-#![cfg(feature = "ws")]
+//! each end; permessage-deflate negotiated through the mapping; an MQTT client and server
+//! session on `ws::Stream` over such a stream.
+#![cfg(all(feature = "ws", feature = "mqtt", feature = "deflate", feature = "tokio"))]
+
+mod common_tunnel;
 
 use bytes::Bytes;
 use h2::RecvStream;
@@ -11,6 +14,7 @@ use mqtt_ws::Status;
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
 use mqtt_ws::ws::connection::{Config, Connection, Event, MaskKeys, MessageKind, State};
+use mqtt_ws::ws::deflate::{Agreement, ClientConfig as DeflateClient, ServerConfig};
 use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
 use mqtt_ws::ws::handshake::{OriginPolicy, ResponseError};
 use tokio::io::DuplexStream;
@@ -227,6 +231,107 @@ async fn refusals_travel_as_http2_statuses() {
     assert_eq!(exchange(&list, &offer).await, Err(ResponseError::Status(403)));
     // No version at all: 400.
     assert_eq!(exchange(&base, &offer).await, Err(ResponseError::Status(400)));
+}
+
+/// What the tunnel server runs inside the accepted stream.
+#[derive(Clone, Copy)]
+enum Inside {
+    Echo,
+    Mqtt,
+}
+
+/// The DATA of an HTTP/2 stream as a tokio byte pipe (see `common_tunnel`): what arrives is
+/// read from the returned end, what is written to it is sent; its end ends the stream.
+fn bridge(mut recv: RecvStream, mut send: h2::SendStream<Bytes>) -> DuplexStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let (mut read, mut write) = tokio::io::split(ours);
+    tokio::spawn(async move {
+        while let Some(Ok(chunk)) = recv.data().await {
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            if write.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if send.send_data(Bytes::copy_from_slice(&buf[..n]), false).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = send.send_data(Bytes::new(), true);
+    });
+    theirs
+}
+
+/// A server that maps the handshake (agreeing to `mqtt` and permessage-deflate) and runs
+/// `inside` on the stream.
+async fn tunnel_server(io: DuplexStream, inside: Inside) {
+    let mut conn =
+        h2::server::Builder::new().enable_connect_protocol().handshake(io).await.unwrap();
+    let (req, mut respond) = conn.accept().await.unwrap().unwrap();
+    tokio::spawn(async move { while conn.accept().await.is_some() {} });
+    let list = request_list(&req);
+    let parsed = ServerConnect::parse(&list).unwrap();
+    let agreement = ServerConfig::new().accept(parsed.extensions());
+    let element = agreement.as_ref().map(Agreement::response);
+    let accepted: Vec<&str> = element.iter().map(|e| e.as_str()).collect();
+    let response = build_response(parsed.accept_with(Some("mqtt"), &accepted).unwrap());
+    let send = respond.send_response(response, false).unwrap();
+    let io = bridge(req.into_body(), send);
+    match inside {
+        Inside::Echo => assert_eq!(common_tunnel::echo_server(io, agreement).await, 4),
+        Inside::Mqtt => assert_eq!(common_tunnel::mqtt_server(io).await.len(), 3),
+    }
+}
+
+/// The client side of [`tunnel_server`]: the stream as a pipe and what was agreed.
+async fn tunnel_client(
+    client: &mut h2::client::SendRequest<Bytes>,
+) -> (DuplexStream, Option<Agreement>) {
+    let deflate = DeflateClient::new();
+    let element = deflate.offer();
+    let offers = [element.as_str()];
+    let offer = ClientConnect::new("https", "broker.example.com", "/mqtt")
+        .protocols(&["mqtt"])
+        .extensions(&offers);
+    let (response, send) =
+        client.send_request(build_request(offer.headers().unwrap()), false).unwrap();
+    let response = response.await.unwrap();
+    let list = response_list(&response);
+    let accepted = offer.validate_response(&list).unwrap();
+    assert_eq!(accepted.protocol(), Some("mqtt"));
+    let agreement = deflate.agreed(accepted.extensions()).unwrap();
+    (bridge(response.into_body(), send), agreement)
+}
+
+#[tokio::test]
+async fn websocket_with_permessage_deflate_over_http2() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(tunnel_server(server_io, Inside::Echo));
+    let mut client = client_connection(client_io).await;
+    let (io, agreement) = tunnel_client(&mut client).await;
+    assert!(agreement.is_some(), "the server agreed to permessage-deflate");
+    common_tunnel::echo_client(io, agreement).await;
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn mqtt_over_websocket_over_http2() {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let server = tokio::spawn(tunnel_server(server_io, Inside::Mqtt));
+    let mut client = client_connection(client_io).await;
+    let (io, _) = tunnel_client(&mut client).await;
+    assert_eq!(common_tunnel::mqtt_client(io).await.len(), 3);
+    server.await.unwrap();
 }
 
 // --- Reading whole messages from the HTTP/2 stream ----------------------------------------
