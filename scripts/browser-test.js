@@ -63,6 +63,24 @@ async function browser() {
       null, { timeout: 15000 });
     check(true, 'the page connected over WebSocket and subscribed to chat/#');
 
+    // Chromium offers permessage-deflate: the broker agrees (the page's MQTT.js runs with it
+    // too) and inflates what Chromium compresses. A CONNECT (3.1.1, client id "x") gets CONNACK.
+    const raw = await page.evaluate((url) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, 'mqtt');
+      ws.binaryType = 'arraybuffer';
+      ws.onopen = () => ws.send(new Uint8Array(
+        [0x10, 0x0d, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x01, 0x78]));
+      ws.onmessage = (m) => {
+        resolve({ extensions: ws.extensions, reply: Array.from(new Uint8Array(m.data)) });
+        ws.close();
+      };
+      ws.onerror = () => reject(new Error('WebSocket error'));
+    }), wsUrl);
+    check(raw.extensions.startsWith('permessage-deflate'),
+      `Chromium and the broker agreed to permessage-deflate (${raw.extensions})`);
+    check(JSON.stringify(raw.reply) === '[32,2,0,0]',
+      'Chromium\'s CONNECT over the compressed connection is answered with CONNACK');
+
     await mosquittoPub('chat/cli', 'hello from the command line');
     await page.waitForFunction(
       () => [...document.querySelectorAll('.msg')].some((d) => d.textContent === 'chat/cli hello from the command line'),

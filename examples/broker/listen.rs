@@ -3,8 +3,8 @@
 //! session runs over, with a deadline on every write.
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant as StdInstant};
 
 use embedded_io_adapters::tokio_1::FromTokio;
@@ -12,7 +12,9 @@ use mqtt_ws::io::{Buffer, ElasticBuffer, Pump, asynch};
 use mqtt_ws::mqtt::ReasonCode;
 use mqtt_ws::mqtt::server::{Closed, Initiator};
 use mqtt_ws::ws::close::CloseCode;
-use mqtt_ws::ws::connection::NoMasking;
+use mqtt_ws::ws::connection::{NoMasking, Role};
+use mqtt_ws::ws::deflate::params::Element;
+use mqtt_ws::ws::deflate::{Agreement, Inflater, ServerConfig};
 use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
 use mqtt_ws::ws::stream::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,6 +33,10 @@ const RX_FLOOR: usize = 1024;
 const TX_FLOOR: usize = 256;
 /// The same for the WebSocket frames under MQTT over WebSocket.
 const WS_FLOOR: usize = 2048;
+/// permessage-deflate (RFC 7692), which browsers offer: accepted when the client lets the
+/// broker limit its window, to 1 KiB (the memory a connection's inflater holds); replies go
+/// uncompressed, as the extension allows (§6).
+const WS_DEFLATE: ServerConfig = ServerConfig { receive_window_bits: 10, ..ServerConfig::new() };
 
 /// A connection's byte stream: TCP, or TLS over TCP.
 pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -214,6 +220,10 @@ impl Broker {
         if !contains_ci(&head, b"\nupgrade:") {
             return self.serve_page(&mut tcp, &head).await;
         }
+        // What the handshake agreed to (outliving the answer that borrows the strings).
+        let agreement: OnceLock<Agreement> = OnceLock::new();
+        let element: OnceLock<Element> = OnceLock::new();
+        let extensions: OnceLock<[&str; 1]> = OnceLock::new();
         let (mut rx, tx) =
             (ElasticBuffer::new(WS_FLOOR, 64 << 10), ElasticBuffer::new(WS_FLOOR, 64 << 10));
         rx.fit(0, head.len());
@@ -236,7 +246,20 @@ impl Broker {
                     return Err(e.reject());
                 }
                 // MQTT over WebSocket: the "mqtt" subprotocol (MQTT 5.0 §6.0).
-                req.accept(req.select_protocol(&["mqtt"])).map_err(|_| Reject::BadRequest)
+                let protocol = req.select_protocol(&["mqtt"]);
+                let accept = match WS_DEFLATE.accept(req.extensions()) {
+                    Some(agreed) => {
+                        let element = element.get_or_init(|| agreed.response());
+                        let _ = agreement.set(agreed);
+                        req.accept_with(
+                            protocol,
+                            extensions.get_or_init(|| [element.as_str()]),
+                            &[],
+                        )
+                    }
+                    None => req.accept(protocol),
+                };
+                accept.map_err(|_| Reject::BadRequest)
             },
         );
         let accepted = match timeout_at(deadline.into(), handshake).await {
@@ -247,7 +270,13 @@ impl Broker {
             conn.transport().shutdown().await;
             return Ok(());
         }
-        let stream = conn.upgrade(mqtt_ws_config()).into_stream().map_err(super::invalid)?;
+        let mut stream = conn.upgrade(mqtt_ws_config()).into_stream().map_err(super::invalid)?;
+        if let Some(agreed) = agreement.get() {
+            let (bits, no_context_takeover) = agreed.receive(Role::Server);
+            let window = ElasticBuffer::new(1 << bits, 1 << bits);
+            let inflater = Inflater::new(window, no_context_takeover).map_err(super::invalid)?;
+            stream = stream.with_inflater(inflater);
+        }
         self.run_connection(stream, deadline).await
     }
 

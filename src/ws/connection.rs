@@ -305,6 +305,9 @@ pub struct Connection<K: MaskKeys = NoMasking> {
     /// Its last frame is in: the inflater still owes the end of its output.
     #[cfg(feature = "deflate")]
     rx_tail: bool,
+    /// Where the last data piece handed out is in the inflater's window (`None`: in the input).
+    #[cfg(feature = "deflate")]
+    rx_inflated: Option<core::ops::Range<usize>>,
     utf8: Utf8Validator,
     // Owed to the peer.
     pong: Option<ControlBuf>,
@@ -344,6 +347,8 @@ impl<K: MaskKeys> Connection<K> {
             rx_compressed: false,
             #[cfg(feature = "deflate")]
             rx_tail: false,
+            #[cfg(feature = "deflate")]
+            rx_inflated: None,
             utf8: Utf8Validator::new(),
             pong: None,
             close_owed: None,
@@ -385,6 +390,13 @@ impl<K: MaskKeys> Connection<K> {
     /// them here).
     pub fn frame_rsv(&self) -> Rsv {
         self.rx_rsv
+    }
+
+    /// Where the data of the last [`Event::Data`] is in the inflater's window, when it came
+    /// decompressed (`None`: it was a piece of the input).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflated_piece(&self) -> Option<core::ops::Range<usize>> {
+        self.rx_inflated.clone()
     }
 
     /// Whether a data message sent with [`encode_data`](Self::encode_data) is unfinished.
@@ -647,6 +659,10 @@ impl<K: MaskKeys> Connection<K> {
         if last {
             self.rx_message = None;
         }
+        #[cfg(feature = "deflate")]
+        {
+            self.rx_inflated = None;
+        }
         let data = input.get(offset..end).unwrap_or(&[]);
         Ok(Status::Progress { consumed: end, event: Some(Event::Data { kind, data, last }) })
     }
@@ -748,6 +764,7 @@ impl<K: MaskKeys> Connection<K> {
             // Unreachable: start_frame opened the message.
             return Err(self.fail(ProtocolError::UnexpectedContinuation));
         };
+        self.rx_inflated = Some(out.clone());
         let data = inf.piece(out);
         if kind == MessageKind::Text {
             // RFC 6455 §8.1 on the decompressed bytes (RFC 7692 §6.2).

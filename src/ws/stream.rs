@@ -65,6 +65,8 @@ use core::ops::Range;
 
 use super::close::CloseCode;
 use super::connection::{Connection, Event, MIN_INPUT, MaskKeys, NoMasking, State, TextMessages};
+#[cfg(feature = "deflate")]
+use super::deflate::Inflater;
 use super::error::{Error, UsageError};
 use super::frame::{MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::BufferTooSmall;
@@ -85,8 +87,12 @@ const NOW: Instant = Instant::ZERO;
 pub struct Stream<'b, T, K: MaskKeys = NoMasking, B: Buffer = &'b mut [u8]> {
     transport: T,
     pump: Pump<'b, Connection<K>, B>,
-    /// Payload not yet read out: the tail of the pump's last input.
+    /// Payload not yet read out: the tail of the pump's last input, or of the inflater's last
+    /// output.
     pending: usize,
+    /// The receive half of permessage-deflate, once agreed.
+    #[cfg(feature = "deflate")]
+    inflater: Option<Inflater<B>>,
 }
 
 impl<T: core::fmt::Debug, K: MaskKeys, B: Buffer> core::fmt::Debug for Stream<'_, T, K, B> {
@@ -143,7 +149,25 @@ impl<'b, T, K: MaskKeys, B: Buffer> Stream<'b, T, K, B> {
             return Err(BufferTooSmall { required: MIN_TX_BUFFER });
         }
         pump.machine_mut().config_mut().text_messages = TextMessages::Reject;
-        Ok(Stream { transport, pump, pending: 0 })
+        Ok(Stream {
+            transport,
+            pump,
+            pending: 0,
+            #[cfg(feature = "deflate")]
+            inflater: None,
+        })
+    }
+
+    /// Receives messages compressed with permessage-deflate (RFC 7692) through `inflater`,
+    /// made for what the handshake agreed ([`Agreement::receive`](super::deflate::Agreement::receive)):
+    /// the connection's [`Config::extension_rsv`](super::connection::Config::extension_rsv)
+    /// allows RSV1, and read returns the decompressed bytes. Writes stay uncompressed, which
+    /// the extension allows (RFC 7692 §6).
+    #[cfg(feature = "deflate")]
+    pub fn with_inflater(mut self, inflater: Inflater<B>) -> Self {
+        self.pump.machine_mut().config_mut().extension_rsv = super::frame::Rsv::RSV1;
+        self.inflater = Some(inflater);
+        self
     }
 
     /// The WebSocket connection (for its [`State`]).
@@ -163,8 +187,13 @@ impl<'b, T, K: MaskKeys, B: Buffer> Stream<'b, T, K, B> {
 
     /// Copies payload not yet read out into `buf`.
     fn take(&mut self, buf: &mut [u8]) -> usize {
-        let last = self.pump.last_input();
-        let data = last.get(last.len().saturating_sub(self.pending)..).unwrap_or_default();
+        let data = self.pump.last_input();
+        #[cfg(feature = "deflate")]
+        let data = match (self.inflater.as_ref(), self.pump.machine().inflated_piece()) {
+            (Some(inf), Some(piece)) => inf.piece(piece),
+            _ => data,
+        };
+        let data = data.get(data.len().saturating_sub(self.pending)..).unwrap_or_default();
         let n = data.len().min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), data.get(..n)) {
             dst.copy_from_slice(src);
@@ -197,6 +226,13 @@ impl<'b, T, K: MaskKeys, B: Buffer> Stream<'b, T, K, B> {
     fn step_buffered(&mut self) -> bool {
         if !self.pump.has_input() {
             return false;
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(inf) = self.inflater.as_mut() {
+            if let Ok(Some(Event::Data { data, .. })) = self.pump.input_inflate::<(), _>(NOW, inf) {
+                self.pending = data.len();
+            }
+            return true;
         }
         if let Ok(Some(Event::Data { data, .. })) = self.pump.input::<()>(NOW) {
             self.pending = data.len();
@@ -273,13 +309,24 @@ impl<T: embedded_io::ErrorType, K: MaskKeys, B: Buffer> embedded_io::ErrorType
 }
 
 impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys, B: Buffer> Stream<'_, T, K, B> {
+    /// One step of the connection over the blocking transport, inflating when agreed.
+    fn step_blocking(&mut self) -> Result<Seen, DriverError<T::Error, Error>> {
+        let (transport, pump) = (&mut self.transport, &mut self.pump);
+        #[cfg(feature = "deflate")]
+        if let Some(inf) = self.inflater.as_mut() {
+            return seen(blocking::step_by(transport, pump, NOW, Timeout::Error, |p| {
+                p.input_inflate(NOW, inf)
+            }));
+        }
+        seen(blocking::step(transport, pump, NOW, Timeout::Error))
+    }
+
     /// Runs the closing handshake: sends a close frame with `code`, then reads (and drops data)
     /// until the peer's close frame arrives or the transport ends.
     pub fn close(&mut self, code: CloseCode) -> Result<(), DriverError<T::Error, Error>> {
         self.start_close(code)?;
         loop {
-            let step = blocking::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error);
-            if closed(seen(step))? {
+            if closed(self.step_blocking())? {
                 return Ok(());
             }
         }
@@ -297,7 +344,7 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys, B: Buffer> embedded
             if let Some(n) = self.read_buffered(buf) {
                 return Ok(n);
             }
-            match seen(blocking::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error))? {
+            match self.step_blocking()? {
                 Seen::Data(n) => self.pending = n,
                 Seen::Nothing => {}
                 Seen::End => return Ok(0),
@@ -328,6 +375,19 @@ impl<T: embedded_io::Read + embedded_io::Write, K: MaskKeys, B: Buffer> embedded
 impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys, B: Buffer>
     Stream<'_, T, K, B>
 {
+    /// One step of the connection over the async transport, inflating when agreed.
+    async fn step_async(&mut self) -> Result<Seen, DriverError<T::Error, Error>> {
+        let (transport, pump) = (&mut self.transport, &mut self.pump);
+        #[cfg(feature = "deflate")]
+        if let Some(inf) = self.inflater.as_mut() {
+            let step = asynch::step_by(transport, pump, NOW, Timeout::Error, |p| {
+                p.input_inflate(NOW, inf)
+            });
+            return seen(step.await);
+        }
+        seen(asynch::step(transport, pump, NOW, Timeout::Error).await)
+    }
+
     /// [`close`](Self::close) over an async transport.
     pub async fn close_async(
         &mut self,
@@ -335,8 +395,7 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys, B: Buff
     ) -> Result<(), DriverError<T::Error, Error>> {
         self.start_close(code)?;
         loop {
-            let step = asynch::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error).await;
-            if closed(seen(step))? {
+            if closed(self.step_async().await)? {
                 return Ok(());
             }
         }
@@ -354,8 +413,7 @@ impl<T: embedded_io_async::Read + embedded_io_async::Write, K: MaskKeys, B: Buff
             if let Some(n) = self.read_buffered(buf) {
                 return Ok(n);
             }
-            let step = asynch::step(&mut self.transport, &mut self.pump, NOW, Timeout::Error).await;
-            match seen(step)? {
+            match self.step_async().await? {
                 Seen::Data(n) => self.pending = n,
                 Seen::Nothing => {}
                 Seen::End => return Ok(0),
@@ -502,6 +560,79 @@ mod tests {
                     pos += consumed;
                 }
                 _ => return frames,
+            }
+        }
+    }
+
+    /// A server stream with permessage-deflate reads compressed messages decompressed (across
+    /// frames, with a ping between and an uncompressed message among them), blocking and async,
+    /// whatever the read and transport chunk sizes and window.
+    #[cfg(all(feature = "deflate", feature = "std"))]
+    #[test]
+    fn reads_compressed_messages_decompressed() {
+        use crate::ws::connection::Role;
+        use crate::ws::deflate::{ClientConfig, Compressor, Inflater, ServerConfig};
+        use crate::ws::frame::Rsv;
+        use std::format;
+        let text: Vec<u8> = b"MQTT over WebSocket, compressed; ".repeat(300);
+        for bits in [9u8, 15] {
+            let server = ServerConfig { receive_window_bits: bits, ..ServerConfig::new() };
+            let offer = ClientConfig::new().offer();
+            let agreement = server.accept([offer.as_str()]).unwrap();
+            let wire = client_frames(|c, w| {
+                c.config_mut().extension_rsv = Rsv::RSV1;
+                let mut deflate = Compressor::new(&agreement, Role::Client);
+                let mut out = std::vec![0u8; 16 * 1024];
+                let mut z = Vec::new();
+                deflate.compress(&text, &mut z).unwrap();
+                let (a, b) = z.split_at(z.len() / 2);
+                push(w, c.encode_compressed(&mut out, MessageKind::Binary, a, false), &out);
+                push(w, c.encode_ping(&mut out, b"hi"), &out);
+                push(w, c.encode_data(&mut out, MessageKind::Binary, b, true), &out);
+                push(w, c.encode_binary(&mut out, b"plain"), &out);
+                let mut z = Vec::new();
+                deflate.compress(b"\xe0\x00", &mut z).unwrap();
+                push(w, c.encode_compressed(&mut out, MessageKind::Binary, &z, true), &out);
+                c.close(CloseCode::Normal, "").unwrap();
+                let n = c.poll_transmit(Instant::ZERO, &mut out).unwrap().unwrap();
+                w.extend_from_slice(&out[..n]);
+            });
+            let mut want = text.clone();
+            want.extend_from_slice(b"plain\xe0\x00");
+            for (chunk, read) in [(1, 7), (13, 1), (1000, 4096)] {
+                for r#async in [false, true] {
+                    let mut rx = std::vec![0u8; 512];
+                    let mut tx = [0u8; MIN_TX_BUFFER];
+                    let (window_bits, no_takeover) = agreement.receive(Role::Server);
+                    let mut window = std::vec![0u8; 1 << window_bits];
+                    let inflater = Inflater::new(&mut window[..], no_takeover).unwrap();
+                    let pipe = Pipe::new(wire.clone(), chunk);
+                    let conn = Connection::server(Config::new());
+                    let mut s =
+                        Stream::new(pipe, conn, &mut rx, &mut tx).unwrap().with_inflater(inflater);
+                    let mut got = Vec::new();
+                    let mut buf = std::vec![0u8; read];
+                    loop {
+                        let n = if r#async {
+                            block_on(embedded_io_async::Read::read(&mut s, &mut buf)).unwrap()
+                        } else {
+                            embedded_io::Read::read(&mut s, &mut buf).unwrap()
+                        };
+                        if n == 0 {
+                            break;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                    }
+                    let case = format!("bits {bits} chunk {chunk} read {read} async {}", r#async);
+                    assert!(got == want, "{case}: {} bytes", got.len());
+                    assert_eq!(s.connection().state(), State::Closed, "{case}");
+                    // The pong, unless the close frame came in the same read (RFC 6455
+                    // §5.5.1: the close reply goes first), then the close reply.
+                    let frames = decode_server_output(&s.into_inner().output);
+                    let close = (8, 1000u16.to_be_bytes().to_vec());
+                    let pong = (0xa, b"hi".to_vec());
+                    assert!(frames == [pong, close.clone()] || frames == [close], "{case}");
+                }
             }
         }
     }
