@@ -539,3 +539,32 @@ fn malformed_client_gets_disconnect_and_others_keep_working() {
     p.publish("t", b"still here", Qos::AtMostOnce, false).unwrap();
     assert_eq!(recv(&mut s).payload, b"still here");
 }
+
+#[test]
+fn net_client_offering_permessage_deflate_over_websocket() {
+    use mqtt_ws::net::{Event, MqttClient, Options};
+    let u = start();
+    let options = Options {
+        deflate: Some(mqtt_ws::ws::deflate::ClientConfig::new()),
+        reconnect: None,
+        ..Options::default()
+    };
+    let connect = mqtt_ws::mqtt::client::ConnectOptions::new("deflating");
+    let mut c = MqttClient::connect_with(&u.ws, &connect, &options).unwrap();
+    c.subscribe("z/deflate", Qos::AtLeastOnce).unwrap();
+    let body = b"{\"temperature\":21.5} ".repeat(2000);
+    let message = Outgoing::new("z/deflate", &body).qos(Qos::AtLeastOnce);
+    let mut published = false;
+    let got = loop {
+        match c.next_timeout(PATIENCE).unwrap().expect("an event within the patience") {
+            Event::Subscribed { .. } if !published => {
+                c.publish(&message).unwrap();
+                published = true;
+            }
+            Event::Message(m) => break m.payload,
+            _ => {}
+        }
+    };
+    assert!(got == body, "the message came back changed");
+    c.disconnect().unwrap();
+}

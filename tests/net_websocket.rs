@@ -115,7 +115,14 @@ fn tokio_server_and_clients_of_both_kinds() {
         rt.block_on(async {
             for _ in 0..2 {
                 let (tcp, _) = listener.accept().await.unwrap();
-                let mut ws = TokioWs::accept_with(tcp, &options()).await?;
+                #[cfg(feature = "deflate")]
+                let options = AcceptOptions {
+                    deflate: Some(mqtt_ws::ws::deflate::ServerConfig::new()),
+                    ..options()
+                };
+                #[cfg(not(feature = "deflate"))]
+                let options = options();
+                let mut ws = TokioWs::accept_with(tcp, &options).await?;
                 while let Some(message) = ws.recv().await? {
                     ws.send(&message).await?;
                 }
@@ -131,13 +138,123 @@ fn tokio_server_and_clients_of_both_kinds() {
     ws.send_binary(&[1, 2, 3]).unwrap();
     assert_eq!(ws.recv().unwrap(), Some(WsMessage::Binary(vec![1, 2, 3])));
     ws.close(CloseCode::Normal, "").unwrap();
-    // A tokio client.
+    // A tokio client (offering permessage-deflate, which the server agrees to).
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let mut ws = TokioWs::connect(&url).await.unwrap();
+        #[allow(unused_mut)]
+        let mut options = mqtt_ws::net::Options { default_path: "/", ..Default::default() };
+        #[cfg(feature = "deflate")]
+        {
+            options.deflate = Some(mqtt_ws::ws::deflate::ClientConfig::new());
+        }
+        let mut ws = TokioWs::connect_with(&url, &[], &options).await.unwrap();
         ws.send_text("hallo").await.unwrap();
         assert_eq!(ws.recv().await.unwrap(), Some(WsMessage::Text("hallo".into())));
+        let long = "hallo ".repeat(5000);
+        ws.send_text(&long).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(WsMessage::Text(long)));
         ws.close(CloseCode::Normal, "").await.unwrap();
     });
     server.join().unwrap().unwrap();
+}
+
+/// The frames of one direction of a recorded connection (after the handshake head): for each,
+/// (RSV1 set, opcode, payload length).
+#[cfg(feature = "deflate")]
+fn frames(bytes: &[u8]) -> Vec<(bool, u8, usize)> {
+    let head = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a handshake head") + 4;
+    let mut rest = &bytes[head..];
+    let mut out = Vec::new();
+    while rest.len() >= 2 {
+        let (b0, b1) = (rest[0], rest[1]);
+        let (len, mut at) = match b1 & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
+            127 => (u64::from_be_bytes(rest[2..10].try_into().unwrap()) as usize, 10),
+            n => (usize::from(n), 2),
+        };
+        if b1 & 0x80 != 0 {
+            at += 4; // the masking key
+        }
+        out.push((b0 & 0x40 != 0, b0 & 0x0f, len));
+        rest = &rest[(at + len).min(rest.len())..];
+    }
+    out
+}
+
+/// A proxy on 127.0.0.1 that records both directions of one connection to `upstream`; the
+/// handle gives (client to server, server to client) once both ends closed.
+#[cfg(feature = "deflate")]
+fn tap(upstream: u16) -> (u16, thread::JoinHandle<(Vec<u8>, Vec<u8>)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (down, _) = listener.accept().unwrap();
+        let up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+        let copy = |mut from: TcpStream, mut to: TcpStream| {
+            thread::spawn(move || {
+                let (mut seen, mut buf) = (Vec::new(), [0u8; 8192]);
+                while let Ok(n @ 1..) = from.read(&mut buf) {
+                    seen.extend_from_slice(&buf[..n]);
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to.shutdown(std::net::Shutdown::Write);
+                seen
+            })
+        };
+        let sent = copy(down.try_clone().unwrap(), up.try_clone().unwrap());
+        let received = copy(up, down);
+        (sent.join().unwrap(), received.join().unwrap())
+    });
+    (port, handle)
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn permessage_deflate_both_ways() {
+    use mqtt_ws::ws::deflate::{ClientConfig, ServerConfig};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let options =
+            AcceptOptions { deflate: Some(ServerConfig::new()), ..AcceptOptions::default() };
+        let mut ws = WebSocket::accept_with(tcp, &options)?;
+        while let Some(message) = ws.recv()? {
+            ws.send(&message)?;
+        }
+        Ok::<_, Error>(())
+    });
+    let (port, recording) = tap(upstream);
+    let options =
+        mqtt_ws::net::Options { deflate: Some(ClientConfig::new()), ..Default::default() };
+    let mut ws =
+        WebSocket::connect_with(&format!("ws://127.0.0.1:{port}/"), &[], &options).unwrap();
+    let text = "{\"sensor\":\"greenhouse\",\"temperature\":21.5} ".repeat(200);
+    let noise: Vec<u8> =
+        (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    for message in
+        [WsMessage::Text(text.clone()), WsMessage::Binary(noise), WsMessage::Text("".into())]
+    {
+        ws.send(&message).unwrap();
+        assert_eq!(ws.recv().unwrap(), Some(message));
+    }
+    ws.close(CloseCode::Normal, "").unwrap();
+    drop(ws);
+    server.join().unwrap().unwrap();
+    let (sent, received) = recording.join().unwrap();
+    let head =
+        String::from_utf8_lossy(&sent[..sent.windows(4).position(|w| w == b"\r\n\r\n").unwrap()]);
+    assert!(head.contains("permessage-deflate"), "offered: {head}");
+    // Every data message went compressed (RSV1 on its first frame, RFC 7692 §6) both ways,
+    // the text at a fraction of its size; control frames never carry RSV1.
+    for (direction, bytes) in [("client", &sent), ("server", &received)] {
+        let all = frames(bytes);
+        let starts: Vec<_> = all.iter().filter(|f| f.1 == 1 || f.1 == 2).collect();
+        assert_eq!(starts.len(), 3, "{direction}: {all:?}");
+        assert!(starts.iter().all(|f| f.0), "{direction}: {all:?}");
+        assert!(starts[0].2 * 10 < text.len(), "{direction}: {all:?}");
+        assert!(all.iter().filter(|f| f.1 == 0 || f.1 >= 8).all(|f| !f.0), "{all:?}");
+    }
 }

@@ -300,6 +300,44 @@ pub fn allocations<R>(f: impl FnOnce() -> R) -> (R, u64) {
     (r, after - before)
 }
 
+/// A JSON telemetry document of at least `len` bytes, as a browser or gateway publishes over MQTT:
+/// the same keys in every record, numbers that change from record to record.
+pub fn telemetry_json(len: usize) -> Vec<u8> {
+    let mut out = String::from("[");
+    let mut i = 0u32;
+    while out.len() < len {
+        let t = 20.0 + f64::from(i % 97) / 10.0;
+        let h = 40 + i * 7 % 31;
+        out.push_str(&format!(
+            "{{\"sensor\":\"greenhouse-{:02}\",\"ts\":{},\"temperature\":{t:.1},\
+             \"humidity\":{h},\"battery\":{},\"ok\":true}},",
+            i % 12,
+            1_765_000_000 + i * 5,
+            100 - i % 50
+        ));
+        i += 1;
+    }
+    out.pop();
+    out.push(']');
+    out.into_bytes()
+}
+
+#[cfg(feature = "deflate")]
+/// `payload` compressed as one permessage-deflate message (RFC 7692 §7.2.1: raw DEFLATE up to a
+/// sync flush, its `00 00 ff ff` removed) by zlib-rs with a `window_bits` window, in one masked
+/// client frame of `opcode` with RSV1 set.
+pub fn deflated_frame(opcode: u8, payload: &[u8], window_bits: u8) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut z = Compress::new_with_window_bits(Compression::default(), false, window_bits);
+    let mut out = Vec::with_capacity(payload.len() + 64);
+    z.compress_vec(payload, &mut out, FlushCompress::Sync).expect("zlib-rs compresses");
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]), "a sync flush ends with an empty stored block");
+    out.truncate(out.len() - 4);
+    let mut frame = masked_frame(opcode, &out, MASK_KEY);
+    frame[0] |= 0x40; // RSV1: a compressed message (RFC 7692 §6)
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

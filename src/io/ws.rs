@@ -22,12 +22,32 @@ fn fragment<K: MaskKeys>(
     rest: &[u8],
     last: bool,
 ) -> Result<(usize, usize), Error> {
+    let n = fragment_len(out, rest)?;
+    let piece = rest.get(..n).unwrap_or_default();
+    let len = conn.encode_data(out, kind, piece, last && n == rest.len())?;
+    Ok((n, len))
+}
+
+/// How much of `rest` the next frame in `out` carries.
+fn fragment_len(out: &[u8], rest: &[u8]) -> Result<usize, Error> {
     let n = rest.len().min(out.len().saturating_sub(MAX_HEADER_LEN));
     if n == 0 && !rest.is_empty() {
         return Err(ws::error::UsageError::BufferTooSmall { required: MAX_HEADER_LEN + 1 }.into());
     }
+    Ok(n)
+}
+
+/// [`fragment`] for the first frame of a compressed message: RSV1 set (RFC 7692 §6).
+#[cfg(all(feature = "deflate", feature = "std"))]
+fn compressed_fragment<K: MaskKeys>(
+    conn: &mut connection::Connection<K>,
+    out: &mut [u8],
+    kind: MessageKind,
+    rest: &[u8],
+) -> Result<(usize, usize), Error> {
+    let n = fragment_len(out, rest)?;
     let piece = rest.get(..n).unwrap_or_default();
-    let len = conn.encode_data(out, kind, piece, last && n == rest.len())?;
+    let len = conn.encode_compressed(out, kind, piece, n == rest.len())?;
     Ok((n, len))
 }
 
@@ -75,6 +95,31 @@ macro_rules! connection_commands {
                     return self.flush(now)$(.$await)?;
                 }
             }
+        }
+
+        /// Sends a whole message compressed with permessage-deflate (RFC 7692 §7.2.1) by
+        /// `compressor`, made for what the handshake agreed, in as many frames as the transmit
+        /// buffer needs (RSV1 on the first). Should the encoder fail (it does not on valid
+        /// parameters) the message goes uncompressed.
+        #[cfg(all(feature = "deflate", feature = "std"))]
+        pub $($async)? fn send_compressed(
+            &mut self,
+            now: Instant,
+            kind: MessageKind,
+            compressor: &mut crate::ws::deflate::Compressor,
+            data: &[u8],
+        ) -> WsResult<(), T::Error> {
+            let mut compressed = std::vec::Vec::new();
+            if compressor.compress(data, &mut compressed).is_err() {
+                return self.send(now, kind, data)$(.$await)?;
+            }
+            let mut rest = &compressed[..];
+            let n = self.queue(now, |c, out| compressed_fragment(c, out, kind, rest))$(.$await)??;
+            rest = rest.get(n..).unwrap_or_default();
+            if rest.is_empty() {
+                return self.flush(now)$(.$await)?;
+            }
+            self.send_part(now, kind, rest, true)$(.$await)?
         }
 
         /// Sends a text message.

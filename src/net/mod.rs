@@ -216,14 +216,29 @@ macro_rules! websocket_commands {
             }
         }
 
-        /// Sends a text message.
+        /// Sends a text message (compressed when permessage-deflate was agreed).
         pub $($async)? fn send_text(&mut self, text: &str) -> Result<(), $crate::net::Error> {
-            Ok(self.conn.send_text(self.clock.now(), text)$(.$await)??)
+            self.send_kind($crate::ws::connection::MessageKind::Text, text.as_bytes())$(.$await)?
         }
 
-        /// Sends a binary message.
+        /// Sends a binary message (compressed when permessage-deflate was agreed).
         pub $($async)? fn send_binary(&mut self, data: &[u8]) -> Result<(), $crate::net::Error> {
-            Ok(self.conn.send_binary(self.clock.now(), data)$(.$await)??)
+            self.send_kind($crate::ws::connection::MessageKind::Binary, data)$(.$await)?
+        }
+
+        $($async)? fn send_kind(
+            &mut self,
+            kind: $crate::ws::connection::MessageKind,
+            data: &[u8],
+        ) -> Result<(), $crate::net::Error> {
+            let now = self.clock.now();
+            Ok(match self.compressor.as_mut() {
+                #[cfg(feature = "deflate")]
+                Some(compressor) => self.conn.send_compressed(now, kind, compressor, data)$(.$await)??,
+                #[cfg(not(feature = "deflate"))]
+                Some(never) => match *never {},
+                None => self.conn.send(now, kind, data)$(.$await)??,
+            })
         }
 
         /// Sends a ping (the peer's pong is not reported).

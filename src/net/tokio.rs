@@ -211,15 +211,23 @@ async fn websocket(
     let clock = Clock::new();
     let authority = url.authority();
     let protocols = [subprotocol];
-    let request = ClientRequest::new(&authority, path).protocols(&protocols);
+    let deflate = super::websocket::ClientDeflate::new(options);
+    let offers = deflate.offers();
+    let request = ClientRequest::new(&authority, path).protocols(&protocols).extensions(&offers);
     let handshake = Client::new(request, super::random()?)?;
     let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
     let mut conn = Connection::with_buffers(socket, handshake, rx, tx);
-    if conn.handshake(|| clock.now()).await? != Some(subprotocol) {
+    let (chosen, agreed) = loop {
+        if let Some(accepted) = conn.poll(clock.now()).await? {
+            break (accepted.protocol() == Some(subprotocol), deflate.agreed(&accepted)?);
+        }
+    };
+    if !chosen {
         return Err(Error::Subprotocol);
     }
     let stream = conn.upgrade(Config::new(), super::OsRandom::new()?).into_stream();
-    stream.map_err(|e| Error::BufferTooSmall { required: e.required })
+    let stream = stream.map_err(|e| Error::BufferTooSmall { required: e.required })?;
+    Ok(agreed.stream(stream))
 }
 
 #[cfg(feature = "mqtt")]
@@ -492,6 +500,8 @@ pub struct WebSocket<K: crate::ws::connection::MaskKeys = crate::ws::connection:
     protocol: Option<std::string::String>,
     /// permessage-deflate's receive state, when agreed.
     inflater: Option<super::websocket::Inflater>,
+    /// permessage-deflate's send state, when agreed.
+    compressor: Option<super::websocket::Compressor>,
 }
 
 #[cfg(feature = "ws")]
@@ -556,7 +566,7 @@ impl WebSocket {
         }
         let conn = conn.upgrade(crate::ws::connection::Config::new());
         let mut ws = WebSocket::new(conn, clock, options.max_message_len, protocol);
-        ws.inflater = agreed.inflater();
+        (ws.inflater, ws.compressor) = agreed.state();
         Ok(ws)
     }
 }
@@ -585,17 +595,27 @@ impl WebSocket<super::OsRandom> {
         let clock = Clock::new();
         let path = if url.path.is_empty() { options.default_path } else { url.path };
         let authority = url.authority();
-        let request = ClientRequest::new(&authority, path).protocols(protocols);
+        let deflate = super::websocket::ClientDeflate::new(options);
+        let offers = deflate.offers();
+        let request = ClientRequest::new(&authority, path).protocols(protocols).extensions(&offers);
         let client = Client::new(request, super::random()?)?;
         let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
         let mut conn = Connection::with_buffers(socket, client, rx, tx);
-        let handshake = conn.handshake(|| clock.now());
-        let protocol = tokio::time::timeout(options.connect_timeout, handshake)
+        let handshake = async {
+            loop {
+                if let Some(accepted) = conn.poll(clock.now()).await? {
+                    let protocol = accepted.protocol().map(std::string::String::from);
+                    break Ok::<_, Error>((protocol, deflate.agreed(&accepted)?));
+                }
+            }
+        };
+        let (protocol, agreed) = tokio::time::timeout(options.connect_timeout, handshake)
             .await
-            .map_err(|_| Error::Timeout)??
-            .map(std::string::String::from);
+            .map_err(|_| Error::Timeout)??;
         let conn = conn.upgrade(crate::ws::connection::Config::new(), super::OsRandom::new()?);
-        Ok(WebSocket::new(conn, clock, 64 << 20, protocol))
+        let mut ws = WebSocket::new(conn, clock, 64 << 20, protocol);
+        (ws.inflater, ws.compressor) = agreed.state(crate::ws::connection::Role::Client);
+        Ok(ws)
     }
 }
 
@@ -613,6 +633,7 @@ impl<K: crate::ws::connection::MaskKeys> WebSocket<K> {
             message: super::websocket::Assembler::new(max_message_len),
             protocol,
             inflater: None,
+            compressor: None,
         }
     }
 

@@ -41,6 +41,13 @@ pub struct Options {
     /// (`MessageSkipped`) and the connection goes on.
     #[cfg(feature = "mqtt")]
     pub stream_large_payloads: bool,
+    /// Offer permessage-deflate (RFC 7692) on `ws://` and `wss://`, on these terms. When the
+    /// server agrees, compressed messages arrive decompressed (a window of
+    /// `2^receive_window_bits` bytes per connection) and a [`WebSocket`](super::WebSocket)
+    /// sends compressed ones; MQTT over WebSocket sends plain, as the extension allows (§6).
+    /// `None` (the default): not offered.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::ws::deflate::ClientConfig>,
 }
 
 /// How an MQTT client reconnects ([`Options::reconnect`]), as rumqttc's event loop and
@@ -100,6 +107,8 @@ impl Default for Options {
             reconnect: Some(Reconnect::default()),
             #[cfg(feature = "mqtt")]
             stream_large_payloads: false,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -254,16 +263,24 @@ fn websocket(
     let clock = super::Clock::new();
     let authority = url.authority();
     let protocols = [subprotocol];
-    let request = ClientRequest::new(&authority, path).protocols(&protocols);
+    let deflate = super::websocket::ClientDeflate::new(options);
+    let offers = deflate.offers();
+    let request = ClientRequest::new(&authority, path).protocols(&protocols).extensions(&offers);
     let deadline = clock.now() + options.connect_timeout;
     let handshake = Client::new(request, super::random()?)?.with_deadline(deadline);
     let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
     let mut conn = Connection::with_buffers(socket, handshake, rx, tx);
-    if conn.handshake(|| clock.now())? != Some(subprotocol) {
+    let (chosen, agreed) = loop {
+        if let Some(accepted) = conn.poll(clock.now())? {
+            break (accepted.protocol() == Some(subprotocol), deflate.agreed(&accepted)?);
+        }
+    };
+    if !chosen {
         return Err(Error::Subprotocol);
     }
     let stream = conn.upgrade(Config::new(), super::OsRandom::new()?).into_stream();
-    stream.map_err(|e| Error::BufferTooSmall { required: e.required })
+    let stream = stream.map_err(|e| Error::BufferTooSmall { required: e.required })?;
+    Ok(agreed.stream(stream))
 }
 
 /// Why a connection ends, for the close frame of a WebSocket.

@@ -90,8 +90,9 @@ pub struct AcceptOptions<'a> {
     /// How long the client may take to send its opening handshake (`408` after it).
     pub handshake_timeout: Duration,
     /// Accept permessage-deflate (RFC 7692) when the client offers it, on these terms:
-    /// compressed messages then arrive decompressed (a 32 KiB window per connection); the
-    /// server sends plain messages. `None` (the default): the extension is never agreed.
+    /// compressed messages then arrive decompressed (a window of the bits agreed for the
+    /// client, at most `receive_window_bits`) and the server sends compressed ones. `None`
+    /// (the default): the extension is never agreed.
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::ws::deflate::ServerConfig>,
 }
@@ -164,16 +165,95 @@ impl<'r> Agreed<'r> {
         &[]
     }
 
-    /// The inflater for the client's messages, if permessage-deflate was agreed.
-    pub(crate) fn inflater(&self) -> Option<Inflater> {
+    /// The server's receive and send state for what was agreed.
+    pub(crate) fn state(&self) -> (Option<Inflater>, Option<Compressor>) {
         #[cfg(feature = "deflate")]
-        if let Some(agreed) = *self.deflate.lock().unwrap_or_else(|e| e.into_inner()) {
-            let (_, no_context_takeover) = agreed.receive(connection::Role::Server);
-            // The largest window: enough for any window bits agreed.
-            let window = std::vec![0u8; 1 << 15].into_boxed_slice();
-            return crate::ws::deflate::Inflater::new(window, no_context_takeover).ok();
+        let agreed = Negotiated(*self.deflate.lock().unwrap_or_else(|e| e.into_inner()));
+        #[cfg(not(feature = "deflate"))]
+        let agreed = Negotiated::default();
+        agreed.state(connection::Role::Server)
+    }
+}
+
+/// permessage-deflate for a client: the offer in its request, then what the server agreed.
+#[derive(Debug, Default)]
+pub(crate) struct ClientDeflate {
+    #[cfg(feature = "deflate")]
+    config: Option<crate::ws::deflate::ClientConfig>,
+    #[cfg(feature = "deflate")]
+    offer: Option<crate::ws::deflate::params::Element>,
+}
+
+impl ClientDeflate {
+    /// The offer [`Options::deflate`] asks for.
+    pub(crate) fn new(options: &Options) -> Self {
+        #[cfg(feature = "deflate")]
+        return ClientDeflate {
+            config: options.deflate,
+            offer: options.deflate.map(|d| d.offer()),
+        };
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = options;
+            ClientDeflate::default()
         }
-        None
+    }
+
+    /// The request's extension values.
+    pub(crate) fn offers(&self) -> Vec<&str> {
+        #[cfg(feature = "deflate")]
+        return self.offer.iter().map(|o| o.as_str()).collect();
+        #[cfg(not(feature = "deflate"))]
+        Vec::new()
+    }
+
+    /// What the server's answer agreed to; one that breaks RFC 7692 §7 fails the handshake.
+    pub(crate) fn agreed(&self, accepted: &handshake::Accepted<'_>) -> Result<Negotiated, Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(config) = self.config {
+            let refused = handshake::Error::Response(handshake::ResponseError::Extension);
+            return match config.agreed(accepted.extensions()) {
+                Ok(agreed) => Ok(Negotiated(agreed)),
+                Err(_) => Err(Error::Handshake(refused)),
+            };
+        }
+        let _ = accepted;
+        Ok(Negotiated::default())
+    }
+}
+
+/// What the opening handshake agreed to for permessage-deflate (nothing without the feature).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Negotiated(#[cfg(feature = "deflate")] Option<crate::ws::deflate::Agreement>);
+
+impl Negotiated {
+    /// The receive state (a window for the bits agreed for the peer) and the send state.
+    pub(crate) fn state(self, role: connection::Role) -> (Option<Inflater>, Option<Compressor>) {
+        #[cfg(feature = "deflate")]
+        if let Some(agreed) = self.0 {
+            let (bits, no_context_takeover) = agreed.receive(role);
+            let window = std::vec![0u8; 1 << bits].into_boxed_slice();
+            let inflater = crate::ws::deflate::Inflater::new(window, no_context_takeover).ok();
+            return (inflater, Some(crate::ws::deflate::Compressor::new(&agreed, role)));
+        }
+        let _ = role;
+        (None, None)
+    }
+
+    /// The byte stream for MQTT over WebSocket, reading compressed messages when agreed.
+    pub(crate) fn stream<T>(
+        self,
+        stream: crate::ws::stream::Stream<'static, T, OsRandom, ElasticBuffer>,
+    ) -> crate::ws::stream::Stream<'static, T, OsRandom, ElasticBuffer> {
+        #[cfg(feature = "deflate")]
+        if let Some(agreed) = self.0 {
+            let (bits, no_context_takeover) = agreed.receive(connection::Role::Client);
+            let window = ElasticBuffer::new(1 << bits, 1 << bits);
+            if let Ok(inflater) = crate::ws::deflate::Inflater::new(window, no_context_takeover) {
+                return stream.with_inflater(inflater);
+            }
+        }
+        stream
     }
 }
 
@@ -183,6 +263,13 @@ pub(crate) type Inflater = crate::ws::deflate::Inflater<std::boxed::Box<[u8]>>;
 /// Without the `deflate` feature there is never one.
 #[cfg(not(feature = "deflate"))]
 pub(crate) type Inflater = core::convert::Infallible;
+
+/// permessage-deflate's send state, when agreed.
+#[cfg(feature = "deflate")]
+pub(crate) type Compressor = crate::ws::deflate::Compressor;
+/// Without the `deflate` feature there is never one.
+#[cfg(not(feature = "deflate"))]
+pub(crate) type Compressor = core::convert::Infallible;
 
 /// The driver a [`WebSocket`] runs.
 pub type WsDriver<K> =
@@ -213,6 +300,8 @@ pub struct WebSocket<K: MaskKeys = NoMasking> {
     protocol: Option<String>,
     /// permessage-deflate's receive state, when agreed.
     inflater: Option<Inflater>,
+    /// permessage-deflate's send state, when agreed.
+    compressor: Option<Compressor>,
 }
 
 impl WebSocket {
@@ -254,7 +343,7 @@ impl WebSocket {
         }
         let conn = conn.upgrade(Config::new());
         let mut ws = WebSocket::new(conn, clock, options.max_message_len, protocol);
-        ws.inflater = agreed.inflater();
+        (ws.inflater, ws.compressor) = agreed.state();
         Ok(ws)
     }
 }
@@ -277,14 +366,24 @@ impl WebSocket<OsRandom> {
         let clock = Clock::new();
         let path = if url.path.is_empty() { options.default_path } else { url.path };
         let authority = url.authority();
-        let request = handshake::ClientRequest::new(&authority, path).protocols(protocols);
+        let deflate = ClientDeflate::new(options);
+        let offers = deflate.offers();
+        let request = handshake::ClientRequest::new(&authority, path)
+            .protocols(protocols)
+            .extensions(&offers);
         let deadline = clock.now() + options.connect_timeout;
         let client = handshake::Client::new(request, super::random()?)?.with_deadline(deadline);
         let (rx, tx) = (super::buffer(options.buffer_len), super::buffer(options.buffer_len));
         let mut conn = blocking::Connection::with_buffers(socket, client, rx, tx);
-        let protocol = conn.handshake(|| clock.now())?.map(String::from);
+        let (protocol, agreed) = loop {
+            if let Some(accepted) = conn.poll(clock.now())? {
+                break (accepted.protocol().map(String::from), deflate.agreed(&accepted)?);
+            }
+        };
         let conn = conn.upgrade(Config::new(), OsRandom::new()?);
-        Ok(WebSocket::new(conn, clock, 64 << 20, protocol))
+        let mut ws = WebSocket::new(conn, clock, 64 << 20, protocol);
+        (ws.inflater, ws.compressor) = agreed.state(connection::Role::Client);
+        Ok(ws)
     }
 }
 
@@ -296,7 +395,7 @@ impl<K: MaskKeys> WebSocket<K> {
         protocol: Option<String>,
     ) -> Self {
         let message = Assembler::new(max_message_len);
-        WebSocket { conn, clock, message, protocol, inflater: None }
+        WebSocket { conn, clock, message, protocol, inflater: None, compressor: None }
     }
 
     websocket_commands!();

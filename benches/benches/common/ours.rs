@@ -163,3 +163,37 @@ pub fn ws_handshake_response(client: &mut Client<'static>, buf: &[u8]) -> usize 
         other => panic!("unexpected status {other:?}"),
     }
 }
+
+#[cfg(feature = "deflate")]
+/// The server's read path for one permessage-deflate message already in the caller's receive
+/// buffer: `ws::Connection::handle_input_inflate` (header, RSV1, unmask, inflate through the
+/// window, UTF-8 of text on the decompressed bytes, the size limit while inflating). Returns
+/// the decompressed length.
+pub fn ws_read_inflate<W: AsMut<[u8]> + AsRef<[u8]>>(
+    buf: &mut [u8],
+    inflater: &mut mqtt_ws::ws::deflate::Inflater<W>,
+) -> usize {
+    let config = Config { extension_rsv: mqtt_ws::ws::frame::Rsv::RSV1, ..Config::new() };
+    let mut conn = Connection::server(config);
+    let mut pos = 0;
+    let mut total = 0;
+    loop {
+        let input = &mut buf[pos..];
+        match conn.handle_input_inflate(Instant::ZERO, input, inflater).expect("valid message") {
+            Status::Progress { consumed, event } => {
+                pos += consumed;
+                match event {
+                    None => {}
+                    Some(Event::Data { data, last, .. }) => {
+                        total += data.len();
+                        if last {
+                            return total;
+                        }
+                    }
+                    Some(other) => panic!("unexpected event {other:?}"),
+                }
+            }
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+}

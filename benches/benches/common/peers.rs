@@ -57,3 +57,14 @@ pub fn tungstenite_handshake_request(buf: &[u8], out: &mut Vec<u8>) -> usize {
     write_response(&mut *out, &response).expect("written to memory");
     out.len()
 }
+
+#[cfg(feature = "deflate")]
+/// zlib-rs (through flate2) inflating the same compressed bytes into a buffer that holds the
+/// whole message: the decompression alone, without framing, unmasking or UTF-8. `compressed`
+/// is the message's payload with its `00 00 ff ff` tail restored (RFC 7692 §7.2.2).
+pub fn zlib_inflate(z: &mut flate2::Decompress, compressed: &[u8], out: &mut Vec<u8>) -> usize {
+    z.reset(false);
+    out.clear();
+    z.decompress_vec(compressed, out, flate2::FlushDecompress::Sync).expect("valid DEFLATE");
+    out.len()
+}
