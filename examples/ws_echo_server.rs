@@ -1,7 +1,7 @@
 //! A WebSocket echo server: every text and binary message comes back as it was sent (messages
 //! up to 64 MiB), one thread per connection. Any origin, no subprotocol: an echo server holds
 //! nothing worth protecting (see `AcceptOptions` for an allow-list). permessage-deflate is
-//! accepted: compressed messages come back plain.
+//! accepted: messages come back compressed.
 //!
 //! ```sh
 //! cargo run --release --example ws_echo_server -- 127.0.0.1:9001
