@@ -586,9 +586,11 @@ impl MqttClient {
     /// before, the packet cannot be completed: the connection is closed and the error returned
     /// (`UsageError::PayloadTooShort`, or the read's error).
     ///
-    /// The payload is not kept for a retransmission: a QoS 1 or 2 message whose
-    /// acknowledgement has not come when the connection breaks is named by
-    /// [`Event::Reconnected`]'s `unsent_stream` (a client that reconnects); publish it again.
+    /// A failure before the whole packet is sent (the reader's, the connection's) is returned
+    /// and the message forgotten. The payload is not kept for a retransmission: a QoS 1 or 2
+    /// message sent whole whose acknowledgement has not come when the connection breaks is
+    /// named by [`Event::Reconnected`]'s `unsent_stream` (a client that reconnects); publish it
+    /// again.
     pub fn publish_from(
         &mut self,
         message: &client::Outgoing<'_>,
@@ -610,33 +612,45 @@ impl MqttClient {
                 Ok(n) => n.min(left),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.abort_stream();
+                    self.abort_stream(sent.packet_id);
                     return Err(Error::Io(e));
                 }
             };
             let now = self.clock.now();
             let chunk = buf.get(..n).unwrap_or_default();
-            self.conn.publish_chunk(now, chunk).map_err(|e| self.failed(now, e))?;
+            if let Err(e) = self.conn.publish_chunk(now, chunk) {
+                self.abort_stream(sent.packet_id);
+                return Err(self.failed(now, e));
+            }
             left -= n;
         }
         let now = self.clock.now();
         match self.conn.publish_end(now) {
             Ok(_) => Ok(sent.packet_id),
             Err(DriverError::Machine(e)) => {
-                self.abort_stream();
+                self.abort_stream(sent.packet_id);
                 Err(Error::Mqtt(e))
             }
-            Err(e) => Err(self.failed(now, e)),
+            Err(e) => {
+                self.abort_stream(sent.packet_id);
+                Err(self.failed(now, e))
+            }
         }
     }
 
     /// A streamed PUBLISH that cannot be completed: the connection ends (the broker reads
-    /// whatever comes next as its payload), a client that reconnects connects again.
-    fn abort_stream(&mut self) {
+    /// whatever comes next as its payload; a client that reconnects connects again), and the
+    /// message (the caller gets the error) leaves the store.
+    fn abort_stream(&mut self, id: Option<PacketId>) {
         let now = self.clock.now();
-        self.conn.transport().end(Ending::Normal, core::time::Duration::ZERO);
-        self.conn.machine_mut().connection_lost();
-        let _ = self.failed(now, DriverError::Eof);
+        if self.conn.machine().stream_remaining().is_some() {
+            self.conn.transport().end(Ending::Normal, core::time::Duration::ZERO);
+            self.conn.machine_mut().connection_lost();
+            let _ = self.failed(now, DriverError::Eof);
+        }
+        if let Some(id) = id {
+            self.conn.machine_mut().discard(id);
+        }
     }
 
     mqtt_commands!();

@@ -1397,6 +1397,15 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         self.ping_sent = None;
     }
 
+    /// Takes the outgoing message `id` out of the store, without a connection: it will not be
+    /// re-sent when the session resumes. For a streamed PUBLISH that failed half-way (its
+    /// sender was told, so it is not lost unseen). Returns `false`, and changes nothing, if
+    /// there is no such message or a connection is open or being opened (the server may hold
+    /// the identifier [MQTT-2.2.1-3]).
+    pub fn discard(&mut self, id: PacketId) -> bool {
+        matches!(self.state, State::Disconnected | State::Closing) && self.store.remove(id)
+    }
+
     /// Encodes DISCONNECT into `out` and ends the session's connection (close the transport
     /// after sending). MQTT 3.1.1 carries no reason code or properties.
     pub fn disconnect(
