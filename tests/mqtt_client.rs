@@ -1676,3 +1676,23 @@ fn an_unacknowledged_streamed_message_is_named_after_a_reconnect_not_resent() {
     assert_eq!(connack_unsent(&mut h, false), id);
     assert_eq!(h.client.in_flight(), 0);
 }
+
+#[test]
+fn a_streamed_message_that_failed_half_way_can_be_discarded() {
+    let mut h = Harness::new();
+    let mut opts = ConnectOptions::new("c");
+    opts.clean_start = false;
+    opts.session_expiry = 600;
+    h.connect(&opts);
+    h.connack(false, &[]);
+    let (_, id) = h.stream(&Outgoing::new("f", &[]).qos(Qos::ExactlyOnce), 10).unwrap();
+    let id = id.unwrap();
+    assert!(!h.client.discard(id), "not while connected: the server may hold the identifier");
+    h.client.connection_lost();
+    assert!(h.client.discard(id));
+    assert!(!h.client.discard(id), "gone");
+    h.connect(&opts);
+    assert_eq!(connack_unsent(&mut h, true), None);
+    assert!(h.drain().is_empty());
+    assert_eq!(h.client.in_flight(), 0);
+}

@@ -243,7 +243,8 @@ struct PubArgs {
     /// Message payload to send.
     #[arg(short = 'm', long = "message", value_name = "MESSAGE", group = "payload")]
     message: Option<String>,
-    /// Send the contents of a file as the message.
+    /// Send the contents of a file as the message (read as it is sent: any size, in bounded
+    /// memory).
     #[arg(short = 'f', long = "file", value_name = "FILE", group = "payload")]
     file: Option<String>,
     /// Read messages from stdin, sending a separate message for each line.

@@ -85,6 +85,10 @@
 //!   for the client (each PUBCOMP of its oldest in-flight message releases up to Receive Maximum
 //!   more); there, choose `IN_FLIGHT` above the backlog expected after a reconnect.
 //! - Topic aliases (both ways) live for one network connection and are reset by `connect`.
+//! - A payload larger than any buffer goes out in pieces: [`Client::publish_stream`] writes the
+//!   head of the PUBLISH, [`Client::publish_chunk`] the payload as it fits, [`Client::publish_end`]
+//!   ends it. Nothing else is written in between (acks and PINGREQ wait); the store keeps the
+//!   head only, so such a message is named by [`Connected::unsent_stream`] instead of re-sent.
 
 mod alias;
 mod error;
