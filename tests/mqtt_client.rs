@@ -1573,6 +1573,9 @@ fn streamed_publish_over_the_maximum_packet_size_is_refused_before_anything_is_s
 fn nothing_is_interleaved_into_a_streamed_publish() {
     let mut h = Harness::new();
     h.connected(&[]);
+    // A PINGREQ is owed (keep alive 60 s) when the caller starts the PUBLISH.
+    h.advance(Duration::from_secs(60));
+    h.client.handle_timeout(h.now).unwrap();
     h.stream(&Outgoing::new("f", &[]).qos(Qos::AtLeastOnce), 100).unwrap();
     let mut out = [0u8; 256];
     assert_eq!(h.client.publish_chunk(h.now, &[1; 40], &mut out), Ok(40));
@@ -1580,8 +1583,10 @@ fn nothing_is_interleaved_into_a_streamed_publish() {
     let ev = h.feed(&incoming("in", b"hi", QosPid::AtLeastOnce(pid(9)), false)).unwrap();
     assert!(matches!(&ev[..], [Ev::Message { topic, .. }] if topic == "in"), "{ev:?}");
     assert!(h.drain().is_empty(), "no PUBACK in the middle of a PUBLISH");
-    // The keep-alive's PINGREQ waits too (the chunks count as traffic meanwhile).
-    h.advance(Duration::from_secs(61));
+    // The PINGREQ waits too; no timer runs while the payload goes out (the chunks are the
+    // traffic keep-alive asks for; the caller writes, it may not read).
+    assert_eq!(h.client.poll_timeout(), None);
+    h.advance(Duration::from_secs(200));
     h.client.handle_timeout(h.now).unwrap();
     assert!(h.drain().is_empty(), "no PINGREQ in the middle of a PUBLISH");
     // Every other command is refused.
@@ -1608,8 +1613,14 @@ fn nothing_is_interleaved_into_a_streamed_publish() {
     // Then what waited goes out, in order.
     let owed = h.drain();
     assert_eq!(owed.len(), 2, "{owed:?}");
-    assert_eq!(h.decode(&owed[0]).packet_type(), PacketType::PubAck);
-    assert_eq!(h.decode(&owed[1]).packet_type(), PacketType::PingReq);
+    assert_eq!(h.decode(&owed[0]).packet_type(), PacketType::PingReq);
+    assert_eq!(h.decode(&owed[1]).packet_type(), PacketType::PubAck);
+    // The PINGRESP is awaited from when the PINGREQ went out.
+    assert_eq!(h.client.poll_timeout(), Some(h.now + Duration::from_secs(60)));
+    h.advance(Duration::from_secs(59));
+    h.client.handle_timeout(h.now).unwrap();
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.client.handle_timeout(h.now), Err(Error::Timeout(Timeout::PingResp)));
 }
 
 /// Feeds a CONNACK and returns the `Connected` event's `unsent_stream`.

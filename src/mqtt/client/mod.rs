@@ -900,6 +900,11 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 let Some(&c) = self.control.front() else { return Ok(None) };
                 let n = self.encode_control(c, out)?;
                 self.control.pop_front();
+                if c == Control::PingReq {
+                    // The PINGRESP is awaited from now (the PINGREQ may have waited for the end
+                    // of a streamed PUBLISH).
+                    self.ping_sent = Some(now);
+                }
                 self.last_sent = now;
                 Ok(Some(n))
             }
@@ -948,9 +953,14 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
+    ///
+    /// None during a streamed PUBLISH: its chunks are the traffic keep-alive asks for, a
+    /// PINGREQ could not go out before its end anyway, and a PINGRESP is not awaited while the
+    /// caller may be writing instead of reading.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let (from, after) = match self.state {
             State::Connecting => (self.connect_sent, self.config.connect_timeout),
+            State::Connected if self.sending.is_some() => return None,
             State::Connected if self.keep_alive > 0 => match self.ping_sent {
                 Some(t) => (t, self.ping_timeout()),
                 None => (self.last_sent, Duration::from_secs(u64::from(self.keep_alive))),
@@ -1236,7 +1246,6 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
     /// named by the next CONNACK's [`Connected::unsent_stream`] (a resumed session), or
     /// forgotten with the session (Clean Start).
     pub fn publish_end(&mut self, now: Instant) -> Result<Option<PacketId>, Error> {
-        let _ = now;
         match self.sending {
             None => Err(UsageError::NoStream.into()),
             Some(Sending { remaining, .. }) if remaining > 0 => {
@@ -1244,6 +1253,11 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             }
             Some(Sending { packet_id, .. }) => {
                 self.sending = None;
+                if self.ping_sent.is_some() {
+                    // Input may not have been read while the payload went out: the PINGRESP
+                    // gets its full time from here.
+                    self.ping_sent = Some(now);
+                }
                 Ok(packet_id)
             }
         }
