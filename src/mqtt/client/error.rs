@@ -50,7 +50,8 @@ pub enum UsageError {
     /// AUTH without an authentication method in CONNECT [MQTT-4.12.0-7].
     NoAuthenticationMethod,
     /// A streamed PUBLISH is unfinished: no other packet may go out before
-    /// [`Client::publish_end`](super::Client::publish_end) (§2.1, a packet is sent whole).
+    /// [`Client::publish_end`](super::Client::publish_end) (a packet is a contiguous run of the
+    /// byte stream, §2.1, §4.2).
     StreamUnfinished,
     /// [`Client::publish_chunk`](super::Client::publish_chunk) or
     /// [`Client::publish_end`](super::Client::publish_end) without a streamed PUBLISH.

@@ -999,8 +999,8 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         Ok(())
     }
 
-    /// Connected, and no streamed PUBLISH unfinished (§2.1: packets are sent whole, one after
-    /// the other, so no packet may go out in the middle of another).
+    /// Connected, and no streamed PUBLISH unfinished: a packet is a contiguous run of the byte
+    /// stream (§2.1, §4.2), so none may go out in the middle of another.
     fn require_connected(&self) -> Result<(), Error> {
         if self.state != State::Connected {
             return Err(UsageError::NotConnected.into());
@@ -1127,9 +1127,10 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
     /// - The whole packet is checked against the server's Maximum Packet Size before anything
     ///   is written [MQTT-3.1.2-24] ([`UsageError::PacketTooLarge`]), and against the protocol's
     ///   limit of 268 435 455 bytes of Remaining Length (§1.5.5).
-    /// - Until `publish_end`, no other packet is written: [`Client::poll_transmit`] holds back
-    ///   acknowledgements and PINGREQ (a packet goes out whole, §2.1), and the other commands
-    ///   return [`UsageError::StreamUnfinished`]. Input is still handled.
+    /// - Until `publish_end`, no other packet is written (a packet is a contiguous run of the
+    ///   byte stream, §2.1, §4.2): [`Client::poll_transmit`] holds back acknowledgements and
+    ///   PINGREQ, the other commands return [`UsageError::StreamUnfinished`], and no timer runs
+    ///   ([`Client::poll_timeout`]). Input is still handled.
     /// - No Topic Alias is used (the topic name is sent in full).
     /// - Retransmission: the store keeps only the head of a streamed QoS 1/2 message, so it
     ///   cannot be re-sent by the session [MQTT-4.4.0-1]. If the connection ends before its
@@ -1196,8 +1197,9 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
 
     /// A streamed QoS 1/2 PUBLISH awaits its PUBACK or PUBREC.
     fn streamed_in_flight(&self) -> bool {
-        (0..self.store.len()).any(|i| {
-            matches!(self.store.get(i), Some(Stored::Publish { packet, .. }) if is_head_only(packet))
+        (0..self.store.len()).any(|i| match self.store.get(i) {
+            Some(Stored::Publish { packet, .. }) => is_head_only(packet),
+            _ => false,
         })
     }
 
