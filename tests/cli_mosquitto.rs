@@ -984,3 +984,89 @@ fn ctrl_c_disconnects_so_the_will_is_not_published() {
     assert_eq!(String::from_utf8(out).unwrap(), "cli-sigint/marker start\ncli-sigint/end end\n");
     mosquitto_pub(&["-t", "cli-sigint/marker", "-n", "-r"]);
 }
+
+/// FNV-1a, 64 bits: a hash kept while bytes stream by.
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The peak resident memory of a running process (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs mosquitto and mosquitto-clients (scripts/broker)"]
+fn pub_f_streams_a_100_mib_file_in_bounded_memory() {
+    const LEN: usize = 100 << 20;
+    let port = tcp_port();
+    let dir = temp_dir("pub-stream");
+    let file = dir.join("big.bin");
+    // Written and hashed 1 MiB at a time: the test does not hold the file either.
+    let mut sent = Fnv::new();
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+        let mut block = vec![0u8; 1 << 20];
+        for start in (0..LEN).step_by(block.len()) {
+            for (i, b) in block.iter_mut().enumerate() {
+                *b = ((start + i) as u32).wrapping_mul(2_654_435_761).rotate_right(13) as u8;
+            }
+            sent.update(&block);
+            w.write_all(&block).unwrap();
+        }
+        w.flush().unwrap();
+    }
+    mosquitto_pub(&["-t", "cli-stream/marker", "-m", "start", "-r", "-q", "1"]);
+    let flags = ["-h", "127.0.0.1", "-p", &port, "-t", "cli-stream/#", "-C", "2", "-W", "120"];
+    let mut sub = spawn(mqtt(), &[&["sub", "-q", "1"][..], &flags].concat());
+    sub.ready();
+    // QoS 1, and a second copy after a long delay: the publisher is still running (its peak
+    // memory readable) once the first copy has arrived whole.
+    let path = file.to_str().unwrap();
+    let at = ["-h", "127.0.0.1", "-p", &port, "-t", "cli-stream/x", "-q", "1"];
+    let mut publisher = Command::new(mqtt())
+        .args([&["pub"][..], &at, &["-f", path, "--repeat", "2", "--repeat-delay", "300"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The payload, then the newline `sub` prints after it, hashed as it is read.
+    let mut received = Fnv::new();
+    let mut left = LEN;
+    let mut buf = vec![0u8; 64 << 10];
+    while left > 0 {
+        let want = left.min(buf.len());
+        let n = sub.out.read(&mut buf[..want]).unwrap();
+        assert!(n > 0, "the subscriber ended early: {:?}", sub.stderr());
+        received.update(&buf[..n]);
+        left -= n;
+    }
+    assert_eq!(sub.line(), "\n");
+    let peak_kib = peak_rss_kib(publisher.id());
+    let alive = publisher.try_wait().unwrap().is_none();
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+    let (status, _, err) = sub.finish();
+    mosquitto_pub(&["-t", "cli-stream/marker", "-n", "-r"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(alive, "the publisher ended before its second copy");
+    assert_eq!(received.0, sent.0, "the payload changed");
+    println!("mqtt pub -f: peak resident memory {peak_kib} KiB for a 100 MiB file");
+    assert!(peak_kib < 16 << 10, "peak memory {peak_kib} KiB for a 100 MiB file");
+}

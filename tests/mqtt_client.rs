@@ -1391,3 +1391,319 @@ fn client_state_is_small() {
     assert!(no_alias <= 768, "{no_alias}");
     assert!(default <= 2 * 8 * 128 + 1024, "{default}");
 }
+
+// ---- Streamed PUBLISH: the payload handed over in pieces ----
+
+impl Harness {
+    /// Starts a streamed PUBLISH of `len` payload bytes: the head's bytes and packet id.
+    fn stream(
+        &mut self,
+        msg: &Outgoing<'_>,
+        len: usize,
+    ) -> Result<(Vec<u8>, Option<PacketId>), Error> {
+        let mut out = vec![0u8; 256];
+        let sent = self.client.publish_stream(self.now, msg, len, &mut out)?;
+        out.truncate(sent.len);
+        Ok((out, sent.packet_id))
+    }
+
+    /// Hands `data` over in chunks of the sizes in `chunks` (cycled), each through an output
+    /// buffer of a size from `outs` (cycled), as a driver with a small transmit buffer does.
+    fn stream_chunks(&mut self, data: &[u8], chunks: &[usize], outs: &[usize]) -> Vec<u8> {
+        let mut wire = Vec::new();
+        let (mut at, mut i) = (0, 0);
+        while at < data.len() {
+            let piece = &data[at..(at + chunks[i % chunks.len()]).min(data.len())];
+            let mut given = 0;
+            while given < piece.len() {
+                let mut out = vec![0u8; outs[(i + given) % outs.len()]];
+                let n = self.client.publish_chunk(self.now, &piece[given..], &mut out).unwrap();
+                assert!(n > 0 && n <= out.len());
+                wire.extend_from_slice(&out[..n]);
+                given += n;
+            }
+            at += piece.len();
+            i += 1;
+        }
+        wire
+    }
+}
+
+fn payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[test]
+fn streamed_publish_in_odd_chunks_is_one_packet_and_acked_at_qos_1() {
+    let mut h = Harness::new();
+    h.connected(&[]);
+    let data = payload(5000);
+    let msg = Outgoing::new("files/a", &[]).qos(Qos::AtLeastOnce);
+    let (mut wire, id) = h.stream(&msg, data.len()).unwrap();
+    assert_eq!(id, Some(pid(1)));
+    assert_eq!(h.client.stream_remaining(), Some(5000));
+    wire.extend(h.stream_chunks(&data, &[1, 7, 333, 1021, 2], &[5, 64, 1, 700]));
+    assert_eq!(h.client.stream_remaining(), Some(0));
+    assert_eq!(h.client.publish_end(h.now), Ok(Some(pid(1))));
+    assert_eq!(h.client.stream_remaining(), None);
+    match h.decode(&wire) {
+        Packet::Publish(p) => {
+            assert_eq!(
+                (p.topic, p.qos_pid, p.dup),
+                ("files/a", QosPid::AtLeastOnce(pid(1)), false)
+            );
+            assert_eq!(p.payload, &data[..]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Only the head is kept: the payload was never the client's.
+    match h.client.store().get(0) {
+        Some(Stored::Publish { id, packet }) => {
+            assert_eq!(id, pid(1));
+            assert_eq!(packet, &wire[..packet.len()]);
+            assert!(packet.len() < 32);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.feed(&ack(PacketType::PubAck, 1)).unwrap(),
+        [Ev::Published(1, ReasonCode::Success)]
+    );
+    assert_eq!(h.client.in_flight(), 0);
+    // QoS 0, and an empty payload: the head is the whole packet.
+    let (wire, id) = h.stream(&Outgoing::new("files/b", &[]), 0).unwrap();
+    assert_eq!((id, h.client.publish_end(h.now)), (None, Ok(None)));
+    match h.decode(&wire) {
+        Packet::Publish(p) => assert_eq!((p.topic, p.payload), ("files/b", &b""[..])),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn streamed_publish_at_qos_2_completes_with_pubcomp() {
+    let mut h = Harness::new();
+    h.connected(&[]);
+    let data = payload(777);
+    let (mut wire, id) = h.stream(&Outgoing::new("f", &[]).qos(Qos::ExactlyOnce), 777).unwrap();
+    wire.extend(h.stream_chunks(&data, &[100, 3], &[50]));
+    assert_eq!(h.client.publish_end(h.now), Ok(id));
+    match h.decode(&wire) {
+        Packet::Publish(p) => {
+            assert_eq!((p.qos_pid, p.payload), (QosPid::ExactlyOnce(pid(1)), &data[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(h.feed(&ack(PacketType::PubRec, 1)).unwrap().is_empty());
+    assert_eq!(h.drain(), [vec![0x62, 0x02, 0, 1]], "PUBREL");
+    assert_eq!(
+        h.feed(&ack(PacketType::PubComp, 1)).unwrap(),
+        [Ev::Published(1, ReasonCode::Success)]
+    );
+    assert_eq!(h.client.in_flight(), 0);
+}
+
+#[test]
+fn streamed_payload_longer_or_shorter_than_announced_is_a_typed_error() {
+    let mut h = Harness::new();
+    h.connected(&[]);
+    let mut out = [0u8; 64];
+    let msg = Outgoing::new("f", &[]).qos(Qos::AtLeastOnce);
+    assert_eq!(
+        h.client.publish_chunk(h.now, b"x", &mut out),
+        Err(Error::Usage(UsageError::NoStream))
+    );
+    assert_eq!(h.client.publish_end(h.now), Err(Error::Usage(UsageError::NoStream)));
+    assert_eq!(
+        h.client.publish_stream(h.now, &Outgoing::new("f", b"inline"), 6, &mut out),
+        Err(Error::Usage(UsageError::PayloadInStreamedMessage))
+    );
+    h.stream(&msg, 10).unwrap();
+    assert_eq!(h.client.publish_chunk(h.now, b"0123", &mut out), Ok(4));
+    // Longer than what remains: refused whole, nothing copied.
+    assert_eq!(
+        h.client.publish_chunk(h.now, b"4567890", &mut out),
+        Err(Error::Usage(UsageError::PayloadTooLong { remaining: 6 }))
+    );
+    assert_eq!(h.client.stream_remaining(), Some(6));
+    // Shorter: the end is refused, and the stream goes on.
+    assert_eq!(h.client.publish_chunk(h.now, b"45", &mut out), Ok(2));
+    assert_eq!(
+        h.client.publish_end(h.now),
+        Err(Error::Usage(UsageError::PayloadTooShort { remaining: 4 }))
+    );
+    assert_eq!(h.client.stream_remaining(), Some(4));
+    assert_eq!(h.client.publish_chunk(h.now, b"6789", &mut out), Ok(4));
+    assert_eq!(h.client.publish_end(h.now), Ok(Some(pid(1))));
+    // An empty output buffer takes nothing: the caller must write first.
+    h.feed(&ack(PacketType::PubAck, 1)).unwrap();
+    h.stream(&msg, 1).unwrap();
+    assert_eq!(
+        h.client.publish_chunk(h.now, b"z", &mut []),
+        Err(Error::Usage(UsageError::Encode(mqtt_ws::mqtt::EncodeError::BufferTooSmall {
+            required: 1
+        })))
+    );
+}
+
+#[test]
+fn streamed_publish_over_the_maximum_packet_size_is_refused_before_anything_is_sent() {
+    let mut h = Harness::new();
+    h.connected(&[Property::MaximumPacketSize(NonZeroU32::new(2000).unwrap())]);
+    let msg = Outgoing::new("t/x", &[]).qos(Qos::AtLeastOnce);
+    // Fixed header 3 bytes, topic 5, packet id 2, properties 1: 11 bytes of head.
+    let mut out = [0u8; 64];
+    assert_eq!(
+        h.client.publish_stream(h.now, &msg, 1990, &mut out),
+        Err(Error::Usage(UsageError::PacketTooLarge { len: 2001, max: 2000 }))
+    );
+    assert_eq!((h.client.stream_remaining(), h.client.in_flight()), (None, 0));
+    // Nothing changed: the packet identifier is still free, and 1989 bytes fit exactly.
+    let (_, id) = h.stream(&msg, 1989).unwrap();
+    assert_eq!(id, Some(pid(1)));
+    // Beyond the protocol's Remaining Length (§1.5.5) without a server limit too.
+    let mut h = Harness::new();
+    h.connected(&[]);
+    assert_eq!(
+        h.client.publish_stream(h.now, &Outgoing::new("t", &[]), 268_435_455, &mut out),
+        Err(Error::Usage(UsageError::Encode(mqtt_ws::mqtt::EncodeError::PacketTooLarge)))
+    );
+}
+
+#[test]
+fn nothing_is_interleaved_into_a_streamed_publish() {
+    let mut h = Harness::new();
+    h.connected(&[]);
+    // A PINGREQ is owed (keep alive 60 s) when the caller starts the PUBLISH.
+    h.advance(Duration::from_secs(60));
+    h.client.handle_timeout(h.now).unwrap();
+    h.stream(&Outgoing::new("f", &[]).qos(Qos::AtLeastOnce), 100).unwrap();
+    let mut out = [0u8; 256];
+    assert_eq!(h.client.publish_chunk(h.now, &[1; 40], &mut out), Ok(40));
+    // Input is still handled: a message is delivered, its PUBACK held back.
+    let ev = h.feed(&incoming("in", b"hi", QosPid::AtLeastOnce(pid(9)), false)).unwrap();
+    assert!(matches!(&ev[..], [Ev::Message { topic, .. }] if topic == "in"), "{ev:?}");
+    assert!(h.drain().is_empty(), "no PUBACK in the middle of a PUBLISH");
+    // The PINGREQ waits too; no timer runs while the payload goes out (the chunks are the
+    // traffic keep-alive asks for; the caller writes, it may not read).
+    assert_eq!(h.client.poll_timeout(), None);
+    h.advance(Duration::from_secs(200));
+    h.client.handle_timeout(h.now).unwrap();
+    assert!(h.drain().is_empty(), "no PINGREQ in the middle of a PUBLISH");
+    // Every other command is refused.
+    let unfinished = Err(Error::Usage(UsageError::StreamUnfinished));
+    assert_eq!(h.publish(&Outgoing::new("x", b"y")).map(|_| ()), unfinished);
+    assert_eq!(h.stream(&Outgoing::new("x", &[]), 1).map(|_| ()), unfinished);
+    let sub = [Subscription::new("a", Qos::AtMostOnce)];
+    assert_eq!(
+        h.client.subscribe(h.now, &sub, Properties::EMPTY, &mut out).map(|_| ()),
+        unfinished
+    );
+    assert_eq!(
+        h.client.unsubscribe(h.now, &["a"], Properties::EMPTY, &mut out).map(|_| ()),
+        unfinished
+    );
+    assert_eq!(
+        h.client
+            .disconnect(h.now, ReasonCode::NormalDisconnection, Properties::EMPTY, &mut out)
+            .map(|_| ()),
+        unfinished
+    );
+    assert_eq!(h.client.publish_chunk(h.now, &[2; 60], &mut out), Ok(60));
+    assert_eq!(h.client.publish_end(h.now), Ok(Some(pid(1))));
+    // Then what waited goes out, in order.
+    let owed = h.drain();
+    assert_eq!(owed.len(), 2, "{owed:?}");
+    assert_eq!(h.decode(&owed[0]).packet_type(), PacketType::PingReq);
+    assert_eq!(h.decode(&owed[1]).packet_type(), PacketType::PubAck);
+    // The PINGRESP is awaited from when the PINGREQ went out.
+    assert_eq!(h.client.poll_timeout(), Some(h.now + Duration::from_secs(60)));
+    h.advance(Duration::from_secs(59));
+    h.client.handle_timeout(h.now).unwrap();
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.client.handle_timeout(h.now), Err(Error::Timeout(Timeout::PingResp)));
+}
+
+/// Feeds a CONNACK and returns the `Connected` event's `unsent_stream`.
+fn connack_unsent(h: &mut Harness, session_present: bool) -> Option<PacketId> {
+    let mut c = ConnAck::new(ReasonCode::Success);
+    c.session_present = session_present;
+    let bytes = enc(Version::V5, Packet::ConnAck(c));
+    match h.client.handle_input(h.now, &bytes).unwrap() {
+        Status::Progress { event: Some(Event::Connected(c)), .. } => c.unsent_stream,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_unacknowledged_streamed_message_is_named_after_a_reconnect_not_resent() {
+    let mut h = Harness::new();
+    let mut opts = ConnectOptions::new("c");
+    opts.clean_start = false;
+    opts.session_expiry = 600;
+    h.connect(&opts);
+    h.connack(false, &[]);
+    h.publish(&Outgoing::new("s/1", b"one").qos(Qos::AtLeastOnce)).unwrap();
+    let data = payload(300);
+    let msg = Outgoing::new("s/big", &[]).qos(Qos::AtLeastOnce);
+    h.stream(&msg, data.len()).unwrap();
+    h.stream_chunks(&data, &[300], &[1024]);
+    assert_eq!(h.client.publish_end(h.now), Ok(Some(pid(2))));
+    h.publish(&Outgoing::new("s/1", b"three").qos(Qos::AtLeastOnce)).unwrap();
+    // One streamed QoS 1/2 message at a time awaits its acknowledgement.
+    assert_eq!(h.stream(&msg, 1).map(|_| ()), Err(Error::Usage(UsageError::StreamAwaitingAck)));
+    assert!(h.stream(&Outgoing::new("s/q0", &[]), 1).is_ok(), "QoS 0 keeps nothing");
+    let mut out = [0u8; 8];
+    assert_eq!(h.client.publish_chunk(h.now, b"z", &mut out), Ok(1));
+    h.client.publish_end(h.now).unwrap();
+    // The network drops; the session resumes.
+    h.client.connection_lost();
+    h.connect(&opts);
+    assert_eq!(connack_unsent(&mut h, true), Some(pid(2)));
+    let resent = h.drain();
+    assert_eq!(resent.len(), 2, "the whole messages only");
+    for (bytes, want) in resent.iter().zip([&b"one"[..], b"three"]) {
+        match h.decode(bytes) {
+            Packet::Publish(p) => assert_eq!((p.dup, p.payload), (true, want)),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(h.client.in_flight(), 2);
+    // It can be published again at once.
+    let (_, id) = h.stream(&msg, 0).unwrap();
+    assert!(id.is_some());
+    h.client.publish_end(h.now).unwrap();
+    // A payload cut short: the caller drops the connection; the next CONNACK names it too,
+    // and a new session (no Session Present) as well.
+    h.client.connection_lost();
+    h.connect(&opts);
+    connack_unsent(&mut h, true);
+    h.drain();
+    let (_, id) = h.stream(&msg, 10).unwrap();
+    assert_eq!(h.client.publish_chunk(h.now, b"abc", &mut out), Ok(3));
+    assert!(h.client.publish_end(h.now).is_err());
+    h.client.connection_lost();
+    assert_eq!(h.client.stream_remaining(), None);
+    h.connect(&opts);
+    assert_eq!(connack_unsent(&mut h, false), id);
+    assert_eq!(h.client.in_flight(), 0);
+}
+
+#[test]
+fn a_streamed_message_that_failed_half_way_can_be_discarded() {
+    let mut h = Harness::new();
+    let mut opts = ConnectOptions::new("c");
+    opts.clean_start = false;
+    opts.session_expiry = 600;
+    h.connect(&opts);
+    h.connack(false, &[]);
+    let (_, id) = h.stream(&Outgoing::new("f", &[]).qos(Qos::ExactlyOnce), 10).unwrap();
+    let id = id.unwrap();
+    assert!(!h.client.discard(id), "not while connected: the server may hold the identifier");
+    h.client.connection_lost();
+    assert!(h.client.discard(id));
+    assert!(!h.client.discard(id), "gone");
+    h.connect(&opts);
+    assert_eq!(connack_unsent(&mut h, true), None);
+    assert!(h.drain().is_empty());
+    assert_eq!(h.client.in_flight(), 0);
+}

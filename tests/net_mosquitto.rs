@@ -165,3 +165,97 @@ fn client_id_is_the_one_the_broker_assigned_or_the_one_given() {
         rt.block_on(tokio.disconnect()).unwrap();
     }
 }
+
+/// A payload of `len` bytes that is not periodic at buffer sizes.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len as u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
+}
+
+#[test]
+#[ignore = "needs mosquitto"]
+fn publish_from_a_reader_over_tcp_and_websocket() {
+    let broker = common_ws::Mosquitto::start("net-stream");
+    // Mosquitto sends a large message over WebSocket slowly (a 1 MiB one takes it 25 s): a
+    // smaller one there, still many times the client's buffers.
+    for (url, id, len) in [
+        (format!("mqtt://127.0.0.1:{}", broker.tcp_port), "stream-tcp", (1 << 20) + 17),
+        (format!("ws://127.0.0.1:{}/mqtt", broker.ws_port), "stream-ws", 100_003),
+    ] {
+        let data = pattern(len);
+        let topic = format!("net/{id}/file");
+        // Room to receive the whole message back; what is sent needs none.
+        let settings = mqtt_ws::net::Options { buffer_len: 2 << 20, ..Default::default() };
+        let mut mqtt = MqttClient::connect_with(&url, &ConnectOptions::new(id), &settings).unwrap();
+        let sub = mqtt.subscribe(&topic, Qos::AtLeastOnce).unwrap();
+        match mqtt.next().unwrap() {
+            Some(Event::Subscribed { packet_id, .. }) => assert_eq!(packet_id, sub),
+            other => panic!("expected the SUBACK, got {other:?}"),
+        }
+        let msg = Outgoing::new(&topic, &[]).qos(Qos::AtLeastOnce);
+        let sent = mqtt.publish_from(&msg, data.len(), std::io::Cursor::new(&data)).unwrap();
+        let (mut acked, mut got) = (false, false);
+        while !(acked && got) {
+            match mqtt.next().unwrap().expect("open") {
+                Event::Published { packet_id, reason_code } => {
+                    assert_eq!((Some(packet_id), reason_code), (sent, ReasonCode::Success));
+                    acked = true;
+                }
+                Event::Message(m) => {
+                    assert!(m.payload == data, "the payload changed");
+                    got = true;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        // A reader that ends early: a typed error, and the connection is closed (the broker
+        // never sees a whole packet, so nothing is delivered).
+        let short = mqtt.publish_from(&msg, 100, &data[..40]);
+        match short {
+            Err(Error::Mqtt(mqtt_ws::mqtt::client::Error::Usage(
+                mqtt_ws::mqtt::client::UsageError::PayloadTooShort { remaining: 60 },
+            ))) => {}
+            other => panic!("expected PayloadTooShort, got {other:?}"),
+        }
+        // The client reconnects (by default it does); the message that failed is not named
+        // again: its sender had the error.
+        match mqtt.next().unwrap() {
+            Some(Event::ConnectionLost { .. }) => {}
+            other => panic!("expected the loss, got {other:?}"),
+        }
+        match mqtt.next().unwrap() {
+            Some(Event::Reconnected { unsent_stream: None, .. }) => {}
+            other => panic!("expected the reconnect, got {other:?}"),
+        }
+        assert_eq!(mqtt.client().in_flight(), 0);
+        mqtt.disconnect().unwrap();
+    }
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+#[ignore = "needs mosquitto"]
+fn tokio_publish_from_a_reader() {
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let broker = common_ws::Mosquitto::start("net-tokio-stream");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let data = pattern(300_001);
+    rt.block_on(async {
+        let url = format!("mqtt://127.0.0.1:{}", broker.tcp_port);
+        let settings = mqtt_ws::net::Options { buffer_len: 1 << 20, ..Default::default() };
+        let opts = ConnectOptions::new("tokio-stream");
+        let mut mqtt = TokioClient::connect_with(&url, &opts, &settings).await.unwrap();
+        mqtt.subscribe("net/tokio-stream/file", Qos::ExactlyOnce).await.unwrap();
+        let msg = Outgoing::new("net/tokio-stream/file", &[]).qos(Qos::ExactlyOnce);
+        let sent = mqtt.publish_from(&msg, data.len(), &data[..]).await.unwrap();
+        let (mut acked, mut got) = (false, false);
+        while !(acked && got) {
+            match mqtt.next().await.unwrap().expect("open") {
+                Event::Published { packet_id, .. } => acked = Some(packet_id) == sent,
+                Event::Message(m) => got = m.payload == data,
+                Event::Subscribed { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        mqtt.disconnect().await.unwrap();
+    });
+}

@@ -134,7 +134,9 @@ impl Back {
     /// Takes one event after the reconnect; `true` once everything is there.
     fn see(&mut self, event: Event, published: PacketId, topic: &str) -> bool {
         match event {
-            Event::Reconnected { session_present } => self.session_present = Some(session_present),
+            Event::Reconnected { session_present, .. } => {
+                self.session_present = Some(session_present)
+            }
             Event::Published { packet_id, reason_code } if packet_id == published => {
                 assert_eq!(reason_code, ReasonCode::Success);
                 self.acked = true;
@@ -307,7 +309,7 @@ fn a_client_the_broker_named_resumes_its_session_under_that_name() {
     // Connecting again under the assigned id, the client finds its session.
     loop {
         match next(&mut mqtt) {
-            Event::Reconnected { session_present } => {
+            Event::Reconnected { session_present, .. } => {
                 assert!(session_present, "a new session: the id was not reused");
                 break;
             }

@@ -243,7 +243,8 @@ struct PubArgs {
     /// Message payload to send.
     #[arg(short = 'm', long = "message", value_name = "MESSAGE", group = "payload")]
     message: Option<String>,
-    /// Send the contents of a file as the message.
+    /// Send the contents of a file as the message (read as it is sent: any size, in bounded
+    /// memory).
     #[arg(short = 'f', long = "file", value_name = "FILE", group = "payload")]
     file: Option<String>,
     /// Read messages from stdin, sending a separate message for each line.
@@ -829,9 +830,14 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
     let c = &a.common;
     let t = target(c)?;
     let topic = a.topic.clone().or_else(|| t.topic.clone()).ok_or("-t TOPIC is required")?;
-    // The payload, read before connecting (a missing file is no reason to connect).
-    let payload = read_payload(&a.message, &a.file, a.null, a.stdin)?;
-    if payload.is_none() && !a.lines {
+    // The payload, read before connecting (a missing file is no reason to connect). A file is
+    // only opened here: it is streamed, in bounded memory whatever its size.
+    let file = match &a.file {
+        Some(f) => Some(PayloadFile::open(f)?),
+        None => None,
+    };
+    let payload = read_payload(&a.message, &None, a.null, a.stdin)?;
+    if payload.is_none() && file.is_none() && !a.lines {
         return Err("a message is required: -m, -f, -l, -n or -s".into());
     }
     let mut props_buf = Vec::new();
@@ -842,6 +848,16 @@ fn publish(a: PubArgs) -> Result<(), Failure> {
     let mut pending = 0usize;
     let base = Outgoing::new(&topic, &[]).qos(qos(c.qos)).retain(a.retain).properties(props);
     match payload {
+        None if file.is_some() => {
+            let file = file.as_ref().ok_or("no file")?;
+            for i in 0..a.repeat {
+                if i > 0 && a.repeat_delay > 0.0 {
+                    let delay = Duration::from_secs_f64(a.repeat_delay);
+                    wait(&mut mqtt, delay, &mut pending, &mut log)?;
+                }
+                send_file(&mut mqtt, &base, file, &mut pending, &mut log)?;
+            }
+        }
         Some(payload) => {
             for i in 0..a.repeat {
                 if i > 0 && a.repeat_delay > 0.0 {
@@ -918,6 +934,56 @@ fn read_payload(
     } else {
         None
     })
+}
+
+/// A file to publish: its path and length, read again for each message.
+struct PayloadFile {
+    path: String,
+    len: usize,
+}
+
+impl PayloadFile {
+    fn open(path: &str) -> Result<Self, Failure> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        if !meta.is_file() {
+            return Err(format!("cannot read {path}: not a file").into());
+        }
+        let len = usize::try_from(meta.len()).map_err(|_| format!("{path}: too large"))?;
+        Ok(PayloadFile { path: path.to_owned(), len })
+    }
+}
+
+/// Publishes `file` as the payload of `message`, streamed from the file (see `send`).
+fn send_file(
+    mqtt: &mut MqttClient,
+    message: &Outgoing<'_>,
+    file: &PayloadFile,
+    pending: &mut usize,
+    log: &mut Log,
+) -> Result<(), Failure> {
+    loop {
+        let reader = std::fs::File::open(&file.path)
+            .map_err(|e| format!("cannot read {}: {e}", file.path))?;
+        let sent = mqtt.publish_from(message, file.len, reader);
+        if let Ok(packet_id) = sent {
+            let flags = (message.qos as u8, message.retain);
+            log.publish(packet_id, flags, message.topic, file.len);
+        }
+        match sent {
+            Ok(Some(_)) => {
+                *pending += 1;
+                return Ok(());
+            }
+            Ok(None) => return Ok(()),
+            Err(e) if *pending == 0 => return Err(describe(e).into()),
+            Err(Error::Mqtt(client::Error::Usage(
+                UsageError::ReceiveMaximumReached
+                | UsageError::StoreFull
+                | UsageError::StreamAwaitingAck,
+            ))) => on_publish_event(next(mqtt)?, pending, log)?,
+            Err(e) => return Err(describe(e).into()),
+        }
+    }
 }
 
 /// Publishes `message`, waiting for acknowledgements while the broker's receive maximum is

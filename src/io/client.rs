@@ -44,6 +44,50 @@ macro_rules! commands {
             self.command(now, |c, tx| c.publish(now, msg, tx).map(|s| (s, s.len)))$(.$await)?
         }
 
+        /// Starts a PUBLISH whose payload of `payload_len` bytes follows in pieces
+        /// ([`Client::publish_stream`]): its head is written behind what the session owed.
+        /// Give the payload to [`publish_chunk`](Self::publish_chunk), then call
+        /// [`publish_end`](Self::publish_end).
+        pub $($async)? fn publish_stream(
+            &mut self,
+            now: Instant,
+            msg: &Outgoing<'_>,
+            payload_len: usize,
+        ) -> $Result<Sent, T, S, I, A, L> {
+            self.queue(now, |c, tx| {
+                c.publish_stream(now, msg, payload_len, tx).map(|s| (s, s.len))
+            })
+            $(.$await)?
+        }
+
+        /// Sends the next piece of a streamed PUBLISH's payload, all of `data`
+        /// ([`Client::publish_chunk`]): it is copied into the transmit buffer, which is written
+        /// to the transport each time it is full, so memory stays that of the buffer.
+        pub $($async)? fn publish_chunk(
+            &mut self,
+            now: Instant,
+            mut data: &[u8],
+        ) -> $Result<(), T, S, I, A, L> {
+            while !data.is_empty() {
+                let n = self.queue(now, |c, tx| c.publish_chunk(now, data, tx).map(|n| (n, n)))
+                    $(.$await)??;
+                data = data.get(n..).unwrap_or_default();
+            }
+            Ok(())
+        }
+
+        /// Ends a streamed PUBLISH ([`Client::publish_end`]) and flushes the transport; returns
+        /// its packet identifier (QoS 1/2), which [`Event::Published`](crate::mqtt::client::Event)
+        /// acknowledges.
+        pub $($async)? fn publish_end(
+            &mut self,
+            now: Instant,
+        ) -> $Result<Option<crate::mqtt::PacketId>, T, S, I, A, L> {
+            let id = self.machine_mut().publish_end(now).map_err(super::DriverError::Machine)?;
+            self.flush(now)$(.$await)??;
+            Ok(id)
+        }
+
         /// Subscribes ([`Client::subscribe`]); [`Event::Subscribed`](crate::mqtt::client::Event)
         /// reports the SUBACK.
         pub $($async)? fn subscribe(

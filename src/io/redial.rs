@@ -368,7 +368,11 @@ mod tests {
     use crate::time::Duration;
 
     fn connected() -> Event<'static> {
-        Event::Connected(Connected { session_present: false, properties: Properties::EMPTY })
+        Event::Connected(Connected {
+            session_present: false,
+            properties: Properties::EMPTY,
+            unsent_stream: None,
+        })
     }
 
     fn redial() -> (Redial, ConnectOptions<'static>) {

@@ -126,6 +126,10 @@ pub enum Event {
         /// offline arrive, unacknowledged messages are being re-sent. `false`: a new session
         /// (no Session Expiry Interval, or the broker lost it): subscribe again.
         session_present: bool,
+        /// A QoS 1/2 message [`MqttClient::publish_from`] sent whose acknowledgement did not
+        /// come before the connection broke: it is not re-sent by the session (its payload was
+        /// never kept); publish it again.
+        unsent_stream: Option<PacketId>,
     },
 }
 
@@ -147,9 +151,10 @@ impl Event {
     pub(crate) fn next(step: Step<'_, std::io::Error, Error>) -> Next {
         let lost = |error: Error| Next::Event(Event::ConnectionLost { error: Arc::new(error) });
         match step {
-            Step::Event(client::Event::Connected(c)) => {
-                Next::Event(Event::Reconnected { session_present: c.session_present })
-            }
+            Step::Event(client::Event::Connected(c)) => Next::Event(Event::Reconnected {
+                session_present: c.session_present,
+                unsent_stream: c.unsent_stream,
+            }),
             Step::Event(client::Event::Refused { reason_code, .. }) => {
                 lost(Error::Refused(reason_code))
             }
@@ -416,7 +421,7 @@ pub(crate) fn with_credentials<'a>(
 ///             mqtt.publish(&Outgoing::new("home/lamp/state", &m.payload).retain(true))?;
 ///         }
 ///         // A new session after a reconnect (no Session Expiry Interval): subscribe again.
-///         MqttEvent::Reconnected { session_present: false } => {
+///         MqttEvent::Reconnected { session_present: false, .. } => {
 ///             mqtt.subscribe("home/lamp/set", Qos::AtLeastOnce)?;
 ///         }
 ///         MqttEvent::ConnectionLost { error } => eprintln!("connection lost: {error}"),
@@ -569,6 +574,83 @@ impl MqttClient {
             transport.end(Ending::ProtocolError, LINGER);
         }
         step
+    }
+
+    /// Publishes `message` with a payload of `payload_len` bytes read from `payload`, in
+    /// pieces: a file larger than any buffer goes out in the memory of the transmit buffer and
+    /// a 16 KiB read buffer. `message.payload` must be empty. Returns the packet identifier for
+    /// QoS 1 and 2, as [`publish`](Self::publish) does.
+    ///
+    /// The whole packet is checked against the broker's Maximum Packet Size before anything is
+    /// sent [MQTT-3.1.2-24]. Exactly `payload_len` bytes are read; if `payload` ends (or fails)
+    /// before, the packet cannot be completed: the connection is closed and the error returned
+    /// (`UsageError::PayloadTooShort`, or the read's error).
+    ///
+    /// A failure before the whole packet is sent (the reader's, the connection's) is returned
+    /// and the message forgotten. The payload is not kept for a retransmission: a QoS 1 or 2
+    /// message sent whole whose acknowledgement has not come when the connection breaks is
+    /// named by [`Event::Reconnected`]'s `unsent_stream` (a client that reconnects); publish it
+    /// again.
+    pub fn publish_from(
+        &mut self,
+        message: &client::Outgoing<'_>,
+        payload_len: usize,
+        mut payload: impl std::io::Read,
+    ) -> Result<Option<PacketId>, Error> {
+        /// The read buffer's size.
+        const CHUNK: usize = 16 * 1024;
+        self.online()?;
+        let now = self.clock.now();
+        let sent = self.conn.publish_stream(now, message, payload_len);
+        let sent = sent.map_err(|e| self.failed(now, e))?;
+        let mut buf = vec![0u8; CHUNK.min(payload_len).max(1)];
+        let mut left = payload_len;
+        while left > 0 {
+            let want = buf.get_mut(..left.min(CHUNK)).unwrap_or_default();
+            let n = match payload.read(want) {
+                Ok(0) => break,
+                Ok(n) => n.min(left),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.abort_stream(sent.packet_id);
+                    return Err(Error::Io(e));
+                }
+            };
+            let now = self.clock.now();
+            let chunk = buf.get(..n).unwrap_or_default();
+            if let Err(e) = self.conn.publish_chunk(now, chunk) {
+                self.abort_stream(sent.packet_id);
+                return Err(self.failed(now, e));
+            }
+            left -= n;
+        }
+        let now = self.clock.now();
+        match self.conn.publish_end(now) {
+            Ok(_) => Ok(sent.packet_id),
+            Err(DriverError::Machine(e)) => {
+                self.abort_stream(sent.packet_id);
+                Err(Error::Mqtt(e))
+            }
+            Err(e) => {
+                self.abort_stream(sent.packet_id);
+                Err(self.failed(now, e))
+            }
+        }
+    }
+
+    /// A streamed PUBLISH that cannot be completed: the connection ends (the broker reads
+    /// whatever comes next as its payload; a client that reconnects connects again), and the
+    /// message (the caller gets the error) leaves the store.
+    fn abort_stream(&mut self, id: Option<PacketId>) {
+        let now = self.clock.now();
+        if self.conn.machine().stream_remaining().is_some() {
+            self.conn.transport().end(Ending::Normal, core::time::Duration::ZERO);
+            self.conn.machine_mut().connection_lost();
+            let _ = self.failed(now, DriverError::Eof);
+        }
+        if let Some(id) = id {
+            self.conn.machine_mut().discard(id);
+        }
     }
 
     mqtt_commands!();

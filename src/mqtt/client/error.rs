@@ -49,6 +49,30 @@ pub enum UsageError {
     TopicAliasNotAllowed,
     /// AUTH without an authentication method in CONNECT [MQTT-4.12.0-7].
     NoAuthenticationMethod,
+    /// A streamed PUBLISH is unfinished: no other packet may go out before
+    /// [`Client::publish_end`](super::Client::publish_end) (a packet is a contiguous run of the
+    /// byte stream, §2.1, §4.2).
+    StreamUnfinished,
+    /// [`Client::publish_chunk`](super::Client::publish_chunk) or
+    /// [`Client::publish_end`](super::Client::publish_end) without a streamed PUBLISH.
+    NoStream,
+    /// A streamed PUBLISH was given a payload in its message: the payload comes in chunks.
+    PayloadInStreamedMessage,
+    /// A chunk longer than what the streamed PUBLISH announced still needs; nothing was
+    /// copied.
+    PayloadTooLong {
+        /// Payload bytes still announced.
+        remaining: usize,
+    },
+    /// [`Client::publish_end`](super::Client::publish_end) before the announced payload length
+    /// was handed over.
+    PayloadTooShort {
+        /// Payload bytes still missing.
+        remaining: usize,
+    },
+    /// A streamed QoS 1/2 PUBLISH still awaits its acknowledgement; the store keeps only its
+    /// head, so one at a time (see [`Client::publish_stream`](super::Client::publish_stream)).
+    StreamAwaitingAck,
 }
 
 impl From<EncodeError> for UsageError {

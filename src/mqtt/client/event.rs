@@ -43,6 +43,11 @@ pub struct Connected<'a> {
     pub session_present: bool,
     /// The CONNACK properties; the limits in them are applied (see [`Client::server`](super::Client::server)).
     pub properties: Properties<'a>,
+    /// A streamed QoS 1/2 PUBLISH ([`Client::publish_stream`](super::Client::publish_stream))
+    /// that was not acknowledged on the last connection: the store kept only its head, so it
+    /// is not re-sent [MQTT-4.4.0-1] but taken out of the store and named here. Publish it
+    /// again with its payload.
+    pub unsent_stream: Option<PacketId>,
 }
 
 impl<'a> Connected<'a> {

@@ -85,6 +85,10 @@
 //!   for the client (each PUBCOMP of its oldest in-flight message releases up to Receive Maximum
 //!   more); there, choose `IN_FLIGHT` above the backlog expected after a reconnect.
 //! - Topic aliases (both ways) live for one network connection and are reset by `connect`.
+//! - A payload larger than any buffer goes out in pieces: [`Client::publish_stream`] writes the
+//!   head of the PUBLISH, [`Client::publish_chunk`] the payload as it fits, [`Client::publish_end`]
+//!   ends it. Nothing else is written in between (acks and PINGREQ wait); the store keeps the
+//!   head only, so such a message is named by [`Connected::unsent_stream`] instead of re-sent.
 
 mod alias;
 mod error;
@@ -272,6 +276,16 @@ struct Streaming {
     ack: Option<Control>,
 }
 
+/// An outgoing PUBLISH whose payload the caller hands over in pieces
+/// ([`Client::publish_stream`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sending {
+    /// Payload bytes announced and not yet handed over.
+    remaining: usize,
+    /// Its packet identifier (QoS 1/2).
+    packet_id: Option<PacketId>,
+}
+
 /// What to do with an incoming PUBLISH.
 struct Incoming<'a> {
     topic: TopicRef<'a>,
@@ -313,6 +327,7 @@ pub struct Client<
     aliases_in: alias::Inbound<ALIASES, ALIAS_LEN>,
     aliases_out: crate::mqtt::alias::Outbound<ALIASES, ALIAS_LEN>,
     stream: Option<Streaming>,
+    sending: Option<Sending>,
 }
 
 impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize>
@@ -341,6 +356,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             aliases_in: alias::Inbound::new(),
             aliases_out: crate::mqtt::alias::Outbound::new(),
             stream: None,
+            sending: None,
         }
     }
 
@@ -450,6 +466,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         self.aliases_in.clear();
         self.aliases_out.clear();
         self.stream = None;
+        self.sending = None;
         if options.clean_start {
             self.store.clear();
         }
@@ -783,6 +800,9 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             // [MQTT-3.2.2-21] the server's keep alive replaces the client's.
             self.keep_alive = ka;
         }
+        // A streamed PUBLISH is kept as its head only: it cannot be re-sent from the store, so
+        // it leaves the store here and the event names it for the caller to publish again.
+        let unsent_stream = self.take_unsent_stream();
         if c.session_present {
             // [MQTT-4.4.0-1] re-send unacknowledged PUBLISH (DUP) and PUBREL packets.
             self.resend = (!self.store.is_empty()).then_some(0);
@@ -790,7 +810,22 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             // [MQTT-3.2.2-4]-style: no session on the server, so none here either.
             self.store.clear();
         }
-        Event::Connected(Connected { session_present: c.session_present, properties: c.properties })
+        Event::Connected(Connected {
+            session_present: c.session_present,
+            properties: c.properties,
+            unsent_stream,
+        })
+    }
+
+    /// Removes the streamed PUBLISH still awaiting PUBACK or PUBREC from the store (there is at
+    /// most one, see [`Client::publish_stream`]) and returns its identifier.
+    fn take_unsent_stream(&mut self) -> Option<PacketId> {
+        let id = (0..self.store.len()).find_map(|i| match self.store.get(i) {
+            Some(Stored::Publish { id, packet }) if is_head_only(packet) => Some(id),
+            _ => None,
+        })?;
+        self.store.remove(id);
+        Some(id)
     }
 
     fn on_auth<'a>(&mut self, a: Auth<'a>) -> Result<Option<Event<'a, ALIAS_LEN>>, Error> {
@@ -808,8 +843,13 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         self.stream = None;
         self.control.clear();
         self.resend = None;
+        // Bytes sent in the middle of a streamed PUBLISH would be read as its payload: no
+        // DISCONNECT then, the transport is closed.
+        let mid_packet = self.sending.take().is_some();
         // §4.13.1: the DISCONNECT with the reason code may go out before CONNACK too.
-        if self.version == Version::V5 && matches!(self.state, State::Connected | State::Connecting)
+        if self.version == Version::V5
+            && !mid_packet
+            && matches!(self.state, State::Connected | State::Connecting)
         {
             self.close_reason = e.reason();
             self.state = State::Closing;
@@ -848,6 +888,8 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 self.state = State::Disconnected;
                 Ok(Some(n))
             }
+            // Nothing may go out in the middle of a streamed PUBLISH: acks and PINGREQ wait.
+            State::Connected if self.sending.is_some() => Ok(None),
             State::Connecting | State::Connected => {
                 if self.state == State::Connected
                     && let Some(n) = self.poll_resend(out)?
@@ -858,6 +900,11 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
                 let Some(&c) = self.control.front() else { return Ok(None) };
                 let n = self.encode_control(c, out)?;
                 self.control.pop_front();
+                if c == Control::PingReq {
+                    // The PINGRESP is awaited from now (the PINGREQ may have waited for the end
+                    // of a streamed PUBLISH).
+                    self.ping_sent = Some(now);
+                }
                 self.last_sent = now;
                 Ok(Some(n))
             }
@@ -906,9 +953,14 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
     }
 
     /// When to call [`Client::handle_timeout`] next; `None`: no timer.
+    ///
+    /// None during a streamed PUBLISH: its chunks are the traffic keep-alive asks for, a
+    /// PINGREQ could not go out before its end anyway, and a PINGRESP is not awaited while the
+    /// caller may be writing instead of reading.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let (from, after) = match self.state {
             State::Connecting => (self.connect_sent, self.config.connect_timeout),
+            State::Connected if self.sending.is_some() => return None,
             State::Connected if self.keep_alive > 0 => match self.ping_sent {
                 Some(t) => (t, self.ping_timeout()),
                 None => (self.last_sent, Duration::from_secs(u64::from(self.keep_alive))),
@@ -947,8 +999,20 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         Ok(())
     }
 
+    /// Connected, and no streamed PUBLISH unfinished: a packet is a contiguous run of the byte
+    /// stream (§2.1, §4.2), so none may go out in the middle of another.
     fn require_connected(&self) -> Result<(), Error> {
-        if self.state == State::Connected { Ok(()) } else { Err(UsageError::NotConnected.into()) }
+        if self.state != State::Connected {
+            return Err(UsageError::NotConnected.into());
+        }
+        self.require_no_stream()
+    }
+
+    fn require_no_stream(&self) -> Result<(), Error> {
+        match self.sending {
+            Some(_) => Err(UsageError::StreamUnfinished.into()),
+            None => Ok(()),
+        }
     }
 
     fn id_in_use(&self, id: PacketId) -> bool {
@@ -987,35 +1051,8 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         msg: &Outgoing<'_>,
         out: &mut [u8],
     ) -> Result<Sent, Error> {
-        self.require_connected()?;
-        if self.version == Version::V3_1_1 && !msg.properties.is_empty() {
-            return Err(UsageError::NotInVersion.into());
-        }
-        if msg.properties.contains(PropertyId::TopicAlias) {
-            return Err(UsageError::TopicAliasNotAllowed.into());
-        }
-        if msg.qos > self.server.maximum_qos {
-            return Err(UsageError::QosNotSupported.into()); // [MQTT-3.2.2-11]
-        }
-        if msg.retain && !self.server.retain_available {
-            return Err(UsageError::RetainNotSupported.into()); // [MQTT-3.2.2-14]
-        }
         let saved_id = self.next_id;
-        let qos_pid = match msg.qos {
-            Qos::AtMostOnce => QosPid::AtMostOnce,
-            qos => {
-                // [MQTT-4.9.0-2] no more than Receive Maximum unacknowledged QoS 1/2 PUBLISH.
-                if self.store.len() >= usize::from(self.server.receive_maximum) {
-                    return Err(UsageError::ReceiveMaximumReached.into());
-                }
-                let id = self.alloc_id()?;
-                if qos == Qos::AtLeastOnce {
-                    QosPid::AtLeastOnce(id)
-                } else {
-                    QosPid::ExactlyOnce(id)
-                }
-            }
-        };
+        let qos_pid = self.check_publish(msg)?;
         let publish = Publish {
             dup: false,
             qos_pid,
@@ -1043,6 +1080,189 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         };
         self.last_sent = now;
         Ok(Sent { len, packet_id: qos_pid.packet_id() })
+    }
+
+    /// The checks of a PUBLISH before it is encoded, and its packet identifier for QoS 1/2
+    /// (taken: restore `next_id` if the PUBLISH is not sent after all).
+    fn check_publish(&mut self, msg: &Outgoing<'_>) -> Result<QosPid, Error> {
+        self.require_connected()?;
+        if self.version == Version::V3_1_1 && !msg.properties.is_empty() {
+            return Err(UsageError::NotInVersion.into());
+        }
+        if msg.properties.contains(PropertyId::TopicAlias) {
+            return Err(UsageError::TopicAliasNotAllowed.into());
+        }
+        if msg.qos > self.server.maximum_qos {
+            return Err(UsageError::QosNotSupported.into()); // [MQTT-3.2.2-11]
+        }
+        if msg.retain && !self.server.retain_available {
+            return Err(UsageError::RetainNotSupported.into()); // [MQTT-3.2.2-14]
+        }
+        Ok(match msg.qos {
+            Qos::AtMostOnce => QosPid::AtMostOnce,
+            qos => {
+                // [MQTT-4.9.0-2] no more than Receive Maximum unacknowledged QoS 1/2 PUBLISH.
+                if self.store.len() >= usize::from(self.server.receive_maximum) {
+                    return Err(UsageError::ReceiveMaximumReached.into());
+                }
+                let id = self.alloc_id()?;
+                if qos == Qos::AtLeastOnce {
+                    QosPid::AtLeastOnce(id)
+                } else {
+                    QosPid::ExactlyOnce(id)
+                }
+            }
+        })
+    }
+
+    /// Starts a PUBLISH of `msg` whose payload, `payload_len` bytes, the caller hands over in
+    /// pieces: a payload larger than any buffer (a file) is sent in bounded memory.
+    ///
+    /// Encodes the head (fixed header with the Remaining Length of the whole packet, topic,
+    /// packet identifier, properties) into `out`; `msg.payload` must be empty. Then give the
+    /// payload to [`Client::publish_chunk`], as many times as it takes, and end with
+    /// [`Client::publish_end`]. For QoS 1/2 the packet identifier in [`Sent`] is then awaited
+    /// as for [`Client::publish`] ([`Event::Published`]).
+    ///
+    /// - The whole packet is checked against the server's Maximum Packet Size before anything
+    ///   is written [MQTT-3.1.2-24] ([`UsageError::PacketTooLarge`]), and against the protocol's
+    ///   limit of 268 435 455 bytes of Remaining Length (§1.5.5).
+    /// - Until `publish_end`, no other packet is written (a packet is a contiguous run of the
+    ///   byte stream, §2.1, §4.2): [`Client::poll_transmit`] holds back acknowledgements and
+    ///   PINGREQ, the other commands return [`UsageError::StreamUnfinished`], and no timer runs
+    ///   ([`Client::poll_timeout`]). Input is still handled.
+    /// - No Topic Alias is used (the topic name is sent in full).
+    /// - Retransmission: the store keeps only the head of a streamed QoS 1/2 message, so it
+    ///   cannot be re-sent by the session [MQTT-4.4.0-1]. If the connection ends before its
+    ///   PUBACK or PUBREC, the next CONNACK takes it out of the store and names it in
+    ///   [`Connected::unsent_stream`]: publish it again (a new packet identifier, the payload
+    ///   supplied again). Hence one streamed QoS 1/2 message at a time awaits its
+    ///   acknowledgement: another gets [`UsageError::StreamAwaitingAck`].
+    pub fn publish_stream(
+        &mut self,
+        now: Instant,
+        msg: &Outgoing<'_>,
+        payload_len: usize,
+        out: &mut [u8],
+    ) -> Result<Sent, Error> {
+        if !msg.payload.is_empty() {
+            return Err(UsageError::PayloadInStreamedMessage.into());
+        }
+        self.require_connected()?;
+        if msg.qos != Qos::AtMostOnce && self.streamed_in_flight() {
+            return Err(UsageError::StreamAwaitingAck.into());
+        }
+        let saved_id = self.next_id;
+        let qos_pid = self.check_publish(msg)?;
+        let publish = Publish {
+            dup: false,
+            qos_pid,
+            retain: msg.retain,
+            topic: msg.topic,
+            properties: msg.properties,
+            payload: &[],
+        };
+        let result = self.start_stream(publish, payload_len, out);
+        let len = match result {
+            Ok(len) => len,
+            Err(e) => {
+                self.next_id = saved_id;
+                return Err(e);
+            }
+        };
+        let packet_id = qos_pid.packet_id();
+        self.sending = Some(Sending { remaining: payload_len, packet_id });
+        self.last_sent = now;
+        Ok(Sent { len, packet_id })
+    }
+
+    /// Checks the size of a streamed PUBLISH, encodes its head into `out` and, for QoS 1/2,
+    /// keeps the head in the store.
+    #[inline(never)]
+    fn start_stream(
+        &mut self,
+        publish: Publish<'_>,
+        payload_len: usize,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let head = publish.head_len(self.version, payload_len)?;
+        self.check_size(head.saturating_add(payload_len))?;
+        let n = publish.encode_head(self.version, payload_len, out)?;
+        if let Some(id) = publish.qos_pid.packet_id() {
+            let stored = out.get(..n).unwrap_or_default();
+            self.store.insert(id, stored).map_err(|_| UsageError::StoreFull)?;
+        }
+        Ok(n)
+    }
+
+    /// A streamed QoS 1/2 PUBLISH awaits its PUBACK or PUBREC.
+    fn streamed_in_flight(&self) -> bool {
+        (0..self.store.len()).any(|i| match self.store.get(i) {
+            Some(Stored::Publish { packet, .. }) => is_head_only(packet),
+            _ => false,
+        })
+    }
+
+    /// Hands over the next piece of the payload of the PUBLISH [`Client::publish_stream`]
+    /// started: copies as much of `data` as fits into `out` and returns how many bytes that is
+    /// (send them; give the rest again).
+    ///
+    /// More bytes than announced are refused, nothing copied: [`UsageError::PayloadTooLong`].
+    /// Without a streamed PUBLISH: [`UsageError::NoStream`].
+    pub fn publish_chunk(
+        &mut self,
+        now: Instant,
+        data: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
+        let Some(sending) = self.sending.as_mut() else {
+            return Err(UsageError::NoStream.into());
+        };
+        if data.len() > sending.remaining {
+            return Err(UsageError::PayloadTooLong { remaining: sending.remaining }.into());
+        }
+        let n = data.len().min(out.len());
+        if n == 0 && !data.is_empty() {
+            return Err(EncodeError::BufferTooSmall { required: 1 }.into());
+        }
+        if let (Some(dst), Some(src)) = (out.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        sending.remaining -= n;
+        self.last_sent = now;
+        Ok(n)
+    }
+
+    /// Payload bytes the streamed PUBLISH still needs; `None` when none is being sent.
+    pub fn stream_remaining(&self) -> Option<usize> {
+        self.sending.map(|s| s.remaining)
+    }
+
+    /// Ends the PUBLISH [`Client::publish_stream`] started, once its whole payload was handed
+    /// over; returns its packet identifier (QoS 1/2). Other packets may go out again: drain
+    /// [`Client::poll_transmit`].
+    ///
+    /// Fewer bytes than announced: [`UsageError::PayloadTooShort`] and nothing changes. The
+    /// broker counts the missing bytes as payload, so the connection cannot go on unless they
+    /// come: close the transport and call [`Client::connection_lost`]; a QoS 1/2 message is then
+    /// named by the next CONNACK's [`Connected::unsent_stream`] (a resumed session), or
+    /// forgotten with the session (Clean Start).
+    pub fn publish_end(&mut self, now: Instant) -> Result<Option<PacketId>, Error> {
+        match self.sending {
+            None => Err(UsageError::NoStream.into()),
+            Some(Sending { remaining, .. }) if remaining > 0 => {
+                Err(UsageError::PayloadTooShort { remaining }.into())
+            }
+            Some(Sending { packet_id, .. }) => {
+                self.sending = None;
+                if self.ping_sent.is_some() {
+                    // Input may not have been read while the payload went out: the PINGRESP
+                    // gets its full time from here.
+                    self.ping_sent = Some(now);
+                }
+                Ok(packet_id)
+            }
+        }
     }
 
     /// Checks the size of `publish` and, for QoS 1/2, keeps its full encoding in the store.
@@ -1192,8 +1412,18 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         self.state = State::Disconnected;
         self.control.clear();
         self.stream = None;
+        self.sending = None;
         self.resend = None;
         self.ping_sent = None;
+    }
+
+    /// Takes the outgoing message `id` out of the store, without a connection: it will not be
+    /// re-sent when the session resumes. For a streamed PUBLISH that failed half-way (its
+    /// sender was told, so it is not lost unseen). Returns `false`, and changes nothing, if
+    /// there is no such message or a connection is open or being opened (the server may hold
+    /// the identifier [MQTT-2.2.1-3]).
+    pub fn discard(&mut self, id: PacketId) -> bool {
+        matches!(self.state, State::Disconnected | State::Closing) && self.store.remove(id)
     }
 
     /// Encodes DISCONNECT into `out` and ends the session's connection (close the transport
@@ -1209,6 +1439,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         if !matches!(self.state, State::Connected | State::Connecting) {
             return Err(UsageError::NotConnected.into());
         }
+        self.require_no_stream()?;
         if self.version == Version::V3_1_1
             && (reason != ReasonCode::NormalDisconnection || !properties.is_empty())
         {
@@ -1239,6 +1470,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         if !self.auth_method {
             return Err(UsageError::NoAuthenticationMethod.into()); // [MQTT-4.12.0-7]
         }
+        self.require_no_stream()?;
         let n = Auth { reason_code: reason, properties }.encode_as(self.version, out)?;
         self.last_sent = now;
         Ok(n)
@@ -1286,6 +1518,15 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
             }
             _ => None,
         }
+    }
+}
+
+/// A stored PUBLISH of which only the head is kept (a streamed one): shorter than its fixed
+/// header says.
+fn is_head_only(packet: &[u8]) -> bool {
+    match super::wire::decode_varint(packet.get(1..).unwrap_or_default()) {
+        Ok(Some((remaining, n))) => packet.len() < 1 + n + remaining as usize,
+        _ => false,
     }
 }
 
