@@ -181,10 +181,14 @@ fn frames(bytes: &[u8]) -> Vec<(bool, u8, usize)> {
     out
 }
 
+/// What a [`tap`] saw: client to server, server to client.
+#[cfg(feature = "deflate")]
+type Recording = (Vec<u8>, Vec<u8>);
+
 /// A proxy on 127.0.0.1 that records both directions of one connection to `upstream`; the
 /// handle gives (client to server, server to client) once both ends closed.
 #[cfg(feature = "deflate")]
-fn tap(upstream: u16) -> (u16, thread::JoinHandle<(Vec<u8>, Vec<u8>)>) {
+fn tap(upstream: u16) -> (u16, thread::JoinHandle<Recording>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
