@@ -331,3 +331,39 @@ fn the_clients_answer_a_malformed_packet_with_disconnect() {
         check_fault_answered(result, fake, ws);
     }
 }
+
+#[test]
+fn reconnecting_clients_answer_a_malformed_packet_the_same_way() {
+    // The fault is reported as a lost connection (a reconnect follows); before that the
+    // DISCONNECT 0x81 and, over WebSocket, the close frame 1002 go out and the connection ends.
+    let reconnect = mqtt_ws::net::Reconnect {
+        initial_delay: Duration::from_secs(30),
+        max_delay: Duration::from_secs(30),
+    };
+    let settings = Options { reconnect: Some(reconnect), ..Options::default() };
+    let options = ConnectOptions::new("fault-reconnecting");
+    let lost = |event: Result<Option<Event>, Error>| match event {
+        Ok(Some(Event::ConnectionLost { error })) => {
+            assert!(matches!(*error, Error::Mqtt(client::Error::Remote(_))), "{error:?}");
+        }
+        other => panic!("expected the lost connection, got {other:?}"),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for ws in [false, true] {
+        let fake = Fake::start(ws, CONNACK, MALFORMED);
+        let mut blocking = MqttClient::connect_with(&url(&fake, ws), &options, &settings).unwrap();
+        lost(blocking.next());
+        let received = fake.received();
+        assert_eq!(disconnect_reason(&received), 0x81, "ws: {ws}");
+        assert_eq!(received.close, ws.then_some(1002), "ws: {ws}");
+        let fake = Fake::start(ws, CONNACK, MALFORMED);
+        rt.block_on(async {
+            let url = url(&fake, ws);
+            let mut tokio = TokioClient::connect_with(&url, &options, &settings).await.unwrap();
+            lost(tokio.next().await);
+        });
+        let received = fake.received();
+        assert_eq!(disconnect_reason(&received), 0x81, "ws: {ws}");
+        assert_eq!(received.close, ws.then_some(1002), "ws: {ws}");
+    }
+}

@@ -166,6 +166,17 @@ impl Event {
         }
     }
 
+    /// A connection lost to a fault of the broker (a malformed packet, one not allowed in its
+    /// state), which the session answered with DISCONNECT.
+    pub(crate) fn is_broker_fault(&self) -> bool {
+        match self {
+            Event::ConnectionLost { error } => {
+                matches!(**error, Error::Mqtt(client::Error::Remote(_)))
+            }
+            _ => false,
+        }
+    }
+
     /// The owned form of a session event; `None` for what the std client handles itself.
     fn owned(event: client::Event<'_>) -> Option<Event> {
         Some(match event {
@@ -525,7 +536,15 @@ impl MqttClient {
                 },
             };
             let wake = match next {
-                Next::Event(event) => return Ok(Some(event)),
+                Next::Event(event) => {
+                    if event.is_broker_fault() {
+                        // As without reconnecting (see `poll`): the DISCONNECT is written, a
+                        // close frame 1002 follows, the connection ends in order; the next
+                        // attempt follows.
+                        self.conn.transport().end(Ending::ProtocolError, LINGER);
+                    }
+                    return Ok(Some(event));
+                }
                 Next::Again => None,
                 Next::Sleep(until) => Some(until),
             };

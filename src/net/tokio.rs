@@ -438,7 +438,14 @@ impl MqttClient {
                 None => Event::next(step.await),
             };
             match next {
-                Next::Event(event) => return Ok(Some(event)),
+                Next::Event(event) => {
+                    if event.is_broker_fault() {
+                        // As without reconnecting: the DISCONNECT is written, a close frame
+                        // 1002 follows, the connection ends in order; the next attempt follows.
+                        self.conn.transport().end(Ending::ProtocolError, LINGER).await;
+                    }
+                    return Ok(Some(event));
+                }
                 Next::Sleep(until) => {
                     tokio::time::sleep(until.saturating_duration_since(self.clock.now())).await;
                 }
