@@ -26,10 +26,12 @@ impl Mosquitto {
         let dir = std::env::temp_dir().join(format!("mqtt-ws-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = dir.join("mosquitto.conf");
+        let log = dir.join("mosquitto.log").display().to_string();
         std::fs::write(
             &conf,
             format!(
                 "per_listener_settings false\nallow_anonymous true\npersistence false\n\
+log_dest file {log}\nlog_type all\nlog_timestamp_format %T\n\
 listener {tcp_port} 127.0.0.1\nprotocol mqtt\n\
 listener {ws_port} 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n"
             ),
@@ -69,6 +71,11 @@ impl Drop for Mosquitto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // What the broker saw, for the failing test's output.
+            let log = std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default();
+            eprintln!("--- mosquitto log ---\n{log}--- end of mosquitto log ---");
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
