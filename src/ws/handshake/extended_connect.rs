@@ -15,6 +15,12 @@
 //! The server's stack must have sent `SETTINGS_ENABLE_CONNECT_PROTOCOL = 1` (RFC 8441 §3), and
 //! the client must have received it, before a request is sent.
 //!
+//! Once the stream is open, a [`Connection`](crate::ws::connection::Connection) or a
+//! [`Stream`](crate::ws::stream::Stream) (MQTT over WebSocket) runs on its DATA, with
+//! permessage-deflate when [`ClientConnect::extensions()`] offered it and the answer agreed. The
+//! repository's `tests/ws_h2.rs` (the `h2` crate) and `tests/ws_h3.rs` (quinn and the `http3`
+//! crate, whose `:protocol` takes `websocket`; h3 0.0.8 refuses it) show the glue.
+//!
 //! Received lists are slices of pairs of anything that is bytes (`(&str, &str)`,
 //! `(&[u8], &[u8])`, `(http::HeaderName, http::HeaderValue)` ...). Invariant: a
 //! [`ServerConnect`] or [`ConnectAccepted`] exists only for a list that passed every check, so
