@@ -55,7 +55,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::mqtt::packet::{RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertyContext};
-use mqtt_ws::mqtt::server::{Availability, Config, Server};
+use mqtt_ws::mqtt::server::{Availability, Config, HeapAliases, Server};
 use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode};
 use mqtt_ws::time::Instant;
@@ -83,10 +83,11 @@ const CHANNEL: usize = MAX_QUEUED;
 const INFLIGHT: usize = 32;
 
 /// The protocol machine of a connection, over the session state it keeps between connections
-/// (QoS 2 identifiers awaiting PUBREL, what each message in flight waits for).
-type Session = Server<INFLIGHT, TOPIC_ALIASES, 256, SessionStore>;
-/// Topic aliases each way per connection (Mosquitto's `max_topic_alias` default); each holds a
-/// topic of up to 256 bytes, in the session.
+/// (QoS 2 identifiers awaiting PUBREL, what each message in flight waits for), with its topic
+/// aliases on the heap: nothing until the client or the broker uses one.
+type Session = Server<INFLIGHT, TOPIC_ALIASES, 256, SessionStore, HeapAliases>;
+/// Topic aliases each way per connection (Mosquitto's `max_topic_alias` default), each of a
+/// topic of up to 256 bytes.
 const TOPIC_ALIASES: usize = 10;
 
 /// Who may connect, and what each client may do (Mosquitto's `allow_anonymous`,
