@@ -157,7 +157,13 @@ impl Conn {
                 () = sleep_until(wake) => Woken::Timer,
             };
             match woken {
-                Woken::Act(action) => self.act(conn, action).await?,
+                Woken::Act(action) => {
+                    if let Some(action) = self.act_at_once(conn, action) {
+                        // Boxed: what CONNECT, SUBSCRIBE and UNSUBSCRIBE hold while they wait
+                        // (1.8 KiB) is then not part of every connection's task.
+                        Box::pin(self.act(conn, action)).await?;
+                    }
+                }
                 Woken::Fault(e) => {
                     // The CONNACK or DISCONNECT the fault calls for is owed: sent on the way out.
                     self.broker.log(|| format!("client {}: {e}", self.id));
@@ -300,9 +306,9 @@ impl Conn {
     where
         T::Error: std::fmt::Debug,
     {
+        let Some(action) = self.act_at_once(conn, action) else { return Ok(()) };
         let now = self.broker.now();
         match action {
-            Action::None => {}
             Action::Connect {
                 client_id,
                 assigned,
@@ -372,37 +378,6 @@ impl Conn {
                 }
                 self.pending.extend(queued);
             }
-            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
-            // nor retained.
-            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
-                let client = self.client_id.as_deref().unwrap_or_default();
-                println!("broker: {client} may not publish to {}", msg.topic);
-                if let Some(id) = id {
-                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
-                }
-            }
-            Action::Publish(msg, id) => {
-                let client = self.client_id.as_deref().unwrap_or_default();
-                let limit = self.broker.options.message_size_limit;
-                if limit.is_some_and(|l| msg.payload.len() as u64 > u64::from(l)) {
-                    println!("broker: {client}'s message on {} over message_size_limit", msg.topic);
-                    if let Some(id) = id {
-                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::QuotaExceeded);
-                    }
-                } else if self.broker.may(
-                    client,
-                    self.username.as_deref(),
-                    Access::Publish(&msg.topic),
-                ) {
-                    self.broker.publish(msg);
-                } else {
-                    // Not routed; QoS 1 / 2 told so (MQTT 5.0), QoS 0 dropped.
-                    println!("broker: {client} may not publish to {}", msg.topic);
-                    if let Some(id) = id {
-                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
-                    }
-                }
-            }
             Action::Subscribe(packet_id, subs) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
                 let user = self.username.as_deref();
@@ -443,6 +418,47 @@ impl Conn {
                 let codes = self.broker.unsubscribe(&client_id, &filters);
                 conn.unsub_ack(now, packet_id, &codes).await.map_err(invalid)?;
             }
+            Action::None | Action::Publish(..) | Action::Acked(_) | Action::Disconnect(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Does what `action` asks when that needs no waiting (PUBLISH, acknowledgements,
+    /// DISCONNECT); returns the others for [`Conn::act`].
+    fn act_at_once<T: Link>(&mut self, conn: &mut Driver<T>, action: Action) -> Option<Action> {
+        match action {
+            Action::None => {}
+            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
+            // nor retained.
+            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                println!("broker: {client} may not publish to {}", msg.topic);
+                if let Some(id) = id {
+                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                }
+            }
+            Action::Publish(msg, id) => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                let limit = self.broker.options.message_size_limit;
+                if limit.is_some_and(|l| msg.payload.len() as u64 > u64::from(l)) {
+                    println!("broker: {client}'s message on {} over message_size_limit", msg.topic);
+                    if let Some(id) = id {
+                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::QuotaExceeded);
+                    }
+                } else if self.broker.may(
+                    client,
+                    self.username.as_deref(),
+                    Access::Publish(&msg.topic),
+                ) {
+                    self.broker.publish(msg);
+                } else {
+                    // Not routed; QoS 1 / 2 told so (MQTT 5.0), QoS 0 dropped.
+                    println!("broker: {client} may not publish to {}", msg.topic);
+                    if let Some(id) = id {
+                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                    }
+                }
+            }
             Action::Acked(id) => {
                 if self.inflight.remove(&id).is_some() {
                     self.journal_acked(id);
@@ -453,8 +469,9 @@ impl Conn {
                     self.expiry = e;
                 }
             }
+            other => return Some(other),
         }
-        Ok(())
+        None
     }
 
     fn publish_packet<'a>(d: &'a Delivery, props_buf: &'a mut Vec<u8>) -> Publish<'a> {
