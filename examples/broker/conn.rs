@@ -57,6 +57,10 @@ pub(crate) struct Conn {
     inflight: HashMap<PacketId, Delivery>,
     /// Set when taken over: where `inflight` goes when this connection ends.
     successor: Option<oneshot::Sender<Handover>>,
+    /// When it last woke for input or a routed message.
+    active: Option<StdInstant>,
+    /// It woke twice within [`IDLE_AFTER`].
+    busy: bool,
 }
 
 /// What a connection waited for.
@@ -108,6 +112,8 @@ impl Conn {
             pending: VecDeque::new(),
             inflight: HashMap::new(),
             successor: None,
+            active: None,
+            busy: false,
         }
     }
 
@@ -144,10 +150,32 @@ impl Conn {
                     Err(e) => return Err(invalid(e)),
                 }
             }
-            let wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
-            let (id, now) = (self.id, self.broker.now());
+            let mut wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
+            // With nothing buffered and no timer due, the buffers are given back while the
+            // socket waits for bytes (readiness first), so an idle connection holds none: at
+            // once, unless it was woken twice within IDLE_AFTER (busy: it would reallocate them
+            // on every read), then once it has been quiet that long.
+            let at = StdInstant::now();
+            let quiet_at = self.active.map_or(at, |t| t + IDLE_AFTER);
+            let waiting = T::READINESS
+                && conn.pump().buffered() == 0
+                && !conn.pump().is_closed()
+                && wake.is_none_or(|w| w > at);
+            let idle = waiting && (!self.busy || at >= quiet_at);
+            if waiting && !idle {
+                wake = Some(wake.map_or(quiet_at, |w| w.min(quiet_at)));
+            }
+            let id = self.id;
+            let broker = &self.broker;
+            let step = async {
+                if idle {
+                    conn.release_buffers();
+                    conn.transport().readable().await;
+                }
+                conn.poll(broker.now()).await
+            };
             let woken = tokio::select! {
-                step = conn.poll(now) => match step {
+                step = step => match step {
                     Ok(event) => Woken::Act(action(id, event)),
                     Err(DriverError::Closed | DriverError::Eof) => Woken::Ended,
                     Err(DriverError::Machine(e)) => Woken::Fault(e),
@@ -156,6 +184,11 @@ impl Conn {
                 cmd = rx.recv() => Woken::Routed(cmd),
                 () = sleep_until(wake) => Woken::Timer,
             };
+            if !matches!(woken, Woken::Timer) {
+                let at = StdInstant::now();
+                self.busy = self.active.is_some_and(|t| at < t + IDLE_AFTER);
+                self.active = Some(at);
+            }
             match woken {
                 Woken::Act(action) => {
                     if let Some(action) = self.act_at_once(conn, action) {
@@ -205,6 +238,10 @@ impl Conn {
         }
     }
 }
+
+/// A connection woken again within this (input, or messages routed to it) is busy: it keeps its
+/// buffers until it has been quiet this long.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Messages routed to a connection taken at once, beyond the one that woke it.
 const ROUTED_BATCH: usize = 63;

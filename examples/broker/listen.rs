@@ -33,9 +33,26 @@ const TX_FLOOR: usize = 256;
 const WS_FLOOR: usize = 2048;
 
 /// A connection's byte stream: TCP, or TLS over TCP.
-pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// [`Socket::readable`] waits until a read would not: the session's buffers may be given
+    /// back while it waits.
+    const READINESS: bool = false;
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for S {}
+    /// Waits until a read would not wait, where the socket can tell (plain TCP); at once
+    /// otherwise (TLS may hold decrypted bytes the TCP socket knows nothing of).
+    async fn readable(&self) {}
+}
+
+impl Socket for TcpStream {
+    const READINESS: bool = true;
+
+    async fn readable(&self) {
+        // An error shows in the read that follows.
+        let _ = TcpStream::readable(self).await;
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {}
 
 /// A socket whose writes fail with `TimedOut` after the broker's write timeout: a client that
 /// stops reading cannot hold its connection's task (and the messages queued for it) forever.
@@ -79,13 +96,25 @@ impl<S: Socket> Timed<S> {
 
 /// How a session's transport is closed once the session is over.
 pub(crate) trait Link: embedded_io_async::Read + embedded_io_async::Write {
+    /// [`Link::readable`] waits until a read would not ([`Socket::READINESS`]).
+    const READINESS: bool = false;
+
     /// Closes it, telling a WebSocket peer why with `code`.
     async fn close(&mut self, code: CloseCode);
+
+    /// Waits until a read would not wait, where that can be known (plain TCP); at once otherwise.
+    async fn readable(&self) {}
 }
 
 impl<S: Socket> Link for Timed<S> {
+    const READINESS: bool = S::READINESS;
+
     async fn close(&mut self, _: CloseCode) {
         self.shutdown().await;
+    }
+
+    async fn readable(&self) {
+        self.tcp.inner().readable().await;
     }
 }
 
