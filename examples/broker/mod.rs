@@ -257,7 +257,8 @@ struct SessionState {
 
 #[derive(Default)]
 struct State {
-    sessions: HashMap<String, SessionState>,
+    /// Boxed: the table's free slots then cost a pointer each, not a session's room.
+    sessions: HashMap<String, Box<SessionState>>,
     /// Every subscription, filed under its topic filter (a shared one's without
     /// `$share/{group}/`).
     subs: Tree<Subscribed>,
@@ -311,7 +312,7 @@ impl State {
     /// Applies a journaled change (on start, before any connection).
     fn replay(&mut self, r: &Record) {
         fn session<'s>(st: &'s mut State, client: &str) -> &'s mut SessionState {
-            st.sessions.entry(client.to_owned()).or_insert_with(|| SessionState::new(0))
+            st.sessions.entry(client.to_owned()).or_insert_with(|| Box::new(SessionState::new(0)))
         }
         match r {
             Record::Session { client, expiry, username } => {
@@ -680,7 +681,7 @@ impl Broker {
         };
         let present = st.sessions.contains_key(client_id);
         self.journal(|| Record::Session { client: client(), expiry, username: username.clone() });
-        let s = st.sessions.entry(client()).or_insert_with(|| SessionState::new(expiry));
+        let s = st.sessions.entry(client()).or_insert_with(|| Box::new(SessionState::new(expiry)));
         s.conn = Some(conn);
         s.username = username;
         // Back before the will's delay ran out: it is not published [MQTT-3.1.3-9].
