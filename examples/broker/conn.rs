@@ -11,8 +11,9 @@ use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, Propert
 use mqtt_ws::mqtt::server::{self, Accept, Event, Store as _, UsageError, WillAction};
 use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use super::chan;
 use super::listen::{Link, ws_close_code};
 use super::{
     Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Record, Session, Sub, invalid,
@@ -45,7 +46,7 @@ struct Will {
 pub(crate) struct Conn {
     broker: Broker,
     id: u64,
-    tx: mpsc::Sender<Cmd>,
+    tx: chan::Sender<Cmd>,
     client_id: Option<String>,
     /// The user name it connected with.
     username: Option<String>,
@@ -99,7 +100,7 @@ enum Action {
 }
 
 impl Conn {
-    pub(crate) fn new(broker: Broker, tx: mpsc::Sender<Cmd>) -> Self {
+    pub(crate) fn new(broker: Broker, tx: chan::Sender<Cmd>) -> Self {
         let id = broker.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Conn {
             broker,
@@ -133,7 +134,7 @@ impl Conn {
     pub(crate) async fn run<T: Link>(
         &mut self,
         conn: &mut Driver<T>,
-        rx: &mut mpsc::Receiver<Cmd>,
+        rx: &mut chan::Receiver<Cmd>,
     ) -> io::Result<()>
     where
         T::Error: std::fmt::Debug,
@@ -208,7 +209,7 @@ impl Conn {
                     self.routed(conn, cmd);
                     // Whatever else was routed meanwhile goes out in the same write.
                     for _ in 0..ROUTED_BATCH {
-                        let Ok(cmd) = rx.try_recv() else { break };
+                        let Some(cmd) = rx.try_recv() else { break };
                         self.routed(conn, cmd);
                     }
                 }
@@ -617,7 +618,7 @@ impl Conn {
     pub(crate) async fn finish<T: Link>(
         &mut self,
         conn: &mut Driver<T>,
-        rx: &mut mpsc::Receiver<Cmd>,
+        rx: &mut chan::Receiver<Cmd>,
         link_ok: bool,
     ) {
         // After a failed (or timed-out) write, nothing more is sent.

@@ -17,7 +17,6 @@ use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
 use mqtt_ws::ws::stream::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
 use super::conn::Conn;
@@ -314,7 +313,7 @@ impl Broker {
     where
         T::Error: std::fmt::Debug,
     {
-        let (tx, mut rx) = mpsc::channel(CHANNEL);
+        let (tx, mut rx) = super::chan::channel(CHANNEL);
         let left = deadline.saturating_duration_since(StdInstant::now());
         let session = super::Session::new(self.server_config(left), self.now());
         // Small while the connection idles; a whole packet of the largest size fits each way

@@ -32,6 +32,7 @@
 #![allow(dead_code)]
 
 pub mod acl;
+mod chan;
 pub mod client;
 pub mod config;
 mod conn;
@@ -59,8 +60,9 @@ use mqtt_ws::mqtt::server::{Availability, Config, HeapAliases, Server};
 use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode};
 use mqtt_ws::time::Instant;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use chan::TrySendError;
 
 use journal::{Journal, Record, SessionStore};
 pub(crate) use transport::invalid;
@@ -240,7 +242,7 @@ struct Sub {
 }
 
 struct SessionState {
-    conn: Option<(u64, mpsc::Sender<Cmd>)>,
+    conn: Option<(u64, chan::Sender<Cmd>)>,
     /// The user name of its last connection (what the ACL file's rules are about).
     username: Option<String>,
     /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9].
@@ -650,7 +652,7 @@ impl Broker {
         &self,
         client_id: &str,
         username: Option<String>,
-        conn: (u64, mpsc::Sender<Cmd>),
+        conn: (u64, chan::Sender<Cmd>),
         clean_start: bool,
         expiry: u32,
     ) -> (bool, Carried, Vec<Delivery>) {
@@ -707,13 +709,13 @@ impl Broker {
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
-    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &mut mpsc::Receiver<Cmd>) {
+    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &mut chan::Receiver<Cmd>) {
         let Leaving { conn_id, expiry, carried, mut pending, mut successor } = leaving;
         let mut st = self.lock();
         // Messages routed to this connection after it stopped reading, and a takeover that
         // arrived meanwhile (its new connection waits for the session); none can follow while
         // the lock is held and the session no longer points here.
-        while let Ok(cmd) = rx.try_recv() {
+        while let Some(cmd) = rx.try_recv() {
             match cmd {
                 Cmd::Deliver(d) => pending.push(*d),
                 Cmd::Takeover(tx) => successor = Some(tx),
@@ -1004,7 +1006,7 @@ impl Broker {
     }
 
     /// Hands `d` to the connection behind `tx` without waiting: a full channel drops it.
-    fn route(&self, client_id: &str, tx: &mpsc::Sender<Cmd>, d: Delivery) {
+    fn route(&self, client_id: &str, tx: &chan::Sender<Cmd>, d: Delivery) {
         if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {
             self.drop_message(client_id);
         }
