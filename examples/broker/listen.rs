@@ -23,10 +23,10 @@ use super::conn::Conn;
 use super::transport::mqtt_ws_config;
 use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Listen, WRITE_TIMEOUT};
 
-/// What a connection's receive buffer keeps while it waits for input (it grows while a client
-/// sends faster than it holds).
+/// The least a connection's receive buffer holds while in use (it grows while a client sends
+/// faster than it holds; an idle plain TCP connection holds none, see `Conn::run`).
 const RX_FLOOR: usize = 1024;
-/// What its transmit buffer keeps while nothing is being sent.
+/// The same for its transmit buffer.
 const TX_FLOOR: usize = 256;
 /// The same for the WebSocket frames under MQTT over WebSocket.
 const WS_FLOOR: usize = 2048;
