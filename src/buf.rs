@@ -14,6 +14,11 @@ pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {
     fn fit(&mut self, keep: usize, wanted: usize) {
         let _ = (keep, wanted);
     }
+
+    /// Gives the memory back while nothing in it is needed: the next [`fit`](Buffer::fit) asks
+    /// for it again. Fixed memory keeps it (the default).
+    #[inline(always)]
+    fn release(&mut self) {}
 }
 
 impl Buffer for [u8] {}
@@ -24,6 +29,11 @@ impl<B: Buffer + ?Sized> Buffer for &mut B {
     #[inline(always)]
     fn fit(&mut self, keep: usize, wanted: usize) {
         (**self).fit(keep, wanted);
+    }
+
+    #[inline(always)]
+    fn release(&mut self) {
+        (**self).release();
     }
 }
 
@@ -38,10 +48,12 @@ impl Buffer for std::boxed::Box<[u8]> {}
 /// large packet grow, up to the ceiling, for as long as it needs.
 ///
 /// It starts at `floor` bytes. [`fit`](Buffer::fit) grows it to what is wanted (at least twice
-/// its length, so a flood grows it in few steps, and never past `ceiling`), and once it has grown
-/// past four times its floor, shrinks it back to `floor` when what is wanted fits there again
-/// (so a connection busy with small packets does not reallocate on every burst). New memory is
-/// zeroed.
+/// its length, so a flood grows it in few steps, at least `floor`, and never past `ceiling`), and
+/// once it has grown past four times its floor, shrinks it back to `floor` when what is wanted
+/// fits there again (so a connection busy with small packets does not reallocate on every
+/// burst). [`release`](Buffer::release) gives all its memory back until the next `fit` asks
+/// for some ([`Pump::release`](crate::io::Pump::release): an idle connection holds none). New
+/// memory is zeroed.
 ///
 /// ```
 /// use mqtt_ws::io::{Buffer, ElasticBuffer};
@@ -57,6 +69,10 @@ impl Buffer for std::boxed::Box<[u8]> {}
 /// b.fit(0, 3000);
 /// b.fit(0, 1); // grown less than four times the floor: kept
 /// assert_eq!(b.as_ref().len(), 3000);
+/// b.release(); // idle: no memory at all
+/// assert_eq!(b.as_ref().len(), 0);
+/// b.fit(0, 2); // wanted again: the floor at least
+/// assert_eq!(b.as_ref().len(), 1024);
 /// ```
 #[cfg(feature = "std")]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +119,7 @@ impl Buffer for ElasticBuffer {
     fn fit(&mut self, keep: usize, wanted: usize) {
         let len = self.bytes.len();
         if wanted > len {
-            let to = wanted.max(len.saturating_mul(2)).min(self.ceiling);
+            let to = wanted.max(len.saturating_mul(2)).max(self.floor).min(self.ceiling);
             if to > len {
                 // Exactly what is asked: `resize` alone may reserve twice the old capacity.
                 self.bytes.reserve_exact(to - len);
@@ -114,6 +130,10 @@ impl Buffer for ElasticBuffer {
             self.bytes.truncate(self.floor);
             self.bytes.shrink_to_fit();
         }
+    }
+
+    fn release(&mut self) {
+        self.bytes = std::vec::Vec::new();
     }
 }
 

@@ -11,8 +11,9 @@ use mqtt_ws::mqtt::properties::{Properties, PropertiesBuilder, Property, Propert
 use mqtt_ws::mqtt::server::{self, Accept, Event, Store as _, UsageError, WillAction};
 use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode, Version};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
+use super::chan;
 use super::listen::{Link, ws_close_code};
 use super::{
     Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Record, Session, Sub, invalid,
@@ -45,7 +46,7 @@ struct Will {
 pub(crate) struct Conn {
     broker: Broker,
     id: u64,
-    tx: mpsc::Sender<Cmd>,
+    tx: chan::Sender<Cmd>,
     client_id: Option<String>,
     /// The user name it connected with.
     username: Option<String>,
@@ -57,6 +58,10 @@ pub(crate) struct Conn {
     inflight: HashMap<PacketId, Delivery>,
     /// Set when taken over: where `inflight` goes when this connection ends.
     successor: Option<oneshot::Sender<Handover>>,
+    /// When it last woke for input or a routed message.
+    active: Option<StdInstant>,
+    /// It woke twice within [`IDLE_AFTER`].
+    busy: bool,
 }
 
 /// What a connection waited for.
@@ -95,7 +100,7 @@ enum Action {
 }
 
 impl Conn {
-    pub(crate) fn new(broker: Broker, tx: mpsc::Sender<Cmd>) -> Self {
+    pub(crate) fn new(broker: Broker, tx: chan::Sender<Cmd>) -> Self {
         let id = broker.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Conn {
             broker,
@@ -108,6 +113,8 @@ impl Conn {
             pending: VecDeque::new(),
             inflight: HashMap::new(),
             successor: None,
+            active: None,
+            busy: false,
         }
     }
 
@@ -127,7 +134,7 @@ impl Conn {
     pub(crate) async fn run<T: Link>(
         &mut self,
         conn: &mut Driver<T>,
-        rx: &mut mpsc::Receiver<Cmd>,
+        rx: &mut chan::Receiver<Cmd>,
     ) -> io::Result<()>
     where
         T::Error: std::fmt::Debug,
@@ -144,10 +151,32 @@ impl Conn {
                     Err(e) => return Err(invalid(e)),
                 }
             }
-            let wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
-            let (id, now) = (self.id, self.broker.now());
+            let mut wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
+            // With nothing buffered and no timer due, the buffers are given back while the
+            // socket waits for bytes (readiness first), so an idle connection holds none: at
+            // once, unless it was woken twice within IDLE_AFTER (busy: it would reallocate them
+            // on every read), then once it has been quiet that long.
+            let at = StdInstant::now();
+            let quiet_at = self.active.map_or(at, |t| t + IDLE_AFTER);
+            let waiting = T::READINESS
+                && conn.pump().buffered() == 0
+                && !conn.pump().is_closed()
+                && wake.is_none_or(|w| w > at);
+            let idle = waiting && (!self.busy || at >= quiet_at);
+            if waiting && !idle {
+                wake = Some(wake.map_or(quiet_at, |w| w.min(quiet_at)));
+            }
+            let id = self.id;
+            let broker = &self.broker;
+            let step = async {
+                if idle {
+                    conn.release_buffers();
+                    conn.transport().readable().await;
+                }
+                conn.poll(broker.now()).await
+            };
             let woken = tokio::select! {
-                step = conn.poll(now) => match step {
+                step = step => match step {
                     Ok(event) => Woken::Act(action(id, event)),
                     Err(DriverError::Closed | DriverError::Eof) => Woken::Ended,
                     Err(DriverError::Machine(e)) => Woken::Fault(e),
@@ -156,8 +185,19 @@ impl Conn {
                 cmd = rx.recv() => Woken::Routed(cmd),
                 () = sleep_until(wake) => Woken::Timer,
             };
+            if !matches!(woken, Woken::Timer) {
+                let at = StdInstant::now();
+                self.busy = self.active.is_some_and(|t| at < t + IDLE_AFTER);
+                self.active = Some(at);
+            }
             match woken {
-                Woken::Act(action) => self.act(conn, action).await?,
+                Woken::Act(action) => {
+                    if let Some(action) = self.act_at_once(conn, action) {
+                        // Boxed: what CONNECT, SUBSCRIBE and UNSUBSCRIBE hold while they wait
+                        // (1.8 KiB) is then not part of every connection's task.
+                        Box::pin(self.act(conn, action)).await?;
+                    }
+                }
                 Woken::Fault(e) => {
                     // The CONNACK or DISCONNECT the fault calls for is owed: sent on the way out.
                     self.broker.log(|| format!("client {}: {e}", self.id));
@@ -169,7 +209,7 @@ impl Conn {
                     self.routed(conn, cmd);
                     // Whatever else was routed meanwhile goes out in the same write.
                     for _ in 0..ROUTED_BATCH {
-                        let Ok(cmd) = rx.try_recv() else { break };
+                        let Some(cmd) = rx.try_recv() else { break };
                         self.routed(conn, cmd);
                     }
                 }
@@ -199,6 +239,10 @@ impl Conn {
         }
     }
 }
+
+/// A connection woken again within this (input, or messages routed to it) is busy: it keeps its
+/// buffers until it has been quiet this long.
+const IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Messages routed to a connection taken at once, beyond the one that woke it.
 const ROUTED_BATCH: usize = 63;
@@ -300,9 +344,9 @@ impl Conn {
     where
         T::Error: std::fmt::Debug,
     {
+        let Some(action) = self.act_at_once(conn, action) else { return Ok(()) };
         let now = self.broker.now();
         match action {
-            Action::None => {}
             Action::Connect {
                 client_id,
                 assigned,
@@ -372,37 +416,6 @@ impl Conn {
                 }
                 self.pending.extend(queued);
             }
-            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
-            // nor retained.
-            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
-                let client = self.client_id.as_deref().unwrap_or_default();
-                println!("broker: {client} may not publish to {}", msg.topic);
-                if let Some(id) = id {
-                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
-                }
-            }
-            Action::Publish(msg, id) => {
-                let client = self.client_id.as_deref().unwrap_or_default();
-                let limit = self.broker.options.message_size_limit;
-                if limit.is_some_and(|l| msg.payload.len() as u64 > u64::from(l)) {
-                    println!("broker: {client}'s message on {} over message_size_limit", msg.topic);
-                    if let Some(id) = id {
-                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::QuotaExceeded);
-                    }
-                } else if self.broker.may(
-                    client,
-                    self.username.as_deref(),
-                    Access::Publish(&msg.topic),
-                ) {
-                    self.broker.publish(msg);
-                } else {
-                    // Not routed; QoS 1 / 2 told so (MQTT 5.0), QoS 0 dropped.
-                    println!("broker: {client} may not publish to {}", msg.topic);
-                    if let Some(id) = id {
-                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
-                    }
-                }
-            }
             Action::Subscribe(packet_id, subs) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
                 let user = self.username.as_deref();
@@ -443,6 +456,47 @@ impl Conn {
                 let codes = self.broker.unsubscribe(&client_id, &filters);
                 conn.unsub_ack(now, packet_id, &codes).await.map_err(invalid)?;
             }
+            Action::None | Action::Publish(..) | Action::Acked(_) | Action::Disconnect(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Does what `action` asks when that needs no waiting (PUBLISH, acknowledgements,
+    /// DISCONNECT); returns the others for [`Conn::act`].
+    fn act_at_once<T: Link>(&mut self, conn: &mut Driver<T>, action: Action) -> Option<Action> {
+        match action {
+            Action::None => {}
+            // Topics starting with `$` are the server's (MQTT 5.0 §4.7.2): refused, not routed
+            // nor retained.
+            Action::Publish(msg, id) if msg.topic.starts_with('$') => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                println!("broker: {client} may not publish to {}", msg.topic);
+                if let Some(id) = id {
+                    let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                }
+            }
+            Action::Publish(msg, id) => {
+                let client = self.client_id.as_deref().unwrap_or_default();
+                let limit = self.broker.options.message_size_limit;
+                if limit.is_some_and(|l| msg.payload.len() as u64 > u64::from(l)) {
+                    println!("broker: {client}'s message on {} over message_size_limit", msg.topic);
+                    if let Some(id) = id {
+                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::QuotaExceeded);
+                    }
+                } else if self.broker.may(
+                    client,
+                    self.username.as_deref(),
+                    Access::Publish(&msg.topic),
+                ) {
+                    self.broker.publish(msg);
+                } else {
+                    // Not routed; QoS 1 / 2 told so (MQTT 5.0), QoS 0 dropped.
+                    println!("broker: {client} may not publish to {}", msg.topic);
+                    if let Some(id) = id {
+                        let _ = conn.machine_mut().refuse_publish(id, ReasonCode::NotAuthorized);
+                    }
+                }
+            }
             Action::Acked(id) => {
                 if self.inflight.remove(&id).is_some() {
                     self.journal_acked(id);
@@ -453,8 +507,9 @@ impl Conn {
                     self.expiry = e;
                 }
             }
+            other => return Some(other),
         }
-        Ok(())
+        None
     }
 
     fn publish_packet<'a>(d: &'a Delivery, props_buf: &'a mut Vec<u8>) -> Publish<'a> {
@@ -563,7 +618,7 @@ impl Conn {
     pub(crate) async fn finish<T: Link>(
         &mut self,
         conn: &mut Driver<T>,
-        rx: &mut mpsc::Receiver<Cmd>,
+        rx: &mut chan::Receiver<Cmd>,
         link_ok: bool,
     ) {
         // After a failed (or timed-out) write, nothing more is sent.

@@ -499,12 +499,15 @@ fn decode(body: &[u8]) -> Option<Record> {
 }
 
 /// A session's store (MQTT 5.0 §4.1 state of its QoS 1 / 2 flows) in memory, each change
-/// journaled when the broker persists and the store belongs to a client.
+/// journaled when the broker persists and the store belongs to a client. Its room is allocated
+/// with the first QoS 1 / 2 flow (a session that has none holds nothing) and freed when cleared.
 #[derive(Debug, Default)]
 pub(crate) struct SessionStore {
-    mem: MemoryStore<{ super::INFLIGHT }>,
+    mem: Option<Box<Mem>>,
     journal: Option<(Arc<Journal>, Arc<str>)>,
 }
+
+type Mem = MemoryStore<{ super::INFLIGHT }>;
 
 impl SessionStore {
     /// From now on, changes go to `journal` as `client`'s.
@@ -514,30 +517,35 @@ impl SessionStore {
 
     /// Nothing in flight either way.
     pub(crate) fn is_empty(&self) -> bool {
-        self.mem.outgoing_len() == 0 && self.mem.awaiting_release() == 0
+        self.outgoing_len() == 0 && self.awaiting_release() == 0
+    }
+
+    fn mem_mut(&mut self) -> &mut Mem {
+        self.mem.get_or_insert_with(Box::default)
     }
 
     /// Replays a journaled change.
     pub(crate) fn apply(&mut self, r: &Record) {
         match r {
-            Record::Outgoing { id, state, .. } => drop(self.mem.set_outgoing(*id, *state)),
-            Record::OutgoingDone { id, .. } => drop(self.mem.remove_outgoing(*id)),
-            Record::Awaiting { id, .. } => drop(self.mem.await_release(*id)),
-            Record::Released { id, .. } => drop(self.mem.released(*id)),
-            Record::StoreCleared { .. } => self.mem.clear(),
+            Record::Outgoing { id, state, .. } => drop(self.mem_mut().set_outgoing(*id, *state)),
+            Record::OutgoingDone { id, .. } => drop(self.mem_mut().remove_outgoing(*id)),
+            Record::Awaiting { id, .. } => drop(self.mem_mut().await_release(*id)),
+            Record::Released { id, .. } => drop(self.mem_mut().released(*id)),
+            Record::StoreCleared { .. } => self.mem = None,
             _ => {}
         }
     }
 
     /// The records that rebuild this store for `client`.
     pub(crate) fn snapshot(&self, client: &str, out: &mut Vec<Record>) {
+        let Some(mem) = self.mem.as_deref() else { return };
         let client = || client.to_owned();
-        for i in 0..self.mem.outgoing_len() {
-            if let Some((id, state)) = self.mem.outgoing_at(i) {
+        for i in 0..mem.outgoing_len() {
+            if let Some((id, state)) = mem.outgoing_at(i) {
                 out.push(Record::Outgoing { client: client(), id, state });
             }
         }
-        for &id in self.mem.awaiting() {
+        for &id in mem.awaiting() {
             out.push(Record::Awaiting { client: client(), id });
         }
     }
@@ -551,54 +559,54 @@ impl SessionStore {
 
 impl AwaitingRelease for SessionStore {
     fn await_release(&mut self, id: PacketId) -> Result<(), StoreFull> {
-        self.mem.await_release(id)?;
+        self.mem_mut().await_release(id)?;
         self.log(|client| Record::Awaiting { client, id });
         Ok(())
     }
     fn awaits_release(&self, id: PacketId) -> bool {
-        self.mem.awaits_release(id)
+        self.mem.as_deref().is_some_and(|m| m.awaits_release(id))
     }
     fn released(&mut self, id: PacketId) -> bool {
-        let held = self.mem.released(id);
+        let held = self.mem.as_deref_mut().is_some_and(|m| m.released(id));
         if held {
             self.log(|client| Record::Released { client, id });
         }
         held
     }
     fn awaiting_release(&self) -> usize {
-        self.mem.awaiting_release()
+        self.mem.as_deref().map_or(0, |m| m.awaiting_release())
     }
     fn awaiting_capacity(&self) -> usize {
-        self.mem.awaiting_capacity()
+        super::INFLIGHT
     }
 }
 
 impl Store for SessionStore {
     fn set_outgoing(&mut self, id: PacketId, state: Outgoing) -> Result<(), StoreFull> {
-        self.mem.set_outgoing(id, state)?;
+        self.mem_mut().set_outgoing(id, state)?;
         self.log(|client| Record::Outgoing { client, id, state });
         Ok(())
     }
     fn outgoing(&self, id: PacketId) -> Option<Outgoing> {
-        self.mem.outgoing(id)
+        self.mem.as_deref().and_then(|m| m.outgoing(id))
     }
     fn remove_outgoing(&mut self, id: PacketId) -> bool {
-        let held = self.mem.remove_outgoing(id);
+        let held = self.mem.as_deref_mut().is_some_and(|m| m.remove_outgoing(id));
         if held {
             self.log(|client| Record::OutgoingDone { client, id });
         }
         held
     }
     fn outgoing_at(&self, index: usize) -> Option<(PacketId, Outgoing)> {
-        self.mem.outgoing_at(index)
+        self.mem.as_deref().and_then(|m| m.outgoing_at(index))
     }
     fn outgoing_len(&self) -> usize {
-        self.mem.outgoing_len()
+        self.mem.as_deref().map_or(0, |m| m.outgoing_len())
     }
     fn clear(&mut self) {
         if !self.is_empty() {
             self.log(|client| Record::StoreCleared { client });
         }
-        self.mem.clear();
+        self.mem = None;
     }
 }

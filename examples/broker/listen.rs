@@ -19,17 +19,16 @@ use mqtt_ws::ws::handshake::{self, OriginPolicy, Reject};
 use mqtt_ws::ws::stream::Stream;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
 use super::conn::Conn;
 use super::transport::mqtt_ws_config;
 use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Listen, WRITE_TIMEOUT};
 
-/// What a connection's receive buffer keeps while it waits for input (it grows while a client
-/// sends faster than it holds).
+/// The least a connection's receive buffer holds while in use (it grows while a client sends
+/// faster than it holds; an idle plain TCP connection holds none, see `Conn::run`).
 const RX_FLOOR: usize = 1024;
-/// What its transmit buffer keeps while nothing is being sent.
+/// The same for its transmit buffer.
 const TX_FLOOR: usize = 256;
 /// The same for the WebSocket frames under MQTT over WebSocket.
 const WS_FLOOR: usize = 2048;
@@ -39,9 +38,26 @@ const WS_FLOOR: usize = 2048;
 const WS_DEFLATE: ServerConfig = ServerConfig { receive_window_bits: 10, ..ServerConfig::new() };
 
 /// A connection's byte stream: TCP, or TLS over TCP.
-pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// [`Socket::readable`] waits until a read would not: the session's buffers may be given
+    /// back while it waits.
+    const READINESS: bool = false;
 
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Socket for S {}
+    /// Waits until a read would not wait, where the socket can tell (plain TCP); at once
+    /// otherwise (TLS may hold decrypted bytes the TCP socket knows nothing of).
+    async fn readable(&self) {}
+}
+
+impl Socket for TcpStream {
+    const READINESS: bool = true;
+
+    async fn readable(&self) {
+        // An error shows in the read that follows.
+        let _ = TcpStream::readable(self).await;
+    }
+}
+
+impl Socket for tokio_rustls::server::TlsStream<TcpStream> {}
 
 /// A socket whose writes fail with `TimedOut` after the broker's write timeout: a client that
 /// stops reading cannot hold its connection's task (and the messages queued for it) forever.
@@ -85,13 +101,25 @@ impl<S: Socket> Timed<S> {
 
 /// How a session's transport is closed once the session is over.
 pub(crate) trait Link: embedded_io_async::Read + embedded_io_async::Write {
+    /// [`Link::readable`] waits until a read would not ([`Socket::READINESS`]).
+    const READINESS: bool = false;
+
     /// Closes it, telling a WebSocket peer why with `code`.
     async fn close(&mut self, code: CloseCode);
+
+    /// Waits until a read would not wait, where that can be known (plain TCP); at once otherwise.
+    async fn readable(&self) {}
 }
 
 impl<S: Socket> Link for Timed<S> {
+    const READINESS: bool = S::READINESS;
+
     async fn close(&mut self, _: CloseCode) {
         self.shutdown().await;
+    }
+
+    async fn readable(&self) {
+        self.tcp.inner().readable().await;
     }
 }
 
@@ -314,7 +342,7 @@ impl Broker {
     where
         T::Error: std::fmt::Debug,
     {
-        let (tx, mut rx) = mpsc::channel(CHANNEL);
+        let (tx, mut rx) = super::chan::channel(CHANNEL);
         let left = deadline.saturating_duration_since(StdInstant::now());
         let session = super::Session::new(self.server_config(left), self.now());
         // Small while the connection idles; a whole packet of the largest size fits each way

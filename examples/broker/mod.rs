@@ -32,6 +32,7 @@
 #![allow(dead_code)]
 
 pub mod acl;
+mod chan;
 pub mod client;
 pub mod config;
 mod conn;
@@ -55,12 +56,13 @@ use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::mqtt::packet::{RetainHandling, SubscriptionOptions};
 use mqtt_ws::mqtt::properties::{Properties, PropertyContext};
-use mqtt_ws::mqtt::server::{Availability, Config, Server};
+use mqtt_ws::mqtt::server::{Availability, Config, HeapAliases, Server};
 use mqtt_ws::mqtt::topic::SharedSubscription;
 use mqtt_ws::mqtt::{PacketId, Qos, ReasonCode};
 use mqtt_ws::time::Instant;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+
+use chan::TrySendError;
 
 use journal::{Journal, Record, SessionStore};
 pub(crate) use transport::invalid;
@@ -83,10 +85,11 @@ const CHANNEL: usize = MAX_QUEUED;
 const INFLIGHT: usize = 32;
 
 /// The protocol machine of a connection, over the session state it keeps between connections
-/// (QoS 2 identifiers awaiting PUBREL, what each message in flight waits for).
-type Session = Server<INFLIGHT, TOPIC_ALIASES, 256, SessionStore>;
-/// Topic aliases each way per connection (Mosquitto's `max_topic_alias` default); each holds a
-/// topic of up to 256 bytes, in the session.
+/// (QoS 2 identifiers awaiting PUBREL, what each message in flight waits for), with its topic
+/// aliases on the heap: nothing until the client or the broker uses one.
+type Session = Server<INFLIGHT, TOPIC_ALIASES, 256, SessionStore, HeapAliases>;
+/// Topic aliases each way per connection (Mosquitto's `max_topic_alias` default), each of a
+/// topic of up to 256 bytes.
 const TOPIC_ALIASES: usize = 10;
 
 /// Who may connect, and what each client may do (Mosquitto's `allow_anonymous`,
@@ -239,7 +242,7 @@ struct Sub {
 }
 
 struct SessionState {
-    conn: Option<(u64, mpsc::Sender<Cmd>)>,
+    conn: Option<(u64, chan::Sender<Cmd>)>,
     /// The user name of its last connection (what the ACL file's rules are about).
     username: Option<String>,
     /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9].
@@ -256,7 +259,8 @@ struct SessionState {
 
 #[derive(Default)]
 struct State {
-    sessions: HashMap<String, SessionState>,
+    /// Boxed: the table's free slots then cost a pointer each, not a session's room.
+    sessions: HashMap<String, Box<SessionState>>,
     /// Every subscription, filed under its topic filter (a shared one's without
     /// `$share/{group}/`).
     subs: Tree<Subscribed>,
@@ -310,7 +314,7 @@ impl State {
     /// Applies a journaled change (on start, before any connection).
     fn replay(&mut self, r: &Record) {
         fn session<'s>(st: &'s mut State, client: &str) -> &'s mut SessionState {
-            st.sessions.entry(client.to_owned()).or_insert_with(|| SessionState::new(0))
+            st.sessions.entry(client.to_owned()).or_insert_with(|| Box::new(SessionState::new(0)))
         }
         match r {
             Record::Session { client, expiry, username } => {
@@ -648,7 +652,7 @@ impl Broker {
         &self,
         client_id: &str,
         username: Option<String>,
-        conn: (u64, mpsc::Sender<Cmd>),
+        conn: (u64, chan::Sender<Cmd>),
         clean_start: bool,
         expiry: u32,
     ) -> (bool, Carried, Vec<Delivery>) {
@@ -679,7 +683,7 @@ impl Broker {
         };
         let present = st.sessions.contains_key(client_id);
         self.journal(|| Record::Session { client: client(), expiry, username: username.clone() });
-        let s = st.sessions.entry(client()).or_insert_with(|| SessionState::new(expiry));
+        let s = st.sessions.entry(client()).or_insert_with(|| Box::new(SessionState::new(expiry)));
         s.conn = Some(conn);
         s.username = username;
         // Back before the will's delay ran out: it is not published [MQTT-3.1.3-9].
@@ -705,13 +709,13 @@ impl Broker {
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
-    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &mut mpsc::Receiver<Cmd>) {
+    fn disconnect_session(&self, client_id: &str, leaving: Leaving, rx: &mut chan::Receiver<Cmd>) {
         let Leaving { conn_id, expiry, carried, mut pending, mut successor } = leaving;
         let mut st = self.lock();
         // Messages routed to this connection after it stopped reading, and a takeover that
         // arrived meanwhile (its new connection waits for the session); none can follow while
         // the lock is held and the session no longer points here.
-        while let Ok(cmd) = rx.try_recv() {
+        while let Some(cmd) = rx.try_recv() {
             match cmd {
                 Cmd::Deliver(d) => pending.push(*d),
                 Cmd::Takeover(tx) => successor = Some(tx),
@@ -1002,7 +1006,7 @@ impl Broker {
     }
 
     /// Hands `d` to the connection behind `tx` without waiting: a full channel drops it.
-    fn route(&self, client_id: &str, tx: &mpsc::Sender<Cmd>, d: Delivery) {
+    fn route(&self, client_id: &str, tx: &chan::Sender<Cmd>, d: Delivery) {
         if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {
             self.drop_message(client_id);
         }

@@ -162,6 +162,12 @@ macro_rules! accessors {
                 &self.pump
             }
 
+            /// Gives the buffers' memory back while nothing is buffered ([`Pump::release`]):
+            /// before waiting for the transport to be readable.
+            pub fn release_buffers(&mut self) {
+                self.pump.release();
+            }
+
             /// The transport and the pump, borrowed apart: an event the pump returns may be
             /// held while the transport is used (closed after a peer's fault).
             #[allow(

@@ -253,6 +253,20 @@ impl<'b, M: Machine, B: Buffer> Pump<'b, M, B> {
         self.failure = None;
     }
 
+    /// Gives the buffers' memory back ([`Buffer::release`]: an `ElasticBuffer` then holds none)
+    /// when nothing is buffered either way; otherwise does nothing. For a server with many
+    /// idle connections whose transport can wait for input without a buffer (readiness first,
+    /// such as tokio's `TcpStream::readable`): call it just before that wait, and the next read
+    /// asks for the memory again. Fixed memory is kept as it is.
+    pub fn release(&mut self) {
+        if self.rx_start != self.rx_end || self.tx_start != self.tx_end {
+            return;
+        }
+        (self.rx_start, self.rx_end, self.last, self.filled) = (0, 0, 0, false);
+        self.rx.release();
+        self.tx.release();
+    }
+
     /// When the machine's next timer is due ([`Machine::poll_timeout`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.machine.poll_timeout()

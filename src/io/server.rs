@@ -2,26 +2,26 @@
 //! then its own packet, and flushes the transport (see [`Server`] for what they check).
 
 use crate::mqtt::packet::Publish;
-use crate::mqtt::server::{Accept, Error, Sent, Server, Store};
+use crate::mqtt::server::{Accept, Error, Sent, Server, Store, TopicAliases};
 use crate::mqtt::{PacketId, ReasonCode};
 use crate::time::Instant;
 
 use super::{Buffer, asynch, blocking};
 
-type Blocking<'b, T, B, const I: usize, const A: usize, const L: usize, S> =
-    blocking::Connection<'b, T, Server<I, A, L, S>, B>;
-type BResult<R, T, const I: usize, const A: usize, const L: usize, S> =
-    blocking::Result<R, T, Server<I, A, L, S>>;
-type Async<'b, T, B, const I: usize, const A: usize, const L: usize, S> =
-    asynch::Connection<'b, T, Server<I, A, L, S>, B>;
-type AResult<R, T, const I: usize, const A: usize, const L: usize, S> =
-    asynch::Result<R, T, Server<I, A, L, S>>;
+type Blocking<'b, T, B, const I: usize, const A: usize, const L: usize, S, AL> =
+    blocking::Connection<'b, T, Server<I, A, L, S, AL>, B>;
+type BResult<R, T, const I: usize, const A: usize, const L: usize, S, AL> =
+    blocking::Result<R, T, Server<I, A, L, S, AL>>;
+type Async<'b, T, B, const I: usize, const A: usize, const L: usize, S, AL> =
+    asynch::Connection<'b, T, Server<I, A, L, S, AL>, B>;
+type AResult<R, T, const I: usize, const A: usize, const L: usize, S, AL> =
+    asynch::Result<R, T, Server<I, A, L, S, AL>>;
 
 /// The commands, written once for both drivers (`async` and `.await` for the async one).
 macro_rules! commands {
     ($Result:ident $(, $async:tt $await:tt)?) => {
         /// The session.
-        pub fn session(&self) -> &Server<I, A, L, S> {
+        pub fn session(&self) -> &Server<I, A, L, S, AL> {
             self.machine()
         }
 
@@ -30,7 +30,7 @@ macro_rules! commands {
             &mut self,
             now: Instant,
             accept: &Accept<'_>,
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, tx| {
                 s.accept(now, accept, tx).map(|n| ((), n)).map_err(Error::from)
             })
@@ -42,7 +42,7 @@ macro_rules! commands {
             &mut self,
             now: Instant,
             reason_code: ReasonCode,
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, tx| s.reject(reason_code, tx).map(|n| ((), n)).map_err(Error::from))
             $(.$await)?
         }
@@ -54,7 +54,7 @@ macro_rules! commands {
             reason_code: ReasonCode,
             method: &str,
             data: Option<&[u8]>,
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, tx| {
                 s.auth(reason_code, method, data, tx).map(|n| ((), n)).map_err(Error::from)
             })
@@ -66,7 +66,7 @@ macro_rules! commands {
             &mut self,
             now: Instant,
             publish: &Publish<'_>,
-        ) -> $Result<Sent, T, I, A, L, S> {
+        ) -> $Result<Sent, T, I, A, L, S, AL> {
             self.command(now, |s, tx| s.publish(publish, tx).map(|r| (r, r.len)).map_err(Error::from))
             $(.$await)?
         }
@@ -77,7 +77,7 @@ macro_rules! commands {
             now: Instant,
             packet_id: PacketId,
             publish: &Publish<'_>,
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, tx| {
                 s.republish(packet_id, publish, tx).map(|n| ((), n)).map_err(Error::from)
             })
@@ -90,7 +90,7 @@ macro_rules! commands {
             now: Instant,
             packet_id: PacketId,
             reason_codes: &[ReasonCode],
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, tx| {
                 s.sub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
             })
@@ -103,7 +103,7 @@ macro_rules! commands {
             now: Instant,
             packet_id: PacketId,
             reason_codes: &[ReasonCode],
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, tx| {
                 s.unsub_ack(packet_id, reason_codes, tx).map(|n| ((), n)).map_err(Error::from)
             })
@@ -115,27 +115,29 @@ macro_rules! commands {
             &mut self,
             now: Instant,
             reason_code: ReasonCode,
-        ) -> $Result<(), T, I, A, L, S> {
+        ) -> $Result<(), T, I, A, L, S, AL> {
             self.command(now, |s, _| s.disconnect(reason_code).map(|()| ((), 0)).map_err(Error::from))
             $(.$await)?
         }
     };
 }
 
-impl<T, B, const I: usize, const A: usize, const L: usize, S> Blocking<'_, T, B, I, A, L, S>
+impl<T, B, const I: usize, const A: usize, const L: usize, S, AL> Blocking<'_, T, B, I, A, L, S, AL>
 where
     T: embedded_io::Read + embedded_io::Write,
     B: Buffer,
     S: Store,
+    AL: TopicAliases,
 {
     commands!(BResult);
 }
 
-impl<T, B, const I: usize, const A: usize, const L: usize, S> Async<'_, T, B, I, A, L, S>
+impl<T, B, const I: usize, const A: usize, const L: usize, S, AL> Async<'_, T, B, I, A, L, S, AL>
 where
     T: embedded_io_async::Read + embedded_io_async::Write,
     B: Buffer,
     S: Store,
+    AL: TopicAliases,
 {
     commands!(AResult, async await);
 }

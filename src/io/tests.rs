@@ -582,6 +582,30 @@ fn elastic_buffers_grow_for_an_announced_frame_and_owed_bytes_and_shrink_while_w
 }
 
 #[test]
+fn release_gives_an_idle_connections_buffers_back_and_keeps_buffered_bytes() {
+    use super::ElasticBuffer;
+    // Two frames in one read, then a third.
+    let script = Script::new(&[&[1, b'a', 1, b'b'], &[1, b'c']]);
+    let (rx, tx) = (ElasticBuffer::new(16, 64), ElasticBuffer::new(16, 64));
+    let mut c = blocking::Connection::with_buffers(script, Frames::default(), rx, tx);
+    let next_event = |c: &mut blocking::Connection<'_, Script, Frames, ElasticBuffer>| {
+        (0..8).map(|_| polled(c.poll(Instant::ZERO))).find(|p| *p != Polled::Nothing)
+    };
+    assert_eq!(next_event(&mut c), Some(Polled::Event(b"a".to_vec())));
+    c.release_buffers();
+    assert_eq!(c.pump().capacities().0, 16, "the second frame is still buffered");
+    assert_eq!(next_event(&mut c), Some(Polled::Event(b"b".to_vec())));
+    c.flush(Instant::ZERO).unwrap();
+    c.release_buffers();
+    assert_eq!(c.pump().capacities(), (0, 0), "nothing buffered either way: no memory");
+    // The next read asks for the floor again.
+    assert_eq!(next_event(&mut c), Some(Polled::Event(b"c".to_vec())));
+    assert_eq!(c.pump().capacities().0, 16);
+    c.flush(Instant::ZERO).unwrap();
+    assert_eq!(c.transport().written, b"A\x01A\x01A\x01");
+}
+
+#[test]
 fn an_elastic_receive_buffer_grows_while_the_peer_fills_it_and_not_past_its_ceiling() {
     use super::ElasticBuffer;
     // Sixteen 3-byte frames arrive at once: every read fills the buffer, so it doubles.

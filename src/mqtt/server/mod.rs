@@ -105,6 +105,9 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "std")]
+pub use alias::HeapAliases;
+pub use alias::{InlineAliases, TopicAliases};
 pub use error::{Error, RemoteError, UsageError};
 pub use store::{MemoryStore, Outgoing, Store};
 
@@ -329,13 +332,15 @@ const OWED: usize = 16;
 ///
 /// `IN_FLIGHT` bounds unacknowledged QoS 1 / 2 publishes each way (announced as Receive
 /// Maximum); `ALIASES` topic aliases of up to `ALIAS_LEN` bytes can be remembered; `S` is the
-/// [`Store`] that keeps the session's QoS 1 / 2 state across connections.
+/// [`Store`] that keeps the session's QoS 1 / 2 state across connections; `AL` holds the topic
+/// aliases ([`InlineAliases`] in place, or [`HeapAliases`] with `std`: empty until used).
 #[derive(Debug, Clone)]
 pub struct Server<
     const IN_FLIGHT: usize = 16,
     const ALIASES: usize = 8,
     const ALIAS_LEN: usize = DEFAULT_ALIAS_LEN,
     S: Store = MemoryStore<IN_FLIGHT>,
+    AL: TopicAliases = InlineAliases<ALIASES, ALIAS_LEN>,
 > {
     config: Config,
     phase: Phase,
@@ -357,16 +362,21 @@ pub struct Server<
     resend: Option<usize>,
     unacked_qos1: usize,
     owed: Deque<Owed, OWED>,
-    aliases: alias::Aliases<ALIASES, ALIAS_LEN>,
-    /// The aliases this side assigned to the topics it publishes.
-    aliases_out: crate::mqtt::alias::Outbound<ALIASES, ALIAS_LEN>,
+    /// The topic aliases both ways: the client's, and those this side assigned to the topics
+    /// it publishes.
+    aliases: AL,
     /// The client's Topic Alias Maximum (0: none).
     client_alias_max: u16,
     closed: Option<Closed>,
 }
 
-impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: Store + Default>
-    Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S>
+impl<
+    const IN_FLIGHT: usize,
+    const ALIASES: usize,
+    const ALIAS_LEN: usize,
+    S: Store + Default,
+    AL: TopicAliases,
+> Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S, AL>
 {
     /// A connection that started at `now` (the transport, and the WebSocket handshake if any,
     /// are done), with an empty store. To resume a kept session, put its store in with
@@ -376,8 +386,13 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
     }
 }
 
-impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: Store>
-    Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S>
+impl<
+    const IN_FLIGHT: usize,
+    const ALIASES: usize,
+    const ALIAS_LEN: usize,
+    S: Store,
+    AL: TopicAliases,
+> Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S, AL>
 {
     const CHECK: () = assert!(IN_FLIGHT >= 1 && IN_FLIGHT <= u16::MAX as usize);
 
@@ -406,8 +421,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
             resend: None,
             unacked_qos1: 0,
             owed: Deque::new(),
-            aliases: alias::Aliases::new(),
-            aliases_out: crate::mqtt::alias::Outbound::new(),
+            aliases: AL::default(),
             client_alias_max: 0,
             closed: None,
         }
@@ -843,13 +857,13 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         };
         let pending = match alias {
             Some(a) if p.topic.is_empty() => {
-                if self.aliases.get(a).is_none() {
+                if self.aliases.inbound(a).is_none() {
                     return Err(RemoteError::UnknownTopicAlias); // §3.3.2.3.4
                 }
                 Pending::Alias(p, a)
             }
             Some(a) => {
-                if !self.aliases.set(a, p.topic) {
+                if p.topic.len() > ALIAS_LEN || !self.aliases.set_inbound(a, p.topic) {
                     return Err(RemoteError::AliasTopicTooLong);
                 }
                 Pending::Publish(p)
@@ -1136,7 +1150,7 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         {
             return None;
         }
-        let (alias, new) = self.aliases_out.assign(publish.topic, self.client_alias_max)?;
+        let (alias, new) = self.assign_alias(publish.topic)?;
         let mut scratch = [0u8; ALIASED_PROPERTIES];
         let encoded = (|| {
             let mut b = PropertiesBuilder::starting_with(&mut scratch, &publish.properties).ok()?;
@@ -1147,9 +1161,26 @@ impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: St
         })();
         if encoded.is_none() && new {
             // Not sent with it (too long a property list, or too large): not assigned either.
-            self.aliases_out.undo_last();
+            self.aliases.pop_outbound();
         }
         encoded
+    }
+
+    /// The outgoing alias for `topic` and whether it is newly assigned (the topic goes out once
+    /// with it), within the client's Topic Alias Maximum, `ALIASES` and `ALIAS_LEN`; `None`:
+    /// send the topic in full.
+    fn assign_alias(&mut self, topic: &str) -> Option<(NonZeroU16, bool)> {
+        let len = self.aliases.outbound_len();
+        if let Some(i) = (0..len).find(|&i| self.aliases.outbound(i) == Some(topic)) {
+            return NonZeroU16::new(u16::try_from(i + 1).ok()?).map(|a| (a, false));
+        }
+        if len >= usize::from(self.client_alias_max).min(ALIASES) || topic.len() > ALIAS_LEN {
+            return None;
+        }
+        if !self.aliases.push_outbound(topic) {
+            return None;
+        }
+        NonZeroU16::new(u16::try_from(len + 1).ok()?).map(|a| (a, true))
     }
 
     fn encode_publish(
@@ -1367,24 +1398,30 @@ enum Pending<'a, const L: usize> {
 impl<'a, const L: usize> Pending<'a, L> {
     /// The event; a topic sent as an alias is copied out of the table, so the event borrows only
     /// the input.
-    fn resolve<const I: usize, const A: usize, S: Store>(
+    fn resolve<const I: usize, const A: usize, S: Store, AL: TopicAliases>(
         self,
-        server: &Server<I, A, L, S>,
+        server: &Server<I, A, L, S, AL>,
     ) -> Event<'a, L> {
         match self {
             Pending::Ready(e) => e,
             Pending::Publish(p) => Event::Publish(Message::new(&p, Topic::new(p.topic), p.payload)),
             Pending::Alias(p, a) => {
                 // Checked present in `on_publish`; a slot holds at most L bytes.
-                let topic = server.aliases.get(a).and_then(Topic::copied).unwrap_or(Topic::new(""));
+                let topic =
+                    server.aliases.inbound(a).and_then(Topic::copied).unwrap_or(Topic::new(""));
                 Event::Publish(Message::new(&p, topic, p.payload))
             }
         }
     }
 }
 
-impl<const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: usize, S: Store> Machine
-    for Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S>
+impl<
+    const IN_FLIGHT: usize,
+    const ALIASES: usize,
+    const ALIAS_LEN: usize,
+    S: Store,
+    AL: TopicAliases,
+> Machine for Server<IN_FLIGHT, ALIASES, ALIAS_LEN, S, AL>
 {
     type Event<'a> = Event<'a, ALIAS_LEN>;
     type Error = Error;

@@ -12,6 +12,8 @@ use crate::mqtt::properties::Properties;
 use crate::mqtt::{AwaitingRelease, DecodeError};
 
 type S = Server<4, 2, 16>;
+/// The same session over other topic-alias storage.
+type With<AL> = Server<4, 2, 16, MemoryStore<4>, AL>;
 
 fn pid(n: u16) -> PacketId {
     PacketId::new(n).unwrap()
@@ -54,7 +56,7 @@ fn connect_bytes(v: Version, keep_alive: u16, will: bool) -> Vec<u8> {
 }
 
 /// Everything the server owes, decoded as packet type and the raw bytes.
-fn drain(s: &mut S) -> Vec<Vec<u8>> {
+fn drain<AL: TopicAliases>(s: &mut With<AL>) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 256];
     while let Some(n) = s.poll_transmit(Instant::ZERO, &mut buf).unwrap() {
@@ -91,7 +93,7 @@ fn summarize<const N: usize>(e: Option<Event<'_, N>>) -> Ev {
     }
 }
 
-fn feed(s: &mut S, now: u64, bytes: &[u8]) -> Result<Ev, RemoteError> {
+fn feed<AL: TopicAliases>(s: &mut With<AL>, now: u64, bytes: &[u8]) -> Result<Ev, RemoteError> {
     match s.handle_input(Instant::from_millis(now), bytes)? {
         Status::Progress { consumed, event } => {
             assert_eq!(consumed, bytes.len());
@@ -137,7 +139,11 @@ fn config() -> Config {
 }
 
 fn connected(v: Version, keep_alive: u16, will: bool) -> S {
-    let mut s = S::new(config(), Instant::ZERO);
+    connected_with(v, keep_alive, will)
+}
+
+fn connected_with<AL: TopicAliases>(v: Version, keep_alive: u16, will: bool) -> With<AL> {
+    let mut s = With::<AL>::new(config(), Instant::ZERO);
     assert_eq!(
         feed(&mut s, 0, &connect_bytes(v, keep_alive, will)).unwrap(),
         Ev::Connect("dev1".into())
@@ -389,7 +395,13 @@ fn receive_maximum_exceeded_gets_0x93() {
 
 #[test]
 fn topic_aliases_are_resolved() {
-    let mut s = connected(Version::V5, 0, false);
+    topic_aliases_are_resolved_in::<InlineAliases<2, 16>>();
+    #[cfg(feature = "std")]
+    topic_aliases_are_resolved_in::<HeapAliases>();
+}
+
+fn topic_aliases_are_resolved_in<AL: TopicAliases>() {
+    let mut s = connected_with::<AL>(Version::V5, 0, false);
     let a1 = props(&[Property::TopicAlias(NonZeroU16::new(1).unwrap())]);
     assert_eq!(
         feed(&mut s, 0, &publish("home/t", QosPid::AtMostOnce, &a1, b"1")).unwrap(),
@@ -412,7 +424,13 @@ fn topic_aliases_are_resolved() {
 
 #[test]
 fn unknown_topic_alias_is_a_protocol_error() {
-    let mut s = connected(Version::V5, 0, false);
+    unknown_topic_alias_is_a_protocol_error_in::<InlineAliases<2, 16>>();
+    #[cfg(feature = "std")]
+    unknown_topic_alias_is_a_protocol_error_in::<HeapAliases>();
+}
+
+fn unknown_topic_alias_is_a_protocol_error_in<AL: TopicAliases>() {
+    let mut s = connected_with::<AL>(Version::V5, 0, false);
     let a2 = props(&[Property::TopicAlias(NonZeroU16::new(2).unwrap())]);
     assert_eq!(
         feed(&mut s, 0, &publish("", QosPid::AtMostOnce, &a2, b"")),
@@ -423,7 +441,13 @@ fn unknown_topic_alias_is_a_protocol_error() {
 
 #[test]
 fn topic_alias_above_maximum_gets_0x94() {
-    let mut s = connected(Version::V5, 0, false);
+    topic_alias_above_maximum_gets_0x94_in::<InlineAliases<2, 16>>();
+    #[cfg(feature = "std")]
+    topic_alias_above_maximum_gets_0x94_in::<HeapAliases>();
+}
+
+fn topic_alias_above_maximum_gets_0x94_in<AL: TopicAliases>() {
+    let mut s = connected_with::<AL>(Version::V5, 0, false);
     let a3 = props(&[Property::TopicAlias(NonZeroU16::new(3).unwrap())]);
     assert_eq!(
         feed(&mut s, 0, &publish("t", QosPid::AtMostOnce, &a3, b"")),
@@ -434,7 +458,13 @@ fn topic_alias_above_maximum_gets_0x94() {
 
 #[test]
 fn alias_topic_longer_than_the_table_gets_0x97() {
-    let mut s = connected(Version::V5, 0, false);
+    alias_topic_longer_than_the_table_gets_0x97_in::<InlineAliases<2, 16>>();
+    #[cfg(feature = "std")]
+    alias_topic_longer_than_the_table_gets_0x97_in::<HeapAliases>();
+}
+
+fn alias_topic_longer_than_the_table_gets_0x97_in<AL: TopicAliases>() {
+    let mut s = connected_with::<AL>(Version::V5, 0, false);
     let a1 = props(&[Property::TopicAlias(NonZeroU16::new(1).unwrap())]);
     assert_eq!(
         feed(&mut s, 0, &publish("a/very/long/topic/name", QosPid::AtMostOnce, &a1, b"")),
@@ -1124,10 +1154,16 @@ fn a_refused_publish_is_acknowledged_with_the_error() {
 
 #[test]
 fn repeated_topics_go_out_as_aliases_up_to_the_clients_maximum() {
+    repeated_topics_go_out_as_aliases_in::<InlineAliases<2, 16>>();
+    #[cfg(feature = "std")]
+    repeated_topics_go_out_as_aliases_in::<HeapAliases>();
+}
+
+fn repeated_topics_go_out_as_aliases_in<AL: TopicAliases>() {
     let connect = |aliases: u16, on: bool| {
         let mut config = config();
         config.outgoing_topic_aliases = on;
-        let mut s = S::new(config, Instant::ZERO);
+        let mut s = With::<AL>::new(config, Instant::ZERO);
         let max = props(&[Property::TopicAliasMaximum(aliases)]);
         let mut c = Connect::new(Version::V5, "c");
         c.properties = with_props(&max, crate::mqtt::properties::PropertyContext::Connect);
@@ -1136,7 +1172,7 @@ fn repeated_topics_go_out_as_aliases_up_to_the_clients_maximum() {
         s
     };
     // What each PUBLISH carried: its topic and Topic Alias.
-    let sent = |s: &mut S, topic: &str| {
+    let sent = |s: &mut With<AL>, topic: &str| {
         let mut out = [0u8; 64];
         let n = s.publish(&Publish::new(topic, b"1"), &mut out).unwrap().len;
         let Ok(crate::Status::Progress { event: Packet::Publish(p), .. }) =
