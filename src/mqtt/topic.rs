@@ -28,14 +28,14 @@ pub enum TopicError {
     MissingSharedFilter,
 }
 
-use super::wire::{found, scan, scan_all};
+use super::wire::{found, scan, scan_all, scan_filter};
 
 const SHARE_PREFIX: &str = "$share/";
 
 /// Checks a topic name (PUBLISH, will topic).
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     // [MQTT-3.3.2-2] The Topic Name MUST NOT contain wildcard characters.
-    if scan_topic(name, false)? & found::WILDCARD != 0 {
+    if scan_topic(name, scan)? & found::WILDCARD != 0 {
         return Err(TopicError::WildcardInName);
     }
     Ok(())
@@ -52,10 +52,11 @@ pub fn validate_subscription_filter(filter: &str) -> Result<(), TopicError> {
     check_filter(filter, true).map(drop)
 }
 
-/// The rules for every topic name and filter: length and U+0000, then the scan flags
-/// ([`scan`] for a name, [`scan_all`] for a `filter`, which often holds wildcards).
+/// The rules for every topic name and filter: length and U+0000, then the flags of `scan`
+/// ([`scan`] for a name, [`scan_all`] or [`scan_filter`] for a filter, which often holds
+/// wildcards).
 #[inline]
-fn scan_topic(s: &str, filter: bool) -> Result<u8, TopicError> {
+fn scan_topic(s: &str, scan: impl FnOnce(&[u8]) -> u8) -> Result<u8, TopicError> {
     // [MQTT-4.7.3-1] at least one character.
     if s.is_empty() {
         return Err(TopicError::Empty);
@@ -64,7 +65,7 @@ fn scan_topic(s: &str, filter: bool) -> Result<u8, TopicError> {
     if s.len() > u16::MAX as usize {
         return Err(TopicError::TooLong);
     }
-    let flags = if filter { scan_all(s.as_bytes()) } else { scan(s.as_bytes()) };
+    let flags = scan(s.as_bytes());
     // [MQTT-4.7.3-2] no U+0000 (in a ShareName either).
     if flags & found::NUL != 0 {
         return Err(TopicError::NullCharacter);
@@ -73,14 +74,31 @@ fn scan_topic(s: &str, filter: bool) -> Result<u8, TopicError> {
 }
 
 /// The one topic filter check behind every filter validator, with the shared-subscription rules
-/// when `shared` is set (MQTT 5.0), in one [`scan_all`] of the whole string. Returns where the
+/// when `shared` is set (MQTT 5.0), in one [`scan_filter`] of the whole string. Returns where the
 /// topic filter starts: after `$share/{ShareName}/` for a shared subscription, else 0.
 ///
 /// `#[inline]` is a hint that an optimised build takes (the SUBSCRIBE decoder saves a call per
 /// filter) and a size-optimised one leaves (one copy in a firmware).
 #[inline]
 pub(crate) fn check_filter(filter: &str, shared: bool) -> Result<usize, TopicError> {
-    let flags = scan_topic(filter, true)?;
+    check_filter_with(filter, shared, scan_all)
+}
+
+/// [`check_filter`] with the scan inlined where the optimiser takes the hint: the check of the
+/// filters a caller sends, which is otherwise a call per filter.
+#[inline]
+pub(crate) fn check_filter_inline(filter: &str, shared: bool) -> Result<usize, TopicError> {
+    check_filter_with(filter, shared, scan_filter)
+}
+
+/// The body of [`check_filter`] and [`check_filter_inline`].
+#[inline]
+fn check_filter_with(
+    filter: &str,
+    shared: bool,
+    scan: impl FnOnce(&[u8]) -> u8,
+) -> Result<usize, TopicError> {
+    let flags = scan_topic(filter, scan)?;
     let mut start = 0;
     let b = filter.as_bytes();
     // The first byte alone tells most filters apart from `$share/`.
@@ -240,6 +258,42 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn inlined_filter_check_agrees() {
+        // The check of filters to send (scan inlined) against the one behind decode and the
+        // public validators, and against the rules level by level: wildcards at every position
+        // around the word edges, next to multi-byte UTF-8 and U+0000.
+        let pieces = ["+", "#", "/", "a", "é", "€", "😀", "\0", "$share/", "g"];
+        let mut filters = std::vec::Vec::new();
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    for pad in ["", "x", "xxxxxxx", "xxxxxxxx", "xxxxxxxxx", "xxxxxxxxxxxxxxx"] {
+                        filters.push(std::format!("{pad}{a}{b}{c}"));
+                        filters.push(std::format!("{a}{pad}{b}{c}"));
+                        filters.push(std::format!("{a}{b}{pad}/{c}"));
+                        filters.push(std::format!("{a}/{b}/{c}{pad}"));
+                    }
+                }
+            }
+        }
+        for f in &filters {
+            for shared in [false, true] {
+                assert_eq!(check_filter_inline(f, shared), check_filter(f, shared), "{f:?}");
+            }
+            let expected = if f.is_empty() {
+                Err(TopicError::Empty)
+            } else if f.contains('\0') {
+                Err(TopicError::NullCharacter)
+            } else if !placed_by_levels(f) {
+                Err(TopicError::MisplacedWildcard)
+            } else {
+                Ok(0)
+            };
+            assert_eq!(check_filter_inline(f, false), expected, "{f:?}");
         }
     }
 

@@ -173,6 +173,19 @@ pub(crate) fn scan(bytes: &[u8]) -> u8 {
 /// here directly.
 #[inline(never)]
 pub(crate) fn scan_all(bytes: &[u8]) -> u8 {
+    scan_words(bytes)
+}
+
+/// [`scan_all`] for a topic filter: the same pass, which an optimised build inlines into the
+/// one filter check and a size-optimised firmware leaves as a call.
+#[inline]
+pub(crate) fn scan_filter(bytes: &[u8]) -> u8 {
+    scan_words(bytes)
+}
+
+/// The body of [`scan_all`] and [`scan_filter`].
+#[inline]
+fn scan_words(bytes: &[u8]) -> u8 {
     let mut flags = 0;
     let mut word = |base: usize, w: Word| {
         let x = (w | BIT3) ^ PLUS;
