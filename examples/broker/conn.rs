@@ -445,11 +445,17 @@ impl Conn {
                         ok.iter().map(|s| &s.full).collect::<Vec<_>>()
                     )
                 });
-                // SUBACK first: a SUBACK the client cannot take (larger than its Maximum Packet
-                // Size) ends the connection with nothing stored.
-                conn.sub_ack(now, packet_id, &codes).await.map_err(invalid)?;
+                // The SUBACK is encoded first: one the client cannot take (larger than its
+                // Maximum Packet Size) ends the connection with nothing stored. It leaves once
+                // the subscriptions are in place, so a message published after the client saw
+                // it is delivered (MQTT 5.0 §3.8.4).
+                let sub_ack = |s: &mut super::Session, tx: &mut [u8]| {
+                    s.sub_ack(packet_id, &codes, tx).map(|n| ((), n)).map_err(server::Error::from)
+                };
+                conn.queue(now, sub_ack).await.map_err(invalid)?;
                 let retained = self.broker.subscribe(&client_id, ok);
                 self.pending.extend(retained);
+                conn.flush(now).await.map_err(invalid)?;
             }
             Action::Unsubscribe(packet_id, filters) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
