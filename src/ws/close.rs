@@ -163,6 +163,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn errors_say_what_is_wrong() {
+        extern crate std;
+        use std::string::ToString;
+        assert_eq!(
+            CloseBodyError::InvalidCode(1005).to_string(),
+            "invalid WebSocket close frame body: InvalidCode(1005)"
+        );
+        assert_eq!(
+            CloseBodyError::Truncated.to_string(),
+            "invalid WebSocket close frame body: Truncated"
+        );
+    }
+
+    #[test]
     fn round_trip_and_validity() {
         for n in 0..=u16::MAX {
             let c = CloseCode::from_u16(n);
