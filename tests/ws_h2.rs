@@ -5,11 +5,11 @@
 //! session on `ws::Stream` over such a stream.
 #![cfg(all(feature = "ws", feature = "mqtt", feature = "deflate", feature = "tokio"))]
 
+mod common_headers;
 mod common_tunnel;
 
 use bytes::Bytes;
 use h2::RecvStream;
-use http::{Method, Request, Response, StatusCode};
 use mqtt_ws::Status;
 use mqtt_ws::time::Instant;
 use mqtt_ws::ws::close::CloseCode;
@@ -19,69 +19,13 @@ use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
 use mqtt_ws::ws::handshake::{OriginPolicy, ResponseError};
 use tokio::io::DuplexStream;
 
+use common_headers::{build_request, build_response, request_list, response_list};
+
 const ORIGIN: &str = "https://app.example.com";
 
-/// Turns what the h2 server received into the header list the mapping reads.
-fn request_list(req: &Request<RecvStream>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut list: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut pseudo = |n: &str, v: &str| list.push((n.into(), v.into()));
-    pseudo(":method", req.method().as_str());
-    if let Some(p) = req.extensions().get::<h2::ext::Protocol>() {
-        pseudo(":protocol", p.as_str());
-    }
-    if let Some(s) = req.uri().scheme_str() {
-        pseudo(":scheme", s);
-    }
-    if let Some(p) = req.uri().path_and_query() {
-        pseudo(":path", p.as_str());
-    }
-    if let Some(a) = req.uri().authority() {
-        pseudo(":authority", a.as_str());
-    }
-    for (name, value) in req.headers() {
-        list.push((name.as_str().into(), value.as_bytes().into()));
-    }
-    list
-}
-
-/// Turns a header list from the mapping into an h2 request.
-fn build_request<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Request<()> {
-    let (mut scheme, mut authority, mut path) = ("", "", "");
-    let mut builder = Request::builder();
-    for (name, value) in list {
-        match name {
-            ":method" => builder = builder.method(Method::from_bytes(value.as_bytes()).unwrap()),
-            ":protocol" => builder = builder.extension(h2::ext::Protocol::from(value)),
-            ":scheme" => scheme = value,
-            ":authority" => authority = value,
-            ":path" => path = value,
-            _ => builder = builder.header(name, value),
-        }
-    }
-    builder.uri(format!("{scheme}://{authority}{path}")).body(()).unwrap()
-}
-
-/// Turns a header list from the mapping into an h2 response.
-fn build_response<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Response<()> {
-    let mut builder = Response::builder();
-    for (name, value) in list {
-        match name {
-            ":status" => {
-                builder = builder.status(StatusCode::from_bytes(value.as_bytes()).unwrap())
-            }
-            _ => builder = builder.header(name, value),
-        }
-    }
-    builder.body(()).unwrap()
-}
-
-/// Turns what the h2 client received into the header list the mapping reads.
-fn response_list(resp: &Response<RecvStream>) -> Vec<(String, Vec<u8>)> {
-    let mut list = vec![(":status".to_string(), resp.status().as_str().as_bytes().to_vec())];
-    for (name, value) in resp.headers() {
-        list.push((name.as_str().to_string(), value.as_bytes().to_vec()));
-    }
-    list
+/// h2's `:protocol`.
+fn h2_protocol(builder: http::request::Builder, value: &str) -> http::request::Builder {
+    builder.extension(h2::ext::Protocol::from(value))
 }
 
 /// The server: accepts one extended CONNECT, validates it with the mapping, answers, then
@@ -93,7 +37,7 @@ async fn server(io: DuplexStream) {
     let (req, mut respond) = conn.accept().await.unwrap().unwrap();
     tokio::spawn(async move { while conn.accept().await.is_some() {} });
 
-    let list = request_list(&req);
+    let list = request_list(&req, req.extensions().get::<h2::ext::Protocol>().map(|p| p.as_str()));
     let parsed = ServerConnect::parse(&list);
     let parsed = match parsed
         .and_then(|r| r.check_origin(&OriginPolicy::allow_list(&[ORIGIN])).map(|_| r))
@@ -160,7 +104,7 @@ async fn websocket_over_one_http2_stream() {
     let offer = ClientConnect::new("https", "broker.example.com", "/mqtt")
         .protocols(&["mqtt", "mqttv3.1"])
         .origin(ORIGIN);
-    let request = build_request(offer.headers().unwrap());
+    let request = build_request(offer.headers().unwrap(), h2_protocol);
     let (response, mut send) = client.send_request(request, false).unwrap();
     let response = response.await.unwrap();
     let list = response_list(&response);
@@ -201,7 +145,8 @@ async fn exchange(list: &[(&str, &str)], offer: &ClientConnect<'_>) -> Result<u1
     let (client_io, server_io) = tokio::io::duplex(64 * 1024);
     let server = tokio::spawn(server(server_io));
     let mut client = client_connection(client_io).await;
-    let (response, _send) = client.send_request(build_request(list.iter().copied()), true).unwrap();
+    let (response, _send) =
+        client.send_request(build_request(list.iter().copied(), h2_protocol), true).unwrap();
     let response = response.await.unwrap();
     let list = response_list(&response);
     let result = offer.validate_response(&list).map(|a| a.status());
@@ -279,7 +224,7 @@ async fn tunnel_server(io: DuplexStream, inside: Inside) {
         h2::server::Builder::new().enable_connect_protocol().handshake(io).await.unwrap();
     let (req, mut respond) = conn.accept().await.unwrap().unwrap();
     tokio::spawn(async move { while conn.accept().await.is_some() {} });
-    let list = request_list(&req);
+    let list = request_list(&req, req.extensions().get::<h2::ext::Protocol>().map(|p| p.as_str()));
     let parsed = ServerConnect::parse(&list).unwrap();
     let agreement = ServerConfig::new().accept(parsed.extensions());
     let element = agreement.as_ref().map(Agreement::response);
@@ -304,7 +249,7 @@ async fn tunnel_client(
         .protocols(&["mqtt"])
         .extensions(&offers);
     let (response, send) =
-        client.send_request(build_request(offer.headers().unwrap()), false).unwrap();
+        client.send_request(build_request(offer.headers().unwrap(), h2_protocol), false).unwrap();
     let response = response.await.unwrap();
     let list = response_list(&response);
     let accepted = offer.validate_response(&list).unwrap();

@@ -7,10 +7,10 @@
 #![cfg(all(feature = "ws", feature = "mqtt", feature = "deflate", feature = "tokio"))]
 
 mod common_h3;
+mod common_headers;
 mod common_tunnel;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
 use http3::ext::Protocol;
 use mqtt_ws::ws::deflate::{Agreement, ClientConfig, ServerConfig};
 use mqtt_ws::ws::handshake::OriginPolicy;
@@ -18,6 +18,7 @@ use mqtt_ws::ws::handshake::extended_connect::{ClientConnect, ServerConnect};
 use tokio::io::DuplexStream;
 
 use common_h3::{Conn, bridge, endpoints};
+use common_headers::{build_request, build_response, request_list, response_list};
 use common_tunnel::PATIENCE;
 
 const ORIGIN: &str = "https://app.example.com";
@@ -29,61 +30,10 @@ enum Inside {
     Mqtt,
 }
 
-/// The header list the mapping reads, from what the HTTP/3 server received.
-fn request_list(req: &Request<()>) -> Vec<(String, Vec<u8>)> {
-    let mut list: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut pseudo = |n: &str, v: &str| list.push((n.into(), v.into()));
-    pseudo(":method", req.method().as_str());
-    if let Some(p) = req.extensions().get::<Protocol>() {
-        pseudo(":protocol", p.as_str());
-    }
-    if let Some(s) = req.uri().scheme_str() {
-        pseudo(":scheme", s);
-    }
-    if let Some(p) = req.uri().path_and_query() {
-        pseudo(":path", p.as_str());
-    }
-    if let Some(a) = req.uri().authority() {
-        pseudo(":authority", a.as_str());
-    }
-    for (name, value) in req.headers() {
-        list.push((name.as_str().into(), value.as_bytes().into()));
-    }
-    list
-}
-
-/// An HTTP/3 request from the mapping's header list.
-fn build_request<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Request<()> {
-    let (mut scheme, mut authority, mut path) = ("", "", "");
-    let mut builder = Request::builder();
-    for (name, value) in list {
-        match name {
-            ":method" => builder = builder.method(Method::from_bytes(value.as_bytes()).unwrap()),
-            ":protocol" => {
-                let protocol: Protocol = value.parse().ok().expect("a protocol http3 knows");
-                builder = builder.extension(protocol)
-            }
-            ":scheme" => scheme = value,
-            ":authority" => authority = value,
-            ":path" => path = value,
-            _ => builder = builder.header(name, value),
-        }
-    }
-    builder.uri(format!("{scheme}://{authority}{path}")).body(()).unwrap()
-}
-
-/// An HTTP/3 response from the mapping's header list.
-fn build_response<'a>(list: impl Iterator<Item = (&'a str, &'a str)>) -> Response<()> {
-    let mut builder = Response::builder();
-    for (name, value) in list {
-        match name {
-            ":status" => {
-                builder = builder.status(StatusCode::from_bytes(value.as_bytes()).unwrap())
-            }
-            _ => builder = builder.header(name, value),
-        }
-    }
-    builder.body(()).unwrap()
+/// http3's `:protocol`.
+fn h3_protocol(builder: http::request::Builder, value: &str) -> http::request::Builder {
+    let protocol: Protocol = value.parse().ok().expect("a protocol http3 knows");
+    builder.extension(protocol)
 }
 
 /// The server: one QUIC connection, HTTP/3 with the extended CONNECT protocol enabled (when
@@ -103,7 +53,7 @@ async fn server(endpoint: quinn::Endpoint, extended_connect: bool, inside: Insid
     // The connection keeps serving (control streams) while the request stream runs.
     tokio::spawn(async move { while let Ok(Some(_)) = h3.accept().await {} });
 
-    let list = request_list(&req);
+    let list = request_list(&req, req.extensions().get::<Protocol>().map(Protocol::as_str));
     let parsed = ServerConnect::parse(&list)
         .and_then(|r| r.check_origin(&OriginPolicy::allow_list(&[ORIGIN])).map(|_| r));
     let parsed = match parsed {
@@ -164,16 +114,13 @@ async fn client(
         .origin(ORIGIN)
         .extensions(&offers);
     let request = if headers.is_empty() {
-        build_request(offer.headers().unwrap())
+        build_request(offer.headers().unwrap(), h3_protocol)
     } else {
-        build_request(headers.iter().copied())
+        build_request(headers.iter().copied(), h3_protocol)
     };
     let mut stream = send_request.send_request(request).await.unwrap();
     let response = stream.recv_response().await.unwrap();
-    let mut list = vec![(":status".to_string(), response.status().as_str().as_bytes().to_vec())];
-    for (name, value) in response.headers() {
-        list.push((name.as_str().to_string(), value.as_bytes().to_vec()));
-    }
+    let list = response_list(&response);
     let accepted = match offer.validate_response(&list) {
         Ok(a) => a,
         Err(_) => return Err(response.status().as_u16()),
