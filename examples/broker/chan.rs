@@ -1,15 +1,14 @@
 //! A connection's command channel: what other connections route to it. A bounded queue behind
-//! a mutex with a `Notify`, about 100 bytes while empty, where tokio's `mpsc` channel allocates
-//! a 32-slot block and its shared state (about 1 KiB) per connection up front.
+//! a mutex with the receiver's waker, about 80 bytes while empty, where tokio's `mpsc` channel
+//! allocates a 32-slot block and its shared state (about 1 KiB) per connection up front; the
+//! receiver's wait is a pointer in its task, where a `Notify` waiter is 88 bytes.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use tokio::sync::Notify;
+use std::task::{Poll, Waker};
 
 struct Shared<T> {
     queue: Mutex<Queue<T>>,
-    ready: Notify,
 }
 
 struct Queue<T> {
@@ -17,6 +16,8 @@ struct Queue<T> {
     bound: usize,
     /// The receiver was dropped: sends fail.
     closed: bool,
+    /// The receiver waits for a value: woken by the next send.
+    waiting: Option<Waker>,
 }
 
 /// Why a send failed; the value comes back.
@@ -42,8 +43,8 @@ pub(crate) struct Receiver<T>(Arc<Shared<T>>);
 
 /// A channel that holds at most `bound` values.
 pub(crate) fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
-    let queue = Mutex::new(Queue { items: VecDeque::new(), bound, closed: false });
-    let shared = Arc::new(Shared { queue, ready: Notify::new() });
+    let queue = Mutex::new(Queue { items: VecDeque::new(), bound, closed: false, waiting: None });
+    let shared = Arc::new(Shared { queue });
     (Sender(shared.clone()), Receiver(shared))
 }
 
@@ -72,9 +73,12 @@ impl<T> Sender<T> {
             return Err(TrySendError::Full(value));
         }
         q.items.push_back(value);
+        // The waker is taken under the lock the receiver registers it under: no wake-up is lost.
+        let waiting = q.waiting.take();
         drop(q);
-        // A permit is stored when the receiver is not waiting: no wake-up is lost.
-        self.0.ready.notify_one();
+        if let Some(w) = waiting {
+            w.wake();
+        }
         Ok(())
     }
 }
@@ -82,23 +86,37 @@ impl<T> Sender<T> {
 impl<T> Receiver<T> {
     /// The next value, waiting for one. Cancel-safe: a value is only taken when returned.
     pub(crate) async fn recv(&mut self) -> Option<T> {
-        loop {
-            if let Some(v) = self.try_recv() {
-                return Some(v);
+        std::future::poll_fn(|cx| {
+            let mut q = lock(&self.0);
+            match q.items.pop_front() {
+                Some(v) => {
+                    Self::shrink(&mut q);
+                    Poll::Ready(Some(v))
+                }
+                None => {
+                    if !q.waiting.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        q.waiting = Some(cx.waker().clone());
+                    }
+                    Poll::Pending
+                }
             }
-            self.0.ready.notified().await;
-        }
+        })
+        .await
     }
 
     /// The next value if one is queued.
     pub(crate) fn try_recv(&mut self) -> Option<T> {
         let mut q = lock(&self.0);
         let v = q.items.pop_front();
+        Self::shrink(&mut q);
+        v
+    }
+
+    fn shrink(q: &mut Queue<T>) {
         if q.items.is_empty() && q.items.capacity() > 64 {
             // A burst is over: its room goes back.
             q.items = VecDeque::new();
         }
-        v
     }
 }
 

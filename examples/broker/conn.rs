@@ -50,7 +50,7 @@ pub(crate) struct Conn {
     client_id: Option<String>,
     /// The user name it connected with.
     username: Option<String>,
-    will: Option<Will>,
+    will: Option<Box<Will>>,
     expiry: u32,
     /// Deliveries waiting for the client's Receive Maximum.
     pending: VecDeque<Delivery>,
@@ -64,7 +64,17 @@ pub(crate) struct Conn {
     busy: bool,
 }
 
-/// What a connection waited for.
+/// What woke an idle connection.
+enum Woke {
+    /// Its socket has bytes to read (or is closed).
+    Readable,
+    /// A message routed to it (`None`: the channel closed).
+    Routed(Option<Cmd>),
+    /// Its timer is due.
+    Timer,
+}
+
+/// What a busy connection waited for.
 enum Woken {
     /// The client's packet, as what it asks of the connection.
     Act(Action),
@@ -87,7 +97,7 @@ enum Action {
         assigned: bool,
         clean_start: bool,
         expiry: u32,
-        will: Option<Will>,
+        will: Option<Box<Will>>,
         auth: bool,
         username: Option<String>,
         password: Option<Vec<u8>>,
@@ -131,6 +141,10 @@ impl Conn {
     }
 
     /// Runs the session: its events, the messages routed to it, until the connection ends.
+    ///
+    /// Two loops: while the connection is busy, [`Conn::busy`] (boxed: what it holds while it
+    /// waits is large); while it idles, only the wait for readiness, a routed message or the
+    /// timer, with no buffers, so an idle connection's task holds little.
     pub(crate) async fn run<T: Link>(
         &mut self,
         conn: &mut Driver<T>,
@@ -139,6 +153,42 @@ impl Conn {
     where
         T::Error: std::fmt::Debug,
     {
+        let mut woke = None;
+        loop {
+            let Some(wake) = Box::pin(self.busy(conn, rx, woke.take())).await? else {
+                return Ok(());
+            };
+            conn.release_buffers();
+            woke = Some(tokio::select! {
+                () = conn.transport().readable() => Woke::Readable,
+                cmd = rx.recv() => Woke::Routed(cmd),
+                () = sleep_until(wake) => Woke::Timer,
+            });
+        }
+    }
+
+    /// The session while the connection is busy, from what woke it (`woke`), until it ends
+    /// (`None`) or idles: then the time its timer is due at is returned, and the wait is
+    /// [`Conn::run`]'s. Idle: nothing buffered, nothing owed, a transport that can wait for
+    /// readiness, and no wake-up (input or a routed message) within [`IDLE_AFTER`] of the one
+    /// before, or none for that long (busy: it would reallocate its buffers on every read).
+    async fn busy<T: Link>(
+        &mut self,
+        conn: &mut Driver<T>,
+        rx: &mut chan::Receiver<Cmd>,
+        woke: Option<Woke>,
+    ) -> io::Result<Option<Option<StdInstant>>>
+    where
+        T::Error: std::fmt::Debug,
+    {
+        // Readable: the next wait reads, whatever the idle rule says (and its input is the
+        // wake-up noted).
+        let mut read_now = matches!(woke, Some(Woke::Readable));
+        if let Some(Woke::Routed(Some(cmd))) = woke {
+            self.woken(false);
+            self.routed_batch(conn, rx, cmd);
+            self.send_pending(conn).await?;
+        }
         loop {
             // What is owed goes out first, so the wait below only reads and may be cancelled
             // (a write that takes longer than the write timeout ends the connection). While
@@ -147,36 +197,28 @@ impl Conn {
             if !conn.pump().has_input() {
                 match conn.flush(self.broker.now()).await {
                     Ok(()) => {}
-                    Err(DriverError::Closed | DriverError::Eof) => return Ok(()),
+                    Err(DriverError::Closed | DriverError::Eof) => return Ok(None),
                     Err(e) => return Err(invalid(e)),
                 }
             }
             let mut wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
-            // With nothing buffered and no timer due, the buffers are given back while the
-            // socket waits for bytes (readiness first), so an idle connection holds none: at
-            // once, unless it was woken twice within IDLE_AFTER (busy: it would reallocate them
-            // on every read), then once it has been quiet that long.
             let at = StdInstant::now();
             let quiet_at = self.active.map_or(at, |t| t + IDLE_AFTER);
             let waiting = T::READINESS
+                && !std::mem::take(&mut read_now)
                 && conn.pump().buffered() == 0
                 && !conn.pump().is_closed()
                 && wake.is_none_or(|w| w > at);
-            let idle = waiting && (!self.busy || at >= quiet_at);
-            if waiting && !idle {
+            if waiting && (!self.busy || at >= quiet_at) {
+                return Ok(Some(wake));
+            }
+            if waiting {
                 wake = Some(wake.map_or(quiet_at, |w| w.min(quiet_at)));
             }
             let id = self.id;
             let broker = &self.broker;
-            let step = async {
-                if idle {
-                    conn.release_buffers();
-                    conn.transport().readable().await;
-                }
-                conn.poll(broker.now()).await
-            };
             let woken = tokio::select! {
-                step = step => match step {
+                step = conn.poll(broker.now()) => match step {
                     Ok(event) => Woken::Act(action(id, event)),
                     Err(DriverError::Closed | DriverError::Eof) => Woken::Ended,
                     Err(DriverError::Machine(e)) => Woken::Fault(e),
@@ -185,37 +227,51 @@ impl Conn {
                 cmd = rx.recv() => Woken::Routed(cmd),
                 () = sleep_until(wake) => Woken::Timer,
             };
-            if !matches!(woken, Woken::Timer) {
-                let at = StdInstant::now();
-                self.busy = self.active.is_some_and(|t| at < t + IDLE_AFTER);
-                self.active = Some(at);
-            }
+            self.woken(matches!(woken, Woken::Timer));
             match woken {
                 Woken::Act(action) => {
                     if let Some(action) = self.act_at_once(conn, action) {
                         // Boxed: what CONNECT, SUBSCRIBE and UNSUBSCRIBE hold while they wait
-                        // (1.8 KiB) is then not part of every connection's task.
+                        // is then not part of every busy connection's loop.
                         Box::pin(self.act(conn, action)).await?;
                     }
                 }
                 Woken::Fault(e) => {
                     // The CONNACK or DISCONNECT the fault calls for is owed: sent on the way out.
                     self.broker.log(|| format!("client {}: {e}", self.id));
-                    return Ok(());
+                    return Ok(None);
                 }
-                Woken::Ended => return Ok(()),
+                Woken::Ended => return Ok(None),
                 Woken::Failed(e) => return Err(io::Error::other(e)),
-                Woken::Routed(Some(cmd)) => {
-                    self.routed(conn, cmd);
-                    // Whatever else was routed meanwhile goes out in the same write.
-                    for _ in 0..ROUTED_BATCH {
-                        let Some(cmd) = rx.try_recv() else { break };
-                        self.routed(conn, cmd);
-                    }
-                }
+                Woken::Routed(Some(cmd)) => self.routed_batch(conn, rx, cmd),
                 Woken::Routed(None) | Woken::Timer => {}
             }
             self.send_pending(conn).await?;
+        }
+    }
+
+    /// Notes a wake-up: input or a routed message (not `timer`) within [`IDLE_AFTER`] of the one
+    /// before makes the connection busy.
+    fn woken(&mut self, timer: bool) {
+        if !timer {
+            let at = StdInstant::now();
+            self.busy = self.active.is_some_and(|t| at < t + IDLE_AFTER);
+            self.active = Some(at);
+        }
+    }
+
+    /// Takes `cmd` and whatever else was routed meanwhile (up to [`ROUTED_BATCH`]): their
+    /// messages then go out in the same write.
+    fn routed_batch<T: Link>(
+        &mut self,
+        conn: &mut Driver<T>,
+        rx: &mut chan::Receiver<Cmd>,
+        cmd: Cmd,
+    ) {
+        self.routed(conn, cmd);
+        for _ in 0..ROUTED_BATCH {
+            let Some(cmd) = rx.try_recv() else { break };
+            self.routed(conn, cmd);
         }
     }
 }
@@ -279,17 +335,19 @@ fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
                 Version::V3_1_1 => 0,
                 Version::V5 => c.properties.session_expiry_interval().unwrap_or(0),
             };
-            let will = c.will.as_ref().map(|w| Will {
-                msg: Msg {
-                    topic: w.topic.into(),
-                    payload: w.payload.into(),
-                    qos: w.qos,
-                    retain: w.retain,
-                    props: forwarded_will_props(&w.properties).into(),
-                    from: conn_id,
-                    expires: None,
-                },
-                delay: w.properties.will_delay_interval().unwrap_or(0),
+            let will = c.will.as_ref().map(|w| {
+                Box::new(Will {
+                    msg: Msg {
+                        topic: w.topic.into(),
+                        payload: w.payload.into(),
+                        qos: w.qos,
+                        retain: w.retain,
+                        props: forwarded_will_props(&w.properties).into(),
+                        from: conn_id,
+                        expires: None,
+                    },
+                    delay: w.properties.will_delay_interval().unwrap_or(0),
+                })
             });
             Action::Connect {
                 client_id,
@@ -669,7 +727,7 @@ impl Conn {
         let due = StdInstant::now() + Duration::from_secs(delay.into());
         let mut st = self.broker.lock();
         match st.sessions.get_mut(&client_id) {
-            Some(s) if s.conn.is_none() => s.will = Some((due, will.msg)),
+            Some(s) if s.conn.is_none() => s.will = Some(Box::new((due, will.msg))),
             // Already back on a new connection: not published [MQTT-3.1.3-9].
             Some(_) => {}
             None => {

@@ -245,8 +245,9 @@ struct SessionState {
     conn: Option<(u64, chan::Sender<Cmd>)>,
     /// The user name of its last connection (what the ACL file's rules are about).
     username: Option<String>,
-    /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9].
-    will: Option<(StdInstant, Msg)>,
+    /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9] (boxed:
+    /// few sessions have one).
+    will: Option<Box<(StdInstant, Msg)>>,
     /// Its subscriptions by filter as subscribed (`$share/g/f` included); the details are in
     /// [`State::subs`].
     subs: HashSet<String>,
@@ -403,7 +404,7 @@ impl State {
         for full in &s.subs {
             self.unindex(client, full);
         }
-        s.will.map(|(_, msg)| msg)
+        s.will.map(|w| w.1)
     }
 }
 
@@ -429,18 +430,33 @@ fn rewrite_when_due(journal: &std::sync::Weak<Journal>, due: &std::sync::mpsc::R
     }
 }
 
-/// The broker: shared state and listeners.
+/// The broker: shared state and listeners. A clone is two pointers to the same broker (each
+/// connection holds one).
 #[derive(Clone)]
 pub struct Broker {
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
+    /// The listeners' (started with [`Broker::start_listeners`]) may differ from the caller's.
     options: Arc<Options>,
-    next_conn: Arc<AtomicU64>,
-    connections: Arc<AtomicUsize>,
-    dropped: Arc<AtomicU64>,
+}
+
+/// What every connection of a [`Broker`] shares.
+pub struct Shared {
+    state: Mutex<State>,
+    next_conn: AtomicU64,
+    connections: AtomicUsize,
+    dropped: AtomicU64,
     epoch: StdInstant,
-    stop: Arc<AtomicBool>,
+    stop: AtomicBool,
     /// Where changes go when the broker persists.
     journal: Option<Arc<Journal>>,
+}
+
+impl std::ops::Deref for Broker {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.shared
+    }
 }
 
 /// A listener to serve.
@@ -466,23 +482,27 @@ pub struct Running {
 
 impl Broker {
     pub fn new(options: Options) -> Self {
-        Broker {
-            state: Arc::default(),
-            options: Arc::new(options),
-            next_conn: Arc::new(AtomicU64::new(1)),
-            connections: Arc::default(),
-            dropped: Arc::default(),
+        Self::with_journal(options, None)
+    }
+
+    fn with_journal(options: Options, journal: Option<Arc<Journal>>) -> Self {
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            next_conn: AtomicU64::new(1),
+            connections: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
             epoch: StdInstant::now(),
-            stop: Arc::new(AtomicBool::new(false)),
-            journal: None,
-        }
+            stop: AtomicBool::new(false),
+            journal,
+        });
+        Broker { shared, options: Arc::new(options) }
     }
 
     /// A broker that keeps its state in `dir` (Mosquitto's `persistence_location`): what an
     /// earlier run left there is its state now; every change from now on is journaled there.
     pub fn persistent(options: Options, dir: &std::path::Path) -> io::Result<Self> {
         let (journal, records) = Journal::open(dir, options.journal_growth)?;
-        let mut broker = Broker::new(options);
+        let broker = Broker::with_journal(options, Some(journal.clone()));
         {
             let mut st = broker.lock();
             for r in &records {
@@ -507,7 +527,6 @@ impl Broker {
                 .name("journal".into())
                 .spawn(move || rewrite_when_due(&journal, &due))?;
         }
-        broker.journal = Some(journal);
         Ok(broker)
     }
 
@@ -611,8 +630,8 @@ impl Broker {
                 let mut st = self.lock();
                 st.sessions
                     .values_mut()
-                    .filter(|s| s.will.as_ref().is_some_and(|(at, _)| *at <= now))
-                    .filter_map(|s| s.will.take().map(|(_, msg)| msg))
+                    .filter(|s| s.will.as_ref().is_some_and(|w| w.0 <= now))
+                    .filter_map(|s| s.will.take().map(|w| w.1))
                     .collect()
             };
             for msg in due {
