@@ -430,6 +430,22 @@ fn rewrite_when_due(journal: &std::sync::Weak<Journal>, due: &std::sync::mpsc::R
     }
 }
 
+/// Grows the process's descriptor table, once, to the open-file limit (at most 65,536): the
+/// kernel grows it by doubling as connections come, and each growth in a process with threads
+/// waits for an RCU grace period with every thread that opens or closes a socket stalled (10-25
+/// ms each at 256, 1,024 and 2,048 connections, where Mosquitto, single-threaded, pays nothing).
+/// Done before the runtime's threads start, that wait does not happen at all. `fd`: any open
+/// descriptor, duplicated to the top of the table and closed at once.
+fn reserve_descriptors(fd: impl std::os::fd::AsFd) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        let top = limit.current.unwrap_or(u64::MAX).clamp(1, 1 << 16) - 1;
+        // A failure (no room at that number) leaves the table to grow as before.
+        let _ = rustix::io::fcntl_dupfd_cloexec(fd, top as i32);
+    });
+}
+
 /// The broker: shared state and listeners. A clone is two pointers to the same broker (each
 /// connection holds one).
 #[derive(Clone)]
@@ -588,6 +604,9 @@ impl Broker {
             bound.push(socket);
         }
         let addrs = bound.iter().map(|l| l.local_addr()).collect::<io::Result<Vec<_>>>()?;
+        if let Some(socket) = bound.first() {
+            reserve_descriptors(socket);
+        }
         let mut b = self.clone();
         let first_ws = listeners.iter().zip(&addrs).find(|(l, _)| l.websocket).map(|(_, a)| *a);
         if let Some(local) = first_ws
