@@ -20,7 +20,7 @@ use super::{
 };
 
 /// A session over transport `T`, in the async driver with buffers it owns.
-type Driver<T> = asynch::Connection<'static, T, Session, ElasticBuffer>;
+pub(crate) type Driver<T> = asynch::Connection<'static, T, Session, ElasticBuffer>;
 
 /// The properties of an incoming PUBLISH that travel to subscribers (MQTT 5.0 §3.3.2.3): all but
 /// Topic Alias and Subscription Identifier.

@@ -21,9 +21,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout_at;
 
-use super::conn::Conn;
+use super::chan::Receiver;
+use super::conn::{Conn, Driver};
 use super::transport::mqtt_ws_config;
-use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Listen, WRITE_TIMEOUT};
+use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Cmd, Listen, WRITE_TIMEOUT};
 
 /// The least a connection's receive buffer holds while in use (it grows while a client sends
 /// faster than it holds; an idle plain TCP connection holds none, see `Conn::run`).
@@ -59,7 +60,7 @@ impl Socket for TcpStream {
     }
 }
 
-impl Socket for tokio_rustls::server::TlsStream<TcpStream> {}
+impl Socket for Tls {}
 
 /// A socket whose writes fail with `TimedOut` after the broker's write timeout: a client that
 /// stops reading cannot hold its connection's task (and the messages queued for it) forever.
@@ -133,6 +134,31 @@ impl<S: Socket> Link for Stream<'_, Timed<S>, NoMasking, ElasticBuffer> {
     }
 }
 
+/// A link a session's task can be spawned on: implemented for each concrete link, where the
+/// compiler can see that the task's future is `Send` (over a generic link it cannot).
+pub(crate) trait Spawn: Link + Sized {
+    /// Spawns the session's task ([`run_session`]).
+    fn spawn(conn: Box<Driver<Self>>, c: Box<Conn>, rx: Receiver<Cmd>, counted: Counted);
+}
+
+macro_rules! spawn_on {
+    ($($link:ty),*) => {$(
+        impl Spawn for $link {
+            fn spawn(conn: Box<Driver<Self>>, c: Box<Conn>, rx: Receiver<Cmd>, counted: Counted) {
+                tokio::spawn(run_session(conn, c, rx, counted));
+            }
+        }
+    )*};
+}
+
+type Tls = tokio_rustls::server::TlsStream<TcpStream>;
+spawn_on!(
+    Timed<TcpStream>,
+    Timed<Tls>,
+    Stream<'static, Timed<TcpStream>, NoMasking, ElasticBuffer>,
+    Stream<'static, Timed<Tls>, NoMasking, ElasticBuffer>
+);
+
 /// The WebSocket close code for how the MQTT session ended: 1002 after the client broke the
 /// protocol, 1008 when it was refused or timed out, 1001 when the server goes away or the
 /// session moved to another connection, 1000 otherwise (RFC 6455 §7.4.1).
@@ -178,27 +204,38 @@ impl Broker {
                 continue;
             }
             let _ = tcp.set_nodelay(true);
+            let counted = Counted::new(self.clone(), open.clone());
+            // The TLS handshake, the WebSocket upgrade and CONNECT must all be done by then.
+            let deadline =
+                StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+            if spec.tls.is_none() && !spec.websocket {
+                // Plain MQTT over TCP: the session's task at once.
+                let limit = self.options.write_timeout.unwrap_or(WRITE_TIMEOUT);
+                let link = Timed { tcp: FromTokio::new(tcp), limit };
+                self.spawn_session(link, deadline, counted);
+                continue;
+            }
             let b = self.clone();
-            let open = open.clone();
-            open.fetch_add(1, Ordering::Relaxed);
             let spec = spec.clone();
-            let fut = async move {
-                b.connections.fetch_add(1, Ordering::Relaxed);
-                if let Err(e) = b.serve(tcp, &spec).await {
+            tokio::spawn(async move {
+                if let Err(e) = b.serve(tcp, &spec, deadline, counted).await {
                     b.log(|| format!("connection ended: {e}"));
                 }
-                open.fetch_sub(1, Ordering::Relaxed);
-                b.connections.fetch_sub(1, Ordering::Relaxed);
-            };
-            tokio::spawn(fut);
+            });
         }
     }
 
-    /// Serves one accepted socket: MQTT over TCP, or (on the WebSocket listener) the opening
-    /// handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
-    async fn serve(&self, tcp: TcpStream, spec: &Listen) -> io::Result<()> {
-        // The TLS handshake, the WebSocket upgrade and CONNECT must all be done by then.
-        let deadline = StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
+    /// Serves one accepted socket that needs a handshake first: TLS, or (on the WebSocket
+    /// listener) the opening handshake on `/mqtt` then MQTT over WebSocket, or the browser page.
+    /// The session then runs in a task of its own: the room the handshakes took is not part of
+    /// it.
+    async fn serve(
+        &self,
+        tcp: TcpStream,
+        spec: &Listen,
+        deadline: StdInstant,
+        counted: Counted,
+    ) -> io::Result<()> {
         match &spec.tls {
             Some(config) => {
                 // Boxed, as the WebSocket path: a plain connection's task does not carry the
@@ -209,11 +246,11 @@ impl Broker {
                         Ok(tls) => tls?,
                         Err(_) => return Err(io::ErrorKind::TimedOut.into()),
                     };
-                    self.serve_on(tls, spec.websocket, deadline).await
+                    self.serve_on(tls, spec.websocket, deadline, counted).await
                 })
                 .await
             }
-            None => self.serve_on(tcp, spec.websocket, deadline).await,
+            None => self.serve_on(tcp, spec.websocket, deadline, counted).await,
         }
     }
 
@@ -223,13 +260,19 @@ impl Broker {
         socket: S,
         websocket: bool,
         deadline: StdInstant,
-    ) -> io::Result<()> {
+        counted: Counted,
+    ) -> io::Result<()>
+    where
+        Timed<S>: Spawn,
+        Stream<'static, Timed<S>, NoMasking, ElasticBuffer>: Spawn,
+    {
         let limit = self.options.write_timeout.unwrap_or(WRITE_TIMEOUT);
         if websocket {
-            return Box::pin(self.serve_http(socket, limit, deadline)).await;
+            return Box::pin(self.serve_http(socket, limit, deadline, counted)).await;
         }
         let link = Timed { tcp: FromTokio::new(socket), limit };
-        self.run_connection(link, deadline).await
+        self.spawn_session(link, deadline, counted);
+        Ok(())
     }
 
     /// The WebSocket listener: the opening handshake on `/mqtt`, or the browser page.
@@ -238,7 +281,11 @@ impl Broker {
         mut tcp: S,
         limit: Duration,
         deadline: StdInstant,
-    ) -> io::Result<()> {
+        counted: Counted,
+    ) -> io::Result<()>
+    where
+        Stream<'static, Timed<S>, NoMasking, ElasticBuffer>: Spawn,
+    {
         // A browser asking for the page sends a plain GET: look at the head first.
         let head = match timeout_at(deadline.into(), read_head(&mut tcp)).await {
             Ok(head) => head?,
@@ -308,7 +355,8 @@ impl Broker {
             let inflater = Inflater::new(window, no_context_takeover).map_err(super::invalid)?;
             stream = stream.with_inflater(inflater);
         }
-        self.run_connection(stream, deadline).await
+        self.spawn_session(stream, deadline, counted);
+        Ok(())
     }
 
     async fn serve_page<S: Socket>(&self, tcp: &mut S, head: &[u8]) -> io::Result<()> {
@@ -340,12 +388,14 @@ impl Broker {
         }
     }
 
-    /// Runs one MQTT session to its end over `link`, with the messages routed to it.
-    async fn run_connection<T: Link>(&self, link: T, deadline: StdInstant) -> io::Result<()>
+    /// Runs one MQTT session to its end over `link`, with the messages routed to it, in a task
+    /// of its own. The task's future is small, what it waits on while the connection idles: the
+    /// driver and the connection's state are boxed.
+    fn spawn_session<T: Spawn>(&self, link: T, deadline: StdInstant, counted: Counted)
     where
         T::Error: std::fmt::Debug,
     {
-        let (tx, mut rx) = super::chan::channel(CHANNEL);
+        let (tx, rx) = super::chan::channel(CHANNEL);
         let left = deadline.saturating_duration_since(StdInstant::now());
         let session = super::Session::new(self.server_config(left), self.now());
         // Small while the connection idles; a whole packet of the largest size fits each way
@@ -353,13 +403,47 @@ impl Broker {
         let max = super::MAX_PACKET as usize;
         let (rxb, txb) =
             (ElasticBuffer::new(RX_FLOOR, max), ElasticBuffer::new(TX_FLOOR, max + 4096));
-        // On the heap: the task's future then holds a pointer, not the session's state.
-        let mut conn = Box::new(asynch::Connection::with_buffers(link, session, rxb, txb));
-        let mut c = Conn::new(self.clone(), tx);
-        let result = c.run(&mut conn, &mut rx).await;
-        // Boxed: the task does not carry the room of the way out while the connection runs.
-        Box::pin(c.finish(&mut conn, &mut rx, result.is_ok())).await;
-        result
+        let conn = Box::new(asynch::Connection::with_buffers(link, session, rxb, txb));
+        let c = Box::new(Conn::new(self.clone(), tx));
+        T::spawn(conn, c, rx, counted);
+    }
+}
+
+/// A connection counted in its broker and its listener while it lives.
+pub(crate) struct Counted {
+    broker: Broker,
+    open: Arc<AtomicUsize>,
+}
+
+impl Counted {
+    fn new(broker: Broker, open: Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::Relaxed);
+        broker.connections.fetch_add(1, Ordering::Relaxed);
+        Counted { broker, open }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.broker.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The session's task ([`Broker::spawn_session`]).
+async fn run_session<T: Link>(
+    mut conn: Box<Driver<T>>,
+    mut c: Box<Conn>,
+    mut rx: Receiver<Cmd>,
+    counted: Counted,
+) where
+    T::Error: std::fmt::Debug,
+{
+    let result = c.run(&mut conn, &mut rx).await;
+    // Boxed: the task does not carry the room of the way out while the connection runs.
+    Box::pin(c.finish(&mut conn, &mut rx, result.is_ok())).await;
+    if let Err(e) = result {
+        counted.broker.log(|| format!("connection ended: {e}"));
     }
 }
 
