@@ -1,0 +1,149 @@
+//! The std layer (`mqtt_ws::net`) against the example broker in this process, over `mqtt://`,
+//! `ws://`, `mqtts://` and `wss://` (a certificate made for the test): the checks of
+//! tests/net_mosquitto.rs (tests/common_net), with nothing outside the process.
+#![cfg(all(feature = "std", feature = "mqtt", feature = "ws", feature = "tokio", feature = "tls"))]
+
+#[path = "../examples/broker/mod.rs"]
+mod broker;
+mod common_net;
+
+use std::sync::Arc;
+
+use mqtt_ws::net::{Error, Options};
+use mqtt_ws::prelude::*;
+use mqtt_ws::tls::rustls;
+
+/// The example broker on four listeners, and the client settings that trust its certificate.
+struct Urls {
+    tcp: String,
+    ws: String,
+    mqtts: String,
+    wss: String,
+    /// Trusts the broker's certificate (made for 127.0.0.1 by this test).
+    settings: Options,
+}
+
+impl Urls {
+    /// Every URL with a client identifier made of `id` and the scheme.
+    fn each(&self, id: &str) -> [(String, String); 4] {
+        [
+            (self.tcp.clone(), format!("{id}-tcp")),
+            (self.ws.clone(), format!("{id}-ws")),
+            (self.mqtts.clone(), format!("{id}-mqtts")),
+            (self.wss.clone(), format!("{id}-wss")),
+        ]
+    }
+}
+
+fn start() -> Urls {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![made.cert.der().clone()], key.into())
+        .unwrap();
+    let server = Arc::new(server);
+    let listen = |websocket, tls: Option<&Arc<rustls::ServerConfig>>| broker::Listen {
+        addr: "127.0.0.1:0".into(),
+        websocket,
+        max_connections: None,
+        tls: tls.cloned(),
+    };
+    let listeners = [
+        listen(false, None),
+        listen(true, None),
+        listen(false, Some(&server)),
+        listen(true, Some(&server)),
+    ];
+    let b = broker::Broker::new(broker::Options::default());
+    let a = b.start_listeners(&listeners).unwrap();
+    let tls = mqtt_ws::tls::client_config(pem(made.cert.der()).as_bytes()).unwrap();
+    Urls {
+        tcp: format!("mqtt://{}", a[0]),
+        ws: format!("ws://{}/mqtt", a[1]),
+        mqtts: format!("mqtts://{}", a[2]),
+        wss: format!("wss://{}/mqtt", a[3]),
+        settings: Options { tls: Some(tls), ..Options::default() },
+    }
+}
+
+/// A certificate in PEM, as a CA file holds it.
+fn pem(der: &[u8]) -> String {
+    use base64ct::{Base64, Encoding};
+    let b64 = Base64::encode_string(der);
+    let lines: Vec<&str> =
+        b64.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap()).collect();
+    format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", lines.join("\n"))
+}
+
+#[test]
+fn retained_round_trip_on_every_scheme() {
+    let urls = start();
+    for (url, id) in urls.each("net") {
+        common_net::retained_round_trip(&url, &id, &urls.settings);
+    }
+}
+
+#[test]
+fn next_timeout_gives_up_and_the_connection_stays_open() {
+    let urls = start();
+    common_net::next_timeout_gives_up(&urls.tcp, "net-timeout", &urls.settings);
+    common_net::next_timeout_gives_up(&urls.wss, "net-timeout-wss", &urls.settings);
+}
+
+#[test]
+fn tokio_client_on_every_scheme() {
+    let urls = start();
+    for (url, id) in urls.each("tokio") {
+        common_net::tokio_round_trip(&url, &id, &urls.settings);
+    }
+}
+
+#[test]
+fn client_id_is_the_one_the_broker_assigned_or_the_one_given() {
+    let urls = start();
+    // The example broker's assigned identifiers: `auto-` and 32 random hex digits.
+    common_net::client_id_assigned_or_given(&urls.tcp, |id| {
+        id.strip_prefix("auto-").is_some_and(|hex| hex.len() >= 16)
+    });
+}
+
+#[test]
+fn publish_from_a_reader_on_every_scheme() {
+    let urls = start();
+    // The example broker's largest packet is 1 MiB.
+    for (url, id) in urls.each("stream") {
+        common_net::publish_from_a_reader(&url, &id, (1 << 19) + 17, &urls.settings);
+    }
+}
+
+#[test]
+fn tokio_publish_from_a_reader() {
+    let urls = start();
+    common_net::tokio_publish_from_a_reader(&urls.tcp, "tokio-stream", &urls.settings);
+    common_net::tokio_publish_from_a_reader(&urls.wss, "tokio-stream-wss", &urls.settings);
+}
+
+#[test]
+fn a_certificate_nobody_trusts_is_a_tls_error() {
+    let urls = start();
+    // The operating system's roots do not know the test's certificate.
+    let plain = Options { tls: None, ..urls.settings.clone() };
+    for url in [&urls.mqtts, &urls.wss] {
+        let e = MqttClient::connect_with(url, &ConnectOptions::new("untrusted"), &plain);
+        assert!(matches!(e, Err(Error::Tls(_))), "{url}: {e:?}");
+    }
+}
+
+#[test]
+fn websocket_url_on_a_plain_mqtt_port_is_a_handshake_error() {
+    let urls = start();
+    let url = urls.tcp.replace("mqtt://", "ws://");
+    let options =
+        Options { connect_timeout: std::time::Duration::from_secs(2), ..urls.settings.clone() };
+    let e = MqttClient::connect_with(&url, &ConnectOptions::new("x"), &options).unwrap_err();
+    assert!(matches!(e, Error::Handshake(_) | Error::Io(_) | Error::Timeout), "{e:?}");
+}
