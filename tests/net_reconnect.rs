@@ -6,8 +6,10 @@
 //! subscribing again, the message another client published while it was away. A client the
 //! broker named (an empty client id) reconnects under that name and finds its session. Starts
 //! its own broker on free ports; run with `cargo test --test net_reconnect -- --include-ignored`.
-#![cfg(all(feature = "std", feature = "mqtt", feature = "tokio"))]
+#![cfg(all(feature = "std", feature = "mqtt", feature = "ws", feature = "tokio"))]
 
+#[path = "../examples/broker/mod.rs"]
+mod broker;
 mod common_ws;
 
 use std::io::{Read, Write};
@@ -19,6 +21,18 @@ use mqtt_ws::mqtt::PacketId;
 use mqtt_ws::mqtt::client::{self, UsageError};
 use mqtt_ws::net::{Error, Event, Reconnect};
 use mqtt_ws::prelude::*;
+
+/// The example broker in this process (its TCP listener), for the runs that need nothing
+/// outside the process.
+struct ExampleBroker {
+    port: u16,
+}
+
+fn example_broker() -> ExampleBroker {
+    let b = broker::Broker::new(broker::Options::default());
+    let running = b.start(Some("127.0.0.1:0"), None).unwrap();
+    ExampleBroker { port: running.tcp.unwrap().port() }
+}
 
 /// Upper bound of every wait for an event.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -166,7 +180,18 @@ fn not_connected(e: &Error) -> bool {
 #[ignore = "needs mosquitto"]
 fn blocking_client_reconnects_and_resumes_its_session() {
     let broker = common_ws::Mosquitto::start("net-reconnect");
-    let proxy = Proxy::start(broker.tcp_port);
+    blocking_client_reconnects_and_resumes_its_session_via(broker.tcp_port);
+}
+
+#[test]
+fn blocking_client_reconnects_and_resumes_its_session_with_the_example_broker() {
+    let broker = example_broker();
+    blocking_client_reconnects_and_resumes_its_session_via(broker.port);
+}
+
+/// [`blocking_client_reconnects_and_resumes_its_session`] through the broker at `tcp_port`.
+fn blocking_client_reconnects_and_resumes_its_session_via(tcp_port: u16) {
+    let proxy = Proxy::start(tcp_port);
     let topic = "net/reconnect/blocking";
     let next = |c: &mut MqttClient| {
         c.next_timeout(LIMIT).unwrap().expect("reconnecting clients do not end")
@@ -176,7 +201,7 @@ fn blocking_client_reconnects_and_resumes_its_session() {
         MqttClient::connect_with(&proxy.url(), &persistent("net-re-b"), &settings()).unwrap();
     let sub = mqtt.subscribe(&format!("{topic}/#"), Qos::AtLeastOnce).unwrap();
     assert!(matches!(next(&mut mqtt), Event::Subscribed { packet_id, .. } if packet_id == sub));
-    let direct = format!("mqtt://127.0.0.1:{}", broker.tcp_port);
+    let direct = format!("mqtt://127.0.0.1:{}", tcp_port);
     let other_options = Options { reconnect: None, ..Options::default() };
     let mut other =
         MqttClient::connect_with(&direct, &ConnectOptions::new("net-re-b-other"), &other_options)
@@ -219,9 +244,20 @@ fn blocking_client_reconnects_and_resumes_its_session() {
 #[test]
 #[ignore = "needs mosquitto"]
 fn tokio_client_reconnects_and_resumes_its_session() {
-    use mqtt_ws::net::tokio::MqttClient;
     let broker = common_ws::Mosquitto::start("net-reconnect-tokio");
-    let proxy = Proxy::start(broker.tcp_port);
+    tokio_client_reconnects_and_resumes_its_session_via(broker.tcp_port);
+}
+
+#[test]
+fn tokio_client_reconnects_and_resumes_its_session_with_the_example_broker() {
+    let broker = example_broker();
+    tokio_client_reconnects_and_resumes_its_session_via(broker.port);
+}
+
+/// [`tokio_client_reconnects_and_resumes_its_session`] through the broker at `tcp_port`.
+fn tokio_client_reconnects_and_resumes_its_session_via(tcp_port: u16) {
+    use mqtt_ws::net::tokio::MqttClient;
+    let proxy = Proxy::start(tcp_port);
     let topic = "net/reconnect/tokio";
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -236,7 +272,7 @@ fn tokio_client_reconnects_and_resumes_its_session() {
         assert!(
             matches!(next(&mut mqtt).await, Event::Subscribed { packet_id, .. } if packet_id == sub)
         );
-        let direct = format!("mqtt://127.0.0.1:{}", broker.tcp_port);
+        let direct = format!("mqtt://127.0.0.1:{}", tcp_port);
         let other_options = Options { reconnect: None, ..Options::default() };
         let mut other = MqttClient::connect_with(
             &direct,
@@ -282,7 +318,18 @@ fn tokio_client_reconnects_and_resumes_its_session() {
 #[ignore = "needs mosquitto"]
 fn without_reconnect_a_lost_connection_ends_the_client() {
     let broker = common_ws::Mosquitto::start("net-no-reconnect");
-    let proxy = Proxy::start(broker.tcp_port);
+    without_reconnect_a_lost_connection_ends_the_client_via(broker.tcp_port);
+}
+
+#[test]
+fn without_reconnect_a_lost_connection_ends_the_client_with_the_example_broker() {
+    let broker = example_broker();
+    without_reconnect_a_lost_connection_ends_the_client_via(broker.port);
+}
+
+/// [`without_reconnect_a_lost_connection_ends_the_client`] through the broker at `tcp_port`.
+fn without_reconnect_a_lost_connection_ends_the_client_via(tcp_port: u16) {
+    let proxy = Proxy::start(tcp_port);
     let settings = Options { reconnect: None, ..Options::default() };
     let mut mqtt =
         MqttClient::connect_with(&proxy.url(), &persistent("net-re-off"), &settings).unwrap();
@@ -295,7 +342,18 @@ fn without_reconnect_a_lost_connection_ends_the_client() {
 #[ignore = "needs mosquitto"]
 fn a_client_the_broker_named_resumes_its_session_under_that_name() {
     let broker = common_ws::Mosquitto::start("net-reconnect-assigned");
-    let proxy = Proxy::start(broker.tcp_port);
+    a_client_the_broker_named_resumes_its_session_under_that_name_via(broker.tcp_port);
+}
+
+#[test]
+fn a_client_the_broker_named_resumes_its_session_under_that_name_with_the_example_broker() {
+    let broker = example_broker();
+    a_client_the_broker_named_resumes_its_session_under_that_name_via(broker.port);
+}
+
+/// [`a_client_the_broker_named_resumes_its_session_under_that_name`] through the broker at `tcp_port`.
+fn a_client_the_broker_named_resumes_its_session_under_that_name_via(tcp_port: u16) {
+    let proxy = Proxy::start(tcp_port);
     let next = |c: &mut MqttClient| {
         c.next_timeout(LIMIT).unwrap().expect("reconnecting clients do not end")
     };
