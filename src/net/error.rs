@@ -158,3 +158,91 @@ impl<M: Into<Error>> From<DriverError<io::Error, M>> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+    use std::string::ToString;
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::*;
+
+    #[test]
+    fn each_error_says_what_failed() {
+        let io = || io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        let cases: Vec<(Error, &str)> = vec![
+            (UrlError::Port.into(), "the URL's port is not a number from 1 to 65535"),
+            (io().into(), "refused"),
+            (Error::TlsUnavailable, "TLS needs the `tls` feature (`tokio-tls` on tokio)"),
+            (Error::Timeout, "no answer in time"),
+            (Error::Closed, "the connection is closed"),
+            (Error::BufferTooSmall { required: 5 }, "buffer too small: 5 bytes required"),
+            #[cfg(feature = "tls")]
+            (crate::tls::TlsError::NoCertificates.into(), "TLS: no PEM certificate found"),
+            #[cfg(feature = "ws")]
+            (
+                crate::ws::handshake::Error::from(crate::ws::handshake::ResponseError::Status(404))
+                    .into(),
+                "WebSocket handshake: server answered 404 instead of 101",
+            ),
+            #[cfg(feature = "ws")]
+            (
+                crate::ws::handshake::EncodeError::NothingToAnswer.into(),
+                "WebSocket handshake: no request waits for an answer",
+            ),
+            #[cfg(feature = "ws")]
+            (Error::Subprotocol, "the server did not accept the WebSocket subprotocol"),
+            #[cfg(feature = "ws")]
+            (
+                crate::ws::Error::Usage(crate::ws::error::UsageError::Closed).into(),
+                "WebSocket: websocket usage error Closed",
+            ),
+            #[cfg(feature = "mqtt")]
+            (
+                crate::mqtt::client::Error::Usage(crate::mqtt::client::UsageError::NotConnected)
+                    .into(),
+                "MQTT: MQTT client: NotConnected",
+            ),
+            #[cfg(feature = "mqtt")]
+            (
+                Error::Refused(crate::mqtt::ReasonCode::NotAuthorized),
+                "the broker refused the connection: NotAuthorized",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text, "{e:?}");
+        }
+        let random = Error::from(getrandom::Error::UNSUPPORTED).to_string();
+        assert!(random.starts_with("no randomness from the operating system: "), "{random}");
+    }
+
+    #[test]
+    fn the_socket_and_tls_errors_are_the_source() {
+        let e = Error::from(io::Error::other("reset"));
+        assert_eq!(e.source().map(ToString::to_string).as_deref(), Some("reset"));
+        #[cfg(feature = "tls")]
+        {
+            let e = Error::from(crate::tls::TlsError::NoPrivateKey);
+            assert!(e.source().is_some());
+        }
+        assert!(Error::Timeout.source().is_none());
+    }
+
+    #[test]
+    fn a_driver_error_becomes_the_error_of_its_layer() {
+        type D = DriverError<io::Error, Error>;
+        let of = |d: D| Error::from(d);
+        assert!(matches!(of(D::Machine(Error::Timeout)), Error::Timeout));
+        let transport = of(D::Transport(io::Error::other("x")));
+        assert!(matches!(transport, Error::Io(ref e) if e.to_string() == "x"));
+        let eof = of(D::Eof);
+        assert!(matches!(eof, Error::Io(ref e) if e.kind() == io::ErrorKind::UnexpectedEof));
+        let rx = of(D::ReceiveBufferTooSmall { required: 9 });
+        assert!(matches!(rx, Error::BufferTooSmall { required: 9 }));
+        let tx = of(D::TransmitBufferTooSmall { required: 10 });
+        assert!(matches!(tx, Error::BufferTooSmall { required: 10 }));
+        assert!(matches!(of(D::Closed), Error::Closed));
+        assert!(matches!(of(D::Blocked), Error::Closed));
+    }
+}

@@ -236,3 +236,65 @@ impl core::fmt::Display for Timeout {
 impl core::error::Error for Timeout {}
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    /// MQTT 5.0 §4.13.2: the DISCONNECT a client sends names the fault it found.
+    #[test]
+    fn each_broker_fault_is_answered_with_its_reason_code() {
+        let cases = [
+            (RemoteFault::Decode(DecodeError::MalformedVarInt), ReasonCode::MalformedPacket),
+            (RemoteFault::Decode(DecodeError::PacketTooLarge), ReasonCode::PacketTooLarge),
+            (RemoteFault::UnexpectedPacket(PacketType::Subscribe), ReasonCode::ProtocolError),
+            (RemoteFault::AckMismatch, ReasonCode::ProtocolError),
+            (RemoteFault::ReceiveMaximumExceeded, ReasonCode::ReceiveMaximumExceeded),
+            (RemoteFault::TopicAliasInvalid, ReasonCode::TopicAliasInvalid),
+            (RemoteFault::UnknownTopicAlias, ReasonCode::ProtocolError),
+            (RemoteFault::AliasTopicTooLong, ReasonCode::ImplementationSpecificError),
+            (RemoteFault::PacketTooLarge, ReasonCode::PacketTooLarge),
+            (RemoteFault::UnexpectedAuth, ReasonCode::ProtocolError),
+            (RemoteFault::SessionPresentOnCleanStart, ReasonCode::ProtocolError),
+        ];
+        for (fault, code) in cases {
+            let e = RemoteError::new(fault);
+            assert_eq!(e.reason(), code, "{fault:?}");
+            let text = Error::from(e).to_string();
+            assert!(text.starts_with("MQTT broker fault: "), "{text}");
+            assert!(text.ends_with(&std::format!("(reason code {code:?})")), "{text}");
+        }
+        let decode = RemoteError::new(RemoteFault::Decode(DecodeError::InvalidQos)).to_string();
+        assert_eq!(
+            decode,
+            "MQTT broker fault: invalid MQTT packet: InvalidQos (reason code MalformedPacket)"
+        );
+    }
+
+    #[test]
+    fn usage_errors_and_timeouts_say_what_happened() {
+        assert_eq!(Error::from(UsageError::NotConnected).to_string(), "MQTT client: NotConnected");
+        let encode = Error::from(EncodeError::BufferTooSmall { required: 12 });
+        assert_eq!(
+            encode,
+            Error::Usage(UsageError::Encode(EncodeError::BufferTooSmall { required: 12 }))
+        );
+        assert_eq!(
+            encode.to_string(),
+            std::format!("MQTT client: {}", EncodeError::BufferTooSmall { required: 12 })
+        );
+        let too_short = UsageError::PayloadTooShort { remaining: 3 }.to_string();
+        assert_eq!(too_short, "MQTT client: PayloadTooShort { remaining: 3 }");
+        assert_eq!(
+            Error::Timeout(Timeout::ConnAck).to_string(),
+            "MQTT connection lost: no ConnAck in time"
+        );
+        assert_eq!(
+            Error::Timeout(Timeout::PingResp).to_string(),
+            "MQTT connection lost: no PingResp in time"
+        );
+    }
+}

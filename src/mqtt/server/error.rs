@@ -192,3 +192,55 @@ impl core::fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    /// The CONNACK or DISCONNECT the server sends names the rule the client broke.
+    #[test]
+    fn each_client_fault_is_answered_with_its_reason_code() {
+        use RemoteError::*;
+        let cases = [
+            (Decode(DecodeError::MalformedVarInt), ReasonCode::MalformedPacket),
+            (FirstPacketNotConnect, ReasonCode::ProtocolError),
+            (SecondConnect, ReasonCode::ProtocolError),
+            (UnexpectedPacket(PacketType::ConnAck), ReasonCode::ProtocolError),
+            (NotAuthDuringAuthentication(PacketType::Publish), ReasonCode::ProtocolError),
+            (AuthenticationMethodChanged, ReasonCode::ProtocolError),
+            (UnexpectedAuthReason(ReasonCode::Success), ReasonCode::ProtocolError),
+            (AckMismatch(PacketType::PubRel), ReasonCode::ProtocolError),
+            (ReceiveMaximumExceeded, ReasonCode::ReceiveMaximumExceeded),
+            (TopicAliasInvalid, ReasonCode::TopicAliasInvalid),
+            (UnknownTopicAlias, ReasonCode::ProtocolError),
+            (AliasTopicTooLong, ReasonCode::QuotaExceeded),
+            (QosNotSupported, ReasonCode::QosNotSupported),
+            (RetainNotSupported, ReasonCode::RetainNotSupported),
+            (SubscriptionIdentifierFromClient, ReasonCode::ProtocolError),
+            (SubscriptionIdentifiersNotSupported, ReasonCode::SubscriptionIdentifiersNotSupported),
+            (ClientIdentifierNotValid, ReasonCode::ClientIdentifierNotValid),
+            (SessionExpiryAfterZero, ReasonCode::ProtocolError),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.reason_code(), code, "{e:?}");
+            let text = Error::from(e).to_string();
+            let expected =
+                std::format!("MQTT client broke the protocol: {e:?} (reason code {code:?})");
+            assert_eq!(text, expected);
+        }
+        assert_eq!(RemoteError::from(DecodeError::InvalidQos), Decode(DecodeError::InvalidQos));
+    }
+
+    #[test]
+    fn an_encode_error_keeps_the_size_it_needs() {
+        let small = UsageError::from(EncodeError::BufferTooSmall { required: 40 });
+        assert_eq!(small, UsageError::BufferTooSmall { required: 40 });
+        let other = UsageError::from(EncodeError::StringTooLong);
+        assert_eq!(other, UsageError::Encode(EncodeError::StringTooLong));
+        let text = Error::from(UsageError::NotConnected).to_string();
+        assert_eq!(text, "MQTT server session misuse: NotConnected");
+    }
+}

@@ -318,3 +318,111 @@ impl core::fmt::Display for ResponseError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    use super::*;
+
+    const REJECTS: [Reject; 6] = [
+        Reject::BadRequest,
+        Reject::Forbidden,
+        Reject::NotFound,
+        Reject::UpgradeRequired,
+        Reject::HeaderFieldsTooLarge,
+        Reject::RequestTimeout,
+    ];
+
+    #[test]
+    fn every_refusal_is_a_whole_http_response_with_its_status() {
+        for r in REJECTS {
+            assert_eq!(r.code_str(), r.code().to_string());
+            let mut out = [0u8; 256];
+            let n = r.encode(&mut out).unwrap();
+            assert_eq!(n, r.encoded_len());
+            let text = core::str::from_utf8(&out[..n]).unwrap();
+            let status = std::format!("HTTP/1.1 {} {}\r\n", r.code(), r.reason());
+            assert!(text.starts_with(&status), "{text:?}");
+            assert!(text.ends_with("Connection: close\r\nContent-Length: 0\r\n\r\n"), "{text:?}");
+            // RFC 6455 §4.4: a 426 names the version the server speaks.
+            let names_version = text.contains("Sec-WebSocket-Version: 13\r\n");
+            assert_eq!(names_version, r == Reject::UpgradeRequired, "{text:?}");
+            // One byte short: nothing written, the size asked for.
+            let mut short = [0u8; 256];
+            assert_eq!(
+                r.encode(&mut short[..n - 1]),
+                Err(EncodeError::BufferTooSmall { required: n })
+            );
+        }
+    }
+
+    #[test]
+    fn each_request_fault_is_answered_with_the_status_it_calls_for() {
+        use RequestError::*;
+        let cases = [
+            (HeadTooLarge, 431),
+            (TooManyHeaders, 431),
+            (Malformed, 400),
+            (MethodNotGet, 400),
+            (HttpVersion, 400),
+            (Host, 400),
+            (DuplicateHeader, 400),
+            (Upgrade, 400),
+            (Connection, 400),
+            (Key, 400),
+            (MissingVersion, 400),
+            (UnsupportedVersion, 426),
+            (InvalidField, 400),
+            (OriginNotAllowed, 403),
+            (Timeout, 408),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.reject().code(), code, "{e:?}");
+            assert_eq!(Reject::from(e), e.reject());
+            let text = Error::from(e).to_string();
+            assert_eq!(
+                text,
+                std::format!("bad WebSocket handshake request ({e:?}), answer {code}")
+            );
+        }
+    }
+
+    #[test]
+    fn messages_say_which_fault() {
+        use ResponseError as R;
+        let response = [
+            R::HeadTooLarge,
+            R::TooManyHeaders,
+            R::Malformed,
+            R::Upgrade,
+            R::Connection,
+            R::Accept,
+            R::Protocol,
+            R::Extension,
+            R::Timeout,
+        ];
+        for e in response {
+            let text = Error::from(e).to_string();
+            assert_eq!(text, std::format!("bad WebSocket handshake response ({e:?})"));
+        }
+        assert_eq!(Error::from(R::Status(403)).to_string(), "server answered 403 instead of 101");
+        let encode: Vec<(EncodeError, &str)> = std::vec![
+            (EncodeError::BufferTooSmall { required: 7 }, "buffer too small: 7 bytes required"),
+            (EncodeError::InvalidField(Field::Origin), "invalid value for Origin"),
+            (EncodeError::ProtocolNotOffered, "subprotocol was not offered"),
+            (EncodeError::ExtensionNotOffered, "extension was not offered"),
+            (EncodeError::NothingToAnswer, "no request waits for an answer"),
+        ];
+        for (e, text) in encode {
+            assert_eq!(Error::from(e).to_string(), text);
+        }
+        // Only a full buffer is a size; anything else cannot be satisfied by any buffer.
+        let sized = EncodeError::BufferTooSmall { required: 9 }.into_buffer_too_small();
+        assert_eq!(sized.required, 9);
+        let never = EncodeError::NothingToAnswer.into_buffer_too_small();
+        assert_eq!(never.required, usize::MAX);
+    }
+}
