@@ -147,3 +147,81 @@ fn websocket_url_on_a_plain_mqtt_port_is_a_handshake_error() {
     let e = MqttClient::connect_with(&url, &ConnectOptions::new("x"), &options).unwrap_err();
     assert!(matches!(e, Error::Handshake(_) | Error::Io(_) | Error::Timeout), "{e:?}");
 }
+
+/// The next event, within 30 s; the connection must stay open.
+fn next(mqtt: &mut MqttClient) -> mqtt_ws::net::Event {
+    mqtt.next_timeout(std::time::Duration::from_secs(30))
+        .unwrap()
+        .expect("the connection stays open")
+}
+
+#[test]
+fn unsubscribe_is_acknowledged_and_stops_delivery() {
+    use mqtt_ws::net::Event;
+    let urls = start();
+    for (url, id) in urls.each("unsub") {
+        let mut mqtt =
+            MqttClient::connect_with(&url, &ConnectOptions::new(&id), &urls.settings).unwrap();
+        let (gone, marker) = (format!("net/{id}/gone"), format!("net/{id}/marker"));
+        for filter in [&gone, &marker] {
+            let sub = mqtt.subscribe(filter, Qos::AtLeastOnce).unwrap();
+            assert!(
+                matches!(next(&mut mqtt), Event::Subscribed { packet_id, .. } if packet_id == sub)
+            );
+        }
+        let unsub = mqtt.unsubscribe(&gone).unwrap();
+        match next(&mut mqtt) {
+            Event::Unsubscribed { packet_id, reason_codes } => {
+                assert_eq!(
+                    (packet_id, reason_codes.as_slice()),
+                    (unsub, &[ReasonCode::Success][..])
+                );
+            }
+            other => panic!("expected the UNSUBACK, got {other:?}"),
+        }
+        // A filter it does not hold: MQTT 5.0 §3.11.3, No subscription existed.
+        let again = mqtt.unsubscribe(&gone).unwrap();
+        match next(&mut mqtt) {
+            Event::Unsubscribed { packet_id, reason_codes } => {
+                assert_eq!(packet_id, again);
+                assert_eq!(reason_codes, [ReasonCode::NoSubscriptionExisted]);
+            }
+            other => panic!("expected the UNSUBACK, got {other:?}"),
+        }
+        // From one publisher at one QoS, messages keep their order (§4.6): the marker comes
+        // after where the unsubscribed topic's message would have been.
+        for topic in [&gone, &marker] {
+            mqtt.publish(&Outgoing::new(topic, b"x").qos(Qos::AtLeastOnce)).unwrap();
+        }
+        loop {
+            match next(&mut mqtt) {
+                Event::Message(m) => {
+                    assert_eq!(m.topic, marker, "a message after the UNSUBACK");
+                    break;
+                }
+                Event::Published { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        mqtt.disconnect().unwrap();
+    }
+}
+
+#[test]
+fn a_refused_connect_is_the_reason_code_of_the_refusal() {
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let security = broker::Security { allow_anonymous: false, passwords: None, acl: None };
+    let options = broker::Options { security: Some(Arc::new(security)), ..Default::default() };
+    let b = broker::Broker::new(options);
+    let running = b.start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let tcp = format!("mqtt://{}", running.tcp.unwrap());
+    let ws = format!("ws://{}/mqtt", running.ws.unwrap());
+    for url in [&tcp, &ws] {
+        let anonymous = ConnectOptions::new("nobody");
+        let e = MqttClient::connect(url, &anonymous).unwrap_err();
+        assert!(matches!(e, Error::Refused(ReasonCode::NotAuthorized)), "{url}: {e:?}");
+        let e = rt.block_on(TokioClient::connect(url, &anonymous)).unwrap_err();
+        assert!(matches!(e, Error::Refused(ReasonCode::NotAuthorized)), "{url}: {e:?}");
+    }
+}

@@ -234,6 +234,31 @@ impl core::error::Error for Utf8Error {}
 mod tests {
     use super::*;
 
+    /// The tables the compiler built are the ones their builders give at run time, and every
+    /// byte of a class moves the automaton as its class's representative does: the classes
+    /// lose nothing of Unicode's table 3-7.
+    #[test]
+    fn the_tables_are_what_their_builders_say() {
+        assert_eq!(build_classes(), CLASS);
+        assert_eq!(build_rows(), ROWS);
+        for b in 0..=255u8 {
+            let class = usize::from(class_of(b));
+            let representative = CLASS_REPRESENTATIVES[class];
+            assert_eq!(class_of(representative), class_of(b), "{b:#x}");
+            assert_eq!(row(b), row(representative), "{b:#x} moves as {representative:#x}");
+        }
+        // Bytes that never occur in UTF-8 reject from every state.
+        for b in [0xc0, 0xc1, 0xf5, 0xff] {
+            assert_eq!(row(b), 0);
+        }
+    }
+
+    #[test]
+    fn the_error_names_its_byte() {
+        let e = Utf8Validator::new().feed(b"ok\xff").unwrap_err();
+        assert_eq!(std::format!("{e}"), "invalid UTF-8 at byte 2");
+    }
+
     fn whole(bytes: &[u8]) -> Result<(), usize> {
         let mut v = Utf8Validator::new();
         v.feed(bytes).map_err(|e| e.position)?;
