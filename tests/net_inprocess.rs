@@ -1,6 +1,7 @@
 //! The std layer (`mqtt_ws::net`) against the example broker in this process, over `mqtt://`,
 //! `ws://`, `mqtts://` and `wss://` (a certificate made for the test): the checks of
-//! tests/net_mosquitto.rs (tests/common_net), with nothing outside the process.
+//! tests/net_mosquitto.rs (tests/common_net), an untrusted certificate, UNSUBSCRIBE and a
+//! refused CONNECT, with nothing outside the process.
 #![cfg(all(feature = "std", feature = "mqtt", feature = "ws", feature = "tokio", feature = "tls"))]
 
 #[path = "../examples/broker/mod.rs"]
