@@ -7,7 +7,8 @@
 //!
 //! Seeded: set `RELIAB_SEED` to replay a run, `RELIAB_CUT_BYTES` to change how many bytes a
 //! connection may carry at most (default 60,000), `RELIAB_DEBUG` to trace events and messages.
-//! `#[ignore]`d: run through `scripts/broker`.
+//! Through Mosquitto `#[ignore]`d: run through `scripts/broker`; through the example broker in
+//! this process (TCP at QoS 2, WebSocket at QoS 1), with the rest of the suite.
 //!
 //! Below about 20,000 bytes a connection, every resumed session's burst from the broker (owed
 //! PUBRELs and up to Receive Maximum queued messages) uses up the budget before the client's
@@ -19,6 +20,8 @@
 //! then `Sending PUBREL` on each reconnect, then `Sending PUBLISH (d1 ...)` with the same id.
 #![cfg(all(feature = "mqtt", feature = "std", feature = "ws"))]
 
+#[path = "../examples/broker/mod.rs"]
+mod broker;
 mod common_reliab;
 
 use std::sync::mpsc;
@@ -211,9 +214,28 @@ fn subscriber<T: Read + Write, C: FnMut() -> Result<T, String>>(
     (counts, report)
 }
 
+/// Through the Mosquitto `scripts/broker` started.
 fn run(ws: bool, qos: Qos) {
-    let seed = seed() ^ (u64::from(ws) << 8) ^ qos as u64;
     let upstream = if ws { port("MQTT_WS_PORT") } else { port("MQTT_TCP_PORT") };
+    run_via(upstream, ws, qos);
+}
+
+/// Through the example broker in this process.
+fn run_with_the_example_broker(ws: bool, qos: Qos) {
+    // Room to queue every message for the subscriber while it is cut off (as the Mosquitto of
+    // `scripts/broker` has): the publisher is not slowed by the subscriber.
+    let options =
+        broker::Options { max_queued_messages: Some(2 * MESSAGES as usize), ..Default::default() };
+    let b = broker::Broker::new(options);
+    let running = b.start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).unwrap();
+    let upstream = if ws { running.ws } else { running.tcp };
+    run_via(upstream.unwrap().port(), ws, qos);
+    assert_eq!(b.stats().dropped, 0, "messages dropped by the broker");
+}
+
+/// The run through the broker at `upstream` (its WebSocket listener when `ws`).
+fn run_via(upstream: u16, ws: bool, qos: Qos) {
+    let seed = seed() ^ (u64::from(ws) << 8) ^ qos as u64;
     let (pub_proxy, sub_proxy) =
         (Proxy::start(upstream, seed, cut_bytes()), Proxy::start(upstream, seed + 1, cut_bytes()));
     let tag = format!("{}-{}-{:?}", std::process::id(), if ws { "ws" } else { "tcp" }, qos);
@@ -272,6 +294,16 @@ fn run(ws: bool, qos: Qos) {
         assert_eq!(twice, 0);
     }
     assert!(pub_proxy.cuts() > 0 && sub_proxy.cuts() > 0, "the proxies cut connections");
+}
+
+#[test]
+fn tcp_qos2_survives_cuts_with_the_example_broker() {
+    run_with_the_example_broker(false, Qos::ExactlyOnce);
+}
+
+#[test]
+fn ws_qos1_survives_cuts_with_the_example_broker() {
+    run_with_the_example_broker(true, Qos::AtLeastOnce);
 }
 
 #[test]

@@ -457,22 +457,22 @@ impl Conn {
                 self.client_id = Some(client_id);
                 self.will = will;
                 self.expiry = expiry;
-                let mut copies: HashMap<PacketId, Delivery> =
-                    carried.inflight.into_iter().collect();
+                // What the session had in flight and queued is this connection's before anything
+                // can fail: a write that fails below leaves it to the session, not lost.
+                self.pending.extend(queued);
                 if present {
+                    self.inflight.extend(carried.inflight);
                     let again: Vec<PacketId> = conn.session().to_resend().collect();
                     for id in again {
-                        match copies.remove(&id) {
+                        match self.inflight.remove(&id) {
                             Some(d) => self.resend(conn, id, d).await?,
                             None => {
                                 conn.machine_mut().store_mut().remove_outgoing(id);
                             }
                         }
                     }
-                    // Those waiting for PUBCOMP: kept until it arrives.
-                    self.inflight.extend(copies);
+                    // Those waiting for PUBCOMP stay in `inflight` until it arrives.
                 }
-                self.pending.extend(queued);
             }
             Action::Subscribe(packet_id, subs) => {
                 let client_id = self.client_id.clone().unwrap_or_default();
@@ -644,7 +644,12 @@ impl Conn {
                 Err(DriverError::Machine(server::Error::Usage(UsageError::PacketTooLarge {
                     ..
                 }))) => {}
-                Err(e) => return Err(invalid(e)),
+                Err(e) => {
+                    // The session did not take it (a failed `queue` ran no command): it stays
+                    // queued, for the session's next connection.
+                    self.pending.push_front(d);
+                    return Err(invalid(e));
+                }
             }
         }
         Ok(())
@@ -673,7 +678,12 @@ impl Conn {
                 self.journal_acked(id);
                 self.pending.push_back(d);
             }
-            Err(e) => return Err(invalid(e)),
+            Err(e) => {
+                // Still in the session's flow (its store keeps `id`): the copy stays with it,
+                // to go out again on the next connection.
+                self.inflight.insert(id, d);
+                return Err(invalid(e));
+            }
         }
         Ok(())
     }
