@@ -133,8 +133,12 @@ fn a_certificate_nobody_trusts_is_a_tls_error() {
     let urls = start();
     // The operating system's roots do not know the test's certificate.
     let plain = Options { tls: None, ..urls.settings.clone() };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let untrusted = ConnectOptions::new("untrusted");
     for url in [&urls.mqtts, &urls.wss] {
-        let e = MqttClient::connect_with(url, &ConnectOptions::new("untrusted"), &plain);
+        let e = MqttClient::connect_with(url, &untrusted, &plain);
+        assert!(matches!(e, Err(Error::Tls(_))), "{url}: {e:?}");
+        let e = rt.block_on(mqtt_ws::net::tokio::MqttClient::connect_with(url, &untrusted, &plain));
         assert!(matches!(e, Err(Error::Tls(_))), "{url}: {e:?}");
     }
 }
