@@ -230,3 +230,65 @@ fn a_refused_connect_is_the_reason_code_of_the_refusal() {
         assert!(matches!(e, Error::Refused(ReasonCode::NotAuthorized)), "{url}: {e:?}");
     }
 }
+
+/// A reader that gives `good` bytes, then fails.
+struct Failing {
+    good: usize,
+}
+
+impl std::io::Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.good == 0 {
+            return Err(std::io::Error::other("the disk went away"));
+        }
+        let n = buf.len().min(self.good);
+        buf[..n].fill(b'x');
+        self.good -= n;
+        Ok(n)
+    }
+}
+
+impl tokio::io::AsyncRead for Failing {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let mut chunk = vec![0u8; buf.remaining()];
+        let n = std::io::Read::read(&mut *self, &mut chunk)?;
+        buf.put_slice(&chunk[..n]);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// A reader that fails mid-message: the error is the caller's, the half-sent PUBLISH ends the
+/// connection (the broker never sees it whole) and the client reconnects without the message.
+#[test]
+fn a_reader_that_fails_mid_message_is_the_callers_error() {
+    use mqtt_ws::net::Event;
+    let urls = start();
+    let msg = Outgoing::new("net/failing/file", &[]).qos(Qos::AtLeastOnce);
+    let mut mqtt =
+        MqttClient::connect_with(&urls.tcp, &ConnectOptions::new("failing"), &urls.settings)
+            .unwrap();
+    let e = mqtt.publish_from(&msg, 100_000, Failing { good: 70_000 }).unwrap_err();
+    assert!(matches!(e, Error::Io(ref io) if io.to_string() == "the disk went away"), "{e:?}");
+    assert!(matches!(next(&mut mqtt), Event::ConnectionLost { .. }));
+    assert!(matches!(next(&mut mqtt), Event::Reconnected { unsent_stream: None, .. }));
+    assert_eq!(mqtt.client().in_flight(), 0);
+    mqtt.disconnect().unwrap();
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use mqtt_ws::net::tokio::MqttClient as TokioClient;
+        let opts = ConnectOptions::new("failing-tokio");
+        let mut mqtt = TokioClient::connect_with(&urls.tcp, &opts, &urls.settings).await.unwrap();
+        let e = mqtt.publish_from(&msg, 100_000, Failing { good: 70_000 }).await.unwrap_err();
+        assert!(matches!(e, Error::Io(ref io) if io.to_string() == "the disk went away"), "{e:?}");
+        let lost = mqtt.next().await.unwrap();
+        assert!(matches!(lost, Some(Event::ConnectionLost { .. })), "{lost:?}");
+        let back = mqtt.next().await.unwrap();
+        assert!(matches!(back, Some(Event::Reconnected { unsent_stream: None, .. })), "{back:?}");
+        mqtt.disconnect().await.unwrap();
+    });
+}

@@ -262,3 +262,54 @@ fn permessage_deflate_both_ways() {
         assert!(all.iter().filter(|f| f.1 == 0 || f.1 >= 8).all(|f| !f.0), "{all:?}");
     }
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_server_refuses_a_foreign_origin_and_connect_takes_a_plain_url() {
+    use mqtt_ws::net::tokio::WebSocket as TokioWs;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        rt.block_on(async {
+            // The first: a foreign origin, refused.
+            let (tcp, _) = listener.accept().await.unwrap();
+            let refused = TokioWs::accept_with(tcp, &options()).await.map(|_| ());
+            // The second: a client with no Origin (not a browser), echoed once.
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = TokioWs::accept(tcp).await.unwrap();
+            let message = ws.recv().await.unwrap().unwrap();
+            ws.send(&message).await.unwrap();
+            assert_eq!(ws.recv().await.unwrap(), None, "the client closes");
+            refused
+        })
+    });
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        tcp,
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+Origin: https://evil.example\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+    let client = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    client.block_on(async {
+        let mut ws = TokioWs::connect(&format!("ws://127.0.0.1:{port}")).await.unwrap();
+        ws.send_binary(&[7; 300]).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(WsMessage::Binary(vec![7; 300])));
+        ws.close(CloseCode::Normal, "").await.unwrap();
+    });
+    let e = server.join().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Handshake(mqtt_ws::ws::handshake::Error::Request(
+                RequestError::OriginNotAllowed
+            ))
+        ),
+        "{e:?}"
+    );
+}
