@@ -330,4 +330,108 @@ mod tests {
         let pem = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
         assert!(matches!(client_config(pem), Err(TlsError::Pem(_))));
     }
+
+    /// `label` PEM of `der`.
+    fn pem(label: &str, der: &[u8]) -> Vec<u8> {
+        use base64ct::{Base64, Encoding};
+        let b64 = Base64::encode_string(der);
+        let body: Vec<&str> =
+            b64.as_bytes().chunks(64).map(|l| core::str::from_utf8(l).unwrap()).collect();
+        std::format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", body.join("\n"))
+            .into_bytes()
+    }
+
+    /// A self-signed certificate for `localhost` and its PKCS#8 key, in PEM.
+    fn made() -> (Vec<u8>, Vec<u8>) {
+        let made = rcgen::generate_simple_self_signed(std::vec!["localhost".into()]).unwrap();
+        (pem("CERTIFICATE", made.cert.der()), pem("PRIVATE KEY", &made.signing_key.serialize_der()))
+    }
+
+    #[test]
+    fn a_client_certificate_and_its_key() {
+        let (cert, key) = made();
+        let config = client_config_with_auth(&cert, &cert, &key).unwrap();
+        assert!(config.client_auth_cert_resolver.has_certs());
+        // No key in the key file; a key that is not base64; no certificate in the chain file.
+        let r = client_config_with_auth(&cert, &cert, b"nothing here\n");
+        assert!(matches!(r, Err(TlsError::NoPrivateKey)), "{r:?}");
+        let r = client_config_with_auth(
+            &cert,
+            &cert,
+            b"-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n",
+        );
+        assert!(matches!(r, Err(TlsError::Pem(_))), "{r:?}");
+        let r = client_config_with_auth(&cert, b"", &key);
+        assert!(matches!(r, Err(TlsError::NoCertificates)), "{r:?}");
+        // A key that is not the certificate's.
+        let (_, other_key) = made();
+        let r = client_config_with_auth(&cert, &cert, &other_key);
+        assert!(matches!(r, Err(TlsError::Config(_))), "{r:?}");
+    }
+
+    #[test]
+    fn every_error_says_what_failed() {
+        let cases: Vec<(TlsError, &str)> = std::vec![
+            (TlsError::NoCertificates, "no PEM certificate found"),
+            (TlsError::NoPrivateKey, "no PEM private key found"),
+            (TlsError::InvalidServerName, "invalid TLS server name"),
+            (TlsError::HandshakeTimeout, "TLS handshake timed out"),
+            (TlsError::Closed, "the peer closed the connection during the TLS handshake"),
+            (TlsError::Io(io::Error::other("reset")), "TLS socket: reset"),
+            (
+                TlsError::Config(rustls::Error::General("x".into())),
+                "TLS configuration: unexpected error: x",
+            ),
+            (
+                TlsError::Handshake(rustls::Error::DecryptError),
+                "TLS handshake failed: cannot decrypt peer's message",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(std::string::ToString::to_string(&e), text);
+        }
+        let pem = TlsError::Pem(rustls::pki_types::pem::Error::NoItemsFound);
+        assert!(std::string::ToString::to_string(&pem).starts_with("bad PEM: "));
+    }
+
+    /// A whole handshake over a socket pair, the server on a thread: the session, the socket,
+    /// data both ways and the close_notify.
+    #[cfg(unix)]
+    #[test]
+    fn a_handshake_data_and_close_notify() {
+        use std::io::{Read, Write};
+        let made = rcgen::generate_simple_self_signed(std::vec!["localhost".into()]).unwrap();
+        let ca = pem("CERTIFICATE", made.cert.der());
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(made.signing_key.serialize_der());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(std::vec![made.cert.der().clone()], key.into())
+            .unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let peer = std::thread::spawn(move || {
+            let mut conn = rustls::ServerConnection::new(Arc::new(server)).unwrap();
+            let mut tls = rustls::Stream::new(&mut conn, &mut b);
+            let mut got = [0u8; 5];
+            tls.read_exact(&mut got).unwrap();
+            tls.write_all(b"pong!").unwrap();
+            // The client's close_notify ends the stream cleanly.
+            let mut rest = Vec::new();
+            tls.read_to_end(&mut rest).unwrap();
+            (got, rest)
+        });
+        let mut tls = TlsStream::connect(client_config(&ca).unwrap(), "localhost", a).unwrap();
+        assert!(tls.session().protocol_version().is_some());
+        tls.socket().set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        embedded_io::Write::write_all(&mut tls, b"ping!").unwrap();
+        embedded_io::Write::flush(&mut tls).unwrap();
+        let mut answer = [0u8; 5];
+        embedded_io::Read::read_exact(&mut tls, &mut answer).unwrap();
+        assert_eq!(&answer, b"pong!");
+        tls.close().unwrap();
+        let (got, rest) = peer.join().unwrap();
+        assert_eq!((&got, rest.len()), (b"ping!", 0));
+    }
 }
