@@ -72,9 +72,8 @@ fn a_message_over_the_limit_is_closed_with_1009() {
     );
 }
 
-#[test]
-fn a_foreign_origin_gets_403() {
-    let (port, server) = echo_once();
+/// Sends a handshake request from a foreign origin to `port`; the answer must be 403.
+fn a_foreign_origin_is_answered_403(port: u16) {
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         tcp,
@@ -86,16 +85,20 @@ Origin: https://evil.example\r\n\r\n"
     let mut answer = String::new();
     tcp.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+}
+
+/// The server's side of a refused foreign origin.
+fn assert_origin_not_allowed(e: &Error) {
+    let expected = mqtt_ws::ws::handshake::Error::Request(RequestError::OriginNotAllowed);
+    assert!(matches!(e, Error::Handshake(h) if *h == expected), "{e:?}");
+}
+
+#[test]
+fn a_foreign_origin_gets_403() {
+    let (port, server) = echo_once();
+    a_foreign_origin_is_answered_403(port);
     let e = server.join().unwrap().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Handshake(mqtt_ws::ws::handshake::Error::Request(
-                RequestError::OriginNotAllowed
-            ))
-        ),
-        "{e:?}"
-    );
+    assert_origin_not_allowed(&e);
 }
 
 #[test]
@@ -284,17 +287,7 @@ fn tokio_server_refuses_a_foreign_origin_and_connect_takes_a_plain_url() {
             refused
         })
     });
-    let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        tcp,
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-Origin: https://evil.example\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{answer}");
+    a_foreign_origin_is_answered_403(port);
     let client = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     client.block_on(async {
         let mut ws = TokioWs::connect(&format!("ws://127.0.0.1:{port}")).await.unwrap();
@@ -303,13 +296,5 @@ Origin: https://evil.example\r\n\r\n"
         ws.close(CloseCode::Normal, "").await.unwrap();
     });
     let e = server.join().unwrap().unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Handshake(mqtt_ws::ws::handshake::Error::Request(
-                RequestError::OriginNotAllowed
-            ))
-        ),
-        "{e:?}"
-    );
+    assert_origin_not_allowed(&e);
 }
