@@ -708,3 +708,40 @@ fn a_command_too_large_for_an_elastic_transmit_buffer_grows_it_up_to_its_ceiling
     assert_eq!(c.command(Instant::ZERO, &mut hundred), Err(DriverError::Machine(Room(100))));
     assert_eq!(runs.get(), 1);
 }
+
+/// What each driver error says, and the I/O error kind it is when a driver is the transport of
+/// another layer (a read timeout below keeps its kind).
+#[test]
+fn driver_errors_say_what_failed_and_keep_the_transport_kind() {
+    use embedded_io::{Error as _, ErrorKind};
+    type E = DriverError<ErrorKind, BufferTooSmall>;
+    let cases: [(E, &str, ErrorKind); 7] = [
+        (
+            DriverError::Machine(BufferTooSmall { required: 3 }),
+            "buffer too small: 3 bytes required",
+            ErrorKind::InvalidData,
+        ),
+        (
+            DriverError::Transport(ErrorKind::TimedOut),
+            "transport error: TimedOut",
+            ErrorKind::TimedOut,
+        ),
+        (DriverError::Closed, "the connection is closed", ErrorKind::BrokenPipe),
+        (DriverError::Eof, "the transport ended", ErrorKind::ConnectionReset),
+        (DriverError::Blocked, "the state machine waits for an answer", ErrorKind::Other),
+        (
+            DriverError::ReceiveBufferTooSmall { required: 70 },
+            "receive buffer too small: 70 bytes required",
+            ErrorKind::OutOfMemory,
+        ),
+        (
+            DriverError::TransmitBufferTooSmall { required: 80 },
+            "transmit buffer too small: 80 bytes required",
+            ErrorKind::OutOfMemory,
+        ),
+    ];
+    for (e, text, kind) in cases {
+        assert_eq!(std::format!("{e}"), text);
+        assert_eq!(e.kind(), kind, "{e:?}");
+    }
+}

@@ -180,5 +180,32 @@ mod tests {
         assert!(Topic::<'_, 2>::copied("a/b").is_none());
         extern crate std;
         assert_eq!(std::format!("{copied}"), "a/b");
+        // Debug quotes it as a string; `Deref`, `AsRef` and both `==` read the same text.
+        assert_eq!(std::format!("{copied:?}"), "\"a/b\"");
+        assert_eq!(copied.len(), 3);
+        assert_eq!(AsRef::<str>::as_ref(&copied), "a/b");
+        assert!(copied == *"a/b" && copied == "a/b" && copied != "a/c");
+        #[cfg(feature = "std")]
+        assert_eq!(std::string::String::from(copied), "a/b");
+    }
+
+    #[test]
+    fn request_and_response_properties_are_read_or_absent() {
+        use crate::mqtt::properties::{PropertiesBuilder, Property, PropertyContext};
+        let mut raw = [0u8; 64];
+        let mut b = PropertiesBuilder::new(&mut raw);
+        b.push(Property::ResponseTopic("reply/to")).unwrap();
+        b.push(Property::CorrelationData(b"req-7")).unwrap();
+        let n = b.len();
+        let properties = Properties::parse(&raw[..n], PropertyContext::Publish).unwrap();
+        let mut p = Publish::new("ask", b"?");
+        p.properties = properties;
+        let asked: Message<'_, 8> = Message::new(&p, Topic::new("ask"), b"?");
+        assert_eq!(asked.response_topic(), Some("reply/to"));
+        assert_eq!(asked.correlation_data(), Some(&b"req-7"[..]));
+        assert_eq!(asked.subscription_identifiers().count(), 0);
+        let plain = Publish::new("ask", b"?");
+        let told: Message<'_, 8> = Message::new(&plain, Topic::new("ask"), b"?");
+        assert_eq!((told.response_topic(), told.correlation_data()), (None, None));
     }
 }
