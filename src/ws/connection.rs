@@ -1167,6 +1167,30 @@ mod tests {
         run
     }
 
+    /// The caller fails the connection (a policy violation, say): the close frame with its code
+    /// goes out once, what the peer sends after it is not read, and a code that may not be sent
+    /// is refused with nothing changed.
+    #[test]
+    fn the_caller_fails_the_connection_with_a_code() {
+        let mut c = Connection::server(Config::new());
+        assert_eq!(c.fail_with(CloseCode::NoStatusReceived), Err(UsageError::InvalidCloseCode));
+        assert_eq!(c.fail_with(CloseCode::Abnormal), Err(UsageError::InvalidCloseCode));
+        let mut out = [0u8; 32];
+        assert_eq!(c.poll_transmit(Instant::ZERO, &mut out).unwrap(), None, "nothing queued");
+        c.fail_with(CloseCode::PolicyViolation).unwrap();
+        // A second failure does not queue a second close frame.
+        c.fail_with(CloseCode::UnsupportedData).unwrap();
+        let n = c.poll_transmit(Instant::ZERO, &mut out).unwrap().expect("the close frame");
+        assert_eq!(&out[..n], &[0x88, 0x02, 0x03, 0xf0], "close 1008, unmasked");
+        assert_eq!(c.poll_transmit(Instant::ZERO, &mut out).unwrap(), None);
+        // Input after it is not read as messages.
+        let run = drive(&mut c, &masked(0x81, b"late"), 64);
+        assert!(run.events.is_empty() && run.sent.is_empty(), "{:?}", run.events);
+        // Sending is over too.
+        let mut frame = [0u8; 32];
+        assert_eq!(c.encode_binary(&mut frame, b"x"), Err(UsageError::Closed));
+    }
+
     fn keys() -> impl FnMut() -> [u8; 4] + Clone {
         let mut n = 0u8;
         move || {
