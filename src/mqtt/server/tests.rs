@@ -1206,3 +1206,67 @@ fn receive_maximum_is_the_least_of_in_flight_store_and_config() {
     assert!(out[..n].windows(3).any(|w| w == [0x21, 0x00, 0x03]), "Receive Maximum 3");
     assert_eq!(s.receive_maximum(), 3);
 }
+
+/// A will the server could not publish is refused in CONNACK: retained without retain support
+/// ([MQTT-3.2.2-13], 0x9A), above Maximum QoS ([MQTT-3.2.2-12], 0x9B).
+#[test]
+fn a_will_the_server_cannot_keep_is_refused_in_connack() {
+    let mut c = config();
+    c.retain = Availability::NotAvailable;
+    c.maximum_qos = Qos::AtLeastOnce;
+    for (retain, qos, fault, code) in [
+        (true, Qos::AtMostOnce, RemoteError::RetainNotSupported, ReasonCode::RetainNotSupported),
+        (false, Qos::ExactlyOnce, RemoteError::QosNotSupported, ReasonCode::QosNotSupported),
+    ] {
+        let mut s = S::new(c, Instant::ZERO);
+        let mut connect = Connect::new(Version::V5, "dev1");
+        connect.will = Some(Will {
+            qos,
+            retain,
+            properties: Properties::default(),
+            topic: "dev1/status",
+            payload: b"offline",
+        });
+        assert_eq!(feed(&mut s, 0, &enc(Packet::Connect(connect), Version::V5)), Err(fault));
+        let sent = drain(&mut s);
+        assert_eq!((sent[0][0], sent[0][3]), (0x20, code as u8), "{sent:02x?}");
+        assert!(!s.is_connected());
+    }
+}
+
+/// A SUBSCRIBE with a Subscription Identifier where the server announced none: DISCONNECT 0xA1
+/// (MQTT 5.0 §3.2.2.3.12).
+#[test]
+fn a_subscription_identifier_the_server_does_not_offer_is_refused() {
+    let mut c = config();
+    c.subscription_identifiers = Availability::NotAvailable;
+    let mut s = S::new(c, Instant::ZERO);
+    feed(&mut s, 0, &connect_bytes(Version::V5, 0, false)).unwrap();
+    let mut out = [0u8; 128];
+    s.accept(Instant::ZERO, &Accept::default(), &mut out).unwrap();
+    let subs = [Subscription::new("a/#", Qos::AtLeastOnce)];
+    let raw = props(&[Property::SubscriptionIdentifier(core::num::NonZeroU32::new(7).unwrap())]);
+    let mut sub = Subscribe::new(pid(1), &subs);
+    sub.properties = with_props(&raw, crate::mqtt::properties::PropertyContext::Subscribe);
+    let fault = feed(&mut s, 0, &enc(Packet::Subscribe(sub), Version::V5));
+    assert_eq!(fault, Err(RemoteError::SubscriptionIdentifiersNotSupported));
+    let sent = drain(&mut s);
+    assert_eq!(
+        disconnect_reason(sent.last().unwrap()),
+        ReasonCode::SubscriptionIdentifiersNotSupported
+    );
+}
+
+/// AUTH from a client whose CONNECT named no Authentication Method: Protocol Error
+/// ([MQTT-4.12.0-1]).
+#[test]
+fn auth_without_an_authentication_method_is_a_protocol_error() {
+    let mut s = connected(Version::V5, 0, false);
+    let raw = props(&[Property::AuthenticationMethod("SCRAM-SHA-1")]);
+    let mut auth = Auth::new(ReasonCode::ReAuthenticate);
+    auth.properties = with_props(&raw, crate::mqtt::properties::PropertyContext::Auth);
+    let fault = feed(&mut s, 0, &enc(Packet::Auth(auth), Version::V5));
+    assert_eq!(fault, Err(RemoteError::UnexpectedPacket(PacketType::Auth)));
+    let sent = drain(&mut s);
+    assert_eq!(disconnect_reason(sent.last().unwrap()), ReasonCode::ProtocolError);
+}
