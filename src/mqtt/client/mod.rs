@@ -1053,14 +1053,7 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
     ) -> Result<Sent, Error> {
         let saved_id = self.next_id;
         let qos_pid = self.check_publish(msg)?;
-        let publish = Publish {
-            dup: false,
-            qos_pid,
-            retain: msg.retain,
-            topic: msg.topic,
-            properties: msg.properties,
-            payload: msg.payload,
-        };
+        let publish = msg.first_publish(qos_pid);
         if let Err(e) = self.store_publish(publish, out) {
             // Nothing changed: the identifier is free for the next call.
             self.next_id = saved_id;
@@ -1154,14 +1147,8 @@ impl<S: Store, const IN_FLIGHT: usize, const ALIASES: usize, const ALIAS_LEN: us
         }
         let saved_id = self.next_id;
         let qos_pid = self.check_publish(msg)?;
-        let publish = Publish {
-            dup: false,
-            qos_pid,
-            retain: msg.retain,
-            topic: msg.topic,
-            properties: msg.properties,
-            payload: &[],
-        };
+        // Its payload is empty (checked above): the head alone, the length given apart.
+        let publish = msg.first_publish(qos_pid);
         let result = self.start_stream(publish, payload_len, out);
         let len = match result {
             Ok(len) => len,

@@ -4,7 +4,7 @@
 use core::num::NonZeroU32;
 
 use super::{Error, UsageError};
-use crate::mqtt::packet::Will;
+use crate::mqtt::packet::{Publish, QosPid, Will};
 use crate::mqtt::properties::{Properties, PropertiesBuilder, PropertyId};
 use crate::mqtt::wire;
 use crate::mqtt::{EncodeError, PacketId, Qos, Version};
@@ -125,6 +125,18 @@ impl<'a> Outgoing<'a> {
     /// A QoS 0, not retained message without properties.
     pub const fn new(topic: &'a str, payload: &'a [u8]) -> Self {
         Self { topic, payload, qos: Qos::AtMostOnce, retain: false, properties: Properties::EMPTY }
+    }
+
+    /// Its first transmission (DUP 0) under `qos_pid`, the QoS and identifier the session gave.
+    pub(crate) fn first_publish(&self, qos_pid: QosPid) -> Publish<'a> {
+        Publish {
+            dup: false,
+            qos_pid,
+            retain: self.retain,
+            topic: self.topic,
+            properties: self.properties,
+            payload: self.payload,
+        }
     }
 
     /// The same message with `qos`.
