@@ -91,6 +91,18 @@ pub fn open_ws(port: u16, seed: u32) -> Result<Ws, String> {
     conn.upgrade(WsConfig::new(), keys).into_stream().map_err(|e| format!("{e:?}"))
 }
 
+/// How a [`Proxy`] cuts the upstream side of a connection (the client's side is always cut
+/// abruptly, mid-packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Both directions at once: what the upstream writes after the cut fails (reset).
+    Abrupt,
+    /// Only the proxy's write half; what the upstream writes until it closes is read and thrown
+    /// away. The upstream sees the end of the stream and loses what it sent, but none of its
+    /// writes fail.
+    Drain,
+}
+
 /// Counters of a [`Proxy`].
 #[derive(Debug, Default)]
 pub struct ProxyStats {
@@ -109,6 +121,11 @@ pub struct Proxy {
 impl Proxy {
     /// `max_budget`: the most bytes a connection carries before it is cut.
     pub fn start(upstream: u16, seed: u64, max_budget: u64) -> Proxy {
+        Proxy::start_with(upstream, seed, max_budget, Cut::Abrupt)
+    }
+
+    /// [`Proxy::start`], cutting the upstream side as `cut` says.
+    pub fn start_with(upstream: u16, seed: u64, max_budget: u64, cut: Cut) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stats = Arc::new(ProxyStats::default());
@@ -126,12 +143,19 @@ impl Proxy {
                 let budget = Arc::new(AtomicU64::new(budget));
                 let pair = [down.try_clone().unwrap(), up.try_clone().unwrap()];
                 let pair = Arc::new(pair);
-                for (from, to) in
-                    [(down, up.try_clone().unwrap()), (up, pair[0].try_clone().unwrap())]
-                {
+                for (from, to, upstream) in [
+                    (down, up.try_clone().unwrap(), false),
+                    (up, pair[0].try_clone().unwrap(), true),
+                ] {
                     let (budget, pair, st) = (budget.clone(), pair.clone(), st.clone());
                     let mut rng = Rng::new(rng.next());
-                    std::thread::spawn(move || pump(from, to, &budget, &pair, &st, &mut rng));
+                    let drain = upstream && cut == Cut::Drain;
+                    std::thread::spawn(move || {
+                        pump(from, to, &budget, &pair, &st, &mut rng, cut);
+                        if drain {
+                            discard(pair[1].try_clone().unwrap());
+                        }
+                    });
                 }
             }
         });
@@ -153,6 +177,7 @@ fn pump(
     pair: &[TcpStream; 2],
     st: &ProxyStats,
     rng: &mut Rng,
+    cut: Cut,
 ) {
     let mut buf = [0u8; 4096];
     loop {
@@ -184,13 +209,25 @@ fn pump(
                 if before > 0 {
                     st.cuts.fetch_add(1, Ordering::Relaxed);
                 }
-                let _ = pair[0].shutdown(Shutdown::Both);
-                let _ = pair[1].shutdown(Shutdown::Both);
+                close(pair, cut);
                 return;
             }
             data = &data[take..];
         }
     }
+    close(pair, cut);
+}
+
+/// Cuts both sides of a proxied connection: `pair` is (client side, upstream side).
+fn close(pair: &[TcpStream; 2], cut: Cut) {
     let _ = pair[0].shutdown(Shutdown::Both);
-    let _ = pair[1].shutdown(Shutdown::Both);
+    let up = if cut == Cut::Drain { Shutdown::Write } else { Shutdown::Both };
+    let _ = pair[1].shutdown(up);
+}
+
+/// Reads and drops what `up` sends until it closes (or stays silent for 10 s).
+fn discard(mut up: TcpStream) {
+    let _ = up.set_read_timeout(Some(StdDuration::from_secs(10)));
+    let mut buf = [0u8; 4096];
+    while matches!(up.read(&mut buf), Ok(n) if n > 0) {}
 }
