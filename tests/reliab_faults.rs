@@ -56,8 +56,8 @@ type Store = SliceStore<'static, 64, Vec<u8>, RX>;
 /// Maximum the client announced (MQTT 5.0 §3.3.4, §4.9); the client treats that as the protocol
 /// error it is (0x93), on every connection. Tracking many absorbs the overshoot in this test:
 /// 512 was not always enough on a loaded machine, where the subscriber falls behind and the
-/// backlog grows; and each such fault, an abrupt close while the broker writes a burst, is what
-/// sets off the broker's other QoS 2 fault (see the module docs), so it must stay rare here.
+/// backlog grows; and each such fault is a close while the broker writes a burst, the moment
+/// its other QoS 2 fault needs (see the module docs), so it must stay rare here.
 const RX: usize = 4096;
 
 fn debug(who: &str, what: &dyn std::fmt::Debug) {
