@@ -12,10 +12,11 @@
 //! ```
 
 /// The commands of the MQTT clients, written once for the blocking and the tokio one (`async`
-/// and `.await` for the latter).
+/// and `.await` for the latter): `payload` is the type `publish_from` reads the payload from,
+/// `read` the function that reads some of it into a slice.
 #[cfg(feature = "mqtt")]
 macro_rules! mqtt_commands {
-    ($($async:tt $await:tt)?) => {
+    ($($async:ident $await:ident)?; payload: $payload:ty, read: $read:path) => {
         /// Publishes `message`; returns its packet identifier for QoS 1 and 2 (the
         /// `Event::Published` that acknowledges it carries the same).
         ///
@@ -41,6 +42,87 @@ macro_rules! mqtt_commands {
                     let e = redial.failed(now, e);
                     if sent.packet_id.is_some() { Ok(sent.packet_id) } else { Err(e) }
                 }
+            }
+        }
+
+        /// Publishes `message` with a payload of `payload_len` bytes read from `payload`, in
+        /// pieces: a file larger than any buffer goes out in the memory of the transmit buffer
+        /// and a 16 KiB read buffer. `message.payload` must be empty. Returns the packet
+        /// identifier for QoS 1 and 2, as `publish` does.
+        ///
+        /// The whole packet is checked against the broker's Maximum Packet Size before anything
+        /// is sent [MQTT-3.1.2-24]. Exactly `payload_len` bytes are read; if `payload` ends (or
+        /// fails) before, the packet cannot be completed: the connection is closed and the error
+        /// returned (`UsageError::PayloadTooShort`, or the read's error).
+        ///
+        /// A failure before the whole packet is sent (the reader's, the connection's) is
+        /// returned and the message forgotten. The payload is not kept for a retransmission: a
+        /// QoS 1 or 2 message sent whole whose acknowledgement has not come when the connection
+        /// breaks is named by `Event::Reconnected`'s `unsent_stream` (a client that
+        /// reconnects); publish it again.
+        ///
+        /// The async one is not cancel safe: a PUBLISH dropped half-way leaves the connection
+        /// unusable (the broker counts what comes next as its payload); drop the client then.
+        pub $($async)? fn publish_from(
+            &mut self,
+            message: &$crate::mqtt::client::Outgoing<'_>,
+            payload_len: usize,
+            mut payload: $payload,
+        ) -> Result<Option<$crate::mqtt::PacketId>, $crate::net::Error> {
+            /// The read buffer's size.
+            const CHUNK: usize = 16 * 1024;
+            self.online()?;
+            let now = self.clock.now();
+            let sent = self.conn.publish_stream(now, message, payload_len)$(.$await)?;
+            let sent = sent.map_err(|e| self.failed(now, e))?;
+            let mut buf = std::vec![0u8; CHUNK.min(payload_len).max(1)];
+            let mut left = payload_len;
+            while left > 0 {
+                let want = buf.get_mut(..left.min(CHUNK)).unwrap_or_default();
+                let n = match $read(&mut payload, want)$(.$await)? {
+                    Ok(0) => break,
+                    Ok(n) => n.min(left),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.abort_stream(sent.packet_id)$(.$await)?;
+                        return Err($crate::net::Error::Io(e));
+                    }
+                };
+                let now = self.clock.now();
+                let chunk = buf.get(..n).unwrap_or_default();
+                if let Err(e) = self.conn.publish_chunk(now, chunk)$(.$await)? {
+                    self.abort_stream(sent.packet_id)$(.$await)?;
+                    return Err(self.failed(now, e));
+                }
+                left -= n;
+            }
+            let now = self.clock.now();
+            match self.conn.publish_end(now)$(.$await)? {
+                Ok(_) => Ok(sent.packet_id),
+                Err($crate::io::DriverError::Machine(e)) => {
+                    self.abort_stream(sent.packet_id)$(.$await)?;
+                    Err($crate::net::Error::Mqtt(e))
+                }
+                Err(e) => {
+                    self.abort_stream(sent.packet_id)$(.$await)?;
+                    Err(self.failed(now, e))
+                }
+            }
+        }
+
+        /// A streamed PUBLISH that cannot be completed: the connection ends (the broker reads
+        /// whatever comes next as its payload; a client that reconnects connects again), and
+        /// the message (the caller gets the error) leaves the store.
+        $($async)? fn abort_stream(&mut self, id: Option<$crate::mqtt::PacketId>) {
+            let now = self.clock.now();
+            if self.conn.machine().stream_remaining().is_some() {
+                let end = $crate::net::transport::Ending::Normal;
+                self.conn.transport().end(end, core::time::Duration::ZERO)$(.$await)?;
+                self.conn.machine_mut().connection_lost();
+                let _ = self.failed(now, $crate::io::DriverError::Eof);
+            }
+            if let Some(id) = id {
+                self.conn.machine_mut().discard(id);
             }
         }
 

@@ -471,81 +471,18 @@ impl MqttClient {
         Ok(())
     }
 
-    /// Publishes `message` with a payload of `payload_len` bytes read from `payload`, in
-    /// pieces, as the blocking [`MqttClient::publish_from`](crate::net::MqttClient::publish_from)
-    /// does (the same checks, errors and retransmission rule).
-    ///
-    /// # Cancel safety
-    ///
-    /// Not cancel safe: a PUBLISH dropped half-way leaves the connection unusable (the broker
-    /// counts what comes next as its payload); drop the client then.
-    pub async fn publish_from(
-        &mut self,
-        message: &client::Outgoing<'_>,
-        payload_len: usize,
-        mut payload: impl tokio::io::AsyncRead + Unpin,
-    ) -> Result<Option<crate::mqtt::PacketId>, Error> {
-        /// The read buffer's size.
-        const CHUNK: usize = 16 * 1024;
-        self.online()?;
-        let now = self.clock.now();
-        let sent = self.conn.publish_stream(now, message, payload_len).await;
-        let sent = sent.map_err(|e| self.failed(now, e))?;
-        let mut buf = std::vec![0u8; CHUNK.min(payload_len).max(1)];
-        let mut left = payload_len;
-        while left > 0 {
-            let want = buf.get_mut(..left.min(CHUNK)).unwrap_or_default();
-            let mut read = tokio::io::ReadBuf::new(want);
-            let step = core::future::poll_fn(|cx| {
-                core::pin::Pin::new(&mut payload).poll_read(cx, &mut read)
-            })
-            .await;
-            let n = match step {
-                Ok(()) if read.filled().is_empty() => break,
-                Ok(()) => read.filled().len().min(left),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.abort_stream(sent.packet_id).await;
-                    return Err(Error::Io(e));
-                }
-            };
-            let now = self.clock.now();
-            let chunk = buf.get(..n).unwrap_or_default();
-            if let Err(e) = self.conn.publish_chunk(now, chunk).await {
-                self.abort_stream(sent.packet_id).await;
-                return Err(self.failed(now, e));
-            }
-            left -= n;
-        }
-        let now = self.clock.now();
-        match self.conn.publish_end(now).await {
-            Ok(_) => Ok(sent.packet_id),
-            Err(crate::io::DriverError::Machine(e)) => {
-                self.abort_stream(sent.packet_id).await;
-                Err(Error::Mqtt(e))
-            }
-            Err(e) => {
-                self.abort_stream(sent.packet_id).await;
-                Err(self.failed(now, e))
-            }
-        }
-    }
+    mqtt_commands!(async await; payload: impl tokio::io::AsyncRead + Unpin, read: read_some);
+}
 
-    /// A streamed PUBLISH that cannot be completed: the connection ends, and the message
-    /// (the caller gets the error) leaves the store.
-    async fn abort_stream(&mut self, id: Option<crate::mqtt::PacketId>) {
-        let now = self.clock.now();
-        if self.conn.machine().stream_remaining().is_some() {
-            self.conn.transport().end(Ending::Normal, core::time::Duration::ZERO).await;
-            self.conn.machine_mut().connection_lost();
-            let _ = self.failed(now, crate::io::DriverError::Eof);
-        }
-        if let Some(id) = id {
-            self.conn.machine_mut().discard(id);
-        }
-    }
-
-    mqtt_commands!(async await);
+/// Reads some of `payload` into `buf`: `publish_from`'s read.
+#[cfg(feature = "mqtt")]
+async fn read_some(
+    payload: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut read = tokio::io::ReadBuf::new(buf);
+    core::future::poll_fn(|cx| core::pin::Pin::new(&mut *payload).poll_read(cx, &mut read)).await?;
+    Ok(read.filled().len())
 }
 
 /// The driver a tokio [`WebSocket`] runs.
