@@ -24,7 +24,7 @@ use tokio::time::timeout_at;
 use super::chan::Receiver;
 use super::conn::{Conn, Driver};
 use super::transport::mqtt_ws_config;
-use super::{Broker, CHANNEL, CONNECT_TIMEOUT, Cmd, Listen, WRITE_TIMEOUT};
+use super::{Broker, CONNECT_TIMEOUT, Cmd, Listen, WRITE_TIMEOUT};
 
 /// The least a connection's receive buffer holds while in use (it grows while a client sends
 /// faster than it holds; an idle plain TCP connection holds none, see `Conn::run`).
@@ -395,7 +395,7 @@ impl Broker {
     where
         T::Error: std::fmt::Debug,
     {
-        let (tx, rx) = super::chan::channel(CHANNEL);
+        let (tx, rx) = super::chan::channel(self.queue_limit());
         let left = deadline.saturating_duration_since(StdInstant::now());
         let session = super::Session::new(self.server_config(left), self.now());
         // Small while the connection idles; a whole packet of the largest size fits each way

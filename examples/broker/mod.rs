@@ -78,9 +78,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Receive Maximum); more are dropped and counted in [`Stats::dropped`] (Mosquitto's
 /// `max_queued_messages` default).
 pub const MAX_QUEUED: usize = 1000;
-/// Commands a connection's channel holds (received bytes and routed messages): routing never
-/// waits for a connection; a message for a full channel is dropped and counted.
-const CHANNEL: usize = MAX_QUEUED;
 /// Receive Maximum each way.
 const INFLIGHT: usize = 32;
 
@@ -1024,12 +1021,19 @@ impl Broker {
     /// Whether a session's `queue` may take `d` too: fewer messages than `max_queued_messages`
     /// and, with `max_queued_bytes`, payloads that fit it.
     pub(crate) fn has_room(&self, queue: &VecDeque<Delivery>, d: &Delivery) -> bool {
-        if queue.len() >= self.options.max_queued_messages.unwrap_or(MAX_QUEUED) {
+        if queue.len() >= self.queue_limit() {
             return false;
         }
         self.options.max_queued_bytes.is_none_or(|max| {
             queue.iter().map(|q| q.msg.payload.len()).sum::<usize>() + d.msg.payload.len() <= max
         })
+    }
+
+    /// Messages a session queues at most ([`Options::max_queued_messages`]). A connection's
+    /// channel, where routed messages wait for its task, holds as many: routing never waits
+    /// for a connection, and a message for a full channel is dropped and counted.
+    pub(crate) fn queue_limit(&self) -> usize {
+        self.options.max_queued_messages.unwrap_or(MAX_QUEUED)
     }
 
     /// What the broker holds now.

@@ -42,7 +42,8 @@ pub fn configured(c: &config::Config) -> Result<Configured, String> {
         security: Some(Arc::new(security)),
         max_keepalive: c.max_keepalive.and_then(NonZeroU16::new),
         max_packet_size: c.max_packet_size,
-        max_queued_messages: c.max_queued_messages,
+        // `0` in the file: no limit.
+        max_queued_messages: Some(c.max_queued_messages.unwrap_or(usize::MAX)),
         max_queued_bytes: c.max_queued_bytes,
         max_inflight_messages: c.max_inflight_messages.and_then(NonZeroU16::new),
         message_size_limit: c.message_size_limit,
@@ -102,4 +103,21 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
         return Err(format!("{}: no certificate", path.display()));
     }
     Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(text: &str) -> Options {
+        let c = config::Config::parse(text, Path::new("/etc/broker")).unwrap();
+        configured(&c).unwrap().options
+    }
+
+    #[test]
+    fn max_queued_messages_0_is_no_limit() {
+        assert_eq!(options("max_queued_messages 0\n").max_queued_messages, Some(usize::MAX));
+        assert_eq!(options("max_queued_messages 5\n").max_queued_messages, Some(5));
+        assert_eq!(options("").max_queued_messages, Some(config::DEFAULT_MAX_QUEUED));
+    }
 }
