@@ -75,11 +75,23 @@ impl Buffer for std::boxed::Box<[u8]> {}
 /// assert_eq!(b.as_ref().len(), 1024);
 /// ```
 #[cfg(feature = "std")]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ElasticBuffer {
     bytes: std::vec::Vec<u8>,
     floor: usize,
     ceiling: usize,
+}
+
+/// Its size and bounds, not its bytes.
+#[cfg(feature = "std")]
+impl core::fmt::Debug for ElasticBuffer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ElasticBuffer")
+            .field("len", &self.bytes.len())
+            .field("floor", &self.floor)
+            .field("ceiling", &self.ceiling)
+            .finish()
+    }
 }
 
 #[cfg(feature = "std")]

@@ -292,3 +292,150 @@ fn a_reader_that_fails_mid_message_is_the_callers_error() {
         mqtt.disconnect().await.unwrap();
     });
 }
+
+/// A broker that accepts one connection (CONNACK, MQTT 5.0), reads `keep` bytes of what
+/// follows, then resets it: a message being streamed to it cannot be completed.
+fn broker_that_resets_after(keep: usize) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("mqtt://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        // The CONNECT: its fixed header, then its Remaining Length (small: one byte).
+        let mut head = [0u8; 2];
+        s.read_exact(&mut head).unwrap();
+        let mut rest = vec![0u8; usize::from(head[1])];
+        s.read_exact(&mut rest).unwrap();
+        s.write_all(&[0x20, 0x03, 0x00, 0x00, 0x00]).unwrap();
+        let mut kept = vec![0u8; keep];
+        let _ = s.read_exact(&mut kept);
+        // Dropped with unread bytes: a reset.
+    });
+    url
+}
+
+/// The connection fails while a message streams from a reader: the connection's error, and
+/// the message is not left in the session.
+#[test]
+fn a_connection_that_fails_mid_message_is_an_error() {
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let msg = Outgoing::new("net/cut/file", &[]).qos(Qos::AtLeastOnce);
+    let len = 8 << 20;
+    let once = Options { reconnect: None, ..Options::default() };
+    let url = broker_that_resets_after(64 << 10);
+    let mut mqtt = MqttClient::connect_with(&url, &ConnectOptions::new("cut"), &once).unwrap();
+    let payload = std::io::Read::take(std::io::repeat(b'x'), len as u64);
+    let e = mqtt.publish_from(&msg, len, payload).unwrap_err();
+    assert!(matches!(e, Error::Io(_)), "{e:?}");
+    assert_eq!(mqtt.client().in_flight(), 0);
+
+    let url = broker_that_resets_after(64 << 10);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let opts = ConnectOptions::new("cut-tokio");
+        let mut mqtt = TokioClient::connect_with(&url, &opts, &once).await.unwrap();
+        let payload = tokio::io::AsyncReadExt::take(tokio::io::repeat(b'x'), len as u64);
+        let e = mqtt.publish_from(&msg, len, payload).await.unwrap_err();
+        assert!(matches!(e, Error::Io(_)), "{e:?}");
+        assert_eq!(mqtt.client().in_flight(), 0);
+    });
+}
+
+/// An idle client keeps its connection: with a keep-alive of 1 s, the broker would close a
+/// silent one after 1.5 s (MQTT 5.0 §3.1.2.10); after 2.5 s without traffic a message still
+/// makes the round trip. The tokio client, with and without reconnecting.
+#[test]
+fn an_idle_tokio_client_keeps_its_connection_alive() {
+    use mqtt_ws::net::Event;
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let urls = start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let idle = |id: &'static str, reconnect: bool| {
+        let mut settings = urls.settings.clone();
+        if !reconnect {
+            settings.reconnect = None;
+        }
+        let url = urls.tcp.clone();
+        async move {
+            let mut opts = ConnectOptions::new(id);
+            opts.keep_alive = 1;
+            let mut mqtt = TokioClient::connect_with(&url, &opts, &settings).await.unwrap();
+            let quiet = tokio::time::timeout(std::time::Duration::from_millis(2500), mqtt.next());
+            assert!(quiet.await.is_err(), "{id}: an event while idle");
+            let topic = format!("net/idle/{id}");
+            mqtt.subscribe(&topic, Qos::AtLeastOnce).await.unwrap();
+            mqtt.publish(&Outgoing::new(&topic, b"still here").qos(Qos::AtLeastOnce))
+                .await
+                .unwrap();
+            loop {
+                match mqtt.next().await.unwrap().expect("connected") {
+                    Event::Message(m) => break assert_eq!(m.payload, b"still here"),
+                    Event::Subscribed { .. } | Event::Published { .. } => {}
+                    other => panic!("{id}: {other:?}"),
+                }
+            }
+            mqtt.disconnect().await.unwrap();
+        }
+    };
+    rt.block_on(async { tokio::join!(idle("idle-once", false), idle("idle-redial", true)) });
+}
+
+/// A WebSocket server that speaks no subprotocol, for `count` connections: MQTT over it is
+/// refused before a CONNECT is sent.
+fn websocket_without_subprotocol(count: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/mqtt", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().take(count) {
+            let ws = mqtt_ws::net::WebSocket::accept(tcp.unwrap()).unwrap();
+            assert_eq!(ws.protocol(), None);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_websocket_server_that_does_not_speak_mqtt_is_refused() {
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let url = websocket_without_subprotocol(2);
+    let e = MqttClient::connect(&url, &ConnectOptions::new("no-mqtt")).unwrap_err();
+    assert!(matches!(e, Error::Subprotocol), "{e:?}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let e = rt.block_on(TokioClient::connect(&url, &ConnectOptions::new("no-mqtt"))).unwrap_err();
+    assert!(matches!(e, Error::Subprotocol), "{e:?}");
+}
+
+/// A WebSocket needs a WebSocket URL; a client and a connection print what they are without
+/// their buffers' bytes or the password.
+#[test]
+fn tokio_websocket_urls_and_debug_output() {
+    use mqtt_ws::net::UrlError;
+    use mqtt_ws::net::tokio::{MqttClient as TokioClient, WebSocket as TokioWebSocket};
+    let urls = start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let e = TokioWebSocket::connect(&urls.tcp).await.unwrap_err();
+        assert!(matches!(e, Error::Url(UrlError::Scheme)), "{e:?}");
+        let mut options = ConnectOptions::new("debug");
+        options.username = Some("someone");
+        options.password = Some(b"s3cret");
+        let mqtt = TokioClient::connect(&urls.ws, &options).await.unwrap();
+        let shown = format!("{mqtt:?}");
+        assert!(shown.starts_with("MqttClient"), "{shown}");
+        assert!(shown.contains("someone") && !shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("115, 51, 99"), "the password's bytes: {shown}");
+        assert!(shown.len() < 4000, "{shown}");
+        // The password in the URL, as mosquitto's `-L` takes it.
+        let url = urls.tcp.replace("mqtt://", "mqtt://someone:s3cret@");
+        let blocking = MqttClient::connect(&url, &options).unwrap();
+        let shown = format!("{blocking:?}");
+        assert!(shown.starts_with("MqttClient"), "{shown}");
+        assert!(shown.contains("someone") && !shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("115, 51, 99"), "the password's bytes: {shown}");
+        assert!(shown.len() < 4000, "{shown}");
+        let ws = TokioWebSocket::connect(&urls.ws).await.unwrap();
+        let shown = format!("{ws:?}");
+        assert!(shown.starts_with("WebSocket"), "{shown}");
+        mqtt.disconnect().await.unwrap();
+    });
+}

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use mqtt_ws::mqtt::PacketId;
 use mqtt_ws::mqtt::client::{self, UsageError};
+use mqtt_ws::mqtt::packet::Will;
+use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::net::{Error, Event, Reconnect};
 use mqtt_ws::prelude::*;
 
@@ -377,4 +379,55 @@ fn a_client_the_broker_named_resumes_its_session_under_that_name_via(tcp_port: u
     }
     assert_eq!(mqtt.client_id(), assigned);
     mqtt.disconnect().unwrap();
+}
+
+#[test]
+fn a_reconnecting_clients_will_goes_out_at_every_loss_with_the_example_broker() {
+    let broker = example_broker();
+    let proxy = Proxy::start(broker.port);
+    let direct = format!("mqtt://127.0.0.1:{}", broker.port);
+    let once = Options { reconnect: None, ..Options::default() };
+    let mut watcher =
+        MqttClient::connect_with(&direct, &ConnectOptions::new("net-will-w"), &once).unwrap();
+    let sub = watcher.subscribe("net/will/#", Qos::AtLeastOnce).unwrap();
+    let next = |c: &mut MqttClient| c.next_timeout(LIMIT).unwrap().expect("an event");
+    assert!(matches!(next(&mut watcher), Event::Subscribed { packet_id, .. } if packet_id == sub));
+
+    let mut props = [0u8; 32];
+    let mut builder = PropertiesBuilder::new(&mut props);
+    builder.push(Property::ContentType("text/plain")).unwrap();
+    let mut options = persistent("net-will");
+    options.will = Some(Will {
+        qos: Qos::AtLeastOnce,
+        retain: false,
+        properties: builder.finish(),
+        topic: "net/will/gone",
+        payload: b"gone",
+    });
+    let mut mqtt = MqttClient::connect_with(&proxy.url(), &options, &settings()).unwrap();
+    // Twice: the will goes with the CONNECT of every connection, the reconnect's too.
+    for round in 0..2 {
+        proxy.set(Mode::Refuse);
+        assert!(matches!(next(&mut mqtt), Event::ConnectionLost { .. }));
+        let m = match next(&mut watcher) {
+            Event::Message(m) => m,
+            other => panic!("round {round}: expected the will, got {other:?}"),
+        };
+        assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("net/will/gone", &b"gone"[..]));
+        assert_eq!(m.properties().content_type(), Some("text/plain"));
+        if round == 0 {
+            proxy.set(Mode::Forward);
+            loop {
+                match next(&mut mqtt) {
+                    Event::Reconnected { .. } => break,
+                    Event::ConnectionLost { .. } => {}
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    }
+    // Offline, a disconnect has nothing to tell the broker.
+    assert!(!mqtt.is_connected());
+    mqtt.disconnect().unwrap();
+    watcher.disconnect().unwrap();
 }

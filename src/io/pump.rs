@@ -89,7 +89,9 @@ pub enum Io {
 ///
 /// The buffers are `&mut [u8]` by default, the caller's memory as a device has it; any
 /// [`Buffer`] works ([`Pump::with_buffers`]), such as a `Vec<u8>` the pump owns on std.
-#[derive(Debug)]
+///
+/// Its `Debug` output shows the machine, the buffers' sizes and what is buffered, not their
+/// bytes.
 pub struct Pump<'b, M: Machine, B: Buffer = &'b mut [u8]> {
     machine: M,
     rx: B,
@@ -125,6 +127,25 @@ pub struct Pump<'b, M: Machine, B: Buffer = &'b mut [u8]> {
     failure: Option<M::Error>,
     /// The lifetime of borrowed buffers (the default `B`).
     borrowed: PhantomData<&'b mut [u8]>,
+}
+
+impl<M: Machine + core::fmt::Debug, B: Buffer> core::fmt::Debug for Pump<'_, M, B>
+where
+    M::Error: core::fmt::Debug,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Pump")
+            .field("machine", &self.machine)
+            .field("rx_len", &self.rx.as_ref().len())
+            .field("received", &(self.rx_start..self.rx_end))
+            .field("needed", &self.needed)
+            .field("tx_len", &self.tx.as_ref().len())
+            .field("unsent", &(self.tx_start..self.tx_end))
+            .field("closed", &self.closed)
+            .field("dead", &self.dead)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'b, M: Machine> Pump<'b, M> {

@@ -222,7 +222,7 @@ pub(crate) enum Next {
 }
 
 /// What a client that reconnects keeps: the bookkeeping, and what it connects with, owned.
-#[derive(Debug)]
+/// Its `Debug` output leaves out the password (the options' and the URL's).
 pub(crate) struct Redialer {
     pub(crate) redial: Redial,
     pub(crate) options: OwnedOptions,
@@ -231,6 +231,34 @@ pub(crate) struct Redialer {
     pub(crate) settings: Arc<Options>,
     /// A loss a command saw, for the next wait to report.
     pub(crate) lost: Option<Error>,
+}
+
+impl core::fmt::Debug for Redialer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // `scheme://user:password@host...`: the password is the part between the first `:`
+        // and the `@` of the authority.
+        let url = match self.url.split_once("://") {
+            Some((scheme, rest)) => {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                match authority.rsplit_once('@') {
+                    Some((userinfo, host)) if userinfo.contains(':') => {
+                        let user = userinfo.split(':').next().unwrap_or_default();
+                        let path = &rest[authority.len()..];
+                        std::format!("{scheme}://{user}:..@{host}{path}")
+                    }
+                    _ => String::from(&*self.url),
+                }
+            }
+            None => String::from(&*self.url),
+        };
+        f.debug_struct("Redialer")
+            .field("redial", &self.redial)
+            .field("options", &self.options)
+            .field("url", &url)
+            .field("settings", &self.settings)
+            .field("lost", &self.lost)
+            .finish()
+    }
 }
 
 impl Redialer {
@@ -301,8 +329,9 @@ struct OwnedWill {
     payload: Vec<u8>,
 }
 
-/// [`ConnectOptions`] owned, for the CONNECTs of a reconnect.
-#[derive(Debug, Clone)]
+/// [`ConnectOptions`] owned, for the CONNECTs of a reconnect. Its `Debug` output leaves the
+/// password and the authentication data out.
+#[derive(Clone)]
 pub(crate) struct OwnedOptions {
     version: Version,
     client_id: String,
@@ -317,6 +346,25 @@ pub(crate) struct OwnedOptions {
     request_response_information: bool,
     request_problem_information: bool,
     user_properties: Vec<(String, String)>,
+}
+
+impl core::fmt::Debug for OwnedOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let hidden = |set: bool| if set { "Some(..)" } else { "None" };
+        f.debug_struct("OwnedOptions")
+            .field("version", &self.version)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("session_expiry", &self.session_expiry)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &format_args!("{}", hidden(self.password.is_some())))
+            .field("auth_method", &self.auth_method)
+            .field("auth_data", &format_args!("{}", hidden(self.auth_data.is_some())))
+            .field("user_properties", &self.user_properties)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OwnedOptions {

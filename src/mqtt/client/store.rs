@@ -105,7 +105,8 @@ struct Entry {
 /// entry whose bytes come first (the usual case: acknowledgements arrive in order) only advances
 /// `head`; removing another moves the bytes after it down. An insert that does not fit at the
 /// end first moves the live bytes back to the start, so the free space is the two ends.
-#[derive(Debug)]
+///
+/// Its `Debug` output lists the entries and the buffer's size, not the stored bytes.
 pub struct SliceStore<'b, const N: usize, B: Buffer = &'b mut [u8], const R: usize = N> {
     buf: B,
     head: usize,
@@ -114,6 +115,18 @@ pub struct SliceStore<'b, const N: usize, B: Buffer = &'b mut [u8], const R: usi
     awaiting: heapless::Vec<PacketId, R>,
     /// The lifetime of a borrowed buffer (the default `B`).
     borrowed: PhantomData<&'b mut [u8]>,
+}
+
+impl<const N: usize, B: Buffer, const R: usize> core::fmt::Debug for SliceStore<'_, N, B, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SliceStore")
+            .field("len", &self.buf.as_ref().len())
+            .field("head", &self.head)
+            .field("used", &self.used)
+            .field("entries", &self.entries)
+            .field("awaiting", &self.awaiting)
+            .finish()
+    }
 }
 
 impl<'b, const N: usize> SliceStore<'b, N> {
