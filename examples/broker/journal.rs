@@ -174,7 +174,7 @@ impl Journal {
     pub(crate) fn compact(&self, records: &[Record]) -> io::Result<()> {
         let mut file = self.lock();
         let (tmp, written) = self.write_new(records)?;
-        self.replace(&mut file, tmp, written)
+        self.replace(&mut file, tmp, written, 0)
     }
 
     /// Writes the journal again while appends go on: the records in it now go through `live`
@@ -194,7 +194,7 @@ impl Journal {
         old.seek(SeekFrom::Start(upto))?;
         let carried = io::copy(&mut old, &mut tmp)?;
         let before = file.metadata()?.len();
-        self.replace(&mut file, tmp, written + carried)?;
+        self.replace(&mut file, tmp, written, carried)?;
         Ok((before, written + carried))
     }
 
@@ -209,15 +209,18 @@ impl Journal {
         Ok((tmp, out.len() as u64))
     }
 
-    /// Puts the new file (`len` bytes) in place of the journal, under the lock (`file`).
-    fn replace(&self, file: &mut File, tmp: File, len: u64) -> io::Result<()> {
+    /// Puts the new file in place of the journal, under the lock (`file`): `written` bytes of
+    /// live records, then `carried` bytes appended while it was written, which count as growth
+    /// (a rewrite that took long may be due again at once).
+    fn replace(&self, file: &mut File, tmp: File, written: u64, carried: u64) -> io::Result<()> {
         tmp.sync_all()?;
         drop(tmp);
         std::fs::rename(self.path.with_extension("journal.new"), &self.path)?;
         *file = OpenOptions::new().append(true).open(&self.path)?;
-        self.grown.store(0, Ordering::Relaxed);
-        let growth = self.min_growth.unwrap_or(MIN_GROWTH).max(len.saturating_mul(2));
+        self.grown.store(carried, Ordering::Relaxed);
+        let growth = self.min_growth.unwrap_or(MIN_GROWTH).max(written.saturating_mul(2));
         self.limit.store(growth, Ordering::Relaxed);
+        self.tell_if_due();
         Ok(())
     }
 
@@ -240,6 +243,11 @@ impl Journal {
         }
         drop(file);
         self.grown.fetch_add(out.len() as u64, Ordering::Relaxed);
+        self.tell_if_due();
+    }
+
+    /// Tells the watcher ([`Journal::watch`]) when the journal has grown past its limit.
+    fn tell_if_due(&self) {
         if self.is_due()
             && let Some(due) = self.due.get()
         {
