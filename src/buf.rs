@@ -171,6 +171,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fixed_memory_stays_as_it_is() {
+        let mut mem = [0u8; 8];
+        let mut buf: &mut [u8] = &mut mem;
+        buf.fit(0, 100);
+        Buffer::release(&mut buf);
+        assert_eq!(buf.len(), 8);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn an_elastic_buffer_grows_and_shrinks_within_its_bounds() {
+        let mut b = ElasticBuffer::new(16, 64);
+        assert_eq!((b.floor(), b.ceiling(), b.as_ref().len()), (16, 64, 16));
+        b.as_mut()[..3].copy_from_slice(b"abc");
+        b.fit(3, 1000);
+        assert_eq!(b.as_ref().len(), 64);
+        assert_eq!(&b.as_ref()[..3], b"abc");
+        // Given back while nothing is needed (through a reference, as a driver holds it), then
+        // at least the floor again.
+        let mut r = &mut b;
+        Buffer::release(&mut r);
+        assert_eq!(b.as_ref().len(), 0);
+        b.fit(0, 10);
+        assert_eq!(b.as_ref().len(), 16);
+        assert_eq!(std::format!("{b:?}"), "ElasticBuffer { len: 16, floor: 16, ceiling: 64 }");
+    }
+
+    #[test]
     fn move_down_matches_copy_within() {
         for len in 0..12usize {
             for src in 0..=len {

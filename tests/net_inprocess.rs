@@ -439,3 +439,34 @@ fn tokio_websocket_urls_and_debug_output() {
         mqtt.disconnect().await.unwrap();
     });
 }
+
+/// The driver under a client takes the commands the client's methods leave out, with the
+/// client's clock: a QoS 0 PUBLISH queued through it arrives.
+#[test]
+fn the_driver_underneath_takes_commands_too() {
+    use mqtt_ws::net::Event;
+    use mqtt_ws::net::tokio::MqttClient as TokioClient;
+    let urls = start();
+    let topic = "net/driver";
+    let msg = Outgoing::new(topic, b"through the driver");
+    let mut mqtt = MqttClient::connect(&urls.tcp, &ConnectOptions::new("driver-b")).unwrap();
+    mqtt.subscribe(topic, Qos::AtMostOnce).unwrap();
+    assert!(matches!(next(&mut mqtt), Event::Subscribed { .. }));
+    let now = mqtt.now();
+    mqtt.driver().publish(now, &msg).unwrap();
+    assert!(matches!(next(&mut mqtt), Event::Message(m) if m.payload == b"through the driver"));
+    mqtt.disconnect().unwrap();
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut mqtt =
+            TokioClient::connect(&urls.ws, &ConnectOptions::new("driver-t")).await.unwrap();
+        mqtt.subscribe(topic, Qos::AtMostOnce).await.unwrap();
+        assert!(matches!(mqtt.next().await.unwrap(), Some(Event::Subscribed { .. })));
+        let now = mqtt.now();
+        mqtt.driver().publish(now, &msg).await.unwrap();
+        let got = mqtt.next().await.unwrap();
+        assert!(matches!(got, Some(Event::Message(ref m)) if m.payload == b"through the driver"));
+        mqtt.disconnect().await.unwrap();
+    });
+}

@@ -57,6 +57,21 @@ fn client_and_server_exchange_messages_and_close() {
     assert_eq!(server.join().unwrap().unwrap(), Some("chat".into()));
 }
 
+/// The driver under the helper takes the commands the helper leaves out: a message in pieces,
+/// with the helper's clock.
+#[test]
+fn the_driver_underneath_sends_a_message_in_pieces() {
+    use mqtt_ws::ws::connection::MessageKind;
+    let (port, server) = echo_once();
+    let mut ws = WebSocket::connect(&format!("ws://127.0.0.1:{port}")).unwrap();
+    let now = ws.now();
+    ws.driver().send_part(now, MessageKind::Text, b"in ", false).unwrap();
+    ws.driver().send_part(now, MessageKind::Text, b"pieces", true).unwrap();
+    assert_eq!(ws.recv().unwrap(), Some(WsMessage::Text("in pieces".into())));
+    ws.close(CloseCode::Normal, "").unwrap();
+    assert_eq!(server.join().unwrap().unwrap(), None);
+}
+
 #[test]
 fn a_message_over_the_limit_is_closed_with_1009() {
     let (port, server) = echo_once();

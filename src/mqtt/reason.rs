@@ -344,6 +344,13 @@ mod tests {
     }
 
     #[test]
+    fn byte_conversions() {
+        assert_eq!(u8::from(ReasonCode::NotAuthorized), 0x87);
+        assert_eq!(ReasonCode::try_from(0x87), Ok(ReasonCode::NotAuthorized));
+        assert_eq!(ReasonCode::try_from(0x03), Err(0x03));
+    }
+
+    #[test]
     fn spec_names() {
         assert_eq!(ReasonCode::NoMatchingSubscribers.code(), 0x10);
         assert_eq!(ReasonCode::NormalDisconnection, ReasonCode::Success);

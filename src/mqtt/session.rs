@@ -93,4 +93,11 @@ mod tests {
         assert!(!held.released(id(7)));
         assert_eq!(held.awaiting_release(), 1);
     }
+
+    #[test]
+    fn capacity_and_the_full_error() {
+        let held = heapless::Vec::<PacketId, 3>::new();
+        assert_eq!(held.awaiting_capacity(), 3);
+        assert_eq!(std::format!("{StoreFull}"), "the session store is full");
+    }
 }

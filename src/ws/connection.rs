@@ -1583,6 +1583,25 @@ mod tests {
         assert_eq!(masker.map(|m| m.key()), Some([0x37, 0xfa, 0x21, 0x3d]));
     }
 
+    #[test]
+    fn header_only_encoding_and_ping_refusals() {
+        let mut s: Connection<NoMasking> = Connection::server(Config::default());
+        assert_eq!(s.config(), &Config::new());
+        assert_eq!(NoMasking.next_key(), [0; 4]);
+        // RFC 6455 §5.2: the 64-bit length has its most significant bit 0.
+        let too_long = s.encode_data_header(&mut [0; 16], MessageKind::Binary, 1 << 63, true);
+        assert_eq!(too_long, Err(UsageError::PayloadTooLong));
+        let short = s.encode_data_header(&mut [0; 9], MessageKind::Binary, 70000, true);
+        assert_eq!(short, Err(UsageError::BufferTooSmall { required: 10 }));
+        assert!(!s.is_sending_message(), "a refused header starts no message");
+        s.close(CloseCode::Normal, "").unwrap();
+        assert_eq!(s.encode_ping(&mut [0; 8], b""), Err(UsageError::Closed));
+        assert_eq!(s.handle_timeout(Instant::ZERO), Ok(()));
+        let full = Error::Usage(UsageError::BufferTooSmall { required: 7 });
+        assert_eq!(Connection::<NoMasking>::room_required(&full), Some(7));
+        assert_eq!(Connection::<NoMasking>::room_required(&Error::Usage(UsageError::Closed)), None);
+    }
+
     /// Arbitrary bytes never panic either role, in any chunking, and every error queues a close.
     #[test]
     fn random_input_never_panics() {

@@ -132,6 +132,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn identifiers_awaiting_release_are_listed_in_order() {
+        let id = |n| PacketId::new(n).unwrap();
+        let mut s = MemoryStore::<4>::new();
+        s.await_release(id(9)).unwrap();
+        s.await_release(id(2)).unwrap();
+        assert_eq!(s.awaiting(), [id(9), id(2)]);
+        assert!(s.released(id(9)));
+        assert_eq!(s.awaiting(), [id(2)]);
+    }
+
+    #[test]
     fn outgoing_entries_keep_their_order_and_states() {
         let id = |n| PacketId::new(n).unwrap();
         let mut s = MemoryStore::<2>::new();
