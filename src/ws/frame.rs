@@ -409,6 +409,31 @@ mod tests {
     }
 
     #[test]
+    fn masked_extended_lengths_and_the_longest_control_frame() {
+        // A client's frames are masked: the key follows the extended length (RFC 6455 §5.2),
+        // and a short prefix needs exactly the rest of both.
+        let (h, n) = parse_all_ways(&[0x82, 0xfe, 0x01, 0x00, 1, 2, 3, 4]).unwrap();
+        assert_eq!((h.payload_len, h.mask, n), (256, Some([1, 2, 3, 4]), 8));
+        let long = [0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 9, 8, 7, 6];
+        let (h, n) = parse_all_ways(&long).unwrap();
+        assert_eq!((h.payload_len, h.mask, n), (65536, Some([9, 8, 7, 6]), 14));
+        // A control frame carries at most 125 bytes (RFC 6455 §5.5): 125 is allowed.
+        let (h, n) = parse_all_ways(&[0x89, 0x7d]).unwrap();
+        assert_eq!((h.opcode, h.payload_len, n), (Opcode::Ping, 125, 2));
+    }
+
+    #[test]
+    fn a_frame_fills_a_buffer_of_its_exact_size() {
+        let mut out = [0u8; 7];
+        let n = encode_frame(&mut out, FrameHeader::new(Opcode::Text, 0), b"Hello").unwrap();
+        assert_eq!(&out[..n], b"\x81\x05Hello");
+        let short = encode_frame(&mut out[..6], FrameHeader::new(Opcode::Text, 0), b"Hello");
+        assert_eq!(short, Err(BufferTooSmall { required: 7 }));
+        let e = FrameError::NonMinimalLength;
+        assert_eq!(std::format!("{e}"), "invalid WebSocket frame header: NonMinimalLength");
+    }
+
+    #[test]
     fn opcodes_round_trip() {
         for v in 0..16u8 {
             if let Some(op) = Opcode::from_u8(v) {

@@ -421,4 +421,22 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn four_byte_sequences_at_every_lead_byte_match_core() {
+        // Every lead byte from 0xf0 (overlong below 0x90) to 0xf4 (nothing above U+10FFFF),
+        // second bytes at and around each limit, whole and byte by byte.
+        for a in 0xf0..=0xf5u8 {
+            for b in [0x7f, 0x80, 0x8f, 0x90, 0xbf, 0xc0] {
+                for c in [0x80, 0xbf, 0xc0] {
+                    let s = [a, b, c, 0x80];
+                    let core = core::str::from_utf8(&s).is_ok();
+                    assert_eq!(whole(&s).is_ok(), core, "{s:x?}");
+                    assert_eq!(bytewise(&s).is_ok(), core, "{s:x?}");
+                }
+            }
+        }
+        // U+50000 (0xf1, a supplementary plane), after ASCII that fills a word.
+        assert_eq!(whole("abcdefgh\u{50000}ijk".as_bytes()), Ok(()));
+    }
 }
