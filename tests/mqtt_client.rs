@@ -2,6 +2,7 @@
 //!
 //! Every test plays the broker by hand: it decodes what the client sent and feeds back packets
 //! encoded with the codec (or raw bytes for malformed cases). Time only moves when a test moves it.
+#![cfg(feature = "mqtt")]
 
 use core::num::{NonZeroU16, NonZeroU32};
 

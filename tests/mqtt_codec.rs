@@ -1,6 +1,7 @@
 //! Byte vectors for every MQTT packet type in both versions, written from the layouts of
 //! MQTT 5.0 §3 and MQTT 3.1.1 §3. Each vector is decoded whole, one byte at a time and with
 //! trailing bytes, re-encoded to the same bytes, and round-tripped.
+#![cfg(feature = "mqtt")]
 
 use core::num::{NonZeroU16, NonZeroU32};
 
