@@ -235,20 +235,9 @@ pub(crate) struct Redialer {
 
 impl core::fmt::Debug for Redialer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // `scheme://user:password@host...`: the password is the part between the first `:`
-        // and the `@` of the authority.
-        let url = match self.url.split_once("://") {
-            Some((scheme, rest)) => {
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                match authority.rsplit_once('@') {
-                    Some((userinfo, host)) if userinfo.contains(':') => {
-                        let user = userinfo.split(':').next().unwrap_or_default();
-                        let path = &rest[authority.len()..];
-                        std::format!("{scheme}://{user}:..@{host}{path}")
-                    }
-                    _ => String::from(&*self.url),
-                }
-            }
+        // The password `Url` finds in `user:password@`, replaced.
+        let url = match Url::parse(&self.url).ok().and_then(|u| u.password) {
+            Some(password) => self.url.replacen(&std::format!(":{password}@"), ":..@", 1),
             None => String::from(&*self.url),
         };
         f.debug_struct("Redialer")
