@@ -10,7 +10,8 @@ mod common_net;
 
 use std::sync::Arc;
 
-use mqtt_ws::net::{Error, Options};
+use mqtt_ws::net::tokio::MqttClient as TokioClient;
+use mqtt_ws::net::{Error, Event, Options};
 use mqtt_ws::prelude::*;
 use mqtt_ws::tls::rustls;
 
@@ -69,6 +70,11 @@ fn start() -> Urls {
         wss: format!("wss://{}/mqtt", a[3]),
         settings: Options { tls: Some(tls), ..Options::default() },
     }
+}
+
+/// A runtime for the tokio clients' checks.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 /// A certificate in PEM, as a CA file holds it.
@@ -133,7 +139,7 @@ fn a_certificate_nobody_trusts_is_a_tls_error() {
     let urls = start();
     // The operating system's roots do not know the test's certificate.
     let plain = Options { tls: None, ..urls.settings.clone() };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     let untrusted = ConnectOptions::new("untrusted");
     for url in [&urls.mqtts, &urls.wss] {
         let e = MqttClient::connect_with(url, &untrusted, &plain);
@@ -154,7 +160,7 @@ fn websocket_url_on_a_plain_mqtt_port_is_a_handshake_error() {
 }
 
 /// The next event, within 30 s; the connection must stay open.
-fn next(mqtt: &mut MqttClient) -> mqtt_ws::net::Event {
+fn next(mqtt: &mut MqttClient) -> Event {
     mqtt.next_timeout(std::time::Duration::from_secs(30))
         .unwrap()
         .expect("the connection stays open")
@@ -162,7 +168,6 @@ fn next(mqtt: &mut MqttClient) -> mqtt_ws::net::Event {
 
 #[test]
 fn unsubscribe_is_acknowledged_and_stops_delivery() {
-    use mqtt_ws::net::Event;
     let urls = start();
     for (url, id) in urls.each("unsub") {
         let mut mqtt =
@@ -214,12 +219,11 @@ fn unsubscribe_is_acknowledged_and_stops_delivery() {
 
 #[test]
 fn a_refused_connect_is_the_reason_code_of_the_refusal() {
-    use mqtt_ws::net::tokio::MqttClient as TokioClient;
     let security = broker::Security { allow_anonymous: false, passwords: None, acl: None };
     let options = broker::Options { security: Some(Arc::new(security)), ..Default::default() };
     let b = broker::Broker::new(options);
     let running = b.start(Some("127.0.0.1:0"), Some("127.0.0.1:0")).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     let tcp = format!("mqtt://{}", running.tcp.unwrap());
     let ws = format!("ws://{}/mqtt", running.ws.unwrap());
     for url in [&tcp, &ws] {
@@ -265,7 +269,6 @@ impl tokio::io::AsyncRead for Failing {
 /// connection (the broker never sees it whole) and the client reconnects without the message.
 #[test]
 fn a_reader_that_fails_mid_message_is_the_callers_error() {
-    use mqtt_ws::net::Event;
     let urls = start();
     let msg = Outgoing::new("net/failing/file", &[]).qos(Qos::AtLeastOnce);
     let mut mqtt =
@@ -278,9 +281,8 @@ fn a_reader_that_fails_mid_message_is_the_callers_error() {
     assert_eq!(mqtt.client().in_flight(), 0);
     mqtt.disconnect().unwrap();
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
-        use mqtt_ws::net::tokio::MqttClient as TokioClient;
         let opts = ConnectOptions::new("failing-tokio");
         let mut mqtt = TokioClient::connect_with(&urls.tcp, &opts, &urls.settings).await.unwrap();
         let e = mqtt.publish_from(&msg, 100_000, Failing { good: 70_000 }).await.unwrap_err();
@@ -318,7 +320,6 @@ fn broker_that_resets_after(keep: usize) -> String {
 /// the message is not left in the session.
 #[test]
 fn a_connection_that_fails_mid_message_is_an_error() {
-    use mqtt_ws::net::tokio::MqttClient as TokioClient;
     let msg = Outgoing::new("net/cut/file", &[]).qos(Qos::AtLeastOnce);
     let len = 8 << 20;
     let once = Options { reconnect: None, ..Options::default() };
@@ -330,7 +331,7 @@ fn a_connection_that_fails_mid_message_is_an_error() {
     assert_eq!(mqtt.client().in_flight(), 0);
 
     let url = broker_that_resets_after(64 << 10);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let opts = ConnectOptions::new("cut-tokio");
         let mut mqtt = TokioClient::connect_with(&url, &opts, &once).await.unwrap();
@@ -346,10 +347,8 @@ fn a_connection_that_fails_mid_message_is_an_error() {
 /// makes the round trip. The tokio client, with and without reconnecting.
 #[test]
 fn an_idle_tokio_client_keeps_its_connection_alive() {
-    use mqtt_ws::net::Event;
-    use mqtt_ws::net::tokio::MqttClient as TokioClient;
     let urls = start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     let idle = |id: &'static str, reconnect: bool| {
         let mut settings = urls.settings.clone();
         if !reconnect {
@@ -396,11 +395,10 @@ fn websocket_without_subprotocol(count: usize) -> String {
 
 #[test]
 fn a_websocket_server_that_does_not_speak_mqtt_is_refused() {
-    use mqtt_ws::net::tokio::MqttClient as TokioClient;
     let url = websocket_without_subprotocol(2);
     let e = MqttClient::connect(&url, &ConnectOptions::new("no-mqtt")).unwrap_err();
     assert!(matches!(e, Error::Subprotocol), "{e:?}");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     let e = rt.block_on(TokioClient::connect(&url, &ConnectOptions::new("no-mqtt"))).unwrap_err();
     assert!(matches!(e, Error::Subprotocol), "{e:?}");
 }
@@ -410,9 +408,9 @@ fn a_websocket_server_that_does_not_speak_mqtt_is_refused() {
 #[test]
 fn tokio_websocket_urls_and_debug_output() {
     use mqtt_ws::net::UrlError;
-    use mqtt_ws::net::tokio::{MqttClient as TokioClient, WebSocket as TokioWebSocket};
+    use mqtt_ws::net::tokio::WebSocket as TokioWebSocket;
     let urls = start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let e = TokioWebSocket::connect(&urls.tcp).await.unwrap_err();
         assert!(matches!(e, Error::Url(UrlError::Scheme)), "{e:?}");
@@ -444,8 +442,6 @@ fn tokio_websocket_urls_and_debug_output() {
 /// client's clock: a QoS 0 PUBLISH queued through it arrives.
 #[test]
 fn the_driver_underneath_takes_commands_too() {
-    use mqtt_ws::net::Event;
-    use mqtt_ws::net::tokio::MqttClient as TokioClient;
     let urls = start();
     let topic = "net/driver";
     let msg = Outgoing::new(topic, b"through the driver");
@@ -457,7 +453,7 @@ fn the_driver_underneath_takes_commands_too() {
     assert!(matches!(next(&mut mqtt), Event::Message(m) if m.payload == b"through the driver"));
     mqtt.disconnect().unwrap();
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let mut mqtt =
             TokioClient::connect(&urls.ws, &ConnectOptions::new("driver-t")).await.unwrap();
