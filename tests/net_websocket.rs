@@ -121,13 +121,20 @@ fn urls_that_are_not_websocket_are_refused() {
     assert!(matches!(WebSocket::connect("mqtt://127.0.0.1:1"), Err(Error::Url(_))));
 }
 
+/// A tokio runtime and a listener on 127.0.0.1 it serves, with its port.
+#[cfg(feature = "tokio")]
+fn tokio_listener() -> (tokio::runtime::Runtime, tokio::net::TcpListener, u16) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (rt, listener, port)
+}
+
 #[cfg(feature = "tokio")]
 #[test]
 fn tokio_server_and_clients_of_both_kinds() {
     use mqtt_ws::net::tokio::WebSocket as TokioWs;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (rt, listener, port) = tokio_listener();
     // The tokio server echoes two connections, one after the other, on its own thread.
     let server = thread::spawn(move || {
         rt.block_on(async {
@@ -285,9 +292,7 @@ fn permessage_deflate_both_ways() {
 #[test]
 fn tokio_server_refuses_a_foreign_origin_and_connect_takes_a_plain_url() {
     use mqtt_ws::net::tokio::WebSocket as TokioWs;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (rt, listener, port) = tokio_listener();
     let server = thread::spawn(move || {
         rt.block_on(async {
             // The first: a foreign origin, refused.
