@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 struct Shared<T> {
     queue: Mutex<Queue<T>>,
@@ -41,11 +41,11 @@ impl<T> Clone for Sender<T> {
 /// The receiving side.
 pub(crate) struct Receiver<T>(Arc<Shared<T>>);
 
-/// A channel that holds at most `bound` values.
-pub(crate) fn channel<T>(bound: usize) -> (Sender<T>, Receiver<T>) {
+/// A channel that holds at most `bound` values: its receiver, which gives out senders
+/// ([`Receiver::sender`]).
+pub(crate) fn channel<T>(bound: usize) -> Receiver<T> {
     let queue = Mutex::new(Queue { items: VecDeque::new(), bound, closed: false, waiting: None });
-    let shared = Arc::new(Shared { queue });
-    (Sender(shared.clone()), Receiver(shared))
+    Receiver(Arc::new(Shared { queue }))
 }
 
 fn lock<T>(s: &Shared<T>) -> MutexGuard<'_, Queue<T>> {
@@ -86,22 +86,29 @@ impl<T> Sender<T> {
 impl<T> Receiver<T> {
     /// The next value, waiting for one. Cancel-safe: a value is only taken when returned.
     pub(crate) async fn recv(&mut self) -> Option<T> {
-        std::future::poll_fn(|cx| {
-            let mut q = lock(&self.0);
-            match q.items.pop_front() {
-                Some(v) => {
-                    Self::shrink(&mut q);
-                    Poll::Ready(Some(v))
-                }
-                None => {
-                    if !q.waiting.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        q.waiting = Some(cx.waker().clone());
-                    }
-                    Poll::Pending
-                }
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next value, or `Pending` with the waker of `cx` woken by the next send.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let mut q = lock(&self.0);
+        match q.items.pop_front() {
+            Some(v) => {
+                Self::shrink(&mut q);
+                Poll::Ready(Some(v))
             }
-        })
-        .await
+            None => {
+                if !q.waiting.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    q.waiting = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A sender to this receiver.
+    pub(crate) fn sender(&self) -> Sender<T> {
+        Sender(self.0.clone())
     }
 
     /// The next value if one is queued.

@@ -1,8 +1,9 @@
 //! One client connection: its MQTT session driven over its transport, the broker's answers to
 //! what the client asks, the messages routed to it, and what the session leaves when it ends.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use mqtt_ws::io::{DriverError, ElasticBuffer, asynch};
@@ -16,7 +17,8 @@ use tokio::sync::oneshot;
 use super::chan;
 use super::listen::{Link, ws_close_code};
 use super::{
-    Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Record, Session, Sub, invalid,
+    Access, Broker, Carried, Cmd, Delivery, Handover, Leaving, Msg, Record, Session, Stamp, Sub,
+    invalid,
 };
 
 /// A session over transport `T`, in the async driver with buffers it owns.
@@ -46,30 +48,30 @@ struct Will {
 pub(crate) struct Conn {
     broker: Broker,
     id: u64,
-    tx: chan::Sender<Cmd>,
-    client_id: Option<String>,
-    /// The user name it connected with.
-    username: Option<String>,
+    /// Shared with its session's entry in the broker's table.
+    client_id: Option<Arc<str>>,
+    /// The user name it connected with (shared with its session's entry).
+    username: Option<Arc<str>>,
     will: Option<Box<Will>>,
     expiry: u32,
     /// Deliveries waiting for the client's Receive Maximum.
     pending: VecDeque<Delivery>,
     /// Sent QoS 1 / 2 deliveries by packet identifier.
-    inflight: HashMap<PacketId, Delivery>,
+    inflight: BTreeMap<PacketId, Delivery>,
     /// Set when taken over: where `inflight` goes when this connection ends.
     successor: Option<oneshot::Sender<Handover>>,
     /// When it last woke for input or a routed message.
-    active: Option<StdInstant>,
+    active: Option<Stamp>,
     /// It woke twice within [`IDLE_AFTER`].
     busy: bool,
 }
 
-/// What woke an idle connection.
-enum Woke {
+/// What woke an idle connection ([`super::park`]).
+pub(crate) enum Woke {
     /// Its socket has bytes to read (or is closed).
     Readable,
-    /// A message routed to it (`None`: the channel closed).
-    Routed(Option<Cmd>),
+    /// A message routed to it.
+    Routed(Cmd),
     /// Its timer is due.
     Timer,
 }
@@ -110,18 +112,17 @@ enum Action {
 }
 
 impl Conn {
-    pub(crate) fn new(broker: Broker, tx: chan::Sender<Cmd>) -> Self {
+    pub(crate) fn new(broker: Broker) -> Self {
         let id = broker.next_conn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Conn {
             broker,
             id,
-            tx,
             client_id: None,
             username: None,
             will: None,
             expiry: 0,
             pending: VecDeque::new(),
-            inflight: HashMap::new(),
+            inflight: BTreeMap::new(),
             successor: None,
             active: None,
             busy: false,
@@ -130,46 +131,51 @@ impl Conn {
 
     /// Journals the broker's copy of a message sent with `id` (when the broker persists).
     fn journal_inflight(&self, id: PacketId, d: &Delivery) {
-        let client = self.client_id.clone().unwrap_or_default();
+        let client = self.client_id.as_deref().unwrap_or_default().to_owned();
         self.broker.journal(|| Record::Inflight { client, id, delivery: d.clone() });
     }
 
     /// Journals that the message sent with `id` is done with.
     fn journal_acked(&self, id: PacketId) {
-        let client = self.client_id.clone().unwrap_or_default();
+        let client = self.client_id.as_deref().unwrap_or_default().to_owned();
         self.broker.journal(|| Record::Acked { client, id });
     }
 
-    /// Runs the session: its events, the messages routed to it, until the connection ends.
+    /// Runs the session from what woke it: its events, the messages routed to it, until the
+    /// connection ends (`None`) or idles (`Some`, with the time its timer is due at): then its
+    /// buffers are given back, and [`super::park`] waits for what wakes it next without a task.
     ///
-    /// Two loops: while the connection is busy, [`Conn::busy`] (boxed: what it holds while it
-    /// waits is large); while it idles, only the wait for readiness, a routed message or the
-    /// timer, with no buffers, so an idle connection's task holds little.
+    /// The loop is boxed: what it holds while the connection is busy is large, and the task
+    /// that awaits it stays small.
     pub(crate) async fn run<T: Link>(
         &mut self,
         conn: &mut Driver<T>,
         rx: &mut chan::Receiver<Cmd>,
-    ) -> io::Result<()>
+        woke: Option<Woke>,
+    ) -> io::Result<Option<Option<StdInstant>>>
     where
         T::Error: std::fmt::Debug,
     {
-        let mut woke = None;
-        loop {
-            let Some(wake) = Box::pin(self.busy(conn, rx, woke.take())).await? else {
-                return Ok(());
-            };
+        let idle = Box::pin(self.busy(conn, rx, woke)).await?;
+        if idle.is_some() {
             conn.release_buffers();
-            woke = Some(tokio::select! {
-                () = conn.transport().readable() => Woke::Readable,
-                cmd = rx.recv() => Woke::Routed(cmd),
-                () = sleep_until(wake) => Woke::Timer,
-            });
         }
+        Ok(idle)
+    }
+
+    /// The broker it belongs to.
+    pub(crate) fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The connection's number, unique in its broker.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The session while the connection is busy, from what woke it (`woke`), until it ends
     /// (`None`) or idles: then the time its timer is due at is returned, and the wait is
-    /// [`Conn::run`]'s. Idle: nothing buffered, nothing owed, a transport that can wait for
+    /// [`super::park`]'s. Idle: nothing buffered, nothing owed, a transport that can wait for
     /// readiness, and no wake-up (input or a routed message) within [`IDLE_AFTER`] of the one
     /// before, or none for that long (busy: it would reallocate its buffers on every read).
     async fn busy<T: Link>(
@@ -184,7 +190,7 @@ impl Conn {
         // Readable: the next wait reads, whatever the idle rule says (and its input is the
         // wake-up noted).
         let mut read_now = matches!(woke, Some(Woke::Readable));
-        if let Some(Woke::Routed(Some(cmd))) = woke {
+        if let Some(Woke::Routed(cmd)) = woke {
             self.woken(false);
             self.routed_batch(conn, rx, cmd);
             self.send_pending(conn).await?;
@@ -203,7 +209,10 @@ impl Conn {
             }
             let mut wake = conn.poll_timeout().map(|t| self.broker.std_instant(t));
             let at = StdInstant::now();
-            let quiet_at = self.active.map_or(at, |t| t + IDLE_AFTER);
+            let quiet_at = match self.active {
+                Some(t) => at + IDLE_AFTER.saturating_sub(self.broker.since(t)),
+                None => at,
+            };
             let waiting = T::READINESS
                 && !std::mem::take(&mut read_now)
                 && conn.pump().buffered() == 0
@@ -233,7 +242,7 @@ impl Conn {
                     if let Some(action) = self.act_at_once(conn, action) {
                         // Boxed: what CONNECT, SUBSCRIBE and UNSUBSCRIBE hold while they wait
                         // is then not part of every busy connection's loop.
-                        Box::pin(self.act(conn, action)).await?;
+                        Box::pin(self.act(conn, rx, action)).await?;
                     }
                 }
                 Woken::Fault(e) => {
@@ -254,9 +263,8 @@ impl Conn {
     /// before makes the connection busy.
     fn woken(&mut self, timer: bool) {
         if !timer {
-            let at = StdInstant::now();
-            self.busy = self.active.is_some_and(|t| at < t + IDLE_AFTER);
-            self.active = Some(at);
+            self.busy = self.active.is_some_and(|t| self.broker.since(t) < IDLE_AFTER);
+            self.active = Some(self.broker.stamp());
         }
     }
 
@@ -398,7 +406,12 @@ fn action(conn_id: u64, event: Option<Event<'_, 256>>) -> Action {
 }
 
 impl Conn {
-    async fn act<T: Link>(&mut self, conn: &mut Driver<T>, action: Action) -> io::Result<()>
+    async fn act<T: Link>(
+        &mut self,
+        conn: &mut Driver<T>,
+        rx: &chan::Receiver<Cmd>,
+        action: Action,
+    ) -> io::Result<()>
     where
         T::Error: std::fmt::Debug,
     {
@@ -428,13 +441,13 @@ impl Conn {
                     println!("broker: {client_id} refused ({code:?}), user {username:?}");
                     return conn.reject(now, code).await.map_err(invalid);
                 }
-                self.username = username;
-                let (present, carried, queued) = self
+                self.username = username.map(Arc::from);
+                let (key, present, carried, queued) = self
                     .broker
                     .connect_session(
                         &client_id,
                         self.username.clone(),
-                        (self.id, self.tx.clone()),
+                        (self.id, rx.sender()),
                         clean_start,
                         expiry,
                     )
@@ -454,7 +467,7 @@ impl Conn {
                 *conn.machine_mut().store_mut() = carried.store;
                 conn.machine_mut().store_mut().attach(self.broker.journal.as_ref(), &client_id);
                 conn.accept(now, &accept).await.map_err(invalid)?;
-                self.client_id = Some(client_id);
+                self.client_id = Some(key);
                 self.will = will;
                 self.expiry = expiry;
                 // What the session had in flight and queued is this connection's before anything
@@ -475,7 +488,7 @@ impl Conn {
                 }
             }
             Action::Subscribe(packet_id, subs) => {
-                let client_id = self.client_id.clone().unwrap_or_default();
+                let client_id = self.client_id.as_deref().unwrap_or_default().to_owned();
                 let user = self.username.as_deref();
                 let subs: Vec<Result<Sub, ReasonCode>> = subs
                     .into_iter()
@@ -516,7 +529,7 @@ impl Conn {
                 conn.flush(now).await.map_err(invalid)?;
             }
             Action::Unsubscribe(packet_id, filters) => {
-                let client_id = self.client_id.clone().unwrap_or_default();
+                let client_id = self.client_id.as_deref().unwrap_or_default().to_owned();
                 let codes = self.broker.unsubscribe(&client_id, &filters);
                 conn.unsub_ack(now, packet_id, &codes).await.map_err(invalid)?;
             }
@@ -716,7 +729,7 @@ impl Conn {
             expiry: self.expiry,
             carried: Carried {
                 store: std::mem::take(conn.machine_mut().store_mut()),
-                inflight: self.inflight.drain().collect(),
+                inflight: std::mem::take(&mut self.inflight).into_iter().collect(),
             },
             pending: self.pending.drain(..).collect(),
             successor: self.successor.take(),
@@ -736,7 +749,7 @@ impl Conn {
         // The broker's timer publishes it when due, unless a connection takes the session first.
         let due = StdInstant::now() + Duration::from_secs(delay.into());
         let mut st = self.broker.lock();
-        match st.sessions.get_mut(&client_id) {
+        match st.sessions.get_mut(&*client_id) {
             Some(s) if s.conn.is_none() => s.will = Some(Box::new((due, will.msg))),
             // Already back on a new connection: not published [MQTT-3.1.3-9].
             Some(_) => {}

@@ -5,6 +5,7 @@
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant as StdInstant};
 
 use embedded_io_adapters::tokio_1::FromTokio;
@@ -22,9 +23,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout_at;
 
 use super::chan::Receiver;
-use super::conn::{Conn, Driver};
+use super::conn::{Conn, Driver, Woke};
+use super::park::{Parked, park};
 use super::transport::mqtt_ws_config;
-use super::{Broker, CONNECT_TIMEOUT, Cmd, Listen, WRITE_TIMEOUT};
+use super::{Broker, CONNECT_TIMEOUT, Cmd, Listen, Shared, WRITE_TIMEOUT};
 
 /// The least a connection's receive buffer holds while in use (it grows while a client sends
 /// faster than it holds; an idle plain TCP connection holds none, see `Conn::run`).
@@ -40,23 +42,24 @@ const WS_DEFLATE: ServerConfig = ServerConfig { receive_window_bits: 10, ..Serve
 
 /// A connection's byte stream: TCP, or TLS over TCP.
 pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// [`Socket::readable`] waits until a read would not: the session's buffers may be given
-    /// back while it waits.
+    /// [`Socket::poll_readable`] tells when a read would not wait: the session's buffers may be
+    /// given back, and its task ended, while it waits.
     const READINESS: bool = false;
 
-    /// Waits until a read would not wait, where the socket can tell (plain TCP); at once
+    /// Ready when a read would not wait, where the socket can tell (plain TCP); at once
     /// otherwise (TLS may hold decrypted bytes the TCP socket knows nothing of).
-    async fn readable(&self) {}
+    fn poll_readable(&self, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
 
 impl Socket for TcpStream {
     const READINESS: bool = true;
 
-    async fn readable(&self) {
-        // The socket's own read waker, not a waiter of its own: a pointer in the task that
-        // waits, where `TcpStream::readable`'s future is 184 bytes. An error shows in the read
-        // that follows.
-        let _ = std::future::poll_fn(|cx| self.poll_read_ready(cx)).await;
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // The socket's own read waker: nothing of the waiter's own is kept. An error shows in
+        // the read that follows.
+        self.poll_read_ready(cx).map(|_| ())
     }
 }
 
@@ -104,14 +107,16 @@ impl<S: Socket> Timed<S> {
 
 /// How a session's transport is closed once the session is over.
 pub(crate) trait Link: embedded_io_async::Read + embedded_io_async::Write {
-    /// [`Link::readable`] waits until a read would not ([`Socket::READINESS`]).
+    /// [`Link::poll_readable`] tells when a read would not wait ([`Socket::READINESS`]).
     const READINESS: bool = false;
 
     /// Closes it, telling a WebSocket peer why with `code`.
     async fn close(&mut self, code: CloseCode);
 
-    /// Waits until a read would not wait, where that can be known (plain TCP); at once otherwise.
-    async fn readable(&self) {}
+    /// Ready when a read would not wait, where that can be known (plain TCP); at once otherwise.
+    fn poll_readable(&self, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
 
 impl<S: Socket> Link for Timed<S> {
@@ -121,8 +126,8 @@ impl<S: Socket> Link for Timed<S> {
         self.shutdown().await;
     }
 
-    async fn readable(&self) {
-        self.tcp.inner().readable().await;
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.tcp.inner().poll_readable(cx)
     }
 }
 
@@ -136,16 +141,23 @@ impl<S: Socket> Link for Stream<'_, Timed<S>, NoMasking, ElasticBuffer> {
 
 /// A link a session's task can be spawned on: implemented for each concrete link, where the
 /// compiler can see that the task's future is `Send` (over a generic link it cannot).
-pub(crate) trait Spawn: Link + Sized {
+pub(crate) trait Spawn: Link + Sized + 'static {
     /// Spawns the session's task ([`run_session`]).
     fn spawn(conn: Box<Driver<Self>>, c: Box<Conn>, rx: Receiver<Cmd>, counted: Counted);
+
+    /// Spawns the task of a parked session again ([`park`]), with what woke it.
+    fn resume(p: Parked<Self>, woke: Woke);
 }
 
 macro_rules! spawn_on {
     ($($link:ty),*) => {$(
         impl Spawn for $link {
             fn spawn(conn: Box<Driver<Self>>, c: Box<Conn>, rx: Receiver<Cmd>, counted: Counted) {
-                tokio::spawn(run_session(conn, c, rx, counted));
+                tokio::spawn(run_session(Parked { conn, c, rx, counted }, None));
+            }
+
+            fn resume(p: Parked<Self>, woke: Woke) {
+                p.c.broker().timers.runtime().spawn(run_session(p, Some(woke)));
             }
         }
     )*};
@@ -204,7 +216,7 @@ impl Broker {
                 continue;
             }
             let _ = tcp.set_nodelay(true);
-            let counted = Counted::new(self.clone(), open.clone());
+            let counted = Counted::new(&self, open.clone());
             // The TLS handshake, the WebSocket upgrade and CONNECT must all be done by then.
             let deadline =
                 StdInstant::now() + self.options.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
@@ -389,13 +401,14 @@ impl Broker {
     }
 
     /// Runs one MQTT session to its end over `link`, with the messages routed to it, in a task
-    /// of its own. The task's future is small, what it waits on while the connection idles: the
-    /// driver and the connection's state are boxed.
+    /// of its own while it is busy; a plain TCP connection that idles waits without one
+    /// ([`park`]). The driver and the connection's state are boxed: they move between the two
+    /// as pointers.
     fn spawn_session<T: Spawn>(&self, link: T, deadline: StdInstant, counted: Counted)
     where
         T::Error: std::fmt::Debug,
     {
-        let (tx, rx) = super::chan::channel(self.queue_limit());
+        let rx = super::chan::channel(self.queue_limit());
         let left = deadline.saturating_duration_since(StdInstant::now());
         let session = super::Session::new(self.server_config(left), self.now());
         // Small while the connection idles; a whole packet of the largest size fits each way
@@ -404,22 +417,22 @@ impl Broker {
         let (rxb, txb) =
             (ElasticBuffer::new(RX_FLOOR, max), ElasticBuffer::new(TX_FLOOR, max + 4096));
         let conn = Box::new(asynch::Connection::with_buffers(link, session, rxb, txb));
-        let c = Box::new(Conn::new(self.clone(), tx));
+        let c = Box::new(Conn::new(self.clone()));
         T::spawn(conn, c, rx, counted);
     }
 }
 
 /// A connection counted in its broker and its listener while it lives.
 pub(crate) struct Counted {
-    broker: Broker,
+    broker: Arc<Shared>,
     open: Arc<AtomicUsize>,
 }
 
 impl Counted {
-    fn new(broker: Broker, open: Arc<AtomicUsize>) -> Self {
+    fn new(broker: &Broker, open: Arc<AtomicUsize>) -> Self {
         open.fetch_add(1, Ordering::Relaxed);
         broker.connections.fetch_add(1, Ordering::Relaxed);
-        Counted { broker, open }
+        Counted { broker: broker.shared.clone(), open }
     }
 }
 
@@ -430,20 +443,23 @@ impl Drop for Counted {
     }
 }
 
-/// The session's task ([`Broker::spawn_session`]).
-async fn run_session<T: Link>(
-    mut conn: Box<Driver<T>>,
-    mut c: Box<Conn>,
-    mut rx: Receiver<Cmd>,
-    counted: Counted,
-) where
+/// The session's task ([`Broker::spawn_session`]), from what woke it: it ends when the session
+/// does, or when the connection idles (it is then [`park`]ed).
+async fn run_session<T: Spawn>(p: Parked<T>, woke: Option<Woke>)
+where
     T::Error: std::fmt::Debug,
+    Parked<T>: Send,
 {
-    let result = c.run(&mut conn, &mut rx).await;
+    let Parked { mut conn, mut c, mut rx, counted } = p;
+    let result = match c.run(&mut conn, &mut rx, woke).await {
+        Ok(Some(wake)) => return park(Parked { conn, c, rx, counted }, wake),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
     // Boxed: the task does not carry the room of the way out while the connection runs.
     Box::pin(c.finish(&mut conn, &mut rx, result.is_ok())).await;
     if let Err(e) = result {
-        counted.broker.log(|| format!("connection ended: {e}"));
+        c.broker().log(|| format!("connection ended: {e}"));
     }
 }
 

@@ -39,15 +39,16 @@ mod conn;
 pub mod file_error;
 mod journal;
 mod listen;
+mod park;
 pub mod passwd;
 pub mod setup;
 pub mod transport;
 pub mod tree;
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
-use std::num::{NonZeroU16, NonZeroU32};
+use std::num::{NonZeroU16, NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -241,24 +242,30 @@ struct Sub {
 struct SessionState {
     conn: Option<(u64, chan::Sender<Cmd>)>,
     /// The user name of its last connection (what the ACL file's rules are about).
-    username: Option<String>,
+    username: Option<Arc<str>>,
     /// A will waiting for its Will Delay Interval, and when it is due [MQTT-3.1.3-9] (boxed:
     /// few sessions have one).
     will: Option<Box<(StdInstant, Msg)>>,
     /// Its subscriptions by filter as subscribed (`$share/g/f` included); the details are in
     /// [`State::subs`].
-    subs: HashSet<String>,
+    subs: BTreeSet<String>,
     queue: VecDeque<Delivery>,
-    /// The QoS 1 / 2 state the last connection left.
-    carried: Carried,
+    /// The QoS 1 / 2 state the last connection left (boxed, and none while there is none:
+    /// a connected session's is its connection's).
+    carried: Option<Box<Carried>>,
     expiry: u32,
-    offline_since: Option<StdInstant>,
+    offline_since: Option<Stamp>,
 }
+
+/// A moment on the broker's clock in 8 bytes, where an `Option<Instant>` takes 16: its
+/// milliseconds, plus one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp(NonZeroU64);
 
 #[derive(Default)]
 struct State {
     /// Boxed: the table's free slots then cost a pointer each, not a session's room.
-    sessions: HashMap<String, Box<SessionState>>,
+    sessions: HashMap<Arc<str>, Box<SessionState>>,
     /// Every subscription, filed under its topic filter (a shared one's without
     /// `$share/{group}/`).
     subs: Tree<Subscribed>,
@@ -273,15 +280,36 @@ struct Subscribed {
     sub: Sub,
 }
 
+impl Carried {
+    fn is_empty(&self) -> bool {
+        self.inflight.is_empty() && self.store.is_empty()
+    }
+}
+
 impl SessionState {
+    /// The QoS 1 / 2 state it carries, made empty if it carried none.
+    fn carried(&mut self) -> &mut Carried {
+        self.carried.get_or_insert_default()
+    }
+
+    /// Carries `c` to the next connection.
+    fn keep(&mut self, c: Carried) {
+        self.carried = (!c.is_empty()).then(|| Box::new(c));
+    }
+
+    /// What it carried, for a new connection.
+    fn take_carried(&mut self) -> Carried {
+        self.carried.take().map_or_else(Carried::default, |c| *c)
+    }
+
     fn new(expiry: u32) -> Self {
         SessionState {
             conn: None,
             username: None,
             will: None,
-            subs: HashSet::new(),
+            subs: BTreeSet::new(),
             queue: VecDeque::new(),
-            carried: Carried::default(),
+            carried: None,
             expiry,
             offline_since: None,
         }
@@ -312,13 +340,13 @@ impl State {
     /// Applies a journaled change (on start, before any connection).
     fn replay(&mut self, r: &Record) {
         fn session<'s>(st: &'s mut State, client: &str) -> &'s mut SessionState {
-            st.sessions.entry(client.to_owned()).or_insert_with(|| Box::new(SessionState::new(0)))
+            st.sessions.entry(client.into()).or_insert_with(|| Box::new(SessionState::new(0)))
         }
         match r {
             Record::Session { client, expiry, username } => {
                 let s = session(self, client);
                 s.expiry = *expiry;
-                s.username = username.clone();
+                s.username = username.as_deref().map(Arc::from);
             }
             Record::Drop { client } => drop(self.drop_session(client)),
             Record::Subscribe { client, sub } => {
@@ -326,7 +354,7 @@ impl State {
                 self.index(client, sub.clone());
             }
             Record::Unsubscribe { client, full } => {
-                if self.sessions.get_mut(client).is_some_and(|s| s.subs.remove(full)) {
+                if self.sessions.get_mut(client.as_str()).is_some_and(|s| s.subs.remove(full)) {
                     self.unindex(client, full);
                 }
             }
@@ -337,18 +365,18 @@ impl State {
             }
             Record::QueueTaken { client } => session(self, client).queue.clear(),
             Record::Inflight { client, id, delivery } => {
-                let inflight = &mut session(self, client).carried.inflight;
+                let inflight = &mut session(self, client).carried().inflight;
                 inflight.retain(|(i, _)| i != id);
                 inflight.push((*id, delivery.clone()));
             }
             Record::Acked { client, id } => {
-                session(self, client).carried.inflight.retain(|(i, _)| i != id);
+                session(self, client).carried().inflight.retain(|(i, _)| i != id);
             }
             Record::Outgoing { client, .. }
             | Record::OutgoingDone { client, .. }
             | Record::Awaiting { client, .. }
             | Record::Released { client, .. }
-            | Record::StoreCleared { client } => session(self, client).carried.store.apply(r),
+            | Record::StoreCleared { client } => session(self, client).carried().store.apply(r),
         }
     }
 
@@ -356,8 +384,13 @@ impl State {
     fn snapshot(&self) -> Vec<Record> {
         let mut out = Vec::new();
         for (client, s) in &self.sessions {
+            let client = &client.to_string();
             let username = s.username.clone();
-            out.push(Record::Session { client: client.clone(), expiry: s.expiry, username });
+            out.push(Record::Session {
+                client: client.clone(),
+                expiry: s.expiry,
+                username: username.as_deref().map(str::to_owned),
+            });
             for full in &s.subs {
                 let path = match SharedSubscription::parse(full) {
                     Ok(Some(sh)) => sh.filter,
@@ -375,10 +408,13 @@ impl State {
             for d in &s.queue {
                 out.push(Record::Queue { client: client.clone(), delivery: d.clone() });
             }
-            for (id, d) in &s.carried.inflight {
-                out.push(Record::Inflight { client: client.clone(), id: *id, delivery: d.clone() });
+            if let Some(c) = &s.carried {
+                for (id, d) in &c.inflight {
+                    let delivery = d.clone();
+                    out.push(Record::Inflight { client: client.clone(), id: *id, delivery });
+                }
+                c.store.snapshot(client, &mut out);
             }
-            s.carried.store.snapshot(client, &mut out);
         }
         self.retained.for_each(|m| out.push(Record::Retain { msg: m.clone() }));
         out
@@ -462,6 +498,8 @@ pub struct Shared {
     stop: AtomicBool,
     /// Where changes go when the broker persists.
     journal: Option<Arc<Journal>>,
+    /// The timer of the idle connections (see [`park`]).
+    timers: park::Timers,
 }
 
 impl std::ops::Deref for Broker {
@@ -507,6 +545,7 @@ impl Broker {
             epoch: StdInstant::now(),
             stop: AtomicBool::new(false),
             journal,
+            timers: park::Timers::default(),
         });
         Broker { shared, options: Arc::new(options) }
     }
@@ -521,10 +560,12 @@ impl Broker {
             for r in &records {
                 st.replay(r);
             }
-            let now = StdInstant::now();
+            let now = broker.stamp();
             for (client, s) in st.sessions.iter_mut() {
                 s.offline_since = Some(now);
-                s.carried.store.attach(Some(&journal), client);
+                if let Some(c) = &mut s.carried {
+                    c.store.attach(Some(&journal), client);
+                }
             }
             journal.compact(&st.snapshot())?;
             println!(
@@ -552,6 +593,16 @@ impl Broker {
 
     fn now(&self) -> Instant {
         Instant::from_millis(self.epoch.elapsed().as_millis() as u64)
+    }
+
+    /// Now, as a [`Stamp`].
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp(NonZeroU64::MIN.saturating_add(self.now().as_millis()))
+    }
+
+    /// The time since `t`.
+    pub(crate) fn since(&self, t: Stamp) -> Duration {
+        Duration::from_millis(self.stamp().0.get().saturating_sub(t.0.get()))
     }
 
     /// The std instant of a broker instant (a session's deadline).
@@ -623,6 +674,9 @@ impl Broker {
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         thread::Builder::new().name("broker".into()).spawn(move || {
             runtime.block_on(async move {
+                b.timers.start();
+                let timers = b.clone();
+                tokio::spawn(async move { timers.timers.run().await });
                 for (socket, spec) in bound.into_iter().zip(specs) {
                     match tokio::net::TcpListener::from_std(socket) {
                         Ok(l) => drop(tokio::spawn(b.clone().accept_loop(l, spec))),
@@ -654,19 +708,19 @@ impl Broker {
                 self.publish(msg);
             }
             let mut st = self.lock();
-            let expired: Vec<String> = st
+            let expired: Vec<Arc<str>> = st
                 .sessions
                 .iter()
                 .filter(|(_, s)| match s.offline_since {
                     Some(t) if s.expiry != u32::MAX => {
-                        t.elapsed() >= Duration::from_secs(s.expiry.into())
+                        self.since(t) >= Duration::from_secs(s.expiry.into())
                     }
                     _ => false,
                 })
                 .map(|(c, _)| c.clone())
                 .collect();
             for c in &expired {
-                self.journal(|| Record::Drop { client: c.clone() });
+                self.journal(|| Record::Drop { client: c.to_string() });
             }
             let wills: Vec<Msg> = expired.iter().filter_map(|c| st.drop_session(c)).collect();
             drop(st);
@@ -682,15 +736,16 @@ impl Broker {
     }
 
     /// A new connection for `client_id`: takes over a connected session, resumes or starts
-    /// one. Returns (session present, messages to send again, queued messages).
+    /// one. Returns (the session table's copy of `client_id`, session present, messages to
+    /// send again, queued messages).
     async fn connect_session(
         &self,
         client_id: &str,
-        username: Option<String>,
+        username: Option<Arc<str>>,
         conn: (u64, chan::Sender<Cmd>),
         clean_start: bool,
         expiry: u32,
-    ) -> (bool, Carried, Vec<Delivery>) {
+    ) -> (Arc<str>, bool, Carried, Vec<Delivery>) {
         let old = self.lock().sessions.get_mut(client_id).and_then(|s| s.conn.take());
         // [MQTT-3.1.4-3] the existing connection of this Client Identifier is closed (the send
         // waits while its channel is full, without the lock it may need to drain it), and hands
@@ -717,8 +772,14 @@ impl Broker {
             None
         };
         let present = st.sessions.contains_key(client_id);
-        self.journal(|| Record::Session { client: client(), expiry, username: username.clone() });
-        let s = st.sessions.entry(client()).or_insert_with(|| Box::new(SessionState::new(expiry)));
+        self.journal(|| Record::Session {
+            client: client(),
+            expiry,
+            username: username.as_deref().map(str::to_owned),
+        });
+        let entry = st.sessions.entry(client_id.into());
+        let key = entry.key().clone();
+        let s = entry.or_insert_with(|| Box::new(SessionState::new(expiry)));
         s.conn = Some(conn);
         s.username = username;
         // Back before the will's delay ran out: it is not published [MQTT-3.1.3-9].
@@ -727,7 +788,7 @@ impl Broker {
         s.offline_since = None;
         // Clean Start discards the old session, what was in flight included [MQTT-3.1.2-4].
         // A live connection's state is newer than what an earlier one left.
-        let left = std::mem::take(&mut s.carried);
+        let left = s.take_carried();
         let carried = match handed_over {
             Some(h) => h,
             None => left,
@@ -740,7 +801,7 @@ impl Broker {
         if let Some(will) = ended_will {
             self.publish(will);
         }
-        (present, carried, queued)
+        (key, present, carried, queued)
     }
 
     /// The connection `leaving.conn_id` of `client_id` ended: keep or drop the session.
@@ -769,9 +830,13 @@ impl Broker {
             }
             // (DISCONNECT may have changed the Session Expiry Interval.)
             let username = s.username.clone();
-            self.journal(|| Record::Session { client: client_id.to_owned(), expiry, username });
-            s.offline_since = Some(StdInstant::now());
-            s.carried = carried;
+            self.journal(|| Record::Session {
+                client: client_id.to_owned(),
+                expiry,
+                username: username.as_deref().map(str::to_owned),
+            });
+            s.offline_since = Some(self.stamp());
+            s.keep(carried);
         } else {
             // Taken over: what was in flight goes to the new connection, to be sent again with
             // its Packet Identifiers; if that connection is gone too, to the queue.
@@ -781,8 +846,8 @@ impl Broker {
             };
             // Nobody waits for it: the session keeps it for its next connection.
             if let Some(c) = unsent {
-                if s.carried.inflight.is_empty() && s.carried.store.is_empty() {
-                    s.carried = c;
+                if s.carried.as_ref().is_none_or(|c| c.is_empty()) {
+                    s.keep(c);
                 } else {
                     for (id, delivery) in c.inflight {
                         self.journal(|| Record::Acked { client: client_id.to_owned(), id });
@@ -882,7 +947,7 @@ impl Broker {
             let key = format!("{group}/{filter}");
             let online: Vec<_> = members
                 .iter()
-                .filter(|(c, ..)| st.sessions.get(c).is_some_and(|s| s.conn.is_some()))
+                .filter(|(c, ..)| st.sessions.get(c.as_str()).is_some_and(|s| s.conn.is_some()))
                 .collect();
             let pool = if online.is_empty() { members.iter().collect() } else { online };
             let n = st.round_robin.entry(key).or_insert(0);
@@ -895,7 +960,7 @@ impl Broker {
                 .push((c.clone(), Delivery { msg: m, sub_ids: id.iter().copied().collect() }));
         }
         for (client_id, d) in deliveries {
-            let Some(s) = st.sessions.get_mut(&client_id) else { continue };
+            let Some(s) = st.sessions.get_mut(client_id.as_str()) else { continue };
             match &s.conn {
                 Some((_, tx)) => {
                     if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {

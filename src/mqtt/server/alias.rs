@@ -98,14 +98,21 @@ impl<const N: usize, const LEN: usize> TopicAliases for InlineAliases<N, LEN> {
     }
 }
 
-/// [`TopicAliases`] on the heap (`std`): empty (no allocation) until an alias is used, then
-/// as many slots as the highest incoming alias number and the outgoing aliases assigned, each
-/// topic allocated at its length. The [`Server`](super::Server)'s `ALIASES` and `ALIAS_LEN`
-/// still bound both. [`clear`](TopicAliases::clear) gives the memory back. Its `Default` is
-/// empty.
+/// [`TopicAliases`] on the heap (`std`): a pointer, with nothing allocated until an alias is
+/// used, then as many slots as the highest incoming alias number and the outgoing aliases
+/// assigned, each topic allocated at its length. The [`Server`](super::Server)'s `ALIASES` and
+/// `ALIAS_LEN` still bound both. [`clear`](TopicAliases::clear) gives the memory back. Its
+/// `Default` is empty.
 #[cfg(feature = "std")]
 #[derive(Debug, Clone, Default)]
 pub struct HeapAliases {
+    maps: Option<std::boxed::Box<HeapMaps>>,
+}
+
+/// The aliases of a [`HeapAliases`] in use.
+#[cfg(feature = "std")]
+#[derive(Debug, Clone, Default)]
+struct HeapMaps {
     inbound: std::vec::Vec<Option<std::boxed::Box<str>>>,
     outbound: std::vec::Vec<std::boxed::Box<str>>,
 }
@@ -114,7 +121,11 @@ pub struct HeapAliases {
 impl HeapAliases {
     /// No aliases (allocates nothing).
     pub const fn new() -> Self {
-        Self { inbound: std::vec::Vec::new(), outbound: std::vec::Vec::new() }
+        Self { maps: None }
+    }
+
+    fn maps(&mut self) -> &mut HeapMaps {
+        self.maps.get_or_insert_default()
     }
 }
 
@@ -122,35 +133,38 @@ impl HeapAliases {
 impl TopicAliases for HeapAliases {
     fn inbound(&self, alias: u16) -> Option<&str> {
         let i = usize::from(alias).checked_sub(1)?;
-        self.inbound.get(i)?.as_deref()
+        self.maps.as_ref()?.inbound.get(i)?.as_deref()
     }
 
     fn set_inbound(&mut self, alias: u16, topic: &str) -> bool {
         let Some(i) = usize::from(alias).checked_sub(1) else { return false };
-        if i >= self.inbound.len() {
-            self.inbound.resize(i + 1, None);
+        let inbound = &mut self.maps().inbound;
+        if i >= inbound.len() {
+            inbound.resize(i + 1, None);
         }
-        if let Some(slot) = self.inbound.get_mut(i) {
+        if let Some(slot) = inbound.get_mut(i) {
             *slot = Some(topic.into());
         }
         true
     }
 
     fn outbound(&self, index: usize) -> Option<&str> {
-        self.outbound.get(index).map(|t| &**t)
+        self.maps.as_ref()?.outbound.get(index).map(|t| &**t)
     }
 
     fn outbound_len(&self) -> usize {
-        self.outbound.len()
+        self.maps.as_ref().map_or(0, |m| m.outbound.len())
     }
 
     fn push_outbound(&mut self, topic: &str) -> bool {
-        self.outbound.push(topic.into());
+        self.maps().outbound.push(topic.into());
         true
     }
 
     fn pop_outbound(&mut self) {
-        self.outbound.pop();
+        if let Some(m) = &mut self.maps {
+            m.outbound.pop();
+        }
     }
 
     fn clear(&mut self) {
@@ -199,10 +213,12 @@ mod tests {
     fn heap_aliases_allocate_only_what_is_used() {
         let mut t = HeapAliases::new();
         contract(&mut t);
-        assert_eq!((t.inbound.capacity(), t.outbound.capacity()), (0, 0), "clear frees");
+        assert!(t.maps.is_none(), "clear frees");
         assert!(t.set_inbound(2, "b"));
-        assert_eq!(t.inbound.len(), 2, "slots up to the highest alias used");
+        let slots = |t: &HeapAliases| t.maps.as_ref().map_or(0, |m| m.inbound.len());
+        assert_eq!(slots(&t), 2, "slots up to the highest alias used");
         assert!(t.set_inbound(1, "a"));
-        assert_eq!((t.inbound(1), t.inbound(2), t.inbound.len()), (Some("a"), Some("b"), 2));
+        assert_eq!((t.inbound(1), t.inbound(2), slots(&t)), (Some("a"), Some("b"), 2));
+        assert_eq!(core::mem::size_of::<HeapAliases>(), core::mem::size_of::<usize>());
     }
 }

@@ -359,8 +359,8 @@ pub struct Server<
     next_id: u16,
     store: S,
     /// Index of the next store entry whose PUBREL goes out again on a resumed session.
-    resend: Option<usize>,
-    unacked_qos1: usize,
+    resend: Option<u32>,
+    unacked_qos1: u32,
     owed: Deque<Owed, OWED>,
     /// The topic aliases both ways: the client's, and those this side assigned to the topics
     /// it publishes.
@@ -821,7 +821,7 @@ impl<
             None => None,
         };
         // [MQTT-3.3.4-7] Receive Maximum: unacknowledged QoS 1 / 2 publishes; 0x93 (§3.3.4).
-        let unacked = self.store.awaiting_release() + self.unacked_qos1;
+        let unacked = self.store.awaiting_release() + self.unacked_qos1 as usize;
         let report = match p.qos_pid {
             QosPid::AtMostOnce => true,
             QosPid::AtLeastOnce(id) => {
@@ -1324,7 +1324,7 @@ impl<
             return Ok(None);
         }
         while let Some(i) = self.resend {
-            let Some((id, state)) = self.store.outgoing_at(i) else {
+            let Some((id, state)) = self.store.outgoing_at(i as usize) else {
                 self.resend = None;
                 break;
             };
