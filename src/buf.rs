@@ -78,8 +78,9 @@ impl Buffer for std::boxed::Box<[u8]> {}
 #[derive(Clone, PartialEq, Eq)]
 pub struct ElasticBuffer {
     bytes: std::vec::Vec<u8>,
-    floor: usize,
-    ceiling: usize,
+    /// 32 bits each: a server keeps two of these per connection.
+    floor: u32,
+    ceiling: u32,
 }
 
 /// Its size and bounds, not its bytes.
@@ -96,20 +97,27 @@ impl core::fmt::Debug for ElasticBuffer {
 
 #[cfg(feature = "std")]
 impl ElasticBuffer {
-    /// A buffer of `floor` bytes that grows up to `ceiling` (at least `floor`).
+    /// A buffer of `floor` bytes that grows up to `ceiling` (at least `floor`; either is at
+    /// most 4 GiB, and taken as 4 GiB if larger).
     pub fn new(floor: usize, ceiling: usize) -> Self {
-        ElasticBuffer { bytes: std::vec![0; floor], floor, ceiling: ceiling.max(floor) }
+        let (floor, ceiling) = (clamp(floor), clamp(ceiling));
+        ElasticBuffer { bytes: std::vec![0; floor as usize], floor, ceiling: ceiling.max(floor) }
     }
 
     /// The least it holds.
     pub fn floor(&self) -> usize {
-        self.floor
+        self.floor as usize
     }
 
     /// The most it grows to.
     pub fn ceiling(&self) -> usize {
-        self.ceiling
+        self.ceiling as usize
     }
+}
+
+#[cfg(feature = "std")]
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(feature = "std")]
@@ -131,15 +139,18 @@ impl Buffer for ElasticBuffer {
     fn fit(&mut self, keep: usize, wanted: usize) {
         let len = self.bytes.len();
         if wanted > len {
-            let to = wanted.max(len.saturating_mul(2)).max(self.floor).min(self.ceiling);
+            let to = wanted.max(len.saturating_mul(2)).max(self.floor()).min(self.ceiling());
             if to > len {
                 // Exactly what is asked: `resize` alone may reserve twice the old capacity.
                 self.bytes.reserve_exact(to - len);
                 self.bytes.resize(to, 0);
             }
-        } else if wanted <= self.floor && keep <= self.floor && len > self.floor.saturating_mul(4) {
+        } else if wanted <= self.floor()
+            && keep <= self.floor()
+            && len > self.floor().saturating_mul(4)
+        {
             // `keep <= floor`: the kept bytes stay.
-            self.bytes.truncate(self.floor);
+            self.bytes.truncate(self.floor());
             self.bytes.shrink_to_fit();
         }
     }
@@ -196,6 +207,12 @@ mod tests {
         b.fit(0, 10);
         assert_eq!(b.as_ref().len(), 16);
         assert_eq!(std::format!("{b:?}"), "ElasticBuffer { len: 16, floor: 16, ceiling: 64 }");
+        let huge = ElasticBuffer::new(0, usize::MAX);
+        assert_eq!(huge.ceiling(), u32::MAX as usize, "at most 4 GiB");
+        assert_eq!(
+            core::mem::size_of::<ElasticBuffer>(),
+            core::mem::size_of::<std::vec::Vec<u8>>() + 8
+        );
     }
 
     #[test]
