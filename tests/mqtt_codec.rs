@@ -1041,6 +1041,14 @@ fn encode_errors() {
         enc(d.into(), V5, &mut out),
         Err(EncodeError::PropertyNotAllowed(PropertyId::MessageExpiryInterval))
     );
+    // A DISCONNECT in 3.1.1 has neither a reason code nor properties.
+    assert_eq!(
+        enc(Disconnect::new(ReasonCode::ServerShuttingDown).into(), V3, &mut out),
+        Err(EncodeError::NotInVersion)
+    );
+    let d = Disconnect { properties: pr, ..Disconnect::new(ReasonCode::NormalDisconnection) };
+    assert_eq!(enc(d.into(), V3, &mut out), Err(EncodeError::NotInVersion));
+    assert_eq!(enc(Disconnect::new(ReasonCode::NormalDisconnection).into(), V3, &mut out), Ok(2));
     // AUTH in 3.1.1, reason codes without a 3.1.1 equivalent.
     assert_eq!(
         enc(Auth::new(ReasonCode::Success).into(), V3, &mut out),

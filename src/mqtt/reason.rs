@@ -390,6 +390,7 @@ mod tests {
 
     #[test]
     fn v3_mappings() {
+        use ReasonCode::*;
         assert_eq!(ReasonCode::from_v3_connack(5), Some(ReasonCode::NotAuthorized));
         assert_eq!(ReasonCode::NotAuthorized.to_v3_connack(), Some(5));
         assert_eq!(ReasonCode::from_v3_connack(6), None);
@@ -397,7 +398,11 @@ mod tests {
         for c in 0..=5u8 {
             assert_eq!(ReasonCode::from_v3_connack(c).and_then(ReasonCode::to_v3_connack), Some(c));
         }
-        assert_eq!(ReasonCode::from_v3_suback(0x80), Some(ReasonCode::UnspecifiedError));
+        for (c, code) in
+            [(0, Success), (1, GrantedQos1), (2, GrantedQos2), (0x80, UnspecifiedError)]
+        {
+            assert_eq!(ReasonCode::from_v3_suback(c), Some(code));
+        }
         assert_eq!(ReasonCode::NotAuthorized.to_v3_suback(), Some(0x80));
         assert_eq!(ReasonCode::GrantedQos2.to_v3_suback(), Some(2));
         assert_eq!(ReasonCode::from_v3_suback(3), None);

@@ -213,6 +213,9 @@ mod tests {
         assert!(!matches("sport/tennis/+", "sport/tennis/player1/ranking"));
         assert!(!matches("sport/+", "sport"));
         assert!(matches("sport/+", "sport/"));
+        // Levels other than wildcards match only themselves.
+        assert!(!matches("sport/tennis/+", "sport/golf/player1"));
+        assert!(!matches("sport/tennis", "sport/golf"));
         for ok in ["+", "+/tennis/#", "sport/+/player1", "/+", "+/+"] {
             assert!(validate_topic_filter(ok).is_ok(), "{ok}");
         }
@@ -356,6 +359,13 @@ mod tests {
         assert_eq!(validate_topic_name("a/#"), Err(TopicError::WildcardInName));
         assert_eq!(validate_topic_name("a\0"), Err(TopicError::NullCharacter));
         assert_eq!(validate_topic_filter(""), Err(TopicError::Empty));
+        // [MQTT-4.7.3-3] up to 65,535 bytes.
+        let long = [b'a'; 65_536];
+        let text = |n| core::str::from_utf8(&long[..n]).unwrap();
+        assert!(validate_topic_name(text(65_535)).is_ok());
+        assert!(validate_topic_filter(text(65_535)).is_ok());
+        assert_eq!(validate_topic_name(text(65_536)), Err(TopicError::TooLong));
+        assert_eq!(validate_topic_filter(text(65_536)), Err(TopicError::TooLong));
     }
 
     #[test]
