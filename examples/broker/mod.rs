@@ -1,10 +1,12 @@
 //! A small single-node MQTT broker built on `mqtt_ws::mqtt::server::Server`, shared by the
 //! `broker` and `demo` examples and the broker tests.
 //!
-//! The broker runs on a tokio runtime of its own: one task per connection runs its `Server`
-//! session in the crate's async driver over the connection's transport (TCP, or `ws::Stream`
-//! for MQTT over WebSocket) and waits, at once, for the client's bytes, for the messages other
-//! connections route to it over a bounded channel, and for the session's next timer.
+//! The broker runs on a tokio runtime of its own: a connection's task runs its `Server` session
+//! in the crate's async driver over the connection's transport (TCP, or `ws::Stream` for MQTT
+//! over WebSocket) and waits, at once, for the client's bytes, for the messages other
+//! connections route to it over a bounded channel, and for the session's next timer. A plain
+//! TCP connection that goes quiet gives its task and buffers up and waits parked on the same
+//! three ([`park`]), as an event loop's connection would.
 //! Broker-wide state (sessions, the subscription index, retained messages) sits behind one
 //! mutex, never held across an await. Good for local use, tests, demos and gateways.
 //!
@@ -641,7 +643,7 @@ impl Broker {
     }
 
     /// Binds every listener (all or none) and serves them on a runtime of their own (two worker
-    /// threads, a task per connection), in the background. Returns the addresses bound, in
+    /// threads, a task per busy connection), in the background. Returns the addresses bound, in
     /// order.
     pub fn start_listeners(&self, listeners: &[Listen]) -> io::Result<Vec<SocketAddr>> {
         let mut bound = Vec::new();
