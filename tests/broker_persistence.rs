@@ -10,12 +10,13 @@ mod broker;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::num::NonZeroU16;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use broker::client::{ConnectOptions, MiniClient};
-use mqtt_ws::mqtt::packet::{Connect, Packet, Publish, QosPid};
+use mqtt_ws::mqtt::packet::{Connect, Packet, Publish, QosPid, Subscribe, Subscription};
 use mqtt_ws::mqtt::properties::{PropertiesBuilder, Property};
 use mqtt_ws::mqtt::{PacketId, Qos, Version};
 
@@ -84,11 +85,19 @@ fn spawn_with(dir: &Path, port: u16, journal_growth: Option<u64>) -> Running {
 
 /// A raw MQTT 5.0 connection with a 600 s session, to stop a QoS 2 flow midway.
 fn raw(port: u16, client_id: &str) -> (TcpStream, Vec<u8>) {
+    raw_with(port, client_id, None)
+}
+
+/// [`raw`], with a Receive Maximum.
+fn raw_with(port: u16, client_id: &str, receive_max: Option<NonZeroU16>) -> (TcpStream, Vec<u8>) {
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut props = [0u8; 8];
+    let mut props = [0u8; 16];
     let mut b = PropertiesBuilder::new(&mut props);
     b.push(Property::SessionExpiryInterval(600)).unwrap();
+    if let Some(max) = receive_max {
+        b.push(Property::ReceiveMaximum(max)).unwrap();
+    }
     let mut c = Connect::new(Version::V5, client_id);
     c.clean_start = false;
     c.properties = b.finish();
@@ -170,6 +179,54 @@ fn state_survives_kill_9() {
     late.subscribe("p/retained", Qos::AtLeastOnce).unwrap();
     let m = late.recv(Duration::from_secs(30)).unwrap().expect("the retained message");
     assert_eq!((m.topic.as_str(), m.payload.as_slice()), ("p/retained", &b"kept"[..]));
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn messages_waiting_for_a_connected_client_survive_kill_9() {
+    let dir = std::env::temp_dir().join(format!("mqtt-ws-persist-wait-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let broker = spawn(&dir, port);
+
+    // A connected subscriber that takes one QoS 1 message at a time (Receive Maximum 1) and
+    // acknowledges none: the first is in flight, the others wait in its connection's queue.
+    let (mut sub, _) = raw_with(port, "w-sub", NonZeroU16::new(1));
+    let filters = [Subscription::new("w/#", Qos::AtLeastOnce)];
+    let mut buf = [0u8; 64];
+    let n = Packet::Subscribe(Subscribe::new(PacketId::new(1).unwrap(), &filters))
+        .encode(Version::V5, &mut buf)
+        .unwrap();
+    sub.write_all(&buf[..n]).unwrap();
+    let mut suback = [0u8; 6];
+    sub.read_exact(&mut suback).unwrap();
+    assert_eq!(suback, [0x90, 0x04, 0x00, 0x01, 0x00, 0x01], "SUBACK granting QoS 1");
+    let mut publisher = MiniClient::connect(&url, "w-pub", ConnectOptions::default()).unwrap();
+    for i in 1..=5 {
+        // Acknowledged: the broker has it.
+        publisher.publish(&format!("w/{i}"), b"m", Qos::AtLeastOnce, false).unwrap();
+    }
+    let mut first = [0u8; 1];
+    sub.read_exact(&mut first).unwrap();
+    assert_eq!(first[0] & 0xf6, 0x32, "the first message, QoS 1");
+
+    // kill -9, and up again over the same directory.
+    drop(broker);
+    drop(sub);
+    let broker = spawn(&dir, port);
+
+    // Every message comes: the one in flight again, the four that waited.
+    let session = ConnectOptions { clean_start: false, session_expiry: 600, ..Default::default() };
+    let mut sub = MiniClient::connect(&url, "w-sub", session).unwrap();
+    assert!(sub.session_present);
+    let mut got = Vec::new();
+    while let Some(m) = sub.recv(Duration::from_secs(2)).unwrap() {
+        got.push(m.topic);
+    }
+    got.sort();
+    assert_eq!(got, ["w/1", "w/2", "w/3", "w/4", "w/5"]);
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }

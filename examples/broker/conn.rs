@@ -135,6 +135,11 @@ impl Conn {
         self.broker.journal(|| Record::Inflight { client, id, delivery: d.clone() });
     }
 
+    /// Journals that queued message `d` was dropped.
+    fn journal_dropped(&self, d: &Delivery) {
+        self.broker.journal_dropped(self.client_id.as_deref().unwrap_or_default(), d);
+    }
+
     /// Journals that the message sent with `id` is done with.
     fn journal_acked(&self, id: PacketId) {
         let client = self.client_id.as_deref().unwrap_or_default().to_owned();
@@ -291,8 +296,9 @@ impl Conn {
             Cmd::Deliver(d) if self.broker.has_room(&self.pending, &d) => {
                 self.pending.push_back(*d);
             }
-            Cmd::Deliver(_) => {
+            Cmd::Deliver(d) => {
                 let client = self.client_id.as_deref().unwrap_or_default();
+                self.broker.journal_dropped(client, &d);
                 self.broker.drop_message(client);
             }
             Cmd::Takeover(successor) => {
@@ -639,6 +645,7 @@ impl Conn {
             let d = self.pending.pop_front().expect("front exists");
             // [MQTT-3.3.2-5] expired before onward delivery started: deleted.
             if d.msg.expired(StdInstant::now()) {
+                self.journal_dropped(&d);
                 continue;
             }
             let p = Self::publish_packet(&d, &mut props);
@@ -650,13 +657,14 @@ impl Conn {
                 Ok(sent) => {
                     if let Some(id) = sent.packet_id {
                         self.journal_inflight(id, &d);
-                        self.inflight.insert(id, d);
+                        // Sent: queued no more.
+                        self.inflight.insert(id, Delivery { seq: 0, ..d });
                     }
                 }
                 // [MQTT-3.1.2-25] too large for the client: discarded.
                 Err(DriverError::Machine(server::Error::Usage(UsageError::PacketTooLarge {
                     ..
-                }))) => {}
+                }))) => self.journal_dropped(&d),
                 Err(e) => {
                     // The session did not take it (a failed `queue` ran no command): it stays
                     // queued, for the session's next connection.
@@ -689,6 +697,9 @@ impl Conn {
                 // it leaves the session's flow and is queued as a new message.
                 conn.machine_mut().store_mut().remove_outgoing(id);
                 self.journal_acked(id);
+                let mut d = d;
+                let client = self.client_id.as_deref().unwrap_or_default();
+                self.broker.journal_queued(client, &mut d);
                 self.pending.push_back(d);
             }
             Err(e) => {

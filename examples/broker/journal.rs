@@ -1,7 +1,7 @@
 //! Persistence (`persistence true`): an append-only journal of every change to what must
 //! outlive the process, written before the change is acted on, so a restart (after `kill -9`
-//! too) finds sessions, subscriptions, retained messages, offline queues and each session's
-//! QoS 1 / 2 state as they were.
+//! too) finds sessions, subscriptions, retained messages, the messages waiting to be sent to
+//! each client (offline or connected) and each session's QoS 1 / 2 state as they were.
 //!
 //! A record is a length (u32, big endian) and that many bytes: a tag, then fields (integers big
 //! endian, strings and byte strings with a u32 length). A record cut short by a kill is ignored
@@ -11,8 +11,8 @@
 //! thread of its own: the records up to then are folded into what is live, those appended
 //! meanwhile are carried over as they are).
 //!
-//! What is not kept: messages routed to a connected client and not yet sent to it (they are in
-//! memory only, as with Mosquitto between its saves), and wills waiting for their delay.
+//! What is not kept: QoS 0 messages, retained messages a subscription sent while its client was
+//! connected (the retained message itself is kept), and wills waiting for their delay.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -56,16 +56,19 @@ pub(crate) enum Record {
     Unretain {
         topic: String,
     },
-    /// A message queued for a session that is offline.
+    /// A message waiting to be sent to the client, in its session's queue (offline) or its
+    /// connection's, by its number ([`Delivery::seq`]).
     Queue {
         client: String,
         delivery: Delivery,
     },
-    /// The queue went to a connection.
-    QueueTaken {
+    /// Queued message `seq` was dropped (its queue was full, it expired, it was too large).
+    Dequeued {
         client: String,
+        seq: u64,
     },
-    /// A message sent and not yet acknowledged, and the broker's copy of it.
+    /// A message sent and not yet acknowledged, and the broker's copy of it (with the number it
+    /// was queued under: it is queued no more).
     Inflight {
         client: String,
         id: PacketId,
@@ -301,6 +304,7 @@ fn put_msg(out: &mut Vec<u8>, m: &Msg) {
 }
 
 fn put_delivery(out: &mut Vec<u8>, d: &Delivery) {
+    out.extend_from_slice(&d.seq.to_be_bytes());
     put_msg(out, &d.msg);
     out.extend_from_slice(&(d.sub_ids.len() as u32).to_be_bytes());
     for id in &d.sub_ids {
@@ -348,9 +352,10 @@ fn encode(out: &mut Vec<u8>, r: &Record) {
             put_bytes(out, client.as_bytes());
             put_delivery(out, delivery);
         }
-        Record::QueueTaken { client } => {
+        Record::Dequeued { client, seq } => {
             out.push(8);
             put_bytes(out, client.as_bytes());
+            out.extend_from_slice(&seq.to_be_bytes());
         }
         Record::Inflight { client, id, delivery } => {
             out.push(9);
@@ -457,10 +462,11 @@ impl<'a> Fields<'a> {
         })
     }
     fn delivery(&mut self) -> Option<Delivery> {
+        let seq = self.u64()?;
         let msg = self.msg()?;
         let n = self.u32()? as usize;
         let sub_ids = (0..n).map(|_| NonZeroU32::new(self.u32()?)).collect::<Option<_>>()?;
-        Some(Delivery { msg, sub_ids })
+        Some(Delivery { msg, sub_ids, seq })
     }
 }
 
@@ -482,7 +488,7 @@ fn decode(body: &[u8]) -> Option<Record> {
         5 => Record::Retain { msg: f.msg()? },
         6 => Record::Unretain { topic: f.string()? },
         7 => Record::Queue { client: f.string()?, delivery: f.delivery()? },
-        8 => Record::QueueTaken { client: f.string()? },
+        8 => Record::Dequeued { client: f.string()?, seq: f.u64()? },
         9 => Record::Inflight { client: f.string()?, id: f.id()?, delivery: f.delivery()? },
         10 => Record::Acked { client: f.string()?, id: f.id()? },
         11 => {

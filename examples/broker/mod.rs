@@ -196,6 +196,9 @@ type SharedMember = (String, Qos, Option<NonZeroU32>);
 pub(crate) struct Delivery {
     msg: Msg,
     sub_ids: Vec<NonZeroU32>,
+    /// Its number in the journal while it waits, in a session's queue or a connection's, to be
+    /// sent ([`Broker::journal_queued`]); 0: not journaled.
+    seq: u64,
 }
 
 /// What a session carries from one connection to the next: the protocol machine's store and
@@ -299,6 +302,14 @@ impl SessionState {
         self.carried = (!c.is_empty()).then(|| Box::new(c));
     }
 
+    /// Takes delivery `seq` out of the queue (sent or dropped), if there (0: none).
+    fn dequeue(&mut self, seq: u64) {
+        // Queues go out in order: it is the first, mostly.
+        if let Some(i) = self.queue.iter().position(|d| d.seq == seq).filter(|_| seq != 0) {
+            self.queue.remove(i);
+        }
+    }
+
     /// What it carried, for a new connection.
     fn take_carried(&mut self) -> Carried {
         self.carried.take().map_or_else(Carried::default, |c| *c)
@@ -365,11 +376,13 @@ impl State {
             Record::Queue { client, delivery } => {
                 session(self, client).queue.push_back(delivery.clone());
             }
-            Record::QueueTaken { client } => session(self, client).queue.clear(),
+            Record::Dequeued { client, seq } => session(self, client).dequeue(*seq),
             Record::Inflight { client, id, delivery } => {
-                let inflight = &mut session(self, client).carried().inflight;
+                let s = session(self, client);
+                s.dequeue(delivery.seq);
+                let inflight = &mut s.carried().inflight;
                 inflight.retain(|(i, _)| i != id);
-                inflight.push((*id, delivery.clone()));
+                inflight.push((*id, Delivery { seq: 0, ..delivery.clone() }));
             }
             Record::Acked { client, id } => {
                 session(self, client).carried().inflight.retain(|(i, _)| i != id);
@@ -494,6 +507,8 @@ pub struct Broker {
 pub struct Shared {
     state: Mutex<State>,
     next_conn: AtomicU64,
+    /// The next [`Delivery::seq`].
+    next_seq: AtomicU64,
     connections: AtomicUsize,
     dropped: AtomicU64,
     epoch: StdInstant,
@@ -542,6 +557,7 @@ impl Broker {
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             next_conn: AtomicU64::new(1),
+            next_seq: AtomicU64::new(1),
             connections: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
             epoch: StdInstant::now(),
@@ -563,12 +579,16 @@ impl Broker {
                 st.replay(r);
             }
             let now = broker.stamp();
+            let mut last_seq = 0;
             for (client, s) in st.sessions.iter_mut() {
+                let carried = s.carried.iter().flat_map(|c| &c.inflight).map(|(_, d)| d);
+                last_seq = s.queue.iter().chain(carried).map(|d| d.seq).fold(last_seq, u64::max);
                 s.offline_since = Some(now);
                 if let Some(c) = &mut s.carried {
                     c.store.attach(Some(&journal), client);
                 }
             }
+            broker.next_seq.store(last_seq + 1, Ordering::Relaxed);
             journal.compact(&st.snapshot())?;
             println!(
                 "broker: {} sessions, {} retained messages restored from {}",
@@ -590,6 +610,26 @@ impl Broker {
     fn journal(&self, record: impl FnOnce() -> Record) {
         if let Some(j) = &self.journal {
             j.append(&record());
+        }
+    }
+
+    /// Journals that `d` (QoS 1 or 2) waits to be sent to `client`, in its session's queue or
+    /// its connection's, and numbers it: a restart finds it queued until the record that it was
+    /// sent ([`Record::Inflight`], which carries the number) or dropped ([`Record::Dequeued`])
+    /// follows. A numbered delivery is journaled already (moved from one queue to another, it
+    /// stays queued once); one that was sent is numbered no more.
+    pub(crate) fn journal_queued(&self, client: &str, d: &mut Delivery) {
+        if self.journal.is_none() || d.msg.qos == Qos::AtMostOnce || d.seq != 0 {
+            return;
+        }
+        d.seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        self.journal(|| Record::Queue { client: client.to_owned(), delivery: d.clone() });
+    }
+
+    /// Journals that `d`, queued for `client`, was dropped.
+    pub(crate) fn journal_dropped(&self, client: &str, d: &Delivery) {
+        if d.seq != 0 {
+            self.journal(|| Record::Dequeued { client: client.to_owned(), seq: d.seq });
         }
     }
 
@@ -795,10 +835,8 @@ impl Broker {
             Some(h) => h,
             None => left,
         };
+        // Journaled as queued until each is sent (or dropped).
         let queued: Vec<Delivery> = s.queue.drain(..).collect();
-        if !queued.is_empty() {
-            self.journal(|| Record::QueueTaken { client: client() });
-        }
         drop(st);
         if let Some(will) = ended_will {
             self.publish(will);
@@ -851,8 +889,11 @@ impl Broker {
                 if s.carried.as_ref().is_none_or(|c| c.is_empty()) {
                     s.keep(c);
                 } else {
-                    for (id, delivery) in c.inflight {
+                    for (id, mut delivery) in c.inflight {
                         self.journal(|| Record::Acked { client: client_id.to_owned(), id });
+                        if s.conn.is_none() {
+                            self.journal_queued(client_id, &mut delivery);
+                        }
                         s.queue.push_back(delivery);
                     }
                 }
@@ -860,14 +901,16 @@ impl Broker {
         }
         let mut dropped = 0;
         let offline = s.conn.is_none();
-        for d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
+        // Those journaled as queued already stay so; the others are journaled here, or when
+        // routed to the connection that took the session over.
+        for mut d in pending.into_iter().filter(|d| d.msg.qos != Qos::AtMostOnce) {
             if self.has_room(&s.queue, &d) {
                 if offline {
-                    let (client, delivery) = (client_id.to_owned(), d.clone());
-                    self.journal(|| Record::Queue { client, delivery });
+                    self.journal_queued(client_id, &mut d);
                 }
                 s.queue.push_back(d);
             } else {
+                self.journal_dropped(client_id, &d);
                 dropped += 1;
             }
         }
@@ -933,7 +976,7 @@ impl Broker {
                 let mut m = msg.clone();
                 m.qos = Qos::AtMostOnce;
                 m.retain = false;
-                Delivery { msg: m, sub_ids: Vec::new() }
+                Delivery { msg: m, sub_ids: Vec::new(), seq: 0 }
             });
             // [MQTT-3.8.4-8] the QoS is the lower of the message's and the subscription's;
             // overlapping subscriptions give the highest (§4.7.2... one copy, all ids).
@@ -958,27 +1001,31 @@ impl Broker {
             let mut m = msg.clone();
             m.qos = msg.qos.min(*qos);
             m.retain = false;
-            deliveries
-                .push((c.clone(), Delivery { msg: m, sub_ids: id.iter().copied().collect() }));
+            deliveries.push((
+                c.clone(),
+                Delivery { msg: m, sub_ids: id.iter().copied().collect(), seq: 0 },
+            ));
         }
         for (client_id, d) in deliveries {
             let Some(s) = st.sessions.get_mut(client_id.as_str()) else { continue };
             match &s.conn {
-                Some((_, tx)) => {
-                    if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {
-                        self.drop_message(&client_id);
-                    }
-                }
+                Some((_, tx)) => self.route(&client_id, tx, d),
                 // Offline: QoS 1 and 2 are queued, up to the bound (MQTT 5.0 §4.1); expired
                 // messages make room first [MQTT-3.3.2-5].
                 None if d.msg.qos != Qos::AtMostOnce => {
                     if !self.has_room(&s.queue, &d) {
                         let now = StdInstant::now();
-                        s.queue.retain(|q| !q.msg.expired(now));
+                        s.queue.retain(|q| {
+                            let expired = q.msg.expired(now);
+                            if expired {
+                                self.journal_dropped(&client_id, q);
+                            }
+                            !expired
+                        });
                     }
                     if self.has_room(&s.queue, &d) {
-                        let (client, delivery) = (client_id.clone(), d.clone());
-                        self.journal(|| Record::Queue { client, delivery });
+                        let mut d = d;
+                        self.journal_queued(&client_id, &mut d);
                         s.queue.push_back(d);
                     } else {
                         self.drop_message(&client_id);
@@ -1021,7 +1068,11 @@ impl Broker {
                     m.qos = m.qos.min(sub.options.qos);
                     // [MQTT-3.3.1-9] retained messages sent on subscribe keep Retain 1.
                     m.retain = true;
-                    retained.push(Delivery { msg: m, sub_ids: sub.id.into_iter().collect() });
+                    retained.push(Delivery {
+                        msg: m,
+                        sub_ids: sub.id.into_iter().collect(),
+                        seq: 0,
+                    });
                 });
             }
         }
@@ -1114,9 +1165,12 @@ impl Broker {
         }
     }
 
-    /// Hands `d` to the connection behind `tx` without waiting: a full channel drops it.
-    fn route(&self, client_id: &str, tx: &chan::Sender<Cmd>, d: Delivery) {
-        if let Err(TrySendError::Full(_)) = tx.try_send(Cmd::Deliver(Box::new(d))) {
+    /// Hands `d` to the connection behind `tx` without waiting (journaled first, as its
+    /// connection may send it at once): a full channel drops it.
+    fn route(&self, client_id: &str, tx: &chan::Sender<Cmd>, mut d: Delivery) {
+        self.journal_queued(client_id, &mut d);
+        if let Err(TrySendError::Full(Cmd::Deliver(d))) = tx.try_send(Cmd::Deliver(Box::new(d))) {
+            self.journal_dropped(client_id, &d);
             self.drop_message(client_id);
         }
     }
