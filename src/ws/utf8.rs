@@ -173,31 +173,45 @@ impl Utf8Validator {
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
         let mut state = self.state;
         let mut i = 0;
-        while let Some(&first) = bytes.get(i) {
-            let mut b = first;
-            if state == ACCEPT
-                && let Some(chunk) = bytes.get(i..i + 8)
-            {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let high = u64::from_ne_bytes(word) & HIGH_BITS;
-                if high == 0 {
-                    i += 8; // eight ASCII bytes between code points
-                    continue;
+        loop {
+            if state == ACCEPT {
+                // Between code points: ASCII a word at a time, up to the first non-ASCII byte.
+                let (words, _) = bytes.get(i..).unwrap_or_default().as_chunks::<8>();
+                for word in words {
+                    let high = u64::from_ne_bytes(*word) & HIGH_BITS;
+                    if high != 0 {
+                        let skip = if cfg!(target_endian = "little") {
+                            high.trailing_zeros()
+                        } else {
+                            high.leading_zeros()
+                        } / 8;
+                        i += skip as usize;
+                        break;
+                    }
+                    i += 8; // eight ASCII bytes
                 }
-                // Skip the ASCII bytes before the first non-ASCII one.
-                let skip = if cfg!(target_endian = "little") {
-                    high.trailing_zeros()
-                } else {
-                    high.leading_zeros()
-                } / 8;
-                // Go straight to the first non-ASCII byte (`skip` is below 8: `high` is not 0).
-                i += skip as usize;
-                #[allow(clippy::indexing_slicing, reason = "masked to 0..8, the word's length")]
+                // A two- or three-byte code point whole in view is checked at once, by the rows
+                // of Unicode 15 table 3-7 the automaton holds: C2..DF then a continuation byte;
+                // E0..EF then two, the first A0..BF after E0 (no overlong form) and 80..9F
+                // after ED (no surrogate). Anything else goes to the automaton a byte at a time.
+                if let Some(&[lead, c1, c2]) = bytes.get(i..).and_then(<[u8]>::first_chunk::<3>)
+                    && c1 & 0xc0 == 0x80
                 {
-                    b = word[(skip & 7) as usize];
+                    if (0xc2..=0xdf).contains(&lead) {
+                        i += 2;
+                        continue;
+                    }
+                    if lead & 0xf0 == 0xe0
+                        && c2 & 0xc0 == 0x80
+                        && (lead != 0xe0 || c1 >= 0xa0)
+                        && (lead != 0xed || c1 < 0xa0)
+                    {
+                        i += 3;
+                        continue;
+                    }
                 }
             }
+            let Some(&b) = bytes.get(i) else { break };
             let next = step(state, b);
             if next == REJECT {
                 self.state = state;
@@ -417,6 +431,21 @@ mod tests {
                 for c in [0x7f, 0x80, 0xbf, 0xc0] {
                     let s = [a, b, c];
                     assert_eq!(bytewise(&s).is_ok(), core::str::from_utf8(&s).is_ok(), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn code_points_checked_whole_agree_with_the_automaton() {
+        // Fed whole, a two- or three-byte code point with the bytes after it in view is checked
+        // at once; byte by byte, only the automaton runs: the same answer, the same position.
+        for a in 0x80..=0xffu8 {
+            for b in 0..=255u8 {
+                for c in [0x00, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0] {
+                    let s = [a, b, c, b'x'];
+                    assert_eq!(whole(&s), bytewise(&s), "{s:x?}");
+                    assert_eq!(whole(&s).is_ok(), core::str::from_utf8(&s).is_ok(), "{s:x?}");
                 }
             }
         }
