@@ -8,7 +8,8 @@
 //! The validator is a deterministic automaton over the well-formed byte sequences of Unicode 15
 //! table 3-7, stored as a *shift DFA*: the state is a bit offset, and `ROWS[class] >> state`
 //! holds the next state in its low 6 bits, so a byte costs two loads and one shift. Between code
-//! points, ASCII is skipped a word (eight bytes) at a time, up to the next non-ASCII byte.
+//! points, ASCII is skipped a word (eight bytes) at a time, up to the next non-ASCII byte, and a
+//! two- or three-byte code point whose bytes are all in view is checked whole.
 //!
 //! Invariant: after `feed` returns `Ok`, every byte fed so far is valid UTF-8 or a valid prefix of
 //! one code point still open at the end.
