@@ -425,6 +425,14 @@ impl<'b> Writer<'b> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn strings_of_up_to_65535_bytes_have_a_length_prefix() {
+        // MQTT 5.0 §1.5.4: a two-byte length.
+        assert_eq!(prefixed_len(0), Ok(2));
+        assert_eq!(prefixed_len(65_535), Ok(65_537));
+        assert_eq!(prefixed_len(65_536), Err(EncodeError::StringTooLong));
+    }
+
     // Examples from the table in MQTT 5.0 §1.5.5.
     const VECTORS: &[(u32, &[u8])] = &[
         (0, &[0x00]),

@@ -270,9 +270,31 @@ mod tests {
     }
 
     #[test]
+    fn fused_ascii_finds_non_ascii_in_a_word_and_the_tail_together() {
+        // The same high bit in a word and in the bytes after the last word: both count.
+        let key = [0x80, 0x01, 0xff, 0x7f];
+        let mut text = *b"\xc3x-------\xc3";
+        naive(key, 0, &mut text);
+        assert_eq!(apply_mask_ascii(key, 0, &mut text), (2, 0));
+    }
+
+    #[test]
     fn empty_keeps_phase() {
         assert_eq!(apply_mask_ascii([1, 2, 3, 4], 7, &mut []), (3, 0));
         assert_eq!(apply_mask([1, 2, 3, 4], 2, &mut []), 2);
         assert_eq!(apply_mask([1, 2, 3, 4], 6, &mut []), 2);
+    }
+
+    #[test]
+    fn any_phase_is_taken_modulo_4() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let (mut a, mut b) = (*b"Hello", *b"Hello");
+        assert_eq!(apply_mask(key, usize::MAX, &mut a), apply_mask(key, 3, &mut b));
+        assert_eq!(a, b);
+        let (mut a, mut b) = (*b"Hello", *b"Hello");
+        assert_eq!(apply_mask_ascii(key, usize::MAX, &mut a), apply_mask_ascii(key, 3, &mut b));
+        assert_eq!(a, b);
+        #[cfg(feature = "deflate")]
+        assert_eq!(Masker::with_phase(key, 6).phase(), 2);
     }
 }
