@@ -11,7 +11,7 @@ mod broker;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::num::NonZeroU16;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -110,11 +110,17 @@ fn raw_with(port: u16, client_id: &str, receive_max: Option<NonZeroU16>) -> (Tcp
     (tcp, connack[..n].to_vec())
 }
 
-#[test]
-fn state_survives_kill_9() {
-    let dir = std::env::temp_dir().join(format!("mqtt-ws-persist-{}", std::process::id()));
+/// An empty directory named after `name` and this process, and a free port.
+fn fresh(name: &str) -> (PathBuf, u16) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    (dir, port)
+}
+
+#[test]
+fn state_survives_kill_9() {
+    let (dir, port) = fresh("mqtt-ws-persist");
     let url = format!("mqtt://127.0.0.1:{port}");
     let session = ConnectOptions { clean_start: false, session_expiry: 600, ..Default::default() };
     let broker = spawn(&dir, port);
@@ -185,9 +191,7 @@ fn state_survives_kill_9() {
 
 #[test]
 fn messages_waiting_for_a_connected_client_survive_kill_9() {
-    let dir = std::env::temp_dir().join(format!("mqtt-ws-persist-wait-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (dir, port) = fresh("mqtt-ws-persist-wait");
     let url = format!("mqtt://127.0.0.1:{port}");
     let broker = spawn(&dir, port);
 
@@ -238,9 +242,7 @@ fn journal_len(dir: &Path) -> u64 {
 
 #[test]
 fn the_journal_is_rewritten_while_the_broker_runs_and_a_kill_9_loses_nothing() {
-    let dir = std::env::temp_dir().join(format!("mqtt-ws-journal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (dir, port) = fresh("mqtt-ws-journal");
     let url = format!("mqtt://127.0.0.1:{port}");
     let session = ConnectOptions { clean_start: false, session_expiry: 600, ..Default::default() };
     let growth = 32 << 10;
