@@ -264,7 +264,7 @@ struct SessionState {
 
 /// A moment on the broker's clock in 8 bytes, where an `Option<Instant>` takes 16: its
 /// milliseconds, plus one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Stamp(NonZeroU64);
 
 #[derive(Default)]
@@ -647,6 +647,17 @@ impl Broker {
         Duration::from_millis(self.stamp().0.get().saturating_sub(t.0.get()))
     }
 
+    /// `at` as a [`Stamp`], rounded up: [`Broker::stamp`] reaches it only once `at` has come.
+    pub(crate) fn stamp_at(&self, at: StdInstant) -> Stamp {
+        let ms = at.saturating_duration_since(self.epoch).as_micros().div_ceil(1000);
+        Stamp(NonZeroU64::MIN.saturating_add(u64::try_from(ms).unwrap_or(u64::MAX)))
+    }
+
+    /// The instant of `t`.
+    pub(crate) fn stamp_instant(&self, t: Stamp) -> StdInstant {
+        self.epoch + Duration::from_millis(t.0.get() - 1)
+    }
+
     /// The std instant of a broker instant (a session's deadline).
     fn std_instant(&self, t: Instant) -> StdInstant {
         self.epoch + Duration::from_millis(t.as_millis())
@@ -718,7 +729,7 @@ impl Broker {
             runtime.block_on(async move {
                 b.timers.start();
                 let timers = b.clone();
-                tokio::spawn(async move { timers.timers.run().await });
+                tokio::spawn(async move { timers.run_timers().await });
                 for (socket, spec) in bound.into_iter().zip(specs) {
                     match tokio::net::TcpListener::from_std(socket) {
                         Ok(l) => drop(tokio::spawn(b.clone().accept_loop(l, spec))),

@@ -13,10 +13,10 @@ use std::time::Instant as StdInstant;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
-use super::Cmd;
 use super::chan::Receiver;
 use super::conn::{Conn, Driver, Woke};
 use super::listen::{Counted, Link, Spawn};
+use super::{Broker, Cmd, Stamp};
 
 /// A connection's session, out of its task.
 pub(crate) struct Parked<T: Link> {
@@ -26,10 +26,9 @@ pub(crate) struct Parked<T: Link> {
     pub(crate) counted: Counted,
 }
 
-/// A parked connection and when its timer is due ([`Timers::add`]'s key, 0: none); empty once
-/// woken.
+/// A parked connection and when its timer is due; empty once woken.
 struct Park<T: Link> {
-    slot: Mutex<Option<(Parked<T>, u64)>>,
+    slot: Mutex<Option<(Parked<T>, Option<Stamp>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,7 +58,11 @@ where
         drop(slot);
         return T::resume(p, woke);
     }
-    let at = wake.map_or(0, |at| p.c.broker().timers.add(at, p.c.id(), waker.clone()));
+    let broker = p.c.broker();
+    let at = wake.map(|at| broker.stamp_at(at));
+    if let Some(at) = at {
+        broker.timers.add(at, p.c.id(), waker.clone());
+    }
     *slot = Some((p, at));
 }
 
@@ -74,10 +77,10 @@ where
     fn wake_by_ref(self: &Arc<Self>) {
         // The first wake-up takes the connection; the wakers left with the others are stale.
         let Some((mut p, at)) = lock(&self.slot).take() else { return };
-        let timers = &p.c.broker().timers;
-        let due = at != 0 && timers.due(at);
-        if at != 0 {
-            timers.cancel(at, p.c.id());
+        let broker = p.c.broker();
+        let due = at.is_some_and(|at| broker.stamp() >= at);
+        if let Some(at) = at {
+            broker.timers.cancel(at, p.c.id());
         }
         let woke = match p.rx.try_recv() {
             Some(cmd) => Woke::Routed(cmd),
@@ -88,31 +91,21 @@ where
     }
 }
 
-/// The timer of every parked connection: one sleep, until the earliest is due.
+/// The timer of every parked connection: one sleep, until the earliest is due
+/// ([`Broker::run_timers`]).
+#[derive(Default)]
 pub(crate) struct Timers {
-    /// What times are counted from.
-    epoch: StdInstant,
-    /// By time (milliseconds from `epoch`, at least 1) and connection.
-    due: Mutex<BTreeMap<(u64, u64), Waker>>,
+    /// By time and connection.
+    due: Mutex<BTreeMap<(Stamp, u64), Waker>>,
     /// An earlier time than the one slept until was added.
     earlier: Notify,
     /// Where woken connections' tasks are spawned (a wake-up may come from any thread).
     runtime: OnceLock<Handle>,
 }
 
-impl Default for Timers {
-    fn default() -> Self {
-        let (due, earlier, runtime) = Default::default();
-        Timers { epoch: StdInstant::now(), due, earlier, runtime }
-    }
-}
-
 impl Timers {
-    /// Wakes `waker` at `at` (`id` tells it apart from others due then). Returns the time as
-    /// kept, for [`Timers::cancel`] and [`Timers::due`] (never 0).
-    fn add(&self, at: StdInstant, id: u64, waker: Waker) -> u64 {
-        // Rounded up: never woken before `at`.
-        let at = at.saturating_duration_since(self.epoch).as_micros().div_ceil(1000) as u64 + 1;
+    /// Wakes `waker` at `at` (`id` tells it apart from others due then).
+    fn add(&self, at: Stamp, id: u64, waker: Waker) {
         let mut due = lock(&self.due);
         let earliest = due.first_key_value().is_none_or(|(first, _)| first.0 > at);
         due.insert((at, id), waker);
@@ -120,27 +113,11 @@ impl Timers {
         if earliest {
             self.earlier.notify_one();
         }
-        at
     }
 
-    /// Forgets the timer [`Timers::add`] set for `at`.
-    fn cancel(&self, at: u64, id: u64) {
+    /// Forgets the timer [`Timers::add`] set.
+    fn cancel(&self, at: Stamp, id: u64) {
         lock(&self.due).remove(&(at, id));
-    }
-
-    /// Whether time `at` ([`Timers::add`]'s) has come.
-    fn due(&self, at: u64) -> bool {
-        self.now() >= at
-    }
-
-    /// Now as [`Timers::add`] keeps times: rounded down.
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64 + 1
-    }
-
-    /// The instant of a kept time.
-    fn instant(&self, at: u64) -> StdInstant {
-        self.epoch + std::time::Duration::from_millis(at - 1)
     }
 
     /// Parked connections resume on the runtime this is called on (the first call's).
@@ -152,26 +129,32 @@ impl Timers {
     pub(crate) fn runtime(&self) -> Handle {
         self.runtime.get().cloned().unwrap_or_else(Handle::current)
     }
+}
 
+impl Broker {
     /// Wakes parked connections as their times come.
-    pub(crate) async fn run(&self) {
+    pub(crate) async fn run_timers(&self) {
+        let timers = &self.timers;
         loop {
-            let now = self.now();
-            let (fired, next) = {
-                let mut due = lock(&self.due);
-                let later = due.split_off(&(now + 1, 0));
-                (std::mem::replace(&mut *due, later), due.first_key_value().map(|(k, _)| k.0))
+            let now = self.stamp();
+            let mut fired = Vec::new();
+            let next = {
+                let mut due = lock(&timers.due);
+                while let Some(e) = due.first_entry().filter(|e| e.key().0 <= now) {
+                    fired.push(e.remove());
+                }
+                due.first_key_value().map(|(k, _)| k.0)
             };
             // Woken without the lock: a waking connection cancels its timer.
-            fired.into_values().for_each(Waker::wake);
+            fired.into_iter().for_each(Waker::wake);
             match next {
                 Some(at) => {
                     tokio::select! {
-                        () = tokio::time::sleep_until(self.instant(at).into()) => {}
-                        () = self.earlier.notified() => {}
+                        () = tokio::time::sleep_until(self.stamp_instant(at).into()) => {}
+                        () = timers.earlier.notified() => {}
                     }
                 }
-                None => self.earlier.notified().await,
+                None => timers.earlier.notified().await,
             }
         }
     }
