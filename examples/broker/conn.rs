@@ -657,8 +657,7 @@ impl Conn {
                 Ok(sent) => {
                     if let Some(id) = sent.packet_id {
                         self.journal_inflight(id, &d);
-                        // Sent: queued no more.
-                        self.inflight.insert(id, Delivery { seq: 0, ..d });
+                        self.inflight.insert(id, d.sent());
                     }
                 }
                 // [MQTT-3.1.2-25] too large for the client: discarded.

@@ -285,6 +285,13 @@ struct Subscribed {
     sub: Sub,
 }
 
+impl Delivery {
+    /// The broker's copy of it once sent: in flight, queued no more (not numbered).
+    pub(crate) fn sent(self) -> Delivery {
+        Delivery { seq: 0, ..self }
+    }
+}
+
 impl Carried {
     fn is_empty(&self) -> bool {
         self.inflight.is_empty() && self.store.is_empty()
@@ -304,8 +311,11 @@ impl SessionState {
 
     /// Takes delivery `seq` out of the queue (sent or dropped), if there (0: none).
     fn dequeue(&mut self, seq: u64) {
-        // Queues go out in order: it is the first, mostly.
-        if let Some(i) = self.queue.iter().position(|d| d.seq == seq).filter(|_| seq != 0) {
+        if seq == 0 {
+            return;
+        }
+        // Searched from the front: queues go out in order, so it is the first, mostly.
+        if let Some(i) = self.queue.iter().position(|d| d.seq == seq) {
             self.queue.remove(i);
         }
     }
@@ -382,7 +392,7 @@ impl State {
                 s.dequeue(delivery.seq);
                 let inflight = &mut s.carried().inflight;
                 inflight.retain(|(i, _)| i != id);
-                inflight.push((*id, Delivery { seq: 0, ..delivery.clone() }));
+                inflight.push((*id, delivery.clone().sent()));
             }
             Record::Acked { client, id } => {
                 session(self, client).carried().inflight.retain(|(i, _)| i != id);
