@@ -297,9 +297,8 @@ impl Conn {
                 self.pending.push_back(*d);
             }
             Cmd::Deliver(d) => {
-                let client = self.client_id.as_deref().unwrap_or_default();
-                self.broker.journal_dropped(client, &d);
-                self.broker.drop_message(client);
+                self.journal_dropped(&d);
+                self.broker.drop_message(self.client_id.as_deref().unwrap_or_default());
             }
             Cmd::Takeover(successor) => {
                 // [MQTT-3.1.4-3] DISCONNECT 0x8E to the old connection, will published.
@@ -494,7 +493,7 @@ impl Conn {
                 }
             }
             Action::Subscribe(packet_id, subs) => {
-                let client_id = self.client_id.as_deref().unwrap_or_default().to_owned();
+                let client_id = self.client_id.clone().unwrap_or_default();
                 let user = self.username.as_deref();
                 let subs: Vec<Result<Sub, ReasonCode>> = subs
                     .into_iter()
@@ -535,7 +534,7 @@ impl Conn {
                 conn.flush(now).await.map_err(invalid)?;
             }
             Action::Unsubscribe(packet_id, filters) => {
-                let client_id = self.client_id.as_deref().unwrap_or_default().to_owned();
+                let client_id = self.client_id.clone().unwrap_or_default();
                 let codes = self.broker.unsubscribe(&client_id, &filters);
                 conn.unsub_ack(now, packet_id, &codes).await.map_err(invalid)?;
             }
@@ -697,8 +696,7 @@ impl Conn {
                 conn.machine_mut().store_mut().remove_outgoing(id);
                 self.journal_acked(id);
                 let mut d = d;
-                let client = self.client_id.as_deref().unwrap_or_default();
-                self.broker.journal_queued(client, &mut d);
+                self.broker.journal_queued(self.client_id.as_deref().unwrap_or_default(), &mut d);
                 self.pending.push_back(d);
             }
             Err(e) => {
