@@ -66,6 +66,14 @@ pub(crate) struct Conn {
     busy: bool,
 }
 
+/// How [`Conn::run`] returned.
+pub(crate) enum Ran {
+    /// The session is over.
+    Ended,
+    /// The connection idles, until its socket or channel wakes it or `wake` comes.
+    Idle { wake: Option<StdInstant> },
+}
+
 /// What woke an idle connection ([`super::park`]).
 pub(crate) enum Woke {
     /// Its socket has bytes to read (or is closed).
@@ -147,8 +155,8 @@ impl Conn {
     }
 
     /// Runs the session from what woke it: its events, the messages routed to it, until the
-    /// connection ends (`None`) or idles (`Some`, with the time its timer is due at): then its
-    /// buffers are given back, and [`super::park`] waits for what wakes it next without a task.
+    /// connection ends or idles: then its buffers are given back, and [`super::park`] waits for
+    /// what wakes it next without a task.
     ///
     /// The loop is boxed: what it holds while the connection is busy is large, and the task
     /// that awaits it stays small.
@@ -157,15 +165,15 @@ impl Conn {
         conn: &mut Driver<T>,
         rx: &mut chan::Receiver<Cmd>,
         woke: Option<Woke>,
-    ) -> io::Result<Option<Option<StdInstant>>>
+    ) -> io::Result<Ran>
     where
         T::Error: std::fmt::Debug,
     {
-        let idle = Box::pin(self.busy(conn, rx, woke)).await?;
-        if idle.is_some() {
+        let ran = Box::pin(self.busy(conn, rx, woke)).await?;
+        if let Ran::Idle { .. } = ran {
             conn.release_buffers();
         }
-        Ok(idle)
+        Ok(ran)
     }
 
     /// The broker it belongs to.
@@ -178,9 +186,8 @@ impl Conn {
         self.id
     }
 
-    /// The session while the connection is busy, from what woke it (`woke`), until it ends
-    /// (`None`) or idles: then the time its timer is due at is returned, and the wait is
-    /// [`super::park`]'s. Idle: nothing buffered, nothing owed, a transport that can wait for
+    /// The session while the connection is busy, from what woke it (`woke`), until it ends or
+    /// idles (and the wait is [`super::park`]'s). Idle: nothing buffered, nothing owed, a transport that can wait for
     /// readiness, and no wake-up (input or a routed message) within [`IDLE_AFTER`] of the one
     /// before, or none for that long (busy: it would reallocate its buffers on every read).
     async fn busy<T: Link>(
@@ -188,7 +195,7 @@ impl Conn {
         conn: &mut Driver<T>,
         rx: &mut chan::Receiver<Cmd>,
         woke: Option<Woke>,
-    ) -> io::Result<Option<Option<StdInstant>>>
+    ) -> io::Result<Ran>
     where
         T::Error: std::fmt::Debug,
     {
@@ -208,7 +215,7 @@ impl Conn {
             if !conn.pump().has_input() {
                 match conn.flush(self.broker.now()).await {
                     Ok(()) => {}
-                    Err(DriverError::Closed | DriverError::Eof) => return Ok(None),
+                    Err(DriverError::Closed | DriverError::Eof) => return Ok(Ran::Ended),
                     Err(e) => return Err(invalid(e)),
                 }
             }
@@ -224,7 +231,7 @@ impl Conn {
                 && !conn.pump().is_closed()
                 && wake.is_none_or(|w| w > at);
             if waiting && (!self.busy || at >= quiet_at) {
-                return Ok(Some(wake));
+                return Ok(Ran::Idle { wake });
             }
             if waiting {
                 wake = Some(wake.map_or(quiet_at, |w| w.min(quiet_at)));
@@ -253,9 +260,9 @@ impl Conn {
                 Woken::Fault(e) => {
                     // The CONNACK or DISCONNECT the fault calls for is owed: sent on the way out.
                     self.broker.log(|| format!("client {}: {e}", self.id));
-                    return Ok(None);
+                    return Ok(Ran::Ended);
                 }
-                Woken::Ended => return Ok(None),
+                Woken::Ended => return Ok(Ran::Ended),
                 Woken::Failed(e) => return Err(io::Error::other(e)),
                 Woken::Routed(Some(cmd)) => self.routed_batch(conn, rx, cmd),
                 Woken::Routed(None) | Woken::Timer => {}

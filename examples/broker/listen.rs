@@ -23,7 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout_at;
 
 use super::chan::Receiver;
-use super::conn::{Conn, Driver, Woke};
+use super::conn::{Conn, Driver, Ran, Woke};
 use super::park::{Parked, park};
 use super::transport::mqtt_ws_config;
 use super::{Broker, CONNECT_TIMEOUT, Cmd, Listen, Shared, WRITE_TIMEOUT};
@@ -452,8 +452,8 @@ where
 {
     let Parked { mut conn, mut c, mut rx, counted } = p;
     let result = match c.run(&mut conn, &mut rx, woke).await {
-        Ok(Some(wake)) => return park(Parked { conn, c, rx, counted }, wake),
-        Ok(None) => Ok(()),
+        Ok(Ran::Idle { wake }) => return park(Parked { conn, c, rx, counted }, wake),
+        Ok(Ran::Ended) => Ok(()),
         Err(e) => Err(e),
     };
     // Boxed: the task does not carry the room of the way out while the connection runs.
