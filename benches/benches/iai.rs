@@ -31,28 +31,42 @@ fn packet_bytes(case: &str) -> Vec<u8> {
 
 // ---- WebSocket -------------------------------------------------------------------------------
 
+fn ws_frames(case: &str) -> (Vec<u8>, usize) {
+    let case = common::ws_case(case);
+    (case.bytes, case.messages)
+}
+
 fn ws_frame(len: usize) -> Vec<u8> {
     masked_text_message(len)
 }
 
-fn ws_tungstenite(len: usize) -> WebSocket<Cursor<Vec<u8>>> {
-    peers::tungstenite_server(&masked_text_message(len))
+fn ws_tungstenite(case: &str) -> (WebSocket<Cursor<Vec<u8>>>, usize) {
+    let case = common::ws_case(case);
+    (peers::tungstenite_server(&case.bytes, case.messages), case.messages)
 }
 
 #[library_benchmark]
-#[bench::text_16(args = (16), setup = ws_frame)]
-#[bench::text_1k(args = (1024), setup = ws_frame)]
-#[bench::text_64k(args = (65536), setup = ws_frame)]
-fn ws_read_ours(mut frame: Vec<u8>) -> usize {
-    black_box(ours::ws_read_text(&mut frame))
+#[bench::text_16(args = ("text_16"), setup = ws_frames)]
+#[bench::text_1k(args = ("text_1k"), setup = ws_frames)]
+#[bench::text_64k(args = ("text_64k"), setup = ws_frames)]
+#[bench::binary_16(args = ("binary_16"), setup = ws_frames)]
+#[bench::binary_1k(args = ("binary_1k"), setup = ws_frames)]
+#[bench::binary_64k(args = ("binary_64k"), setup = ws_frames)]
+#[bench::text_16_x64(args = ("text_16_x64"), setup = ws_frames)]
+fn ws_read_ours((mut frames, messages): (Vec<u8>, usize)) -> usize {
+    black_box(ours::ws_read(&mut frames, messages))
 }
 
 #[library_benchmark]
-#[bench::text_16(args = (16), setup = ws_tungstenite)]
-#[bench::text_1k(args = (1024), setup = ws_tungstenite)]
-#[bench::text_64k(args = (65536), setup = ws_tungstenite)]
-fn ws_read_tungstenite(mut ws: WebSocket<Cursor<Vec<u8>>>) -> usize {
-    black_box(peers::tungstenite_read(&mut ws))
+#[bench::text_16(args = ("text_16"), setup = ws_tungstenite)]
+#[bench::text_1k(args = ("text_1k"), setup = ws_tungstenite)]
+#[bench::text_64k(args = ("text_64k"), setup = ws_tungstenite)]
+#[bench::binary_16(args = ("binary_16"), setup = ws_tungstenite)]
+#[bench::binary_1k(args = ("binary_1k"), setup = ws_tungstenite)]
+#[bench::binary_64k(args = ("binary_64k"), setup = ws_tungstenite)]
+#[bench::text_16_x64(args = ("text_16_x64"), setup = ws_tungstenite)]
+fn ws_read_tungstenite((mut ws, messages): (WebSocket<Cursor<Vec<u8>>>, usize)) -> usize {
+    black_box(peers::tungstenite_read(&mut ws, messages))
 }
 
 fn copy_buffers(len: usize) -> CopyBuffers {
@@ -135,6 +149,9 @@ fn rumqttc_packet(case: &str) -> (RumqttcPacket, BytesMut) {
 #[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
 #[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = rumqttc_input)]
+#[bench::suback_10(args = ("suback_10"), setup = rumqttc_input)]
+#[bench::puback_reason(args = ("puback_reason"), setup = rumqttc_input)]
 fn mqtt_decode_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
     (black_box(peers::rumqttc_decode(&mut input)), input)
 }
@@ -144,6 +161,9 @@ fn mqtt_decode_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
 #[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_packet)]
 #[bench::connect_will(args = ("connect_will"), setup = rumqttc_packet)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_packet)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = rumqttc_packet)]
+#[bench::suback_10(args = ("suback_10"), setup = rumqttc_packet)]
+#[bench::puback_reason(args = ("puback_reason"), setup = rumqttc_packet)]
 fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> (RumqttcPacket, BytesMut) {
     black_box(peers::rumqttc_encode(&packet, &mut out));
     (packet, out)
@@ -154,6 +174,9 @@ fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> (Rumqttc
 #[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
 #[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = packet_bytes)]
+#[bench::suback_10(args = ("suback_10"), setup = packet_bytes)]
+#[bench::puback_reason(args = ("puback_reason"), setup = packet_bytes)]
 fn mqtt_decode_ours(bytes: Vec<u8>) -> (usize, Vec<u8>) {
     (black_box(ours::mqtt_decode_visit(&bytes)), bytes)
 }
@@ -163,6 +186,9 @@ fn mqtt_decode_ours(bytes: Vec<u8>) -> (usize, Vec<u8>) {
 #[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
 #[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = packet_bytes)]
+#[bench::suback_10(args = ("suback_10"), setup = packet_bytes)]
+#[bench::puback_reason(args = ("puback_reason"), setup = packet_bytes)]
 fn mqtt_parse_ours(bytes: Vec<u8>) -> Vec<u8> {
     black_box(ours::mqtt_decode(&bytes));
     bytes
@@ -173,6 +199,9 @@ fn mqtt_parse_ours(bytes: Vec<u8>) -> Vec<u8> {
 #[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
 #[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = rumqttc_input)]
+#[bench::suback_10(args = ("suback_10"), setup = rumqttc_input)]
+#[bench::puback_reason(args = ("puback_reason"), setup = rumqttc_input)]
 fn mqtt_parse_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
     (black_box(peers::rumqttc_decode(&mut input)), input)
 }
@@ -182,8 +211,8 @@ fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
     // the set-up function.
     let bytes: &'static [u8] = Vec::leak(packet_bytes(case));
     let decoded = ours::mqtt_decode(bytes);
-    let subscriptions = Vec::leak(ours::subscriptions(&decoded));
-    (ours::built(decoded, subscriptions), vec![0u8; bytes.len()])
+    let lists = Box::leak(Box::new(ours::lists(&decoded)));
+    (ours::built(decoded, lists), vec![0u8; bytes.len()])
 }
 
 #[library_benchmark]
@@ -191,6 +220,9 @@ fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
 #[bench::publish_1k(args = ("publish_1k"), setup = ours_encode_input)]
 #[bench::connect_will(args = ("connect_will"), setup = ours_encode_input)]
 #[bench::subscribe_10(args = ("subscribe_10"), setup = ours_encode_input)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = ours_encode_input)]
+#[bench::suback_10(args = ("suback_10"), setup = ours_encode_input)]
+#[bench::puback_reason(args = ("puback_reason"), setup = ours_encode_input)]
 fn mqtt_encode_ours((packet, mut out): (Packet<'static>, Vec<u8>)) -> Vec<u8> {
     black_box(ours::mqtt_encode(&packet, &mut out));
     out

@@ -56,8 +56,8 @@ fn encode(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         let mut out = vec![0u8; bytes.len()];
         let decoded = ours::mqtt_decode(&bytes);
-        let subscriptions = ours::subscriptions(&decoded);
-        let ours_packet = ours::built(decoded, &subscriptions);
+        let lists = ours::lists(&decoded);
+        let ours_packet = ours::built(decoded, &lists);
         g.bench_function("mqtt-ws", |b| {
             b.iter(|| black_box(ours::mqtt_encode(black_box(&ours_packet), &mut out)))
         });

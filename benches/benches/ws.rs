@@ -1,4 +1,5 @@
-//! WebSocket read path (server role reading masked client text frames), mqtt-ws vs tungstenite
+//! WebSocket read path (server role reading masked client frames, text and binary, one message
+//! per read and many), mqtt-ws vs tungstenite
 //! reading the same bytes from memory, and unmasking vs a plain copy of the same size.
 //!
 //! mqtt-ws works in the caller's receive buffer (where the transport put the bytes);
@@ -15,27 +16,26 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-use common::{WS_CASES, ours, peers};
+use common::{ours, peers, ws_cases};
 use mqtt_ws_benches::{
     BROWSER_UPGRADE_REQUEST, CopyBuffers, UPGRADE_RESPONSE, masked_text_message, payload,
 };
 
 fn read_path(c: &mut Criterion) {
-    for (name, len) in WS_CASES {
-        let frame = masked_text_message(len);
-        let mut g = c.benchmark_group(format!("ws_read_{name}"));
-        g.throughput(Throughput::Bytes(len as u64));
+    for case in ws_cases() {
+        let mut g = c.benchmark_group(format!("ws_read_{}", case.name));
+        g.throughput(Throughput::Bytes(case.data_len as u64));
         g.bench_function("mqtt-ws", |b| {
             b.iter_batched_ref(
-                || frame.clone(),
-                |buf| black_box(ours::ws_read_text(buf)),
+                || case.bytes.clone(),
+                |buf| black_box(ours::ws_read(buf, case.messages)),
                 BatchSize::SmallInput,
             )
         });
         g.bench_function("tungstenite", |b| {
             b.iter_batched_ref(
-                || peers::tungstenite_server(&frame),
-                |ws| black_box(peers::tungstenite_read(ws)),
+                || peers::tungstenite_server(&case.bytes, case.messages),
+                |ws| black_box(peers::tungstenite_read(ws, case.messages)),
                 BatchSize::SmallInput,
             )
         });

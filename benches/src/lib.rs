@@ -146,6 +146,38 @@ pub fn subscribe_10() -> Vec<u8> {
     Wire::packet(0x82, &body)
 }
 
+/// An UNSUBSCRIBE (MQTT 5.0 §3.10) with packet id 8 and a User Property for the ten filters of
+/// [`SUBSCRIBE_FILTERS`]: a client leaving what it subscribed to.
+pub fn unsubscribe_10() -> Vec<u8> {
+    let mut props = Wire::default();
+    props.u8(0x26).str("origin").str("bench"); // User Property
+    let mut body = Wire::default();
+    body.u16(8).props(&props);
+    for (filter, _) in SUBSCRIBE_FILTERS {
+        body.str(filter);
+    }
+    Wire::packet(0xa2, &body)
+}
+
+/// The SUBACK (MQTT 5.0 §3.9) a broker answers [`subscribe_10`] with: packet id 7, no properties,
+/// one reason code per filter (the QoS granted, a refusal for the `$SYS` filter).
+pub fn suback_10() -> Vec<u8> {
+    let mut body = Wire::default();
+    body.u16(7).props(&Wire::default());
+    body.raw(&[0x01, 0x01, 0x00, 0x02, 0x01, 0x01, 0x02, 0x01, 0x87, 0x02]);
+    Wire::packet(0x90, &body)
+}
+
+/// A PUBACK (MQTT 5.0 §3.4) for packet id 0x1234 with reason code 0x10 (No matching
+/// subscribers) and a Reason String: a broker's answer to a QoS 1 PUBLISH nobody receives.
+pub fn puback_reason() -> Vec<u8> {
+    let mut props = Wire::default();
+    props.u8(0x1f).str("no matching subscribers"); // Reason String
+    let mut body = Wire::default();
+    body.u16(0x1234).u8(0x10).props(&props);
+    Wire::packet(0x40, &body)
+}
+
 /// The masking key of the WebSocket benchmark frames.
 pub const MASK_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -191,6 +223,18 @@ pub fn masked_frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
 /// A masked text message of `len` bytes of [`text`] in one frame.
 pub fn masked_text_message(len: usize) -> Vec<u8> {
     masked_frame(0x1, &text(len), MASK_KEY)
+}
+
+/// A masked binary message of `len` bytes of [`payload`] in one frame.
+pub fn masked_binary_message(len: usize) -> Vec<u8> {
+    masked_frame(0x2, &payload(len), MASK_KEY)
+}
+
+/// `count` masked text messages of `len` bytes each, back to back: what one read returns when a
+/// client sends many small messages (MQTT packets of a few bytes each, one per frame).
+pub fn masked_text_messages(count: usize, len: usize) -> Vec<u8> {
+    let one = masked_text_message(len);
+    one.repeat(count)
 }
 
 /// The 16-byte nonce of RFC 6455 §1.3, whose key is `dGhlIHNhbXBsZSBub25jZQ==`.
@@ -395,7 +439,16 @@ mod tests {
 
     #[test]
     fn packet_lengths_are_consistent() {
-        for p in [publish_qos1(64), publish_qos1(1024), connect_with_will(), subscribe_10()] {
+        let packets = [
+            publish_qos1(64),
+            publish_qos1(1024),
+            connect_with_will(),
+            subscribe_10(),
+            unsubscribe_10(),
+            suback_10(),
+            puback_reason(),
+        ];
+        for p in packets {
             // Remaining length (1 or 2 bytes here) matches the bytes that follow.
             let (len, header) = if p[1] & 0x80 == 0 {
                 (p[1] as usize, 2)

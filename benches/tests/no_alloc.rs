@@ -14,7 +14,7 @@ use mqtt_ws::io::{StdIo, asynch, blocking};
 use mqtt_ws::mqtt::Qos;
 use mqtt_ws::mqtt::client::{Client, Config, ConnectOptions, Event, Outgoing, SliceStore};
 use mqtt_ws::time::Instant;
-use mqtt_ws_benches::{CountingAllocator, allocations, masked_text_message};
+use mqtt_ws_benches::{CountingAllocator, allocations};
 
 const NOW: Instant = Instant::ZERO;
 
@@ -37,8 +37,8 @@ fn mqtt_decode_and_encode_allocate_nothing() {
 
         // The encode benchmark's input: the packet as a sender builds it.
         let decoded = common::ours::mqtt_decode(&bytes);
-        let subscriptions = common::ours::subscriptions(&decoded);
-        let built = common::ours::built(decoded, &subscriptions);
+        let lists = common::ours::lists(&decoded);
+        let built = common::ours::built(decoded, &lists);
         let (n, count) = allocations(|| common::ours::mqtt_encode(&built, &mut out));
         assert_eq!(count, 0, "{name}: mqtt-ws allocated");
         assert_eq!(&out[..n], &bytes[..], "{name}: the built packet encodes to the same bytes");
@@ -51,17 +51,18 @@ fn mqtt_decode_and_encode_allocate_nothing() {
 
 #[test]
 fn ws_read_path_allocates_nothing() {
-    for (name, len) in common::WS_CASES {
-        let mut frame = masked_text_message(len);
-        let (n, count) = allocations(|| common::ours::ws_read_text(&mut frame));
+    for case in common::ws_cases() {
+        let name = case.name;
+        let mut frames = case.bytes.clone();
+        let (n, count) = allocations(|| common::ours::ws_read(&mut frames, case.messages));
         assert_eq!(count, 0, "{name}: mqtt-ws allocated");
-        assert_eq!(n, len);
-        let (_, count) = allocations(|| common::ours::unmask(&mut frame));
+        assert_eq!(n, case.data_len);
+        let (_, count) = allocations(|| common::ours::unmask(&mut frames));
         assert_eq!(count, 0);
 
-        let mut ws = common::peers::tungstenite_server(&masked_text_message(len));
-        let (n, _) = allocations(|| common::peers::tungstenite_read(&mut ws));
-        assert_eq!(n, len, "{name}: tungstenite reads the same text");
+        let mut ws = common::peers::tungstenite_server(&case.bytes, case.messages);
+        let (n, _) = allocations(|| common::peers::tungstenite_read(&mut ws, case.messages));
+        assert_eq!(n, case.data_len, "{name}: tungstenite reads the same data");
     }
 }
 

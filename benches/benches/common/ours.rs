@@ -6,13 +6,14 @@ use mqtt_ws::ws::connection::{Config, Connection, Event, MessageKind};
 use mqtt_ws::ws::handshake::{Client, ClientRequest, RequestParser};
 use mqtt_ws::ws::mask::apply_mask;
 
-/// The server's read path for one text message already in the caller's receive buffer, through
-/// `ws::Connection` (header parse, mask check, in-place unmask, UTF-8 check, message rules).
-/// Returns the text length.
-pub fn ws_read_text(buf: &mut [u8]) -> usize {
+/// The server's read path for `messages` messages already in the caller's receive buffer,
+/// through `ws::Connection` (header parse, mask check, in-place unmask, UTF-8 check of text,
+/// message rules). Returns the data length of all of them.
+pub fn ws_read(buf: &mut [u8], messages: usize) -> usize {
     let mut conn = Connection::server(Config::new());
     let mut pos = 0;
-    let mut text = 0;
+    let mut data_len = 0;
+    let mut left = messages;
     loop {
         let input = &mut buf[pos..];
         match conn.handle_input(Instant::ZERO, input).expect("valid client frame") {
@@ -20,10 +21,17 @@ pub fn ws_read_text(buf: &mut [u8]) -> usize {
                 pos += consumed;
                 match event {
                     None => {}
-                    Some(Event::Data { kind: MessageKind::Text, data, last }) => {
-                        text += data.len();
+                    Some(Event::Data {
+                        kind: MessageKind::Text | MessageKind::Binary,
+                        data,
+                        last,
+                    }) => {
+                        data_len += data.len();
                         if last {
-                            return text;
+                            left -= 1;
+                            if left == 0 {
+                                return data_len;
+                            }
                         }
                     }
                     Some(other) => panic!("unexpected event {other:?}"),
@@ -40,8 +48,11 @@ pub fn unmask(buf: &mut [u8]) {
 }
 
 use mqtt_ws::mqtt::Version;
-use mqtt_ws::mqtt::packet::{DecodeOptions, Packet, Subscribe, Subscription, decode};
+use mqtt_ws::mqtt::packet::{
+    DecodeOptions, Packet, SubAck, Subscribe, Subscription, Unsubscribe, decode,
+};
 use mqtt_ws::mqtt::properties::{Properties, Property};
+use mqtt_ws::mqtt::reason::ReasonCode;
 
 /// Decodes one MQTT 5.0 packet from the front of `bytes`.
 pub fn mqtt_decode(bytes: &[u8]) -> Packet<'_> {
@@ -78,6 +89,19 @@ pub fn mqtt_decode_visit(bytes: &[u8]) -> usize {
                     .map(|f| f.filter.len() + usize::from(f.options.to_byte()))
                     .sum::<usize>()
         }
+        Packet::Unsubscribe(u) => {
+            usize::from(u.packet_id.get())
+                + visit(u.properties)
+                + u.filters.iter().map(str::len).sum::<usize>()
+        }
+        Packet::SubAck(s) => {
+            usize::from(s.packet_id.get())
+                + visit(s.properties)
+                + s.reason_codes.iter().map(|c| usize::from(c.code())).sum::<usize>()
+        }
+        Packet::PubAck(a) => {
+            usize::from(a.packet_id.get()) + usize::from(a.reason_code.code()) + visit(a.properties)
+        }
         other => panic!("no visitor for {:?}", other.packet_type()),
     }
 }
@@ -86,7 +110,9 @@ fn visit(props: Properties<'_>) -> usize {
     props
         .iter()
         .map(|p| match p {
-            Property::ContentType(s) | Property::ResponseTopic(s) => s.len(),
+            Property::ContentType(s) | Property::ResponseTopic(s) | Property::ReasonString(s) => {
+                s.len()
+            }
             Property::UserProperty(k, v) => k.len() + v.len(),
             Property::MessageExpiryInterval(v)
             | Property::SessionExpiryInterval(v)
@@ -105,23 +131,46 @@ pub fn mqtt_encode(packet: &Packet<'_>, out: &mut [u8]) -> usize {
     packet.encode(Version::V5, out).expect("encodable packet")
 }
 
-/// The subscriptions of a SUBSCRIBE (empty for other packets), to build it as a sender does.
-pub fn subscriptions<'a>(packet: &Packet<'a>) -> Vec<Subscription<'a>> {
+/// The lists of a decoded SUBSCRIBE, UNSUBSCRIBE or SUBACK copied into slices of their own, as
+/// a sender holds them before it builds the packet (empty for other packets).
+#[derive(Default)]
+pub struct Lists<'a> {
+    subscriptions: Vec<Subscription<'a>>,
+    filters: Vec<&'a str>,
+    codes: Vec<ReasonCode>,
+}
+
+/// The lists of `packet`, to build it as a sender does.
+pub fn lists<'a>(packet: &Packet<'a>) -> Lists<'a> {
     match packet {
-        Packet::Subscribe(s) => s.filters.iter().collect(),
-        _ => Vec::new(),
+        Packet::Subscribe(s) => {
+            Lists { subscriptions: s.filters.iter().collect(), ..Lists::default() }
+        }
+        Packet::Unsubscribe(u) => Lists { filters: u.filters.iter().collect(), ..Lists::default() },
+        Packet::SubAck(s) => Lists { codes: s.reason_codes.iter().collect(), ..Lists::default() },
+        _ => Lists::default(),
     }
 }
 
-/// The packet a sender builds with the public constructors: for SUBSCRIBE, `Subscribe::new`
-/// over its own slice of subscriptions (a decoded SUBSCRIBE instead holds a view of the received
-/// bytes); every other packet is the same either way.
-pub fn built<'a>(packet: Packet<'a>, subscriptions: &'a [Subscription<'a>]) -> Packet<'a> {
+/// The packet a sender builds with the public constructors: for SUBSCRIBE, UNSUBSCRIBE and
+/// SUBACK, `new` over its own slice (a decoded one instead holds a view of the received bytes,
+/// which encodes as a copy); every other packet is the same either way.
+pub fn built<'a>(packet: Packet<'a>, lists: &'a Lists<'a>) -> Packet<'a> {
     match packet {
         Packet::Subscribe(s) => {
-            let mut b = Subscribe::new(s.packet_id, subscriptions);
+            let mut b = Subscribe::new(s.packet_id, &lists.subscriptions);
             b.properties = s.properties;
             Packet::Subscribe(b)
+        }
+        Packet::Unsubscribe(u) => {
+            let mut b = Unsubscribe::new(u.packet_id, &lists.filters);
+            b.properties = u.properties;
+            Packet::Unsubscribe(b)
+        }
+        Packet::SubAck(s) => {
+            let mut b = SubAck::new(s.packet_id, &lists.codes);
+            b.properties = s.properties;
+            Packet::SubAck(b)
         }
         other => other,
     }

@@ -22,24 +22,28 @@ pub fn rumqttc_encode(packet: &Packet, out: &mut BytesMut) -> usize {
     packet.write(out, None).expect("rumqttc encodes the benchmark packet")
 }
 
-/// A tungstenite server-side socket that reads `message` (masked client frames) from memory,
-/// in its steady state: the same message was read once before, so buffer set-up on first use
-/// is not counted in the next read.
-pub fn tungstenite_server(message: &[u8]) -> WebSocket<Cursor<Vec<u8>>> {
+/// A tungstenite server-side socket that reads `frames` (masked client frames, one message
+/// each) from memory, in its steady state: the same frames were read once before, so buffer
+/// set-up on first use is not counted in the next reads.
+pub fn tungstenite_server(frames: &[u8], messages: usize) -> WebSocket<Cursor<Vec<u8>>> {
     let config =
         WebSocketConfig::default().max_message_size(Some(1 << 20)).max_frame_size(Some(1 << 20));
-    let twice = [message, message].concat();
+    let twice = [frames, frames].concat();
     let mut ws = WebSocket::from_raw_socket(Cursor::new(twice), Role::Server, Some(config));
-    tungstenite_read(&mut ws);
+    tungstenite_read(&mut ws, messages);
     ws
 }
 
-/// Reads one message (parse, unmask, UTF-8 check) with tungstenite; returns the text length.
-pub fn tungstenite_read(ws: &mut WebSocket<Cursor<Vec<u8>>>) -> usize {
-    match ws.read().expect("tungstenite reads the benchmark message") {
-        tungstenite::Message::Text(t) => t.len(),
-        other => panic!("expected a text message, got {other:?}"),
-    }
+/// Reads `messages` messages (parse, unmask, UTF-8 check of text) with tungstenite; returns
+/// their data length.
+pub fn tungstenite_read(ws: &mut WebSocket<Cursor<Vec<u8>>>, messages: usize) -> usize {
+    (0..messages)
+        .map(|_| match ws.read().expect("tungstenite reads the benchmark message") {
+            tungstenite::Message::Text(t) => t.len(),
+            tungstenite::Message::Binary(b) => b.len(),
+            other => panic!("expected a data message, got {other:?}"),
+        })
+        .sum()
 }
 
 /// The server side of the opening handshake with tungstenite: parse the request (httparse into
