@@ -911,6 +911,19 @@ fn reason_code_sets() {
         PROTO,
     );
     assert_malformed(&[0x90, 0x03, 0x00, 0x01, 0x03], V3, DecodeError::UnknownReasonCode(3), PROTO);
+    // The first code that fails is the one reported, wherever it is in the list.
+    assert_malformed(
+        &[0x90, 0x08, 0x00, 0x01, 0x00, 0x01, 0x02, 0x80, 0x10, 0x03],
+        V5,
+        DecodeError::ReasonCodeNotAllowed(ReasonCode::NoMatchingSubscribers),
+        PROTO,
+    );
+    assert_malformed(
+        &[0x90, 0x06, 0x00, 0x01, 0x00, 0x02, 0x1A, 0x10],
+        V5,
+        DecodeError::UnknownReasonCode(0x1A),
+        PROTO,
+    );
     // Empty reason code lists.
     assert_malformed(&[0x90, 0x03, 0x00, 0x01, 0x00], V5, DecodeError::NoReasonCodes, PROTO);
     assert_malformed(&[0xB0, 0x03, 0x00, 0x01, 0x00], V5, DecodeError::NoReasonCodes, PROTO);

@@ -248,13 +248,25 @@ impl ReasonCode {
         if c < 0x80 { c } else { c - 0x80 + LOW_CODES }
     }
 
-    /// Whether `context` may carry this code [MQTT-2.4].
+    /// Whether byte `b` is a reason code that `context` may carry: [`ReasonCode::from_u8`] and
+    /// [`ReasonCode::is_allowed_in`] in one lookup, for lists of codes checked a byte at a time.
     #[inline]
-    pub const fn is_allowed_in(self, context: ReasonContext) -> bool {
-        let i = self.table_index();
+    pub(crate) const fn byte_allowed_in(b: u8, context: ReasonContext) -> bool {
+        // Every code below 0x80 is below LOW_CODES; the bytes between are no codes.
+        let i = match b {
+            0..0x1A => b as usize,
+            0x80.. => b as usize - 0x80 + LOW_CODES,
+            _ => return false,
+        };
         #[allow(clippy::indexing_slicing, reason = "checked against the length first")]
         let bits = if i < CONTEXTS.len() { CONTEXTS[i] } else { 0 };
         bits & context_bit(context) != 0
+    }
+
+    /// Whether `context` may carry this code [MQTT-2.4].
+    #[inline]
+    pub const fn is_allowed_in(self, context: ReasonContext) -> bool {
+        Self::byte_allowed_in(self.code(), context)
     }
 
     /// The SUBACK code granting `qos`.
@@ -370,6 +382,20 @@ mod tests {
                     let listed = r.listed_contexts() & (1 << c as u16) != 0;
                     assert_eq!(r.is_allowed_in(c), listed, "{r:?} in {c:?}");
                 }
+            }
+        }
+    }
+
+    /// The one-lookup check of a byte agrees with `from_u8` then `is_allowed_in`, for every
+    /// byte in every context (bytes that are no code included).
+    #[test]
+    fn byte_check_matches_the_code_check() {
+        use ReasonContext::*;
+        let all = [ConnAck, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, Disconnect, Auth];
+        for b in 0..=255u8 {
+            for c in all {
+                let expected = ReasonCode::from_u8(b).is_some_and(|r| r.is_allowed_in(c));
+                assert_eq!(ReasonCode::byte_allowed_in(b, c), expected, "{b:#04x} in {c:?}");
             }
         }
     }

@@ -615,6 +615,10 @@ fn read_ack<'a>(
         return Err(DecodeError::NoReasonCodes);
     }
     for &b in raw {
+        // In 5.0 one lookup passes a code; one that fails is read again to say why.
+        if v5 && ReasonCode::byte_allowed_in(b, context) {
+            continue;
+        }
         // 3.1.1 has SUBACK return codes only: 0-2 granted QoS, 0x80 failure.
         let code = if v5 { ReasonCode::from_u8(b) } else { ReasonCode::from_v3_suback(b) }
             .ok_or(DecodeError::UnknownReasonCode(b))?;
