@@ -479,6 +479,36 @@ fn subscribe_v5() {
 }
 
 #[test]
+fn subscribe_options_no_local_and_send_if_new() {
+    // Options 0x15: QoS 1, No Local, Retain Handling 1 (MQTT 5.0 §3.8.3.1).
+    const B: &[u8] = &[0x82, 0x09, 0x00, 0x03, 0x00, 0x00, 0x03, b'a', b'/', b'+', 0x15];
+    let subs = [Subscription {
+        filter: "a/+",
+        options: SubscriptionOptions {
+            qos: Qos::AtLeastOnce,
+            no_local: true,
+            retain_as_published: false,
+            retain_handling: RetainHandling::SendIfNew,
+        },
+    }];
+    check(B, V5, Packet::Subscribe(Subscribe::new(pid(3), &subs)));
+}
+
+#[test]
+fn share_prefix_is_an_ordinary_filter_in_3_1_1() {
+    // In 3.1.1 "$share/g" is a topic filter like any other; in 5.0 a shared subscription
+    // needs a filter after its ShareName [MQTT-4.8.2-2].
+    const B: &[u8] =
+        &[0xA2, 0x0C, 0x00, 0x04, 0x00, 0x08, b'$', b's', b'h', b'a', b'r', b'e', b'/', b'g'];
+    check(B, V3, Packet::Unsubscribe(Unsubscribe::new(pid(4), &["$share/g"])));
+    let subs = [Subscription::new("$share/g", Qos::AtLeastOnce)];
+    let subscribe = Packet::Subscribe(Subscribe::new(pid(4), &subs));
+    let mut out = [0u8; 32];
+    assert_eq!(subscribe.encode(V3, &mut out), Ok(15));
+    assert_eq!(subscribe.encode(V5, &mut out), Err(EncodeError::InvalidTopicFilter));
+}
+
+#[test]
 fn suback() {
     let codes = [ReasonCode::GrantedQos1, ReasonCode::UnspecifiedError];
     check(&[0x90, 0x04, 0x00, 0x01, 0x01, 0x80], V3, Packet::SubAck(SubAck::new(pid(1), &codes)));
