@@ -53,8 +53,8 @@ fn ws_tungstenite(case: &str) -> (WebSocket<Cursor<Vec<u8>>>, usize) {
 #[bench::binary_1k(args = ("binary_1k"), setup = ws_frames)]
 #[bench::binary_64k(args = ("binary_64k"), setup = ws_frames)]
 #[bench::text_16_x64(args = ("text_16_x64"), setup = ws_frames)]
-fn ws_read_ours((mut frames, messages): (Vec<u8>, usize)) -> usize {
-    black_box(ours::ws_read(&mut frames, messages))
+fn ws_read_ours((mut frames, messages): (Vec<u8>, usize)) -> (usize, Vec<u8>) {
+    (black_box(ours::ws_read(&mut frames, messages)), frames)
 }
 
 #[library_benchmark]
@@ -65,8 +65,10 @@ fn ws_read_ours((mut frames, messages): (Vec<u8>, usize)) -> usize {
 #[bench::binary_1k(args = ("binary_1k"), setup = ws_tungstenite)]
 #[bench::binary_64k(args = ("binary_64k"), setup = ws_tungstenite)]
 #[bench::text_16_x64(args = ("text_16_x64"), setup = ws_tungstenite)]
-fn ws_read_tungstenite((mut ws, messages): (WebSocket<Cursor<Vec<u8>>>, usize)) -> usize {
-    black_box(peers::tungstenite_read(&mut ws, messages))
+fn ws_read_tungstenite(
+    (mut ws, messages): (WebSocket<Cursor<Vec<u8>>>, usize),
+) -> (usize, WebSocket<Cursor<Vec<u8>>>) {
+    (black_box(peers::tungstenite_read(&mut ws, messages)), ws)
 }
 
 fn copy_buffers(len: usize) -> CopyBuffers {
