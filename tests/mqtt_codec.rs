@@ -531,6 +531,12 @@ fn unsubscribe() {
     check(V3B, V3, Packet::Unsubscribe(Unsubscribe::new(pid(3), &["a/b"])));
     const V5B: &[u8] = &[0xA2, 0x08, 0x00, 0x04, 0x00, 0x00, 0x03, b'a', b'/', b'+'];
     check(V5B, V5, Packet::Unsubscribe(Unsubscribe::new(pid(4), &["a/+"])));
+    // Two filters, the second multi-byte: counted and read back from the decoded list.
+    const TWO: &[u8] = &[0xA2, 0x0A, 0x00, 0x05, 0x00, 0x00, 0x01, b'#', 0x00, 0x02, 0xC3, 0xA9];
+    check(TWO, V5, Packet::Unsubscribe(Unsubscribe::new(pid(5), &["#", "é"])));
+    let Packet::Unsubscribe(u) = decode_all_ways(TWO, V5) else { panic!() };
+    assert_eq!(u.filters.len(), 2);
+    assert_eq!(u.filters.iter().collect::<Vec<_>>(), ["#", "é"]);
 }
 
 #[test]
