@@ -390,6 +390,26 @@ mod tests {
     }
 
     #[test]
+    fn scanner_starts_over_on_a_shorter_buffer() {
+        // A buffer shorter than what was scanned is another buffer: its head is found from its
+        // first byte, not from where the previous one stopped.
+        let mut s = Scanner::new();
+        assert_eq!(s.scan(&[b'a'; 64], &Limits::DEFAULT), Ok(None));
+        assert_eq!(s.scan(b"G\r\nA:1\r\n\r\n", &Limits::DEFAULT), Ok(Some(10)));
+    }
+
+    #[test]
+    fn scanner_counts_lines_at_crlf_only() {
+        // A bare LF ends no line (RFC 9112 §2.2 lets a recipient accept it; this one does not),
+        // so it counts towards no limit and `\r\nX\n` is no blank line.
+        let mut s = Scanner::new();
+        assert_eq!(s.scan(b"GET / HTTP/1.1\r\nA: 1\nB\n", &Limits::DEFAULT), Ok(None));
+        assert_eq!(s.lines, 1);
+        let mut s = Scanner::new();
+        assert_eq!(s.scan(b"GET / HTTP/1.1\r\nB\n", &Limits::DEFAULT), Ok(None));
+    }
+
+    #[test]
     fn lists_split_on_commas_outside_quotes() {
         let items: heapless::Vec<&[u8], 8> = List::new(b" a , ,b;x=\"1,2\" ,, c\t").collect();
         assert_eq!(items.as_slice(), &[&b"a"[..], b"b;x=\"1,2\"", b"c"]);
