@@ -655,6 +655,35 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: 
     }
 
     #[test]
+    fn a_response_not_in_by_the_deadline_times_out() {
+        let at = Instant::from_millis(1000);
+        let mut c = client().with_deadline(at);
+        assert_eq!(c.poll_timeout(), Some(at));
+        assert_eq!(
+            c.handle_input(Instant::ZERO, b"HTTP/1.1 101"),
+            Ok(Status::NeedMore { needed: 1 })
+        );
+        assert_eq!(c.handle_timeout(Instant::from_millis(999)), Ok(()));
+        assert_eq!(c.handle_timeout(at), Err(Error::Response(ResponseError::Timeout)));
+        // The handshake is over: no deadline, nothing more read.
+        assert_eq!(c.poll_timeout(), None);
+        assert_eq!(c.handle_input(Instant::ZERO, RESPONSE), Ok(Status::Closed));
+        // Once the response is in, the deadline no longer applies.
+        let mut c = client().with_deadline(at);
+        assert!(c.handle_input(Instant::ZERO, RESPONSE).map(done).unwrap().is_some());
+        assert_eq!(c.poll_timeout(), None);
+        assert_eq!(c.handle_timeout(at), Ok(()));
+    }
+
+    #[test]
+    fn a_lost_connection_ends_the_handshake() {
+        let mut c = client().with_deadline(Instant::from_millis(1000));
+        c.connection_lost();
+        assert_eq!(c.poll_timeout(), None);
+        assert_eq!(c.handle_input(Instant::ZERO, RESPONSE), Ok(Status::Closed));
+    }
+
+    #[test]
     fn oversize_and_too_many_headers() {
         let mut c = client().with_limits(Limits { max_head_len: 64, max_headers: 2 });
         assert_eq!(c.handle_input(Instant::ZERO, RESPONSE), Err(ResponseError::HeadTooLarge));
