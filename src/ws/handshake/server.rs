@@ -750,6 +750,71 @@ Connection: close\r\nContent-Length: 0\r\n\r\n"[..]
         assert_eq!(r.check_origin(&strict), Err(RequestError::OriginNotAllowed));
     }
 
+    /// The request reported by a server machine that read `REQUEST` whole.
+    fn reported(s: &mut Server<'static>) -> Request<'static> {
+        match s.handle_input(Instant::ZERO, REQUEST) {
+            Ok(Status::Progress { consumed, event: Some(r) }) if consumed == REQUEST.len() => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_server_answers_once_then_speaks_websocket() {
+        let now = Instant::ZERO;
+        let mut out = [0u8; 256];
+        let mut s = Server::default();
+        // Nothing to answer yet, nothing to send.
+        assert_eq!(s.reject(Reject::Forbidden), Err(EncodeError::NothingToAnswer));
+        assert_eq!(s.poll_transmit(now, &mut out), Ok(None));
+        let r = reported(&mut s);
+        // Awaiting the answer: no more input is read, nothing is sent.
+        assert_eq!(s.handle_input(now, REQUEST), Ok(Status::Blocked));
+        assert_eq!(s.poll_transmit(now, &mut out), Ok(None));
+        let accept = r.accept(Some("mqtt")).unwrap();
+        s.accept(accept).unwrap();
+        assert_eq!(s.accept(accept), Err(EncodeError::NothingToAnswer));
+        assert_eq!(s.handle_input(now, REQUEST), Ok(Status::Blocked));
+        assert!(!s.is_accepted());
+        let mut small = [0u8; 16];
+        let required = ACCEPT.len();
+        assert_eq!(s.poll_transmit(now, &mut small), Err(BufferTooSmall { required }));
+        assert_eq!(s.poll_transmit(now, &mut out), Ok(Some(required)));
+        assert_eq!(&out[..required], ACCEPT);
+        assert!(s.is_accepted());
+        assert_eq!(s.poll_transmit(now, &mut out), Ok(None));
+        assert_eq!(s.handle_input(now, REQUEST), Ok(Status::Closed));
+    }
+
+    #[test]
+    fn a_request_not_in_by_the_deadline_is_refused_408() {
+        let at = Instant::from_millis(1000);
+        let mut s = Server::default().with_deadline(at);
+        assert_eq!(s.poll_timeout(), Some(at));
+        assert_eq!(
+            s.handle_input(Instant::ZERO, &REQUEST[..20]),
+            Ok(Status::NeedMore { needed: 1 })
+        );
+        assert_eq!(s.handle_timeout(Instant::from_millis(999)), Ok(()));
+        assert_eq!(s.handle_timeout(at), Err(Error::Request(RequestError::Timeout)));
+        assert_eq!(s.poll_timeout(), None);
+        let mut out = [0u8; 256];
+        let n = s.poll_transmit(at, &mut out).unwrap().unwrap();
+        assert!(out[..n].starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
+        // Once the request is in, the answer is the caller's: the deadline no longer applies.
+        let mut s = Server::default().with_deadline(at);
+        reported(&mut s);
+        assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.handle_timeout(at), Ok(()));
+    }
+
+    #[test]
+    fn a_lost_connection_ends_the_handshake() {
+        let mut s = Server::default().with_deadline(Instant::from_millis(1000));
+        s.connection_lost();
+        assert_eq!(s.poll_timeout(), None);
+        assert_eq!(s.handle_input(Instant::ZERO, REQUEST), Ok(Status::Closed));
+    }
+
     #[test]
     fn a_new_buffer_restarts_the_scan() {
         let mut p = RequestParser::default();
