@@ -213,7 +213,7 @@ const CONTEXTS: [u8; LOW_CODES + 0x23] = {
                 }
                 c += 1;
             }
-            table[code.table_index()] = bits;
+            table[ReasonCode::table_index(b)] = bits;
         }
         if b == u8::MAX {
             break;
@@ -242,22 +242,21 @@ impl ReasonCode {
         self.code() >= 0x80
     }
 
-    /// This code's entry in [`CONTEXTS`].
-    const fn table_index(self) -> usize {
-        let c = self as usize;
-        if c < 0x80 { c } else { c - 0x80 + LOW_CODES }
+    /// The entry of byte `b` in [`CONTEXTS`]; past its end for bytes that are no code in either
+    /// range (every code below 0x80 is below [`LOW_CODES`]).
+    const fn table_index(b: u8) -> usize {
+        match b {
+            0..0x1A => b as usize,
+            0x80.. => b as usize - 0x80 + LOW_CODES,
+            _ => usize::MAX,
+        }
     }
 
     /// Whether byte `b` is a reason code that `context` may carry: [`ReasonCode::from_u8`] and
     /// [`ReasonCode::is_allowed_in`] in one lookup, for lists of codes checked a byte at a time.
     #[inline]
     pub(crate) const fn byte_allowed_in(b: u8, context: ReasonContext) -> bool {
-        // Every code below 0x80 is below LOW_CODES; the bytes between are no codes.
-        let i = match b {
-            0..0x1A => b as usize,
-            0x80.. => b as usize - 0x80 + LOW_CODES,
-            _ => return false,
-        };
+        let i = Self::table_index(b);
         #[allow(clippy::indexing_slicing, reason = "checked against the length first")]
         let bits = if i < CONTEXTS.len() { CONTEXTS[i] } else { 0 };
         bits & context_bit(context) != 0
