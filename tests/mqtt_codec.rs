@@ -479,6 +479,28 @@ fn subscribe_v5() {
 }
 
 #[test]
+fn connect_is_encoded_as_its_own_version() {
+    let c = Packet::Connect(Connect::new(V3, "c"));
+    let (mut as_v5, mut as_v3) = ([0u8; 32], [0u8; 32]);
+    let n = c.encode(V5, &mut as_v5).unwrap();
+    assert_eq!(c.encode(V3, &mut as_v3), Ok(n));
+    assert_eq!(as_v5, as_v3);
+    assert_eq!(as_v5[8], 4, "protocol level 4: MQTT 3.1.1");
+    assert_eq!(c.encoded_len(V5), Ok(n));
+}
+
+#[test]
+fn the_largest_remaining_length_is_268_435_455() {
+    // MQTT 5.0 §1.5.5: four bytes of Variable Byte Integer. The head of a PUBLISH whose body is
+    // exactly that long is written; one byte more is too large.
+    let p = Publish::new("t", b"");
+    let head = 2 + 1 + 1; // topic "t", empty property list
+    let max = 268_435_455 - head;
+    assert_eq!(p.head_len(V5, max), Ok(1 + 4 + head));
+    assert_eq!(p.head_len(V5, max + 1), Err(EncodeError::PacketTooLarge));
+}
+
+#[test]
 fn subscribe_options_no_local_and_send_if_new() {
     // Options 0x15: QoS 1, No Local, Retain Handling 1 (MQTT 5.0 §3.8.3.1).
     const B: &[u8] = &[0x82, 0x09, 0x00, 0x03, 0x00, 0x00, 0x03, b'a', b'/', b'+', 0x15];

@@ -365,14 +365,11 @@ impl<'a> Packet<'a> {
         }
     }
 
-    /// The first byte: type and flags.
+    /// The first byte: type and flags. Not for PUBLISH, the one type with flags of its own,
+    /// which [`Publish::encode`] writes.
     fn first_byte(&self) -> u8 {
         let ty = self.packet_type();
-        let flags = match self {
-            Packet::Publish(p) => p.flags(),
-            _ => ty.required_flags().unwrap_or(0),
-        };
-        (ty as u8) << 4 | flags
+        (ty as u8) << 4 | ty.required_flags().unwrap_or(0)
     }
 
     /// Validates the packet for `version` and returns its body length.
@@ -415,19 +412,10 @@ impl<'a> Packet<'a> {
         }
     }
 
-    /// The version a packet is encoded as: CONNECT always as its own [`Connect::version`].
-    fn effective_version(&self, version: Version) -> Version {
-        match self {
-            Packet::Connect(c) => c.version,
-            _ => version,
-        }
-    }
-
     /// Exact encoded size for `version`, after validating the packet.
     ///
     /// CONNECT is encoded as its own [`Connect::version`]; `version` is ignored for it.
     pub fn encoded_len(&self, version: Version) -> Result<usize, EncodeError> {
-        let version = self.effective_version(version);
         total_len(self.body_len(version)?)
     }
 
@@ -440,7 +428,7 @@ impl<'a> Packet<'a> {
             // The hot path, without the per-packet-type dispatch below.
             return p.encode(version, buf);
         }
-        let version = self.effective_version(version);
+        // CONNECT's body ignores `version`: it is written as its own.
         encode_parts(self.first_byte(), self.body_len(version)?, buf, |w| {
             self.write_body(version, w)
         })

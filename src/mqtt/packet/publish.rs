@@ -6,7 +6,7 @@ use super::super::topic;
 use super::super::wire::{self, Reader, Writer};
 use super::super::{PacketId, Qos, Version};
 use super::connect::props_len;
-use super::{DecodeOptions, FixedHeader, PacketType, start_packet, total_len};
+use super::{DecodeOptions, Encode, FixedHeader, PacketType, start_packet, total_len};
 use crate::machine::Status;
 
 const DUP: u8 = 0b1000;
@@ -199,10 +199,9 @@ impl<'a> Publish<'a> {
             return Err(EncodeError::BufferTooSmall { required: total });
         };
         let mut w = Writer::new(out);
-        w.u8((PacketType::Publish as u8) << 4 | self.flags());
+        w.u8(Encode::first(self));
         w.varint(body);
-        self.write_head(version, &mut w);
-        w.bytes(self.payload);
+        Encode::write_to(self, version, &mut w);
         debug_assert_eq!(w.pos(), total);
         Ok(total)
     }
@@ -217,9 +216,8 @@ impl<'a> Publish<'a> {
         buf: &mut [u8],
     ) -> Result<usize, EncodeError> {
         let body = self.body_len(version, payload_len)?;
-        let first = (PacketType::Publish as u8) << 4 | self.flags();
         // `body` counts the payload, so the total is at least `payload_len`.
-        let (mut w, head) = start_packet(first, body, buf, payload_len)?;
+        let (mut w, head) = start_packet(Encode::first(self), body, buf, payload_len)?;
         self.write_head(version, &mut w);
         debug_assert_eq!(w.pos(), head);
         Ok(head)
