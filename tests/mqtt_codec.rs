@@ -436,6 +436,56 @@ fn acks_v5() {
     assert_eq!(decode_all_ways(&[0x40, 0x04, 0x00, 0x07, 0x00, 0x00], V5), Packet::PubAck(ok));
 }
 
+#[test]
+fn every_ack_carries_a_reason_string_and_user_properties() {
+    // MQTT 5.0 §3.4.2.2 to §3.7.2.2, §3.9.2.1, §3.11.2.1: the acks' properties are a Reason
+    // String and User Properties. Properties: Reason String "no", User Property ("k", "v").
+    const PROPS: &[u8] =
+        &[0x0C, 0x1F, 0x00, 0x02, b'n', b'o', 0x26, 0x00, 0x01, b'k', 0x00, 0x01, b'v'];
+    for (first, ty) in [
+        (0x40, PacketType::PubAck),
+        (0x50, PacketType::PubRec),
+        (0x62, PacketType::PubRel),
+        (0x70, PacketType::PubComp),
+        (0x90, PacketType::SubAck),
+        (0xB0, PacketType::UnsubAck),
+    ] {
+        let mut b = vec![first, 3 + PROPS.len() as u8, 0x00, 0x07];
+        let code = if ty == PacketType::UnsubAck { 0x11 } else { 0x00 };
+        if matches!(ty, PacketType::SubAck | PacketType::UnsubAck) {
+            b.extend_from_slice(PROPS);
+            b.push(code);
+        } else {
+            b.push(code);
+            b.extend_from_slice(PROPS);
+        }
+        let packet = decode_all_ways(&b, V5);
+        assert_eq!(packet.packet_type(), ty);
+        check_encode(&b, V5, &packet);
+    }
+}
+
+#[test]
+fn subscription_identifiers_repeat_in_publish_only() {
+    // §3.3.2.3.8: a PUBLISH may carry several; in SUBSCRIBE a second is a Protocol Error
+    // (§3.8.2.1.2), also when the sender built the list.
+    let mut buf = [0u8; 16];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    for id in [1, 2] {
+        b.push(Property::SubscriptionIdentifier(NonZeroU32::new(id).unwrap())).unwrap();
+    }
+    let two = b.finish();
+    let mut out = [0u8; 64];
+    let publish = Publish { properties: two, ..Publish::new("t", b"") };
+    assert!(Packet::Publish(publish).encode(V5, &mut out).is_ok());
+    let subs = [Subscription::new("t", Qos::AtMostOnce)];
+    let subscribe = Subscribe { properties: two, ..Subscribe::new(pid(1), &subs) };
+    assert_eq!(
+        Packet::Subscribe(subscribe).encode(V5, &mut out),
+        Err(EncodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier))
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK
 
