@@ -466,6 +466,21 @@ fn every_ack_carries_a_reason_string_and_user_properties() {
 }
 
 #[test]
+fn repeated_subscription_identifiers_keep_the_other_properties() {
+    // A PUBLISH to a client with two matching subscriptions (§3.3.2.3.8): Message Expiry
+    // Interval 60, Subscription Identifiers 1 and 2.
+    const RAW: &[u8] = &[0x02, 0x00, 0x00, 0x00, 0x3C, 0x0B, 0x01, 0x0B, 0x02];
+    let p = props(RAW, PropertyContext::Publish);
+    assert_eq!(p.get(PropertyId::MessageExpiryInterval), Some(Property::MessageExpiryInterval(60)));
+    let ids: Vec<u32> = p.subscription_identifiers().map(NonZeroU32::get).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(
+        format!("{p:?}"),
+        "[MessageExpiryInterval(60), SubscriptionIdentifier(1), SubscriptionIdentifier(2)]"
+    );
+}
+
+#[test]
 fn subscription_identifiers_repeat_in_publish_only() {
     // §3.3.2.3.8: a PUBLISH may carry several; in SUBSCRIBE a second is a Protocol Error
     // (§3.8.2.1.2), also when the sender built the list.
