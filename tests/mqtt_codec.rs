@@ -499,6 +499,18 @@ fn subscription_identifiers_repeat_in_publish_only() {
         Packet::Subscribe(subscribe).encode(V5, &mut out),
         Err(EncodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier))
     );
+    // One, after another property, is fine in SUBSCRIBE; its largest value is 268,435,455.
+    let mut buf = [0u8; 32];
+    let mut b = PropertiesBuilder::new(&mut buf);
+    assert!(b.is_empty());
+    b.push(Property::UserProperty("k", "v")).unwrap();
+    assert!(!b.is_empty());
+    let max = NonZeroU32::new(268_435_455).unwrap();
+    b.push(Property::SubscriptionIdentifier(max)).unwrap();
+    let too_big = Property::SubscriptionIdentifier(NonZeroU32::new(268_435_456).unwrap());
+    assert!(b.push(too_big).is_err());
+    let one = Subscribe { properties: b.finish(), ..Subscribe::new(pid(1), &subs) };
+    assert!(Packet::Subscribe(one).encode(V5, &mut out).is_ok());
 }
 
 // ---------------------------------------------------------------------------------------------
