@@ -441,25 +441,24 @@ mod tests {
     fn code_points_checked_whole_agree_with_the_automaton() {
         // Fed whole, a two- or three-byte code point with the bytes after it in view is checked
         // at once; byte by byte, only the automaton runs: the same answer, the same position.
+        let check = |a: u8, b: u8, c: u8| {
+            let s = [a, b, c, b'x'];
+            assert_eq!(whole(&s), bytewise(&s), "{s:x?}");
+            assert_eq!(whole(&s).is_ok(), core::str::from_utf8(&s).is_ok(), "{s:x?}");
+        };
         // Every first byte, ASCII too (at the end of a text fewer than eight bytes are left for
         // the word scan, so the check may start at an ASCII byte).
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 for c in [0x00, 0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0] {
-                    let s = [a, b, c, b'x'];
-                    assert_eq!(whole(&s), bytewise(&s), "{s:x?}");
-                    assert_eq!(whole(&s).is_ok(), core::str::from_utf8(&s).is_ok(), "{s:x?}");
+                    check(a, b, c);
                 }
             }
         }
         // Every third byte after each three-byte lead and a second byte at its limits.
         for a in 0xe0..=0xefu8 {
             for b in [0x7f, 0x80, 0x9f, 0xa0, 0xbf, 0xc0] {
-                for c in 0..=255u8 {
-                    let s = [a, b, c, b'x'];
-                    assert_eq!(whole(&s), bytewise(&s), "{s:x?}");
-                    assert_eq!(whole(&s).is_ok(), core::str::from_utf8(&s).is_ok(), "{s:x?}");
-                }
+                (0..=255u8).for_each(|c| check(a, b, c));
             }
         }
     }
