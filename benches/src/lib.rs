@@ -72,13 +72,14 @@ impl Wire {
 /// The topic of the benchmark PUBLISH packets.
 pub const PUBLISH_TOPIC: &str = "sensors/building-7/floor-3/temperature";
 
-/// A QoS 1 PUBLISH (packet id 0x1234) with `payload_len` bytes of payload and three properties:
-/// Payload Format Indicator, Message Expiry Interval and Content Type (MQTT 5.0 §3.3).
+/// A QoS 1 PUBLISH (packet id 0x1234) with `payload_len` bytes of payload and three properties
+/// (MQTT 5.0 §3.3): Message Expiry Interval, Content Type and a User Property, as an MQTT 5
+/// application tags its messages (a lifetime, a media type, a key-value pair such as a trace id).
 pub fn publish_qos1(payload_len: usize) -> Vec<u8> {
     let mut props = Wire::default();
-    props.u8(0x01).u8(0); // Payload Format Indicator: unspecified bytes
     props.u8(0x02).u32(3600); // Message Expiry Interval
     props.u8(0x03).str("application/octet-stream"); // Content Type
+    props.u8(0x26).str("trace-id").str("7f3a9c"); // User Property
     let mut body = Wire::default();
     body.str(PUBLISH_TOPIC).u16(0x1234).props(&props);
     body.raw(&payload(payload_len));
