@@ -19,6 +19,7 @@ macro_rules! reason_codes {
 
         impl ReasonCode {
             /// The reason code for a byte, `None` if the byte is no reason code.
+            #[inline]
             pub const fn from_u8(b: u8) -> Option<Self> {
                 match b {
                     $( $value => Some(Self::$name), )*

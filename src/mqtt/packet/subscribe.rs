@@ -485,6 +485,7 @@ list_impls!(ReasonCodes, ReasonCode, ReasonCodesIter);
 
 impl Iterator for ReasonCodesIter<'_> {
     type Item = ReasonCode;
+    #[inline]
     fn next(&mut self) -> Option<ReasonCode> {
         match &mut self.0 {
             ListIter::Slice(s) => s.next().copied(),
