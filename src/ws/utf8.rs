@@ -177,19 +177,28 @@ impl Utf8Validator {
         loop {
             if state == ACCEPT {
                 // Between code points: ASCII a word at a time, up to the first non-ASCII byte.
-                let (words, _) = bytes.get(i..).unwrap_or_default().as_chunks::<8>();
-                for word in words {
-                    let high = u64::from_ne_bytes(*word) & HIGH_BITS;
-                    if high != 0 {
-                        let skip = if cfg!(target_endian = "little") {
-                            high.trailing_zeros()
-                        } else {
-                            high.leading_zeros()
-                        } / 8;
-                        i += skip as usize;
-                        break;
+                'ascii: {
+                    let (words, _) = bytes.get(i..).unwrap_or_default().as_chunks::<8>();
+                    for word in words {
+                        let high = u64::from_ne_bytes(*word) & HIGH_BITS;
+                        if high != 0 {
+                            let skip = if cfg!(target_endian = "little") {
+                                high.trailing_zeros()
+                            } else {
+                                high.leading_zeros()
+                            } / 8;
+                            i += skip as usize;
+                            break 'ascii;
+                        }
+                        i += 8; // eight ASCII bytes
                     }
-                    i += 8; // eight ASCII bytes
+                    // Fewer than eight bytes left: ASCII ones a byte at a time, without the
+                    // automaton.
+                    while let Some(&b) = bytes.get(i)
+                        && b < 0x80
+                    {
+                        i += 1;
+                    }
                 }
                 // A two- or three-byte code point whole in view is checked at once, by the rows
                 // of Unicode 15 table 3-7 the automaton holds: C2..DF then a continuation byte;
