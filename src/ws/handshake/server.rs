@@ -50,8 +50,17 @@ impl RequestParser {
     ///
     /// Returns [`Status::NeedMore`] until the head is complete, then [`Status::Progress`]
     /// consuming the head. The bytes after [`Request::head_len`] are not part of the handshake
-    /// and are left untouched.
+    /// and are left untouched. One empty line before the request line is ignored (RFC 9112
+    /// §2.2).
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Status<Request<'b>>, RequestError> {
+        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) received before
+        // the request line.
+        let lead = match buf {
+            [b'\r'] => return Ok(Status::NeedMore { needed: 1 }),
+            [b'\r', b'\n', ..] => 2,
+            _ => 0,
+        };
+        let buf = buf.get(lead..).unwrap_or_default();
         let end = match self.scanner.scan(buf, &self.limits) {
             Ok(Some(end)) => end,
             Ok(None) => return Ok(Status::NeedMore { needed: 1 }),
@@ -59,9 +68,9 @@ impl RequestParser {
             Err(ScanError::TooManyHeaders) => return Err(RequestError::TooManyHeaders),
         };
         let bytes = buf.get(..end).ok_or(RequestError::Malformed)?;
-        let request = validate(Head { bytes })?;
+        let request = Request { lead, ..validate(Head { bytes })? };
         debug!("websocket handshake request, head {} bytes", end);
-        Ok(Status::Progress { consumed: end, event: request })
+        Ok(Status::Progress { consumed: lead + end, event: request })
     }
 }
 
@@ -147,7 +156,7 @@ fn validate(head: Head<'_>) -> Result<Request<'_>, RequestError> {
     if bad_protocol || bad_extension {
         return Err(RequestError::InvalidField);
     }
-    Ok(Request { head, path, host, origin, key, protocols, extensions })
+    Ok(Request { lead: 0, head, path, host, origin, key, protocols, extensions })
 }
 
 /// Parses `GET SP request-target SP HTTP/1.1` (RFC 9112 §3) and returns the target.
@@ -172,6 +181,8 @@ fn as_str(v: &[u8]) -> &str {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Request<'b> {
+    /// The empty line ignored before the request line: 0 or 2 bytes.
+    lead: usize,
     head: Head<'b>,
     path: &'b str,
     host: &'b str,
@@ -186,7 +197,7 @@ pub struct Request<'b> {
 impl<'b> Request<'b> {
     /// How many bytes of the buffer the request head used.
     pub fn head_len(&self) -> usize {
-        self.head.bytes.len()
+        self.lead + self.head.bytes.len()
     }
 
     /// The request target as sent: usually a path such as `/mqtt?x=1`, or an absolute URI
@@ -576,6 +587,24 @@ Sec-WebSocket-Protocol: mqtt\r\n\
         let r = parse(all).unwrap().progress().map(|(r, _)| r).unwrap();
         check(&r);
         assert_eq!(&all[r.head_len()..], &tail);
+    }
+
+    #[test]
+    fn one_empty_line_before_the_request_line_is_ignored() {
+        // RFC 9112 §2.2: at least one; a second is refused as a malformed head.
+        let mut buf = heapless::Vec::<u8, 1024>::new();
+        buf.extend_from_slice(b"\r\n").unwrap();
+        buf.extend_from_slice(REQUEST).unwrap();
+        let mut p = RequestParser::default();
+        for n in 0..buf.len() {
+            assert_eq!(p.parse(&buf[..n]), Ok(Status::NeedMore { needed: 1 }), "at {n}");
+        }
+        let (r, consumed) = p.parse(&buf).unwrap().progress().unwrap();
+        assert_eq!((consumed, r.head_len()), (REQUEST.len() + 2, REQUEST.len() + 2));
+        assert_eq!(r.path(), "/chat");
+        buf.insert(0, b'\n').unwrap();
+        buf.insert(0, b'\r').unwrap();
+        assert_eq!(parse(&buf), Err(RequestError::Malformed));
     }
 
     fn replaced(replace: &str, with: &str) -> heapless::Vec<u8, 1024> {
