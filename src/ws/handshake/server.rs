@@ -406,7 +406,9 @@ impl<'r> Server<'r> {
 
     /// Refuses with `408 Request Timeout` ([`RequestError::Timeout`]) when the request head has
     /// not arrived by `deadline`, so a client that trickles bytes cannot hold the connection
-    /// (see [`Machine::handle_timeout`]).
+    /// (see [`Machine::handle_timeout`]). The deadline covers the peer only: once the request
+    /// is reported, answering it is the caller's turn and no timer runs until
+    /// [`Server::accept`] or [`Server::reject`] is called.
     pub const fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
         self
