@@ -15,10 +15,12 @@ use std::io::Cursor;
 
 use bytes::BytesMut;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main};
+use mqtt_protocol_core::mqtt::connection::PacketBuilder;
 use mqtt_ws::mqtt::packet::Packet;
 use rumqttc::v5::mqttbytes::v5::Packet as RumqttcPacket;
 use tungstenite::protocol::WebSocket;
 
+use common::peers::MpcPacket;
 use common::{ours, peers};
 use mqtt_ws::ws::handshake::Client;
 use mqtt_ws_benches::{
@@ -69,6 +71,26 @@ fn ws_read_tungstenite(
     (mut ws, messages): (WebSocket<Cursor<Vec<u8>>>, usize),
 ) -> (usize, WebSocket<Cursor<Vec<u8>>>) {
     (black_box(peers::tungstenite_read(&mut ws, messages)), ws)
+}
+
+/// A fastwebsockets reader of `case`, in its steady state, and the case's message count.
+fn ws_fastwebsockets(case: &str) -> (peers::FastWebSocket, usize) {
+    let case = common::ws_case(case);
+    (peers::fastwebsockets_server(&case.bytes, case.messages), case.messages)
+}
+
+#[library_benchmark]
+#[bench::text_16(args = ("text_16"), setup = ws_fastwebsockets)]
+#[bench::text_1k(args = ("text_1k"), setup = ws_fastwebsockets)]
+#[bench::text_64k(args = ("text_64k"), setup = ws_fastwebsockets)]
+#[bench::binary_16(args = ("binary_16"), setup = ws_fastwebsockets)]
+#[bench::binary_1k(args = ("binary_1k"), setup = ws_fastwebsockets)]
+#[bench::binary_64k(args = ("binary_64k"), setup = ws_fastwebsockets)]
+#[bench::text_16_x64(args = ("text_16_x64"), setup = ws_fastwebsockets)]
+fn ws_read_fastwebsockets(
+    (mut ws, messages): (peers::FastWebSocket, usize),
+) -> (usize, peers::FastWebSocket) {
+    (black_box(peers::fastwebsockets_read(&mut ws, messages)), ws)
 }
 
 fn copy_buffers(len: usize) -> CopyBuffers {
@@ -151,6 +173,7 @@ library_benchmark_group!(
     benchmarks =
         ws_read_ours,
         ws_read_tungstenite,
+        ws_read_fastwebsockets,
         ws_unmask_ours,
         ws_unmask_copy_from_slice,
         ws_handshake_server_ours,
@@ -232,6 +255,57 @@ fn mqtt_parse_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
     (black_box(peers::rumqttc_decode(&mut input)), input)
 }
 
+/// mqtt-protocol-core's reader and the bytes of `case`.
+fn mpc_input(case: &str) -> (PacketBuilder, Vec<u8>) {
+    (peers::mpc_reader(), packet_bytes(case))
+}
+
+/// The packet value of `case` as mqtt-protocol-core holds it, to encode.
+fn mpc_packet(case: &str) -> MpcPacket {
+    peers::mpc_decode(&mut peers::mpc_reader(), &packet_bytes(case))
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = mpc_input)]
+#[bench::publish_1k(args = ("publish_1k"), setup = mpc_input)]
+#[bench::connect_will(args = ("connect_will"), setup = mpc_input)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = mpc_input)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = mpc_input)]
+#[bench::suback_10(args = ("suback_10"), setup = mpc_input)]
+#[bench::puback_reason(args = ("puback_reason"), setup = mpc_input)]
+fn mqtt_decode_mqttprotocolcore(
+    (mut reader, bytes): (PacketBuilder, Vec<u8>),
+) -> (usize, MpcPacket, PacketBuilder, Vec<u8>) {
+    let packet = peers::mpc_decode(&mut reader, &bytes);
+    (black_box(peers::mpc_visit(&packet)), packet, reader, bytes)
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = mpc_input)]
+#[bench::publish_1k(args = ("publish_1k"), setup = mpc_input)]
+#[bench::connect_will(args = ("connect_will"), setup = mpc_input)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = mpc_input)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = mpc_input)]
+#[bench::suback_10(args = ("suback_10"), setup = mpc_input)]
+#[bench::puback_reason(args = ("puback_reason"), setup = mpc_input)]
+fn mqtt_parse_mqttprotocolcore(
+    (mut reader, bytes): (PacketBuilder, Vec<u8>),
+) -> (MpcPacket, PacketBuilder, Vec<u8>) {
+    (black_box(peers::mpc_decode(&mut reader, &bytes)), reader, bytes)
+}
+
+#[library_benchmark]
+#[bench::publish_64(args = ("publish_64"), setup = mpc_packet)]
+#[bench::publish_1k(args = ("publish_1k"), setup = mpc_packet)]
+#[bench::connect_will(args = ("connect_will"), setup = mpc_packet)]
+#[bench::subscribe_10(args = ("subscribe_10"), setup = mpc_packet)]
+#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = mpc_packet)]
+#[bench::suback_10(args = ("suback_10"), setup = mpc_packet)]
+#[bench::puback_reason(args = ("puback_reason"), setup = mpc_packet)]
+fn mqtt_encode_mqttprotocolcore(packet: MpcPacket) -> (Vec<u8>, MpcPacket) {
+    (black_box(peers::mpc_encode(&packet)), packet)
+}
+
 fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
     // The packet value borrows its bytes; leaking them (in set-up, once per run) lets it outlive
     // the set-up function.
@@ -259,10 +333,13 @@ library_benchmark_group!(
     benchmarks =
         mqtt_decode_ours,
         mqtt_decode_rumqttc,
+        mqtt_decode_mqttprotocolcore,
         mqtt_parse_ours,
         mqtt_parse_rumqttc,
+        mqtt_parse_mqttprotocolcore,
         mqtt_encode_ours,
-        mqtt_encode_rumqttc
+        mqtt_encode_rumqttc,
+        mqtt_encode_mqttprotocolcore
 );
 
 main!(library_benchmark_groups = ws, mqtt);

@@ -1,10 +1,11 @@
 //! WebSocket read path (server role reading masked client frames, text and binary, one message
-//! per read and many), mqtt-ws vs tungstenite
-//! reading the same bytes from memory, and unmasking vs a plain copy of the same size.
+//! per read and many), mqtt-ws vs tungstenite and fastwebsockets reading the same bytes from
+//! memory, and unmasking vs a plain copy of the same size.
 //!
 //! mqtt-ws works in the caller's receive buffer (where the transport put the bytes);
-//! tungstenite reads from an in-memory `Cursor` into its own buffer, as it reads from a socket.
-//! Set-up (a fresh copy of the masked frame, a fresh tungstenite socket) is not timed.
+//! tungstenite and fastwebsockets read from an in-memory `Cursor` into their own buffers, as they
+//! read from a socket (fastwebsockets' reads are futures, polled once with a no-op waker). Set-up
+//! (a fresh copy of the masked frame, a fresh peer socket) is not timed.
 //!
 //! The opening handshake: the server side from a browser's request to the written `101` answer
 //! (against tungstenite's `try_parse`, `create_response`, `write_response`), and the client's
@@ -36,6 +37,13 @@ fn read_path(c: &mut Criterion) {
             b.iter_batched_ref(
                 || peers::tungstenite_server(&case.bytes, case.messages),
                 |ws| black_box(peers::tungstenite_read(ws, case.messages)),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("fastwebsockets", |b| {
+            b.iter_batched_ref(
+                || peers::fastwebsockets_server(&case.bytes, case.messages),
+                |ws| black_box(peers::fastwebsockets_read(ws, case.messages)),
                 BatchSize::SmallInput,
             )
         });
