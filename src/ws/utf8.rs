@@ -11,6 +11,11 @@
 //! points, ASCII is skipped a word (eight bytes) at a time, up to the next non-ASCII byte, and a
 //! two- or three-byte code point whose bytes are all in view is checked whole.
 //!
+//! On x86-64 with `std` (AVX2 or SSE4.2, chosen at run time) and on AArch64 (NEON), a piece that
+//! starts between code points is first checked by `simdutf8`, many bytes per instruction; the
+//! automaton then takes over where that check stopped: at an error, which it locates the same way
+//! on every target, or at a code point the piece leaves open.
+//!
 //! Invariant: after `feed` returns `Ok`, every byte fed so far is valid UTF-8 or a valid prefix of
 //! one code point still open at the end.
 
@@ -144,6 +149,19 @@ fn step(state: u32, b: u8) -> u32 {
 /// The high bit of every byte of a word: set in a byte that is not ASCII.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
+/// Pieces at least this long go to `simdutf8` first: below it, the call costs more than the
+/// automaton's word-at-a-time ASCII loop saves.
+#[cfg(any(all(feature = "std", target_arch = "x86_64"), target_arch = "aarch64"))]
+const SIMD_MIN_LEN: usize = 64;
+
+/// How many bytes from the start of `bytes` are valid UTF-8 as `simdutf8` checks them; out of
+/// line, so that short pieces do not pay for its registers.
+#[cfg(any(all(feature = "std", target_arch = "x86_64"), target_arch = "aarch64"))]
+#[inline(never)]
+fn simd_valid_up_to(bytes: &[u8]) -> usize {
+    simdutf8::compat::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len)
+}
+
 /// An incremental UTF-8 validator. Cheap to copy, one word of state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -174,6 +192,14 @@ impl Utf8Validator {
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
         let mut state = self.state;
         let mut i = 0;
+        #[cfg(any(all(feature = "std", target_arch = "x86_64"), target_arch = "aarch64"))]
+        if state == ACCEPT && bytes.len() >= SIMD_MIN_LEN {
+            // The automaton goes on from the first byte the check did not pass.
+            i = simd_valid_up_to(bytes);
+            if i == bytes.len() {
+                return Ok(());
+            }
+        }
         loop {
             if state == ACCEPT {
                 // Between code points: ASCII a word at a time, up to the first non-ASCII byte.
@@ -363,6 +389,31 @@ mod tests {
                         assert_eq!(split_feed(&bytes, split), Err(g), "{bytes:?} split {split}");
                     }
                     assert_eq!(bytewise(&bytes), Err(g), "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_pieces_fail_at_the_byte_the_automaton_names() {
+        // Pieces of 64 bytes and more are checked by SIMD first where the target has it: valid
+        // text passes in any two pieces, and an error is reported at the byte the automaton
+        // alone names when fed one byte at a time.
+        let text = "MQTT über WebSocket — sans-IO, no_std; \u{10348} ok. ".repeat(4);
+        let text = text.as_bytes();
+        for split in 0..=text.len() {
+            assert_eq!(split_feed(text, split), Ok(()), "split {split}");
+        }
+        for at in 0..=text.len() {
+            for bad in [0x80u8, 0xc0, 0xe0, 0xed, 0xf4, 0xff] {
+                let mut bytes = text.to_vec();
+                bytes.insert(at, bad);
+                let expected = bytewise(&bytes);
+                assert!(expected.is_err(), "{bytes:?}");
+                assert_eq!(whole(&bytes), expected, "{bytes:?}");
+                for split in [0, at / 2, at, at + 1, bytes.len() - 64, bytes.len()] {
+                    let split = split.min(bytes.len());
+                    assert_eq!(split_feed(&bytes, split), expected, "{bytes:?} split {split}");
                 }
             }
         }
