@@ -3,7 +3,9 @@
 //! - a header that parses is re-emitted byte for byte, parses the same without the bytes behind
 //!   it, and every shorter prefix is `NeedMore` with the exact count missing once the second
 //!   byte is in;
-//! - the incremental UTF-8 validator, fed in two pieces, agrees with `core::str::from_utf8`;
+//! - the incremental UTF-8 validator, fed in two pieces, agrees with `core::str::from_utf8`, and
+//!   names the same failing byte fed whole (the SIMD check first, from 64 bytes) as fed a byte at
+//!   a time (the automaton alone);
 //! - masking in two pieces equals masking at once.
 //!
 //! Input: byte 0 selects the allowed RSV bits and the split point; the rest is the frame.
@@ -50,6 +52,11 @@ fuzz_target!(|data: &[u8]| {
     let mut v = Utf8Validator::new();
     let valid = v.feed(a).is_ok() && v.feed(b).is_ok() && v.finish(0).is_ok();
     assert_eq!(valid, core::str::from_utf8(input).is_ok());
+    let mut whole = Utf8Validator::new();
+    let at_once = whole.feed(input).err().map(|e| e.position);
+    let mut bytewise = Utf8Validator::new();
+    let one_by_one = input.iter().position(|b| bytewise.feed(core::slice::from_ref(b)).is_err());
+    assert_eq!(at_once, one_by_one);
 
     let key = [sel, sel.wrapping_mul(3), 0x5a, !sel];
     let mut whole = input.to_vec();
