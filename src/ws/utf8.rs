@@ -149,17 +149,20 @@ fn step(state: u32, b: u8) -> u32 {
 /// The high bit of every byte of a word: set in a byte that is not ASCII.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Pieces at least this long go to `simdutf8` first: below it, the call costs more than the
-/// automaton's word-at-a-time ASCII loop saves.
+/// The SIMD check of long pieces, where the target has one: x86-64 with `std` (the instruction
+/// set chosen at run time) and AArch64.
 #[cfg(any(all(feature = "std", target_arch = "x86_64"), target_arch = "aarch64"))]
-const SIMD_MIN_LEN: usize = 64;
+mod simd {
+    /// Pieces at least this long go to `simdutf8` first: below it, the call costs more than the
+    /// automaton's word-at-a-time ASCII loop saves.
+    pub(super) const MIN_LEN: usize = 64;
 
-/// How many bytes from the start of `bytes` are valid UTF-8 as `simdutf8` checks them; out of
-/// line, so that short pieces do not pay for its registers.
-#[cfg(any(all(feature = "std", target_arch = "x86_64"), target_arch = "aarch64"))]
-#[inline(never)]
-fn simd_valid_up_to(bytes: &[u8]) -> usize {
-    simdutf8::compat::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len)
+    /// How many bytes from the start of `bytes` are valid UTF-8 as `simdutf8` checks them; out
+    /// of line, so that short pieces do not pay for its registers.
+    #[inline(never)]
+    pub(super) fn valid_up_to(bytes: &[u8]) -> usize {
+        simdutf8::compat::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), str::len)
+    }
 }
 
 /// An incremental UTF-8 validator. Cheap to copy, one word of state.
@@ -193,9 +196,9 @@ impl Utf8Validator {
         let mut state = self.state;
         let mut i = 0;
         #[cfg(any(all(feature = "std", target_arch = "x86_64"), target_arch = "aarch64"))]
-        if state == ACCEPT && bytes.len() >= SIMD_MIN_LEN {
+        if state == ACCEPT && bytes.len() >= simd::MIN_LEN {
             // The automaton goes on from the first byte the check did not pass.
-            i = simd_valid_up_to(bytes);
+            i = simd::valid_up_to(bytes);
             if i == bytes.len() {
                 return Ok(());
             }
