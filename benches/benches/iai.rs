@@ -33,6 +33,22 @@ fn packet_bytes(case: &str) -> Vec<u8> {
 
 // ---- WebSocket -------------------------------------------------------------------------------
 
+/// A `#[library_benchmark]` with one bench per WebSocket read case (`common::ws_cases`), each
+/// set up by `$setup(case name)`: the case list is written once for every side.
+macro_rules! ws_cases {
+    ($setup:ident; $($bench:tt)*) => {
+        #[library_benchmark]
+        #[bench::text_16(args = ("text_16"), setup = $setup)]
+        #[bench::text_1k(args = ("text_1k"), setup = $setup)]
+        #[bench::text_64k(args = ("text_64k"), setup = $setup)]
+        #[bench::binary_16(args = ("binary_16"), setup = $setup)]
+        #[bench::binary_1k(args = ("binary_1k"), setup = $setup)]
+        #[bench::binary_64k(args = ("binary_64k"), setup = $setup)]
+        #[bench::text_16_x64(args = ("text_16_x64"), setup = $setup)]
+        $($bench)*
+    };
+}
+
 /// The case's frames, in the steady state the peers' readers are measured in: the same frames
 /// were read once before, so what a program does on its first use of a routine (such as a
 /// UTF-8 check choosing its CPU features) is not counted.
@@ -51,30 +67,18 @@ fn ws_tungstenite(case: &str) -> (WebSocket<Cursor<Vec<u8>>>, usize) {
     (peers::tungstenite_server(&case.bytes, case.messages), case.messages)
 }
 
-#[library_benchmark]
-#[bench::text_16(args = ("text_16"), setup = ws_frames)]
-#[bench::text_1k(args = ("text_1k"), setup = ws_frames)]
-#[bench::text_64k(args = ("text_64k"), setup = ws_frames)]
-#[bench::binary_16(args = ("binary_16"), setup = ws_frames)]
-#[bench::binary_1k(args = ("binary_1k"), setup = ws_frames)]
-#[bench::binary_64k(args = ("binary_64k"), setup = ws_frames)]
-#[bench::text_16_x64(args = ("text_16_x64"), setup = ws_frames)]
-fn ws_read_ours((mut frames, messages): (Vec<u8>, usize)) -> (usize, Vec<u8>) {
-    (black_box(ours::ws_read(&mut frames, messages)), frames)
+ws_cases! { ws_frames;
+    fn ws_read_ours((mut frames, messages): (Vec<u8>, usize)) -> (usize, Vec<u8>) {
+        (black_box(ours::ws_read(&mut frames, messages)), frames)
+    }
 }
 
-#[library_benchmark]
-#[bench::text_16(args = ("text_16"), setup = ws_tungstenite)]
-#[bench::text_1k(args = ("text_1k"), setup = ws_tungstenite)]
-#[bench::text_64k(args = ("text_64k"), setup = ws_tungstenite)]
-#[bench::binary_16(args = ("binary_16"), setup = ws_tungstenite)]
-#[bench::binary_1k(args = ("binary_1k"), setup = ws_tungstenite)]
-#[bench::binary_64k(args = ("binary_64k"), setup = ws_tungstenite)]
-#[bench::text_16_x64(args = ("text_16_x64"), setup = ws_tungstenite)]
-fn ws_read_tungstenite(
-    (mut ws, messages): (WebSocket<Cursor<Vec<u8>>>, usize),
-) -> (usize, WebSocket<Cursor<Vec<u8>>>) {
-    (black_box(peers::tungstenite_read(&mut ws, messages)), ws)
+ws_cases! { ws_tungstenite;
+    fn ws_read_tungstenite(
+        (mut ws, messages): (WebSocket<Cursor<Vec<u8>>>, usize),
+    ) -> (usize, WebSocket<Cursor<Vec<u8>>>) {
+        (black_box(peers::tungstenite_read(&mut ws, messages)), ws)
+    }
 }
 
 /// A fastwebsockets reader of `case`, in its steady state, and the case's message count.
@@ -83,18 +87,12 @@ fn ws_fastwebsockets(case: &str) -> (peers::FastWebSocket, usize) {
     (peers::fastwebsockets_server(&case.bytes, case.messages), case.messages)
 }
 
-#[library_benchmark]
-#[bench::text_16(args = ("text_16"), setup = ws_fastwebsockets)]
-#[bench::text_1k(args = ("text_1k"), setup = ws_fastwebsockets)]
-#[bench::text_64k(args = ("text_64k"), setup = ws_fastwebsockets)]
-#[bench::binary_16(args = ("binary_16"), setup = ws_fastwebsockets)]
-#[bench::binary_1k(args = ("binary_1k"), setup = ws_fastwebsockets)]
-#[bench::binary_64k(args = ("binary_64k"), setup = ws_fastwebsockets)]
-#[bench::text_16_x64(args = ("text_16_x64"), setup = ws_fastwebsockets)]
-fn ws_read_fastwebsockets(
-    (mut ws, messages): (peers::FastWebSocket, usize),
-) -> (usize, peers::FastWebSocket) {
-    (black_box(peers::fastwebsockets_read(&mut ws, messages)), ws)
+ws_cases! { ws_fastwebsockets;
+    fn ws_read_fastwebsockets(
+        (mut ws, messages): (peers::FastWebSocket, usize),
+    ) -> (usize, peers::FastWebSocket) {
+        (black_box(peers::fastwebsockets_read(&mut ws, messages)), ws)
+    }
 }
 
 fn copy_buffers(len: usize) -> CopyBuffers {
@@ -188,6 +186,22 @@ library_benchmark_group!(
 
 // ---- MQTT ------------------------------------------------------------------------------------
 
+/// A `#[library_benchmark]` with one bench per MQTT case (`common::mqtt_cases`), each set up by
+/// `$setup(case name)`: the case list is written once for every side.
+macro_rules! mqtt_cases {
+    ($setup:ident; $($bench:tt)*) => {
+        #[library_benchmark]
+        #[bench::publish_64(args = ("publish_64"), setup = $setup)]
+        #[bench::publish_1k(args = ("publish_1k"), setup = $setup)]
+        #[bench::connect_will(args = ("connect_will"), setup = $setup)]
+        #[bench::subscribe_10(args = ("subscribe_10"), setup = $setup)]
+        #[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = $setup)]
+        #[bench::suback_10(args = ("suback_10"), setup = $setup)]
+        #[bench::puback_reason(args = ("puback_reason"), setup = $setup)]
+        $($bench)*
+    };
+}
+
 fn rumqttc_input(case: &str) -> BytesMut {
     peers::rumqttc_input(&packet_bytes(case))
 }
@@ -197,66 +211,38 @@ fn rumqttc_packet(case: &str) -> (RumqttcPacket, BytesMut) {
     (peers::rumqttc_decode(&mut peers::rumqttc_input(&bytes)), BytesMut::with_capacity(bytes.len()))
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = rumqttc_input)]
-#[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
-#[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = rumqttc_input)]
-#[bench::suback_10(args = ("suback_10"), setup = rumqttc_input)]
-#[bench::puback_reason(args = ("puback_reason"), setup = rumqttc_input)]
-fn mqtt_decode_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
-    (black_box(peers::rumqttc_decode(&mut input)), input)
+mqtt_cases! { rumqttc_input;
+    fn mqtt_decode_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
+        (black_box(peers::rumqttc_decode(&mut input)), input)
+    }
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = rumqttc_packet)]
-#[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_packet)]
-#[bench::connect_will(args = ("connect_will"), setup = rumqttc_packet)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_packet)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = rumqttc_packet)]
-#[bench::suback_10(args = ("suback_10"), setup = rumqttc_packet)]
-#[bench::puback_reason(args = ("puback_reason"), setup = rumqttc_packet)]
-fn mqtt_encode_rumqttc((packet, mut out): (RumqttcPacket, BytesMut)) -> (RumqttcPacket, BytesMut) {
-    black_box(peers::rumqttc_encode(&packet, &mut out));
-    (packet, out)
+mqtt_cases! { rumqttc_packet;
+    fn mqtt_encode_rumqttc(
+        (packet, mut out): (RumqttcPacket, BytesMut),
+    ) -> (RumqttcPacket, BytesMut) {
+        black_box(peers::rumqttc_encode(&packet, &mut out));
+        (packet, out)
+    }
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = packet_bytes)]
-#[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
-#[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = packet_bytes)]
-#[bench::suback_10(args = ("suback_10"), setup = packet_bytes)]
-#[bench::puback_reason(args = ("puback_reason"), setup = packet_bytes)]
-fn mqtt_decode_ours(bytes: Vec<u8>) -> (usize, Vec<u8>) {
-    (black_box(ours::mqtt_decode_visit(&bytes)), bytes)
+mqtt_cases! { packet_bytes;
+    fn mqtt_decode_ours(bytes: Vec<u8>) -> (usize, Vec<u8>) {
+        (black_box(ours::mqtt_decode_visit(&bytes)), bytes)
+    }
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = packet_bytes)]
-#[bench::publish_1k(args = ("publish_1k"), setup = packet_bytes)]
-#[bench::connect_will(args = ("connect_will"), setup = packet_bytes)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = packet_bytes)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = packet_bytes)]
-#[bench::suback_10(args = ("suback_10"), setup = packet_bytes)]
-#[bench::puback_reason(args = ("puback_reason"), setup = packet_bytes)]
-fn mqtt_parse_ours(bytes: Vec<u8>) -> Vec<u8> {
-    black_box(ours::mqtt_decode(&bytes));
-    bytes
+mqtt_cases! { packet_bytes;
+    fn mqtt_parse_ours(bytes: Vec<u8>) -> Vec<u8> {
+        black_box(ours::mqtt_decode(&bytes));
+        bytes
+    }
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = rumqttc_input)]
-#[bench::publish_1k(args = ("publish_1k"), setup = rumqttc_input)]
-#[bench::connect_will(args = ("connect_will"), setup = rumqttc_input)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = rumqttc_input)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = rumqttc_input)]
-#[bench::suback_10(args = ("suback_10"), setup = rumqttc_input)]
-#[bench::puback_reason(args = ("puback_reason"), setup = rumqttc_input)]
-fn mqtt_parse_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
-    (black_box(peers::rumqttc_decode(&mut input)), input)
+mqtt_cases! { rumqttc_input;
+    fn mqtt_parse_rumqttc(mut input: BytesMut) -> (RumqttcPacket, BytesMut) {
+        (black_box(peers::rumqttc_decode(&mut input)), input)
+    }
 }
 
 /// mqtt-protocol-core's reader and the bytes of `case`.
@@ -269,45 +255,27 @@ fn mpc_packet(case: &str) -> MpcPacket {
     peers::mpc_decode(&mut peers::mpc_reader(), &packet_bytes(case))
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = mpc_input)]
-#[bench::publish_1k(args = ("publish_1k"), setup = mpc_input)]
-#[bench::connect_will(args = ("connect_will"), setup = mpc_input)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = mpc_input)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = mpc_input)]
-#[bench::suback_10(args = ("suback_10"), setup = mpc_input)]
-#[bench::puback_reason(args = ("puback_reason"), setup = mpc_input)]
-fn mqtt_decode_mqttprotocolcore(
-    (mut reader, bytes): (PacketBuilder, Vec<u8>),
-) -> (usize, MpcPacket, PacketBuilder, Vec<u8>) {
-    let packet = peers::mpc_decode(&mut reader, &bytes);
-    (black_box(peers::mpc_visit(&packet)), packet, reader, bytes)
+mqtt_cases! { mpc_input;
+    fn mqtt_decode_mqttprotocolcore(
+        (mut reader, bytes): (PacketBuilder, Vec<u8>),
+    ) -> (usize, MpcPacket, PacketBuilder, Vec<u8>) {
+        let packet = peers::mpc_decode(&mut reader, &bytes);
+        (black_box(peers::mpc_visit(&packet)), packet, reader, bytes)
+    }
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = mpc_input)]
-#[bench::publish_1k(args = ("publish_1k"), setup = mpc_input)]
-#[bench::connect_will(args = ("connect_will"), setup = mpc_input)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = mpc_input)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = mpc_input)]
-#[bench::suback_10(args = ("suback_10"), setup = mpc_input)]
-#[bench::puback_reason(args = ("puback_reason"), setup = mpc_input)]
-fn mqtt_parse_mqttprotocolcore(
-    (mut reader, bytes): (PacketBuilder, Vec<u8>),
-) -> (MpcPacket, PacketBuilder, Vec<u8>) {
-    (black_box(peers::mpc_decode(&mut reader, &bytes)), reader, bytes)
+mqtt_cases! { mpc_input;
+    fn mqtt_parse_mqttprotocolcore(
+        (mut reader, bytes): (PacketBuilder, Vec<u8>),
+    ) -> (MpcPacket, PacketBuilder, Vec<u8>) {
+        (black_box(peers::mpc_decode(&mut reader, &bytes)), reader, bytes)
+    }
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = mpc_packet)]
-#[bench::publish_1k(args = ("publish_1k"), setup = mpc_packet)]
-#[bench::connect_will(args = ("connect_will"), setup = mpc_packet)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = mpc_packet)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = mpc_packet)]
-#[bench::suback_10(args = ("suback_10"), setup = mpc_packet)]
-#[bench::puback_reason(args = ("puback_reason"), setup = mpc_packet)]
-fn mqtt_encode_mqttprotocolcore(packet: MpcPacket) -> (Vec<u8>, MpcPacket) {
-    (black_box(peers::mpc_encode(&packet)), packet)
+mqtt_cases! { mpc_packet;
+    fn mqtt_encode_mqttprotocolcore(packet: MpcPacket) -> (Vec<u8>, MpcPacket) {
+        (black_box(peers::mpc_encode(&packet)), packet)
+    }
 }
 
 fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
@@ -319,17 +287,11 @@ fn ours_encode_input(case: &str) -> (Packet<'static>, Vec<u8>) {
     (ours::built(decoded, lists), vec![0u8; bytes.len()])
 }
 
-#[library_benchmark]
-#[bench::publish_64(args = ("publish_64"), setup = ours_encode_input)]
-#[bench::publish_1k(args = ("publish_1k"), setup = ours_encode_input)]
-#[bench::connect_will(args = ("connect_will"), setup = ours_encode_input)]
-#[bench::subscribe_10(args = ("subscribe_10"), setup = ours_encode_input)]
-#[bench::unsubscribe_10(args = ("unsubscribe_10"), setup = ours_encode_input)]
-#[bench::suback_10(args = ("suback_10"), setup = ours_encode_input)]
-#[bench::puback_reason(args = ("puback_reason"), setup = ours_encode_input)]
-fn mqtt_encode_ours((packet, mut out): (Packet<'static>, Vec<u8>)) -> Vec<u8> {
-    black_box(ours::mqtt_encode(&packet, &mut out));
-    out
+mqtt_cases! { ours_encode_input;
+    fn mqtt_encode_ours((packet, mut out): (Packet<'static>, Vec<u8>)) -> Vec<u8> {
+        black_box(ours::mqtt_encode(&packet, &mut out));
+        out
+    }
 }
 
 library_benchmark_group!(
